@@ -1,0 +1,1 @@
+//! Inputs shared by ringbar's criterion benchmarks (see `benches/`).
