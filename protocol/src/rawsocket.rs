@@ -1,1 +1,0 @@
-//! Placeholder while this module is written.
