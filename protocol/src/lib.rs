@@ -21,6 +21,7 @@
 //! - [`uri`]: URI validation (strict and loose) and matching policies.
 
 pub mod codec;
+pub mod fuzzing;
 pub mod id;
 pub mod message;
 pub mod options;

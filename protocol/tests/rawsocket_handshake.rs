@@ -1,10 +1,10 @@
 //! RawSocket opening handshake: octets per the spec, each error reply, and a
 //! client/router round trip.
 
+use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::rawsocket::{
     ClientHandshakeError, HandshakeErrorCode, HandshakeReply, HandshakeRequest, MaxMessageLength,
-    Negotiated, RawSocketSerializer, ReplyError, RequestError, SerializerSet, ServerHandshake,
-    ServerPolicy,
+    Negotiated, ReplyError, RequestError, SerializerSet, ServerHandshake, ServerPolicy,
 };
 
 #[allow(clippy::unwrap_used)] // test helper: a panic is a failed test
@@ -18,13 +18,13 @@ fn all_lengths() -> impl Iterator<Item = MaxMessageLength> {
 
 #[test]
 fn request_octets_for_every_serializer_and_exponent() {
-    for serializer in RawSocketSerializer::ALL {
+    for serializer in Serializer::ALL {
         for max_message_length in all_lengths() {
             let request = HandshakeRequest {
                 serializer,
                 max_message_length,
             };
-            let second = max_message_length.exponent() << 4 | serializer.id();
+            let second = max_message_length.exponent() << 4 | serializer.rawsocket_id();
             assert_eq!(request.to_bytes(), [0x7F, second, 0, 0]);
             assert_eq!(HandshakeRequest::parse([0x7F, second, 0, 0]), Ok(request));
             assert_eq!(
@@ -41,12 +41,12 @@ fn request_octets_for_every_serializer_and_exponent() {
     );
     assert_eq!(
         HandshakeRequest::parse([0x7F, 0x02, 0, 0]).map(|r| r.serializer),
-        Ok(RawSocketSerializer::MsgPack)
+        Ok(Serializer::MsgPack)
     );
     assert_eq!(
         HandshakeRequest::parse([0x7F, 0xB3, 0, 0]),
         Ok(HandshakeRequest {
-            serializer: RawSocketSerializer::Cbor,
+            serializer: Serializer::Cbor,
             max_message_length: length(11),
         })
     );
@@ -54,7 +54,7 @@ fn request_octets_for_every_serializer_and_exponent() {
 
 #[test]
 fn accepting_reply_octets_for_every_serializer_and_exponent() {
-    for serializer in RawSocketSerializer::ALL {
+    for serializer in Serializer::ALL {
         for max_message_length in all_lengths() {
             let reply = HandshakeReply::Accepted {
                 serializer,
@@ -62,7 +62,7 @@ fn accepting_reply_octets_for_every_serializer_and_exponent() {
             };
             let octets = [
                 0x7F,
-                max_message_length.exponent() << 4 | serializer.id(),
+                max_message_length.exponent() << 4 | serializer.rawsocket_id(),
                 0,
                 0,
             ];
@@ -107,7 +107,7 @@ fn each_error_reply() {
 #[test]
 fn router_replies_per_policy() {
     let policy = ServerPolicy::new(
-        SerializerSet::from_slice(&[RawSocketSerializer::Json, RawSocketSerializer::Cbor]),
+        SerializerSet::from_slice(&[Serializer::Json, Serializer::Cbor]),
         length(12),
     );
 
@@ -119,7 +119,7 @@ fn router_replies_per_policy() {
     assert_eq!(
         negotiated,
         Negotiated {
-            serializer: RawSocketSerializer::Json,
+            serializer: Serializer::Json,
             send_max: length(3),
             receive_max: length(12),
         }
@@ -187,7 +187,7 @@ fn request_parse_classifies_every_second_octet() {
 #[test]
 fn client_and_router_agree() {
     let policy = ServerPolicy::new(SerializerSet::ALL, length(15));
-    for serializer in RawSocketSerializer::ALL {
+    for serializer in Serializer::ALL {
         for max_message_length in all_lengths() {
             let request = HandshakeRequest {
                 serializer,
@@ -216,7 +216,7 @@ fn client_and_router_agree() {
 #[test]
 fn client_refuses_bad_replies() {
     let request = HandshakeRequest {
-        serializer: RawSocketSerializer::MsgPack,
+        serializer: Serializer::MsgPack,
         max_message_length: length(15),
     };
     assert_eq!(
@@ -228,8 +228,8 @@ fn client_refuses_bad_replies() {
     assert_eq!(
         request.complete([0x7F, 0xF1, 0, 0]),
         Err(ClientHandshakeError::SerializerMismatch {
-            requested: RawSocketSerializer::MsgPack,
-            replied: RawSocketSerializer::Json,
+            requested: Serializer::MsgPack,
+            replied: Serializer::Json,
         })
     );
     assert_eq!(

@@ -31,7 +31,7 @@ pub enum DecodeError {
     #[error("unknown WAMP message type {0}")]
     UnknownType(u64),
     /// The message has the wrong number of elements.
-    #[error("{message:?} has {len} elements, expected {expected}", message = .message.name())]
+    #[error("{name} has {len} elements, expected {expected}", name = .message.name())]
     Length {
         /// The message type.
         message: MessageType,

@@ -68,6 +68,27 @@ impl Serializer {
         Self::ALL.into_iter().find(|s| s.name() == name)
     }
 
+    /// The id in a RawSocket handshake's serializer nibble.
+    pub const fn rawsocket_id(self) -> u8 {
+        match self {
+            Serializer::Json => 1,
+            Serializer::MsgPack => 2,
+            Serializer::Cbor => 3,
+        }
+    }
+
+    /// The serializer of a RawSocket handshake id; `None` for 0 (illegal),
+    /// for ids the spec reserves, and for UBJSON (4) and FlatBuffers (5),
+    /// which ringbar does not speak.
+    pub const fn from_rawsocket_id(id: u8) -> Option<Self> {
+        match id {
+            1 => Some(Serializer::Json),
+            2 => Some(Serializer::MsgPack),
+            3 => Some(Serializer::Cbor),
+            _ => None,
+        }
+    }
+
     /// Whether WebSocket messages of this serializer are text frames.
     pub fn is_text(self) -> bool {
         self == Serializer::Json

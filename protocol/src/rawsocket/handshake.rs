@@ -8,7 +8,7 @@ use thiserror::Error;
 
 use super::frame::{FrameEncoder, FrameParser};
 use super::length::MaxMessageLength;
-use super::serializer::RawSocketSerializer;
+use crate::codec::Serializer;
 
 /// The first octet of every handshake message. No HTTP request can start
 /// with it, which lets RawSocket share a port with WebSocket.
@@ -22,7 +22,7 @@ pub const HANDSHAKE_LEN: usize = 4;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct HandshakeRequest {
     /// The serializer both sides will use if the router accepts.
-    pub serializer: RawSocketSerializer,
+    pub serializer: Serializer,
     /// The largest message the router may send to this client.
     pub max_message_length: MaxMessageLength,
 }
@@ -33,7 +33,7 @@ pub enum HandshakeReply {
     /// The router speaks the requested serializer.
     Accepted {
         /// Echo of the requested serializer.
-        serializer: RawSocketSerializer,
+        serializer: Serializer,
         /// The largest message the client may send to the router.
         max_message_length: MaxMessageLength,
     },
@@ -127,9 +127,9 @@ pub enum ClientHandshakeError {
     #[error("router replied serializer {replied:?}, requested {requested:?}")]
     SerializerMismatch {
         /// What the client asked for.
-        requested: RawSocketSerializer,
+        requested: Serializer,
         /// What the router answered.
-        replied: RawSocketSerializer,
+        replied: Serializer,
     },
 }
 
@@ -138,7 +138,7 @@ pub enum ClientHandshakeError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Negotiated {
     /// The serializer both sides use.
-    pub serializer: RawSocketSerializer,
+    pub serializer: Serializer,
     /// The peer's announced maximum: the largest message we may send.
     pub send_max: MaxMessageLength,
     /// Our announced maximum: the largest message we accept.
@@ -156,7 +156,7 @@ impl HandshakeRequest {
             return Err(RequestError::ReservedBitsUsed { octets: [r0, r1] });
         }
         let id = second & 0x0F;
-        let serializer = match RawSocketSerializer::from_id(id) {
+        let serializer = match Serializer::from_rawsocket_id(id) {
             Some(serializer) => serializer,
             None if id == 0 => return Err(RequestError::IllegalSerializer),
             None => return Err(RequestError::UnknownSerializer { id }),
@@ -171,7 +171,7 @@ impl HandshakeRequest {
     pub const fn to_bytes(self) -> [u8; HANDSHAKE_LEN] {
         [
             MAGIC,
-            self.max_message_length.exponent() << 4 | self.serializer.id(),
+            self.max_message_length.exponent() << 4 | self.serializer.rawsocket_id(),
             0,
             0,
         ]
@@ -219,7 +219,7 @@ impl HandshakeReply {
                 None => Err(ReplyError::UnknownErrorCode { code }),
             };
         }
-        match RawSocketSerializer::from_id(id) {
+        match Serializer::from_rawsocket_id(id) {
             Some(serializer) => Ok(Self::Accepted {
                 serializer,
                 max_message_length: MaxMessageLength::from_high_nibble(second),
@@ -234,7 +234,7 @@ impl HandshakeReply {
             Self::Accepted {
                 serializer,
                 max_message_length,
-            } => max_message_length.exponent() << 4 | serializer.id(),
+            } => max_message_length.exponent() << 4 | serializer.rawsocket_id(),
             Self::Rejected(code) => code.code() << 4,
         };
         [MAGIC, second, 0, 0]
@@ -307,7 +307,7 @@ mod tests {
     #[test]
     fn request_octets_follow_the_spec() {
         let request = HandshakeRequest {
-            serializer: RawSocketSerializer::MsgPack,
+            serializer: Serializer::MsgPack,
             max_message_length: length(15),
         };
         assert_eq!(request.to_bytes(), [0x7F, 0xF2, 0, 0]);

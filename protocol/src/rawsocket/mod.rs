@@ -44,4 +44,4 @@ pub use handshake::{
 };
 pub use length::MaxMessageLength;
 pub use policy::{ServerHandshake, ServerPolicy};
-pub use serializer::{RawSocketSerializer, SerializerSet};
+pub use serializer::SerializerSet;

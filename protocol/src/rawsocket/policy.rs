@@ -105,27 +105,27 @@ impl ServerPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rawsocket::RawSocketSerializer;
+    use crate::codec::Serializer;
 
     #[test]
     fn json_only_router() {
         let policy = ServerPolicy::new(
-            SerializerSet::EMPTY.with(RawSocketSerializer::Json),
+            SerializerSet::EMPTY.with(Serializer::Json),
             MaxMessageLength::MIN,
         );
         let json = HandshakeRequest {
-            serializer: RawSocketSerializer::Json,
+            serializer: Serializer::Json,
             max_message_length: MaxMessageLength::MAX,
         };
         assert_eq!(
             policy.reply_to(json),
             HandshakeReply::Accepted {
-                serializer: RawSocketSerializer::Json,
+                serializer: Serializer::Json,
                 max_message_length: MaxMessageLength::MIN,
             }
         );
         let cbor_only = ServerPolicy::new(
-            SerializerSet::EMPTY.with(RawSocketSerializer::Cbor),
+            SerializerSet::EMPTY.with(Serializer::Cbor),
             MaxMessageLength::MIN,
         );
         assert_eq!(

@@ -6,10 +6,11 @@ use super::error::ProtocolError;
 
 /// A status code that may appear in a Close frame on the wire.
 ///
-/// Only codes that RFC 6455 §7.4 allows on the wire can be built: 1000-1003,
-/// 1007-1011 and 3000-4999. Codes 1004-1006 and 1015 are reserved for local
-/// use, 0-999 and 2000-2999 are not used. 1012-1014, registered with IANA
-/// after the RFC, are refused as well, as in the RFC's own list.
+/// Only codes that may appear on the wire can be built: RFC 6455 §7.4's
+/// 1000-1003, 1007-1011 and 3000-4999, plus 1012-1014 (service restart, try
+/// again later, bad gateway), registered with IANA after the RFC and sent by
+/// real servers. Codes 1004-1006 and 1015 are reserved for local use, 0-999
+/// and 2000-2999 are not used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CloseCode(u16);
 
@@ -36,7 +37,7 @@ impl CloseCode {
     /// The code, if it may be sent on the wire.
     pub const fn new(code: u16) -> Option<Self> {
         match code {
-            1000..=1003 | 1007..=1011 | 3000..=4999 => Some(Self(code)),
+            1000..=1003 | 1007..=1014 | 3000..=4999 => Some(Self(code)),
             _ => None,
         }
     }
@@ -114,10 +115,10 @@ mod tests {
     #[test]
     fn valid_codes() {
         for code in 0..=u16::MAX {
-            let valid = matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999);
+            let valid = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
             assert_eq!(CloseCode::new(code).is_some(), valid, "code {code}");
         }
-        for code in [1004, 1005, 1006, 1012, 1015, 999, 2999, 5000] {
+        for code in [1004, 1005, 1006, 1015, 999, 2999, 5000] {
             assert!(CloseCode::new(code).is_none(), "code {code}");
         }
     }

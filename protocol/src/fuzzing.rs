@@ -1,0 +1,141 @@
+//! Entry points that drive each network-facing parser with arbitrary bytes.
+//!
+//! One function per parser, shared by the `cargo fuzz` targets in `fuzz/`,
+//! the tests that replay their seed corpora, and the million-input test, so
+//! all three exercise exactly the same code. Each returns normally on any
+//! input; a panic (including a failed assertion of a round-trip property)
+//! is a bug.
+
+use bytes::BytesMut;
+
+use crate::codec::{self, Serializer};
+use crate::rawsocket::{
+    self, HANDSHAKE_LEN, HandshakeReply, HandshakeRequest, MaxMessageLength, SerializerSet,
+    ServerPolicy,
+};
+use crate::websocket::handshake::{self, ClientHandshake};
+use crate::websocket::{FrameParser, Role, WebSocketConfig};
+
+/// Limits small enough that fuzzing reaches them quickly.
+fn small_websocket_config() -> WebSocketConfig {
+    WebSocketConfig {
+        max_header_bytes: 1024,
+        max_header_count: 16,
+        max_frame_bytes: 4096,
+        max_message_bytes: 8192,
+    }
+}
+
+/// Splits `data` into its control byte and the rest; the control byte picks
+/// options such as the read size, so one input also tests partial reads.
+fn control(data: &[u8]) -> (u8, &[u8]) {
+    match data.split_first() {
+        Some((first, rest)) => (*first, rest),
+        None => (0, data),
+    }
+}
+
+/// Feeds `data` to `parse` in reads of `chunk` bytes, calling it until it
+/// wants more input, and stops at the first error.
+fn feed_in_chunks<T, E>(
+    data: &[u8],
+    chunk: usize,
+    mut parse: impl FnMut(&mut BytesMut) -> Result<Option<T>, E>,
+) {
+    let mut buf = BytesMut::new();
+    for piece in data.chunks(chunk.max(1)) {
+        buf.extend_from_slice(piece);
+        loop {
+            match parse(&mut buf) {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// The WebSocket frame parser, as server (masked input) or client.
+pub fn websocket_frames(data: &[u8]) {
+    let (ctl, rest) = control(data);
+    let role = if ctl & 1 == 0 {
+        Role::Server
+    } else {
+        Role::Client
+    };
+    let mut parser = FrameParser::new(role, small_websocket_config());
+    feed_in_chunks(rest, usize::from(ctl >> 1) + 1, |buf| parser.parse(buf));
+}
+
+/// The HTTP upgrade request parser (server side) and the 101 response
+/// parser (client side).
+pub fn websocket_handshake(data: &[u8]) {
+    let config = small_websocket_config();
+    if let Ok(Some((request, used))) = handshake::parse_request(data, &config) {
+        assert!(used <= data.len());
+        let chosen = handshake::negotiate_subprotocol(request.protocols(), &["wamp.2.json"]);
+        let mut out = BytesMut::new();
+        handshake::write_accept(&request, chosen, &mut out);
+    }
+    if let Ok(client) = ClientHandshake::new("localhost", "/ws", &["wamp.2.json"], [7; 16]) {
+        let _ = client.parse_response(data, &config);
+    }
+}
+
+/// The RawSocket frame parser, with a small negotiated maximum.
+pub fn rawsocket_frames(data: &[u8]) {
+    let (ctl, rest) = control(data);
+    let max = MaxMessageLength::from_exponent(ctl & 0x0f).unwrap_or(MaxMessageLength::MIN);
+    let mut parser = rawsocket::FrameParser::new(max);
+    feed_in_chunks(rest, usize::from(ctl >> 4) * 16 + 1, |buf| {
+        parser.parse(buf)
+    });
+}
+
+/// The RawSocket opening handshake, both sides: the router reads a client
+/// hello, the client reads the router's reply.
+pub fn rawsocket_handshake(data: &[u8]) {
+    for octets in data.chunks_exact(HANDSHAKE_LEN) {
+        let octets = [octets[0], octets[1], octets[2], octets[3]];
+        let policy = ServerPolicy::new(SerializerSet::ALL, MaxMessageLength::MAX);
+        let _ = policy.accept(octets);
+        let _ = HandshakeReply::parse(octets);
+        if let Ok(request) = HandshakeRequest::parse(octets) {
+            assert_eq!(request.to_bytes(), octets);
+            let _ = request.complete(octets);
+        }
+    }
+}
+
+/// A codec's message decoder. A message that decodes must re-encode, in
+/// every serializer, to bytes that decode to the same message type; in its
+/// own serializer, encoding is stable (encode, decode, encode gives the same
+/// bytes; compared as bytes, since NaN is not equal to itself).
+pub fn codec(serializer: Serializer, data: &[u8]) {
+    let Ok(message) = codec::decode(serializer, bytes::Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    for target in Serializer::ALL {
+        let mut out = BytesMut::new();
+        // Transcoding may legitimately fail (NaN into JSON); a success must
+        // round-trip.
+        if codec::encode(target, &message, &mut out).is_err() {
+            assert_ne!(
+                target, serializer,
+                "a decoded message must re-encode as itself"
+            );
+            continue;
+        }
+        let first = out.clone().freeze();
+        let again = codec::decode(target, first.clone());
+        assert!(
+            again.is_ok(),
+            "{serializer:?} message re-encoded as {target:?} fails: {again:?}"
+        );
+        let Ok(again) = again else { return };
+        assert_eq!(again.message_type(), message.message_type());
+        let mut second = BytesMut::new();
+        assert!(codec::encode(target, &again, &mut second).is_ok());
+        assert_eq!(first, second.freeze(), "{target:?} encoding is not stable");
+    }
+}
