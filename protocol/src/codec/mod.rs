@@ -10,6 +10,7 @@
 //! element spans, read and write scalars and value trees.
 
 mod cbor;
+mod cursor;
 mod decode;
 mod encode;
 mod error;
