@@ -5,6 +5,9 @@
 //! valid inputs the targets' mutations start from; the test suite replays
 //! them (`protocol/tests/fuzz_corpus.rs`).
 
+// Builds constant seed data: a failed expect is a bug in this tool.
+#![allow(clippy::expect_used)]
+
 use std::path::Path;
 
 use bytes::BytesMut;

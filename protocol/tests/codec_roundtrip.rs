@@ -1,6 +1,9 @@
 //! Property tests: every message type round-trips through every codec, and
 //! payloads survive transcoding between any two codecs.
 
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bytes::BytesMut;
 use proptest::prelude::*;
 use ringbar_protocol::codec::{self, Serializer};

@@ -2,15 +2,16 @@
 //! from a fixed seed: none may panic, and none may make memory grow beyond a
 //! fixed bound (a counting allocator tracks the peak of live bytes).
 
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-#[path = "fuzz_corpus.rs"]
-#[allow(dead_code)]
-mod fuzz_corpus;
+mod support;
 
 /// Inputs per parser.
 const INPUTS: usize = 1_000_000;
@@ -81,7 +82,7 @@ fn input(rng: &mut SmallRng, seeds: &[Vec<u8>], out: &mut Vec<u8>) {
             }
             _ if len >= 8 => {
                 // Overwrite a length-like field with an extreme value.
-                let i = rng.random_range(0..len - 8);
+                let i = rng.random_range(0..=len - 8);
                 out[i..i + 8].copy_from_slice(&u64::MAX.to_be_bytes());
             }
             _ => {}
@@ -93,9 +94,9 @@ fn input(rng: &mut SmallRng, seeds: &[Vec<u8>], out: &mut Vec<u8>) {
 fn a_million_inputs_per_parser_no_panic_bounded_memory() {
     let baseline = LIVE.load(Ordering::Relaxed);
     std::thread::scope(|scope| {
-        for (i, (target, run)) in fuzz_corpus::TARGETS.into_iter().enumerate() {
+        for (i, (target, run)) in support::TARGETS.into_iter().enumerate() {
             scope.spawn(move || {
-                let seeds = fuzz_corpus::seeds(target);
+                let seeds = support::seeds(target);
                 let mut rng = SmallRng::seed_from_u64(SEED + i as u64);
                 let mut buf = Vec::new();
                 for _ in 0..INPUTS {

@@ -1,6 +1,9 @@
 //! RawSocket framing: round trips, chunked input, limits checked from the
 //! prefix alone, reserved bits.
 
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use ringbar_protocol::rawsocket::{

@@ -1,6 +1,9 @@
 //! URI patterns: validity per match policy, the spec's matching examples, and
 //! matching against a naive reference.
 
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use proptest::prelude::*;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriCheck, UriError, UriPattern};
 

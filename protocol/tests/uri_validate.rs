@@ -2,6 +2,9 @@
 //! (no empty component, empty last component, any empty component) that
 //! exact, prefix and wildcard patterns use.
 
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use proptest::prelude::*;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriCheck, UriError, UriPattern};
 

@@ -4,6 +4,9 @@
 //! beside the checkout (or `$RINGBAR_TESTVECTORS`); they are not copied into
 //! the project.
 
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use base64::Engine as _;

@@ -1,5 +1,8 @@
 //! The opening handshake: both sides, round trip, and every refusal.
 
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bytes::BytesMut;
 use ringbar_protocol::websocket::WebSocketConfig;
 use ringbar_protocol::websocket::handshake::{

@@ -1,5 +1,8 @@
 //! The frame parser: fragmentation, control frames, errors, UTF-8, limits.
 
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bytes::{Bytes, BytesMut};
 use ringbar_protocol::websocket::{
     CloseCode, CloseFrame, DataOpCode, FrameHeader, FrameParser, Incoming, OpCode, ProtocolError,

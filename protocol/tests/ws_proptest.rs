@@ -1,5 +1,8 @@
 //! Property tests: any fragmentation, any read boundaries, any input.
 
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bytes::{Bytes, BytesMut};
 use proptest::collection::vec;
 use proptest::option;

@@ -1,5 +1,8 @@
 //! RFC 6455 §5.7 example frames, byte for byte, in both directions.
 
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use bytes::{Bytes, BytesMut};
 use ringbar_protocol::websocket::{
     DataOpCode, FrameHeader, FrameParser, Incoming, OpCode, ProtocolError, Role, WebSocketConfig,

@@ -73,6 +73,10 @@ pub enum EncodeError {
     /// JSON has no NaN or infinity.
     #[error("a non-finite float cannot be encoded as JSON")]
     NonFiniteFloat,
+    /// A string starting with NUL: JSON reads that as binary (`"\u0000" +
+    /// base64`), so it cannot carry such a string.
+    #[error("a string starting with NUL cannot be encoded as JSON (it would read as binary)")]
+    NulString,
     /// Values nest deeper than [`crate::value::MAX_DEPTH`].
     #[error("value nests deeper than {} levels", crate::value::MAX_DEPTH)]
     TooDeep,

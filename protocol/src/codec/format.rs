@@ -19,6 +19,10 @@ pub(crate) trait Format {
     /// The serializer this implements.
     const SERIALIZER: Serializer;
 
+    /// Whether a string starting with NUL means binary (JSON's convention),
+    /// so that such a string cannot be written as a string.
+    const NUL_STRING_IS_BINARY: bool = false;
+
     /// Checks that `input` is exactly one list whose elements are all
     /// well-formed, records the first [`MAX_ELEMENTS`] element spans in
     /// `spans`, and returns how many elements the list has.
@@ -87,6 +91,9 @@ pub(crate) trait Format {
             Value::UInt(u) => Self::write_uint(*u, out),
             Value::Int(i) => Self::write_negative(*i, out),
             Value::Float(x) => Self::write_float(*x, out)?,
+            Value::Str(s) if Self::NUL_STRING_IS_BINARY && s.starts_with('\0') => {
+                return Err(EncodeError::NulString);
+            }
             Value::Str(s) => Self::write_str(s, out),
             Value::Bytes(b) => Self::write_binary(b, out),
             Value::List(items) => {

@@ -14,6 +14,7 @@ pub(crate) struct Json;
 
 impl Format for Json {
     const SERIALIZER: Serializer = Serializer::Json;
+    const NUL_STRING_IS_BINARY: bool = true;
 
     fn split_message(input: &[u8], spans: &mut [Span; MAX_ELEMENTS]) -> Result<usize, DecodeError> {
         validate_utf8(input)?;
@@ -497,11 +498,14 @@ impl Parser<'_> {
         }
         // Integers beyond 64 bits fall back to a double, as other JSON
         // implementations do. The text is ASCII, checked by number_end.
+        // A number beyond a double's range is refused rather than read as
+        // infinity, which no serializer of JSON could write back.
         std::str::from_utf8(text)
             .ok()
             .and_then(|t| t.parse::<f64>().ok())
+            .filter(|f| f.is_finite())
             .map(Value::Float)
-            .ok_or_else(|| self.err("invalid number"))
+            .ok_or_else(|| self.err("number out of the range of a double"))
     }
 
     /// Reads a string starting at the opening quote, resolving escapes.
@@ -579,7 +583,7 @@ mod tests {
             value("18446744073709551616"),
             Ok(Value::Float(18446744073709551616.0))
         );
-        for bad in ["01", "1.", "-", "1e", ".5", "+1"] {
+        for bad in ["01", "1.", "-", "1e", ".5", "+1", "1e400", "-1e400"] {
             assert!(value(bad).is_err(), "{bad}");
         }
     }
