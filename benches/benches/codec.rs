@@ -8,7 +8,7 @@ use std::hint::black_box;
 use bytes::BytesMut;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ringbar_benches::{PAYLOAD_SIZES, SERIALIZERS, encoded, event_for, publish};
-use ringbar_protocol::codec;
+use ringbar_protocol::codec::{self, Serializer};
 use ringbar_protocol::message::{Message, Payload};
 
 fn decode_publish(c: &mut Criterion) {
@@ -20,6 +20,33 @@ fn decode_publish(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new(name, size), &input, |b, input| {
                 b.iter(|| codec::decode(serializer, black_box(input.clone())))
             });
+        }
+    }
+    group.finish();
+}
+
+/// The same inputs through the usual full-tree decoders (serde_json, rmpv,
+/// ciborium): what decoding costs when the payload becomes a value tree.
+fn decode_publish_baseline(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode_publish_baseline");
+    for size in PAYLOAD_SIZES {
+        for (name, serializer) in SERIALIZERS {
+            let input = encoded(serializer, &publish(size));
+            group.throughput(Throughput::Bytes(input.len() as u64));
+            let id = BenchmarkId::new(name, size);
+            match serializer {
+                Serializer::Json => group.bench_with_input(id, &input, |b, input| {
+                    b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(input)).ok())
+                }),
+                Serializer::MsgPack => group.bench_with_input(id, &input, |b, input| {
+                    b.iter(|| rmpv::decode::read_value(&mut black_box(&input[..])).ok())
+                }),
+                Serializer::Cbor => group.bench_with_input(id, &input, |b, input| {
+                    b.iter(|| {
+                        ciborium::from_reader::<ciborium::Value, _>(black_box(&input[..])).ok()
+                    })
+                }),
+            };
         }
     }
     group.finish();
@@ -70,5 +97,11 @@ fn transcode_payload(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode_publish, encode_event, transcode_payload);
+criterion_group!(
+    benches,
+    decode_publish,
+    decode_publish_baseline,
+    encode_event,
+    transcode_payload
+);
 criterion_main!(benches);

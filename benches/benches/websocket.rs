@@ -56,6 +56,7 @@ fn encode_header(c: &mut Criterion) {
             mask: None,
             payload_len: size as u64,
         };
+        group.throughput(Throughput::Elements(1));
         group.bench_with_input(BenchmarkId::new("header", size), &header, |b, h| {
             b.iter(|| black_box(h).encode())
         });
@@ -77,8 +78,16 @@ fn unmask(c: &mut Criterion) {
     for size in [64, 4096, 65536] {
         let mut buf = vec![0xa5u8; size];
         group.throughput(Throughput::Bytes(size as u64));
-        group.bench_function(BenchmarkId::from_parameter(size), |b| {
+        group.bench_function(BenchmarkId::new("word_at_a_time", size), |b| {
             b.iter(|| apply_mask(black_box(&mut buf), MASK, 0))
+        });
+        // Baseline: the byte loop RFC 6455 section 5.3 describes.
+        group.bench_function(BenchmarkId::new("byte_loop", size), |b| {
+            b.iter(|| {
+                for (i, byte) in black_box(&mut buf).iter_mut().enumerate() {
+                    *byte ^= MASK[i % 4];
+                }
+            })
         });
     }
     group.finish();

@@ -1,0 +1,275 @@
+//! The router's configuration, as the engine needs it.
+//!
+//! This is not Crossbar.io's file format: the node (`ringbar` binary) reads
+//! `config.json`/`config.yaml`, validates it with error paths, and builds a
+//! [`RouterConfig`]. Everything here is already valid; the engine does not
+//! re-check it.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use ringbar_protocol::codec::Serializer;
+use ringbar_protocol::uri::{MatchPolicy, UriCheck};
+
+/// Everything one router node runs.
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    /// How many core threads to run (each pinned, each with its own
+    /// listeners); at least 1.
+    pub cores: usize,
+    /// Which I/O backend the cores use.
+    pub io: IoBackend,
+    /// The realms clients may join.
+    pub realms: Vec<RealmConfig>,
+    /// The listening transports.
+    pub transports: Vec<TransportConfig>,
+    /// Per-session flow control, for every transport.
+    pub flow: FlowControl,
+    /// How long shutdown may take before connections are cut, in ms.
+    pub shutdown_timeout_ms: u64,
+}
+
+/// The I/O backend of the core threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoBackend {
+    /// io_uring through `tokio-uring`.
+    Uring,
+    /// epoll through a tokio current-thread runtime.
+    Epoll,
+    /// io_uring when the kernel allows it, else epoll.
+    #[default]
+    Auto,
+}
+
+/// One realm: a routing namespace with its roles.
+#[derive(Debug, Clone)]
+pub struct RealmConfig {
+    /// The realm's URI, e.g. `realm1`.
+    pub name: String,
+    /// The roles sessions of this realm may have.
+    pub roles: Vec<RoleConfig>,
+    /// How topic and procedure URIs are checked.
+    pub uri_check: UriCheck,
+}
+
+/// A role and what it may do.
+#[derive(Debug, Clone)]
+pub struct RoleConfig {
+    /// The role's name (the session's `authrole`).
+    pub name: String,
+    /// Checked in order: the first permission whose URI pattern matches an
+    /// action's URI decides (exact before prefix before wildcard, as
+    /// Crossbar.io's role model does).
+    pub permissions: Vec<Permission>,
+}
+
+/// A permission of a role on a URI pattern.
+#[derive(Debug, Clone)]
+pub struct Permission {
+    /// The URI or pattern (`""` with prefix match means every URI).
+    pub uri: String,
+    /// How `uri` is matched.
+    pub match_policy: MatchPolicy,
+    /// The allowed actions.
+    pub allow: Allow,
+    /// Which identities are disclosed.
+    pub disclose: Disclose,
+    /// Whether the decision may be cached per session.
+    pub cache: bool,
+}
+
+/// The actions a permission allows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allow {
+    /// PUBLISH to matching topics.
+    pub publish: bool,
+    /// SUBSCRIBE to matching topics.
+    pub subscribe: bool,
+    /// CALL matching procedures.
+    pub call: bool,
+    /// REGISTER matching procedures.
+    pub register: bool,
+}
+
+/// Which identities a permission discloses to the receivers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Disclose {
+    /// Callees learn the caller's identity.
+    pub caller: bool,
+    /// Subscribers learn the publisher's identity.
+    pub publisher: bool,
+}
+
+/// One listening transport.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    /// A name for logs: the config's `id`, or `transport<N>`.
+    pub id: String,
+    /// Where it listens.
+    pub endpoint: Endpoint,
+    /// What it speaks.
+    pub kind: TransportKind,
+}
+
+/// A listening endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// TCP on `interface:port` (every core binds it with `SO_REUSEPORT`).
+    Tcp {
+        /// The address to bind; `None` means every IPv4 and IPv6 address.
+        interface: Option<IpAddr>,
+        /// The port.
+        port: u16,
+        /// The listen backlog.
+        backlog: u32,
+    },
+    /// A Unix domain socket at `path` (accepted by core 0 only).
+    Unix {
+        /// The socket's path.
+        path: PathBuf,
+    },
+}
+
+/// What a transport speaks.
+#[derive(Debug, Clone)]
+pub enum TransportKind {
+    /// WAMP over WebSocket, on `path` (Crossbar.io's `websocket` transport
+    /// answers on any path; a `web` transport routes by path).
+    WebSocket(WebSocketTransport),
+    /// WAMP over RawSocket.
+    RawSocket(RawSocketTransport),
+    /// A plain WebSocket echo server for the Autobahn WebSocket test suite.
+    WebSocketTestee(WebSocketOptions),
+    /// An HTTP server whose paths serve WAMP-over-WebSocket, static files or
+    /// node information.
+    Web(WebTransport),
+}
+
+/// WAMP over WebSocket.
+#[derive(Debug, Clone)]
+pub struct WebSocketTransport {
+    /// The serializers offered, in the router's order of preference.
+    pub serializers: Vec<Serializer>,
+    /// The WebSocket options.
+    pub options: WebSocketOptions,
+    /// How sessions on this transport authenticate.
+    pub auth: AuthConfig,
+}
+
+/// Crossbar.io's WebSocket `options` that change behaviour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSocketOptions {
+    /// `max_frame_size`: the largest frame accepted, in bytes.
+    pub max_frame_bytes: usize,
+    /// `max_message_size`: the largest message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// `open_handshake_timeout`: the opening handshake must finish within
+    /// this time, in ms (0: no limit).
+    pub open_handshake_timeout_ms: u64,
+    /// `close_handshake_timeout`: how long to wait for the peer's Close, ms.
+    pub close_handshake_timeout_ms: u64,
+    /// `auto_ping_interval`: send a Ping after this much silence, ms (0: off).
+    pub auto_ping_interval_ms: u64,
+    /// `auto_ping_timeout`: close if no Pong arrives within this time, ms.
+    pub auto_ping_timeout_ms: u64,
+    /// `auto_ping_size`: payload bytes of an automatic Ping (4..=125).
+    pub auto_ping_size: usize,
+    /// `require_websocket_subprotocol`: refuse clients that offer none.
+    pub require_subprotocol: bool,
+    /// `allowed_origins`: `Origin` patterns (`*` wildcards); empty allows all.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for WebSocketOptions {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 16 << 20,
+            max_message_bytes: 16 << 20,
+            open_handshake_timeout_ms: 10_000,
+            close_handshake_timeout_ms: 1_000,
+            auto_ping_interval_ms: 0,
+            auto_ping_timeout_ms: 0,
+            auto_ping_size: 4,
+            require_subprotocol: true,
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// WAMP over RawSocket.
+#[derive(Debug, Clone)]
+pub struct RawSocketTransport {
+    /// The serializers accepted.
+    pub serializers: Vec<Serializer>,
+    /// `max_message_size`: the largest message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// How sessions on this transport authenticate.
+    pub auth: AuthConfig,
+}
+
+/// An HTTP server with services on paths.
+#[derive(Debug, Clone)]
+pub struct WebTransport {
+    /// The services, by path (`/` is the root).
+    pub paths: Vec<(String, WebService)>,
+}
+
+/// A service on a path of a web transport.
+#[derive(Debug, Clone)]
+pub enum WebService {
+    /// WAMP over WebSocket.
+    WebSocket(WebSocketTransport),
+    /// Files from a directory.
+    Static {
+        /// The directory served.
+        directory: PathBuf,
+    },
+    /// A small page describing the node.
+    NodeInfo,
+}
+
+/// How sessions authenticate on a transport (other methods come with the
+/// authentication issue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Anonymous access, with the role anonymous sessions get; `None`
+    /// refuses anonymous sessions.
+    pub anonymous_role: Option<String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            anonymous_role: Some("anonymous".to_owned()),
+        }
+    }
+}
+
+/// What happens when a subscriber cannot keep up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlowConsumerPolicy {
+    /// Drop events for it (counted), keep the session.
+    #[default]
+    Drop,
+    /// Close its connection.
+    Disconnect,
+}
+
+/// Per-session flow control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowControl {
+    /// The most bytes queued for one session before the slow-consumer
+    /// policy applies.
+    pub max_queued_bytes: usize,
+    /// What happens then.
+    pub slow_consumer: SlowConsumerPolicy,
+}
+
+impl Default for FlowControl {
+    fn default() -> Self {
+        Self {
+            max_queued_bytes: 4 << 20,
+            slow_consumer: SlowConsumerPolicy::Drop,
+        }
+    }
+}
