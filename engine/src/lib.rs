@@ -5,7 +5,18 @@
 //! per transport; [`ShutdownHandle::shutdown`] stops it gracefully and
 //! [`Router::join`] waits for that. See `DESIGN.md` for the map.
 
+mod authorize;
+pub mod broker;
 pub mod config;
+mod core;
+mod ids;
+mod mailbox;
+mod outbound;
+mod realm;
+mod runtime;
+mod session;
+mod transport;
+mod wire;
 
 use std::sync::Arc;
 
@@ -48,59 +59,33 @@ pub struct Router {
 /// signal handler thread, a test).
 #[derive(Clone)]
 pub struct ShutdownHandle {
-    inner: Arc<ShutdownState>,
-}
-
-struct ShutdownState {
-    requested: std::sync::Mutex<bool>,
-    changed: std::sync::Condvar,
+    sender: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl ShutdownHandle {
-    fn new() -> Self {
-        Self {
-            inner: Arc::new(ShutdownState {
-                requested: std::sync::Mutex::new(false),
-                changed: std::sync::Condvar::new(),
-            }),
-        }
-    }
-
     /// Asks the router to stop: stop accepting, say GOODBYE to every
     /// session, flush, and let [`Router::join`] return.
     pub fn shutdown(&self) {
-        if let Ok(mut requested) = self.inner.requested.lock() {
-            *requested = true;
-            self.inner.changed.notify_all();
-        }
+        self.sender.send_replace(true);
     }
 
     /// Whether shutdown was asked for.
     pub fn is_requested(&self) -> bool {
-        self.inner.requested.lock().map(|r| *r).unwrap_or(true)
-    }
-
-    /// Blocks until shutdown is asked for.
-    pub fn wait(&self) {
-        let Ok(mut requested) = self.inner.requested.lock() else {
-            return;
-        };
-        while !*requested {
-            match self.inner.changed.wait(requested) {
-                Ok(r) => requested = r,
-                Err(_) => return,
-            }
-        }
+        *self.sender.borrow()
     }
 }
 
 impl Router {
-    /// Starts the router described by `config`.
+    /// Starts the router described by `config`: binds every transport on
+    /// every core (an endpoint in use is an error here), then runs.
     pub fn start(config: config::RouterConfig) -> Result<Router, StartError> {
-        let _ = config;
+        let (sender, receiver) = tokio::sync::watch::channel(false);
+        let threads = runtime::start(config, receiver)?;
         Ok(Router {
-            shutdown: ShutdownHandle::new(),
-            threads: Vec::new(),
+            shutdown: ShutdownHandle {
+                sender: Arc::new(sender),
+            },
+            threads,
         })
     }
 
@@ -109,11 +94,12 @@ impl Router {
         self.shutdown.clone()
     }
 
-    /// Waits until the router has stopped.
+    /// Waits until the router has stopped (after a shutdown request, once
+    /// every core has said GOODBYE and flushed, or its timeout passed).
     pub fn join(self) {
-        self.shutdown.wait();
         for thread in self.threads {
             let _ = thread.join();
         }
+        tracing::info!("router stopped");
     }
 }

@@ -1,0 +1,172 @@
+//! Authorization by the role model of the config: a role's permissions on
+//! URI patterns allow actions and disclose identities.
+//!
+//! When several permissions match a URI, the most specific decides: exact
+//! before the longest prefix before wildcard, ties by order in the config —
+//! a written, deterministic rule, the same on every core.
+
+use std::collections::HashMap;
+
+use ringbar_protocol::uri::{MatchPolicy, UriCheck, UriPattern};
+
+use crate::config::{Allow, Disclose, RoleConfig};
+
+/// What a session asks to do with a URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Action {
+    Publish,
+    Subscribe,
+}
+
+impl Action {
+    fn allowed_by(self, allow: &Allow) -> bool {
+        match self {
+            Action::Publish => allow.publish,
+            Action::Subscribe => allow.subscribe,
+        }
+    }
+}
+
+/// The answer for one (action, URI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Decision {
+    pub(crate) allowed: bool,
+    pub(crate) disclose: Disclose,
+}
+
+const DENY: Decision = Decision {
+    allowed: false,
+    disclose: Disclose {
+        caller: false,
+        publisher: false,
+    },
+};
+
+/// A role's permissions, ready to match.
+#[derive(Debug)]
+pub(crate) struct Role {
+    permissions: Vec<(UriPattern, Allow, Disclose, bool)>,
+}
+
+impl Role {
+    /// Compiles a configured role; permissions whose pattern does not parse
+    /// were refused by the config check already and are skipped.
+    pub(crate) fn new(config: &RoleConfig) -> Self {
+        let permissions = config
+            .permissions
+            .iter()
+            .filter_map(|p| {
+                UriPattern::parse(&p.uri, p.match_policy, UriCheck::Loose)
+                    .ok()
+                    .map(|pattern| (pattern, p.allow, p.disclose, p.cache))
+            })
+            .collect();
+        Self { permissions }
+    }
+
+    /// The decision for `action` on `uri`, and whether it may be cached.
+    pub(crate) fn decide(&self, action: Action, uri: &str) -> (Decision, bool) {
+        let mut best: Option<(u8, usize, usize)> = None;
+        for (index, (pattern, ..)) in self.permissions.iter().enumerate() {
+            if !pattern.matches(uri) {
+                continue;
+            }
+            // Lower rank wins; among prefixes the longest wins.
+            let (rank, length) = match pattern.policy() {
+                MatchPolicy::Exact => (0, 0),
+                MatchPolicy::Prefix => (1, usize::MAX - pattern.uri().len()),
+                MatchPolicy::Wildcard => (2, 0),
+            };
+            if best.is_none_or(|(r, l, _)| (rank, length) < (r, l)) {
+                best = Some((rank, length, index));
+            }
+        }
+        match best.and_then(|(_, _, index)| self.permissions.get(index)) {
+            Some((_, allow, disclose, cache)) => (
+                Decision {
+                    allowed: action.allowed_by(allow),
+                    disclose: *disclose,
+                },
+                *cache,
+            ),
+            None => (DENY, true),
+        }
+    }
+}
+
+/// The most decisions one session caches; the cache starts over when full.
+const CACHE_ENTRIES: usize = 1024;
+
+/// A session's cache of decisions, so the publish path does not match
+/// permissions again for a topic it has used. Keyed by URI (looked up as a
+/// `&str`, without allocating), one slot per action.
+#[derive(Default)]
+pub(crate) struct DecisionCache {
+    entries: HashMap<Box<str>, [Option<Decision>; 2]>,
+}
+
+impl DecisionCache {
+    /// The decision for `action` on `uri` under `role`.
+    pub(crate) fn decide(&mut self, role: &Role, action: Action, uri: &str) -> Decision {
+        let slot = action as usize;
+        if let Some(d) = self.entries.get(uri).and_then(|slots| slots[slot]) {
+            return d;
+        }
+        let (decision, cache) = role.decide(action, uri);
+        if cache {
+            if self.entries.len() >= CACHE_ENTRIES {
+                self.entries.clear();
+            }
+            self.entries.entry(Box::from(uri)).or_default()[slot] = Some(decision);
+        }
+        decision
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Permission;
+
+    fn permission(uri: &str, policy: MatchPolicy, publish: bool) -> Permission {
+        Permission {
+            uri: uri.to_owned(),
+            match_policy: policy,
+            allow: Allow {
+                publish,
+                ..Allow::default()
+            },
+            disclose: Disclose::default(),
+            cache: true,
+        }
+    }
+
+    #[test]
+    fn most_specific_permission_decides() {
+        let role = Role::new(&RoleConfig {
+            name: "r".into(),
+            permissions: vec![
+                permission("", MatchPolicy::Prefix, true),
+                permission("com.secret.", MatchPolicy::Prefix, false),
+                permission("com.secret.open", MatchPolicy::Exact, true),
+                permission("com..x", MatchPolicy::Wildcard, false),
+            ],
+        });
+        let allowed = |uri| role.decide(Action::Publish, uri).0.allowed;
+        assert!(allowed("com.public"));
+        assert!(!allowed("com.secret.data"));
+        assert!(allowed("com.secret.open"));
+        assert!(allowed("com.a.x"), "a prefix match outranks a wildcard");
+        assert!(!role.decide(Action::Subscribe, "com.public").0.allowed);
+    }
+
+    #[test]
+    fn no_permission_denies() {
+        let role = Role::new(&RoleConfig {
+            name: "r".into(),
+            permissions: vec![],
+        });
+        let mut cache = DecisionCache::default();
+        assert!(!cache.decide(&role, Action::Publish, "a.b").allowed);
+    }
+}

@@ -1,0 +1,10 @@
+//! The broker: subscriptions, publications, and fan-out to subscribers on
+//! every core.
+
+pub mod subscriptions;
+
+mod publication;
+mod pubsub;
+
+pub(crate) use publication::Publication;
+pub(crate) use pubsub::{deliver, publish, remove_session, subscribe, unsubscribe};

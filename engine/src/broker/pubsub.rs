@@ -1,0 +1,337 @@
+//! SUBSCRIBE, UNSUBSCRIBE and PUBLISH of a session, and delivery of a
+//! publication to this core's subscribers.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ringbar_protocol::message::{
+    MessageType, Publish, Published, Subscribe, Subscribed, Unsubscribe, Unsubscribed,
+};
+use ringbar_protocol::options::{PublishOptions, SubscribeOptions};
+use ringbar_protocol::uri::{MatchPolicy, Uri, UriPattern};
+
+use super::Publication;
+use super::subscriptions::CoreId;
+use crate::authorize::Action;
+use crate::config::SlowConsumerPolicy;
+use crate::core::{Core, SessionKey};
+use crate::mailbox::Mail;
+use crate::session::{Flow, SessionHandle};
+use crate::wire::Wire;
+
+const ERR_INVALID_URI: &str = "wamp.error.invalid_uri";
+const ERR_NOT_AUTHORIZED: &str = "wamp.error.not_authorized";
+
+fn core_id(core: &Core) -> CoreId {
+    CoreId::try_from(core.id).unwrap_or(CoreId::MAX)
+}
+
+/// PUBLISH: check, match, fan out locally and to every other core with
+/// subscribers, answer PUBLISHED when asked.
+pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Publish) -> Flow {
+    let options = match PublishOptions::from_dict(&publish.options) {
+        Ok(o) => o,
+        Err(e) => return Flow::Violation(e.to_string()),
+    };
+    let realm = &session.realm;
+    let refuse = |error: &'static str, text: &str| {
+        if options.acknowledge {
+            session.send_error(MessageType::Publish, publish.request, error, text);
+        }
+        Flow::Continue
+    };
+    if let Err(e) = Uri::check(&publish.topic, realm.uri_check) {
+        return refuse(
+            ERR_INVALID_URI,
+            &format!("invalid topic '{}': {e}", publish.topic),
+        );
+    }
+    let decision =
+        session
+            .decisions
+            .borrow_mut()
+            .decide(&session.role, Action::Publish, &publish.topic);
+    if !decision.allowed {
+        return refuse(
+            ERR_NOT_AUTHORIZED,
+            &format!(
+                "role '{}' may not publish to '{}'",
+                session.identity.authrole, publish.topic
+            ),
+        );
+    }
+
+    let snapshot = realm.subscriptions.snapshot();
+    let mut matches = Vec::new();
+    snapshot.matches(&publish.topic, &mut matches);
+    let mut cores = 0u64;
+    let subscriptions = matches
+        .iter()
+        .map(|s| {
+            cores |= s.cores.iter().fold(0u64, |acc, c| acc | (1 << c));
+            (s.id, s.pattern.policy() != MatchPolicy::Exact)
+        })
+        .collect();
+    let id =
+        ringbar_protocol::id::PublicationId::new(core.ids.borrow_mut().next()).unwrap_or_default();
+    let disclose = options.disclose_me || decision.disclose.publisher;
+    let publication = Arc::new(Publication {
+        realm: realm.clone(),
+        id,
+        topic: publish.topic,
+        payload: publish.payload,
+        publisher: session.identity.session,
+        disclosed: disclose.then(|| session.identity.clone()),
+        exclude_me: options.exclude_me,
+        passthru: options.passthru.clone(),
+        filters: options.filters_receivers().then_some(options.clone()),
+        subscriptions,
+    });
+    if options.retain {
+        realm.retain(publication.clone());
+    }
+    let me = core_id(core);
+    if cores & (1 << me) != 0 {
+        deliver(core, &publication);
+    }
+    for other in CoreSetBits(cores & !(1 << me)) {
+        core.send_mail(usize::from(other), Mail::Publication(publication.clone()));
+    }
+    if options.acknowledge {
+        session.send(&ringbar_protocol::message::Message::Published(Published {
+            request: publish.request,
+            publication: id,
+        }));
+    }
+    Flow::Continue
+}
+
+/// The cores of a bitmask.
+struct CoreSetBits(u64);
+
+impl Iterator for CoreSetBits {
+    type Item = CoreId;
+    fn next(&mut self) -> Option<CoreId> {
+        if self.0 == 0 {
+            return None;
+        }
+        let core = self.0.trailing_zeros();
+        self.0 &= self.0 - 1;
+        CoreId::try_from(core).ok()
+    }
+}
+
+/// Delivers `publication` to this core's subscribers of its subscriptions.
+/// Each (subscription, wire) frame is built once and shared by every
+/// receiving session.
+pub(crate) fn deliver(core: &Core, publication: &Publication) {
+    let locals = core.local_subscribers.borrow();
+    let sessions = core.sessions.borrow();
+    let mut frames: Vec<(Wire, Bytes)> = Vec::new();
+    for (subscription, pattern) in &publication.subscriptions {
+        let Some(keys) = locals.get(&(publication.realm.index, *subscription)) else {
+            continue;
+        };
+        frames.clear();
+        for key in keys {
+            let Some(session) = sessions.get(key) else {
+                continue;
+            };
+            if !publication.admits(&session.identity) {
+                continue;
+            }
+            let frame = match frames.iter().find(|(w, _)| *w == session.wire) {
+                Some((_, f)) => f.clone(),
+                None => match session
+                    .wire
+                    .frame(&publication.event(*subscription, *pattern, false))
+                {
+                    Ok(f) => {
+                        frames.push((session.wire, f.clone()));
+                        f
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, session = session.identity.session.get(), "event not encodable for subscriber");
+                        continue;
+                    }
+                },
+            };
+            offer_event(core, session, frame);
+        }
+    }
+}
+
+/// Queues an event frame, applying the slow-consumer policy when the
+/// subscriber's queue is full.
+fn offer_event(core: &Core, session: &SessionHandle, frame: Bytes) {
+    if session.conn.outbound.push_event(frame).is_ok() {
+        return;
+    }
+    match core.shared.flow.slow_consumer {
+        SlowConsumerPolicy::Drop => {
+            let dropped = session.conn.outbound.dropped();
+            if dropped.is_power_of_two() {
+                tracing::warn!(
+                    session = session.identity.session.get(),
+                    dropped,
+                    queued_bytes = session.conn.outbound.queued_bytes(),
+                    "slow consumer: events dropped"
+                );
+            }
+        }
+        SlowConsumerPolicy::Disconnect => {
+            if !session.conn.outbound.is_closing() {
+                tracing::warn!(
+                    session = session.identity.session.get(),
+                    queued_bytes = session.conn.outbound.queued_bytes(),
+                    "slow consumer: disconnected"
+                );
+                session.conn.abort();
+            }
+        }
+    }
+}
+
+/// SUBSCRIBE: check, join (or create) the subscription, answer SUBSCRIBED,
+/// then send retained events when asked.
+pub(crate) fn subscribe(
+    core: &Rc<Core>,
+    session: &Rc<SessionHandle>,
+    subscribe: Subscribe,
+) -> Flow {
+    let options = match SubscribeOptions::from_dict(&subscribe.options) {
+        Ok(o) => o,
+        Err(e) => return Flow::Violation(e.to_string()),
+    };
+    let realm = &session.realm;
+    let pattern = match UriPattern::parse(&subscribe.topic, options.match_policy, realm.uri_check) {
+        Ok(p) => p,
+        Err(e) => {
+            session.send_error(
+                MessageType::Subscribe,
+                subscribe.request,
+                ERR_INVALID_URI,
+                &format!(
+                    "invalid {} topic '{}': {e}",
+                    options.match_policy.as_str(),
+                    subscribe.topic
+                ),
+            );
+            return Flow::Continue;
+        }
+    };
+    let decision =
+        session
+            .decisions
+            .borrow_mut()
+            .decide(&session.role, Action::Subscribe, &subscribe.topic);
+    if !decision.allowed {
+        session.send_error(
+            MessageType::Subscribe,
+            subscribe.request,
+            ERR_NOT_AUTHORIZED,
+            &format!(
+                "role '{}' may not subscribe to '{}'",
+                session.identity.authrole, subscribe.topic
+            ),
+        );
+        return Flow::Continue;
+    }
+    let (subscription, _created) = realm
+        .subscriptions
+        .subscribe(pattern.clone(), core_id(core));
+    let id = subscription.id;
+    let already = session.subscriptions.borrow().contains(&id);
+    if already {
+        // Subscribing twice is idempotent: undo the second count.
+        realm.subscriptions.unsubscribe(id, core_id(core));
+    } else {
+        session.subscriptions.borrow_mut().push(id);
+        core.local_subscribers
+            .borrow_mut()
+            .entry((realm.index, id))
+            .or_default()
+            .push(session.key.get());
+    }
+    session.send(&ringbar_protocol::message::Message::Subscribed(
+        Subscribed {
+            request: subscribe.request,
+            subscription: id,
+        },
+    ));
+    if options.get_retained {
+        let is_pattern = pattern.policy() != MatchPolicy::Exact;
+        for retained in realm.retained(|topic| pattern.matches(topic)) {
+            if retained.admits(&session.identity)
+                && let Ok(frame) = session.wire.frame(&retained.event(id, is_pattern, true))
+            {
+                offer_event(core, session, frame);
+            }
+        }
+    }
+    Flow::Continue
+}
+
+/// UNSUBSCRIBE: leave a subscription this session holds.
+pub(crate) fn unsubscribe(
+    core: &Rc<Core>,
+    session: &Rc<SessionHandle>,
+    unsubscribe: Unsubscribe,
+) -> Flow {
+    let held = {
+        let mut subs = session.subscriptions.borrow_mut();
+        match subs.iter().position(|s| *s == unsubscribe.subscription) {
+            Some(at) => {
+                subs.swap_remove(at);
+                true
+            }
+            None => false,
+        }
+    };
+    if !held {
+        session.send_error(
+            MessageType::Unsubscribe,
+            unsubscribe.request,
+            "wamp.error.no_such_subscription",
+            &format!(
+                "no subscription {} for this session",
+                unsubscribe.subscription
+            ),
+        );
+        return Flow::Continue;
+    }
+    leave_subscription(core, session, session.key.get(), unsubscribe.subscription);
+    session.send(&ringbar_protocol::message::Message::Unsubscribed(
+        Unsubscribed {
+            request: unsubscribe.request,
+            details: None,
+        },
+    ));
+    Flow::Continue
+}
+
+/// A session leaves: it leaves every subscription it held.
+pub(crate) fn remove_session(core: &Core, session: &SessionHandle, key: SessionKey) {
+    let held = std::mem::take(&mut *session.subscriptions.borrow_mut());
+    for id in held {
+        leave_subscription(core, session, key, id);
+    }
+}
+
+fn leave_subscription(
+    core: &Core,
+    session: &SessionHandle,
+    key: SessionKey,
+    id: ringbar_protocol::id::SubscriptionId,
+) {
+    let realm = &session.realm;
+    let mut locals = core.local_subscribers.borrow_mut();
+    if let Some(keys) = locals.get_mut(&(realm.index, id)) {
+        keys.retain(|k| *k != key);
+        if keys.is_empty() {
+            locals.remove(&(realm.index, id));
+        }
+    }
+    realm.subscriptions.unsubscribe(id, core_id(core));
+}

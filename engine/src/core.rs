@@ -1,0 +1,193 @@
+//! A core: one thread's share of the router. It owns the sessions it
+//! accepted, their queues, and its local view of subscriptions; other cores
+//! reach them only through mailboxes.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ringbar_protocol::id::{SessionId, SubscriptionId};
+use tokio::sync::Notify;
+
+use crate::config::FlowControl;
+use crate::ids::IdGenerator;
+use crate::mailbox::{Mail, Mailboxes};
+use crate::realm::Realm;
+use crate::session::SessionHandle;
+
+/// What every core shares.
+pub(crate) struct Shared {
+    /// The realms, by name.
+    pub(crate) realms: HashMap<String, Arc<Realm>>,
+    /// The cross-core mailboxes.
+    pub(crate) mailboxes: Mailboxes,
+    /// Flow control for every session.
+    pub(crate) flow: FlowControl,
+    /// Session ids in use, so a new one is unique per router.
+    session_ids: Mutex<HashSet<u64>>,
+    /// Joined sessions per core, for logs and tests.
+    pub(crate) sessions_per_core: Vec<AtomicUsize>,
+}
+
+impl Shared {
+    /// Shared state for `cores` cores.
+    pub(crate) fn new(
+        realms: HashMap<String, Arc<Realm>>,
+        cores: usize,
+        flow: FlowControl,
+    ) -> Self {
+        Self {
+            realms,
+            mailboxes: Mailboxes::new(cores),
+            flow,
+            session_ids: Mutex::new(HashSet::new()),
+            sessions_per_core: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
+        }
+    }
+
+    /// Claims a fresh session id.
+    pub(crate) fn claim_session_id(&self, ids: &mut IdGenerator) -> SessionId {
+        let mut used = self.session_ids.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let id = ids.next();
+            if used.insert(id) {
+                return SessionId::new(id).unwrap_or_default();
+            }
+        }
+    }
+
+    /// Releases a session id.
+    pub(crate) fn release_session_id(&self, id: SessionId) {
+        let mut used = self.session_ids.lock().unwrap_or_else(|e| e.into_inner());
+        used.remove(&id.get());
+    }
+}
+
+/// A key of a session on its core.
+pub(crate) type SessionKey = u64;
+
+/// One core's state. Lives on its thread (`Rc`), never shared.
+pub(crate) struct Core {
+    /// This core's index.
+    pub(crate) id: usize,
+    /// What all cores share.
+    pub(crate) shared: Arc<Shared>,
+    /// Joined sessions on this core.
+    pub(crate) sessions: RefCell<HashMap<SessionKey, Rc<SessionHandle>>>,
+    next_key: Cell<SessionKey>,
+    /// (realm index, subscription) -> local subscriber sessions.
+    pub(crate) local_subscribers: RefCell<HashMap<(usize, SubscriptionId), Vec<SessionKey>>>,
+    /// Random ids for sessions and publications.
+    pub(crate) ids: RefCell<IdGenerator>,
+    /// Mail that did not fit its mailbox yet; publishers wait while any is
+    /// here.
+    backlog: RefCell<VecDeque<(usize, Mail)>>,
+    /// Open connections (for a graceful shutdown).
+    connections: Cell<usize>,
+    connections_changed: Notify,
+}
+
+impl Core {
+    /// Core `id` of a router.
+    pub(crate) fn new(id: usize, shared: Arc<Shared>) -> Self {
+        Self {
+            id,
+            shared,
+            sessions: RefCell::new(HashMap::new()),
+            next_key: Cell::new(1),
+            local_subscribers: RefCell::new(HashMap::new()),
+            ids: RefCell::new(IdGenerator::new()),
+            backlog: RefCell::new(VecDeque::new()),
+            connections: Cell::new(0),
+            connections_changed: Notify::new(),
+        }
+    }
+
+    /// Adds a joined session; returns its key.
+    pub(crate) fn add_session(&self, session: Rc<SessionHandle>) -> SessionKey {
+        let key = self.next_key.get();
+        self.next_key.set(key + 1);
+        session.key.set(key);
+        self.sessions.borrow_mut().insert(key, session);
+        if let Some(n) = self.shared.sessions_per_core.get(self.id) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+        key
+    }
+
+    /// Removes a session that left.
+    pub(crate) fn remove_session(&self, key: SessionKey) -> Option<Rc<SessionHandle>> {
+        let removed = self.sessions.borrow_mut().remove(&key);
+        if removed.is_some()
+            && let Some(n) = self.shared.sessions_per_core.get(self.id)
+        {
+            n.fetch_sub(1, Ordering::Relaxed);
+        }
+        removed
+    }
+
+    /// Sends mail to core `to`, keeping it in the backlog if that mailbox is
+    /// full (or earlier mail is still waiting, to keep the order).
+    pub(crate) fn send_mail(&self, to: usize, mail: Mail) {
+        let mut backlog = self.backlog.borrow_mut();
+        if backlog.is_empty() {
+            if let Err(mail) = self.shared.mailboxes.send(self.id, to, mail) {
+                backlog.push_back((to, mail));
+            }
+        } else {
+            backlog.push_back((to, mail));
+        }
+    }
+
+    /// Whether mail is waiting for room in a mailbox.
+    pub(crate) fn has_backlog(&self) -> bool {
+        !self.backlog.borrow().is_empty()
+    }
+
+    /// Waits until the backlog has gone into the mailboxes.
+    pub(crate) async fn flush_backlog(&self) {
+        loop {
+            {
+                let mut backlog = self.backlog.borrow_mut();
+                while let Some((to, mail)) = backlog.pop_front() {
+                    if let Err(mail) = self.shared.mailboxes.send(self.id, to, mail) {
+                        backlog.push_front((to, mail));
+                        break;
+                    }
+                }
+                if backlog.is_empty() {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_micros(100)).await;
+        }
+    }
+
+    /// Counts a connection in; the guard counts it out when dropped.
+    pub(crate) fn open_connection(self: &Rc<Self>) -> ConnectionGuard {
+        self.connections.set(self.connections.get() + 1);
+        ConnectionGuard { core: self.clone() }
+    }
+
+    /// Waits until no connection is open.
+    pub(crate) async fn all_connections_closed(&self) {
+        while self.connections.get() > 0 {
+            self.connections_changed.notified().await;
+        }
+    }
+}
+
+/// Keeps a connection counted while it lives.
+pub(crate) struct ConnectionGuard {
+    core: Rc<Core>,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        let n = self.core.connections.get().saturating_sub(1);
+        self.core.connections.set(n);
+        self.core.connections_changed.notify_waiters();
+    }
+}

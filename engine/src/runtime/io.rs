@@ -1,0 +1,238 @@
+//! The I/O seam: listeners and streams over io_uring (`tokio-uring`) or
+//! epoll (tokio), behind two small enums. Nothing outside `runtime` names
+//! either backend.
+//!
+//! Both backends run on a single-threaded tokio runtime, so connection tasks
+//! are spawned with `tokio::task::spawn_local` either way, and a stream is
+//! shared by its reader and writer task through `Rc` (every operation takes
+//! `&self`).
+
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// The most buffers one vectored write takes (Linux's `IOV_MAX`).
+pub(crate) const MAX_IOVECS: usize = 1024;
+
+/// A connected stream.
+pub(crate) enum Stream {
+    /// TCP on io_uring.
+    UringTcp(tokio_uring::net::TcpStream),
+    /// Unix socket on io_uring.
+    UringUnix(tokio_uring::net::UnixStream),
+    /// TCP on epoll.
+    Tcp(tokio::net::TcpStream),
+    /// Unix socket on epoll.
+    Unix(tokio::net::UnixStream),
+}
+
+impl Stream {
+    /// Reads once, appending to `buf` (grown to at least `min_spare` bytes
+    /// of spare capacity first). `Ok(0)` is end of stream.
+    pub(crate) async fn read(
+        &self,
+        mut buf: BytesMut,
+        min_spare: usize,
+    ) -> (io::Result<usize>, BytesMut) {
+        if buf.capacity() - buf.len() < min_spare {
+            buf.reserve(min_spare);
+        }
+        match self {
+            Stream::UringTcp(s) => s.read(buf).await,
+            Stream::UringUnix(s) => s.read(buf).await,
+            Stream::Tcp(s) => {
+                let r = read_ready(|b| s.try_read_buf(b), || s.readable(), &mut buf).await;
+                (r, buf)
+            }
+            Stream::Unix(s) => {
+                let r = read_ready(|b| s.try_read_buf(b), || s.readable(), &mut buf).await;
+                (r, buf)
+            }
+        }
+    }
+
+    /// Writes every byte of `frames`, with as few vectored writes as the
+    /// kernel allows.
+    pub(crate) async fn write_all(&self, mut frames: Vec<Bytes>) -> io::Result<()> {
+        frames.retain(|f| !f.is_empty());
+        while !frames.is_empty() {
+            let (result, rest) = self.writev(frames).await;
+            frames = rest;
+            let mut written = result?;
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            // Drop what was written, keep the rest (advancing a partial one).
+            let mut done = 0;
+            for frame in frames.iter_mut() {
+                if written >= frame.len() {
+                    written -= frame.len();
+                    done += 1;
+                } else {
+                    frame.advance(written);
+                    break;
+                }
+            }
+            frames.drain(..done);
+        }
+        Ok(())
+    }
+
+    async fn writev(&self, frames: Vec<Bytes>) -> (io::Result<usize>, Vec<Bytes>) {
+        match self {
+            Stream::UringTcp(s) => s.writev(frames).await,
+            Stream::UringUnix(s) => s.writev(frames).await,
+            Stream::Tcp(s) => {
+                let r = write_ready(|io| s.try_write_vectored(io), || s.writable(), &frames).await;
+                (r, frames)
+            }
+            Stream::Unix(s) => {
+                let r = write_ready(|io| s.try_write_vectored(io), || s.writable(), &frames).await;
+                (r, frames)
+            }
+        }
+    }
+
+    /// Shuts down both directions, so a pending read on the other task ends.
+    pub(crate) fn shutdown(&self) {
+        let how = std::net::Shutdown::Both;
+        let _ = match self {
+            Stream::UringTcp(s) => s.shutdown(how),
+            Stream::UringUnix(s) => s.shutdown(how),
+            Stream::Tcp(s) => socket2::SockRef::from(s).shutdown(how),
+            Stream::Unix(s) => socket2::SockRef::from(s).shutdown(how),
+        };
+    }
+}
+
+async fn read_ready<R, F>(
+    mut try_read: impl FnMut(&mut BytesMut) -> io::Result<usize>,
+    ready: impl Fn() -> F,
+    buf: &mut BytesMut,
+) -> io::Result<usize>
+where
+    F: Future<Output = io::Result<R>>,
+{
+    loop {
+        match try_read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                ready().await?;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn write_ready<R, F>(
+    try_write: impl Fn(&[IoSlice<'_>]) -> io::Result<usize>,
+    ready: impl Fn() -> F,
+    frames: &[Bytes],
+) -> io::Result<usize>
+where
+    F: Future<Output = io::Result<R>>,
+{
+    let slices: Vec<IoSlice<'_>> = frames
+        .iter()
+        .take(MAX_IOVECS)
+        .map(|f| IoSlice::new(f))
+        .collect();
+    loop {
+        match try_write(&slices) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                ready().await?;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A listening socket.
+pub(crate) enum Listener {
+    /// TCP on io_uring.
+    UringTcp(tokio_uring::net::TcpListener),
+    /// TCP on epoll.
+    Tcp(tokio::net::TcpListener),
+    /// Unix socket on epoll.
+    Unix(tokio::net::UnixListener),
+}
+
+/// Who connected.
+#[derive(Debug, Clone)]
+pub(crate) enum Peer {
+    /// A TCP peer.
+    Tcp(SocketAddr),
+    /// A Unix socket peer.
+    Unix,
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Tcp(addr) => addr.fmt(f),
+            Peer::Unix => f.write_str("unix"),
+        }
+    }
+}
+
+impl Listener {
+    /// Wraps bound, listening std sockets for `backend`'s runtime; must be
+    /// called on the core thread, inside its runtime.
+    pub(crate) fn from_std(socket: BoundSocket, uring: bool) -> io::Result<Self> {
+        Ok(match (socket, uring) {
+            (BoundSocket::Tcp(l), true) => {
+                Listener::UringTcp(tokio_uring::net::TcpListener::from_std(l))
+            }
+            (BoundSocket::Tcp(l), false) => {
+                l.set_nonblocking(true)?;
+                Listener::Tcp(tokio::net::TcpListener::from_std(l)?)
+            }
+            (BoundSocket::Unix(l), true) => {
+                // tokio-uring has no from_std for Unix listeners: accept
+                // through tokio's reactor, which the uring runtime also runs.
+                l.set_nonblocking(true)?;
+                Listener::Unix(tokio::net::UnixListener::from_std(l)?)
+            }
+            (BoundSocket::Unix(l), false) => {
+                l.set_nonblocking(true)?;
+                Listener::Unix(tokio::net::UnixListener::from_std(l)?)
+            }
+        })
+    }
+
+    /// Accepts one connection.
+    pub(crate) async fn accept(&self, uring: bool) -> io::Result<(Stream, Peer)> {
+        match self {
+            Listener::UringTcp(l) => {
+                let (s, addr) = l.accept().await?;
+                let _ = s.set_nodelay(true);
+                Ok((Stream::UringTcp(s), Peer::Tcp(addr)))
+            }
+            Listener::Tcp(l) => {
+                let (s, addr) = l.accept().await?;
+                let _ = s.set_nodelay(true);
+                Ok((Stream::Tcp(s), Peer::Tcp(addr)))
+            }
+            Listener::Unix(l) => {
+                let (s, _) = l.accept().await?;
+                if uring {
+                    let std = s.into_std()?;
+                    Ok((
+                        Stream::UringUnix(tokio_uring::net::UnixStream::from_std(std)),
+                        Peer::Unix,
+                    ))
+                } else {
+                    Ok((Stream::Unix(s), Peer::Unix))
+                }
+            }
+        }
+    }
+}
+
+/// A socket bound and listening, before a runtime owns it.
+pub(crate) enum BoundSocket {
+    /// TCP.
+    Tcp(std::net::TcpListener),
+    /// Unix.
+    Unix(std::os::unix::net::UnixListener),
+}

@@ -1,0 +1,210 @@
+//! Core threads and their I/O runtime: one pinned thread per configured core,
+//! each running its own single-threaded runtime — `tokio-uring` (io_uring)
+//! or tokio on epoll — with its own listener per transport.
+
+pub(crate) mod bind;
+pub(crate) mod io;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::StartError;
+use crate::broker;
+use crate::config::{IoBackend, RouterConfig, TransportConfig, TransportKind};
+use crate::core::{Core, Shared};
+use crate::mailbox::Mail;
+use crate::realm::Realm;
+use io::{BoundSocket, Listener};
+
+/// Entries of each core's io_uring submission queue.
+const URING_ENTRIES: u32 = 4096;
+
+/// Starts the core threads of `config`; they run until `shutdown` turns true.
+pub(crate) fn start(
+    config: RouterConfig,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Vec<JoinHandle<()>>, StartError> {
+    let uring = resolve_backend(config.io)?;
+    let cores = config.cores.clamp(1, 64);
+    // Bind everything before starting threads, so that a port in use is an
+    // error of `start`, not a log line from a thread.
+    let mut sockets: Vec<Vec<(BoundSocket, TransportConfig)>> =
+        (0..cores).map(|_| Vec::new()).collect();
+    for transport in &config.transports {
+        for (core, list) in sockets.iter_mut().enumerate() {
+            let bound =
+                bind::bind(&transport.endpoint, core).map_err(|source| StartError::Bind {
+                    transport: transport.id.clone(),
+                    endpoint: bind::describe(&transport.endpoint),
+                    source,
+                })?;
+            if let Some(socket) = bound {
+                list.push((socket, transport.clone()));
+            }
+        }
+        tracing::info!(
+            transport = %transport.id,
+            kind = kind_name(&transport.kind),
+            endpoint = %bind::describe(&transport.endpoint),
+            cores,
+            "transport listening"
+        );
+    }
+    let realms: HashMap<String, Arc<Realm>> = config
+        .realms
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.clone(), Arc::new(Realm::new(i, r))))
+        .collect();
+    let shared = Arc::new(Shared::new(realms, cores, config.flow));
+    let pins = core_affinity::get_core_ids().unwrap_or_default();
+    let timeout = Duration::from_millis(config.shutdown_timeout_ms);
+    tracing::info!(
+        cores,
+        io = if uring { "io_uring" } else { "epoll" },
+        "router started"
+    );
+    let mut threads = Vec::with_capacity(cores);
+    for (core, sockets) in sockets.into_iter().enumerate() {
+        let shared = shared.clone();
+        let shutdown = shutdown.clone();
+        let pin = pins.get(core % pins.len().max(1)).copied();
+        let thread = std::thread::Builder::new()
+            .name(format!("ringbar-core-{core}"))
+            .spawn(move || {
+                if let Some(pin) = pin
+                    && !core_affinity::set_for_current(pin)
+                {
+                    tracing::debug!(core, "could not pin core thread");
+                }
+                run_core(core, shared, sockets, shutdown, uring, timeout);
+            })
+            .map_err(|source| StartError::Thread { core, source })?;
+        threads.push(thread);
+    }
+    Ok(threads)
+}
+
+/// Decides between io_uring and epoll.
+fn resolve_backend(io: IoBackend) -> Result<bool, StartError> {
+    match io {
+        IoBackend::Epoll => Ok(false),
+        IoBackend::Uring => probe_uring()
+            .map(|()| true)
+            .map_err(StartError::UringUnavailable),
+        IoBackend::Auto => match probe_uring() {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                tracing::info!(error = %e, "io_uring is not available here; using epoll");
+                Ok(false)
+            }
+        },
+    }
+}
+
+/// Whether this process may create an io_uring instance.
+fn probe_uring() -> std::io::Result<()> {
+    tokio_uring::Runtime::new(tokio_uring::builder().entries(8)).map(drop)
+}
+
+fn kind_name(kind: &TransportKind) -> &'static str {
+    match kind {
+        TransportKind::WebSocket(_) => "websocket",
+        TransportKind::RawSocket(_) => "rawsocket",
+        TransportKind::WebSocketTestee(_) => "websocket.testee",
+        TransportKind::Web(_) => "web",
+    }
+}
+
+/// One core thread: builds its runtime and runs the core until shutdown.
+fn run_core(
+    id: usize,
+    shared: Arc<Shared>,
+    sockets: Vec<(BoundSocket, TransportConfig)>,
+    shutdown: watch::Receiver<bool>,
+    uring: bool,
+    timeout: Duration,
+) {
+    let main = async move {
+        let core = Rc::new(Core::new(id, shared));
+        for (socket, transport) in sockets {
+            match Listener::from_std(socket, uring) {
+                Ok(listener) => {
+                    tokio::task::spawn_local(accept_loop(
+                        core.clone(),
+                        listener,
+                        Rc::new(transport),
+                        shutdown.clone(),
+                        uring,
+                    ));
+                }
+                Err(e) => {
+                    tracing::error!(core = id, transport = %transport.id, error = %e, "cannot use listener")
+                }
+            }
+        }
+        tokio::task::spawn_local(mail_loop(core.clone()));
+        let mut stop = shutdown.clone();
+        let _ = stop.wait_for(|s| *s).await;
+        crate::session::goodbye_all(&core);
+        if tokio::time::timeout(timeout, core.all_connections_closed())
+            .await
+            .is_err()
+        {
+            tracing::info!(core = id, "shutdown timeout: remaining connections cut");
+        }
+    };
+    if uring {
+        match tokio_uring::Runtime::new(tokio_uring::builder().entries(URING_ENTRIES)) {
+            Ok(rt) => rt.block_on(main),
+            Err(e) => tracing::error!(core = id, error = %e, "cannot start io_uring runtime"),
+        }
+    } else {
+        match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => tokio::task::LocalSet::new().block_on(&rt, main),
+            Err(e) => tracing::error!(core = id, error = %e, "cannot start runtime"),
+        }
+    }
+}
+
+/// Accepts connections until shutdown.
+async fn accept_loop(
+    core: Rc<Core>,
+    listener: Listener,
+    transport: Rc<TransportConfig>,
+    mut shutdown: watch::Receiver<bool>,
+    uring: bool,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept(uring) => match accepted {
+                Ok((stream, peer)) => {
+                    tokio::task::spawn_local(crate::transport::serve(core.clone(), transport.clone(), stream, peer));
+                }
+                Err(e) => {
+                    tracing::warn!(core = core.id, transport = %transport.id, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Handles mail from other cores, a batch per wake-up.
+async fn mail_loop(core: Rc<Core>) {
+    loop {
+        core.shared.mailboxes.wait(core.id).await;
+        core.shared.mailboxes.drain(core.id, |mail| match mail {
+            Mail::Publication(p) => broker::deliver(&core, &p),
+        });
+    }
+}

@@ -1,0 +1,78 @@
+//! Transports: what runs on an accepted connection, by the kind of
+//! transport it arrived on.
+
+mod http;
+mod rawsocket;
+mod testee;
+mod web;
+mod websocket;
+
+use std::rc::Rc;
+
+use crate::config::{TransportConfig, TransportKind};
+use crate::core::Core;
+use crate::outbound::Outbound;
+use crate::runtime::io::{Peer, Stream};
+
+/// A connection: its stream, its outbound queue, and who is on the other
+/// end. Shared by the connection's reader (the session) and writer task.
+pub(crate) struct Connection {
+    pub(crate) stream: Stream,
+    pub(crate) outbound: Outbound,
+    pub(crate) peer: Peer,
+}
+
+impl Connection {
+    /// A connection with an empty queue of at most `max_queued_bytes`.
+    pub(crate) fn new(stream: Stream, peer: Peer, max_queued_bytes: usize) -> Rc<Self> {
+        Rc::new(Self {
+            stream,
+            outbound: Outbound::new(max_queued_bytes),
+            peer,
+        })
+    }
+
+    /// Cuts the connection now, dropping whatever is queued.
+    pub(crate) fn abort(&self) {
+        self.outbound.close();
+        self.stream.shutdown();
+    }
+}
+
+/// Writes what the connection's queue holds until it is closed and drained,
+/// then shuts the stream down (which also ends the reader).
+pub(crate) async fn write_loop(conn: Rc<Connection>) {
+    while let Some(batch) = conn.outbound.next_batch().await {
+        if let Err(e) = conn.stream.write_all(batch).await {
+            tracing::debug!(peer = %conn.peer, error = %e, "write failed");
+            conn.outbound.close();
+            break;
+        }
+    }
+    conn.stream.shutdown();
+}
+
+/// Queues a WebSocket Close frame with `code` and closes the queue.
+pub(crate) fn websocket_close(conn: &Connection, code: ringbar_protocol::websocket::CloseCode) {
+    websocket::send_close(conn, code, "");
+}
+
+/// Serves one accepted connection on `transport`.
+pub(crate) async fn serve(
+    core: Rc<Core>,
+    transport: Rc<TransportConfig>,
+    stream: Stream,
+    peer: Peer,
+) {
+    let _open = core.open_connection();
+    match &transport.kind {
+        TransportKind::WebSocket(ws) => {
+            websocket::serve(core.clone(), stream, peer, ws, None).await
+        }
+        TransportKind::RawSocket(rs) => rawsocket::serve(core.clone(), stream, peer, rs).await,
+        TransportKind::WebSocketTestee(options) => {
+            testee::serve(core.clone(), stream, peer, options).await
+        }
+        TransportKind::Web(web) => web::serve(core.clone(), stream, peer, web).await,
+    }
+}

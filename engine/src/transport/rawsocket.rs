@@ -1,0 +1,125 @@
+//! WAMP over RawSocket: the 4-octet handshake, then length-prefixed frames.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use ringbar_protocol::rawsocket::{
+    Frame, FrameType, HANDSHAKE_LEN, MaxMessageLength, SerializerSet, ServerHandshake, ServerPolicy,
+};
+
+use super::{Connection, write_loop};
+use crate::config::RawSocketTransport;
+use crate::core::Core;
+use crate::runtime::io::{Peer, Stream};
+use crate::session::{Flow, SessionDriver};
+use crate::wire::{Framing, Wire};
+
+/// How long a client has to send its 4-octet hello.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Read size once a connection is open.
+const READ_BYTES: usize = 64 * 1024;
+
+/// Serves one RawSocket connection.
+pub(super) async fn serve(
+    core: Rc<Core>,
+    stream: Stream,
+    peer: Peer,
+    transport: &RawSocketTransport,
+) {
+    let read_hello = async {
+        let mut buf = BytesMut::with_capacity(READ_BYTES);
+        while buf.len() < HANDSHAKE_LEN {
+            let (result, b) = stream.read(buf, HANDSHAKE_LEN).await;
+            buf = b;
+            if !matches!(result, Ok(n) if n > 0) {
+                return None;
+            }
+        }
+        let octets = buf.split_to(HANDSHAKE_LEN);
+        Some(([octets[0], octets[1], octets[2], octets[3]], buf))
+    };
+    let Ok(Some((hello, mut buf))) = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_hello).await
+    else {
+        stream.shutdown();
+        return;
+    };
+    let max =
+        MaxMessageLength::at_most(transport.max_message_bytes).unwrap_or(MaxMessageLength::MIN);
+    let policy = ServerPolicy::new(
+        transport
+            .serializers
+            .iter()
+            .copied()
+            .collect::<SerializerSet>(),
+        max,
+    );
+    let negotiated = match policy.accept(hello) {
+        ServerHandshake::Accepted { negotiated, reply } => {
+            if stream
+                .write_all(vec![bytes::Bytes::copy_from_slice(&reply)])
+                .await
+                .is_err()
+            {
+                return;
+            }
+            negotiated
+        }
+        ServerHandshake::Rejected { code, reply } => {
+            tracing::info!(%peer, ?code, "RawSocket handshake refused");
+            let _ = stream
+                .write_all(vec![bytes::Bytes::copy_from_slice(&reply)])
+                .await;
+            stream.shutdown();
+            return;
+        }
+        ServerHandshake::NotRawSocket { octet } => {
+            tracing::info!(%peer, first_octet = octet, "not a RawSocket client: closed");
+            stream.shutdown();
+            return;
+        }
+    };
+    let conn = Connection::new(stream, peer, core.shared.flow.max_queued_bytes);
+    tokio::task::spawn_local(write_loop(conn.clone()));
+    let wire = Wire {
+        serializer: negotiated.serializer,
+        framing: Framing::RawSocket,
+    };
+    let mut session = SessionDriver::new(core.clone(), conn.clone(), wire, transport.auth.clone());
+    let mut parser = negotiated.frame_parser();
+    let encoder = negotiated.frame_encoder();
+    'read: loop {
+        loop {
+            match parser.parse(&mut buf) {
+                Ok(Some(Frame::Message(payload))) => {
+                    if session.on_message(payload) != Flow::Continue {
+                        break 'read;
+                    }
+                }
+                Ok(Some(Frame::Ping(payload))) => {
+                    let mut out = BytesMut::new();
+                    if encoder.encode(FrameType::Pong, &payload, &mut out).is_ok() {
+                        conn.outbound.push(out.freeze());
+                    }
+                }
+                Ok(Some(Frame::Pong(_))) => {}
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::info!(peer = %conn.peer, error = %e, "RawSocket protocol error");
+                    let _ = session.protocol_violation(&e.to_string());
+                    break 'read;
+                }
+            }
+        }
+        if core.has_backlog() {
+            core.flush_backlog().await;
+        }
+        let (result, b) = conn.stream.read(buf, READ_BYTES).await;
+        buf = b;
+        if !matches!(result, Ok(n) if n > 0) {
+            break;
+        }
+    }
+    session.on_close();
+    conn.outbound.close();
+}

@@ -1,0 +1,260 @@
+//! WAMP over WebSocket: the opening handshake (origin, subprotocol), then
+//! frames in, WAMP messages to the session, frames out through the
+//! connection's queue; pings, the close handshake, and dead-peer detection.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use ringbar_protocol::codec::Serializer;
+use ringbar_protocol::websocket::handshake::{self, Request};
+use ringbar_protocol::websocket::{
+    CloseCode, DataOpCode, FrameParser, Incoming, OpCode, Role, WebSocketConfig,
+    encode_close_payload, encode_frame,
+};
+use tokio::time::Instant;
+
+use super::{Connection, http, write_loop};
+use crate::config::{WebSocketOptions, WebSocketTransport};
+use crate::core::Core;
+use crate::runtime::io::{Peer, Stream};
+use crate::session::{Flow, SessionDriver};
+use crate::wire::{Framing, Wire};
+
+/// Read size once a connection is open.
+const READ_BYTES: usize = 64 * 1024;
+
+/// The protocol crate's limits for a transport's options.
+pub(super) fn limits(options: &WebSocketOptions) -> WebSocketConfig {
+    WebSocketConfig {
+        max_frame_bytes: options.max_frame_bytes,
+        max_message_bytes: options.max_message_bytes,
+        ..WebSocketConfig::default()
+    }
+}
+
+/// Serves a WAMP-over-WebSocket connection; `request` is given when a web
+/// transport already read it.
+pub(super) async fn serve(
+    core: Rc<Core>,
+    stream: Stream,
+    peer: Peer,
+    transport: &WebSocketTransport,
+    request: Option<(Request, BytesMut)>,
+) {
+    let options = &transport.options;
+    let request = match request {
+        Some(r) => Some(r),
+        None => {
+            http::read_request(
+                &stream,
+                &peer,
+                &limits(options),
+                options.open_handshake_timeout_ms,
+            )
+            .await
+        }
+    };
+    let Some((request, buf)) = request else {
+        stream.shutdown();
+        return;
+    };
+    if !origin_allowed(&options.allowed_origins, request.origin()) {
+        tracing::info!(%peer, origin = request.origin().unwrap_or(""), "WebSocket origin not allowed");
+        return http::respond_error(&stream, 403, "origin not allowed").await;
+    }
+    let supported: Vec<&str> = transport
+        .serializers
+        .iter()
+        .map(|s| s.subprotocol())
+        .collect();
+    let serializer = match handshake::negotiate_subprotocol(request.protocols(), &supported) {
+        Some(name) => Serializer::from_subprotocol(name),
+        None if request.protocols().is_empty() && !options.require_subprotocol => {
+            transport.serializers.first().copied()
+        }
+        None => None,
+    };
+    let Some(serializer) = serializer else {
+        tracing::info!(%peer, offered = ?request.protocols(), "no supported WebSocket subprotocol");
+        let reason = format!(
+            "no supported WebSocket subprotocol; this transport speaks {}",
+            supported.join(", ")
+        );
+        return http::respond_error(&stream, 400, &reason).await;
+    };
+    let mut response = BytesMut::new();
+    handshake::write_accept(&request, Some(serializer.subprotocol()), &mut response);
+    if stream.write_all(vec![response.freeze()]).await.is_err() {
+        return;
+    }
+    let conn = Connection::new(stream, peer, core.shared.flow.max_queued_bytes);
+    tokio::task::spawn_local(write_loop(conn.clone()));
+    let wire = Wire {
+        serializer,
+        framing: Framing::WebSocket,
+    };
+    let mut session = SessionDriver::new(core.clone(), conn.clone(), wire, transport.auth.clone());
+    let last_input = Rc::new(Cell::new(Instant::now()));
+    if options.auto_ping_interval_ms > 0 {
+        tokio::task::spawn_local(auto_ping(conn.clone(), last_input.clone(), options.clone()));
+    }
+    run_frames(
+        &core,
+        &conn,
+        buf,
+        limits(options),
+        &last_input,
+        |_, payload| session.on_message(payload),
+    )
+    .await;
+    session.on_close();
+    conn.outbound.close();
+}
+
+/// Reads frames until the connection ends, handing each message to
+/// `on_message`, answering pings and the close handshake.
+pub(super) async fn run_frames(
+    core: &Core,
+    conn: &Connection,
+    mut buf: BytesMut,
+    limits: WebSocketConfig,
+    last_input: &Cell<Instant>,
+    mut on_message: impl FnMut(DataOpCode, Bytes) -> Flow,
+) {
+    let mut parser = FrameParser::new(Role::Server, limits);
+    loop {
+        loop {
+            match parser.parse(&mut buf) {
+                Ok(Some(Incoming::Message { opcode, payload })) => {
+                    match on_message(opcode, payload) {
+                        Flow::Continue => {}
+                        Flow::Close | Flow::Violation(_) => {
+                            send_close(conn, CloseCode::NORMAL_CLOSURE, "");
+                            return;
+                        }
+                    }
+                }
+                Ok(Some(Incoming::Ping(payload))) => send_control(conn, OpCode::Pong, &payload),
+                Ok(Some(Incoming::Pong(_))) => {}
+                Ok(Some(Incoming::Close(frame))) => {
+                    let code = frame.map(|f| f.code).unwrap_or(CloseCode::NORMAL_CLOSURE);
+                    send_close(conn, code, "");
+                    return;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::info!(peer = %conn.peer, error = %e, close_code = e.close_code().as_u16(), "WebSocket protocol error");
+                    send_close(conn, e.close_code(), &e.to_string());
+                    return;
+                }
+            }
+        }
+        if core.has_backlog() {
+            core.flush_backlog().await;
+        }
+        let (result, b) = conn.stream.read(buf, READ_BYTES).await;
+        buf = b;
+        match result {
+            Ok(0) | Err(_) => return,
+            Ok(_) => last_input.set(Instant::now()),
+        }
+    }
+}
+
+/// Queues a control frame.
+pub(super) fn send_control(conn: &Connection, opcode: OpCode, payload: &[u8]) {
+    let mut out = BytesMut::with_capacity(payload.len() + 2);
+    encode_frame(true, opcode, None, payload, &mut out);
+    conn.outbound.push(out.freeze());
+}
+
+/// Queues a Close frame and lets the writer finish.
+pub(super) fn send_close(conn: &Connection, code: CloseCode, reason: &str) {
+    let mut payload = BytesMut::new();
+    encode_close_payload(code, reason, &mut payload);
+    send_control(conn, OpCode::Close, &payload);
+    conn.outbound.close();
+}
+
+/// Pings a quiet peer every `auto_ping_interval`; closes the connection if
+/// nothing arrives within `auto_ping_timeout` after a ping.
+async fn auto_ping(conn: Rc<Connection>, last_input: Rc<Cell<Instant>>, options: WebSocketOptions) {
+    let interval = Duration::from_millis(options.auto_ping_interval_ms);
+    let timeout = Duration::from_millis(options.auto_ping_timeout_ms.max(1));
+    let payload = vec![b'r'; options.auto_ping_size.clamp(4, 125)];
+    loop {
+        tokio::time::sleep(interval).await;
+        if conn.outbound.is_closing() {
+            return;
+        }
+        if last_input.get().elapsed() < interval {
+            continue;
+        }
+        let sent = Instant::now();
+        send_control(&conn, OpCode::Ping, &payload);
+        tokio::time::sleep(timeout).await;
+        if last_input.get() < sent && !conn.outbound.is_closing() {
+            tracing::info!(peer = %conn.peer, "WebSocket peer did not answer a ping: closed");
+            conn.abort();
+            return;
+        }
+    }
+}
+
+/// Whether `origin` passes `allowed` (`*` wildcards; empty allows all).
+fn origin_allowed(allowed: &[String], origin: Option<&str>) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    let Some(origin) = origin else {
+        return false;
+    };
+    allowed
+        .iter()
+        .any(|pattern| wildcard_match(pattern, origin))
+}
+
+/// Glob match with `*` only.
+fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let Some(first) = parts.next() else {
+        return true;
+    };
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    for (i, part) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            return rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_match_with_wildcards() {
+        let allowed = vec![
+            "https://*.example.com".to_owned(),
+            "http://localhost:*".to_owned(),
+        ];
+        assert!(origin_allowed(&allowed, Some("https://app.example.com")));
+        assert!(origin_allowed(&allowed, Some("http://localhost:8080")));
+        assert!(!origin_allowed(&allowed, Some("https://evil.com")));
+        assert!(!origin_allowed(&allowed, None));
+        assert!(origin_allowed(&[], None));
+        assert!(wildcard_match("*", "anything"));
+        assert!(wildcard_match("a*b*c", "axxbyyc"));
+        assert!(!wildcard_match("a*b*c", "axxbyy"));
+    }
+}

@@ -1,0 +1,226 @@
+//! Pub/sub through a running router, with clients on every transport and
+//! serializer, on both I/O backends and across cores.
+
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use ringbar_engine::config::IoBackend;
+use ringbar_protocol::codec::Serializer;
+use ringbar_protocol::id::{RequestId, SubscriptionId};
+use ringbar_protocol::message::*;
+use ringbar_protocol::value::{Dict, Value};
+use support::{Client, TestRouter, Transport};
+
+fn req(n: u64) -> RequestId {
+    RequestId::new(n).unwrap()
+}
+
+fn join(c: &mut Client, realm: &str) -> u64 {
+    let roles: Dict = [
+        ("subscriber", Value::Dict(Dict::new())),
+        ("publisher", Value::Dict(Dict::new())),
+    ]
+    .into_iter()
+    .collect();
+    let details: Dict = [("roles", Value::Dict(roles))].into_iter().collect();
+    c.send(&Message::Hello(Hello {
+        realm: realm.into(),
+        details,
+    }));
+    match c.recv() {
+        Some(Message::Welcome(w)) => w.session.get(),
+        other => panic!("expected WELCOME, got {other:?}"),
+    }
+}
+
+fn subscribe(c: &mut Client, topic: &str, options: Dict) -> SubscriptionId {
+    c.send(&Message::Subscribe(Subscribe {
+        request: req(1),
+        options,
+        topic: topic.into(),
+    }));
+    match c.recv() {
+        Some(Message::Subscribed(s)) => s.subscription,
+        other => panic!("expected SUBSCRIBED, got {other:?}"),
+    }
+}
+
+fn publish(c: &mut Client, topic: &str, options: Dict, args: &[Value]) {
+    let payload = Payload::from_values(c.serializer(), args, None).unwrap();
+    c.send(&Message::Publish(Publish {
+        request: req(2),
+        options,
+        topic: topic.into(),
+        payload,
+    }));
+}
+
+fn event_args(e: &Event) -> Value {
+    match &e.payload {
+        Payload::Arguments(a) => {
+            ringbar_protocol::codec::decode_value(a.serializer, &a.args).unwrap()
+        }
+        other => panic!("no arguments: {other:?}"),
+    }
+}
+
+const TRANSPORTS: [Transport; 6] = [
+    Transport::WebSocket(Serializer::Json),
+    Transport::WebSocket(Serializer::MsgPack),
+    Transport::WebSocket(Serializer::Cbor),
+    Transport::RawSocket(Serializer::Json),
+    Transport::RawSocket(Serializer::MsgPack),
+    Transport::RawSocket(Serializer::Cbor),
+];
+
+fn fan_out_to_every_transport(cores: usize, io: IoBackend) {
+    let router = TestRouter::start(cores, io);
+    // More subscribers than cores, so connections land on every core.
+    let mut subscribers: Vec<Client> = (0..12)
+        .map(|i| Client::connect(&router, TRANSPORTS[i % 6]))
+        .collect();
+    let mut ids = Vec::new();
+    for s in &mut subscribers {
+        join(s, "realm1");
+        ids.push(subscribe(s, "com.example.topic", Dict::new()));
+    }
+    assert!(
+        ids.windows(2).all(|w| w[0] == w[1]),
+        "one subscription id for one topic: {ids:?}"
+    );
+    for publisher_transport in TRANSPORTS {
+        let mut publisher = Client::connect(&router, publisher_transport);
+        join(&mut publisher, "realm1");
+        let args = [
+            Value::UInt(1 << 53),
+            Value::Int(-7),
+            Value::Float(1.5),
+            Value::from("héllo"),
+            Value::List(vec![Value::Null]),
+        ];
+        for n in 0..20u64 {
+            let mut a = args.to_vec();
+            a.push(Value::UInt(n));
+            publish(&mut publisher, "com.example.topic", Dict::new(), &a);
+        }
+        for s in &mut subscribers {
+            for n in 0..20u64 {
+                match s.recv() {
+                    Some(Message::Event(e)) => {
+                        let mut want = args.to_vec();
+                        want.push(Value::UInt(n));
+                        assert_eq!(
+                            event_args(&e),
+                            Value::List(want),
+                            "{publisher_transport:?} -> {:?}",
+                            s.serializer()
+                        );
+                    }
+                    other => panic!("expected EVENT, got {other:?}"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn fan_out_one_core_epoll() {
+    fan_out_to_every_transport(1, IoBackend::Epoll);
+}
+
+#[test]
+fn fan_out_two_cores_epoll() {
+    fan_out_to_every_transport(2, IoBackend::Epoll);
+}
+
+#[test]
+fn fan_out_two_cores_uring() {
+    fan_out_to_every_transport(2, IoBackend::Uring);
+}
+
+#[test]
+fn publisher_is_excluded_unless_it_asks() {
+    let router = TestRouter::start(1, IoBackend::Epoll);
+    let mut c = Client::connect(&router, Transport::WebSocket(Serializer::Json));
+    join(&mut c, "realm1");
+    subscribe(&mut c, "com.me", Dict::new());
+    publish(&mut c, "com.me", Dict::new(), &[Value::UInt(1)]);
+    let options: Dict = [
+        ("exclude_me", Value::Bool(false)),
+        ("acknowledge", Value::Bool(true)),
+    ]
+    .into_iter()
+    .collect();
+    publish(&mut c, "com.me", options, &[Value::UInt(2)]);
+    // The first publication is not delivered to the publisher: the next
+    // messages are the second's EVENT and PUBLISHED.
+    match c.recv() {
+        Some(Message::Event(e)) => assert_eq!(event_args(&e), Value::List(vec![Value::UInt(2)])),
+        other => panic!("expected EVENT, got {other:?}"),
+    }
+    assert!(matches!(c.recv(), Some(Message::Published(_))));
+}
+
+#[test]
+fn errors_for_bad_uris_and_refused_actions() {
+    let router = TestRouter::start(1, IoBackend::Epoll);
+    let mut c = Client::connect(&router, Transport::RawSocket(Serializer::MsgPack));
+    join(&mut c, "restricted");
+    let ack: Dict = [("acknowledge", Value::Bool(true))].into_iter().collect();
+    publish(&mut c, "com.forbidden", ack.clone(), &[]);
+    match c.recv() {
+        Some(Message::Error(e)) => assert_eq!(e.error.as_str(), "wamp.error.not_authorized"),
+        other => panic!("expected ERROR, got {other:?}"),
+    }
+    publish(&mut c, "com..bad", ack, &[]);
+    match c.recv() {
+        Some(Message::Error(e)) => assert_eq!(e.error.as_str(), "wamp.error.invalid_uri"),
+        other => panic!("expected ERROR, got {other:?}"),
+    }
+    c.send(&Message::Subscribe(Subscribe {
+        request: req(5),
+        options: Dict::new(),
+        topic: "com.nope".into(),
+    }));
+    match c.recv() {
+        Some(Message::Error(e)) => assert_eq!(e.error.as_str(), "wamp.error.not_authorized"),
+        other => panic!("expected ERROR, got {other:?}"),
+    }
+}
+
+#[test]
+fn unknown_realm_is_aborted_and_publish_before_hello_is_a_violation() {
+    let router = TestRouter::start(1, IoBackend::Epoll);
+    let mut c = Client::connect(&router, Transport::WebSocket(Serializer::Cbor));
+    c.send(&Message::Hello(Hello {
+        realm: "nope".into(),
+        details: Dict::new(),
+    }));
+    match c.recv() {
+        Some(Message::Abort(a)) => assert_eq!(a.reason.as_str(), "wamp.error.no_such_realm"),
+        other => panic!("expected ABORT, got {other:?}"),
+    }
+    let mut c = Client::connect(&router, Transport::WebSocket(Serializer::Json));
+    publish(&mut c, "com.x", Dict::new(), &[]);
+    match c.recv() {
+        Some(Message::Abort(a)) => assert_eq!(a.reason.as_str(), "wamp.error.protocol_violation"),
+        other => panic!("expected ABORT, got {other:?}"),
+    }
+    // Another session is unaffected.
+    let mut ok = Client::connect(&router, Transport::WebSocket(Serializer::Json));
+    join(&mut ok, "realm1");
+}
+
+#[test]
+fn shutdown_says_goodbye() {
+    let mut router = TestRouter::start(2, IoBackend::Epoll);
+    let mut c = Client::connect(&router, Transport::WebSocket(Serializer::Json));
+    join(&mut c, "realm1");
+    router.stop();
+    match c.recv() {
+        Some(Message::Goodbye(g)) => assert_eq!(g.reason.as_str(), "wamp.close.system_shutdown"),
+        other => panic!("expected GOODBYE, got {other:?}"),
+    }
+}

@@ -1,0 +1,314 @@
+//! A router on free loopback ports and a small blocking WAMP client built
+//! on `ringbar-protocol`, for the engine's behaviour tests.
+
+// Test support: a failure is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    dead_code,
+    unreachable_pub
+)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use ringbar_engine::config::*;
+use ringbar_engine::{Router, ShutdownHandle};
+use ringbar_protocol::codec::{self, Serializer};
+use ringbar_protocol::message::Message;
+use ringbar_protocol::rawsocket::{self, HandshakeRequest, MaxMessageLength};
+use ringbar_protocol::uri::{MatchPolicy, UriCheck};
+use ringbar_protocol::websocket::handshake::ClientHandshake;
+use ringbar_protocol::websocket::{
+    FrameParser, Incoming, OpCode, Role, WebSocketConfig, encode_frame,
+};
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running router with a WebSocket and a RawSocket transport.
+pub struct TestRouter {
+    pub ws_port: u16,
+    pub rs_port: u16,
+    shutdown: ShutdownHandle,
+    router: Option<Router>,
+}
+
+impl TestRouter {
+    pub fn start(cores: usize, io: IoBackend) -> Self {
+        Self::start_with(cores, io, FlowControl::default())
+    }
+
+    pub fn start_with(cores: usize, io: IoBackend, flow: FlowControl) -> Self {
+        let ws_port = free_port();
+        let rs_port = free_port();
+        let all = Permission {
+            uri: String::new(),
+            match_policy: MatchPolicy::Prefix,
+            allow: Allow {
+                publish: true,
+                subscribe: true,
+                call: true,
+                register: true,
+            },
+            disclose: Disclose::default(),
+            cache: true,
+        };
+        let limited = vec![Permission {
+            uri: "com.allowed.".into(),
+            match_policy: MatchPolicy::Prefix,
+            allow: Allow {
+                publish: true,
+                subscribe: true,
+                ..Allow::default()
+            },
+            disclose: Disclose::default(),
+            cache: true,
+        }];
+        let auth = AuthConfig::default();
+        let serializers = vec![Serializer::Json, Serializer::MsgPack, Serializer::Cbor];
+        let config = RouterConfig {
+            cores,
+            io,
+            realms: vec![
+                RealmConfig {
+                    name: "realm1".into(),
+                    roles: vec![RoleConfig {
+                        name: "anonymous".into(),
+                        permissions: vec![all],
+                    }],
+                    uri_check: UriCheck::Loose,
+                },
+                RealmConfig {
+                    name: "restricted".into(),
+                    roles: vec![RoleConfig {
+                        name: "anonymous".into(),
+                        permissions: limited,
+                    }],
+                    uri_check: UriCheck::Loose,
+                },
+            ],
+            transports: vec![
+                TransportConfig {
+                    id: "ws".into(),
+                    endpoint: Endpoint::Tcp {
+                        interface: Some("127.0.0.1".parse().unwrap()),
+                        port: ws_port,
+                        backlog: 1024,
+                    },
+                    kind: TransportKind::WebSocket(WebSocketTransport {
+                        serializers: serializers.clone(),
+                        options: WebSocketOptions {
+                            max_message_bytes: 1 << 20,
+                            ..WebSocketOptions::default()
+                        },
+                        auth: auth.clone(),
+                    }),
+                },
+                TransportConfig {
+                    id: "rs".into(),
+                    endpoint: Endpoint::Tcp {
+                        interface: Some("127.0.0.1".parse().unwrap()),
+                        port: rs_port,
+                        backlog: 1024,
+                    },
+                    kind: TransportKind::RawSocket(RawSocketTransport {
+                        serializers,
+                        max_message_bytes: 1 << 20,
+                        auth,
+                    }),
+                },
+            ],
+            flow,
+            shutdown_timeout_ms: 2000,
+        };
+        let router = Router::start(config).unwrap();
+        Self {
+            ws_port,
+            rs_port,
+            shutdown: router.shutdown_handle(),
+            router: Some(router),
+        }
+    }
+
+    /// Stops the router and waits for it.
+    pub fn stop(&mut self) {
+        self.shutdown.shutdown();
+        if let Some(r) = self.router.take() {
+            r.join();
+        }
+    }
+}
+
+impl Drop for TestRouter {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// How a test client is framed.
+#[derive(Clone, Copy, Debug)]
+pub enum Transport {
+    WebSocket(Serializer),
+    RawSocket(Serializer),
+}
+
+/// A blocking WAMP client.
+pub struct Client {
+    stream: TcpStream,
+    transport: Transport,
+    buf: BytesMut,
+    ws: FrameParser,
+    rs: rawsocket::FrameParser,
+    pub closed: Option<u16>,
+}
+
+impl Client {
+    pub fn connect(router: &TestRouter, transport: Transport) -> Self {
+        let port = match transport {
+            Transport::WebSocket(_) => router.ws_port,
+            Transport::RawSocket(_) => router.rs_port,
+        };
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        let mut buf = BytesMut::new();
+        match transport {
+            Transport::WebSocket(s) => {
+                let hs =
+                    ClientHandshake::new("127.0.0.1", "/ws", &[s.subprotocol()], [9; 16]).unwrap();
+                let mut out = BytesMut::new();
+                hs.write_request(&mut out);
+                stream.write_all(&out).unwrap();
+                loop {
+                    read_more(&mut stream, &mut buf);
+                    if let Some((_, used)) = hs
+                        .parse_response(&buf, &WebSocketConfig::default())
+                        .unwrap()
+                    {
+                        let _ = buf.split_to(used);
+                        break;
+                    }
+                }
+            }
+            Transport::RawSocket(s) => {
+                let hello = HandshakeRequest {
+                    serializer: s,
+                    max_message_length: MaxMessageLength::MAX,
+                };
+                stream.write_all(&hello.to_bytes()).unwrap();
+                while buf.len() < 4 {
+                    read_more(&mut stream, &mut buf);
+                }
+                let reply = buf.split_to(4);
+                hello
+                    .complete([reply[0], reply[1], reply[2], reply[3]])
+                    .unwrap();
+            }
+        }
+        Self {
+            stream,
+            transport,
+            buf,
+            ws: FrameParser::new(Role::Client, WebSocketConfig::default()),
+            rs: rawsocket::FrameParser::new(MaxMessageLength::MAX),
+            closed: None,
+        }
+    }
+
+    pub fn serializer(&self) -> Serializer {
+        match self.transport {
+            Transport::WebSocket(s) | Transport::RawSocket(s) => s,
+        }
+    }
+
+    /// Sends raw message bytes (already encoded).
+    pub fn send_raw(&mut self, payload: &[u8]) {
+        let mut out = BytesMut::new();
+        match self.transport {
+            Transport::WebSocket(s) => {
+                let op = if s.is_text() {
+                    OpCode::Text
+                } else {
+                    OpCode::Binary
+                };
+                encode_frame(true, op, Some([1, 2, 3, 4]), payload, &mut out);
+            }
+            Transport::RawSocket(_) => {
+                rawsocket::FrameEncoder::new(MaxMessageLength::MAX)
+                    .encode(rawsocket::FrameType::Message, payload, &mut out)
+                    .unwrap();
+            }
+        }
+        self.stream.write_all(&out).unwrap();
+    }
+
+    pub fn send(&mut self, m: &Message) {
+        let mut out = BytesMut::new();
+        codec::encode(self.serializer(), m, &mut out).unwrap();
+        self.send_raw(&out);
+    }
+
+    /// Sends raw bytes on the socket.
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// The next WAMP message, `None` when the connection ends.
+    pub fn recv(&mut self) -> Option<Message> {
+        loop {
+            match self.transport {
+                Transport::WebSocket(s) => match self.ws.parse(&mut self.buf) {
+                    Ok(Some(Incoming::Message { payload, .. })) => {
+                        return Some(codec::decode(s, payload).unwrap());
+                    }
+                    Ok(Some(Incoming::Close(frame))) => {
+                        self.closed = Some(frame.map(|f| f.code.as_u16()).unwrap_or(1005));
+                        return None;
+                    }
+                    Ok(Some(_)) => continue,
+                    Ok(None) => {}
+                    Err(e) => panic!("bad frame from router: {e}"),
+                },
+                Transport::RawSocket(s) => match self.rs.parse(&mut self.buf) {
+                    Ok(Some(rawsocket::Frame::Message(payload))) => {
+                        return Some(codec::decode(s, payload).unwrap());
+                    }
+                    Ok(Some(_)) => continue,
+                    Ok(None) => {}
+                    Err(e) => panic!("bad frame from router: {e}"),
+                },
+            }
+            if !read_more(&mut self.stream, &mut self.buf) {
+                return None;
+            }
+        }
+    }
+}
+
+fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> bool {
+    let mut chunk = [0u8; 65536];
+    match stream.read(&mut chunk) {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            buf.extend_from_slice(&chunk[..n]);
+            true
+        }
+    }
+}
+
+/// Raw bytes helper.
+pub fn bytes(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
