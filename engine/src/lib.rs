@@ -53,6 +53,25 @@ pub enum StartError {
 pub struct Router {
     shutdown: ShutdownHandle,
     threads: Vec<std::thread::JoinHandle<()>>,
+    stats: Stats,
+}
+
+/// Live figures of a running router, readable from any thread (for
+/// `ringbar status`, logs and tests).
+#[derive(Clone)]
+pub struct Stats {
+    shared: Arc<core::Shared>,
+}
+
+impl Stats {
+    /// Joined sessions on each core.
+    pub fn sessions_per_core(&self) -> Vec<usize> {
+        self.shared
+            .sessions_per_core
+            .iter()
+            .map(|n| n.load(std::sync::atomic::Ordering::Relaxed))
+            .collect()
+    }
 }
 
 /// Stops a running router; cheap to clone and usable from any thread (a
@@ -80,13 +99,19 @@ impl Router {
     /// every core (an endpoint in use is an error here), then runs.
     pub fn start(config: config::RouterConfig) -> Result<Router, StartError> {
         let (sender, receiver) = tokio::sync::watch::channel(false);
-        let threads = runtime::start(config, receiver)?;
+        let (threads, shared) = runtime::start(config, receiver)?;
         Ok(Router {
             shutdown: ShutdownHandle {
                 sender: Arc::new(sender),
             },
             threads,
+            stats: Stats { shared },
         })
+    }
+
+    /// The router's live figures.
+    pub fn stats(&self) -> Stats {
+        self.stats.clone()
     }
 
     /// A handle that stops this router.

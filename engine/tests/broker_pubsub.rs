@@ -8,63 +8,9 @@ mod support;
 
 use ringbar_engine::config::IoBackend;
 use ringbar_protocol::codec::Serializer;
-use ringbar_protocol::id::{RequestId, SubscriptionId};
 use ringbar_protocol::message::*;
 use ringbar_protocol::value::{Dict, Value};
-use support::{Client, TestRouter, Transport};
-
-fn req(n: u64) -> RequestId {
-    RequestId::new(n).unwrap()
-}
-
-fn join(c: &mut Client, realm: &str) -> u64 {
-    let roles: Dict = [
-        ("subscriber", Value::Dict(Dict::new())),
-        ("publisher", Value::Dict(Dict::new())),
-    ]
-    .into_iter()
-    .collect();
-    let details: Dict = [("roles", Value::Dict(roles))].into_iter().collect();
-    c.send(&Message::Hello(Hello {
-        realm: realm.into(),
-        details,
-    }));
-    match c.recv() {
-        Some(Message::Welcome(w)) => w.session.get(),
-        other => panic!("expected WELCOME, got {other:?}"),
-    }
-}
-
-fn subscribe(c: &mut Client, topic: &str, options: Dict) -> SubscriptionId {
-    c.send(&Message::Subscribe(Subscribe {
-        request: req(1),
-        options,
-        topic: topic.into(),
-    }));
-    match c.recv() {
-        Some(Message::Subscribed(s)) => s.subscription,
-        other => panic!("expected SUBSCRIBED, got {other:?}"),
-    }
-}
-
-fn publish(c: &mut Client, topic: &str, options: Dict, args: &[Value]) {
-    let payload = Payload::from_values(c.serializer(), args, None).unwrap();
-    c.send(&Message::Publish(Publish {
-        request: req(2),
-        options,
-        topic: topic.into(),
-        payload,
-    }));
-}
-
-fn event_args(e: &Event) -> Value {
-    match &e.payload {
-        Payload::Arguments(a) => {
-            ringbar_protocol::codec::decode_value(a.serializer, &a.args).unwrap()
-        }
-        other => panic!("no arguments: {other:?}"),
-    }
-}
+use support::{Client, TestRouter, Transport, event_args, join, publish, req, subscribe};
 
 const TRANSPORTS: [Transport; 6] = [
     Transport::WebSocket(Serializer::Json),
@@ -222,5 +168,40 @@ fn shutdown_says_goodbye() {
     match c.recv() {
         Some(Message::Goodbye(g)) => assert_eq!(g.reason.as_str(), "wamp.close.system_shutdown"),
         other => panic!("expected GOODBYE, got {other:?}"),
+    }
+}
+
+/// Frames that arrive in several reads (a RawSocket prefix in one segment,
+/// its message in the next) are reassembled, on both I/O backends.
+#[test]
+fn frames_split_across_reads_are_reassembled() {
+    for io in [IoBackend::Epoll, IoBackend::Uring] {
+        let router = TestRouter::start(1, io);
+        for transport in TRANSPORTS {
+            let mut sub = Client::connect(&router, transport);
+            join(&mut sub, "realm1");
+            subscribe(&mut sub, "com.split", Dict::new());
+            let mut publisher = Client::connect(&router, transport);
+            join(&mut publisher, "realm1");
+            let payload = Payload::from_values(
+                publisher.serializer(),
+                &[Value::from("x".repeat(300))],
+                None,
+            )
+            .unwrap();
+            publisher.send_split(&Message::Publish(Publish {
+                request: req(9),
+                options: Dict::new(),
+                topic: "com.split".into(),
+                payload,
+            }));
+            match sub.recv() {
+                Some(Message::Event(e)) => assert_eq!(
+                    event_args(&e),
+                    Value::List(vec![Value::from("x".repeat(300))])
+                ),
+                other => panic!("{io:?} {transport:?}: expected EVENT, got {other:?}"),
+            }
+        }
     }
 }

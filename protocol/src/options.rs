@@ -24,7 +24,7 @@ pub struct OptionError {
 
 /// The `enc_algo` values of end-to-end encrypted payloads the spec defines.
 const ENC_ALGOS: &[&str] = &["cryptobox", "mqtt"];
-/// The `enc_serializer` / `ppt_serializer` values the spec defines.
+/// The `enc_serializer` values the spec defines.
 const PAYLOAD_SERIALIZERS: &[&str] =
     &["native", "json", "msgpack", "cbor", "ubjson", "flatbuffers"];
 
@@ -382,11 +382,9 @@ impl<'a> Reader<'a> {
     /// The `ppt_*` options, if `ppt_scheme` is present.
     fn passthru(&self) -> Result<Option<PayloadPassthru>, OptionError> {
         let scheme = self.string("ppt_scheme")?;
-        let serializer = self.one_of(
-            "ppt_serializer",
-            PAYLOAD_SERIALIZERS,
-            "one of native, json, msgpack, cbor, ubjson, flatbuffers",
-        )?;
+        // The router must not interpret ppt_* values (the spec lists `mqtt`
+        // and custom `x_` values): only their types are checked.
+        let serializer = self.string("ppt_serializer")?;
         let cipher = self.string("ppt_cipher")?;
         let keyid = self.string("ppt_keyid")?;
         match scheme {

@@ -11,6 +11,7 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 
 use bytes::{Buf, Bytes, BytesMut};
+use tokio_uring::buf::BoundedBuf;
 
 /// The most buffers one vectored write takes (Linux's `IOV_MAX`).
 pub(crate) const MAX_IOVECS: usize = 1024;
@@ -39,8 +40,19 @@ impl Stream {
             buf.reserve(min_spare);
         }
         match self {
-            Stream::UringTcp(s) => s.read(buf).await,
-            Stream::UringUnix(s) => s.read(buf).await,
+            // tokio-uring reads into a buffer from its start: hand it the
+            // spare capacity only, so bytes already buffered (a partial
+            // frame) are kept.
+            Stream::UringTcp(s) => {
+                let from = buf.len();
+                let (r, slice) = s.read(buf.slice(from..)).await;
+                (r, slice.into_inner())
+            }
+            Stream::UringUnix(s) => {
+                let from = buf.len();
+                let (r, slice) = s.read(buf.slice(from..)).await;
+                (r, slice.into_inner())
+            }
             Stream::Tcp(s) => {
                 let r = read_ready(|b| s.try_read_buf(b), || s.readable(), &mut buf).await;
                 (r, buf)

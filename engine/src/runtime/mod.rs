@@ -28,7 +28,7 @@ const URING_ENTRIES: u32 = 4096;
 pub(crate) fn start(
     config: RouterConfig,
     shutdown: watch::Receiver<bool>,
-) -> Result<Vec<JoinHandle<()>>, StartError> {
+) -> Result<(Vec<JoinHandle<()>>, Arc<Shared>), StartError> {
     let uring = resolve_backend(config.io)?;
     let cores = config.cores.clamp(1, 64);
     // Bind everything before starting threads, so that a port in use is an
@@ -70,6 +70,7 @@ pub(crate) fn start(
         "router started"
     );
     let mut threads = Vec::with_capacity(cores);
+    let all = shared.clone();
     for (core, sockets) in sockets.into_iter().enumerate() {
         let shared = shared.clone();
         let shutdown = shutdown.clone();
@@ -87,7 +88,7 @@ pub(crate) fn start(
             .map_err(|source| StartError::Thread { core, source })?;
         threads.push(thread);
     }
-    Ok(threads)
+    Ok((threads, all))
 }
 
 /// Decides between io_uring and epoll.

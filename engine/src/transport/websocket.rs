@@ -100,14 +100,22 @@ pub(super) async fn serve(
     if options.auto_ping_interval_ms > 0 {
         tokio::task::spawn_local(auto_ping(conn.clone(), last_input.clone(), options.clone()));
     }
-    run_frames(
-        &core,
-        &conn,
-        buf,
-        limits(options),
-        &last_input,
-        |_, payload| session.on_message(payload),
-    )
+    let expected = if serializer.is_text() {
+        DataOpCode::Text
+    } else {
+        DataOpCode::Binary
+    };
+    let peer = conn.peer.clone();
+    run_frames(&core, &conn, buf, limits(options), &last_input, |opcode, payload| {
+        if opcode == expected {
+            session.on_message(payload)
+        } else {
+            // wamp.2.json travels in text frames, the binary serializers in
+            // binary frames; anything else is a protocol error (1002).
+            tracing::info!(%peer, ?opcode, serializer = serializer.name(), "WebSocket frame of the wrong type for the subprotocol");
+            Flow::Violation(format!("{opcode:?} frame on {}", serializer.subprotocol()))
+        }
+    })
     .await;
     session.on_close();
     conn.outbound.close();
@@ -130,8 +138,12 @@ pub(super) async fn run_frames(
                 Ok(Some(Incoming::Message { opcode, payload })) => {
                     match on_message(opcode, payload) {
                         Flow::Continue => {}
-                        Flow::Close | Flow::Violation(_) => {
+                        Flow::Close => {
                             send_close(conn, CloseCode::NORMAL_CLOSURE, "");
+                            return;
+                        }
+                        Flow::Violation(reason) => {
+                            send_close(conn, CloseCode::PROTOCOL_ERROR, &reason);
                             return;
                         }
                     }

@@ -18,9 +18,11 @@ use bytes::{Bytes, BytesMut};
 use ringbar_engine::config::*;
 use ringbar_engine::{Router, ShutdownHandle};
 use ringbar_protocol::codec::{self, Serializer};
-use ringbar_protocol::message::Message;
+use ringbar_protocol::id::{RequestId, SubscriptionId};
+use ringbar_protocol::message::*;
 use ringbar_protocol::rawsocket::{self, HandshakeRequest, MaxMessageLength};
 use ringbar_protocol::uri::{MatchPolicy, UriCheck};
+use ringbar_protocol::value::{Dict, Value};
 use ringbar_protocol::websocket::handshake::ClientHandshake;
 use ringbar_protocol::websocket::{
     FrameParser, Incoming, OpCode, Role, WebSocketConfig, encode_frame,
@@ -140,6 +142,14 @@ impl TestRouter {
         }
     }
 
+    /// Joined sessions on all cores.
+    pub fn sessions(&self) -> usize {
+        self.router
+            .as_ref()
+            .map(|r| r.stats().sessions_per_core().iter().sum())
+            .unwrap_or(0)
+    }
+
     /// Stops the router and waits for it.
     pub fn stop(&mut self) {
         self.shutdown.shutdown();
@@ -254,6 +264,33 @@ impl Client {
         self.stream.write_all(&out).unwrap();
     }
 
+    /// Sends `m` a few bytes at a time, with pauses, so the router reads
+    /// each frame in several pieces.
+    pub fn send_split(&mut self, m: &Message) {
+        let mut encoded = BytesMut::new();
+        codec::encode(self.serializer(), m, &mut encoded).unwrap();
+        let mut out = BytesMut::new();
+        match self.transport {
+            Transport::WebSocket(s) => {
+                let op = if s.is_text() {
+                    OpCode::Text
+                } else {
+                    OpCode::Binary
+                };
+                encode_frame(true, op, Some([1, 2, 3, 4]), &encoded, &mut out);
+            }
+            Transport::RawSocket(_) => {
+                rawsocket::FrameEncoder::new(MaxMessageLength::MAX)
+                    .encode(rawsocket::FrameType::Message, &encoded, &mut out)
+                    .unwrap();
+            }
+        }
+        for piece in out.chunks(3) {
+            self.stream.write_all(piece).unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     pub fn send(&mut self, m: &Message) {
         let mut out = BytesMut::new();
         codec::encode(self.serializer(), m, &mut out).unwrap();
@@ -311,4 +348,69 @@ fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> bool {
 /// Raw bytes helper.
 pub fn bytes(s: &str) -> Bytes {
     Bytes::copy_from_slice(s.as_bytes())
+}
+
+/// This process's resident memory, in bytes.
+pub fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
+}
+
+pub fn req(n: u64) -> RequestId {
+    RequestId::new(n).unwrap()
+}
+
+pub fn join(c: &mut Client, realm: &str) -> u64 {
+    let roles: Dict = [
+        ("subscriber", Value::Dict(Dict::new())),
+        ("publisher", Value::Dict(Dict::new())),
+    ]
+    .into_iter()
+    .collect();
+    let details: Dict = [("roles", Value::Dict(roles))].into_iter().collect();
+    c.send(&Message::Hello(Hello {
+        realm: realm.into(),
+        details,
+    }));
+    match c.recv() {
+        Some(Message::Welcome(w)) => w.session.get(),
+        other => panic!("expected WELCOME, got {other:?}"),
+    }
+}
+
+pub fn subscribe(c: &mut Client, topic: &str, options: Dict) -> SubscriptionId {
+    c.send(&Message::Subscribe(Subscribe {
+        request: req(1),
+        options,
+        topic: topic.into(),
+    }));
+    match c.recv() {
+        Some(Message::Subscribed(s)) => s.subscription,
+        other => panic!("expected SUBSCRIBED, got {other:?}"),
+    }
+}
+
+pub fn publish(c: &mut Client, topic: &str, options: Dict, args: &[Value]) {
+    let payload = Payload::from_values(c.serializer(), args, None).unwrap();
+    c.send(&Message::Publish(Publish {
+        request: req(2),
+        options,
+        topic: topic.into(),
+        payload,
+    }));
+}
+
+pub fn event_args(e: &Event) -> Value {
+    match &e.payload {
+        Payload::Arguments(a) => {
+            ringbar_protocol::codec::decode_value(a.serializer, &a.args).unwrap()
+        }
+        other => panic!("no arguments: {other:?}"),
+    }
 }
