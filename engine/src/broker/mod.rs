@@ -3,6 +3,9 @@
 
 pub mod subscriptions;
 
+mod core_set;
+mod match_index;
+
 mod publication;
 mod pubsub;
 
