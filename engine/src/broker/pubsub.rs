@@ -69,7 +69,7 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
     let subscriptions = matches
         .iter()
         .map(|s| {
-            cores |= s.cores.iter().fold(0u64, |acc, c| acc | (1 << c));
+            cores |= s.cores.bits();
             (s.id, s.pattern.policy() != MatchPolicy::Exact)
         })
         .collect();
