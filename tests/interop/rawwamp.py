@@ -119,8 +119,9 @@ class RawWebSocket:
         self.close_code = None
         self.close_reason = ""
 
-    def handshake(self, path="/ws", protocols=("wamp.2.json",), extra_headers=()):
-        """Send the opening handshake; returns the HTTP status code."""
+    def handshake(self, path="/ws", protocols=("wamp.2.json",), extra_headers=(), send=None):
+        """Send the opening handshake (through `send(bytes)` if given); returns the HTTP
+        status code."""
         key = base64.b64encode(os.urandom(16)).decode()
         lines = [
             f"GET {path} HTTP/1.1",
@@ -133,7 +134,7 @@ class RawWebSocket:
         if protocols:
             lines.append("Sec-WebSocket-Protocol: " + ", ".join(protocols))
         lines.extend(extra_headers)
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        (send or self.sock.sendall)(("\r\n".join(lines) + "\r\n\r\n").encode())
         head = bytearray()
         while b"\r\n\r\n" not in head:
             chunk = self.sock.recv(4096)
