@@ -245,15 +245,16 @@ class RouterProcess:
         env = dict(os.environ)
         env["NO_COLOR"] = "1"
         env.setdefault("RUST_BACKTRACE", "1")
-        self.proc = subprocess.Popen(
-            self.command(),
-            cwd=self.dir,
-            stdin=subprocess.DEVNULL,
-            stdout=open(self.stdout_path, "wb"),
-            stderr=open(self.stderr_path, "wb"),
-            env=env,
-            start_new_session=True,
-        )
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                self.command(),
+                cwd=self.dir,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=env,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + START_TIMEOUT
         pending = {self.ws_port, self.rs_port}
         while pending:
