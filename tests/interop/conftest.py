@@ -1,0 +1,415 @@
+"""Fixtures that run the router under test as a subprocess.
+
+Environment:
+  INTEROP_ROUTER        ringbar (default) | crossbar
+  INTEROP_RINGBAR_BIN   the ringbar binary (default: <repo>/target/release/ringbar)
+  INTEROP_CROSSBAR_BIN  the crossbar command (default: /work/.venv-crossbar/bin/crossbar)
+  INTEROP_IO            I/O backends to cover, comma-separated (default: epoll,uring)
+  INTEROP_CORES         core counts for the full-matrix modules (default: 1,2)
+  INTEROP_FEATURE_CORES core count for the per-I/O-backend modules (default: 2)
+  INTEROP_RUN_DIFFERS   1: run the crossbar_differs tests on Crossbar.io too (expect failures)
+
+A test module says which router settings it runs on with
+`pytestmark = pytest.mark.router_matrix("full")` (every --cores x --io) or
+"per_io" (default: one setting per I/O backend). For Crossbar.io there is
+one setting. The `router` fixture is module-scoped: one router process per
+module and setting; `router_factory` starts extra routers a test owns.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROUTER_KIND = os.environ.get("INTEROP_ROUTER", "ringbar").strip().lower()
+REPO = Path(__file__).resolve().parents[2]
+RINGBAR_BIN = os.environ.get("INTEROP_RINGBAR_BIN", str(REPO / "target" / "release" / "ringbar"))
+CROSSBAR_BIN = os.environ.get("INTEROP_CROSSBAR_BIN", "/work/.venv-crossbar/bin/crossbar")
+IO_BACKENDS = [x.strip() for x in os.environ.get("INTEROP_IO", "epoll,uring").split(",") if x.strip()]
+CORE_COUNTS = [int(x) for x in os.environ.get("INTEROP_CORES", "1,2").split(",") if x.strip()]
+# run the crossbar_differs tests on Crossbar.io anyway (to see how it differs)
+RUN_DIFFERS = os.environ.get("INTEROP_RUN_DIFFERS") == "1"
+FEATURE_CORES = int(os.environ.get("INTEROP_FEATURE_CORES", "2"))
+
+# how long a router may take to accept connections after start (Crossbar.io needs a few seconds)
+START_TIMEOUT = float(os.environ.get("INTEROP_START_TIMEOUT", "60"))
+# how long a router may take to exit after SIGTERM
+STOP_TIMEOUT = float(os.environ.get("INTEROP_STOP_TIMEOUT", "15"))
+
+WS_PATH = "ws"
+MAX_MESSAGE_SIZE = 1024 * 1024  # the transports' configured message size limit
+
+if ROUTER_KIND not in ("ringbar", "crossbar"):
+    raise pytest.UsageError(f"INTEROP_ROUTER must be ringbar or crossbar, not {ROUTER_KIND!r}")
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass(frozen=True)
+class RouterSetting:
+    cores: int | None = None
+    io: str | None = None
+
+    @property
+    def id(self):
+        if ROUTER_KIND == "crossbar":
+            return "crossbar"
+        return f"cores{self.cores}-{self.io}"
+
+
+def settings_for(matrix):
+    if ROUTER_KIND == "crossbar":
+        return [RouterSetting()]
+    if matrix == "full":
+        return [RouterSetting(c, io) for io in IO_BACKENDS for c in CORE_COUNTS]
+    return [RouterSetting(FEATURE_CORES, io) for io in IO_BACKENDS]
+
+
+def pytest_generate_tests(metafunc):
+    if "router_setting" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("router_matrix")
+        matrix = marker.args[0] if marker else "per_io"
+        settings = settings_for(matrix)
+        metafunc.parametrize(
+            "router_setting", settings, ids=[s.id for s in settings], scope="module"
+        )
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if ROUTER_KIND == "crossbar":
+            m = item.get_closest_marker("crossbar_differs")
+            if m and not RUN_DIFFERS:
+                reason = m.kwargs.get("reason") or (m.args[0] if m.args else "")
+                item.add_marker(pytest.mark.skip(reason=f"crossbar_differs: {reason}"))
+            m = item.get_closest_marker("ringbar_only")
+            if m:
+                reason = m.kwargs.get("reason") or (m.args[0] if m.args else "")
+                item.add_marker(pytest.mark.skip(reason=f"ringbar_only: {reason}"))
+
+
+def pytest_report_header(config):
+    what = RINGBAR_BIN if ROUTER_KIND == "ringbar" else CROSSBAR_BIN
+    return [f"interop router: {ROUTER_KIND} ({what}); io={IO_BACKENDS} cores={CORE_COUNTS}"]
+
+
+# ----------------------------------------------------------------- config
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+ALL = {"call": True, "register": True, "publish": True, "subscribe": True}
+
+
+def permission(uri, match, publish=False, subscribe=False):
+    return {
+        "uri": uri,
+        "match": match,
+        "allow": {"call": False, "register": False, "publish": publish, "subscribe": subscribe},
+        "disclose": {"caller": False, "publisher": False},
+        "cache": True,
+    }
+
+
+def router_config(ws_port, rs_port):
+    """The Crossbar.io-format (version 2) config.json both routers are started with."""
+    serializers = ["json", "msgpack", "cbor"]
+    return {
+        "version": 2,
+        "controller": {},
+        "workers": [
+            {
+                "type": "router",
+                "realms": [
+                    {
+                        "name": "realm1",
+                        "roles": [
+                            {
+                                "name": "anonymous",
+                                "permissions": [
+                                    {
+                                        "uri": "",
+                                        "match": "prefix",
+                                        "allow": ALL,
+                                        "disclose": {"caller": False, "publisher": False},
+                                        "cache": True,
+                                    }
+                                ],
+                            }
+                        ],
+                    },
+                    {
+                        "name": "restricted",
+                        "roles": [
+                            {
+                                "name": "anonymous",
+                                "permissions": [
+                                    permission("com.allowed.", "prefix", subscribe=True),
+                                    permission(
+                                        "com.allowed.pub", "exact", publish=True, subscribe=True
+                                    ),
+                                ],
+                            }
+                        ],
+                    },
+                ],
+                "transports": [
+                    {
+                        "type": "web",
+                        "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": ws_port},
+                        "paths": {
+                            WS_PATH: {
+                                "type": "websocket",
+                                "serializers": serializers,
+                                "options": {
+                                    "max_frame_size": MAX_MESSAGE_SIZE,
+                                    "max_message_size": MAX_MESSAGE_SIZE,
+                                },
+                            }
+                        },
+                    },
+                    {
+                        "type": "rawsocket",
+                        "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": rs_port},
+                        "serializers": serializers,
+                        "options": {"max_message_size": MAX_MESSAGE_SIZE},
+                    },
+                ],
+            }
+        ],
+    }
+
+
+# ----------------------------------------------------------------- process
+
+
+class RouterProcess:
+    """One router process under test, with its log kept in files."""
+
+    def __init__(self, kind, setting, workdir):
+        self.kind = kind
+        self.setting = setting
+        self.dir = Path(workdir)
+        self.ws_port = free_port()
+        self.rs_port = free_port()
+        self.ws_path = "/" + WS_PATH
+        self.ws_url = f"ws://127.0.0.1:{self.ws_port}/{WS_PATH}"
+        self.rs_url = f"rs://127.0.0.1:{self.rs_port}"
+        self.proc = None
+        self.stdout_path = self.dir / "router.stdout.log"
+        self.stderr_path = self.dir / "router.stderr.log"
+        self.returncode = None
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def command(self):
+        if self.kind == "ringbar":
+            if not Path(RINGBAR_BIN).exists():
+                pytest.fail(f"ringbar binary {RINGBAR_BIN} not found: cargo build --release -p ringbar")
+            return [
+                RINGBAR_BIN,
+                "start",
+                str(self.dir),
+                "--cores",
+                str(self.setting.cores),
+                "--io",
+                self.setting.io,
+                "--loglevel",
+                "info",
+            ]
+        if not Path(CROSSBAR_BIN).exists():
+            pytest.fail(f"crossbar not found at {CROSSBAR_BIN} (INTEROP_CROSSBAR_BIN)")
+        return [CROSSBAR_BIN, "start", "--cbdir", str(self.dir / ".crossbar"), "--loglevel", "info"]
+
+    def start(self):
+        config = json.dumps(router_config(self.ws_port, self.rs_port), indent=2)
+        if self.kind == "ringbar":
+            (self.dir / "config.json").write_text(config)
+        else:
+            (self.dir / ".crossbar").mkdir(parents=True, exist_ok=True)
+            (self.dir / ".crossbar" / "config.json").write_text(config)
+        env = dict(os.environ)
+        env["NO_COLOR"] = "1"
+        env.setdefault("RUST_BACKTRACE", "1")
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(
+                self.command(),
+                cwd=self.dir,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=env,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        pending = {self.ws_port, self.rs_port}
+        while pending:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"router exited with {self.proc.returncode} during start-up:\n{self.log()[-4000:]}"
+                )
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(
+                    f"router did not accept on {sorted(pending)} within {START_TIMEOUT}s:\n"
+                    f"{self.log()[-4000:]}"
+                )
+            for port in list(pending):
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                        pending.discard(port)
+                except OSError:
+                    pass
+            if pending:
+                time.sleep(0.1)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM; returns (exit code, seconds taken) or (None, timeout) if it hung (then killed)."""
+        if self.proc is None:
+            return None, 0.0
+        if self.proc.poll() is not None:
+            self.returncode = self.proc.returncode
+            return self.returncode, 0.0
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.returncode = self.proc.wait(timeout)
+            return self.returncode, time.monotonic() - t0
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None, timeout
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                self.proc.kill()
+            self.proc.wait(10)
+        elif self.proc is not None and self.kind == "crossbar":
+            # crossbar's workers are in the process group too
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def log(self):
+        """stdout + stderr so far, without ANSI colours."""
+        parts = []
+        for p in (self.stderr_path, self.stdout_path):
+            try:
+                parts.append(p.read_bytes().decode("utf-8", "replace"))
+            except FileNotFoundError:
+                pass
+        return ANSI.sub("", "\n".join(parts))
+
+    def rss_kib(self):
+        """Resident set size in KiB (summed over the process and its children, for Crossbar.io's
+        worker processes)."""
+        total = 0
+        for pid in [self.proc.pid] + _children(self.proc.pid):
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+        return total
+
+
+def _children(pid):
+    out = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            kids = (task / "children").read_text().split()
+            for k in kids:
+                out.append(int(k))
+                out.extend(_children(int(k)))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return out
+
+
+def _finish(router):
+    """Stop a router at the end of its fixture: it must still be running, then exit 0."""
+    was_alive = router.alive()
+    rc, took = router.stop()
+    router.kill()
+    if not was_alive:
+        pytest.fail(
+            f"router died during the tests (exit {rc}):\n{router.log()[-4000:]}", pytrace=False
+        )
+    if rc is None:
+        pytest.fail(f"router did not exit within {STOP_TIMEOUT}s of SIGTERM", pytrace=False)
+    if rc not in clean_exit_codes():
+        pytest.fail(f"router exited {rc} after SIGTERM:\n{router.log()[-4000:]}", pytrace=False)
+
+
+def clean_exit_codes():
+    """Exit statuses that count as a clean stop after SIGTERM. ringbar: 0. Crossbar.io's node
+    exits 1 on SIGTERM (0 on SIGINT) even when it shut down cleanly, so both are accepted there."""
+    return (0,) if ROUTER_KIND == "ringbar" else (0, 1)
+
+
+def _start_or_fail(r):
+    try:
+        r.start()
+        return r
+    except RuntimeError as e:
+        error = str(e)
+    r.kill()
+    pytest.fail(error, pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def router(router_setting):
+    """The router under test for this module and setting."""
+    with tempfile.TemporaryDirectory(prefix="interop-") as d:
+        r = RouterProcess(ROUTER_KIND, router_setting, d)
+        _start_or_fail(r)
+        yield r
+        _finish(r)
+
+
+@pytest.fixture
+def router_factory(router_setting):
+    """Starts routers the test owns (e.g. to shut them down); each is killed at the end."""
+    started = []
+    dirs = []
+
+    def start(setting=None):
+        d = tempfile.TemporaryDirectory(prefix="interop-")
+        dirs.append(d)
+        r = RouterProcess(ROUTER_KIND, setting or router_setting, d.name)
+        started.append(r)
+        return _start_or_fail(r)
+
+    yield start
+    for r in started:
+        r.kill()
+    for d in dirs:
+        d.cleanup()
+
+
+@pytest.fixture
+def uid(request):
+    """A short unique token to keep topics of different tests apart."""
+    return f"t{os.getpid()}{time.monotonic_ns() % 10**9}"
