@@ -1,14 +1,38 @@
 //! The `ringbar` command: the node's command-line entry point.
+//!
+//! Exit codes: 0 done, 1 the node could not run (a port in use, a node
+//! already running, a file that cannot be written), 2 a bad command line
+//! or config.
+
+mod check;
+mod cli;
+mod config;
+mod init;
+mod key;
+mod logging;
+mod pidfile;
+mod start;
 
 use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use config::Overrides;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The exit code when the node could not do its work.
+pub(crate) const EXIT_FAILURE: u8 = 1;
+/// The exit code for an invalid config (clap also uses 2 for usage errors).
+pub(crate) const EXIT_CONFIG: u8 = 2;
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("version") | Some("--version") => {
+    let cli = Cli::parse();
+    logging::init(cli.loglevel);
+    match cli.command {
+        Command::Version => {
             println!(
                 "ringbar {} ({})",
                 env!("CARGO_PKG_VERSION"),
@@ -16,10 +40,26 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        _ => {
-            eprintln!("usage: ringbar version");
-            eprintln!("(the router commands `init` and `start` are not built yet)");
-            ExitCode::from(2)
+        Command::Init { dir } => match init::init(&dir) {
+            Ok(()) => {
+                println!(
+                    "Start it with `ringbar start {}`; clients connect to ws://127.0.0.1:8080/ws or rawsocket 127.0.0.1:8081, realm \"realm1\".",
+                    dir.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("ringbar: cannot initialise {}: {error}", dir.display());
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
+        Command::Start { dir, cores, io } => {
+            let overrides = Overrides {
+                cores: cores.map(usize::from),
+                io: io.map(Into::into),
+            };
+            start::run(&dir, overrides)
         }
+        Command::Check { dir } => check::run(&dir),
     }
 }

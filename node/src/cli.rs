@@ -1,0 +1,145 @@
+//! The command line: `ringbar version | init DIR | start DIR | check DIR`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ringbar_engine::config::IoBackend;
+
+/// ringbar: a fast WAMP router node that reads Crossbar.io's config.json.
+#[derive(Debug, Parser)]
+#[command(name = "ringbar", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    /// How much to log, in Crossbar.io's level names (the environment
+    /// variable RINGBAR_LOG, a tracing filter, overrides it).
+    #[arg(long, global = true, value_enum, default_value_t = LogLevel::Info)]
+    pub(crate) loglevel: LogLevel,
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Print the version.
+    Version,
+    /// Create a node directory: config.json and the instance key pair.
+    Init {
+        /// The node directory (created if missing).
+        dir: PathBuf,
+    },
+    /// Run the node of a directory until SIGINT or SIGTERM (initialising
+    /// the directory first if it does not exist).
+    Start {
+        /// The node directory.
+        dir: PathBuf,
+        /// Core threads to run [default: the config's ringbar.cores, else
+        /// every CPU this process may use].
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        cores: Option<u16>,
+        /// The I/O backend [default: the config's ringbar.io, else auto].
+        #[arg(long, value_enum)]
+        io: Option<IoArg>,
+    },
+    /// Check a node directory's config: exit 0 if valid, else 2 with every
+    /// error.
+    Check {
+        /// The node directory.
+        dir: PathBuf,
+    },
+}
+
+/// Log levels, as Crossbar.io names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogLevel {
+    /// Nothing.
+    None,
+    /// Only what stops the node (logged as errors).
+    Critical,
+    /// Errors.
+    Error,
+    /// Warnings and errors.
+    Warn,
+    /// The node's lifecycle, warnings and errors.
+    Info,
+    /// Details for debugging.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+/// The `--io` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum IoArg {
+    /// io_uring (fails if the kernel refuses it).
+    Uring,
+    /// epoll.
+    Epoll,
+    /// io_uring where the kernel allows it, else epoll.
+    Auto,
+}
+
+impl LogLevel {
+    /// The `tracing` filter directive of this level.
+    pub(crate) fn directive(self) -> &'static str {
+        match self {
+            LogLevel::None => "off",
+            LogLevel::Critical | LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+impl From<IoArg> for IoBackend {
+    fn from(io: IoArg) -> Self {
+        match io {
+            IoArg::Uring => IoBackend::Uring,
+            IoArg::Epoll => IoBackend::Epoll,
+            IoArg::Auto => IoBackend::Auto,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn start_takes_its_flags() {
+        let cli = Cli::try_parse_from([
+            "ringbar",
+            "start",
+            "node",
+            "--cores",
+            "2",
+            "--io",
+            "epoll",
+            "--loglevel",
+            "critical",
+        ])
+        .unwrap();
+        assert_eq!(cli.loglevel, LogLevel::Critical);
+        match cli.command {
+            Command::Start { dir, cores, io } => {
+                assert_eq!(dir, PathBuf::from("node"));
+                assert_eq!(cores, Some(2));
+                assert_eq!(io, Some(IoArg::Epoll));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn zero_cores_is_refused() {
+        assert!(Cli::try_parse_from(["ringbar", "start", "d", "--cores", "0"]).is_err());
+    }
+}

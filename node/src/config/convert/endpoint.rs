@@ -1,0 +1,215 @@
+//! Listening endpoints: `tcp` and `unix`.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use ringbar_engine::config::Endpoint;
+use serde_json::Value;
+
+use super::Converter;
+use crate::config::diag::Path;
+use crate::config::file::{TcpEndpointFile, UnixEndpointFile};
+use crate::config::read::{Accept, read_with, show, type_tag};
+
+/// Crossbar.io's listen backlog when the file gives none.
+const DEFAULT_BACKLOG: u32 = 50;
+
+impl Converter<'_> {
+    /// A transport's `endpoint`.
+    pub(super) fn endpoint(&mut self, value: &Value, path: &Path) -> Option<Endpoint> {
+        match type_tag(value, path, "endpoint", "tcp, unix", self.diag)? {
+            "tcp" => self.tcp(value, path),
+            "unix" => self.unix(value, path),
+            kind @ ("twisted" | "onion") => {
+                self.diag.error(
+                    &path.key("type"),
+                    format!("\"{kind}\" endpoints are not supported yet (tcp, unix)"),
+                );
+                None
+            }
+            other => {
+                self.diag.error(
+                    &path.key("type"),
+                    format!("\"{other}\" is not an endpoint type (tcp, unix)"),
+                );
+                None
+            }
+        }
+    }
+
+    fn tcp(&mut self, value: &Value, path: &Path) -> Option<Endpoint> {
+        // `shared` (one port for several processes) is what ringbar's
+        // cores always do.
+        let accept = Accept {
+            silent: &["type", "shared"],
+            ignored: &["user_timeout"],
+            ignored_message: "not supported yet, ignored",
+        };
+        let file: TcpEndpointFile = read_with(value, path, self.diag, accept)?;
+        let errors_before = self.diag.error_count();
+        if file.tls.is_some() {
+            self.diag.error(
+                &path.key("tls"),
+                "TLS is not supported yet: terminate TLS in front of ringbar (nginx, HAProxy) and listen on plain TCP",
+            );
+        }
+        if file.portrange.is_some() {
+            self.diag.error(
+                &path.key("portrange"),
+                "port ranges are not supported yet: give one \"port\"",
+            );
+        }
+        let port = match &file.port {
+            Some(port) => self.port(port, &path.key("port")),
+            None if file.portrange.is_none() => {
+                self.diag.error(path, "missing \"port\"");
+                None
+            }
+            None => None,
+        };
+        let version = match file.version {
+            None => None,
+            Some(version @ (4 | 6)) => Some(version),
+            Some(other) => {
+                self.diag.error(
+                    &path.key("version"),
+                    format!("{other} is not an IP version (4, 6)"),
+                );
+                None
+            }
+        };
+        let interface = match &file.interface {
+            None => None,
+            Some(text) => match text.trim().parse::<IpAddr>() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    self.diag.error(
+                        &path.key("interface"),
+                        format!("\"{text}\" is not an IP address (e.g. 127.0.0.1, ::1, 0.0.0.0)"),
+                    );
+                    None
+                }
+            },
+        };
+        let interface = match (interface, version) {
+            (Some(ip), Some(4)) if ip.is_ipv6() => {
+                self.diag.error(
+                    &path.key("interface"),
+                    format!("{ip} is an IPv6 address but \"version\" is 4: set \"version\": 6"),
+                );
+                None
+            }
+            (Some(ip), Some(6)) if ip.is_ipv4() => {
+                self.diag.error(
+                    &path.key("interface"),
+                    format!("{ip} is an IPv4 address but \"version\" is 6: set \"version\": 4"),
+                );
+                None
+            }
+            (Some(ip), _) => Some(ip),
+            // Crossbar.io listens on every IPv4 address by default ...
+            (None, None | Some(4)) => Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            // ... and with version 6 on `::`, which takes IPv4 too.
+            (None, Some(_)) => None,
+        };
+        let backlog = self.backlog(file.backlog, path);
+        (self.diag.error_count() == errors_before).then_some(Endpoint::Tcp {
+            interface,
+            port: port?,
+            backlog: backlog?,
+        })
+    }
+
+    fn unix(&mut self, value: &Value, path: &Path) -> Option<Endpoint> {
+        let file: UnixEndpointFile = read_with(value, path, self.diag, Accept::silent(&["type"]))?;
+        self.backlog(file.backlog, path)?;
+        if file.path.is_empty() {
+            self.diag
+                .error(&path.key("path"), "empty path: give the socket file's path");
+            return None;
+        }
+        Some(Endpoint::Unix {
+            path: self.dir.join(&file.path),
+        })
+    }
+
+    fn backlog(&mut self, backlog: Option<i64>, path: &Path) -> Option<u32> {
+        match backlog {
+            None => Some(DEFAULT_BACKLOG),
+            Some(backlog @ 1..=65535) => u32::try_from(backlog).ok(),
+            Some(other) => {
+                self.diag.error(
+                    &path.key("backlog"),
+                    format!("{other} is not a backlog (1-65535)"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A port: a number, or `"$VAR"` / `"${VAR}"` naming an environment
+    /// variable that holds one, as Crossbar.io allows.
+    fn port(&mut self, value: &Value, path: &Path) -> Option<u16> {
+        let from_env = value.as_str().and_then(env_var_name);
+        let (text, origin) = match (value, from_env) {
+            (Value::Number(number), _) => (number.to_string(), String::new()),
+            (_, Some(name)) => match (self.env)(name) {
+                Some(text) => (text, format!(" (from ${name})")),
+                None => {
+                    self.diag.error(
+                        path,
+                        format!(
+                            "environment variable {name} is not set (the port is {})",
+                            show(value)
+                        ),
+                    );
+                    return None;
+                }
+            },
+            _ => {
+                self.diag
+                    .error(path, format!("{} is not a port (1-65535)", show(value)));
+                return None;
+            }
+        };
+        match text.trim().parse::<u16>() {
+            Ok(port) if port > 0 => Some(port),
+            _ => {
+                let shown = if origin.is_empty() {
+                    text
+                } else {
+                    format!("\"{text}\"")
+                };
+                self.diag
+                    .error(path, format!("{shown}{origin} is not a port (1-65535)"));
+                None
+            }
+        }
+    }
+}
+
+/// The variable named by `"$NAME"` or `"${NAME}"`.
+fn env_var_name(text: &str) -> Option<&str> {
+    let name = text
+        .strip_prefix("${")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .or_else(|| text.strip_prefix('$'))?;
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    (first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_var_names() {
+        assert_eq!(env_var_name("$PORT"), Some("PORT"));
+        assert_eq!(env_var_name("${WS_PORT}"), Some("WS_PORT"));
+        assert_eq!(env_var_name("$1"), None);
+        assert_eq!(env_var_name("8080"), None);
+        assert_eq!(env_var_name("${}"), None);
+    }
+}

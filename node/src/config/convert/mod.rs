@@ -1,0 +1,330 @@
+//! From the Crossbar.io file ([`super::file`]) to the engine's
+//! [`RouterConfig`], checking every value and collecting every error.
+//!
+//! Each part converts what it can and records what is wrong at its path;
+//! a part that fails yields `None` and its parent goes on with the rest, so
+//! one run reports every error in the file.
+
+mod endpoint;
+mod realm;
+mod transport;
+mod web;
+mod websocket;
+
+use std::collections::HashMap;
+use std::path::Path as FsPath;
+
+use ringbar_engine::config::{RealmConfig, RouterConfig, TransportConfig};
+use serde_json::Value;
+
+use super::diag::{Diagnostics, Path};
+use super::file::{ControllerFile, NodeFile, RouterWorkerFile, TesteeWorkerFile};
+use super::read::{Accept, read, read_with, show, type_tag};
+use super::settings::{self, Overrides};
+
+/// The config version ringbar reads (Crossbar.io's current one).
+const CONFIG_VERSION: i64 = 2;
+
+/// Worker types ringbar runs.
+const WORKER_TYPES: &str = "router, websocket-testee";
+
+/// Looks up an environment variable (injected, so tests need not touch the
+/// process environment).
+pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Converts the parsed file `root` of the node directory `dir`. `None` when
+/// `diag` has errors.
+pub(crate) fn convert(
+    root: &Value,
+    dir: &FsPath,
+    env: Env<'_>,
+    overrides: Overrides,
+    diag: &mut Diagnostics,
+) -> Option<RouterConfig> {
+    let mut converter = Converter {
+        dir,
+        env,
+        diag,
+        anonymous_roles: Vec::new(),
+    };
+    let config = converter.node(root, overrides);
+    if converter.diag.has_errors() {
+        None
+    } else {
+        config
+    }
+}
+
+/// The state of one conversion.
+struct Converter<'a> {
+    /// The node directory, which relative paths start from.
+    dir: &'a FsPath,
+    /// The environment, for `"$VAR"` ports.
+    env: Env<'a>,
+    /// Where errors and warnings go.
+    diag: &'a mut Diagnostics,
+    /// The role each transport gives anonymous sessions, with the path that
+    /// says so, checked against the realms at the end.
+    anonymous_roles: Vec<(Path, String)>,
+}
+
+impl Converter<'_> {
+    fn node(&mut self, root: &Value, overrides: Overrides) -> Option<RouterConfig> {
+        if !root.is_object() {
+            self.diag.error(
+                &Path::root(),
+                format!(
+                    "{} is not a node config: the file must hold one object with \"version\": 2 and \"workers\"",
+                    show(root)
+                ),
+            );
+            return None;
+        }
+        let file: NodeFile =
+            read_with(root, &Path::root(), self.diag, Accept::silent(&["$schema"]))?;
+        self.version(file.version.as_ref());
+        if let Some(controller) = &file.controller {
+            let accept = Accept::silent(&["id", "options", "manhole", "connections", "keyring"]);
+            let _: Option<ControllerFile> = read_with(
+                controller,
+                &Path::root().key("controller"),
+                self.diag,
+                accept,
+            );
+        }
+        let settings = settings::convert(file.ringbar.as_ref(), overrides, self.diag);
+        let (realms, transports) = self.workers(file.workers.as_ref());
+        self.check_anonymous_roles(&realms);
+        Some(RouterConfig {
+            cores: settings.cores,
+            io: settings.io,
+            realms,
+            transports,
+            flow: settings.flow,
+            shutdown_timeout_ms: settings.shutdown_timeout_ms,
+        })
+    }
+
+    fn version(&mut self, version: Option<&Value>) {
+        let path = Path::root().key("version");
+        match version.and_then(Value::as_i64) {
+            Some(CONFIG_VERSION) => {}
+            Some(old) if (1..CONFIG_VERSION).contains(&old) => self.diag.error(
+                &path,
+                format!("{old} is too old: ringbar reads version 2 (`crossbar upgrade` converts the file)"),
+            ),
+            _ => match version {
+                None => self.diag.error(
+                    &Path::root(),
+                    "missing \"version\": add \"version\": 2 (Crossbar.io's config version)",
+                ),
+                Some(other) => self.diag.error(
+                    &path,
+                    format!("{} is not supported: ringbar reads version 2", show(other)),
+                ),
+            },
+        }
+    }
+
+    fn workers(&mut self, workers: Option<&Value>) -> (Vec<RealmConfig>, Vec<TransportConfig>) {
+        let path = Path::root().key("workers");
+        let list: Vec<Value> = match workers {
+            Some(value) => read(value, &path, self.diag).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let mut realms = Vec::new();
+        let mut transports = Vec::new();
+        let mut first_router: Option<usize> = None;
+        let mut testees = 0;
+        for (index, worker) in list.iter().enumerate() {
+            let worker_path = path.index(index);
+            let Some(kind) = type_tag(worker, &worker_path, "worker", WORKER_TYPES, self.diag)
+            else {
+                continue;
+            };
+            match kind {
+                "router" => match first_router {
+                    Some(first) => self.diag.error(
+                        &worker_path.key("type"),
+                        format!(
+                            "a second router worker is not supported yet: move its realms and transports into workers[{first}]"
+                        ),
+                    ),
+                    None => {
+                        first_router = Some(index);
+                        self.router(worker, &worker_path, &mut realms, &mut transports);
+                    }
+                },
+                "websocket-testee" => {
+                    testees += 1;
+                    let accept = Accept::silent(&["type", "id", "options"]);
+                    if let Some(file) =
+                        read_with::<TesteeWorkerFile>(worker, &worker_path, self.diag, accept)
+                    {
+                        let transport_path = worker_path.key("transport");
+                        if let Some(transport) =
+                            self.testee_worker_transport(&file.transport, &transport_path)
+                        {
+                            transports.push((transport_path, transport));
+                        }
+                    }
+                }
+                "container" | "guest" | "proxy" | "hostmonitor" | "xbrmm" | "marketplace" => {
+                    self.diag.error(
+                        &worker_path.key("type"),
+                        format!("\"{kind}\" workers are not supported yet ({WORKER_TYPES})"),
+                    )
+                }
+                other => self.diag.error(
+                    &worker_path.key("type"),
+                    format!("\"{other}\" is not a worker type ({WORKER_TYPES})"),
+                ),
+            }
+        }
+        if first_router.is_none() && testees == 0 && !self.diag.has_errors() {
+            self.diag.error(
+                &path,
+                "no router worker: add {\"type\": \"router\", \"realms\": [...], \"transports\": [...]} (`ringbar init` writes an example)",
+            );
+        }
+        let transports = self.name_transports(transports);
+        (realms, transports)
+    }
+
+    fn router(
+        &mut self,
+        worker: &Value,
+        path: &Path,
+        realms: &mut Vec<RealmConfig>,
+        transports: &mut Vec<(Path, PendingTransport)>,
+    ) {
+        let accept = Accept::silent(&["type", "id", "options", "manhole"]);
+        let Some(file) = read_with::<RouterWorkerFile>(worker, path, self.diag, accept) else {
+            return;
+        };
+        if !file.components.is_empty() {
+            self.diag.error(
+                &path.key("components"),
+                "router components are not supported yet: run them as WAMP clients that connect to a transport",
+            );
+        }
+        if !file.connections.is_empty() {
+            self.diag.error(
+                &path.key("connections"),
+                "router connections are not supported yet",
+            );
+        }
+        let mut names: HashMap<String, usize> = HashMap::new();
+        for (index, value) in file.realms.iter().enumerate() {
+            let realm_path = path.key("realms").index(index);
+            // Names are compared before conversion, so that a realm with
+            // errors of its own still counts.
+            if let Some(name) = value.get("name").and_then(Value::as_str) {
+                if let Some(first) = names.get(name) {
+                    self.diag.error(
+                        &realm_path.key("name"),
+                        format!(
+                            "realm \"{name}\" is defined twice (also at realms[{first}]): give each realm its own name"
+                        ),
+                    );
+                    continue;
+                }
+                names.insert(name.to_owned(), index);
+            }
+            if let Some(realm) = self.realm(value, &realm_path) {
+                realms.push(realm);
+            }
+        }
+        if file.realms.is_empty() {
+            self.diag.warn(
+                &path.key("realms"),
+                "no realms: no session can join this router",
+            );
+        }
+        if file.transports.is_empty() {
+            self.diag.warn(
+                &path.key("transports"),
+                "no transports: nothing listens for clients",
+            );
+        }
+        for (index, value) in file.transports.iter().enumerate() {
+            let transport_path = path.key("transports").index(index);
+            if let Some(transport) = self.transport(value, &transport_path) {
+                transports.push((transport_path, transport));
+            }
+        }
+    }
+
+    /// Gives every transport its id (`transport<N>` when the file has
+    /// none) and checks that ids are unique.
+    fn name_transports(&mut self, pending: Vec<(Path, PendingTransport)>) -> Vec<TransportConfig> {
+        let mut seen: HashMap<String, Path> = HashMap::new();
+        let mut transports = Vec::with_capacity(pending.len());
+        for (number, (path, transport)) in pending.into_iter().enumerate() {
+            let id = transport.id.unwrap_or_else(|| format!("transport{number}"));
+            if let Some(first) = seen.get(&id) {
+                self.diag.error(
+                    &path.key("id"),
+                    format!("transport id \"{id}\" is used twice (also at {first}): give each transport its own id"),
+                );
+                continue;
+            }
+            seen.insert(id.clone(), path);
+            transports.push(TransportConfig {
+                id,
+                endpoint: transport.endpoint,
+                kind: transport.kind,
+            });
+        }
+        transports
+    }
+
+    /// Warns about anonymous roles that no realm defines: such sessions
+    /// would be refused.
+    fn check_anonymous_roles(&mut self, realms: &[RealmConfig]) {
+        let roles = std::mem::take(&mut self.anonymous_roles);
+        for (path, role) in roles {
+            let defined = realms
+                .iter()
+                .any(|realm| realm.roles.iter().any(|r| r.name == role));
+            if !defined && !realms.is_empty() {
+                self.diag.warn(
+                    &path,
+                    format!(
+                        "role \"{role}\" is not defined in any realm: anonymous sessions will be refused"
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Checks an item `id` by Crossbar.io's rule.
+    fn check_id(&mut self, id: Option<String>, path: &Path) -> Option<String> {
+        let id = id?;
+        let mut chars = id.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        let len = id.chars().count();
+        if first_ok && rest_ok && (3..=64).contains(&len) {
+            Some(id)
+        } else {
+            self.diag.error(
+                &path.key("id"),
+                format!(
+                    "\"{id}\" is not a valid id (a lowercase letter, then 2 to 63 of a-z, 0-9, _)"
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A converted transport whose id is not settled yet.
+struct PendingTransport {
+    id: Option<String>,
+    endpoint: ringbar_engine::config::Endpoint,
+    kind: ringbar_engine::config::TransportKind,
+}
+
+#[cfg(test)]
+mod tests;

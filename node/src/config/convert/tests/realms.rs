@@ -1,0 +1,109 @@
+//! Realms, roles and permissions.
+
+use ringbar_engine::config::{Allow, Disclose};
+use ringbar_protocol::uri::{MatchPolicy, UriCheck};
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn permissions() {
+    let outcome = realm(
+        json!({"name": "realm1", "roles": [{"name": "user", "permissions": [
+            {"uri": "com.example.add", "allow": {"call": true, "register": true}, "cache": true},
+            {"uri": "com.example.*", "allow": {"subscribe": true}, "disclose": {"publisher": true}},
+            {"uri": "com.*.create", "allow": {"publish": true}},
+            {"uri": "com.example.*", "match": "exact"},
+            {"uri": "com..x", "match": "wildcard"}
+        ]}]}),
+    );
+    let config = valid(outcome);
+    let permissions = &config.realms[0].roles[0].permissions;
+    let summary: Vec<(&str, MatchPolicy)> = permissions
+        .iter()
+        .map(|p| (p.uri.as_str(), p.match_policy))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("com.example.add", MatchPolicy::Exact),
+            ("com.example.", MatchPolicy::Prefix),
+            ("com..create", MatchPolicy::Wildcard),
+            ("com.example.*", MatchPolicy::Exact),
+            ("com..x", MatchPolicy::Wildcard),
+        ]
+    );
+    assert_eq!(
+        permissions[0].allow,
+        Allow {
+            call: true,
+            register: true,
+            ..Allow::default()
+        }
+    );
+    assert!(permissions[0].cache);
+    assert!(!permissions[1].cache);
+    assert_eq!(
+        permissions[1].disclose,
+        Disclose {
+            caller: false,
+            publisher: true
+        }
+    );
+}
+
+#[test]
+fn permission_errors() {
+    let outcome = realm(
+        json!({"name": "realm1", "roles": [{"name": "user", "permissions": [
+        {"uri": "com..x"},
+        {"uri": "com x", "match": "prefix"},
+        {"uri": "a", "validate": {"call": "int"}}
+    ]}, {"name": "dyn", "authorizer": "com.example.authorize"}, {"name": "user"}]}),
+    );
+    let r = "config.json: workers[0].realms[0].roles";
+    assert_eq!(
+        errors_of(&outcome),
+        [
+            format!(
+                "{r}[0].permissions[0].uri: \"com..x\" is not a valid URI for exact matching (empty URI component at position 1)"
+            ),
+            format!(
+                "{r}[0].permissions[1].uri: \"com x\" is not a valid URI for prefix matching (invalid character ' ' in URI component 0)"
+            ),
+            format!(
+                "{r}[1].authorizer: dynamic authorizers are not supported yet: list static permissions instead"
+            ),
+            format!(
+                "{r}[2].name: role \"user\" is defined twice in this realm (also at roles[0]): merge their permissions"
+            ),
+        ]
+    );
+    assert_eq!(
+        outcome.warnings,
+        [format!(
+            "{r}[0].permissions[2].validate: payload validation is not supported yet; ignored"
+        )]
+    );
+}
+
+#[test]
+fn realm_options() {
+    let config = valid(realm(json!({"name": "realm1", "options": {
+        "uri_check": "loose", "enable_meta_api": true, "event_dispatching_chunk_size": 100
+    }})));
+    assert_eq!(config.realms[0].uri_check, UriCheck::Loose);
+    let outcome = realm(
+        json!({"name": "realm1", "options": {"uri_check": "lax"}, "store": {"type": "memory"}}),
+    );
+    assert_eq!(
+        errors_of(&outcome),
+        [
+            "config.json: workers[0].realms[0].options.uri_check: \"lax\" is not one of strict, loose"
+        ]
+    );
+    assert_eq!(
+        outcome.warnings,
+        ["config.json: workers[0].realms[0].store: event history is not supported yet; ignored"]
+    );
+}

@@ -1,0 +1,281 @@
+//! Serializers, WebSocket options, RawSocket limits, auth, web paths, testees.
+
+use ringbar_engine::config::{AuthConfig, TransportKind, WebSocketOptions};
+use ringbar_protocol::codec::Serializer;
+use serde_json::{Value, json};
+
+use super::*;
+
+#[test]
+fn serializers() {
+    let t = "config.json: workers[0].transports[0].serializers";
+    let outcome = transport(json!({"type": "rawsocket", "endpoint": tcp(1),
+        "serializers": ["json", "json", "flatbuffers", "ubjson"]}));
+    assert_eq!(
+        errors_of(&outcome),
+        [
+            format!("{t}[2]: \"flatbuffers\" is not supported (json, msgpack, cbor)"),
+            format!("{t}[3]: \"ubjson\" is not supported (json, msgpack, cbor)"),
+        ]
+    );
+    let outcome = transport(json!({"type": "rawsocket", "endpoint": tcp(1), "serializers": []}));
+    assert_eq!(
+        errors_of(&outcome),
+        [format!(
+            "{t}: no serializers: list at least one of json, msgpack, cbor"
+        )]
+    );
+    let config = valid(transport(json!({"type": "rawsocket", "endpoint": tcp(1),
+        "serializers": ["cbor", "cbor", "json"]})));
+    let TransportKind::RawSocket(raw) = &config.transports[0].kind else {
+        panic!("not rawsocket")
+    };
+    assert_eq!(raw.serializers, [Serializer::Cbor, Serializer::Json]);
+    let config = valid(transport(json!({"type": "rawsocket", "endpoint": tcp(1)})));
+    let TransportKind::RawSocket(raw) = &config.transports[0].kind else {
+        panic!("not rawsocket")
+    };
+    assert_eq!(raw.serializers, Serializer::ALL);
+}
+
+#[test]
+fn websocket_options() {
+    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "options": {
+        "max_frame_size": 0, "open_handshake_timeout": 0, "auto_ping_interval": 30000,
+        "require_websocket_subprotocol": false, "tcp_nodelay": true
+    }}));
+    let o = "config.json: workers[0].transports[0].options";
+    assert_eq!(
+        outcome.warnings,
+        [
+            format!("{o}.tcp_nodelay: Crossbar.io option not used by ringbar, ignored"),
+            format!("{o}.max_frame_size: 0 (no limit) is not allowed; using 67108864 bytes"),
+        ]
+    );
+    let config = valid(outcome);
+    let TransportKind::WebSocket(ws) = &config.transports[0].kind else {
+        panic!("not websocket")
+    };
+    assert_eq!(
+        ws.options,
+        WebSocketOptions {
+            max_frame_bytes: 64 << 20,
+            open_handshake_timeout_ms: 0,
+            auto_ping_interval_ms: 30_000,
+            require_subprotocol: false,
+            ..WebSocketOptions::default()
+        }
+    );
+}
+
+#[test]
+fn websocket_option_errors() {
+    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "options": {
+        "max_frame_size": -1, "max_message_size": 0, "open_handshake_timeout": 500,
+        "close_handshake_timeout": -1, "auto_ping_size": 200, "auto_ping_timeout": 999
+    }}));
+    let o = "config.json: workers[0].transports[0].options";
+    assert_eq!(
+        errors_of(&outcome),
+        [
+            format!("{o}.max_frame_size: -1 is not a frame size (at least 1 byte)"),
+            format!("{o}.max_message_size: 0 is not a message size (1-67108864 bytes)"),
+            format!(
+                "{o}.open_handshake_timeout: 500 is in milliseconds and too small (0, or at least 1000)"
+            ),
+            format!("{o}.close_handshake_timeout: -1 is not a duration (0, or at least 1000 ms)"),
+            format!(
+                "{o}.auto_ping_timeout: 999 is in milliseconds and too small (0, or at least 1000)"
+            ),
+            format!("{o}.auto_ping_size: 200 is not a ping size (4-125 bytes)"),
+        ]
+    );
+}
+
+#[test]
+fn rawsocket_message_size() {
+    let size_of = |transport_value: Value| -> usize {
+        let config = valid(transport(transport_value));
+        let TransportKind::RawSocket(raw) = &config.transports[0].kind else {
+            panic!("not rawsocket")
+        };
+        raw.max_message_bytes
+    };
+    assert_eq!(
+        size_of(json!({"type": "rawsocket", "endpoint": tcp(1), "max_message_size": 4096})),
+        4096
+    );
+    assert_eq!(
+        size_of(
+            json!({"type": "rawsocket", "endpoint": tcp(1), "options": {"max_message_size": 8192}})
+        ),
+        8192
+    );
+    let outcome = transport(json!({"type": "rawsocket", "endpoint": tcp(1),
+        "options": {"max_message_size": 100_000_000}}));
+    assert_eq!(
+        errors_of(&outcome),
+        [
+            "config.json: workers[0].transports[0].options.max_message_size: 100000000 is not a message size (1-67108864 bytes)"
+        ]
+    );
+}
+
+#[test]
+fn auth() {
+    let auth_of = |auth: Value| -> AuthConfig {
+        let config = valid(transport(
+            json!({"type": "rawsocket", "endpoint": tcp(1), "auth": auth}),
+        ));
+        let TransportKind::RawSocket(raw) = &config.transports[0].kind else {
+            panic!("not rawsocket")
+        };
+        raw.auth.clone()
+    };
+    assert_eq!(
+        auth_of(json!({"anonymous": {"type": "static"}})),
+        AuthConfig {
+            anonymous_role: Some("anonymous".into())
+        }
+    );
+    let outcome = run(&router(
+        json!([{"name": "realm1", "roles": [{"name": "public"}]}]),
+        json!([{"type": "rawsocket", "endpoint": tcp(1),
+                "auth": {"anonymous": {"type": "static", "role": "public"}}}]),
+    ));
+    assert!(outcome.warnings.is_empty(), "{:#?}", outcome.warnings);
+    let config = valid(outcome);
+    let TransportKind::RawSocket(raw) = &config.transports[0].kind else {
+        panic!("not rawsocket")
+    };
+    assert_eq!(raw.auth.anonymous_role.as_deref(), Some("public"));
+}
+
+#[test]
+fn auth_errors_and_warnings() {
+    let a = "config.json: workers[0].transports[0]";
+    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "auth": {
+        "ticket": {"type": "static", "principals": {}},
+        "wampcra": {"type": "dynamic"},
+        "password": {},
+        "anonymous": {"type": "dynamic", "authenticator": "com.example.auth"}
+    }}));
+    assert_eq!(
+        errors_of(&outcome),
+        [
+            format!(
+                "{a}.auth.anonymous.type: \"dynamic\" anonymous authentication is not supported yet (static)"
+            ),
+            format!(
+                "{a}.auth.password: \"password\" is not an authentication method (anonymous, ticket, wampcra, tls, cookie, cryptosign, scram, cryptosign-proxy, anonymous-proxy)"
+            ),
+            format!("{a}.auth.ticket: authentication method ticket is not supported yet"),
+            format!("{a}.auth.wampcra: authentication method wampcra is not supported yet"),
+        ]
+    );
+    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "auth": {
+        "anonymous": {"type": "static", "role": "guest", "authid": "x"}
+    }}));
+    assert_eq!(
+        outcome.warnings,
+        [
+            format!(
+                "{a}.auth.anonymous.authid: a fixed authid is not supported yet; ignored (sessions get a random authid)"
+            ),
+            format!(
+                "{a}.auth.anonymous: role \"guest\" is not defined in any realm: anonymous sessions will be refused"
+            ),
+        ]
+    );
+    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "auth": {}}));
+    assert_eq!(
+        outcome.warnings,
+        [format!(
+            "{a}.auth: no authentication method: this transport refuses every session"
+        )]
+    );
+    let config = valid(outcome);
+    let TransportKind::WebSocket(ws) = &config.transports[0].kind else {
+        panic!("not websocket")
+    };
+    assert_eq!(ws.auth.anonymous_role, None);
+    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "auth": {
+        "anonymous": {"type": "static", "realm": "realm1"}
+    }}));
+    assert_eq!(
+        errors_of(&outcome),
+        [format!(
+            "{a}.auth.anonymous.realm: limiting anonymous sessions to one realm is not supported yet; remove \"realm\""
+        )]
+    );
+}
+
+#[test]
+fn web_paths() {
+    let w = "config.json: workers[0].transports[0]";
+    let outcome = transport(json!({"type": "web", "endpoint": tcp(8080),
+        "options": {"access_log": true, "hsts": false},
+        "paths": {
+            "a/b": {"type": "nodeinfo"},
+            "py": {"type": "static", "package": "mypkg", "resource": "web"},
+            "none": {"type": "static"},
+            "ws": {"type": "websocket", "endpoint": tcp(1), "cookie": {}},
+            "x": {"type": "caller", "realm": "realm1", "role": "anonymous"}
+        }
+    }));
+    assert_eq!(
+        errors_of(&outcome),
+        [
+            format!(
+                "{w}.paths.\"a/b\": \"a/b\" is not a web path (\"/\", or one segment of letters, digits, _ and -)"
+            ),
+            format!(
+                "{w}.paths.none: missing \"directory\": the folder to serve, relative to the node directory"
+            ),
+            format!(
+                "{w}.paths.py: serving files from a Python package (\"package\", \"resource\") is not supported yet: give a \"directory\""
+            ),
+            format!(
+                "{w}.paths.x.type: \"caller\" is not supported yet (websocket, static, nodeinfo)"
+            ),
+        ]
+    );
+    assert_eq!(
+        outcome.warnings,
+        [
+            format!("{w}.options.access_log: web option not supported yet, ignored"),
+            format!("{w}.options.hsts: web option not supported yet, ignored"),
+            format!(
+                "{w}.paths.ws.endpoint: unknown key, ignored (a path service listens on its transport's endpoint)"
+            ),
+            format!("{w}.paths.ws.cookie: cookie tracking is not supported yet; ignored"),
+        ]
+    );
+    let outcome = transport(json!({"type": "web", "endpoint": tcp(8080)}));
+    assert_eq!(errors_of(&outcome), [format!("{w}: missing field `paths`")]);
+}
+
+#[test]
+fn testee_transports_and_workers() {
+    let config = valid(run(&json!({"version": 2, "workers": [
+        {"type": "websocket-testee", "id": "testee", "options": {},
+         "transport": {"type": "websocket", "endpoint": tcp(9001), "options": {"max_message_size": 65536}}},
+        {"type": "router", "realms": realm1(), "transports": [
+            {"type": "websocket.testee", "id": "echo", "endpoint": tcp(9002), "url": "ws://localhost:9002"}
+        ]}
+    ]})));
+    let kinds: Vec<(&str, Option<usize>)> = config
+        .transports
+        .iter()
+        .map(|t| match &t.kind {
+            TransportKind::WebSocketTestee(options) => {
+                (t.id.as_str(), Some(options.max_message_bytes))
+            }
+            _ => (t.id.as_str(), None),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [("transport0", Some(65536)), ("echo", Some(16 << 20))]
+    );
+}

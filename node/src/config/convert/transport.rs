@@ -1,0 +1,160 @@
+//! Transports: `websocket`, `rawsocket`, `websocket.testee` (and the
+//! `websocket-testee` worker), dispatching `web` to its own file.
+
+use ringbar_engine::config::{RawSocketTransport, TransportKind, WebSocketOptions};
+use serde_json::Value;
+
+use super::{Converter, PendingTransport};
+use crate::config::diag::Path;
+use crate::config::file::{RawSocketFile, TesteeFile, WebSocketFile};
+use crate::config::read::{Accept, read_with, type_tag};
+
+/// The transport types ringbar runs.
+const TRANSPORT_TYPES: &str = "websocket, rawsocket, web, websocket.testee";
+
+/// The largest message a transport may allow, as Crossbar.io checks it.
+pub(super) const MAX_MESSAGE_BYTES: i64 = 64 << 20;
+
+/// RawSocket's largest message when the file says nothing: the most its
+/// handshake can announce.
+const DEFAULT_RAWSOCKET_MESSAGE_BYTES: usize = 16 << 20;
+
+impl Converter<'_> {
+    /// One transport of a router worker.
+    pub(super) fn transport(&mut self, value: &Value, path: &Path) -> Option<PendingTransport> {
+        let kind = type_tag(value, path, "transport", TRANSPORT_TYPES, self.diag)?;
+        match kind {
+            "websocket" => self.websocket_transport(value, path),
+            "rawsocket" => self.rawsocket_transport(value, path),
+            "web" => self.web_transport(value, path),
+            "websocket.testee" => self.testee_transport(value, path),
+            "universal" => {
+                self.diag.error(
+                    &path.key("type"),
+                    "\"universal\" transports are not supported yet: give websocket (or web) and rawsocket a port each",
+                );
+                None
+            }
+            "mqtt" | "flashpolicy" | "stream.testee" => {
+                self.diag.error(
+                    &path.key("type"),
+                    format!("\"{kind}\" transports are not supported yet ({TRANSPORT_TYPES})"),
+                );
+                None
+            }
+            other => {
+                self.diag.error(
+                    &path.key("type"),
+                    format!("\"{other}\" is not a transport type ({TRANSPORT_TYPES})"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The `transport` of a `websocket-testee` worker: Crossbar.io checks it
+    /// as a `websocket` transport.
+    pub(super) fn testee_worker_transport(
+        &mut self,
+        value: &Value,
+        path: &Path,
+    ) -> Option<PendingTransport> {
+        let kind = type_tag(value, path, "transport", "websocket", self.diag)?;
+        if kind != "websocket" && kind != "websocket.testee" {
+            self.diag.error(
+                &path.key("type"),
+                format!("\"{kind}\" is not a testee transport type (websocket)"),
+            );
+            return None;
+        }
+        let accept = Accept::silent(&["type", "url", "debug", "serializers", "auth", "cookie"]);
+        let file: TesteeFile = read_with(value, path, self.diag, accept)?;
+        self.testee(file, path)
+    }
+
+    fn websocket_transport(&mut self, value: &Value, path: &Path) -> Option<PendingTransport> {
+        let file: WebSocketFile = read_with(
+            value,
+            path,
+            self.diag,
+            Accept::silent(&["type", "url", "debug"]),
+        )?;
+        let id = self.check_id(file.id.clone(), path);
+        let endpoint = match &file.endpoint {
+            Some(endpoint) => self.endpoint(endpoint, &path.key("endpoint")),
+            None => {
+                self.diag.error(path, "missing field `endpoint`");
+                None
+            }
+        };
+        let websocket = self.websocket(file, path);
+        Some(PendingTransport {
+            id,
+            endpoint: endpoint?,
+            kind: TransportKind::WebSocket(websocket?),
+        })
+    }
+
+    fn rawsocket_transport(&mut self, value: &Value, path: &Path) -> Option<PendingTransport> {
+        let file: RawSocketFile =
+            read_with(value, path, self.diag, Accept::silent(&["type", "debug"]))?;
+        let id = self.check_id(file.id.clone(), path);
+        let endpoint = self.endpoint(&file.endpoint, &path.key("endpoint"));
+        let serializers = self.serializers(file.serializers.as_deref(), &path.key("serializers"));
+        let from_options = file.options.as_ref().and_then(|o| o.max_message_size);
+        let max_message_bytes = match (from_options, file.max_message_size) {
+            (Some(bytes), _) => {
+                self.message_size(bytes, &path.key("options").key("max_message_size"))
+            }
+            (None, Some(bytes)) => self.message_size(bytes, &path.key("max_message_size")),
+            (None, None) => Some(DEFAULT_RAWSOCKET_MESSAGE_BYTES),
+        };
+        let auth = self.auth(file.auth.as_ref(), path);
+        Some(PendingTransport {
+            id,
+            endpoint: endpoint?,
+            kind: TransportKind::RawSocket(RawSocketTransport {
+                serializers: serializers?,
+                max_message_bytes: max_message_bytes?,
+                auth: auth?,
+            }),
+        })
+    }
+
+    fn testee_transport(&mut self, value: &Value, path: &Path) -> Option<PendingTransport> {
+        let file: TesteeFile = read_with(
+            value,
+            path,
+            self.diag,
+            Accept::silent(&["type", "url", "debug"]),
+        )?;
+        self.testee(file, path)
+    }
+
+    fn testee(&mut self, file: TesteeFile, path: &Path) -> Option<PendingTransport> {
+        let id = self.check_id(file.id, path);
+        let endpoint = self.endpoint(&file.endpoint, &path.key("endpoint"));
+        let options = match &file.options {
+            Some(options) => self.websocket_options(options, &path.key("options")),
+            None => Some(WebSocketOptions::default()),
+        };
+        Some(PendingTransport {
+            id,
+            endpoint: endpoint?,
+            kind: TransportKind::WebSocketTestee(options?),
+        })
+    }
+
+    /// A message size limit, checked as Crossbar.io does (1 byte to 64 MiB).
+    pub(super) fn message_size(&mut self, bytes: i64, path: &Path) -> Option<usize> {
+        if (1..=MAX_MESSAGE_BYTES).contains(&bytes) {
+            usize::try_from(bytes).ok()
+        } else {
+            self.diag.error(
+                path,
+                format!("{bytes} is not a message size (1-{MAX_MESSAGE_BYTES} bytes)"),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! Serde types of Crossbar.io's `config.json` (version 2) and ringbar's own
+//! `"ringbar"` section.
+//!
+//! Objects chosen by a `type` key, and lists of objects, are kept as
+//! [`Value`] and read one by one (see `read`), so that every error gets its
+//! own path. Integers are `i64` so that the converters can range-check them
+//! with a message that names the range. Keys that Crossbar.io accepts but
+//! ringbar does not need are listed beside the converters, not here.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a config object")]
+pub(crate) struct NodeFile {
+    /// `version`: must be 2.
+    #[serde(default)]
+    pub(crate) version: Option<Value>,
+    /// `controller`: the node controller (accepted, not used).
+    #[serde(default)]
+    pub(crate) controller: Option<Value>,
+    /// `workers`: the worker processes; ringbar runs the router.
+    #[serde(default)]
+    pub(crate) workers: Option<Value>,
+    /// `ringbar`: ringbar's own settings.
+    #[serde(default)]
+    pub(crate) ringbar: Option<Value>,
+}
+
+/// `controller` (Crossbar.io's node controller process); nothing in it
+/// applies to ringbar, but its keys are known.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a controller object")]
+pub(crate) struct ControllerFile {}
+
+/// A worker of `"type": "router"`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a router worker object")]
+pub(crate) struct RouterWorkerFile {
+    /// `realms`.
+    #[serde(default)]
+    pub(crate) realms: Vec<Value>,
+    /// `transports`.
+    #[serde(default)]
+    pub(crate) transports: Vec<Value>,
+    /// `components`: WAMP components run inside the router process.
+    #[serde(default)]
+    pub(crate) components: Vec<Value>,
+    /// `connections`: outgoing connections of the router process.
+    #[serde(default)]
+    pub(crate) connections: Vec<Value>,
+}
+
+/// A worker of `"type": "websocket-testee"`: one WebSocket echo transport.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a websocket-testee worker object")]
+pub(crate) struct TesteeWorkerFile {
+    /// `transport`.
+    pub(crate) transport: Value,
+}
+
+/// A realm of a router worker.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a realm object")]
+pub(crate) struct RealmFile {
+    /// `name`: the realm's URI.
+    pub(crate) name: String,
+    /// `roles`.
+    #[serde(default)]
+    pub(crate) roles: Vec<Value>,
+    /// `options`.
+    #[serde(default)]
+    pub(crate) options: Option<Value>,
+    /// `store`: the event history store.
+    #[serde(default)]
+    pub(crate) store: Option<Value>,
+}
+
+/// A realm's `options`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "realm options")]
+pub(crate) struct RealmOptionsFile {
+    /// `uri_check`: `"strict"` (the default) or `"loose"`.
+    #[serde(default)]
+    pub(crate) uri_check: Option<String>,
+}
+
+/// A role of a realm.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a role object")]
+pub(crate) struct RoleFile {
+    /// `name`: the `authrole`.
+    pub(crate) name: String,
+    /// `permissions`: static permissions.
+    #[serde(default)]
+    pub(crate) permissions: Vec<Value>,
+    /// `authorizer`: a dynamic authorizer's procedure.
+    #[serde(default)]
+    pub(crate) authorizer: Option<Value>,
+}
+
+/// A permission of a role.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a permission object")]
+pub(crate) struct PermissionFile {
+    /// `uri`: a URI or pattern; without `match`, a trailing `*` means prefix.
+    pub(crate) uri: String,
+    /// `match`: `exact`, `prefix` or `wildcard`.
+    #[serde(default, rename = "match")]
+    pub(crate) match_policy: Option<String>,
+    /// `allow`.
+    #[serde(default)]
+    pub(crate) allow: Option<AllowFile>,
+    /// `disclose`.
+    #[serde(default)]
+    pub(crate) disclose: Option<DiscloseFile>,
+    /// `cache`.
+    #[serde(default)]
+    pub(crate) cache: Option<bool>,
+    /// `validate`: payload validation by type.
+    #[serde(default)]
+    pub(crate) validate: Option<Value>,
+}
+
+/// A permission's `allow`; a missing action is not allowed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "an object of call, register, publish, subscribe")]
+pub(crate) struct AllowFile {
+    /// `call`.
+    #[serde(default)]
+    pub(crate) call: bool,
+    /// `register`.
+    #[serde(default)]
+    pub(crate) register: bool,
+    /// `publish`.
+    #[serde(default)]
+    pub(crate) publish: bool,
+    /// `subscribe`.
+    #[serde(default)]
+    pub(crate) subscribe: bool,
+}
+
+/// A permission's `disclose`; missing means not disclosed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "an object of caller, publisher")]
+pub(crate) struct DiscloseFile {
+    /// `caller`.
+    #[serde(default)]
+    pub(crate) caller: bool,
+    /// `publisher`.
+    #[serde(default)]
+    pub(crate) publisher: bool,
+}
+
+/// A `websocket` transport, or a `websocket` service on a web path.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a websocket object")]
+pub(crate) struct WebSocketFile {
+    /// `id`.
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    /// `endpoint` (a transport has one, a path service does not).
+    #[serde(default)]
+    pub(crate) endpoint: Option<Value>,
+    /// `serializers`; all of them when absent.
+    #[serde(default)]
+    pub(crate) serializers: Option<Vec<String>>,
+    /// `options`.
+    #[serde(default)]
+    pub(crate) options: Option<Value>,
+    /// `auth`.
+    #[serde(default)]
+    pub(crate) auth: Option<Map<String, Value>>,
+    /// `cookie`: cookie tracking.
+    #[serde(default)]
+    pub(crate) cookie: Option<Value>,
+}
+
+/// A `rawsocket` transport.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a rawsocket transport object")]
+pub(crate) struct RawSocketFile {
+    /// `id`.
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    /// `endpoint`.
+    pub(crate) endpoint: Value,
+    /// `serializers`; all of them when absent.
+    #[serde(default)]
+    pub(crate) serializers: Option<Vec<String>>,
+    /// `options`.
+    #[serde(default)]
+    pub(crate) options: Option<RawSocketOptionsFile>,
+    /// `max_message_size` beside `options`, as older configs have it.
+    #[serde(default)]
+    pub(crate) max_message_size: Option<i64>,
+    /// `auth`.
+    #[serde(default)]
+    pub(crate) auth: Option<Map<String, Value>>,
+}
+
+/// A RawSocket transport's `options`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "rawsocket options")]
+pub(crate) struct RawSocketOptionsFile {
+    /// `max_message_size`, in bytes.
+    #[serde(default)]
+    pub(crate) max_message_size: Option<i64>,
+}
+
+/// A `websocket.testee` transport.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a websocket.testee transport object")]
+pub(crate) struct TesteeFile {
+    /// `id`.
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    /// `endpoint`.
+    pub(crate) endpoint: Value,
+    /// `options`: WebSocket options.
+    #[serde(default)]
+    pub(crate) options: Option<Value>,
+}
+
+/// A `web` transport.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a web transport object")]
+pub(crate) struct WebFile {
+    /// `id`.
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    /// `endpoint`.
+    pub(crate) endpoint: Value,
+    /// `paths`: services by path.
+    pub(crate) paths: Map<String, Value>,
+    /// `options`: HTTP options.
+    #[serde(default)]
+    pub(crate) options: Option<Value>,
+}
+
+/// A `static` service on a web path.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a static path service object")]
+pub(crate) struct StaticFile {
+    /// `directory`, relative to the node directory.
+    #[serde(default)]
+    pub(crate) directory: Option<String>,
+    /// `package`: a Python package to serve from.
+    #[serde(default)]
+    pub(crate) package: Option<String>,
+    /// `resource`: the resource in `package`.
+    #[serde(default)]
+    pub(crate) resource: Option<String>,
+    /// `options`.
+    #[serde(default)]
+    pub(crate) options: Option<Value>,
+}
+
+/// A service without settings (`nodeinfo`), and the target of option
+/// objects whose every key is accepted and ignored.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an object")]
+pub(crate) struct NoFields {}
+
+/// WebSocket `options`, in Crossbar.io's names and units (ms, bytes).
+#[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "websocket options")]
+pub(crate) struct WebSocketOptionsFile {
+    /// `max_frame_size`, bytes (0: no limit in Crossbar.io).
+    #[serde(default)]
+    pub(crate) max_frame_size: Option<i64>,
+    /// `max_message_size`, bytes.
+    #[serde(default)]
+    pub(crate) max_message_size: Option<i64>,
+    /// `open_handshake_timeout`, ms.
+    #[serde(default)]
+    pub(crate) open_handshake_timeout: Option<i64>,
+    /// `close_handshake_timeout`, ms.
+    #[serde(default)]
+    pub(crate) close_handshake_timeout: Option<i64>,
+    /// `auto_ping_interval`, ms.
+    #[serde(default)]
+    pub(crate) auto_ping_interval: Option<i64>,
+    /// `auto_ping_timeout`, ms.
+    #[serde(default)]
+    pub(crate) auto_ping_timeout: Option<i64>,
+    /// `auto_ping_size`, bytes.
+    #[serde(default)]
+    pub(crate) auto_ping_size: Option<i64>,
+    /// `require_websocket_subprotocol`.
+    #[serde(default)]
+    pub(crate) require_websocket_subprotocol: Option<bool>,
+    /// `allowed_origins`: `Origin` patterns.
+    #[serde(default)]
+    pub(crate) allowed_origins: Option<Vec<String>>,
+    /// `compression`: permessage-deflate settings.
+    #[serde(default)]
+    pub(crate) compression: Option<Value>,
+}
+
+/// A `tcp` endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a tcp endpoint object")]
+pub(crate) struct TcpEndpointFile {
+    /// `port`: a number, or `"$VAR"` / `"${VAR}"` naming an environment
+    /// variable.
+    #[serde(default)]
+    pub(crate) port: Option<Value>,
+    /// `portrange`: the first free port of a range.
+    #[serde(default)]
+    pub(crate) portrange: Option<Value>,
+    /// `interface`: the address to listen on.
+    #[serde(default)]
+    pub(crate) interface: Option<String>,
+    /// `backlog`: the listen queue length.
+    #[serde(default)]
+    pub(crate) backlog: Option<i64>,
+    /// `version`: 4 or 6.
+    #[serde(default)]
+    pub(crate) version: Option<i64>,
+    /// `tls`.
+    #[serde(default)]
+    pub(crate) tls: Option<Value>,
+}
+
+/// A `unix` endpoint.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a unix endpoint object")]
+pub(crate) struct UnixEndpointFile {
+    /// `path`, relative to the node directory.
+    pub(crate) path: String,
+    /// `backlog`.
+    #[serde(default)]
+    pub(crate) backlog: Option<i64>,
+}
+
+/// The `anonymous` method of a transport's `auth`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an anonymous auth object")]
+pub(crate) struct AnonymousAuthFile {
+    /// `type`: `static` (others are dynamic).
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    /// `role`: the role anonymous sessions get.
+    #[serde(default)]
+    pub(crate) role: Option<String>,
+    /// `authid`: the authid anonymous sessions get.
+    #[serde(default)]
+    pub(crate) authid: Option<String>,
+    /// `realm`: the only realm anonymous sessions may join.
+    #[serde(default)]
+    pub(crate) realm: Option<String>,
+}
+
+/// ringbar's own settings, the top-level `"ringbar"` object.
+#[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "ringbar settings")]
+pub(crate) struct RingbarFile {
+    /// `cores`: core threads to run.
+    #[serde(default)]
+    pub(crate) cores: Option<i64>,
+    /// `io`: `uring`, `epoll` or `auto`.
+    #[serde(default)]
+    pub(crate) io: Option<String>,
+    /// `flow`: per-session flow control.
+    #[serde(default)]
+    pub(crate) flow: Option<FlowFile>,
+    /// `shutdown_timeout_ms`.
+    #[serde(default)]
+    pub(crate) shutdown_timeout_ms: Option<i64>,
+}
+
+/// `ringbar.flow`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "flow settings")]
+pub(crate) struct FlowFile {
+    /// `max_queued_bytes`: a session's outbound queue limit.
+    #[serde(default)]
+    pub(crate) max_queued_bytes: Option<i64>,
+    /// `slow_consumer`: `drop` or `disconnect`.
+    #[serde(default)]
+    pub(crate) slow_consumer: Option<String>,
+}

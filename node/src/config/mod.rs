@@ -1,0 +1,157 @@
+//! The node's configuration: Crossbar.io's `config.json` (version 2) or
+//! `config.yaml` in the node directory, plus ringbar's `"ringbar"` section,
+//! checked with a path for every error and turned into the engine's
+//! [`RouterConfig`].
+
+mod convert;
+pub(crate) mod default;
+pub(crate) mod diag;
+mod file;
+mod read;
+pub(crate) mod settings;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use ringbar_engine::config::RouterConfig;
+use serde_json::Value;
+
+use diag::{Diagnostic, Diagnostics};
+pub(crate) use settings::Overrides;
+
+/// The config file names, in the order they are looked for.
+pub(crate) const CONFIG_FILES: [&str; 2] = ["config.json", "config.yaml"];
+
+/// A valid config, ready to run.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    /// What the engine runs.
+    pub(crate) router: RouterConfig,
+    /// The file it came from.
+    pub(crate) path: PathBuf,
+    /// What was accepted but deserves a look.
+    pub(crate) warnings: Vec<Diagnostic>,
+}
+
+/// Why no config could be loaded.
+#[derive(Debug)]
+pub(crate) enum LoadError {
+    /// The node directory has no config file.
+    Missing {
+        /// The node directory.
+        dir: PathBuf,
+    },
+    /// The file could not be read.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+    /// The file is not valid JSON or YAML.
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The file parses but is not a valid config.
+    Invalid {
+        /// Every error, in file order.
+        errors: Vec<Diagnostic>,
+        /// The warnings found on the way.
+        warnings: Vec<Diagnostic>,
+    },
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Missing { dir } => write!(
+                f,
+                "no config.json or config.yaml in {} (`ringbar init {}` writes one)",
+                dir.display(),
+                dir.display()
+            ),
+            LoadError::Read { path, source } => {
+                write!(f, "cannot read {}: {source}", path.display())
+            }
+            LoadError::Syntax { path, message } => write!(f, "{}: {message}", path.display()),
+            LoadError::Invalid { errors, .. } => {
+                for (at, error) in errors.iter().enumerate() {
+                    if at > 0 {
+                        f.write_str("\n")?;
+                    }
+                    write!(f, "{error}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Loads the config of the node directory `dir`: `config.json`, else
+/// `config.yaml`. `"$VAR"` ports are read from the process environment.
+pub(crate) fn load(dir: &Path, overrides: Overrides) -> Result<Loaded, LoadError> {
+    let env = |name: &str| std::env::var(name).ok();
+    load_with_env(dir, overrides, &env)
+}
+
+/// [`load`] with the environment given.
+pub(crate) fn load_with_env(
+    dir: &Path,
+    overrides: Overrides,
+    env: convert::Env<'_>,
+) -> Result<Loaded, LoadError> {
+    let Some((path, name)) = find(dir) else {
+        return Err(LoadError::Missing {
+            dir: dir.to_path_buf(),
+        });
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let root = parse(&text, name).map_err(|message| LoadError::Syntax {
+        path: path.clone(),
+        message,
+    })?;
+    let mut diag = Diagnostics::new(name);
+    if name == CONFIG_FILES[0] && dir.join(CONFIG_FILES[1]).exists() {
+        diag.warn(
+            &diag::Path::root(),
+            "config.yaml is ignored: config.json is read when both exist",
+        );
+    }
+    let router = convert::convert(&root, dir, env, overrides, &mut diag);
+    let (errors, warnings) = diag.into_parts();
+    match router {
+        Some(router) if errors.is_empty() => Ok(Loaded {
+            router,
+            path,
+            warnings,
+        }),
+        _ => Err(LoadError::Invalid { errors, warnings }),
+    }
+}
+
+/// The config file of `dir` and its name.
+fn find(dir: &Path) -> Option<(PathBuf, &'static str)> {
+    CONFIG_FILES
+        .into_iter()
+        .map(|name| (dir.join(name), name))
+        .find(|(path, _)| path.is_file())
+}
+
+/// Parses JSON, or YAML for a `.yaml` file, into one value tree.
+fn parse(text: &str, name: &str) -> Result<Value, String> {
+    if name.ends_with(".yaml") {
+        serde_yaml_ng::from_str(text).map_err(|e| format!("not valid YAML: {e}"))
+    } else {
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,77 @@
+//! `ringbar init DIR`: a new node directory with the default config and
+//! the instance key pair.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::config::CONFIG_FILES;
+use crate::config::default::DEFAULT_CONFIG_JSON;
+use crate::key::{self, KeyError, KeyOrigin};
+
+/// Why a node directory could not be initialised.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InitError {
+    /// The directory already has a config, which `init` never overwrites.
+    #[error(
+        "{} exists already; ringbar init does not overwrite it (use another directory, or move the file away)",
+        .0.display()
+    )]
+    ConfigExists(PathBuf),
+    /// A file or the directory could not be written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// What could not be written.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+    /// The instance key could not be made or read.
+    #[error("instance key: {0}")]
+    Key(#[from] KeyError),
+}
+
+/// Creates `dir` (and its parents) with `config.json` and the instance key
+/// pair; an existing key pair is kept.
+pub(crate) fn init(dir: &Path) -> Result<(), InitError> {
+    if let Some(existing) = CONFIG_FILES
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|path| path.exists())
+    {
+        return Err(InitError::ConfigExists(existing));
+    }
+    fs::create_dir_all(dir).map_err(|source| InitError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let config_path = dir.join(CONFIG_FILES[0]);
+    let io_error = |source| InitError::Io {
+        path: config_path.clone(),
+        source,
+    };
+    // `create_new`: another process that wrote a config meanwhile wins.
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&config_path)
+        .map_err(io_error)?;
+    file.write_all(DEFAULT_CONFIG_JSON.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io_error)?;
+    tracing::info!("Node directory {} initialised.", dir.display());
+    instance_key(dir)?;
+    Ok(())
+}
+
+/// Loads the instance key of `dir`, generating it when missing, and logs
+/// which.
+pub(crate) fn instance_key(dir: &Path) -> Result<(), KeyError> {
+    let (key, origin) = key::load_or_generate(dir)?;
+    match origin {
+        KeyOrigin::Generated => tracing::info!("Instance key generated."),
+        KeyOrigin::Loaded => tracing::info!("Instance key loaded."),
+    }
+    tracing::debug!("Instance public key: {}", key.public_hex());
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! Logging to stderr with `tracing`: `--loglevel`, or the `RINGBAR_LOG`
+//! filter when set.
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::LogLevel;
+
+/// The environment variable whose `tracing` filter overrides `--loglevel`
+/// (e.g. `RINGBAR_LOG=ringbar_engine=debug,info`).
+pub(crate) const LOG_ENV: &str = "RINGBAR_LOG";
+
+/// Installs the process's log subscriber.
+pub(crate) fn init(level: LogLevel) {
+    let filter = match std::env::var(LOG_ENV) {
+        Ok(spec) if !spec.trim().is_empty() => match EnvFilter::try_new(&spec) {
+            Ok(filter) => filter,
+            Err(error) => {
+                eprintln!(
+                    "ringbar: {LOG_ENV}={spec:?} is not a log filter ({error}); using --loglevel {}",
+                    level.directive()
+                );
+                EnvFilter::new(level.directive())
+            }
+        },
+        _ => EnvFilter::new(level.directive()),
+    };
+    // A second subscriber (none is ever installed before this) would only
+    // be refused, so the result is not worth a failure.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}

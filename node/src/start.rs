@@ -1,0 +1,117 @@
+//! `ringbar start DIR`: initialise if needed, load the key and the config,
+//! write the pid file, run the router until SIGINT or SIGTERM.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use ringbar_engine::{Router, ShutdownHandle};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::config::{self, LoadError, Overrides};
+use crate::init;
+use crate::pidfile::{self, PidFile};
+use crate::{EXIT_CONFIG, EXIT_FAILURE};
+
+/// Runs the node of `dir` to the end; the exit code says how it ended.
+pub(crate) fn run(dir: &Path, overrides: Overrides) -> ExitCode {
+    let fresh = !dir.exists();
+    if fresh && let Err(error) = init::init(dir) {
+        return fail(format!("cannot initialise {}: {error}", dir.display()));
+    }
+    // The config is checked before the key is made, so that a bad config
+    // leaves the directory as it was.
+    let loaded = match config::load(dir, overrides) {
+        Ok(loaded) => loaded,
+        Err(error) => return config_failure(&error, "; nothing was started"),
+    };
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    if !fresh && let Err(error) = init::instance_key(dir) {
+        return fail(format!("instance key: {error}"));
+    }
+    tracing::info!("Config loaded from {}.", loaded.path.display());
+
+    // Signals are caught from here on, so one that arrives while the router
+    // starts is handled once it runs, not by the default action.
+    let signals = match Signals::new([SIGINT, SIGTERM]) {
+        Ok(signals) => signals,
+        Err(error) => return fail(format!("cannot handle SIGINT/SIGTERM: {error}")),
+    };
+    let pid_file = match PidFile::create(dir) {
+        Ok(pid_file) => pid_file,
+        Err(error) => return fail(error.to_string()),
+    };
+    let router = match Router::start(loaded.router) {
+        Ok(router) => router,
+        Err(error) => {
+            pid_file.remove();
+            return fail(format!("cannot start: {error}"));
+        }
+    };
+    watch_signals(signals, router.shutdown_handle(), pid_file.path());
+    router.join();
+    pid_file.remove();
+    tracing::info!("Node stopped.");
+    ExitCode::SUCCESS
+}
+
+/// Prints why the config cannot be used, the count of errors followed by
+/// `outcome`; the exit code for it.
+pub(crate) fn config_failure(error: &LoadError, outcome: &str) -> ExitCode {
+    if let LoadError::Invalid { errors, warnings } = error {
+        for warning in warnings {
+            eprintln!("warning: {warning}");
+        }
+        for error in errors {
+            eprintln!("error: {error}");
+        }
+        eprintln!(
+            "ringbar: the config has {} error{}{outcome}.",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        );
+    } else {
+        eprintln!("ringbar: {error}");
+    }
+    ExitCode::from(EXIT_CONFIG)
+}
+
+/// The first SIGINT or SIGTERM asks the router to stop gracefully; a
+/// second one ends the process at once.
+fn watch_signals(mut signals: Signals, shutdown: ShutdownHandle, pid_path: &Path) {
+    let pid_path = pid_path.to_path_buf();
+    let fallback = shutdown.clone();
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut asked = false;
+            for signal in signals.forever() {
+                let name = if signal == SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
+                if asked {
+                    tracing::warn!("{name} again: exiting without waiting for the router.");
+                    pidfile::remove(&pid_path);
+                    std::process::exit(i32::from(EXIT_FAILURE));
+                }
+                asked = true;
+                tracing::info!("{name} received: stopping the node.");
+                shutdown.shutdown();
+            }
+        });
+    if let Err(error) = spawned {
+        // Without the thread, signals would stay caught and ignored: better
+        // to stop now than to run a node that cannot be stopped.
+        tracing::error!("cannot start the signal thread ({error}); stopping.");
+        fallback.shutdown();
+    }
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("ringbar: {message}");
+    ExitCode::from(EXIT_FAILURE)
+}

@@ -1,0 +1,103 @@
+//! `ringbar check DIR`.
+
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use support::{Scratch, UNIX_CONFIG, run, text};
+
+const BROKEN: &str = r#"{
+    "version": 2,
+    "workers": [{
+        "type": "router",
+        "realms": [
+            {"name": "a b"},
+            {"name": "realm1", "roles": [{"name": "r", "authorizer": "com.example.authorize"}]}
+        ],
+        "transports": [
+            {"type": "websocket", "endpoint": {"type": "tcp", "port": 70000}, "serializers": ["json", "ubjson"]},
+            {"type": "rawsocket", "endpoint": {"type": "tcp", "port": 8081, "tls": {}},
+             "auth": {"ticket": {"type": "static"}}}
+        ]
+    }]
+}"#;
+
+#[test]
+fn check_lists_every_error_and_exits_2() {
+    let dir = Scratch::new("check-broken").with_config(BROKEN);
+    let output = run(&["check", dir.arg()]);
+    assert_eq!(output.status.code(), Some(2));
+    let w = "error: config.json: workers[0]";
+    assert_eq!(
+        text(&output.stderr),
+        [
+            format!("{w}.realms[0].name: \"a b\" is not a valid realm URI (invalid character ' ' in URI component 0)"),
+            format!("{w}.realms[1].roles[0].authorizer: dynamic authorizers are not supported yet: list static permissions instead"),
+            format!("{w}.transports[0].endpoint.port: 70000 is not a port (1-65535)"),
+            format!("{w}.transports[0].serializers[1]: \"ubjson\" is not supported (json, msgpack, cbor)"),
+            format!("{w}.transports[1].endpoint.tls: TLS is not supported yet: terminate TLS in front of ringbar (nginx, HAProxy) and listen on plain TCP"),
+            format!("{w}.transports[1].auth.ticket: authentication method ticket is not supported yet"),
+            "ringbar: the config has 6 errors.".to_owned(),
+            String::new(),
+        ]
+        .join("\n")
+    );
+    assert_eq!(text(&output.stdout), "");
+}
+
+#[test]
+fn unknown_keys_warn_and_pass() {
+    let config = UNIX_CONFIG.replacen("\"version\": 2,", "\"version\": 2, \"colour\": 1,", 1);
+    let dir = Scratch::new("check-unknown").with_config(&config);
+    let output = run(&["check", dir.arg()]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        text(&output.stderr),
+        "warning: config.json: colour: unknown key, ignored\n"
+    );
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "Ok, {}/config.json is valid: 1 realm, 1 transport.\n",
+            dir.arg()
+        )
+    );
+}
+
+#[test]
+fn yaml_configs_are_checked() {
+    let dir = Scratch::new("check-yaml");
+    std::fs::create_dir_all(&dir.path).unwrap();
+    std::fs::write(
+        dir.path.join("config.yaml"),
+        "version: 2\nworkers:\n  - type: router\n    realms: [{name: realm1}]\n    transports:\n      - {type: rawsocket, endpoint: {type: tcp, port: 99999}}\n",
+    )
+    .unwrap();
+    let output = run(&["check", dir.arg()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains(
+            "error: config.yaml: workers[0].transports[0].endpoint.port: 99999 is not a port (1-65535)\n"
+        ),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn a_syntax_error_or_a_missing_config_exits_2() {
+    let dir = Scratch::new("check-syntax").with_config("{\"version\": 2,");
+    let output = run(&["check", dir.arg()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr)
+            .contains("config.json: not valid JSON: EOF while parsing a value at line 1 column 14"),
+        "{}",
+        text(&output.stderr)
+    );
+    let missing = Scratch::new("check-missing");
+    let output = run(&["check", missing.arg()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("no config.json or config.yaml in"));
+}

@@ -1,0 +1,101 @@
+//! `ringbar init DIR`.
+
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use support::{Scratch, run, text};
+
+fn mode(path: &std::path::Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn init_writes_a_config_that_check_accepts_and_a_key_pair() {
+    let dir = Scratch::new("init");
+    let output = run(&["init", dir.arg()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!("Node directory {} initialised.", dir.arg())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Instance key generated."), "{stderr}");
+
+    let config = fs::read_to_string(dir.path.join("config.json")).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(value["version"], 2);
+    assert_eq!(value["workers"][0]["realms"][0]["name"], "realm1");
+    assert_eq!(
+        value["workers"][0]["transports"][0]["paths"]["ws"]["type"],
+        "websocket"
+    );
+
+    assert_eq!(mode(&dir.path.join("key.priv")), 0o600);
+    assert_eq!(mode(&dir.path.join("key.pub")), 0o644);
+    let public = fs::read_to_string(dir.path.join("key.pub")).unwrap();
+    let private = fs::read_to_string(dir.path.join("key.priv")).unwrap();
+    let public_key = public
+        .lines()
+        .find_map(|l| l.strip_prefix("public-key-ed25519: "))
+        .expect("a public key tag");
+    assert_eq!(public_key.len(), 64);
+    assert!(public_key.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert!(private.contains(&format!("public-key-ed25519: {public_key}\n")));
+    let private_key = private
+        .lines()
+        .find_map(|l| l.strip_prefix("private-key-ed25519: "))
+        .expect("a private key tag");
+    assert_eq!(private_key.len(), 64);
+    assert!(!public.contains("private-key"));
+    for tag in ["creator: ", "created-at: ", "machine-id: "] {
+        assert!(public.contains(tag), "{tag} missing in {public}");
+    }
+
+    let output = run(&["check", dir.arg()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stderr),
+        "",
+        "the default config warns about nothing"
+    );
+    assert!(text(&output.stdout).contains("is valid: 1 realm, 2 transports."));
+}
+
+#[test]
+fn init_refuses_to_overwrite_a_config() {
+    let dir = Scratch::new("init-twice").with_config("{\"version\": 2}");
+    let output = run(&["init", dir.arg()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "ringbar: cannot initialise {0}: {0}/config.json exists already; ringbar init does not overwrite it (use another directory, or move the file away)\n",
+            dir.arg()
+        )
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path.join("config.json")).unwrap(),
+        "{\"version\": 2}"
+    );
+    assert!(!dir.path.join("key.priv").exists());
+}
+
+#[test]
+fn init_keeps_an_existing_key() {
+    let dir = Scratch::new("init-key");
+    assert!(run(&["init", dir.arg()]).status.success());
+    let private = fs::read_to_string(dir.path.join("key.priv")).unwrap();
+    fs::remove_file(dir.path.join("config.json")).unwrap();
+    let output = run(&["init", dir.arg()]);
+    assert!(output.status.success());
+    assert!(text(&output.stderr).contains("Instance key loaded."));
+    assert_eq!(
+        fs::read_to_string(dir.path.join("key.priv")).unwrap(),
+        private
+    );
+}
