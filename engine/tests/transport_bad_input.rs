@@ -171,3 +171,14 @@ fn a_thousand_abrupt_disconnects_leave_nothing_behind() {
     );
     still_routes(&router);
 }
+
+#[test]
+fn a_second_router_on_the_same_port_fails_to_start() {
+    let router = TestRouter::start(2, IoBackend::Epoll);
+    let second = ringbar_engine::Router::start(router.config.clone());
+    assert!(
+        matches!(second, Err(ringbar_engine::StartError::Bind { .. })),
+        "SO_REUSEPORT must not let a second router share the port"
+    );
+    still_routes(&router);
+}

@@ -21,6 +21,18 @@ pub(crate) fn bind(endpoint: &Endpoint, core: usize) -> io::Result<Option<BoundS
         } => {
             let ip = interface.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
             let addr = SocketAddr::new(ip, *port);
+            if core == 0 {
+                // SO_REUSEPORT would let a second ringbar share the port
+                // silently: a plain bind first fails if anything holds it.
+                let probe =
+                    Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+                if interface.is_none() {
+                    probe.set_only_v6(false)?;
+                }
+                probe.set_reuse_address(true)?;
+                probe.bind(&addr.into())?;
+                drop(probe);
+            }
             let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
             if interface.is_none() {
                 // Every IPv4 and IPv6 address, as Crossbar.io listens.

@@ -39,6 +39,7 @@ pub fn free_port() -> u16 {
 
 /// A running router with a WebSocket and a RawSocket transport.
 pub struct TestRouter {
+    pub config: RouterConfig,
     pub ws_port: u16,
     pub rs_port: u16,
     shutdown: ShutdownHandle,
@@ -133,8 +134,9 @@ impl TestRouter {
             flow,
             shutdown_timeout_ms: 2000,
         };
-        let router = Router::start(config).unwrap();
+        let router = Router::start(config.clone()).unwrap();
         Self {
+            config,
             ws_port,
             rs_port,
             shutdown: router.shutdown_handle(),
