@@ -37,6 +37,15 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A TCP endpoint on 127.0.0.1.
+fn loopback(port: u16) -> Endpoint {
+    Endpoint::Tcp {
+        interface: Some("127.0.0.1".parse().unwrap()),
+        port,
+        backlog: 1024,
+    }
+}
+
 /// A running router with a WebSocket and a RawSocket transport.
 pub struct TestRouter {
     pub config: RouterConfig,
@@ -103,11 +112,7 @@ impl TestRouter {
             transports: vec![
                 TransportConfig {
                     id: "ws".into(),
-                    endpoint: Endpoint::Tcp {
-                        interface: Some("127.0.0.1".parse().unwrap()),
-                        port: ws_port,
-                        backlog: 1024,
-                    },
+                    endpoint: loopback(ws_port),
                     kind: TransportKind::WebSocket(WebSocketTransport {
                         serializers: serializers.clone(),
                         options: WebSocketOptions {
@@ -119,11 +124,7 @@ impl TestRouter {
                 },
                 TransportConfig {
                     id: "rs".into(),
-                    endpoint: Endpoint::Tcp {
-                        interface: Some("127.0.0.1".parse().unwrap()),
-                        port: rs_port,
-                        backlog: 1024,
-                    },
+                    endpoint: loopback(rs_port),
                     kind: TransportKind::RawSocket(RawSocketTransport {
                         serializers,
                         max_message_bytes: 1 << 20,
