@@ -141,15 +141,15 @@ pub(crate) fn deliver(core: &Core, publication: &Publication) {
             if !publication.admits(&session.identity) {
                 continue;
             }
-            let frame = match frames.iter().find(|(w, _)| *w == session.wire) {
-                Some((_, f)) => f.clone(),
+            let at = match frames.iter().position(|(w, _)| *w == session.wire) {
+                Some(at) => at,
                 None => match session
                     .wire
                     .frame(&publication.event(*subscription, *pattern, false))
                 {
                     Ok(f) => {
-                        frames.push((session.wire, f.clone()));
-                        f
+                        frames.push((session.wire, f));
+                        frames.len() - 1
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, session = session.identity.session.get(), "event not encodable for subscriber");
@@ -157,14 +157,16 @@ pub(crate) fn deliver(core: &Core, publication: &Publication) {
                     }
                 },
             };
-            offer_event(core, session, frame);
+            if let Some((_, frame)) = frames.get(at) {
+                offer_event(core, session, frame);
+            }
         }
     }
 }
 
 /// Queues an event frame, applying the slow-consumer policy when the
 /// subscriber's queue is full.
-fn offer_event(core: &Core, session: &SessionHandle, frame: Bytes) {
+fn offer_event(core: &Core, session: &SessionHandle, frame: &Bytes) {
     if session.conn.outbound.push_event(frame).is_ok() {
         return;
     }
@@ -266,7 +268,7 @@ pub(crate) fn subscribe(
             if retained.admits(&session.identity)
                 && let Ok(frame) = session.wire.frame(&retained.event(id, is_pattern, true))
             {
-                offer_event(core, session, frame);
+                offer_event(core, session, &frame);
             }
         }
     }
