@@ -16,6 +16,7 @@ use crate::ids::IdGenerator;
 use crate::mailbox::{Mail, Mailboxes};
 use crate::realm::Realm;
 use crate::session::SessionHandle;
+use crate::wire::Wire;
 
 /// What every core shares.
 pub(crate) struct Shared {
@@ -68,6 +69,19 @@ impl Shared {
 /// A key of a session on its core.
 pub(crate) type SessionKey = u64;
 
+/// A subscriber on this core, as delivery reaches it: what is checked for
+/// every event (publisher exclusion, which frame) is kept inline, so the
+/// loop over a subscription's sessions touches one array, not a map and a
+/// session per subscriber.
+pub(crate) struct LocalSubscriber {
+    /// The subscriber's session id.
+    pub(crate) session: SessionId,
+    /// Its wire, which selects the shared frame it gets.
+    pub(crate) wire: Wire,
+    /// The session itself.
+    pub(crate) handle: Rc<SessionHandle>,
+}
+
 /// One core's state. Lives on its thread (`Rc`), never shared.
 pub(crate) struct Core {
     /// This core's index.
@@ -78,7 +92,8 @@ pub(crate) struct Core {
     pub(crate) sessions: RefCell<HashMap<SessionKey, Rc<SessionHandle>>>,
     next_key: Cell<SessionKey>,
     /// (realm index, subscription) -> local subscriber sessions.
-    pub(crate) local_subscribers: RefCell<HashMap<(usize, SubscriptionId), Vec<SessionKey>>>,
+    pub(crate) local_subscribers:
+        RefCell<ahash::AHashMap<(usize, SubscriptionId), Vec<LocalSubscriber>>>,
     /// Random ids for sessions and publications.
     pub(crate) ids: RefCell<IdGenerator>,
     /// Mail that did not fit its mailbox yet; publishers wait while any is
@@ -97,7 +112,7 @@ impl Core {
             shared,
             sessions: RefCell::new(HashMap::new()),
             next_key: Cell::new(1),
-            local_subscribers: RefCell::new(HashMap::new()),
+            local_subscribers: RefCell::new(ahash::AHashMap::new()),
             ids: RefCell::new(IdGenerator::new()),
             backlog: RefCell::new(VecDeque::new()),
             connections: Cell::new(0),
@@ -109,7 +124,6 @@ impl Core {
     pub(crate) fn add_session(&self, session: Rc<SessionHandle>) -> SessionKey {
         let key = self.next_key.get();
         self.next_key.set(key + 1);
-        session.key.set(key);
         self.sessions.borrow_mut().insert(key, session);
         if let Some(n) = self.shared.sessions_per_core.get(self.id) {
             n.fetch_add(1, Ordering::Relaxed);

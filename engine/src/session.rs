@@ -41,8 +41,6 @@ pub(crate) struct SessionHandle {
     pub(crate) decisions: RefCell<DecisionCache>,
     /// The subscriptions this session holds.
     pub(crate) subscriptions: RefCell<Vec<SubscriptionId>>,
-    /// Its key in its core's session table (set when it joins).
-    pub(crate) key: std::cell::Cell<SessionKey>,
 }
 
 impl SessionHandle {
@@ -282,7 +280,6 @@ impl SessionDriver {
             conn: self.conn.clone(),
             decisions: RefCell::new(DecisionCache::default()),
             subscriptions: RefCell::new(Vec::new()),
-            key: std::cell::Cell::new(0),
         });
         let features: Dict = BROKER_FEATURES
             .iter()
@@ -339,7 +336,7 @@ impl SessionDriver {
 
     fn leave(&mut self, why: &str) {
         if let State::Open { handle, key } = std::mem::replace(&mut self.state, State::Closed) {
-            broker::remove_session(&self.core, &handle, key);
+            broker::remove_session(&self.core, &handle);
             self.core.remove_session(key);
             self.core.shared.release_session_id(handle.identity.session);
             tracing::info!(

@@ -5,6 +5,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use ringbar_protocol::id::SubscriptionId;
 use ringbar_protocol::message::{
     MessageType, Publish, Published, Subscribe, Subscribed, Unsubscribe, Unsubscribed,
 };
@@ -15,7 +16,7 @@ use super::Publication;
 use super::subscriptions::CoreId;
 use crate::authorize::Action;
 use crate::config::SlowConsumerPolicy;
-use crate::core::{Core, SessionKey};
+use crate::core::{Core, LocalSubscriber};
 use crate::mailbox::Mail;
 use crate::session::{Flow, SessionHandle};
 use crate::wire::Wire;
@@ -127,35 +128,37 @@ impl Iterator for CoreSetBits {
 /// receiving session.
 pub(crate) fn deliver(core: &Core, publication: &Publication) {
     let locals = core.local_subscribers.borrow();
-    let sessions = core.sessions.borrow();
     let mut frames: Vec<(Wire, Bytes)> = Vec::new();
     for (subscription, pattern) in &publication.subscriptions {
-        let Some(keys) = locals.get(&(publication.realm.index, *subscription)) else {
+        let Some(subscribers) = locals.get(&(publication.realm.index, *subscription)) else {
             continue;
         };
         frames.clear();
-        for key in keys {
-            let Some(session) = sessions.get(key) else {
-                continue;
-            };
-            if !publication.admits(&session.identity) {
+        for subscriber in subscribers {
+            if publication.exclude_me && subscriber.session == publication.publisher {
                 continue;
             }
-            let at = match frames.iter().position(|(w, _)| *w == session.wire) {
+            let session = &subscriber.handle;
+            if publication.filters.is_some() && !publication.admits(&session.identity) {
+                continue;
+            }
+            let at = match frames.iter().position(|(w, _)| *w == subscriber.wire) {
                 Some(at) => at,
-                None => match session
-                    .wire
-                    .frame(&publication.event(*subscription, *pattern, false))
-                {
-                    Ok(f) => {
-                        frames.push((session.wire, f));
-                        frames.len() - 1
+                None => {
+                    match subscriber
+                        .wire
+                        .frame(&publication.event(*subscription, *pattern, false))
+                    {
+                        Ok(f) => {
+                            frames.push((subscriber.wire, f));
+                            frames.len() - 1
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, session = subscriber.session.get(), "event not encodable for subscriber");
+                            continue;
+                        }
                     }
-                    Err(e) => {
-                        tracing::debug!(error = %e, session = session.identity.session.get(), "event not encodable for subscriber");
-                        continue;
-                    }
-                },
+                }
             };
             if let Some((_, frame)) = frames.get(at) {
                 offer_event(core, session, frame);
@@ -254,7 +257,11 @@ pub(crate) fn subscribe(
             .borrow_mut()
             .entry((realm.index, id))
             .or_default()
-            .push(session.key.get());
+            .push(LocalSubscriber {
+                session: session.identity.session,
+                wire: session.wire,
+                handle: session.clone(),
+            });
     }
     session.send(&ringbar_protocol::message::Message::Subscribed(
         Subscribed {
@@ -303,7 +310,7 @@ pub(crate) fn unsubscribe(
         );
         return Flow::Continue;
     }
-    leave_subscription(core, session, session.key.get(), unsubscribe.subscription);
+    leave_subscription(core, session, unsubscribe.subscription);
     session.send(&ringbar_protocol::message::Message::Unsubscribed(
         Unsubscribed {
             request: unsubscribe.request,
@@ -314,24 +321,19 @@ pub(crate) fn unsubscribe(
 }
 
 /// A session leaves: it leaves every subscription it held.
-pub(crate) fn remove_session(core: &Core, session: &SessionHandle, key: SessionKey) {
+pub(crate) fn remove_session(core: &Core, session: &SessionHandle) {
     let held = std::mem::take(&mut *session.subscriptions.borrow_mut());
     for id in held {
-        leave_subscription(core, session, key, id);
+        leave_subscription(core, session, id);
     }
 }
 
-fn leave_subscription(
-    core: &Core,
-    session: &SessionHandle,
-    key: SessionKey,
-    id: ringbar_protocol::id::SubscriptionId,
-) {
+fn leave_subscription(core: &Core, session: &SessionHandle, id: SubscriptionId) {
     let realm = &session.realm;
     let mut locals = core.local_subscribers.borrow_mut();
-    if let Some(keys) = locals.get_mut(&(realm.index, id)) {
-        keys.retain(|k| *k != key);
-        if keys.is_empty() {
+    if let Some(subscribers) = locals.get_mut(&(realm.index, id)) {
+        subscribers.retain(|s| s.session != session.identity.session);
+        if subscribers.is_empty() {
             locals.remove(&(realm.index, id));
         }
     }
