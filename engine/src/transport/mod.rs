@@ -7,6 +7,7 @@ mod testee;
 mod web;
 mod websocket;
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use crate::config::{TransportConfig, TransportKind};
@@ -20,6 +21,10 @@ pub(crate) struct Connection {
     pub(crate) stream: Stream,
     pub(crate) outbound: Outbound,
     pub(crate) peer: Peer,
+    /// A WebSocket closing handshake started by this side is under way: the
+    /// reader, which waits for the peer's Close, ends the stream, not the
+    /// writer.
+    pub(crate) awaiting_close: Cell<bool>,
 }
 
 impl Connection {
@@ -29,6 +34,7 @@ impl Connection {
             stream,
             outbound: Outbound::new(max_queued_bytes),
             peer,
+            awaiting_close: Cell::new(false),
         })
     }
 
@@ -46,10 +52,13 @@ pub(crate) async fn write_loop(conn: Rc<Connection>) {
         if let Err(e) = conn.stream.write_all(batch).await {
             tracing::debug!(peer = %conn.peer, error = %e, "write failed");
             conn.outbound.close();
-            break;
+            conn.stream.shutdown();
+            return;
         }
     }
-    conn.stream.shutdown();
+    if !conn.awaiting_close.get() {
+        conn.stream.shutdown();
+    }
 }
 
 /// Queues a WebSocket Close frame with `code` and closes the queue.

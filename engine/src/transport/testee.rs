@@ -52,6 +52,6 @@ pub(super) async fn serve(
         conn.outbound.push(out.freeze());
         Flow::Continue
     };
-    run_frames(&core, &conn, buf, limits(options), &last_input, echo).await;
+    run_frames(&core, &conn, buf, options, &last_input, echo).await;
     conn.outbound.close();
 }

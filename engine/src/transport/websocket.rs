@@ -106,7 +106,7 @@ pub(super) async fn serve(
         DataOpCode::Binary
     };
     let peer = conn.peer.clone();
-    run_frames(&core, &conn, buf, limits(options), &last_input, |opcode, payload| {
+    run_frames(&core, &conn, buf, options, &last_input, |opcode, payload| {
         if opcode == expected {
             session.on_message(payload)
         } else {
@@ -127,11 +127,11 @@ pub(super) async fn run_frames(
     core: &Core,
     conn: &Connection,
     mut buf: BytesMut,
-    limits: WebSocketConfig,
+    options: &WebSocketOptions,
     last_input: &Cell<Instant>,
     mut on_message: impl FnMut(DataOpCode, Bytes) -> Flow,
 ) {
-    let mut parser = FrameParser::new(Role::Server, limits);
+    let mut parser = FrameParser::new(Role::Server, limits(options));
     loop {
         loop {
             match parser.parse(&mut buf) {
@@ -139,7 +139,10 @@ pub(super) async fn run_frames(
                     match on_message(opcode, payload) {
                         Flow::Continue => {}
                         Flow::Close => {
+                            conn.awaiting_close.set(true);
                             send_close(conn, CloseCode::NORMAL_CLOSURE, "");
+                            let timeout = Duration::from_millis(options.close_handshake_timeout_ms);
+                            await_peer_close(conn, &mut parser, buf, timeout).await;
                             return;
                         }
                         Flow::Violation(reason) => {
@@ -173,6 +176,37 @@ pub(super) async fn run_frames(
             Ok(_) => last_input.set(Instant::now()),
         }
     }
+}
+
+/// The closing handshake this side started (RFC 6455 §7.1.1): waits for the
+/// peer's Close, discarding anything else, then ends the stream; a peer that
+/// does not answer within `timeout` is cut off.
+async fn await_peer_close(
+    conn: &Connection,
+    parser: &mut FrameParser,
+    mut buf: BytesMut,
+    timeout: Duration,
+) {
+    let answered = async {
+        loop {
+            loop {
+                match parser.parse(&mut buf) {
+                    Ok(Some(Incoming::Close(_))) | Err(_) => return,
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                }
+            }
+            let (result, b) = conn.stream.read(buf, READ_BYTES).await;
+            buf = b;
+            if !matches!(result, Ok(n) if n > 0) {
+                return;
+            }
+        }
+    };
+    if tokio::time::timeout(timeout, answered).await.is_err() {
+        tracing::debug!(peer = %conn.peer, "WebSocket peer did not answer Close in time: closed");
+    }
+    conn.stream.shutdown();
 }
 
 /// Queues a control frame.

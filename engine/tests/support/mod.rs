@@ -305,6 +305,51 @@ impl Client {
         self.stream.write_all(bytes).unwrap();
     }
 
+    /// Sends a masked WebSocket Close frame with `code`.
+    pub fn send_ws_close(&mut self, code: u16) {
+        let mut out = BytesMut::new();
+        encode_frame(
+            true,
+            OpCode::Close,
+            Some([5, 6, 7, 8]),
+            &code.to_be_bytes(),
+            &mut out,
+        );
+        self.stream.write_all(&out).unwrap();
+    }
+
+    /// Whether the router ends the connection within `within` (anything
+    /// else that arrives is discarded).
+    pub fn ends_within(&mut self, within: Duration) -> bool {
+        let deadline = std::time::Instant::now() + within;
+        let mut chunk = [0u8; 65536];
+        let ended = loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break false;
+            }
+            self.stream.set_read_timeout(Some(left)).unwrap();
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break true,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break false;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break true,
+            }
+        };
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        ended
+    }
+
     /// The next WAMP message, `None` when the connection ends.
     pub fn recv(&mut self) -> Option<Message> {
         loop {
