@@ -67,11 +67,16 @@ impl SessionHandle {
     }
 }
 
-/// Queues `message` on `conn` (a message that cannot be encoded is logged
-/// and dropped: only a payload transcoding can fail).
+/// Queues `message` on `conn` (a message that cannot be encoded, or is
+/// longer than the peer accepts, is logged and dropped).
 pub(crate) fn send(conn: &Connection, wire: Wire, message: &Message) {
     match wire.frame(message) {
-        Ok(frame) => conn.outbound.push(frame),
+        Ok(frame) if conn.accepts(&frame) => conn.outbound.push(frame),
+        Ok(frame) => tracing::debug!(
+            peer = %conn.peer,
+            bytes = frame.len(),
+            "message longer than the peer accepts: not sent"
+        ),
         Err(e) => tracing::debug!(error = %e, "message dropped: cannot encode"),
     }
 }

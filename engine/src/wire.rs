@@ -25,7 +25,7 @@ pub(crate) struct Wire {
 }
 
 /// The RawSocket frame prefix: type 0 (a WAMP message) and a 24-bit length.
-const RAWSOCKET_PREFIX_BYTES: usize = 4;
+pub(crate) const RAWSOCKET_PREFIX_BYTES: usize = 4;
 
 impl Wire {
     /// The whole frame carrying `message`.

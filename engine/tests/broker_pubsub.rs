@@ -9,6 +9,7 @@ mod support;
 use ringbar_engine::config::IoBackend;
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::message::*;
+use ringbar_protocol::rawsocket::MaxMessageLength;
 use ringbar_protocol::value::{Dict, Value};
 use support::{Client, TestRouter, Transport, event_args, join, publish, req, subscribe};
 
@@ -107,6 +108,46 @@ fn publisher_is_excluded_unless_it_asks() {
         other => panic!("expected EVENT, got {other:?}"),
     }
     assert!(matches!(c.recv(), Some(Message::Published(_))));
+}
+
+#[test]
+fn an_event_longer_than_a_rawsocket_subscriber_accepts_is_not_sent_to_it() {
+    let router = TestRouter::start(1, IoBackend::Epoll);
+    // Exponent 0: the subscriber accepts messages of at most 512 bytes.
+    let mut small = Client::connect_with(
+        &router,
+        Transport::RawSocket(Serializer::Json),
+        MaxMessageLength::MIN,
+    );
+    join(&mut small, "realm1");
+    subscribe(&mut small, "com.sized", Dict::new());
+    let mut big = Client::connect(&router, Transport::RawSocket(Serializer::Json));
+    join(&mut big, "realm1");
+    subscribe(&mut big, "com.sized", Dict::new());
+    let mut publisher = Client::connect(&router, Transport::WebSocket(Serializer::Json));
+    join(&mut publisher, "realm1");
+    let long = Value::from("x".repeat(2000).as_str());
+    publish(
+        &mut publisher,
+        "com.sized",
+        Dict::new(),
+        std::slice::from_ref(&long),
+    );
+    publish(&mut publisher, "com.sized", Dict::new(), &[Value::UInt(2)]);
+    for (who, expected) in [
+        (
+            &mut big,
+            vec![Value::List(vec![long]), Value::List(vec![Value::UInt(2)])],
+        ),
+        (&mut small, vec![Value::List(vec![Value::UInt(2)])]),
+    ] {
+        for want in expected {
+            match who.recv() {
+                Some(Message::Event(e)) => assert_eq!(event_args(&e), want),
+                other => panic!("expected EVENT, got {other:?}"),
+            }
+        }
+    }
 }
 
 #[test]

@@ -170,6 +170,14 @@ pub(crate) fn deliver(core: &Core, publication: &Publication) {
 /// Queues an event frame, applying the slow-consumer policy when the
 /// subscriber's queue is full.
 fn offer_event(core: &Core, session: &SessionHandle, frame: &Bytes) {
+    if !session.conn.accepts(frame) {
+        tracing::debug!(
+            session = session.identity.session.get(),
+            bytes = frame.len(),
+            "event longer than the subscriber accepts: not sent"
+        );
+        return;
+    }
     if session.conn.outbound.push_event(frame).is_ok() {
         return;
     }

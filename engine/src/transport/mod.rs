@@ -25,6 +25,9 @@ pub(crate) struct Connection {
     /// reader, which waits for the peer's Close, ends the stream, not the
     /// writer.
     pub(crate) awaiting_close: Cell<bool>,
+    /// The longest frame the peer accepts (a RawSocket peer announces its
+    /// maximum message length in the handshake); unlimited until set.
+    pub(crate) max_frame_bytes: Cell<usize>,
 }
 
 impl Connection {
@@ -35,7 +38,13 @@ impl Connection {
             outbound: Outbound::new(max_queued_bytes),
             peer,
             awaiting_close: Cell::new(false),
+            max_frame_bytes: Cell::new(usize::MAX),
         })
+    }
+
+    /// Whether the peer accepts a frame this long.
+    pub(crate) fn accepts(&self, frame: &[u8]) -> bool {
+        frame.len() <= self.max_frame_bytes.get()
     }
 
     /// Cuts the connection now, dropping whatever is queued.

@@ -13,7 +13,7 @@ use crate::config::RawSocketTransport;
 use crate::core::Core;
 use crate::runtime::io::{Peer, Stream};
 use crate::session::{Flow, SessionDriver};
-use crate::wire::{Framing, Wire};
+use crate::wire::{Framing, RAWSOCKET_PREFIX_BYTES, Wire};
 
 /// How long a client has to send its 4-octet hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -80,6 +80,12 @@ pub(super) async fn serve(
         }
     };
     let conn = Connection::new(stream, peer, core.shared.flow.max_queued_bytes);
+    conn.max_frame_bytes.set(
+        negotiated
+            .send_max
+            .bytes()
+            .saturating_add(RAWSOCKET_PREFIX_BYTES),
+    );
     tokio::task::spawn_local(write_loop(conn.clone()));
     let wire = Wire {
         serializer: negotiated.serializer,

@@ -187,6 +187,12 @@ pub struct Client {
 
 impl Client {
     pub fn connect(router: &TestRouter, transport: Transport) -> Self {
+        Self::connect_with(router, transport, MaxMessageLength::MAX)
+    }
+
+    /// Connects; a RawSocket client announces `max` as the longest message
+    /// it accepts.
+    pub fn connect_with(router: &TestRouter, transport: Transport, max: MaxMessageLength) -> Self {
         let port = match transport {
             Transport::WebSocket(_) => router.ws_port,
             Transport::RawSocket(_) => router.rs_port,
@@ -218,7 +224,7 @@ impl Client {
             Transport::RawSocket(s) => {
                 let hello = HandshakeRequest {
                     serializer: s,
-                    max_message_length: MaxMessageLength::MAX,
+                    max_message_length: max,
                 };
                 stream.write_all(&hello.to_bytes()).unwrap();
                 while buf.len() < 4 {
