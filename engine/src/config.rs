@@ -130,6 +130,25 @@ pub enum Endpoint {
     },
 }
 
+impl std::fmt::Display for Endpoint {
+    /// `127.0.0.1:8080`, `*:8080` (every address) or `unix:PATH`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Tcp {
+                interface: Some(ip),
+                port,
+                ..
+            } => std::net::SocketAddr::new(*ip, *port).fmt(f),
+            Endpoint::Tcp {
+                interface: None,
+                port,
+                ..
+            } => write!(f, "*:{port}"),
+            Endpoint::Unix { path } => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
 /// What a transport speaks.
 #[derive(Debug, Clone)]
 pub enum TransportKind {

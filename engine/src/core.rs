@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ringbar_protocol::id::{SessionId, SubscriptionId};
@@ -28,8 +28,30 @@ pub(crate) struct Shared {
     pub(crate) flow: FlowControl,
     /// Session ids in use, so a new one is unique per router.
     session_ids: Mutex<HashSet<u64>>,
-    /// Joined sessions per core, for logs and tests.
-    pub(crate) sessions_per_core: Vec<AtomicUsize>,
+    /// Live figures of each core, for `ringbar status`, logs and tests.
+    pub(crate) figures: Vec<CoreFigures>,
+    /// The I/O backend the cores run on (`io_uring` or `epoll`).
+    pub(crate) io: &'static str,
+}
+
+/// Live figures of one core. Only that core writes them (a load and a store,
+/// no locked instruction on the message path); any thread may read them.
+#[derive(Default)]
+#[repr(align(64))]
+pub(crate) struct CoreFigures {
+    /// Joined sessions.
+    pub(crate) sessions: AtomicUsize,
+    /// WAMP messages received from clients.
+    pub(crate) messages_in: AtomicU64,
+    /// Events queued for subscribers.
+    pub(crate) events_out: AtomicU64,
+}
+
+impl CoreFigures {
+    /// Adds one to a counter only this core writes.
+    pub(crate) fn count(counter: &AtomicU64) {
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
 }
 
 impl Shared {
@@ -38,13 +60,15 @@ impl Shared {
         realms: HashMap<String, Arc<Realm>>,
         cores: usize,
         flow: FlowControl,
+        io: &'static str,
     ) -> Self {
         Self {
             realms,
             mailboxes: Mailboxes::new(cores),
             flow,
             session_ids: Mutex::new(HashSet::new()),
-            sessions_per_core: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
+            figures: (0..cores).map(|_| CoreFigures::default()).collect(),
+            io,
         }
     }
 
@@ -120,24 +144,32 @@ impl Core {
         }
     }
 
+    /// This core's live figures.
+    pub(crate) fn figures(&self) -> &CoreFigures {
+        // Every core has its entry (made for `cores` cores); the fallback
+        // only keeps this free of a panic path.
+        static UNCOUNTED: CoreFigures = CoreFigures {
+            sessions: AtomicUsize::new(0),
+            messages_in: AtomicU64::new(0),
+            events_out: AtomicU64::new(0),
+        };
+        self.shared.figures.get(self.id).unwrap_or(&UNCOUNTED)
+    }
+
     /// Adds a joined session; returns its key.
     pub(crate) fn add_session(&self, session: Rc<SessionHandle>) -> SessionKey {
         let key = self.next_key.get();
         self.next_key.set(key + 1);
         self.sessions.borrow_mut().insert(key, session);
-        if let Some(n) = self.shared.sessions_per_core.get(self.id) {
-            n.fetch_add(1, Ordering::Relaxed);
-        }
+        self.figures().sessions.fetch_add(1, Ordering::Relaxed);
         key
     }
 
     /// Removes a session that left.
     pub(crate) fn remove_session(&self, key: SessionKey) -> Option<Rc<SessionHandle>> {
         let removed = self.sessions.borrow_mut().remove(&key);
-        if removed.is_some()
-            && let Some(n) = self.shared.sessions_per_core.get(self.id)
-        {
-            n.fetch_sub(1, Ordering::Relaxed);
+        if removed.is_some() {
+            self.figures().sessions.fetch_sub(1, Ordering::Relaxed);
         }
         removed
     }

@@ -19,6 +19,7 @@ mod transport;
 mod wire;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// The WAMP protocol version this router speaks, as announced to peers.
 pub const WAMP_VERSION: &str = "wamp.2";
@@ -67,10 +68,29 @@ impl Stats {
     /// Joined sessions on each core.
     pub fn sessions_per_core(&self) -> Vec<usize> {
         self.shared
-            .sessions_per_core
+            .figures
             .iter()
-            .map(|n| n.load(std::sync::atomic::Ordering::Relaxed))
+            .map(|f| f.sessions.load(Ordering::Relaxed))
             .collect()
+    }
+
+    /// WAMP messages received from clients, per core, since the start.
+    pub fn messages_in_per_core(&self) -> Vec<u64> {
+        self.per_core(|f| f.messages_in.load(Ordering::Relaxed))
+    }
+
+    /// Events queued for subscribers, per core, since the start.
+    pub fn events_out_per_core(&self) -> Vec<u64> {
+        self.per_core(|f| f.events_out.load(Ordering::Relaxed))
+    }
+
+    /// The I/O backend the cores run on: `io_uring` or `epoll`.
+    pub fn io_backend(&self) -> &'static str {
+        self.shared.io
+    }
+
+    fn per_core(&self, figure: impl Fn(&core::CoreFigures) -> u64) -> Vec<u64> {
+        self.shared.figures.iter().map(figure).collect()
     }
 }
 

@@ -18,7 +18,7 @@ use ringbar_protocol::value::{Dict, Value};
 use crate::authorize::{DecisionCache, Role};
 use crate::broker;
 use crate::config::AuthConfig;
-use crate::core::{Core, SessionKey};
+use crate::core::{Core, CoreFigures, SessionKey};
 use crate::realm::Realm;
 use crate::transport::Connection;
 use crate::wire::Wire;
@@ -154,6 +154,7 @@ impl SessionDriver {
 
     /// Handles one WAMP message.
     pub(crate) fn on_message(&mut self, bytes: Bytes) -> Flow {
+        CoreFigures::count(&self.core.figures().messages_in);
         match self.route(bytes) {
             Flow::Violation(text) => self.protocol_violation(&text),
             flow => flow,

@@ -1,4 +1,5 @@
-//! The command line: `ringbar version | init DIR | start DIR | check DIR`.
+//! The command line: `ringbar version | init DIR | start DIR | stop DIR |
+//! status DIR | check DIR`.
 
 use std::path::PathBuf;
 
@@ -40,6 +41,24 @@ pub(crate) enum Command {
         /// The I/O backend [default: the config's ringbar.io, else auto].
         #[arg(long, value_enum)]
         io: Option<IoArg>,
+    },
+    /// Stop the node running from a directory and wait for its clean exit
+    /// (exit 0; 3 when none runs; 1 when it did not stop in time).
+    Stop {
+        /// The node directory.
+        dir: PathBuf,
+        /// How long to wait for the node to exit, in seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Show whether the node of a directory runs: pid, uptime, transports,
+    /// cores, sessions, message rates (exit 0; 3 when none runs).
+    Status {
+        /// The node directory.
+        dir: PathBuf,
+        /// Print the status as one JSON document.
+        #[arg(long)]
+        json: bool,
     },
     /// Check a node directory's config: exit 0 if valid, else 2 with every
     /// error.

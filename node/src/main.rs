@@ -2,16 +2,19 @@
 //!
 //! Exit codes: 0 done, 1 the node could not run (a port in use, a node
 //! already running, a file that cannot be written), 2 a bad command line
-//! or config.
+//! or config, 3 (`stop`, `status`) no node runs from the directory.
 
 mod check;
 mod cli;
 mod config;
+mod control;
 mod init;
 mod key;
 mod logging;
 mod pidfile;
 mod start;
+mod status;
+mod stop;
 
 use std::process::ExitCode;
 
@@ -60,6 +63,8 @@ fn main() -> ExitCode {
             };
             start::run(&dir, overrides)
         }
+        Command::Stop { dir, timeout } => stop::run(&dir, std::time::Duration::from_secs(timeout)),
+        Command::Status { dir, json } => status::run(&dir, json),
         Command::Check { dir } => check::run(&dir),
     }
 }

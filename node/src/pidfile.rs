@@ -88,7 +88,7 @@ pub(crate) fn remove(path: &Path) {
 }
 
 /// The pid a pid file records: Crossbar.io's JSON, or a bare number.
-fn recorded_pid(path: &Path) -> Option<u32> {
+pub(crate) fn recorded_pid(path: &Path) -> Option<u32> {
     let text = fs::read_to_string(path).ok()?;
     if let Ok(pid) = text.trim().parse::<u32>() {
         return Some(pid);
@@ -100,9 +100,19 @@ fn recorded_pid(path: &Path) -> Option<u32> {
         .and_then(|pid| u32::try_from(pid).ok())
 }
 
-/// Whether a process with this pid exists (Linux: its `/proc` entry).
-fn is_alive(pid: u32) -> bool {
-    pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
+/// Whether a process with this pid runs (Linux: its `/proc` entry, and
+/// not a zombie that ended and waits for its parent).
+pub(crate) fn is_alive(pid: u32) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::config::{self, LoadError, Overrides};
+use crate::control;
 use crate::init;
 use crate::pidfile::{self, PidFile};
 use crate::{EXIT_CONFIG, EXIT_FAILURE};
@@ -43,6 +44,7 @@ pub(crate) fn run(dir: &Path, overrides: Overrides) -> ExitCode {
         Ok(pid_file) => pid_file,
         Err(error) => return fail(error.to_string()),
     };
+    let router_config = loaded.router.clone();
     let router = match Router::start(loaded.router) {
         Ok(router) => router,
         Err(error) => {
@@ -51,7 +53,14 @@ pub(crate) fn run(dir: &Path, overrides: Overrides) -> ExitCode {
         }
     };
     watch_signals(signals, router.shutdown_handle(), pid_file.path());
+    let control = control::serve(
+        dir,
+        &router_config,
+        router.stats(),
+        router.shutdown_handle(),
+    );
     router.join();
+    drop(control);
     pid_file.remove();
     tracing::info!("Node stopped.");
     ExitCode::SUCCESS

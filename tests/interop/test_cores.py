@@ -10,13 +10,15 @@ The test maps each of its sessions to a core through that line.
 """
 
 import asyncio
+import json
 import re
+import subprocess
 import time
 
 import pytest
 from autobahn.wamp.types import PublishOptions
 
-from conftest import RouterSetting
+from conftest import RINGBAR_BIN, RouterSetting
 from wampclient import COMBOS, close_all, connect, run, subscribe
 
 pytestmark = [
@@ -84,6 +86,16 @@ def test_sessions_land_on_both_cores_and_events_cross(router_factory, router_set
             seen = set(cores.values())
             print(f"\nsessions per core: { {c: list(cores.values()).count(c) for c in sorted(seen)} }")
             assert seen == {0, 1}, cores
+            # `ringbar status` reads the same per-core counts from the running node
+            status = json.loads(
+                subprocess.run(
+                    [RINGBAR_BIN, "status", str(router.dir), "--json"],
+                    check=True, capture_output=True, text=True, timeout=30,
+                ).stdout
+            )
+            assert status["running"] and status["pid"] == router.pid and status["cores"] == 2
+            assert status["sessions_per_core"] == [list(cores.values()).count(c) for c in (0, 1)], status
+            assert status["messages_in"] >= len(sessions), status
             on = {c: [s for s in sessions if cores[s.session_id] == c] for c in (0, 1)}
             for src, dst in ((0, 1), (1, 0)):
                 pub = on[src][0]

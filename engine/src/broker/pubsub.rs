@@ -16,7 +16,7 @@ use super::Publication;
 use super::subscriptions::CoreId;
 use crate::authorize::Action;
 use crate::config::SlowConsumerPolicy;
-use crate::core::{Core, LocalSubscriber};
+use crate::core::{Core, CoreFigures, LocalSubscriber};
 use crate::mailbox::Mail;
 use crate::session::{Flow, SessionHandle};
 use crate::wire::Wire;
@@ -179,6 +179,7 @@ fn offer_event(core: &Core, session: &SessionHandle, frame: &Bytes) {
         return;
     }
     if session.conn.outbound.push_event(frame).is_ok() {
+        CoreFigures::count(&core.figures().events_out);
         return;
     }
     match core.shared.flow.slow_consumer {

@@ -64,13 +64,5 @@ pub(crate) fn bind(endpoint: &Endpoint, core: usize) -> io::Result<Option<BoundS
 
 /// The endpoint as text, for logs and errors.
 pub(crate) fn describe(endpoint: &Endpoint) -> String {
-    match endpoint {
-        Endpoint::Tcp {
-            interface, port, ..
-        } => match interface {
-            Some(ip) => SocketAddr::new(*ip, *port).to_string(),
-            None => format!("*:{port}"),
-        },
-        Endpoint::Unix { path } => format!("unix:{}", path.display()),
-    }
+    endpoint.to_string()
 }

@@ -61,14 +61,11 @@ pub(crate) fn start(
         .enumerate()
         .map(|(i, r)| (r.name.clone(), Arc::new(Realm::new(i, r))))
         .collect();
-    let shared = Arc::new(Shared::new(realms, cores, config.flow));
+    let io = if uring { "io_uring" } else { "epoll" };
+    let shared = Arc::new(Shared::new(realms, cores, config.flow, io));
     let pins = core_affinity::get_core_ids().unwrap_or_default();
     let timeout = Duration::from_millis(config.shutdown_timeout_ms);
-    tracing::info!(
-        cores,
-        io = if uring { "io_uring" } else { "epoll" },
-        "router started"
-    );
+    tracing::info!(cores, io, "router started");
     let mut threads = Vec::with_capacity(cores);
     let all = shared.clone();
     for (core, sockets) in sockets.into_iter().enumerate() {

@@ -102,13 +102,13 @@ pub(super) async fn serve(core: Rc<Core>, stream: Stream, peer: Peer, web: &WebT
 fn node_info(core: &Core) -> String {
     let sessions: Vec<String> = core
         .shared
-        .sessions_per_core
+        .figures
         .iter()
         .enumerate()
         .map(|(i, n)| {
             format!(
                 "<li>core {i}: {} sessions</li>",
-                n.load(std::sync::atomic::Ordering::Relaxed)
+                n.sessions.load(std::sync::atomic::Ordering::Relaxed)
             )
         })
         .collect();

@@ -1,0 +1,137 @@
+//! `ringbar status DIR`: whether the node of a directory runs, and its
+//! figures, read from its control socket.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+use crate::control;
+use crate::pidfile::{self, PID_FILE};
+
+/// The exit code when no node runs (as LSB init scripts use it).
+pub(crate) const EXIT_NOT_RUNNING: u8 = 3;
+
+/// Prints the status of the node of `dir` (as JSON with `json`): exit 0
+/// when it runs, 3 when it does not, 1 when it runs but does not answer.
+pub(crate) fn run(dir: &Path, json: bool) -> ExitCode {
+    let pid = pidfile::recorded_pid(&dir.join(PID_FILE)).filter(|pid| pidfile::is_alive(*pid));
+    let Some(pid) = pid else {
+        if json {
+            println!("{}", serde_json::json!({ "running": false }));
+        } else {
+            println!("No node is running from {}.", dir.display());
+        }
+        return ExitCode::from(EXIT_NOT_RUNNING);
+    };
+    match control::request(dir, "status") {
+        Ok(status) if json => {
+            println!("{status}");
+            ExitCode::SUCCESS
+        }
+        Ok(status) => {
+            print!("{}", describe(dir, &status));
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!(
+                "ringbar: a node runs from {} (PID {pid}) but its control socket {} does not answer: {error}",
+                dir.display(),
+                dir.join(control::SOCKET_FILE).display()
+            );
+            ExitCode::from(crate::EXIT_FAILURE)
+        }
+    }
+}
+
+/// The status document as lines for a person.
+fn describe(dir: &Path, status: &Value) -> String {
+    let n = |key: &str| status.get(key).and_then(Value::as_u64).unwrap_or(0);
+    let f = |key: &str| status.get(key).and_then(Value::as_f64).unwrap_or(0.0);
+    let transports: Vec<String> = status
+        .get("transports")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|t| {
+                    let s = |key: &str| t.get(key).and_then(Value::as_str).unwrap_or("?");
+                    format!("{} {} on {}", s("id"), s("type"), s("endpoint"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let per_core: Vec<String> = status
+        .get("sessions_per_core")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .enumerate()
+                .map(|(core, n)| format!("core {core}: {}", n.as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let uptime = n("uptime_s");
+    format!(
+        "Node running from {} (PID {}, up {}).\n  ringbar {}, {} core{}, {}\n  transports: {}\n  sessions: {} ({})\n  messages in: {:.0}/s, events out: {:.0}/s\n",
+        dir.display(),
+        n("pid"),
+        format_duration(uptime),
+        status.get("version").and_then(Value::as_str).unwrap_or("?"),
+        n("cores"),
+        if n("cores") == 1 { "" } else { "s" },
+        status.get("io").and_then(Value::as_str).unwrap_or("?"),
+        transports.join("; "),
+        n("sessions"),
+        per_core.join(", "),
+        f("messages_in_per_s"),
+        f("events_out_per_s"),
+    )
+}
+
+/// `3 h 2 min 5 s`, leaving out leading zero units.
+fn format_duration(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    match (h, m) {
+        (0, 0) => format!("{s} s"),
+        (0, _) => format!("{m} min {s} s"),
+        _ => format!("{h} h {m} min {s} s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(format_duration(5), "5 s");
+        assert_eq!(format_duration(125), "2 min 5 s");
+        assert_eq!(format_duration(3 * 3600 + 125), "3 h 2 min 5 s");
+    }
+
+    #[test]
+    fn a_status_document_is_described() {
+        let status = serde_json::json!({
+            "running": true, "pid": 42, "version": "0.1.0", "uptime_s": 61,
+            "cores": 2, "io": "io_uring",
+            "transports": [{"id": "transport0", "type": "web", "endpoint": "127.0.0.1:8080"}],
+            "sessions": 3, "sessions_per_core": [1, 2],
+            "messages_in_per_s": 10.0, "events_out_per_s": 2000.0,
+        });
+        let text = describe(Path::new("node"), &status);
+        assert!(
+            text.starts_with("Node running from node (PID 42, up 1 min 1 s).\n"),
+            "{text}"
+        );
+        assert!(text.contains("2 cores, io_uring"), "{text}");
+        assert!(text.contains("transport0 web on 127.0.0.1:8080"), "{text}");
+        assert!(
+            text.contains("sessions: 3 (core 0: 1, core 1: 2)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("messages in: 10/s, events out: 2000/s"),
+            "{text}"
+        );
+    }
+}
