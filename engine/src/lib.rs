@@ -11,6 +11,7 @@ pub mod config;
 mod core;
 mod ids;
 mod mailbox;
+mod meta;
 mod outbound;
 mod realm;
 mod runtime;

@@ -19,6 +19,7 @@ use crate::authorize::{DecisionCache, Role};
 use crate::broker;
 use crate::config::AuthConfig;
 use crate::core::{Core, CoreFigures, SessionKey};
+use crate::meta;
 use crate::realm::Realm;
 use crate::transport::Connection;
 use crate::wire::Wire;
@@ -308,6 +309,7 @@ impl SessionDriver {
             details,
         }));
         let key = self.core.add_session(handle.clone());
+        meta::session_joined(&self.core, &handle, "anonymous", "static");
         tracing::info!(
             session = id.get(),
             realm = %realm.name,
@@ -345,6 +347,7 @@ impl SessionDriver {
             broker::remove_session(&self.core, &handle);
             self.core.remove_session(key);
             self.core.shared.release_session_id(handle.identity.session);
+            meta::session_left(&self.core, &handle);
             tracing::info!(
                 session = handle.identity.session.get(),
                 realm = %handle.realm.name,

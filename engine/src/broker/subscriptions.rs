@@ -70,6 +70,8 @@ pub struct Subscription {
     pub pattern: UriPattern,
     /// Creation order in the realm: ties in matching order are broken by it.
     pub created_seq: u64,
+    /// When it was created (`created` in the subscription meta API).
+    pub created: std::time::SystemTime,
     /// The cores with at least one subscriber.
     pub cores: CoreSet,
 }
@@ -328,6 +330,7 @@ impl Subscriptions {
             id,
             pattern,
             created_seq,
+            created: std::time::SystemTime::now(),
             cores: CoreSet::EMPTY.with(core),
         });
         writer.entries.insert(
