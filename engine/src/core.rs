@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     session_ids: Mutex<HashSet<u64>>,
     /// Joined sessions per core, for logs and tests.
     pub(crate) sessions_per_core: Vec<AtomicUsize>,
+    /// Failed authentication attempts per peer address, for every core.
+    pub(crate) auth_failures: crate::auth::FailureLimiter,
 }
 
 impl Shared {
@@ -44,6 +46,7 @@ impl Shared {
             flow,
             session_ids: Mutex::new(HashSet::new()),
             sessions_per_core: (0..cores).map(|_| AtomicUsize::new(0)).collect(),
+            auth_failures: crate::auth::FailureLimiter::default(),
         }
     }
 

@@ -5,6 +5,7 @@
 //! per transport; [`ShutdownHandle::shutdown`] stops it gracefully and
 //! [`Router::join`] waits for that. See `DESIGN.md` for the map.
 
+mod auth;
 mod authorize;
 pub mod broker;
 pub mod config;
@@ -19,6 +20,8 @@ mod transport;
 mod wire;
 
 use std::sync::Arc;
+
+pub use runtime::tls::TlsError;
 
 /// The WAMP protocol version this router speaks, as announced to peers.
 pub const WAMP_VERSION: &str = "wamp.2";
@@ -35,6 +38,15 @@ pub enum StartError {
         endpoint: String,
         /// The operating system's reason.
         source: std::io::Error,
+    },
+    /// A transport's `tls` section cannot be used (a key or certificate
+    /// file is missing, unreadable or wrong).
+    #[error("transport {transport}: TLS: {source}")]
+    Tls {
+        /// The transport's id.
+        transport: String,
+        /// What is wrong, naming the file.
+        source: TlsError,
     },
     /// io_uring was asked for but the kernel refuses it.
     #[error("io_uring is not available: {0} (use --io epoll or --io auto)")]
