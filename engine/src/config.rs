@@ -378,10 +378,12 @@ pub struct TlsConfig {
     /// `chain_certificates`: intermediate certificates sent after it.
     pub chain_certificates: Vec<PathBuf>,
     /// `ca_certificates`: the CAs client certificates are checked against;
-    /// with any, clients may present a certificate.
+    /// with any, clients present a certificate (see below).
     pub ca_certificates: Vec<PathBuf>,
-    /// `require_client_certificate` (ringbar): refuse clients without a
-    /// certificate signed by one of `ca_certificates`.
+    /// Refuse clients without a certificate signed by one of
+    /// `ca_certificates` (the default with CAs, as in Crossbar.io); when
+    /// false, a certificate is optional (ringbar's
+    /// `require_client_certificate: false`).
     pub require_client_certificate: bool,
 }
 

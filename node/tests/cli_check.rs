@@ -36,8 +36,8 @@ fn check_lists_every_error_and_exits_2() {
             format!("{w}.realms[1].roles[0].authorizer: dynamic authorizers are not supported yet: list static permissions instead"),
             format!("{w}.transports[0].endpoint.port: 70000 is not a port (1-65535)"),
             format!("{w}.transports[0].serializers[1]: \"ubjson\" is not supported (json, msgpack, cbor)"),
-            format!("{w}.transports[1].endpoint.tls: TLS is not supported yet: terminate TLS in front of ringbar (nginx, HAProxy) and listen on plain TCP"),
-            format!("{w}.transports[1].auth.ticket: authentication method ticket is not supported yet"),
+            format!("{w}.transports[1].endpoint.tls: missing field `key`"),
+            format!("{w}.transports[1].auth.ticket: missing \"principals\": the principals by authid"),
             "ringbar: the config has 6 errors.".to_owned(),
             String::new(),
         ]

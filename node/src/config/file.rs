@@ -491,7 +491,8 @@ pub(crate) struct TlsFile {
     /// `ca_certificates`: CA files client certificates are checked against.
     #[serde(default)]
     pub(crate) ca_certificates: Vec<String>,
-    /// `require_client_certificate` (ringbar): refuse clients without one.
+    /// `require_client_certificate` (ringbar): refuse clients without one
+    /// (default: whenever `ca_certificates` are given, as Crossbar.io does).
     #[serde(default)]
     pub(crate) require_client_certificate: Option<bool>,
 }

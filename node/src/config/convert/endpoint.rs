@@ -49,7 +49,12 @@ impl Converter<'_> {
         let files = |list: &[String]| list.iter().map(|f| self.dir.join(f)).collect::<Vec<_>>();
         let chain_certificates = files(&file.chain_certificates);
         let ca_certificates = files(&file.ca_certificates);
-        let require_client_certificate = file.require_client_certificate.unwrap_or(false);
+        // Crossbar.io requires a client certificate whenever it has CAs to
+        // check one against; ringbar's `require_client_certificate: false`
+        // makes it optional.
+        let require_client_certificate = file
+            .require_client_certificate
+            .unwrap_or(!ca_certificates.is_empty());
         if require_client_certificate && ca_certificates.is_empty() {
             self.diag.error(
                 &path.key("require_client_certificate"),

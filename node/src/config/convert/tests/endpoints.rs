@@ -14,7 +14,7 @@ fn tls_files_are_relative_to_the_node_directory() {
         "type": "tcp", "port": 443, "tls": {
             "key": "server.key", "certificate": "/etc/ssl/server.crt",
             "chain_certificates": ["chain.pem"], "ca_certificates": ["ca.pem"],
-            "require_client_certificate": true, "dhparam": "dh.pem"
+            "dhparam": "dh.pem"
         }
     }}));
     assert_eq!(
@@ -37,6 +37,17 @@ fn tls_files_are_relative_to_the_node_directory() {
             require_client_certificate: true,
         }
     );
+    let outcome = transport(json!({"type": "rawsocket", "endpoint": {
+        "type": "tcp", "port": 443, "tls": {
+            "key": "k", "certificate": "c", "ca_certificates": ["ca.pem"],
+            "require_client_certificate": false
+        }
+    }}));
+    let config = valid(outcome);
+    let Endpoint::Tcp { tls: Some(tls), .. } = &config.transports[0].endpoint else {
+        panic!("no tls");
+    };
+    assert!(!tls.require_client_certificate);
 }
 
 #[test]
