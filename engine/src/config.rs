@@ -328,13 +328,36 @@ pub struct TicketPrincipal {
 /// A `wampcra` principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WampCraPrincipal {
-    /// `secret`: the shared secret (the password when `salt` is set).
-    pub secret: Secret,
-    /// `salt`, `iterations`, `keylen`: the key is PBKDF2-HMAC-SHA256 of the
-    /// secret, and these are sent to the client in the CHALLENGE.
-    pub salt: Option<Pbkdf2Params>,
+    /// The HMAC key: the configured `secret` itself, or with `salt` the
+    /// key derived from it (the secret is then the password).
+    key: Secret,
+    /// `salt`, `iterations`, `keylen`: sent to the client in the CHALLENGE
+    /// so it can derive the same key.
+    salt: Option<Pbkdf2Params>,
     /// Role and realm.
     pub grant: Grant,
+}
+
+impl WampCraPrincipal {
+    /// A principal with `secret`; with `salt`, the key is derived once here
+    /// (PBKDF2-HMAC-SHA256), not on every CHALLENGE.
+    pub fn new(secret: &Secret, salt: Option<Pbkdf2Params>, grant: Grant) -> Self {
+        let key = match &salt {
+            Some(params) => Secret(crate::auth::wampcra_key(secret.0.as_bytes(), params)),
+            None => secret.clone(),
+        };
+        Self { key, salt, grant }
+    }
+
+    /// The HMAC key.
+    pub(crate) fn key(&self) -> &Secret {
+        &self.key
+    }
+
+    /// The PBKDF2 parameters a client needs, when the secret is salted.
+    pub fn salt(&self) -> Option<&Pbkdf2Params> {
+        self.salt.as_ref()
+    }
 }
 
 /// PBKDF2 parameters of a salted WAMP-CRA secret.

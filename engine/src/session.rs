@@ -277,23 +277,6 @@ impl SessionDriver {
                 .filter_map(Value::as_str)
                 .collect(),
         };
-        let needs_proof = |method: &&str| *method != "anonymous";
-        if authmethods.iter().any(needs_proof)
-            && let Some(addr) = self.peer_ip()
-            && let Some(wait) = self
-                .core
-                .shared
-                .auth_failures
-                .blocked(addr, std::time::Instant::now())
-        {
-            return self.abort(
-                auth::NOT_AUTHORIZED,
-                &format!(
-                    "too many failed authentication attempts from this address; try again in {} s",
-                    wait.as_secs() + 1
-                ),
-            );
-        }
         let session = self
             .core
             .shared
@@ -312,6 +295,16 @@ impl SessionDriver {
         );
         match opening {
             Opening::Welcome(accepted) => self.join(realm, session, accepted),
+            Opening::Challenge { .. } if let Some(wait) = self.limited() => {
+                self.core.shared.release_session_id(session);
+                self.abort(
+                    auth::NOT_AUTHORIZED,
+                    &format!(
+                        "too many failed authentication attempts from this address; try again in {} s",
+                        wait.as_secs() + 1
+                    ),
+                )
+            }
             Opening::Challenge {
                 authmethod,
                 extra,
@@ -370,6 +363,16 @@ impl SessionDriver {
                 .failed(addr, std::time::Instant::now());
         }
         self.abort(refusal.reason, &refusal.message)
+    }
+
+    /// How long the peer must wait before it may try a method that needs
+    /// proof again, when its failed attempts are over the limit.
+    fn limited(&self) -> Option<std::time::Duration> {
+        let addr = self.peer_ip()?;
+        self.core
+            .shared
+            .auth_failures
+            .blocked(addr, std::time::Instant::now())
     }
 
     fn peer_ip(&self) -> Option<std::net::IpAddr> {

@@ -23,6 +23,7 @@ use subtle::ConstantTimeEq;
 use crate::config::{AuthConfig, Grant, Provider};
 
 pub(crate) use limiter::FailureLimiter;
+pub(crate) use wampcra::derive_key as wampcra_key;
 
 /// `wamp.error.not_authorized`: no method the client offered may be used.
 pub(crate) const NOT_AUTHORIZED: &str = "wamp.error.not_authorized";

@@ -60,22 +60,18 @@ pub(super) fn open(provider: &Provider<WampCraPrincipal>, hello: &HelloInfo<'_>)
         .into_iter()
         .collect();
     let expected = found.map(|p| {
-        let key = match &p.salt {
-            Some(params) => {
-                extra.insert("salt", params.salt.as_str());
-                extra.insert("iterations", u64::from(params.iterations));
-                extra.insert("keylen", u64::from(params.keylen));
-                derive_key(p.secret.0.as_bytes(), params)
-            }
-            None => p.secret.0.clone().into_bytes(),
-        };
+        if let Some(params) = p.salt() {
+            extra.insert("salt", params.salt.as_str());
+            extra.insert("iterations", u64::from(params.iterations));
+            extra.insert("keylen", u64::from(params.keylen));
+        }
         let accepted = Accepted {
             authid: authid.to_owned(),
             authrole: p.grant.role.clone(),
             authmethod: AUTHMETHOD,
             authprovider: STATIC,
         };
-        (sign(&key, challenge.as_bytes()), accepted)
+        (sign(p.key().0.as_bytes(), challenge.as_bytes()), accepted)
     });
     Opening::Challenge {
         authmethod: AUTHMETHOD,
@@ -97,7 +93,7 @@ impl Pending {
 
 /// The WAMP-CRA key of a salted secret: base64 of PBKDF2-HMAC-SHA256, whose
 /// ASCII bytes are the HMAC key (as Autobahn and Crossbar.io use it).
-fn derive_key(password: &[u8], params: &Pbkdf2Params) -> Vec<u8> {
+pub(crate) fn derive_key(password: &[u8], params: &Pbkdf2Params) -> String {
     let mut key = vec![0u8; params.keylen as usize];
     pbkdf2::pbkdf2_hmac::<Sha256>(
         password,
@@ -105,7 +101,7 @@ fn derive_key(password: &[u8], params: &Pbkdf2Params) -> Vec<u8> {
         params.iterations,
         &mut key,
     );
-    BASE64.encode(key).into_bytes()
+    BASE64.encode(key)
 }
 
 /// HMAC-SHA256 of `challenge` keyed with `key`.
@@ -199,9 +195,9 @@ mod tests {
             keylen: 32,
         };
         let key = derive_key(b"secret1", &params);
-        assert_eq!(key, b"64xfzBvZhGDT7PB0bQwDeI8/WR1M9x6Cw5dt0yP9koc=");
+        assert_eq!(key, "64xfzBvZhGDT7PB0bQwDeI8/WR1M9x6Cw5dt0yP9koc=");
         assert_eq!(
-            BASE64.encode(sign(&key, SPEC_CHALLENGE.as_bytes())),
+            BASE64.encode(sign(key.as_bytes(), SPEC_CHALLENGE.as_bytes())),
             "gir1mSx+deCDUV7wRM5SGIn/+R/ClqLZuH4m7FJeBVI="
         );
         // unsalted, the secret's bytes are the key (value from Autobahn)
@@ -226,14 +222,11 @@ mod tests {
     }
 
     fn provider(salt: Option<Pbkdf2Params>) -> Provider<WampCraPrincipal> {
-        let peter = WampCraPrincipal {
-            secret: Secret("secret1".into()),
-            salt,
-            grant: Grant {
-                role: "user".into(),
-                realm: None,
-            },
+        let grant = Grant {
+            role: "user".into(),
+            realm: None,
         };
+        let peter = WampCraPrincipal::new(&Secret("secret1".into()), salt, grant);
         Provider::Static(BTreeMap::from([("peter".into(), peter)]))
     }
 
@@ -251,7 +244,8 @@ mod tests {
                     iterations: extra.get("iterations").and_then(Value::as_u64).unwrap() as u32,
                     keylen: extra.get("keylen").and_then(Value::as_u64).unwrap() as u32,
                 },
-            ),
+            )
+            .into_bytes(),
             None => password.to_vec(),
         };
         pending.authenticate(&BASE64.encode(sign(&key, challenge.as_bytes())))

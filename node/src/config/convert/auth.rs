@@ -238,11 +238,7 @@ impl Converter<'_> {
                 None
             }
         };
-        Some(WampCraPrincipal {
-            secret: secret?,
-            salt: salt?,
-            grant: grant?,
-        })
+        Some(WampCraPrincipal::new(&secret?, salt?, grant?))
     }
 
     fn cryptosign_principal(&mut self, value: &Value, path: &Path) -> Option<CryptosignPrincipal> {

@@ -83,23 +83,19 @@ fn every_method_with_static_principals() {
         wampcra: Some(Provider::Static(BTreeMap::from([
             (
                 "peter".into(),
-                WampCraPrincipal {
-                    secret: Secret("secret1".into()),
-                    salt: None,
-                    grant: grant("user", None),
-                },
+                WampCraPrincipal::new(&Secret("secret1".into()), None, grant("user", None)),
             ),
             (
                 "salty".into(),
-                WampCraPrincipal {
-                    secret: Secret("pw".into()),
-                    salt: Some(Pbkdf2Params {
+                WampCraPrincipal::new(
+                    &Secret("pw".into()),
+                    Some(Pbkdf2Params {
                         salt: "salt123".into(),
                         iterations: 100,
                         keylen: 16,
                     }),
-                    grant: grant("user", None),
-                },
+                    grant("user", None),
+                ),
             ),
         ]))),
         cryptosign: Some(Provider::Static(BTreeMap::from([(
