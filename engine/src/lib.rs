@@ -23,6 +23,13 @@ use std::sync::Arc;
 
 pub use runtime::tls::TlsError;
 
+/// Reads and checks the key and certificate files of a `tls` section as
+/// [`Router::start`] will, so that `ringbar check` names a bad file before
+/// any start.
+pub fn check_tls(tls: &config::TlsConfig) -> Result<(), TlsError> {
+    runtime::tls::server_config(tls).map(drop)
+}
+
 /// The WAMP protocol version this router speaks, as announced to peers.
 pub const WAMP_VERSION: &str = "wamp.2";
 

@@ -101,3 +101,20 @@ fn a_syntax_error_or_a_missing_config_exits_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("no config.json or config.yaml in"));
 }
+
+#[test]
+fn unreadable_tls_files_are_named() {
+    let config = r#"{"version": 2, "workers": [{"type": "router",
+        "realms": [{"name": "realm1", "roles": [{"name": "anonymous"}]}],
+        "transports": [{"type": "rawsocket", "id": "secure",
+            "endpoint": {"type": "tcp", "port": 8443,
+                         "tls": {"key": "no-such.key", "certificate": "no-such.crt"}}}]}]}"#;
+    let dir = Scratch::new("check-tls").with_config(config);
+    let output = run(&["check", dir.arg()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with("error: transport secure: TLS: ") && stderr.contains("no-such.crt: "),
+        "{stderr}"
+    );
+}

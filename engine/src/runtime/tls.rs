@@ -133,7 +133,11 @@ impl TlsStream {
         };
         while stream.tls.borrow().is_handshaking() {
             stream.flush().await?;
-            if stream.tls.borrow().wants_read() && !stream.read_records().await? {
+            if !stream.tls.borrow().wants_read() {
+                // nothing to send and nothing awaited: rustls is stuck
+                return Err(io::Error::other("TLS handshake stalled"));
+            }
+            if !stream.read_records().await? {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
         }
@@ -155,8 +159,7 @@ impl TlsStream {
     /// Reads plaintext, appending to `buf`; `Ok(0)` is end of stream.
     pub(crate) async fn read(&self, buf: &mut BytesMut, min_spare: usize) -> io::Result<usize> {
         loop {
-            let n = self.take_plaintext(buf, min_spare)?;
-            if n > 0 {
+            if let Some(n) = self.take_plaintext(buf, min_spare)? {
                 return Ok(n);
             }
             if self.tls.borrow().wants_write() {
@@ -164,13 +167,14 @@ impl TlsStream {
             }
             if !self.read_records().await? {
                 // the peer closed: whatever rustls still holds, then EOF
-                return self.take_plaintext(buf, min_spare);
+                return Ok(self.take_plaintext(buf, min_spare)?.unwrap_or(0));
             }
         }
     }
 
-    /// Moves decrypted bytes into `buf`: `Ok(0)` when there are none now.
-    fn take_plaintext(&self, buf: &mut BytesMut, min_spare: usize) -> io::Result<usize> {
+    /// Moves decrypted bytes into `buf`: `Some(0)` once the peer sent
+    /// close_notify, `None` when there are none now.
+    fn take_plaintext(&self, buf: &mut BytesMut, min_spare: usize) -> io::Result<Option<usize>> {
         let mut tls = self.tls.borrow_mut();
         let start = buf.len();
         buf.resize(start + min_spare.max(4096), 0);
@@ -178,15 +182,15 @@ impl TlsStream {
         match result {
             Ok(n) => {
                 buf.truncate(start + n);
-                Ok(n)
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                buf.truncate(start);
-                Ok(0)
+                Ok(Some(n))
             }
             Err(e) => {
                 buf.truncate(start);
-                Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
             }
         }
     }
