@@ -351,3 +351,29 @@ def test_guessing_tickets_is_refused_while_others_join(router_factory):
     assert limited[0] == "abort", limited
     ok = raw_ticket_attempt(r, TICKET, source="127.0.0.2")
     assert ok[0] == "welcome" and ok[1]["authid"] == "joe", ok
+
+
+@pytest.mark.crossbar_differs(reason="Crossbar.io ignores other messages while authenticating")
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_only_authenticate_answers_a_challenge(auth_router, transport):
+    """After CHALLENGE the router takes AUTHENTICATE only: anything else is a protocol
+    violation that ends the session."""
+    w = rawwamp.RawWamp(auth_router, transport, "json")
+    try:
+        m = w.hello(details={"authmethods": ["ticket"], "authid": "joe"})
+        assert m[0] == rawwamp.CHALLENGE and m[1] == "ticket", m
+        w.publish("com.example.topic", [1])
+        assert w.expect_closed() == ("abort", "wamp.error.protocol_violation")
+    finally:
+        w.close()
+
+
+@pytest.mark.crossbar_differs(reason="Crossbar.io ABORTs AUTHENTICATE before HELLO with not_authorized")
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_authenticate_without_challenge_is_a_protocol_violation(auth_router, transport):
+    w = rawwamp.RawWamp(auth_router, transport, "json")
+    try:
+        w.send([rawwamp.AUTHENTICATE, TICKET, {}])
+        assert w.expect_closed() == ("abort", "wamp.error.protocol_violation")
+    finally:
+        w.close()
