@@ -257,6 +257,7 @@ impl AuthConfig {
         Self {
             anonymous: Some(AnonymousAuth {
                 role: role.to_owned(),
+                authid: None,
             }),
             ..Self::none()
         }
@@ -285,6 +286,10 @@ impl Default for AuthConfig {
 pub struct AnonymousAuth {
     /// The role anonymous sessions get.
     pub role: String,
+    /// `authid`: the authid every anonymous session gets; `None` gives
+    /// each a random one. The authid a client asks for is never taken (it
+    /// proved nothing).
+    pub authid: Option<String>,
 }
 
 /// Where the principals of a method come from. Only `static` (the config's

@@ -292,6 +292,26 @@ def test_anonymous_without_authmethods(auth_router):
     run(body())
 
 
+def test_anonymous_sessions_do_not_choose_their_authid(auth_router, router_factory):
+    """An anonymous session proved nothing: the authid it asks for is not taken; it gets a
+    random one, or the one the config fixes."""
+
+    async def body(router, expected):
+        s = await join(router, "rs", authenticating(["anonymous"], "joe"))
+        try:
+            d = s.joined.result()
+            assert d.authmethod == "anonymous"
+            assert d.authid != "joe"
+            if expected is not None:
+                assert d.authid == expected
+        finally:
+            await s.close()
+
+    run(body(auth_router, None))
+    fixed = {"anonymous": {"type": "static", "role": "anonymous", "authid": "guest"}}
+    run(body(router_factory(make_config=config_with_auth(fixed)), "guest"))
+
+
 def test_ticket_transport_without_anonymous_refuses_anonymous(router_factory):
     auth = {"ticket": AUTH["ticket"]}
     r = router_factory(make_config=config_with_auth(auth))

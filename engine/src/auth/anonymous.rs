@@ -1,17 +1,21 @@
-//! `anonymous`: no proof; the session gets the configured role.
+//! `anonymous`: no proof; the session gets the configured role, and the
+//! configured authid or a random one (never the one it asked for), as
+//! Crossbar.io does.
 
-use super::{Accepted, HelloInfo, Opening, STATIC};
+use super::{Accepted, Opening, STATIC, random_bytes};
 use crate::config::AnonymousAuth;
 
 /// The method's name in `authmethods`.
 pub(super) const AUTHMETHOD: &str = "anonymous";
 
-/// Welcomes the session with the configured role; it keeps the authid it
-/// asked for, or gets a random one.
-pub(super) fn open(config: &AnonymousAuth, hello: &HelloInfo<'_>) -> Opening {
-    let authid = match hello.authid {
-        Some(authid) => authid.to_owned(),
-        None => random_authid(hello.session),
+/// Welcomes the session with the configured role and authid.
+pub(super) fn open(config: &AnonymousAuth) -> Opening {
+    let authid = match &config.authid {
+        Some(authid) => authid.clone(),
+        None => match random_bytes::<16>() {
+            Ok(bytes) => random_authid(u128::from_le_bytes(bytes)),
+            Err(refusal) => return Opening::Refuse(refusal),
+        },
     };
     Opening::Welcome(Accepted {
         authid,
@@ -21,11 +25,9 @@ pub(super) fn open(config: &AnonymousAuth, hello: &HelloInfo<'_>) -> Opening {
     })
 }
 
-/// An authid for an anonymous session that brought none, in Crossbar.io's
-/// style (six groups of four characters), from the session's random id.
-fn random_authid(seed: u64) -> String {
+/// An authid in Crossbar.io's style: six groups of four characters.
+fn random_authid(mut bits: u128) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut bits = u128::from(seed) ^ (u128::from(seed.rotate_left(29)) << 53);
     let mut out = String::with_capacity(29);
     for group in 0..6 {
         if group > 0 {
@@ -43,11 +45,27 @@ fn random_authid(seed: u64) -> String {
 mod tests {
     use super::*;
 
+    fn authid(config: &AnonymousAuth) -> String {
+        match open(config) {
+            Opening::Welcome(accepted) => accepted.authid,
+            _ => panic!("expected a welcome"),
+        }
+    }
+
     #[test]
-    fn random_authids_look_like_crossbar_ones() {
-        let a = random_authid(0x1234_5678_9abc);
+    fn authids_are_random_or_configured() {
+        let random = AnonymousAuth {
+            role: "anonymous".into(),
+            authid: None,
+        };
+        let a = authid(&random);
         assert_eq!(a.len(), 29);
         assert_eq!(a.split('-').count(), 6);
-        assert_ne!(a, random_authid(0x1234_5678_9abd));
+        assert_ne!(a, authid(&random));
+        let fixed = AnonymousAuth {
+            role: "anonymous".into(),
+            authid: Some("guest".into()),
+        };
+        assert_eq!(authid(&fixed), "guest");
     }
 }

@@ -154,7 +154,7 @@ pub(crate) fn open(
 ) -> Opening {
     for method in authmethods {
         let started = match *method {
-            anonymous::AUTHMETHOD => config.anonymous.as_ref().map(|a| anonymous::open(a, hello)),
+            anonymous::AUTHMETHOD => config.anonymous.as_ref().map(anonymous::open),
             ticket::AUTHMETHOD => config.ticket.as_ref().map(|p| ticket::open(p, hello)),
             wampcra::AUTHMETHOD => config.wampcra.as_ref().map(|p| wampcra::open(p, hello)),
             cryptosign::AUTHMETHOD => config

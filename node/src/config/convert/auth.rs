@@ -60,9 +60,9 @@ impl Converter<'_> {
             let path = path.key(method);
             match method.as_str() {
                 "anonymous" => {
-                    if let Some(role) = self.anonymous(value, &path) {
-                        self.anonymous_roles.push((path, role.clone()));
-                        config.anonymous = Some(AnonymousAuth { role });
+                    if let Some(anonymous) = self.anonymous(value, &path) {
+                        self.anonymous_roles.push((path, anonymous.role.clone()));
+                        config.anonymous = Some(anonymous);
                     }
                 }
                 "ticket" => {
@@ -96,17 +96,11 @@ impl Converter<'_> {
         (self.diag.error_count() == errors_before).then(|| Arc::new(config))
     }
 
-    /// `auth.anonymous`: the role anonymous sessions get.
-    fn anonymous(&mut self, value: &Value, path: &Path) -> Option<String> {
+    /// `auth.anonymous`: the role and authid anonymous sessions get.
+    fn anonymous(&mut self, value: &Value, path: &Path) -> Option<AnonymousAuth> {
         let file: AnonymousAuthFile = read_with(value, path, self.diag, Accept::NONE)?;
         if !self.static_type(&file.kind, path) {
             return None;
-        }
-        if file.authid.is_some() {
-            self.diag.warn(
-                &path.key("authid"),
-                "a fixed authid is not supported yet; ignored (sessions get a random authid)",
-            );
         }
         if file.realm.is_some() {
             self.diag.error(
@@ -115,7 +109,10 @@ impl Converter<'_> {
             );
             return None;
         }
-        Some(file.role.unwrap_or_else(|| "anonymous".to_owned()))
+        Some(AnonymousAuth {
+            role: file.role.unwrap_or_else(|| "anonymous".to_owned()),
+            authid: file.authid,
+        })
     }
 
     /// Whether `kind` (a method's `type`) is `static`; errors otherwise.

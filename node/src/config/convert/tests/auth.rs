@@ -43,7 +43,7 @@ fn grant(role: &str, realm: Option<&str>) -> Grant {
 fn every_method_with_static_principals() {
     let key = "a".repeat(64);
     let (auth, warnings) = auth_of(json!({
-        "anonymous": {"type": "static", "role": "public"},
+        "anonymous": {"type": "static", "role": "public", "authid": "guest"},
         "ticket": {"type": "static", "principals": {
             "joe": {"ticket": "secret!!!", "role": "user"},
             "env": {"ticket": "${JOE_TICKET}", "role": "user", "realm": "realm1"}
@@ -63,6 +63,7 @@ fn every_method_with_static_principals() {
     let expected = AuthConfig {
         anonymous: Some(AnonymousAuth {
             role: "public".into(),
+            authid: Some("guest".into()),
         }),
         ticket: Some(Provider::Static(BTreeMap::from([
             (
@@ -205,9 +206,6 @@ fn auth_warnings() {
     assert_eq!(
         outcome.warnings,
         [
-            format!(
-                "{A}.auth.anonymous.authid: a fixed authid is not supported yet; ignored (sessions get a random authid)"
-            ),
             format!(
                 "{A}.auth.anonymous: role \"guest\" is not defined in any realm: sessions given it will be refused"
             ),
