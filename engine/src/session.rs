@@ -10,11 +10,12 @@ use bytes::Bytes;
 use ringbar_protocol::codec::{self, Serializer};
 use ringbar_protocol::id::{RequestId, SessionId, SubscriptionId};
 use ringbar_protocol::message::{
-    Abort, Error, Goodbye, Hello, Message, MessageType, Payload, Welcome,
+    Abort, Authenticate, Challenge, Error, Goodbye, Hello, Message, MessageType, Payload, Welcome,
 };
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
 
+use crate::auth::{self, Accepted, Opening, Refusal};
 use crate::authorize::{DecisionCache, Role};
 use crate::broker;
 use crate::config::AuthConfig;
@@ -113,6 +114,12 @@ pub(crate) enum Flow {
 enum State {
     /// Waiting for HELLO.
     Opening,
+    /// CHALLENGE sent, waiting for AUTHENTICATE.
+    Authenticating {
+        realm: Arc<Realm>,
+        session: SessionId,
+        pending: Box<auth::Pending>,
+    },
     /// Joined.
     Open {
         handle: Rc<SessionHandle>,
@@ -127,7 +134,7 @@ pub(crate) struct SessionDriver {
     core: Rc<Core>,
     conn: Rc<Connection>,
     wire: Wire,
-    auth: AuthConfig,
+    auth: Arc<AuthConfig>,
     state: State,
 }
 
@@ -143,7 +150,12 @@ const BROKER_FEATURES: &[&str] = &[
 
 impl SessionDriver {
     /// A session on `conn`, not yet joined.
-    pub(crate) fn new(core: Rc<Core>, conn: Rc<Connection>, wire: Wire, auth: AuthConfig) -> Self {
+    pub(crate) fn new(
+        core: Rc<Core>,
+        conn: Rc<Connection>,
+        wire: Wire,
+        auth: Arc<AuthConfig>,
+    ) -> Self {
         Self {
             core,
             conn,
@@ -173,6 +185,19 @@ impl SessionDriver {
                     Message::Hello(hello) => self.hello(hello),
                     other => self.protocol_violation(&format!(
                         "{} before HELLO",
+                        other.message_type().name()
+                    )),
+                };
+            }
+            State::Authenticating { .. } => {
+                return match message {
+                    Message::Authenticate(a) => self.authenticate(a),
+                    Message::Abort(_) => {
+                        self.leave("abort");
+                        Flow::Close
+                    }
+                    other => self.protocol_violation(&format!(
+                        "{} while authenticating (AUTHENTICATE expected)",
                         other.message_type().name()
                     )),
                 };
@@ -248,36 +273,136 @@ impl SessionDriver {
                 &format!("no realm '{}' on this router", hello.realm),
             );
         };
-        let offered = hello.details.get("authmethods").and_then(Value::as_list);
-        let anonymous_ok =
-            offered.is_none_or(|m| m.iter().any(|v| v.as_str() == Some("anonymous")));
-        let Some(role_name) = self.auth.anonymous_role.clone().filter(|_| anonymous_ok) else {
-            return self.abort(
-                "wamp.error.no_auth_method",
-                "no authentication method offered is accepted on this transport",
-            );
+        let authmethods: Vec<&str> = match hello.details.get("authmethods") {
+            None => vec!["anonymous"],
+            Some(methods) => methods
+                .as_list()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect(),
         };
-        let Some(role) = realm.role(&role_name) else {
-            return self.abort(
-                "wamp.error.no_such_role",
-                &format!(
-                    "role '{role_name}' is not defined on realm '{}'",
-                    realm.name
-                ),
-            );
-        };
-        let id = self
+        let session = self
             .core
             .shared
             .claim_session_id(&mut self.core.ids.borrow_mut());
-        let authid = match hello.details.get("authid").and_then(Value::as_str) {
-            Some(a) => Str::from(a),
-            None => Str::from(random_authid(&mut self.core.ids.borrow_mut())),
+        let info = auth::HelloInfo {
+            realm: realm.name.as_str(),
+            authid: hello.details.get("authid").and_then(Value::as_str),
+            authextra: hello.details.get("authextra").and_then(Value::as_dict),
+            session: session.get(),
+        };
+        let opening = auth::open(
+            &self.auth,
+            &authmethods,
+            &info,
+            &self.conn.stream.auth_channel(),
+        );
+        match opening {
+            Opening::Welcome(accepted) => self.join(realm, session, accepted),
+            Opening::Challenge { .. } if let Some(wait) = self.limited() => {
+                self.core.shared.release_session_id(session);
+                self.abort(
+                    auth::NOT_AUTHORIZED,
+                    &format!(
+                        "too many failed authentication attempts from this address; try again in {} s",
+                        wait.as_secs() + 1
+                    ),
+                )
+            }
+            Opening::Challenge {
+                authmethod,
+                extra,
+                pending,
+            } => {
+                send(
+                    &self.conn,
+                    self.wire,
+                    &Message::Challenge(Challenge {
+                        authmethod: Str::from_static(authmethod),
+                        extra,
+                    }),
+                );
+                self.state = State::Authenticating {
+                    realm,
+                    session,
+                    pending: Box::new(pending),
+                };
+                Flow::Continue
+            }
+            Opening::Refuse(refusal) => {
+                self.core.shared.release_session_id(session);
+                self.refuse(refusal)
+            }
+        }
+    }
+
+    fn authenticate(&mut self, authenticate: Authenticate) -> Flow {
+        let State::Authenticating {
+            realm,
+            session,
+            pending,
+        } = std::mem::replace(&mut self.state, State::Closed)
+        else {
+            return Flow::Close;
+        };
+        let method = pending.authmethod();
+        match pending.authenticate(authenticate.signature.as_str()) {
+            Ok(accepted) => self.join(realm, session, accepted),
+            Err(refusal) => {
+                self.core.shared.release_session_id(session);
+                tracing::info!(peer = %self.conn.peer, authmethod = method, "authentication failed");
+                self.refuse(refusal)
+            }
+        }
+    }
+
+    /// ABORTs for `refusal`, counting a failed attempt against the peer.
+    fn refuse(&mut self, refusal: Refusal) -> Flow {
+        if refusal.failed_attempt
+            && let Some(addr) = self.peer_ip()
+        {
+            self.core
+                .shared
+                .auth_failures
+                .failed(addr, std::time::Instant::now());
+        }
+        self.abort(refusal.reason, &refusal.message)
+    }
+
+    /// How long the peer must wait before it may try a method that needs
+    /// proof again, when its failed attempts are over the limit.
+    fn limited(&self) -> Option<std::time::Duration> {
+        let addr = self.peer_ip()?;
+        self.core
+            .shared
+            .auth_failures
+            .blocked(addr, std::time::Instant::now())
+    }
+
+    fn peer_ip(&self) -> Option<std::net::IpAddr> {
+        match self.conn.peer {
+            crate::runtime::io::Peer::Tcp(addr) => Some(addr.ip()),
+            crate::runtime::io::Peer::Unix => None,
+        }
+    }
+
+    /// Welcomes the authenticated session into `realm`.
+    fn join(&mut self, realm: Arc<Realm>, id: SessionId, accepted: Accepted) -> Flow {
+        let Some(role) = realm.role(&accepted.authrole) else {
+            self.core.shared.release_session_id(id);
+            return self.abort(
+                "wamp.error.no_such_role",
+                &format!(
+                    "role '{}' is not defined on realm '{}'",
+                    accepted.authrole, realm.name
+                ),
+            );
         };
         let identity = Identity {
             session: id,
-            authid: authid.clone(),
-            authrole: Str::from(role_name.as_str()),
+            authid: Str::from(accepted.authid.as_str()),
+            authrole: Str::from(accepted.authrole.as_str()),
         };
         let handle = Rc::new(SessionHandle {
             identity,
@@ -296,10 +421,10 @@ impl SessionDriver {
         let roles: Dict = [("broker", Value::Dict(broker))].into_iter().collect();
         let details: Dict = [
             ("realm", Value::from(realm.name.as_str())),
-            ("authid", Value::from(authid.as_str())),
-            ("authrole", Value::from(role_name.as_str())),
-            ("authmethod", Value::from("anonymous")),
-            ("authprovider", Value::from("static")),
+            ("authid", Value::from(accepted.authid.as_str())),
+            ("authrole", Value::from(accepted.authrole.as_str())),
+            ("authmethod", Value::from(accepted.authmethod)),
+            ("authprovider", Value::from(accepted.authprovider)),
             ("roles", Value::Dict(roles)),
         ]
         .into_iter()
@@ -309,12 +434,19 @@ impl SessionDriver {
             details,
         }));
         let key = self.core.add_session(handle.clone());
-        meta::session_joined(&self.core, &handle, "anonymous", "static");
+        meta::session_joined(
+            &self.core,
+            &handle,
+            accepted.authmethod,
+            accepted.authprovider,
+        );
         tracing::info!(
             session = id.get(),
             realm = %realm.name,
             core = self.core.id,
-            authrole = %role_name,
+            authid = %accepted.authid,
+            authrole = %accepted.authrole,
+            authmethod = accepted.authmethod,
             peer = %self.conn.peer,
             "session joined"
         );
@@ -343,7 +475,11 @@ impl SessionDriver {
     }
 
     fn leave(&mut self, why: &str) {
-        if let State::Open { handle, key } = std::mem::replace(&mut self.state, State::Closed) {
+        let state = std::mem::replace(&mut self.state, State::Closed);
+        if let State::Authenticating { session, .. } = &state {
+            self.core.shared.release_session_id(*session);
+        }
+        if let State::Open { handle, key } = state {
             broker::remove_session(&self.core, &handle);
             self.core.remove_session(key);
             self.core.shared.release_session_id(handle.identity.session);
@@ -357,24 +493,6 @@ impl SessionDriver {
             );
         }
     }
-}
-
-/// An authid for an anonymous session that brought none, in Crossbar.io's
-/// style (six groups of four characters).
-fn random_authid(ids: &mut crate::ids::IdGenerator) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut out = String::with_capacity(29);
-    for group in 0..6 {
-        if group > 0 {
-            out.push('-');
-        }
-        let mut bits = ids.next();
-        for _ in 0..4 {
-            out.push(char::from(ALPHABET[(bits % 32) as usize]));
-            bits /= 32;
-        }
-    }
-    out
 }
 
 /// Shutdown: every joined session on `core` gets GOODBYE
