@@ -16,6 +16,7 @@ use crate::config::{Allow, Disclose, RoleConfig};
 pub(crate) enum Action {
     Publish,
     Subscribe,
+    Call,
 }
 
 impl Action {
@@ -23,6 +24,7 @@ impl Action {
         match self {
             Action::Publish => allow.publish,
             Action::Subscribe => allow.subscribe,
+            Action::Call => allow.call,
         }
     }
 }
@@ -102,7 +104,7 @@ const CACHE_ENTRIES: usize = 1024;
 /// `&str`, without allocating), one slot per action.
 #[derive(Default)]
 pub(crate) struct DecisionCache {
-    entries: HashMap<Box<str>, [Option<Decision>; 2]>,
+    entries: HashMap<Box<str>, [Option<Decision>; 3]>,
 }
 
 impl DecisionCache {

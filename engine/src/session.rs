@@ -10,18 +10,19 @@ use bytes::Bytes;
 use ringbar_protocol::codec::{self, Serializer};
 use ringbar_protocol::id::{RequestId, SessionId, SubscriptionId};
 use ringbar_protocol::message::{
-    Abort, Authenticate, Challenge, Error, Goodbye, Hello, Message, MessageType, Payload, Welcome,
+    Abort, Authenticate, Call, Challenge, Error, Goodbye, Hello, Message, MessageType, Payload,
+    Welcome,
 };
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
 
 use crate::auth::{self, Accepted, Opening, Refusal};
-use crate::authorize::{DecisionCache, Role};
+use crate::authorize::{Action, DecisionCache, Role};
 use crate::broker;
 use crate::config::AuthConfig;
 use crate::core::{Core, CoreFigures, SessionKey};
 use crate::meta;
-use crate::realm::Realm;
+use crate::realm::{Realm, RealmSession};
 use crate::transport::Connection;
 use crate::wire::Wire;
 
@@ -146,6 +147,8 @@ const BROKER_FEATURES: &[&str] = &[
     "pattern_based_subscription",
     "event_retention",
     "payload_passthru_mode",
+    "session_meta_api",
+    "subscription_meta_api",
 ];
 
 impl SessionDriver {
@@ -227,12 +230,14 @@ impl SessionDriver {
             }
             Message::EventReceived(_) => Flow::Continue,
             Message::Call(c) => {
-                handle.send_error(
-                    MessageType::Call,
-                    c.request,
-                    "wamp.error.no_such_procedure",
-                    "this router has no dealer yet",
-                );
+                if !meta_call(&self.core, &handle, &c) {
+                    handle.send_error(
+                        MessageType::Call,
+                        c.request,
+                        "wamp.error.no_such_procedure",
+                        "this router has no dealer yet",
+                    );
+                }
                 Flow::Continue
             }
             Message::Register(r) => {
@@ -434,12 +439,18 @@ impl SessionDriver {
             details,
         }));
         let key = self.core.add_session(handle.clone());
-        meta::session_joined(
-            &self.core,
-            &handle,
-            accepted.authmethod,
-            accepted.authprovider,
+        let meta_details =
+            meta::session_details(&handle, accepted.authmethod, accepted.authprovider);
+        realm.add_session(
+            id,
+            RealmSession {
+                core: self.core.id,
+                authid: accepted.authid.clone(),
+                authrole: accepted.authrole.clone(),
+                details: meta_details.clone(),
+            },
         );
+        meta::session_joined(&self.core, &handle, meta_details);
         tracing::info!(
             session = id.get(),
             realm = %realm.name,
@@ -483,6 +494,7 @@ impl SessionDriver {
             broker::remove_session(&self.core, &handle);
             self.core.remove_session(key);
             self.core.shared.release_session_id(handle.identity.session);
+            handle.realm.remove_session(handle.identity.session);
             meta::session_left(&self.core, &handle);
             tracing::info!(
                 session = handle.identity.session.get(),
@@ -495,21 +507,136 @@ impl SessionDriver {
     }
 }
 
+/// Answers a CALL of a meta procedure (`wamp.session.*`,
+/// `wamp.subscription.*`); false when `call` names no meta procedure.
+fn meta_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
+    if !call.procedure.starts_with(meta::WAMP_PREFIX) {
+        return false;
+    }
+    let decision =
+        session
+            .decisions
+            .borrow_mut()
+            .decide(&session.role, Action::Call, &call.procedure);
+    if !decision.allowed {
+        session.send_error(
+            MessageType::Call,
+            call.request,
+            "wamp.error.not_authorized",
+            &format!(
+                "role '{}' may not call '{}'",
+                session.identity.authrole, call.procedure
+            ),
+        );
+        return true;
+    }
+    let (args, kwargs) = match decode_arguments(&call.payload) {
+        Ok(decoded) => decoded,
+        Err(text) => {
+            session.send_error(
+                MessageType::Call,
+                call.request,
+                "wamp.error.invalid_argument",
+                &text,
+            );
+            return true;
+        }
+    };
+    let Some(answer) = meta::call(core, session, &call.procedure, &args, &kwargs) else {
+        return false;
+    };
+    match answer.and_then(|results| {
+        Payload::from_values(session.wire.serializer, &results, None).map_err(|e| meta::MetaError {
+            uri: "wamp.error.invalid_argument",
+            message: e.to_string(),
+        })
+    }) {
+        Ok(payload) => session.send(&Message::Result(ringbar_protocol::message::Result {
+            request: call.request,
+            details: Dict::new(),
+            payload,
+        })),
+        Err(e) => session.send_error(MessageType::Call, call.request, e.uri, &e.message),
+    }
+    true
+}
+
+/// A CALL's positional and keyword arguments as values.
+fn decode_arguments(payload: &Payload) -> Result<(Vec<Value>, Dict), String> {
+    match payload {
+        Payload::Empty => Ok((Vec::new(), Dict::new())),
+        Payload::Arguments(a) => {
+            let args = match codec::decode_value(a.serializer, &a.args) {
+                Ok(Value::List(list)) => list,
+                Ok(_) => return Err("Arguments must be a list".into()),
+                Err(e) => return Err(e.to_string()),
+            };
+            let kwargs = match &a.kwargs {
+                None => Dict::new(),
+                Some(bytes) => match codec::decode_value(a.serializer, bytes) {
+                    Ok(Value::Dict(d)) => d,
+                    Ok(_) => return Err("ArgumentsKw must be a dictionary".into()),
+                    Err(e) => return Err(e.to_string()),
+                },
+            };
+            Ok((args, kwargs))
+        }
+        Payload::Transparent(_) => {
+            Err("meta procedures take plain arguments, not a passthru payload".into())
+        }
+    }
+}
+
 /// Shutdown: every joined session on `core` gets GOODBYE
 /// `wamp.close.system_shutdown`, then its connection closes once flushed.
 pub(crate) fn goodbye_all(core: &Core) {
     let sessions: Vec<Rc<SessionHandle>> = core.sessions.borrow().values().cloned().collect();
     for session in sessions {
-        session.send(&Message::Goodbye(Goodbye {
-            details: Dict::new(),
-            reason: Str::from_static("wamp.close.system_shutdown"),
-        }));
-        if session.wire.framing == crate::wire::Framing::WebSocket {
-            crate::transport::websocket_close(
-                &session.conn,
-                ringbar_protocol::websocket::CloseCode::GOING_AWAY,
-            );
-        }
-        session.conn.outbound.close();
+        goodbye_and_close(
+            &session,
+            Str::from_static("wamp.close.system_shutdown"),
+            Dict::new(),
+            ringbar_protocol::websocket::CloseCode::GOING_AWAY,
+        );
     }
+}
+
+/// The `wamp.session.kill*` meta procedures, on the killed session's core:
+/// GOODBYE with `reason` (and `details.message`), then the connection
+/// closes and the session leaves as any other.
+pub(crate) fn kill_local(core: &Core, id: SessionId, reason: &Str, message: Option<&str>) {
+    let found = core
+        .sessions
+        .borrow()
+        .values()
+        .find(|s| s.identity.session == id)
+        .cloned();
+    let Some(session) = found else {
+        return;
+    };
+    let details: Dict = message
+        .map(|m| ("message", Value::from(m)))
+        .into_iter()
+        .collect();
+    tracing::info!(session = id.get(), reason = %reason, "session killed");
+    goodbye_and_close(
+        &session,
+        reason.clone(),
+        details,
+        ringbar_protocol::websocket::CloseCode::NORMAL_CLOSURE,
+    );
+}
+
+/// Sends GOODBYE, then closes the connection once it is flushed.
+fn goodbye_and_close(
+    session: &SessionHandle,
+    reason: Str,
+    details: Dict,
+    code: ringbar_protocol::websocket::CloseCode,
+) {
+    session.send(&Message::Goodbye(Goodbye { details, reason }));
+    if session.wire.framing == crate::wire::Framing::WebSocket {
+        crate::transport::websocket_close(&session.conn, code);
+    }
+    session.conn.outbound.close();
 }

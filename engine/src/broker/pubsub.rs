@@ -336,6 +336,7 @@ pub(crate) fn subscribe(
         },
     ));
     if !already {
+        realm.add_subscriber(id, session.identity.session);
         meta::subscribed(
             core,
             realm,
@@ -413,6 +414,7 @@ fn leave_subscription(core: &Core, session: &SessionHandle, id: SubscriptionId) 
         }
     }
     drop(locals);
+    realm.remove_subscriber(id, session.identity.session);
     let uri = realm
         .subscriptions
         .get(id)

@@ -259,6 +259,15 @@ impl Subscriptions {
         self.lock().entries.get(&id).map(|e| Arc::clone(&e.sub))
     }
 
+    /// Every subscription of the realm (`wamp.subscription.list`).
+    pub fn all(&self) -> Vec<Arc<Subscription>> {
+        self.lock()
+            .entries
+            .values()
+            .map(|e| Arc::clone(&e.sub))
+            .collect()
+    }
+
     /// The id of the subscription of exactly (`uri`, `policy`), read from
     /// the current table without a lock (`wamp.subscription.lookup`).
     pub fn lookup(&self, uri: &str, policy: MatchPolicy) -> Option<SubscriptionId> {

@@ -232,6 +232,11 @@ async fn mail_loop(core: Rc<Core>) {
         core.shared.mailboxes.wait(core.id).await;
         core.shared.mailboxes.drain(core.id, |mail| match mail {
             Mail::Publication(p) => broker::deliver(&core, &p),
+            Mail::KillSession {
+                session,
+                reason,
+                message,
+            } => crate::session::kill_local(&core, session, &reason, message.as_deref()),
         });
     }
 }

@@ -1,4 +1,4 @@
-//! The WAMP meta API's events: what the router itself publishes when
+//! Meta events: what the router itself publishes when
 //! sessions join and leave and when subscriptions change, in the shapes of
 //! the WAMP spec (Session and Subscription Meta API).
 //!
@@ -135,14 +135,9 @@ pub(crate) fn session_details(
     Value::Dict(details)
 }
 
-/// `wamp.session.on_join`: a session joined its realm.
-pub(crate) fn session_joined(
-    core: &Core,
-    session: &SessionHandle,
-    authmethod: &str,
-    authprovider: &str,
-) {
-    let details = session_details(session, authmethod, authprovider);
+/// `wamp.session.on_join`: a session joined its realm; `details` are its
+/// [`session_details`].
+pub(crate) fn session_joined(core: &Core, session: &SessionHandle, details: Value) {
     publish_meta(core, &session.realm, "wamp.session.on_join", &[details]);
 }
 
