@@ -116,7 +116,7 @@ pub(crate) fn run(run: &Run, conns: &Conns, progress: &Progress) -> io::Result<R
             "B",
         );
     }
-    meter.finish(&mut report, opened, "session");
+    meter.finish(&mut report, opened, "session", open_seconds);
     std::thread::sleep(run.duration);
     let alive = run
         .router_pid

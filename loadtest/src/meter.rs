@@ -2,8 +2,6 @@
 //! measurement, turned into the figures printed beside every throughput:
 //! router CPU per delivered message, and who was saturated.
 
-use std::time::Instant;
-
 use crate::proc_stat::{self, Usage};
 use crate::report::Report;
 
@@ -15,7 +13,6 @@ pub(crate) struct Meter {
     router_pid: Option<u32>,
     router_start: Option<Usage>,
     own_start: Usage,
-    started: Instant,
     load_cores: usize,
 }
 
@@ -26,15 +23,15 @@ impl Meter {
             router_pid,
             router_start: router_pid.and_then(proc_stat::tree),
             own_start: proc_stat::own(),
-            started: Instant::now(),
             load_cores,
         }
     }
 
     /// Adds the CPU and memory figures for `delivered` messages of kind
-    /// `unit` ("event", "call") to `report`.
-    pub(crate) fn finish(&self, report: &mut Report, delivered: u64, unit: &str) {
-        let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
+    /// `unit` ("event", "call") to `report`; cores used are CPU time over
+    /// `seconds`, the time the work took (not the idle wait after it).
+    pub(crate) fn finish(&self, report: &mut Report, delivered: u64, unit: &str, seconds: f64) {
+        let seconds = seconds.max(1e-9);
         let per = delivered.max(1) as f64;
         if let Some((start, end)) = self
             .router_start

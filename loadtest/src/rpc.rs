@@ -160,7 +160,12 @@ fn measure(run: &Run, rpc: &Rpc, shared: &Shared, progress: &Progress) -> io::Re
     );
     report.push("call_errors", errors as f64, "");
     report.push_latency(&latency);
-    meter.finish(&mut report, results, "call");
+    meter.finish(
+        &mut report,
+        results,
+        "call",
+        seconds + drain_started.elapsed().as_secs_f64(),
+    );
     report
         .notes
         .extend(error_notes(&errors_before, &shared.errors.snapshot()));

@@ -90,15 +90,33 @@ fn write_hex(mut value: u64, into: &mut [u8]) {
     }
 }
 
+/// Each byte's value as a hex digit, or [`NOT_HEX`]: one load per digit on
+/// the receive path.
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+const NOT_HEX: u8 = 0xff;
+
 fn read_hex(digits: &[u8]) -> Option<u64> {
-    digits.iter().try_fold(0u64, |acc, &d| {
-        let v = match d {
-            b'0'..=b'9' => d - b'0',
-            b'a'..=b'f' => d - b'a' + 10,
-            _ => return None,
-        };
-        Some(acc << 4 | u64::from(v))
-    })
+    let mut value = 0u64;
+    let mut bad = 0u8;
+    for &d in digits {
+        let v = HEX_VALUE[usize::from(d)];
+        bad |= v & 0xf0;
+        value = value << 4 | u64::from(v & 0x0f);
+    }
+    (bad == 0).then_some(value)
 }
 
 #[cfg(test)]

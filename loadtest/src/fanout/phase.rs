@@ -81,7 +81,7 @@ pub(super) fn measure(
         .map(|i| published.get(i % fanout.topics).copied().unwrap_or(0))
         .collect();
     let expected_total: u64 = expected.iter().sum();
-    drain(
+    let last_arrival = drain(
         shared,
         received_before.iter().sum::<u64>() + expected_total,
         progress,
@@ -123,9 +123,12 @@ pub(super) fn measure(
     }
     let publications_per_s = published_total as f64 / publish_seconds;
     report.push("publications_per_s", publications_per_s, "1/s");
+    // Over the time until the last event arrived: a router that queues
+    // events delivers some of them after the publishers stopped.
+    let delivery_seconds = (last_arrival - started).as_secs_f64().max(publish_seconds);
     report.push(
         "events_per_s",
-        received_total as f64 / publish_seconds,
+        received_total as f64 / delivery_seconds,
         "1/s",
     );
     report.push("events_expected", expected_total as f64, "");
@@ -153,7 +156,7 @@ pub(super) fn measure(
         "",
     );
     report.push_latency(&latency);
-    meter.finish(&mut report, received_total, "event");
+    meter.finish(&mut report, received_total, "event", delivery_seconds);
     if fanout.churn.is_some() {
         shared
             .churn
@@ -181,19 +184,20 @@ fn transport_name(run: &Run) -> &'static str {
     }
 }
 
-/// Waits until `target` events have arrived in all, or arrivals stop.
-fn drain(shared: &Shared, target: u64, progress: &Progress) {
+/// Waits until `target` events have arrived in all, or arrivals stop;
+/// returns when the last event arrived (to the sampling interval).
+fn drain(shared: &Shared, target: u64, progress: &Progress) -> Instant {
     let started = Instant::now();
     let mut last = (shared.received_total(), Instant::now());
     while started.elapsed() < DRAIN_MAX {
         let received = shared.received_total();
         if received >= target {
-            return;
+            return Instant::now();
         }
         if received != last.0 {
             last = (received, Instant::now());
         } else if last.1.elapsed() >= DRAIN_QUIET {
-            return;
+            return last.1;
         }
         progress.update(format!(
             "draining: {} events still expected",
@@ -201,6 +205,7 @@ fn drain(shared: &Shared, target: u64, progress: &Progress) {
         ));
         std::thread::sleep(Duration::from_millis(20));
     }
+    last.1
 }
 
 fn counts(counters: &[std::sync::atomic::AtomicU64]) -> Vec<u64> {
