@@ -26,6 +26,9 @@ pub(super) struct Phase {
     pub(super) out_of_order: u64,
     pub(super) p99_us: u64,
     pub(super) publications_per_s: f64,
+    /// Publications sent, and over how long.
+    pub(super) published: u64,
+    pub(super) publish_seconds: f64,
 }
 
 /// Runs one phase at `rate` publications/s ([`MAX_RATE`] for the maximum).
@@ -174,6 +177,8 @@ pub(super) fn measure(
         out_of_order,
         p99_us: latency.value_at_percentile(99.0),
         publications_per_s,
+        published: published_total,
+        publish_seconds,
     })
 }
 

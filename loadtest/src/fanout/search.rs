@@ -12,7 +12,8 @@ use crate::report::{Report, format_value};
 use crate::run::Run;
 
 /// A probe whose publishers sent less than this share of the offered rate
-/// did not offer that rate.
+/// (less one publication, for low rates over short probes) did not offer
+/// that rate.
 const KEPT_RATE: f64 = 0.95;
 /// The bisection stops when the bounds are this close.
 const PRECISION: f64 = 1.05;
@@ -98,12 +99,64 @@ fn judge(rate: u64, probe: &Phase, find: &FindMax) -> Option<String> {
         Some(format!("{} out of order", probe.out_of_order))
     } else if probe.p99_us > find.max_p99_us {
         Some(format!("p99 {} us over the bound", probe.p99_us))
-    } else if probe.publications_per_s < KEPT_RATE * rate as f64 {
+    } else if (probe.published as f64) < KEPT_RATE * rate as f64 * probe.publish_seconds - 1.0 {
         Some(format!(
             "publishers sent only {} pub/s",
             format_value(probe.publications_per_s)
         ))
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(lost: u64, out_of_order: u64, p99_us: u64, published: u64) -> Phase {
+        Phase {
+            report: Report::new("probe".into()),
+            lost,
+            out_of_order,
+            p99_us,
+            publications_per_s: published as f64,
+            published,
+            publish_seconds: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_probe_passes_only_clean_fast_and_at_its_rate() {
+        let find = FindMax {
+            max_p99_us: 1000,
+            start_rate: 10,
+            max_probes: 5,
+        };
+        assert_eq!(judge(100, &probe(0, 0, 1000, 100), &find), None);
+        assert_eq!(
+            judge(10, &probe(0, 0, 10, 9), &find),
+            None,
+            "one short is fine"
+        );
+        assert!(
+            judge(100, &probe(1, 0, 10, 100), &find)
+                .unwrap()
+                .contains("lost")
+        );
+        assert!(
+            judge(100, &probe(0, 2, 10, 100), &find)
+                .unwrap()
+                .contains("out of order")
+        );
+        assert!(
+            judge(100, &probe(0, 0, 1001, 100), &find)
+                .unwrap()
+                .contains("p99")
+        );
+        assert!(
+            judge(100, &probe(0, 0, 10, 90), &find)
+                .unwrap()
+                .contains("sent only")
+        );
     }
 }

@@ -171,7 +171,8 @@ async fn publisher(index: usize, run: &Run, fanout: &Fanout, shared: &Shared) ->
             MAX_RATE_BATCH as u64
         } else {
             let mine = rate as f64 / fanout.publishers as f64;
-            let due = (since.elapsed().as_secs_f64() * mine) as u64;
+            // The first publication goes at once, the n-th after (n-1)/rate.
+            let due = (since.elapsed().as_secs_f64() * mine) as u64 + u64::from(mine > 0.0);
             due.saturating_sub(sent_in_generation)
         };
         if count > 0 && conn.queued() < MAX_QUEUED_BYTES {

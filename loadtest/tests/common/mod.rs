@@ -2,7 +2,7 @@
 //! workspace) that it starts itself with `--spawn`, on free loopback ports,
 //! and reads back the figures it wrote with `--json`.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
