@@ -121,8 +121,11 @@ fn with_spawn(command: &Command, line: &str) -> io::Result<Command> {
 /// Median, minimum and maximum of one figure over the runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Spread {
+    /// The middle value (mean of the two middle ones for an even count).
     pub(crate) median: f64,
+    /// The smallest value.
     pub(crate) min: f64,
+    /// The largest value.
     pub(crate) max: f64,
 }
 
@@ -148,9 +151,13 @@ impl Spread {
 /// One figure of the comparison table.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
+    /// The figure's key.
     pub(crate) key: String,
+    /// Its unit.
     pub(crate) unit: &'static str,
+    /// Router A's values.
     pub(crate) a: Spread,
+    /// Router B's values.
     pub(crate) b: Spread,
 }
 

@@ -25,6 +25,7 @@ const SETTLE: Duration = Duration::from_secs(1);
 /// What to run.
 #[derive(Debug, Clone)]
 pub(crate) struct Conns {
+    /// Sessions to open.
     pub(crate) sessions: usize,
     /// Sessions opened per second over all load threads.
     pub(crate) connect_rate: f64,

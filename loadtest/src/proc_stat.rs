@@ -7,7 +7,9 @@ use std::collections::HashMap;
 /// CPU seconds and resident bytes at one moment.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Usage {
+    /// User plus system CPU time.
     pub(crate) cpu_seconds: f64,
+    /// Resident memory.
     pub(crate) rss_bytes: u64,
 }
 

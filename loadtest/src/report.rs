@@ -13,7 +13,9 @@ use serde_json::{Map, Value, json};
 pub(crate) struct Figure {
     /// Stable snake_case name, the key in JSON and in `compare`.
     pub(crate) key: String,
+    /// The measured value.
     pub(crate) value: f64,
+    /// Its unit, as printed (`1/s`, `ns`, `us`, ...; empty for counts).
     pub(crate) unit: &'static str,
 }
 
@@ -22,6 +24,7 @@ pub(crate) struct Figure {
 pub(crate) struct Report {
     /// The scenario and its settings, one line.
     pub(crate) title: String,
+    /// The figures, in print order.
     pub(crate) figures: Vec<Figure>,
     /// Warnings a reader must see beside the figures.
     pub(crate) notes: Vec<String>,

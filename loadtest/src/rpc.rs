@@ -35,7 +35,9 @@ const DRAIN_MAX: Duration = Duration::from_secs(10);
 /// What to run.
 #[derive(Debug, Clone)]
 pub(crate) struct Rpc {
+    /// Sessions that register the echo procedure.
     pub(crate) callees: usize,
+    /// Sessions that call it.
     pub(crate) callers: usize,
     /// Calls in flight per caller.
     pub(crate) window: usize,

@@ -11,6 +11,7 @@ use crate::target::Target;
 /// One scenario run's fixed context.
 #[derive(Debug, Clone)]
 pub(crate) struct Run {
+    /// The router to reach.
     pub(crate) target: Target,
     /// CPUs of the load generator's threads, one thread each.
     pub(crate) load_cores: Vec<usize>,

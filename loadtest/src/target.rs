@@ -16,12 +16,17 @@ pub(crate) enum Transport {
 /// Everything a session needs to reach and join the router.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
+    /// WebSocket or RawSocket.
     pub(crate) transport: Transport,
+    /// Host name or address (IPv6 without brackets).
     pub(crate) host: String,
+    /// TCP port.
     pub(crate) port: u16,
     /// The HTTP path of the WebSocket endpoint (unused for RawSocket).
     pub(crate) path: String,
+    /// The realm every session joins.
     pub(crate) realm: String,
+    /// JSON, MessagePack or CBOR.
     pub(crate) serializer: Serializer,
 }
 

@@ -32,18 +32,23 @@ const SETUP_PER_SESSION: Duration = Duration::from_millis(20);
 /// What to run.
 #[derive(Debug, Clone)]
 pub(crate) struct Fanout {
+    /// Subscribers in all; subscriber i takes topic i mod `topics`.
     pub(crate) subscribers: usize,
+    /// Topics.
     pub(crate) topics: usize,
+    /// Publishers; see [`Fanout::topics_of`].
     pub(crate) publishers: usize,
     /// Length of each event's one string argument.
     pub(crate) payload_bytes: usize,
     /// Publications per second over all publishers, or [`MAX_RATE`].
     pub(crate) rate: u64,
+    /// Search the highest loss-free rate instead of running `rate`.
     pub(crate) find_max: Option<FindMax>,
     /// The first N subscribers read slowly (to check that loss is reported).
     pub(crate) slow_subscribers: usize,
     /// How long a slow subscriber sleeps after each read.
     pub(crate) slow_delay: Duration,
+    /// Sessions coming and going beside the fan-out (`churn`).
     pub(crate) churn: Option<Churn>,
 }
 
@@ -84,6 +89,7 @@ impl Fanout {
 
 /// State shared by the coordinator and the sessions of every thread.
 pub(crate) struct Shared {
+    /// The run is over: sessions end.
     pub(crate) stop: AtomicBool,
     /// Publications per second over all publishers: 0 pauses them.
     pub(crate) rate: AtomicU64,
@@ -99,10 +105,13 @@ pub(crate) struct Shared {
     pub(crate) published: Vec<AtomicU64>,
     /// Events received, per subscriber.
     pub(crate) received: Vec<AtomicU64>,
+    /// Events not above the last sequence number from their publisher.
     pub(crate) out_of_order: AtomicU64,
     /// End-to-end latency in microseconds, one histogram per load thread.
     pub(crate) latency: Vec<Mutex<Histogram<u64>>>,
+    /// Errors the sessions met, by cause.
     pub(crate) errors: Errors,
+    /// The churn sessions' counters.
     pub(crate) churn: ChurnCounters,
 }
 

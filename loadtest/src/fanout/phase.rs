@@ -21,10 +21,15 @@ const DRAIN_MAX: Duration = Duration::from_secs(10);
 
 /// A phase's report and the figures the search judges it by.
 pub(super) struct Phase {
+    /// Everything the phase measured.
     pub(super) report: Report,
+    /// Events expected and not received.
     pub(super) lost: u64,
+    /// Events out of order.
     pub(super) out_of_order: u64,
+    /// 99th percentile latency.
     pub(super) p99_us: u64,
+    /// Publications sent per second of publishing.
     pub(super) publications_per_s: f64,
     /// Publications sent, and over how long.
     pub(super) published: u64,
