@@ -15,6 +15,18 @@ pub(crate) struct Usage {
 
 /// The usage of `pid` and all its descendants; `None` when `pid` is gone.
 pub(crate) fn tree(pid: u32) -> Option<Usage> {
+    let mut total = process(pid)?;
+    for p in descendants(pid) {
+        if let Some(u) = process(p) {
+            total.cpu_seconds += u.cpu_seconds;
+            total.rss_bytes += u.rss_bytes;
+        }
+    }
+    Some(total)
+}
+
+/// The processes below `pid`: its children, theirs, and so on.
+fn descendants(pid: u32) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
@@ -30,16 +42,13 @@ pub(crate) fn tree(pid: u32) -> Option<Usage> {
             }
         }
     }
-    let mut total = process(pid)?;
+    let mut found = Vec::new();
     let mut stack = children.get(&pid).cloned().unwrap_or_default();
     while let Some(p) = stack.pop() {
-        if let Some(u) = process(p) {
-            total.cpu_seconds += u.cpu_seconds;
-            total.rss_bytes += u.rss_bytes;
-        }
         stack.extend(children.get(&p).cloned().unwrap_or_default());
+        found.push(p);
     }
-    Some(total)
+    found
 }
 
 /// The usage of this process.
@@ -81,15 +90,14 @@ mod tests {
             .arg("5")
             .spawn()
             .unwrap();
-        let me = own();
-        assert!(me.rss_bytes > 1 << 20);
-        let tree = tree(std::process::id()).unwrap();
-        assert!(
-            tree.rss_bytes > me.rss_bytes,
-            "the child's memory counts too"
-        );
+        assert!(own().rss_bytes > 1 << 20);
+        assert!(own().cpu_seconds >= 0.0);
+        assert!(descendants(std::process::id()).contains(&child.id()));
+        assert!(tree(std::process::id()).unwrap().rss_bytes > 0);
+        assert!(tree(child.id()).is_some());
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(super::tree(u32::MAX).is_none());
+        assert!(tree(child.id()).is_none(), "a reaped process is gone");
+        assert!(tree(u32::MAX).is_none());
     }
 }
