@@ -87,6 +87,24 @@ impl Fanout {
     }
 }
 
+/// A counter alone on its cache line, so that counters written by
+/// different load threads never make their cores fight over one line.
+#[repr(align(64))]
+#[derive(Debug, Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`.
+    pub(crate) fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The count now.
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// State shared by the coordinator and the sessions of every thread.
 pub(crate) struct Shared {
     /// The run is over: sessions end.
@@ -102,9 +120,9 @@ pub(crate) struct Shared {
     /// Sessions that failed after they were ready (their loss is counted).
     pub(crate) disconnected: AtomicU64,
     /// Publications sent, per topic.
-    pub(crate) published: Vec<AtomicU64>,
+    pub(crate) published: Vec<Counter>,
     /// Events received, per subscriber.
-    pub(crate) received: Vec<AtomicU64>,
+    pub(crate) received: Vec<Counter>,
     /// Events not above the last sequence number from their publisher.
     pub(crate) out_of_order: AtomicU64,
     /// End-to-end latency in microseconds, one histogram per load thread.
@@ -125,8 +143,10 @@ impl Shared {
             ready: AtomicUsize::new(0),
             setup_failure: Mutex::new(None),
             disconnected: AtomicU64::new(0),
-            published: (0..fanout.topics).map(|_| AtomicU64::new(0)).collect(),
-            received: (0..fanout.subscribers).map(|_| AtomicU64::new(0)).collect(),
+            published: (0..fanout.topics).map(|_| Counter::default()).collect(),
+            received: (0..fanout.subscribers)
+                .map(|_| Counter::default())
+                .collect(),
             out_of_order: AtomicU64::new(0),
             latency: (0..threads)
                 .map(|_| histogram())
@@ -155,10 +175,7 @@ impl Shared {
     }
 
     fn received_total(&self) -> u64 {
-        self.received
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum()
+        self.received.iter().map(Counter::get).sum()
     }
 }
 

@@ -6,7 +6,7 @@ use std::io;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::{Fanout, MAX_RATE, Shared};
+use super::{Counter, Fanout, MAX_RATE, Shared};
 use crate::meter::Meter;
 use crate::progress::Progress;
 use crate::report::{Report, format_value};
@@ -218,8 +218,8 @@ fn drain(shared: &Shared, target: u64, progress: &Progress) -> Instant {
     last.1
 }
 
-fn counts(counters: &[std::sync::atomic::AtomicU64]) -> Vec<u64> {
-    counters.iter().map(|c| c.load(Ordering::Relaxed)).collect()
+fn counts(counters: &[Counter]) -> Vec<u64> {
+    counters.iter().map(Counter::get).collect()
 }
 
 fn diff(after: &[u64], before: &[u64]) -> Vec<u64> {

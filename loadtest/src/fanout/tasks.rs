@@ -111,7 +111,7 @@ async fn subscriber(
             })
             .await?;
         if let Some(counter) = shared.received.get(index) {
-            counter.fetch_add(events, Ordering::Relaxed);
+            counter.add(events);
         }
         if out_of_order > 0 {
             shared
@@ -193,7 +193,7 @@ async fn publisher(index: usize, run: &Run, fanout: &Fanout, shared: &Shared) ->
                 });
                 conn.queue_encoded(message)?;
                 if let Some(counter) = shared.published.get(topic) {
-                    counter.fetch_add(1, Ordering::Relaxed);
+                    counter.add(1);
                 }
                 if conn.queued() >= MAX_QUEUED_BYTES {
                     break;
