@@ -265,6 +265,7 @@ async fn caller(
     }
     let serializer = conn.serializer();
     let source = u16::try_from(index).unwrap_or(u16::MAX);
+    let mut args = wamp::StampedArgs::new(serializer, rpc.payload_bytes)?;
     let mut seq = 0u64;
     let mut in_flight = 0usize;
     let mut latencies_us = Vec::new();
@@ -284,7 +285,7 @@ async fn caller(
                     request: wamp::request(seq),
                     options: Dict::new(),
                     procedure: PROCEDURE.into(),
-                    payload: wamp::stamped_payload(serializer, stamp, rpc.payload_bytes)?,
+                    payload: args.payload(stamp),
                 }))?;
                 in_flight += 1;
                 made += 1;

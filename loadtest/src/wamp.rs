@@ -7,7 +7,7 @@ use bytes::BytesMut;
 use ringbar_protocol::codec::{self, Serializer};
 use ringbar_protocol::id::{RegistrationId, RequestId, SubscriptionId};
 use ringbar_protocol::message::{
-    Goodbye, Message, Payload, Publish, Register, Subscribe, Unsubscribe,
+    Arguments, Goodbye, Message, Payload, Publish, Register, Subscribe, Unsubscribe,
 };
 use ringbar_protocol::value::{Dict, Value};
 
@@ -80,7 +80,7 @@ pub(crate) async fn leave(conn: &mut Conn) -> io::Result<()> {
 }
 
 /// The payload of one string argument carrying `stamp`, `payload_bytes` long.
-pub(crate) fn stamped_payload(
+fn stamped_payload(
     serializer: Serializer,
     stamp: Stamp,
     payload_bytes: usize,
@@ -91,6 +91,46 @@ pub(crate) fn stamped_payload(
         None,
     )
     .map_err(io::Error::other)
+}
+
+/// The arguments of a stamped payload, encoded once; each call rewrites
+/// the stamp in place, so a call costs a copy, not an encoding.
+pub(crate) struct StampedArgs {
+    serializer: Serializer,
+    args: Vec<u8>,
+    stamp_at: usize,
+}
+
+impl StampedArgs {
+    /// Encodes the arguments for a payload of `payload_bytes`.
+    pub(crate) fn new(serializer: Serializer, payload_bytes: usize) -> io::Result<Self> {
+        let zero = Stamp {
+            source: 0,
+            seq: 0,
+            sent_ns: 0,
+        };
+        let Payload::Arguments(arguments) = stamped_payload(serializer, zero, payload_bytes)?
+        else {
+            return Err(io::Error::other("a stamped payload without arguments"));
+        };
+        let (_, stamp_at) = Stamp::find(&arguments.args)
+            .ok_or_else(|| io::Error::other("the encoded arguments lost their stamp"))?;
+        Ok(Self {
+            serializer,
+            args: arguments.args.to_vec(),
+            stamp_at,
+        })
+    }
+
+    /// A payload carrying `stamp`.
+    pub(crate) fn payload(&mut self, stamp: Stamp) -> Payload {
+        stamp.overwrite(&mut self.args, self.stamp_at);
+        Payload::Arguments(Arguments {
+            serializer: self.serializer,
+            args: bytes::Bytes::copy_from_slice(&self.args),
+            kwargs: None,
+        })
+    }
 }
 
 /// A PUBLISH encoded once, whose stamp is rewritten for each publication:
@@ -169,6 +209,26 @@ mod tests {
             let s = args.as_list().unwrap()[0].as_str().unwrap().to_owned();
             assert_eq!(s.len(), 64);
             assert_eq!(Stamp::find(s.as_bytes()).unwrap().0, stamp);
+        }
+    }
+
+    #[test]
+    fn stamped_args_carry_each_stamp() {
+        for serializer in [Serializer::Json, Serializer::MsgPack, Serializer::Cbor] {
+            let mut args = StampedArgs::new(serializer, 50).unwrap();
+            for seq in [1, 2, u64::MAX] {
+                let stamp = Stamp {
+                    source: 9,
+                    seq,
+                    sent_ns: seq / 2,
+                };
+                let Payload::Arguments(a) = args.payload(stamp) else {
+                    panic!("no arguments");
+                };
+                let value = codec::decode_value(serializer, &a.args).unwrap();
+                let s = value.as_list().unwrap()[0].as_str().unwrap().to_owned();
+                assert_eq!((s.len(), Stamp::find(s.as_bytes()).unwrap().0), (50, stamp));
+            }
         }
     }
 }
