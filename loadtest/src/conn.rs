@@ -58,7 +58,12 @@ pub(crate) struct Conn {
 impl Conn {
     /// Connects and completes the transport's opening handshake.
     pub(crate) async fn connect(target: &Target, nonce: [u8; 16]) -> io::Result<Self> {
-        let mut stream = TcpStream::connect(target.authority()).await?;
+        let mut stream = TcpStream::connect(target.authority()).await.map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot connect to {}: {e}", target.authority()),
+            )
+        })?;
         stream.set_nodelay(true)?;
         let mut carry = Vec::new();
         let framer = match target.transport {
