@@ -96,7 +96,7 @@ compare() {
     "$LOADTEST" "${args[@]}" 2> >(tee "$work/tables/$name.err" >&2) >&2 || status=$?
     {
         printf '\n### %s\n\n```sh\nloadtest' "$name"
-        printf ' %q' "${args[@]}" | sed "s#$work#\$WORK#g; s#$target_dir#\$TARGET#g"
+        printf ' %q' "${args[@]}" | sed "s#$work#\$WORK#g; s#$target_dir#\$TARGET#g; s#$PWD/##g"
         printf '\n```\n'
         if [ "$status" = 0 ]; then
             cat "$work/tables/$name.md"
