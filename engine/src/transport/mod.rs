@@ -3,6 +3,7 @@
 
 mod http;
 mod rawsocket;
+mod read_size;
 mod testee;
 mod web;
 mod websocket;

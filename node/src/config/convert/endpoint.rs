@@ -10,8 +10,10 @@ use crate::config::diag::Path;
 use crate::config::file::{TcpEndpointFile, TlsFile, UnixEndpointFile};
 use crate::config::read::{Accept, read_with, show, type_tag};
 
-/// Crossbar.io's listen backlog when the file gives none.
-const DEFAULT_BACKLOG: u32 = 50;
+/// The listen backlog when the file gives none: larger than Crossbar.io's
+/// 50, so that a burst of connections is queued rather than dropped (and
+/// retried by the clients a second later).
+const DEFAULT_BACKLOG: u32 = 1024;
 
 impl Converter<'_> {
     /// A transport's `endpoint`.

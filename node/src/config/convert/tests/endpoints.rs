@@ -63,7 +63,7 @@ fn endpoints() {
         Endpoint::Tcp {
             interface: Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             port: 8081,
-            backlog: 50,
+            backlog: 1024,
             tls: None
         }
     );
@@ -72,7 +72,7 @@ fn endpoints() {
         Endpoint::Tcp {
             interface: None,
             port: 8081,
-            backlog: 50,
+            backlog: 1024,
             tls: None
         }
     );
@@ -90,7 +90,7 @@ fn endpoints() {
         Endpoint::Tcp {
             interface: Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             port: 9000,
-            backlog: 50,
+            backlog: 1024,
             tls: None
         }
     );
@@ -99,7 +99,7 @@ fn endpoints() {
         Endpoint::Tcp {
             interface: Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             port: 9000,
-            backlog: 50,
+            backlog: 1024,
             tls: None
         }
     );
