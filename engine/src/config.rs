@@ -450,6 +450,10 @@ pub struct FlowControl {
     /// The most bytes queued for one session before the slow-consumer
     /// policy applies.
     pub max_queued_bytes: usize,
+    /// The most bytes queued for all sessions of one core together. Past
+    /// it, an event goes only to sessions whose queue is under their fair
+    /// share of it: many slow consumers cannot add up to unbounded memory.
+    pub max_core_queued_bytes: usize,
     /// What happens then.
     pub slow_consumer: SlowConsumerPolicy,
 }
@@ -458,6 +462,7 @@ impl Default for FlowControl {
     fn default() -> Self {
         Self {
             max_queued_bytes: 4 << 20,
+            max_core_queued_bytes: 256 << 20,
             slow_consumer: SlowConsumerPolicy::Drop,
         }
     }

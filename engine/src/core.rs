@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use crate::config::FlowControl;
 use crate::ids::IdGenerator;
 use crate::mailbox::{Mail, Mailboxes};
+use crate::outbound::QueueBudget;
 use crate::realm::Realm;
 use crate::session::SessionHandle;
 use crate::wire::Wire;
@@ -126,6 +127,8 @@ pub(crate) struct Core {
     /// Mail that did not fit its mailbox yet; publishers wait while any is
     /// here.
     backlog: RefCell<VecDeque<(usize, Mail)>>,
+    /// The bytes queued on this core's connections, against its limit.
+    pub(crate) queue_budget: Rc<QueueBudget>,
     /// Open connections (for a graceful shutdown).
     connections: Cell<usize>,
     connections_changed: Notify,
@@ -134,6 +137,7 @@ pub(crate) struct Core {
 impl Core {
     /// Core `id` of a router.
     pub(crate) fn new(id: usize, shared: Arc<Shared>) -> Self {
+        let queue_budget = Rc::new(QueueBudget::new(shared.flow.max_core_queued_bytes));
         Self {
             id,
             shared,
@@ -142,6 +146,7 @@ impl Core {
             local_subscribers: RefCell::new(ahash::AHashMap::new()),
             ids: RefCell::new(IdGenerator::new()),
             backlog: RefCell::new(VecDeque::new()),
+            queue_budget,
             connections: Cell::new(0),
             connections_changed: Notify::new(),
         }

@@ -14,6 +14,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
@@ -32,9 +33,44 @@ const COALESCE_CHUNK: usize = 64 * 1024;
 /// What an empty tail buffer first reserves (it grows as frames come).
 const TAIL_START: usize = 4 * 1024;
 
+/// The bytes queued on one core's connections together, against the core's
+/// limit (`max_core_queued_bytes`). Shared by the core's queues (`Rc`).
+pub(crate) struct QueueBudget {
+    queued: Cell<usize>,
+    queues: Cell<usize>,
+    limit: usize,
+}
+
+impl QueueBudget {
+    /// A budget of `limit` bytes.
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            queued: Cell::new(0),
+            queues: Cell::new(0),
+            limit,
+        }
+    }
+
+    /// Whether a queue holding `held` bytes may take `more`: always while
+    /// the core is under its limit; past it, only a queue under its fair
+    /// share (the limit over the number of queues).
+    fn admits(&self, held: usize, more: usize) -> bool {
+        self.queued.get() + more <= self.limit || held < self.limit / self.queues.get().max(1)
+    }
+
+    fn add(&self, bytes: usize) {
+        self.queued.set(self.queued.get() + bytes);
+    }
+
+    fn sub(&self, bytes: usize) {
+        self.queued.set(self.queued.get().saturating_sub(bytes));
+    }
+}
+
 /// Frames queued for one connection.
 pub(crate) struct Outbound {
     queue: RefCell<Queue>,
+    budget: Rc<QueueBudget>,
     queued_bytes: Cell<usize>,
     max_queued_bytes: usize,
     closing: Cell<bool>,
@@ -47,10 +83,13 @@ pub(crate) struct Outbound {
 pub(crate) struct QueueFull;
 
 impl Outbound {
-    /// An empty queue holding at most `max_queued_bytes`.
-    pub(crate) fn new(max_queued_bytes: usize) -> Self {
+    /// An empty queue holding at most `max_queued_bytes`, counted against
+    /// its core's `budget`.
+    pub(crate) fn new(max_queued_bytes: usize, budget: Rc<QueueBudget>) -> Self {
+        budget.queues.set(budget.queues.get() + 1);
         Self {
             queue: RefCell::new(Queue::default()),
+            budget,
             queued_bytes: Cell::new(0),
             max_queued_bytes,
             closing: Cell::new(false),
@@ -68,7 +107,8 @@ impl Outbound {
 
     /// Queues an event unless the queue is over its limit.
     pub(crate) fn push_event(&self, frame: &Bytes) -> Result<(), QueueFull> {
-        if self.queued_bytes.get() + frame.len() > self.max_queued_bytes {
+        let held = self.queued_bytes.get();
+        if held + frame.len() > self.max_queued_bytes || !self.budget.admits(held, frame.len()) {
             self.dropped.set(self.dropped.get() + 1);
             return Err(QueueFull);
         }
@@ -81,6 +121,7 @@ impl Outbound {
             return;
         }
         self.queued_bytes.set(self.queued_bytes.get() + frame.len());
+        self.budget.add(frame.len());
         let mut queue = self.queue.borrow_mut();
         let was_empty = queue.is_empty();
         queue.push(frame);
@@ -122,6 +163,7 @@ impl Outbound {
                 if !queue.is_empty() {
                     let (batch, bytes) = queue.take_batch();
                     self.queued_bytes.set(self.queued_bytes.get() - bytes);
+                    self.budget.sub(bytes);
                     return Some(batch);
                 }
                 if self.closing.get() {
@@ -130,6 +172,16 @@ impl Outbound {
             }
             self.wake.notified().await;
         }
+    }
+}
+
+impl Drop for Outbound {
+    /// What was never written leaves the core's budget with the queue.
+    fn drop(&mut self) {
+        self.budget.sub(self.queued_bytes.get());
+        self.budget
+            .queues
+            .set(self.budget.queues.get().saturating_sub(1));
     }
 }
 
@@ -296,10 +348,33 @@ mod tests {
 
     #[test]
     fn an_event_over_the_byte_limit_is_dropped_and_counted() {
-        let out = Outbound::new(100);
+        let out = Outbound::new(100, Rc::new(QueueBudget::new(1 << 20)));
         assert!(out.push_event(&frame(60, 0)).is_ok());
         assert!(out.push_event(&frame(60, 1)).is_err());
         assert_eq!(out.dropped(), 1);
         assert_eq!(out.queued_bytes(), 60);
+    }
+
+    #[test]
+    fn past_the_core_budget_only_queues_under_their_share_take_events() {
+        let budget = Rc::new(QueueBudget::new(300));
+        let slow = Outbound::new(1000, budget.clone());
+        let fast = Outbound::new(1000, budget.clone());
+        // Two queues: a fair share is 150 bytes.
+        for i in 0..4 {
+            assert!(slow.push_event(&frame(60, i)).is_ok());
+        }
+        assert_eq!(budget.queued.get(), 240);
+        // Over the budget now: the slow queue (240 held) is refused, the
+        // fast one (empty) still gets its events.
+        assert!(slow.push_event(&frame(100, 9)).is_err());
+        assert!(fast.push_event(&frame(100, 9)).is_ok());
+        drop(slow);
+        assert_eq!(
+            budget.queued.get(),
+            100,
+            "a dropped queue gives its bytes back"
+        );
+        assert_eq!(budget.queues.get(), 1);
     }
 }

@@ -1,6 +1,7 @@
-//! Slow consumers: one subscriber stops reading while a publisher pushes
+//! Slow consumers: subscribers stop reading while a publisher pushes
 //! 1 GiB of events. Memory stays bounded, the other subscribers receive
-//! everything, and the slow one is handled by the configured policy.
+//! everything, and the slow ones are handled by the configured policy;
+//! many slow consumers together stay within each core's queue budget.
 
 // Test code: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -17,23 +18,34 @@ use ringbar_protocol::message::Message;
 use ringbar_protocol::value::{Dict, Value};
 use support::{Client, TestRouter, Transport, join, publish, subscribe};
 
-/// Events of 64 KiB: 16,384 of them are 1 GiB.
-const EVENT_BYTES: usize = 64 << 10;
-const EVENTS: u64 = 16_384;
+/// What is pushed: `events` events of `bytes` each.
+struct Firehose {
+    bytes: usize,
+    events: u64,
+}
+
+/// Events of 64 KiB (shared by every queue): 16,384 of them are 1 GiB.
+const GIBIBYTE: Firehose = Firehose {
+    bytes: 64 << 10,
+    events: 16_384,
+};
 /// The bound this test holds the whole process to (router and clients).
 const RSS_BOUND_BYTES: u64 = 256 << 20;
 
-/// Returns the router (still running) and the slow subscriber.
-fn push_a_gibibyte(policy: SlowConsumerPolicy) -> (TestRouter, Client) {
-    let flow = FlowControl {
-        max_queued_bytes: 8 << 20,
-        slow_consumer: policy,
-    };
+/// Pushes `firehose` to three reading subscribers and `slow_count` that
+/// never read; returns the router (still running) and the slow subscribers.
+fn push(flow: FlowControl, firehose: &Firehose, slow_count: usize) -> (TestRouter, Vec<Client>) {
+    let events = firehose.events;
     let router = TestRouter::start_with(2, IoBackend::Epoll, flow);
-    let mut slow = Client::connect(&router, Transport::WebSocket(Serializer::MsgPack));
-    join(&mut slow, "realm1");
-    subscribe(&mut slow, "com.firehose", Dict::new());
-    // From here on `slow` does not read.
+    let slow: Vec<Client> = (0..slow_count)
+        .map(|_| {
+            let mut slow = Client::connect(&router, Transport::WebSocket(Serializer::MsgPack));
+            join(&mut slow, "realm1");
+            subscribe(&mut slow, "com.firehose", Dict::new());
+            slow
+        })
+        .collect();
+    // From here on the slow ones do not read.
 
     let received: Vec<Arc<AtomicU64>> = (0..3).map(|_| Arc::new(AtomicU64::new(0))).collect();
     let readers: Vec<_> = received
@@ -50,7 +62,7 @@ fn push_a_gibibyte(policy: SlowConsumerPolicy) -> (TestRouter, Client) {
             subscribe(&mut c, "com.firehose", Dict::new());
             let count = count.clone();
             std::thread::spawn(move || {
-                while count.load(Ordering::Relaxed) < EVENTS {
+                while count.load(Ordering::Relaxed) < events {
                     match c.recv() {
                         Some(Message::Event(_)) => {
                             count.fetch_add(1, Ordering::Relaxed);
@@ -65,9 +77,9 @@ fn push_a_gibibyte(policy: SlowConsumerPolicy) -> (TestRouter, Client) {
 
     let mut publisher = Client::connect(&router, Transport::WebSocket(Serializer::MsgPack));
     join(&mut publisher, "realm1");
-    let blob = Value::Bytes(vec![7; EVENT_BYTES]);
+    let blob = Value::Bytes(vec![7; firehose.bytes]);
     let mut peak_rss = 0;
-    for n in 0..EVENTS {
+    for n in 0..events {
         publish(
             &mut publisher,
             "com.firehose",
@@ -89,7 +101,7 @@ fn push_a_gibibyte(policy: SlowConsumerPolicy) -> (TestRouter, Client) {
                 std::thread::sleep(Duration::from_micros(200));
             }
         }
-        if n % 256 == 255 {
+        if n % 256 == 255 || n + 1 == events {
             peak_rss = peak_rss.max(support::rss_bytes());
         }
     }
@@ -99,15 +111,31 @@ fn push_a_gibibyte(policy: SlowConsumerPolicy) -> (TestRouter, Client) {
     for count in &received {
         assert_eq!(
             count.load(Ordering::Relaxed),
-            EVENTS,
+            events,
             "a reading subscriber missed events"
         );
     }
-    println!("peak RSS {} MiB while pushing 1 GiB", peak_rss >> 20);
+    println!(
+        "peak RSS {} MiB while pushing {} MiB to {slow_count} slow subscribers",
+        peak_rss >> 20,
+        (firehose.bytes as u64 * events) >> 20
+    );
     assert!(
         peak_rss < RSS_BOUND_BYTES,
         "peak RSS {peak_rss} over {RSS_BOUND_BYTES}"
     );
+    (router, slow)
+}
+
+/// One slow subscriber of the 1 GiB firehose, handled by `policy`.
+fn push_a_gibibyte(policy: SlowConsumerPolicy) -> (TestRouter, Client) {
+    let flow = FlowControl {
+        max_queued_bytes: 8 << 20,
+        slow_consumer: policy,
+        ..FlowControl::default()
+    };
+    let (router, mut slow) = push(flow, &GIBIBYTE, 1);
+    let slow = slow.pop().unwrap();
     (router, slow)
 }
 
@@ -129,7 +157,7 @@ fn slow_consumer_drop_keeps_memory_bounded() {
         }
     }
     assert!(
-        events < EVENTS,
+        events < GIBIBYTE.events,
         "the slow subscriber cannot have got everything ({events})"
     );
 }
@@ -143,7 +171,25 @@ fn slow_consumer_disconnect_closes_it() {
         events += 1;
     }
     assert!(
-        events < EVENTS,
+        events < GIBIBYTE.events,
         "the slow subscriber was cut off ({events} events)"
     );
+}
+
+#[test]
+fn many_slow_consumers_stay_within_the_core_budget() {
+    // 48 slow subscribers may each queue 8 MiB (384 MiB of copies of small
+    // events, over the RSS bound); each core's budget of 32 MiB holds them
+    // to about 64 MiB in all, while the readers get every event.
+    let flow = FlowControl {
+        max_queued_bytes: 8 << 20,
+        max_core_queued_bytes: 32 << 20,
+        slow_consumer: SlowConsumerPolicy::Drop,
+    };
+    let small = Firehose {
+        bytes: 512,
+        events: 1 << 20,
+    };
+    let (_router, slow) = push(flow, &small, 48);
+    assert_eq!(slow.len(), 48);
 }

@@ -35,11 +35,12 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// A connection with an empty queue of at most `max_queued_bytes`.
-    pub(crate) fn new(stream: Stream, peer: Peer, max_queued_bytes: usize) -> Rc<Self> {
+    /// A connection on `core`, with an empty queue under the core's flow
+    /// control.
+    pub(crate) fn new(stream: Stream, peer: Peer, core: &Core) -> Rc<Self> {
         Rc::new(Self {
             stream,
-            outbound: Outbound::new(max_queued_bytes),
+            outbound: Outbound::new(core.shared.flow.max_queued_bytes, core.queue_budget.clone()),
             peer,
             awaiting_close: Cell::new(false),
             max_frame_bytes: Cell::new(usize::MAX),

@@ -80,7 +80,7 @@ pub(super) async fn serve(
             return;
         }
     };
-    let conn = Connection::new(stream, peer, core.shared.flow.max_queued_bytes);
+    let conn = Connection::new(stream, peer, &core);
     conn.max_frame_bytes.set(
         negotiated
             .send_max

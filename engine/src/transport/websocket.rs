@@ -90,7 +90,7 @@ pub(super) async fn serve(
     if stream.write_all(vec![response.freeze()]).await.is_err() {
         return;
     }
-    let conn = Connection::new(stream, peer, core.shared.flow.max_queued_bytes);
+    let conn = Connection::new(stream, peer, &core);
     tokio::task::spawn_local(write_loop(conn.clone()));
     let wire = Wire {
         serializer,

@@ -378,6 +378,9 @@ pub(crate) struct FlowFile {
     /// `max_queued_bytes`: a session's outbound queue limit.
     #[serde(default)]
     pub(crate) max_queued_bytes: Option<i64>,
+    /// `max_core_queued_bytes`: the limit of all queues of one core.
+    #[serde(default)]
+    pub(crate) max_core_queued_bytes: Option<i64>,
     /// `slow_consumer`: `drop` or `disconnect`.
     #[serde(default)]
     pub(crate) slow_consumer: Option<String>,

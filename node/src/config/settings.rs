@@ -77,11 +77,23 @@ pub(crate) fn convert(
     }
     if let Some(flow) = file.flow {
         let flow_path = path.key("flow");
-        if let Some(bytes) = flow.max_queued_bytes {
+        for (value, key, field) in [
+            (
+                flow.max_queued_bytes,
+                "max_queued_bytes",
+                &mut settings.flow.max_queued_bytes,
+            ),
+            (
+                flow.max_core_queued_bytes,
+                "max_core_queued_bytes",
+                &mut settings.flow.max_core_queued_bytes,
+            ),
+        ] {
+            let Some(bytes) = value else { continue };
             match usize::try_from(bytes) {
-                Ok(bytes @ 1..) => settings.flow.max_queued_bytes = bytes,
+                Ok(bytes @ 1..) => *field = bytes,
                 _ => diag.error(
-                    &flow_path.key("max_queued_bytes"),
+                    &flow_path.key(key),
                     format!("{bytes} is not a byte count (at least 1)"),
                 ),
             }
@@ -151,7 +163,8 @@ mod tests {
     fn file_values_are_read() {
         let (settings, errors) = run(
             json!({"cores": 3, "io": "epoll", "shutdown_timeout_ms": 250,
-                   "flow": {"max_queued_bytes": 65536, "slow_consumer": "disconnect"}}),
+                   "flow": {"max_queued_bytes": 65536, "max_core_queued_bytes": 1048576,
+                            "slow_consumer": "disconnect"}}),
             Overrides::default(),
         );
         assert!(errors.is_empty());
@@ -162,6 +175,7 @@ mod tests {
             settings.flow,
             FlowControl {
                 max_queued_bytes: 65536,
+                max_core_queued_bytes: 1 << 20,
                 slow_consumer: SlowConsumerPolicy::Disconnect
             }
         );
