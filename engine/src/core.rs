@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use crate::config::FlowControl;
 use crate::ids::IdGenerator;
 use crate::mailbox::{Mail, Mailboxes};
+use crate::meta::Testaments;
 use crate::outbound::QueueBudget;
 use crate::realm::Realm;
 use crate::session::SessionHandle;
@@ -127,6 +128,8 @@ pub(crate) struct Core {
     /// Mail that did not fit its mailbox yet; publishers wait while any is
     /// here.
     backlog: RefCell<VecDeque<(usize, Mail)>>,
+    /// The testaments of this core's sessions.
+    pub(crate) testaments: RefCell<Testaments>,
     /// The bytes queued on this core's connections, against its limit.
     pub(crate) queue_budget: Rc<QueueBudget>,
     /// Open connections (for a graceful shutdown).
@@ -146,6 +149,7 @@ impl Core {
             local_subscribers: RefCell::new(ahash::AHashMap::new()),
             ids: RefCell::new(IdGenerator::new()),
             backlog: RefCell::new(VecDeque::new()),
+            testaments: RefCell::new(Testaments::default()),
             queue_budget,
             connections: Cell::new(0),
             connections_changed: Notify::new(),

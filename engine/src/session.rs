@@ -495,6 +495,7 @@ impl SessionDriver {
             self.core.remove_session(key);
             self.core.shared.release_session_id(handle.identity.session);
             handle.realm.remove_session(handle.identity.session);
+            meta::publish_testaments(&self.core, &handle);
             meta::session_left(&self.core, &handle);
             tracing::info!(
                 session = handle.identity.session.get(),

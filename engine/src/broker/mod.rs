@@ -10,4 +10,6 @@ mod publication;
 mod pubsub;
 
 pub(crate) use publication::Publication;
-pub(crate) use pubsub::{deliver, publish, publish_meta, remove_session, subscribe, unsubscribe};
+pub(crate) use pubsub::{
+    deliver, publish, publish_meta, publish_testament, remove_session, subscribe, unsubscribe,
+};

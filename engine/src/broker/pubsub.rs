@@ -165,6 +165,35 @@ pub(crate) fn publish_meta(core: &Core, realm: &Arc<Realm>, topic: &'static str,
     route(core, publication, cores, false);
 }
 
+/// Publishes a testament of `session` (which is leaving): like its own
+/// PUBLISH of `payload` to `topic` with `options`, without an answer.
+pub(crate) fn publish_testament(
+    core: &Core,
+    session: &SessionHandle,
+    topic: Str,
+    payload: Payload,
+    options: &PublishOptions,
+) {
+    let realm = &session.realm;
+    let (subscriptions, cores) = matching(realm, &topic);
+    if subscriptions.is_empty() && !options.retain {
+        return;
+    }
+    let publication = Publication {
+        realm: realm.clone(),
+        id: PublicationId::new(core.ids.borrow_mut().next()).unwrap_or_default(),
+        topic,
+        payload,
+        publisher: session.identity.session,
+        disclosed: options.disclose_me.then(|| session.identity.clone()),
+        exclude_me: false,
+        passthru: options.passthru.clone(),
+        filters: options.filters_receivers().then_some(options.clone()),
+        subscriptions,
+    };
+    route(core, publication, cores, options.retain);
+}
+
 /// The cores of a bitmask.
 struct CoreSetBits(u64);
 

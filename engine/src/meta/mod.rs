@@ -5,8 +5,10 @@
 
 mod events;
 mod procedures;
+mod testament;
 
 pub(crate) use events::{
     WAMP_PREFIX, session_details, session_joined, session_left, subscribed, unsubscribed,
 };
 pub(crate) use procedures::{MetaError, call};
+pub(crate) use testament::{Testaments, publish_testaments};

@@ -8,11 +8,15 @@
 use std::str::FromStr;
 
 use ringbar_protocol::id::{SessionId, SubscriptionId};
+use ringbar_protocol::message::Payload;
+use ringbar_protocol::options::PublishOptions;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriCheck};
 use ringbar_protocol::value::{Dict, Value};
 
 use super::events::subscription_details;
+use super::testament::{MAX_TESTAMENTS, Scope, Testament};
+use crate::authorize::Action;
 use crate::core::Core;
 use crate::mailbox::Mail;
 use crate::realm::{Realm, RealmSession};
@@ -41,6 +45,7 @@ const NO_SUCH_SESSION: &str = "wamp.error.no_such_session";
 const NO_SUCH_SUBSCRIPTION: &str = "wamp.error.no_such_subscription";
 const INVALID_ARGUMENT: &str = "wamp.error.invalid_argument";
 const INVALID_URI: &str = "wamp.error.invalid_uri";
+const NOT_AUTHORIZED: &str = "wamp.error.not_authorized";
 
 /// Answers `procedure` when it is a meta procedure of the router; `None`
 /// when it is not one (the CALL goes on to the dealer).
@@ -89,6 +94,15 @@ pub(crate) fn call(
         "wamp.session.kill_by_authrole" => str_arg(args, "authrole")
             .and_then(|authrole| kill_where(core, realm, me, kwargs, |s| s.authrole == authrole)),
         "wamp.session.kill_all" => kill_where(core, realm, me, kwargs, |_| true),
+        "wamp.session.add_testament" => add_testament(core, caller, args, kwargs),
+        "wamp.session.flush_testaments" => {
+            Scope::parse(kwargs.get("scope").and_then(Value::as_str))
+                .ok_or_else(|| error(INVALID_ARGUMENT, "scope must be detached or destroyed"))
+                .map(|scope| {
+                    core.testaments.borrow_mut().flush(me, scope);
+                    Vec::new()
+                })
+        }
         "wamp.subscription.list" => Ok(vec![subscription_lists(realm)]),
         "wamp.subscription.lookup" => str_arg(args, "topic").and_then(|topic| {
             let policy = match_option(args.get(1))?;
@@ -133,6 +147,78 @@ pub(crate) fn call(
         _ => return None,
     };
     Some(answer)
+}
+
+/// `wamp.session.add_testament(topic, args, kwargs, publish_options=, scope=)`:
+/// checked now as a PUBLISH would be, kept until the caller goes.
+fn add_testament(core: &Core, caller: &SessionHandle, args: &[Value], kwargs: &Dict) -> Answer {
+    let topic = str_arg(args, "topic")?;
+    Uri::check(&topic, caller.realm.uri_check)
+        .map_err(|e| error(INVALID_URI, format!("invalid topic '{topic}': {e}")))?;
+    if topic.starts_with(super::WAMP_PREFIX) {
+        return Err(error(
+            INVALID_URI,
+            "testaments may not publish to wamp.* topics",
+        ));
+    }
+    let allowed = caller
+        .decisions
+        .borrow_mut()
+        .decide(&caller.role, Action::Publish, &topic)
+        .allowed;
+    if !allowed {
+        return Err(error(
+            NOT_AUTHORIZED,
+            format!(
+                "role '{}' may not publish to '{topic}'",
+                caller.identity.authrole
+            ),
+        ));
+    }
+    let event_args = match args.get(1) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::List(list)) => list.clone(),
+        Some(_) => return Err(error(INVALID_ARGUMENT, "args must be a list")),
+    };
+    let event_kwargs = match args.get(2) {
+        None | Some(Value::Null) => None,
+        Some(Value::Dict(d)) => Some(d.clone()),
+        Some(_) => return Err(error(INVALID_ARGUMENT, "kwargs must be a dictionary")),
+    };
+    let no_options = Dict::new();
+    let options = match kwargs.get("publish_options") {
+        None | Some(Value::Null) => &no_options,
+        Some(Value::Dict(d)) => d,
+        Some(_) => {
+            return Err(error(
+                INVALID_ARGUMENT,
+                "publish_options must be a dictionary",
+            ));
+        }
+    };
+    let options = PublishOptions::from_dict(options)
+        .map_err(|e| error(INVALID_ARGUMENT, format!("publish_options: {e}")))?;
+    let scope = Scope::parse(kwargs.get("scope").and_then(Value::as_str))
+        .ok_or_else(|| error(INVALID_ARGUMENT, "scope must be detached or destroyed"))?;
+    let payload = Payload::from_values(caller.wire.serializer, &event_args, event_kwargs.as_ref())
+        .map_err(|e| error(INVALID_ARGUMENT, e.to_string()))?;
+    let testament = Testament {
+        topic: Str::from(topic.as_str()),
+        payload,
+        options,
+    };
+    if core
+        .testaments
+        .borrow_mut()
+        .add(caller.identity.session, scope, testament)
+    {
+        Ok(Vec::new())
+    } else {
+        Err(error(
+            INVALID_ARGUMENT,
+            format!("a session keeps at most {MAX_TESTAMENTS} testaments per scope"),
+        ))
+    }
 }
 
 fn gone() -> MetaError {
