@@ -52,6 +52,20 @@ pub struct RealmConfig {
     pub roles: Vec<RoleConfig>,
     /// How topic and procedure URIs are checked.
     pub uri_check: UriCheck,
+    /// Topics whose last events the realm keeps (its `store`'s
+    /// `event-history`), served by `wamp.subscription.get_events`.
+    pub event_history: Vec<EventHistory>,
+}
+
+/// One `event-history` entry of a realm's store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventHistory {
+    /// The topic or pattern.
+    pub uri: String,
+    /// How `uri` matches topics.
+    pub match_policy: MatchPolicy,
+    /// How many of the latest events are kept.
+    pub limit: usize,
 }
 
 /// A role and what it may do.

@@ -1,16 +1,17 @@
 //! A realm: the routing namespace sessions join, shared by every core.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use ringbar_protocol::id::{SessionId, SubscriptionId};
-use ringbar_protocol::uri::UriCheck;
+use ringbar_protocol::uri::{UriCheck, UriPattern};
 use ringbar_protocol::value::Value;
 
 use crate::authorize::Role;
 use crate::broker::Publication;
-use crate::broker::subscriptions::Subscriptions;
+use crate::broker::subscriptions::{NO_CORE, Subscriptions};
 use crate::config::RealmConfig;
+use crate::session::Identity;
 
 /// The most retained events one realm keeps (one per topic); past this a
 /// new topic's retained event replaces nothing and is not kept.
@@ -36,6 +37,25 @@ pub(crate) struct Realm {
     /// `wamp.subscription.list_subscribers` (changed on subscribe and
     /// unsubscribe only, never by a publish).
     subscribers: Mutex<HashMap<SubscriptionId, Vec<SessionId>>>,
+    /// The event histories of the store's `event-history` entries, by the
+    /// subscription each holds (fixed at start; empty for most realms).
+    history: HashMap<SubscriptionId, Mutex<History>>,
+}
+
+/// The latest events of one `event-history` entry, oldest first.
+pub(crate) struct History {
+    limit: usize,
+    events: VecDeque<HistoryEvent>,
+}
+
+/// One event in a history.
+pub(crate) struct HistoryEvent {
+    /// When it was published, in ns since the Unix epoch.
+    pub(crate) time_ns: u64,
+    /// The publication.
+    pub(crate) publication: Arc<Publication>,
+    /// Who published it.
+    pub(crate) publisher: Identity,
 }
 
 /// A joined session as the realm's meta API sees it.
@@ -54,6 +74,27 @@ pub(crate) struct RealmSession {
 impl Realm {
     /// The realm of `config`, at `index`.
     pub(crate) fn new(index: usize, config: &RealmConfig) -> Self {
+        let subscriptions = Subscriptions::new();
+        let mut history = HashMap::new();
+        for entry in &config.event_history {
+            match UriPattern::parse(&entry.uri, entry.match_policy, UriCheck::Loose) {
+                // The store holds the subscription for the realm's life,
+                // counted on no core: it never receives mail.
+                Ok(pattern) => {
+                    let (subscription, _) = subscriptions.subscribe(pattern, NO_CORE);
+                    history.insert(
+                        subscription.id,
+                        Mutex::new(History {
+                            limit: entry.limit,
+                            events: VecDeque::new(),
+                        }),
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(realm = %config.name, uri = %entry.uri, error = %e, "event history entry ignored")
+                }
+            }
+        }
         Self {
             index,
             name: config.name.clone(),
@@ -63,7 +104,8 @@ impl Realm {
                 .iter()
                 .map(|r| (r.name.clone(), Arc::new(Role::new(r))))
                 .collect(),
-            subscriptions: Subscriptions::new(),
+            subscriptions,
+            history,
             retained: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             subscribers: Mutex::new(HashMap::new()),
@@ -150,6 +192,49 @@ impl Realm {
             .cloned()
             .unwrap_or_default()
     }
+
+    /// Keeps `publication` in the histories of the subscriptions it
+    /// matched, if any has one.
+    pub(crate) fn record_history(&self, publication: &Arc<Publication>, publisher: &Identity) {
+        if self.history.is_empty() {
+            return;
+        }
+        for (subscription, _) in &publication.subscriptions {
+            if let Some(history) = self.history.get(subscription) {
+                let mut history = lock(history);
+                if history.events.len() >= history.limit {
+                    history.events.pop_front();
+                }
+                if history.limit > 0 {
+                    history.events.push_back(HistoryEvent {
+                        time_ns: now_ns(),
+                        publication: publication.clone(),
+                        publisher: publisher.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The latest `limit` events of `subscription`'s history, newest first;
+    /// `None` when it keeps none.
+    pub(crate) fn history<T>(
+        &self,
+        subscription: SubscriptionId,
+        limit: usize,
+        each: impl Fn(&HistoryEvent) -> T,
+    ) -> Option<Vec<T>> {
+        let history = lock(self.history.get(&subscription)?);
+        Some(history.events.iter().rev().take(limit).map(each).collect())
+    }
+}
+
+/// Now, in ns since the Unix epoch.
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked.

@@ -149,6 +149,11 @@ def router_config(ws_port, rs_port):
                                 ],
                             }
                         ],
+                        # event history for test_meta_procedures (wamp.subscription.get_events)
+                        "store": {
+                            "type": "memory",
+                            "event-history": [{"uri": "com.history.", "match": "prefix", "limit": 5}],
+                        },
                     },
                     {
                         "name": "restricted",

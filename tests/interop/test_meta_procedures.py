@@ -150,3 +150,32 @@ def test_subscription_procedures(router):
             await close_all([a, b])
 
     run(body())
+
+
+def test_subscription_get_events_serves_the_event_history(router):
+    async def body():
+        publisher, reader = await connect_many(router, SPECS[:2])
+        try:
+            # the realm's store keeps the last 5 events of the prefix subscription com.history.
+            sub, inbox = await subscribe(reader, "com.history.", match="prefix")
+            topic = f"com.history.t{time.monotonic_ns()}"
+            for i in range(8):
+                publisher.publish(topic, i, key=f"k{i}")
+            await inbox.wait_count(8)
+            events = await reader.call("wamp.subscription.get_events", sub.id, 3)
+            assert [e["args"] for e in events] == [[7], [6], [5]], events
+            assert events[0]["kwargs"] == {"key": "k7"}
+            assert events[0]["topic"] == topic
+            assert events[0]["publication"] == inbox.events[-1][2].publication
+            everything = await reader.call("wamp.subscription.get_events", sub.id, 100)
+            assert [e["args"] for e in everything] == [[7], [6], [5], [4], [3]]
+            # a subscription without a history
+            plain, _ = await subscribe(reader, f"com.nohistory.t{time.monotonic_ns()}")
+            assert (
+                await _error_of(reader.call("wamp.subscription.get_events", plain.id))
+                == "wamp.error.history_unavailable"
+            )
+        finally:
+            await close_all([publisher, reader])
+
+    run(body())

@@ -80,7 +80,7 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
     let (subscriptions, cores) = matching(realm, &publish.topic);
     let id = PublicationId::new(core.ids.borrow_mut().next()).unwrap_or_default();
     let disclose = options.disclose_me || decision.disclose.publisher;
-    let publication = Publication {
+    let publication = Arc::new(Publication {
         realm: realm.clone(),
         id,
         topic: publish.topic,
@@ -91,7 +91,8 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
         passthru: options.passthru.clone(),
         filters: options.filters_receivers().then_some(options.clone()),
         subscriptions,
-    };
+    });
+    realm.record_history(&publication, &session.identity);
     route(core, publication, cores, options.retain);
     if options.acknowledge {
         session.send(&ringbar_protocol::message::Message::Published(Published {
@@ -121,8 +122,7 @@ fn matching(realm: &Realm, topic: &str) -> (Vec<(SubscriptionId, bool)>, u64) {
 
 /// Delivers a publication here and mails it to every other core in `cores`;
 /// keeps it as its topic's retained event when asked.
-fn route(core: &Core, publication: Publication, cores: u64, retain: bool) {
-    let publication = Arc::new(publication);
+fn route(core: &Core, publication: Arc<Publication>, cores: u64, retain: bool) {
     if retain {
         publication.realm.retain(publication.clone());
     }
@@ -162,7 +162,7 @@ pub(crate) fn publish_meta(core: &Core, realm: &Arc<Realm>, topic: &'static str,
         filters: None,
         subscriptions,
     };
-    route(core, publication, cores, false);
+    route(core, Arc::new(publication), cores, false);
 }
 
 /// Publishes a testament of `session` (which is leaving): like its own
@@ -191,7 +191,7 @@ pub(crate) fn publish_testament(
         filters: options.filters_receivers().then_some(options.clone()),
         subscriptions,
     };
-    route(core, publication, cores, options.retain);
+    route(core, Arc::new(publication), cores, options.retain);
 }
 
 /// The cores of a bitmask.

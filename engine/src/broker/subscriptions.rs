@@ -58,6 +58,10 @@ pub use super::core_set::{CoreId, CoreSet, CoreSetIter, MAX_CORES};
 use super::match_index::{ExactIndex, PrefixIndex, WildcardIndex};
 use crate::ids::IdGenerator;
 
+/// The core of a subscriber that lives on no core (see
+/// [`Subscriptions::subscribe`]).
+pub const NO_CORE: CoreId = CoreId::MAX;
+
 /// One (topic or pattern, match policy), shared by all its subscribers.
 ///
 /// A table holds it behind an `Arc`; when its core set changes, the next
@@ -205,10 +209,14 @@ impl Subscriptions {
     ///
     /// Counts one more subscriber on `core`; every call must be matched by
     /// one [`unsubscribe`](Self::unsubscribe) from the same core. `core`
-    /// must be below [`MAX_CORES`], as the router's cores are: a larger one
-    /// is counted but never joins a core set.
+    /// is below [`MAX_CORES`], as the router's cores are, or
+    /// [`NO_CORE`]: a holder that lives on no core (a realm's event
+    /// store), counted but never in a core set, so it receives no mail.
     pub fn subscribe(&self, pattern: UriPattern, core: CoreId) -> (Arc<Subscription>, bool) {
-        debug_assert!(usize::from(core) < MAX_CORES, "core {core} out of range");
+        debug_assert!(
+            usize::from(core) < MAX_CORES || core == NO_CORE,
+            "core {core} out of range"
+        );
         let mut writer = self.lock();
         let current = self.table.load_full();
         let (sub, created) = match current.find(pattern.uri(), pattern.policy()) {

@@ -7,6 +7,7 @@
 
 use std::str::FromStr;
 
+use ringbar_protocol::codec;
 use ringbar_protocol::id::{SessionId, SubscriptionId};
 use ringbar_protocol::message::Payload;
 use ringbar_protocol::options::PublishOptions;
@@ -19,7 +20,7 @@ use super::testament::{MAX_TESTAMENTS, Scope, Testament};
 use crate::authorize::Action;
 use crate::core::Core;
 use crate::mailbox::Mail;
-use crate::realm::{Realm, RealmSession};
+use crate::realm::{HistoryEvent, Realm, RealmSession};
 use crate::session::{SessionHandle, kill_local};
 
 /// What a meta procedure answers: RESULT arguments, or an ERROR.
@@ -46,6 +47,7 @@ const NO_SUCH_SUBSCRIPTION: &str = "wamp.error.no_such_subscription";
 const INVALID_ARGUMENT: &str = "wamp.error.invalid_argument";
 const INVALID_URI: &str = "wamp.error.invalid_uri";
 const NOT_AUTHORIZED: &str = "wamp.error.not_authorized";
+const HISTORY_UNAVAILABLE: &str = "wamp.error.history_unavailable";
 
 /// Answers `procedure` when it is a meta procedure of the router; `None`
 /// when it is not one (the CALL goes on to the dealer).
@@ -144,6 +146,24 @@ pub(crate) fn call(
                 .map(|n| vec![Value::UInt(n)])
                 .ok_or_else(gone)
         }),
+        "wamp.subscription.get_events" => subscription_arg(realm, args).and_then(|id| {
+            let limit = match args.get(1).or_else(|| kwargs.get("limit")) {
+                None | Some(Value::Null) => 10,
+                Some(v) => v
+                    .as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| error(INVALID_ARGUMENT, "limit must be a count"))?,
+            };
+            realm
+                .history(id, limit, |event| history_event(realm, event))
+                .map(|events| vec![Value::List(events)])
+                .ok_or_else(|| {
+                    error(
+                        HISTORY_UNAVAILABLE,
+                        format!("subscription {id} keeps no event history (see the realm's store)"),
+                    )
+                })
+        }),
         _ => return None,
     };
     Some(answer)
@@ -219,6 +239,36 @@ fn add_testament(core: &Core, caller: &SessionHandle, args: &[Value], kwargs: &D
             format!("a session keeps at most {MAX_TESTAMENTS} testaments per scope"),
         ))
     }
+}
+
+/// One history event as `wamp.subscription.get_events` returns it (the keys
+/// of Crossbar.io's memory store).
+fn history_event(realm: &Realm, event: &HistoryEvent) -> Value {
+    let (args, kwargs) = match &event.publication.payload {
+        Payload::Arguments(a) => (
+            codec::decode_value(a.serializer, &a.args).unwrap_or(Value::Null),
+            a.kwargs
+                .as_ref()
+                .and_then(|k| codec::decode_value(a.serializer, k).ok())
+                .unwrap_or(Value::Null),
+        ),
+        Payload::Empty | Payload::Transparent(_) => (Value::Null, Value::Null),
+    };
+    Value::Dict(
+        [
+            ("time_ns", Value::UInt(event.time_ns)),
+            ("realm", Value::from(realm.name.as_str())),
+            ("session_id", Value::UInt(event.publisher.session.get())),
+            ("authid", Value::from(event.publisher.authid.as_str())),
+            ("authrole", Value::from(event.publisher.authrole.as_str())),
+            ("publication", Value::UInt(event.publication.id.get())),
+            ("topic", Value::from(event.publication.topic.as_str())),
+            ("args", args),
+            ("kwargs", kwargs),
+        ]
+        .into_iter()
+        .collect(),
+    )
 }
 
 fn gone() -> MetaError {

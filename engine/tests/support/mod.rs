@@ -100,6 +100,11 @@ impl TestRouter {
                         permissions: vec![all],
                     }],
                     uri_check: UriCheck::Loose,
+                    event_history: vec![EventHistory {
+                        uri: "com.history.".into(),
+                        match_policy: MatchPolicy::Prefix,
+                        limit: 3,
+                    }],
                 },
                 RealmConfig {
                     name: "restricted".into(),
@@ -108,6 +113,7 @@ impl TestRouter {
                         permissions: limited,
                     }],
                     uri_check: UriCheck::Loose,
+                    event_history: Vec::new(),
                 },
             ],
             transports: vec![

@@ -8,6 +8,7 @@
 mod auth;
 mod endpoint;
 mod realm;
+mod store;
 mod transport;
 mod web;
 mod websocket;

@@ -23,12 +23,7 @@ impl Converter<'_> {
             );
         }
         let uri_check = self.uri_check(file.options.as_ref(), &path.key("options"));
-        if file.store.is_some() {
-            self.diag.warn(
-                &path.key("store"),
-                "event history is not supported yet; ignored",
-            );
-        }
+        let event_history = self.store(file.store.as_ref(), &path.key("store"));
         let mut roles = Vec::with_capacity(file.roles.len());
         let mut names: HashMap<String, usize> = HashMap::new();
         for (index, value) in file.roles.iter().enumerate() {
@@ -53,6 +48,7 @@ impl Converter<'_> {
             name: file.name,
             roles,
             uri_check: uri_check.unwrap_or_default(),
+            event_history,
         })
     }
 

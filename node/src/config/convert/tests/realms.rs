@@ -1,6 +1,6 @@
 //! Realms, roles and permissions.
 
-use ringbar_engine::config::{Allow, Disclose};
+use ringbar_engine::config::{Allow, Disclose, EventHistory};
 use ringbar_protocol::uri::{MatchPolicy, UriCheck};
 use serde_json::json;
 
@@ -102,8 +102,51 @@ fn realm_options() {
             "config.json: workers[0].realms[0].options.uri_check: \"lax\" is not one of strict, loose"
         ]
     );
+    assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
+}
+
+#[test]
+fn event_history_store() {
+    let config = valid(realm(json!({"name": "realm1", "store": {
+        "type": "memory", "limit": 50,
+        "event-history": [
+            {"uri": "com.example.oncounter", "limit": 1000},
+            {"uri": "com.example.", "match": "prefix"}
+        ],
+        "call-queue": []
+    }})));
     assert_eq!(
-        outcome.warnings,
-        ["config.json: workers[0].realms[0].store: event history is not supported yet; ignored"]
+        config.realms[0].event_history,
+        [
+            EventHistory {
+                uri: "com.example.oncounter".into(),
+                match_policy: MatchPolicy::Exact,
+                limit: 1000
+            },
+            EventHistory {
+                uri: "com.example.".into(),
+                match_policy: MatchPolicy::Prefix,
+                limit: 50
+            },
+        ]
+    );
+    let outcome = realm(json!({"name": "realm1", "store": {
+        "type": "memory",
+        "event-history": [{"uri": "com.x", "match": "fuzzy"}, {"limit": 0}, {"uri": "com..x"}]
+    }}));
+    assert_eq!(
+        errors_of(&outcome),
+        [
+            "config.json: workers[0].realms[0].store.event-history[0].match: \"fuzzy\" is not one of exact, prefix, wildcard",
+            "config.json: workers[0].realms[0].store.event-history[1].uri: missing: the topic whose events are kept",
+            "config.json: workers[0].realms[0].store.event-history[2].uri: \"com..x\" is not a valid exact URI (empty URI component at position 1)",
+        ]
+    );
+    let outcome = realm(json!({"name": "realm1", "store": {"type": "lmdb"}}));
+    assert_eq!(
+        errors_of(&outcome),
+        [
+            "config.json: workers[0].realms[0].store.type: \"lmdb\" stores are not supported: use \"memory\""
+        ]
     );
 }
