@@ -16,6 +16,8 @@ use crate::config::{Allow, Disclose, RoleConfig};
 pub(crate) enum Action {
     Publish,
     Subscribe,
+    Call,
+    Register,
 }
 
 impl Action {
@@ -23,6 +25,8 @@ impl Action {
         match self {
             Action::Publish => allow.publish,
             Action::Subscribe => allow.subscribe,
+            Action::Call => allow.call,
+            Action::Register => allow.register,
         }
     }
 }
@@ -102,7 +106,7 @@ const CACHE_ENTRIES: usize = 1024;
 /// `&str`, without allocating), one slot per action.
 #[derive(Default)]
 pub(crate) struct DecisionCache {
-    entries: HashMap<Box<str>, [Option<Decision>; 2]>,
+    entries: HashMap<Box<str>, [Option<Decision>; 4]>,
 }
 
 impl DecisionCache {

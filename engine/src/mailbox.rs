@@ -12,6 +12,7 @@ use crossbeam_queue::ArrayQueue;
 use tokio::sync::Notify;
 
 use crate::broker::Publication;
+use crate::dealer::calls::{Answer, Interrupt, Invoke};
 
 /// Messages per (sender, receiver) queue.
 const MAILBOX_CAPACITY: usize = 65_536;
@@ -20,6 +21,12 @@ const MAILBOX_CAPACITY: usize = 65_536;
 pub(crate) enum Mail {
     /// Deliver a publication to this core's subscribers.
     Publication(Arc<Publication>),
+    /// Invoke a callee on this core (from the caller's core).
+    Invoke(Box<Invoke>),
+    /// End an invocation on this core early (from the caller's core).
+    Interrupt(Interrupt),
+    /// A callee's answer for a caller on this core.
+    Answer(Box<Answer>),
 }
 
 /// All mailboxes of a router: `queues[to][from]`.

@@ -9,6 +9,7 @@ use crate::authorize::Role;
 use crate::broker::Publication;
 use crate::broker::subscriptions::Subscriptions;
 use crate::config::RealmConfig;
+use crate::dealer::registrations::Registrations;
 
 /// The most retained events one realm keeps (one per topic); past this a
 /// new topic's retained event replaces nothing and is not kept.
@@ -26,6 +27,8 @@ pub(crate) struct Realm {
     roles: HashMap<String, Arc<Role>>,
     /// The broker's subscription table.
     pub(crate) subscriptions: Subscriptions,
+    /// The dealer's registration table.
+    pub(crate) registrations: Registrations,
     retained: Mutex<HashMap<String, Arc<Publication>>>,
 }
 
@@ -42,6 +45,7 @@ impl Realm {
                 .map(|r| (r.name.clone(), Arc::new(Role::new(r))))
                 .collect(),
             subscriptions: Subscriptions::new(),
+            registrations: Registrations::new(),
             retained: Mutex::new(HashMap::new()),
         }
     }

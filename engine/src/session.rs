@@ -19,6 +19,7 @@ use crate::authorize::{DecisionCache, Role};
 use crate::broker;
 use crate::config::AuthConfig;
 use crate::core::{Core, CoreFigures, SessionKey};
+use crate::dealer::{self, PeerFeatures};
 use crate::realm::Realm;
 use crate::transport::Connection;
 use crate::wire::Wire;
@@ -41,6 +42,8 @@ pub(crate) struct SessionHandle {
     pub(crate) decisions: RefCell<DecisionCache>,
     /// The subscriptions this session holds.
     pub(crate) subscriptions: RefCell<Vec<SubscriptionId>>,
+    /// What its HELLO announced that the dealer acts on.
+    pub(crate) features: PeerFeatures,
 }
 
 impl SessionHandle {
@@ -200,34 +203,12 @@ impl SessionDriver {
                 Flow::Close
             }
             Message::EventReceived(_) => Flow::Continue,
-            Message::Call(c) => {
-                handle.send_error(
-                    MessageType::Call,
-                    c.request,
-                    "wamp.error.no_such_procedure",
-                    "this router has no dealer yet",
-                );
-                Flow::Continue
-            }
-            Message::Register(r) => {
-                handle.send_error(
-                    MessageType::Register,
-                    r.request,
-                    "wamp.error.not_authorized",
-                    "this router has no dealer yet",
-                );
-                Flow::Continue
-            }
-            Message::Unregister(u) => {
-                handle.send_error(
-                    MessageType::Unregister,
-                    u.request,
-                    "wamp.error.no_such_registration",
-                    "this router has no dealer yet",
-                );
-                Flow::Continue
-            }
-            Message::Cancel(_) => Flow::Continue,
+            Message::Call(c) => dealer::call(&self.core, &handle, c),
+            Message::Cancel(c) => dealer::cancel(&self.core, &handle, c),
+            Message::Register(r) => dealer::register(&self.core, &handle, r),
+            Message::Unregister(u) => dealer::unregister(&self.core, &handle, u),
+            Message::Yield(y) => dealer::yield_(&self.core, &handle, y),
+            Message::Error(e) => dealer::callee_error(&self.core, &handle, e),
             other => self.protocol_violation(&format!(
                 "{} is not a message a client sends in an open session",
                 other.message_type().name()
@@ -286,13 +267,19 @@ impl SessionDriver {
             conn: self.conn.clone(),
             decisions: RefCell::new(DecisionCache::default()),
             subscriptions: RefCell::new(Vec::new()),
+            features: PeerFeatures::from_hello(&hello.details),
         });
         let features: Dict = BROKER_FEATURES
             .iter()
             .map(|f| (*f, Value::Bool(true)))
             .collect();
         let broker: Dict = [("features", Value::Dict(features))].into_iter().collect();
-        let roles: Dict = [("broker", Value::Dict(broker))].into_iter().collect();
+        let roles: Dict = [
+            ("broker", Value::Dict(broker)),
+            ("dealer", dealer::welcome_role()),
+        ]
+        .into_iter()
+        .collect();
         let details: Dict = [
             ("realm", Value::from(realm.name.as_str())),
             ("authid", Value::from(authid.as_str())),
@@ -343,6 +330,8 @@ impl SessionDriver {
     fn leave(&mut self, why: &str) {
         if let State::Open { handle, key } = std::mem::replace(&mut self.state, State::Closed) {
             broker::remove_session(&self.core, &handle);
+            dealer::remove_caller(&self.core, &handle);
+            dealer::remove_callee(&self.core, &handle);
             self.core.remove_session(key);
             self.core.shared.release_session_id(handle.identity.session);
             tracing::info!(

@@ -17,6 +17,7 @@ use crate::StartError;
 use crate::broker;
 use crate::config::{IoBackend, RouterConfig, TransportConfig, TransportKind};
 use crate::core::{Core, Shared};
+use crate::dealer;
 use crate::mailbox::Mail;
 use crate::realm::Realm;
 use io::{BoundSocket, Listener};
@@ -203,6 +204,9 @@ async fn mail_loop(core: Rc<Core>) {
         core.shared.mailboxes.wait(core.id).await;
         core.shared.mailboxes.drain(core.id, |mail| match mail {
             Mail::Publication(p) => broker::deliver(&core, &p),
+            Mail::Invoke(i) => dealer::invoke(&core, *i),
+            Mail::Interrupt(i) => dealer::interrupt(&core, i),
+            Mail::Answer(a) => dealer::deliver_answer(&core, *a),
         });
     }
 }

@@ -1,0 +1,70 @@
+//! The dealer: registrations, calls and invocations, routed between
+//! sessions on any cores.
+//!
+//! A CALL is decoded once; its payload is spliced into the INVOCATION, and
+//! the YIELD's into the RESULT (transcoded only when caller and callee use
+//! different serializers). The caller's core keeps the call, the callee's
+//! core the invocation; they exchange [`calls::Invoke`], [`calls::Interrupt`]
+//! and [`calls::Answer`] through mailboxes when they differ.
+
+pub(crate) mod calls;
+pub mod registrations;
+
+mod call;
+mod invocation;
+mod register;
+
+use ringbar_protocol::value::{Dict, Value};
+
+pub(crate) use call::call;
+pub(crate) use call::{cancel, deliver_answer, remove_caller};
+pub(crate) use invocation::{callee_error, interrupt, invoke, remove_callee, yield_};
+pub(crate) use register::{register, unregister};
+
+/// The dealer features ringbar implements, announced in WELCOME.
+pub(crate) const DEALER_FEATURES: &[&str] = &[
+    "progressive_call_results",
+    "progressive_call_invocations",
+    "call_timeout",
+    "call_canceling",
+    "caller_identification",
+    "pattern_based_registration",
+    "shared_registration",
+];
+
+/// What a client's HELLO announced that the dealer acts on.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PeerFeatures {
+    /// As a callee, it handles INTERRUPT (`call_canceling`).
+    pub(crate) call_canceling: bool,
+}
+
+impl PeerFeatures {
+    /// The features in `HELLO.Details.roles`.
+    pub(crate) fn from_hello(details: &Dict) -> Self {
+        let callee_feature = |name: &str| {
+            details
+                .get("roles")
+                .and_then(Value::as_dict)
+                .and_then(|r| r.get("callee"))
+                .and_then(Value::as_dict)
+                .and_then(|c| c.get("features"))
+                .and_then(Value::as_dict)
+                .and_then(|f| f.get(name))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        Self {
+            call_canceling: callee_feature("call_canceling"),
+        }
+    }
+}
+
+/// The dealer's role entry for WELCOME.
+pub(crate) fn welcome_role() -> Value {
+    let features: Dict = DEALER_FEATURES
+        .iter()
+        .map(|f| (*f, Value::Bool(true)))
+        .collect();
+    Value::Dict([("features", Value::Dict(features))].into_iter().collect())
+}
