@@ -250,17 +250,14 @@ pub(crate) fn cancel(core: &Core, session: &SessionHandle, cancel: Cancel) -> Fl
         Some(p) => (p.serial, p.callee_core),
         None => return Flow::Continue,
     };
-    if mode != CancelMode::Kill {
-        finish(core, key);
-        session.send_error(
-            MessageType::Call,
-            cancel.request,
-            ERR_CANCELED,
-            &format!("call canceled by the caller ({})", mode.as_str()),
-        );
-    }
-    if mode != CancelMode::Skip {
-        send_interrupt(
+    let text = format!("call canceled by the caller ({})", mode.as_str());
+    match mode {
+        CancelMode::Skip => {
+            finish(core, key);
+            session.send_error(MessageType::Call, cancel.request, ERR_CANCELED, &text);
+        }
+        CancelMode::KillNoWait => end_early(core, key, ERR_CANCELED, Some(&text)),
+        CancelMode::Kill => send_interrupt(
             core,
             callee_core,
             Interrupt {
@@ -269,9 +266,33 @@ pub(crate) fn cancel(core: &Core, session: &SessionHandle, cancel: Cancel) -> Fl
                 mode,
                 reason: ERR_CANCELED,
             },
-        );
+        ),
     }
     Flow::Continue
+}
+
+/// Ends call `key` now: the caller gets `error` (when `text` is given),
+/// the callee an INTERRUPT `killnowait` with `error` as the reason, and
+/// the callee's answer, if any comes, is dropped.
+fn end_early(core: &Core, key: CallKey, error: &'static str, text: Option<&str>) {
+    let Some(pending) = finish(core, key) else {
+        return;
+    };
+    if let Some(text) = text {
+        pending
+            .caller
+            .send_error(MessageType::Call, key.request, error, text);
+    }
+    send_interrupt(
+        core,
+        pending.callee_core,
+        Interrupt {
+            call: key,
+            serial: pending.serial,
+            mode: CancelMode::KillNoWait,
+            reason: error,
+        },
+    );
 }
 
 /// The dealer's timer for call `key` ran out: the caller gets
@@ -286,26 +307,15 @@ fn timed_out(core: &Core, key: CallKey, serial: u64) {
     if !current {
         return;
     }
-    let Some(mut pending) = finish(core, key) else {
-        return;
-    };
-    // This task is the timer: it must not abort itself.
-    pending.timer = None;
-    pending.caller.send_error(
-        MessageType::Call,
-        key.request,
-        ERR_TIMEOUT,
-        "the call's timeout passed before the callee answered",
-    );
-    send_interrupt(
+    if let Some(pending) = core.dealer.calls.borrow_mut().get_mut(&key) {
+        // This task is the timer: it must not abort itself.
+        pending.timer = None;
+    }
+    end_early(
         core,
-        pending.callee_core,
-        Interrupt {
-            call: key,
-            serial,
-            mode: CancelMode::KillNoWait,
-            reason: ERR_TIMEOUT,
-        },
+        key,
+        ERR_TIMEOUT,
+        Some("the call's timeout passed before the callee answered"),
     );
 }
 
@@ -324,6 +334,17 @@ pub(crate) fn deliver_answer(core: &Core, answer: Answer) {
             _ => return,
         }
     };
+    if progress && caller.conn.outbound.queued_bytes() >= core.shared.flow.max_queued_bytes {
+        // Progressive results faster than the caller reads them: the call
+        // ends rather than queueing without limit.
+        end_early(
+            core,
+            answer.call,
+            ERR_CANCELED,
+            Some("progressive results came faster than this session read them: call canceled"),
+        );
+        return;
+    }
     if !progress {
         finish(core, answer.call);
     }
@@ -365,17 +386,6 @@ pub(crate) fn remove_caller(core: &Core, session: &SessionHandle) {
         .copied()
         .collect();
     for key in keys {
-        if let Some(pending) = finish(core, key) {
-            send_interrupt(
-                core,
-                pending.callee_core,
-                Interrupt {
-                    call: key,
-                    serial: pending.serial,
-                    mode: CancelMode::KillNoWait,
-                    reason: ERR_CANCELED,
-                },
-            );
-        }
+        end_early(core, key, ERR_CANCELED, None);
     }
 }

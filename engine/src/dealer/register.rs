@@ -75,8 +75,9 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
             );
         }
         Err(RegisterError::PolicyMismatch(existing)) => {
+            // Crossbar.io's URI for this case (the spec names none).
             return refuse(
-                "wamp.error.procedure_already_exists",
+                "wamp.error.procedure_exists_with_different_invocation_policy",
                 &format!(
                     "procedure '{}' is registered with invocation policy '{}', not '{}': register with the same policy to share it",
                     register.procedure,
