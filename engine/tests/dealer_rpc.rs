@@ -323,3 +323,20 @@ fn calls_in_flight_per_caller_are_bounded() {
     }
     expect_error(&mut caller, 1025, "wamp.error.unavailable");
 }
+
+#[test]
+fn an_error_for_anything_but_an_invocation_is_a_protocol_violation() {
+    let router = TestRouter::start(1, IoBackend::Epoll);
+    let (mut c, _) = joined(&router, CALLER);
+    c.send(&Message::Error(Error {
+        request_type: MessageType::Subscribe.code(),
+        request: req(1),
+        details: Dict::new(),
+        error: "com.example.nonsense".into(),
+        payload: Payload::Empty,
+    }));
+    match c.recv() {
+        Some(Message::Abort(a)) => assert_eq!(a.reason.as_str(), "wamp.error.protocol_violation"),
+        other => panic!("expected ABORT, got {other:?}"),
+    }
+}

@@ -68,3 +68,26 @@ pub(crate) fn welcome_role() -> Value {
         .collect();
     Value::Dict([("features", Value::Dict(features))].into_iter().collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// HELLO.Details announcing `call_canceling: value` for `role`.
+    fn hello(role: &str, value: Value) -> Dict {
+        let features: Dict = [("call_canceling", value)].into_iter().collect();
+        let entry: Dict = [("features", Value::Dict(features))].into_iter().collect();
+        let roles: Dict = [(role, Value::Dict(entry))].into_iter().collect();
+        [("roles", Value::Dict(roles))].into_iter().collect()
+    }
+
+    #[test]
+    fn call_canceling_is_read_from_the_callee_role_only() {
+        let canceling = |details: Dict| PeerFeatures::from_hello(&details).call_canceling;
+        assert!(canceling(hello("callee", Value::Bool(true))));
+        assert!(!canceling(hello("callee", Value::Bool(false))));
+        assert!(!canceling(hello("caller", Value::Bool(true))));
+        assert!(!canceling(hello("callee", Value::from("yes"))));
+        assert!(!canceling(Dict::new()));
+    }
+}
