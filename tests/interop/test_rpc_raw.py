@@ -105,18 +105,50 @@ def test_progressive_call_invocations(router, uid, serializer):
     caller = peer(router, "rs", SERIALIZERS[(SERIALIZERS.index(serializer) + 1) % 3])
     try:
         register(callee, f"com.{uid}.upload")
-        req = call(caller, f"com.{uid}.upload", [1], {"progress": True})
+        req = call(caller, f"com.{uid}.upload", [1], {"progress": True, "disclose_me": True})
         first = expect(callee, INVOCATION)
         assert first[3].get("progress") is True and first[4] == [1]
+        assert first[3].get("caller") == caller.session_id
         call(caller, f"com.{uid}.upload", [2], {"progress": True}, req=req)
         call(caller, f"com.{uid}.upload", [3], {}, req=req)
         second, third = expect(callee, INVOCATION), expect(callee, INVOCATION)
         assert second[1] == third[1] == first[1]
         assert second[3].get("progress") is True and second[4] == [2]
         assert not third[3].get("progress") and third[4] == [3]
+        # options of the first CALL hold for every part
+        assert second[3].get("caller") == third[3].get("caller") == caller.session_id
         callee.send([YIELD, first[1], {}, [6]])
         r = expect(caller, RESULT)
         assert r[1] == req and r[3] == [6]
+    finally:
+        callee.close()
+        caller.close()
+
+
+@pytest.mark.crossbar_differs("Crossbar.io does not pass on progressive call invocations")
+def test_progressive_call_to_a_callee_without_the_feature_is_not_supported(router, uid):
+    callee = peer(router, "ws", "json", roles=NO_CANCEL_ROLES)
+    caller = peer(router, "rs", "cbor")
+    try:
+        register(callee, f"com.{uid}.old")
+        req = call(caller, f"com.{uid}.old", [1], {"progress": True})
+        e = expect(caller, ERROR)
+        assert e[1:3] == [CALL, req] and e[4] == "wamp.error.feature_not_supported"
+        nothing_within(callee, 0.3)
+    finally:
+        callee.close()
+        caller.close()
+
+
+@pytest.mark.crossbar_differs("Crossbar.io does not pass on progressive call invocations")
+def test_progressive_call_from_a_caller_without_the_feature_is_a_protocol_violation(router, uid):
+    callee = peer(router, "ws", "msgpack")
+    caller = peer(router, "rs", "json", roles=NO_CANCEL_ROLES)
+    try:
+        register(callee, f"com.{uid}.new")
+        call(caller, f"com.{uid}.new", [1], {"progress": True})
+        m = caller.recv_until(ABORT)
+        assert m[2] == "wamp.error.protocol_violation"
     finally:
         callee.close()
         caller.close()

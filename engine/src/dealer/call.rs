@@ -35,6 +35,12 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
     if let Some(flow) = continue_progressive(core, key, &options, &call) {
         return flow;
     }
+    if options.progress && !session.features.caller_progressive_invocations {
+        return Flow::Violation(
+            "CALL with progress from a caller that did not announce progressive_call_invocations"
+                .to_owned(),
+        );
+    }
     let refuse = |error: &'static str, text: &str| {
         session.send_error(MessageType::Call, call.request, error, text);
         Flow::Continue
@@ -89,6 +95,15 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
         );
     };
 
+    if options.progress && !callee.progressive_invocations {
+        return refuse(
+            "wamp.error.feature_not_supported",
+            &format!(
+                "the callee of '{}' does not take progressive call invocations (it must announce progressive_call_invocations and call_canceling)",
+                call.procedure
+            ),
+        );
+    }
     let mut details = Dict::new();
     if registration.pattern.policy() != MatchPolicy::Exact {
         details.insert("procedure", call.procedure.as_str());

@@ -73,6 +73,9 @@ pub(crate) struct PendingInvocation {
     /// A `kill` cancel was passed on: the caller's core waits for the
     /// callee's answer.
     pub(crate) killed: bool,
+    /// While the caller sends progressive CALLs: the first INVOCATION's
+    /// details, which every later part repeats (only `progress` changes).
+    pub(crate) progressive_details: Option<Dict>,
 }
 
 /// A session on this core that provides procedures.

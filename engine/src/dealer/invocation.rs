@@ -84,6 +84,11 @@ pub(crate) fn invoke(core: &Core, invoke: Invoke) {
     callee.in_flight += 1;
     let handle = callee.handle.clone();
     drop(callees);
+    let progressive_details = invoke
+        .details
+        .get("progress")
+        .is_some()
+        .then(|| invoke.details.clone());
     let request = RequestId::new(request).unwrap_or_default();
     core.dealer
         .by_call
@@ -97,6 +102,7 @@ pub(crate) fn invoke(core: &Core, invoke: Invoke) {
             caller_core: invoke.caller_core,
             interruptible: handle.features.call_canceling,
             killed: false,
+            progressive_details,
         },
     );
     handle.send(&Message::Invocation(Invocation {
@@ -107,28 +113,42 @@ pub(crate) fn invoke(core: &Core, invoke: Invoke) {
     }));
 }
 
-/// One more part of a progressive call, to the invocation serving it.
+/// One more part of a progressive call, to the invocation serving it:
+/// its details are the first part's, with this part's `progress`.
 fn invoke_again(core: &Core, invoke: Invoke) {
     let Some((callee, request)) = core.dealer.by_call.borrow().get(&invoke.call).copied() else {
         return;
     };
-    let current = core
-        .dealer
-        .invocations
-        .borrow()
-        .get(&(callee, request))
-        .is_some_and(|i| i.serial == invoke.serial);
+    let more = invoke.details.get("progress").is_some();
+    let details = {
+        let mut invocations = core.dealer.invocations.borrow_mut();
+        match invocations.get_mut(&(callee, request)) {
+            Some(i) if i.serial == invoke.serial => {
+                let first = if more {
+                    i.progressive_details.clone()
+                } else {
+                    i.progressive_details.take()
+                };
+                let mut details = first.unwrap_or_default();
+                if !more {
+                    details.remove("progress");
+                }
+                details
+            }
+            _ => return,
+        }
+    };
     let handle = core
         .dealer
         .callees
         .borrow()
         .get(&callee)
         .map(|c| c.handle.clone());
-    if let (true, Some(handle)) = (current, handle) {
+    if let Some(handle) = handle {
         handle.send(&Message::Invocation(Invocation {
             request,
             registration: invoke.registration,
-            details: invoke.details,
+            details,
             payload: invoke.payload,
         }));
     }

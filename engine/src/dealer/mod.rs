@@ -37,16 +37,22 @@ pub(crate) const DEALER_FEATURES: &[&str] = &[
 pub(crate) struct PeerFeatures {
     /// As a callee, it handles INTERRUPT (`call_canceling`).
     pub(crate) call_canceling: bool,
+    /// As a callee, it takes progressive call invocations (it announced
+    /// `progressive_call_invocations` and `call_canceling`, as the spec
+    /// requires).
+    pub(crate) callee_progressive_invocations: bool,
+    /// As a caller, it announced `progressive_call_invocations`.
+    pub(crate) caller_progressive_invocations: bool,
 }
 
 impl PeerFeatures {
     /// The features in `HELLO.Details.roles`.
     pub(crate) fn from_hello(details: &Dict) -> Self {
-        let callee_feature = |name: &str| {
+        let feature = |role: &str, name: &str| {
             details
                 .get("roles")
                 .and_then(Value::as_dict)
-                .and_then(|r| r.get("callee"))
+                .and_then(|r| r.get(role))
                 .and_then(Value::as_dict)
                 .and_then(|c| c.get("features"))
                 .and_then(Value::as_dict)
@@ -54,8 +60,12 @@ impl PeerFeatures {
                 .and_then(Value::as_bool)
                 .unwrap_or(false)
         };
+        let call_canceling = feature("callee", "call_canceling");
         Self {
-            call_canceling: callee_feature("call_canceling"),
+            call_canceling,
+            callee_progressive_invocations: call_canceling
+                && feature("callee", "progressive_call_invocations"),
+            caller_progressive_invocations: feature("caller", "progressive_call_invocations"),
         }
     }
 }

@@ -61,6 +61,7 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
         session: session.identity.session,
         forward_timeout: options.forward_timeout,
         disclose_caller: options.disclose_caller,
+        progressive_invocations: session.features.callee_progressive_invocations,
     };
     let registration = match realm.registrations.register(pattern, invoke, callee) {
         Ok((r, _created)) => r,

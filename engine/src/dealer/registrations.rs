@@ -81,6 +81,8 @@ pub struct Callee {
     pub forward_timeout: bool,
     /// It registered with `disclose_caller`: it learns who calls.
     pub disclose_caller: bool,
+    /// It takes progressive call invocations.
+    pub progressive_invocations: bool,
 }
 
 /// One (procedure or pattern, match policy) and its callees, in
@@ -393,6 +395,7 @@ mod tests {
             session: SessionId::new(session).unwrap(),
             forward_timeout: false,
             disclose_caller: false,
+            progressive_invocations: false,
         }
     }
 
