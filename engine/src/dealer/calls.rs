@@ -41,7 +41,7 @@ pub(crate) struct PendingCall {
     /// The core of the callee.
     pub(crate) callee_core: usize,
     /// The callee session.
-    pub(crate) callee: ringbar_protocol::id::SessionId,
+    pub(crate) callee: SessionId,
     /// The registration called.
     pub(crate) registration: RegistrationId,
     /// The dealer's timeout timer, stopped when the call ends.

@@ -2,7 +2,7 @@
 //! callee's YIELD and ERROR, and a callee that leaves.
 
 use ringbar_protocol::codec::Serializer;
-use ringbar_protocol::id::RequestId;
+use ringbar_protocol::id::{RequestId, SessionId};
 use ringbar_protocol::message::{
     Error, Interrupt as InterruptMessage, Invocation, Message, MessageType, Payload, Yield,
 };
@@ -211,10 +211,7 @@ pub(crate) fn interrupt(core: &Core, interrupt: Interrupt) {
 }
 
 /// Ends invocation `key` on this core; returns it.
-fn end_invocation(
-    core: &Core,
-    key: (ringbar_protocol::id::SessionId, RequestId),
-) -> Option<PendingInvocation> {
+fn end_invocation(core: &Core, key: (SessionId, RequestId)) -> Option<PendingInvocation> {
     let invocation = core.dealer.invocations.borrow_mut().remove(&key)?;
     core.dealer.by_call.borrow_mut().remove(&invocation.call);
     if let Some(callee) = core.dealer.callees.borrow_mut().get_mut(&key.0) {
