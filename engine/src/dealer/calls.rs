@@ -88,6 +88,8 @@ pub(crate) struct LocalCallee {
     pub(crate) next_request: u64,
     /// Its invocations in flight.
     pub(crate) in_flight: usize,
+    /// Calls refused because it was overloaded (logged at powers of two).
+    pub(crate) refused: u64,
 }
 
 /// Caller's core to callee's core: invoke a callee (or pass on one more

@@ -72,6 +72,16 @@ pub(crate) fn invoke(core: &Core, invoke: Invoke) {
             "the callee is overloaded ({} invocations in flight, {queued} bytes queued): retry later or register more callees",
             callee.in_flight
         );
+        callee.refused += 1;
+        if callee.refused.is_power_of_two() {
+            tracing::warn!(
+                session = invoke.callee.get(),
+                refused = callee.refused,
+                in_flight = callee.in_flight,
+                queued_bytes = queued,
+                "overloaded callee: calls refused"
+            );
+        }
         drop(callees);
         return refuse(core, &invoke, "wamp.error.unavailable", &text);
     }

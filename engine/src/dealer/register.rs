@@ -97,6 +97,7 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
             registrations: Vec::new(),
             next_request: 1,
             in_flight: 0,
+            refused: 0,
         })
         .registrations
         .push(registration.id);
