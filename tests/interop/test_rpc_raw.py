@@ -331,3 +331,36 @@ def test_request_id_reused_while_in_flight_is_a_protocol_violation(pair, uid):
     # the callee is not harmed: it gets an INTERRUPT for the aborted caller's call
     i = expect(callee, INTERRUPT)
     assert i[2].get("mode") == "killnowait"
+
+
+PPT = {"ppt_scheme": "x_interop", "ppt_serializer": "custom", "ppt_cipher": "x_none",
+       "ppt_keyid": "key-1"}
+# not valid MessagePack, CBOR or UTF-8: a router that parses the payload chokes on it
+OPAQUE = b"\xc1\xff\x00\xfe call \x80\x81"
+OPAQUE_RESULT = b"\xc1\xfe result \x00"
+
+
+@pytest.mark.crossbar_differs("Crossbar.io 26.10 implements Autobahn's enc_algo passthru, "
+                              "not the spec's ppt_* options")
+@pytest.mark.parametrize("callee_wire,caller_wire",
+                         [(("ws", "msgpack"), ("rs", "cbor")), (("rs", "json"), ("ws", "msgpack"))],
+                         ids=["msgpack-cbor", "json-msgpack"])
+def test_payload_passthru_in_calls(router, uid, callee_wire, caller_wire):
+    callee = peer(router, *callee_wire)
+    caller = peer(router, *caller_wire)
+    try:
+        assert caller.welcome_details["roles"]["dealer"]["features"]["payload_passthru_mode"]
+        register(callee, f"com.{uid}.ppt")
+        req = call(caller, f"com.{uid}.ppt", [OPAQUE], dict(PPT))
+        inv = expect(callee, INVOCATION)
+        assert inv[4] == [OPAQUE]
+        for k, v in PPT.items():
+            assert inv[3].get(k) == v, inv
+        callee.send([YIELD, inv[1], dict(PPT), [OPAQUE_RESULT]])
+        r = expect(caller, RESULT)
+        assert r[1] == req and r[3] == [OPAQUE_RESULT]
+        for k, v in PPT.items():
+            assert r[2].get(k) == v, r
+    finally:
+        callee.close()
+        caller.close()

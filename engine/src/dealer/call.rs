@@ -111,6 +111,9 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
     if options.receive_progress {
         details.insert("receive_progress", true);
     }
+    if let Some(ppt) = &options.passthru {
+        ppt.insert_into(&mut details);
+    }
     if options.progress {
         details.insert("progress", true);
     }
@@ -365,7 +368,7 @@ pub(crate) fn deliver_answer(core: &Core, answer: Answer) {
     }
     let message = match answer.outcome {
         Outcome::Result { progress } => {
-            let mut details = Dict::new();
+            let mut details = answer.details;
             if progress {
                 details.insert("progress", true);
             }

@@ -177,7 +177,8 @@ pub(crate) struct Answer {
     pub(crate) serial: u64,
     /// RESULT or ERROR.
     pub(crate) outcome: Outcome,
-    /// The ERROR's details (a RESULT's are made by the caller's core).
+    /// The ERROR's details, or the RESULT's (its `ppt_*`; the caller's
+    /// core adds `progress`).
     pub(crate) details: Dict,
     /// The YIELD's or ERROR's payload, spliced into the answer.
     pub(crate) payload: Payload,

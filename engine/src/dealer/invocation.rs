@@ -6,6 +6,7 @@ use ringbar_protocol::id::{RequestId, SessionId};
 use ringbar_protocol::message::{
     Error, Interrupt as InterruptMessage, Invocation, Message, MessageType, Payload, Yield,
 };
+use ringbar_protocol::options::YieldOptions;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
 
@@ -235,11 +236,11 @@ fn end_invocation(core: &Core, key: (SessionId, RequestId)) -> Option<PendingInv
 /// ignored.
 pub(crate) fn yield_(core: &Core, session: &SessionHandle, y: Yield) -> Flow {
     let key = (session.identity.session, y.request);
-    let progress = y
-        .options
-        .get("progress")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let options = match YieldOptions::from_dict(&y.options) {
+        Ok(o) => o,
+        Err(e) => return Flow::Violation(e.to_string()),
+    };
+    let progress = options.progress;
     let found = if progress {
         core.dealer
             .invocations
@@ -264,7 +265,14 @@ pub(crate) fn yield_(core: &Core, session: &SessionHandle, y: Yield) -> Flow {
             call,
             serial,
             outcome: Outcome::Result { progress },
-            details: Dict::new(),
+            details: options
+                .passthru
+                .map(|ppt| {
+                    let mut details = Dict::new();
+                    ppt.insert_into(&mut details);
+                    details
+                })
+                .unwrap_or_default(),
             payload: y.payload,
         },
     );

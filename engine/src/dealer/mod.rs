@@ -30,6 +30,7 @@ pub(crate) const DEALER_FEATURES: &[&str] = &[
     "caller_identification",
     "pattern_based_registration",
     "shared_registration",
+    "payload_passthru_mode",
 ];
 
 /// What a client's HELLO announced that the dealer acts on.
