@@ -84,6 +84,10 @@ def test_dealer_errors(router, uid):
             await reg.unregister()
             e = await call_error(b, f"com.{uid}.p")
             assert e.error == "wamp.error.no_such_procedure"
+            # the wamp. namespace is the router's
+            with pytest.raises(ApplicationError) as e:
+                await a.register(lambda: 1, "wamp.session.count")
+            assert e.value.error == "wamp.error.invalid_uri"
             # shared registrations must agree on the invocation policy
             await a.register(lambda: 1, f"com.{uid}.s", options=RegisterOptions(invoke="roundrobin"))
             with pytest.raises(ApplicationError) as e:

@@ -14,6 +14,10 @@ use crate::authorize::Action;
 use crate::core::Core;
 use crate::session::{Flow, SessionHandle};
 
+/// URIs under this prefix belong to the router (the meta API), not to
+/// callees.
+const RESERVED_PREFIX: &str = "wamp.";
+
 /// REGISTER: check, join (or create) the registration, answer REGISTERED.
 pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Register) -> Flow {
     let options = match RegisterOptions::from_dict(&register.options) {
@@ -39,6 +43,15 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
                 );
             }
         };
+    if register.procedure.starts_with(RESERVED_PREFIX) {
+        return refuse(
+            "wamp.error.invalid_uri",
+            &format!(
+                "procedure '{}' is in the router's reserved '{RESERVED_PREFIX}' namespace: register under your own prefix",
+                register.procedure
+            ),
+        );
+    }
     let decision =
         session
             .decisions
