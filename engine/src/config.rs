@@ -5,8 +5,10 @@
 //! [`RouterConfig`]. Everything here is already valid; the engine does not
 //! re-check it.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::uri::{MatchPolicy, UriCheck};
@@ -122,6 +124,8 @@ pub enum Endpoint {
         port: u16,
         /// The listen backlog.
         backlog: u32,
+        /// TLS on this endpoint, when set.
+        tls: Option<TlsConfig>,
     },
     /// A Unix domain socket at `path` (accepted by core 0 only).
     Unix {
@@ -171,8 +175,9 @@ pub struct WebSocketTransport {
     pub serializers: Vec<Serializer>,
     /// The WebSocket options.
     pub options: WebSocketOptions,
-    /// How sessions on this transport authenticate.
-    pub auth: AuthConfig,
+    /// How sessions on this transport authenticate (shared by every
+    /// connection).
+    pub auth: Arc<AuthConfig>,
 }
 
 /// Crossbar.io's WebSocket `options` that change behaviour.
@@ -222,8 +227,9 @@ pub struct RawSocketTransport {
     pub serializers: Vec<Serializer>,
     /// `max_message_size`: the largest message accepted, in bytes.
     pub max_message_bytes: usize,
-    /// How sessions on this transport authenticate.
-    pub auth: AuthConfig,
+    /// How sessions on this transport authenticate (shared by every
+    /// connection).
+    pub auth: Arc<AuthConfig>,
 }
 
 /// An HTTP server with services on paths.
@@ -247,21 +253,185 @@ pub enum WebService {
     NodeInfo,
 }
 
-/// How sessions authenticate on a transport (other methods come with the
-/// authentication issue).
+/// How sessions authenticate on a transport: the methods it accepts, each
+/// with its principals. A client's `authmethods` are tried in the client's
+/// order; the first one configured here decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthConfig {
-    /// Anonymous access, with the role anonymous sessions get; `None`
-    /// refuses anonymous sessions.
-    pub anonymous_role: Option<String>,
+    /// `anonymous`: sessions that prove nothing get this role.
+    pub anonymous: Option<AnonymousAuth>,
+    /// `ticket`: a shared secret sent in clear (over TLS, one hopes).
+    pub ticket: Option<Provider<TicketPrincipal>>,
+    /// `wampcra`: challenge-response with an HMAC-SHA256 of a shared secret.
+    pub wampcra: Option<Provider<WampCraPrincipal>>,
+    /// `cryptosign`: an Ed25519 signature of a random challenge.
+    pub cryptosign: Option<Provider<CryptosignPrincipal>>,
+    /// `tls`: the client certificate presented in the TLS handshake.
+    pub tls: Option<Provider<TlsPrincipal>>,
+}
+
+impl AuthConfig {
+    /// Anonymous sessions only, with `role`.
+    pub fn anonymous(role: &str) -> Self {
+        Self {
+            anonymous: Some(AnonymousAuth {
+                role: role.to_owned(),
+                authid: None,
+            }),
+            ..Self::none()
+        }
+    }
+
+    /// No method: every session is refused.
+    pub fn none() -> Self {
+        Self {
+            anonymous: None,
+            ticket: None,
+            wampcra: None,
+            cryptosign: None,
+            tls: None,
+        }
+    }
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self {
-            anonymous_role: Some("anonymous".to_owned()),
-        }
+        Self::anonymous("anonymous")
     }
+}
+
+/// `anonymous` authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnonymousAuth {
+    /// The role anonymous sessions get.
+    pub role: String,
+    /// `authid`: the authid every anonymous session gets; `None` gives
+    /// each a random one. The authid a client asks for is never taken (it
+    /// proved nothing).
+    pub authid: Option<String>,
+}
+
+/// Where the principals of a method come from. Only `static` (the config's
+/// `principals`) exists today; a dynamic authenticator (a procedure the
+/// router calls) is the next variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provider<P> {
+    /// `"type": "static"`: principals by authid.
+    Static(BTreeMap<String, P>),
+}
+
+/// What every static principal has: the role it gets, and the one realm it
+/// may join (any realm when `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The `authrole` the session gets.
+    pub role: String,
+    /// `realm`: the only realm this principal may join.
+    pub realm: Option<String>,
+}
+
+/// A secret from the config; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// A `ticket` principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketPrincipal {
+    /// `ticket`: the secret the client sends.
+    pub ticket: Secret,
+    /// Role and realm.
+    pub grant: Grant,
+}
+
+/// A `wampcra` principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WampCraPrincipal {
+    /// The HMAC key: the configured `secret` itself, or with `salt` the
+    /// key derived from it (the secret is then the password).
+    key: Secret,
+    /// `salt`, `iterations`, `keylen`: sent to the client in the CHALLENGE
+    /// so it can derive the same key.
+    salt: Option<Pbkdf2Params>,
+    /// Role and realm.
+    pub grant: Grant,
+}
+
+impl WampCraPrincipal {
+    /// A principal with `secret`; with `salt`, the key is derived once here
+    /// (PBKDF2-HMAC-SHA256), not on every CHALLENGE.
+    pub fn new(secret: &Secret, salt: Option<Pbkdf2Params>, grant: Grant) -> Self {
+        let key = match &salt {
+            Some(params) => Secret(crate::auth::wampcra_key(secret.0.as_bytes(), params)),
+            None => secret.clone(),
+        };
+        Self { key, salt, grant }
+    }
+
+    /// The HMAC key.
+    pub(crate) fn key(&self) -> &Secret {
+        &self.key
+    }
+
+    /// The PBKDF2 parameters a client needs, when the secret is salted.
+    pub fn salt(&self) -> Option<&Pbkdf2Params> {
+        self.salt.as_ref()
+    }
+}
+
+/// PBKDF2 parameters of a salted WAMP-CRA secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pbkdf2Params {
+    /// `salt`, used as its UTF-8 bytes.
+    pub salt: String,
+    /// `iterations` (at least 1).
+    pub iterations: u32,
+    /// `keylen`: derived key bytes (at least 1).
+    pub keylen: u32,
+}
+
+/// A `cryptosign` principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CryptosignPrincipal {
+    /// `authorized_keys`: the Ed25519 public keys that may sign as it.
+    pub authorized_keys: Vec<[u8; 32]>,
+    /// Role and realm.
+    pub grant: Grant,
+}
+
+/// A `tls` principal: a client certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPrincipal {
+    /// `certificate-sha1`: the SHA-1 fingerprint of the client's
+    /// certificate (DER).
+    pub certificate_sha1: [u8; 20],
+    /// Role and realm.
+    pub grant: Grant,
+}
+
+/// TLS on a TCP endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// `key`: the server's private key (PEM).
+    pub key: PathBuf,
+    /// `certificate`: the server's certificate (PEM), optionally followed
+    /// by its chain.
+    pub certificate: PathBuf,
+    /// `chain_certificates`: intermediate certificates sent after it.
+    pub chain_certificates: Vec<PathBuf>,
+    /// `ca_certificates`: the CAs client certificates are checked against;
+    /// with any, clients present a certificate (see below).
+    pub ca_certificates: Vec<PathBuf>,
+    /// Refuse clients without a certificate signed by one of
+    /// `ca_certificates` (the default with CAs, as in Crossbar.io); when
+    /// false, a certificate is optional (ringbar's
+    /// `require_client_certificate: false`).
+    pub require_client_certificate: bool,
 }
 
 /// What happens when a subscriber cannot keep up.

@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) figures: Vec<CoreFigures>,
     /// The I/O backend the cores run on (`io_uring` or `epoll`).
     pub(crate) io: &'static str,
+    /// Failed authentication attempts per peer address, for every core.
+    pub(crate) auth_failures: crate::auth::FailureLimiter,
 }
 
 /// Live figures of one core. Only that core writes them (a load and a store,
@@ -71,6 +73,7 @@ impl Shared {
             session_ids: Mutex::new(HashSet::new()),
             figures: (0..cores).map(|_| CoreFigures::default()).collect(),
             io,
+            auth_failures: crate::auth::FailureLimiter::default(),
         }
     }
 

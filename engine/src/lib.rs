@@ -5,6 +5,7 @@
 //! per transport; [`ShutdownHandle::shutdown`] stops it gracefully and
 //! [`Router::join`] waits for that. See `DESIGN.md` for the map.
 
+mod auth;
 mod authorize;
 pub mod broker;
 pub mod config;
@@ -12,6 +13,7 @@ mod core;
 pub mod dealer;
 mod ids;
 mod mailbox;
+mod meta;
 mod outbound;
 mod realm;
 mod runtime;
@@ -21,6 +23,15 @@ mod wire;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
+pub use runtime::tls::TlsError;
+
+/// Reads and checks the key and certificate files of a `tls` section as
+/// [`Router::start`] will, so that `ringbar check` names a bad file before
+/// any start.
+pub fn check_tls(tls: &config::TlsConfig) -> Result<(), TlsError> {
+    runtime::tls::server_config(tls).map(drop)
+}
 
 /// The WAMP protocol version this router speaks, as announced to peers.
 pub const WAMP_VERSION: &str = "wamp.2";
@@ -37,6 +48,15 @@ pub enum StartError {
         endpoint: String,
         /// The operating system's reason.
         source: std::io::Error,
+    },
+    /// A transport's `tls` section cannot be used (a key or certificate
+    /// file is missing, unreadable or wrong).
+    #[error("transport {transport}: TLS: {source}")]
+    Tls {
+        /// The transport's id.
+        transport: String,
+        /// What is wrong, naming the file.
+        source: TlsError,
     },
     /// io_uring was asked for but the kernel refuses it.
     #[error("io_uring is not available: {0} (use --io epoll or --io auto)")]

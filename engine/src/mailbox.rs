@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_queue::ArrayQueue;
+use ringbar_protocol::id::SessionId;
+use ringbar_protocol::str::Str;
 use tokio::sync::Notify;
 
 use crate::broker::Publication;
@@ -21,6 +23,16 @@ const MAILBOX_CAPACITY: usize = 65_536;
 pub(crate) enum Mail {
     /// Deliver a publication to this core's subscribers.
     Publication(Arc<Publication>),
+    /// Close a session of this core (the `wamp.session.kill*` meta
+    /// procedures): GOODBYE with `reason` and `message`.
+    KillSession {
+        /// The session.
+        session: SessionId,
+        /// The GOODBYE reason.
+        reason: Str,
+        /// The GOODBYE's `details.message`.
+        message: Option<String>,
+    },
     /// Invoke a callee on this core (from the caller's core).
     Invoke(Box<Invoke>),
     /// End an invocation on this core early (from the caller's core).

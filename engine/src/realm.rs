@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use ringbar_protocol::id::{SessionId, SubscriptionId};
 use ringbar_protocol::uri::UriCheck;
+use ringbar_protocol::value::Value;
 
 use crate::authorize::Role;
 use crate::broker::Publication;
@@ -30,6 +32,26 @@ pub(crate) struct Realm {
     /// The dealer's registration table.
     pub(crate) registrations: Registrations,
     retained: Mutex<HashMap<String, Arc<Publication>>>,
+    /// The joined sessions of every core, for the session meta API (changed
+    /// on join and leave only).
+    sessions: Mutex<HashMap<SessionId, RealmSession>>,
+    /// The sessions of each subscription, on every core, for
+    /// `wamp.subscription.list_subscribers` (changed on subscribe and
+    /// unsubscribe only, never by a publish).
+    subscribers: Mutex<HashMap<SubscriptionId, Vec<SessionId>>>,
+}
+
+/// A joined session as the realm's meta API sees it.
+#[derive(Clone)]
+pub(crate) struct RealmSession {
+    /// The core it lives on (where a kill is sent).
+    pub(crate) core: usize,
+    /// Its authid.
+    pub(crate) authid: String,
+    /// Its authrole.
+    pub(crate) authrole: String,
+    /// Its `SessionDetails`, as `wamp.session.get` returns them.
+    pub(crate) details: Value,
 }
 
 impl Realm {
@@ -47,6 +69,8 @@ impl Realm {
             subscriptions: Subscriptions::new(),
             registrations: Registrations::new(),
             retained: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
+            subscribers: Mutex::new(HashMap::new()),
         }
     }
 
@@ -76,4 +100,63 @@ impl Realm {
         found.sort_by(|a, b| a.topic.as_str().cmp(b.topic.as_str()));
         found
     }
+
+    /// Records a joined session.
+    pub(crate) fn add_session(&self, id: SessionId, session: RealmSession) {
+        lock(&self.sessions).insert(id, session);
+    }
+
+    /// Forgets a session that left.
+    pub(crate) fn remove_session(&self, id: SessionId) {
+        lock(&self.sessions).remove(&id);
+    }
+
+    /// The sessions `keep` accepts, with their ids.
+    pub(crate) fn sessions(
+        &self,
+        keep: impl Fn(&RealmSession) -> bool,
+    ) -> Vec<(SessionId, RealmSession)> {
+        lock(&self.sessions)
+            .iter()
+            .filter(|(_, s)| keep(s))
+            .map(|(id, s)| (*id, s.clone()))
+            .collect()
+    }
+
+    /// The session `id`, if joined.
+    pub(crate) fn session(&self, id: SessionId) -> Option<RealmSession> {
+        lock(&self.sessions).get(&id).cloned()
+    }
+
+    /// Records `session` as a subscriber of `subscription`.
+    pub(crate) fn add_subscriber(&self, subscription: SubscriptionId, session: SessionId) {
+        lock(&self.subscribers)
+            .entry(subscription)
+            .or_default()
+            .push(session);
+    }
+
+    /// Forgets `session` as a subscriber of `subscription`.
+    pub(crate) fn remove_subscriber(&self, subscription: SubscriptionId, session: SessionId) {
+        let mut subscribers = lock(&self.subscribers);
+        if let Some(list) = subscribers.get_mut(&subscription) {
+            list.retain(|s| *s != session);
+            if list.is_empty() {
+                subscribers.remove(&subscription);
+            }
+        }
+    }
+
+    /// The subscribers of `subscription`, on every core.
+    pub(crate) fn subscribers(&self, subscription: SubscriptionId) -> Vec<SessionId> {
+        lock(&self.subscribers)
+            .get(&subscription)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

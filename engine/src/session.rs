@@ -10,17 +10,20 @@ use bytes::Bytes;
 use ringbar_protocol::codec::{self, Serializer};
 use ringbar_protocol::id::{RequestId, SessionId, SubscriptionId};
 use ringbar_protocol::message::{
-    Abort, Error, Goodbye, Hello, Message, MessageType, Payload, Welcome,
+    Abort, Authenticate, Call, Challenge, Error, Goodbye, Hello, Message, MessageType, Payload,
+    Welcome,
 };
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
 
-use crate::authorize::{DecisionCache, Role};
+use crate::auth::{self, Accepted, Opening, Refusal};
+use crate::authorize::{Action, DecisionCache, Role};
 use crate::broker;
 use crate::config::AuthConfig;
 use crate::core::{Core, CoreFigures, SessionKey};
 use crate::dealer::{self, PeerFeatures};
-use crate::realm::Realm;
+use crate::meta;
+use crate::realm::{Realm, RealmSession};
 use crate::transport::Connection;
 use crate::wire::Wire;
 
@@ -115,6 +118,13 @@ pub(crate) enum Flow {
 enum State {
     /// Waiting for HELLO.
     Opening,
+    /// CHALLENGE sent, waiting for AUTHENTICATE.
+    Authenticating {
+        realm: Arc<Realm>,
+        session: SessionId,
+        pending: Box<auth::Pending>,
+        features: PeerFeatures,
+    },
     /// Joined.
     Open {
         handle: Rc<SessionHandle>,
@@ -129,7 +139,7 @@ pub(crate) struct SessionDriver {
     core: Rc<Core>,
     conn: Rc<Connection>,
     wire: Wire,
-    auth: AuthConfig,
+    auth: Arc<AuthConfig>,
     state: State,
 }
 
@@ -141,11 +151,18 @@ const BROKER_FEATURES: &[&str] = &[
     "pattern_based_subscription",
     "event_retention",
     "payload_passthru_mode",
+    "session_meta_api",
+    "subscription_meta_api",
 ];
 
 impl SessionDriver {
     /// A session on `conn`, not yet joined.
-    pub(crate) fn new(core: Rc<Core>, conn: Rc<Connection>, wire: Wire, auth: AuthConfig) -> Self {
+    pub(crate) fn new(
+        core: Rc<Core>,
+        conn: Rc<Connection>,
+        wire: Wire,
+        auth: Arc<AuthConfig>,
+    ) -> Self {
         Self {
             core,
             conn,
@@ -179,6 +196,19 @@ impl SessionDriver {
                     )),
                 };
             }
+            State::Authenticating { .. } => {
+                return match message {
+                    Message::Authenticate(a) => self.authenticate(a),
+                    Message::Abort(_) => {
+                        self.leave("abort");
+                        Flow::Close
+                    }
+                    other => self.protocol_violation(&format!(
+                        "{} while authenticating (AUTHENTICATE expected)",
+                        other.message_type().name()
+                    )),
+                };
+            }
             State::Open { handle, .. } => handle.clone(),
             State::Closed => return Flow::Close,
         };
@@ -203,7 +233,13 @@ impl SessionDriver {
                 Flow::Close
             }
             Message::EventReceived(_) => Flow::Continue,
-            Message::Call(c) => dealer::call(&self.core, &handle, c),
+            Message::Call(c) => {
+                if meta_call(&self.core, &handle, &c) {
+                    Flow::Continue
+                } else {
+                    dealer::call(&self.core, &handle, c)
+                }
+            }
             Message::Cancel(c) => dealer::cancel(&self.core, &handle, c),
             Message::Register(r) => dealer::register(&self.core, &handle, r),
             Message::Unregister(u) => dealer::unregister(&self.core, &handle, u),
@@ -228,36 +264,149 @@ impl SessionDriver {
                 &format!("no realm '{}' on this router", hello.realm),
             );
         };
-        let offered = hello.details.get("authmethods").and_then(Value::as_list);
-        let anonymous_ok =
-            offered.is_none_or(|m| m.iter().any(|v| v.as_str() == Some("anonymous")));
-        let Some(role_name) = self.auth.anonymous_role.clone().filter(|_| anonymous_ok) else {
-            return self.abort(
-                "wamp.error.no_auth_method",
-                "no authentication method offered is accepted on this transport",
-            );
+        let authmethods: Vec<&str> = match hello.details.get("authmethods") {
+            None => vec!["anonymous"],
+            Some(methods) => methods
+                .as_list()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect(),
         };
-        let Some(role) = realm.role(&role_name) else {
-            return self.abort(
-                "wamp.error.no_such_role",
-                &format!(
-                    "role '{role_name}' is not defined on realm '{}'",
-                    realm.name
-                ),
-            );
-        };
-        let id = self
+        let session = self
             .core
             .shared
             .claim_session_id(&mut self.core.ids.borrow_mut());
-        let authid = match hello.details.get("authid").and_then(Value::as_str) {
-            Some(a) => Str::from(a),
-            None => Str::from(random_authid(&mut self.core.ids.borrow_mut())),
+        let info = auth::HelloInfo {
+            realm: realm.name.as_str(),
+            authid: hello.details.get("authid").and_then(Value::as_str),
+            authextra: hello.details.get("authextra").and_then(Value::as_dict),
+            session: session.get(),
+        };
+        let opening = auth::open(
+            &self.auth,
+            &authmethods,
+            &info,
+            &self.conn.stream.auth_channel(),
+        );
+        match opening {
+            Opening::Welcome(accepted) => self.join(
+                realm,
+                session,
+                accepted,
+                PeerFeatures::from_hello(&hello.details),
+            ),
+            Opening::Challenge { .. } if let Some(wait) = self.limited() => {
+                self.core.shared.release_session_id(session);
+                self.abort(
+                    auth::NOT_AUTHORIZED,
+                    &format!(
+                        "too many failed authentication attempts from this address; try again in {} s",
+                        wait.as_secs() + 1
+                    ),
+                )
+            }
+            Opening::Challenge {
+                authmethod,
+                extra,
+                pending,
+            } => {
+                send(
+                    &self.conn,
+                    self.wire,
+                    &Message::Challenge(Challenge {
+                        authmethod: Str::from_static(authmethod),
+                        extra,
+                    }),
+                );
+                self.state = State::Authenticating {
+                    realm,
+                    session,
+                    pending: Box::new(pending),
+                    features: PeerFeatures::from_hello(&hello.details),
+                };
+                Flow::Continue
+            }
+            Opening::Refuse(refusal) => {
+                self.core.shared.release_session_id(session);
+                self.refuse(refusal)
+            }
+        }
+    }
+
+    fn authenticate(&mut self, authenticate: Authenticate) -> Flow {
+        let State::Authenticating {
+            realm,
+            session,
+            pending,
+            features,
+        } = std::mem::replace(&mut self.state, State::Closed)
+        else {
+            return Flow::Close;
+        };
+        let method = pending.authmethod();
+        match pending.authenticate(authenticate.signature.as_str()) {
+            Ok(accepted) => self.join(realm, session, accepted, features),
+            Err(refusal) => {
+                self.core.shared.release_session_id(session);
+                tracing::info!(peer = %self.conn.peer, authmethod = method, "authentication failed");
+                self.refuse(refusal)
+            }
+        }
+    }
+
+    /// ABORTs for `refusal`, counting a failed attempt against the peer.
+    fn refuse(&mut self, refusal: Refusal) -> Flow {
+        if refusal.failed_attempt
+            && let Some(addr) = self.peer_ip()
+        {
+            self.core
+                .shared
+                .auth_failures
+                .failed(addr, std::time::Instant::now());
+        }
+        self.abort(refusal.reason, &refusal.message)
+    }
+
+    /// How long the peer must wait before it may try a method that needs
+    /// proof again, when its failed attempts are over the limit.
+    fn limited(&self) -> Option<std::time::Duration> {
+        let addr = self.peer_ip()?;
+        self.core
+            .shared
+            .auth_failures
+            .blocked(addr, std::time::Instant::now())
+    }
+
+    fn peer_ip(&self) -> Option<std::net::IpAddr> {
+        match self.conn.peer {
+            crate::runtime::io::Peer::Tcp(addr) => Some(addr.ip()),
+            crate::runtime::io::Peer::Unix => None,
+        }
+    }
+
+    /// Welcomes the authenticated session into `realm`.
+    fn join(
+        &mut self,
+        realm: Arc<Realm>,
+        id: SessionId,
+        accepted: Accepted,
+        features: PeerFeatures,
+    ) -> Flow {
+        let Some(role) = realm.role(&accepted.authrole) else {
+            self.core.shared.release_session_id(id);
+            return self.abort(
+                "wamp.error.no_such_role",
+                &format!(
+                    "role '{}' is not defined on realm '{}'",
+                    accepted.authrole, realm.name
+                ),
+            );
         };
         let identity = Identity {
             session: id,
-            authid: authid.clone(),
-            authrole: Str::from(role_name.as_str()),
+            authid: Str::from(accepted.authid.as_str()),
+            authrole: Str::from(accepted.authrole.as_str()),
         };
         let handle = Rc::new(SessionHandle {
             identity,
@@ -267,7 +416,7 @@ impl SessionDriver {
             conn: self.conn.clone(),
             decisions: RefCell::new(DecisionCache::default()),
             subscriptions: RefCell::new(Vec::new()),
-            features: PeerFeatures::from_hello(&hello.details),
+            features,
         });
         let features: Dict = BROKER_FEATURES
             .iter()
@@ -282,10 +431,10 @@ impl SessionDriver {
         .collect();
         let details: Dict = [
             ("realm", Value::from(realm.name.as_str())),
-            ("authid", Value::from(authid.as_str())),
-            ("authrole", Value::from(role_name.as_str())),
-            ("authmethod", Value::from("anonymous")),
-            ("authprovider", Value::from("static")),
+            ("authid", Value::from(accepted.authid.as_str())),
+            ("authrole", Value::from(accepted.authrole.as_str())),
+            ("authmethod", Value::from(accepted.authmethod)),
+            ("authprovider", Value::from(accepted.authprovider)),
             ("roles", Value::Dict(roles)),
         ]
         .into_iter()
@@ -295,11 +444,25 @@ impl SessionDriver {
             details,
         }));
         let key = self.core.add_session(handle.clone());
+        let meta_details =
+            meta::session_details(&handle, accepted.authmethod, accepted.authprovider);
+        realm.add_session(
+            id,
+            RealmSession {
+                core: self.core.id,
+                authid: accepted.authid.clone(),
+                authrole: accepted.authrole.clone(),
+                details: meta_details.clone(),
+            },
+        );
+        meta::session_joined(&self.core, &handle, meta_details);
         tracing::info!(
             session = id.get(),
             realm = %realm.name,
             core = self.core.id,
-            authrole = %role_name,
+            authid = %accepted.authid,
+            authrole = %accepted.authrole,
+            authmethod = accepted.authmethod,
             peer = %self.conn.peer,
             "session joined"
         );
@@ -328,12 +491,18 @@ impl SessionDriver {
     }
 
     fn leave(&mut self, why: &str) {
-        if let State::Open { handle, key } = std::mem::replace(&mut self.state, State::Closed) {
+        let state = std::mem::replace(&mut self.state, State::Closed);
+        if let State::Authenticating { session, .. } = &state {
+            self.core.shared.release_session_id(*session);
+        }
+        if let State::Open { handle, key } = state {
             broker::remove_session(&self.core, &handle);
             dealer::remove_caller(&self.core, &handle);
             dealer::remove_callee(&self.core, &handle);
             self.core.remove_session(key);
             self.core.shared.release_session_id(handle.identity.session);
+            handle.realm.remove_session(handle.identity.session);
+            meta::session_left(&self.core, &handle);
             tracing::info!(
                 session = handle.identity.session.get(),
                 realm = %handle.realm.name,
@@ -345,22 +514,84 @@ impl SessionDriver {
     }
 }
 
-/// An authid for an anonymous session that brought none, in Crossbar.io's
-/// style (six groups of four characters).
-fn random_authid(ids: &mut crate::ids::IdGenerator) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut out = String::with_capacity(29);
-    for group in 0..6 {
-        if group > 0 {
-            out.push('-');
+/// Answers a CALL of a meta procedure (`wamp.session.*`,
+/// `wamp.subscription.*`); false when `call` names no meta procedure.
+fn meta_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
+    if !call.procedure.starts_with(meta::WAMP_PREFIX) {
+        return false;
+    }
+    let decision =
+        session
+            .decisions
+            .borrow_mut()
+            .decide(&session.role, Action::Call, &call.procedure);
+    if !decision.allowed {
+        session.send_error(
+            MessageType::Call,
+            call.request,
+            "wamp.error.not_authorized",
+            &format!(
+                "role '{}' may not call '{}'",
+                session.identity.authrole, call.procedure
+            ),
+        );
+        return true;
+    }
+    let (args, kwargs) = match decode_arguments(&call.payload) {
+        Ok(decoded) => decoded,
+        Err(text) => {
+            session.send_error(
+                MessageType::Call,
+                call.request,
+                "wamp.error.invalid_argument",
+                &text,
+            );
+            return true;
         }
-        let mut bits = ids.next();
-        for _ in 0..4 {
-            out.push(char::from(ALPHABET[(bits % 32) as usize]));
-            bits /= 32;
+    };
+    let Some(answer) = meta::call(core, session, &call.procedure, &args, &kwargs) else {
+        return false;
+    };
+    match answer.and_then(|results| {
+        Payload::from_values(session.wire.serializer, &results, None).map_err(|e| meta::MetaError {
+            uri: "wamp.error.invalid_argument",
+            message: e.to_string(),
+        })
+    }) {
+        Ok(payload) => session.send(&Message::Result(ringbar_protocol::message::Result {
+            request: call.request,
+            details: Dict::new(),
+            payload,
+        })),
+        Err(e) => session.send_error(MessageType::Call, call.request, e.uri, &e.message),
+    }
+    true
+}
+
+/// A CALL's positional and keyword arguments as values.
+fn decode_arguments(payload: &Payload) -> Result<(Vec<Value>, Dict), String> {
+    match payload {
+        Payload::Empty => Ok((Vec::new(), Dict::new())),
+        Payload::Arguments(a) => {
+            let args = match codec::decode_value(a.serializer, &a.args) {
+                Ok(Value::List(list)) => list,
+                Ok(_) => return Err("Arguments must be a list".into()),
+                Err(e) => return Err(e.to_string()),
+            };
+            let kwargs = match &a.kwargs {
+                None => Dict::new(),
+                Some(bytes) => match codec::decode_value(a.serializer, bytes) {
+                    Ok(Value::Dict(d)) => d,
+                    Ok(_) => return Err("ArgumentsKw must be a dictionary".into()),
+                    Err(e) => return Err(e.to_string()),
+                },
+            };
+            Ok((args, kwargs))
+        }
+        Payload::Transparent(_) => {
+            Err("meta procedures take plain arguments, not a passthru payload".into())
         }
     }
-    out
 }
 
 /// Shutdown: every joined session on `core` gets GOODBYE
@@ -368,16 +599,51 @@ fn random_authid(ids: &mut crate::ids::IdGenerator) -> String {
 pub(crate) fn goodbye_all(core: &Core) {
     let sessions: Vec<Rc<SessionHandle>> = core.sessions.borrow().values().cloned().collect();
     for session in sessions {
-        session.send(&Message::Goodbye(Goodbye {
-            details: Dict::new(),
-            reason: Str::from_static("wamp.close.system_shutdown"),
-        }));
-        if session.wire.framing == crate::wire::Framing::WebSocket {
-            crate::transport::websocket_close(
-                &session.conn,
-                ringbar_protocol::websocket::CloseCode::GOING_AWAY,
-            );
-        }
-        session.conn.outbound.close();
+        goodbye_and_close(
+            &session,
+            Str::from_static("wamp.close.system_shutdown"),
+            Dict::new(),
+            ringbar_protocol::websocket::CloseCode::GOING_AWAY,
+        );
     }
+}
+
+/// The `wamp.session.kill*` meta procedures, on the killed session's core:
+/// GOODBYE with `reason` (and `details.message`), then the connection
+/// closes and the session leaves as any other.
+pub(crate) fn kill_local(core: &Core, id: SessionId, reason: &Str, message: Option<&str>) {
+    let found = core
+        .sessions
+        .borrow()
+        .values()
+        .find(|s| s.identity.session == id)
+        .cloned();
+    let Some(session) = found else {
+        return;
+    };
+    let details: Dict = message
+        .map(|m| ("message", Value::from(m)))
+        .into_iter()
+        .collect();
+    tracing::info!(session = id.get(), reason = %reason, "session killed");
+    goodbye_and_close(
+        &session,
+        reason.clone(),
+        details,
+        ringbar_protocol::websocket::CloseCode::NORMAL_CLOSURE,
+    );
+}
+
+/// Sends GOODBYE, then closes the connection once it is flushed.
+fn goodbye_and_close(
+    session: &SessionHandle,
+    reason: Str,
+    details: Dict,
+    code: ringbar_protocol::websocket::CloseCode,
+) {
+    session.send(&Message::Goodbye(Goodbye { details, reason }));
+    if session.wire.framing == crate::wire::Framing::WebSocket {
+        crate::transport::websocket_close(&session.conn, code);
+    }
+    session.conn.outbound.close();
 }

@@ -3,16 +3,25 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use ringbar_engine::config::{Endpoint, RouterConfig};
+
 use crate::config::{self, Overrides};
 use crate::start::config_failure;
 
-/// Checks the config of `dir`: exit 0 when valid (warnings printed), else
-/// 2 with every error on stderr.
+/// Checks the config of `dir` and the TLS files it names: exit 0 when
+/// valid (warnings printed), else 2 with every error on stderr.
 pub(crate) fn run(dir: &Path) -> ExitCode {
     match config::load(dir, Overrides::default()) {
         Ok(loaded) => {
             for warning in &loaded.warnings {
                 eprintln!("warning: {warning}");
+            }
+            let tls_errors = tls_errors(&loaded.router);
+            if !tls_errors.is_empty() {
+                for error in &tls_errors {
+                    eprintln!("error: {error}");
+                }
+                return ExitCode::from(crate::EXIT_CONFIG);
             }
             let realms = loaded.router.realms.len();
             let transports = loaded.router.transports.len();
@@ -26,4 +35,18 @@ pub(crate) fn run(dir: &Path) -> ExitCode {
         }
         Err(error) => config_failure(&error, ""),
     }
+}
+
+/// What is wrong with the TLS files of every endpoint, as `start` would say.
+fn tls_errors(router: &RouterConfig) -> Vec<String> {
+    router
+        .transports
+        .iter()
+        .filter_map(|transport| match &transport.endpoint {
+            Endpoint::Tcp { tls: Some(tls), .. } => ringbar_engine::check_tls(tls)
+                .err()
+                .map(|e| format!("transport {}: TLS: {e}", transport.id)),
+            _ => None,
+        })
+        .collect()
 }

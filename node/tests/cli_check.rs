@@ -36,8 +36,8 @@ fn check_lists_every_error_and_exits_2() {
             format!("{w}.realms[1].roles[0].authorizer: dynamic authorizers are not supported yet: list static permissions instead"),
             format!("{w}.transports[0].endpoint.port: 70000 is not a port (1-65535)"),
             format!("{w}.transports[0].serializers[1]: \"ubjson\" is not supported (json, msgpack, cbor)"),
-            format!("{w}.transports[1].endpoint.tls: TLS is not supported yet: terminate TLS in front of ringbar (nginx, HAProxy) and listen on plain TCP"),
-            format!("{w}.transports[1].auth.ticket: authentication method ticket is not supported yet"),
+            format!("{w}.transports[1].endpoint.tls: missing field `key`"),
+            format!("{w}.transports[1].auth.ticket: missing \"principals\": the principals by authid"),
             "ringbar: the config has 6 errors.".to_owned(),
             String::new(),
         ]
@@ -100,4 +100,21 @@ fn a_syntax_error_or_a_missing_config_exits_2() {
     let output = run(&["check", missing.arg()]);
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("no config.json or config.yaml in"));
+}
+
+#[test]
+fn unreadable_tls_files_are_named() {
+    let config = r#"{"version": 2, "workers": [{"type": "router",
+        "realms": [{"name": "realm1", "roles": [{"name": "anonymous"}]}],
+        "transports": [{"type": "rawsocket", "id": "secure",
+            "endpoint": {"type": "tcp", "port": 8443,
+                         "tls": {"key": "no-such.key", "certificate": "no-such.crt"}}}]}]}"#;
+    let dir = Scratch::new("check-tls").with_config(config);
+    let output = run(&["check", dir.arg()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with("error: transport secure: TLS: ") && stderr.contains("no-such.crt: "),
+        "{stderr}"
+    );
 }

@@ -215,10 +215,12 @@ def router_config(ws_port, rs_port):
 class RouterProcess:
     """One router process under test, with its log kept in files."""
 
-    def __init__(self, kind, setting, workdir):
+    def __init__(self, kind, setting, workdir, make_config=None):
         self.kind = kind
         self.setting = setting
         self.dir = Path(workdir)
+        # (ws_port, rs_port) -> the config.json object (default: router_config)
+        self.make_config = make_config or router_config
         self.ws_port = free_port()
         self.rs_port = free_port()
         self.ws_path = "/" + WS_PATH
@@ -253,7 +255,7 @@ class RouterProcess:
         return [CROSSBAR_BIN, "start", "--cbdir", str(self.dir / ".crossbar"), "--loglevel", "info"]
 
     def start(self):
-        config = json.dumps(router_config(self.ws_port, self.rs_port), indent=2)
+        config = json.dumps(self.make_config(self.ws_port, self.rs_port), indent=2)
         if self.kind == "ringbar":
             (self.dir / "config.json").write_text(config)
         else:
@@ -412,10 +414,10 @@ def router_factory(router_setting):
     started = []
     dirs = []
 
-    def start(setting=None):
+    def start(setting=None, make_config=None):
         d = tempfile.TemporaryDirectory(prefix="interop-")
         dirs.append(d)
-        r = RouterProcess(ROUTER_KIND, setting or router_setting, d.name)
+        r = RouterProcess(ROUTER_KIND, setting or router_setting, d.name, make_config)
         started.append(r)
         return _start_or_fail(r)
 

@@ -16,7 +16,7 @@ import msgpack
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
-HELLO, WELCOME, ABORT, GOODBYE, ERROR = 1, 2, 3, 6, 8
+HELLO, WELCOME, ABORT, CHALLENGE, AUTHENTICATE, GOODBYE, ERROR = 1, 2, 3, 4, 5, 6, 8
 PUBLISH, PUBLISHED, SUBSCRIBE, SUBSCRIBED, EVENT = 16, 17, 32, 33, 36
 
 # what a raw peer announces in HELLO (payload passthru included: the tests that use
@@ -253,8 +253,10 @@ def _mask(data, key):
 class RawSocketConn:
     """A minimal WAMP RawSocket client over a blocking socket."""
 
-    def __init__(self, host, port, timeout=5.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, timeout=5.0, source_address=None):
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout, source_address=source_address
+        )
         self.sock.settimeout(timeout)
         self.max_len_exp = None
 

@@ -122,19 +122,27 @@ async def connect(
     timeout=DEFAULT_TIMEOUT,
     wait_join=True,
     label=None,
+    factory=None,
+    url=None,
+    ssl=None,
 ):
-    """Connect and join; returns the joined `Client`, or raises `JoinFailed`."""
+    """Connect and join; returns the joined `Client`, or raises `JoinFailed`. `factory`
+    makes the session (a `Client` subclass, e.g. one that authenticates), `url` and `ssl`
+    override the router's plain URL (for TLS)."""
     created = asyncio.get_running_loop().create_future()
 
     def make(cfg):
-        s = Client(cfg)
+        s = (factory or Client)(cfg)
         s.label = label or f"{transport}-{serializer}"
         if not created.done():
             created.set_result(s)
         return s
 
     runner = ApplicationRunner(
-        url_for(router, transport), realm, serializers=[SERIALIZERS[serializer]()]
+        url or url_for(router, transport),
+        realm,
+        serializers=[SERIALIZERS[serializer]()],
+        ssl=ssl,
     )
     _, protocol = await asyncio.wait_for(runner.run(make, start_loop=False), timeout)
     try:

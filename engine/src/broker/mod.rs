@@ -10,4 +10,4 @@ mod publication;
 mod pubsub;
 
 pub(crate) use publication::Publication;
-pub(crate) use pubsub::{deliver, publish, remove_session, subscribe, unsubscribe};
+pub(crate) use pubsub::{deliver, publish, publish_meta, remove_session, subscribe, unsubscribe};

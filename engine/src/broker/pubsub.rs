@@ -5,12 +5,15 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ringbar_protocol::id::SubscriptionId;
+use ringbar_protocol::codec::Serializer;
+use ringbar_protocol::id::{PublicationId, SessionId, SubscriptionId};
 use ringbar_protocol::message::{
-    MessageType, Publish, Published, Subscribe, Subscribed, Unsubscribe, Unsubscribed,
+    MessageType, Payload, Publish, Published, Subscribe, Subscribed, Unsubscribe, Unsubscribed,
 };
 use ringbar_protocol::options::{PublishOptions, SubscribeOptions};
+use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriPattern};
+use ringbar_protocol::value::Value;
 
 use super::Publication;
 use super::subscriptions::CoreId;
@@ -18,6 +21,8 @@ use crate::authorize::Action;
 use crate::config::SlowConsumerPolicy;
 use crate::core::{Core, CoreFigures, LocalSubscriber};
 use crate::mailbox::Mail;
+use crate::meta;
+use crate::realm::Realm;
 use crate::session::{Flow, SessionHandle};
 use crate::wire::Wire;
 
@@ -48,6 +53,15 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
             &format!("invalid topic '{}': {e}", publish.topic),
         );
     }
+    if publish.topic.starts_with(meta::WAMP_PREFIX) {
+        return refuse(
+            ERR_INVALID_URI,
+            &format!(
+                "publish with restricted topic URI '{}': wamp.* topics are the router's own",
+                publish.topic
+            ),
+        );
+    }
     let decision =
         session
             .decisions
@@ -63,21 +77,10 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
         );
     }
 
-    let snapshot = realm.subscriptions.snapshot();
-    let mut matches = Vec::new();
-    snapshot.matches(&publish.topic, &mut matches);
-    let mut cores = 0u64;
-    let subscriptions = matches
-        .iter()
-        .map(|s| {
-            cores |= s.cores.bits();
-            (s.id, s.pattern.policy() != MatchPolicy::Exact)
-        })
-        .collect();
-    let id =
-        ringbar_protocol::id::PublicationId::new(core.ids.borrow_mut().next()).unwrap_or_default();
+    let (subscriptions, cores) = matching(realm, &publish.topic);
+    let id = PublicationId::new(core.ids.borrow_mut().next()).unwrap_or_default();
     let disclose = options.disclose_me || decision.disclose.publisher;
-    let publication = Arc::new(Publication {
+    let publication = Publication {
         realm: realm.clone(),
         id,
         topic: publish.topic,
@@ -88,9 +91,40 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
         passthru: options.passthru.clone(),
         filters: options.filters_receivers().then_some(options.clone()),
         subscriptions,
-    });
-    if options.retain {
-        realm.retain(publication.clone());
+    };
+    route(core, publication, cores, options.retain);
+    if options.acknowledge {
+        session.send(&ringbar_protocol::message::Message::Published(Published {
+            request: publish.request,
+            publication: id,
+        }));
+    }
+    Flow::Continue
+}
+
+/// The subscriptions matching `topic`, each with whether it is a pattern
+/// one, and the cores that have subscribers to any of them.
+fn matching(realm: &Realm, topic: &str) -> (Vec<(SubscriptionId, bool)>, u64) {
+    let snapshot = realm.subscriptions.snapshot();
+    let mut matches = Vec::new();
+    snapshot.matches(topic, &mut matches);
+    let mut cores = 0u64;
+    let subscriptions = matches
+        .iter()
+        .map(|s| {
+            cores |= s.cores.bits();
+            (s.id, s.pattern.policy() != MatchPolicy::Exact)
+        })
+        .collect();
+    (subscriptions, cores)
+}
+
+/// Delivers a publication here and mails it to every other core in `cores`;
+/// keeps it as its topic's retained event when asked.
+fn route(core: &Core, publication: Publication, cores: u64, retain: bool) {
+    let publication = Arc::new(publication);
+    if retain {
+        publication.realm.retain(publication.clone());
     }
     let me = core_id(core);
     if cores & (1 << me) != 0 {
@@ -99,13 +133,36 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
     for other in CoreSetBits(cores & !(1 << me)) {
         core.send_mail(usize::from(other), Mail::Publication(publication.clone()));
     }
-    if options.acknowledge {
-        session.send(&ringbar_protocol::message::Message::Published(Published {
-            request: publish.request,
-            publication: id,
-        }));
+}
+
+/// Publishes an event of the router itself (a meta event) to `topic` of
+/// `realm`, with `args` as its arguments; nothing is built when nobody
+/// subscribes.
+pub(crate) fn publish_meta(core: &Core, realm: &Arc<Realm>, topic: &'static str, args: &[Value]) {
+    let (subscriptions, cores) = matching(realm, topic);
+    if subscriptions.is_empty() {
+        return;
     }
-    Flow::Continue
+    let payload = match Payload::from_values(Serializer::MsgPack, args, None) {
+        Ok(payload) => payload,
+        Err(e) => {
+            tracing::debug!(topic, error = %e, "meta event not encodable");
+            return;
+        }
+    };
+    let publication = Publication {
+        realm: realm.clone(),
+        id: PublicationId::new(core.ids.borrow_mut().next()).unwrap_or_default(),
+        topic: Str::from_static(topic),
+        payload,
+        publisher: SessionId::default(),
+        disclosed: None,
+        exclude_me: false,
+        passthru: None,
+        filters: None,
+        subscriptions,
+    };
+    route(core, publication, cores, false);
 }
 
 /// The cores of a bitmask.
@@ -252,7 +309,7 @@ pub(crate) fn subscribe(
         );
         return Flow::Continue;
     }
-    let (subscription, _created) = realm
+    let (subscription, created) = realm
         .subscriptions
         .subscribe(pattern.clone(), core_id(core));
     let id = subscription.id;
@@ -278,6 +335,16 @@ pub(crate) fn subscribe(
             subscription: id,
         },
     ));
+    if !already {
+        realm.add_subscriber(id, session.identity.session);
+        meta::subscribed(
+            core,
+            realm,
+            session.identity.session,
+            &subscription,
+            created,
+        );
+    }
     if options.get_retained {
         let is_pattern = pattern.policy() != MatchPolicy::Exact;
         for retained in realm.retained(|topic| pattern.matches(topic)) {
@@ -346,5 +413,13 @@ fn leave_subscription(core: &Core, session: &SessionHandle, id: SubscriptionId) 
             locals.remove(&(realm.index, id));
         }
     }
-    realm.subscriptions.unsubscribe(id, core_id(core));
+    drop(locals);
+    realm.remove_subscriber(id, session.identity.session);
+    let uri = realm
+        .subscriptions
+        .get(id)
+        .map(|s| s.pattern.uri().to_owned());
+    if let (Some(deleted), Some(uri)) = (realm.subscriptions.unsubscribe(id, core_id(core)), uri) {
+        meta::unsubscribed(core, realm, session.identity.session, id, &uri, deleted);
+    }
 }

@@ -70,6 +70,8 @@ pub struct Subscription {
     pub pattern: UriPattern,
     /// Creation order in the realm: ties in matching order are broken by it.
     pub created_seq: u64,
+    /// When it was created (`created` in the subscription meta API).
+    pub created: std::time::SystemTime,
     /// The cores with at least one subscriber.
     pub cores: CoreSet,
 }
@@ -257,6 +259,15 @@ impl Subscriptions {
         self.lock().entries.get(&id).map(|e| Arc::clone(&e.sub))
     }
 
+    /// Every subscription of the realm (`wamp.subscription.list`).
+    pub fn all(&self) -> Vec<Arc<Subscription>> {
+        self.lock()
+            .entries
+            .values()
+            .map(|e| Arc::clone(&e.sub))
+            .collect()
+    }
+
     /// The id of the subscription of exactly (`uri`, `policy`), read from
     /// the current table without a lock (`wamp.subscription.lookup`).
     pub fn lookup(&self, uri: &str, policy: MatchPolicy) -> Option<SubscriptionId> {
@@ -328,6 +339,7 @@ impl Subscriptions {
             id,
             pattern,
             created_seq,
+            created: std::time::SystemTime::now(),
             cores: CoreSet::EMPTY.with(core),
         });
         writer.entries.insert(

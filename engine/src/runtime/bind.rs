@@ -18,6 +18,7 @@ pub(crate) fn bind(endpoint: &Endpoint, core: usize) -> io::Result<Option<BoundS
             interface,
             port,
             backlog,
+            ..
         } => {
             let ip = interface.unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
             let addr = SocketAddr::new(ip, *port);

@@ -26,9 +26,22 @@ pub(crate) enum Stream {
     Tcp(tokio::net::TcpStream),
     /// Unix socket on epoll.
     Unix(tokio::net::UnixStream),
+    /// TLS over one of the others.
+    Tls(Box<super::tls::TlsStream>),
 }
 
 impl Stream {
+    /// What authentication may know of this stream's channel.
+    pub(crate) fn auth_channel(&self) -> crate::auth::Channel {
+        match self {
+            Stream::Tls(tls) => crate::auth::Channel {
+                client_certificate_sha1: tls.client_certificate_sha1(),
+                is_tls: true,
+            },
+            _ => crate::auth::Channel::default(),
+        }
+    }
+
     /// Reads once, appending to `buf` (grown to at least `min_spare` bytes
     /// of spare capacity first). `Ok(0)` is end of stream.
     pub(crate) async fn read(
@@ -61,12 +74,19 @@ impl Stream {
                 let r = read_ready(|b| s.try_read_buf(b), || s.readable(), &mut buf).await;
                 (r, buf)
             }
+            Stream::Tls(s) => {
+                let r = s.read(&mut buf, min_spare).await;
+                (r, buf)
+            }
         }
     }
 
     /// Writes every byte of `frames`, with as few vectored writes as the
     /// kernel allows.
     pub(crate) async fn write_all(&self, mut frames: Vec<Bytes>) -> io::Result<()> {
+        if let Stream::Tls(s) = self {
+            return s.write_all(frames).await;
+        }
         frames.retain(|f| !f.is_empty());
         while !frames.is_empty() {
             let (result, rest) = self.writev(frames).await;
@@ -103,6 +123,7 @@ impl Stream {
                 let r = write_ready(|io| s.try_write_vectored(io), || s.writable(), &frames).await;
                 (r, frames)
             }
+            Stream::Tls(_) => (Err(io::ErrorKind::Unsupported.into()), frames),
         }
     }
 
@@ -114,6 +135,10 @@ impl Stream {
             Stream::UringUnix(s) => s.shutdown(how),
             Stream::Tcp(s) => socket2::SockRef::from(s).shutdown(how),
             Stream::Unix(s) => socket2::SockRef::from(s).shutdown(how),
+            Stream::Tls(s) => {
+                s.shutdown();
+                Ok(())
+            }
         };
     }
 }

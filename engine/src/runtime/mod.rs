@@ -4,6 +4,7 @@
 
 pub(crate) mod bind;
 pub(crate) mod io;
+pub(crate) mod tls;
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -15,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::StartError;
 use crate::broker;
-use crate::config::{IoBackend, RouterConfig, TransportConfig, TransportKind};
+use crate::config::{Endpoint, IoBackend, RouterConfig, TransportConfig, TransportKind};
 use crate::core::{Core, Shared};
 use crate::dealer;
 use crate::mailbox::Mail;
@@ -34,9 +35,17 @@ pub(crate) fn start(
     let cores = config.cores.clamp(1, 64);
     // Bind everything before starting threads, so that a port in use is an
     // error of `start`, not a log line from a thread.
-    let mut sockets: Vec<Vec<(BoundSocket, TransportConfig)>> =
-        (0..cores).map(|_| Vec::new()).collect();
+    let mut sockets: Vec<Vec<Listening>> = (0..cores).map(|_| Vec::new()).collect();
     for transport in &config.transports {
+        let tls = match &transport.endpoint {
+            Endpoint::Tcp { tls: Some(tls), .. } => {
+                Some(tls::server_config(tls).map_err(|source| StartError::Tls {
+                    transport: transport.id.clone(),
+                    source,
+                })?)
+            }
+            _ => None,
+        };
         for (core, list) in sockets.iter_mut().enumerate() {
             let bound =
                 bind::bind(&transport.endpoint, core).map_err(|source| StartError::Bind {
@@ -45,12 +54,17 @@ pub(crate) fn start(
                     source,
                 })?;
             if let Some(socket) = bound {
-                list.push((socket, transport.clone()));
+                list.push(Listening {
+                    socket,
+                    transport: transport.clone(),
+                    tls: tls.clone(),
+                });
             }
         }
         tracing::info!(
             transport = %transport.id,
             kind = kind_name(&transport.kind),
+            tls = tls.is_some(),
             endpoint = %bind::describe(&transport.endpoint),
             cores,
             "transport listening"
@@ -89,6 +103,14 @@ pub(crate) fn start(
     Ok((threads, all))
 }
 
+/// A bound socket of one core, with the transport it serves.
+struct Listening {
+    socket: BoundSocket,
+    transport: TransportConfig,
+    /// The endpoint's TLS, when it has one.
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
 /// Decides between io_uring and epoll.
 fn resolve_backend(io: IoBackend) -> Result<bool, StartError> {
     match io {
@@ -124,20 +146,26 @@ fn kind_name(kind: &TransportKind) -> &'static str {
 fn run_core(
     id: usize,
     shared: Arc<Shared>,
-    sockets: Vec<(BoundSocket, TransportConfig)>,
+    sockets: Vec<Listening>,
     shutdown: watch::Receiver<bool>,
     uring: bool,
     timeout: Duration,
 ) {
     let main = async move {
         let core = Rc::new(Core::new(id, shared));
-        for (socket, transport) in sockets {
+        for Listening {
+            socket,
+            transport,
+            tls,
+        } in sockets
+        {
             match Listener::from_std(socket, uring) {
                 Ok(listener) => {
                     tokio::task::spawn_local(accept_loop(
                         core.clone(),
                         listener,
                         Rc::new(transport),
+                        tls,
                         shutdown.clone(),
                         uring,
                     ));
@@ -179,6 +207,7 @@ async fn accept_loop(
     core: Rc<Core>,
     listener: Listener,
     transport: Rc<TransportConfig>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     mut shutdown: watch::Receiver<bool>,
     uring: bool,
 ) {
@@ -186,7 +215,7 @@ async fn accept_loop(
         tokio::select! {
             accepted = listener.accept(uring) => match accepted {
                 Ok((stream, peer)) => {
-                    tokio::task::spawn_local(crate::transport::serve(core.clone(), transport.clone(), stream, peer));
+                    tokio::task::spawn_local(crate::transport::serve(core.clone(), transport.clone(), tls.clone(), stream, peer));
                 }
                 Err(e) => {
                     tracing::warn!(core = core.id, transport = %transport.id, error = %e, "accept failed");
@@ -204,6 +233,11 @@ async fn mail_loop(core: Rc<Core>) {
         core.shared.mailboxes.wait(core.id).await;
         core.shared.mailboxes.drain(core.id, |mail| match mail {
             Mail::Publication(p) => broker::deliver(&core, &p),
+            Mail::KillSession {
+                session,
+                reason,
+                message,
+            } => crate::session::kill_local(&core, session, &reason, message.as_deref()),
             Mail::Invoke(i) => dealer::invoke(&core, *i),
             Mail::Interrupt(i) => dealer::interrupt(&core, i),
             Mail::Answer(a) => dealer::deliver_answer(&core, *a),

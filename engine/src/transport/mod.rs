@@ -3,17 +3,21 @@
 
 mod http;
 mod rawsocket;
+mod read_size;
 mod testee;
 mod web;
 mod websocket;
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::{TransportConfig, TransportKind};
 use crate::core::Core;
 use crate::outbound::Outbound;
 use crate::runtime::io::{Peer, Stream};
+use crate::runtime::tls::TlsStream;
 
 /// A connection: its stream, its outbound queue, and who is on the other
 /// end. Shared by the connection's reader (the session) and writer task.
@@ -75,14 +79,37 @@ pub(crate) fn websocket_close(conn: &Connection, code: ringbar_protocol::websock
     websocket::send_close(conn, code, "");
 }
 
-/// Serves one accepted connection on `transport`.
+/// How long a client has to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves one accepted connection on `transport`, over TLS when `tls` is
+/// set.
 pub(crate) async fn serve(
     core: Rc<Core>,
     transport: Rc<TransportConfig>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     stream: Stream,
     peer: Peer,
 ) {
     let _open = core.open_connection();
+    let stream = match tls {
+        None => stream,
+        Some(config) => {
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, TlsStream::accept(stream, config))
+                .await
+            {
+                Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
+                Ok(Err(e)) => {
+                    tracing::info!(%peer, transport = %transport.id, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(%peer, transport = %transport.id, "TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+    };
     match &transport.kind {
         TransportKind::WebSocket(ws) => {
             websocket::serve(core.clone(), stream, peer, ws, None).await

@@ -8,6 +8,7 @@ use ringbar_protocol::rawsocket::{
     Frame, FrameType, HANDSHAKE_LEN, MaxMessageLength, SerializerSet, ServerHandshake, ServerPolicy,
 };
 
+use super::read_size::ReadSize;
 use super::{Connection, write_loop};
 use crate::config::RawSocketTransport;
 use crate::core::Core;
@@ -17,8 +18,8 @@ use crate::wire::{Framing, RAWSOCKET_PREFIX_BYTES, Wire};
 
 /// How long a client has to send its 4-octet hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Read size once a connection is open.
-const READ_BYTES: usize = 64 * 1024;
+/// The first buffer's room (the handshake is 4 octets; reads then adapt).
+const HANDSHAKE_READ_BYTES: usize = 4 * 1024;
 
 /// Serves one RawSocket connection.
 pub(super) async fn serve(
@@ -28,7 +29,7 @@ pub(super) async fn serve(
     transport: &RawSocketTransport,
 ) {
     let read_hello = async {
-        let mut buf = BytesMut::with_capacity(READ_BYTES);
+        let mut buf = BytesMut::with_capacity(HANDSHAKE_READ_BYTES);
         while buf.len() < HANDSHAKE_LEN {
             let (result, b) = stream.read(buf, HANDSHAKE_LEN).await;
             buf = b;
@@ -94,6 +95,7 @@ pub(super) async fn serve(
     let mut session = SessionDriver::new(core.clone(), conn.clone(), wire, transport.auth.clone());
     let mut parser = negotiated.frame_parser();
     let encoder = negotiated.frame_encoder();
+    let mut read_size = ReadSize::new();
     'read: loop {
         loop {
             match parser.parse(&mut buf) {
@@ -120,10 +122,12 @@ pub(super) async fn serve(
         if core.has_backlog() {
             core.flush_backlog().await;
         }
-        let (result, b) = conn.stream.read(buf, READ_BYTES).await;
+        read_size.trim(&mut buf);
+        let (result, b) = conn.stream.read(buf, read_size.next()).await;
         buf = b;
-        if !matches!(result, Ok(n) if n > 0) {
-            break;
+        match result {
+            Ok(n) if n > 0 => read_size.observe(n),
+            _ => break,
         }
     }
     session.on_close();

@@ -15,6 +15,7 @@ use ringbar_protocol::websocket::{
 };
 use tokio::time::Instant;
 
+use super::read_size::ReadSize;
 use super::{Connection, http, write_loop};
 use crate::config::{WebSocketOptions, WebSocketTransport};
 use crate::core::Core;
@@ -22,8 +23,8 @@ use crate::runtime::io::{Peer, Stream};
 use crate::session::{Flow, SessionDriver};
 use crate::wire::{Framing, Wire};
 
-/// Read size once a connection is open.
-const READ_BYTES: usize = 64 * 1024;
+/// Read size while waiting for the peer's Close.
+const CLOSING_READ_BYTES: usize = 4 * 1024;
 
 /// The protocol crate's limits for a transport's options.
 pub(super) fn limits(options: &WebSocketOptions) -> WebSocketConfig {
@@ -132,6 +133,7 @@ pub(super) async fn run_frames(
     mut on_message: impl FnMut(DataOpCode, Bytes) -> Flow,
 ) {
     let mut parser = FrameParser::new(Role::Server, limits(options));
+    let mut read_size = ReadSize::new();
     loop {
         loop {
             match parser.parse(&mut buf) {
@@ -169,11 +171,15 @@ pub(super) async fn run_frames(
         if core.has_backlog() {
             core.flush_backlog().await;
         }
-        let (result, b) = conn.stream.read(buf, READ_BYTES).await;
+        read_size.trim(&mut buf);
+        let (result, b) = conn.stream.read(buf, read_size.next()).await;
         buf = b;
         match result {
             Ok(0) | Err(_) => return,
-            Ok(_) => last_input.set(Instant::now()),
+            Ok(n) => {
+                read_size.observe(n);
+                last_input.set(Instant::now());
+            }
         }
     }
 }
@@ -196,7 +202,7 @@ async fn await_peer_close(
                     Ok(None) => break,
                 }
             }
-            let (result, b) = conn.stream.read(buf, READ_BYTES).await;
+            let (result, b) = conn.stream.read(buf, CLOSING_READ_BYTES).await;
             buf = b;
             if !matches!(result, Ok(n) if n > 0) {
                 return;

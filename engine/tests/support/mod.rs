@@ -43,6 +43,7 @@ fn loopback(port: u16) -> Endpoint {
         interface: Some("127.0.0.1".parse().unwrap()),
         port,
         backlog: 1024,
+        tls: None,
     }
 }
 
@@ -86,7 +87,7 @@ impl TestRouter {
             disclose: Disclose::default(),
             cache: true,
         }];
-        let auth = AuthConfig::default();
+        let auth = std::sync::Arc::new(AuthConfig::default());
         let serializers = vec![Serializer::Json, Serializer::MsgPack, Serializer::Cbor];
         let config = RouterConfig {
             cores,

@@ -382,3 +382,117 @@ pub(crate) struct FlowFile {
     #[serde(default)]
     pub(crate) slow_consumer: Option<String>,
 }
+
+/// A method of a transport's `auth` that has principals (`ticket`,
+/// `wampcra`, `cryptosign`, `tls`).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "an authentication method object")]
+pub(crate) struct MethodAuthFile {
+    /// `type`: `static`, `dynamic` or `function`.
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    /// `principals`: by authid (`ticket`, `cryptosign`, `tls`).
+    #[serde(default)]
+    pub(crate) principals: Option<Map<String, Value>>,
+    /// `users`: by authid (`wampcra`'s name for principals).
+    #[serde(default)]
+    pub(crate) users: Option<Map<String, Value>>,
+    /// `authenticator`: the procedure of a dynamic authenticator.
+    #[serde(default)]
+    pub(crate) authenticator: Option<Value>,
+    /// `authenticator-realm`: the realm of a dynamic authenticator.
+    #[serde(default, rename = "authenticator-realm")]
+    pub(crate) authenticator_realm: Option<Value>,
+    /// `create`: a function authenticator.
+    #[serde(default)]
+    pub(crate) create: Option<Value>,
+    /// `trustroots`: cryptosign certificates (not supported).
+    #[serde(default)]
+    pub(crate) trustroots: Option<Value>,
+}
+
+/// A static `ticket` principal.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a ticket principal object")]
+pub(crate) struct TicketPrincipalFile {
+    /// `ticket`: the secret, or `"$VAR"` naming an environment variable.
+    pub(crate) ticket: String,
+    /// `role`.
+    #[serde(default)]
+    pub(crate) role: Option<String>,
+    /// `realm`: the only realm this principal may join.
+    #[serde(default)]
+    pub(crate) realm: Option<String>,
+}
+
+/// A static `wampcra` user.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a wampcra user object")]
+pub(crate) struct WampCraUserFile {
+    /// `secret`: the secret (the password when salted), or `"$VAR"`.
+    pub(crate) secret: String,
+    /// `role`.
+    #[serde(default)]
+    pub(crate) role: Option<String>,
+    /// `realm`: the only realm this user may join.
+    #[serde(default)]
+    pub(crate) realm: Option<String>,
+    /// `salt`: PBKDF2 salt.
+    #[serde(default)]
+    pub(crate) salt: Option<String>,
+    /// `iterations`: PBKDF2 iterations.
+    #[serde(default)]
+    pub(crate) iterations: Option<i64>,
+    /// `keylen`: PBKDF2 derived key length, bytes.
+    #[serde(default)]
+    pub(crate) keylen: Option<i64>,
+}
+
+/// A static `cryptosign` principal.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a cryptosign principal object")]
+pub(crate) struct CryptosignPrincipalFile {
+    /// `authorized_keys`: hex Ed25519 public keys.
+    pub(crate) authorized_keys: Vec<String>,
+    /// `role`.
+    #[serde(default)]
+    pub(crate) role: Option<String>,
+    /// `realm`: the only realm this principal may join.
+    #[serde(default)]
+    pub(crate) realm: Option<String>,
+}
+
+/// A static `tls` principal.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a tls principal object")]
+pub(crate) struct TlsPrincipalFile {
+    /// `certificate-sha1`: the client certificate's SHA-1 fingerprint.
+    #[serde(rename = "certificate-sha1")]
+    pub(crate) certificate_sha1: String,
+    /// `role`.
+    #[serde(default)]
+    pub(crate) role: Option<String>,
+    /// `realm`: the only realm this principal may join.
+    #[serde(default)]
+    pub(crate) realm: Option<String>,
+}
+
+/// A TCP endpoint's `tls`.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a tls object")]
+pub(crate) struct TlsFile {
+    /// `key`: the server's private key file (PEM).
+    pub(crate) key: String,
+    /// `certificate`: the server's certificate file (PEM).
+    pub(crate) certificate: String,
+    /// `chain_certificates`: intermediate certificate files.
+    #[serde(default)]
+    pub(crate) chain_certificates: Vec<String>,
+    /// `ca_certificates`: CA files client certificates are checked against.
+    #[serde(default)]
+    pub(crate) ca_certificates: Vec<String>,
+    /// `require_client_certificate` (ringbar): refuse clients without one
+    /// (default: whenever `ca_certificates` are given, as Crossbar.io does).
+    #[serde(default)]
+    pub(crate) require_client_certificate: Option<bool>,
+}

@@ -28,6 +28,7 @@ fn test_sub(
         id: ringbar_protocol::id::SubscriptionId::new(seq + 1).unwrap(),
         pattern: UriPattern::parse(uri, policy, UriCheck::Strict).unwrap(),
         created_seq: seq,
+        created: std::time::SystemTime::UNIX_EPOCH,
         cores: super::subscriptions::CoreSet::EMPTY,
     })
 }

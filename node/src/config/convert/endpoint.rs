@@ -2,16 +2,18 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use ringbar_engine::config::Endpoint;
+use ringbar_engine::config::{Endpoint, TlsConfig};
 use serde_json::Value;
 
 use super::Converter;
 use crate::config::diag::Path;
-use crate::config::file::{TcpEndpointFile, UnixEndpointFile};
+use crate::config::file::{TcpEndpointFile, TlsFile, UnixEndpointFile};
 use crate::config::read::{Accept, read_with, show, type_tag};
 
-/// Crossbar.io's listen backlog when the file gives none.
-const DEFAULT_BACKLOG: u32 = 50;
+/// The listen backlog when the file gives none: larger than Crossbar.io's
+/// 50, so that a burst of connections is queued rather than dropped (and
+/// retried by the clients a second later).
+const DEFAULT_BACKLOG: u32 = 1024;
 
 impl Converter<'_> {
     /// A transport's `endpoint`.
@@ -36,6 +38,41 @@ impl Converter<'_> {
         }
     }
 
+    /// An endpoint's `tls`: file paths relative to the node directory. The
+    /// files are read when the router starts, which names a bad one.
+    fn tls(&mut self, value: &Value, path: &Path) -> Option<TlsConfig> {
+        // dhparam and ciphers are OpenSSL settings: rustls picks safe ones
+        let accept = Accept {
+            silent: &[],
+            ignored: &["dhparam", "ciphers"],
+            ignored_message: "an OpenSSL setting; ignored (rustls uses its safe defaults)",
+        };
+        let file: TlsFile = read_with(value, path, self.diag, accept)?;
+        let files = |list: &[String]| list.iter().map(|f| self.dir.join(f)).collect::<Vec<_>>();
+        let chain_certificates = files(&file.chain_certificates);
+        let ca_certificates = files(&file.ca_certificates);
+        // Crossbar.io requires a client certificate whenever it has CAs to
+        // check one against; ringbar's `require_client_certificate: false`
+        // makes it optional.
+        let require_client_certificate = file
+            .require_client_certificate
+            .unwrap_or(!ca_certificates.is_empty());
+        if require_client_certificate && ca_certificates.is_empty() {
+            self.diag.error(
+                &path.key("require_client_certificate"),
+                "client certificates need \"ca_certificates\" to check them against",
+            );
+            return None;
+        }
+        Some(TlsConfig {
+            key: self.dir.join(&file.key),
+            certificate: self.dir.join(&file.certificate),
+            chain_certificates,
+            ca_certificates,
+            require_client_certificate,
+        })
+    }
+
     fn tcp(&mut self, value: &Value, path: &Path) -> Option<Endpoint> {
         // `shared` (one port for several processes) is what ringbar's
         // cores always do.
@@ -46,12 +83,10 @@ impl Converter<'_> {
         };
         let file: TcpEndpointFile = read_with(value, path, self.diag, accept)?;
         let errors_before = self.diag.error_count();
-        if file.tls.is_some() {
-            self.diag.error(
-                &path.key("tls"),
-                "TLS is not supported yet: terminate TLS in front of ringbar (nginx, HAProxy) and listen on plain TCP",
-            );
-        }
+        let tls = match &file.tls {
+            Some(tls) => self.tls(tls, &path.key("tls")).map(Some),
+            None => Some(None),
+        };
         if file.portrange.is_some() {
             self.diag.error(
                 &path.key("portrange"),
@@ -116,6 +151,7 @@ impl Converter<'_> {
             interface,
             port: port?,
             backlog: backlog?,
+            tls: tls?,
         })
     }
 
@@ -188,7 +224,7 @@ impl Converter<'_> {
 }
 
 /// The variable named by `"$NAME"` or `"${NAME}"`.
-fn env_var_name(text: &str) -> Option<&str> {
+pub(super) fn env_var_name(text: &str) -> Option<&str> {
     let name = text
         .strip_prefix("${")
         .and_then(|rest| rest.strip_suffix('}'))

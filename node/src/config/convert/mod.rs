@@ -5,6 +5,7 @@
 //! a part that fails yields `None` and its parent goes on with the rest, so
 //! one run reports every error in the file.
 
+mod auth;
 mod endpoint;
 mod realm;
 mod transport;
@@ -63,8 +64,9 @@ struct Converter<'a> {
     env: Env<'a>,
     /// Where errors and warnings go.
     diag: &'a mut Diagnostics,
-    /// The role each transport gives anonymous sessions, with the path that
-    /// says so, checked against the realms at the end.
+    /// The roles transports give sessions (anonymous ones, and every
+    /// static principal), with the path that says so, checked against the
+    /// realms at the end.
     anonymous_roles: Vec<(Path, String)>,
 }
 
@@ -279,8 +281,8 @@ impl Converter<'_> {
         transports
     }
 
-    /// Warns about anonymous roles that no realm defines: such sessions
-    /// would be refused.
+    /// Warns about roles that no realm defines: sessions given them would
+    /// be refused.
     fn check_anonymous_roles(&mut self, realms: &[RealmConfig]) {
         let roles = std::mem::take(&mut self.anonymous_roles);
         for (path, role) in roles {
@@ -291,7 +293,7 @@ impl Converter<'_> {
                 self.diag.warn(
                     &path,
                     format!(
-                        "role \"{role}\" is not defined in any realm: anonymous sessions will be refused"
+                        "role \"{role}\" is not defined in any realm: sessions given it will be refused"
                     ),
                 );
             }

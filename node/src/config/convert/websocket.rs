@@ -1,13 +1,13 @@
 //! What WebSocket transports and web paths share: serializers, WebSocket
 //! options and authentication.
 
-use ringbar_engine::config::{AuthConfig, WebSocketOptions, WebSocketTransport};
+use ringbar_engine::config::{WebSocketOptions, WebSocketTransport};
 use ringbar_protocol::codec::Serializer;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::Converter;
 use crate::config::diag::Path;
-use crate::config::file::{AnonymousAuthFile, WebSocketFile, WebSocketOptionsFile};
+use crate::config::file::{WebSocketFile, WebSocketOptionsFile};
 use crate::config::read::{Accept, read_with};
 
 /// Crossbar.io WebSocket options that ringbar accepts and does not use:
@@ -31,18 +31,6 @@ const IGNORED_OPTIONS: &[&str] = &[
     "enable_flash_policy",
     "flash_policy",
     "show_server_version",
-];
-
-/// Crossbar.io's authentication methods that ringbar does not have yet.
-const LATER_AUTH_METHODS: &[&str] = &[
-    "ticket",
-    "wampcra",
-    "tls",
-    "cookie",
-    "cryptosign",
-    "scram",
-    "cryptosign-proxy",
-    "anonymous-proxy",
 ];
 
 /// The serializer names, for messages.
@@ -211,101 +199,5 @@ impl Converter<'_> {
                 None
             }
         }
-    }
-
-    /// A transport's `auth`; anonymous with role `anonymous` when absent.
-    pub(super) fn auth(
-        &mut self,
-        auth: Option<&Map<String, Value>>,
-        transport_path: &Path,
-    ) -> Option<AuthConfig> {
-        let Some(methods) = auth else {
-            let config = AuthConfig::default();
-            if let Some(role) = &config.anonymous_role {
-                self.anonymous_roles
-                    .push((transport_path.clone(), role.clone()));
-            }
-            return Some(config);
-        };
-        let path = transport_path.key("auth");
-        if methods.is_empty() {
-            self.diag.warn(
-                &path,
-                "no authentication method: this transport refuses every session",
-            );
-        }
-        let mut config = AuthConfig {
-            anonymous_role: None,
-        };
-        let mut ok = true;
-        for (method, value) in methods {
-            let method_path = path.key(method);
-            match method.as_str() {
-                "anonymous" => match self.anonymous(value, &method_path) {
-                    Some(role) => {
-                        self.anonymous_roles.push((method_path, role.clone()));
-                        config.anonymous_role = Some(role);
-                    }
-                    None => ok = false,
-                },
-                later if LATER_AUTH_METHODS.contains(&later) => {
-                    ok = false;
-                    self.diag.error(
-                        &method_path,
-                        format!("authentication method {later} is not supported yet"),
-                    );
-                }
-                other => {
-                    ok = false;
-                    self.diag.error(
-                        &method_path,
-                        format!(
-                            "\"{other}\" is not an authentication method (anonymous, {})",
-                            LATER_AUTH_METHODS.join(", ")
-                        ),
-                    );
-                }
-            }
-        }
-        ok.then_some(config)
-    }
-
-    /// `auth.anonymous`: the role anonymous sessions get.
-    fn anonymous(&mut self, value: &Value, path: &Path) -> Option<String> {
-        let file: AnonymousAuthFile = read_with(value, path, self.diag, Accept::NONE)?;
-        match file.kind.as_str() {
-            "static" => {}
-            "dynamic" | "function" => {
-                self.diag.error(
-                    &path.key("type"),
-                    format!(
-                        "\"{}\" anonymous authentication is not supported yet (static)",
-                        file.kind
-                    ),
-                );
-                return None;
-            }
-            other => {
-                self.diag.error(
-                    &path.key("type"),
-                    format!("\"{other}\" is not one of static, dynamic, function"),
-                );
-                return None;
-            }
-        }
-        if file.authid.is_some() {
-            self.diag.warn(
-                &path.key("authid"),
-                "a fixed authid is not supported yet; ignored (sessions get a random authid)",
-            );
-        }
-        if file.realm.is_some() {
-            self.diag.error(
-                &path.key("realm"),
-                "limiting anonymous sessions to one realm is not supported yet; remove \"realm\"",
-            );
-            return None;
-        }
-        Some(file.role.unwrap_or_else(|| "anonymous".to_owned()))
     }
 }

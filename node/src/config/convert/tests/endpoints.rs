@@ -3,10 +3,52 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
-use ringbar_engine::config::Endpoint;
+use ringbar_engine::config::{Endpoint, TlsConfig};
 use serde_json::{Value, json};
 
 use super::*;
+
+#[test]
+fn tls_files_are_relative_to_the_node_directory() {
+    let outcome = transport(json!({"type": "rawsocket", "endpoint": {
+        "type": "tcp", "port": 443, "tls": {
+            "key": "server.key", "certificate": "/etc/ssl/server.crt",
+            "chain_certificates": ["chain.pem"], "ca_certificates": ["ca.pem"],
+            "dhparam": "dh.pem"
+        }
+    }}));
+    assert_eq!(
+        outcome.warnings,
+        [
+            "config.json: workers[0].transports[0].endpoint.tls.dhparam: an OpenSSL setting; ignored (rustls uses its safe defaults)"
+        ]
+    );
+    let config = valid(outcome);
+    let Endpoint::Tcp { tls: Some(tls), .. } = &config.transports[0].endpoint else {
+        panic!("no tls");
+    };
+    assert_eq!(
+        *tls,
+        TlsConfig {
+            key: PathBuf::from("/srv/node/server.key"),
+            certificate: PathBuf::from("/etc/ssl/server.crt"),
+            chain_certificates: vec![PathBuf::from("/srv/node/chain.pem")],
+            ca_certificates: vec![PathBuf::from("/srv/node/ca.pem")],
+            require_client_certificate: true,
+        }
+    );
+    let outcome = transport(json!({"type": "rawsocket", "endpoint": {
+        "type": "tcp", "port": 443, "tls": {
+            "key": "k", "certificate": "c", "ca_certificates": ["ca.pem"],
+            "require_client_certificate": false
+        }
+    }}));
+    let config = valid(outcome);
+    let Endpoint::Tcp { tls: Some(tls), .. } = &config.transports[0].endpoint else {
+        panic!("no tls");
+    };
+    assert!(!tls.require_client_certificate);
+}
 
 #[test]
 fn endpoints() {
@@ -21,7 +63,8 @@ fn endpoints() {
         Endpoint::Tcp {
             interface: Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             port: 8081,
-            backlog: 50
+            backlog: 1024,
+            tls: None
         }
     );
     assert_eq!(
@@ -29,7 +72,8 @@ fn endpoints() {
         Endpoint::Tcp {
             interface: None,
             port: 8081,
-            backlog: 50
+            backlog: 1024,
+            tls: None
         }
     );
     assert_eq!(
@@ -37,7 +81,8 @@ fn endpoints() {
         Endpoint::Tcp {
             interface: Some("::1".parse().unwrap()),
             port: 8081,
-            backlog: 10
+            backlog: 10,
+            tls: None
         }
     );
     assert_eq!(
@@ -45,7 +90,8 @@ fn endpoints() {
         Endpoint::Tcp {
             interface: Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             port: 9000,
-            backlog: 50
+            backlog: 1024,
+            tls: None
         }
     );
     assert_eq!(
@@ -53,7 +99,8 @@ fn endpoints() {
         Endpoint::Tcp {
             interface: Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             port: 9000,
-            backlog: 50
+            backlog: 1024,
+            tls: None
         }
     );
     assert_eq!(
@@ -90,9 +137,14 @@ fn endpoint_errors() {
         ]
     );
     assert_eq!(
-        errors(json!({"type": "tcp", "port": 443, "tls": {"key": "k", "certificate": "c"}})),
+        errors(json!({"type": "tcp", "port": 443, "tls": {"key": "k"}})),
+        [format!("{e}.tls: missing field `certificate`")]
+    );
+    assert_eq!(
+        errors(json!({"type": "tcp", "port": 443,
+                      "tls": {"key": "k", "certificate": "c", "require_client_certificate": true}})),
         [format!(
-            "{e}.tls: TLS is not supported yet: terminate TLS in front of ringbar (nginx, HAProxy) and listen on plain TCP"
+            "{e}.tls.require_client_certificate: client certificates need \"ca_certificates\" to check them against"
         )]
     );
     assert_eq!(

@@ -1,6 +1,7 @@
 //! Conversion tests: what each Crossbar.io construct becomes, and the exact
 //! message of every error. Helpers here, tests by area beside.
 
+mod auth;
 mod endpoints;
 mod node;
 mod realms;
@@ -30,6 +31,7 @@ pub(super) fn env(name: &str) -> Option<String> {
     match name {
         "WS_PORT" => Some("9000".into()),
         "BAD_PORT" => Some("http".into()),
+        "JOE_TICKET" => Some("from-env".into()),
         _ => None,
     }
 }

@@ -49,7 +49,8 @@ fn the_default_config_is_valid_and_silent() {
         Endpoint::Tcp {
             interface: localhost,
             port: 8080,
-            backlog: 1024
+            backlog: 1024,
+            tls: None
         }
     );
     let TransportKind::Web(web) = &web.kind else {
@@ -66,7 +67,7 @@ fn the_default_config_is_valid_and_silent() {
         [Serializer::Json, Serializer::MsgPack, Serializer::Cbor]
     );
     assert_eq!(ws.options, WebSocketOptions::default());
-    assert_eq!(ws.auth, AuthConfig::default());
+    assert_eq!(ws.auth, AuthConfig::default().into());
 
     let raw = &config.transports[1];
     assert_eq!(raw.id, "transport1");
@@ -75,7 +76,8 @@ fn the_default_config_is_valid_and_silent() {
         Endpoint::Tcp {
             interface: localhost,
             port: 8081,
-            backlog: 1024
+            backlog: 1024,
+            tls: None
         }
     );
     let TransportKind::RawSocket(raw) = &raw.kind else {
@@ -86,7 +88,7 @@ fn the_default_config_is_valid_and_silent() {
         [Serializer::Json, Serializer::MsgPack, Serializer::Cbor]
     );
     assert_eq!(raw.max_message_bytes, 16 << 20);
-    assert_eq!(raw.auth, AuthConfig::default());
+    assert_eq!(raw.auth, AuthConfig::default().into());
 }
 
 /// `crossbar init`'s own template: valid, with a warning for each thing
@@ -173,7 +175,8 @@ fn crossbars_template_runs_with_warnings() {
         Endpoint::Tcp {
             interface: any_ipv4,
             port: 8081,
-            backlog: 1024
+            backlog: 1024,
+            tls: None
         }
     );
     let TransportKind::RawSocket(raw) = &config.transports[0].kind else {

@@ -1,6 +1,6 @@
 //! Serializers, WebSocket options, RawSocket limits, auth, web paths, testees.
 
-use ringbar_engine::config::{AuthConfig, TransportKind, WebSocketOptions};
+use ringbar_engine::config::{TransportKind, WebSocketOptions};
 use ringbar_protocol::codec::Serializer;
 use serde_json::{Value, json};
 
@@ -118,95 +118,6 @@ fn rawsocket_message_size() {
         [
             "config.json: workers[0].transports[0].options.max_message_size: 100000000 is not a message size (1-67108864 bytes)"
         ]
-    );
-}
-
-#[test]
-fn auth() {
-    let auth_of = |auth: Value| -> AuthConfig {
-        let config = valid(transport(
-            json!({"type": "rawsocket", "endpoint": tcp(1), "auth": auth}),
-        ));
-        let TransportKind::RawSocket(raw) = &config.transports[0].kind else {
-            panic!("not rawsocket")
-        };
-        raw.auth.clone()
-    };
-    assert_eq!(
-        auth_of(json!({"anonymous": {"type": "static"}})),
-        AuthConfig {
-            anonymous_role: Some("anonymous".into())
-        }
-    );
-    let outcome = run(&router(
-        json!([{"name": "realm1", "roles": [{"name": "public"}]}]),
-        json!([{"type": "rawsocket", "endpoint": tcp(1),
-                "auth": {"anonymous": {"type": "static", "role": "public"}}}]),
-    ));
-    assert!(outcome.warnings.is_empty(), "{:#?}", outcome.warnings);
-    let config = valid(outcome);
-    let TransportKind::RawSocket(raw) = &config.transports[0].kind else {
-        panic!("not rawsocket")
-    };
-    assert_eq!(raw.auth.anonymous_role.as_deref(), Some("public"));
-}
-
-#[test]
-fn auth_errors_and_warnings() {
-    let a = "config.json: workers[0].transports[0]";
-    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "auth": {
-        "ticket": {"type": "static", "principals": {}},
-        "wampcra": {"type": "dynamic"},
-        "password": {},
-        "anonymous": {"type": "dynamic", "authenticator": "com.example.auth"}
-    }}));
-    assert_eq!(
-        errors_of(&outcome),
-        [
-            format!(
-                "{a}.auth.anonymous.type: \"dynamic\" anonymous authentication is not supported yet (static)"
-            ),
-            format!(
-                "{a}.auth.password: \"password\" is not an authentication method (anonymous, ticket, wampcra, tls, cookie, cryptosign, scram, cryptosign-proxy, anonymous-proxy)"
-            ),
-            format!("{a}.auth.ticket: authentication method ticket is not supported yet"),
-            format!("{a}.auth.wampcra: authentication method wampcra is not supported yet"),
-        ]
-    );
-    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "auth": {
-        "anonymous": {"type": "static", "role": "guest", "authid": "x"}
-    }}));
-    assert_eq!(
-        outcome.warnings,
-        [
-            format!(
-                "{a}.auth.anonymous.authid: a fixed authid is not supported yet; ignored (sessions get a random authid)"
-            ),
-            format!(
-                "{a}.auth.anonymous: role \"guest\" is not defined in any realm: anonymous sessions will be refused"
-            ),
-        ]
-    );
-    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "auth": {}}));
-    assert_eq!(
-        outcome.warnings,
-        [format!(
-            "{a}.auth: no authentication method: this transport refuses every session"
-        )]
-    );
-    let config = valid(outcome);
-    let TransportKind::WebSocket(ws) = &config.transports[0].kind else {
-        panic!("not websocket")
-    };
-    assert_eq!(ws.auth.anonymous_role, None);
-    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "auth": {
-        "anonymous": {"type": "static", "realm": "realm1"}
-    }}));
-    assert_eq!(
-        errors_of(&outcome),
-        [format!(
-            "{a}.auth.anonymous.realm: limiting anonymous sessions to one realm is not supported yet; remove \"realm\""
-        )]
     );
 }
 

@@ -1,0 +1,293 @@
+//! WAMP-Cryptosign: the client announces its Ed25519 public key in
+//! `authextra.pubkey`, the router sends 32 random bytes, the client answers
+//! with its signature of them followed by them (96 bytes, hex). A client
+//! that sends no authid is identified by its key, as Crossbar.io does.
+
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use ringbar_protocol::value::{Dict, Value};
+
+use super::{
+    Accepted, Channel, HelloInfo, Opening, Pending as AnyPending, Refusal, STATIC,
+    constant_time_eq, extra_str, random_bytes, realm_allowed,
+};
+use crate::config::{CryptosignPrincipal, Provider};
+
+/// The method's name in `authmethods`.
+pub(super) const AUTHMETHOD: &str = "cryptosign";
+
+/// The message of every failed signature check.
+const INVALID: &str = "invalid cryptosign signature";
+
+/// A cryptosign challenge sent.
+pub(crate) struct Pending {
+    /// The key that must have signed; `None` when the authid is unknown or
+    /// the key is not one of its authorized keys (which fails like a wrong
+    /// signature).
+    key: Option<VerifyingKey>,
+    challenge: [u8; 32],
+    accepted: Accepted,
+}
+
+/// Starts WAMP-Cryptosign.
+pub(super) fn open(
+    provider: &Provider<CryptosignPrincipal>,
+    hello: &HelloInfo<'_>,
+    channel: &Channel,
+) -> Opening {
+    match start(provider, hello, channel) {
+        Ok((extra, pending)) => Opening::Challenge {
+            authmethod: AUTHMETHOD,
+            extra,
+            pending: AnyPending::Cryptosign(Box::new(pending)),
+        },
+        Err(refusal) => Opening::Refuse(refusal),
+    }
+}
+
+fn start(
+    provider: &Provider<CryptosignPrincipal>,
+    hello: &HelloInfo<'_>,
+    channel: &Channel,
+) -> Result<(Dict, Pending), Refusal> {
+    if let Some(binding) = hello
+        .authextra
+        .and_then(|e| e.get("channel_binding"))
+        .filter(|v| !matches!(v, Value::Null))
+    {
+        let what = if channel.is_tls {
+            "ringbar's TLS (rustls) does not expose tls-unique"
+        } else {
+            "this transport is not TLS"
+        };
+        return Err(Refusal::not_authorized(format!(
+            "channel binding {} is not available: {what}; connect without channel_binding",
+            binding.as_str().unwrap_or("(not a string)")
+        )));
+    }
+    let Some(pubkey) = extra_str(hello, "pubkey") else {
+        return Err(Refusal::not_authorized(
+            "cryptosign authentication needs the client's public key in authextra.pubkey",
+        ));
+    };
+    let key_bytes = parse_key(pubkey).ok_or_else(|| {
+        Refusal::not_authorized("authextra.pubkey is not an Ed25519 public key (64 hex digits)")
+    })?;
+    let Provider::Static(principals) = provider;
+    let authid = match hello.authid {
+        Some(authid) => authid.to_owned(),
+        None => {
+            let mut owners = principals
+                .iter()
+                .filter(|(_, p)| p.authorized_keys.contains(&key_bytes));
+            match (owners.next(), owners.next()) {
+                (Some((authid, _)), None) => authid.clone(),
+                (Some(_), Some(_)) => {
+                    return Err(Refusal::not_authorized(
+                        "cannot identify the client by its key: several principals have it; send an authid",
+                    ));
+                }
+                (None, _) => {
+                    return Err(Refusal::failed(
+                        "no principal has this public key; send an authid or use an authorized key",
+                    ));
+                }
+            }
+        }
+    };
+    let found = principals
+        .get(&authid)
+        .filter(|p| p.authorized_keys.contains(&key_bytes));
+    if let Some(p) = found {
+        realm_allowed(&p.grant, hello.realm)?;
+    }
+    let challenge = random_bytes::<32>()?;
+    let extra: Dict = [
+        ("challenge", Value::from(hex::encode(challenge))),
+        ("channel_binding", Value::Null),
+    ]
+    .into_iter()
+    .collect();
+    let pending = Pending {
+        key: found.and_then(|_| VerifyingKey::from_bytes(&key_bytes).ok()),
+        challenge,
+        accepted: Accepted {
+            authid,
+            authrole: found.map(|p| p.grant.role.clone()).unwrap_or_default(),
+            authmethod: AUTHMETHOD,
+            authprovider: STATIC,
+        },
+    };
+    Ok((extra, pending))
+}
+
+/// A hex Ed25519 public key.
+fn parse_key(text: &str) -> Option<[u8; 32]> {
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut key).ok()?;
+    Some(key)
+}
+
+impl Pending {
+    /// Checks the signed challenge (hex of signature then challenge).
+    pub(super) fn authenticate(self, signed: &str) -> Result<Accepted, Refusal> {
+        let mut bytes = [0u8; 96];
+        if hex::decode_to_slice(signed.trim(), &mut bytes).is_err() {
+            return Err(Refusal::failed(
+                "the signed challenge is not 96 bytes in hex (signature, then challenge)",
+            ));
+        }
+        let (signature, message) = bytes.split_at(64);
+        let valid = self.key.is_some_and(|key| {
+            Signature::from_slice(signature).is_ok_and(|s| key.verify(message, &s).is_ok())
+        }) && constant_time_eq(message, &self.challenge);
+        if valid {
+            Ok(self.accepted)
+        } else {
+            Err(Refusal::failed(INVALID))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use ed25519_dalek::{Signer, SigningKey};
+
+    use super::*;
+    use crate::config::Grant;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn provider() -> Provider<CryptosignPrincipal> {
+        let alice = CryptosignPrincipal {
+            authorized_keys: vec![key(1).verifying_key().to_bytes()],
+            grant: Grant {
+                role: "user".into(),
+                realm: None,
+            },
+        };
+        let shared = CryptosignPrincipal {
+            authorized_keys: vec![key(3).verifying_key().to_bytes()],
+            grant: Grant {
+                role: "user".into(),
+                realm: None,
+            },
+        };
+        Provider::Static(BTreeMap::from([
+            ("alice".into(), alice),
+            ("s1".into(), shared.clone()),
+            ("s2".into(), shared),
+        ]))
+    }
+
+    /// Signs as Autobahn does, with `signer`, after announcing `announced`.
+    fn join(
+        authid: Option<&str>,
+        announced: &SigningKey,
+        signer: &SigningKey,
+    ) -> Result<Accepted, Refusal> {
+        let extra: Dict = [(
+            "pubkey",
+            Value::from(hex::encode(announced.verifying_key().to_bytes())),
+        )]
+        .into_iter()
+        .collect();
+        let hello = HelloInfo {
+            realm: "realm1",
+            authid,
+            authextra: Some(&extra),
+            session: 1,
+        };
+        let Opening::Challenge { extra, pending, .. } =
+            open(&provider(), &hello, &Channel::default())
+        else {
+            return Err(Refusal::not_authorized("no challenge"));
+        };
+        let challenge =
+            hex::decode(extra.get("challenge").and_then(Value::as_str).unwrap()).unwrap();
+        let mut signed = signer.sign(&challenge).to_bytes().to_vec();
+        signed.extend_from_slice(&challenge);
+        pending.authenticate(&hex::encode(signed))
+    }
+
+    #[test]
+    fn the_key_owner_joins_with_or_without_authid() {
+        let accepted = join(Some("alice"), &key(1), &key(1)).unwrap();
+        assert_eq!(
+            (accepted.authid.as_str(), accepted.authrole.as_str()),
+            ("alice", "user")
+        );
+        assert_eq!(join(None, &key(1), &key(1)).unwrap().authid, "alice");
+    }
+
+    #[test]
+    fn wrong_keys_fail() {
+        // signed by another key than announced
+        assert!(join(Some("alice"), &key(1), &key(2)).is_err());
+        // a key alice does not have
+        assert!(join(Some("alice"), &key(2), &key(2)).is_err());
+        // an unknown key without authid
+        assert!(join(None, &key(2), &key(2)).is_err());
+        // an unknown authid
+        assert!(join(Some("bob"), &key(1), &key(1)).is_err());
+        // a key two principals share cannot identify a client
+        assert!(join(None, &key(3), &key(3)).is_err());
+        assert_eq!(join(Some("s2"), &key(3), &key(3)).unwrap().authid, "s2");
+    }
+
+    #[test]
+    fn a_replayed_or_malformed_answer_fails() {
+        let extra: Dict = [(
+            "pubkey",
+            Value::from(hex::encode(key(1).verifying_key().to_bytes())),
+        )]
+        .into_iter()
+        .collect();
+        let hello = HelloInfo {
+            realm: "realm1",
+            authid: Some("alice"),
+            authextra: Some(&extra),
+            session: 1,
+        };
+        let Opening::Challenge { pending, .. } = open(&provider(), &hello, &Channel::default())
+        else {
+            panic!("expected a challenge");
+        };
+        // a valid signature of another challenge
+        let other = [9u8; 32];
+        let mut signed = key(1).sign(&other).to_bytes().to_vec();
+        signed.extend_from_slice(&other);
+        assert!(pending.authenticate(&hex::encode(signed)).is_err());
+        let Opening::Challenge { pending, .. } = open(&provider(), &hello, &Channel::default())
+        else {
+            panic!("expected a challenge");
+        };
+        assert!(pending.authenticate("zz").is_err());
+    }
+
+    #[test]
+    fn channel_binding_is_refused_clearly() {
+        let extra: Dict = [
+            (
+                "pubkey",
+                Value::from(hex::encode(key(1).verifying_key().to_bytes())),
+            ),
+            ("channel_binding", Value::from("tls-unique")),
+        ]
+        .into_iter()
+        .collect();
+        let hello = HelloInfo {
+            realm: "realm1",
+            authid: Some("alice"),
+            authextra: Some(&extra),
+            session: 1,
+        };
+        let Opening::Refuse(refusal) = open(&provider(), &hello, &Channel::default()) else {
+            panic!("expected a refusal");
+        };
+        assert!(refusal.message.contains("tls-unique"));
+    }
+}

@@ -1,0 +1,220 @@
+//! Authentication: from a session's HELLO to the identity it joins with
+//! (WELCOME), through a CHALLENGE and AUTHENTICATE where the method needs
+//! proof. One file per method; this module picks the method.
+//!
+//! The client's `authmethods` are tried in the client's order and the first
+//! one the transport configures decides, as Crossbar.io does. Every refusal
+//! is `wamp.error.not_authorized` (nothing to try) or
+//! `wamp.error.authentication_failed` (a proof was wrong), with a message
+//! that names no secret. Unknown authids get a challenge like known ones
+//! and fail at AUTHENTICATE, so that a client cannot probe which authids
+//! exist.
+
+mod anonymous;
+mod cryptosign;
+mod limiter;
+mod ticket;
+mod tls;
+mod wampcra;
+
+use ringbar_protocol::value::{Dict, Value};
+use subtle::ConstantTimeEq;
+
+use crate::config::{AuthConfig, Grant, Provider};
+
+pub(crate) use limiter::FailureLimiter;
+pub(crate) use wampcra::derive_key as wampcra_key;
+
+/// `wamp.error.not_authorized`: no method the client offered may be used.
+pub(crate) const NOT_AUTHORIZED: &str = "wamp.error.not_authorized";
+/// `wamp.error.authentication_failed`: the client's proof was wrong.
+pub(crate) const AUTHENTICATION_FAILED: &str = "wamp.error.authentication_failed";
+
+/// What the router knows of a HELLO, for authentication.
+pub(crate) struct HelloInfo<'a> {
+    /// The realm asked for.
+    pub(crate) realm: &'a str,
+    /// `authid`, when the client gave one.
+    pub(crate) authid: Option<&'a str>,
+    /// `authextra`, when the client gave one.
+    pub(crate) authextra: Option<&'a Dict>,
+    /// The session id the session will get (WAMP-CRA signs it).
+    pub(crate) session: u64,
+}
+
+/// What the transport knows of the peer.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Channel {
+    /// The SHA-1 fingerprint of the client's TLS certificate, when the
+    /// transport is TLS and the client presented a verified certificate.
+    pub(crate) client_certificate_sha1: Option<[u8; 20]>,
+    /// Whether the transport is TLS.
+    pub(crate) is_tls: bool,
+}
+
+/// An authenticated identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Accepted {
+    /// `authid`.
+    pub(crate) authid: String,
+    /// `authrole`.
+    pub(crate) authrole: String,
+    /// `authmethod`, e.g. `ticket`.
+    pub(crate) authmethod: &'static str,
+    /// `authprovider`, e.g. `static`.
+    pub(crate) authprovider: &'static str,
+}
+
+/// Why a session may not join: the ABORT's reason and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    /// The ABORT reason URI.
+    pub(crate) reason: &'static str,
+    /// A message for the client; never names a secret.
+    pub(crate) message: String,
+    /// Whether this counts as a failed attempt for rate limiting (a wrong
+    /// proof), rather than a request the router cannot serve.
+    pub(crate) failed_attempt: bool,
+}
+
+impl Refusal {
+    /// `wamp.error.not_authorized` with `message`.
+    pub(crate) fn not_authorized(message: impl Into<String>) -> Self {
+        Self {
+            reason: NOT_AUTHORIZED,
+            message: message.into(),
+            failed_attempt: false,
+        }
+    }
+
+    /// `wamp.error.authentication_failed` with `message`: a wrong proof.
+    pub(crate) fn failed(message: impl Into<String>) -> Self {
+        Self {
+            reason: AUTHENTICATION_FAILED,
+            message: message.into(),
+            failed_attempt: true,
+        }
+    }
+}
+
+/// The router's answer to a HELLO.
+pub(crate) enum Opening {
+    /// Welcome the session now (anonymous, TLS certificate).
+    Welcome(Accepted),
+    /// Send CHALLENGE and wait for AUTHENTICATE.
+    Challenge {
+        /// The CHALLENGE's `AuthMethod`.
+        authmethod: &'static str,
+        /// The CHALLENGE's `Extra`.
+        extra: Dict,
+        /// What checks the AUTHENTICATE.
+        pending: Pending,
+    },
+    /// ABORT.
+    Refuse(Refusal),
+}
+
+/// A challenge sent, waiting for the client's AUTHENTICATE.
+pub(crate) enum Pending {
+    /// WAMP-Ticket.
+    Ticket(ticket::Pending),
+    /// WAMP-CRA.
+    WampCra(wampcra::Pending),
+    /// WAMP-Cryptosign.
+    Cryptosign(Box<cryptosign::Pending>),
+}
+
+impl Pending {
+    /// Checks the AUTHENTICATE's `signature`.
+    pub(crate) fn authenticate(self, signature: &str) -> Result<Accepted, Refusal> {
+        match self {
+            Pending::Ticket(p) => p.authenticate(signature),
+            Pending::WampCra(p) => p.authenticate(signature),
+            Pending::Cryptosign(p) => (*p).authenticate(signature),
+        }
+    }
+
+    /// The method that sent the challenge.
+    pub(crate) fn authmethod(&self) -> &'static str {
+        match self {
+            Pending::Ticket(_) => ticket::AUTHMETHOD,
+            Pending::WampCra(_) => wampcra::AUTHMETHOD,
+            Pending::Cryptosign(_) => cryptosign::AUTHMETHOD,
+        }
+    }
+}
+
+/// Picks the method for `hello` from the client's `authmethods` (default
+/// `["anonymous"]`) and starts it.
+pub(crate) fn open(
+    config: &AuthConfig,
+    authmethods: &[&str],
+    hello: &HelloInfo<'_>,
+    channel: &Channel,
+) -> Opening {
+    for method in authmethods {
+        let started = match *method {
+            anonymous::AUTHMETHOD => config.anonymous.as_ref().map(anonymous::open),
+            ticket::AUTHMETHOD => config.ticket.as_ref().map(|p| ticket::open(p, hello)),
+            wampcra::AUTHMETHOD => config.wampcra.as_ref().map(|p| wampcra::open(p, hello)),
+            cryptosign::AUTHMETHOD => config
+                .cryptosign
+                .as_ref()
+                .map(|p| cryptosign::open(p, hello, channel)),
+            tls::AUTHMETHOD => config.tls.as_ref().map(|p| tls::open(p, hello, channel)),
+            _ => None,
+        };
+        if let Some(opening) = started {
+            return opening;
+        }
+    }
+    Opening::Refuse(Refusal {
+        reason: "wamp.error.no_auth_method",
+        message: format!(
+            "cannot authenticate using any of the offered authmethods [{}] on this transport",
+            authmethods.join(", ")
+        ),
+        failed_attempt: false,
+    })
+}
+
+/// The principal `authid` of `provider`, if it has one.
+fn principal<'p, P>(provider: &'p Provider<P>, authid: &str) -> Option<&'p P> {
+    match provider {
+        Provider::Static(principals) => principals.get(authid),
+    }
+}
+
+/// The static authprovider name, as WELCOME reports it.
+const STATIC: &str = "static";
+
+/// Whether `grant` allows joining `realm`.
+fn realm_allowed(grant: &Grant, realm: &str) -> Result<(), Refusal> {
+    match &grant.realm {
+        Some(only) if only != realm => Err(Refusal::not_authorized(format!(
+            "this principal may not join realm '{realm}'"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `a == b` in time that depends on their lengths only.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+/// `N` bytes from the operating system's random source.
+fn random_bytes<const N: usize>() -> Result<[u8; N], Refusal> {
+    use rand::TryRngCore;
+    let mut out = [0u8; N];
+    rand::rngs::OsRng.try_fill_bytes(&mut out).map_err(|e| {
+        tracing::warn!(error = %e, "no randomness for an authentication challenge");
+        Refusal::not_authorized("the router cannot make a challenge now; try again")
+    })?;
+    Ok(out)
+}
+
+/// A string from `authextra`.
+fn extra_str<'a>(hello: &'a HelloInfo<'_>, key: &str) -> Option<&'a str> {
+    hello.authextra?.get(key).and_then(Value::as_str)
+}

@@ -1,0 +1,158 @@
+//! Meta events: what the router itself publishes when
+//! sessions join and leave and when subscriptions change, in the shapes of
+//! the WAMP spec (Session and Subscription Meta API).
+//!
+//! Meta events go to the realm where the change happened. Subscriptions to
+//! `wamp.*` topics raise no subscription meta events themselves, as in
+//! Crossbar.io, so that watching the meta API does not feed it.
+
+use std::sync::Arc;
+
+use ringbar_protocol::id::{SessionId, SubscriptionId};
+use ringbar_protocol::value::{Dict, Value};
+
+use crate::broker::publish_meta;
+use crate::broker::subscriptions::Subscription;
+use crate::core::Core;
+use crate::realm::Realm;
+use crate::runtime::io::Peer;
+use crate::session::SessionHandle;
+use crate::wire::Framing;
+
+/// The prefix of URIs reserved for WAMP itself.
+pub(crate) const WAMP_PREFIX: &str = "wamp.";
+
+/// A subscription's meta API description (`SubscriptionDetails`).
+pub(crate) fn subscription_details(subscription: &Subscription) -> Value {
+    let details: Dict = [
+        ("id", Value::UInt(subscription.id.get())),
+        (
+            "created",
+            Value::from(humantime::format_rfc3339_millis(subscription.created).to_string()),
+        ),
+        ("uri", Value::from(subscription.pattern.uri())),
+        ("match", Value::from(subscription.pattern.policy().as_str())),
+    ]
+    .into_iter()
+    .collect();
+    Value::Dict(details)
+}
+
+/// A session joined `subscription` (and created it, when `created`):
+/// `wamp.subscription.on_create` then `wamp.subscription.on_subscribe`.
+pub(crate) fn subscribed(
+    core: &Core,
+    realm: &Arc<Realm>,
+    session: SessionId,
+    subscription: &Subscription,
+    created: bool,
+) {
+    if subscription.pattern.uri().starts_with(WAMP_PREFIX) {
+        return;
+    }
+    let session = Value::UInt(session.get());
+    if created {
+        publish_meta(
+            core,
+            realm,
+            "wamp.subscription.on_create",
+            &[session.clone(), subscription_details(subscription)],
+        );
+    }
+    publish_meta(
+        core,
+        realm,
+        "wamp.subscription.on_subscribe",
+        &[session, Value::UInt(subscription.id.get())],
+    );
+}
+
+/// A session left subscription `id` of topic `uri` (and it was deleted,
+/// when `deleted`): `wamp.subscription.on_unsubscribe` then
+/// `wamp.subscription.on_delete`.
+pub(crate) fn unsubscribed(
+    core: &Core,
+    realm: &Arc<Realm>,
+    session: SessionId,
+    id: SubscriptionId,
+    uri: &str,
+    deleted: bool,
+) {
+    if uri.starts_with(WAMP_PREFIX) {
+        return;
+    }
+    let args = [Value::UInt(session.get()), Value::UInt(id.get())];
+    publish_meta(core, realm, "wamp.subscription.on_unsubscribe", &args);
+    if deleted {
+        publish_meta(core, realm, "wamp.subscription.on_delete", &args);
+    }
+}
+
+/// A session's meta API description (`wamp.session.on_join`, and later
+/// `wamp.session.get`), in the keys of Autobahn's `SessionDetails`.
+pub(crate) fn session_details(
+    session: &SessionHandle,
+    authmethod: &str,
+    authprovider: &str,
+) -> Value {
+    let framing = match session.wire.framing {
+        Framing::WebSocket => "websocket",
+        Framing::RawSocket => "rawsocket",
+    };
+    let (channel_type, peer) = match &session.conn.peer {
+        Peer::Tcp(addr) => ("tcp", format!("tcp:{addr}")),
+        Peer::Unix => ("unix", "unix".to_owned()),
+    };
+    let transport: Dict = [
+        ("channel_type", Value::from(channel_type)),
+        ("channel_framing", Value::from(framing)),
+        (
+            "channel_serializer",
+            Value::from(session.wire.serializer.name()),
+        ),
+        ("peer", Value::from(peer)),
+        ("is_server", Value::Bool(true)),
+    ]
+    .into_iter()
+    .collect();
+    let identity = &session.identity;
+    let details: Dict = [
+        ("realm", Value::from(session.realm.name.as_str())),
+        ("session", Value::UInt(identity.session.get())),
+        ("authid", Value::from(identity.authid.as_str())),
+        ("authrole", Value::from(identity.authrole.as_str())),
+        ("authmethod", Value::from(authmethod)),
+        ("authprovider", Value::from(authprovider)),
+        ("authextra", Value::Dict(Dict::new())),
+        ("serializer", Value::from(session.wire.serializer.name())),
+        ("transport", Value::Dict(transport)),
+        ("resumed", Value::Bool(false)),
+        ("resumable", Value::Bool(false)),
+        ("resume_token", Value::Null),
+    ]
+    .into_iter()
+    .collect();
+    Value::Dict(details)
+}
+
+/// `wamp.session.on_join`: a session joined its realm; `details` are its
+/// [`session_details`].
+pub(crate) fn session_joined(core: &Core, session: &SessionHandle, details: Value) {
+    publish_meta(core, &session.realm, "wamp.session.on_join", &[details]);
+}
+
+/// `wamp.session.on_leave`: a session left its realm (or its connection
+/// went away), with its id, authid and authrole as the spec says.
+pub(crate) fn session_left(core: &Core, session: &SessionHandle) {
+    let identity = &session.identity;
+    publish_meta(
+        core,
+        &session.realm,
+        "wamp.session.on_leave",
+        &[
+            Value::UInt(identity.session.get()),
+            Value::from(identity.authid.as_str()),
+            Value::from(identity.authrole.as_str()),
+        ],
+    );
+}

@@ -1,0 +1,121 @@
+//! Runs the `loadtest` binary against a real ringbar (built from this
+//! workspace) that it starts itself with `--spawn`, on free loopback ports,
+//! and reads back the figures it wrote with `--json`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// A node directory with a config for a ringbar on two free ports.
+pub(crate) struct Router {
+    pub(crate) dir: PathBuf,
+    pub(crate) ws_url: String,
+    pub(crate) rs_url: String,
+}
+
+impl Router {
+    /// Writes the config (realm1, anonymous may do everything; WebSocket
+    /// at /ws and RawSocket, every serializer).
+    pub(crate) fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("loadtest-it-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (ws, rs) = (free_port(), free_port());
+        let config = format!(
+            r#"{{"version": 2, "controller": {{}}, "workers": [{{"type": "router",
+ "realms": [{{"name": "realm1", "roles": [{{"name": "anonymous", "permissions": [
+   {{"uri": "", "match": "prefix", "allow": {{"call": true, "register": true, "publish": true, "subscribe": true}},
+    "disclose": {{"caller": false, "publisher": false}}, "cache": true}}]}}]}}],
+ "transports": [
+  {{"type": "web", "endpoint": {{"type": "tcp", "interface": "127.0.0.1", "port": {ws}}},
+   "paths": {{"ws": {{"type": "websocket", "serializers": ["json", "msgpack", "cbor"]}}}}}},
+  {{"type": "rawsocket", "endpoint": {{"type": "tcp", "interface": "127.0.0.1", "port": {rs}}},
+   "serializers": ["json", "msgpack", "cbor"]}}]}}]}}"#
+        );
+        std::fs::write(dir.join("config.json"), config).unwrap();
+        Self {
+            dir,
+            ws_url: format!("ws://127.0.0.1:{ws}/ws"),
+            rs_url: format!("rs://127.0.0.1:{rs}"),
+        }
+    }
+
+    /// The `--spawn` command line of this router on one core.
+    pub(crate) fn spawn_line(&self) -> String {
+        format!(
+            "{} start {} --cores 1",
+            ringbar_bin().display(),
+            self.dir.display()
+        )
+    }
+}
+
+impl Drop for Router {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The ringbar binary: `$RINGBAR_BIN`, or the one beside `loadtest` in this
+/// build's target directory (`cargo test --workspace` builds both).
+pub(crate) fn ringbar_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("RINGBAR_BIN") {
+        return bin.into();
+    }
+    let bin = Path::new(env!("CARGO_BIN_EXE_loadtest")).with_file_name("ringbar");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build -p ringbar, or cargo test --workspace), or set RINGBAR_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `loadtest ARGS --json FILE` and returns the JSON report; panics
+/// with the tool's output when it fails.
+pub(crate) fn loadtest(args: &[&str]) -> Value {
+    let json = std::env::temp_dir().join(format!(
+        "loadtest-it-{}-{}.json",
+        std::process::id(),
+        args.join("_").replace(['/', ':', ' '], "")
+    ));
+    let output = Command::new(env!("CARGO_BIN_EXE_loadtest"))
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "loadtest {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    let value: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json);
+    value
+}
+
+/// Figure `key` of a report.
+pub(crate) fn figure(report: &Value, key: &str) -> f64 {
+    report["figures"][key]["value"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no figure {key} in {report:#}"))
+}
+
+/// The CPU the load generator runs on in tests: the last one.
+pub(crate) fn load_core() -> String {
+    (std::thread::available_parallelism().map_or(1, |n| n.get()) - 1).to_string()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
