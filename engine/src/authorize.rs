@@ -17,6 +17,7 @@ pub(crate) enum Action {
     Publish,
     Subscribe,
     Call,
+    Register,
 }
 
 impl Action {
@@ -25,6 +26,7 @@ impl Action {
             Action::Publish => allow.publish,
             Action::Subscribe => allow.subscribe,
             Action::Call => allow.call,
+            Action::Register => allow.register,
         }
     }
 }
@@ -104,7 +106,7 @@ const CACHE_ENTRIES: usize = 1024;
 /// `&str`, without allocating), one slot per action.
 #[derive(Default)]
 pub(crate) struct DecisionCache {
-    entries: HashMap<Box<str>, [Option<Decision>; 3]>,
+    entries: HashMap<Box<str>, [Option<Decision>; 4]>,
 }
 
 impl DecisionCache {

@@ -1,5 +1,6 @@
 //! A core: one thread's share of the router. It owns the sessions it
-//! accepted, their queues, and its local view of subscriptions; other cores
+//! accepted, their queues, its local view of subscriptions, and the calls
+//! and invocations of its sessions; other cores
 //! reach them only through mailboxes.
 
 use std::cell::{Cell, RefCell};
@@ -12,6 +13,7 @@ use ringbar_protocol::id::{SessionId, SubscriptionId};
 use tokio::sync::Notify;
 
 use crate::config::FlowControl;
+use crate::dealer::calls::CoreDealer;
 use crate::ids::IdGenerator;
 use crate::mailbox::{Mail, Mailboxes};
 use crate::meta::Testaments;
@@ -123,6 +125,8 @@ pub(crate) struct Core {
     /// (realm index, subscription) -> local subscriber sessions.
     pub(crate) local_subscribers:
         RefCell<ahash::AHashMap<(usize, SubscriptionId), Vec<LocalSubscriber>>>,
+    /// This core's calls and invocations in flight, and its callees.
+    pub(crate) dealer: CoreDealer,
     /// Random ids for sessions and publications.
     pub(crate) ids: RefCell<IdGenerator>,
     /// Mail that did not fit its mailbox yet; publishers wait while any is
@@ -147,6 +151,7 @@ impl Core {
             sessions: RefCell::new(HashMap::new()),
             next_key: Cell::new(1),
             local_subscribers: RefCell::new(ahash::AHashMap::new()),
+            dealer: CoreDealer::default(),
             ids: RefCell::new(IdGenerator::new()),
             backlog: RefCell::new(VecDeque::new()),
             testaments: RefCell::new(Testaments::default()),

@@ -10,6 +10,7 @@ mod authorize;
 pub mod broker;
 pub mod config;
 mod core;
+pub mod dealer;
 mod ids;
 mod mailbox;
 mod meta;

@@ -14,6 +14,7 @@ use ringbar_protocol::str::Str;
 use tokio::sync::Notify;
 
 use crate::broker::Publication;
+use crate::dealer::calls::{Answer, Interrupt, Invoke};
 
 /// Messages per (sender, receiver) queue.
 const MAILBOX_CAPACITY: usize = 65_536;
@@ -32,6 +33,12 @@ pub(crate) enum Mail {
         /// The GOODBYE's `details.message`.
         message: Option<String>,
     },
+    /// Invoke a callee on this core (from the caller's core).
+    Invoke(Box<Invoke>),
+    /// End an invocation on this core early (from the caller's core).
+    Interrupt(Interrupt),
+    /// A callee's answer for a caller on this core.
+    Answer(Box<Answer>),
 }
 
 /// All mailboxes of a router: `queues[to][from]`.

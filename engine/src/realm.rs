@@ -11,6 +11,7 @@ use crate::authorize::Role;
 use crate::broker::Publication;
 use crate::broker::subscriptions::{NO_CORE, Subscriptions};
 use crate::config::RealmConfig;
+use crate::dealer::registrations::Registrations;
 use crate::session::Identity;
 
 /// The most retained events one realm keeps (one per topic); past this a
@@ -29,6 +30,8 @@ pub(crate) struct Realm {
     roles: HashMap<String, Arc<Role>>,
     /// The broker's subscription table.
     pub(crate) subscriptions: Subscriptions,
+    /// The dealer's registration table.
+    pub(crate) registrations: Registrations,
     retained: Mutex<HashMap<String, Arc<Publication>>>,
     /// The joined sessions of every core, for the session meta API (changed
     /// on join and leave only).
@@ -106,6 +109,7 @@ impl Realm {
                 .collect(),
             subscriptions,
             history,
+            registrations: Registrations::new(),
             retained: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
             subscribers: Mutex::new(HashMap::new()),

@@ -21,6 +21,7 @@ use crate::authorize::{Action, DecisionCache, Role};
 use crate::broker;
 use crate::config::AuthConfig;
 use crate::core::{Core, CoreFigures, SessionKey};
+use crate::dealer::{self, PeerFeatures};
 use crate::meta;
 use crate::realm::{Realm, RealmSession};
 use crate::transport::Connection;
@@ -44,6 +45,8 @@ pub(crate) struct SessionHandle {
     pub(crate) decisions: RefCell<DecisionCache>,
     /// The subscriptions this session holds.
     pub(crate) subscriptions: RefCell<Vec<SubscriptionId>>,
+    /// What its HELLO announced that the dealer acts on.
+    pub(crate) features: PeerFeatures,
 }
 
 impl SessionHandle {
@@ -120,6 +123,7 @@ enum State {
         realm: Arc<Realm>,
         session: SessionId,
         pending: Box<auth::Pending>,
+        features: PeerFeatures,
     },
     /// Joined.
     Open {
@@ -230,35 +234,17 @@ impl SessionDriver {
             }
             Message::EventReceived(_) => Flow::Continue,
             Message::Call(c) => {
-                if !meta_call(&self.core, &handle, &c) {
-                    handle.send_error(
-                        MessageType::Call,
-                        c.request,
-                        "wamp.error.no_such_procedure",
-                        "this router has no dealer yet",
-                    );
+                if meta_call(&self.core, &handle, &c) {
+                    Flow::Continue
+                } else {
+                    dealer::call(&self.core, &handle, c)
                 }
-                Flow::Continue
             }
-            Message::Register(r) => {
-                handle.send_error(
-                    MessageType::Register,
-                    r.request,
-                    "wamp.error.not_authorized",
-                    "this router has no dealer yet",
-                );
-                Flow::Continue
-            }
-            Message::Unregister(u) => {
-                handle.send_error(
-                    MessageType::Unregister,
-                    u.request,
-                    "wamp.error.no_such_registration",
-                    "this router has no dealer yet",
-                );
-                Flow::Continue
-            }
-            Message::Cancel(_) => Flow::Continue,
+            Message::Cancel(c) => dealer::cancel(&self.core, &handle, c),
+            Message::Register(r) => dealer::register(&self.core, &handle, r),
+            Message::Unregister(u) => dealer::unregister(&self.core, &handle, u),
+            Message::Yield(y) => dealer::yield_(&self.core, &handle, y),
+            Message::Error(e) => dealer::callee_error(&self.core, &handle, e),
             other => self.protocol_violation(&format!(
                 "{} is not a message a client sends in an open session",
                 other.message_type().name()
@@ -304,7 +290,12 @@ impl SessionDriver {
             &self.conn.stream.auth_channel(),
         );
         match opening {
-            Opening::Welcome(accepted) => self.join(realm, session, accepted),
+            Opening::Welcome(accepted) => self.join(
+                realm,
+                session,
+                accepted,
+                PeerFeatures::from_hello(&hello.details),
+            ),
             Opening::Challenge { .. } if let Some(wait) = self.limited() => {
                 self.core.shared.release_session_id(session);
                 self.abort(
@@ -332,6 +323,7 @@ impl SessionDriver {
                     realm,
                     session,
                     pending: Box::new(pending),
+                    features: PeerFeatures::from_hello(&hello.details),
                 };
                 Flow::Continue
             }
@@ -347,13 +339,14 @@ impl SessionDriver {
             realm,
             session,
             pending,
+            features,
         } = std::mem::replace(&mut self.state, State::Closed)
         else {
             return Flow::Close;
         };
         let method = pending.authmethod();
         match pending.authenticate(authenticate.signature.as_str()) {
-            Ok(accepted) => self.join(realm, session, accepted),
+            Ok(accepted) => self.join(realm, session, accepted, features),
             Err(refusal) => {
                 self.core.shared.release_session_id(session);
                 tracing::info!(peer = %self.conn.peer, authmethod = method, "authentication failed");
@@ -393,7 +386,13 @@ impl SessionDriver {
     }
 
     /// Welcomes the authenticated session into `realm`.
-    fn join(&mut self, realm: Arc<Realm>, id: SessionId, accepted: Accepted) -> Flow {
+    fn join(
+        &mut self,
+        realm: Arc<Realm>,
+        id: SessionId,
+        accepted: Accepted,
+        features: PeerFeatures,
+    ) -> Flow {
         let Some(role) = realm.role(&accepted.authrole) else {
             self.core.shared.release_session_id(id);
             return self.abort(
@@ -417,13 +416,19 @@ impl SessionDriver {
             conn: self.conn.clone(),
             decisions: RefCell::new(DecisionCache::default()),
             subscriptions: RefCell::new(Vec::new()),
+            features,
         });
         let features: Dict = BROKER_FEATURES
             .iter()
             .map(|f| (*f, Value::Bool(true)))
             .collect();
         let broker: Dict = [("features", Value::Dict(features))].into_iter().collect();
-        let roles: Dict = [("broker", Value::Dict(broker))].into_iter().collect();
+        let roles: Dict = [
+            ("broker", Value::Dict(broker)),
+            ("dealer", dealer::welcome_role()),
+        ]
+        .into_iter()
+        .collect();
         let details: Dict = [
             ("realm", Value::from(realm.name.as_str())),
             ("authid", Value::from(accepted.authid.as_str())),
@@ -492,6 +497,8 @@ impl SessionDriver {
         }
         if let State::Open { handle, key } = state {
             broker::remove_session(&self.core, &handle);
+            dealer::remove_caller(&self.core, &handle);
+            dealer::remove_callee(&self.core, &handle);
             self.core.remove_session(key);
             self.core.shared.release_session_id(handle.identity.session);
             handle.realm.remove_session(handle.identity.session);

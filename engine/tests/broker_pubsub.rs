@@ -113,11 +113,12 @@ fn publisher_is_excluded_unless_it_asks() {
 #[test]
 fn an_event_longer_than_a_rawsocket_subscriber_accepts_is_not_sent_to_it() {
     let router = TestRouter::start(1, IoBackend::Epoll);
-    // Exponent 0: the subscriber accepts messages of at most 512 bytes.
+    // Exponent 1: the subscriber accepts messages of at most 1024 bytes
+    // (room for the WELCOME, which announces broker and dealer features).
     let mut small = Client::connect_with(
         &router,
         Transport::RawSocket(Serializer::Json),
-        MaxMessageLength::MIN,
+        MaxMessageLength::from_exponent(1).unwrap(),
     );
     join(&mut small, "realm1");
     subscribe(&mut small, "com.sized", Dict::new());

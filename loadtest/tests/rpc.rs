@@ -7,7 +7,6 @@ mod common;
 use common::{Router, figure, load_core, loadtest};
 
 #[test]
-#[ignore = "needs ringbar's dealer (being written on its own branch): run with --ignored once merged"]
 fn every_call_is_answered() {
     let router = Router::new("rpc");
     let spawn = router.spawn_line();

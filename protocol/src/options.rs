@@ -42,6 +42,23 @@ pub struct PayloadPassthru {
     pub keyid: Option<String>,
 }
 
+impl PayloadPassthru {
+    /// Writes these options into a receiver's details (EVENT, INVOCATION,
+    /// RESULT), as they arrived.
+    pub fn insert_into(&self, details: &mut Dict) {
+        details.insert("ppt_scheme", self.scheme.as_str());
+        for (key, value) in [
+            ("ppt_serializer", &self.serializer),
+            ("ppt_cipher", &self.cipher),
+            ("ppt_keyid", &self.keyid),
+        ] {
+            if let Some(v) = value {
+                details.insert(key, v.as_str());
+            }
+        }
+    }
+}
+
 /// `PUBLISH.Options`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishOptions {
@@ -183,6 +200,27 @@ impl CallOptions {
             receive_progress: r.bool("receive_progress")?.unwrap_or(false),
             progress: r.bool("progress")?.unwrap_or(false),
             disclose_me: r.bool("disclose_me")?.unwrap_or(false),
+            passthru: r.passthru()?,
+        })
+    }
+}
+
+/// `YIELD.Options`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YieldOptions {
+    /// `progress`: a progressive result; more follow.
+    pub progress: bool,
+    /// The `ppt_*` options, when the payload is in passthru mode.
+    pub passthru: Option<PayloadPassthru>,
+}
+
+impl YieldOptions {
+    /// Reads and checks `options`.
+    pub fn from_dict(options: &Dict) -> Result<Self, OptionError> {
+        let r = Reader::new(options, "YIELD.Options");
+        r.common_payload_options()?;
+        Ok(Self {
+            progress: r.bool("progress")?.unwrap_or(false),
             passthru: r.passthru()?,
         })
     }
@@ -428,5 +466,22 @@ mod tests {
         assert_eq!(PublishOptions::from_dict(&d).unwrap_err().key, "ppt_scheme");
         let d: Dict = [("timeout", Value::Int(-1))].into_iter().collect();
         assert_eq!(CallOptions::from_dict(&d).unwrap_err().key, "timeout");
+        let d: Dict = [("progress", Value::from("yes"))].into_iter().collect();
+        assert_eq!(
+            YieldOptions::from_dict(&d).unwrap_err().to_string(),
+            "YIELD.Options.progress must be a boolean"
+        );
+    }
+
+    #[test]
+    fn passthru_options_are_written_back_as_they_came() {
+        let d: Dict = [("ppt_scheme", "mqtt"), ("ppt_keyid", "k1")]
+            .into_iter()
+            .collect();
+        let y = YieldOptions::from_dict(&d).unwrap();
+        assert!(!y.progress);
+        let mut details = Dict::new();
+        y.passthru.unwrap().insert_into(&mut details);
+        assert_eq!(details, d);
     }
 }

@@ -156,6 +156,23 @@ def router_config(ws_port, rs_port):
                         },
                     },
                     {
+                        "name": "disclosing",
+                        "roles": [
+                            {
+                                "name": "anonymous",
+                                "permissions": [
+                                    {
+                                        "uri": "",
+                                        "match": "prefix",
+                                        "allow": ALL,
+                                        "disclose": {"caller": True, "publisher": True},
+                                        "cache": True,
+                                    }
+                                ],
+                            }
+                        ],
+                    },
+                    {
                         "name": "restricted",
                         "roles": [
                             {

@@ -122,3 +122,49 @@ def test_sessions_land_on_both_cores_and_events_cross(router_factory, router_set
             await close_all(sessions)
 
     run(body(), timeout=100)
+
+
+def test_calls_cross_cores_both_ways(router_factory, router_setting):
+    """Caller and callee on different cores, each way: results (payload transcoded between
+    serializers), progressive results, application errors, and a callee that leaves."""
+    from autobahn.wamp.exception import ApplicationError
+    from autobahn.wamp.types import CallOptions, RegisterOptions
+
+    router = router_factory(RouterSetting(2, router_setting.io))
+
+    async def body():
+        sessions, cores = await _sessions_on_both_cores(router)
+        try:
+            on = {c: [s for s in sessions if cores[s.session_id] == c] for c in (0, 1)}
+            for src, dst in ((0, 1), (1, 0)):
+                callee, caller = on[dst][0], on[src][0]
+                uri = f"com.cores.rpc{src}to{dst}.t{time.monotonic_ns()}"
+
+                async def work(x, fail=False, details=None):
+                    if fail:
+                        raise ApplicationError(f"{uri}.failed", x, why="asked")
+                    # progress is None unless the caller asked for progressive results
+                    for i in range(3 if details.progress else 0):
+                        details.progress(i)
+                    return {"x": x, "core": dst}
+
+                reg = await callee.register(work, uri, options=RegisterOptions(details_arg="details"))
+                results = await asyncio.wait_for(
+                    asyncio.gather(*(caller.call(uri, x) for x in range(50))), 30
+                )
+                assert results == [{"x": x, "core": dst} for x in range(50)]
+                progress = []
+                r = await caller.call(uri, "p", options=CallOptions(on_progress=progress.append))
+                assert r == {"x": "p", "core": dst} and progress == [0, 1, 2]
+                with pytest.raises(ApplicationError) as e:
+                    await caller.call(uri, 7, fail=True)
+                assert e.value.error == f"{uri}.failed" and e.value.args == (7,)
+                assert e.value.kwargs == {"why": "asked"}
+                await reg.unregister()
+                with pytest.raises(ApplicationError) as e:
+                    await caller.call(uri, 1)
+                assert e.value.error == "wamp.error.no_such_procedure"
+        finally:
+            await close_all(sessions)
+
+    run(body(), timeout=100)

@@ -80,16 +80,7 @@ impl Publication {
             details.insert("retained", true);
         }
         if let Some(ppt) = &self.passthru {
-            details.insert("ppt_scheme", ppt.scheme.as_str());
-            for (key, value) in [
-                ("ppt_serializer", &ppt.serializer),
-                ("ppt_cipher", &ppt.cipher),
-                ("ppt_keyid", &ppt.keyid),
-            ] {
-                if let Some(v) = value {
-                    details.insert(key, v.as_str());
-                }
-            }
+            ppt.insert_into(&mut details);
         }
         Message::Event(Event {
             subscription,

@@ -18,6 +18,7 @@ use crate::StartError;
 use crate::broker;
 use crate::config::{Endpoint, IoBackend, RouterConfig, TransportConfig, TransportKind};
 use crate::core::{Core, Shared};
+use crate::dealer;
 use crate::mailbox::Mail;
 use crate::realm::Realm;
 use io::{BoundSocket, Listener};
@@ -237,6 +238,9 @@ async fn mail_loop(core: Rc<Core>) {
                 reason,
                 message,
             } => crate::session::kill_local(&core, session, &reason, message.as_deref()),
+            Mail::Invoke(i) => dealer::invoke(&core, *i),
+            Mail::Interrupt(i) => dealer::interrupt(&core, i),
+            Mail::Answer(a) => dealer::deliver_answer(&core, *a),
         });
     }
 }

@@ -160,6 +160,14 @@ impl TestRouter {
             .unwrap_or(0)
     }
 
+    /// Joined sessions on each core.
+    pub fn sessions_per_core(&self) -> Vec<usize> {
+        self.router
+            .as_ref()
+            .map(|r| r.stats().sessions_per_core())
+            .unwrap_or_default()
+    }
+
     /// Stops the router and waits for it.
     pub fn stop(&mut self) {
         self.shutdown.shutdown();
@@ -397,11 +405,17 @@ impl Client {
 
 fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> bool {
     let mut chunk = [0u8; 65536];
-    match stream.read(&mut chunk) {
-        Ok(0) | Err(_) => false,
-        Ok(n) => {
-            buf.extend_from_slice(&chunk[..n]);
-            true
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return false,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                return true;
+            }
+            // A signal (io_uring cores in this process raise some) is not
+            // the end of the connection.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
         }
     }
 }
@@ -434,6 +448,11 @@ pub fn join(c: &mut Client, realm: &str) -> u64 {
     ]
     .into_iter()
     .collect();
+    join_as(c, realm, roles)
+}
+
+/// Joins `realm` announcing `roles` (`HELLO.Details.roles`).
+pub fn join_as(c: &mut Client, realm: &str, roles: Dict) -> u64 {
     let details: Dict = [("roles", Value::Dict(roles))].into_iter().collect();
     c.send(&Message::Hello(Hello {
         realm: realm.into(),

@@ -1,0 +1,409 @@
+//! The caller's side: CALL (new, or one more part of a progressive call),
+//! CANCEL, the dealer's call timeout, answers coming back from the callee's
+//! core, and a caller that leaves.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use ringbar_protocol::message::{Call, Cancel, Error, Message, MessageType, Result as CallResult};
+use ringbar_protocol::options::CallOptions;
+use ringbar_protocol::uri::{MatchPolicy, Uri};
+use ringbar_protocol::value::{Dict, Value};
+
+use super::calls::{
+    Answer, CallKey, CancelMode, Interrupt, Invoke, MAX_CALLS_PER_CALLER, Outcome, PendingCall,
+};
+use crate::authorize::Action;
+use crate::core::Core;
+use crate::mailbox::Mail;
+use crate::session::{Flow, SessionHandle};
+
+const ERR_CANCELED: &str = "wamp.error.canceled";
+const ERR_TIMEOUT: &str = "wamp.error.timeout";
+
+/// CALL: route a new call to a callee, or pass on one more part of a
+/// progressive call.
+pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> Flow {
+    let options = match CallOptions::from_dict(&call.options) {
+        Ok(o) => o,
+        Err(e) => return Flow::Violation(e.to_string()),
+    };
+    let key = CallKey {
+        caller: session.identity.session,
+        request: call.request,
+    };
+    if let Some(flow) = continue_progressive(core, key, &options, &call) {
+        return flow;
+    }
+    if options.progress && !session.features.caller_progressive_invocations {
+        return Flow::Violation(
+            "CALL with progress from a caller that did not announce progressive_call_invocations"
+                .to_owned(),
+        );
+    }
+    let refuse = |error: &'static str, text: &str| {
+        session.send_error(MessageType::Call, call.request, error, text);
+        Flow::Continue
+    };
+    let realm = &session.realm;
+    if let Err(e) = Uri::check(&call.procedure, realm.uri_check) {
+        return refuse(
+            "wamp.error.invalid_uri",
+            &format!("invalid procedure '{}': {e}", call.procedure),
+        );
+    }
+    let decision =
+        session
+            .decisions
+            .borrow_mut()
+            .decide(&session.role, Action::Call, &call.procedure);
+    if !decision.allowed {
+        return refuse(
+            "wamp.error.not_authorized",
+            &format!(
+                "role '{}' may not call '{}'",
+                session.identity.authrole, call.procedure
+            ),
+        );
+    }
+    let in_flight = core
+        .dealer
+        .calls_per_caller
+        .borrow()
+        .get(&key.caller)
+        .copied()
+        .unwrap_or(0);
+    if in_flight >= MAX_CALLS_PER_CALLER {
+        return refuse(
+            "wamp.error.unavailable",
+            &format!(
+                "this session has {in_flight} calls in flight, the most allowed: wait for answers before calling more"
+            ),
+        );
+    }
+    let snapshot = realm.registrations.snapshot();
+    let Some(registration) = snapshot.best_match(&call.procedure) else {
+        return refuse(
+            "wamp.error.no_such_procedure",
+            &format!("no callee registered procedure '{}'", call.procedure),
+        );
+    };
+    let Some(callee) = registration.pick(|| core.ids.borrow_mut().next()).copied() else {
+        return refuse(
+            "wamp.error.no_such_procedure",
+            &format!("no callee registered procedure '{}'", call.procedure),
+        );
+    };
+
+    if options.progress && !callee.progressive_invocations {
+        return refuse(
+            "wamp.error.feature_not_supported",
+            &format!(
+                "the callee of '{}' does not take progressive call invocations (it must announce progressive_call_invocations and call_canceling)",
+                call.procedure
+            ),
+        );
+    }
+    let mut details = Dict::new();
+    if registration.pattern.policy() != MatchPolicy::Exact {
+        details.insert("procedure", call.procedure.as_str());
+    }
+    if options.receive_progress {
+        details.insert("receive_progress", true);
+    }
+    if let Some(ppt) = &options.passthru {
+        ppt.insert_into(&mut details);
+    }
+    if options.progress {
+        details.insert("progress", true);
+    }
+    if options.disclose_me || decision.disclose.caller || callee.disclose_caller {
+        details.insert("caller", Value::UInt(session.identity.session.get()));
+        details.insert("caller_authid", session.identity.authid.as_str());
+        details.insert("caller_authrole", session.identity.authrole.as_str());
+    }
+    let forward_timeout = options.timeout_ms > 0 && callee.forward_timeout;
+    if forward_timeout {
+        details.insert("timeout", Value::UInt(options.timeout_ms));
+    }
+    let serial = core.dealer.next_serial();
+    let timer = (options.timeout_ms > 0 && !forward_timeout).then(|| {
+        let core = core.clone();
+        let after = Duration::from_millis(options.timeout_ms);
+        tokio::task::spawn_local(async move {
+            tokio::time::sleep(after).await;
+            timed_out(&core, key, serial);
+        })
+    });
+    core.dealer.calls.borrow_mut().insert(
+        key,
+        PendingCall {
+            caller: session.clone(),
+            serial,
+            callee_core: callee.core,
+            callee: callee.session,
+            registration: registration.id,
+            timer,
+            receive_progress: options.receive_progress,
+            progressive: options.progress,
+        },
+    );
+    *core
+        .dealer
+        .calls_per_caller
+        .borrow_mut()
+        .entry(key.caller)
+        .or_default() += 1;
+    send_invoke(
+        core,
+        callee.core,
+        Invoke {
+            call: key,
+            serial,
+            caller_core: core.id,
+            callee: callee.session,
+            registration: registration.id,
+            details,
+            payload: call.payload,
+            continuation: false,
+        },
+    );
+    Flow::Continue
+}
+
+/// A CALL whose request id is in flight: one more part of a progressive
+/// call, or a protocol violation. `None`: a new call.
+fn continue_progressive(
+    core: &Core,
+    key: CallKey,
+    options: &CallOptions,
+    call: &Call,
+) -> Option<Flow> {
+    let invoke = {
+        let mut calls = core.dealer.calls.borrow_mut();
+        let pending = calls.get_mut(&key)?;
+        if !pending.progressive {
+            return Some(Flow::Violation(format!(
+                "CALL with request id {} while that call is in flight and not progressive",
+                call.request
+            )));
+        }
+        pending.progressive = options.progress;
+        let mut details = Dict::new();
+        if options.progress {
+            details.insert("progress", true);
+        }
+        (
+            pending.callee_core,
+            Invoke {
+                call: key,
+                serial: pending.serial,
+                caller_core: core.id,
+                callee: pending.callee,
+                registration: pending.registration,
+                details,
+                payload: call.payload.clone(),
+                continuation: true,
+            },
+        )
+    };
+    send_invoke(core, invoke.0, invoke.1);
+    Some(Flow::Continue)
+}
+
+/// Hands `invoke` to the callee's core.
+fn send_invoke(core: &Core, callee_core: usize, invoke: Invoke) {
+    if callee_core == core.id {
+        super::invoke(core, invoke);
+    } else {
+        core.send_mail(callee_core, Mail::Invoke(Box::new(invoke)));
+    }
+}
+
+/// Hands `interrupt` to the callee's core.
+fn send_interrupt(core: &Core, callee_core: usize, interrupt: Interrupt) {
+    if callee_core == core.id {
+        super::interrupt(core, interrupt);
+    } else {
+        core.send_mail(callee_core, Mail::Interrupt(interrupt));
+    }
+}
+
+/// Ends call `key` on this core; returns it.
+fn finish(core: &Core, key: CallKey) -> Option<PendingCall> {
+    let pending = core.dealer.calls.borrow_mut().remove(&key)?;
+    let mut counts = core.dealer.calls_per_caller.borrow_mut();
+    if let Some(n) = counts.get_mut(&key.caller) {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            counts.remove(&key.caller);
+        }
+    }
+    Some(pending)
+}
+
+/// CANCEL: end a call in flight by its mode (default `killnowait`); a
+/// CANCEL for a call that already ended is ignored, as the spec says.
+pub(crate) fn cancel(core: &Core, session: &SessionHandle, cancel: Cancel) -> Flow {
+    let mode = match cancel.options.get("mode") {
+        None => CancelMode::KillNoWait,
+        Some(v) => match v.as_str().and_then(CancelMode::parse) {
+            Some(m) => m,
+            None => {
+                session.send_error(
+                    MessageType::Cancel,
+                    cancel.request,
+                    "wamp.error.invalid_argument",
+                    "CANCEL.Options.mode must be one of skip, kill, killnowait",
+                );
+                return Flow::Continue;
+            }
+        },
+    };
+    let key = CallKey {
+        caller: session.identity.session,
+        request: cancel.request,
+    };
+    let (serial, callee_core) = match core.dealer.calls.borrow().get(&key) {
+        Some(p) => (p.serial, p.callee_core),
+        None => return Flow::Continue,
+    };
+    let text = format!("call canceled by the caller ({})", mode.as_str());
+    match mode {
+        CancelMode::Skip => {
+            finish(core, key);
+            session.send_error(MessageType::Call, cancel.request, ERR_CANCELED, &text);
+        }
+        CancelMode::KillNoWait => end_early(core, key, ERR_CANCELED, Some(&text)),
+        CancelMode::Kill => send_interrupt(
+            core,
+            callee_core,
+            Interrupt {
+                call: key,
+                serial,
+                mode,
+                reason: ERR_CANCELED,
+            },
+        ),
+    }
+    Flow::Continue
+}
+
+/// Ends call `key` now: the caller gets `error` (when `text` is given),
+/// the callee an INTERRUPT `killnowait` with `error` as the reason, and
+/// the callee's answer, if any comes, is dropped.
+fn end_early(core: &Core, key: CallKey, error: &'static str, text: Option<&str>) {
+    let Some(pending) = finish(core, key) else {
+        return;
+    };
+    if let Some(text) = text {
+        pending
+            .caller
+            .send_error(MessageType::Call, key.request, error, text);
+    }
+    send_interrupt(
+        core,
+        pending.callee_core,
+        Interrupt {
+            call: key,
+            serial: pending.serial,
+            mode: CancelMode::KillNoWait,
+            reason: error,
+        },
+    );
+}
+
+/// The dealer's timer for call `key` ran out: the caller gets
+/// `wamp.error.timeout`, the callee an INTERRUPT (`killnowait`).
+fn timed_out(core: &Core, key: CallKey, serial: u64) {
+    let current = core
+        .dealer
+        .calls
+        .borrow()
+        .get(&key)
+        .is_some_and(|p| p.serial == serial);
+    if !current {
+        return;
+    }
+    if let Some(pending) = core.dealer.calls.borrow_mut().get_mut(&key) {
+        // This task is the timer: it must not abort itself.
+        pending.timer = None;
+    }
+    end_early(
+        core,
+        key,
+        ERR_TIMEOUT,
+        Some("the call's timeout passed before the callee answered"),
+    );
+}
+
+/// An answer from a callee's core reaches the caller.
+pub(crate) fn deliver_answer(core: &Core, answer: Answer) {
+    let progress = matches!(answer.outcome, Outcome::Result { progress: true });
+    let caller = {
+        let calls = core.dealer.calls.borrow();
+        match calls.get(&answer.call) {
+            Some(p) if p.serial == answer.serial => {
+                if progress && !p.receive_progress {
+                    return;
+                }
+                p.caller.clone()
+            }
+            _ => return,
+        }
+    };
+    if progress && caller.conn.outbound.queued_bytes() >= core.shared.flow.max_queued_bytes {
+        // Progressive results faster than the caller reads them: the call
+        // ends rather than queueing without limit.
+        end_early(
+            core,
+            answer.call,
+            ERR_CANCELED,
+            Some("progressive results came faster than this session read them: call canceled"),
+        );
+        return;
+    }
+    if !progress {
+        finish(core, answer.call);
+    }
+    let message = match answer.outcome {
+        Outcome::Result { progress } => {
+            let mut details = answer.details;
+            if progress {
+                details.insert("progress", true);
+            }
+            Message::Result(CallResult {
+                request: answer.call.request,
+                details,
+                payload: answer.payload,
+            })
+        }
+        Outcome::Error(error) => Message::Error(Error {
+            request_type: MessageType::Call.code(),
+            request: answer.call.request,
+            details: answer.details,
+            error,
+            payload: answer.payload,
+        }),
+    };
+    caller.send(&message);
+}
+
+/// A caller leaves: its calls end, and their callees get an INTERRUPT.
+pub(crate) fn remove_caller(core: &Core, session: &SessionHandle) {
+    let me = session.identity.session;
+    if !core.dealer.calls_per_caller.borrow().contains_key(&me) {
+        return;
+    }
+    let keys: Vec<CallKey> = core
+        .dealer
+        .calls
+        .borrow()
+        .keys()
+        .filter(|k| k.caller == me)
+        .copied()
+        .collect();
+    for key in keys {
+        end_early(core, key, ERR_CANCELED, None);
+    }
+}

@@ -1,0 +1,210 @@
+//! Calls in flight, as each core keeps them: the caller's core tracks the
+//! CALLs of its sessions, the callee's core the INVOCATIONs of its
+//! sessions. The two meet only through [`Invoke`], [`Interrupt`] and
+//! [`Answer`], sent directly when both sessions share a core and as mail
+//! otherwise.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use ahash::AHashMap;
+use ringbar_protocol::id::{RegistrationId, RequestId, SessionId};
+use ringbar_protocol::message::Payload;
+use ringbar_protocol::str::Str;
+use ringbar_protocol::value::Dict;
+
+use crate::session::SessionHandle;
+
+/// The most calls one caller may have in flight; past it a CALL fails.
+pub(crate) const MAX_CALLS_PER_CALLER: usize = 1024;
+
+/// The most invocations one callee may have in flight; past it (or when its
+/// outbound queue is full) a call to it fails with `wamp.error.unavailable`.
+pub(crate) const MAX_INVOCATIONS_PER_CALLEE: usize = 4096;
+
+/// A call, router-wide: the caller session and its CALL request id, and a
+/// serial that tells a call from a later one reusing the request id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct CallKey {
+    /// The calling session.
+    pub(crate) caller: SessionId,
+    /// The CALL's request id.
+    pub(crate) request: RequestId,
+}
+
+/// A call as the caller's core tracks it.
+pub(crate) struct PendingCall {
+    /// The calling session.
+    pub(crate) caller: Rc<SessionHandle>,
+    /// Tells this call from a later one with the same key.
+    pub(crate) serial: u64,
+    /// The core of the callee.
+    pub(crate) callee_core: usize,
+    /// The callee session.
+    pub(crate) callee: SessionId,
+    /// The registration called.
+    pub(crate) registration: RegistrationId,
+    /// The dealer's timeout timer, stopped when the call ends.
+    pub(crate) timer: Option<tokio::task::JoinHandle<()>>,
+    /// The caller asked for progressive results.
+    pub(crate) receive_progress: bool,
+    /// The caller is still sending progressive CALLs.
+    pub(crate) progressive: bool,
+}
+
+impl Drop for PendingCall {
+    fn drop(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
+    }
+}
+
+/// An invocation as the callee's core tracks it.
+pub(crate) struct PendingInvocation {
+    /// The call it serves.
+    pub(crate) call: CallKey,
+    /// Its serial.
+    pub(crate) serial: u64,
+    /// The caller's core, where answers go.
+    pub(crate) caller_core: usize,
+    /// The callee announced `call_canceling`.
+    pub(crate) interruptible: bool,
+    /// A `kill` cancel was passed on: the caller's core waits for the
+    /// callee's answer.
+    pub(crate) killed: bool,
+    /// While the caller sends progressive CALLs: the first INVOCATION's
+    /// details, which every later part repeats (only `progress` changes).
+    pub(crate) progressive_details: Option<Dict>,
+}
+
+/// A session on this core that provides procedures.
+pub(crate) struct LocalCallee {
+    /// The session.
+    pub(crate) handle: Rc<SessionHandle>,
+    /// The registrations it provides.
+    pub(crate) registrations: Vec<RegistrationId>,
+    /// The next INVOCATION request id it gets.
+    pub(crate) next_request: u64,
+    /// Its invocations in flight.
+    pub(crate) in_flight: usize,
+    /// Calls refused because it was overloaded (logged at powers of two).
+    pub(crate) refused: u64,
+}
+
+/// Caller's core to callee's core: invoke a callee (or pass on one more
+/// part of a progressive call).
+pub(crate) struct Invoke {
+    /// The call.
+    pub(crate) call: CallKey,
+    /// Its serial.
+    pub(crate) serial: u64,
+    /// Where answers go.
+    pub(crate) caller_core: usize,
+    /// The callee.
+    pub(crate) callee: SessionId,
+    /// The registration called.
+    pub(crate) registration: RegistrationId,
+    /// `INVOCATION.Details`, complete.
+    pub(crate) details: Dict,
+    /// The CALL's payload, spliced into the INVOCATION.
+    pub(crate) payload: Payload,
+    /// Not the first CALL of a progressive call.
+    pub(crate) continuation: bool,
+}
+
+/// How a call is canceled (`CANCEL.Options.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CancelMode {
+    /// Answer the caller now; the callee is not told.
+    Skip,
+    /// Interrupt the callee and pass on its answer.
+    Kill,
+    /// Answer the caller now and interrupt the callee.
+    KillNoWait,
+}
+
+impl CancelMode {
+    /// The mode named `name`.
+    pub(crate) fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "skip" => Self::Skip,
+            "kill" => Self::Kill,
+            "killnowait" => Self::KillNoWait,
+            _ => return None,
+        })
+    }
+
+    /// The name, as on the wire.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Skip => "skip",
+            Self::Kill => "kill",
+            Self::KillNoWait => "killnowait",
+        }
+    }
+}
+
+/// Caller's core to callee's core: the call ends early (CANCEL, timeout,
+/// the caller left).
+pub(crate) struct Interrupt {
+    /// The call.
+    pub(crate) call: CallKey,
+    /// Its serial.
+    pub(crate) serial: u64,
+    /// `kill` or `killnowait`.
+    pub(crate) mode: CancelMode,
+    /// Why, as `INTERRUPT.Options.reason`.
+    pub(crate) reason: &'static str,
+}
+
+/// What a callee (or the dealer in its name) answers.
+pub(crate) enum Outcome {
+    /// A RESULT; `progress`: more follow.
+    Result {
+        /// More results follow.
+        progress: bool,
+    },
+    /// An ERROR with this URI.
+    Error(Str),
+}
+
+/// Callee's core to caller's core: an answer for a call.
+pub(crate) struct Answer {
+    /// The call.
+    pub(crate) call: CallKey,
+    /// Its serial.
+    pub(crate) serial: u64,
+    /// RESULT or ERROR.
+    pub(crate) outcome: Outcome,
+    /// The ERROR's details, or the RESULT's (its `ppt_*`; the caller's
+    /// core adds `progress`).
+    pub(crate) details: Dict,
+    /// The YIELD's or ERROR's payload, spliced into the answer.
+    pub(crate) payload: Payload,
+}
+
+/// One core's share of the dealer.
+#[derive(Default)]
+pub(crate) struct CoreDealer {
+    /// Calls of this core's sessions.
+    pub(crate) calls: RefCell<AHashMap<CallKey, PendingCall>>,
+    /// How many calls each caller on this core has in flight.
+    pub(crate) calls_per_caller: RefCell<AHashMap<SessionId, usize>>,
+    /// Invocations of this core's callees, by (callee, INVOCATION request).
+    pub(crate) invocations: RefCell<AHashMap<(SessionId, RequestId), PendingInvocation>>,
+    /// The invocation serving each call, for cancels and progressive calls.
+    pub(crate) by_call: RefCell<AHashMap<CallKey, (SessionId, RequestId)>>,
+    /// This core's callees.
+    pub(crate) callees: RefCell<AHashMap<SessionId, LocalCallee>>,
+    next_serial: Cell<u64>,
+}
+
+impl CoreDealer {
+    /// A serial for a new call.
+    pub(crate) fn next_serial(&self) -> u64 {
+        let serial = self.next_serial.get().wrapping_add(1);
+        self.next_serial.set(serial);
+        serial
+    }
+}

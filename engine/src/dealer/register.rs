@@ -1,0 +1,161 @@
+//! REGISTER and UNREGISTER of a session.
+
+use std::rc::Rc;
+
+use ringbar_protocol::message::{
+    Message, MessageType, Register, Registered, Unregister, Unregistered,
+};
+use ringbar_protocol::options::RegisterOptions;
+use ringbar_protocol::uri::UriPattern;
+
+use super::calls::LocalCallee;
+use super::registrations::{Callee, InvokePolicy, RegisterError};
+use crate::authorize::Action;
+use crate::core::Core;
+use crate::session::{Flow, SessionHandle};
+
+/// URIs under this prefix belong to the router (the meta API), not to
+/// callees.
+const RESERVED_PREFIX: &str = "wamp.";
+
+/// REGISTER: check, join (or create) the registration, answer REGISTERED.
+pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Register) -> Flow {
+    let options = match RegisterOptions::from_dict(&register.options) {
+        Ok(o) => o,
+        Err(e) => return Flow::Violation(e.to_string()),
+    };
+    let refuse = |error: &'static str, text: &str| {
+        session.send_error(MessageType::Register, register.request, error, text);
+        Flow::Continue
+    };
+    let realm = &session.realm;
+    let pattern =
+        match UriPattern::parse(&register.procedure, options.match_policy, realm.uri_check) {
+            Ok(p) => p,
+            Err(e) => {
+                return refuse(
+                    "wamp.error.invalid_uri",
+                    &format!(
+                        "invalid {} procedure '{}': {e}",
+                        options.match_policy.as_str(),
+                        register.procedure
+                    ),
+                );
+            }
+        };
+    if register.procedure.starts_with(RESERVED_PREFIX) {
+        return refuse(
+            "wamp.error.invalid_uri",
+            &format!(
+                "procedure '{}' is in the router's reserved '{RESERVED_PREFIX}' namespace: register under your own prefix",
+                register.procedure
+            ),
+        );
+    }
+    let decision =
+        session
+            .decisions
+            .borrow_mut()
+            .decide(&session.role, Action::Register, &register.procedure);
+    if !decision.allowed {
+        return refuse(
+            "wamp.error.not_authorized",
+            &format!(
+                "role '{}' may not register '{}'",
+                session.identity.authrole, register.procedure
+            ),
+        );
+    }
+    let Some(invoke) = InvokePolicy::parse(&options.invoke) else {
+        return Flow::Violation(format!("unknown invocation policy '{}'", options.invoke));
+    };
+    let callee = Callee {
+        core: core.id,
+        session: session.identity.session,
+        forward_timeout: options.forward_timeout,
+        disclose_caller: options.disclose_caller,
+        progressive_invocations: session.features.callee_progressive_invocations,
+    };
+    let registration = match realm.registrations.register(pattern, invoke, callee) {
+        Ok((r, _created)) => r,
+        Err(RegisterError::AlreadyExists) => {
+            return refuse(
+                "wamp.error.procedure_already_exists",
+                &format!(
+                    "procedure '{}' is already registered ({} registrations take one callee; a session registers a procedure once)",
+                    register.procedure,
+                    InvokePolicy::Single.as_str()
+                ),
+            );
+        }
+        Err(RegisterError::PolicyMismatch(existing)) => {
+            // Crossbar.io's URI for this case (the spec names none).
+            return refuse(
+                "wamp.error.procedure_exists_with_different_invocation_policy",
+                &format!(
+                    "procedure '{}' is registered with invocation policy '{}', not '{}': register with the same policy to share it",
+                    register.procedure,
+                    existing.as_str(),
+                    invoke.as_str()
+                ),
+            );
+        }
+    };
+    core.dealer
+        .callees
+        .borrow_mut()
+        .entry(session.identity.session)
+        .or_insert_with(|| LocalCallee {
+            handle: session.clone(),
+            registrations: Vec::new(),
+            next_request: 1,
+            in_flight: 0,
+            refused: 0,
+        })
+        .registrations
+        .push(registration.id);
+    session.send(&Message::Registered(Registered {
+        request: register.request,
+        registration: registration.id,
+    }));
+    Flow::Continue
+}
+
+/// UNREGISTER: leave a registration this session provides.
+pub(crate) fn unregister(core: &Core, session: &SessionHandle, unregister: Unregister) -> Flow {
+    let held = core
+        .dealer
+        .callees
+        .borrow_mut()
+        .get_mut(&session.identity.session)
+        .and_then(|c| {
+            let at = c
+                .registrations
+                .iter()
+                .position(|r| *r == unregister.registration)?;
+            c.registrations.swap_remove(at);
+            Some(())
+        })
+        .is_some();
+    if !held {
+        session.send_error(
+            MessageType::Unregister,
+            unregister.request,
+            "wamp.error.no_such_registration",
+            &format!(
+                "no registration {} for this session",
+                unregister.registration
+            ),
+        );
+        return Flow::Continue;
+    }
+    session
+        .realm
+        .registrations
+        .unregister(unregister.registration, session.identity.session);
+    session.send(&Message::Unregistered(Unregistered {
+        request: unregister.request,
+        details: None,
+    }));
+    Flow::Continue
+}
