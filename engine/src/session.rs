@@ -516,7 +516,8 @@ impl SessionDriver {
 }
 
 /// Answers a CALL of a meta procedure (`wamp.session.*`,
-/// `wamp.subscription.*`); false when `call` names no meta procedure.
+/// `wamp.subscription.*`, `wamp.registration.*`); false when `call` names
+/// no meta procedure (the dealer routes it).
 fn meta_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
     if !call.procedure.starts_with(meta::WAMP_PREFIX) {
         return false;

@@ -16,6 +16,7 @@ use super::calls::{
 };
 use crate::core::Core;
 use crate::mailbox::Mail;
+use crate::meta;
 use crate::session::{Flow, SessionHandle};
 
 /// The largest INVOCATION request id before the counter starts over.
@@ -313,7 +314,9 @@ pub(crate) fn remove_callee(core: &Core, session: &SessionHandle) {
         return;
     };
     for id in &callee.registrations {
-        session.realm.registrations.unregister(*id, me);
+        if let Some(deleted) = session.realm.registrations.unregister(*id, me) {
+            meta::unregistered(core, &session.realm, me, *id, deleted);
+        }
     }
     let keys: Vec<_> = core
         .dealer

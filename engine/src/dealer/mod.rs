@@ -33,6 +33,7 @@ pub(crate) const DEALER_FEATURES: &[&str] = &[
     "payload_passthru_mode",
     "session_meta_api",
     "testament_meta_api",
+    "registration_meta_api",
 ];
 
 /// What a client's HELLO announced that the dealer acts on.

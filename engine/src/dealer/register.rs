@@ -12,6 +12,7 @@ use super::calls::LocalCallee;
 use super::registrations::{Callee, InvokePolicy, RegisterError};
 use crate::authorize::Action;
 use crate::core::Core;
+use crate::meta;
 use crate::session::{Flow, SessionHandle};
 
 /// URIs under this prefix belong to the router (the meta API), not to
@@ -76,8 +77,8 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
         disclose_caller: options.disclose_caller,
         progressive_invocations: session.features.callee_progressive_invocations,
     };
-    let registration = match realm.registrations.register(pattern, invoke, callee) {
-        Ok((r, _created)) => r,
+    let (registration, created) = match realm.registrations.register(pattern, invoke, callee) {
+        Ok(registered) => registered,
         Err(RegisterError::AlreadyExists) => {
             return refuse(
                 "wamp.error.procedure_already_exists",
@@ -118,6 +119,13 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
         request: register.request,
         registration: registration.id,
     }));
+    meta::registered(
+        core,
+        realm,
+        session.identity.session,
+        &registration,
+        created,
+    );
     Flow::Continue
 }
 
@@ -149,7 +157,7 @@ pub(crate) fn unregister(core: &Core, session: &SessionHandle, unregister: Unreg
         );
         return Flow::Continue;
     }
-    session
+    let deleted = session
         .realm
         .registrations
         .unregister(unregister.registration, session.identity.session);
@@ -157,5 +165,14 @@ pub(crate) fn unregister(core: &Core, session: &SessionHandle, unregister: Unreg
         request: unregister.request,
         details: None,
     }));
+    if let Some(deleted) = deleted {
+        meta::unregistered(
+            core,
+            &session.realm,
+            session.identity.session,
+            unregister.registration,
+            deleted,
+        );
+    }
     Flow::Continue
 }

@@ -97,6 +97,8 @@ pub struct Registration {
     pub invoke: InvokePolicy,
     /// Creation order in the realm (ties among wildcards).
     pub created_seq: u64,
+    /// When it was created (`created` in the registration meta API).
+    pub created: std::time::SystemTime,
     /// The callees, oldest first; never empty in a table.
     pub callees: Vec<Callee>,
     /// The round-robin cursor, shared by every version of the registration.
@@ -310,6 +312,7 @@ impl Registrations {
                     pattern,
                     invoke,
                     created_seq,
+                    created: std::time::SystemTime::now(),
                     callees: vec![callee],
                     cursor: Arc::default(),
                 };
@@ -340,6 +343,11 @@ impl Registrations {
         writer.by_id.insert(id, Arc::clone(&next));
         self.store(&current, |t| t.put(next));
         Some(false)
+    }
+
+    /// Every registration of the realm (`wamp.registration.list`).
+    pub fn all(&self) -> Vec<Arc<Registration>> {
+        self.lock().by_id.values().cloned().collect()
     }
 
     /// The registration with id `id` (`wamp.registration.get`).

@@ -8,12 +8,13 @@
 
 use std::sync::Arc;
 
-use ringbar_protocol::id::{SessionId, SubscriptionId};
+use ringbar_protocol::id::{RegistrationId, SessionId, SubscriptionId};
 use ringbar_protocol::value::{Dict, Value};
 
 use crate::broker::publish_meta;
 use crate::broker::subscriptions::Subscription;
 use crate::core::Core;
+use crate::dealer::registrations::Registration;
 use crate::realm::Realm;
 use crate::runtime::io::Peer;
 use crate::session::SessionHandle;
@@ -155,4 +156,63 @@ pub(crate) fn session_left(core: &Core, session: &SessionHandle) {
             Value::from(identity.authrole.as_str()),
         ],
     );
+}
+
+/// A registration's meta API description (`RegistrationDetails`).
+pub(crate) fn registration_details(registration: &Registration) -> Value {
+    let details: Dict = [
+        ("id", Value::UInt(registration.id.get())),
+        (
+            "created",
+            Value::from(humantime::format_rfc3339_millis(registration.created).to_string()),
+        ),
+        ("uri", Value::from(registration.pattern.uri())),
+        ("match", Value::from(registration.pattern.policy().as_str())),
+        ("invoke", Value::from(registration.invoke.as_str())),
+    ]
+    .into_iter()
+    .collect();
+    Value::Dict(details)
+}
+
+/// A callee joined `registration` (and created it, when `created`):
+/// `wamp.registration.on_create` then `wamp.registration.on_register`.
+pub(crate) fn registered(
+    core: &Core,
+    realm: &Arc<Realm>,
+    session: SessionId,
+    registration: &Registration,
+    created: bool,
+) {
+    let session = Value::UInt(session.get());
+    if created {
+        publish_meta(
+            core,
+            realm,
+            "wamp.registration.on_create",
+            &[session.clone(), registration_details(registration)],
+        );
+    }
+    publish_meta(
+        core,
+        realm,
+        "wamp.registration.on_register",
+        &[session, Value::UInt(registration.id.get())],
+    );
+}
+
+/// A callee left registration `id` (and it was deleted, when `deleted`):
+/// `wamp.registration.on_unregister` then `wamp.registration.on_delete`.
+pub(crate) fn unregistered(
+    core: &Core,
+    realm: &Arc<Realm>,
+    session: SessionId,
+    id: RegistrationId,
+    deleted: bool,
+) {
+    let args = [Value::UInt(session.get()), Value::UInt(id.get())];
+    publish_meta(core, realm, "wamp.registration.on_unregister", &args);
+    if deleted {
+        publish_meta(core, realm, "wamp.registration.on_delete", &args);
+    }
 }

@@ -1,5 +1,5 @@
-//! The WAMP meta API: the events the router publishes about sessions and
-//! subscriptions ([`events`]), and the procedures it answers itself
+//! The WAMP meta API: the events the router publishes about sessions,
+//! subscriptions and registrations ([`events`]), and the procedures it answers itself
 //! ([`procedures`]), in the shapes of the WAMP spec's Session and
 //! Subscription Meta API.
 
@@ -8,7 +8,8 @@ mod procedures;
 mod testament;
 
 pub(crate) use events::{
-    WAMP_PREFIX, session_details, session_joined, session_left, subscribed, unsubscribed,
+    WAMP_PREFIX, registered, session_details, session_joined, session_left, subscribed,
+    unregistered, unsubscribed,
 };
 pub(crate) use procedures::{MetaError, call};
 pub(crate) use testament::{Testaments, publish_testaments};

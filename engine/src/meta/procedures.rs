@@ -6,19 +6,21 @@
 //! mailbox message to that core.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use ringbar_protocol::codec;
-use ringbar_protocol::id::{SessionId, SubscriptionId};
+use ringbar_protocol::id::{RegistrationId, SessionId, SubscriptionId};
 use ringbar_protocol::message::Payload;
 use ringbar_protocol::options::PublishOptions;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriCheck};
 use ringbar_protocol::value::{Dict, Value};
 
-use super::events::subscription_details;
+use super::events::{registration_details, subscription_details};
 use super::testament::{MAX_TESTAMENTS, Scope, Testament};
 use crate::authorize::Action;
 use crate::core::Core;
+use crate::dealer::registrations::Registration;
 use crate::mailbox::Mail;
 use crate::realm::{HistoryEvent, Realm, RealmSession};
 use crate::session::{SessionHandle, kill_local};
@@ -48,6 +50,7 @@ const INVALID_ARGUMENT: &str = "wamp.error.invalid_argument";
 const INVALID_URI: &str = "wamp.error.invalid_uri";
 const NOT_AUTHORIZED: &str = "wamp.error.not_authorized";
 const HISTORY_UNAVAILABLE: &str = "wamp.error.history_unavailable";
+const NO_SUCH_REGISTRATION: &str = "wamp.error.no_such_registration";
 
 /// Answers `procedure` when it is a meta procedure of the router; `None`
 /// when it is not one (the CALL goes on to the dealer).
@@ -164,6 +167,40 @@ pub(crate) fn call(
                     )
                 })
         }),
+        "wamp.registration.list" => Ok(vec![registration_lists(realm)]),
+        "wamp.registration.lookup" => str_arg(args, "procedure").and_then(|procedure| {
+            let policy = match_option(args.get(1))?;
+            Ok(vec![
+                realm
+                    .registrations
+                    .snapshot()
+                    .find(&procedure, policy)
+                    .map_or(Value::Null, |r| Value::UInt(r.id.get())),
+            ])
+        }),
+        "wamp.registration.match" => str_arg(args, "procedure").map(|procedure| {
+            vec![
+                realm
+                    .registrations
+                    .snapshot()
+                    .best_match(&procedure)
+                    .map_or(Value::Null, |r| Value::UInt(r.id.get())),
+            ]
+        }),
+        "wamp.registration.get" => {
+            registration_arg(realm, args).map(|r| vec![registration_details(&r)])
+        }
+        "wamp.registration.list_callees" => registration_arg(realm, args).map(|r| {
+            vec![Value::List(
+                r.callees
+                    .iter()
+                    .map(|c| Value::UInt(c.session.get()))
+                    .collect(),
+            )]
+        }),
+        "wamp.registration.count_callees" => {
+            registration_arg(realm, args).map(|r| vec![Value::UInt(r.callees.len() as u64)])
+        }
         _ => return None,
     };
     Some(answer)
@@ -360,17 +397,59 @@ fn match_option(options: Option<&Value>) -> Result<MatchPolicy, MetaError> {
         })
 }
 
-/// `{"exact": [...], "prefix": [...], "wildcard": [...]}`.
+/// A registration id argument that names a live registration.
+fn registration_arg(realm: &Realm, args: &[Value]) -> Result<Arc<Registration>, MetaError> {
+    let id = args
+        .first()
+        .and_then(Value::as_u64)
+        .and_then(RegistrationId::new)
+        .ok_or_else(|| {
+            error(
+                INVALID_ARGUMENT,
+                "the first argument must be a registration id",
+            )
+        })?;
+    realm.registrations.get(id).ok_or_else(|| {
+        error(
+            NO_SUCH_REGISTRATION,
+            format!("no registration {id} on this realm"),
+        )
+    })
+}
+
+/// The subscriptions by match policy (`wamp.subscription.list`).
 fn subscription_lists(realm: &Realm) -> Value {
+    by_policy(
+        realm
+            .subscriptions
+            .all()
+            .iter()
+            .map(|s| (s.pattern.policy(), s.id.get())),
+    )
+}
+
+/// The registrations by match policy (`wamp.registration.list`).
+fn registration_lists(realm: &Realm) -> Value {
+    by_policy(
+        realm
+            .registrations
+            .all()
+            .iter()
+            .map(|r| (r.pattern.policy(), r.id.get())),
+    )
+}
+
+/// `{"exact": [...], "prefix": [...], "wildcard": [...]}` of ids.
+fn by_policy(ids: impl Iterator<Item = (MatchPolicy, u64)>) -> Value {
     let mut lists: [Vec<u64>; 3] = Default::default();
-    for subscription in realm.subscriptions.all() {
-        let at = match subscription.pattern.policy() {
+    for (policy, id) in ids {
+        let at = match policy {
             MatchPolicy::Exact => 0,
             MatchPolicy::Prefix => 1,
             MatchPolicy::Wildcard => 2,
         };
         if let Some(list) = lists.get_mut(at) {
-            list.push(subscription.id.get());
+            list.push(id);
         }
     }
     let [exact, prefix, wildcard] = lists.map(|mut ids| {
