@@ -28,6 +28,10 @@ pub(crate) enum Command {
     Init {
         /// The node directory (created if missing).
         dir: PathBuf,
+        /// The management service to pair with, e.g. ws://127.0.0.1:9000/ws
+        /// (written to the config as ringbar.management.url).
+        #[arg(long, value_name = "URL", value_parser = management_url)]
+        management: Option<String>,
     },
     /// Run the node of a directory until SIGINT or SIGTERM (initialising
     /// the directory first if it does not exist).
@@ -112,6 +116,11 @@ impl LogLevel {
     }
 }
 
+/// Parses `--management URL`: a WebSocket URL.
+fn management_url(url: &str) -> Result<String, String> {
+    crate::config::uplink::check_url(url).map(|()| url.to_owned())
+}
+
 impl From<IoArg> for IoBackend {
     fn from(io: IoArg) -> Self {
         match io {
@@ -155,6 +164,19 @@ mod tests {
             }
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn init_takes_a_websocket_management_url() {
+        let cli = Cli::try_parse_from(["ringbar", "init", "d", "--management", "ws://m:9000/ws"])
+            .unwrap();
+        match cli.command {
+            Command::Init { management, .. } => {
+                assert_eq!(management.as_deref(), Some("ws://m:9000/ws"));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["ringbar", "init", "d", "--management", "http://m"]).is_err());
     }
 
     #[test]

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Init { dir } => match init::init(&dir) {
+        Command::Init { dir, management } => match init::init(&dir, management.as_deref()) {
             Ok(()) => {
                 println!(
                     "Start it with `ringbar start {}`; clients connect to ws://127.0.0.1:8080/ws or rawsocket 127.0.0.1:8081, realm \"realm1\".",

@@ -17,7 +17,7 @@ use crate::{EXIT_CONFIG, EXIT_FAILURE};
 /// Runs the node of `dir` to the end; the exit code says how it ended.
 pub(crate) fn run(dir: &Path, overrides: Overrides) -> ExitCode {
     let fresh = !dir.exists();
-    if fresh && let Err(error) = init::init(dir) {
+    if fresh && let Err(error) = init::init(dir, None) {
         return fail(format!("cannot initialise {}: {error}", dir.display()));
     }
     // The config is checked before the key is made, so that a bad config
@@ -59,6 +59,13 @@ pub(crate) fn run(dir: &Path, overrides: Overrides) -> ExitCode {
         router.stats(),
         router.shutdown_handle(),
     );
+    tracing::info!("Instance started.");
+    if let Some(uplink) = &loaded.uplink {
+        tracing::warn!(
+            "Management service {} is configured, but this ringbar does not connect to it yet: the node runs on its local config.",
+            uplink.url
+        );
+    }
     router.join();
     drop(control);
     pid_file.remove();
