@@ -35,6 +35,13 @@ pub(crate) enum InitError {
 /// pair; an existing key pair is kept. `management`, a checked WebSocket
 /// URL, becomes the config's `ringbar.management.url`.
 pub(crate) fn init(dir: &Path, management: Option<&str>) -> Result<(), InitError> {
+    create(dir, &config_text(management))
+}
+
+/// Creates `dir` (and its parents) with `config.json` = `config` and the
+/// instance key pair; an existing key pair is kept, an existing config is
+/// never overwritten.
+pub(crate) fn create(dir: &Path, config: &str) -> Result<(), InitError> {
     if let Some(existing) = CONFIG_FILES
         .iter()
         .map(|name| dir.join(name))
@@ -57,7 +64,7 @@ pub(crate) fn init(dir: &Path, management: Option<&str>) -> Result<(), InitError
         .create_new(true)
         .open(&config_path)
         .map_err(io_error)?;
-    file.write_all(config_text(management).as_bytes())
+    file.write_all(config.as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(io_error)?;
     tracing::info!("Node directory {} initialised.", dir.display());
