@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use ringbar_engine::config::RouterConfig;
 use ringbar_engine::{Router, ShutdownHandle};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -16,13 +17,24 @@ use crate::{EXIT_CONFIG, EXIT_FAILURE};
 
 /// Runs the node of `dir` to the end; the exit code says how it ended.
 pub(crate) fn run(dir: &Path, overrides: Overrides) -> ExitCode {
+    run_with(dir, overrides, |_| {})
+}
+
+/// [`run`], with `prepare` completing the router's config from the file
+/// before the router starts (the management service puts its
+/// authenticator in).
+pub(crate) fn run_with(
+    dir: &Path,
+    overrides: Overrides,
+    prepare: impl FnOnce(&mut RouterConfig),
+) -> ExitCode {
     let fresh = !dir.exists();
     if fresh && let Err(error) = init::init(dir, None) {
         return fail(format!("cannot initialise {}: {error}", dir.display()));
     }
     // The config is checked before the key is made, so that a bad config
     // leaves the directory as it was.
-    let loaded = match config::load(dir, overrides) {
+    let mut loaded = match config::load(dir, overrides) {
         Ok(loaded) => loaded,
         Err(error) => return config_failure(&error, "; nothing was started"),
     };
@@ -33,6 +45,7 @@ pub(crate) fn run(dir: &Path, overrides: Overrides) -> ExitCode {
         return fail(format!("instance key: {error}"));
     }
     tracing::info!("Config loaded from {}.", loaded.path.display());
+    prepare(&mut loaded.router);
 
     // Signals are caught from here on, so one that arrives while the router
     // starts is handled once it runs, not by the default action.

@@ -2,6 +2,7 @@
 //! Its directory holds a ringbar router config with the management realm,
 //! the service's own instance key, and its state database.
 
+mod authenticator;
 mod config;
 mod owner;
 mod password;
@@ -9,10 +10,12 @@ pub(crate) mod store;
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::cli::ManagementCommand;
 use crate::config::Overrides;
 use crate::{EXIT_FAILURE, init, start};
+use authenticator::StateAuthenticator;
 use config::{MANAGEMENT_CONFIG_JSON, MANAGEMENT_REALM};
 use store::Store;
 
@@ -79,7 +82,8 @@ fn list_nodes(dir: &Path) -> ExitCode {
 }
 
 /// `ringbar management start DIR`: the router of the management config,
-/// with the state database held open (and so locked) while it runs.
+/// authenticating with cryptosign from the state database, which it holds
+/// open (and so locked) while it runs.
 fn start_service(dir: &Path, overrides: Overrides) -> ExitCode {
     let store = match Store::open(dir) {
         Ok(store) => store,
@@ -96,9 +100,8 @@ fn start_service(dir: &Path, overrides: Overrides) -> ExitCode {
         ),
         (Err(error), _) | (_, Err(error)) => return fail(&error.to_string()),
     }
-    let code = start::run(dir, overrides);
-    drop(store);
-    code
+    let authenticator = StateAuthenticator::new(Arc::new(store));
+    start::run_with(dir, overrides, |router| authenticator.install(router))
 }
 
 /// `secs` since the Unix epoch as an ISO 8601 UTC time.

@@ -186,10 +186,7 @@ impl Store {
     /// Writes the record of the node with the public key `pubkey` (hex).
     #[cfg_attr(
         not(test),
-        expect(
-            dead_code,
-            reason = "pairing writes and reads nodes; it needs routed RPC"
-        )
+        expect(dead_code, reason = "pairing writes nodes; it needs routed RPC")
     )]
     pub(crate) fn put_node(&self, pubkey: &str, node: &Node) -> Result<(), StoreError> {
         let json = to_json(&self.path, "nodes", pubkey, node)?;
@@ -200,13 +197,6 @@ impl Store {
     }
 
     /// The node with the public key `pubkey` (hex), if known.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "pairing writes and reads nodes; it needs routed RPC"
-        )
-    )]
     pub(crate) fn node(&self, pubkey: &str) -> Result<Option<Node>, StoreError> {
         self.get(NODES, "nodes", pubkey)
     }
