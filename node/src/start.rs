@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use ringbar_engine::config::RouterConfig;
+use ringbar_engine::config::{Endpoint, RouterConfig, TransportKind};
 use ringbar_engine::{Router, ShutdownHandle};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -58,6 +58,8 @@ pub(crate) fn run_with(
         Err(error) => return fail(error.to_string()),
     };
     let router_config = loaded.router.clone();
+    tracing::info!("Starting routing service.");
+    log_transports(&router_config);
     let router = match Router::start(loaded.router) {
         Ok(router) => router,
         Err(error) => {
@@ -84,6 +86,26 @@ pub(crate) fn run_with(
     pid_file.remove();
     tracing::info!("Node stopped.");
     ExitCode::SUCCESS
+}
+
+/// One line per transport: `Starting WebSocket transport on port 8080.`
+fn log_transports(config: &RouterConfig) {
+    for transport in &config.transports {
+        let kind = match &transport.kind {
+            TransportKind::WebSocket(_) => "WebSocket",
+            TransportKind::RawSocket(_) => "RawSocket",
+            TransportKind::WebSocketTestee(_) => "WebSocket testee",
+            TransportKind::Web(_) => "Web",
+        };
+        match &transport.endpoint {
+            Endpoint::Tcp { port, .. } => {
+                tracing::info!("Starting {kind} transport on port {port}.");
+            }
+            Endpoint::Unix { path } => {
+                tracing::info!("Starting {kind} transport on {}.", path.display());
+            }
+        }
+    }
 }
 
 /// Prints why the config cannot be used, the count of errors followed by

@@ -40,6 +40,8 @@ fn start_writes_the_pid_file_and_stops_on_sigterm() {
     for line in [
         "Instance key generated.",
         &format!("Config loaded from {}/config.json.", dir.arg()),
+        "Starting routing service.",
+        &format!("Starting RawSocket transport on {}/router.sock.", dir.arg()),
         "Instance started.",
         "SIGTERM received: stopping the node.",
         "Node stopped.",

@@ -7,9 +7,9 @@ pub(crate) const MANAGEMENT_REALM: &str = "ringbar.management";
 /// The default management `config.json`: realm `ringbar.management` with
 /// the roles `owner` (people managing their nodes), `node` (paired nodes)
 /// and `pairing` (nodes not yet paired), none of which may do anything
-/// yet; WebSocket on ws://127.0.0.1:9000/ws. Sessions must authenticate
-/// with WAMP-cryptosign; no principal is listed, so nobody joins until
-/// the service authenticates nodes and owners from its database.
+/// yet; WebSocket on ws://127.0.0.1:9000/ws. Sessions authenticate with
+/// WAMP-cryptosign; no principal is listed: `ringbar management start`
+/// finds them in its database (see `authenticator`).
 pub(crate) const MANAGEMENT_CONFIG_JSON: &str = r#"{
     "version": 2,
     "workers": [
