@@ -325,13 +325,48 @@ pub struct AnonymousAuth {
     pub authid: Option<String>,
 }
 
-/// Where the principals of a method come from. Only `static` (the config's
-/// `principals`) exists today; a dynamic authenticator (a procedure the
-/// router calls) is the next variant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the principals of a method come from: the config's `principals`
+/// (`static`), or an [`Authenticator`] of the program that runs the router
+/// (`dynamic`).
+#[derive(Debug, Clone)]
 pub enum Provider<P> {
     /// `"type": "static"`: principals by authid.
     Static(BTreeMap<String, P>),
+    /// Principals found when a session authenticates, by code in the same
+    /// process (e.g. from a database); WELCOME's `authprovider` is
+    /// `dynamic`.
+    Dynamic(Arc<dyn Authenticator<P>>),
+}
+
+impl<P: PartialEq> PartialEq for Provider<P> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Provider::Static(a), Provider::Static(b)) => a == b,
+            (Provider::Dynamic(a), Provider::Dynamic(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl<P: Eq> Eq for Provider<P> {}
+
+/// Finds principals when a session authenticates, for a program that keeps
+/// them itself rather than in the config. It runs on the core thread that
+/// handles the HELLO, so it must answer quickly (an in-memory or embedded
+/// database lookup, not a network call).
+pub trait Authenticator<P>: Send + Sync + std::fmt::Debug {
+    /// The principal a HELLO to `realm` authenticates as, with its authid:
+    /// by `authid` when the client sent one, else by `credential` (for
+    /// `cryptosign` the public key the client announced, for `tls` the
+    /// SHA-1 fingerprint of its certificate). `None` when there is none.
+    /// The method still checks the proof (signature, ticket, ...) against
+    /// the principal returned.
+    fn principal(
+        &self,
+        realm: &str,
+        authid: Option<&str>,
+        credential: Option<&[u8]>,
+    ) -> Option<(String, P)>;
 }
 
 /// What every static principal has: the role it gets, and the one realm it

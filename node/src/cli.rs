@@ -1,10 +1,12 @@
 //! The command line: `ringbar version | init DIR | start DIR | stop DIR |
-//! status DIR | check DIR`.
+//! status DIR | check DIR | management ...`.
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use ringbar_engine::config::IoBackend;
+
+use crate::config::Overrides;
 
 /// ringbar: a fast WAMP router node that reads Crossbar.io's config.json.
 #[derive(Debug, Parser)]
@@ -28,19 +30,19 @@ pub(crate) enum Command {
     Init {
         /// The node directory (created if missing).
         dir: PathBuf,
+        /// The management service to pair with, e.g. ws://127.0.0.1:9000/ws
+        /// (written to the config as ringbar.management.url).
+        #[arg(long, value_name = "URL", value_parser = management_url)]
+        management: Option<String>,
     },
     /// Run the node of a directory until SIGINT or SIGTERM (initialising
     /// the directory first if it does not exist).
     Start {
         /// The node directory.
         dir: PathBuf,
-        /// Core threads to run [default: the config's ringbar.cores, else
-        /// every CPU this process may use].
-        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-        cores: Option<u16>,
-        /// The I/O backend [default: the config's ringbar.io, else auto].
-        #[arg(long, value_enum)]
-        io: Option<IoArg>,
+        /// How to run it.
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// Stop the node running from a directory and wait for its clean exit
     /// (exit 0; 3 when none runs; 1 when it did not stop in time).
@@ -66,6 +68,80 @@ pub(crate) enum Command {
         /// The node directory.
         dir: PathBuf,
     },
+    /// Run a management service, which nodes pair with.
+    Management {
+        /// What to do.
+        #[command(subcommand)]
+        command: ManagementCommand,
+    },
+}
+
+/// The `ringbar management` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ManagementCommand {
+    /// Create a management service directory: config.json (the management
+    /// realm on ws://127.0.0.1:9000/ws), the instance key pair and the
+    /// state database.
+    Init {
+        /// The management directory (created if missing).
+        dir: PathBuf,
+    },
+    /// Add an owner, who pairs and manages nodes. The password is read
+    /// from --password-file, else the environment variable
+    /// RINGBAR_PASSWORD, else a prompt on a terminal.
+    Adduser {
+        /// The management directory.
+        dir: PathBuf,
+        /// The owner's name (their authid).
+        name: String,
+        /// Read the password from the first line of this file.
+        #[arg(long, value_name = "FILE", conflicts_with = "pubkey")]
+        password_file: Option<PathBuf>,
+        /// Authenticate the owner by this Ed25519 public key (64 hex
+        /// digits) instead of a password.
+        #[arg(long, value_name = "HEX")]
+        pubkey: Option<String>,
+    },
+    /// List the owners.
+    Users {
+        /// The management directory.
+        dir: PathBuf,
+    },
+    /// List the nodes the service knows.
+    Nodes {
+        /// The management directory.
+        dir: PathBuf,
+    },
+    /// Run the management service of a directory until SIGINT or SIGTERM.
+    Start {
+        /// The management directory.
+        dir: PathBuf,
+        /// How to run it.
+        #[command(flatten)]
+        run: RunArgs,
+    },
+}
+
+/// How to run a router: flags of `start` and `management start`.
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct RunArgs {
+    /// Core threads to run [default: the config's ringbar.cores, else
+    /// every CPU this process may use].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) cores: Option<u16>,
+    /// The I/O backend [default: the config's ringbar.io, else auto].
+    #[arg(long, value_enum)]
+    pub(crate) io: Option<IoArg>,
+}
+
+impl RunArgs {
+    /// The settings these flags override.
+    pub(crate) fn overrides(self) -> Overrides {
+        Overrides {
+            cores: self.cores.map(usize::from),
+            io: self.io.map(Into::into),
+        }
+    }
 }
 
 /// Log levels, as Crossbar.io names them.
@@ -112,6 +188,11 @@ impl LogLevel {
     }
 }
 
+/// Parses `--management URL`: a WebSocket URL.
+fn management_url(url: &str) -> Result<String, String> {
+    crate::config::uplink::check_url(url).map(|()| url.to_owned())
+}
+
 impl From<IoArg> for IoBackend {
     fn from(io: IoArg) -> Self {
         match io {
@@ -148,13 +229,26 @@ mod tests {
         .unwrap();
         assert_eq!(cli.loglevel, LogLevel::Critical);
         match cli.command {
-            Command::Start { dir, cores, io } => {
+            Command::Start { dir, run } => {
                 assert_eq!(dir, PathBuf::from("node"));
-                assert_eq!(cores, Some(2));
-                assert_eq!(io, Some(IoArg::Epoll));
+                assert_eq!(run.cores, Some(2));
+                assert_eq!(run.io, Some(IoArg::Epoll));
             }
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn init_takes_a_websocket_management_url() {
+        let cli = Cli::try_parse_from(["ringbar", "init", "d", "--management", "ws://m:9000/ws"])
+            .unwrap();
+        match cli.command {
+            Command::Init { management, .. } => {
+                assert_eq!(management.as_deref(), Some("ws://m:9000/ws"));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["ringbar", "init", "d", "--management", "http://m"]).is_err());
     }
 
     #[test]

@@ -32,8 +32,16 @@ pub(crate) enum InitError {
 }
 
 /// Creates `dir` (and its parents) with `config.json` and the instance key
-/// pair; an existing key pair is kept.
-pub(crate) fn init(dir: &Path) -> Result<(), InitError> {
+/// pair; an existing key pair is kept. `management`, a checked WebSocket
+/// URL, becomes the config's `ringbar.management.url`.
+pub(crate) fn init(dir: &Path, management: Option<&str>) -> Result<(), InitError> {
+    create(dir, &config_text(management))
+}
+
+/// Creates `dir` (and its parents) with `config.json` = `config` and the
+/// instance key pair; an existing key pair is kept, an existing config is
+/// never overwritten.
+pub(crate) fn create(dir: &Path, config: &str) -> Result<(), InitError> {
     if let Some(existing) = CONFIG_FILES
         .iter()
         .map(|name| dir.join(name))
@@ -56,12 +64,28 @@ pub(crate) fn init(dir: &Path) -> Result<(), InitError> {
         .create_new(true)
         .open(&config_path)
         .map_err(io_error)?;
-    file.write_all(DEFAULT_CONFIG_JSON.as_bytes())
+    file.write_all(config.as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(io_error)?;
     tracing::info!("Node directory {} initialised.", dir.display());
     instance_key(dir)?;
     Ok(())
+}
+
+/// The default config, with the uplink to `management` when given.
+fn config_text(management: Option<&str>) -> String {
+    let Some(url) = management else {
+        return DEFAULT_CONFIG_JSON.to_owned();
+    };
+    // Added as text, so the file keeps the default's layout and order.
+    let body = DEFAULT_CONFIG_JSON
+        .trim_end()
+        .trim_end_matches('}')
+        .trim_end();
+    format!(
+        "{body},\n    \"ringbar\": {{\n        \"management\": {{\n            \"url\": {}\n        }}\n    }}\n}}\n",
+        serde_json::Value::from(url)
+    )
 }
 
 /// Loads the instance key of `dir`, generating it when missing, and logs
@@ -74,4 +98,23 @@ pub(crate) fn instance_key(dir: &Path) -> Result<(), KeyError> {
     }
     tracing::debug!("Instance public key: {}", key.public_hex());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_uplink_is_added_to_the_default_config() {
+        let plain: serde_json::Value = serde_json::from_str(&config_text(None)).unwrap();
+        let text = config_text(Some("ws://127.0.0.1:9000/ws"));
+        let mut with: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            with["ringbar"]["management"]["url"],
+            "ws://127.0.0.1:9000/ws"
+        );
+        with.as_object_mut().unwrap().remove("ringbar");
+        assert_eq!(with, plain, "nothing else changes");
+        assert!(text.ends_with("    }\n}\n"), "{text}");
+    }
 }

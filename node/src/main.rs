@@ -11,6 +11,7 @@ mod control;
 mod init;
 mod key;
 mod logging;
+mod management;
 mod pidfile;
 mod start;
 mod status;
@@ -21,7 +22,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command};
-use config::Overrides;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Init { dir } => match init::init(&dir) {
+        Command::Init { dir, management } => match init::init(&dir, management.as_deref()) {
             Ok(()) => {
                 println!(
                     "Start it with `ringbar start {}`; clients connect to ws://127.0.0.1:8080/ws or rawsocket 127.0.0.1:8081, realm \"realm1\".",
@@ -56,15 +56,10 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_FAILURE)
             }
         },
-        Command::Start { dir, cores, io } => {
-            let overrides = Overrides {
-                cores: cores.map(usize::from),
-                io: io.map(Into::into),
-            };
-            start::run(&dir, overrides)
-        }
+        Command::Start { dir, run } => start::run(&dir, run.overrides()),
         Command::Stop { dir, timeout } => stop::run(&dir, std::time::Duration::from_secs(timeout)),
         Command::Status { dir, json } => status::run(&dir, json),
         Command::Check { dir } => check::run(&dir),
+        Command::Management { command } => management::run(command),
     }
 }

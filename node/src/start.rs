@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use ringbar_engine::config::{Endpoint, RouterConfig, TransportKind};
 use ringbar_engine::{Router, ShutdownHandle};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -16,13 +17,24 @@ use crate::{EXIT_CONFIG, EXIT_FAILURE};
 
 /// Runs the node of `dir` to the end; the exit code says how it ended.
 pub(crate) fn run(dir: &Path, overrides: Overrides) -> ExitCode {
+    run_with(dir, overrides, |_| {})
+}
+
+/// [`run`], with `prepare` completing the router's config from the file
+/// before the router starts (the management service puts its
+/// authenticator in).
+pub(crate) fn run_with(
+    dir: &Path,
+    overrides: Overrides,
+    prepare: impl FnOnce(&mut RouterConfig),
+) -> ExitCode {
     let fresh = !dir.exists();
-    if fresh && let Err(error) = init::init(dir) {
+    if fresh && let Err(error) = init::init(dir, None) {
         return fail(format!("cannot initialise {}: {error}", dir.display()));
     }
     // The config is checked before the key is made, so that a bad config
     // leaves the directory as it was.
-    let loaded = match config::load(dir, overrides) {
+    let mut loaded = match config::load(dir, overrides) {
         Ok(loaded) => loaded,
         Err(error) => return config_failure(&error, "; nothing was started"),
     };
@@ -33,6 +45,7 @@ pub(crate) fn run(dir: &Path, overrides: Overrides) -> ExitCode {
         return fail(format!("instance key: {error}"));
     }
     tracing::info!("Config loaded from {}.", loaded.path.display());
+    prepare(&mut loaded.router);
 
     // Signals are caught from here on, so one that arrives while the router
     // starts is handled once it runs, not by the default action.
@@ -45,6 +58,8 @@ pub(crate) fn run(dir: &Path, overrides: Overrides) -> ExitCode {
         Err(error) => return fail(error.to_string()),
     };
     let router_config = loaded.router.clone();
+    tracing::info!("Starting routing service.");
+    log_transports(&router_config);
     let router = match Router::start(loaded.router) {
         Ok(router) => router,
         Err(error) => {
@@ -59,11 +74,38 @@ pub(crate) fn run(dir: &Path, overrides: Overrides) -> ExitCode {
         router.stats(),
         router.shutdown_handle(),
     );
+    tracing::info!("Instance started.");
+    if let Some(uplink) = &loaded.uplink {
+        tracing::warn!(
+            "Management service {} is configured, but this ringbar does not connect to it yet: the node runs on its local config.",
+            uplink.url
+        );
+    }
     router.join();
     drop(control);
     pid_file.remove();
     tracing::info!("Node stopped.");
     ExitCode::SUCCESS
+}
+
+/// One line per transport: `Starting WebSocket transport on port 8080.`
+fn log_transports(config: &RouterConfig) {
+    for transport in &config.transports {
+        let kind = match &transport.kind {
+            TransportKind::WebSocket(_) => "WebSocket",
+            TransportKind::RawSocket(_) => "RawSocket",
+            TransportKind::WebSocketTestee(_) => "WebSocket testee",
+            TransportKind::Web(_) => "Web",
+        };
+        match &transport.endpoint {
+            Endpoint::Tcp { port, .. } => {
+                tracing::info!("Starting {kind} transport on port {port}.");
+            }
+            Endpoint::Unix { path } => {
+                tracing::info!("Starting {kind} transport on {}.", path.display());
+            }
+        }
+    }
 }
 
 /// Prints why the config cannot be used, the count of errors followed by

@@ -99,3 +99,52 @@ fn init_keeps_an_existing_key() {
         private
     );
 }
+
+#[test]
+fn init_with_management_writes_the_uplink_that_check_accepts() {
+    let dir = Scratch::new("init-uplink");
+    let output = run(&["init", dir.arg(), "--management", "ws://127.0.0.1:9000/ws"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let config = fs::read_to_string(dir.path.join("config.json")).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(
+        value["ringbar"]["management"]["url"],
+        "ws://127.0.0.1:9000/ws"
+    );
+    let output = run(&["check", dir.arg()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stderr), "", "no warning for the uplink");
+}
+
+#[test]
+fn init_refuses_a_management_url_that_is_not_websocket() {
+    let dir = Scratch::new("init-bad-uplink");
+    let output = run(&["init", dir.arg(), "--management", "http://127.0.0.1:9000"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("\"http://127.0.0.1:9000\" is not a WebSocket URL"),
+        "{stderr}"
+    );
+    assert!(!dir.path.exists(), "nothing is written");
+}
+
+#[test]
+fn check_names_a_bad_uplink_by_its_path() {
+    let dir = Scratch::new("check-bad-uplink");
+    assert!(run(&["init", dir.arg()]).status.success());
+    let path = dir.path.join("config.json");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    value["ringbar"] = serde_json::json!({"management": {"url": "ws://:9000/ws"}});
+    fs::write(&path, value.to_string()).unwrap();
+    let output = run(&["check", dir.arg()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(
+            "error: config.json: ringbar.management.url: \"ws://:9000/ws\" names no host"
+        ),
+        "{stderr}"
+    );
+}

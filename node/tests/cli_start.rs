@@ -40,6 +40,9 @@ fn start_writes_the_pid_file_and_stops_on_sigterm() {
     for line in [
         "Instance key generated.",
         &format!("Config loaded from {}/config.json.", dir.arg()),
+        "Starting routing service.",
+        &format!("Starting RawSocket transport on {}/router.sock.", dir.arg()),
+        "Instance started.",
         "SIGTERM received: stopping the node.",
         "Node stopped.",
     ] {
@@ -148,4 +151,34 @@ fn start_on_a_port_in_use_exits_1_with_one_line() {
         )
     );
     assert!(!dir.path.join("node.pid").exists());
+}
+
+#[test]
+fn a_restart_loads_the_key_and_names_the_configured_uplink() {
+    let dir = Scratch::new("start-uplink");
+    assert!(support::run(&["init", dir.arg()]).status.success());
+    let config = UNIX_CONFIG.replace(
+        r#""ringbar": {"#,
+        r#""ringbar": {"management": {"url": "ws://127.0.0.1:9000/ws"}, "#,
+    );
+    fs::write(dir.path.join("config.json"), config).unwrap();
+    let pid_path = dir.path.join("node.pid");
+    let mut child = spawn(&["start", dir.arg(), "--io", "epoll"]);
+    assert!(
+        wait_for_file(&pid_path, &mut child, STARTUP),
+        "no node.pid: {}",
+        stderr_of(child)
+    );
+    signal(&child, "TERM");
+    let status = wait_exit(&mut child, SHUTDOWN);
+    let stderr = stderr_of(child);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    for line in [
+        "Instance key loaded.",
+        "Instance started.",
+        "Management service ws://127.0.0.1:9000/ws is configured, but this ringbar does not connect to it yet",
+    ] {
+        assert!(stderr.contains(line), "{line:?} missing in:\n{stderr}");
+    }
+    assert!(!stderr.contains("Instance key generated."), "{stderr}");
 }

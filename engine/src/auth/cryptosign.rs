@@ -7,10 +7,10 @@ use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use ringbar_protocol::value::{Dict, Value};
 
 use super::{
-    Accepted, Channel, HelloInfo, Opening, Pending as AnyPending, Refusal, STATIC,
-    constant_time_eq, extra_str, random_bytes, realm_allowed,
+    Accepted, Channel, HelloInfo, Opening, Pending as AnyPending, Refusal, constant_time_eq,
+    extra_str, provider_name, random_bytes, realm_allowed,
 };
-use crate::config::{CryptosignPrincipal, Provider};
+use crate::config::{CryptosignPrincipal, Grant, Provider};
 
 /// The method's name in `authmethods`.
 pub(super) const AUTHMETHOD: &str = "cryptosign";
@@ -72,33 +72,9 @@ fn start(
     let key_bytes = parse_key(pubkey).ok_or_else(|| {
         Refusal::not_authorized("authextra.pubkey is not an Ed25519 public key (64 hex digits)")
     })?;
-    let Provider::Static(principals) = provider;
-    let authid = match hello.authid {
-        Some(authid) => authid.to_owned(),
-        None => {
-            let mut owners = principals
-                .iter()
-                .filter(|(_, p)| p.authorized_keys.contains(&key_bytes));
-            match (owners.next(), owners.next()) {
-                (Some((authid, _)), None) => authid.clone(),
-                (Some(_), Some(_)) => {
-                    return Err(Refusal::not_authorized(
-                        "cannot identify the client by its key: several principals have it; send an authid",
-                    ));
-                }
-                (None, _) => {
-                    return Err(Refusal::failed(
-                        "no principal has this public key; send an authid or use an authorized key",
-                    ));
-                }
-            }
-        }
-    };
-    let found = principals
-        .get(&authid)
-        .filter(|p| p.authorized_keys.contains(&key_bytes));
-    if let Some(p) = found {
-        realm_allowed(&p.grant, hello.realm)?;
+    let (authid, grant) = lookup(provider, hello, &key_bytes)?;
+    if let Some(grant) = &grant {
+        realm_allowed(grant, hello.realm)?;
     }
     let challenge = random_bytes::<32>()?;
     let extra: Dict = [
@@ -108,16 +84,69 @@ fn start(
     .into_iter()
     .collect();
     let pending = Pending {
-        key: found.and_then(|_| VerifyingKey::from_bytes(&key_bytes).ok()),
+        key: grant
+            .as_ref()
+            .and_then(|_| VerifyingKey::from_bytes(&key_bytes).ok()),
         challenge,
         accepted: Accepted {
             authid,
-            authrole: found.map(|p| p.grant.role.clone()).unwrap_or_default(),
+            authrole: grant.map(|g| g.role).unwrap_or_default(),
             authmethod: AUTHMETHOD,
-            authprovider: STATIC,
+            authprovider: provider_name(provider),
         },
     };
     Ok((extra, pending))
+}
+
+/// The authid the client authenticates as, and the grant of its principal
+/// when that principal has the announced key (`None` fails at
+/// AUTHENTICATE, like a wrong signature).
+fn lookup(
+    provider: &Provider<CryptosignPrincipal>,
+    hello: &HelloInfo<'_>,
+    key: &[u8; 32],
+) -> Result<(String, Option<Grant>), Refusal> {
+    let unknown_key = || {
+        Refusal::failed("no principal has this public key; send an authid or use an authorized key")
+    };
+    match provider {
+        Provider::Static(principals) => {
+            let authid = match hello.authid {
+                Some(authid) => authid.to_owned(),
+                None => {
+                    let mut owners = principals
+                        .iter()
+                        .filter(|(_, p)| p.authorized_keys.contains(key));
+                    match (owners.next(), owners.next()) {
+                        (Some((authid, _)), None) => authid.clone(),
+                        (Some(_), Some(_)) => {
+                            return Err(Refusal::not_authorized(
+                                "cannot identify the client by its key: several principals have it; send an authid",
+                            ));
+                        }
+                        (None, _) => return Err(unknown_key()),
+                    }
+                }
+            };
+            let grant = principals
+                .get(&authid)
+                .filter(|p| p.authorized_keys.contains(key))
+                .map(|p| p.grant.clone());
+            Ok((authid, grant))
+        }
+        Provider::Dynamic(authenticator) => {
+            let found = authenticator
+                .principal(hello.realm, hello.authid, Some(key))
+                .filter(|(authid, p)| {
+                    p.authorized_keys.contains(key) && hello.authid.is_none_or(|a| a == authid)
+                });
+            match (found, hello.authid) {
+                (Some((authid, p)), _) => Ok((authid, Some(p.grant))),
+                (None, Some(authid)) => Ok((authid.to_owned(), None)),
+                (None, None) => Err(unknown_key()),
+            }
+        }
+    }
 }
 
 /// A hex Ed25519 public key.
@@ -155,7 +184,7 @@ mod tests {
     use ed25519_dalek::{Signer, SigningKey};
 
     use super::*;
-    use crate::config::Grant;
+    use crate::config::Authenticator;
 
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])
@@ -189,6 +218,17 @@ mod tests {
         announced: &SigningKey,
         signer: &SigningKey,
     ) -> Result<Accepted, Refusal> {
+        join_with(&provider(), "realm1", authid, announced, signer)
+    }
+
+    /// [`join`] with `provider`, to `realm`.
+    fn join_with(
+        provider: &Provider<CryptosignPrincipal>,
+        realm: &str,
+        authid: Option<&str>,
+        announced: &SigningKey,
+        signer: &SigningKey,
+    ) -> Result<Accepted, Refusal> {
         let extra: Dict = [(
             "pubkey",
             Value::from(hex::encode(announced.verifying_key().to_bytes())),
@@ -196,13 +236,12 @@ mod tests {
         .into_iter()
         .collect();
         let hello = HelloInfo {
-            realm: "realm1",
+            realm,
             authid,
             authextra: Some(&extra),
             session: 1,
         };
-        let Opening::Challenge { extra, pending, .. } =
-            open(&provider(), &hello, &Channel::default())
+        let Opening::Challenge { extra, pending, .. } = open(provider, &hello, &Channel::default())
         else {
             return Err(Refusal::not_authorized("no challenge"));
         };
@@ -221,6 +260,69 @@ mod tests {
             ("alice", "user")
         );
         assert_eq!(join(None, &key(1), &key(1)).unwrap().authid, "alice");
+    }
+
+    /// A dynamic authenticator: any key joins `realm1` as its own hex,
+    /// with role `pairing`; `admin` is the principal of key 1.
+    #[derive(Debug)]
+    struct EveryKey;
+
+    impl Authenticator<CryptosignPrincipal> for EveryKey {
+        fn principal(
+            &self,
+            realm: &str,
+            authid: Option<&str>,
+            credential: Option<&[u8]>,
+        ) -> Option<(String, CryptosignPrincipal)> {
+            let announced: [u8; 32] = credential?.try_into().ok()?;
+            let (authid, keys, role) = match authid {
+                Some("admin") => (
+                    "admin".to_owned(),
+                    vec![key(1).verifying_key().to_bytes()],
+                    "admin",
+                ),
+                _ => (hex::encode(announced), vec![announced], "pairing"),
+            };
+            (realm == "realm1").then(|| {
+                let grant = Grant {
+                    role: role.into(),
+                    realm: Some("realm1".into()),
+                };
+                (
+                    authid,
+                    CryptosignPrincipal {
+                        authorized_keys: keys,
+                        grant,
+                    },
+                )
+            })
+        }
+    }
+
+    #[test]
+    fn a_dynamic_authenticator_names_the_principal_and_the_signature_decides() {
+        let dynamic = Provider::Dynamic(std::sync::Arc::new(EveryKey));
+        let accepted = join_with(&dynamic, "realm1", None, &key(4), &key(4)).unwrap();
+        assert_eq!(
+            accepted.authid,
+            hex::encode(key(4).verifying_key().to_bytes())
+        );
+        assert_eq!(accepted.authrole, "pairing");
+        assert_eq!(accepted.authprovider, "dynamic");
+        let admin = join_with(&dynamic, "realm1", Some("admin"), &key(1), &key(1)).unwrap();
+        assert_eq!(
+            (admin.authid.as_str(), admin.authrole.as_str()),
+            ("admin", "admin")
+        );
+        // signed by another key than announced
+        assert!(join_with(&dynamic, "realm1", None, &key(4), &key(5)).is_err());
+        // a key the principal does not have
+        assert!(join_with(&dynamic, "realm1", Some("admin"), &key(4), &key(4)).is_err());
+        // an authid other than the one the authenticator returns
+        assert!(join_with(&dynamic, "realm1", Some("bob"), &key(4), &key(4)).is_err());
+        // nothing in another realm, with or without an authid
+        assert!(join_with(&dynamic, "realm2", None, &key(4), &key(4)).is_err());
+        assert!(join_with(&dynamic, "realm2", Some("admin"), &key(1), &key(1)).is_err());
     }
 
     #[test]

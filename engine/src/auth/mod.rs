@@ -17,6 +17,8 @@ mod ticket;
 mod tls;
 mod wampcra;
 
+use std::borrow::Cow;
+
 use ringbar_protocol::value::{Dict, Value};
 use subtle::ConstantTimeEq;
 
@@ -178,15 +180,32 @@ pub(crate) fn open(
     })
 }
 
-/// The principal `authid` of `provider`, if it has one.
-fn principal<'p, P>(provider: &'p Provider<P>, authid: &str) -> Option<&'p P> {
+/// The principal `authid` of `provider` for a HELLO to `realm`, if it has
+/// one.
+fn principal<'p, P: Clone>(
+    provider: &'p Provider<P>,
+    realm: &str,
+    authid: &str,
+) -> Option<Cow<'p, P>> {
     match provider {
-        Provider::Static(principals) => principals.get(authid),
+        Provider::Static(principals) => principals.get(authid).map(Cow::Borrowed),
+        Provider::Dynamic(authenticator) => authenticator
+            .principal(realm, Some(authid), None)
+            .filter(|(found, _)| found == authid)
+            .map(|(_, p)| Cow::Owned(p)),
     }
 }
 
 /// The static authprovider name, as WELCOME reports it.
 const STATIC: &str = "static";
+
+/// The authprovider name of `provider`, as WELCOME reports it.
+fn provider_name<P>(provider: &Provider<P>) -> &'static str {
+    match provider {
+        Provider::Static(_) => STATIC,
+        Provider::Dynamic(_) => "dynamic",
+    }
+}
 
 /// Whether `grant` allows joining `realm`.
 fn realm_allowed(grant: &Grant, realm: &str) -> Result<(), Refusal> {

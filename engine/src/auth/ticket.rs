@@ -4,8 +4,8 @@
 use ringbar_protocol::value::Dict;
 
 use super::{
-    Accepted, HelloInfo, Opening, Pending as AnyPending, Refusal, STATIC, constant_time_eq,
-    principal, realm_allowed,
+    Accepted, HelloInfo, Opening, Pending as AnyPending, Refusal, constant_time_eq, principal,
+    provider_name, realm_allowed,
 };
 use crate::config::{Provider, Secret, TicketPrincipal};
 
@@ -30,7 +30,7 @@ pub(super) fn open(provider: &Provider<TicketPrincipal>, hello: &HelloInfo<'_>) 
             "ticket authentication needs an authid in HELLO",
         ));
     };
-    let expected = match principal(provider, authid) {
+    let expected = match principal(provider, hello.realm, authid) {
         Some(p) => {
             if let Err(refusal) = realm_allowed(&p.grant, hello.realm) {
                 return Opening::Refuse(refusal);
@@ -41,7 +41,7 @@ pub(super) fn open(provider: &Provider<TicketPrincipal>, hello: &HelloInfo<'_>) 
                     authid: authid.to_owned(),
                     authrole: p.grant.role.clone(),
                     authmethod: AUTHMETHOD,
-                    authprovider: STATIC,
+                    authprovider: provider_name(provider),
                 },
             ))
         }

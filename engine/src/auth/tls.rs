@@ -2,7 +2,7 @@
 //! TLS handshake (already verified against the endpoint's CAs), looked up
 //! by its SHA-1 fingerprint as Crossbar.io's `certificate-sha1`.
 
-use super::{Accepted, Channel, HelloInfo, Opening, Refusal, STATIC, realm_allowed};
+use super::{Accepted, Channel, HelloInfo, Opening, Refusal, provider_name, realm_allowed};
 use crate::config::{Provider, TlsPrincipal};
 
 /// The method's name in `authmethods`.
@@ -19,11 +19,16 @@ pub(super) fn open(
             "tls authentication needs a TLS client certificate, and the client sent none",
         ));
     };
-    let Provider::Static(principals) = provider;
-    let Some((authid, principal)) = principals
-        .iter()
-        .find(|(_, p)| p.certificate_sha1 == fingerprint)
-    else {
+    let found = match provider {
+        Provider::Static(principals) => principals
+            .iter()
+            .find(|(_, p)| p.certificate_sha1 == fingerprint)
+            .map(|(authid, p)| (authid.clone(), p.clone())),
+        Provider::Dynamic(authenticator) => authenticator
+            .principal(hello.realm, hello.authid, Some(&fingerprint))
+            .filter(|(_, p)| p.certificate_sha1 == fingerprint),
+    };
+    let Some((authid, principal)) = found else {
         return Opening::Refuse(Refusal::failed(
             "no principal has the client's TLS certificate",
         ));
@@ -37,10 +42,10 @@ pub(super) fn open(
         return Opening::Refuse(refusal);
     }
     Opening::Welcome(Accepted {
-        authid: authid.clone(),
-        authrole: principal.grant.role.clone(),
+        authid,
+        authrole: principal.grant.role,
         authmethod: AUTHMETHOD,
-        authprovider: STATIC,
+        authprovider: provider_name(provider),
     })
 }
 

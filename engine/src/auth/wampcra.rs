@@ -13,8 +13,8 @@ use ringbar_protocol::value::{Dict, Value};
 use sha2::Sha256;
 
 use super::{
-    Accepted, HelloInfo, Opening, Pending as AnyPending, Refusal, STATIC, constant_time_eq,
-    principal, random_bytes, realm_allowed,
+    Accepted, HelloInfo, Opening, Pending as AnyPending, Refusal, constant_time_eq, principal,
+    provider_name, random_bytes, realm_allowed,
 };
 use crate::config::{Pbkdf2Params, Provider, WampCraPrincipal};
 
@@ -42,13 +42,13 @@ pub(super) fn open(provider: &Provider<WampCraPrincipal>, hello: &HelloInfo<'_>)
         Ok(n) => BASE64.encode(n),
         Err(refusal) => return Opening::Refuse(refusal),
     };
-    let found = principal(provider, authid);
-    if let Some(p) = found
+    let found = principal(provider, hello.realm, authid);
+    if let Some(p) = &found
         && let Err(refusal) = realm_allowed(&p.grant, hello.realm)
     {
         return Opening::Refuse(refusal);
     }
-    let authrole = found.map_or("", |p| p.grant.role.as_str());
+    let authrole = found.as_ref().map_or("", |p| p.grant.role.as_str());
     let challenge = challenge_text(
         authid,
         authrole,
@@ -69,7 +69,7 @@ pub(super) fn open(provider: &Provider<WampCraPrincipal>, hello: &HelloInfo<'_>)
             authid: authid.to_owned(),
             authrole: p.grant.role.clone(),
             authmethod: AUTHMETHOD,
-            authprovider: STATIC,
+            authprovider: provider_name(provider),
         };
         (sign(p.key().0.as_bytes(), challenge.as_bytes()), accepted)
     });

@@ -9,6 +9,7 @@ pub(crate) mod diag;
 mod file;
 mod read;
 pub(crate) mod settings;
+pub(crate) mod uplink;
 
 use std::fmt;
 use std::io;
@@ -28,6 +29,8 @@ pub(crate) const CONFIG_FILES: [&str; 2] = ["config.json", "config.yaml"];
 pub(crate) struct Loaded {
     /// What the engine runs.
     pub(crate) router: RouterConfig,
+    /// The management service to connect to (`ringbar.management`).
+    pub(crate) uplink: Option<uplink::Uplink>,
     /// The file it came from.
     pub(crate) path: PathBuf,
     /// What was accepted but deserves a look.
@@ -125,10 +128,12 @@ pub(crate) fn load_with_env(
         );
     }
     let router = convert::convert(&root, dir, env, overrides, &mut diag);
+    let uplink = uplink::from_root(&root, &mut diag);
     let (errors, warnings) = diag.into_parts();
     match router {
         Some(router) if errors.is_empty() => Ok(Loaded {
             router,
+            uplink,
             path,
             warnings,
         }),

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::diag::{Diagnostics, Path};
 use super::file::RingbarFile;
-use super::read::read;
+use super::read::{Accept, read_with};
 
 /// How long a graceful shutdown may take before connections are cut, when
 /// the file says nothing: long enough to say GOODBYE and flush.
@@ -49,7 +49,8 @@ pub(crate) fn convert(
 ) -> Settings {
     let path = Path::root().key("ringbar");
     let file: RingbarFile = value
-        .and_then(|value| read(value, &path, diag))
+        // `management` is the uplink's, read by `super::uplink`.
+        .and_then(|value| read_with(value, &path, diag, Accept::silent(&["management"])))
         .unwrap_or_default();
     let mut settings = Settings {
         cores: available_cores(),

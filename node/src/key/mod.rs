@@ -25,7 +25,8 @@ use ed25519_dalek::SigningKey;
 mod origin;
 mod tags;
 
-use origin::{creator, machine_id, utc_timestamp};
+pub(crate) use origin::utc_timestamp;
+use origin::{creator, machine_id};
 use tags::{parse_tags, render, tag};
 
 /// The private key file in the node directory.

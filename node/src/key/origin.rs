@@ -49,7 +49,7 @@ fn read_trimmed(path: &str) -> Option<String> {
 }
 
 /// `2025-01-31T12:00:00.000Z`, the form of Crossbar.io's `created-at`.
-pub(super) fn utc_timestamp(now: SystemTime) -> String {
+pub(crate) fn utc_timestamp(now: SystemTime) -> String {
     let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since_epoch.as_secs();
     let days = i64::try_from(secs / 86_400).unwrap_or(0);

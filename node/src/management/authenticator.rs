@@ -1,0 +1,180 @@
+//! Who may join the management realm, from the state database: a node by
+//! its instance key (WAMP-cryptosign), as `node` when it is paired and as
+//! `pairing` when it is unknown or not paired yet; an owner with an
+//! Ed25519 key by their name, as `owner`. The service puts this behind
+//! every `cryptosign` method of its transports.
+
+use std::sync::Arc;
+
+use ringbar_engine::config::{
+    Authenticator, CryptosignPrincipal, Grant, Provider, RouterConfig, TransportKind, WebService,
+};
+
+use super::config::MANAGEMENT_REALM;
+use super::store::{Credential, Store};
+
+/// The role of paired nodes.
+const NODE_ROLE: &str = "node";
+/// The role of nodes that are not paired (yet).
+const PAIRING_ROLE: &str = "pairing";
+/// The role of owners.
+const OWNER_ROLE: &str = "owner";
+
+/// The management realm's cryptosign authenticator.
+#[derive(Debug)]
+pub(crate) struct StateAuthenticator {
+    store: Arc<Store>,
+}
+
+impl StateAuthenticator {
+    /// An authenticator reading `store`.
+    pub(crate) fn new(store: Arc<Store>) -> Self {
+        StateAuthenticator { store }
+    }
+
+    /// Puts this authenticator behind every `cryptosign` method of
+    /// `router`'s transports.
+    pub(crate) fn install(self, router: &mut RouterConfig) {
+        let provider = Provider::Dynamic(Arc::new(self));
+        for transport in &mut router.transports {
+            let auths = match &mut transport.kind {
+                TransportKind::WebSocket(ws) => vec![&mut ws.auth],
+                TransportKind::RawSocket(rs) => vec![&mut rs.auth],
+                TransportKind::Web(web) => web
+                    .paths
+                    .iter_mut()
+                    .filter_map(|(_, service)| match service {
+                        WebService::WebSocket(ws) => Some(&mut ws.auth),
+                        _ => None,
+                    })
+                    .collect(),
+                TransportKind::WebSocketTestee(_) => Vec::new(),
+            };
+            for auth in auths {
+                if auth.cryptosign.is_some() {
+                    Arc::make_mut(auth).cryptosign = Some(provider.clone());
+                }
+            }
+        }
+    }
+
+    fn lookup(&self, authid: Option<&str>, key: [u8; 32]) -> Option<(String, &'static str)> {
+        let pubkey = hex::encode(key);
+        match authid {
+            Some(name) if name != pubkey => match self.store.owner(name) {
+                Ok(Some(owner)) if owner.credential == Credential::Ed25519(pubkey) => {
+                    Some((name.to_owned(), OWNER_ROLE))
+                }
+                Ok(_) => None,
+                Err(error) => {
+                    tracing::warn!("cannot look up owner '{name}': {error}");
+                    None
+                }
+            },
+            _ => match self.store.node(&pubkey) {
+                Ok(node) => {
+                    let paired = node.is_some_and(|node| node.paired);
+                    Some((pubkey, if paired { NODE_ROLE } else { PAIRING_ROLE }))
+                }
+                Err(error) => {
+                    tracing::warn!("cannot look up node {pubkey}: {error}");
+                    None
+                }
+            },
+        }
+    }
+}
+
+impl Authenticator<CryptosignPrincipal> for StateAuthenticator {
+    fn principal(
+        &self,
+        realm: &str,
+        authid: Option<&str>,
+        credential: Option<&[u8]>,
+    ) -> Option<(String, CryptosignPrincipal)> {
+        if realm != MANAGEMENT_REALM {
+            return None;
+        }
+        let key: [u8; 32] = credential?.try_into().ok()?;
+        let (authid, role) = self.lookup(authid, key)?;
+        let principal = CryptosignPrincipal {
+            authorized_keys: vec![key],
+            grant: Grant {
+                role: role.to_owned(),
+                realm: Some(MANAGEMENT_REALM.to_owned()),
+            },
+        };
+        Some((authid, principal))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::management::store::{Node, Owner};
+
+    fn role(
+        auth: &StateAuthenticator,
+        realm: &str,
+        authid: Option<&str>,
+        key: [u8; 32],
+    ) -> Option<(String, String)> {
+        auth.principal(realm, authid, Some(&key))
+            .map(|(authid, p)| {
+                assert_eq!(p.authorized_keys, [key], "only the announced key may sign");
+                (authid, p.grant.role)
+            })
+    }
+
+    #[test]
+    fn nodes_by_key_and_owners_by_name() {
+        let dir = std::env::temp_dir().join(format!("ringbar-authn-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::create(&dir).unwrap();
+        let (paired, unpaired, stranger, owner_key) = ([1; 32], [2; 32], [3; 32], [4; 32]);
+        let node = |paired| Node {
+            paired,
+            owner: paired.then(|| "alice".to_owned()),
+            ..Node::default()
+        };
+        store.put_node(&hex::encode(paired), &node(true)).unwrap();
+        store
+            .put_node(&hex::encode(unpaired), &node(false))
+            .unwrap();
+        let owner = |credential| Owner {
+            credential,
+            created_at: 0,
+        };
+        store
+            .add_owner("alice", &owner(Credential::Ed25519(hex::encode(owner_key))))
+            .unwrap();
+        store
+            .add_owner("bob", &owner(Credential::Password("$argon2id$x".into())))
+            .unwrap();
+        let auth = StateAuthenticator::new(Arc::new(store));
+        let m = MANAGEMENT_REALM;
+        let as_role = |authid: [u8; 32], role: &str| Some((hex::encode(authid), role.to_owned()));
+
+        assert_eq!(role(&auth, m, None, paired), as_role(paired, "node"));
+        assert_eq!(
+            role(&auth, m, Some(&hex::encode(paired)), paired),
+            as_role(paired, "node")
+        );
+        assert_eq!(role(&auth, m, None, unpaired), as_role(unpaired, "pairing"));
+        assert_eq!(role(&auth, m, None, stranger), as_role(stranger, "pairing"));
+        assert_eq!(
+            role(&auth, m, Some("alice"), owner_key),
+            Some(("alice".into(), "owner".into()))
+        );
+        // an owner's name with another key, a password owner, an unknown name
+        assert_eq!(role(&auth, m, Some("alice"), stranger), None);
+        assert_eq!(role(&auth, m, Some("bob"), stranger), None);
+        assert_eq!(role(&auth, m, Some("carol"), stranger), None);
+        // nothing outside the management realm
+        assert_eq!(role(&auth, "realm1", None, paired), None);
+        assert_eq!(auth.principal(m, None, Some(&[1, 2, 3])), None);
+        drop(auth);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
