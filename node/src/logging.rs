@@ -33,5 +33,10 @@ pub(crate) fn init(level: LogLevel) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
+        // A log line that cannot be written (stderr's reader went away)
+        // must not take the writing thread down: tracing-subscriber would
+        // report it with `eprintln!`, which panics on that same stderr, and
+        // the signal thread with it, so SIGTERM could no longer stop the node.
+        .log_internal_errors(false)
         .try_init();
 }

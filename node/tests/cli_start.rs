@@ -182,3 +182,20 @@ fn a_restart_loads_the_key_and_names_the_configured_uplink() {
     }
     assert!(!stderr.contains("Instance key generated."), "{stderr}");
 }
+
+#[test]
+fn sigterm_stops_a_node_whose_log_reader_went_away() {
+    let dir = Scratch::new("start-no-reader").with_config(UNIX_CONFIG);
+    let pid_path = dir.path.join("node.pid");
+    let mut child = spawn(&["start", dir.arg(), "--io", "epoll"]);
+    assert!(
+        wait_for_file(&pid_path, &mut child, STARTUP),
+        "no node.pid: {}",
+        stderr_of(child)
+    );
+    // Nobody reads the node's stderr any more: its next log line fails.
+    drop(child.stderr.take());
+    signal(&child, "TERM");
+    let status = wait_exit(&mut child, SHUTDOWN);
+    assert_eq!(status.code(), Some(0));
+}
