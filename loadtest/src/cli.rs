@@ -71,9 +71,14 @@ pub(crate) enum Command {
 /// Options every scenario takes.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct Common {
-    /// The router: ws://host:port/path (WebSocket) or rs://host:port (RawSocket).
+    /// The router: ws://host:port/path (WebSocket) or rs://host:port
+    /// (RawSocket); wss:// or rss:// over TLS (with --tls-ca).
     #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
     pub(crate) url: String,
+    /// The PEM file of the CA the router's certificate chains to, for
+    /// wss:// and rss:// URLs.
+    #[arg(long)]
+    pub(crate) tls_ca: Option<std::path::PathBuf>,
     /// The realm to join.
     #[arg(long, default_value = "realm1")]
     pub(crate) realm: String,
@@ -218,7 +223,13 @@ pub(crate) fn run_scenario(command: &Command) -> io::Result<Report> {
             common.serializer
         ))
     })?;
-    let target = Target::parse(&common.url, &common.realm, serializer).map_err(io::Error::other)?;
+    let target = Target::parse(
+        &common.url,
+        &common.realm,
+        serializer,
+        common.tls_ca.as_deref(),
+    )
+    .map_err(io::Error::other)?;
     let load_cores = match &common.load_cores {
         Some(list) => pool::parse_cpu_list(list)
             .map_err(|e| io::Error::other(format!("--load-cores: {e}")))?,

@@ -24,9 +24,9 @@ use ringbar_protocol::value::{Dict, Value};
 use ringbar_protocol::websocket::handshake::ClientHandshake;
 use ringbar_protocol::websocket::{self, OpCode, WebSocketConfig, encode_frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
 
 use crate::stamp;
+use crate::stream::Stream;
 use crate::target::{Target, Transport};
 
 /// Bytes one read asks the kernel for: many frames per system call.
@@ -45,7 +45,7 @@ thread_local! {
 
 /// A connection to the router, open and (after [`Conn::join`]) in a session.
 pub(crate) struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     framer: Framer,
     serializer: Serializer,
     scratch: BytesMut,
@@ -58,13 +58,8 @@ pub(crate) struct Conn {
 impl Conn {
     /// Connects and completes the transport's opening handshake.
     pub(crate) async fn connect(target: &Target, nonce: [u8; 16]) -> io::Result<Self> {
-        let mut stream = TcpStream::connect(target.authority()).await.map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot connect to {}: {e}", target.authority()),
-            )
-        })?;
-        stream.set_nodelay(true)?;
+        let mut stream =
+            Stream::connect(&target.authority(), &target.host, target.tls.as_ref()).await?;
         let mut carry = Vec::new();
         let framer = match target.transport {
             Transport::WebSocket => {
@@ -148,6 +143,8 @@ impl Conn {
     pub(crate) async fn flush(&mut self) -> io::Result<()> {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
+            // TLS may hold the last record back until flushed.
+            self.stream.flush().await?;
             self.out.clear();
         }
         Ok(())
@@ -205,28 +202,30 @@ impl Conn {
             self.carry.drain(..used);
             return Ok(open);
         }
-        loop {
-            self.stream.readable().await?;
-            let outcome =
-                READ_BUF.with_borrow_mut(|buf| self.read_and_scan(buf, &mut on_message))?;
-            if let Some(open) = outcome {
-                return Ok(open);
+        std::future::poll_fn(|cx| {
+            match READ_BUF.with_borrow_mut(|buf| self.read_and_scan(cx, buf, &mut on_message)) {
+                Ok(None) => Poll::Pending,
+                Ok(Some(open)) => Poll::Ready(Ok(open)),
+                Err(e) => Poll::Ready(Err(e)),
             }
-        }
+        })
+        .await
     }
 
     /// Like [`Conn::read_batch`], but only what has already arrived: never
     /// waits. For a sender that must notice errors and pings between sends.
     pub(crate) fn read_now(&mut self, mut on_message: impl FnMut(&[u8], u64)) -> io::Result<bool> {
+        let mut cx = Context::from_waker(Waker::noop());
         READ_BUF
-            .with_borrow_mut(|buf| self.read_and_scan(buf, &mut on_message))
+            .with_borrow_mut(|buf| self.read_and_scan(&mut cx, buf, &mut on_message))
             .map(|outcome| outcome.unwrap_or(true))
     }
 
     /// One read into the thread's buffer after the carried bytes, then the
-    /// scan; `None` when the readiness was spurious.
+    /// scan; `None` when nothing had arrived (`cx` is woken when it does).
     fn read_and_scan(
         &mut self,
+        cx: &mut Context<'_>,
         buf: &mut Vec<u8>,
         on_message: &mut impl FnMut(&[u8], u64),
     ) -> io::Result<Option<bool>> {
@@ -237,11 +236,9 @@ impl Conn {
         let (head, tail) = buf.split_at_mut(carried);
         head.copy_from_slice(&self.carry);
         let mut read = ReadBuf::new(tail);
-        // Readiness was just reported, so this poll completes at once. A
-        // plain poll (not `try_read`) lets tokio clear the readiness after
-        // a short read, which saves the EAGAIN read that would follow.
-        let mut cx = Context::from_waker(Waker::noop());
-        match Pin::new(&mut self.stream).poll_read(&mut cx, &mut read) {
+        // A poll (not `try_read`) lets tokio clear the readiness after a
+        // short read, which saves the EAGAIN read that would follow.
+        match Pin::new(&mut self.stream).poll_read(cx, &mut read) {
             Poll::Pending => Ok(None),
             Poll::Ready(Err(e)) => Err(e),
             Poll::Ready(Ok(())) => {
@@ -283,7 +280,7 @@ impl Conn {
 
 /// Opens the WebSocket: the HTTP upgrade, keeping what follows the response.
 async fn websocket_open(
-    stream: &mut TcpStream,
+    stream: &mut Stream,
     target: &Target,
     nonce: [u8; 16],
     carry: &mut Vec<u8>,

@@ -19,6 +19,7 @@ mod rpc;
 mod run;
 mod sniff;
 mod stamp;
+mod stream;
 mod target;
 mod wamp;
 

@@ -1,8 +1,12 @@
 //! Where the router under test listens, and how to speak to it: the URL
-//! (`ws://host:port/path` for WebSocket, `rs://host:port` for RawSocket),
-//! the realm and the serializer.
+//! (`ws://host:port/path` for WebSocket, `rs://host:port` for RawSocket;
+//! `wss://` and `rss://` over TLS), the realm and the serializer.
+
+use std::path::Path;
 
 use ringbar_protocol::codec::Serializer;
+
+use crate::stream::TlsClient;
 
 /// The WAMP transport a connection uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,22 +32,48 @@ pub(crate) struct Target {
     pub(crate) realm: String,
     /// JSON, MessagePack or CBOR.
     pub(crate) serializer: Serializer,
+    /// TLS, for `wss://` and `rss://`.
+    pub(crate) tls: Option<TlsClient>,
 }
 
 impl Target {
-    /// Parses `ws://host:port/path` or `rs://host:port` (also `tcp://`).
-    pub(crate) fn parse(url: &str, realm: &str, serializer: Serializer) -> Result<Self, String> {
-        let (transport, rest) = if let Some(rest) = url.strip_prefix("ws://") {
-            (Transport::WebSocket, rest)
-        } else if let Some(rest) = url
-            .strip_prefix("rs://")
-            .or_else(|| url.strip_prefix("tcp://"))
-        {
-            (Transport::RawSocket, rest)
-        } else {
+    /// Parses `ws://host:port/path` or `rs://host:port` (also `tcp://`),
+    /// or `wss://` and `rss://` for the same over TLS, which need the CA
+    /// file `tls_ca` that the router's certificate chains to.
+    pub(crate) fn parse(
+        url: &str,
+        realm: &str,
+        serializer: Serializer,
+        tls_ca: Option<&Path>,
+    ) -> Result<Self, String> {
+        let schemes = [
+            ("ws://", Transport::WebSocket, false),
+            ("wss://", Transport::WebSocket, true),
+            ("rs://", Transport::RawSocket, false),
+            ("tcp://", Transport::RawSocket, false),
+            ("rss://", Transport::RawSocket, true),
+        ];
+        let Some((transport, rest, secure)) =
+            schemes.iter().find_map(|(scheme, transport, tls)| {
+                url.strip_prefix(scheme)
+                    .map(|rest| (*transport, rest, *tls))
+            })
+        else {
             return Err(format!(
-                "{url}: use ws://host:port/path (WebSocket) or rs://host:port (RawSocket)"
+                "{url}: use ws://host:port/path (WebSocket) or rs://host:port (RawSocket), wss:// or rss:// over TLS"
             ));
+        };
+        let tls = match (secure, tls_ca) {
+            (true, Some(ca)) => Some(TlsClient::from_ca_file(ca)?),
+            (true, None) => {
+                return Err(format!(
+                    "{url}: a TLS URL needs --tls-ca FILE, the CA certificate the router's certificate chains to"
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(format!("--tls-ca is for wss:// and rss:// URLs, not {url}"));
+            }
+            (false, None) => None,
         };
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
         let (host, port) = authority
@@ -62,6 +92,7 @@ impl Target {
             path: format!("/{path}"),
             realm: realm.to_owned(),
             serializer,
+            tls,
         })
     }
 
@@ -81,13 +112,13 @@ mod tests {
 
     #[test]
     fn parses_both_transports() {
-        let ws = Target::parse("ws://127.0.0.1:8080/ws", "realm1", Serializer::Json).unwrap();
+        let ws = Target::parse("ws://127.0.0.1:8080/ws", "realm1", Serializer::Json, None).unwrap();
         assert_eq!(ws.transport, Transport::WebSocket);
         assert_eq!(
             (ws.host.as_str(), ws.port, ws.path.as_str()),
             ("127.0.0.1", 8080, "/ws")
         );
-        let rs = Target::parse("rs://[::1]:8081", "r", Serializer::Cbor).unwrap();
+        let rs = Target::parse("rs://[::1]:8081", "r", Serializer::Cbor, None).unwrap();
         assert_eq!(rs.transport, Transport::RawSocket);
         assert_eq!(rs.authority(), "[::1]:8081");
     }
@@ -95,19 +126,34 @@ mod tests {
     #[test]
     fn names_what_is_wrong() {
         assert!(
-            Target::parse("http://x:1/", "r", Serializer::Json)
+            Target::parse("http://x:1/", "r", Serializer::Json, None)
                 .unwrap_err()
                 .contains("ws://")
         );
         assert!(
-            Target::parse("ws://x/ws", "r", Serializer::Json)
+            Target::parse("ws://x/ws", "r", Serializer::Json, None)
                 .unwrap_err()
                 .contains("port")
         );
         assert!(
-            Target::parse("ws://x:y/ws", "r", Serializer::Json)
+            Target::parse("ws://x:y/ws", "r", Serializer::Json, None)
                 .unwrap_err()
                 .contains("'y'")
+        );
+        assert!(
+            Target::parse("wss://x:1/ws", "r", Serializer::Json, None)
+                .unwrap_err()
+                .contains("--tls-ca")
+        );
+        assert!(
+            Target::parse(
+                "ws://x:1/ws",
+                "r",
+                Serializer::Json,
+                Some(Path::new("ca.pem"))
+            )
+            .unwrap_err()
+            .contains("wss://")
         );
     }
 }

@@ -42,29 +42,32 @@ fn assert_exact(report: &serde_json::Value) {
 #[test]
 fn counts_are_exact_at_a_low_rate_in_every_transport_and_serializer() {
     let router = Router::new("exact");
-    for (url, serializer) in [
-        (&router.ws_url, "json"),
-        (&router.rs_url, "msgpack"),
-        (&router.ws_url, "cbor"),
+    let ca = router.ca.to_str().unwrap();
+    for (url, serializer, tls) in [
+        (&router.ws_url, "json", false),
+        (&router.rs_url, "msgpack", false),
+        (&router.ws_url, "cbor", false),
+        (&router.wss_url, "json", true),
+        (&router.rss_url, "cbor", true),
     ] {
-        let report = fanout(
-            &router,
-            url,
-            &[
-                "--serializer",
-                serializer,
-                "--subscribers",
-                "20",
-                "--topics",
-                "3",
-                "--publishers",
-                "2",
-                "--rate",
-                "300",
-                "--duration",
-                "1",
-            ],
-        );
+        let mut args = vec![
+            "--serializer",
+            serializer,
+            "--subscribers",
+            "20",
+            "--topics",
+            "3",
+            "--publishers",
+            "2",
+            "--rate",
+            "300",
+            "--duration",
+            "1",
+        ];
+        if tls {
+            args.extend(["--tls-ca", ca]);
+        }
+        let report = fanout(&router, url, &args);
         assert_exact(&report);
         // 300 publications/s over 3 topics of about 7 subscribers each.
         let events = figure(&report, "events_received");

@@ -7,24 +7,42 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
-/// A node directory with a config for a ringbar on two free ports.
+/// A node directory with a config for a ringbar on four free ports.
+#[allow(dead_code)] // each test binary uses its own part
 pub(crate) struct Router {
     pub(crate) dir: PathBuf,
     pub(crate) ws_url: String,
     pub(crate) rs_url: String,
+    /// WebSocket over TLS.
+    pub(crate) wss_url: String,
+    /// RawSocket over TLS.
+    pub(crate) rss_url: String,
+    /// The PEM file the TLS transports' certificate chains to (it is
+    /// self-signed, for 127.0.0.1).
+    pub(crate) ca: PathBuf,
 }
 
 impl Router {
     /// Writes the config (realm1, anonymous may do everything; WebSocket
-    /// at /ws and RawSocket, every serializer).
+    /// at /ws and RawSocket, every serializer, plain and over TLS).
     pub(crate) fn new(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("loadtest-it-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let (ws, rs) = (free_port(), free_port());
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let ca = dir.join("server.crt");
+        std::fs::write(&ca, certified.cert.pem()).unwrap();
+        std::fs::write(
+            dir.join("server.key"),
+            certified.signing_key.serialize_pem(),
+        )
+        .unwrap();
+        let tls = r#"{"key": "server.key", "certificate": "server.crt"}"#;
+        let (ws, rs, wss, rss) = (free_port(), free_port(), free_port(), free_port());
         let config = format!(
             r#"{{"version": 2, "controller": {{}}, "workers": [{{"type": "router",
  "realms": [{{"name": "realm1", "roles": [{{"name": "anonymous", "permissions": [
@@ -34,6 +52,10 @@ impl Router {
   {{"type": "web", "endpoint": {{"type": "tcp", "interface": "127.0.0.1", "port": {ws}}},
    "paths": {{"ws": {{"type": "websocket", "serializers": ["json", "msgpack", "cbor"]}}}}}},
   {{"type": "rawsocket", "endpoint": {{"type": "tcp", "interface": "127.0.0.1", "port": {rs}}},
+   "serializers": ["json", "msgpack", "cbor"]}},
+  {{"type": "websocket", "endpoint": {{"type": "tcp", "interface": "127.0.0.1", "port": {wss}, "tls": {tls}}},
+   "serializers": ["json", "msgpack", "cbor"]}},
+  {{"type": "rawsocket", "endpoint": {{"type": "tcp", "interface": "127.0.0.1", "port": {rss}, "tls": {tls}}},
    "serializers": ["json", "msgpack", "cbor"]}}]}}]}}"#
         );
         std::fs::write(dir.join("config.json"), config).unwrap();
@@ -41,6 +63,9 @@ impl Router {
             dir,
             ws_url: format!("ws://127.0.0.1:{ws}/ws"),
             rs_url: format!("rs://127.0.0.1:{rs}"),
+            wss_url: format!("wss://127.0.0.1:{wss}/"),
+            rss_url: format!("rss://127.0.0.1:{rss}"),
+            ca,
         }
     }
 
@@ -78,10 +103,11 @@ pub(crate) fn ringbar_bin() -> PathBuf {
 /// Runs `loadtest ARGS --json FILE` and returns the JSON report; panics
 /// with the tool's output when it fails.
 pub(crate) fn loadtest(args: &[&str]) -> Value {
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
     let json = std::env::temp_dir().join(format!(
         "loadtest-it-{}-{}.json",
         std::process::id(),
-        args.join("_").replace(['/', ':', ' '], "")
+        RUNS.fetch_add(1, Ordering::Relaxed)
     ));
     let output = Command::new(env!("CARGO_BIN_EXE_loadtest"))
         .args(args)
