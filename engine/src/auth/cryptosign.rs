@@ -2,6 +2,12 @@
 //! `authextra.pubkey`, the router sends 32 random bytes, the client answers
 //! with its signature of them followed by them (96 bytes, hex). A client
 //! that sends no authid is identified by its key, as Crossbar.io does.
+//!
+//! TLS channel binding: with `channel_binding: "tls-exporter"` (RFC 9266,
+//! TLS 1.3) the client signs the challenge XOR the connection's exporter
+//! value, so a signature cannot be replayed over another TLS connection.
+//! `tls-unique` is refused with the reason: rustls does not expose the
+//! Finished message it is made of.
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use ringbar_protocol::value::{Dict, Value};
@@ -24,9 +30,14 @@ pub(crate) struct Pending {
     /// the key is not one of its authorized keys (which fails like a wrong
     /// signature).
     key: Option<VerifyingKey>,
-    challenge: [u8; 32],
+    /// What the client must sign: the challenge, XOR the channel id when
+    /// the session is bound to its TLS channel.
+    message: [u8; 32],
     accepted: Accepted,
 }
+
+/// `channel_binding`'s value for RFC 9266 channel bindings.
+const TLS_EXPORTER: &str = "tls-exporter";
 
 /// Starts WAMP-Cryptosign.
 pub(super) fn open(
@@ -49,21 +60,7 @@ fn start(
     hello: &HelloInfo<'_>,
     channel: &Channel,
 ) -> Result<(Dict, Pending), Refusal> {
-    if let Some(binding) = hello
-        .authextra
-        .and_then(|e| e.get("channel_binding"))
-        .filter(|v| !matches!(v, Value::Null))
-    {
-        let what = if channel.is_tls {
-            "ringbar's TLS (rustls) does not expose tls-unique"
-        } else {
-            "this transport is not TLS"
-        };
-        return Err(Refusal::not_authorized(format!(
-            "channel binding {} is not available: {what}; connect without channel_binding",
-            binding.as_str().unwrap_or("(not a string)")
-        )));
-    }
+    let channel_id = channel_binding(hello, channel)?;
     let Some(pubkey) = extra_str(hello, "pubkey") else {
         return Err(Refusal::not_authorized(
             "cryptosign authentication needs the client's public key in authextra.pubkey",
@@ -77,17 +74,24 @@ fn start(
         realm_allowed(grant, hello.realm)?;
     }
     let challenge = random_bytes::<32>()?;
+    let binding = channel_id.map_or(Value::Null, |_| Value::from(TLS_EXPORTER));
     let extra: Dict = [
         ("challenge", Value::from(hex::encode(challenge))),
-        ("channel_binding", Value::Null),
+        ("channel_binding", binding),
     ]
     .into_iter()
     .collect();
+    let mut message = challenge;
+    if let Some(channel_id) = channel_id {
+        for (byte, id) in message.iter_mut().zip(channel_id) {
+            *byte ^= id;
+        }
+    }
     let pending = Pending {
         key: grant
             .as_ref()
             .and_then(|_| VerifyingKey::from_bytes(&key_bytes).ok()),
-        challenge,
+        message,
         accepted: Accepted {
             authid,
             authrole: grant.map(|g| g.role).unwrap_or_default(),
@@ -96,6 +100,39 @@ fn start(
         },
     };
     Ok((extra, pending))
+}
+
+/// The channel id the client asks to bind to with `channel_binding`:
+/// `None` when it asks for none; a refusal naming the reason when the
+/// binding is unknown or this connection cannot give it.
+fn channel_binding(hello: &HelloInfo<'_>, channel: &Channel) -> Result<Option<[u8; 32]>, Refusal> {
+    let Some(binding) = hello
+        .authextra
+        .and_then(|e| e.get("channel_binding"))
+        .filter(|v| !matches!(v, Value::Null))
+    else {
+        return Ok(None);
+    };
+    let unavailable = |why: &str| {
+        Refusal::not_authorized(format!(
+            "channel binding {} is not available: {why}",
+            binding.as_str().unwrap_or("(not a string)")
+        ))
+    };
+    match binding.as_str() {
+        Some(TLS_EXPORTER) if !channel.is_tls => Err(unavailable(
+            "this transport is not TLS; connect without channel_binding",
+        )),
+        Some(TLS_EXPORTER) => channel.tls_exporter.map(Some).ok_or_else(|| {
+            unavailable(
+                "the connection is not TLS 1.3; use TLS 1.3 or connect without channel_binding",
+            )
+        }),
+        Some("tls-unique") => Err(unavailable(
+            "ringbar's TLS (rustls) does not expose tls-unique; use tls-exporter or connect without channel_binding",
+        )),
+        _ => Err(unavailable("use tls-exporter or no channel_binding")),
+    }
 }
 
 /// The authid the client authenticates as, and the grant of its principal
@@ -157,7 +194,8 @@ fn parse_key(text: &str) -> Option<[u8; 32]> {
 }
 
 impl Pending {
-    /// Checks the signed challenge (hex of signature then challenge).
+    /// Checks the signed challenge (hex of the signature, then the message
+    /// signed: the challenge, XOR the channel id when bound).
     pub(super) fn authenticate(self, signed: &str) -> Result<Accepted, Refusal> {
         let mut bytes = [0u8; 96];
         if hex::decode_to_slice(signed.trim(), &mut bytes).is_err() {
@@ -168,7 +206,7 @@ impl Pending {
         let (signature, message) = bytes.split_at(64);
         let valid = self.key.is_some_and(|key| {
             Signature::from_slice(signature).is_ok_and(|s| key.verify(message, &s).is_ok())
-        }) && constant_time_eq(message, &self.challenge);
+        }) && constant_time_eq(message, &self.message);
         if valid {
             Ok(self.accepted)
         } else {
@@ -229,27 +267,75 @@ mod tests {
         announced: &SigningKey,
         signer: &SigningKey,
     ) -> Result<Accepted, Refusal> {
-        let extra: Dict = [(
-            "pubkey",
-            Value::from(hex::encode(announced.verifying_key().to_bytes())),
-        )]
-        .into_iter()
-        .collect();
-        let hello = HelloInfo {
-            realm,
-            authid,
-            authextra: Some(&extra),
-            session: 1,
-        };
-        let Opening::Challenge { extra, pending, .. } = open(provider, &hello, &Channel::default())
-        else {
-            return Err(Refusal::not_authorized("no challenge"));
-        };
-        let challenge =
-            hex::decode(extra.get("challenge").and_then(Value::as_str).unwrap()).unwrap();
-        let mut signed = signer.sign(&challenge).to_bytes().to_vec();
-        signed.extend_from_slice(&challenge);
-        pending.authenticate(&hex::encode(signed))
+        let hello = Hello::new(realm, authid, announced, None);
+        let (challenge, pending) = hello.challenge(provider, &Channel::default())?;
+        pending.authenticate(&signed(signer, &challenge))
+    }
+
+    /// A HELLO's authextra, kept for [`HelloInfo`] to borrow.
+    struct Hello<'a> {
+        realm: &'a str,
+        authid: Option<&'a str>,
+        extra: Dict,
+    }
+
+    impl<'a> Hello<'a> {
+        fn new(
+            realm: &'a str,
+            authid: Option<&'a str>,
+            announced: &SigningKey,
+            binding: Option<&str>,
+        ) -> Self {
+            let mut extra: Dict = [(
+                "pubkey",
+                Value::from(hex::encode(announced.verifying_key().to_bytes())),
+            )]
+            .into_iter()
+            .collect();
+            if let Some(binding) = binding {
+                extra.insert("channel_binding", binding);
+            }
+            Self {
+                realm,
+                authid,
+                extra,
+            }
+        }
+
+        /// The router's opening: the challenge's bytes and what checks the
+        /// answer, or the refusal.
+        fn challenge(
+            &self,
+            provider: &Provider<CryptosignPrincipal>,
+            channel: &Channel,
+        ) -> Result<(Vec<u8>, Pending), Refusal> {
+            let hello = HelloInfo {
+                realm: self.realm,
+                authid: self.authid,
+                authextra: Some(&self.extra),
+                session: 1,
+            };
+            match open(provider, &hello, channel) {
+                Opening::Challenge {
+                    extra,
+                    pending: AnyPending::Cryptosign(pending),
+                    ..
+                } => {
+                    let challenge = extra.get("challenge").and_then(Value::as_str).unwrap();
+                    Ok((hex::decode(challenge).unwrap(), *pending))
+                }
+                Opening::Refuse(refusal) => Err(refusal),
+                _ => panic!("expected a cryptosign challenge"),
+            }
+        }
+    }
+
+    /// The AUTHENTICATE signature of `message` by `signer`, as Autobahn
+    /// sends it.
+    fn signed(signer: &SigningKey, message: &[u8]) -> String {
+        let mut signed = signer.sign(message).to_bytes().to_vec();
+        signed.extend_from_slice(message);
+        hex::encode(signed)
     }
 
     #[test]
@@ -371,25 +457,91 @@ mod tests {
     }
 
     #[test]
-    fn channel_binding_is_refused_clearly() {
-        let extra: Dict = [
+    fn tls_unique_and_unknown_bindings_are_refused_clearly() {
+        let tls13 = Channel {
+            is_tls: true,
+            tls_exporter: Some([7; 32]),
+            ..Channel::default()
+        };
+        for (binding, channel, says) in [
+            ("tls-unique", &tls13, "use tls-exporter"),
+            ("tls-server-end-point", &tls13, "use tls-exporter"),
+            ("tls-exporter", &Channel::default(), "not TLS"),
             (
-                "pubkey",
-                Value::from(hex::encode(key(1).verifying_key().to_bytes())),
+                "tls-exporter",
+                &Channel {
+                    is_tls: true,
+                    ..Channel::default()
+                },
+                "not TLS 1.3",
             ),
-            ("channel_binding", Value::from("tls-unique")),
-        ]
-        .into_iter()
-        .collect();
-        let hello = HelloInfo {
-            realm: "realm1",
-            authid: Some("alice"),
-            authextra: Some(&extra),
-            session: 1,
+        ] {
+            let hello = Hello::new("realm1", Some("alice"), &key(1), Some(binding));
+            let Err(refusal) = hello.challenge(&provider(), channel) else {
+                panic!("{binding} was not refused");
+            };
+            assert_eq!(refusal.reason, super::super::NOT_AUTHORIZED);
+            assert!(
+                refusal.message.contains(binding) && refusal.message.contains(says),
+                "{binding}: {}",
+                refusal.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_tls_exporter_binding_needs_the_challenge_xor_the_channel_id() {
+        let channel_id = [0x5a; 32];
+        let channel = Channel {
+            is_tls: true,
+            tls_exporter: Some(channel_id),
+            ..Channel::default()
         };
-        let Opening::Refuse(refusal) = open(&provider(), &hello, &Channel::default()) else {
-            panic!("expected a refusal");
+        let hello = Hello::new("realm1", Some("alice"), &key(1), Some("tls-exporter"));
+        let bound = |challenge: &[u8]| -> Vec<u8> {
+            challenge
+                .iter()
+                .zip(channel_id)
+                .map(|(c, id)| c ^ id)
+                .collect()
         };
-        assert!(refusal.message.contains("tls-unique"));
+
+        let (challenge, pending) = hello.challenge(&provider(), &channel).unwrap();
+        let accepted = pending.authenticate(&signed(&key(1), &bound(&challenge)));
+        assert_eq!(accepted.unwrap().authid, "alice");
+
+        // the bare challenge (a signature made for another connection) fails
+        let (challenge, pending) = hello.challenge(&provider(), &channel).unwrap();
+        let refusal = pending
+            .authenticate(&signed(&key(1), &challenge))
+            .unwrap_err();
+        assert_eq!(refusal.message, INVALID);
+    }
+
+    #[test]
+    fn the_challenge_names_the_binding_in_force() {
+        let channel = Channel {
+            is_tls: true,
+            tls_exporter: Some([1; 32]),
+            ..Channel::default()
+        };
+        let binding = |requested: Option<&str>| {
+            let hello = Hello::new("realm1", Some("alice"), &key(1), requested);
+            let info = HelloInfo {
+                realm: hello.realm,
+                authid: hello.authid,
+                authextra: Some(&hello.extra),
+                session: 1,
+            };
+            match open(&provider(), &info, &channel) {
+                Opening::Challenge { extra, .. } => extra.get("channel_binding").cloned(),
+                _ => panic!("expected a challenge"),
+            }
+        };
+        assert_eq!(
+            binding(Some("tls-exporter")),
+            Some(Value::from("tls-exporter"))
+        );
+        assert_eq!(binding(None), Some(Value::Null));
     }
 }

@@ -52,6 +52,9 @@ pub(crate) struct Channel {
     pub(crate) client_certificate_sha1: Option<[u8; 20]>,
     /// Whether the transport is TLS.
     pub(crate) is_tls: bool,
+    /// The connection's `tls-exporter` channel binding (RFC 9266), when it
+    /// is TLS 1.3.
+    pub(crate) tls_exporter: Option<[u8; 32]>,
 }
 
 /// An authenticated identity.

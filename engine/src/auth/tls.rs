@@ -82,6 +82,7 @@ mod tests {
         Channel {
             client_certificate_sha1: sha1,
             is_tls: true,
+            tls_exporter: None,
         }
     }
 

@@ -37,6 +37,7 @@ impl Stream {
             Stream::Tls(tls) => crate::auth::Channel {
                 client_certificate_sha1: tls.client_certificate_sha1(),
                 is_tls: true,
+                tls_exporter: tls.tls_exporter(),
             },
             _ => crate::auth::Channel::default(),
         }

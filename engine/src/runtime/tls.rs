@@ -103,6 +103,20 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
+/// RFC 9266: the exporter's label for channel bindings.
+const CHANNEL_BINDING_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
+
+/// The `tls-exporter` channel binding of an established connection: 32
+/// bytes exported with the RFC 9266 label and an empty context, defined for
+/// TLS 1.3 only.
+fn tls_exporter(tls: &ServerConnection) -> Option<[u8; 32]> {
+    if tls.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
+        return None;
+    }
+    tls.export_keying_material([0u8; 32], CHANNEL_BINDING_LABEL, Some(&[]))
+        .ok()
+}
+
 /// A TLS connection over a plain stream.
 pub(crate) struct TlsStream {
     inner: Stream,
@@ -113,6 +127,8 @@ pub(crate) struct TlsStream {
     write_lock: tokio::sync::Mutex<()>,
     /// SHA-1 of the client's certificate, when it presented one.
     client_certificate_sha1: Option<[u8; 20]>,
+    /// The `tls-exporter` channel binding, on TLS 1.3.
+    tls_exporter: Option<[u8; 32]>,
 }
 
 impl TlsStream {
@@ -130,6 +146,7 @@ impl TlsStream {
             raw: RefCell::new(BytesMut::with_capacity(READ_BYTES)),
             write_lock: tokio::sync::Mutex::new(()),
             client_certificate_sha1: None,
+            tls_exporter: None,
         };
         while stream.tls.borrow().is_handshaking() {
             stream.flush().await?;
@@ -148,7 +165,14 @@ impl TlsStream {
             .peer_certificates()
             .and_then(|certs| certs.first())
             .map(|cert| sha1::Sha1::digest(cert.as_ref()).into());
+        stream.tls_exporter = tls_exporter(&stream.tls.borrow());
         Ok(stream)
+    }
+
+    /// The `tls-exporter` channel binding of this connection, when it is
+    /// TLS 1.3.
+    pub(crate) fn tls_exporter(&self) -> Option<[u8; 32]> {
+        self.tls_exporter
     }
 
     /// The SHA-1 fingerprint of the client's verified certificate.

@@ -62,6 +62,12 @@ impl TestRouter {
     }
 
     pub fn start_with(cores: usize, io: IoBackend, flow: FlowControl) -> Self {
+        Self::start_edited(cores, io, |config| config.flow = flow)
+    }
+
+    /// Starts the router of [`TestRouter::start`] after `edit` changed its
+    /// config (TLS on a transport, other authentication, ...).
+    pub fn start_edited(cores: usize, io: IoBackend, edit: impl FnOnce(&mut RouterConfig)) -> Self {
         let ws_port = free_port();
         let rs_port = free_port();
         let all = Permission {
@@ -89,7 +95,7 @@ impl TestRouter {
         }];
         let auth = std::sync::Arc::new(AuthConfig::default());
         let serializers = vec![Serializer::Json, Serializer::MsgPack, Serializer::Cbor];
-        let config = RouterConfig {
+        let mut config = RouterConfig {
             cores,
             io,
             realms: vec![
@@ -139,9 +145,10 @@ impl TestRouter {
                     }),
                 },
             ],
-            flow,
+            flow: FlowControl::default(),
             shutdown_timeout_ms: 2000,
         };
+        edit(&mut config);
         let router = Router::start(config.clone()).unwrap();
         Self {
             config,
