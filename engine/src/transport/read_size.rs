@@ -6,7 +6,7 @@
 use bytes::BytesMut;
 
 /// The room a quiet connection reads into.
-const MIN_READ: usize = 4 * 1024;
+const MIN_READ: usize = 1024;
 
 /// The most room one read gets.
 const MAX_READ: usize = 64 * 1024;
