@@ -247,7 +247,9 @@ impl CoreFigures {
     /// The figures now.
     pub(crate) fn snapshot(&self) -> CoreSnapshot {
         let by_type = |slots: &[CoreCounter; MESSAGE_SLOTS], of: fn(MessageType) -> bool| {
-            (0..MESSAGE_SLOTS)
+            // In code order, EVENT_RECEIVED (337, kept in slot 0) last.
+            (1..MESSAGE_SLOTS)
+                .chain([0])
                 .filter_map(|code| {
                     let message = match code {
                         0 => MessageType::EventReceived,
