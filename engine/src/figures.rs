@@ -74,7 +74,8 @@ pub struct CoreSnapshot {
     /// Bytes read from WAMP connections (WebSocket or RawSocket frames,
     /// after TLS; opening handshakes not counted).
     pub bytes_in: u64,
-    /// Bytes written to WAMP connections, counted as they do.
+    /// Bytes written to WAMP connections, counted when each write
+    /// completes (before TLS).
     pub bytes_out: u64,
     /// Events not queued for a subscriber, by reason.
     pub events_dropped: Vec<(DropReason, u64)>,
