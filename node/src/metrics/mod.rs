@@ -23,6 +23,9 @@ use http::{ReadError, Response};
 /// How long a client may take to send its request, and to take the reply.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long to wait after a failed accept before the next.
+const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+
 /// Scrapes served at once; a connection beyond them is closed at once.
 const MAX_CLIENTS: usize = 4;
 
@@ -71,7 +74,10 @@ impl MetricsListener {
             let stream = match stream {
                 Ok(stream) => stream,
                 Err(error) => {
+                    // Out of file descriptors, say: wait a little rather
+                    // than spin on the error.
                     tracing::debug!("metrics: accept failed: {error}");
+                    std::thread::sleep(ACCEPT_RETRY);
                     continue;
                 }
             };
