@@ -6,7 +6,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ringbar_protocol::id::{SessionId, SubscriptionId};
@@ -14,6 +13,7 @@ use tokio::sync::Notify;
 
 use crate::config::FlowControl;
 use crate::dealer::calls::CoreDealer;
+use crate::figures::CoreFigures;
 use crate::ids::IdGenerator;
 use crate::mailbox::{Mail, Mailboxes};
 use crate::meta::Testaments;
@@ -32,32 +32,13 @@ pub(crate) struct Shared {
     pub(crate) flow: FlowControl,
     /// Session ids in use, so a new one is unique per router.
     session_ids: Mutex<HashSet<u64>>,
-    /// Live figures of each core, for `ringbar status`, logs and tests.
-    pub(crate) figures: Vec<CoreFigures>,
+    /// Live figures of each core, for `ringbar status`, the metrics
+    /// endpoint and tests.
+    pub(crate) figures: Vec<Arc<CoreFigures>>,
     /// The I/O backend the cores run on (`io_uring` or `epoll`).
     pub(crate) io: &'static str,
     /// Failed authentication attempts per peer address, for every core.
     pub(crate) auth_failures: crate::auth::FailureLimiter,
-}
-
-/// Live figures of one core. Only that core writes them (a load and a store,
-/// no locked instruction on the message path); any thread may read them.
-#[derive(Default)]
-#[repr(align(64))]
-pub(crate) struct CoreFigures {
-    /// Joined sessions.
-    pub(crate) sessions: AtomicUsize,
-    /// WAMP messages received from clients.
-    pub(crate) messages_in: AtomicU64,
-    /// Events queued for subscribers.
-    pub(crate) events_out: AtomicU64,
-}
-
-impl CoreFigures {
-    /// Adds one to a counter only this core writes.
-    pub(crate) fn count(counter: &AtomicU64) {
-        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-    }
 }
 
 impl Shared {
@@ -73,7 +54,7 @@ impl Shared {
             mailboxes: Mailboxes::new(cores),
             flow,
             session_ids: Mutex::new(HashSet::new()),
-            figures: (0..cores).map(|_| CoreFigures::default()).collect(),
+            figures: (0..cores).map(|_| Arc::new(CoreFigures::new())).collect(),
             io,
             auth_failures: crate::auth::FailureLimiter::default(),
         }
@@ -136,6 +117,8 @@ pub(crate) struct Core {
     pub(crate) testaments: RefCell<Testaments>,
     /// The bytes queued on this core's connections, against its limit.
     pub(crate) queue_budget: Rc<QueueBudget>,
+    /// This core's live figures (its entry of `Shared::figures`).
+    pub(crate) figures: Arc<CoreFigures>,
     /// Open connections (for a graceful shutdown).
     connections: Cell<usize>,
     connections_changed: Notify,
@@ -144,7 +127,17 @@ pub(crate) struct Core {
 impl Core {
     /// Core `id` of a router.
     pub(crate) fn new(id: usize, shared: Arc<Shared>) -> Self {
-        let queue_budget = Rc::new(QueueBudget::new(shared.flow.max_core_queued_bytes));
+        // Every core has its entry (made for `cores` cores); the fallback
+        // only keeps this free of a panic path.
+        let figures = shared
+            .figures
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(CoreFigures::new()));
+        let queue_budget = Rc::new(QueueBudget::new(
+            shared.flow.max_core_queued_bytes,
+            figures.clone(),
+        ));
         Self {
             id,
             shared,
@@ -156,21 +149,10 @@ impl Core {
             backlog: RefCell::new(VecDeque::new()),
             testaments: RefCell::new(Testaments::default()),
             queue_budget,
+            figures,
             connections: Cell::new(0),
             connections_changed: Notify::new(),
         }
-    }
-
-    /// This core's live figures.
-    pub(crate) fn figures(&self) -> &CoreFigures {
-        // Every core has its entry (made for `cores` cores); the fallback
-        // only keeps this free of a panic path.
-        static UNCOUNTED: CoreFigures = CoreFigures {
-            sessions: AtomicUsize::new(0),
-            messages_in: AtomicU64::new(0),
-            events_out: AtomicU64::new(0),
-        };
-        self.shared.figures.get(self.id).unwrap_or(&UNCOUNTED)
     }
 
     /// Adds a joined session; returns its key.
@@ -178,7 +160,7 @@ impl Core {
         let key = self.next_key.get();
         self.next_key.set(key + 1);
         self.sessions.borrow_mut().insert(key, session);
-        self.figures().sessions.fetch_add(1, Ordering::Relaxed);
+        self.figures.sessions.add(1);
         key
     }
 
@@ -186,7 +168,7 @@ impl Core {
     pub(crate) fn remove_session(&self, key: SessionKey) -> Option<Rc<SessionHandle>> {
         let removed = self.sessions.borrow_mut().remove(&key);
         if removed.is_some() {
-            self.figures().sessions.fetch_sub(1, Ordering::Relaxed);
+            self.figures.sessions.sub(1);
         }
         removed
     }

@@ -11,6 +11,7 @@ pub mod broker;
 pub mod config;
 mod core;
 pub mod dealer;
+pub mod figures;
 mod ids;
 mod mailbox;
 mod meta;
@@ -22,7 +23,6 @@ mod transport;
 mod wire;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 pub use runtime::tls::TlsError;
 
@@ -91,27 +91,38 @@ impl Stats {
         self.shared
             .figures
             .iter()
-            .map(|f| f.sessions.load(Ordering::Relaxed))
+            .map(|f| usize::try_from(f.sessions.get()).unwrap_or(usize::MAX))
             .collect()
     }
 
     /// WAMP messages received from clients, per core, since the start.
     pub fn messages_in_per_core(&self) -> Vec<u64> {
-        self.per_core(|f| f.messages_in.load(Ordering::Relaxed))
+        self.shared
+            .figures
+            .iter()
+            .map(|f| f.messages_in_total())
+            .collect()
     }
 
     /// Events queued for subscribers, per core, since the start.
     pub fn events_out_per_core(&self) -> Vec<u64> {
-        self.per_core(|f| f.events_out.load(Ordering::Relaxed))
+        self.shared.figures.iter().map(|f| f.events_out()).collect()
+    }
+
+    /// Every figure of each core, in core order (for the metrics endpoint).
+    pub fn cores(&self) -> Vec<figures::CoreSnapshot> {
+        self.shared.figures.iter().map(|f| f.snapshot()).collect()
+    }
+
+    /// The most bytes one core's connections may hold queued together
+    /// (`flow.max_core_queued_bytes`).
+    pub fn max_core_queued_bytes(&self) -> usize {
+        self.shared.flow.max_core_queued_bytes
     }
 
     /// The I/O backend the cores run on: `io_uring` or `epoll`.
     pub fn io_backend(&self) -> &'static str {
         self.shared.io
-    }
-
-    fn per_core(&self, figure: impl Fn(&core::CoreFigures) -> u64) -> Vec<u64> {
-        self.shared.figures.iter().map(figure).collect()
     }
 }
 

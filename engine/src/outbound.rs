@@ -15,10 +15,12 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
+use crate::figures::{CoreFigures, DropReason};
 use crate::runtime::io::MAX_IOVECS;
 
 /// The most bytes one write takes, so one connection cannot hold the core.
@@ -34,36 +36,43 @@ const COALESCE_CHUNK: usize = 64 * 1024;
 const TAIL_START: usize = 4 * 1024;
 
 /// The bytes queued on one core's connections together, against the core's
-/// limit (`max_core_queued_bytes`). Shared by the core's queues (`Rc`).
+/// limit (`max_core_queued_bytes`). Shared by the core's queues (`Rc`); the
+/// count itself is the core's `queued_bytes` figure, so the metrics read it
+/// as it is.
 pub(crate) struct QueueBudget {
-    queued: Cell<usize>,
+    figures: Arc<CoreFigures>,
     queues: Cell<usize>,
     limit: usize,
 }
 
 impl QueueBudget {
-    /// A budget of `limit` bytes.
-    pub(crate) fn new(limit: usize) -> Self {
+    /// A budget of `limit` bytes, counted in `figures`.
+    pub(crate) fn new(limit: usize, figures: Arc<CoreFigures>) -> Self {
         Self {
-            queued: Cell::new(0),
+            figures,
             queues: Cell::new(0),
             limit,
         }
+    }
+
+    /// The bytes queued now.
+    fn queued(&self) -> usize {
+        usize::try_from(self.figures.queued_bytes.get()).unwrap_or(usize::MAX)
     }
 
     /// Whether a queue holding `held` bytes may take `more`: always while
     /// the core is under its limit; past it, only a queue under its fair
     /// share (the limit over the number of queues).
     fn admits(&self, held: usize, more: usize) -> bool {
-        self.queued.get() + more <= self.limit || held < self.limit / self.queues.get().max(1)
+        self.queued() + more <= self.limit || held < self.limit / self.queues.get().max(1)
     }
 
     fn add(&self, bytes: usize) {
-        self.queued.set(self.queued.get() + bytes);
+        self.figures.queued_bytes.add(bytes as u64);
     }
 
     fn sub(&self, bytes: usize) {
-        self.queued.set(self.queued.get().saturating_sub(bytes));
+        self.figures.queued_bytes.sub(bytes as u64);
     }
 }
 
@@ -77,10 +86,6 @@ pub(crate) struct Outbound {
     dropped: Cell<u64>,
     wake: Notify,
 }
-
-/// The queue is over its byte limit.
-#[derive(Debug)]
-pub(crate) struct QueueFull;
 
 impl Outbound {
     /// An empty queue holding at most `max_queued_bytes`, counted against
@@ -105,15 +110,23 @@ impl Outbound {
         self.enqueue(&frame);
     }
 
-    /// Queues an event unless the queue is over its limit.
-    pub(crate) fn push_event(&self, frame: &Bytes) -> Result<(), QueueFull> {
-        let held = self.queued_bytes.get();
-        if held + frame.len() > self.max_queued_bytes || !self.budget.admits(held, frame.len()) {
-            self.dropped.set(self.dropped.get() + 1);
-            return Err(QueueFull);
+    /// Queues an event unless the queue is over its limit, the core's
+    /// queues over theirs, or the connection closing; the error says which.
+    pub(crate) fn push_event(&self, frame: &Bytes) -> Result<(), DropReason> {
+        if self.closing.get() {
+            return Err(DropReason::Closing);
         }
-        self.enqueue(frame);
-        Ok(())
+        let held = self.queued_bytes.get();
+        let refused = if held + frame.len() > self.max_queued_bytes {
+            DropReason::SessionQueueFull
+        } else if !self.budget.admits(held, frame.len()) {
+            DropReason::CoreQueueBudget
+        } else {
+            self.enqueue(frame);
+            return Ok(());
+        };
+        self.dropped.set(self.dropped.get() + 1);
+        Err(refused)
     }
 
     fn enqueue(&self, frame: &Bytes) {
@@ -132,7 +145,7 @@ impl Outbound {
         }
     }
 
-    /// Events dropped because the queue was full.
+    /// Events dropped because the queue (or the core's budget) was full.
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.get()
     }
@@ -346,35 +359,49 @@ mod tests {
         assert!(!queue.is_empty());
     }
 
+    fn budget(limit: usize) -> Rc<QueueBudget> {
+        Rc::new(QueueBudget::new(limit, Arc::new(CoreFigures::new())))
+    }
+
+    #[test]
+    fn a_closing_queue_refuses_events() {
+        let out = Outbound::new(100, budget(1 << 20));
+        out.close();
+        assert_eq!(out.push_event(&frame(10, 0)), Err(DropReason::Closing));
+        assert_eq!(out.queued_bytes(), 0);
+    }
+
     #[test]
     fn an_event_over_the_byte_limit_is_dropped_and_counted() {
-        let out = Outbound::new(100, Rc::new(QueueBudget::new(1 << 20)));
+        let out = Outbound::new(100, budget(1 << 20));
         assert!(out.push_event(&frame(60, 0)).is_ok());
-        assert!(out.push_event(&frame(60, 1)).is_err());
+        assert_eq!(
+            out.push_event(&frame(60, 1)),
+            Err(DropReason::SessionQueueFull)
+        );
         assert_eq!(out.dropped(), 1);
         assert_eq!(out.queued_bytes(), 60);
     }
 
     #[test]
     fn past_the_core_budget_only_queues_under_their_share_take_events() {
-        let budget = Rc::new(QueueBudget::new(300));
+        let budget = budget(300);
         let slow = Outbound::new(1000, budget.clone());
         let fast = Outbound::new(1000, budget.clone());
         // Two queues: a fair share is 150 bytes.
         for i in 0..4 {
             assert!(slow.push_event(&frame(60, i)).is_ok());
         }
-        assert_eq!(budget.queued.get(), 240);
+        assert_eq!(budget.queued(), 240);
         // Over the budget now: the slow queue (240 held) is refused, the
         // fast one (empty) still gets its events.
-        assert!(slow.push_event(&frame(100, 9)).is_err());
+        assert_eq!(
+            slow.push_event(&frame(100, 9)),
+            Err(DropReason::CoreQueueBudget)
+        );
         assert!(fast.push_event(&frame(100, 9)).is_ok());
         drop(slow);
-        assert_eq!(
-            budget.queued.get(),
-            100,
-            "a dropped queue gives its bytes back"
-        );
+        assert_eq!(budget.queued(), 100, "a dropped queue gives its bytes back");
         assert_eq!(budget.queues.get(), 1);
     }
 }

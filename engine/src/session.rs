@@ -20,7 +20,7 @@ use crate::auth::{self, Accepted, Opening, Refusal};
 use crate::authorize::{Action, DecisionCache, Role};
 use crate::broker;
 use crate::config::AuthConfig;
-use crate::core::{Core, CoreFigures, SessionKey};
+use crate::core::{Core, SessionKey};
 use crate::dealer::{self, PeerFeatures};
 use crate::meta;
 use crate::realm::{Realm, RealmSession};
@@ -77,7 +77,10 @@ impl SessionHandle {
 /// longer than the peer accepts, is logged and dropped).
 pub(crate) fn send(conn: &Connection, wire: Wire, message: &Message) {
     match wire.frame(message) {
-        Ok(frame) if conn.accepts(&frame) => conn.outbound.push(frame),
+        Ok(frame) if conn.accepts(&frame) => {
+            conn.figures.message_out(message.message_type());
+            conn.outbound.push(frame);
+        }
         Ok(frame) => tracing::debug!(
             peer = %conn.peer,
             bytes = frame.len(),
@@ -174,7 +177,6 @@ impl SessionDriver {
 
     /// Handles one WAMP message.
     pub(crate) fn on_message(&mut self, bytes: Bytes) -> Flow {
-        CoreFigures::count(&self.core.figures().messages_in);
         match self.route(bytes) {
             Flow::Violation(text) => self.protocol_violation(&text),
             flow => flow,
@@ -184,8 +186,12 @@ impl SessionDriver {
     fn route(&mut self, bytes: Bytes) -> Flow {
         let message = match codec::decode(self.wire.serializer, bytes) {
             Ok(m) => m,
-            Err(e) => return self.protocol_violation(&e.to_string()),
+            Err(e) => {
+                self.core.figures.message_undecodable();
+                return self.protocol_violation(&e.to_string());
+            }
         };
+        self.core.figures.message_in(message.message_type());
         let handle = match &self.state {
             State::Opening => {
                 return match message {

@@ -77,14 +77,16 @@ fn config_text(management: Option<&str>) -> String {
     let Some(url) = management else {
         return DEFAULT_CONFIG_JSON.to_owned();
     };
-    // Added as text, so the file keeps the default's layout and order.
-    let body = DEFAULT_CONFIG_JSON
-        .trim_end()
-        .trim_end_matches('}')
-        .trim_end();
-    format!(
-        "{body},\n    \"ringbar\": {{\n        \"management\": {{\n            \"url\": {}\n        }}\n    }}\n}}\n",
-        serde_json::Value::from(url)
+    // Added as text into the default's `ringbar` object, so the file keeps
+    // the default's layout and order.
+    let ringbar = "\n    \"ringbar\": {\n";
+    DEFAULT_CONFIG_JSON.replacen(
+        ringbar,
+        &format!(
+            "{ringbar}        \"management\": {{\n            \"url\": {}\n        }},\n",
+            serde_json::Value::from(url)
+        ),
+        1,
     )
 }
 
@@ -113,7 +115,14 @@ mod tests {
             with["ringbar"]["management"]["url"],
             "ws://127.0.0.1:9000/ws"
         );
-        with.as_object_mut().unwrap().remove("ringbar");
+        assert_eq!(
+            with["ringbar"]["metrics"], plain["ringbar"]["metrics"],
+            "the metrics stay"
+        );
+        with["ringbar"]
+            .as_object_mut()
+            .unwrap()
+            .remove("management");
         assert_eq!(with, plain, "nothing else changes");
         assert!(text.ends_with("    }\n}\n"), "{text}");
     }

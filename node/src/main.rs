@@ -12,6 +12,7 @@ mod init;
 mod key;
 mod logging;
 mod management;
+mod metrics;
 mod pidfile;
 mod start;
 mod status;

@@ -12,6 +12,7 @@ use signal_hook::iterator::Signals;
 use crate::config::{self, LoadError, Overrides};
 use crate::control;
 use crate::init;
+use crate::metrics;
 use crate::pidfile::{self, PidFile};
 use crate::{EXIT_CONFIG, EXIT_FAILURE};
 
@@ -57,6 +58,17 @@ pub(crate) fn run_with(
         Ok(pid_file) => pid_file,
         Err(error) => return fail(error.to_string()),
     };
+    let metrics = match loaded.metrics.as_ref().map(metrics::bind).transpose() {
+        Ok(metrics) => metrics,
+        Err(error) => {
+            pid_file.remove();
+            let address = loaded.metrics.as_ref().map(|m| m.address.to_string());
+            return fail(format!(
+                "cannot start: metrics endpoint: cannot listen on {}: {error} (set ringbar.metrics.endpoint.port to a free port, or remove ringbar.metrics)",
+                address.unwrap_or_default()
+            ));
+        }
+    };
     let router_config = loaded.router.clone();
     tracing::info!("Starting routing service.");
     log_transports(&router_config);
@@ -74,6 +86,13 @@ pub(crate) fn run_with(
         router.stats(),
         router.shutdown_handle(),
     );
+    if let Some(metrics) = metrics {
+        match metrics.local_addr() {
+            Ok(address) => tracing::info!("Serving metrics on http://{address}{}.", metrics.path()),
+            Err(error) => tracing::warn!("metrics endpoint: {error}"),
+        }
+        metrics.serve(router.stats());
+    }
     tracing::info!("Instance started.");
     if let Some(uplink) = &loaded.uplink {
         tracing::warn!(

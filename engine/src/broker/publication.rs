@@ -2,6 +2,7 @@
 //! shared by `Arc` (one mailbox message per core, not per subscriber).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use ringbar_protocol::id::{PublicationId, SessionId, SubscriptionId};
 use ringbar_protocol::message::{Event, Message, Payload};
@@ -31,6 +32,9 @@ pub(crate) struct Publication {
     /// The matching subscriptions, and whether each is a pattern one (its
     /// events then carry `details.topic`).
     pub(crate) subscriptions: Vec<(SubscriptionId, bool)>,
+    /// When the core decoded the PUBLISH (or built the router's own
+    /// publication), for the publish-to-event figure.
+    pub(crate) received: Instant,
 }
 
 impl Publication {

@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use ringbar_protocol::codec::Serializer;
@@ -19,7 +20,8 @@ use super::Publication;
 use super::subscriptions::CoreId;
 use crate::authorize::Action;
 use crate::config::SlowConsumerPolicy;
-use crate::core::{Core, CoreFigures, LocalSubscriber};
+use crate::core::{Core, LocalSubscriber};
+use crate::figures::DropReason;
 use crate::mailbox::Mail;
 use crate::meta;
 use crate::realm::Realm;
@@ -77,6 +79,7 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
         );
     }
 
+    let received = Instant::now();
     let (subscriptions, cores) = matching(realm, &publish.topic);
     let id = PublicationId::new(core.ids.borrow_mut().next()).unwrap_or_default();
     let disclose = options.disclose_me || decision.disclose.publisher;
@@ -91,6 +94,7 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
         passthru: options.passthru.clone(),
         filters: options.filters_receivers().then_some(options.clone()),
         subscriptions,
+        received,
     });
     realm.record_history(&publication, &session.identity);
     route(core, publication, cores, options.retain);
@@ -161,6 +165,7 @@ pub(crate) fn publish_meta(core: &Core, realm: &Arc<Realm>, topic: &'static str,
         passthru: None,
         filters: None,
         subscriptions,
+        received: Instant::now(),
     };
     route(core, Arc::new(publication), cores, false);
 }
@@ -190,6 +195,7 @@ pub(crate) fn publish_testament(
         passthru: options.passthru.clone(),
         filters: options.filters_receivers().then_some(options.clone()),
         subscriptions,
+        received: Instant::now(),
     };
     route(core, Arc::new(publication), cores, options.retain);
 }
@@ -211,10 +217,12 @@ impl Iterator for CoreSetBits {
 
 /// Delivers `publication` to this core's subscribers of its subscriptions.
 /// Each (subscription, wire) frame is built once and shared by every
-/// receiving session.
+/// receiving session. When any EVENT was queued, the time since the PUBLISH
+/// goes into the core's publish-to-event figure.
 pub(crate) fn deliver(core: &Core, publication: &Publication) {
     let locals = core.local_subscribers.borrow();
     let mut frames: Vec<(Wire, Bytes)> = Vec::new();
+    let mut queued = false;
     for (subscription, pattern) in &publication.subscriptions {
         let Some(subscribers) = locals.get(&(publication.realm.index, *subscription)) else {
             continue;
@@ -247,26 +255,39 @@ pub(crate) fn deliver(core: &Core, publication: &Publication) {
                 }
             };
             if let Some((_, frame)) = frames.get(at) {
-                offer_event(core, session, frame);
+                queued |= offer_event(core, session, frame);
             }
         }
+    }
+    if queued {
+        core.figures
+            .publish_delivered(publication.received.elapsed());
     }
 }
 
 /// Queues an event frame, applying the slow-consumer policy when the
-/// subscriber's queue is full.
-fn offer_event(core: &Core, session: &SessionHandle, frame: &Bytes) {
+/// subscriber's queue is full; whether it was queued. Every event is
+/// counted: out, or dropped with its reason.
+fn offer_event(core: &Core, session: &SessionHandle, frame: &Bytes) -> bool {
     if !session.conn.accepts(frame) {
         tracing::debug!(
             session = session.identity.session.get(),
             bytes = frame.len(),
             "event longer than the subscriber accepts: not sent"
         );
-        return;
+        core.figures.event_dropped(DropReason::TooLarge);
+        return false;
     }
-    if session.conn.outbound.push_event(frame).is_ok() {
-        CoreFigures::count(&core.figures().events_out);
-        return;
+    let reason = match session.conn.outbound.push_event(frame) {
+        Ok(()) => {
+            core.figures.message_out(MessageType::Event);
+            return true;
+        }
+        Err(reason) => reason,
+    };
+    core.figures.event_dropped(reason);
+    if reason == DropReason::Closing {
+        return false;
     }
     match core.shared.flow.slow_consumer {
         SlowConsumerPolicy::Drop => {
@@ -287,10 +308,12 @@ fn offer_event(core: &Core, session: &SessionHandle, frame: &Bytes) {
                     queued_bytes = session.conn.outbound.queued_bytes(),
                     "slow consumer: disconnected"
                 );
+                core.figures.slow_consumer_disconnects.add(1);
                 session.conn.abort();
             }
         }
     }
+    false
 }
 
 /// SUBSCRIBE: check, join (or create) the subscription, answer SUBSCRIBED,

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::config::{TransportConfig, TransportKind};
 use crate::core::Core;
+use crate::figures::CoreFigures;
 use crate::outbound::Outbound;
 use crate::runtime::io::{Peer, Stream};
 use crate::runtime::tls::TlsStream;
@@ -32,6 +33,9 @@ pub(crate) struct Connection {
     /// The longest frame the peer accepts (a RawSocket peer announces its
     /// maximum message length in the handshake); unlimited until set.
     pub(crate) max_frame_bytes: Cell<usize>,
+    /// The figures of the connection's core, which count what it reads,
+    /// writes and is sent.
+    pub(crate) figures: Arc<CoreFigures>,
 }
 
 impl Connection {
@@ -44,6 +48,7 @@ impl Connection {
             peer,
             awaiting_close: Cell::new(false),
             max_frame_bytes: Cell::new(usize::MAX),
+            figures: core.figures.clone(),
         })
     }
 
@@ -63,12 +68,14 @@ impl Connection {
 /// then shuts the stream down (which also ends the reader).
 pub(crate) async fn write_loop(conn: Rc<Connection>) {
     while let Some(batch) = conn.outbound.next_batch().await {
+        let bytes: usize = batch.iter().map(bytes::Bytes::len).sum();
         if let Err(e) = conn.stream.write_all(batch).await {
             tracing::debug!(peer = %conn.peer, error = %e, "write failed");
             conn.outbound.close();
             conn.stream.shutdown();
             return;
         }
+        conn.figures.bytes_out.add(bytes as u64);
     }
     if !conn.awaiting_close.get() {
         conn.stream.shutdown();

@@ -126,7 +126,10 @@ pub(super) async fn serve(
         let (result, b) = conn.stream.read(buf, read_size.next()).await;
         buf = b;
         match result {
-            Ok(n) if n > 0 => read_size.observe(n),
+            Ok(n) if n > 0 => {
+                read_size.observe(n);
+                conn.figures.bytes_in.add(n as u64);
+            }
             _ => break,
         }
     }

@@ -105,12 +105,7 @@ fn node_info(core: &Core) -> String {
         .figures
         .iter()
         .enumerate()
-        .map(|(i, n)| {
-            format!(
-                "<li>core {i}: {} sessions</li>",
-                n.sessions.load(std::sync::atomic::Ordering::Relaxed)
-            )
-        })
+        .map(|(i, n)| format!("<li>core {i}: {} sessions</li>", n.sessions.get()))
         .collect();
     format!(
         "<!doctype html><html><head><title>ringbar</title></head><body><h1>ringbar {}</h1>\

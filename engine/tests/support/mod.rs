@@ -175,6 +175,11 @@ impl TestRouter {
             .unwrap_or_default()
     }
 
+    /// The router's live figures.
+    pub fn stats(&self) -> ringbar_engine::Stats {
+        self.router.as_ref().expect("the router runs").stats()
+    }
+
     /// Stops the router and waits for it.
     pub fn stop(&mut self) {
         self.shutdown.shutdown();

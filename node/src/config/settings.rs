@@ -49,8 +49,16 @@ pub(crate) fn convert(
 ) -> Settings {
     let path = Path::root().key("ringbar");
     let file: RingbarFile = value
-        // `management` is the uplink's, read by `super::uplink`.
-        .and_then(|value| read_with(value, &path, diag, Accept::silent(&["management"])))
+        // `management` is the uplink's, read by `super::uplink`; `metrics`
+        // is read by `super::metrics`.
+        .and_then(|value| {
+            read_with(
+                value,
+                &path,
+                diag,
+                Accept::silent(&["management", "metrics"]),
+            )
+        })
         .unwrap_or_default();
     let mut settings = Settings {
         cores: available_cores(),

@@ -16,7 +16,7 @@ mod websocket;
 use std::collections::HashMap;
 use std::path::Path as FsPath;
 
-use ringbar_engine::config::{RealmConfig, RouterConfig, TransportConfig};
+use ringbar_engine::config::{Endpoint, RealmConfig, RouterConfig, TransportConfig};
 use serde_json::Value;
 
 use super::diag::{Diagnostics, Path};
@@ -55,6 +55,24 @@ pub(crate) fn convert(
     } else {
         config
     }
+}
+
+/// Reads a listening endpoint at `path` as a transport's is read, for the
+/// node's own listeners outside the router worker (`ringbar.metrics`).
+pub(crate) fn endpoint(
+    value: &Value,
+    path: &Path,
+    dir: &FsPath,
+    env: Env<'_>,
+    diag: &mut Diagnostics,
+) -> Option<Endpoint> {
+    Converter {
+        dir,
+        env,
+        diag,
+        anonymous_roles: Vec::new(),
+    }
+    .endpoint(value, path)
 }
 
 /// The state of one conversion.

@@ -1,0 +1,309 @@
+//! The router's figures in the Prometheus text format, version 0.0.4: a
+//! `# HELP` and a `# TYPE` line per metric, then one `name{labels} value`
+//! line per series; per-core series carry `core="N"`.
+
+use std::fmt::Write;
+
+use ringbar_engine::figures::{CoreSnapshot, HistogramSnapshot};
+
+/// The media type of the text format.
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// What the node tells about itself beside the cores' figures.
+pub(crate) struct Node<'a> {
+    /// ringbar's version.
+    pub(crate) version: &'a str,
+    /// The I/O backend the cores run on.
+    pub(crate) io: &'a str,
+    /// `flow.max_core_queued_bytes`.
+    pub(crate) max_core_queued_bytes: usize,
+}
+
+/// The whole exposition: `node`, then every metric of `cores` (indexed by
+/// core).
+pub(crate) fn render(node: &Node<'_>, cores: &[CoreSnapshot]) -> String {
+    let mut out = Exposition(String::with_capacity(16 * 1024));
+    out.header(
+        "ringbar_info",
+        "gauge",
+        "The running ringbar: its version and I/O backend (always 1).",
+    );
+    out.line(
+        "ringbar_info",
+        &format!("version=\"{}\",io=\"{}\"", node.version, node.io),
+        1,
+    );
+    out.header(
+        "ringbar_core_queued_bytes_limit",
+        "gauge",
+        "The most bytes one core's connections may hold queued together (flow.max_core_queued_bytes).",
+    );
+    out.line(
+        "ringbar_core_queued_bytes_limit",
+        "",
+        node.max_core_queued_bytes,
+    );
+    out.per_core(
+        cores,
+        "ringbar_sessions",
+        "gauge",
+        "Joined WAMP sessions.",
+        |c| c.sessions,
+    );
+    out.by_label(
+        cores,
+        "ringbar_messages_in_total",
+        "WAMP messages received from peers, by message type.",
+        "type",
+        |c| c.messages_in.iter().map(|(t, n)| (t.name(), *n)).collect(),
+    );
+    out.per_core(
+        cores,
+        "ringbar_messages_undecodable_total",
+        "counter",
+        "Messages received that could not be decoded (the session was closed for it).",
+        |c| c.messages_in_undecodable,
+    );
+    out.by_label(
+        cores,
+        "ringbar_messages_out_total",
+        "WAMP messages queued for peers, by message type (EVENT included).",
+        "type",
+        |c| c.messages_out.iter().map(|(t, n)| (t.name(), *n)).collect(),
+    );
+    out.per_core(
+        cores,
+        "ringbar_bytes_in_total",
+        "counter",
+        "Bytes read from WAMP connections (WebSocket or RawSocket frames, after TLS; opening handshakes not counted).",
+        |c| c.bytes_in,
+    );
+    out.per_core(
+        cores,
+        "ringbar_bytes_out_total",
+        "counter",
+        "Bytes written to WAMP connections (frames, before TLS).",
+        |c| c.bytes_out,
+    );
+    out.by_label(
+        cores,
+        "ringbar_events_dropped_total",
+        "Events not queued for a subscriber, by reason: session_queue_full (its queue held flow.max_queued_bytes), core_queue_budget (the core's queues held flow.max_core_queued_bytes and this one more than its share), too_large (longer than the subscriber accepts), closing (its connection was closing).",
+        "reason",
+        |c| {
+            c.events_dropped
+                .iter()
+                .map(|(r, n)| (r.name(), *n))
+                .collect()
+        },
+    );
+    out.per_core(
+        cores,
+        "ringbar_slow_consumer_disconnects_total",
+        "counter",
+        "Connections closed by the disconnect slow-consumer policy (flow.slow_consumer).",
+        |c| c.slow_consumer_disconnects,
+    );
+    out.per_core(
+        cores,
+        "ringbar_queued_bytes",
+        "gauge",
+        "Bytes queued on the core's connections, waiting to be written.",
+        |c| c.queued_bytes,
+    );
+    out.header(
+        "ringbar_publish_to_event_seconds",
+        "histogram",
+        "Seconds from a PUBLISH being decoded to its EVENTs being queued for the subscribers' connection writers on a core (one observation per publication and core with subscribers; the socket write itself is not included).",
+    );
+    for (core, snapshot) in cores.iter().enumerate() {
+        out.histogram(
+            "ringbar_publish_to_event_seconds",
+            core,
+            &snapshot.publish_to_event,
+        );
+    }
+    out.0
+}
+
+/// The text being built (writing to a `String` cannot fail).
+struct Exposition(String);
+
+impl Exposition {
+    fn header(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.0, "# HELP {name} {help}");
+        let _ = writeln!(self.0, "# TYPE {name} {kind}");
+    }
+
+    fn line(&mut self, name: &str, labels: &str, value: impl std::fmt::Display) {
+        if labels.is_empty() {
+            let _ = writeln!(self.0, "{name} {value}");
+        } else {
+            let _ = writeln!(self.0, "{name}{{{labels}}} {value}");
+        }
+    }
+
+    /// A metric with one series per core.
+    fn per_core(
+        &mut self,
+        cores: &[CoreSnapshot],
+        name: &str,
+        kind: &str,
+        help: &str,
+        value: impl Fn(&CoreSnapshot) -> u64,
+    ) {
+        self.header(name, kind, help);
+        for (core, snapshot) in cores.iter().enumerate() {
+            self.line(name, &format!("core=\"{core}\""), value(snapshot));
+        }
+    }
+
+    /// A counter with one series per core and value of `label`.
+    fn by_label(
+        &mut self,
+        cores: &[CoreSnapshot],
+        name: &str,
+        help: &str,
+        label: &str,
+        values: impl Fn(&CoreSnapshot) -> Vec<(&'static str, u64)>,
+    ) {
+        self.header(name, "counter", help);
+        for (core, snapshot) in cores.iter().enumerate() {
+            for (value, count) in values(snapshot) {
+                self.line(name, &format!("core=\"{core}\",{label}=\"{value}\""), count);
+            }
+        }
+    }
+
+    /// The `_bucket`, `_sum` and `_count` series of one core's histogram.
+    fn histogram(&mut self, name: &str, core: usize, histogram: &HistogramSnapshot) {
+        let bucket = format!("{name}_bucket");
+        for (le, count) in &histogram.buckets {
+            self.line(&bucket, &format!("core=\"{core}\",le=\"{le}\""), count);
+        }
+        self.line(
+            &bucket,
+            &format!("core=\"{core}\",le=\"+Inf\""),
+            histogram.count,
+        );
+        let labels = format!("core=\"{core}\"");
+        self.line(&format!("{name}_sum"), &labels, histogram.sum_seconds);
+        self.line(&format!("{name}_count"), &labels, histogram.count);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringbar_engine::figures::DropReason;
+    use ringbar_protocol::message::MessageType;
+
+    fn core(sessions: u64, publishes: u64) -> CoreSnapshot {
+        CoreSnapshot {
+            sessions,
+            messages_in: vec![
+                (MessageType::Hello, sessions),
+                (MessageType::Publish, publishes),
+            ],
+            messages_out: vec![(MessageType::Event, 3 * publishes)],
+            bytes_in: 100,
+            bytes_out: 200,
+            events_dropped: DropReason::ALL.iter().map(|r| (*r, 0)).collect(),
+            queued_bytes: 42,
+            publish_to_event: HistogramSnapshot {
+                buckets: vec![(0.00001, 1), (0.0001, publishes)],
+                count: publishes + 1,
+                sum_seconds: 0.25,
+            },
+            ..CoreSnapshot::default()
+        }
+    }
+
+    fn exposition() -> String {
+        let node = Node {
+            version: "0.1.0",
+            io: "epoll",
+            max_core_queued_bytes: 1 << 20,
+        };
+        render(&node, &[core(2, 5), core(1, 0)])
+    }
+
+    #[test]
+    fn series_carry_their_core_and_labels() {
+        let text = exposition();
+        for line in [
+            "ringbar_info{version=\"0.1.0\",io=\"epoll\"} 1",
+            "ringbar_core_queued_bytes_limit 1048576",
+            "ringbar_sessions{core=\"0\"} 2",
+            "ringbar_sessions{core=\"1\"} 1",
+            "ringbar_messages_in_total{core=\"0\",type=\"PUBLISH\"} 5",
+            "ringbar_messages_in_total{core=\"1\",type=\"HELLO\"} 1",
+            "ringbar_messages_out_total{core=\"0\",type=\"EVENT\"} 15",
+            "ringbar_bytes_in_total{core=\"1\"} 100",
+            "ringbar_bytes_out_total{core=\"0\"} 200",
+            "ringbar_events_dropped_total{core=\"0\",reason=\"session_queue_full\"} 0",
+            "ringbar_events_dropped_total{core=\"1\",reason=\"closing\"} 0",
+            "ringbar_slow_consumer_disconnects_total{core=\"0\"} 0",
+            "ringbar_queued_bytes{core=\"1\"} 42",
+            "ringbar_publish_to_event_seconds_bucket{core=\"0\",le=\"0.00001\"} 1",
+            "ringbar_publish_to_event_seconds_bucket{core=\"0\",le=\"0.0001\"} 5",
+            "ringbar_publish_to_event_seconds_bucket{core=\"0\",le=\"+Inf\"} 6",
+            "ringbar_publish_to_event_seconds_sum{core=\"0\"} 0.25",
+            "ringbar_publish_to_event_seconds_count{core=\"1\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line:?} missing in:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_metric_has_help_and_type_before_its_series() {
+        let text = exposition();
+        let mut typed: Vec<(String, String)> = Vec::new();
+        let mut helped = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let (name, help) = rest.split_once(' ').unwrap();
+                assert!(!help.is_empty());
+                helped.push(name.to_owned());
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').unwrap();
+                assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+                assert_eq!(helped.last().map(String::as_str), Some(name));
+                typed.push((name.to_owned(), kind.to_owned()));
+                continue;
+            }
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+            let name = series.split('{').next().unwrap();
+            assert!(name.starts_with("ringbar_"), "{line}");
+            let (family, kind) = typed.last().unwrap();
+            match kind.as_str() {
+                "histogram" => assert!(
+                    ["_bucket", "_sum", "_count"]
+                        .iter()
+                        .any(|s| name == format!("{family}{s}")),
+                    "{line}"
+                ),
+                "counter" => {
+                    assert_eq!(name, family, "{line}");
+                    assert!(name.ends_with("_total"), "{line}");
+                }
+                _ => assert_eq!(name, family, "{line}"),
+            }
+            let labels = &series[name.len()..];
+            assert!(
+                labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}')),
+                "{line}"
+            );
+        }
+        let mut names: Vec<&String> = typed.iter().map(|(n, _)| n).collect();
+        let count = names.len();
+        names.dedup();
+        assert_eq!(names.len(), count, "each metric is described once");
+    }
+}
