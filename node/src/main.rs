@@ -16,6 +16,7 @@ mod pidfile;
 mod start;
 mod status;
 mod stop;
+mod workers;
 
 use std::process::ExitCode;
 

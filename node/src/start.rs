@@ -13,6 +13,7 @@ use crate::config::{self, LoadError, Overrides};
 use crate::control;
 use crate::init;
 use crate::pidfile::{self, PidFile};
+use crate::workers::Supervisor;
 use crate::{EXIT_CONFIG, EXIT_FAILURE};
 
 /// Runs the node of `dir` to the end; the exit code says how it ended.
@@ -68,11 +69,13 @@ pub(crate) fn run_with(
         }
     };
     watch_signals(signals, router.shutdown_handle(), pid_file.path());
+    let guests = Supervisor::start(loaded.guests, router.shutdown_handle());
     let control = control::serve(
         dir,
         &router_config,
         router.stats(),
         router.shutdown_handle(),
+        guests.view(),
     );
     tracing::info!("Instance started.");
     if let Some(uplink) = &loaded.uplink {
@@ -82,6 +85,7 @@ pub(crate) fn run_with(
         );
     }
     router.join();
+    guests.stop();
     drop(control);
     pid_file.remove();
     tracing::info!("Node stopped.");

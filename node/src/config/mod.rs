@@ -7,6 +7,7 @@ mod convert;
 pub(crate) mod default;
 pub(crate) mod diag;
 mod file;
+pub(crate) mod guest;
 mod read;
 pub(crate) mod settings;
 pub(crate) mod uplink;
@@ -31,6 +32,8 @@ pub(crate) struct Loaded {
     pub(crate) router: RouterConfig,
     /// The management service to connect to (`ringbar.management`).
     pub(crate) uplink: Option<uplink::Uplink>,
+    /// The guest workers to start beside the router.
+    pub(crate) guests: Vec<guest::GuestWorker>,
     /// The file it came from.
     pub(crate) path: PathBuf,
     /// What was accepted but deserves a look.
@@ -129,11 +132,13 @@ pub(crate) fn load_with_env(
     }
     let router = convert::convert(&root, dir, env, overrides, &mut diag);
     let uplink = uplink::from_root(&root, &mut diag);
+    let guests = guest::from_root(&root, dir, env, &mut diag);
     let (errors, warnings) = diag.into_parts();
     match router {
         Some(router) if errors.is_empty() => Ok(Loaded {
             router,
             uplink,
+            guests,
             path,
             warnings,
         }),

@@ -1,0 +1,145 @@
+//! The supervision of one guest worker, on a thread of its own: start it,
+//! wait for it to end or for the node to stop, restart it as its policy
+//! says, and stop it when the node stops.
+
+use std::process::ExitStatus;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::config::guest::{GuestWorker, RestartPolicy};
+
+use super::backoff::Backoff;
+use super::spawn::{self, Running};
+use super::{GuestState, GuestStatus, Stop};
+
+/// How long a guest may take to end after SIGTERM before it gets SIGKILL.
+pub(super) const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// How often a running guest is checked for its exit.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Supervises `worker` until `stop` is requested or it ends for good;
+/// `status` follows along for `ringbar status`.
+pub(super) fn supervise(worker: &GuestWorker, status: &Mutex<GuestStatus>, stop: &Stop) {
+    let mut backoff = Backoff::new(worker.restart);
+    loop {
+        tracing::info!("Starting guest worker {}.", worker.id);
+        let started = Instant::now();
+        let success = match spawn::spawn(worker) {
+            Ok(running) => {
+                let pid = running.child.id();
+                update(status, GuestState::Running, Some(pid));
+                tracing::info!("Guest worker {} started (PID {pid}).", worker.id);
+                match wait(worker, running, stop) {
+                    Some(exit) => {
+                        log_exit(worker, pid, exit);
+                        exit.success()
+                    }
+                    None => break,
+                }
+            }
+            Err(error) => {
+                tracing::error!(
+                    "Cannot start guest worker {} ({}): {error}",
+                    worker.id,
+                    worker.executable.display()
+                );
+                false
+            }
+        };
+        if stop.is_requested() {
+            break;
+        }
+        if !worker.restart.policy.restarts(success) {
+            update(status, GuestState::Exited { success }, None);
+            tracing::info!(
+                "Guest worker {} is not restarted (restart policy {}).",
+                worker.id,
+                policy_name(worker.restart.policy)
+            );
+            return;
+        }
+        let delay = backoff.after_run(started.elapsed());
+        update(status, GuestState::Restarting, None);
+        tracing::info!(
+            "Restarting guest worker {} in {} ms (restart policy {}).",
+            worker.id,
+            delay.as_millis(),
+            policy_name(worker.restart.policy)
+        );
+        if stop.wait(delay) {
+            break;
+        }
+        let mut guard = status.lock().unwrap_or_else(|e| e.into_inner());
+        guard.restarts += 1;
+    }
+    update(status, GuestState::Stopped, None);
+}
+
+/// Waits for the guest to end (its exit) or for the node to stop (then it
+/// is stopped, and `None`).
+fn wait(worker: &GuestWorker, mut running: Running, stop: &Stop) -> Option<ExitStatus> {
+    loop {
+        match running.child.try_wait() {
+            Ok(Some(exit)) => return Some(exit),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!("cannot wait for guest worker {}: {error}", worker.id);
+            }
+        }
+        if stop.wait(POLL) {
+            let pid = running.child.id();
+            tracing::info!("Stopping guest worker {} (PID {pid}).", worker.id);
+            match spawn::terminate(&mut running.child, STOP_GRACE) {
+                Ok(_) => tracing::info!("Guest worker {} stopped.", worker.id),
+                Err(error) => tracing::error!(
+                    "cannot stop guest worker {} (PID {pid}): {error}",
+                    worker.id
+                ),
+            }
+            return None;
+        }
+    }
+}
+
+fn log_exit(worker: &GuestWorker, pid: u32, exit: ExitStatus) {
+    use std::os::unix::process::ExitStatusExt;
+    match (exit.code(), exit.signal()) {
+        (Some(0), _) => tracing::info!("Guest worker {} (PID {pid}) exited.", worker.id),
+        (Some(code), _) => tracing::warn!(
+            "Guest worker {} (PID {pid}) exited with code {code}.",
+            worker.id
+        ),
+        (None, Some(signal)) => tracing::warn!(
+            "Guest worker {} (PID {pid}) was killed by signal {signal}.",
+            worker.id
+        ),
+        (None, None) => tracing::warn!("Guest worker {} (PID {pid}) ended.", worker.id),
+    }
+}
+
+fn update(status: &Mutex<GuestStatus>, state: GuestState, pid: Option<u32>) {
+    let mut guard = status.lock().unwrap_or_else(|e| e.into_inner());
+    guard.state = state;
+    guard.pid = pid;
+}
+
+/// The policy's name, as in the config.
+pub(super) fn policy_name(policy: RestartPolicy) -> &'static str {
+    match policy {
+        RestartPolicy::Never => "never",
+        RestartPolicy::OnFailure => "on-failure",
+        RestartPolicy::Always => "always",
+    }
+}
+
+/// Runs [`supervise`] for `worker` on a thread of its own.
+pub(super) fn spawn_supervisor(
+    worker: GuestWorker,
+    status: Arc<Mutex<GuestStatus>>,
+    stop: Stop,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("guest {}", worker.id))
+        .spawn(move || supervise(&worker, &status, &stop))
+}
