@@ -35,6 +35,7 @@ struct Fixed {
     started: SystemTime,
     cores: usize,
     transports: Vec<Value>,
+    /// The guest workers' states, which do change: a live view.
     guests: GuestsView,
 }
 

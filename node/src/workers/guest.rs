@@ -20,7 +20,7 @@ const POLL: Duration = Duration::from_millis(50);
 
 /// Supervises `worker` until `stop` is requested or it ends for good;
 /// `status` follows along for `ringbar status`.
-pub(super) fn supervise(worker: &GuestWorker, status: &Mutex<GuestStatus>, stop: &Stop) {
+fn supervise(worker: &GuestWorker, status: &Mutex<GuestStatus>, stop: &Stop) {
     let mut backoff = Backoff::new(worker.restart);
     loop {
         tracing::info!("Starting guest worker {}.", worker.id);
@@ -31,11 +31,12 @@ pub(super) fn supervise(worker: &GuestWorker, status: &Mutex<GuestStatus>, stop:
                 update(status, GuestState::Running, Some(pid));
                 tracing::info!("Guest worker {} started (PID {pid}).", worker.id);
                 match wait(worker, running, stop) {
-                    Some(exit) => {
+                    RunEnd::Exited(exit) => {
                         log_exit(worker, pid, exit);
                         exit.success()
                     }
-                    None => break,
+                    RunEnd::Lost => false,
+                    RunEnd::Stopped => break,
                 }
             }
             Err(error) => {
@@ -76,19 +77,32 @@ pub(super) fn supervise(worker: &GuestWorker, status: &Mutex<GuestStatus>, stop:
     update(status, GuestState::Stopped, None);
 }
 
-/// Waits for the guest to end (its exit) or for the node to stop (then it
-/// is stopped, and `None`).
-fn wait(worker: &GuestWorker, mut running: Running, stop: &Stop) -> Option<ExitStatus> {
+/// How a guest's run ended.
+enum RunEnd {
+    /// The guest exited.
+    Exited(ExitStatus),
+    /// Its exit status could not be read: counted as a failure.
+    Lost,
+    /// The node stopped it.
+    Stopped,
+}
+
+/// Waits for the guest to end, or for the node to stop (then stops it).
+fn wait(worker: &GuestWorker, mut running: Running, stop: &Stop) -> RunEnd {
+    let pid = running.child.id();
     loop {
         match running.child.try_wait() {
-            Ok(Some(exit)) => return Some(exit),
+            Ok(Some(exit)) => return RunEnd::Exited(exit),
             Ok(None) => {}
             Err(error) => {
-                tracing::error!("cannot wait for guest worker {}: {error}", worker.id);
+                tracing::error!(
+                    "cannot wait for guest worker {} (PID {pid}): {error}; taking it as failed.",
+                    worker.id
+                );
+                return RunEnd::Lost;
             }
         }
         if stop.wait(POLL) {
-            let pid = running.child.id();
             tracing::info!("Stopping guest worker {} (PID {pid}).", worker.id);
             match spawn::terminate(&mut running.child, STOP_GRACE) {
                 Ok(_) => tracing::info!("Guest worker {} stopped.", worker.id),
@@ -97,7 +111,7 @@ fn wait(worker: &GuestWorker, mut running: Running, stop: &Stop) -> Option<ExitS
                     worker.id
                 ),
             }
-            return None;
+            return RunEnd::Stopped;
         }
     }
 }
@@ -125,7 +139,7 @@ fn update(status: &Mutex<GuestStatus>, state: GuestState, pid: Option<u32>) {
 }
 
 /// The policy's name, as in the config.
-pub(super) fn policy_name(policy: RestartPolicy) -> &'static str {
+fn policy_name(policy: RestartPolicy) -> &'static str {
     match policy {
         RestartPolicy::Never => "never",
         RestartPolicy::OnFailure => "on-failure",
@@ -140,6 +154,7 @@ pub(super) fn spawn_supervisor(
     stop: Stop,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
-        .name(format!("guest {}", worker.id))
+        // Not the id: a thread name is short and may hold no NUL.
+        .name("guest-worker".into())
         .spawn(move || supervise(&worker, &status, &stop))
 }
