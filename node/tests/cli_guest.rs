@@ -278,3 +278,35 @@ fn check_names_guest_mistakes_and_their_fixes() {
         .join("\n")
     );
 }
+
+#[test]
+fn workdir_env_and_stdin_are_given_as_configured() {
+    let config = config_with(
+        r#"{"type": "guest", "id": "reader", "executable": "reader.sh",
+            "options": {"workdir": "work", "env": {"inherit": false, "vars": {"GREETING": "hi there"}},
+                        "stdin": {"type": "json", "value": {"answer": 42}}}}"#,
+    );
+    let dir = Scratch::new("guest-env").with_config(&config);
+    let work = dir.path.join("work");
+    fs::create_dir_all(&work).unwrap();
+    // Crossbar.io looks for the executable in the workdir.
+    let script = work.join("reader.sh");
+    fs::write(&script, "#!/bin/sh\ncat > got.stdin\nenv > got.env\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_ne!(std::env::var_os("HOME"), None, "the test needs HOME set");
+    let child = start(&dir);
+    let env_file = work.join("got.env");
+    assert!(wait_until(STARTUP, || lines(&env_file)
+        .iter()
+        .any(|l| l.starts_with("GREETING="))));
+    let log = stop(&dir, child);
+    assert_eq!(
+        fs::read_to_string(work.join("got.stdin")).unwrap(),
+        r#"{"answer":42}"#,
+        "{log}"
+    );
+    let env = lines(&env_file);
+    assert!(env.contains(&"GREETING=hi there".to_owned()), "{env:?}");
+    assert!(env.contains(&"PYTHONUNBUFFERED=1".to_owned()), "{env:?}");
+    assert!(!env.iter().any(|l| l.starts_with("HOME=")), "{env:?}");
+}

@@ -5,6 +5,7 @@
 //! node that was killed.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
@@ -126,19 +127,26 @@ fn signal_group(child: &Child, signal: libc::c_int) {
 }
 
 /// The guest's environment: what it inherits, its `vars`, and
-/// `PYTHONUNBUFFERED=1` unless either sets it.
-fn environment(worker: &GuestWorker) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = match &worker.env.inherit {
-        Inherit::All => std::env::vars().collect(),
+/// `PYTHONUNBUFFERED=1` unless either sets it. Read with `vars_os`: a
+/// variable that is not UTF-8 is passed on, not a panic.
+fn environment(worker: &GuestWorker) -> BTreeMap<OsString, OsString> {
+    let mut env: BTreeMap<OsString, OsString> = match &worker.env.inherit {
+        Inherit::All => std::env::vars_os().collect(),
         Inherit::Nothing => BTreeMap::new(),
         Inherit::Only(names) => names
             .iter()
-            .filter_map(|name| std::env::var(name).ok().map(|value| (name.clone(), value)))
+            .filter_map(|name| std::env::var_os(name).map(|value| (name.into(), value)))
             .collect(),
     };
-    env.extend(worker.env.vars.iter().cloned());
-    env.entry(PYTHON_UNBUFFERED.to_owned())
-        .or_insert_with(|| "1".to_owned());
+    env.extend(
+        worker
+            .env
+            .vars
+            .iter()
+            .map(|(name, value)| (name.into(), value.into())),
+    );
+    env.entry(PYTHON_UNBUFFERED.into())
+        .or_insert_with(|| "1".into());
     env
 }
 
