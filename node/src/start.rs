@@ -1,5 +1,6 @@
 //! `ringbar start DIR`: initialise if needed, load the key and the config,
-//! write the pid file, run the router until SIGINT or SIGTERM.
+//! write the pid file, run the router and the guest workers until SIGINT or
+//! SIGTERM.
 
 use std::path::Path;
 use std::process::ExitCode;

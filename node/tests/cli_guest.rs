@@ -120,10 +120,18 @@ exec sleep 600"#;
         "printer: hello from the guest: one two".to_owned(),
         "printer: to stderr".to_owned(),
         format!("Stopping guest worker printer (PID {pid})."),
+        // A last line without a newline is logged when the stream ends,
+        // before the node says the guest stopped.
+        "printer: no newline at the end\n".to_owned(),
         "Guest worker printer stopped.".to_owned(),
     ] {
         assert!(log.contains(&line), "{line:?} missing in:\n{log}");
     }
+    let last_words = log.find("printer: no newline at the end").unwrap();
+    assert!(
+        last_words < log.find("Guest worker printer stopped.").unwrap(),
+        "{log}"
+    );
     assert!(!is_running(pid), "the guest outlived the node");
 }
 

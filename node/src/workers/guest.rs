@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::config::guest::{GuestWorker, RestartPolicy};
 
 use super::backoff::Backoff;
+use super::output;
 use super::spawn::{self, Running};
 use super::{GuestState, GuestStatus, Stop};
 
@@ -18,6 +19,10 @@ pub(super) const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How often a running guest is checked for its exit.
 const POLL: Duration = Duration::from_millis(50);
 
+/// How long the output a guest wrote before it ended may take to be
+/// logged, so that its last lines come before the line saying it ended.
+const OUTPUT_DRAIN: Duration = Duration::from_secs(1);
+
 /// Supervises `worker` until `stop` is requested or it ends for good;
 /// `status` follows along for `ringbar status`.
 fn supervise(worker: &GuestWorker, status: &Mutex<GuestStatus>, stop: &Stop) {
@@ -26,17 +31,22 @@ fn supervise(worker: &GuestWorker, status: &Mutex<GuestStatus>, stop: &Stop) {
         tracing::info!("Starting guest worker {}.", worker.id);
         let started = Instant::now();
         let success = match spawn::spawn(worker) {
-            Ok(running) => {
+            Ok(mut running) => {
                 let pid = running.child.id();
                 update(status, GuestState::Running, Some(pid));
                 tracing::info!("Guest worker {} started (PID {pid}).", worker.id);
-                match wait(worker, running, stop) {
+                let end = wait(worker, &mut running, stop);
+                output::drain(running.loggers, OUTPUT_DRAIN);
+                match end {
                     RunEnd::Exited(exit) => {
                         log_exit(worker, pid, exit);
                         exit.success()
                     }
                     RunEnd::Lost => false,
-                    RunEnd::Stopped => break,
+                    RunEnd::Stopped => {
+                        tracing::info!("Guest worker {} stopped.", worker.id);
+                        break;
+                    }
                 }
             }
             Err(error) => {
@@ -88,7 +98,7 @@ enum RunEnd {
 }
 
 /// Waits for the guest to end, or for the node to stop (then stops it).
-fn wait(worker: &GuestWorker, mut running: Running, stop: &Stop) -> RunEnd {
+fn wait(worker: &GuestWorker, running: &mut Running, stop: &Stop) -> RunEnd {
     let pid = running.child.id();
     loop {
         match running.child.try_wait() {
@@ -104,12 +114,11 @@ fn wait(worker: &GuestWorker, mut running: Running, stop: &Stop) -> RunEnd {
         }
         if stop.wait(POLL) {
             tracing::info!("Stopping guest worker {} (PID {pid}).", worker.id);
-            match spawn::terminate(&mut running.child, STOP_GRACE) {
-                Ok(_) => tracing::info!("Guest worker {} stopped.", worker.id),
-                Err(error) => tracing::error!(
+            if let Err(error) = spawn::terminate(&mut running.child, STOP_GRACE) {
+                tracing::error!(
                     "cannot stop guest worker {} (PID {pid}): {error}",
                     worker.id
-                ),
+                );
             }
             return RunEnd::Stopped;
         }

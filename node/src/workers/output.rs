@@ -3,13 +3,23 @@
 //! newline cannot make the node buffer without bound.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// The longest line logged; the rest of a longer line is dropped.
 pub(super) const MAX_LINE_BYTES: usize = 64 * 1024;
 
+/// How often [`drain`] looks at the loggers.
+const DRAIN_POLL: Duration = Duration::from_millis(10);
+
 /// Logs every line read from `stream` (the guest's `name`d stream of the
-/// worker `worker`) until it ends, from a thread of its own.
-pub(super) fn spawn_logger(worker: &str, name: &'static str, stream: impl Read + Send + 'static) {
+/// worker `worker`) until it ends, from a thread of its own; the thread,
+/// for waiting until the guest's last words are logged.
+pub(super) fn spawn_logger(
+    worker: &str,
+    name: &'static str,
+    stream: impl Read + Send + 'static,
+) -> Option<JoinHandle<()>> {
     let id = worker.to_owned();
     let spawned = std::thread::Builder::new()
         .name(format!("guest-{name}"))
@@ -19,10 +29,24 @@ pub(super) fn spawn_logger(worker: &str, name: &'static str, stream: impl Read +
                 tracing::info!(target: "guest", "{id}: {}{cut}", line.text);
             }
         });
-    if let Err(error) = spawned {
-        tracing::warn!(
-            "cannot start a thread to log the {name} of guest worker {worker} ({error}); it is not logged."
-        );
+    match spawned {
+        Ok(thread) => Some(thread),
+        Err(error) => {
+            tracing::warn!(
+                "cannot start a thread to log the {name} of guest worker {worker} ({error}); it is not logged."
+            );
+            None
+        }
+    }
+}
+
+/// Waits up to `timeout` for the `loggers` to reach the end of their
+/// streams. A program the guest started may keep a stream open after the
+/// guest ended: its logger then goes on alone.
+pub(super) fn drain(loggers: Vec<JoinHandle<()>>, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while loggers.iter().any(|thread| !thread.is_finished()) && Instant::now() < deadline {
+        std::thread::sleep(DRAIN_POLL);
     }
 }
 

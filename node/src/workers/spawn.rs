@@ -11,6 +11,7 @@ use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::config::guest::{GuestWorker, Inherit, OutputPolicy, StdinPolicy};
@@ -28,6 +29,8 @@ const EXIT_POLL: Duration = Duration::from_millis(20);
 pub(super) struct Running {
     /// The process.
     pub(super) child: Child,
+    /// The threads logging its stdout and stderr.
+    pub(super) loggers: Vec<JoinHandle<()>>,
     /// The node's end of the guest's stdin, held open while it runs when
     /// the config keeps it open.
     _stdin: Option<OwnedFd>,
@@ -68,6 +71,7 @@ pub(super) fn spawn(worker: &GuestWorker) -> io::Result<Running> {
         });
     }
     let mut child = command.spawn()?;
+    let mut loggers = Vec::with_capacity(2);
     for (policy, stream, name) in [
         (
             worker.stdout,
@@ -82,7 +86,7 @@ pub(super) fn spawn(worker: &GuestWorker) -> io::Result<Running> {
     ] {
         // `close`: the stream is dropped here, so the guest's writes fail.
         if let (OutputPolicy::Log, Some(stream)) = (policy, stream) {
-            output::spawn_logger(&worker.id, name, File::from(stream));
+            loggers.extend(output::spawn_logger(&worker.id, name, File::from(stream)));
         }
     }
     let stdin = child.stdin.take().map(OwnedFd::from);
@@ -95,6 +99,7 @@ pub(super) fn spawn(worker: &GuestWorker) -> io::Result<Running> {
     };
     Ok(Running {
         child,
+        loggers,
         _stdin: stdin,
     })
 }
