@@ -25,8 +25,13 @@ pub(crate) fn run(dir: &Path) -> ExitCode {
             }
             let realms = loaded.router.realms.len();
             let transports = loaded.router.transports.len();
+            let guests = match loaded.guests.len() {
+                0 => String::new(),
+                1 => ", 1 guest worker".to_owned(),
+                n => format!(", {n} guest workers"),
+            };
             println!(
-                "Ok, {} is valid: {realms} realm{}, {transports} transport{}.",
+                "Ok, {} is valid: {realms} realm{}, {transports} transport{}{guests}.",
                 loaded.path.display(),
                 if realms == 1 { "" } else { "s" },
                 if transports == 1 { "" } else { "s" },

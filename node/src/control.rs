@@ -15,6 +15,8 @@ use ringbar_engine::config::{RouterConfig, TransportKind};
 use ringbar_engine::{ShutdownHandle, Stats};
 use serde_json::{Value, json};
 
+use crate::workers::GuestsView;
+
 /// The socket's file name in the node directory.
 pub(crate) const SOCKET_FILE: &str = "node.sock";
 
@@ -33,6 +35,8 @@ struct Fixed {
     started: SystemTime,
     cores: usize,
     transports: Vec<Value>,
+    /// The guest workers' states, which do change: a live view.
+    guests: GuestsView,
 }
 
 /// Message counts at one moment, for rates.
@@ -62,6 +66,7 @@ pub(crate) fn serve(
     config: &RouterConfig,
     stats: Stats,
     shutdown: ShutdownHandle,
+    guests: GuestsView,
 ) -> Option<ControlSocket> {
     let path = dir.join(SOCKET_FILE);
     // The pid file already proved no other node runs here: a socket file
@@ -82,6 +87,7 @@ pub(crate) fn serve(
         started: SystemTime::now(),
         cores: config.cores,
         transports: config.transports.iter().map(describe_transport).collect(),
+        guests,
     });
     let samples = Arc::new(Mutex::new(sample_pair(&stats)));
     spawn_sampler(stats.clone(), samples.clone());
@@ -192,6 +198,7 @@ fn status(fixed: &Fixed, stats: &Stats, (earlier, later): (Sample, Sample)) -> V
         "events_out": stats.events_out_per_core().iter().sum::<u64>(),
         "messages_in_per_s": rate(earlier.messages_in, later.messages_in),
         "events_out_per_s": rate(earlier.events_out, later.events_out),
+        "guests": fixed.guests.to_json(),
     })
 }
 

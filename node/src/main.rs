@@ -17,6 +17,7 @@ mod pidfile;
 mod start;
 mod status;
 mod stop;
+mod workers;
 
 use std::process::ExitCode;
 

@@ -1,5 +1,6 @@
 //! `ringbar start DIR`: initialise if needed, load the key and the config,
-//! write the pid file, run the router until SIGINT or SIGTERM.
+//! write the pid file, run the router and the guest workers until SIGINT or
+//! SIGTERM.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use crate::control;
 use crate::init;
 use crate::metrics;
 use crate::pidfile::{self, PidFile};
+use crate::workers::Supervisor;
 use crate::{EXIT_CONFIG, EXIT_FAILURE};
 
 /// Runs the node of `dir` to the end; the exit code says how it ended.
@@ -80,11 +82,13 @@ pub(crate) fn run_with(
         }
     };
     watch_signals(signals, router.shutdown_handle(), pid_file.path());
+    let guests = Supervisor::start(loaded.guests, router.shutdown_handle());
     let control = control::serve(
         dir,
         &router_config,
         router.stats(),
         router.shutdown_handle(),
+        guests.view(),
     );
     if let Some(metrics) = metrics {
         match metrics.local_addr() {
@@ -101,6 +105,7 @@ pub(crate) fn run_with(
         );
     }
     router.join();
+    guests.stop();
     drop(control);
     pid_file.remove();
     tracing::info!("Node stopped.");

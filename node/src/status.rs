@@ -71,7 +71,8 @@ fn describe(dir: &Path, status: &Value) -> String {
         })
         .unwrap_or_default();
     let uptime = n("uptime_s");
-    format!(
+    let guests = describe_guests(status);
+    let text = format!(
         "Node running from {} (PID {}, up {}).\n  ringbar {}, {} core{}, {}\n  transports: {}\n  sessions: {} ({})\n  messages in: {:.0}/s, events out: {:.0}/s\n",
         dir.display(),
         n("pid"),
@@ -85,7 +86,32 @@ fn describe(dir: &Path, status: &Value) -> String {
         per_core.join(", "),
         f("messages_in_per_s"),
         f("events_out_per_s"),
-    )
+    );
+    if guests.is_empty() {
+        text
+    } else {
+        format!("{text}  guests: {}\n", guests.join("; "))
+    }
+}
+
+/// `backend running (PID 42, 1 restart)` for each guest worker.
+fn describe_guests(status: &Value) -> Vec<String> {
+    let Some(guests) = status.get("guests").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    guests
+        .iter()
+        .map(|guest| {
+            let id = guest.get("id").and_then(Value::as_str).unwrap_or("?");
+            let state = guest.get("state").and_then(Value::as_str).unwrap_or("?");
+            let restarts = guest.get("restarts").and_then(Value::as_u64).unwrap_or(0);
+            let restarts = format!("{restarts} restart{}", if restarts == 1 { "" } else { "s" });
+            match guest.get("pid").and_then(Value::as_u64) {
+                Some(pid) => format!("{id} {state} (PID {pid}, {restarts})"),
+                None => format!("{id} {state} ({restarts})"),
+            }
+        })
+        .collect()
 }
 
 /// `3 h 2 min 5 s`, leaving out leading zero units.
@@ -117,6 +143,8 @@ mod tests {
             "transports": [{"id": "transport0", "type": "web", "endpoint": "127.0.0.1:8080"}],
             "sessions": 3, "sessions_per_core": [1, 2],
             "messages_in_per_s": 10.0, "events_out_per_s": 2000.0,
+            "guests": [{"id": "backend", "pid": 43, "state": "running", "restarts": 1},
+                       {"id": "worker002", "pid": null, "state": "restarting", "restarts": 2}],
         });
         let text = describe(Path::new("node"), &status);
         assert!(
@@ -131,6 +159,12 @@ mod tests {
         );
         assert!(
             text.contains("messages in: 10/s, events out: 2000/s"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "  guests: backend running (PID 43, 1 restart); worker002 restarting (2 restarts)\n"
+            ),
             "{text}"
         );
     }

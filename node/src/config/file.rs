@@ -499,3 +499,90 @@ pub(crate) struct TlsFile {
     #[serde(default)]
     pub(crate) require_client_certificate: Option<bool>,
 }
+
+/// A worker of `"type": "guest"`: an external program the node starts and
+/// supervises.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a guest worker object")]
+pub(crate) struct GuestWorkerFile {
+    /// `id`: the worker's name (`worker<NNN>` when absent).
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    /// `executable`: the program, relative to `options.workdir`, else
+    /// looked up on `PATH`.
+    pub(crate) executable: String,
+    /// `arguments`: the program's arguments.
+    #[serde(default)]
+    pub(crate) arguments: Vec<String>,
+    /// `options`: read as [`GuestOptionsFile`].
+    #[serde(default)]
+    pub(crate) options: Option<Value>,
+    /// `restart` (ringbar): `"never"`, `"on-failure"`, `"always"`, or an
+    /// object with the policy and its backoff.
+    #[serde(default)]
+    pub(crate) restart: Option<Value>,
+}
+
+/// A guest worker's `options`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "guest worker options")]
+pub(crate) struct GuestOptionsFile {
+    /// `workdir`: the working directory, relative to the node directory.
+    #[serde(default)]
+    pub(crate) workdir: Option<String>,
+    /// `env`: the process environment.
+    #[serde(default)]
+    pub(crate) env: Option<ProcessEnvFile>,
+    /// `stdin`: `"close"`, or `{"type": "json", "value": ..., "close": true}`.
+    #[serde(default)]
+    pub(crate) stdin: Option<Value>,
+    /// `stdout`: `log`, `drop` or `close`.
+    #[serde(default)]
+    pub(crate) stdout: Option<String>,
+    /// `stderr`: `log`, `drop` or `close`.
+    #[serde(default)]
+    pub(crate) stderr: Option<String>,
+}
+
+/// A worker's `options.env`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "an env object of inherit, vars")]
+pub(crate) struct ProcessEnvFile {
+    /// `inherit`: `true` (the default), `false`, or the names to inherit.
+    #[serde(default)]
+    pub(crate) inherit: Option<Value>,
+    /// `vars`: variables to set.
+    #[serde(default)]
+    pub(crate) vars: Map<String, Value>,
+}
+
+/// A guest worker's `stdin` object: a value written to the guest at start.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a stdin object of type, value, close")]
+pub(crate) struct GuestStdinFile {
+    /// `type`: the encoding, `json`.
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    /// `value`: what is written.
+    pub(crate) value: Value,
+    /// `close`: close stdin after writing (default true).
+    #[serde(default)]
+    pub(crate) close: Option<bool>,
+}
+
+/// A guest worker's `restart` object (ringbar).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a restart object of policy, delay_ms, max_delay_ms, reset_after_ms")]
+pub(crate) struct RestartFile {
+    /// `policy`: `never`, `on-failure` or `always`.
+    pub(crate) policy: String,
+    /// `delay_ms`: the first delay before a restart.
+    #[serde(default)]
+    pub(crate) delay_ms: Option<i64>,
+    /// `max_delay_ms`: the delay doubles up to this.
+    #[serde(default)]
+    pub(crate) max_delay_ms: Option<i64>,
+    /// `reset_after_ms`: a run this long resets the delay to `delay_ms`.
+    #[serde(default)]
+    pub(crate) reset_after_ms: Option<i64>,
+}

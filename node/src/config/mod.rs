@@ -7,6 +7,7 @@ mod convert;
 pub(crate) mod default;
 pub(crate) mod diag;
 mod file;
+pub(crate) mod guest;
 pub(crate) mod metrics;
 mod read;
 pub(crate) mod settings;
@@ -34,6 +35,8 @@ pub(crate) struct Loaded {
     pub(crate) uplink: Option<uplink::Uplink>,
     /// Where to serve the metrics (`ringbar.metrics`), when anywhere.
     pub(crate) metrics: Option<metrics::Metrics>,
+    /// The guest workers to start beside the router.
+    pub(crate) guests: Vec<guest::GuestWorker>,
     /// The file it came from.
     pub(crate) path: PathBuf,
     /// What was accepted but deserves a look.
@@ -133,12 +136,14 @@ pub(crate) fn load_with_env(
     let router = convert::convert(&root, dir, env, overrides, &mut diag);
     let uplink = uplink::from_root(&root, &mut diag);
     let metrics = metrics::from_root(&root, dir, env, &mut diag);
+    let guests = guest::from_root(&root, dir, env, &mut diag);
     let (errors, warnings) = diag.into_parts();
     match router {
         Some(router) if errors.is_empty() => Ok(Loaded {
             router,
             uplink,
             metrics,
+            guests,
             path,
             warnings,
         }),

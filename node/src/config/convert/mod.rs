@@ -28,7 +28,7 @@ use super::settings::{self, Overrides};
 const CONFIG_VERSION: i64 = 2;
 
 /// Worker types ringbar runs.
-const WORKER_TYPES: &str = "router, websocket-testee";
+const WORKER_TYPES: &str = "router, websocket-testee, guest";
 
 /// Looks up an environment variable (injected, so tests need not touch the
 /// process environment).
@@ -157,6 +157,7 @@ impl Converter<'_> {
         let mut transports = Vec::new();
         let mut first_router: Option<usize> = None;
         let mut testees = 0;
+        let mut guests = 0;
         for (index, worker) in list.iter().enumerate() {
             let worker_path = path.index(index);
             let Some(kind) = type_tag(worker, &worker_path, "worker", WORKER_TYPES, self.diag)
@@ -190,7 +191,9 @@ impl Converter<'_> {
                         }
                     }
                 }
-                "container" | "guest" | "proxy" | "hostmonitor" | "xbrmm" | "marketplace" => {
+                // Read by `config::guest`, in a pass of its own.
+                "guest" => guests += 1,
+                "container" | "proxy" | "hostmonitor" | "xbrmm" | "marketplace" => {
                     self.diag.error(
                         &worker_path.key("type"),
                         format!("\"{kind}\" workers are not supported yet ({WORKER_TYPES})"),
@@ -202,7 +205,7 @@ impl Converter<'_> {
                 ),
             }
         }
-        if first_router.is_none() && testees == 0 && !self.diag.has_errors() {
+        if first_router.is_none() && testees == 0 && guests == 0 && !self.diag.has_errors() {
             self.diag.error(
                 &path,
                 "no router worker: add {\"type\": \"router\", \"realms\": [...], \"transports\": [...]} (`ringbar init` writes an example)",

@@ -363,17 +363,20 @@ fn workers() {
         ]
     );
     let outcome = run(&json!({"version": 2, "workers": [
-        {"type": "router"}, {"type": "guest", "executable": "x"}, {"type": "bridge"}, {"type": "router"}, {}
+        {"type": "router"}, {"type": "container"}, {"type": "bridge"}, {"type": "router"}, {}
     ]}));
     assert_eq!(
         errors_of(&outcome),
         [
-            "config.json: workers[1].type: \"guest\" workers are not supported yet (router, websocket-testee)",
-            "config.json: workers[2].type: \"bridge\" is not a worker type (router, websocket-testee)",
+            "config.json: workers[1].type: \"container\" workers are not supported yet (router, websocket-testee, guest)",
+            "config.json: workers[2].type: \"bridge\" is not a worker type (router, websocket-testee, guest)",
             "config.json: workers[3].type: a second router worker is not supported yet: move its realms and transports into workers[0]",
-            "config.json: workers[4]: missing \"type\" of the worker (router, websocket-testee)",
+            "config.json: workers[4]: missing \"type\" of the worker (router, websocket-testee, guest)",
         ]
     );
+    // A node of guest workers only runs no router worker, as in Crossbar.io.
+    let outcome = run(&json!({"version": 2, "workers": [{"type": "guest", "executable": "x"}]}));
+    assert!(errors_of(&outcome).is_empty());
     let outcome = run(&json!({"version": 2, "workers": [
         {"type": "router", "components": [{"type": "class"}], "connections": [{}]}
     ]}));
