@@ -98,13 +98,6 @@ pub(crate) fn hash(password: &str) -> Result<String, PasswordError> {
 
 /// Whether `password` matches the PHC string `hash` (false for a damaged
 /// hash).
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "owners prove their password when pairing, which needs routed RPC"
-    )
-)]
 pub(crate) fn verify(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|hash| {
         Argon2::default()
