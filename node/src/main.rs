@@ -12,10 +12,12 @@ mod init;
 mod key;
 mod logging;
 mod management;
+mod pair;
 mod pidfile;
 mod start;
 mod status;
 mod stop;
+mod uplink;
 
 use std::process::ExitCode;
 
@@ -61,5 +63,18 @@ fn main() -> ExitCode {
         Command::Status { dir, json } => status::run(&dir, json),
         Command::Check { dir } => check::run(&dir),
         Command::Management { command } => management::run(command),
+        Command::Pair {
+            code,
+            management,
+            user,
+            name,
+            password_file,
+        } => pair::run(
+            &code,
+            &management,
+            &user,
+            name.as_deref(),
+            password_file.as_deref(),
+        ),
     }
 }
