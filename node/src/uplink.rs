@@ -35,6 +35,8 @@ const FIRST_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(30);
 /// How often a paired node reports its status.
 const STATUS_PERIOD: Duration = Duration::from_secs(10);
+/// How soon a report is tried again when the router did not answer yet.
+const STATUS_RETRY: Duration = Duration::from_secs(1);
 
 const ACTIVATION_CODE: &str = "ringbar.management.pairing.activation_code";
 const ON_PAIRED: &str = "ringbar.management.pairing.on_paired";
@@ -200,7 +202,7 @@ impl Uplink {
         if let Some(text) = result.args.first().and_then(Value::as_str) {
             self.take(text);
         }
-        let mut period = tokio::time::interval(STATUS_PERIOD);
+        let mut next_report = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 incoming = session.next() => {
@@ -210,12 +212,17 @@ impl Uplink {
                         self.take(text);
                     }
                 }
-                _ = period.tick() => {
-                    if let Ok(status) = control::request(&self.dir, "status") {
-                        session
-                            .call(REPORT_STATUS, vec![from_json(&status)], Dict::new())
-                            .await?;
-                    }
+                () = tokio::time::sleep_until(next_report) => {
+                    // The router's control socket answers once it runs.
+                    next_report += match control::request(&self.dir, "status") {
+                        Ok(status) => {
+                            session
+                                .call(REPORT_STATUS, vec![from_json(&status)], Dict::new())
+                                .await?;
+                            STATUS_PERIOD
+                        }
+                        Err(_) => STATUS_RETRY,
+                    };
                 }
             }
         }

@@ -121,11 +121,7 @@ fn pair(code: &str, url: &str, password: &str) -> Output {
 /// calls a procedure another session registered.
 fn use_router(port: u16) {
     let url = Url::parse(&format!("ws://127.0.0.1:{port}/ws")).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    runtime().block_on(async {
         let join = || Session::join(&url, "realm1", &Credentials::Anonymous);
         let mut callee = join().await.unwrap();
         let mut caller = join().await.unwrap();
@@ -156,6 +152,170 @@ fn use_router(port: u16) {
     });
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// An owner's session on the management realm (WAMP-ticket).
+async fn owner(url: &str, name: &str, password: &str) -> Session {
+    let credentials = Credentials::Ticket {
+        authid: name.into(),
+        ticket: password.into(),
+    };
+    Session::join(
+        &Url::parse(url).unwrap(),
+        "ringbar.management",
+        &credentials,
+    )
+    .await
+    .unwrap()
+}
+
+/// The management API as owners use it: alice sees and configures her
+/// node; bob, another owner, sees nothing of it and cannot act as a node.
+fn manage(url: &str, node_key: &str, node: &Running) {
+    runtime().block_on(async {
+        let mut alice = owner(url, "alice", "correct horse").await;
+        let api = |name: &str| format!("ringbar.management.owner.{name}");
+        let listed = alice
+            .call(&api("list_nodes"), Vec::new(), Dict::new())
+            .await
+            .unwrap();
+        let nodes = listed.args[0].as_list().unwrap();
+        assert_eq!(nodes.len(), 1, "{listed:?}");
+        let entry = nodes[0].as_dict().unwrap();
+        assert_eq!(entry.get("node").and_then(Value::as_str), Some(node_key));
+        assert_eq!(entry.get("name").and_then(Value::as_str), Some("edge1"));
+
+        let key = || vec![Value::from(node_key)];
+        // the node reports its status (what `ringbar status` shows)
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let status = alice
+                .call(&api("get_node_status"), key(), Dict::new())
+                .await
+                .unwrap();
+            let status = status.args[0].as_dict().unwrap().clone();
+            if status.get("online") == Some(&Value::Bool(true)) {
+                assert!(status.get("sessions").is_some(), "{status:?}");
+                assert!(status.get("transports").is_some(), "{status:?}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the node never reported: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        let config = alice
+            .call(&api("get_node_config"), key(), Dict::new())
+            .await
+            .unwrap();
+        let config = config.args[0].as_str().unwrap().to_owned();
+        assert!(config.contains("realm1"), "{config}");
+        let broken = alice
+            .call(
+                &api("set_node_config"),
+                vec![
+                    Value::from(node_key),
+                    Value::from("{\"version\": 2, \"workers\": []}"),
+                ],
+                Dict::new(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            broken.uri(),
+            Some("ringbar.management.error.invalid_config"),
+            "{broken}"
+        );
+        let changed = config.replace("realm1", "realm2");
+        let set = alice
+            .call(
+                &api("set_node_config"),
+                vec![Value::from(node_key), Value::from(changed)],
+                Dict::new(),
+            )
+            .await
+            .unwrap();
+        assert!(
+            set.args[0].as_str().unwrap().contains("next start"),
+            "{set:?}"
+        );
+        node.wait_for("New configuration from the management service cached");
+        // back to realm1 for the rest of the test
+        alice
+            .call(
+                &api("set_node_config"),
+                vec![Value::from(node_key), Value::from(config)],
+                Dict::new(),
+            )
+            .await
+            .unwrap();
+        node.wait_for_nth("New configuration from the management service cached", 2);
+        alice.leave().await.unwrap();
+
+        let mut bob = owner(url, "bob", "battery staple").await;
+        let listed = bob
+            .call(&api("list_nodes"), Vec::new(), Dict::new())
+            .await
+            .unwrap();
+        assert_eq!(listed.args[0].as_list().map(<[Value]>::len), Some(0));
+        let theirs = bob
+            .call(&api("get_node_config"), key(), Dict::new())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            theirs.uri(),
+            Some("ringbar.management.error.no_such_node"),
+            "{theirs}"
+        );
+        let as_node = bob
+            .call(
+                "ringbar.management.node.get_config",
+                Vec::new(),
+                Dict::new(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            as_node.uri(),
+            Some("wamp.error.not_authorized"),
+            "{as_node}"
+        );
+        bob.leave().await.unwrap();
+    });
+}
+
+/// alice unpairs her node.
+fn unpair(url: &str, node_key: &str) {
+    runtime().block_on(async {
+        let mut alice = owner(url, "alice", "correct horse").await;
+        alice
+            .call(
+                "ringbar.management.owner.unpair_node",
+                vec![Value::from(node_key)],
+                Dict::new(),
+            )
+            .await
+            .unwrap();
+        let listed = alice
+            .call(
+                "ringbar.management.owner.list_nodes",
+                Vec::new(),
+                Dict::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(listed.args[0].as_list().map(<[Value]>::len), Some(0));
+        alice.leave().await.unwrap();
+    });
+}
+
 #[test]
 fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
     let root = Scratch::new("pairing");
@@ -177,13 +337,15 @@ fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
         assert_ne!(config, edited, "{file} has port {from}");
         std::fs::write(&path, edited).unwrap();
     }
-    let added = ringbar()
-        .args(["management", "adduser", mgmt_arg, "alice"])
-        .env("RINGBAR_PASSWORD", "correct horse")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(added.status.success(), "{}", text(&added.stderr));
+    for (name, password) in [("alice", "correct horse"), ("bob", "battery staple")] {
+        let added = ringbar()
+            .args(["management", "adduser", mgmt_arg, name])
+            .env("RINGBAR_PASSWORD", password)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(added.status.success(), "{}", text(&added.stderr));
+    }
     let service = Running::start("the management service", &["management", "start", mgmt_arg]);
     service.wait_for("Management API ready");
 
@@ -235,6 +397,9 @@ fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
     first.wait_for("Instance started.");
     assert!(node.join("managed-config.json").is_file());
     use_router(node_port);
+    let stdout = text(&paired.stdout);
+    let node_key = stdout.split(['(', ')']).nth(1).unwrap().to_owned();
+    manage(&url, &node_key, &first);
 
     // the service goes away: the node keeps routing; it comes back: the
     // node reconnects
@@ -256,12 +421,13 @@ fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
     assert_eq!(second.count("Activation code"), 0);
     assert!(run(&["stop", node_arg]).status.success());
     drop(second);
+    unpair(&url, &node_key);
     assert!(run(&["stop", mgmt_arg]).status.success());
     drop(service);
 
     let nodes = run(&["management", "nodes", mgmt_arg]);
     assert!(
-        text(&nodes.stdout).contains("edge1  paired, owner 'alice'"),
+        text(&nodes.stdout).contains("edge1  not paired"),
         "{}",
         text(&nodes.stdout)
     );

@@ -466,7 +466,8 @@ impl Backend {
             to_authid: pubkey.to_owned(),
         });
         tracing::info!("New configuration for node {pubkey} stored and sent.");
-        Ok((Vec::new(), Dict::new()))
+        let note = "stored and sent; the node caches it and applies it at its next start (live reconfiguration is not built yet)";
+        Ok((vec![Value::from(note)], Dict::new()))
     }
 
     /// The node `pubkey` when it is paired with `owner`; the same error
