@@ -14,6 +14,7 @@ mod logging;
 mod management;
 mod pair;
 mod pidfile;
+mod session_thread;
 mod start;
 mod status;
 mod stop;

@@ -65,21 +65,9 @@ pub(crate) fn spawn(
         configured,
         sender,
     };
-    std::thread::Builder::new()
-        .name("uplink".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    tracing::error!("the uplink cannot start a runtime: {error}");
-                    return;
-                }
-            };
-            runtime.block_on(uplink.run(&url, key));
-        })?;
+    crate::session_thread::spawn("uplink", move || async move {
+        uplink.run(&url, key).await;
+    })?;
     Ok(receiver)
 }
 

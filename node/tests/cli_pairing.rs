@@ -11,24 +11,15 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Child, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ringbar_client::{Credentials, Dict, Session, Url, Value};
-use support::{Scratch, ringbar, run, text};
+use support::{Scratch, free_port, ringbar, run, text};
 
 /// How long any expected log line may take.
 const WAIT: Duration = Duration::from_secs(30);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A running `ringbar` whose stderr lines are collected; killed on drop.
 struct Running {

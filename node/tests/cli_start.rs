@@ -158,11 +158,7 @@ fn a_managed_node_waits_for_its_service_and_stops_on_sigterm_meanwhile() {
     let dir = Scratch::new("start-uplink");
     assert!(support::run(&["init", dir.arg()]).status.success());
     // a port nobody listens on: the service is unreachable
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let url = format!("ws://127.0.0.1:{port}/ws");
     let config = UNIX_CONFIG.replace(
         r#""ringbar": {"#,

@@ -118,22 +118,9 @@ pub(crate) fn spawn(
         codes: ActivationCodes::default(),
         status: HashMap::new(),
     };
-    std::thread::Builder::new()
-        .name("management".into())
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    tracing::error!("the management backend cannot start a runtime: {error}");
-                    return;
-                }
-            };
-            runtime.block_on(backend.run(&url, key));
-        })
-        .map(drop)
+    crate::session_thread::spawn("management", move || async move {
+        backend.run(&url, key).await;
+    })
 }
 
 impl Backend {

@@ -21,7 +21,7 @@ use crate::{EXIT_FAILURE, init, start};
 use authenticator::StateAuthenticator;
 use config::MANAGEMENT_CONFIG_JSON;
 pub(crate) use config::MANAGEMENT_REALM;
-use node_config::{DEFAULT_NODE_CONFIG_JSON, NODE_CONFIG_FILE};
+use node_config::NODE_CONFIG_FILE;
 use store::Store;
 
 /// Runs one `ringbar management` subcommand.
@@ -47,8 +47,8 @@ fn init_dir(dir: &Path) -> ExitCode {
         .map_err(|e| e.to_string())
         .and_then(|()| {
             let path = dir.join(NODE_CONFIG_FILE);
-            std::fs::write(&path, DEFAULT_NODE_CONFIG_JSON)
-                .map_err(|e| format!("{}: {e}", path.display()))
+            let text = node_config::default_text()?;
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
         })
         .and_then(|()| Store::create(dir).map_err(|e| e.to_string()));
     match made {

@@ -28,6 +28,15 @@ pub fn run(args: &[&str]) -> Output {
     ringbar().args(args).output().expect("ringbar runs")
 }
 
+/// A free TCP port on loopback (nothing listens on it once this returns).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Stdout and stderr as text.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
