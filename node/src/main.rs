@@ -48,10 +48,16 @@ fn main() -> ExitCode {
         }
         Command::Init { dir, management } => match init::init(&dir, management.as_deref()) {
             Ok(()) => {
-                println!(
-                    "Start it with `ringbar start {}`; clients connect to ws://127.0.0.1:8080/ws or rawsocket 127.0.0.1:8081, realm \"realm1\".",
-                    dir.display()
-                );
+                match &management {
+                    Some(url) => println!(
+                        "Start it with `ringbar start {}`: it shows an activation code; pair it with `ringbar pair CODE --management {url} --user NAME`, and its management service configures it.",
+                        dir.display()
+                    ),
+                    None => println!(
+                        "Start it with `ringbar start {}`; clients connect to ws://127.0.0.1:8080/ws or rawsocket 127.0.0.1:8081, realm \"realm1\".",
+                        dir.display()
+                    ),
+                }
                 ExitCode::SUCCESS
             }
             Err(error) => {
