@@ -318,12 +318,8 @@ impl Backend {
 
     /// A new activation code for the node `pubkey`, recording the node.
     fn activation_code(&mut self, pubkey: &str) -> Answer {
-        let known = self
-            .store
-            .node(pubkey)
-            .map_err(internal)?
-            .unwrap_or_default();
-        if known.paired {
+        let record = self.store.node(pubkey).map_err(internal)?;
+        if record.as_ref().is_some_and(|known| known.paired) {
             return Err((
                 "ringbar.management.error.already_paired",
                 "this node is paired already: join again to get its configuration".into(),
@@ -331,22 +327,24 @@ impl Backend {
         }
         let mut random = || {
             let mut bytes = [0u8; 4];
-            // The code's secrecy rests on the limit of attempts, not on the
-            // generator; an all-zero read still gives a valid code.
-            let _ = getrandom::fill(&mut bytes);
-            u32::from_le_bytes(bytes)
+            getrandom::fill(&mut bytes).ok()?;
+            Some(u32::from_le_bytes(bytes))
         };
         let (code, lifetime) = self
             .codes
             .issue(pubkey, Instant::now(), &mut random)
             .map_err(|e| (e.uri(), e.message()))?;
-        self.put(
-            pubkey,
-            &Node {
-                last_seen: Some(unix_now()),
-                ..known
-            },
-        )?;
+        // Only nodes the database knows are updated: unknown keys cost no
+        // record until an owner pairs them.
+        if let Some(known) = record {
+            self.put(
+                pubkey,
+                &Node {
+                    last_seen: Some(unix_now()),
+                    ..known
+                },
+            )?;
+        }
         tracing::info!("Activation code issued to node {pubkey}.");
         let result: Dict = [
             ("code", Value::from(code)),

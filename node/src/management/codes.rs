@@ -12,8 +12,9 @@ pub(crate) const MAX_FAILED_ATTEMPTS: usize = 5;
 /// The window of [`MAX_FAILED_ATTEMPTS`].
 pub(crate) const ATTEMPT_WINDOW: Duration = Duration::from_secs(60);
 /// Codes outstanding at once: a bound on nodes waiting to be paired
-/// (beyond it a node is told to try later).
-const MAX_CODES: usize = 10_000;
+/// (beyond it a node is told to try later). It also bounds the chance that
+/// a guessed code is someone's: at most 1 in 1,000 per attempt.
+const MAX_CODES: usize = 1_000;
 
 /// Why a code cannot be redeemed (or issued).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub(crate) enum CodeError {
     TooManyAttempts,
     /// Too many nodes wait for pairing at once.
     TooManyWaiting,
+    /// The operating system gave no randomness for a code.
+    NoRandomness,
 }
 
 impl CodeError {
@@ -36,6 +39,7 @@ impl CodeError {
             CodeError::Expired => "ringbar.management.error.expired_code",
             CodeError::TooManyAttempts => "ringbar.management.error.too_many_attempts",
             CodeError::TooManyWaiting => "ringbar.management.error.busy",
+            CodeError::NoRandomness => "ringbar.management.error.internal",
         }
     }
 
@@ -54,6 +58,9 @@ impl CodeError {
             ),
             CodeError::TooManyWaiting => {
                 format!("{MAX_CODES} nodes wait for pairing already: try again later")
+            }
+            CodeError::NoRandomness => {
+                "the management service has no randomness for a code: try again later".into()
             }
         }
     }
@@ -83,19 +90,19 @@ impl ActivationCodes {
         &mut self,
         node: &str,
         now: Instant,
-        random: &mut impl FnMut() -> u32,
+        random: &mut impl FnMut() -> Option<u32>,
     ) -> Result<(String, Duration), CodeError> {
         self.forget(node);
         self.purge(now);
         if self.by_code.len() >= MAX_CODES {
             return Err(CodeError::TooManyWaiting);
         }
-        let code = loop {
-            let code = format!("{:06}", random() % 1_000_000);
-            if !self.by_code.contains_key(&code) && !self.expired.contains_key(&code) {
-                break code;
-            }
-        };
+        // At most 1 in 500 codes is taken, so a free one comes at once;
+        // the bound only guards against a broken generator.
+        let code = (0..64)
+            .filter_map(|_| random().map(|n| format!("{:06}", n % 1_000_000)))
+            .find(|code| !self.by_code.contains_key(code) && !self.expired.contains_key(code))
+            .ok_or(CodeError::NoRandomness)?;
         self.by_code.insert(
             code.clone(),
             Issued {
@@ -170,11 +177,11 @@ impl ActivationCodes {
 mod tests {
     use super::*;
 
-    fn counter() -> impl FnMut() -> u32 {
+    fn counter() -> impl FnMut() -> Option<u32> {
         let mut n = 981_239;
         move || {
             n += 1;
-            n
+            Some(n)
         }
     }
 
@@ -189,9 +196,18 @@ mod tests {
         assert_eq!(codes.redeem("alice", &first, now), Err(CodeError::Invalid));
         assert_eq!(codes.redeem("alice", &second, now).unwrap(), "n1");
         assert_eq!(codes.redeem("alice", &second, now), Err(CodeError::Invalid));
-        let mut small = || 7;
+        let mut small = || Some(7);
         let (padded, _) = codes.issue("n2", now, &mut small).unwrap();
         assert_eq!(padded, "000007");
+        // a generator stuck on a taken code, or none at all, fails
+        assert_eq!(
+            codes.issue("n3", now, &mut small),
+            Err(CodeError::NoRandomness)
+        );
+        assert_eq!(
+            codes.issue("n3", now, &mut || None),
+            Err(CodeError::NoRandomness)
+        );
     }
 
     #[test]
