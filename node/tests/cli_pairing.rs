@@ -181,6 +181,10 @@ fn manage(url: &str, node_key: &str, node: &Running) {
         assert_eq!(entry.get("node").and_then(Value::as_str), Some(node_key));
         assert_eq!(entry.get("name").and_then(Value::as_str), Some("edge1"));
 
+        alice
+            .subscribe(&api("on_node_status"), Dict::new())
+            .await
+            .unwrap();
         let key = || vec![Value::from(node_key)];
         // the node reports its status (what `ringbar status` shows)
         let deadline = Instant::now() + WAIT;
@@ -248,6 +252,17 @@ fn manage(url: &str, node_key: &str, node: &Running) {
             .await
             .unwrap();
         node.wait_for_nth("New configuration from the management service cached", 2);
+        // the node's periodic reports reach its owner as events
+        let event = tokio::time::timeout(WAIT, alice.next())
+            .await
+            .unwrap()
+            .unwrap();
+        let ringbar_client::Incoming::Event(event) = event else {
+            panic!("expected a status event, got {event:?}");
+        };
+        let report = event.args[0].as_dict().unwrap();
+        assert_eq!(report.get("node").and_then(Value::as_str), Some(node_key));
+        assert_eq!(report.get("online"), Some(&Value::Bool(true)));
         alice.leave().await.unwrap();
 
         let mut bob = owner(url, "bob", "battery staple").await;
