@@ -2,6 +2,7 @@
 //! invocations and events the router delivers.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use ringbar_protocol::codec::{self, Serializer};
 use ringbar_protocol::id::RequestId;
@@ -20,6 +21,9 @@ use crate::url::Url;
 /// request waits for its answer; beyond it the session fails
 /// ([`Error::Backlog`]) rather than grow without bound.
 pub const MAX_WAITING: usize = 1024;
+
+/// How long [`Session::leave`] waits for the router's GOODBYE.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The client roles announced in HELLO.
 const ROLES: [&str; 4] = ["caller", "callee", "publisher", "subscriber"];
@@ -303,8 +307,8 @@ impl Session {
         self.connection.send(&error).await
     }
 
-    /// Leaves the realm (GOODBYE, waiting for the router's) and closes the
-    /// connection.
+    /// Leaves the realm (GOODBYE, waiting up to 5 s for the router's) and
+    /// closes the connection.
     pub async fn leave(mut self) -> Result<(), Error> {
         self.connection
             .send(&Message::Goodbye(Goodbye {
@@ -312,13 +316,18 @@ impl Session {
                 reason: "wamp.close.close_realm".into(),
             }))
             .await?;
-        loop {
-            match self.connection.receive().await {
-                Ok(Message::Goodbye(_)) | Err(Error::Closed(_)) => break,
-                Ok(_) => {}
-                Err(error) => return Err(error),
+        let answered = async {
+            loop {
+                match self.connection.receive().await {
+                    Ok(Message::Goodbye(_)) | Err(Error::Closed(_)) => return Ok(()),
+                    Ok(_) => {}
+                    Err(error) => return Err(error),
+                }
             }
-        }
+        };
+        tokio::time::timeout(LEAVE_TIMEOUT, answered)
+            .await
+            .map_err(|_| Error::Timeout("waiting for the router's GOODBYE".to_owned()))??;
         self.connection.close().await
     }
 

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use ringbar_client::{Credentials, Dict, Error, Session, Url, Value};
 
@@ -14,6 +15,10 @@ use crate::{EXIT_CONFIG, EXIT_FAILURE};
 
 /// The owner's pairing procedure.
 pub(crate) const PAIR_PROCEDURE: &str = "ringbar.management.owner.pair";
+
+/// How long pairing may take in all: a service that accepts the connection
+/// but never answers ends the command with an error.
+const PAIR_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs `ringbar pair`; the exit code says how it went.
 pub(crate) fn run(
@@ -42,7 +47,12 @@ pub(crate) fn run(
         authid: user.to_owned(),
         ticket: password,
     };
-    match runtime.block_on(pair(&url, &credentials, code, name)) {
+    let paired = runtime.block_on(async {
+        tokio::time::timeout(PAIR_TIMEOUT, pair(&url, &credentials, code, name))
+            .await
+            .unwrap_or_else(|_| Err(Error::Timeout(format!("pairing at {url}"))))
+    });
+    match paired {
         Ok((node, name)) => {
             println!("Node '{name}' ({node}) is paired with owner '{user}'.");
             ExitCode::SUCCESS
