@@ -360,6 +360,14 @@ fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
             .status
             .success()
     );
+    // no fixed ports in tests: drop any other node-wide listener `init`
+    // configures (e.g. a metrics endpoint), keep the uplink
+    let node_config = node.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&node_config).unwrap()).unwrap();
+    let settings = config["ringbar"].as_object_mut().unwrap();
+    settings.retain(|key, _| key == "management");
+    std::fs::write(&node_config, config.to_string()).unwrap();
     let first = Running::start("the node", &["start", node_arg, "--cores", "1"]);
     first.wait_for(&format!("Connected to management service at {url}."));
     let line = first.wait_for("Activation code: ");

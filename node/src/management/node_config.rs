@@ -21,12 +21,18 @@ const DEFAULT_TRANSPORTS_JSON: &str = r#"[{
 
 /// The default: `ringbar init`'s config (the realm `realm1` whose
 /// anonymous role may do everything) with one WebSocket transport on
-/// 127.0.0.1:8080, as pretty JSON.
+/// 127.0.0.1:8080 and without its node-wide `"ringbar"` settings, as
+/// pretty JSON.
 pub(crate) fn default_text() -> Result<String, String> {
     let mut config: serde_json::Value =
         serde_json::from_str(DEFAULT_CONFIG_JSON).map_err(|e| e.to_string())?;
     let transports: serde_json::Value =
         serde_json::from_str(DEFAULT_TRANSPORTS_JSON).map_err(|e| e.to_string())?;
+    // Node-wide settings (`"ringbar"`) stay the node's own: a managed
+    // config is the router's.
+    if let Some(fields) = config.as_object_mut() {
+        fields.remove("ringbar");
+    }
     let router = config
         .get_mut("workers")
         .and_then(|workers| workers.get_mut(0))
@@ -69,5 +75,6 @@ mod tests {
         assert_eq!(router["transports"].as_array().map(Vec::len), Some(1));
         assert_eq!(router["transports"][0]["type"], "websocket");
         assert_eq!(router["transports"][0]["endpoint"]["port"], 8080);
+        assert!(config.get("ringbar").is_none());
     }
 }
