@@ -367,6 +367,15 @@ pub trait Authenticator<P>: Send + Sync + std::fmt::Debug {
         authid: Option<&str>,
         credential: Option<&[u8]>,
     ) -> Option<(String, P)>;
+
+    /// For `ticket`: whether `ticket` is the secret of `authid` in `realm`,
+    /// for a program that keeps only a hash of it (a password checked
+    /// against its argon2 hash). `None`, the default, compares the ticket
+    /// with the principal's `ticket` in constant time.
+    fn verify_ticket(&self, realm: &str, authid: &str, ticket: &str) -> Option<bool> {
+        let _ = (realm, authid, ticket);
+        None
+    }
 }
 
 /// What every static principal has: the role it gets, and the one realm it

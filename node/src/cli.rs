@@ -68,6 +68,27 @@ pub(crate) enum Command {
         /// The node directory.
         dir: PathBuf,
     },
+    /// Pair the node that printed activation code CODE with you, an owner
+    /// of the management service (the password is read from
+    /// --password-file, else RINGBAR_PASSWORD, else a prompt on a
+    /// terminal). Exit 0 when paired, 2 for a wrong or expired code, 1
+    /// when the service cannot be reached or refuses the password.
+    Pair {
+        /// The activation code the node printed (6 digits).
+        code: String,
+        /// The management service, e.g. ws://127.0.0.1:9000/ws.
+        #[arg(long, value_name = "URL", value_parser = management_url)]
+        management: String,
+        /// Your owner name at the management service.
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        /// A name for the node (default: the start of its public key).
+        #[arg(long, value_name = "NODE")]
+        name: Option<String>,
+        /// Read the password from the first line of this file.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
     /// Run a management service, which nodes pair with.
     Management {
         /// What to do.

@@ -92,14 +92,14 @@ fn config_text(management: Option<&str>) -> String {
 
 /// Loads the instance key of `dir`, generating it when missing, and logs
 /// which.
-pub(crate) fn instance_key(dir: &Path) -> Result<(), KeyError> {
+pub(crate) fn instance_key(dir: &Path) -> Result<key::InstanceKey, KeyError> {
     let (key, origin) = key::load_or_generate(dir)?;
     match origin {
         KeyOrigin::Generated => tracing::info!("Instance key generated."),
         KeyOrigin::Loaded => tracing::info!("Instance key loaded."),
     }
     tracing::debug!("Instance public key: {}", key.public_hex());
-    Ok(())
+    Ok(key)
 }
 
 #[cfg(test)]

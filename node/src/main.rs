@@ -13,10 +13,13 @@ mod key;
 mod logging;
 mod management;
 mod metrics;
+mod pair;
 mod pidfile;
+mod session_thread;
 mod start;
 mod status;
 mod stop;
+mod uplink;
 mod workers;
 
 use std::process::ExitCode;
@@ -47,10 +50,16 @@ fn main() -> ExitCode {
         }
         Command::Init { dir, management } => match init::init(&dir, management.as_deref()) {
             Ok(()) => {
-                println!(
-                    "Start it with `ringbar start {}`; clients connect to ws://127.0.0.1:8080/ws or rawsocket 127.0.0.1:8081, realm \"realm1\".",
-                    dir.display()
-                );
+                match &management {
+                    Some(url) => println!(
+                        "Start it with `ringbar start {}`: it shows an activation code; pair it with `ringbar pair CODE --management {url} --user NAME`, and its management service configures it.",
+                        dir.display()
+                    ),
+                    None => println!(
+                        "Start it with `ringbar start {}`; clients connect to ws://127.0.0.1:8080/ws or rawsocket 127.0.0.1:8081, realm \"realm1\".",
+                        dir.display()
+                    ),
+                }
                 ExitCode::SUCCESS
             }
             Err(error) => {
@@ -63,5 +72,18 @@ fn main() -> ExitCode {
         Command::Status { dir, json } => status::run(&dir, json),
         Command::Check { dir } => check::run(&dir),
         Command::Management { command } => management::run(command),
+        Command::Pair {
+            code,
+            management,
+            user,
+            name,
+            password_file,
+        } => pair::run(
+            &code,
+            &management,
+            &user,
+            name.as_deref(),
+            password_file.as_deref(),
+        ),
     }
 }

@@ -4,17 +4,23 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 
 use ringbar_engine::config::{Endpoint, RouterConfig, TransportKind};
 use ringbar_engine::{Router, ShutdownHandle};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use ringbar_client::Url;
+
 use crate::config::{self, LoadError, Overrides};
 use crate::control;
 use crate::init;
+use crate::key::{self, InstanceKey};
 use crate::metrics;
 use crate::pidfile::{self, PidFile};
+use crate::uplink;
 use crate::workers::Supervisor;
 use crate::{EXIT_CONFIG, EXIT_FAILURE};
 
@@ -44,15 +50,20 @@ pub(crate) fn run_with(
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
-    if !fresh && let Err(error) = init::instance_key(dir) {
-        return fail(format!("instance key: {error}"));
-    }
+    let key = if fresh {
+        key::load_or_generate(dir).map(|(key, _)| key)
+    } else {
+        init::instance_key(dir)
+    };
+    let key = match key {
+        Ok(key) => key,
+        Err(error) => return fail(format!("instance key: {error}")),
+    };
     tracing::info!("Config loaded from {}.", loaded.path.display());
-    prepare(&mut loaded.router);
 
     // Signals are caught from here on, so one that arrives while the router
     // starts is handled once it runs, not by the default action.
-    let signals = match Signals::new([SIGINT, SIGTERM]) {
+    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
         Ok(signals) => signals,
         Err(error) => return fail(format!("cannot handle SIGINT/SIGTERM: {error}")),
     };
@@ -71,6 +82,21 @@ pub(crate) fn run_with(
             ));
         }
     };
+    if let Some(uplink) = &loaded.uplink {
+        match managed_router(dir, &uplink.url, &key, overrides, &mut signals) {
+            Ok(Some(router)) => loaded.router = router,
+            Ok(None) => {
+                pid_file.remove();
+                tracing::info!("Node stopped.");
+                return ExitCode::SUCCESS;
+            }
+            Err(code) => {
+                pid_file.remove();
+                return code;
+            }
+        }
+    }
+    prepare(&mut loaded.router);
     let router_config = loaded.router.clone();
     tracing::info!("Starting routing service.");
     log_transports(&router_config);
@@ -98,18 +124,66 @@ pub(crate) fn run_with(
         metrics.serve(router.stats());
     }
     tracing::info!("Instance started.");
-    if let Some(uplink) = &loaded.uplink {
-        tracing::warn!(
-            "Management service {} is configured, but this ringbar does not connect to it yet: the node runs on its local config.",
-            uplink.url
-        );
-    }
     router.join();
     guests.stop();
     drop(control);
     pid_file.remove();
     tracing::info!("Node stopped.");
     ExitCode::SUCCESS
+}
+
+/// The router config a managed node runs: the one cached from its
+/// management service, else the first one the service sends (the node
+/// shows activation codes until an owner pairs it). The uplink keeps
+/// running beside the router. `Ok(None)` when SIGINT or SIGTERM came
+/// while waiting.
+fn managed_router(
+    dir: &Path,
+    url: &str,
+    key: &InstanceKey,
+    overrides: Overrides,
+    signals: &mut Signals,
+) -> Result<Option<RouterConfig>, ExitCode> {
+    let url = Url::parse(url).map_err(|error| fail(format!("ringbar.management.url: {error}")))?;
+    let cached = uplink::cached(dir);
+    let configs = uplink::spawn(dir, url, key.signing_key().clone(), cached.is_some())
+        .map_err(|error| fail(format!("cannot start the uplink: {error}")))?;
+    let text = match cached {
+        Some(text) => text,
+        None => loop {
+            match configs.recv_timeout(WAIT_POLL) {
+                Ok(text) => break text,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(fail(
+                        "the uplink to the management service ended".to_owned(),
+                    ));
+                }
+            }
+            if let Some(signal) = signals.pending().next() {
+                tracing::info!("{} received: stopping the node.", signal_name(signal));
+                return Ok(None);
+            }
+        },
+    };
+    let managed = config::load_json(dir, uplink::managed_path(dir), &text, overrides)
+        .map_err(|error| config_failure(&error, "; nothing was started"))?;
+    for warning in &managed.warnings {
+        tracing::warn!("{warning}");
+    }
+    tracing::info!("Configured as router.");
+    Ok(Some(managed.router))
+}
+
+/// How often a node waiting for its configuration looks for signals.
+const WAIT_POLL: Duration = Duration::from_millis(200);
+
+fn signal_name(signal: i32) -> &'static str {
+    if signal == SIGINT {
+        "SIGINT"
+    } else {
+        "SIGTERM"
+    }
 }
 
 /// One line per transport: `Starting WebSocket transport on port 8080.`
@@ -163,11 +237,7 @@ fn watch_signals(mut signals: Signals, shutdown: ShutdownHandle, pid_path: &Path
         .spawn(move || {
             let mut asked = false;
             for signal in signals.forever() {
-                let name = if signal == SIGINT {
-                    "SIGINT"
-                } else {
-                    "SIGTERM"
-                };
+                let name = signal_name(signal);
                 if asked {
                     tracing::warn!("{name} again: exiting without waiting for the router.");
                     pidfile::remove(&pid_path);

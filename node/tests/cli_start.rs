@@ -154,12 +154,15 @@ fn start_on_a_port_in_use_exits_1_with_one_line() {
 }
 
 #[test]
-fn a_restart_loads_the_key_and_names_the_configured_uplink() {
+fn a_managed_node_waits_for_its_service_and_stops_on_sigterm_meanwhile() {
     let dir = Scratch::new("start-uplink");
     assert!(support::run(&["init", dir.arg()]).status.success());
+    // a port nobody listens on: the service is unreachable
+    let port = support::free_port();
+    let url = format!("ws://127.0.0.1:{port}/ws");
     let config = UNIX_CONFIG.replace(
         r#""ringbar": {"#,
-        r#""ringbar": {"management": {"url": "ws://127.0.0.1:9000/ws"}, "#,
+        &format!(r#""ringbar": {{"management": {{"url": "{url}"}}, "#),
     );
     fs::write(dir.path.join("config.json"), config).unwrap();
     let pid_path = dir.path.join("node.pid");
@@ -169,18 +172,23 @@ fn a_restart_loads_the_key_and_names_the_configured_uplink() {
         "no node.pid: {}",
         stderr_of(child)
     );
+    std::thread::sleep(std::time::Duration::from_millis(300));
     signal(&child, "TERM");
     let status = wait_exit(&mut child, SHUTDOWN);
     let stderr = stderr_of(child);
     assert_eq!(status.code(), Some(0), "{stderr}");
     for line in [
         "Instance key loaded.",
-        "Instance started.",
-        "Management service ws://127.0.0.1:9000/ws is configured, but this ringbar does not connect to it yet",
+        &format!("Management service at {url} unreachable"),
+        "SIGTERM received: stopping the node.",
+        "Node stopped.",
     ] {
         assert!(stderr.contains(line), "{line:?} missing in:\n{stderr}");
     }
+    // not configured yet: it never routed
+    assert!(!stderr.contains("Instance started."), "{stderr}");
     assert!(!stderr.contains("Instance key generated."), "{stderr}");
+    assert!(!pid_path.exists());
 }
 
 #[test]

@@ -1,16 +1,23 @@
 """The management service (`ringbar management start DIR`) authenticates with
 WAMP-cryptosign from its state database: a node by its instance key alone, as
-`pairing` while it is not paired; an owner added with `--pubkey` by name, as `owner`.
-ringbar only: Crossbar.io has no such command."""
+`pairing` while it is not paired; an owner added with `--pubkey` by name, as `owner`;
+an owner with a password by WAMP-ticket. Each role reaches only its part of the
+management API. ringbar only: Crossbar.io has no such command."""
 
+import asyncio
+import copy
+import json
+import os
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from autobahn.wamp.exception import ApplicationError
+
 from conftest import RINGBAR_BIN, ROUTER_KIND, RouterProcess, _finish, _start_or_fail
-from test_auth import REFUSED, Ed25519Key, authenticating, cryptosign
+from test_auth import REFUSED, Ed25519Key, authenticating, cryptosign, ticket
 from wampclient import JoinFailed, connect, run
 
 pytestmark = [
@@ -22,33 +29,27 @@ REALM = "ringbar.management"
 OWNER = Ed25519Key(bytes(range(32, 64)))
 NODE = Ed25519Key(bytes(range(64, 96)))
 STRANGER = Ed25519Key(bytes(range(96, 128)))
-CRYPTOSIGN = {"cryptosign": {"type": "static", "principals": {}}}
+PASSWORD = "correct horse"
 
 
-def management_config(ws_port, rs_port):
-    """`ringbar management init`'s config on free ports, with a RawSocket transport too."""
-    endpoint = lambda port: {"type": "tcp", "interface": "127.0.0.1", "port": port}
-    return {
-        "version": 2,
-        "workers": [
-            {
-                "type": "router",
-                "realms": [
-                    {
-                        "name": REALM,
-                        "roles": [
-                            {"name": role, "permissions": []}
-                            for role in ("owner", "node", "pairing")
-                        ],
-                    }
-                ],
-                "transports": [
-                    {"type": "websocket", "endpoint": endpoint(ws_port), "auth": CRYPTOSIGN},
-                    {"type": "rawsocket", "endpoint": endpoint(rs_port), "auth": CRYPTOSIGN},
-                ],
-            }
-        ],
-    }
+def management_config(init_config):
+    """`ringbar management init`'s config on free ports, with a RawSocket transport
+    (the same authentication) too."""
+
+    def make(ws_port, rs_port):
+        config = copy.deepcopy(init_config)
+        router = config["workers"][0]
+        websocket = router["transports"][0]
+        websocket["endpoint"]["port"] = ws_port
+        rawsocket = {
+            "type": "rawsocket",
+            "endpoint": {**websocket["endpoint"], "port": rs_port},
+            "auth": websocket["auth"],
+        }
+        router["transports"].append(rawsocket)
+        return config
+
+    return make
 
 
 class ManagementProcess(RouterProcess):
@@ -74,9 +75,18 @@ def service(router_setting):
     with tempfile.TemporaryDirectory(prefix="interop-") as d:
         ringbar("management", "init", d)
         ringbar("management", "adduser", d, "alice", "--pubkey", OWNER.public_key())
+        done = subprocess.run(
+            [RINGBAR_BIN, "management", "adduser", d, "carol"],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "RINGBAR_PASSWORD": PASSWORD},
+        )
+        assert done.returncode == 0, done.stderr
         # the config `start` writes replaces init's, on free ports
+        init_config = json.loads((Path(d) / "config.json").read_text())
         (Path(d) / "config.json").unlink()
-        r = ManagementProcess(ROUTER_KIND, router_setting, d, management_config)
+        r = ManagementProcess(ROUTER_KIND, router_setting, d, management_config(init_config))
         _start_or_fail(r)
         yield r
         _finish(r)
@@ -115,5 +125,62 @@ def test_nodes_and_owners_join_by_their_keys(service, transport):
         await refused_join("alice", STRANGER)
         await refused_join("bob", STRANGER)
         await refused_join(None, NODE, realm="realm1")
+
+    run(body())
+
+
+def test_owners_with_a_password_use_the_api_and_roles_stay_in_their_part(service):
+    async def session(authmethods, authid, authextra, answer):
+        factory = authenticating(authmethods, authid, authextra, answer)
+        return await connect(service, "ws", "json", realm=REALM, factory=factory)
+
+    async def call_error(s, procedure, *args):
+        with pytest.raises(ApplicationError) as e:
+            await asyncio.wait_for(s.call(procedure, *args), 10)
+        return e.value.error
+
+    async def body():
+        carol = await session(["ticket"], "carol", None, ticket(PASSWORD))
+        d = carol.joined.result()
+        assert (d.authid, d.authrole, d.authmethod) == ("carol", "owner", "ticket")
+        # the backend registers the API once the router runs: wait for it
+        for _ in range(100):
+            try:
+                nodes = await carol.call("ringbar.management.owner.list_nodes")
+                break
+            except ApplicationError as e:
+                assert e.error == "wamp.error.no_such_procedure", e
+                await asyncio.sleep(0.1)
+        assert nodes == []
+        assert (
+            await call_error(carol, "ringbar.management.owner.pair", "000000")
+            == "ringbar.management.error.invalid_code"
+        )
+        assert (
+            await call_error(carol, "ringbar.management.node.get_config")
+            == "wamp.error.not_authorized"
+        )
+        await carol.close()
+
+        node = await session(
+            ["cryptosign"], None, {"pubkey": NODE.public_key()}, cryptosign(NODE)
+        )
+        code = await node.call("ringbar.management.pairing.activation_code")
+        assert len(code["code"]) == 6 and code["code"].isdigit(), code
+        assert code["expires_in"] == 600
+        assert (
+            await call_error(node, "ringbar.management.owner.pair", code["code"])
+            == "wamp.error.not_authorized"
+        )
+        await node.close()
+
+        with pytest.raises(JoinFailed) as e:
+            s = await session(["ticket"], "carol", None, ticket("wrong horse"))
+            await s.close()
+        assert e.value.reason in REFUSED, e.value
+        # an owner with a key has no password
+        with pytest.raises(JoinFailed):
+            s = await session(["ticket"], "alice", None, ticket(PASSWORD))
+            await s.close()
 
     run(body())

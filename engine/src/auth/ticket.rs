@@ -7,7 +7,9 @@ use super::{
     Accepted, HelloInfo, Opening, Pending as AnyPending, Refusal, constant_time_eq, principal,
     provider_name, realm_allowed,
 };
-use crate::config::{Provider, Secret, TicketPrincipal};
+use std::sync::Arc;
+
+use crate::config::{Authenticator, Provider, Secret, TicketPrincipal};
 
 /// The method's name in `authmethods`.
 pub(super) const AUTHMETHOD: &str = "ticket";
@@ -21,6 +23,9 @@ pub(crate) struct Pending {
     /// The identity granted if the ticket matches; `None` for an unknown
     /// authid, which fails like a wrong ticket.
     expected: Option<(Secret, Accepted)>,
+    /// A dynamic provider that checks tickets itself (against a hash), with
+    /// the realm asked for.
+    verifier: Option<(Arc<dyn Authenticator<TicketPrincipal>>, String)>,
 }
 
 /// Starts WAMP-Ticket: an authid is required; the CHALLENGE is empty.
@@ -47,22 +52,29 @@ pub(super) fn open(provider: &Provider<TicketPrincipal>, hello: &HelloInfo<'_>) 
         }
         None => None,
     };
+    let verifier = match provider {
+        Provider::Dynamic(authenticator) => Some((authenticator.clone(), hello.realm.to_owned())),
+        Provider::Static(_) => None,
+    };
     Opening::Challenge {
         authmethod: AUTHMETHOD,
         extra: Dict::new(),
-        pending: AnyPending::Ticket(Pending { expected }),
+        pending: AnyPending::Ticket(Pending { expected, verifier }),
     }
 }
 
 impl Pending {
     /// Checks the ticket the client sent.
     pub(super) fn authenticate(self, ticket: &str) -> Result<Accepted, Refusal> {
-        match self.expected {
-            Some((secret, accepted))
-                if constant_time_eq(secret.0.as_bytes(), ticket.as_bytes()) =>
-            {
-                Ok(accepted)
-            }
+        let Some((secret, accepted)) = self.expected else {
+            return Err(Refusal::failed(INVALID));
+        };
+        let verified = self
+            .verifier
+            .and_then(|(verifier, realm)| verifier.verify_ticket(&realm, &accepted.authid, ticket));
+        match verified {
+            Some(true) => Ok(accepted),
+            None if constant_time_eq(secret.0.as_bytes(), ticket.as_bytes()) => Ok(accepted),
             _ => Err(Refusal::failed(INVALID)),
         }
     }
@@ -152,5 +164,50 @@ mod tests {
         ));
         let pending = challenge(open(&provider(), &hello("realm2", Some("ann"))));
         assert_eq!(pending.authenticate("ann's").unwrap().authrole, "backend");
+    }
+
+    /// A dynamic provider keeping only a "hash": the reversed ticket.
+    #[derive(Debug)]
+    struct Reversed;
+
+    impl Authenticator<TicketPrincipal> for Reversed {
+        fn principal(
+            &self,
+            _realm: &str,
+            authid: Option<&str>,
+            _credential: Option<&[u8]>,
+        ) -> Option<(String, TicketPrincipal)> {
+            let principal = TicketPrincipal {
+                ticket: Secret(String::new()),
+                grant: Grant {
+                    role: "owner".into(),
+                    realm: None,
+                },
+            };
+            authid
+                .filter(|a| *a == "joe")
+                .map(|a| (a.to_owned(), principal))
+        }
+
+        fn verify_ticket(&self, realm: &str, authid: &str, ticket: &str) -> Option<bool> {
+            assert_eq!((realm, authid), ("realm1", "joe"));
+            Some(ticket.chars().rev().collect::<String>() == "terces")
+        }
+    }
+
+    #[test]
+    fn a_dynamic_provider_verifies_tickets_itself() {
+        let provider = Provider::Dynamic(Arc::new(Reversed));
+        let pending = challenge(open(&provider, &hello("realm1", Some("joe"))));
+        let accepted = pending.authenticate("secret").unwrap();
+        assert_eq!(
+            (accepted.authrole.as_str(), accepted.authprovider),
+            ("owner", "dynamic")
+        );
+        // the principal's (empty) ticket is not compared when the provider verifies
+        let pending = challenge(open(&provider, &hello("realm1", Some("joe"))));
+        assert!(pending.authenticate("").is_err());
+        let pending = challenge(open(&provider, &hello("realm1", Some("joe"))));
+        assert!(pending.authenticate("terces").is_err());
     }
 }

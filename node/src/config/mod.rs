@@ -122,10 +122,6 @@ pub(crate) fn load_with_env(
         path: path.clone(),
         source,
     })?;
-    let root = parse(&text, name).map_err(|message| LoadError::Syntax {
-        path: path.clone(),
-        message,
-    })?;
     let mut diag = Diagnostics::new(name);
     if name == CONFIG_FILES[0] && dir.join(CONFIG_FILES[1]).exists() {
         diag.warn(
@@ -133,6 +129,42 @@ pub(crate) fn load_with_env(
             "config.yaml is ignored: config.json is read when both exist",
         );
     }
+    from_text(dir, path, &text, overrides, env, diag)
+}
+
+/// Reads a JSON config that did not come from `dir`'s config file (one a
+/// management service sent, cached as `path`), as [`load`] reads a file.
+pub(crate) fn load_json(
+    dir: &Path,
+    path: PathBuf,
+    text: &str,
+    overrides: Overrides,
+) -> Result<Loaded, LoadError> {
+    let env = |name: &str| std::env::var(name).ok();
+    let name = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .unwrap_or(CONFIG_FILES[0])
+        .to_owned();
+    let diag = Diagnostics::new(&name);
+    from_text(dir, path, text, overrides, &env, diag)
+}
+
+/// The config of the text of `path`, JSON (YAML when `path` ends with
+/// `.yaml`).
+fn from_text(
+    dir: &Path,
+    path: PathBuf,
+    text: &str,
+    overrides: Overrides,
+    env: convert::Env<'_>,
+    mut diag: Diagnostics,
+) -> Result<Loaded, LoadError> {
+    let name = path.to_string_lossy().into_owned();
+    let root = parse(text, &name).map_err(|message| LoadError::Syntax {
+        path: path.clone(),
+        message,
+    })?;
     let router = convert::convert(&root, dir, env, overrides, &mut diag);
     let uplink = uplink::from_root(&root, &mut diag);
     let metrics = metrics::from_root(&root, dir, env, &mut diag);

@@ -81,6 +81,12 @@ pub(crate) enum KeyError {
 }
 
 impl InstanceKey {
+    /// The signing key: the node signs its management service's
+    /// cryptosign challenges with it.
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.signing
+    }
+
     /// The public key, in hex.
     pub(crate) fn public_hex(&self) -> String {
         hex::encode(self.signing.verifying_key().as_bytes())

@@ -1,16 +1,21 @@
 //! Who may join the management realm, from the state database: a node by
 //! its instance key (WAMP-cryptosign), as `node` when it is paired and as
 //! `pairing` when it is unknown or not paired yet; an owner with an
-//! Ed25519 key by their name, as `owner`. The service puts this behind
-//! every `cryptosign` method of its transports.
+//! Ed25519 key by their name, as `owner`; the service's own backend
+//! session by the service's instance key, as `service`. Owners with a
+//! password join by WAMP-ticket, the password checked against its argon2
+//! hash. The service puts this behind every `cryptosign` and `ticket`
+//! method of its transports.
 
 use std::sync::Arc;
 
 use ringbar_engine::config::{
-    Authenticator, CryptosignPrincipal, Grant, Provider, RouterConfig, TransportKind, WebService,
+    Authenticator, CryptosignPrincipal, Grant, Provider, RouterConfig, Secret, TicketPrincipal,
+    TransportKind, WebService,
 };
 
 use super::config::MANAGEMENT_REALM;
+use super::password;
 use super::store::{Credential, Store};
 
 /// The role of paired nodes.
@@ -18,24 +23,31 @@ const NODE_ROLE: &str = "node";
 /// The role of nodes that are not paired (yet).
 const PAIRING_ROLE: &str = "pairing";
 /// The role of owners.
-const OWNER_ROLE: &str = "owner";
+pub(crate) const OWNER_ROLE: &str = "owner";
+/// The role of the service's own backend session.
+const SERVICE_ROLE: &str = "service";
 
 /// The management realm's cryptosign authenticator.
 #[derive(Debug)]
 pub(crate) struct StateAuthenticator {
     store: Arc<Store>,
+    /// The service's own public key: its backend session joins with it.
+    service_key: [u8; 32],
 }
 
 impl StateAuthenticator {
-    /// An authenticator reading `store`.
-    pub(crate) fn new(store: Arc<Store>) -> Self {
-        StateAuthenticator { store }
+    /// An authenticator reading `store`; `service_key` joins as `service`.
+    pub(crate) fn new(store: Arc<Store>, service_key: [u8; 32]) -> Self {
+        StateAuthenticator { store, service_key }
     }
 
-    /// Puts this authenticator behind every `cryptosign` method of
-    /// `router`'s transports.
+    /// Puts this authenticator behind every `cryptosign` and `ticket`
+    /// method of `router`'s transports.
     pub(crate) fn install(self, router: &mut RouterConfig) {
-        let provider = Provider::Dynamic(Arc::new(self));
+        let this = Arc::new(self);
+        let provider =
+            Provider::Dynamic(this.clone() as Arc<dyn Authenticator<CryptosignPrincipal>>);
+        let tickets = Provider::Dynamic(this as Arc<dyn Authenticator<TicketPrincipal>>);
         for transport in &mut router.transports {
             let auths = match &mut transport.kind {
                 TransportKind::WebSocket(ws) => vec![&mut ws.auth],
@@ -54,12 +66,18 @@ impl StateAuthenticator {
                 if auth.cryptosign.is_some() {
                     Arc::make_mut(auth).cryptosign = Some(provider.clone());
                 }
+                if auth.ticket.is_some() {
+                    Arc::make_mut(auth).ticket = Some(tickets.clone());
+                }
             }
         }
     }
 
     fn lookup(&self, authid: Option<&str>, key: [u8; 32]) -> Option<(String, &'static str)> {
         let pubkey = hex::encode(key);
+        if key == self.service_key {
+            return Some((pubkey, SERVICE_ROLE));
+        }
         match authid {
             Some(name) if name != pubkey => match self.store.owner(name) {
                 Ok(Some(owner)) if owner.credential == Credential::Ed25519(pubkey) => {
@@ -108,6 +126,54 @@ impl Authenticator<CryptosignPrincipal> for StateAuthenticator {
     }
 }
 
+impl Authenticator<TicketPrincipal> for StateAuthenticator {
+    /// Owners with a password; the ticket is checked by
+    /// [`Authenticator::verify_ticket`], so the principal's is empty.
+    fn principal(
+        &self,
+        realm: &str,
+        authid: Option<&str>,
+        _credential: Option<&[u8]>,
+    ) -> Option<(String, TicketPrincipal)> {
+        let name = authid.filter(|_| realm == MANAGEMENT_REALM)?;
+        match self.store.owner(name) {
+            Ok(Some(owner)) if matches!(owner.credential, Credential::Password(_)) => Some((
+                name.to_owned(),
+                TicketPrincipal {
+                    ticket: Secret(String::new()),
+                    grant: Grant {
+                        role: OWNER_ROLE.to_owned(),
+                        realm: Some(MANAGEMENT_REALM.to_owned()),
+                    },
+                },
+            )),
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!("cannot look up owner '{name}': {error}");
+                None
+            }
+        }
+    }
+
+    fn verify_ticket(&self, realm: &str, authid: &str, ticket: &str) -> Option<bool> {
+        if realm != MANAGEMENT_REALM {
+            return Some(false);
+        }
+        let verified = match self.store.owner(authid) {
+            Ok(Some(owner)) => match owner.credential {
+                Credential::Password(hash) => password::verify(ticket, &hash),
+                Credential::Ed25519(_) => false,
+            },
+            Ok(None) => false,
+            Err(error) => {
+                tracing::warn!("cannot look up owner '{authid}': {error}");
+                false
+            }
+        };
+        Some(verified)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,11 +185,12 @@ mod tests {
         authid: Option<&str>,
         key: [u8; 32],
     ) -> Option<(String, String)> {
-        auth.principal(realm, authid, Some(&key))
-            .map(|(authid, p)| {
+        Authenticator::<CryptosignPrincipal>::principal(auth, realm, authid, Some(&key)).map(
+            |(authid, p)| {
                 assert_eq!(p.authorized_keys, [key], "only the announced key may sign");
                 (authid, p.grant.role)
-            })
+            },
+        )
     }
 
     #[test]
@@ -152,7 +219,7 @@ mod tests {
         store
             .add_owner("bob", &owner(Credential::Password("$argon2id$x".into())))
             .unwrap();
-        let auth = StateAuthenticator::new(Arc::new(store));
+        let auth = StateAuthenticator::new(Arc::new(store), [9; 32]);
         let m = MANAGEMENT_REALM;
         let as_role = |authid: [u8; 32], role: &str| Some((hex::encode(authid), role.to_owned()));
 
@@ -171,9 +238,18 @@ mod tests {
         assert_eq!(role(&auth, m, Some("alice"), stranger), None);
         assert_eq!(role(&auth, m, Some("bob"), stranger), None);
         assert_eq!(role(&auth, m, Some("carol"), stranger), None);
+        // the service's own key, with or without an authid
+        assert_eq!(role(&auth, m, None, [9; 32]), as_role([9; 32], "service"));
+        assert_eq!(
+            role(&auth, m, Some("alice"), [9; 32]),
+            as_role([9; 32], "service")
+        );
         // nothing outside the management realm
         assert_eq!(role(&auth, "realm1", None, paired), None);
-        assert_eq!(auth.principal(m, None, Some(&[1, 2, 3])), None);
+        assert_eq!(
+            Authenticator::<CryptosignPrincipal>::principal(&auth, m, None, Some(&[1, 2, 3])),
+            None
+        );
         drop(auth);
         let _ = std::fs::remove_dir_all(&dir);
     }

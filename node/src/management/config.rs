@@ -5,11 +5,13 @@
 pub(crate) const MANAGEMENT_REALM: &str = "ringbar.management";
 
 /// The default management `config.json`: realm `ringbar.management` with
-/// the roles `owner` (people managing their nodes), `node` (paired nodes)
-/// and `pairing` (nodes not yet paired), none of which may do anything
-/// yet; WebSocket on ws://127.0.0.1:9000/ws. Sessions authenticate with
-/// WAMP-cryptosign; no principal is listed: `ringbar management start`
-/// finds them in its database (see `authenticator`).
+/// the roles `owner` (people managing their nodes), `node` (paired nodes),
+/// `pairing` (nodes not yet paired) and `service` (the service's own
+/// backend session, which registers every procedure), each allowed only
+/// its part of the API; WebSocket on ws://127.0.0.1:9000/ws. Sessions
+/// authenticate with WAMP-cryptosign or (owners with a password)
+/// WAMP-ticket; no principal is listed: `ringbar management start` finds
+/// them in its database (see `authenticator`).
 pub(crate) const MANAGEMENT_CONFIG_JSON: &str = r#"{
     "version": 2,
     "workers": [
@@ -19,9 +21,18 @@ pub(crate) const MANAGEMENT_CONFIG_JSON: &str = r#"{
                 {
                     "name": "ringbar.management",
                     "roles": [
-                        {"name": "owner", "permissions": []},
-                        {"name": "node", "permissions": []},
-                        {"name": "pairing", "permissions": []}
+                        {"name": "owner", "permissions": [
+                            {"uri": "ringbar.management.owner.", "match": "prefix", "allow": {"call": true, "subscribe": true}}
+                        ]},
+                        {"name": "node", "permissions": [
+                            {"uri": "ringbar.management.node.", "match": "prefix", "allow": {"call": true, "subscribe": true}}
+                        ]},
+                        {"name": "pairing", "permissions": [
+                            {"uri": "ringbar.management.pairing.", "match": "prefix", "allow": {"call": true, "subscribe": true}}
+                        ]},
+                        {"name": "service", "permissions": [
+                            {"uri": "ringbar.management.", "match": "prefix", "allow": {"register": true, "publish": true}}
+                        ]}
                     ]
                 }
             ],
@@ -35,7 +46,8 @@ pub(crate) const MANAGEMENT_CONFIG_JSON: &str = r#"{
                     },
                     "serializers": ["json", "msgpack", "cbor"],
                     "auth": {
-                        "cryptosign": {"type": "static", "principals": {}}
+                        "cryptosign": {"type": "static", "principals": {}},
+                        "ticket": {"type": "static", "principals": {}}
                     }
                 }
             ]

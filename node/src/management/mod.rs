@@ -3,9 +3,12 @@
 //! the service's own instance key, and its state database.
 
 mod authenticator;
+mod backend;
+mod codes;
 mod config;
+mod node_config;
 mod owner;
-mod password;
+pub(crate) mod password;
 pub(crate) mod store;
 
 use std::path::Path;
@@ -16,7 +19,9 @@ use crate::cli::ManagementCommand;
 use crate::config::Overrides;
 use crate::{EXIT_FAILURE, init, start};
 use authenticator::StateAuthenticator;
-use config::{MANAGEMENT_CONFIG_JSON, MANAGEMENT_REALM};
+use config::MANAGEMENT_CONFIG_JSON;
+pub(crate) use config::MANAGEMENT_REALM;
+use node_config::NODE_CONFIG_FILE;
 use store::Store;
 
 /// Runs one `ringbar management` subcommand.
@@ -40,6 +45,11 @@ pub(crate) fn run(command: ManagementCommand) -> ExitCode {
 fn init_dir(dir: &Path) -> ExitCode {
     let made = init::create(dir, MANAGEMENT_CONFIG_JSON)
         .map_err(|e| e.to_string())
+        .and_then(|()| {
+            let path = dir.join(NODE_CONFIG_FILE);
+            let text = node_config::default_text()?;
+            std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+        })
         .and_then(|()| Store::create(dir).map_err(|e| e.to_string()));
     match made {
         Ok(store) => {
@@ -100,8 +110,22 @@ fn start_service(dir: &Path, overrides: Overrides) -> ExitCode {
         ),
         (Err(error), _) | (_, Err(error)) => return fail(&error.to_string()),
     }
-    let authenticator = StateAuthenticator::new(Arc::new(store));
-    start::run_with(dir, overrides, |router| authenticator.install(router))
+    let key = match crate::key::load_or_generate(dir) {
+        Ok((key, _)) => key.signing_key().clone(),
+        Err(error) => return fail(&format!("instance key: {error}")),
+    };
+    let store = Arc::new(store);
+    let authenticator = StateAuthenticator::new(store.clone(), key.verifying_key().to_bytes());
+    start::run_with(dir, overrides, |router| {
+        authenticator.install(router);
+        let started = backend::local_url(router).and_then(|url| {
+            backend::spawn(dir, store, key, url)
+                .map_err(|e| format!("cannot start the management backend: {e}"))
+        });
+        if let Err(error) = started {
+            tracing::error!("{error}; nodes cannot pair.");
+        }
+    })
 }
 
 /// `secs` since the Unix epoch as an ISO 8601 UTC time.

@@ -47,7 +47,7 @@ pub(crate) enum PasswordError {
 pub(crate) fn read_new(file: Option<&Path>) -> Result<String, PasswordError> {
     let env = std::env::var(PASSWORD_ENV).ok();
     let terminal = std::io::stdin().is_terminal();
-    read_new_from(file, env, terminal, || {
+    read_from(file, env, terminal, || {
         let first = rpassword::prompt_password("Password: ").map_err(PasswordError::Prompt)?;
         let again =
             rpassword::prompt_password("Password (again): ").map_err(PasswordError::Prompt)?;
@@ -59,9 +59,19 @@ pub(crate) fn read_new(file: Option<&Path>) -> Result<String, PasswordError> {
     })
 }
 
-/// [`read_new`] with the environment, the terminal test and the prompt
-/// given.
-fn read_new_from(
+/// Reads an existing password, to prove it (`ringbar pair`): the same
+/// sources as [`read_new`], asked once at the prompt.
+pub(crate) fn read_existing(file: Option<&Path>) -> Result<String, PasswordError> {
+    let env = std::env::var(PASSWORD_ENV).ok();
+    let terminal = std::io::stdin().is_terminal();
+    read_from(file, env, terminal, || {
+        rpassword::prompt_password("Password: ").map_err(PasswordError::Prompt)
+    })
+}
+
+/// Reads a password from `file`, else `env`, else the `prompt` when stdin
+/// is a `terminal`.
+fn read_from(
     file: Option<&Path>,
     env: Option<String>,
     terminal: bool,
@@ -98,13 +108,6 @@ pub(crate) fn hash(password: &str) -> Result<String, PasswordError> {
 
 /// Whether `password` matches the PHC string `hash` (false for a damaged
 /// hash).
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "owners prove their password when pairing, which needs routed RPC"
-    )
-)]
 pub(crate) fn verify(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|hash| {
         Argon2::default()
@@ -136,36 +139,36 @@ mod tests {
     fn the_file_wins_then_the_environment_then_the_prompt() {
         let path = std::env::temp_dir().join(format!("ringbar-pw-{}", std::process::id()));
         std::fs::write(&path, "from-file\nsecond line\n").unwrap();
-        let got = read_new_from(Some(&path), Some("from-env".into()), true, no_prompt);
+        let got = read_from(Some(&path), Some("from-env".into()), true, no_prompt);
         std::fs::remove_file(&path).unwrap();
         assert_eq!(got.unwrap(), "from-file");
-        let got = read_new_from(None, Some("from-env".into()), true, no_prompt);
+        let got = read_from(None, Some("from-env".into()), true, no_prompt);
         assert_eq!(got.unwrap(), "from-env");
-        let got = read_new_from(None, None, true, || Ok("typed".into()));
+        let got = read_from(None, None, true, || Ok("typed".into()));
         assert_eq!(got.unwrap(), "typed");
     }
 
     #[test]
     fn no_source_empty_and_unreadable_are_errors() {
-        let error = read_new_from(None, None, false, no_prompt).unwrap_err();
+        let error = read_from(None, None, false, no_prompt).unwrap_err();
         assert!(
             error
                 .to_string()
                 .contains("--password-file FILE or set RINGBAR_PASSWORD")
         );
-        let error = read_new_from(None, Some(String::new()), false, no_prompt).unwrap_err();
+        let error = read_from(None, Some(String::new()), false, no_prompt).unwrap_err();
         assert_eq!(
             error.to_string(),
             "the password is empty (RINGBAR_PASSWORD)"
         );
         let missing = Path::new("/nonexistent/ringbar-password");
-        let error = read_new_from(Some(missing), None, false, no_prompt).unwrap_err();
+        let error = read_from(Some(missing), None, false, no_prompt).unwrap_err();
         assert!(
             error
                 .to_string()
                 .starts_with("cannot read the password file /nonexistent/ringbar-password")
         );
-        let error = read_new_from(None, None, true, || Err(PasswordError::Mismatch)).unwrap_err();
+        let error = read_from(None, None, true, || Err(PasswordError::Mismatch)).unwrap_err();
         assert_eq!(error.to_string(), "the passwords do not match; try again");
     }
 }

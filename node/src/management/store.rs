@@ -184,10 +184,6 @@ impl Store {
     }
 
     /// Writes the record of the node with the public key `pubkey` (hex).
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "pairing writes nodes; it needs routed RPC")
-    )]
     pub(crate) fn put_node(&self, pubkey: &str, node: &Node) -> Result<(), StoreError> {
         let json = to_json(&self.path, "nodes", pubkey, node)?;
         self.write(|txn| {

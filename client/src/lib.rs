@@ -1,0 +1,30 @@
+//! A small WAMP client on tokio, built on `ringbar-protocol`'s sans-IO
+//! pieces: how ringbar nodes talk to their management service, how
+//! `ringbar pair` reaches it, and how tests drive a router.
+//!
+//! ```text
+//!  Url ──► Connection::open (TCP, WebSocket upgrade, JSON framing)
+//!            └─► Session::join (HELLO, CHALLENGE/AUTHENTICATE, WELCOME)
+//!                  call / register / subscribe / publish / leave
+//!                  next ──► Incoming::Invocation (answer with yield_*)
+//!                          Incoming::Event
+//! ```
+//!
+//! A [`Session`] is driven by its owner: every method sends and then reads
+//! until its answer arrives; invocations and events that arrive meanwhile
+//! wait (bounded) for [`Session::next`]. Nothing runs in the background, so
+//! one current-thread runtime is enough.
+
+mod auth;
+mod connection;
+mod error;
+mod session;
+mod url;
+
+pub use auth::Credentials;
+pub use connection::Connection;
+pub use error::Error;
+pub use session::{CallResult, Event, Incoming, Invocation, MAX_WAITING, Session};
+pub use url::Url;
+
+pub use ringbar_protocol::value::{Dict, Value};

@@ -1,0 +1,471 @@
+//! A WAMP session: joining a realm, the client roles' requests, and the
+//! invocations and events the router delivers.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use ringbar_protocol::codec::{self, Serializer};
+use ringbar_protocol::id::RequestId;
+use ringbar_protocol::message::{
+    self as wamp, Authenticate, Call, Goodbye, Hello, Message, Payload, Publish, Register,
+    Subscribe, Yield,
+};
+use ringbar_protocol::value::{Dict, Value};
+
+use crate::auth::Credentials;
+use crate::connection::Connection;
+use crate::error::Error;
+use crate::url::Url;
+
+/// How many invocations and events may wait for [`Session::next`] while a
+/// request waits for its answer; beyond it the session fails
+/// ([`Error::Backlog`]) rather than grow without bound.
+pub const MAX_WAITING: usize = 1024;
+
+/// How long [`Session::leave`] waits for the router's GOODBYE.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The client roles announced in HELLO.
+const ROLES: [&str; 4] = ["caller", "callee", "publisher", "subscriber"];
+
+/// A joined session.
+#[derive(Debug)]
+pub struct Session {
+    connection: Connection,
+    realm: String,
+    session_id: u64,
+    authid: String,
+    authrole: String,
+    last_request: u64,
+    waiting: VecDeque<Incoming>,
+}
+
+/// What the router delivers unasked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// A call of a procedure this session registered: answer it with
+    /// [`Session::yield_result`] or [`Session::yield_error`].
+    Invocation(Invocation),
+    /// An event of a topic this session subscribed to.
+    Event(Event),
+}
+
+/// INVOCATION, its payload decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    /// The request to answer.
+    pub request: u64,
+    /// The registration called.
+    pub registration: u64,
+    /// `Details|dict`: `caller_authid`, `caller_authrole` when disclosed.
+    pub details: Dict,
+    /// Positional arguments.
+    pub args: Vec<Value>,
+    /// Keyword arguments.
+    pub kwargs: Dict,
+}
+
+/// EVENT, its payload decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The subscription it came by.
+    pub subscription: u64,
+    /// `Details|dict`.
+    pub details: Dict,
+    /// Positional arguments.
+    pub args: Vec<Value>,
+    /// Keyword arguments.
+    pub kwargs: Dict,
+}
+
+/// RESULT's payload decoded.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CallResult {
+    /// Positional results.
+    pub args: Vec<Value>,
+    /// Keyword results.
+    pub kwargs: Dict,
+}
+
+impl Session {
+    /// Connects to `url` and joins `realm` with `credentials`.
+    pub async fn join(url: &Url, realm: &str, credentials: &Credentials) -> Result<Self, Error> {
+        let mut connection = Connection::open(url).await?;
+        let roles: Dict = ROLES
+            .into_iter()
+            .map(|role| (role, Value::Dict(Dict::new())))
+            .collect();
+        let mut details: Dict = [("roles", Value::Dict(roles))].into_iter().collect();
+        credentials.hello_details(&mut details);
+        connection
+            .send(&Message::Hello(Hello {
+                realm: realm.into(),
+                details,
+            }))
+            .await?;
+        loop {
+            match connection.receive().await? {
+                Message::Challenge(challenge) => {
+                    let signature =
+                        credentials.answer(challenge.authmethod.as_str(), &challenge.extra)?;
+                    connection
+                        .send(&Message::Authenticate(Authenticate {
+                            signature: signature.into(),
+                            extra: Dict::new(),
+                        }))
+                        .await?;
+                }
+                Message::Welcome(welcome) => {
+                    let text = |key: &str| {
+                        welcome
+                            .details
+                            .get(key)
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    return Ok(Session {
+                        authid: text("authid"),
+                        authrole: text("authrole"),
+                        session_id: welcome.session.get(),
+                        connection,
+                        realm: realm.to_owned(),
+                        last_request: 0,
+                        waiting: VecDeque::new(),
+                    });
+                }
+                Message::Abort(abort) => {
+                    return Err(Error::Refused {
+                        realm: realm.to_owned(),
+                        reason: abort.reason.as_str().to_owned(),
+                        message: abort
+                            .details
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                    });
+                }
+                other => {
+                    return Err(Error::Protocol(format!(
+                        "expected WELCOME, CHALLENGE or ABORT from {url}, got {other:?}"
+                    )));
+                }
+            }
+        }
+    }
+
+    /// The session id WELCOME gave.
+    pub fn id(&self) -> u64 {
+        self.session_id
+    }
+
+    /// The realm joined.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// The authid the router gave.
+    pub fn authid(&self) -> &str {
+        &self.authid
+    }
+
+    /// The authrole the router gave.
+    pub fn authrole(&self) -> &str {
+        &self.authrole
+    }
+
+    /// Calls `procedure` and waits for its result.
+    pub async fn call(
+        &mut self,
+        procedure: &str,
+        args: Vec<Value>,
+        kwargs: Dict,
+    ) -> Result<CallResult, Error> {
+        let request = self.next_request()?;
+        let message = Message::Call(Call {
+            request,
+            options: Dict::new(),
+            procedure: procedure.into(),
+            payload: payload(&args, &kwargs)?,
+        });
+        match self
+            .request(message, request, || format!("call '{procedure}'"))
+            .await?
+        {
+            Message::Result(result) => {
+                let (args, kwargs) = decode_payload(&result.payload)?;
+                Ok(CallResult { args, kwargs })
+            }
+            other => Err(unexpected("RESULT", &other)),
+        }
+    }
+
+    /// Registers `procedure` with `options` (e.g. `disclose_caller`);
+    /// returns the registration id.
+    pub async fn register(&mut self, procedure: &str, options: Dict) -> Result<u64, Error> {
+        let request = self.next_request()?;
+        let message = Message::Register(Register {
+            request,
+            options,
+            procedure: procedure.into(),
+        });
+        match self
+            .request(message, request, || format!("register '{procedure}'"))
+            .await?
+        {
+            Message::Registered(registered) => Ok(registered.registration.get()),
+            other => Err(unexpected("REGISTERED", &other)),
+        }
+    }
+
+    /// Subscribes to `topic`; returns the subscription id.
+    pub async fn subscribe(&mut self, topic: &str, options: Dict) -> Result<u64, Error> {
+        let request = self.next_request()?;
+        let message = Message::Subscribe(Subscribe {
+            request,
+            options,
+            topic: topic.into(),
+        });
+        match self
+            .request(message, request, || format!("subscribe to '{topic}'"))
+            .await?
+        {
+            Message::Subscribed(subscribed) => Ok(subscribed.subscription.get()),
+            other => Err(unexpected("SUBSCRIBED", &other)),
+        }
+    }
+
+    /// Publishes to `topic` and waits for the router's acknowledgement
+    /// (so that a refusal is an error here).
+    pub async fn publish(
+        &mut self,
+        topic: &str,
+        args: Vec<Value>,
+        kwargs: Dict,
+        mut options: Dict,
+    ) -> Result<(), Error> {
+        let request = self.next_request()?;
+        options.insert("acknowledge", true);
+        let message = Message::Publish(Publish {
+            request,
+            options,
+            topic: topic.into(),
+            payload: payload(&args, &kwargs)?,
+        });
+        match self
+            .request(message, request, || format!("publish to '{topic}'"))
+            .await?
+        {
+            Message::Published(_) => Ok(()),
+            other => Err(unexpected("PUBLISHED", &other)),
+        }
+    }
+
+    /// The next invocation or event. Cancel-safe: nothing is lost when the
+    /// future is dropped (e.g. in a `select!` with a timer).
+    pub async fn next(&mut self) -> Result<Incoming, Error> {
+        if let Some(incoming) = self.waiting.pop_front() {
+            return Ok(incoming);
+        }
+        loop {
+            let message = self.connection.receive().await?;
+            if let Some(incoming) = self.deliverable(message).await? {
+                return Ok(incoming);
+            }
+        }
+    }
+
+    /// Answers invocation `request` with a result.
+    pub async fn yield_result(
+        &mut self,
+        request: u64,
+        args: Vec<Value>,
+        kwargs: Dict,
+    ) -> Result<(), Error> {
+        let message = Message::Yield(Yield {
+            request: request_id(request)?,
+            options: Dict::new(),
+            payload: payload(&args, &kwargs)?,
+        });
+        self.connection.send(&message).await
+    }
+
+    /// Answers invocation `request` with the error `uri` and a message.
+    pub async fn yield_error(
+        &mut self,
+        request: u64,
+        uri: &str,
+        message: &str,
+    ) -> Result<(), Error> {
+        let error = Message::Error(wamp::Error {
+            request_type: u64::from(wamp::MessageType::Invocation as u8),
+            request: request_id(request)?,
+            details: Dict::new(),
+            error: uri.into(),
+            payload: payload(&[Value::from(message)], &Dict::new())?,
+        });
+        self.connection.send(&error).await
+    }
+
+    /// Leaves the realm (GOODBYE, waiting up to 5 s for the router's) and
+    /// closes the connection.
+    pub async fn leave(mut self) -> Result<(), Error> {
+        self.connection
+            .send(&Message::Goodbye(Goodbye {
+                details: Dict::new(),
+                reason: "wamp.close.close_realm".into(),
+            }))
+            .await?;
+        let answered = async {
+            loop {
+                match self.connection.receive().await {
+                    Ok(Message::Goodbye(_)) | Err(Error::Closed(_)) => return Ok(()),
+                    Ok(_) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+        };
+        tokio::time::timeout(LEAVE_TIMEOUT, answered)
+            .await
+            .map_err(|_| Error::Timeout("waiting for the router's GOODBYE".to_owned()))??;
+        self.connection.close().await
+    }
+
+    /// Sends `message` and reads until the answer to `request` arrives,
+    /// keeping invocations and events for [`Session::next`].
+    async fn request(
+        &mut self,
+        message: Message,
+        request: RequestId,
+        what: impl Fn() -> String,
+    ) -> Result<Message, Error> {
+        self.connection.send(&message).await?;
+        loop {
+            let message = self.connection.receive().await?;
+            match &message {
+                Message::Error(error) if error.request == request => {
+                    let (args, _) = decode_payload(&error.payload).unwrap_or_default();
+                    return Err(Error::Wamp {
+                        request: what(),
+                        error: error.error.as_str().to_owned(),
+                        message: args.first().and_then(Value::as_str).map(str::to_owned),
+                        args,
+                    });
+                }
+                Message::Result(r) if r.request == request => return Ok(message),
+                Message::Registered(r) if r.request == request => return Ok(message),
+                Message::Subscribed(r) if r.request == request => return Ok(message),
+                Message::Published(r) if r.request == request => return Ok(message),
+                _ => {}
+            }
+            if let Some(incoming) = self.deliverable(message).await? {
+                if self.waiting.len() >= MAX_WAITING {
+                    return Err(Error::Backlog(MAX_WAITING));
+                }
+                self.waiting.push_back(incoming);
+            }
+        }
+    }
+
+    /// What of `message` the application sees; GOODBYE and ABORT end the
+    /// session, answers to nothing asked are dropped.
+    async fn deliverable(&mut self, message: Message) -> Result<Option<Incoming>, Error> {
+        match message {
+            Message::Invocation(invocation) => {
+                let (args, kwargs) = decode_payload(&invocation.payload)?;
+                Ok(Some(Incoming::Invocation(Invocation {
+                    request: invocation.request.get(),
+                    registration: invocation.registration.get(),
+                    details: invocation.details,
+                    args,
+                    kwargs,
+                })))
+            }
+            Message::Event(event) => {
+                let (args, kwargs) = decode_payload(&event.payload)?;
+                Ok(Some(Incoming::Event(Event {
+                    subscription: event.subscription.get(),
+                    details: event.details,
+                    args,
+                    kwargs,
+                })))
+            }
+            Message::Goodbye(goodbye) => {
+                let _ = self
+                    .connection
+                    .send(&Message::Goodbye(Goodbye {
+                        details: Dict::new(),
+                        reason: "wamp.close.goodbye_and_out".into(),
+                    }))
+                    .await;
+                Err(Error::Closed(Some(goodbye.reason.as_str().to_owned())))
+            }
+            Message::Abort(abort) => Err(Error::Closed(Some(abort.reason.as_str().to_owned()))),
+            Message::Interrupt(_) | Message::Unregistered(_) | Message::Unsubscribed(_) => Ok(None),
+            other => Err(Error::Protocol(format!(
+                "unexpected message from the router: {other:?}"
+            ))),
+        }
+    }
+
+    fn next_request(&mut self) -> Result<RequestId, Error> {
+        self.last_request += 1;
+        request_id(self.last_request)
+    }
+}
+
+fn request_id(id: u64) -> Result<RequestId, Error> {
+    RequestId::new(id).ok_or_else(|| Error::Protocol(format!("request id {id} is above 2^53")))
+}
+
+/// `args` and `kwargs` as a JSON payload (kwargs only when not empty).
+fn payload(args: &[Value], kwargs: &Dict) -> Result<Payload, Error> {
+    if args.is_empty() && kwargs.is_empty() {
+        return Ok(Payload::Empty);
+    }
+    let kwargs = (!kwargs.is_empty()).then_some(kwargs);
+    Payload::from_values(Serializer::Json, args, kwargs)
+        .map_err(|e| Error::Protocol(format!("cannot encode the arguments: {e}")))
+}
+
+/// A payload's arguments and keyword arguments.
+fn decode_payload(payload: &Payload) -> Result<(Vec<Value>, Dict), Error> {
+    match payload {
+        Payload::Empty => Ok((Vec::new(), Dict::new())),
+        Payload::Arguments(arguments) => {
+            let bad = |e| Error::Protocol(format!("undecodable arguments: {e}"));
+            let args =
+                match codec::decode_value(arguments.serializer, &arguments.args).map_err(bad)? {
+                    Value::List(args) => args,
+                    other => {
+                        return Err(Error::Protocol(format!(
+                            "the arguments are a {}, not a list",
+                            other.type_name()
+                        )));
+                    }
+                };
+            let kwargs = match &arguments.kwargs {
+                Some(bytes) => {
+                    match codec::decode_value(arguments.serializer, bytes).map_err(bad)? {
+                        Value::Dict(kwargs) => kwargs,
+                        other => {
+                            return Err(Error::Protocol(format!(
+                                "the keyword arguments are a {}, not a dict",
+                                other.type_name()
+                            )));
+                        }
+                    }
+                }
+                None => Dict::new(),
+            };
+            Ok((args, kwargs))
+        }
+        Payload::Transparent(_) => Err(Error::Protocol(
+            "a transparent (passthru) payload, which this client does not read".to_owned(),
+        )),
+    }
+}
+
+fn unexpected(expected: &str, got: &Message) -> Error {
+    Error::Protocol(format!("expected {expected}, got {got:?}"))
+}

@@ -1,0 +1,117 @@
+//! `ws://HOST[:PORT][/PATH]`: where a router listens.
+
+use crate::error::Error;
+
+/// A parsed WebSocket URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    /// The URL as given.
+    pub text: String,
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    /// TCP port: the URL's, else 80.
+    pub port: u16,
+    /// The request target: path and query, `/` when absent.
+    pub path: String,
+}
+
+impl Url {
+    /// Parses `text`. `wss://` is refused with the reason (no TLS yet).
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let fail = |reason: &str| Error::Url {
+            url: text.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if text.starts_with("wss://") {
+            return Err(fail(
+                "wss:// uplinks are not supported yet: use ws:// on loopback or a trusted network",
+            ));
+        }
+        let rest = text
+            .strip_prefix("ws://")
+            .ok_or_else(|| fail("expected a ws:// URL, e.g. ws://127.0.0.1:9000/ws"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(at) => rest.split_at(at),
+            None => (rest, "/"),
+        };
+        let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
+            let (host, tail) = inner
+                .split_once(']')
+                .ok_or_else(|| fail("an IPv6 host needs its closing ']'"))?;
+            (host, tail.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(fail("the URL has no host"));
+        }
+        let port = match port {
+            Some(port) => port
+                .parse::<u16>()
+                .ok()
+                .filter(|&p| p != 0)
+                .ok_or_else(|| fail("the port must be a number in 1..65535"))?,
+            None => 80,
+        };
+        Ok(Url {
+            text: text.to_owned(),
+            host: host.to_owned(),
+            port,
+            path: path.to_owned(),
+        })
+    }
+
+    /// `host:port` as the HTTP Host header and for connecting.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl std::fmt::Display for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn urls_parse_with_defaults() {
+        let url = Url::parse("ws://127.0.0.1:9000/ws").unwrap();
+        assert_eq!(
+            (url.host.as_str(), url.port, url.path.as_str()),
+            ("127.0.0.1", 9000, "/ws")
+        );
+        let url = Url::parse("ws://example.org").unwrap();
+        assert_eq!((url.port, url.path.as_str()), (80, "/"));
+        let url = Url::parse("ws://[::1]:8080/x?y=1").unwrap();
+        assert_eq!(
+            (url.host.as_str(), url.authority()),
+            ("::1", "[::1]:8080".to_owned())
+        );
+    }
+
+    #[test]
+    fn bad_urls_say_why() {
+        for (text, reason) in [
+            ("wss://h/ws", "not supported yet"),
+            ("http://h/", "expected a ws://"),
+            ("ws://:80/", "no host"),
+            ("ws://h:0/", "1..65535"),
+            ("ws://h:x/", "1..65535"),
+        ] {
+            let error = Url::parse(text).unwrap_err().to_string();
+            assert!(error.contains(reason), "{text}: {error}");
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The client against a real ringbar router started in-process on free
+//! loopback ports: joining (anonymous, cryptosign, ticket, refused), RPC
+//! and PubSub between two sessions, errors by URI, leaving.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../../engine/tests/support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ed25519_dalek::SigningKey;
+use ringbar_client::{Credentials, Dict, Error, Incoming, Session, Url, Value};
+use ringbar_engine::config::{
+    AuthConfig, CryptosignPrincipal, Grant, IoBackend, Provider, Secret, TicketPrincipal,
+    TransportKind,
+};
+use support::TestRouter;
+
+fn url(router: &TestRouter) -> Url {
+    Url::parse(&format!("ws://127.0.0.1:{}/ws", router.ws_port)).unwrap()
+}
+
+fn grant() -> Grant {
+    Grant {
+        role: "anonymous".into(),
+        realm: Some("realm1".into()),
+    }
+}
+
+/// The test router with cryptosign for `key` as "alice" and the ticket
+/// "secret" for "bob", besides anonymous.
+fn router_with_auth(key: &SigningKey) -> TestRouter {
+    let public = key.verifying_key().to_bytes();
+    TestRouter::start_edited(1, IoBackend::Epoll, move |config| {
+        for transport in &mut config.transports {
+            if let TransportKind::WebSocket(ws) = &mut transport.kind {
+                let auth = AuthConfig {
+                    cryptosign: Some(Provider::Static(BTreeMap::from([(
+                        "alice".to_owned(),
+                        CryptosignPrincipal {
+                            authorized_keys: vec![public],
+                            grant: grant(),
+                        },
+                    )]))),
+                    ticket: Some(Provider::Static(BTreeMap::from([(
+                        "bob".to_owned(),
+                        TicketPrincipal {
+                            ticket: Secret("secret".into()),
+                            grant: grant(),
+                        },
+                    )]))),
+                    ..AuthConfig::anonymous("anonymous")
+                };
+                ws.auth = Arc::new(auth);
+            }
+        }
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn rpc_and_pubsub_between_two_sessions() {
+    let router = TestRouter::start(1, IoBackend::Epoll);
+    let url = url(&router);
+    runtime().block_on(async {
+        let mut callee = Session::join(&url, "realm1", &Credentials::Anonymous)
+            .await
+            .unwrap();
+        let mut caller = Session::join(&url, "realm1", &Credentials::Anonymous)
+            .await
+            .unwrap();
+        assert_ne!(callee.id(), caller.id());
+        callee
+            .register("com.example.add", Dict::new())
+            .await
+            .unwrap();
+        callee
+            .subscribe("com.example.topic", Dict::new())
+            .await
+            .unwrap();
+
+        let serve = async {
+            for _ in 0..2 {
+                let Incoming::Invocation(invocation) = callee.next().await.unwrap() else {
+                    panic!("expected an invocation");
+                };
+                let sum: u64 = invocation.args.iter().filter_map(Value::as_u64).sum();
+                if sum == 0 {
+                    callee
+                        .yield_error(
+                            invocation.request,
+                            "com.example.error.zero",
+                            "nothing to add",
+                        )
+                        .await
+                        .unwrap();
+                } else {
+                    callee
+                        .yield_result(invocation.request, vec![Value::from(sum)], Dict::new())
+                        .await
+                        .unwrap();
+                }
+            }
+            let Incoming::Event(event) = callee.next().await.unwrap() else {
+                panic!("expected an event");
+            };
+            event
+        };
+        let ask = async {
+            let result = caller
+                .call(
+                    "com.example.add",
+                    vec![Value::from(2u64), Value::from(3u64)],
+                    Dict::new(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(result.args, vec![Value::from(5u64)]);
+            let error = caller
+                .call("com.example.add", Vec::new(), Dict::new())
+                .await
+                .unwrap_err();
+            assert_eq!(error.uri(), Some("com.example.error.zero"));
+            assert!(error.to_string().contains("nothing to add"), "{error}");
+            let kwargs: Dict = [("n", Value::from(7u64))].into_iter().collect();
+            caller
+                .publish(
+                    "com.example.topic",
+                    vec![Value::from("hi")],
+                    kwargs,
+                    Dict::new(),
+                )
+                .await
+                .unwrap();
+        };
+        let (event, ()) = tokio::join!(serve, ask);
+        assert_eq!(event.args, vec![Value::from("hi")]);
+        assert_eq!(event.kwargs.get("n"), Some(&Value::from(7u64)));
+
+        let missing = caller
+            .call("com.example.none", Vec::new(), Dict::new())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            missing.uri(),
+            Some("wamp.error.no_such_procedure"),
+            "{missing}"
+        );
+        caller.leave().await.unwrap();
+        callee.leave().await.unwrap();
+    });
+}
+
+#[test]
+fn cryptosign_and_ticket_join_and_wrong_credentials_are_refused() {
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let router = router_with_auth(&key);
+    let url = url(&router);
+    runtime().block_on(async {
+        let alice = Credentials::Cryptosign {
+            authid: Some("alice".into()),
+            key: key.clone(),
+        };
+        let session = Session::join(&url, "realm1", &alice).await.unwrap();
+        assert_eq!(session.authid(), "alice");
+        assert_eq!(session.authrole(), "anonymous");
+        session.leave().await.unwrap();
+
+        let bob = Credentials::Ticket {
+            authid: "bob".into(),
+            ticket: "secret".into(),
+        };
+        let session = Session::join(&url, "realm1", &bob).await.unwrap();
+        assert_eq!(session.authid(), "bob");
+        session.leave().await.unwrap();
+
+        let wrong_key = Credentials::Cryptosign {
+            authid: Some("alice".into()),
+            key: SigningKey::from_bytes(&[8; 32]),
+        };
+        let wrong_ticket = Credentials::Ticket {
+            authid: "bob".into(),
+            ticket: "guess".into(),
+        };
+        for credentials in [wrong_key, wrong_ticket] {
+            let error = Session::join(&url, "realm1", &credentials).await.unwrap_err();
+            assert!(
+                matches!(&error, Error::Refused { reason, .. } if reason.starts_with("wamp.error.")),
+                "{error}"
+            );
+        }
+    });
+}
+
+#[test]
+fn unreachable_routers_and_wrong_paths_are_named() {
+    let port = support::free_port();
+    let url = Url::parse(&format!("ws://127.0.0.1:{port}/ws")).unwrap();
+    let error = runtime()
+        .block_on(Session::join(&url, "realm1", &Credentials::Anonymous))
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains(&format!("cannot connect to ws://127.0.0.1:{port}/ws")),
+        "{text}"
+    );
+}
