@@ -21,6 +21,16 @@ pub(crate) enum Action {
 }
 
 impl Action {
+    /// The action's name, as a dynamic authorizer is told it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Action::Publish => "publish",
+            Action::Subscribe => "subscribe",
+            Action::Call => "call",
+            Action::Register => "register",
+        }
+    }
+
     fn allowed_by(self, allow: &Allow) -> bool {
         match self {
             Action::Publish => allow.publish,
@@ -38,7 +48,8 @@ pub(crate) struct Decision {
     pub(crate) disclose: Disclose,
 }
 
-const DENY: Decision = Decision {
+/// Nothing allowed, nothing disclosed.
+pub(crate) const DENY: Decision = Decision {
     allowed: false,
     disclose: Disclose {
         caller: false,
@@ -50,6 +61,8 @@ const DENY: Decision = Decision {
 #[derive(Debug)]
 pub(crate) struct Role {
     permissions: Vec<(UriPattern, Allow, Disclose, bool)>,
+    /// The dynamic authorizer that decides instead of `permissions`.
+    authorizer: Option<String>,
 }
 
 impl Role {
@@ -65,7 +78,16 @@ impl Role {
                     .map(|pattern| (pattern, p.allow, p.disclose, p.cache))
             })
             .collect();
-        Self { permissions }
+        Self {
+            permissions,
+            authorizer: config.authorizer.clone(),
+        }
+    }
+
+    /// The procedure that decides for this role, when it has a dynamic
+    /// authorizer.
+    pub(crate) fn authorizer(&self) -> Option<&str> {
+        self.authorizer.as_deref()
     }
 
     /// The decision for `action` on `uri`, and whether it may be cached.
@@ -107,23 +129,54 @@ const CACHE_ENTRIES: usize = 1024;
 #[derive(Default)]
 pub(crate) struct DecisionCache {
     entries: HashMap<Box<str>, [Option<Decision>; 4]>,
+    /// A dynamic authorizer's decision that may not be cached, for the one
+    /// action it was asked for.
+    once: Option<(Action, Box<str>, Decision)>,
 }
 
 impl DecisionCache {
     /// The decision for `action` on `uri` under `role`.
     pub(crate) fn decide(&mut self, role: &Role, action: Action, uri: &str) -> Decision {
+        if let Some((a, u, decision)) = self.once.take() {
+            if a == action && *u == *uri {
+                return decision;
+            }
+            self.once = Some((a, u, decision));
+        }
         let slot = action as usize;
         if let Some(d) = self.entries.get(uri).and_then(|slots| slots[slot]) {
             return d;
         }
         let (decision, cache) = role.decide(action, uri);
         if cache {
+            self.remember(action, uri, decision, true);
+        }
+        decision
+    }
+
+    /// Whether the decision for `action` on `uri` is known without asking
+    /// a dynamic authorizer.
+    pub(crate) fn knows(&self, action: Action, uri: &str) -> bool {
+        self.once
+            .as_ref()
+            .is_some_and(|(a, u, _)| *a == action && **u == *uri)
+            || self
+                .entries
+                .get(uri)
+                .is_some_and(|slots| slots[action as usize].is_some())
+    }
+
+    /// Keeps a decision: for the session's life when `cache`, else for the
+    /// next [`DecisionCache::decide`] of that action and URI only.
+    pub(crate) fn remember(&mut self, action: Action, uri: &str, decision: Decision, cache: bool) {
+        if cache {
             if self.entries.len() >= CACHE_ENTRIES {
                 self.entries.clear();
             }
-            self.entries.entry(Box::from(uri)).or_default()[slot] = Some(decision);
+            self.entries.entry(Box::from(uri)).or_default()[action as usize] = Some(decision);
+        } else {
+            self.once = Some((action, Box::from(uri), decision));
         }
-        decision
     }
 }
 
@@ -155,6 +208,7 @@ mod tests {
                 permission("com.secret.open", MatchPolicy::Exact, true),
                 permission("com..x", MatchPolicy::Wildcard, false),
             ],
+            authorizer: None,
         });
         let allowed = |uri| role.decide(Action::Publish, uri).0.allowed;
         assert!(allowed("com.public"));
@@ -169,6 +223,7 @@ mod tests {
         let role = Role::new(&RoleConfig {
             name: "r".into(),
             permissions: vec![],
+            authorizer: None,
         });
         let mut cache = DecisionCache::default();
         assert!(!cache.decide(&role, Action::Publish, "a.b").allowed);

@@ -77,6 +77,9 @@ pub struct RoleConfig {
     /// action's URI decides (exact before prefix before wildcard, as
     /// Crossbar.io's role model does).
     pub permissions: Vec<Permission>,
+    /// `authorizer`: a procedure on the realm that decides instead of
+    /// `permissions` (a dynamic authorizer), called as in Crossbar.io.
+    pub authorizer: Option<String>,
 }
 
 /// A permission of a role on a URI pattern.
@@ -336,6 +339,21 @@ pub enum Provider<P> {
     /// process (e.g. from a database); WELCOME's `authprovider` is
     /// `dynamic`.
     Dynamic(Arc<dyn Authenticator<P>>),
+    /// `"type": "dynamic"` in the config: a WAMP procedure that some
+    /// session registered, called by the router for each authentication;
+    /// WELCOME's `authprovider` is `dynamic`.
+    Procedure(AuthenticatorProcedure),
+}
+
+/// A dynamic authenticator: the procedure the router calls with
+/// `(realm, authid, details)`, as Crossbar.io does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatorProcedure {
+    /// `authenticator`: the procedure's URI.
+    pub procedure: String,
+    /// `authenticator-realm`: the realm it is registered on; `None` means
+    /// the realm the session asks to join.
+    pub realm: Option<String>,
 }
 
 impl<P: PartialEq> PartialEq for Provider<P> {
@@ -343,6 +361,7 @@ impl<P: PartialEq> PartialEq for Provider<P> {
         match (self, other) {
             (Provider::Static(a), Provider::Static(b)) => a == b,
             (Provider::Dynamic(a), Provider::Dynamic(b)) => Arc::ptr_eq(a, b),
+            (Provider::Procedure(a), Provider::Procedure(b)) => a == b,
             _ => false,
         }
     }

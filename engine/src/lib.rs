@@ -7,6 +7,7 @@
 
 mod auth;
 mod authorize;
+mod authorizer;
 pub mod broker;
 pub mod config;
 mod core;

@@ -248,7 +248,9 @@ mod tests {
             .into_bytes(),
             None => password.to_vec(),
         };
-        pending.authenticate(&BASE64.encode(sign(&key, challenge.as_bytes())))
+        pending
+            .authenticate(&BASE64.encode(sign(&key, challenge.as_bytes())))
+            .verdict()
     }
 
     fn hello(authid: &str) -> HelloInfo<'_> {

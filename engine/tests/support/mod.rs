@@ -104,6 +104,7 @@ impl TestRouter {
                     roles: vec![RoleConfig {
                         name: "anonymous".into(),
                         permissions: vec![all],
+                        authorizer: None,
                     }],
                     uri_check: UriCheck::Loose,
                     event_history: vec![EventHistory {
@@ -117,6 +118,7 @@ impl TestRouter {
                     roles: vec![RoleConfig {
                         name: "anonymous".into(),
                         permissions: limited,
+                        authorizer: None,
                     }],
                     uri_check: UriCheck::Loose,
                     event_history: Vec::new(),

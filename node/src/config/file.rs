@@ -406,6 +406,10 @@ pub(crate) struct MethodAuthFile {
     /// `authenticator-realm`: the realm of a dynamic authenticator.
     #[serde(default, rename = "authenticator-realm")]
     pub(crate) authenticator_realm: Option<Value>,
+    /// `authenticator-role`: the role Crossbar.io calls the authenticator
+    /// with; ringbar's router calls it as itself, so it is not needed.
+    #[serde(default, rename = "authenticator-role")]
+    pub(crate) authenticator_role: Option<Value>,
     /// `create`: a function authenticator.
     #[serde(default)]
     pub(crate) create: Option<Value>,

@@ -83,12 +83,20 @@ impl Converter<'_> {
             self.diag
                 .error(&path.key("name"), "empty role name: give the role a name");
         }
-        if file.authorizer.is_some() {
-            self.diag.error(
-                &path.key("authorizer"),
-                "dynamic authorizers are not supported yet: list static permissions instead",
-            );
-        }
+        let authorizer = match file.authorizer {
+            None => None,
+            Some(Value::String(procedure)) if !procedure.is_empty() => Some(procedure),
+            Some(other) => {
+                self.diag.error(
+                    &path.key("authorizer"),
+                    format!(
+                        "{} is not a procedure URI (the dynamic authorizer)",
+                        crate::config::read::show(&other)
+                    ),
+                );
+                None
+            }
+        };
         let mut permissions = Vec::with_capacity(file.permissions.len());
         for (index, value) in file.permissions.iter().enumerate() {
             if let Some(permission) = self.permission(value, &path.key("permissions").index(index))
@@ -99,6 +107,7 @@ impl Converter<'_> {
         (self.diag.error_count() == errors_before).then_some(RoleConfig {
             name: file.name,
             permissions,
+            authorizer,
         })
     }
 

@@ -59,7 +59,7 @@ fn permission_errors() {
         {"uri": "com..x"},
         {"uri": "com x", "match": "prefix"},
         {"uri": "a", "validate": {"call": "int"}}
-    ]}, {"name": "dyn", "authorizer": "com.example.authorize"}, {"name": "user"}]}),
+    ]}, {"name": "dyn", "authorizer": 7}, {"name": "user"}]}),
     );
     let r = "config.json: workers[0].realms[0].roles";
     assert_eq!(
@@ -71,9 +71,7 @@ fn permission_errors() {
             format!(
                 "{r}[0].permissions[1].uri: \"com x\" is not a valid URI for prefix matching (invalid character ' ' in URI component 0)"
             ),
-            format!(
-                "{r}[1].authorizer: dynamic authorizers are not supported yet: list static permissions instead"
-            ),
+            format!("{r}[1].authorizer: 7 is not a procedure URI (the dynamic authorizer)"),
             format!(
                 "{r}[2].name: role \"user\" is defined twice in this realm (also at roles[0]): merge their permissions"
             ),
