@@ -18,6 +18,8 @@ pub(crate) enum Action {
     Subscribe,
     Call,
     Register,
+    /// See a subscription or registration in the meta API.
+    List,
 }
 
 impl Action {
@@ -28,6 +30,7 @@ impl Action {
             Action::Subscribe => "subscribe",
             Action::Call => "call",
             Action::Register => "register",
+            Action::List => "list",
         }
     }
 
@@ -37,6 +40,7 @@ impl Action {
             Action::Subscribe => allow.subscribe,
             Action::Call => allow.call,
             Action::Register => allow.register,
+            Action::List => allow.list.unwrap_or(true),
         }
     }
 }
@@ -63,6 +67,9 @@ pub(crate) struct Role {
     permissions: Vec<(UriPattern, Allow, Disclose, bool)>,
     /// The dynamic authorizer that decides instead of `permissions`.
     authorizer: Option<String>,
+    /// Whether any permission says `list`; if none does, the role lists
+    /// everything.
+    governs_list: bool,
 }
 
 impl Role {
@@ -81,6 +88,7 @@ impl Role {
         Self {
             permissions,
             authorizer: config.authorizer.clone(),
+            governs_list: config.permissions.iter().any(|p| p.allow.list.is_some()),
         }
     }
 
@@ -92,6 +100,15 @@ impl Role {
 
     /// The decision for `action` on `uri`, and whether it may be cached.
     pub(crate) fn decide(&self, action: Action, uri: &str) -> (Decision, bool) {
+        if action == Action::List && (!self.governs_list || self.authorizer.is_some()) {
+            return (
+                Decision {
+                    allowed: true,
+                    disclose: Disclose::default(),
+                },
+                true,
+            );
+        }
         let mut best: Option<(u8, usize, usize)> = None;
         for (index, (pattern, ..)) in self.permissions.iter().enumerate() {
             if !pattern.matches(uri) {
@@ -128,7 +145,7 @@ const CACHE_ENTRIES: usize = 1024;
 /// `&str`, without allocating), one slot per action.
 #[derive(Default)]
 pub(crate) struct DecisionCache {
-    entries: HashMap<Box<str>, [Option<Decision>; 4]>,
+    entries: HashMap<Box<str>, [Option<Decision>; 5]>,
     /// A dynamic authorizer's decision that may not be cached, for the one
     /// action it was asked for.
     once: Option<(Action, Box<str>, Decision)>,
@@ -216,6 +233,29 @@ mod tests {
         assert!(allowed("com.secret.open"));
         assert!(allowed("com.a.x"), "a prefix match outranks a wildcard");
         assert!(!role.decide(Action::Subscribe, "com.public").0.allowed);
+    }
+
+    #[test]
+    fn list_is_governed_only_by_roles_that_say_it() {
+        let mut hidden = permission("com.secret.", MatchPolicy::Prefix, true);
+        hidden.allow.list = Some(false);
+        let role = |permissions| {
+            Role::new(&RoleConfig {
+                name: "r".into(),
+                permissions,
+                authorizer: None,
+            })
+        };
+        let lists = |role: &Role, uri| role.decide(Action::List, uri).0.allowed;
+        let silent = role(vec![permission("com.", MatchPolicy::Prefix, true)]);
+        assert!(lists(&silent, "com.secret.x") && lists(&silent, "org.x"));
+        let saying = role(vec![permission("com.", MatchPolicy::Prefix, true), hidden]);
+        assert!(
+            lists(&saying, "com.open"),
+            "a permission without list allows it"
+        );
+        assert!(!lists(&saying, "com.secret.x"));
+        assert!(!lists(&saying, "org.x"), "no permission: not listed");
     }
 
     #[test]

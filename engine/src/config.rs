@@ -108,6 +108,11 @@ pub struct Allow {
     pub call: bool,
     /// REGISTER matching procedures.
     pub register: bool,
+    /// `list` (a ringbar extension): see matching subscriptions and
+    /// registrations in the meta API. `None` when the permission does not
+    /// say: allowed. A role none of whose permissions says lists
+    /// everything, as before `list` existed.
+    pub list: Option<bool>,
 }
 
 /// Which identities a permission discloses to the receivers.

@@ -78,6 +78,7 @@ impl TestRouter {
                 subscribe: true,
                 call: true,
                 register: true,
+                list: None,
             },
             disclose: Disclose::default(),
             cache: true,

@@ -139,6 +139,10 @@ pub(crate) struct AllowFile {
     /// `subscribe`.
     #[serde(default)]
     pub(crate) subscribe: bool,
+    /// `list` (ringbar's): see matching subscriptions and registrations in
+    /// the meta API.
+    #[serde(default)]
+    pub(crate) list: Option<bool>,
 }
 
 /// A permission's `disclose`; missing means not disclosed.

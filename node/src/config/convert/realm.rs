@@ -152,6 +152,7 @@ impl Converter<'_> {
                 subscribe: allow.subscribe,
                 call: allow.call,
                 register: allow.register,
+                list: allow.list,
             },
             disclose: Disclose {
                 caller: disclose.caller,
