@@ -70,6 +70,8 @@ pub(crate) struct Role {
     /// Whether any permission says `list`; if none does, the role lists
     /// everything.
     governs_list: bool,
+    /// Whether its sessions may create a realm by joining it.
+    create: bool,
 }
 
 impl Role {
@@ -89,7 +91,14 @@ impl Role {
             permissions,
             authorizer: config.authorizer.clone(),
             governs_list: config.permissions.iter().any(|p| p.allow.list.is_some()),
+            create: config.create,
         }
+    }
+
+    /// Whether a session of this role may create a realm (from the
+    /// template) by joining it.
+    pub(crate) fn may_create(&self) -> bool {
+        self.create
     }
 
     /// The procedure that decides for this role, when it has a dynamic
@@ -226,6 +235,7 @@ mod tests {
                 permission("com..x", MatchPolicy::Wildcard, false),
             ],
             authorizer: None,
+            create: false,
         });
         let allowed = |uri| role.decide(Action::Publish, uri).0.allowed;
         assert!(allowed("com.public"));
@@ -244,6 +254,7 @@ mod tests {
                 name: "r".into(),
                 permissions,
                 authorizer: None,
+                create: false,
             })
         };
         let lists = |role: &Role, uri| role.decide(Action::List, uri).0.allowed;
@@ -264,6 +275,7 @@ mod tests {
             name: "r".into(),
             permissions: vec![],
             authorizer: None,
+            create: false,
         });
         let mut cache = DecisionCache::default();
         assert!(!cache.decide(&role, Action::Publish, "a.b").allowed);

@@ -43,10 +43,15 @@ pub enum IoBackend {
     Auto,
 }
 
+/// The name of the realm template (a ringbar extension): a realm that
+/// does not exist is created from it when a session whose role has
+/// `create` joins it.
+pub const REALM_TEMPLATE: &str = "*";
+
 /// One realm: a routing namespace with its roles.
 #[derive(Debug, Clone)]
 pub struct RealmConfig {
-    /// The realm's URI, e.g. `realm1`.
+    /// The realm's URI, e.g. `realm1`, or [`REALM_TEMPLATE`].
     pub name: String,
     /// The roles sessions of this realm may have.
     pub roles: Vec<RoleConfig>,
@@ -80,6 +85,9 @@ pub struct RoleConfig {
     /// `authorizer`: a procedure on the realm that decides instead of
     /// `permissions` (a dynamic authorizer), called as in Crossbar.io.
     pub authorizer: Option<String>,
+    /// `create` (a ringbar extension, in the realm template): a session
+    /// of this role may create a realm that does not exist by joining it.
+    pub create: bool,
 }
 
 /// A permission of a role on a URI pattern.

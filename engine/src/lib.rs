@@ -17,6 +17,7 @@ mod mailbox;
 mod meta;
 mod outbound;
 mod realm;
+mod realms;
 mod runtime;
 mod session;
 mod transport;

@@ -292,7 +292,9 @@ impl SessionDriver {
     }
 
     fn hello(&mut self, hello: Hello) -> Flow {
-        let Some(realm) = self.core.shared.realms.get(hello.realm.as_str()).cloned() else {
+        let name = hello.realm.as_str();
+        let found = self.core.shared.realms.get(name);
+        let Some(realm) = found.or_else(|| self.core.shared.realms.candidate(name)) else {
             return self.abort(
                 "wamp.error.no_such_realm",
                 &format!("no realm '{}' on this router", hello.realm),
@@ -412,7 +414,7 @@ impl SessionDriver {
                 return Flow::Close;
             };
             let procedure = ask.procedure.clone();
-            let opening = match self.core.shared.realms.get(ask.realm.as_str()).cloned() {
+            let opening = match self.core.shared.realms.get(ask.realm.as_str()) {
                 Some(on) => {
                     let answer = dealer::call_as_router(
                         &self.core,
@@ -519,6 +521,17 @@ impl SessionDriver {
                 ),
             );
         };
+        let realm = if self.core.shared.realms.holds(&realm) {
+            realm
+        } else {
+            match self.create_realm(realm, &role) {
+                Ok(realm) => realm,
+                Err(text) => {
+                    self.core.shared.release_session_id(id);
+                    return self.abort("wamp.error.no_such_realm", &text);
+                }
+            }
+        };
         let identity = Identity {
             session: id,
             authid: Str::from(accepted.authid.as_str()),
@@ -584,6 +597,18 @@ impl SessionDriver {
         );
         self.state = State::Open { handle, key };
         Flow::Continue
+    }
+
+    /// Adds the realm a session of `role` asked for, made from the realm
+    /// template, when the role may create it.
+    fn create_realm(&self, realm: Arc<Realm>, role: &Role) -> Result<Arc<Realm>, String> {
+        if !role.may_create() {
+            return Err(format!(
+                "no realm '{}' on this router, and this session's role may not create it",
+                realm.name
+            ));
+        }
+        self.core.shared.realms.adopt(realm)
     }
 
     fn abort(&mut self, reason: &str, text: &str) -> Flow {

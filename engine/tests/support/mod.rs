@@ -106,6 +106,7 @@ impl TestRouter {
                         name: "anonymous".into(),
                         permissions: vec![all],
                         authorizer: None,
+                        create: false,
                     }],
                     uri_check: UriCheck::Loose,
                     event_history: vec![EventHistory {
@@ -120,6 +121,7 @@ impl TestRouter {
                         name: "anonymous".into(),
                         permissions: limited,
                         authorizer: None,
+                        create: false,
                     }],
                     uri_check: UriCheck::Loose,
                     event_history: Vec::new(),

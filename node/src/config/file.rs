@@ -98,6 +98,10 @@ pub(crate) struct RoleFile {
     /// `authorizer`: a dynamic authorizer's procedure.
     #[serde(default)]
     pub(crate) authorizer: Option<Value>,
+    /// `create` (ringbar's, in the realm template `"*"`): sessions of this
+    /// role may create a realm by joining it.
+    #[serde(default)]
+    pub(crate) create: Option<bool>,
 }
 
 /// A permission of a role.

@@ -148,3 +148,29 @@ fn event_history_store() {
         ]
     );
 }
+
+#[test]
+fn the_realm_template_lists_roles_that_may_create_realms() {
+    let outcome = realm(json!({"name": "*", "roles": [
+        {"name": "maker", "create": true, "authorizer": "com.example.authorize"},
+        {"name": "user", "permissions": [{"uri": "", "match": "prefix",
+                                          "allow": {"subscribe": true, "list": false}}]}
+    ]}));
+    let config = valid(outcome);
+    let roles = &config.realms[0].roles;
+    assert_eq!(config.realms[0].name, "*");
+    assert!(roles[0].create && !roles[1].create);
+    assert_eq!(
+        roles[0].authorizer.as_deref(),
+        Some("com.example.authorize")
+    );
+    assert_eq!(roles[1].permissions[0].allow.list, Some(false));
+    let outcome = realm(json!({"name": "realm1", "roles": [{"name": "maker", "create": true}]}));
+    assert!(
+        outcome
+            .warnings
+            .contains(&"config.json: workers[0].realms[0].roles[0].create: only used in the realm template (\"name\": \"*\"); ignored".to_owned()),
+        "{:?}",
+        outcome.warnings
+    );
+}
