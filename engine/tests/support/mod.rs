@@ -383,6 +383,11 @@ impl Client {
         ended
     }
 
+    /// Waits up to `timeout` for each read (5 s by default).
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.stream.set_read_timeout(Some(timeout)).unwrap();
+    }
+
     /// The next WAMP message, `None` when the connection ends.
     pub fn recv(&mut self) -> Option<Message> {
         loop {
