@@ -232,6 +232,10 @@ impl Converter<'_> {
             }
         };
         let realm = text(self, file.authenticator_realm, "authenticator-realm");
+        if let Some(name) = &realm {
+            self.authenticator_realms
+                .push((path.key("authenticator-realm"), name.clone()));
+        }
         let Some(procedure) = text(self, file.authenticator, "authenticator") else {
             self.diag.error(
                 path,

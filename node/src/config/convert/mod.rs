@@ -48,6 +48,7 @@ pub(crate) fn convert(
         env,
         diag,
         anonymous_roles: Vec::new(),
+        authenticator_realms: Vec::new(),
     };
     let config = converter.node(root, overrides);
     if converter.diag.has_errors() {
@@ -69,6 +70,9 @@ struct Converter<'a> {
     /// static principal), with the path that says so, checked against the
     /// realms at the end.
     anonymous_roles: Vec<(Path, String)>,
+    /// The realms dynamic authenticators are called on, with the path that
+    /// says so, checked against the realms at the end.
+    authenticator_realms: Vec<(Path, String)>,
 }
 
 impl Converter<'_> {
@@ -98,6 +102,7 @@ impl Converter<'_> {
         let settings = settings::convert(file.ringbar.as_ref(), overrides, self.diag);
         let (realms, transports) = self.workers(file.workers.as_ref());
         self.check_anonymous_roles(&realms);
+        self.check_authenticator_realms(&realms);
         Some(RouterConfig {
             cores: settings.cores,
             io: settings.io,
@@ -295,6 +300,20 @@ impl Converter<'_> {
                     &path,
                     format!(
                         "role \"{role}\" is not defined in any realm: sessions given it will be refused"
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Refuses dynamic authenticators on realms the router does not have.
+    fn check_authenticator_realms(&mut self, realms: &[RealmConfig]) {
+        for (path, name) in std::mem::take(&mut self.authenticator_realms) {
+            if !realms.iter().any(|realm| realm.name == name) {
+                self.diag.error(
+                    &path,
+                    format!(
+                        "realm \"{name}\" is not defined: the dynamic authenticator is called there; add the realm or name another"
                     ),
                 );
             }

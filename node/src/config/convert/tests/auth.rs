@@ -139,7 +139,7 @@ fn dynamic_authenticators_name_a_procedure_and_its_realm() {
     let (auth, _) = auth_of(json!({
         "ticket": {"type": "dynamic", "authenticator": "com.example.auth"},
         "wampcra": {"type": "dynamic", "authenticator": "com.example.cra",
-                    "authenticator-realm": "auth"},
+                    "authenticator-realm": "realm1"},
     }));
     fn procedure<P>(name: &str, realm: Option<&str>) -> Provider<P> {
         Provider::Procedure(AuthenticatorProcedure {
@@ -150,7 +150,7 @@ fn dynamic_authenticators_name_a_procedure_and_its_realm() {
     assert_eq!(auth.ticket, Some(procedure("com.example.auth", None)));
     assert_eq!(
         auth.wampcra,
-        Some(procedure("com.example.cra", Some("auth")))
+        Some(procedure("com.example.cra", Some("realm1")))
     );
 }
 
@@ -194,6 +194,9 @@ fn auth_errors_are_named() {
             ),
             format!(
                 "{A}.auth.wampcra.principals: this method lists its principals under \"users\", not \"principals\""
+            ),
+            format!(
+                "{A}.auth.ticket.authenticator-realm: realm \"auth\" is not defined: the dynamic authenticator is called there; add the realm or name another"
             ),
         ]
     );
