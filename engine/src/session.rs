@@ -153,6 +153,8 @@ pub(crate) struct SessionDriver {
     /// A message of the open session that waits for its role's dynamic
     /// authorizer.
     authorizing: Option<Box<authorizer::Question>>,
+    /// WELCOME's `authextra`, as a dynamic authenticator gave it.
+    welcome_extra: Option<Dict>,
 }
 
 /// How long the router waits for a dynamic authenticator's answer.
@@ -185,6 +187,7 @@ impl SessionDriver {
             auth,
             state: State::Opening,
             authorizing: None,
+            welcome_extra: None,
         }
     }
 
@@ -425,7 +428,9 @@ impl SessionDriver {
                         AUTHENTICATOR_TIMEOUT,
                     )
                     .await;
-                    ask.answer(answer)
+                    let (opening, extra) = ask.answer(answer);
+                    self.welcome_extra = extra;
+                    opening
                 }
                 None => Opening::Refuse(Refusal::not_authorized(format!(
                     "the dynamic authenticator's realm '{}' does not exist on this router",
@@ -567,6 +572,11 @@ impl SessionDriver {
             ("roles", Value::Dict(roles)),
         ]
         .into_iter()
+        .chain(
+            self.welcome_extra
+                .take()
+                .map(|extra| ("authextra", Value::Dict(extra))),
+        )
         .collect();
         handle.send(&Message::Welcome(Welcome {
             session: id,

@@ -74,7 +74,7 @@ class Authenticator(Client):
         if authid == "joe" and details.get("ticket") == TICKET:
             return "frontend"
         if authid == "renamed" and details.get("ticket") == TICKET:
-            return {"role": "backend", "authid": "joseph"}
+            return {"role": "backend", "authid": "joseph", "extra": {"plan": "gold"}}
         raise ApplicationError("com.example.invalid_ticket", "invalid authid or ticket")
 
     def cra(self, realm, authid, details):
@@ -146,6 +146,16 @@ def test_dynamic_ticket(dyn_router, transport):
             dyn_router, transport, authenticating(["ticket"], "renamed", answer=ticket(TICKET))
         )
         assert got == ("joseph", "backend", "ticket", "dynamic")
+        # its extra reaches WELCOME's authextra
+        s = await connect(
+            dyn_router,
+            transport,
+            factory=authenticating(["ticket"], "renamed", answer=ticket(TICKET)),
+        )
+        try:
+            assert (s.joined.result().authextra or {}).get("plan") == "gold"
+        finally:
+            await s.close()
         # the authenticator's refusal is passed on with its URI and message
         for authid, given in (("joe", TICKET + "x"), ("nobody", TICKET)):
             e = await refused(

@@ -5,8 +5,8 @@
 //! `cryptosign` it is asked at HELLO for the principal (`secret`, or
 //! `pubkey`), and the method then checks the proof as for a static one.
 //!
-//! It answers a role, or a dictionary with `role` and optionally `authid`
-//! and `realm`; an ERROR refuses the session with the ERROR's URI and
+//! It answers a role, or a dictionary with `role` and optionally `authid`,
+//! `realm` and `extra` (for WELCOME's `authextra`); an ERROR refuses the session with the ERROR's URI and
 //! message, as in Crossbar.io.
 
 use std::sync::Arc;
@@ -133,21 +133,27 @@ impl Ask {
         }
     }
 
-    /// What the authenticator's answer (or its failure) decides.
-    pub(crate) fn answer(self, answer: Result<RouterCallResult, RouterCallFailure>) -> Opening {
+    /// What the authenticator's answer (or its failure) decides, and the
+    /// `extra` it gave for WELCOME's `authextra`.
+    pub(crate) fn answer(
+        self,
+        answer: Result<RouterCallResult, RouterCallFailure>,
+    ) -> (Opening, Option<Dict>) {
         let found = match answer {
             Ok((args, kwargs)) => principal(args, kwargs),
             Err(failure) => Err(refusal(&self.procedure, &self.realm, failure)),
         };
-        let found = match found {
+        let mut found = match found {
             Ok(found) => found,
-            Err(refusal) => return Opening::Refuse(refusal),
+            Err(refusal) => return (Opening::Refuse(refusal), None),
         };
-        match self.then {
+        let extra = found.extra.take();
+        let opening = match self.then {
             Then::Verdict(hello) => verdict(&hello, found),
             Then::WampCra(hello) => challenge_wampcra(&hello, found),
             Then::Cryptosign(hello, channel) => challenge_cryptosign(&hello, &channel, found),
-        }
+        };
+        (opening, extra)
     }
 }
 
@@ -184,6 +190,8 @@ struct Found {
     secret: Option<(String, Option<Pbkdf2Params>)>,
     /// `pubkey` (cryptosign), hex.
     pubkey: Option<String>,
+    /// `extra`: WELCOME's `authextra`.
+    extra: Option<Dict>,
 }
 
 /// Reads an authenticator's answer: a role, or a dictionary with `role`.
@@ -207,6 +215,7 @@ fn principal(args: Vec<Value>, kwargs: Dict) -> Result<Found, Refusal> {
                 grant: Grant { role, realm: None },
                 secret: None,
                 pubkey: None,
+                extra: None,
             });
         }
         Value::Dict(dict) => dict,
@@ -249,6 +258,7 @@ fn principal(args: Vec<Value>, kwargs: Dict) -> Result<Found, Refusal> {
         },
         secret: text("secret")?.map(|secret| (secret, salt)),
         pubkey: text("pubkey")?,
+        extra: dict.get("extra").and_then(Value::as_dict).cloned(),
     })
 }
 
@@ -417,7 +427,7 @@ mod tests {
                 assert_eq!(ask.args[1], Value::from("joe"));
                 let details = ask.args[2].as_dict().cloned().unwrap_or_default();
                 assert_eq!(details.get("ticket"), Some(&Value::from("secret!")));
-                ask.answer(answer)
+                ask.answer(answer).0
             }
             _ => panic!("a ticket is judged by the authenticator"),
         }
