@@ -6,13 +6,12 @@ succeeding and failing (wrong secret, unknown authid, the authenticator raising)
 authenticator registered, the authenticator leaving mid-call and not answering in time."""
 
 import asyncio
-import tempfile
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
 
-from authconfig import config_with_auth, realm
-from conftest import ROUTER_KIND, RouterProcess, _finish, _start_or_fail
+from authconfig import realm, started_router
+from conftest import ROUTER_KIND
 from test_auth import (
     ALICE,
     MALLORY,
@@ -99,12 +98,8 @@ class Authenticator(Client):
 
 @pytest.fixture(scope="module")
 def dyn_router(router_setting):
-    with tempfile.TemporaryDirectory(prefix="interop-") as d:
-        realms = [realm(), realm(AUTH_REALM)]
-        r = RouterProcess(ROUTER_KIND, router_setting, d, config_with_auth(AUTH, realms=realms))
-        _start_or_fail(r)
+    with started_router(router_setting, AUTH, [realm(), realm(AUTH_REALM)]) as r:
         yield r
-        _finish(r)
 
 
 async def with_authenticator(router, body):

@@ -5,14 +5,12 @@ another role on the realm) decide each publish, subscribe, call and register, wi
 cache}. A cached decision is not asked again; a refusal is wamp.error.not_authorized."""
 
 import asyncio
-import tempfile
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import PublishOptions
 
-from authconfig import config_with_auth, realm
-from conftest import ROUTER_KIND, RouterProcess, _finish, _start_or_fail
+from authconfig import realm, started_router
 from test_auth import authenticating, ticket
 from wampclient import Client, Inbox, connect, run, subscribe
 
@@ -63,11 +61,8 @@ def asked(uri, action):
 
 @pytest.fixture(scope="module")
 def authz_router(router_setting):
-    with tempfile.TemporaryDirectory(prefix="interop-") as d:
-        r = RouterProcess(ROUTER_KIND, router_setting, d, config_with_auth(AUTH, realms=realms()))
-        _start_or_fail(r)
+    with started_router(router_setting, AUTH, realms()) as r:
         yield r
-        _finish(r)
 
 
 @pytest.mark.crossbar_differs(

@@ -4,13 +4,12 @@ hides the matching subscriptions and registrations from that role's meta API cal
 take an id), as if they did not exist. A permission without `list` allows it, and a role
 none of whose permissions says `list` sees everything, as before."""
 
-import tempfile
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
 
-from authconfig import config_with_auth, realm
-from conftest import ALL, ROUTER_KIND, RouterProcess, _finish, _start_or_fail
+from authconfig import realm, started_router
+from conftest import ALL
 from test_auth import authenticating, ticket
 from wampclient import connect, run
 
@@ -47,11 +46,8 @@ def realms():
 
 @pytest.fixture(scope="module")
 def list_router(router_setting):
-    with tempfile.TemporaryDirectory(prefix="interop-") as d:
-        r = RouterProcess(ROUTER_KIND, router_setting, d, config_with_auth(AUTH, realms=realms()))
-        _start_or_fail(r)
+    with started_router(router_setting, AUTH, realms()) as r:
         yield r
-        _finish(r)
 
 
 def ids(lists):

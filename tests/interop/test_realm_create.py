@@ -3,13 +3,12 @@
 from the template when its role there has `"create": true`; any other session is refused
 with wamp.error.no_such_realm. Once created, the realm takes every role of the template."""
 
-import tempfile
 
 import pytest
 from autobahn.wamp.types import PublishOptions
 
-from authconfig import config_with_auth, realm
-from conftest import ALL, ROUTER_KIND, RouterProcess, _finish, _start_or_fail
+from authconfig import realm, started_router
+from conftest import ALL
 from test_auth import authenticating, ticket
 from wampclient import Inbox, JoinFailed, connect, run, subscribe
 
@@ -43,11 +42,8 @@ def realms():
 
 @pytest.fixture(scope="module")
 def create_router(router_setting):
-    with tempfile.TemporaryDirectory(prefix="interop-") as d:
-        r = RouterProcess(ROUTER_KIND, router_setting, d, config_with_auth(AUTH, realms=realms()))
-        _start_or_fail(r)
+    with started_router(router_setting, AUTH, realms()) as r:
         yield r
-        _finish(r)
 
 
 async def refused(router, transport, realm_name, factory=None):

@@ -181,16 +181,7 @@ fn continue_progressive(
         }
         (
             pending.callee_core,
-            Invoke {
-                call: key,
-                serial: pending.serial,
-                caller_core: core.id,
-                callee: pending.callee,
-                registration: pending.registration,
-                details,
-                payload: call.payload.clone(),
-                continuation: true,
-            },
+            pending.invoke(key, core.id, details, call.payload.clone(), true),
         )
     };
     send_invoke(core, invoke.0, invoke.1);
@@ -206,16 +197,7 @@ pub(super) fn start_call(
     details: Dict,
     payload: Payload,
 ) {
-    let invoke = Invoke {
-        call: key,
-        serial: pending.serial,
-        caller_core: core.id,
-        callee: pending.callee,
-        registration: pending.registration,
-        details,
-        payload,
-        continuation: false,
-    };
+    let invoke = pending.invoke(key, core.id, details, payload, false);
     let callee_core = pending.callee_core;
     core.dealer.calls.borrow_mut().insert(key, pending);
     *core

@@ -86,6 +86,30 @@ pub(crate) struct PendingCall {
     pub(crate) progressive: bool,
 }
 
+impl PendingCall {
+    /// The INVOCATION of this call, `key`, for its callee's core: the
+    /// first, or a `continuation` of a progressive call.
+    pub(crate) fn invoke(
+        &self,
+        key: CallKey,
+        caller_core: usize,
+        details: Dict,
+        payload: Payload,
+        continuation: bool,
+    ) -> Invoke {
+        Invoke {
+            call: key,
+            serial: self.serial,
+            caller_core,
+            callee: self.callee,
+            registration: self.registration,
+            details,
+            payload,
+            continuation,
+        }
+    }
+}
+
 impl Drop for PendingCall {
     fn drop(&mut self) {
         if let Some(timer) = self.timer.take() {
