@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ringbar_engine::config::{
     AnonymousAuth, AuthConfig, AuthenticatorProcedure, CryptosignPrincipal, Grant, Pbkdf2Params,
-    Provider, Secret, TicketPrincipal, TlsPrincipal, WampCraPrincipal,
+    Provider, Secret, TicketPrincipal, TlsPrincipal, TransportKind, WampCraPrincipal, WebService,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -31,6 +31,46 @@ const OTHER_METHODS: &[&str] = &["cookie", "scram", "cryptosign-proxy", "anonymo
 const MAX_ITERATIONS: i64 = 1_000_000;
 /// The longest PBKDF2 key accepted, bytes.
 const MAX_KEYLEN: i64 = 1024;
+
+/// The `authenticator-realm`s of the dynamic authenticators of a
+/// transport, by method.
+pub(super) fn authenticator_realms(kind: &TransportKind) -> Vec<(&'static str, String)> {
+    let auths: Vec<&AuthConfig> = match kind {
+        TransportKind::WebSocket(ws) => vec![&ws.auth],
+        TransportKind::RawSocket(rs) => vec![&rs.auth],
+        TransportKind::Web(web) => web
+            .paths
+            .iter()
+            .filter_map(|(_, service)| match service {
+                WebService::WebSocket(ws) => Some(&*ws.auth),
+                _ => None,
+            })
+            .collect(),
+        TransportKind::WebSocketTestee(_) => Vec::new(),
+    };
+    let realm = |name: &'static str, procedure: Option<&AuthenticatorProcedure>| {
+        procedure.and_then(|p| p.realm.clone().map(|realm| (name, realm)))
+    };
+    auths
+        .into_iter()
+        .flat_map(|auth| {
+            [
+                realm("ticket", procedure_of(auth.ticket.as_ref())),
+                realm("wampcra", procedure_of(auth.wampcra.as_ref())),
+                realm("cryptosign", procedure_of(auth.cryptosign.as_ref())),
+            ]
+        })
+        .flatten()
+        .collect()
+}
+
+/// The dynamic authenticator of `provider`, when it is one.
+fn procedure_of<P>(provider: Option<&Provider<P>>) -> Option<&AuthenticatorProcedure> {
+    match provider {
+        Some(Provider::Procedure(p)) => Some(p),
+        _ => None,
+    }
+}
 
 impl Converter<'_> {
     /// A transport's `auth`; anonymous with role `anonymous` when absent.
@@ -232,10 +272,6 @@ impl Converter<'_> {
             }
         };
         let realm = text(self, file.authenticator_realm, "authenticator-realm");
-        if let Some(name) = &realm {
-            self.authenticator_realms
-                .push((path.key("authenticator-realm"), name.clone()));
-        }
         let Some(procedure) = text(self, file.authenticator, "authenticator") else {
             self.diag.error(
                 path,

@@ -48,7 +48,6 @@ pub(crate) fn convert(
         env,
         diag,
         anonymous_roles: Vec::new(),
-        authenticator_realms: Vec::new(),
     };
     let config = converter.node(root, overrides);
     if converter.diag.has_errors() {
@@ -70,9 +69,6 @@ struct Converter<'a> {
     /// static principal), with the path that says so, checked against the
     /// realms at the end.
     anonymous_roles: Vec<(Path, String)>,
-    /// The realms dynamic authenticators are called on, with the path that
-    /// says so, checked against the realms at the end.
-    authenticator_realms: Vec<(Path, String)>,
 }
 
 impl Converter<'_> {
@@ -102,7 +98,7 @@ impl Converter<'_> {
         let settings = settings::convert(file.ringbar.as_ref(), overrides, self.diag);
         let (realms, transports) = self.workers(file.workers.as_ref());
         self.check_anonymous_roles(&realms);
-        self.check_authenticator_realms(&realms);
+        self.check_authenticator_realms(&realms, &transports);
         Some(RouterConfig {
             cores: settings.cores,
             io: settings.io,
@@ -307,15 +303,22 @@ impl Converter<'_> {
     }
 
     /// Refuses dynamic authenticators on realms the router does not have.
-    fn check_authenticator_realms(&mut self, realms: &[RealmConfig]) {
-        for (path, name) in std::mem::take(&mut self.authenticator_realms) {
-            if !realms.iter().any(|realm| realm.name == name) {
-                self.diag.error(
-                    &path,
-                    format!(
-                        "realm \"{name}\" is not defined: the dynamic authenticator is called there; add the realm or name another"
-                    ),
-                );
+    fn check_authenticator_realms(
+        &mut self,
+        realms: &[RealmConfig],
+        transports: &[ringbar_engine::config::TransportConfig],
+    ) {
+        for transport in transports {
+            for (method, realm) in auth::authenticator_realms(&transport.kind) {
+                if !realms.iter().any(|r| r.name == realm) {
+                    self.diag.error(
+                        &Path::root().key("workers"),
+                        format!(
+                            "transport {}: auth.{method}.authenticator-realm: realm \"{realm}\" is not defined: the dynamic authenticator is called there; add the realm or name another",
+                            transport.id
+                        ),
+                    );
+                }
             }
         }
     }
