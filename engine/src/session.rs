@@ -471,7 +471,7 @@ impl SessionDriver {
             return Flow::Close;
         };
         let method = pending.authmethod();
-        let opening = pending.authenticate(authenticate.signature.as_str());
+        let opening = pending.check(authenticate.signature.as_str());
         if matches!(opening, Opening::Refuse(_)) {
             tracing::info!(peer = %self.conn.peer, authmethod = method, "authentication failed");
         }

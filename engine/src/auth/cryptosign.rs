@@ -450,17 +450,12 @@ mod tests {
         let other = [9u8; 32];
         let mut signed = key(1).sign(&other).to_bytes().to_vec();
         signed.extend_from_slice(&other);
-        assert!(
-            pending
-                .authenticate(&hex::encode(signed))
-                .verdict()
-                .is_err()
-        );
+        assert!(pending.authenticate(&hex::encode(signed)).is_err());
         let Opening::Challenge { pending, .. } = open(&provider(), &hello, &Channel::default())
         else {
             panic!("expected a challenge");
         };
-        assert!(pending.authenticate("zz").verdict().is_err());
+        assert!(pending.authenticate("zz").is_err());
     }
 
     #[test]

@@ -124,18 +124,6 @@ pub(crate) enum Opening {
     Refuse(Refusal),
 }
 
-#[cfg(test)]
-impl Opening {
-    /// The verdict of an AUTHENTICATE checked without asking anyone.
-    pub(crate) fn verdict(self) -> Result<Accepted, Refusal> {
-        match self {
-            Opening::Welcome(accepted) => Ok(accepted),
-            Opening::Refuse(refusal) => Err(refusal),
-            _ => panic!("a verdict was expected"),
-        }
-    }
-}
-
 /// A challenge sent, waiting for the client's AUTHENTICATE.
 pub(crate) enum Pending {
     /// WAMP-Ticket.
@@ -149,18 +137,30 @@ pub(crate) enum Pending {
 }
 
 impl Pending {
-    /// Checks the AUTHENTICATE's `signature`: WELCOME, ABORT, or ask the
-    /// dynamic authenticator.
-    pub(crate) fn authenticate(self, signature: &str) -> Opening {
+    /// Goes on with the AUTHENTICATE's `signature`: WELCOME, ABORT, or ask
+    /// the dynamic authenticator.
+    pub(crate) fn check(self, signature: &str) -> Opening {
         let checked = match self {
-            Pending::Ticket(p) => p.authenticate(signature),
             Pending::TicketAsk(p) => return p.ask(signature),
-            Pending::WampCra(p) => p.authenticate(signature),
-            Pending::Cryptosign(p) => (*p).authenticate(signature),
+            other => other.authenticate(signature),
         };
         match checked {
             Ok(accepted) => Opening::Welcome(accepted),
             Err(refusal) => Opening::Refuse(refusal),
+        }
+    }
+
+    /// Checks the AUTHENTICATE's `signature` against the proof expected
+    /// (a ticket judged by a dynamic authenticator goes through
+    /// [`Pending::check`] instead).
+    pub(crate) fn authenticate(self, signature: &str) -> Result<Accepted, Refusal> {
+        match self {
+            Pending::Ticket(p) => p.authenticate(signature),
+            Pending::TicketAsk(_) => Err(Refusal::not_authorized(
+                "this ticket is judged by the dynamic authenticator",
+            )),
+            Pending::WampCra(p) => p.authenticate(signature),
+            Pending::Cryptosign(p) => (*p).authenticate(signature),
         }
     }
 

@@ -120,7 +120,7 @@ mod tests {
     #[test]
     fn the_right_ticket_joins_with_the_principals_role() {
         let pending = challenge(open(&provider(), &hello("realm1", Some("joe"))));
-        let accepted = pending.authenticate("secret!!!").verdict().unwrap();
+        let accepted = pending.authenticate("secret!!!").unwrap();
         assert_eq!(accepted.authid, "joe");
         assert_eq!(accepted.authrole, "frontend");
         assert_eq!(accepted.authmethod, "ticket");
@@ -131,11 +131,9 @@ mod tests {
     fn a_wrong_ticket_and_an_unknown_authid_fail_alike() {
         let wrong = challenge(open(&provider(), &hello("realm1", Some("joe"))))
             .authenticate("secret!!")
-            .verdict()
             .unwrap_err();
         let unknown = challenge(open(&provider(), &hello("realm1", Some("bob"))))
             .authenticate("secret!!!")
-            .verdict()
             .unwrap_err();
         assert_eq!(wrong, unknown);
         assert_eq!(wrong.reason, AUTHENTICATION_FAILED);
@@ -153,9 +151,6 @@ mod tests {
             Opening::Refuse(_)
         ));
         let pending = challenge(open(&provider(), &hello("realm2", Some("ann"))));
-        assert_eq!(
-            pending.authenticate("ann's").verdict().unwrap().authrole,
-            "backend"
-        );
+        assert_eq!(pending.authenticate("ann's").unwrap().authrole, "backend");
     }
 }

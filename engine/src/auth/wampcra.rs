@@ -248,9 +248,7 @@ mod tests {
             .into_bytes(),
             None => password.to_vec(),
         };
-        pending
-            .authenticate(&BASE64.encode(sign(&key, challenge.as_bytes())))
-            .verdict()
+        pending.authenticate(&BASE64.encode(sign(&key, challenge.as_bytes())))
     }
 
     fn hello(authid: &str) -> HelloInfo<'_> {
