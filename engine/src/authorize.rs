@@ -18,15 +18,29 @@ pub(crate) enum Action {
     Subscribe,
     Call,
     Register,
+    /// See a subscription or registration in the meta API.
+    List,
 }
 
 impl Action {
+    /// The action's name, as a dynamic authorizer is told it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Action::Publish => "publish",
+            Action::Subscribe => "subscribe",
+            Action::Call => "call",
+            Action::Register => "register",
+            Action::List => "list",
+        }
+    }
+
     fn allowed_by(self, allow: &Allow) -> bool {
         match self {
             Action::Publish => allow.publish,
             Action::Subscribe => allow.subscribe,
             Action::Call => allow.call,
             Action::Register => allow.register,
+            Action::List => allow.list.unwrap_or(true),
         }
     }
 }
@@ -38,7 +52,8 @@ pub(crate) struct Decision {
     pub(crate) disclose: Disclose,
 }
 
-const DENY: Decision = Decision {
+/// Nothing allowed, nothing disclosed.
+pub(crate) const DENY: Decision = Decision {
     allowed: false,
     disclose: Disclose {
         caller: false,
@@ -50,6 +65,13 @@ const DENY: Decision = Decision {
 #[derive(Debug)]
 pub(crate) struct Role {
     permissions: Vec<(UriPattern, Allow, Disclose, bool)>,
+    /// The dynamic authorizer that decides instead of `permissions`.
+    authorizer: Option<String>,
+    /// Whether any permission says `list`; if none does, the role lists
+    /// everything.
+    governs_list: bool,
+    /// Whether its sessions may create a realm by joining it.
+    create: bool,
 }
 
 impl Role {
@@ -65,11 +87,37 @@ impl Role {
                     .map(|pattern| (pattern, p.allow, p.disclose, p.cache))
             })
             .collect();
-        Self { permissions }
+        Self {
+            permissions,
+            authorizer: config.authorizer.clone(),
+            governs_list: config.permissions.iter().any(|p| p.allow.list.is_some()),
+            create: config.create,
+        }
+    }
+
+    /// Whether a session of this role may create a realm (from the
+    /// template) by joining it.
+    pub(crate) fn may_create(&self) -> bool {
+        self.create
+    }
+
+    /// The procedure that decides for this role, when it has a dynamic
+    /// authorizer.
+    pub(crate) fn authorizer(&self) -> Option<&str> {
+        self.authorizer.as_deref()
     }
 
     /// The decision for `action` on `uri`, and whether it may be cached.
     pub(crate) fn decide(&self, action: Action, uri: &str) -> (Decision, bool) {
+        if action == Action::List && (!self.governs_list || self.authorizer.is_some()) {
+            return (
+                Decision {
+                    allowed: true,
+                    disclose: Disclose::default(),
+                },
+                true,
+            );
+        }
         let mut best: Option<(u8, usize, usize)> = None;
         for (index, (pattern, ..)) in self.permissions.iter().enumerate() {
             if !pattern.matches(uri) {
@@ -106,24 +154,55 @@ const CACHE_ENTRIES: usize = 1024;
 /// `&str`, without allocating), one slot per action.
 #[derive(Default)]
 pub(crate) struct DecisionCache {
-    entries: HashMap<Box<str>, [Option<Decision>; 4]>,
+    entries: HashMap<Box<str>, [Option<Decision>; 5]>,
+    /// A dynamic authorizer's decision that may not be cached, for the one
+    /// action it was asked for.
+    once: Option<(Action, Box<str>, Decision)>,
 }
 
 impl DecisionCache {
     /// The decision for `action` on `uri` under `role`.
     pub(crate) fn decide(&mut self, role: &Role, action: Action, uri: &str) -> Decision {
+        if let Some((a, u, decision)) = self.once.take() {
+            if a == action && *u == *uri {
+                return decision;
+            }
+            self.once = Some((a, u, decision));
+        }
         let slot = action as usize;
         if let Some(d) = self.entries.get(uri).and_then(|slots| slots[slot]) {
             return d;
         }
         let (decision, cache) = role.decide(action, uri);
         if cache {
+            self.remember(action, uri, decision, true);
+        }
+        decision
+    }
+
+    /// Whether the decision for `action` on `uri` is known without asking
+    /// a dynamic authorizer.
+    pub(crate) fn knows(&self, action: Action, uri: &str) -> bool {
+        self.once
+            .as_ref()
+            .is_some_and(|(a, u, _)| *a == action && **u == *uri)
+            || self
+                .entries
+                .get(uri)
+                .is_some_and(|slots| slots[action as usize].is_some())
+    }
+
+    /// Keeps a decision: for the session's life when `cache`, else for the
+    /// next [`DecisionCache::decide`] of that action and URI only.
+    pub(crate) fn remember(&mut self, action: Action, uri: &str, decision: Decision, cache: bool) {
+        if cache {
             if self.entries.len() >= CACHE_ENTRIES {
                 self.entries.clear();
             }
-            self.entries.entry(Box::from(uri)).or_default()[slot] = Some(decision);
+            self.entries.entry(Box::from(uri)).or_default()[action as usize] = Some(decision);
+        } else {
+            self.once = Some((action, Box::from(uri), decision));
         }
-        decision
     }
 }
 
@@ -155,6 +234,8 @@ mod tests {
                 permission("com.secret.open", MatchPolicy::Exact, true),
                 permission("com..x", MatchPolicy::Wildcard, false),
             ],
+            authorizer: None,
+            create: false,
         });
         let allowed = |uri| role.decide(Action::Publish, uri).0.allowed;
         assert!(allowed("com.public"));
@@ -165,10 +246,36 @@ mod tests {
     }
 
     #[test]
+    fn list_is_governed_only_by_roles_that_say_it() {
+        let mut hidden = permission("com.secret.", MatchPolicy::Prefix, true);
+        hidden.allow.list = Some(false);
+        let role = |permissions| {
+            Role::new(&RoleConfig {
+                name: "r".into(),
+                permissions,
+                authorizer: None,
+                create: false,
+            })
+        };
+        let lists = |role: &Role, uri| role.decide(Action::List, uri).0.allowed;
+        let silent = role(vec![permission("com.", MatchPolicy::Prefix, true)]);
+        assert!(lists(&silent, "com.secret.x") && lists(&silent, "org.x"));
+        let saying = role(vec![permission("com.", MatchPolicy::Prefix, true), hidden]);
+        assert!(
+            lists(&saying, "com.open"),
+            "a permission without list allows it"
+        );
+        assert!(!lists(&saying, "com.secret.x"));
+        assert!(!lists(&saying, "org.x"), "no permission: not listed");
+    }
+
+    #[test]
     fn no_permission_denies() {
         let role = Role::new(&RoleConfig {
             name: "r".into(),
             permissions: vec![],
+            authorizer: None,
+            create: false,
         });
         let mut cache = DecisionCache::default();
         assert!(!cache.decide(&role, Action::Publish, "a.b").allowed);

@@ -43,10 +43,15 @@ pub enum IoBackend {
     Auto,
 }
 
+/// The name of the realm template (a ringbar extension): a realm that
+/// does not exist is created from it when a session whose role has
+/// `create` joins it.
+pub const REALM_TEMPLATE: &str = "*";
+
 /// One realm: a routing namespace with its roles.
 #[derive(Debug, Clone)]
 pub struct RealmConfig {
-    /// The realm's URI, e.g. `realm1`.
+    /// The realm's URI, e.g. `realm1`, or [`REALM_TEMPLATE`].
     pub name: String,
     /// The roles sessions of this realm may have.
     pub roles: Vec<RoleConfig>,
@@ -77,6 +82,12 @@ pub struct RoleConfig {
     /// action's URI decides (exact before prefix before wildcard, as
     /// Crossbar.io's role model does).
     pub permissions: Vec<Permission>,
+    /// `authorizer`: a procedure on the realm that decides instead of
+    /// `permissions` (a dynamic authorizer), called as in Crossbar.io.
+    pub authorizer: Option<String>,
+    /// `create` (a ringbar extension, in the realm template): a session
+    /// of this role may create a realm that does not exist by joining it.
+    pub create: bool,
 }
 
 /// A permission of a role on a URI pattern.
@@ -105,6 +116,11 @@ pub struct Allow {
     pub call: bool,
     /// REGISTER matching procedures.
     pub register: bool,
+    /// `list` (a ringbar extension): see matching subscriptions and
+    /// registrations in the meta API. `None` when the permission does not
+    /// say: allowed. A role none of whose permissions says lists
+    /// everything, as before `list` existed.
+    pub list: Option<bool>,
 }
 
 /// Which identities a permission discloses to the receivers.
@@ -336,6 +352,21 @@ pub enum Provider<P> {
     /// process (e.g. from a database); WELCOME's `authprovider` is
     /// `dynamic`.
     Dynamic(Arc<dyn Authenticator<P>>),
+    /// `"type": "dynamic"` in the config: a WAMP procedure that some
+    /// session registered, called by the router for each authentication;
+    /// WELCOME's `authprovider` is `dynamic`.
+    Procedure(AuthenticatorProcedure),
+}
+
+/// A dynamic authenticator: the procedure the router calls with
+/// `(realm, authid, details)`, as Crossbar.io does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticatorProcedure {
+    /// `authenticator`: the procedure's URI.
+    pub procedure: String,
+    /// `authenticator-realm`: the realm it is registered on; `None` means
+    /// the realm the session asks to join.
+    pub realm: Option<String>,
 }
 
 impl<P: PartialEq> PartialEq for Provider<P> {
@@ -343,6 +374,7 @@ impl<P: PartialEq> PartialEq for Provider<P> {
         match (self, other) {
             (Provider::Static(a), Provider::Static(b)) => a == b,
             (Provider::Dynamic(a), Provider::Dynamic(b)) => Arc::ptr_eq(a, b),
+            (Provider::Procedure(a), Provider::Procedure(b)) => a == b,
             _ => false,
         }
     }

@@ -18,14 +18,14 @@ use crate::ids::IdGenerator;
 use crate::mailbox::{Mail, Mailboxes};
 use crate::meta::Testaments;
 use crate::outbound::QueueBudget;
-use crate::realm::Realm;
+use crate::realms::Realms;
 use crate::session::SessionHandle;
 use crate::wire::Wire;
 
 /// What every core shares.
 pub(crate) struct Shared {
     /// The realms, by name.
-    pub(crate) realms: HashMap<String, Arc<Realm>>,
+    pub(crate) realms: Realms,
     /// The cross-core mailboxes.
     pub(crate) mailboxes: Mailboxes,
     /// Flow control for every session.
@@ -43,12 +43,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Shared state for `cores` cores.
-    pub(crate) fn new(
-        realms: HashMap<String, Arc<Realm>>,
-        cores: usize,
-        flow: FlowControl,
-        io: &'static str,
-    ) -> Self {
+    pub(crate) fn new(realms: Realms, cores: usize, flow: FlowControl, io: &'static str) -> Self {
         Self {
             realms,
             mailboxes: Mailboxes::new(cores),

@@ -7,6 +7,7 @@
 
 mod auth;
 mod authorize;
+mod authorizer;
 pub mod broker;
 pub mod config;
 mod core;
@@ -17,6 +18,7 @@ mod mailbox;
 mod meta;
 mod outbound;
 mod realm;
+mod realms;
 mod runtime;
 mod session;
 mod transport;

@@ -18,6 +18,7 @@ use ringbar_protocol::value::{Dict, Value};
 
 use crate::auth::{self, Accepted, Opening, Refusal};
 use crate::authorize::{Action, DecisionCache, Role};
+use crate::authorizer;
 use crate::broker;
 use crate::config::AuthConfig;
 use crate::core::{Core, SessionKey};
@@ -128,6 +129,14 @@ enum State {
         pending: Box<auth::Pending>,
         features: PeerFeatures,
     },
+    /// A dynamic authenticator is asked; the transport awaits
+    /// [`SessionDriver::settle`] before reading on.
+    Asking {
+        realm: Arc<Realm>,
+        session: SessionId,
+        ask: Box<auth::Ask>,
+        features: PeerFeatures,
+    },
     /// Joined.
     Open {
         handle: Rc<SessionHandle>,
@@ -144,7 +153,15 @@ pub(crate) struct SessionDriver {
     wire: Wire,
     auth: Arc<AuthConfig>,
     state: State,
+    /// A message of the open session that waits for its role's dynamic
+    /// authorizer.
+    authorizing: Option<Box<authorizer::Question>>,
+    /// WELCOME's `authextra`, as a dynamic authenticator gave it.
+    welcome_extra: Option<Dict>,
 }
+
+/// How long the router waits for a dynamic authenticator's answer.
+pub(crate) const AUTHENTICATOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The broker features ringbar implements, announced in WELCOME.
 const BROKER_FEATURES: &[&str] = &[
@@ -172,6 +189,8 @@ impl SessionDriver {
             wire,
             auth,
             state: State::Opening,
+            authorizing: None,
+            welcome_extra: None,
         }
     }
 
@@ -202,6 +221,12 @@ impl SessionDriver {
                     )),
                 };
             }
+            State::Asking { .. } => {
+                return self.protocol_violation(&format!(
+                    "{} while the router authenticates (nothing may be sent before WELCOME)",
+                    message.message_type().name()
+                ));
+            }
             State::Authenticating { .. } => {
                 return match message {
                     Message::Authenticate(a) => self.authenticate(a),
@@ -218,6 +243,18 @@ impl SessionDriver {
             State::Open { handle, .. } => handle.clone(),
             State::Closed => return Flow::Close,
         };
+        match authorizer::before_routing(&self.core, &handle, message) {
+            authorizer::Routing::Now(message) => self.dispatch(&handle, message),
+            authorizer::Routing::Ask(question) => {
+                self.authorizing = Some(question);
+                Flow::Continue
+            }
+        }
+    }
+
+    /// Routes a message of the open session `handle`.
+    fn dispatch(&mut self, handle: &Rc<SessionHandle>, message: Message) -> Flow {
+        let handle = handle.clone();
         match message {
             Message::Publish(p) => broker::publish(&self.core, &handle, p),
             Message::Subscribe(s) => broker::subscribe(&self.core, &handle, s),
@@ -264,7 +301,9 @@ impl SessionDriver {
     }
 
     fn hello(&mut self, hello: Hello) -> Flow {
-        let Some(realm) = self.core.shared.realms.get(hello.realm.as_str()).cloned() else {
+        let name = hello.realm.as_str();
+        let found = self.core.shared.realms.get(name);
+        let Some(realm) = found.or_else(|| self.core.shared.realms.candidate(name)) else {
             return self.abort(
                 "wamp.error.no_such_realm",
                 &format!("no realm '{}' on this router", hello.realm),
@@ -295,23 +334,36 @@ impl SessionDriver {
             &info,
             &self.conn.stream.auth_channel(),
         );
+        let needs_proof = matches!(opening, Opening::Challenge { .. } | Opening::Ask(_));
+        if needs_proof && let Some(wait) = self.limited() {
+            self.core.shared.release_session_id(session);
+            return self.abort(
+                auth::NOT_AUTHORIZED,
+                &format!(
+                    "too many failed authentication attempts from this address; try again in {} s",
+                    wait.as_secs() + 1
+                ),
+            );
+        }
+        self.proceed(
+            opening,
+            realm,
+            session,
+            PeerFeatures::from_hello(&hello.details),
+        )
+    }
+
+    /// Goes on with the opening of session `session`: WELCOME, CHALLENGE,
+    /// asking a dynamic authenticator, or ABORT.
+    fn proceed(
+        &mut self,
+        opening: Opening,
+        realm: Arc<Realm>,
+        session: SessionId,
+        features: PeerFeatures,
+    ) -> Flow {
         match opening {
-            Opening::Welcome(accepted) => self.join(
-                realm,
-                session,
-                accepted,
-                PeerFeatures::from_hello(&hello.details),
-            ),
-            Opening::Challenge { .. } if let Some(wait) = self.limited() => {
-                self.core.shared.release_session_id(session);
-                self.abort(
-                    auth::NOT_AUTHORIZED,
-                    &format!(
-                        "too many failed authentication attempts from this address; try again in {} s",
-                        wait.as_secs() + 1
-                    ),
-                )
-            }
+            Opening::Welcome(accepted) => self.join(realm, session, accepted, features),
             Opening::Challenge {
                 authmethod,
                 extra,
@@ -329,7 +381,22 @@ impl SessionDriver {
                     realm,
                     session,
                     pending: Box::new(pending),
-                    features: PeerFeatures::from_hello(&hello.details),
+                    features,
+                };
+                Flow::Continue
+            }
+            Opening::Ask(mut ask) => {
+                if let Some(details) = ask.details_mut() {
+                    let transport: Dict = [("peer", Value::from(self.conn.peer.to_string()))]
+                        .into_iter()
+                        .collect();
+                    details.insert("transport", Value::Dict(transport));
+                }
+                self.state = State::Asking {
+                    realm,
+                    session,
+                    ask: Box::new(ask),
+                    features,
                 };
                 Flow::Continue
             }
@@ -338,6 +405,65 @@ impl SessionDriver {
                 self.refuse(refusal)
             }
         }
+    }
+
+    /// Finishes what the last message started and the next must wait for:
+    /// asking a dynamic authenticator (bounded by
+    /// [`AUTHENTICATOR_TIMEOUT`]) or the role's dynamic authorizer. Other
+    /// sessions of the core run on meanwhile.
+    pub(crate) async fn settle(&mut self) -> Flow {
+        while matches!(self.state, State::Asking { .. }) {
+            let State::Asking {
+                realm,
+                session,
+                ask,
+                features,
+            } = std::mem::replace(&mut self.state, State::Closed)
+            else {
+                return Flow::Close;
+            };
+            let procedure = ask.procedure.clone();
+            let opening = match self.core.shared.realms.get(ask.realm.as_str()) {
+                Some(on) => {
+                    let answer = dealer::call_as_router(
+                        &self.core,
+                        &on,
+                        session,
+                        &ask.procedure,
+                        &ask.args,
+                        AUTHENTICATOR_TIMEOUT,
+                    )
+                    .await;
+                    let (opening, extra) = ask.answer(answer);
+                    self.welcome_extra = extra;
+                    opening
+                }
+                None => Opening::Refuse(Refusal::not_authorized(format!(
+                    "the dynamic authenticator's realm '{}' does not exist on this router",
+                    ask.realm
+                ))),
+            };
+            if let Opening::Refuse(refusal) = &opening {
+                tracing::info!(
+                    peer = %self.conn.peer,
+                    authenticator = %procedure,
+                    reason = %refusal.reason,
+                    "dynamic authentication refused"
+                );
+            }
+            let flow = self.proceed(opening, realm, session, features);
+            if flow != Flow::Continue {
+                return flow;
+            }
+        }
+        if let Some(question) = self.authorizing.take()
+            && let State::Open { handle, .. } = &self.state
+        {
+            let handle = handle.clone();
+            authorizer::ask(&self.core, &handle, &question).await;
+            return self.dispatch(&handle, question.message);
+        }
+        Flow::Continue
     }
 
     fn authenticate(&mut self, authenticate: Authenticate) -> Flow {
@@ -351,14 +477,11 @@ impl SessionDriver {
             return Flow::Close;
         };
         let method = pending.authmethod();
-        match pending.authenticate(authenticate.signature.as_str()) {
-            Ok(accepted) => self.join(realm, session, accepted, features),
-            Err(refusal) => {
-                self.core.shared.release_session_id(session);
-                tracing::info!(peer = %self.conn.peer, authmethod = method, "authentication failed");
-                self.refuse(refusal)
-            }
+        let opening = pending.check(authenticate.signature.as_str());
+        if matches!(opening, Opening::Refuse(_)) {
+            tracing::info!(peer = %self.conn.peer, authmethod = method, "authentication failed");
         }
+        self.proceed(opening, realm, session, features)
     }
 
     /// ABORTs for `refusal`, counting a failed attempt against the peer.
@@ -371,7 +494,7 @@ impl SessionDriver {
                 .auth_failures
                 .failed(addr, std::time::Instant::now());
         }
-        self.abort(refusal.reason, &refusal.message)
+        self.abort(&refusal.reason, &refusal.message)
     }
 
     /// How long the peer must wait before it may try a method that needs
@@ -409,6 +532,17 @@ impl SessionDriver {
                 ),
             );
         };
+        let realm = if self.core.shared.realms.holds(&realm) {
+            realm
+        } else {
+            match self.create_realm(realm, &role) {
+                Ok(realm) => realm,
+                Err(text) => {
+                    self.core.shared.release_session_id(id);
+                    return self.abort("wamp.error.no_such_realm", &text);
+                }
+            }
+        };
         let identity = Identity {
             session: id,
             authid: Str::from(accepted.authid.as_str()),
@@ -444,6 +578,11 @@ impl SessionDriver {
             ("roles", Value::Dict(roles)),
         ]
         .into_iter()
+        .chain(
+            self.welcome_extra
+                .take()
+                .map(|extra| ("authextra", Value::Dict(extra))),
+        )
         .collect();
         handle.send(&Message::Welcome(Welcome {
             session: id,
@@ -476,14 +615,26 @@ impl SessionDriver {
         Flow::Continue
     }
 
-    fn abort(&mut self, reason: &'static str, text: &str) -> Flow {
+    /// Adds the realm a session of `role` asked for, made from the realm
+    /// template, when the role may create it.
+    fn create_realm(&self, realm: Arc<Realm>, role: &Role) -> Result<Arc<Realm>, String> {
+        if !role.may_create() {
+            return Err(format!(
+                "no realm '{}' on this router, and this session's role may not create it",
+                realm.name
+            ));
+        }
+        self.core.shared.realms.adopt(realm)
+    }
+
+    fn abort(&mut self, reason: &str, text: &str) -> Flow {
         let details: Dict = [("message", Value::from(text))].into_iter().collect();
         send(
             &self.conn,
             self.wire,
             &Message::Abort(Abort {
                 details,
-                reason: Str::from_static(reason),
+                reason: Str::from(reason),
             }),
         );
         tracing::info!(peer = %self.conn.peer, core = self.core.id, reason, message = text, "session refused");
@@ -498,7 +649,7 @@ impl SessionDriver {
 
     fn leave(&mut self, why: &str) {
         let state = std::mem::replace(&mut self.state, State::Closed);
-        if let State::Authenticating { session, .. } = &state {
+        if let State::Authenticating { session, .. } | State::Asking { session, .. } = &state {
             self.core.shared.release_session_id(*session);
         }
         if let State::Open { handle, key } = state {
@@ -577,7 +728,7 @@ fn meta_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
 }
 
 /// A CALL's positional and keyword arguments as values.
-fn decode_arguments(payload: &Payload) -> Result<(Vec<Value>, Dict), String> {
+pub(crate) fn decode_arguments(payload: &Payload) -> Result<(Vec<Value>, Dict), String> {
     match payload {
         Payload::Empty => Ok((Vec::new(), Dict::new())),
         Payload::Arguments(a) => {

@@ -13,7 +13,7 @@ const BROKEN: &str = r#"{
         "type": "router",
         "realms": [
             {"name": "a b"},
-            {"name": "realm1", "roles": [{"name": "r", "authorizer": "com.example.authorize"}]}
+            {"name": "realm1", "roles": [{"name": "r", "authorizer": ["com.example.authorize"]}]}
         ],
         "transports": [
             {"type": "websocket", "endpoint": {"type": "tcp", "port": 70000}, "serializers": ["json", "ubjson"]},
@@ -33,7 +33,7 @@ fn check_lists_every_error_and_exits_2() {
         text(&output.stderr),
         [
             format!("{w}.realms[0].name: \"a b\" is not a valid realm URI (invalid character ' ' in URI component 0)"),
-            format!("{w}.realms[1].roles[0].authorizer: dynamic authorizers are not supported yet: list static permissions instead"),
+            format!("{w}.realms[1].roles[0].authorizer: [\"com.example.authorize\"] is not a procedure URI (the dynamic authorizer)"),
             format!("{w}.transports[0].endpoint.port: 70000 is not a port (1-65535)"),
             format!("{w}.transports[0].serializers[1]: \"ubjson\" is not supported (json, msgpack, cbor)"),
             format!("{w}.transports[1].endpoint.tls: missing field `key`"),

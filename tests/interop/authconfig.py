@@ -2,7 +2,10 @@
 test_tls.py: realm `realm1` with roles that may do everything, transports with an
 `auth` section (and optionally an endpoint `tls` section)."""
 
-from conftest import ALL, WS_PATH
+import contextlib
+import tempfile
+
+from conftest import ALL, ROUTER_KIND, WS_PATH, RouterProcess, _finish, _start_or_fail
 
 ROLES = ("anonymous", "frontend", "backend", "user", "device")
 
@@ -71,3 +74,16 @@ def config_with_auth(auth, tls=None, realms=None):
         }
 
     return make
+
+
+@contextlib.contextmanager
+def started_router(router_setting, auth, realms):
+    """The router under test (ringbar or Crossbar.io) with `auth` on both transports and
+    `realms`, stopped when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="interop-") as d:
+        r = RouterProcess(ROUTER_KIND, router_setting, d, config_with_auth(auth, realms=realms))
+        _start_or_fail(r)
+        try:
+            yield r
+        finally:
+            _finish(r)

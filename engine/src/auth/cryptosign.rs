@@ -183,6 +183,8 @@ fn lookup(
                 (None, None) => Err(unknown_key()),
             }
         }
+        // Asked of the procedure before any lookup (see `procedure`).
+        Provider::Procedure(_) => Err(unknown_key()),
     }
 }
 

@@ -13,6 +13,7 @@
 mod anonymous;
 mod cryptosign;
 mod limiter;
+mod procedure;
 mod ticket;
 mod tls;
 mod wampcra;
@@ -22,9 +23,10 @@ use std::borrow::Cow;
 use ringbar_protocol::value::{Dict, Value};
 use subtle::ConstantTimeEq;
 
-use crate::config::{AuthConfig, Grant, Provider};
+use crate::config::{AuthConfig, AuthenticatorProcedure, Grant, Provider};
 
 pub(crate) use limiter::FailureLimiter;
+pub(crate) use procedure::Ask;
 pub(crate) use wampcra::derive_key as wampcra_key;
 
 /// `wamp.error.not_authorized`: no method the client offered may be used.
@@ -73,8 +75,9 @@ pub(crate) struct Accepted {
 /// Why a session may not join: the ABORT's reason and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal {
-    /// The ABORT reason URI.
-    pub(crate) reason: &'static str,
+    /// The ABORT reason URI (a dynamic authenticator's own, or one of
+    /// the router's).
+    pub(crate) reason: Cow<'static, str>,
     /// A message for the client; never names a secret.
     pub(crate) message: String,
     /// Whether this counts as a failed attempt for rate limiting (a wrong
@@ -86,7 +89,7 @@ impl Refusal {
     /// `wamp.error.not_authorized` with `message`.
     pub(crate) fn not_authorized(message: impl Into<String>) -> Self {
         Self {
-            reason: NOT_AUTHORIZED,
+            reason: NOT_AUTHORIZED.into(),
             message: message.into(),
             failed_attempt: false,
         }
@@ -95,7 +98,7 @@ impl Refusal {
     /// `wamp.error.authentication_failed` with `message`: a wrong proof.
     pub(crate) fn failed(message: impl Into<String>) -> Self {
         Self {
-            reason: AUTHENTICATION_FAILED,
+            reason: AUTHENTICATION_FAILED.into(),
             message: message.into(),
             failed_attempt: true,
         }
@@ -115,6 +118,8 @@ pub(crate) enum Opening {
         /// What checks the AUTHENTICATE.
         pending: Pending,
     },
+    /// Ask a dynamic authenticator, then go on with its answer.
+    Ask(Ask),
     /// ABORT.
     Refuse(Refusal),
 }
@@ -123,6 +128,8 @@ pub(crate) enum Opening {
 pub(crate) enum Pending {
     /// WAMP-Ticket.
     Ticket(ticket::Pending),
+    /// WAMP-Ticket judged by a dynamic authenticator.
+    TicketAsk(procedure::TicketPending),
     /// WAMP-CRA.
     WampCra(wampcra::Pending),
     /// WAMP-Cryptosign.
@@ -130,10 +137,28 @@ pub(crate) enum Pending {
 }
 
 impl Pending {
-    /// Checks the AUTHENTICATE's `signature`.
+    /// Goes on with the AUTHENTICATE's `signature`: WELCOME, ABORT, or ask
+    /// the dynamic authenticator.
+    pub(crate) fn check(self, signature: &str) -> Opening {
+        let checked = match self {
+            Pending::TicketAsk(p) => return p.ask(signature),
+            other => other.authenticate(signature),
+        };
+        match checked {
+            Ok(accepted) => Opening::Welcome(accepted),
+            Err(refusal) => Opening::Refuse(refusal),
+        }
+    }
+
+    /// Checks the AUTHENTICATE's `signature` against the proof expected
+    /// (a ticket judged by a dynamic authenticator goes through
+    /// [`Pending::check`] instead).
     pub(crate) fn authenticate(self, signature: &str) -> Result<Accepted, Refusal> {
         match self {
             Pending::Ticket(p) => p.authenticate(signature),
+            Pending::TicketAsk(_) => Err(Refusal::not_authorized(
+                "this ticket is judged by the dynamic authenticator",
+            )),
             Pending::WampCra(p) => p.authenticate(signature),
             Pending::Cryptosign(p) => (*p).authenticate(signature),
         }
@@ -142,7 +167,7 @@ impl Pending {
     /// The method that sent the challenge.
     pub(crate) fn authmethod(&self) -> &'static str {
         match self {
-            Pending::Ticket(_) => ticket::AUTHMETHOD,
+            Pending::Ticket(_) | Pending::TicketAsk(_) => ticket::AUTHMETHOD,
             Pending::WampCra(_) => wampcra::AUTHMETHOD,
             Pending::Cryptosign(_) => cryptosign::AUTHMETHOD,
         }
@@ -158,6 +183,21 @@ pub(crate) fn open(
     channel: &Channel,
 ) -> Opening {
     for method in authmethods {
+        let asked = match *method {
+            ticket::AUTHMETHOD => {
+                procedure_of(config.ticket.as_ref()).map(|p| (p, ticket::AUTHMETHOD))
+            }
+            wampcra::AUTHMETHOD => {
+                procedure_of(config.wampcra.as_ref()).map(|p| (p, wampcra::AUTHMETHOD))
+            }
+            cryptosign::AUTHMETHOD => {
+                procedure_of(config.cryptosign.as_ref()).map(|p| (p, cryptosign::AUTHMETHOD))
+            }
+            _ => None,
+        };
+        if let Some((p, authmethod)) = asked {
+            return procedure::open(p, authmethod, hello, channel);
+        }
         let started = match *method {
             anonymous::AUTHMETHOD => config.anonymous.as_ref().map(anonymous::open),
             ticket::AUTHMETHOD => config.ticket.as_ref().map(|p| ticket::open(p, hello)),
@@ -174,13 +214,21 @@ pub(crate) fn open(
         }
     }
     Opening::Refuse(Refusal {
-        reason: "wamp.error.no_auth_method",
+        reason: "wamp.error.no_auth_method".into(),
         message: format!(
             "cannot authenticate using any of the offered authmethods [{}] on this transport",
             authmethods.join(", ")
         ),
         failed_attempt: false,
     })
+}
+
+/// The dynamic authenticator procedure of `provider`, when it is one.
+fn procedure_of<P>(provider: Option<&Provider<P>>) -> Option<&AuthenticatorProcedure> {
+    match provider {
+        Some(Provider::Procedure(p)) => Some(p),
+        _ => None,
+    }
 }
 
 /// The principal `authid` of `provider` for a HELLO to `realm`, if it has
@@ -196,17 +244,22 @@ fn principal<'p, P: Clone>(
             .principal(realm, Some(authid), None)
             .filter(|(found, _)| found == authid)
             .map(|(_, p)| Cow::Owned(p)),
+        // Asked of the procedure before any lookup (see `procedure`).
+        Provider::Procedure(_) => None,
     }
 }
 
 /// The static authprovider name, as WELCOME reports it.
 const STATIC: &str = "static";
 
+/// The dynamic authprovider name, as WELCOME reports it.
+const DYNAMIC: &str = "dynamic";
+
 /// The authprovider name of `provider`, as WELCOME reports it.
 fn provider_name<P>(provider: &Provider<P>) -> &'static str {
     match provider {
         Provider::Static(_) => STATIC,
-        Provider::Dynamic(_) => "dynamic",
+        Provider::Dynamic(_) | Provider::Procedure(_) => DYNAMIC,
     }
 }
 

@@ -27,6 +27,8 @@ pub(super) fn open(
         Provider::Dynamic(authenticator) => authenticator
             .principal(hello.realm, hello.authid, Some(&fingerprint))
             .filter(|(_, p)| p.certificate_sha1 == fingerprint),
+        // The config has no dynamic `tls` method (`ringbar check` says so).
+        Provider::Procedure(_) => None,
     };
     let Some((authid, principal)) = found else {
         return Opening::Refuse(Refusal::failed(

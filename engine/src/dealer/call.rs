@@ -5,13 +5,16 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use ringbar_protocol::message::{Call, Cancel, Error, Message, MessageType, Result as CallResult};
+use ringbar_protocol::message::{
+    Call, Cancel, Error, Message, MessageType, Payload, Result as CallResult,
+};
 use ringbar_protocol::options::CallOptions;
 use ringbar_protocol::uri::{MatchPolicy, Uri};
 use ringbar_protocol::value::{Dict, Value};
 
 use super::calls::{
-    Answer, CallKey, CancelMode, Interrupt, Invoke, MAX_CALLS_PER_CALLER, Outcome, PendingCall,
+    Answer, CallKey, Caller, CancelMode, Interrupt, Invoke, MAX_CALLS_PER_CALLER, Outcome,
+    PendingCall,
 };
 use crate::authorize::Action;
 use crate::core::Core;
@@ -135,10 +138,11 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
             timed_out(&core, key, serial);
         })
     });
-    core.dealer.calls.borrow_mut().insert(
+    start_call(
+        core,
         key,
         PendingCall {
-            caller: session.clone(),
+            caller: Caller::Session(session.clone()),
             serial,
             callee_core: callee.core,
             callee: callee.session,
@@ -147,26 +151,8 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
             receive_progress: options.receive_progress,
             progressive: options.progress,
         },
-    );
-    *core
-        .dealer
-        .calls_per_caller
-        .borrow_mut()
-        .entry(key.caller)
-        .or_default() += 1;
-    send_invoke(
-        core,
-        callee.core,
-        Invoke {
-            call: key,
-            serial,
-            caller_core: core.id,
-            callee: callee.session,
-            registration: registration.id,
-            details,
-            payload: call.payload,
-            continuation: false,
-        },
+        details,
+        call.payload,
     );
     Flow::Continue
 }
@@ -195,20 +181,32 @@ fn continue_progressive(
         }
         (
             pending.callee_core,
-            Invoke {
-                call: key,
-                serial: pending.serial,
-                caller_core: core.id,
-                callee: pending.callee,
-                registration: pending.registration,
-                details,
-                payload: call.payload.clone(),
-                continuation: true,
-            },
+            pending.invoke(key, core.id, details, call.payload.clone(), true),
         )
     };
     send_invoke(core, invoke.0, invoke.1);
     Some(Flow::Continue)
+}
+
+/// Tracks the new call `key` on this core (`finish` ends it) and sends
+/// its first INVOCATION.
+pub(super) fn start_call(
+    core: &Core,
+    key: CallKey,
+    pending: PendingCall,
+    details: Dict,
+    payload: Payload,
+) {
+    let invoke = pending.invoke(key, core.id, details, payload, false);
+    let callee_core = pending.callee_core;
+    core.dealer.calls.borrow_mut().insert(key, pending);
+    *core
+        .dealer
+        .calls_per_caller
+        .borrow_mut()
+        .entry(key.caller)
+        .or_default() += 1;
+    send_invoke(core, callee_core, invoke);
 }
 
 /// Hands `invoke` to the callee's core.
@@ -293,13 +291,16 @@ pub(crate) fn cancel(core: &Core, session: &SessionHandle, cancel: Cancel) -> Fl
 /// the callee an INTERRUPT `killnowait` with `error` as the reason, and
 /// the callee's answer, if any comes, is dropped.
 fn end_early(core: &Core, key: CallKey, error: &'static str, text: Option<&str>) {
-    let Some(pending) = finish(core, key) else {
+    let Some(mut pending) = finish(core, key) else {
         return;
     };
-    if let Some(text) = text {
-        pending
-            .caller
-            .send_error(MessageType::Call, key.request, error, text);
+    match (text, &mut pending.caller) {
+        (Some(text), caller) => caller.send_error(key.request, error, text),
+        // The router does not leave: it always hears how its call ended.
+        (None, caller @ Caller::Router(_)) => {
+            caller.send_error(key.request, error, "the call was canceled");
+        }
+        (None, Caller::Session(_)) => {}
     }
     send_interrupt(
         core,
@@ -315,7 +316,7 @@ fn end_early(core: &Core, key: CallKey, error: &'static str, text: Option<&str>)
 
 /// The dealer's timer for call `key` ran out: the caller gets
 /// `wamp.error.timeout`, the callee an INTERRUPT (`killnowait`).
-fn timed_out(core: &Core, key: CallKey, serial: u64) {
+pub(super) fn timed_out(core: &Core, key: CallKey, serial: u64) {
     let current = core
         .dealer
         .calls
@@ -347,10 +348,26 @@ pub(crate) fn deliver_answer(core: &Core, answer: Answer) {
                 if progress && !p.receive_progress {
                     return;
                 }
-                p.caller.clone()
+                match &p.caller {
+                    Caller::Session(session) => Some(session.clone()),
+                    Caller::Router(_) => None,
+                }
             }
             _ => return,
         }
+    };
+    let Some(caller) = caller else {
+        // The router's own call: its final answer goes to the waiting task.
+        if let Some(mut pending) = finish(core, answer.call)
+            && let Caller::Router(waiting) = &mut pending.caller
+            && let Some(tx) = waiting.take()
+        {
+            let _ = tx.send(match answer.outcome {
+                Outcome::Result { .. } => Ok(answer.payload),
+                Outcome::Error(error) => Err((error, answer.payload)),
+            });
+        }
+        return;
     };
     if progress && caller.conn.outbound.queued_bytes() >= core.shared.flow.max_queued_bytes {
         // Progressive results faster than the caller reads them: the call

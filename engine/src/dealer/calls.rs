@@ -8,10 +8,11 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use ahash::AHashMap;
+use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::id::{RegistrationId, RequestId, SessionId};
-use ringbar_protocol::message::Payload;
+use ringbar_protocol::message::{MessageType, Payload};
 use ringbar_protocol::str::Str;
-use ringbar_protocol::value::Dict;
+use ringbar_protocol::value::{Dict, Value};
 
 use crate::session::SessionHandle;
 
@@ -32,10 +33,43 @@ pub(crate) struct CallKey {
     pub(crate) request: RequestId,
 }
 
+/// Who made a call, and so where its answer goes.
+pub(crate) enum Caller {
+    /// A client session: the answer is a RESULT or ERROR to it.
+    Session(Rc<SessionHandle>),
+    /// The router itself (a dynamic authenticator or authorizer): the
+    /// answer goes to the task that waits for it.
+    Router(Option<tokio::sync::oneshot::Sender<RouterAnswer>>),
+}
+
+impl Caller {
+    /// Gives the caller an ERROR `error` for its call `request`, with
+    /// `text` as the reason.
+    pub(crate) fn send_error(&mut self, request: RequestId, error: &'static str, text: &str) {
+        match self {
+            Caller::Session(session) => {
+                session.send_error(MessageType::Call, request, error, text);
+            }
+            Caller::Router(waiting) => {
+                let payload = Payload::from_values(Serializer::Json, &[Value::from(text)], None)
+                    .unwrap_or_default();
+                if let Some(tx) = waiting.take() {
+                    // The waiting task may have given up: nothing to tell.
+                    let _ = tx.send(Err((Str::from_static(error), payload)));
+                }
+            }
+        }
+    }
+}
+
+/// The final answer to a call the router made: the RESULT's payload, or
+/// the ERROR's URI and payload.
+pub(crate) type RouterAnswer = Result<Payload, (Str, Payload)>;
+
 /// A call as the caller's core tracks it.
 pub(crate) struct PendingCall {
-    /// The calling session.
-    pub(crate) caller: Rc<SessionHandle>,
+    /// Who called.
+    pub(crate) caller: Caller,
     /// Tells this call from a later one with the same key.
     pub(crate) serial: u64,
     /// The core of the callee.
@@ -50,6 +84,30 @@ pub(crate) struct PendingCall {
     pub(crate) receive_progress: bool,
     /// The caller is still sending progressive CALLs.
     pub(crate) progressive: bool,
+}
+
+impl PendingCall {
+    /// The INVOCATION of this call, `key`, for its callee's core: the
+    /// first, or a `continuation` of a progressive call.
+    pub(crate) fn invoke(
+        &self,
+        key: CallKey,
+        caller_core: usize,
+        details: Dict,
+        payload: Payload,
+        continuation: bool,
+    ) -> Invoke {
+        Invoke {
+            call: key,
+            serial: self.serial,
+            caller_core,
+            callee: self.callee,
+            registration: self.registration,
+            details,
+            payload,
+            continuation,
+        }
+    }
 }
 
 impl Drop for PendingCall {

@@ -13,6 +13,7 @@ pub mod registrations;
 mod call;
 mod invocation;
 mod register;
+mod router_call;
 
 use ringbar_protocol::value::{Dict, Value};
 
@@ -20,6 +21,7 @@ pub(crate) use call::call;
 pub(crate) use call::{cancel, deliver_answer, remove_caller};
 pub(crate) use invocation::{callee_error, interrupt, invoke, remove_callee, yield_};
 pub(crate) use register::{register, unregister};
+pub(crate) use router_call::{RouterCallFailure, RouterCallResult, call_as_router};
 
 /// The dealer features ringbar implements, announced in WELCOME.
 pub(crate) const DEALER_FEATURES: &[&str] = &[

@@ -108,13 +108,14 @@ pub(crate) fn call(
                     Vec::new()
                 })
         }
-        "wamp.subscription.list" => Ok(vec![subscription_lists(realm)]),
+        "wamp.subscription.list" => Ok(vec![subscription_lists(caller)]),
         "wamp.subscription.lookup" => str_arg(args, "topic").and_then(|topic| {
             let policy = match_option(args.get(1))?;
             Ok(vec![
                 realm
                     .subscriptions
                     .lookup(&topic, policy)
+                    .filter(|_| listable(caller, &topic))
                     .map_or(Value::Null, |id| Value::UInt(id.get())),
             ])
         }),
@@ -122,14 +123,18 @@ pub(crate) fn call(
             let snapshot = realm.subscriptions.snapshot();
             let mut found = Vec::new();
             snapshot.matches(&topic, &mut found);
-            let ids: Vec<Value> = found.iter().map(|s| Value::UInt(s.id.get())).collect();
+            let ids: Vec<Value> = found
+                .iter()
+                .filter(|s| listable(caller, s.pattern.uri()))
+                .map(|s| Value::UInt(s.id.get()))
+                .collect();
             vec![if ids.is_empty() {
                 Value::Null
             } else {
                 Value::List(ids)
             }]
         }),
-        "wamp.subscription.get" => subscription_arg(realm, args)
+        "wamp.subscription.get" => subscription_arg(caller, args)
             .map(|id| {
                 realm
                     .subscriptions
@@ -137,19 +142,19 @@ pub(crate) fn call(
                     .map(|s| subscription_details(&s))
             })
             .and_then(|found| found.map(|d| vec![d]).ok_or_else(gone)),
-        "wamp.subscription.list_subscribers" => subscription_arg(realm, args).map(|id| {
+        "wamp.subscription.list_subscribers" => subscription_arg(caller, args).map(|id| {
             let mut ids: Vec<u64> = realm.subscribers(id).iter().map(|s| s.get()).collect();
             ids.sort_unstable();
             vec![Value::List(ids.into_iter().map(Value::UInt).collect())]
         }),
-        "wamp.subscription.count_subscribers" => subscription_arg(realm, args).and_then(|id| {
+        "wamp.subscription.count_subscribers" => subscription_arg(caller, args).and_then(|id| {
             realm
                 .subscriptions
                 .subscriber_count(id)
                 .map(|n| vec![Value::UInt(n)])
                 .ok_or_else(gone)
         }),
-        "wamp.subscription.get_events" => subscription_arg(realm, args).and_then(|id| {
+        "wamp.subscription.get_events" => subscription_arg(caller, args).and_then(|id| {
             let limit = match args.get(1).or_else(|| kwargs.get("limit")) {
                 None | Some(Value::Null) => 10,
                 Some(v) => v
@@ -167,7 +172,7 @@ pub(crate) fn call(
                     )
                 })
         }),
-        "wamp.registration.list" => Ok(vec![registration_lists(realm)]),
+        "wamp.registration.list" => Ok(vec![registration_lists(caller)]),
         "wamp.registration.lookup" => str_arg(args, "procedure").and_then(|procedure| {
             let policy = match_option(args.get(1))?;
             Ok(vec![
@@ -175,6 +180,7 @@ pub(crate) fn call(
                     .registrations
                     .snapshot()
                     .find(&procedure, policy)
+                    .filter(|r| listable(caller, r.pattern.uri()))
                     .map_or(Value::Null, |r| Value::UInt(r.id.get())),
             ])
         }),
@@ -184,13 +190,14 @@ pub(crate) fn call(
                     .registrations
                     .snapshot()
                     .best_match(&procedure)
+                    .filter(|r| listable(caller, r.pattern.uri()))
                     .map_or(Value::Null, |r| Value::UInt(r.id.get())),
             ]
         }),
         "wamp.registration.get" => {
-            registration_arg(realm, args).map(|r| vec![registration_details(&r)])
+            registration_arg(caller, args).map(|r| vec![registration_details(&r)])
         }
-        "wamp.registration.list_callees" => registration_arg(realm, args).map(|r| {
+        "wamp.registration.list_callees" => registration_arg(caller, args).map(|r| {
             vec![Value::List(
                 r.callees
                     .iter()
@@ -199,7 +206,7 @@ pub(crate) fn call(
             )]
         }),
         "wamp.registration.count_callees" => {
-            registration_arg(realm, args).map(|r| vec![Value::UInt(r.callees.len() as u64)])
+            registration_arg(caller, args).map(|r| vec![Value::UInt(r.callees.len() as u64)])
         }
         _ => return None,
     };
@@ -357,8 +364,19 @@ fn str_arg(args: &[Value], what: &str) -> Result<String, MetaError> {
         })
 }
 
-/// A subscription id argument that names a live subscription.
-fn subscription_arg(realm: &Realm, args: &[Value]) -> Result<SubscriptionId, MetaError> {
+/// Whether `caller`'s role may see `uri` (a subscription's topic or a
+/// registration's procedure) in the meta API: its `list` permission.
+fn listable(caller: &SessionHandle, uri: &str) -> bool {
+    caller
+        .decisions
+        .borrow_mut()
+        .decide(&caller.role, Action::List, uri)
+        .allowed
+}
+
+/// A subscription id argument that names a live subscription the caller
+/// may list.
+fn subscription_arg(caller: &SessionHandle, args: &[Value]) -> Result<SubscriptionId, MetaError> {
     let id = args
         .first()
         .and_then(Value::as_u64)
@@ -369,9 +387,9 @@ fn subscription_arg(realm: &Realm, args: &[Value]) -> Result<SubscriptionId, Met
                 "the first argument must be a subscription id",
             )
         })?;
-    match realm.subscriptions.get(id) {
-        Some(_) => Ok(id),
-        None => Err(error(
+    match caller.realm.subscriptions.get(id) {
+        Some(s) if listable(caller, s.pattern.uri()) => Ok(id),
+        _ => Err(error(
             NO_SUCH_SUBSCRIPTION,
             format!("no subscription {id} on this realm"),
         )),
@@ -397,8 +415,12 @@ fn match_option(options: Option<&Value>) -> Result<MatchPolicy, MetaError> {
         })
 }
 
-/// A registration id argument that names a live registration.
-fn registration_arg(realm: &Realm, args: &[Value]) -> Result<Arc<Registration>, MetaError> {
+/// A registration id argument that names a live registration the caller
+/// may list.
+fn registration_arg(
+    caller: &SessionHandle,
+    args: &[Value],
+) -> Result<Arc<Registration>, MetaError> {
     let id = args
         .first()
         .and_then(Value::as_u64)
@@ -409,32 +431,43 @@ fn registration_arg(realm: &Realm, args: &[Value]) -> Result<Arc<Registration>, 
                 "the first argument must be a registration id",
             )
         })?;
-    realm.registrations.get(id).ok_or_else(|| {
-        error(
-            NO_SUCH_REGISTRATION,
-            format!("no registration {id} on this realm"),
-        )
-    })
+    caller
+        .realm
+        .registrations
+        .get(id)
+        .filter(|r| listable(caller, r.pattern.uri()))
+        .ok_or_else(|| {
+            error(
+                NO_SUCH_REGISTRATION,
+                format!("no registration {id} on this realm"),
+            )
+        })
 }
 
-/// The subscriptions by match policy (`wamp.subscription.list`).
-fn subscription_lists(realm: &Realm) -> Value {
+/// The subscriptions the caller may list, by match policy
+/// (`wamp.subscription.list`).
+fn subscription_lists(caller: &SessionHandle) -> Value {
     by_policy(
-        realm
+        caller
+            .realm
             .subscriptions
             .all()
             .iter()
+            .filter(|s| listable(caller, s.pattern.uri()))
             .map(|s| (s.pattern.policy(), s.id.get())),
     )
 }
 
-/// The registrations by match policy (`wamp.registration.list`).
-fn registration_lists(realm: &Realm) -> Value {
+/// The registrations the caller may list, by match policy
+/// (`wamp.registration.list`).
+fn registration_lists(caller: &SessionHandle) -> Value {
     by_policy(
-        realm
+        caller
+            .realm
             .registrations
             .all()
             .iter()
+            .filter(|r| listable(caller, r.pattern.uri()))
             .map(|r| (r.pattern.policy(), r.id.get())),
     )
 }

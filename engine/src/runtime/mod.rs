@@ -6,7 +6,6 @@ pub(crate) mod bind;
 pub(crate) mod io;
 pub(crate) mod tls;
 
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -20,7 +19,7 @@ use crate::config::{Endpoint, IoBackend, RouterConfig, TransportConfig, Transpor
 use crate::core::{Core, Shared};
 use crate::dealer;
 use crate::mailbox::Mail;
-use crate::realm::Realm;
+use crate::realms::Realms;
 use io::{BoundSocket, Listener};
 
 /// Entries of each core's io_uring submission queue.
@@ -70,12 +69,7 @@ pub(crate) fn start(
             "transport listening"
         );
     }
-    let realms: HashMap<String, Arc<Realm>> = config
-        .realms
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.name.clone(), Arc::new(Realm::new(i, r))))
-        .collect();
+    let realms = Realms::new(&config.realms);
     let io = if uring { "io_uring" } else { "epoll" };
     let shared = Arc::new(Shared::new(realms, cores, config.flow, io));
     let pins = core_affinity::get_core_ids().unwrap_or_default();

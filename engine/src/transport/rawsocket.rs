@@ -100,7 +100,11 @@ pub(super) async fn serve(
         loop {
             match parser.parse(&mut buf) {
                 Ok(Some(Frame::Message(payload))) => {
-                    if session.on_message(payload) != Flow::Continue {
+                    let mut flow = session.on_message(payload);
+                    if flow == Flow::Continue {
+                        flow = session.settle().await;
+                    }
+                    if flow != Flow::Continue {
                         break 'read;
                     }
                 }

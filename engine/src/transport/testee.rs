@@ -42,7 +42,7 @@ pub(super) async fn serve(
     let conn = Connection::new(stream, peer, &core);
     tokio::task::spawn_local(write_loop(conn.clone()));
     let last_input = Cell::new(Instant::now());
-    let echo = |opcode: DataOpCode, payload: bytes::Bytes| {
+    let mut echo = |opcode: DataOpCode, payload: bytes::Bytes| {
         let opcode = match opcode {
             DataOpCode::Text => OpCode::Text,
             DataOpCode::Binary => OpCode::Binary,
@@ -52,6 +52,6 @@ pub(super) async fn serve(
         conn.outbound.push(out.freeze());
         Flow::Continue
     };
-    run_frames(&core, &conn, buf, options, &last_input, echo).await;
+    run_frames(&core, &conn, buf, options, &last_input, &mut echo).await;
     conn.outbound.close();
 }

@@ -111,12 +111,7 @@ fn node_info(core: &Core) -> String {
         "<!doctype html><html><head><title>ringbar</title></head><body><h1>ringbar {}</h1>\
          <p>WAMP router node. Realms: {}.</p><ul>{}</ul></body></html>",
         env!("CARGO_PKG_VERSION"),
-        core.shared
-            .realms
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", "),
+        core.shared.realms.names().join(", "),
         sessions.join("")
     )
 }

@@ -106,31 +106,73 @@ pub(super) async fn serve(
     } else {
         DataOpCode::Binary
     };
-    let peer = conn.peer.clone();
-    run_frames(&core, &conn, buf, options, &last_input, |opcode, payload| {
-        if opcode == expected {
-            session.on_message(payload)
-        } else {
-            // wamp.2.json travels in text frames, the binary serializers in
-            // binary frames; anything else is a protocol error (1002).
-            tracing::info!(%peer, ?opcode, serializer = serializer.name(), "WebSocket frame of the wrong type for the subprotocol");
-            Flow::Violation(format!("{opcode:?} frame on {}", serializer.subprotocol()))
-        }
-    })
-    .await;
+    let mut messages = WampMessages {
+        session: &mut session,
+        expected,
+        serializer,
+        peer: conn.peer.clone(),
+    };
+    run_frames(&core, &conn, buf, options, &last_input, &mut messages).await;
     session.on_close();
     conn.outbound.close();
 }
 
+/// What [`run_frames`] hands each message to.
+pub(super) trait Messages {
+    /// Handles one message.
+    fn on_message(&mut self, opcode: DataOpCode, payload: Bytes) -> Flow;
+
+    /// Waits for what the last message started and the next must not
+    /// overtake (a session's dynamic authentication).
+    async fn settle(&mut self) -> Flow {
+        Flow::Continue
+    }
+}
+
+impl<F: FnMut(DataOpCode, Bytes) -> Flow> Messages for F {
+    fn on_message(&mut self, opcode: DataOpCode, payload: Bytes) -> Flow {
+        self(opcode, payload)
+    }
+}
+
+/// The messages of a WAMP session over WebSocket.
+struct WampMessages<'a> {
+    session: &'a mut SessionDriver,
+    /// The data frame type of the serializer.
+    expected: DataOpCode,
+    serializer: Serializer,
+    peer: Peer,
+}
+
+impl Messages for WampMessages<'_> {
+    fn on_message(&mut self, opcode: DataOpCode, payload: Bytes) -> Flow {
+        if opcode == self.expected {
+            self.session.on_message(payload)
+        } else {
+            // wamp.2.json travels in text frames, the binary serializers in
+            // binary frames; anything else is a protocol error (1002).
+            tracing::info!(peer = %self.peer, ?opcode, serializer = self.serializer.name(), "WebSocket frame of the wrong type for the subprotocol");
+            Flow::Violation(format!(
+                "{opcode:?} frame on {}",
+                self.serializer.subprotocol()
+            ))
+        }
+    }
+
+    async fn settle(&mut self) -> Flow {
+        self.session.settle().await
+    }
+}
+
 /// Reads frames until the connection ends, handing each message to
-/// `on_message`, answering pings and the close handshake.
+/// `messages`, answering pings and the close handshake.
 pub(super) async fn run_frames(
     core: &Core,
     conn: &Connection,
     mut buf: BytesMut,
     options: &WebSocketOptions,
     last_input: &Cell<Instant>,
-    mut on_message: impl FnMut(DataOpCode, Bytes) -> Flow,
+    messages: &mut impl Messages,
 ) {
     let mut parser = FrameParser::new(Role::Server, limits(options));
     let mut read_size = ReadSize::new();
@@ -138,7 +180,11 @@ pub(super) async fn run_frames(
         loop {
             match parser.parse(&mut buf) {
                 Ok(Some(Incoming::Message { opcode, payload })) => {
-                    match on_message(opcode, payload) {
+                    let mut flow = messages.on_message(opcode, payload);
+                    if flow == Flow::Continue {
+                        flow = messages.settle().await;
+                    }
+                    match flow {
                         Flow::Continue => {}
                         Flow::Close => {
                             conn.awaiting_close.set(true);

@@ -78,6 +78,7 @@ impl TestRouter {
                 subscribe: true,
                 call: true,
                 register: true,
+                list: None,
             },
             disclose: Disclose::default(),
             cache: true,
@@ -104,6 +105,8 @@ impl TestRouter {
                     roles: vec![RoleConfig {
                         name: "anonymous".into(),
                         permissions: vec![all],
+                        authorizer: None,
+                        create: false,
                     }],
                     uri_check: UriCheck::Loose,
                     event_history: vec![EventHistory {
@@ -117,6 +120,8 @@ impl TestRouter {
                     roles: vec![RoleConfig {
                         name: "anonymous".into(),
                         permissions: limited,
+                        authorizer: None,
+                        create: false,
                     }],
                     uri_check: UriCheck::Loose,
                     event_history: Vec::new(),
@@ -381,6 +386,11 @@ impl Client {
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         ended
+    }
+
+    /// Waits up to `timeout` for each read (5 s by default).
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.stream.set_read_timeout(Some(timeout)).unwrap();
     }
 
     /// The next WAMP message, `None` when the connection ends.

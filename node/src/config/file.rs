@@ -98,6 +98,10 @@ pub(crate) struct RoleFile {
     /// `authorizer`: a dynamic authorizer's procedure.
     #[serde(default)]
     pub(crate) authorizer: Option<Value>,
+    /// `create` (ringbar's, in the realm template `"*"`): sessions of this
+    /// role may create a realm by joining it.
+    #[serde(default)]
+    pub(crate) create: Option<bool>,
 }
 
 /// A permission of a role.
@@ -139,6 +143,10 @@ pub(crate) struct AllowFile {
     /// `subscribe`.
     #[serde(default)]
     pub(crate) subscribe: bool,
+    /// `list` (ringbar's): see matching subscriptions and registrations in
+    /// the meta API.
+    #[serde(default)]
+    pub(crate) list: Option<bool>,
 }
 
 /// A permission's `disclose`; missing means not disclosed.
@@ -406,6 +414,10 @@ pub(crate) struct MethodAuthFile {
     /// `authenticator-realm`: the realm of a dynamic authenticator.
     #[serde(default, rename = "authenticator-realm")]
     pub(crate) authenticator_realm: Option<Value>,
+    /// `authenticator-role`: the role Crossbar.io calls the authenticator
+    /// with; ringbar's router calls it as itself, so it is not needed.
+    #[serde(default, rename = "authenticator-role")]
+    pub(crate) authenticator_role: Option<Value>,
     /// `create`: a function authenticator.
     #[serde(default)]
     pub(crate) create: Option<Value>,

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ringbar_engine::config::{
-    AnonymousAuth, AuthConfig, CryptosignPrincipal, Grant, Pbkdf2Params, Provider, Secret,
-    TicketPrincipal, TlsPrincipal, WampCraPrincipal,
+    AnonymousAuth, AuthConfig, AuthenticatorProcedure, CryptosignPrincipal, Grant, Pbkdf2Params,
+    Provider, Secret, TicketPrincipal, TlsPrincipal, TransportKind, WampCraPrincipal, WebService,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -31,6 +31,46 @@ const OTHER_METHODS: &[&str] = &["cookie", "scram", "cryptosign-proxy", "anonymo
 const MAX_ITERATIONS: i64 = 1_000_000;
 /// The longest PBKDF2 key accepted, bytes.
 const MAX_KEYLEN: i64 = 1024;
+
+/// The `authenticator-realm`s of the dynamic authenticators of a
+/// transport, by method.
+pub(super) fn authenticator_realms(kind: &TransportKind) -> Vec<(&'static str, String)> {
+    let auths: Vec<&AuthConfig> = match kind {
+        TransportKind::WebSocket(ws) => vec![&ws.auth],
+        TransportKind::RawSocket(rs) => vec![&rs.auth],
+        TransportKind::Web(web) => web
+            .paths
+            .iter()
+            .filter_map(|(_, service)| match service {
+                WebService::WebSocket(ws) => Some(&*ws.auth),
+                _ => None,
+            })
+            .collect(),
+        TransportKind::WebSocketTestee(_) => Vec::new(),
+    };
+    let realm = |name: &'static str, procedure: Option<&AuthenticatorProcedure>| {
+        procedure.and_then(|p| p.realm.clone().map(|realm| (name, realm)))
+    };
+    auths
+        .into_iter()
+        .flat_map(|auth| {
+            [
+                realm("ticket", procedure_of(auth.ticket.as_ref())),
+                realm("wampcra", procedure_of(auth.wampcra.as_ref())),
+                realm("cryptosign", procedure_of(auth.cryptosign.as_ref())),
+            ]
+        })
+        .flatten()
+        .collect()
+}
+
+/// The dynamic authenticator of `provider`, when it is one.
+fn procedure_of<P>(provider: Option<&Provider<P>>) -> Option<&AuthenticatorProcedure> {
+    match provider {
+        Some(Provider::Procedure(p)) => Some(p),
+        _ => None,
+    }
+}
 
 impl Converter<'_> {
     /// A transport's `auth`; anonymous with role `anonymous` when absent.
@@ -66,22 +106,23 @@ impl Converter<'_> {
                     }
                 }
                 "ticket" => {
-                    config.ticket = self.method(value, &path, "principals", |c, v, p| {
+                    config.ticket = self.method(value, &path, "principals", true, |c, v, p| {
                         c.ticket_principal(v, p)
                     })
                 }
                 "wampcra" => {
                     config.wampcra =
-                        self.method(value, &path, "users", |c, v, p| c.wampcra_user(v, p))
+                        self.method(value, &path, "users", true, |c, v, p| c.wampcra_user(v, p))
                 }
                 "cryptosign" => {
-                    config.cryptosign = self.method(value, &path, "principals", |c, v, p| {
+                    config.cryptosign = self.method(value, &path, "principals", true, |c, v, p| {
                         c.cryptosign_principal(v, p)
                     })
                 }
                 "tls" => {
-                    config.tls =
-                        self.method(value, &path, "principals", |c, v, p| c.tls_principal(v, p))
+                    config.tls = self.method(value, &path, "principals", false, |c, v, p| {
+                        c.tls_principal(v, p)
+                    })
                 }
                 other if OTHER_METHODS.contains(&other) => self.diag.error(
                     &path,
@@ -138,15 +179,20 @@ impl Converter<'_> {
         }
     }
 
-    /// A method with static principals under `key`, each read by `principal`.
+    /// A method with static principals under `key`, each read by
+    /// `principal`, or (when `dynamic` is allowed) a dynamic authenticator.
     fn method<P>(
         &mut self,
         value: &Value,
         path: &Path,
         key: &str,
+        dynamic: bool,
         principal: impl Fn(&mut Self, &Value, &Path) -> Option<P>,
     ) -> Option<Provider<P>> {
         let file: MethodAuthFile = read(value, path, self.diag)?;
+        if dynamic && file.kind == "dynamic" {
+            return self.authenticator(file, path).map(Provider::Procedure);
+        }
         if !self.static_type(&file.kind, path) {
             return None;
         }
@@ -171,6 +217,7 @@ impl Converter<'_> {
         for (name, given) in [
             ("authenticator", file.authenticator.is_some()),
             ("authenticator-realm", file.authenticator_realm.is_some()),
+            ("authenticator-role", file.authenticator_role.is_some()),
             ("create", file.create.is_some()),
         ] {
             if given {
@@ -193,6 +240,46 @@ impl Converter<'_> {
             }
         }
         (self.diag.error_count() == errors_before).then_some(Provider::Static(principals))
+    }
+
+    /// A dynamic authenticator: `authenticator`, the procedure, and
+    /// `authenticator-realm`.
+    fn authenticator(
+        &mut self,
+        file: MethodAuthFile,
+        path: &Path,
+    ) -> Option<AuthenticatorProcedure> {
+        for (name, given) in [
+            ("principals", file.principals.is_some()),
+            ("users", file.users.is_some()),
+        ] {
+            if given {
+                self.diag.warn(
+                    &path.key(name),
+                    "only used by static authentication; ignored",
+                );
+            }
+        }
+        let text = |c: &mut Self, value: Option<Value>, key: &str| match value {
+            None => None,
+            Some(Value::String(s)) if !s.is_empty() => Some(s),
+            Some(other) => {
+                c.diag.error(
+                    &path.key(key),
+                    format!("{} is not a URI", crate::config::read::show(&other)),
+                );
+                None
+            }
+        };
+        let realm = text(self, file.authenticator_realm, "authenticator-realm");
+        let Some(procedure) = text(self, file.authenticator, "authenticator") else {
+            self.diag.error(
+                path,
+                "missing \"authenticator\": the procedure that dynamic authentication calls",
+            );
+            return None;
+        };
+        Some(AuthenticatorProcedure { procedure, realm })
     }
 
     fn ticket_principal(&mut self, value: &Value, path: &Path) -> Option<TicketPrincipal> {

@@ -116,6 +116,7 @@ impl Converter<'_> {
         let settings = settings::convert(file.ringbar.as_ref(), overrides, self.diag);
         let (realms, transports) = self.workers(file.workers.as_ref());
         self.check_anonymous_roles(&realms);
+        self.check_authenticator_realms(&realms, &transports);
         Some(RouterConfig {
             cores: settings.cores,
             io: settings.io,
@@ -318,6 +319,27 @@ impl Converter<'_> {
                         "role \"{role}\" is not defined in any realm: sessions given it will be refused"
                     ),
                 );
+            }
+        }
+    }
+
+    /// Refuses dynamic authenticators on realms the router does not have.
+    fn check_authenticator_realms(
+        &mut self,
+        realms: &[RealmConfig],
+        transports: &[ringbar_engine::config::TransportConfig],
+    ) {
+        for transport in transports {
+            for (method, realm) in auth::authenticator_realms(&transport.kind) {
+                if !realms.iter().any(|r| r.name == realm) {
+                    self.diag.error(
+                        &Path::root().key("workers"),
+                        format!(
+                            "transport {}: auth.{method}.authenticator-realm: realm \"{realm}\" is not defined: the dynamic authenticator is called there; add the realm or name another",
+                            transport.id
+                        ),
+                    );
+                }
             }
         }
     }

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use ringbar_engine::config::{Allow, Disclose, Permission, RealmConfig, RoleConfig};
+use ringbar_engine::config::{
+    Allow, Disclose, Permission, REALM_TEMPLATE, RealmConfig, RoleConfig,
+};
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriCheck, UriPattern};
 use serde_json::Value;
 
@@ -16,7 +18,10 @@ impl Converter<'_> {
     pub(super) fn realm(&mut self, value: &Value, path: &Path) -> Option<RealmConfig> {
         let file: RealmFile = read(value, path, self.diag)?;
         let errors_before = self.diag.error_count();
-        if let Err(error) = Uri::check(&file.name, UriCheck::Loose) {
+        let template = file.name == REALM_TEMPLATE;
+        if let Err(error) = Uri::check(&file.name, UriCheck::Loose)
+            && !template
+        {
             self.diag.error(
                 &path.key("name"),
                 format!("\"{}\" is not a valid realm URI ({error})", file.name),
@@ -41,6 +46,12 @@ impl Converter<'_> {
                 names.insert(name.to_owned(), index);
             }
             if let Some(role) = self.role(value, &role_path) {
+                if role.create && !template {
+                    self.diag.warn(
+                        &role_path.key("create"),
+                        "only used in the realm template (\"name\": \"*\"); ignored",
+                    );
+                }
                 roles.push(role);
             }
         }
@@ -83,12 +94,20 @@ impl Converter<'_> {
             self.diag
                 .error(&path.key("name"), "empty role name: give the role a name");
         }
-        if file.authorizer.is_some() {
-            self.diag.error(
-                &path.key("authorizer"),
-                "dynamic authorizers are not supported yet: list static permissions instead",
-            );
-        }
+        let authorizer = match file.authorizer {
+            None => None,
+            Some(Value::String(procedure)) if !procedure.is_empty() => Some(procedure),
+            Some(other) => {
+                self.diag.error(
+                    &path.key("authorizer"),
+                    format!(
+                        "{} is not a procedure URI (the dynamic authorizer)",
+                        crate::config::read::show(&other)
+                    ),
+                );
+                None
+            }
+        };
         let mut permissions = Vec::with_capacity(file.permissions.len());
         for (index, value) in file.permissions.iter().enumerate() {
             if let Some(permission) = self.permission(value, &path.key("permissions").index(index))
@@ -99,6 +118,8 @@ impl Converter<'_> {
         (self.diag.error_count() == errors_before).then_some(RoleConfig {
             name: file.name,
             permissions,
+            authorizer,
+            create: file.create.unwrap_or(false),
         })
     }
 
@@ -143,6 +164,7 @@ impl Converter<'_> {
                 subscribe: allow.subscribe,
                 call: allow.call,
                 register: allow.register,
+                list: allow.list,
             },
             disclose: Disclose {
                 caller: disclose.caller,

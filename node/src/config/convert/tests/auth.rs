@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use ringbar_engine::config::{
-    AnonymousAuth, AuthConfig, CryptosignPrincipal, Grant, Pbkdf2Params, Provider, Secret,
-    TicketPrincipal, TlsPrincipal, TransportKind, WampCraPrincipal,
+    AnonymousAuth, AuthConfig, AuthenticatorProcedure, CryptosignPrincipal, Grant, Pbkdf2Params,
+    Provider, Secret, TicketPrincipal, TlsPrincipal, TransportKind, WampCraPrincipal,
 };
 use serde_json::{Value, json};
 
@@ -135,9 +135,44 @@ fn no_auth_means_anonymous() {
 }
 
 #[test]
+fn dynamic_authenticators_name_a_procedure_and_its_realm() {
+    let (auth, _) = auth_of(json!({
+        "ticket": {"type": "dynamic", "authenticator": "com.example.auth"},
+        "wampcra": {"type": "dynamic", "authenticator": "com.example.cra",
+                    "authenticator-realm": "realm1"},
+    }));
+    fn procedure<P>(name: &str, realm: Option<&str>) -> Provider<P> {
+        Provider::Procedure(AuthenticatorProcedure {
+            procedure: name.into(),
+            realm: realm.map(str::to_owned),
+        })
+    }
+    assert_eq!(auth.ticket, Some(procedure("com.example.auth", None)));
+    assert_eq!(
+        auth.wampcra,
+        Some(procedure("com.example.cra", Some("realm1")))
+    );
+}
+
+#[test]
+fn an_authenticator_realm_must_exist() {
+    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "auth": {
+        "ticket": {"type": "dynamic", "authenticator": "a.b", "authenticator-realm": "nowhere"}
+    }}));
+    let errors = errors_of(&outcome);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].ends_with(
+            ": auth.ticket.authenticator-realm: realm \"nowhere\" is not defined: the dynamic authenticator is called there; add the realm or name another"
+        ),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn auth_errors_are_named() {
     let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "auth": {
-        "ticket": {"type": "dynamic", "authenticator": "com.example.auth"},
+        "ticket": {"type": "dynamic", "authenticator-realm": "auth"},
         "wampcra": {"type": "static", "principals": {}},
         "cryptosign": {"type": "static", "principals": {
             "alice": {"authorized_keys": ["abc"], "role": "user"},
@@ -167,7 +202,7 @@ fn auth_errors_are_named() {
                 "{A}.auth.scram: authentication method scram is not supported yet (anonymous, ticket, wampcra, cryptosign, tls)"
             ),
             format!(
-                "{A}.auth.ticket.type: \"dynamic\" authentication is not supported yet: list \"static\" principals"
+                "{A}.auth.ticket: missing \"authenticator\": the procedure that dynamic authentication calls"
             ),
             format!(
                 "{A}.auth.tls.principals.c.certificate-sha1: \"xyz\" is not a SHA-1 fingerprint (40 hex digits, colons allowed)"

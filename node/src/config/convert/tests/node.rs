@@ -34,7 +34,8 @@ fn the_default_config_is_valid_and_silent() {
             publish: true,
             subscribe: true,
             call: true,
-            register: true
+            register: true,
+            list: None,
         }
     );
     assert_eq!(permission.disclose, Disclose::default());

@@ -59,7 +59,7 @@ fn permission_errors() {
         {"uri": "com..x"},
         {"uri": "com x", "match": "prefix"},
         {"uri": "a", "validate": {"call": "int"}}
-    ]}, {"name": "dyn", "authorizer": "com.example.authorize"}, {"name": "user"}]}),
+    ]}, {"name": "dyn", "authorizer": 7}, {"name": "user"}]}),
     );
     let r = "config.json: workers[0].realms[0].roles";
     assert_eq!(
@@ -71,9 +71,7 @@ fn permission_errors() {
             format!(
                 "{r}[0].permissions[1].uri: \"com x\" is not a valid URI for prefix matching (invalid character ' ' in URI component 0)"
             ),
-            format!(
-                "{r}[1].authorizer: dynamic authorizers are not supported yet: list static permissions instead"
-            ),
+            format!("{r}[1].authorizer: 7 is not a procedure URI (the dynamic authorizer)"),
             format!(
                 "{r}[2].name: role \"user\" is defined twice in this realm (also at roles[0]): merge their permissions"
             ),
@@ -148,5 +146,31 @@ fn event_history_store() {
         [
             "config.json: workers[0].realms[0].store.type: \"lmdb\" stores are not supported: use \"memory\""
         ]
+    );
+}
+
+#[test]
+fn the_realm_template_lists_roles_that_may_create_realms() {
+    let outcome = realm(json!({"name": "*", "roles": [
+        {"name": "maker", "create": true, "authorizer": "com.example.authorize"},
+        {"name": "user", "permissions": [{"uri": "", "match": "prefix",
+                                          "allow": {"subscribe": true, "list": false}}]}
+    ]}));
+    let config = valid(outcome);
+    let roles = &config.realms[0].roles;
+    assert_eq!(config.realms[0].name, "*");
+    assert!(roles[0].create && !roles[1].create);
+    assert_eq!(
+        roles[0].authorizer.as_deref(),
+        Some("com.example.authorize")
+    );
+    assert_eq!(roles[1].permissions[0].allow.list, Some(false));
+    let outcome = realm(json!({"name": "realm1", "roles": [{"name": "maker", "create": true}]}));
+    assert!(
+        outcome
+            .warnings
+            .contains(&"config.json: workers[0].realms[0].roles[0].create: only used in the realm template (\"name\": \"*\"); ignored".to_owned()),
+        "{:?}",
+        outcome.warnings
     );
 }

@@ -1,0 +1,189 @@
+//! Dynamic authorizers: a role with `authorizer` has a procedure on its
+//! realm decide each action, as in Crossbar.io. The router calls it with
+//! `(session details, uri, action, options)` and reads `true`/`false` or
+//! `{allow, disclose, cache}`. The session's message waits for the answer
+//! (its connection reads nothing more meanwhile; other sessions go on), then
+//! is routed as usual with the decision in the session's cache, where it
+//! stays when `cache` is true: the publish path asks once per topic.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use ringbar_protocol::message::Message;
+use ringbar_protocol::str::Str;
+use ringbar_protocol::value::{Dict, Value};
+
+use crate::authorize::{Action, DENY, Decision};
+use crate::config::Disclose;
+use crate::core::Core;
+use crate::dealer::{self, RouterCallFailure, RouterCallResult};
+use crate::session::SessionHandle;
+
+/// How long the router waits for a dynamic authorizer's answer.
+const AUTHORIZER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A message that waits for a dynamic authorizer's decision.
+pub(crate) struct Question {
+    /// The message, routed once the decision is known.
+    pub(crate) message: Message,
+    action: Action,
+    uri: Str,
+    options: Dict,
+}
+
+/// What to do with a message of an open session.
+pub(crate) enum Routing {
+    /// Route it now.
+    Now(Message),
+    /// Ask the role's authorizer first.
+    Ask(Box<Question>),
+}
+
+/// Whether `message` must wait for `session`'s dynamic authorizer: its
+/// role has one and the decision for the action is not known yet.
+pub(crate) fn before_routing(core: &Core, session: &SessionHandle, message: Message) -> Routing {
+    if session.role.authorizer().is_none() {
+        return Routing::Now(message);
+    }
+    let (action, uri, options) = match &message {
+        Message::Publish(p) => (Action::Publish, &p.topic, &p.options),
+        Message::Subscribe(s) => (Action::Subscribe, &s.topic, &s.options),
+        Message::Register(r) => (Action::Register, &r.procedure, &r.options),
+        Message::Call(c) => {
+            let key = dealer::calls::CallKey {
+                caller: session.identity.session,
+                request: c.request,
+            };
+            if core.dealer.calls.borrow().contains_key(&key) {
+                // one more part of a progressive call, already allowed
+                return Routing::Now(message);
+            }
+            (Action::Call, &c.procedure, &c.options)
+        }
+        _ => return Routing::Now(message),
+    };
+    if session.decisions.borrow().knows(action, uri) {
+        return Routing::Now(message);
+    }
+    let (uri, options) = (uri.clone(), options.clone());
+    Routing::Ask(Box::new(Question {
+        message,
+        action,
+        uri,
+        options,
+    }))
+}
+
+/// Asks `session`'s authorizer about `question` and keeps the decision in
+/// the session's cache (a refusal when the authorizer fails).
+pub(crate) async fn ask(core: &Rc<Core>, session: &SessionHandle, question: &Question) {
+    let Some(procedure) = session.role.authorizer() else {
+        return;
+    };
+    let details = session
+        .realm
+        .session(session.identity.session)
+        .map_or(Value::Null, |s| s.details);
+    let args = [
+        details,
+        Value::from(question.uri.as_str()),
+        Value::from(question.action.name()),
+        Value::Dict(question.options.clone()),
+    ];
+    // The router's call needs a caller id of its own: the session's
+    // request ids are the client's to choose.
+    let caller = core.shared.claim_session_id(&mut core.ids.borrow_mut());
+    let answer = dealer::call_as_router(
+        core,
+        &session.realm,
+        caller,
+        procedure,
+        &args,
+        AUTHORIZER_TIMEOUT,
+    )
+    .await;
+    core.shared.release_session_id(caller);
+    let (decision, cache) = decision(answer).unwrap_or_else(|why| {
+        tracing::info!(
+            session = session.identity.session.get(),
+            authorizer = procedure,
+            uri = %question.uri,
+            action = question.action.name(),
+            why,
+            "dynamic authorizer failed: action refused"
+        );
+        (DENY, false)
+    });
+    session
+        .decisions
+        .borrow_mut()
+        .remember(question.action, &question.uri, decision, cache);
+}
+
+/// Reads an authorizer's answer: `true`/`false`, or `{allow, disclose,
+/// cache}`; the decision and whether it may be cached.
+fn decision(
+    answer: Result<RouterCallResult, RouterCallFailure>,
+) -> Result<(Decision, bool), String> {
+    let (args, _) = match answer {
+        Ok(result) => result,
+        Err(RouterCallFailure::NoCallee) => return Err("it is not registered".to_owned()),
+        Err(RouterCallFailure::Error { error, message }) => {
+            return Err(format!("{error}: {}", message.unwrap_or_default()));
+        }
+    };
+    let flag = |dict: &Dict, key: &str| dict.get(key).and_then(Value::as_bool).unwrap_or(false);
+    match args.into_iter().next() {
+        Some(Value::Bool(allowed)) => Ok((
+            Decision {
+                allowed,
+                disclose: Disclose::default(),
+            },
+            false,
+        )),
+        Some(Value::Dict(dict)) => {
+            let Some(allowed) = dict.get("allow").and_then(Value::as_bool) else {
+                return Err("its answer has no boolean \"allow\"".to_owned());
+            };
+            let disclose = flag(&dict, "disclose");
+            Ok((
+                Decision {
+                    allowed,
+                    disclose: Disclose {
+                        caller: disclose,
+                        publisher: disclose,
+                    },
+                },
+                flag(&dict, "cache"),
+            ))
+        }
+        _ => Err("its answer is not a boolean or a dictionary with \"allow\"".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(value: Value) -> Result<(Decision, bool), String> {
+        decision(Ok((vec![value], Dict::new())))
+    }
+
+    #[test]
+    fn booleans_and_dictionaries_decide() {
+        let (d, cache) = answered(Value::Bool(true)).unwrap();
+        assert!(d.allowed && !d.disclose.caller && !cache);
+        let dict: Dict = [
+            ("allow", Value::Bool(true)),
+            ("disclose", Value::Bool(true)),
+            ("cache", Value::Bool(true)),
+        ]
+        .into_iter()
+        .collect();
+        let (d, cache) = answered(Value::Dict(dict)).unwrap();
+        assert!(d.allowed && d.disclose.caller && d.disclose.publisher && cache);
+        assert!(answered(Value::from("yes")).is_err());
+        assert!(answered(Value::Dict(Dict::new())).is_err());
+        assert!(decision(Err(RouterCallFailure::NoCallee)).is_err());
+    }
+}

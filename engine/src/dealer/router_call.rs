@@ -1,0 +1,141 @@
+//! Calls the router makes itself, to a dynamic authenticator or authorizer:
+//! routed like a client's CALL to a callee on any core, with the same
+//! bounds (per-caller limit, callee overload, a timeout), but the final
+//! answer goes to the waiting task rather than to a session.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use ringbar_protocol::codec::Serializer;
+use ringbar_protocol::id::{MAX_ID, RequestId, SessionId};
+use ringbar_protocol::message::Payload;
+use ringbar_protocol::str::Str;
+use ringbar_protocol::uri::MatchPolicy;
+use ringbar_protocol::value::{Dict, Value};
+
+use super::call::{start_call, timed_out};
+use super::calls::{CallKey, Caller, MAX_CALLS_PER_CALLER, PendingCall};
+use crate::core::Core;
+use crate::realm::Realm;
+
+/// Why a call the router made gave no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RouterCallFailure {
+    /// No session has registered the procedure.
+    NoCallee,
+    /// The callee answered ERROR `error` (or the dealer did in its name:
+    /// `wamp.error.canceled` when it left, `wamp.error.timeout`,
+    /// `wamp.error.unavailable`), with its first argument as `message`.
+    Error {
+        /// The ERROR's URI.
+        error: Str,
+        /// The ERROR's first positional argument, as text.
+        message: Option<String>,
+    },
+}
+
+/// The positional and keyword arguments of a RESULT.
+pub(crate) type RouterCallResult = (Vec<Value>, Dict);
+
+/// Calls `procedure` on `realm` as the router, caller id `caller` (an id
+/// claimed for it, unique router-wide), and waits for the answer, at most
+/// `timeout`; other sessions of the core run on meanwhile.
+pub(crate) async fn call_as_router(
+    core: &Rc<Core>,
+    realm: &Realm,
+    caller: SessionId,
+    procedure: &str,
+    args: &[Value],
+    timeout: Duration,
+) -> Result<RouterCallResult, RouterCallFailure> {
+    let rx = {
+        let snapshot = realm.registrations.snapshot();
+        let Some(registration) = snapshot.best_match(procedure) else {
+            return Err(RouterCallFailure::NoCallee);
+        };
+        let Some(callee) = registration.pick(|| core.ids.borrow_mut().next()).copied() else {
+            return Err(RouterCallFailure::NoCallee);
+        };
+        let in_flight = core
+            .dealer
+            .calls_per_caller
+            .borrow()
+            .get(&caller)
+            .copied()
+            .unwrap_or(0);
+        if in_flight >= MAX_CALLS_PER_CALLER {
+            return Err(failure(
+                "wamp.error.unavailable",
+                "too many router calls in flight",
+            ));
+        }
+        let payload = Payload::from_values(Serializer::Json, args, None)
+            .map_err(|e| failure("wamp.error.invalid_argument", &e.to_string()))?;
+        let serial = core.dealer.next_serial();
+        let key = CallKey {
+            caller,
+            request: RequestId::new(serial % MAX_ID + 1).unwrap_or_default(),
+        };
+        let mut details = Dict::new();
+        if registration.pattern.policy() != MatchPolicy::Exact {
+            details.insert("procedure", procedure);
+        }
+        let timer = {
+            let core = core.clone();
+            tokio::task::spawn_local(async move {
+                tokio::time::sleep(timeout).await;
+                timed_out(&core, key, serial);
+            })
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        start_call(
+            core,
+            key,
+            PendingCall {
+                caller: Caller::Router(Some(tx)),
+                serial,
+                callee_core: callee.core,
+                callee: callee.session,
+                registration: registration.id,
+                timer: Some(timer),
+                receive_progress: false,
+                progressive: false,
+            },
+            details,
+            payload,
+        );
+        rx
+    };
+    match rx.await {
+        Ok(Ok(payload)) => {
+            decode(&payload).map_err(|text| failure("wamp.error.invalid_argument", &text))
+        }
+        Ok(Err((error, payload))) => Err(RouterCallFailure::Error {
+            error,
+            message: decode(&payload)
+                .ok()
+                .and_then(|(args, _)| args.into_iter().next())
+                .map(|first| match first {
+                    Value::Str(text) => text,
+                    other => format!("{other:?}"),
+                }),
+        }),
+        Err(_) => Err(failure(
+            "wamp.error.canceled",
+            "the router stopped before the call was answered",
+        )),
+    }
+}
+
+/// A failure the dealer itself reports.
+fn failure(error: &'static str, message: &str) -> RouterCallFailure {
+    RouterCallFailure::Error {
+        error: Str::from_static(error),
+        message: Some(message.to_owned()),
+    }
+}
+
+/// A payload as values.
+fn decode(payload: &Payload) -> Result<RouterCallResult, String> {
+    crate::session::decode_arguments(payload)
+}

@@ -1,0 +1,108 @@
+//! The router's realms: those of the config, and those created on first
+//! join from the realm template (`"name": "*"`, a ringbar extension) by a
+//! session whose role has `create`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use ringbar_protocol::uri::{Uri, UriCheck};
+
+use crate::config::{REALM_TEMPLATE, RealmConfig};
+use crate::realm::Realm;
+
+/// The most realms sessions may create; past it, joining a realm that does
+/// not exist is refused.
+pub(crate) const MAX_CREATED_REALMS: usize = 1000;
+
+/// Every realm of the router, by name.
+pub(crate) struct Realms {
+    configured: HashMap<String, Arc<Realm>>,
+    /// The realm template, when the config has one.
+    template: Option<RealmConfig>,
+    created: Mutex<HashMap<String, Arc<Realm>>>,
+    /// The index the next candidate realm gets (unique router-wide).
+    next_index: AtomicUsize,
+}
+
+impl Realms {
+    /// The realms of `configs`; one named [`REALM_TEMPLATE`] is the
+    /// template.
+    pub(crate) fn new(configs: &[RealmConfig]) -> Self {
+        let template = configs.iter().find(|r| r.name == REALM_TEMPLATE).cloned();
+        let configured: HashMap<String, Arc<Realm>> = configs
+            .iter()
+            .filter(|r| r.name != REALM_TEMPLATE)
+            .enumerate()
+            .map(|(i, r)| (r.name.clone(), Arc::new(Realm::new(i, r))))
+            .collect();
+        let next_index = AtomicUsize::new(configured.len());
+        Self {
+            configured,
+            template,
+            created: Mutex::new(HashMap::new()),
+            next_index,
+        }
+    }
+
+    /// The realm named `name`, if it exists.
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<Realm>> {
+        self.configured
+            .get(name)
+            .cloned()
+            .or_else(|| self.lock().get(name).cloned())
+    }
+
+    /// A realm named `name` made from the template but not added yet: the
+    /// session that asked for it authenticates against its roles, and
+    /// [`Realms::adopt`] adds it once its role may create it. `None`
+    /// without a template or for a name that is not a realm URI.
+    pub(crate) fn candidate(&self, name: &str) -> Option<Arc<Realm>> {
+        let template = self.template.as_ref()?;
+        Uri::check(name, UriCheck::Loose).ok()?;
+        let config = RealmConfig {
+            name: name.to_owned(),
+            ..template.clone()
+        };
+        let index = self.next_index.fetch_add(1, Ordering::Relaxed);
+        Some(Arc::new(Realm::new(index, &config)))
+    }
+
+    /// Adds the candidate `realm`, or gives the realm of that name another
+    /// session created meanwhile; refuses past [`MAX_CREATED_REALMS`].
+    pub(crate) fn adopt(&self, realm: Arc<Realm>) -> Result<Arc<Realm>, String> {
+        if let Some(existing) = self.configured.get(&realm.name) {
+            return Ok(existing.clone());
+        }
+        let mut created = self.lock();
+        if let Some(existing) = created.get(&realm.name) {
+            return Ok(existing.clone());
+        }
+        if created.len() >= MAX_CREATED_REALMS {
+            return Err(format!(
+                "this router holds the most realms sessions may create ({MAX_CREATED_REALMS})"
+            ));
+        }
+        created.insert(realm.name.clone(), realm.clone());
+        tracing::info!(realm = %realm.name, "realm created on first join");
+        Ok(realm)
+    }
+
+    /// Whether `realm` is one of the router's (not a candidate).
+    pub(crate) fn holds(&self, realm: &Arc<Realm>) -> bool {
+        self.get(&realm.name)
+            .is_some_and(|known| Arc::ptr_eq(&known, realm))
+    }
+
+    /// The names of every realm, sorted.
+    pub(crate) fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.configured.keys().cloned().collect();
+        names.extend(self.lock().keys().cloned());
+        names.sort();
+        names
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Realm>>> {
+        self.created.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
