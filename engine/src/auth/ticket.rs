@@ -54,7 +54,7 @@ pub(super) fn open(provider: &Provider<TicketPrincipal>, hello: &HelloInfo<'_>) 
     };
     let verifier = match provider {
         Provider::Dynamic(authenticator) => Some((authenticator.clone(), hello.realm.to_owned())),
-        Provider::Static(_) => None,
+        Provider::Static(_) | Provider::Procedure(_) => None,
     };
     Opening::Challenge {
         authmethod: AUTHMETHOD,
