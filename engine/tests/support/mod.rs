@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ringbar_engine::config::*;
-use ringbar_engine::{Router, ShutdownHandle};
+use ringbar_engine::{Router, ShutdownHandle, StartError};
 use ringbar_protocol::codec::{self, Serializer};
 use ringbar_protocol::id::{RequestId, SubscriptionId};
 use ringbar_protocol::message::*;
@@ -68,8 +68,8 @@ impl TestRouter {
     /// Starts the router of [`TestRouter::start`] after `edit` changed its
     /// config (TLS on a transport, other authentication, ...).
     pub fn start_edited(cores: usize, io: IoBackend, edit: impl FnOnce(&mut RouterConfig)) -> Self {
-        let ws_port = free_port();
-        let rs_port = free_port();
+        let mut ws_port = free_port();
+        let mut rs_port = free_port();
         let all = Permission {
             uri: String::new(),
             match_policy: MatchPolicy::Prefix,
@@ -154,7 +154,29 @@ impl TestRouter {
             shutdown_timeout_ms: 2000,
         };
         edit(&mut config);
-        let router = Router::start(config.clone()).unwrap();
+        let mut retries = 5;
+        let router = loop {
+            match Router::start(config.clone()) {
+                Ok(router) => break router,
+                // Another process took a port between `free_port` and the
+                // bind: pick new ones.
+                Err(StartError::Bind { .. }) if retries > 0 => {
+                    retries -= 1;
+                    let (ws, rs) = (free_port(), free_port());
+                    for transport in &mut config.transports {
+                        if let Endpoint::Tcp { port, .. } = &mut transport.endpoint {
+                            if *port == ws_port {
+                                *port = ws;
+                            } else if *port == rs_port {
+                                *port = rs;
+                            }
+                        }
+                    }
+                    (ws_port, rs_port) = (ws, rs);
+                }
+                Err(error) => panic!("the test router cannot start: {error}"),
+            }
+        };
         Self {
             config,
             ws_port,
