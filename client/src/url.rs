@@ -45,8 +45,10 @@ impl Url {
                 None => (authority, None),
             }
         };
-        if host.is_empty() {
-            return Err(fail("the URL has no host"));
+        if host.is_empty() || host.chars().any(char::is_whitespace) || host.contains('@') {
+            return Err(fail(
+                "the URL has no host (user info and spaces are not allowed)",
+            ));
         }
         let port = match port {
             Some(port) => port
@@ -107,6 +109,7 @@ mod tests {
             ("wss://h/ws", "not supported yet"),
             ("http://h/", "expected a ws://"),
             ("ws://:80/", "no host"),
+            ("ws://user@h/ws", "no host"),
             ("ws://h:0/", "1..65535"),
             ("ws://h:x/", "1..65535"),
         ] {

@@ -123,7 +123,7 @@ fn init_refuses_a_management_url_that_is_not_websocket() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
     assert!(
-        stderr.contains("\"http://127.0.0.1:9000\" is not a WebSocket URL"),
+        stderr.contains("\"http://127.0.0.1:9000\": expected a ws:// URL"),
         "{stderr}"
     );
     assert!(!dir.path.exists(), "nothing is written");
@@ -143,7 +143,7 @@ fn check_names_a_bad_uplink_by_its_path() {
     let stderr = text(&output.stderr);
     assert!(
         stderr.contains(
-            "error: config.json: ringbar.management.url: \"ws://:9000/ws\" names no host"
+            "error: config.json: ringbar.management.url: \"ws://:9000/ws\": the URL has no host"
         ),
         "{stderr}"
     );
