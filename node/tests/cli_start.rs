@@ -13,9 +13,9 @@ use support::{Scratch, UNIX_CONFIG, signal, spawn, stderr_of, wait_exit, wait_fo
 const STARTUP: Duration = Duration::from_secs(20);
 const SHUTDOWN: Duration = Duration::from_secs(20);
 
-#[test]
-fn start_writes_the_pid_file_and_stops_on_sigterm() {
-    let dir = Scratch::new("start-term").with_config(UNIX_CONFIG);
+/// Starts the node of `dir` on epoll and waits for its pid file; the
+/// process and the pid file's path.
+fn start(dir: &Scratch) -> (std::process::Child, std::path::PathBuf) {
     let pid_path = dir.path.join("node.pid");
     let mut child = spawn(&["start", dir.arg(), "--io", "epoll"]);
     assert!(
@@ -23,6 +23,13 @@ fn start_writes_the_pid_file_and_stops_on_sigterm() {
         "no node.pid: {}",
         stderr_of(child)
     );
+    (child, pid_path)
+}
+
+#[test]
+fn start_writes_the_pid_file_and_stops_on_sigterm() {
+    let dir = Scratch::new("start-term").with_config(UNIX_CONFIG);
+    let (mut child, pid_path) = start(&dir);
     let pid_file: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&pid_path).unwrap()).unwrap();
     assert_eq!(pid_file["pid"], child.id());
@@ -165,13 +172,7 @@ fn a_managed_node_waits_for_its_service_and_stops_on_sigterm_meanwhile() {
         &format!(r#""ringbar": {{"management": {{"url": "{url}"}}, "#),
     );
     fs::write(dir.path.join("config.json"), config).unwrap();
-    let pid_path = dir.path.join("node.pid");
-    let mut child = spawn(&["start", dir.arg(), "--io", "epoll"]);
-    assert!(
-        wait_for_file(&pid_path, &mut child, STARTUP),
-        "no node.pid: {}",
-        stderr_of(child)
-    );
+    let (mut child, pid_path) = start(&dir);
     std::thread::sleep(std::time::Duration::from_millis(300));
     signal(&child, "TERM");
     let status = wait_exit(&mut child, SHUTDOWN);
@@ -194,13 +195,7 @@ fn a_managed_node_waits_for_its_service_and_stops_on_sigterm_meanwhile() {
 #[test]
 fn sigterm_stops_a_node_whose_log_reader_went_away() {
     let dir = Scratch::new("start-no-reader").with_config(UNIX_CONFIG);
-    let pid_path = dir.path.join("node.pid");
-    let mut child = spawn(&["start", dir.arg(), "--io", "epoll"]);
-    assert!(
-        wait_for_file(&pid_path, &mut child, STARTUP),
-        "no node.pid: {}",
-        stderr_of(child)
-    );
+    let (mut child, _) = start(&dir);
     // Nobody reads the node's stderr any more: its next log line fails.
     drop(child.stderr.take());
     signal(&child, "TERM");
