@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::uri::{MatchPolicy, UriCheck};
+use ringbar_protocol::websocket::OriginPolicy;
 
 /// Everything one router node runs.
 #[derive(Debug, Clone)]
@@ -230,8 +231,9 @@ pub struct WebSocketOptions {
     pub auto_ping_size: usize,
     /// `require_websocket_subprotocol`: refuse clients that offer none.
     pub require_subprotocol: bool,
-    /// `allowed_origins`: `Origin` patterns (`*` wildcards); empty allows all.
-    pub allowed_origins: Vec<String>,
+    /// `allowed_origins` and `allow_null_origin`: which browser origins may
+    /// open a session.
+    pub origins: OriginPolicy,
 }
 
 impl Default for WebSocketOptions {
@@ -245,7 +247,7 @@ impl Default for WebSocketOptions {
             auto_ping_timeout_ms: 0,
             auto_ping_size: 4,
             require_subprotocol: true,
-            allowed_origins: Vec::new(),
+            origins: OriginPolicy::default(),
         }
     }
 }

@@ -302,6 +302,9 @@ pub(crate) struct WebSocketOptionsFile {
     /// `allowed_origins`: `Origin` patterns.
     #[serde(default)]
     pub(crate) allowed_origins: Option<Vec<String>>,
+    /// `allow_null_origin`: whether `Origin: null` may connect.
+    #[serde(default)]
+    pub(crate) allow_null_origin: Option<bool>,
     /// `compression`: permessage-deflate settings.
     #[serde(default)]
     pub(crate) compression: Option<Value>,

@@ -15,6 +15,9 @@
 //!              or encode_frame ──► header + payload in one BytesMut
 //! ```
 //!
+//! The `Origin` check ([`OriginPolicy`]) is Crossbar.io's, so its configs
+//! admit the same browsers.
+//!
 //! Nothing here reads a socket or a clock: the caller moves the bytes and
 //! acts on the events (answers a Ping, closes with
 //! [`ProtocolError::close_code`] on an error). Every limit is a field of
@@ -28,6 +31,7 @@ mod fragment;
 mod frame;
 pub mod handshake;
 mod mask;
+mod origin;
 mod parser;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON_BYTES, encode_close_payload};
@@ -37,4 +41,5 @@ pub use frame::{
     EncodedHeader, FrameHeader, MAX_CONTROL_PAYLOAD_BYTES, MAX_HEADER_BYTES, OpCode, encode_frame,
 };
 pub use mask::apply_mask;
+pub use origin::{OriginPolicy, OriginRefused, pattern_can_match};
 pub use parser::{DataOpCode, FrameParser, Incoming, Role};

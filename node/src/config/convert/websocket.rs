@@ -3,6 +3,7 @@
 
 use ringbar_engine::config::{WebSocketOptions, WebSocketTransport};
 use ringbar_protocol::codec::Serializer;
+use ringbar_protocol::websocket::pattern_can_match;
 use serde_json::Value;
 
 use super::Converter;
@@ -14,7 +15,6 @@ use crate::config::read::{Accept, read_with};
 /// most are behaviours ringbar always has (UTF-8 validation, masked client
 /// frames, TCP_NODELAY) or Autobahn internals.
 const IGNORED_OPTIONS: &[&str] = &[
-    "allow_null_origin",
     "external_port",
     "enable_hybi10",
     "enable_rfc6455",
@@ -168,7 +168,21 @@ impl Converter<'_> {
             options.require_subprotocol = require;
         }
         if let Some(origins) = file.allowed_origins {
-            options.allowed_origins = origins;
+            for (index, pattern) in origins.iter().enumerate() {
+                if !pattern_can_match(pattern) {
+                    self.diag.warn(
+                        &path.key("allowed_origins").index(index),
+                        format!(
+                            "\"{pattern}\" matches no origin: origins are matched as scheme://host:port, \
+                             with the port always present; add \":*\" or the port (as in Crossbar.io)"
+                        ),
+                    );
+                }
+            }
+            options.origins.allowed = origins;
+        }
+        if let Some(allow) = file.allow_null_origin {
+            options.origins.allow_null = allow;
         }
         if file.compression.is_some() {
             self.diag.warn(

@@ -8,6 +8,7 @@ use ringbar_engine::config::{
 };
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::uri::{MatchPolicy, UriCheck};
+use ringbar_protocol::websocket::OriginPolicy;
 use serde_json::{Value, json};
 
 use super::*;
@@ -153,9 +154,6 @@ fn crossbars_template_runs_with_warnings() {
                 "{web}.\"/\".directory: /srv/node/../web is not a directory: this path answers 404 until it is"
             ),
             format!(
-                "{web}.ws.options.allow_null_origin: Crossbar.io option not used by ringbar, ignored"
-            ),
-            format!(
                 "{web}.ws.options.auto_fragment_size: Crossbar.io option not used by ringbar, ignored"
             ),
             format!(
@@ -210,7 +208,10 @@ fn crossbars_template_runs_with_warnings() {
             auto_ping_timeout_ms: 5000,
             auto_ping_size: 12,
             require_subprotocol: true,
-            allowed_origins: vec!["*".into()],
+            origins: OriginPolicy {
+                allowed: vec!["*".into()],
+                allow_null: true
+            },
         }
     );
 }

@@ -2,6 +2,7 @@
 
 use ringbar_engine::config::{TransportKind, WebSocketOptions};
 use ringbar_protocol::codec::Serializer;
+use ringbar_protocol::websocket::OriginPolicy;
 use serde_json::{Value, json};
 
 use super::*;
@@ -189,4 +190,39 @@ fn testee_transports_and_workers() {
         kinds,
         [("transport0", Some(65536)), ("echo", Some(16 << 20))]
     );
+}
+
+#[test]
+fn origins() {
+    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "options": {
+        "allowed_origins": ["https://*.example.com", "http://localhost:*"],
+        "allow_null_origin": false
+    }}));
+    let o = "config.json: workers[0].transports[0].options.allowed_origins";
+    assert_eq!(
+        outcome.warnings,
+        [format!(
+            "{o}[0]: \"https://*.example.com\" matches no origin: origins are matched as \
+             scheme://host:port, with the port always present; add \":*\" or the port (as in Crossbar.io)"
+        )]
+    );
+    let config = valid(outcome);
+    let TransportKind::WebSocket(ws) = &config.transports[0].kind else {
+        panic!("not websocket")
+    };
+    assert_eq!(ws.options.origins.allowed.len(), 2);
+    assert!(!ws.options.origins.allow_null);
+    assert!(ws.options.origins.check(None).is_ok());
+    assert!(ws.options.origins.check(Some("null")).is_err());
+    assert!(
+        ws.options
+            .origins
+            .check(Some("http://localhost:3000"))
+            .is_ok()
+    );
+    let config = valid(transport(json!({"type": "websocket", "endpoint": tcp(1)})));
+    let TransportKind::WebSocket(ws) = &config.transports[0].kind else {
+        panic!("not websocket")
+    };
+    assert_eq!(ws.options.origins, OriginPolicy::default());
 }
