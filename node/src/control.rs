@@ -3,9 +3,14 @@
 //!
 //! One request per connection: the client writes a command line (`status`
 //! or `stop`) and reads one JSON line back. The socket is a Unix socket in
-//! the node directory, so only users who may enter the directory reach it.
+//! the node directory, readable and writable by its owner only, and the node
+//! answers only processes of its own user (or root), by the peer's
+//! credentials (`SO_PEERCRED`): whoever may stop the node must be able to
+//! signal it anyway.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -72,7 +77,10 @@ pub(crate) fn serve(
     // The pid file already proved no other node runs here: a socket file
     // left behind is stale.
     let _ = std::fs::remove_file(&path);
-    let listener = match UnixListener::bind(&path) {
+    let listener = match UnixListener::bind(&path).and_then(|listener| {
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        Ok(listener)
+    }) {
         Ok(listener) => listener,
         Err(error) => {
             tracing::warn!(
@@ -138,6 +146,32 @@ fn spawn_sampler(stats: Stats, samples: Arc<Mutex<(Sample, Sample)>>) {
     }
 }
 
+/// The user id of the process at the other end of `stream`.
+fn peer_uid(stream: &UnixStream) -> io::Result<libc::uid_t> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are live locals of the sizes getsockopt(2) is
+    // told; the fd is the open stream's.
+    let done = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if done == 0 {
+        Ok(cred.uid)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 fn answer(
     stream: UnixStream,
     fixed: &Fixed,
@@ -145,6 +179,15 @@ fn answer(
     samples: &Mutex<(Sample, Sample)>,
     shutdown: &ShutdownHandle,
 ) -> io::Result<()> {
+    let uid = peer_uid(&stream)?;
+    // SAFETY: geteuid(2) takes nothing and cannot fail.
+    let own = unsafe { libc::geteuid() };
+    if uid != own && uid != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("refused a client of uid {uid}: the node answers uid {own} and root only"),
+        ));
+    }
     stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
     let mut line = String::new();

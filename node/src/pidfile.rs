@@ -48,14 +48,17 @@ impl PidFile {
         let path = dir.join(PID_FILE);
         let own = std::process::id();
         if let Some(pid) = recorded_pid(&path) {
-            if pid != own && is_alive(pid) {
+            if pid != own && running_pid(&path) == Some(pid) {
                 return Err(PidError::Running {
                     dir: dir.to_path_buf(),
                     path,
                     pid,
                 });
             }
-            tracing::info!("Stale {} (PID {pid} is gone) replaced.", path.display());
+            tracing::info!(
+                "Stale {} (PID {pid} is gone or another program) replaced.",
+                path.display()
+            );
         }
         let argv: Vec<String> = std::env::args().collect();
         let content = serde_json::json!({ "pid": own, "argv": argv });
@@ -98,6 +101,36 @@ pub(crate) fn recorded_pid(path: &Path) -> Option<u32> {
         .get("pid")?
         .as_u64()
         .and_then(|pid| u32::try_from(pid).ok())
+}
+
+/// The pid of the node that wrote the pid file at `path`, while it runs: a
+/// live process whose command line is the one recorded. The check keeps
+/// `ringbar stop` from signalling another program that reused the pid of a
+/// node that died without removing its file. A file without `argv` (a bare
+/// number) is trusted on the pid alone.
+pub(crate) fn running_pid(path: &Path) -> Option<u32> {
+    let pid = recorded_pid(path)?;
+    if !is_alive(pid) {
+        return None;
+    }
+    let argv = recorded_argv(path).filter(|argv| !argv.is_empty());
+    let Some(argv) = argv else {
+        return Some(pid);
+    };
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let running: Vec<String> = cmdline
+        .split(|&b| b == 0)
+        .filter(|arg| !arg.is_empty())
+        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+        .collect();
+    (running == argv).then_some(pid)
+}
+
+/// The command line a pid file records (Crossbar.io's `argv`).
+fn recorded_argv(path: &Path) -> Option<Vec<String>> {
+    let text = fs::read_to_string(path).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    serde_json::from_value(value.get("argv")?.clone()).ok()
 }
 
 /// Whether a process with this pid runs (Linux: its `/proc` entry, and
@@ -143,6 +176,19 @@ mod tests {
         fs::write(dir.join(PID_FILE), "{\"pid\": 1, \"argv\": []}\n").unwrap();
         let error = PidFile::create(&dir).unwrap_err();
         assert!(matches!(error, PidError::Running { pid: 1, .. }), "{error}");
+        // PID 1 with another command line is not a node of this directory.
+        fs::write(
+            dir.join(PID_FILE),
+            "{\"pid\": 1, \"argv\": [\"ringbar\", \"start\", \"x\"]}\n",
+        )
+        .unwrap();
+        assert_eq!(running_pid(&dir.join(PID_FILE)), None);
+        PidFile::create(&dir).unwrap().remove();
+        // Our own command line, recorded, is recognised.
+        let argv: Vec<String> = std::env::args().collect();
+        let own = serde_json::json!({"pid": std::process::id(), "argv": argv});
+        fs::write(dir.join(PID_FILE), own.to_string()).unwrap();
+        assert_eq!(running_pid(&dir.join(PID_FILE)), Some(std::process::id()));
         // Beyond the kernel's pid_max, so never alive.
         fs::write(dir.join(PID_FILE), "99999999\n").unwrap();
         PidFile::create(&dir).unwrap().remove();

@@ -15,7 +15,7 @@ pub(crate) const EXIT_NOT_RUNNING: u8 = 3;
 /// Prints the status of the node of `dir` (as JSON with `json`): exit 0
 /// when it runs, 3 when it does not, 1 when it runs but does not answer.
 pub(crate) fn run(dir: &Path, json: bool) -> ExitCode {
-    let pid = pidfile::recorded_pid(&dir.join(PID_FILE)).filter(|pid| pidfile::is_alive(*pid));
+    let pid = pidfile::running_pid(&dir.join(PID_FILE));
     let Some(pid) = pid else {
         if json {
             println!("{}", serde_json::json!({ "running": false }));

@@ -17,7 +17,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// process to end: exit 0 once it has, 3 when no node runs, 1 when it did
 /// not stop in time or could not be asked.
 pub(crate) fn run(dir: &Path, timeout: Duration) -> ExitCode {
-    let pid = pidfile::recorded_pid(&dir.join(PID_FILE)).filter(|pid| pidfile::is_alive(*pid));
+    let pid = pidfile::running_pid(&dir.join(PID_FILE));
     let Some(pid) = pid else {
         println!("No node is running from {}.", dir.display());
         return ExitCode::from(EXIT_NOT_RUNNING);

@@ -96,3 +96,63 @@ fn stop_falls_back_to_sigterm_without_the_control_socket() {
         "{stderr}"
     );
 }
+
+#[test]
+fn stop_never_signals_another_program_that_took_a_dead_nodes_pid() {
+    let dir = Scratch::new("stop-reused").with_config(UNIX_CONFIG);
+    let mut other = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    // a node that died without removing its pid file, whose pid now runs
+    // another program
+    let record = serde_json::json!({"pid": other.id(), "argv": ["ringbar", "start", dir.arg()]});
+    fs::write(dir.path.join("node.pid"), record.to_string()).unwrap();
+    let stop = support::run(&["stop", dir.arg()]);
+    assert_eq!(stop.status.code(), Some(3), "{}", text(&stop.stderr));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        other.try_wait().unwrap().is_none(),
+        "ringbar stop signalled another program"
+    );
+    other.kill().unwrap();
+    other.wait().unwrap();
+}
+
+#[test]
+fn the_control_socket_answers_its_own_user_only() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = Scratch::new("socket-uid").with_config(UNIX_CONFIG);
+    let mut child = spawn(&["start", dir.arg(), "--io", "epoll"]);
+    let socket = dir.path.join("node.sock");
+    assert!(
+        wait_for_file(&socket, &mut child, STARTUP),
+        "no node.sock: {}",
+        stderr_of(child)
+    );
+    let mode = fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "node.sock mode {mode:o}");
+    // SAFETY: geteuid(2) takes nothing and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        // Opened up by hand, the socket still refuses another user's client
+        // (by its credentials); root's own test process may set any uid.
+        fs::set_permissions(&socket, fs::Permissions::from_mode(0o666)).unwrap();
+        let nobody = std::process::Command::new(env!("CARGO_BIN_EXE_ringbar"))
+            .args(["status", dir.arg(), "--json"])
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&nobody.stdout).unwrap_or_default();
+        assert_ne!(doc["running"], true, "{}", text(&nobody.stdout));
+        assert!(
+            !text(&nobody.stdout).contains("\"pid\""),
+            "another user read the node's status: {}",
+            text(&nobody.stdout)
+        );
+    }
+    let stop = support::run(&["stop", dir.arg()]);
+    assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
+    wait_exit(&mut child, SHUTDOWN);
+}

@@ -1,7 +1,7 @@
 //! `ringbar.metrics`: where the node serves its figures in the Prometheus
 //! text format. Off when absent; `ringbar init` writes it on 127.0.0.1.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path as FsPath;
 
 use ringbar_engine::config::Endpoint;
@@ -54,6 +54,11 @@ pub(crate) fn from_root(
                 "the metrics endpoint serves plain HTTP: remove \"tls\" (listen on 127.0.0.1 and put a TLS proxy in front to serve it further)",
             );
             return None;
+        }
+        // Metrics tell about the node: without an interface they stay on
+        // this machine, where a transport would listen on every interface.
+        Endpoint::Tcp { port, .. } if file.endpoint.get("interface").is_none() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
         }
         Endpoint::Tcp {
             interface, port, ..
@@ -134,8 +139,11 @@ mod tests {
         );
         let (metrics, _) = run(json!({"endpoint": {"type": "tcp", "port": "$METRICS_PORT"}}));
         let metrics = metrics.unwrap();
-        assert_eq!(metrics.address, "0.0.0.0:9300".parse().unwrap());
+        assert_eq!(metrics.address, "127.0.0.1:9300".parse().unwrap());
         assert_eq!(metrics.path, DEFAULT_PATH);
+        let (metrics, _) =
+            run(json!({"endpoint": {"type": "tcp", "interface": "0.0.0.0", "port": 9100}}));
+        assert_eq!(metrics.unwrap().address, "0.0.0.0:9100".parse().unwrap());
     }
 
     #[test]

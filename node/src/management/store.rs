@@ -123,6 +123,7 @@ impl Store {
     /// tables, or opens the one there.
     pub(crate) fn create(dir: &Path) -> Result<Store, StoreError> {
         let path = dir.join(STORE_FILE);
+        owner_only(&path).map_err(|e| db_error(&path, redb::StorageError::Io(e)))?;
         let db = Database::create(&path).map_err(|e| db_error(&path, e))?;
         let store = Store { db, path };
         store.write(|txn| {
@@ -288,6 +289,18 @@ impl Store {
         let run = || -> Result<T, redb::Error> { body(&self.db.begin_read()?) };
         run().map_err(|e| db_error(&self.path, e))
     }
+}
+
+/// Makes the database file readable and writable by its owner alone (it
+/// holds password hashes and node keys), creating it empty when missing.
+fn owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
 fn db_error(path: &Path, source: impl Into<redb::Error>) -> StoreError {

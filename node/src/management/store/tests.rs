@@ -184,3 +184,24 @@ fn a_killed_writer_leaves_the_last_committed_state() {
     // The database takes writes again.
     store.add_owner("after", &owner(0)).unwrap();
 }
+
+#[test]
+fn only_its_owner_reads_the_database() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new("mode");
+    let path = dir.0.join(STORE_FILE);
+    // an older database, readable by everyone, is narrowed too
+    drop(Store::create(&dir.0).unwrap());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    drop(Store::create(&dir.0).unwrap());
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    let fresh = Dir::new("mode-new");
+    drop(Store::create(&fresh.0).unwrap());
+    let mode = std::fs::metadata(fresh.0.join(STORE_FILE))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+}
