@@ -74,7 +74,7 @@ pub(crate) enum Command {
     /// terminal). Exit 0 when paired, 2 for a wrong or expired code, 1
     /// when the service cannot be reached or refuses the password.
     Pair {
-        /// The activation code the node printed (6 digits).
+        /// The activation code the node printed (e.g. W97F-96MJ-YGJL).
         code: String,
         /// The management service, e.g. ws://127.0.0.1:9000/ws.
         #[arg(long, value_name = "URL", value_parser = management_url)]

@@ -7,7 +7,7 @@
 //! hash. The service puts this behind every `cryptosign` and `ticket`
 //! method of its transports.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ringbar_engine::config::{
     Authenticator, CryptosignPrincipal, Grant, Provider, RouterConfig, Secret, TicketPrincipal,
@@ -16,7 +16,7 @@ use ringbar_engine::config::{
 
 use super::config::MANAGEMENT_REALM;
 use super::password;
-use super::store::{Credential, Store};
+use super::store::{Credential, Owner, Store};
 
 /// The role of paired nodes.
 const NODE_ROLE: &str = "node";
@@ -127,8 +127,11 @@ impl Authenticator<CryptosignPrincipal> for StateAuthenticator {
 }
 
 impl Authenticator<TicketPrincipal> for StateAuthenticator {
-    /// Owners with a password; the ticket is checked by
-    /// [`Authenticator::verify_ticket`], so the principal's is empty.
+    /// Every name may try a password: an unknown name is refused by
+    /// [`Authenticator::verify_ticket`] after the same argon2 work as a
+    /// wrong password, so the answer's content and time do not tell which
+    /// owner names exist. The ticket is checked there, so the principal's
+    /// is empty.
     fn principal(
         &self,
         realm: &str,
@@ -136,37 +139,38 @@ impl Authenticator<TicketPrincipal> for StateAuthenticator {
         _credential: Option<&[u8]>,
     ) -> Option<(String, TicketPrincipal)> {
         let name = authid.filter(|_| realm == MANAGEMENT_REALM)?;
-        match self.store.owner(name) {
-            Ok(Some(owner)) if matches!(owner.credential, Credential::Password(_)) => Some((
-                name.to_owned(),
-                TicketPrincipal {
-                    ticket: Secret(String::new()),
-                    grant: Grant {
-                        role: OWNER_ROLE.to_owned(),
-                        realm: Some(MANAGEMENT_REALM.to_owned()),
-                    },
+        Some((
+            name.to_owned(),
+            TicketPrincipal {
+                ticket: Secret(String::new()),
+                grant: Grant {
+                    role: OWNER_ROLE.to_owned(),
+                    realm: Some(MANAGEMENT_REALM.to_owned()),
                 },
-            )),
-            Ok(_) => None,
-            Err(error) => {
-                tracing::warn!("cannot look up owner '{name}': {error}");
-                None
-            }
-        }
+            },
+        ))
     }
 
     fn verify_ticket(&self, realm: &str, authid: &str, ticket: &str) -> Option<bool> {
         if realm != MANAGEMENT_REALM {
             return Some(false);
         }
-        let verified = match self.store.owner(authid) {
-            Ok(Some(owner)) => match owner.credential {
-                Credential::Password(hash) => password::verify(ticket, &hash),
-                Credential::Ed25519(_) => false,
-            },
-            Ok(None) => false,
+        let hash = match self.store.owner(authid) {
+            Ok(Some(Owner {
+                credential: Credential::Password(hash),
+                ..
+            })) => Some(hash),
+            Ok(_) => None,
             Err(error) => {
                 tracing::warn!("cannot look up owner '{authid}': {error}");
+                None
+            }
+        };
+        let verified = match hash {
+            Some(hash) => password::verify(ticket, &hash),
+            None => {
+                // the same work as a real check, whose answer is ignored
+                password::verify(ticket, decoy_hash());
                 false
             }
         };
@@ -174,10 +178,21 @@ impl Authenticator<TicketPrincipal> for StateAuthenticator {
     }
 }
 
+/// An argon2 hash of a random password with the owners' parameters, checked
+/// in place of a missing owner's.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| {
+        let mut secret = [0u8; 16];
+        let _ = getrandom::fill(&mut secret);
+        password::hash(&hex::encode(secret)).unwrap_or_default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::management::store::{Node, Owner};
+    use crate::management::store::Node;
 
     fn role(
         auth: &StateAuthenticator,
@@ -248,6 +263,48 @@ mod tests {
         assert_eq!(role(&auth, "realm1", None, paired), None);
         assert_eq!(
             Authenticator::<CryptosignPrincipal>::principal(&auth, m, None, Some(&[1, 2, 3])),
+            None
+        );
+        drop(auth);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn unknown_owners_cost_what_known_ones_cost_and_answer_alike() {
+        let dir = std::env::temp_dir().join(format!("ringbar-authn-t-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::create(&dir).unwrap();
+        let owner = |credential| Owner {
+            credential,
+            created_at: 0,
+        };
+        let hash = password::hash("correct horse").unwrap();
+        store
+            .add_owner("bob", &owner(Credential::Password(hash)))
+            .unwrap();
+        store
+            .add_owner("alice", &owner(Credential::Ed25519("ab".repeat(32))))
+            .unwrap();
+        let auth = StateAuthenticator::new(Arc::new(store), [9; 32]);
+        let m = MANAGEMENT_REALM;
+        for name in ["bob", "alice", "carol"] {
+            let principal = Authenticator::<TicketPrincipal>::principal(&auth, m, Some(name), None);
+            // every name reaches the password check: no early "no such owner"
+            assert_eq!(principal.map(|(authid, _)| authid), Some(name.to_owned()));
+            assert_eq!(
+                Authenticator::<TicketPrincipal>::verify_ticket(&auth, m, name, "wrong horse"),
+                Some(false)
+            );
+        }
+        assert_eq!(
+            Authenticator::<TicketPrincipal>::verify_ticket(&auth, m, "bob", "correct horse"),
+            Some(true)
+        );
+        // the decoy is a real argon2 hash with the owners' parameters
+        assert!(decoy_hash().starts_with("$argon2id$"), "{}", decoy_hash());
+        assert_eq!(
+            Authenticator::<TicketPrincipal>::principal(&auth, "realm1", Some("bob"), None),
             None
         );
         drop(auth);

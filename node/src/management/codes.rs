@@ -1,5 +1,12 @@
-//! Activation codes: six digits, one per waiting node, one-time and
-//! expiring; and the limit on wrong codes per owner.
+//! Activation codes: Crossbar.io's form (`W97F-96MJ-YGJL`: three groups of
+//! four from Autobahn's 27-letter token alphabet, 57 bits), one per waiting
+//! node, one-time and expiring; and the limits on wrong codes, per owner and
+//! over all owners.
+//!
+//! The figure that matters: at most [`MAX_FAILED_ATTEMPTS_TOTAL`] wrong
+//! codes a minute over all owners, so at most 600 guesses over a code's
+//! 10 minutes; with at most [`MAX_CODES`] codes outstanding, the chance
+//! that any guess hits a waiting node is 600 × 1,000 / 27¹² ≈ 4 × 10⁻¹².
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -9,12 +16,22 @@ use std::time::{Duration, Instant};
 pub(crate) const CODE_LIFETIME: Duration = Duration::from_secs(600);
 /// Wrong codes an owner may try per [`ATTEMPT_WINDOW`].
 pub(crate) const MAX_FAILED_ATTEMPTS: usize = 5;
-/// The window of [`MAX_FAILED_ATTEMPTS`].
+/// Wrong codes all owners together may try per [`ATTEMPT_WINDOW`]: the
+/// bound on guessing that does not grow with the number of owners.
+pub(crate) const MAX_FAILED_ATTEMPTS_TOTAL: usize = 60;
+/// The window of [`MAX_FAILED_ATTEMPTS`] and [`MAX_FAILED_ATTEMPTS_TOTAL`].
 pub(crate) const ATTEMPT_WINDOW: Duration = Duration::from_secs(60);
-/// Codes outstanding at once: a bound on nodes waiting to be paired
-/// (beyond it a node is told to try later). It also bounds the chance that
-/// a guessed code is someone's: at most 1 in 1,000 per attempt.
+/// Codes outstanding at once (one per node key): a bound on nodes waiting
+/// to be paired (beyond it a node is told to try later) and on the chance
+/// that a guess is someone's code.
 const MAX_CODES: usize = 1_000;
+/// The letters of a code: Autobahn's token alphabet (no 0/O, 1/I, 2/Z, 8/B
+/// look-alikes), so codes read aloud or retyped survive.
+const CODE_ALPHABET: &[u8] = b"345679ACEFGHJKLMNPQRSTUVWXY";
+/// Groups of [`GROUP_LEN`] letters, joined by `-`.
+const GROUPS: usize = 3;
+/// Letters per group.
+const GROUP_LEN: usize = 4;
 
 /// Why a code cannot be redeemed (or issued).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +70,7 @@ impl CodeError {
                 "this activation code has expired: use the new code the node printed".into()
             }
             CodeError::TooManyAttempts => format!(
-                "more than {MAX_FAILED_ATTEMPTS} wrong activation codes within {} s: wait a minute and try again",
+                "too many wrong activation codes within {} s (at most {MAX_FAILED_ATTEMPTS} per owner, {MAX_FAILED_ATTEMPTS_TOTAL} in all): wait a minute and try again",
                 ATTEMPT_WINDOW.as_secs()
             ),
             CodeError::TooManyWaiting => {
@@ -82,6 +99,8 @@ pub(crate) struct ActivationCodes {
     /// an owner is told "expired" rather than "invalid".
     expired: HashMap<String, String>,
     failures: HashMap<String, VecDeque<Instant>>,
+    /// Every owner's recent wrong codes, for the overall limit.
+    all_failures: VecDeque<Instant>,
 }
 
 impl ActivationCodes {
@@ -97,10 +116,10 @@ impl ActivationCodes {
         if self.by_code.len() >= MAX_CODES {
             return Err(CodeError::TooManyWaiting);
         }
-        // At most 1 in 500 codes is taken, so a free one comes at once;
+        // Codes are sparse (1,000 of 27^12), so a free one comes at once;
         // the bound only guards against a broken generator.
         let code = (0..64)
-            .filter_map(|_| random().map(|n| format!("{:06}", n % 1_000_000)))
+            .map_while(|_| new_code(random))
             .find(|code| !self.by_code.contains_key(code) && !self.expired.contains_key(code))
             .ok_or(CodeError::NoRandomness)?;
         self.by_code.insert(
@@ -121,25 +140,32 @@ impl ActivationCodes {
         now: Instant,
     ) -> Result<String, CodeError> {
         self.purge(now);
-        let failed = self.failures.get(owner).map_or(0, |recent| {
-            recent
+        let recent = |failures: &VecDeque<Instant>| {
+            failures
                 .iter()
                 .filter(|at| now.duration_since(**at) < ATTEMPT_WINDOW)
                 .count()
-        });
-        if failed >= MAX_FAILED_ATTEMPTS {
+        };
+        let failed = self.failures.get(owner).map_or(0, recent);
+        if failed >= MAX_FAILED_ATTEMPTS || recent(&self.all_failures) >= MAX_FAILED_ATTEMPTS_TOTAL
+        {
             return Err(CodeError::TooManyAttempts);
         }
-        let error = match self.by_code.remove(code) {
+        let code = normalize(code);
+        let error = match self.by_code.remove(&code) {
             Some(issued) => return Ok(issued.node),
-            None if self.expired.contains_key(code) => CodeError::Expired,
+            None if self.expired.contains_key(&code) => CodeError::Expired,
             None => CodeError::Invalid,
         };
-        let recent = self.failures.entry(owner.to_owned()).or_default();
-        while recent.len() >= MAX_FAILED_ATTEMPTS {
-            recent.pop_front();
+        let mine = self.failures.entry(owner.to_owned()).or_default();
+        while mine.len() >= MAX_FAILED_ATTEMPTS {
+            mine.pop_front();
         }
-        recent.push_back(now);
+        mine.push_back(now);
+        while self.all_failures.len() >= MAX_FAILED_ATTEMPTS_TOTAL {
+            self.all_failures.pop_front();
+        }
+        self.all_failures.push_back(now);
         Err(error)
     }
 
@@ -173,6 +199,38 @@ impl ActivationCodes {
     }
 }
 
+/// A fresh code from `random`, or `None` when it gives out.
+fn new_code(random: &mut impl FnMut() -> Option<u32>) -> Option<String> {
+    let letters = CODE_ALPHABET.len() as u32;
+    // Draws at or past the last whole multiple of the alphabet are redrawn,
+    // so every letter is equally likely.
+    let fair = u32::MAX - u32::MAX % letters;
+    let mut code = String::with_capacity(GROUPS * (GROUP_LEN + 1));
+    for i in 0..GROUPS * GROUP_LEN {
+        if i > 0 && i % GROUP_LEN == 0 {
+            code.push('-');
+        }
+        let n = (0..16).filter_map(|_| random()).find(|n| *n < fair)?;
+        code.push(char::from(CODE_ALPHABET[(n % letters) as usize]));
+    }
+    Some(code)
+}
+
+/// A code as an owner typed it, in the form issued: case and spacing do not
+/// matter, dashes are optional.
+fn normalize(typed: &str) -> String {
+    let letters: Vec<char> = typed
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let groups: Vec<String> = letters
+        .chunks(GROUP_LEN)
+        .map(|group| group.iter().collect())
+        .collect();
+    groups.join("-")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,28 +244,65 @@ mod tests {
     }
 
     #[test]
-    fn codes_are_six_digits_one_time_and_one_per_node() {
+    fn codes_are_crossbar_shaped_one_time_and_one_per_node() {
         let mut codes = ActivationCodes::default();
         let now = Instant::now();
         let mut random = counter();
         let (first, lifetime) = codes.issue("n1", now, &mut random).unwrap();
-        assert_eq!((first.as_str(), lifetime), ("981240", CODE_LIFETIME));
+        assert_eq!(lifetime, CODE_LIFETIME);
+        assert_eq!(first.len(), 14, "{first}");
+        assert!(
+            first
+                .split('-')
+                .all(|g| g.len() == 4 && g.bytes().all(|b| CODE_ALPHABET.contains(&b))),
+            "{first}"
+        );
         let (second, _) = codes.issue("n1", now, &mut random).unwrap();
+        assert_ne!(first, second);
         assert_eq!(codes.redeem("alice", &first, now), Err(CodeError::Invalid));
-        assert_eq!(codes.redeem("alice", &second, now).unwrap(), "n1");
+        // typed in lower case, without dashes
+        let typed = second.replace('-', "").to_lowercase();
+        assert_eq!(codes.redeem("alice", &typed, now).unwrap(), "n1");
         assert_eq!(codes.redeem("alice", &second, now), Err(CodeError::Invalid));
-        let mut small = || Some(7);
-        let (padded, _) = codes.issue("n2", now, &mut small).unwrap();
-        assert_eq!(padded, "000007");
         // a generator stuck on a taken code, or none at all, fails
+        let mut stuck = || Some(7);
+        codes.issue("n2", now, &mut stuck).unwrap();
         assert_eq!(
-            codes.issue("n3", now, &mut small),
+            codes.issue("n3", now, &mut stuck),
             Err(CodeError::NoRandomness)
         );
         assert_eq!(
             codes.issue("n3", now, &mut || None),
             Err(CodeError::NoRandomness)
         );
+    }
+
+    #[test]
+    fn letters_are_drawn_fairly() {
+        // the one draw past the last multiple of 27 is redrawn
+        let mut draws = [u32::MAX, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].into_iter();
+        let code = new_code(&mut || draws.next()).unwrap();
+        assert_eq!(code, "3456-79AC-EFGH");
+    }
+
+    #[test]
+    fn wrong_codes_are_limited_over_all_owners() {
+        let mut codes = ActivationCodes::default();
+        let now = Instant::now();
+        let (code, _) = codes.issue("n1", now, &mut counter()).unwrap();
+        for i in 0..MAX_FAILED_ATTEMPTS_TOTAL {
+            let owner = format!("owner{}", i / MAX_FAILED_ATTEMPTS);
+            assert_eq!(
+                codes.redeem(&owner, "AAAA-AAAA-AAAA", now),
+                Err(CodeError::Invalid)
+            );
+        }
+        assert_eq!(
+            codes.redeem("alice", &code, now),
+            Err(CodeError::TooManyAttempts)
+        );
+        let next = now + ATTEMPT_WINDOW;
+        assert_eq!(codes.redeem("alice", &code, next).unwrap(), "n1");
     }
 
     #[test]
@@ -228,7 +323,7 @@ mod tests {
         let (code, _) = codes.issue("n1", now, &mut counter()).unwrap();
         for _ in 0..MAX_FAILED_ATTEMPTS {
             assert_eq!(
-                codes.redeem("mallory", "000000", now),
+                codes.redeem("mallory", "AAAA-AAAA-AAAA", now),
                 Err(CodeError::Invalid)
             );
         }
@@ -239,7 +334,7 @@ mod tests {
         // another owner is not affected, and the window passes
         let next = now + ATTEMPT_WINDOW;
         assert_eq!(
-            codes.redeem("mallory", "000000", next),
+            codes.redeem("mallory", "AAAA-AAAA-AAAA", next),
             Err(CodeError::Invalid)
         );
         assert_eq!(codes.redeem("alice", &code, now).unwrap(), "n1");
