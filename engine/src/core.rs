@@ -108,6 +108,9 @@ pub(crate) struct Core {
     /// Mail that did not fit its mailbox yet; publishers wait while any is
     /// here.
     backlog: RefCell<VecDeque<(usize, Mail)>>,
+    /// Wakes the core's own backlog task when mail goes into the backlog,
+    /// so it reaches its mailbox even when no connection reads on this core.
+    backlog_added: Notify,
     /// The testaments of this core's sessions.
     pub(crate) testaments: RefCell<Testaments>,
     /// The bytes queued on this core's connections, against its limit.
@@ -142,6 +145,7 @@ impl Core {
             dealer: CoreDealer::default(),
             ids: RefCell::new(IdGenerator::new()),
             backlog: RefCell::new(VecDeque::new()),
+            backlog_added: Notify::new(),
             testaments: RefCell::new(Testaments::default()),
             queue_budget,
             figures,
@@ -175,9 +179,20 @@ impl Core {
         if backlog.is_empty() {
             if let Err(mail) = self.shared.mailboxes.send(self.id, to, mail) {
                 backlog.push_back((to, mail));
+                self.backlog_added.notify_one();
             }
         } else {
             backlog.push_back((to, mail));
+        }
+    }
+
+    /// Moves the backlog into the mailboxes whenever there is one, for as
+    /// long as the core runs: timers, leaving sessions and answers send mail
+    /// on cores where no connection reads (and so none flushes).
+    pub(crate) async fn flush_backlog_forever(&self) {
+        loop {
+            self.backlog_added.notified().await;
+            self.flush_backlog().await;
         }
     }
 
@@ -229,5 +244,64 @@ impl Drop for ConnectionGuard {
         let n = self.core.connections.get().saturating_sub(1);
         self.core.connections.set(n);
         self.core.connections_changed.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use ringbar_protocol::str::Str;
+
+    use super::*;
+    use crate::mailbox::MAILBOX_CAPACITY;
+
+    fn kill(n: u64) -> Mail {
+        Mail::KillSession {
+            session: SessionId::new(n).unwrap(),
+            reason: Str::from("wamp.close.killed"),
+            message: None,
+        }
+    }
+
+    #[test]
+    fn the_backlog_reaches_its_mailbox_without_a_reading_connection() {
+        let shared = Arc::new(Shared::new(
+            Realms::new(&[]),
+            2,
+            FlowControl::default(),
+            "epoll",
+        ));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&runtime, async {
+            let core = Rc::new(Core::new(0, shared.clone()));
+            let flusher = core.clone();
+            tokio::task::spawn_local(async move { flusher.flush_backlog_forever().await });
+            for n in 1..=MAILBOX_CAPACITY as u64 {
+                core.send_mail(1, kill(n));
+            }
+            assert!(!core.has_backlog());
+            // core 1's mailbox is full: this one waits in the backlog
+            core.send_mail(1, kill(u64::MAX >> 12));
+            assert!(core.has_backlog());
+            let mut delivered = 0;
+            shared.mailboxes.drain(1, |_| delivered += 1);
+            assert_eq!(delivered, MAILBOX_CAPACITY);
+            // no connection reads on core 0; its own task moves the mail
+            for _ in 0..100 {
+                if !core.has_backlog() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            assert!(!core.has_backlog(), "the backlog stayed on an idle core");
+            let mut late = 0;
+            shared.mailboxes.drain(1, |_| late += 1);
+            assert_eq!(late, 1);
+        });
     }
 }

@@ -22,7 +22,7 @@ use crate::broker::Publication;
 use crate::dealer::calls::{Answer, Interrupt, Invoke};
 
 /// Messages per (sender, receiver) queue.
-const MAILBOX_CAPACITY: usize = 65_536;
+pub(crate) const MAILBOX_CAPACITY: usize = 65_536;
 
 /// What one core asks of another.
 pub(crate) enum Mail {

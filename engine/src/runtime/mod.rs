@@ -170,6 +170,8 @@ fn run_core(
             }
         }
         tokio::task::spawn_local(mail_loop(core.clone()));
+        let flusher = core.clone();
+        tokio::task::spawn_local(async move { flusher.flush_backlog_forever().await });
         let mut stop = shutdown.clone();
         let _ = stop.wait_for(|s| *s).await;
         crate::session::goodbye_all(&core);
