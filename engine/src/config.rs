@@ -225,7 +225,8 @@ pub struct WebSocketOptions {
     pub close_handshake_timeout_ms: u64,
     /// `auto_ping_interval`: send a Ping after this much silence, ms (0: off).
     pub auto_ping_interval_ms: u64,
-    /// `auto_ping_timeout`: close if no Pong arrives within this time, ms.
+    /// `auto_ping_timeout`: close if no Pong arrives within this time, ms
+    /// (0: as long as `auto_ping_interval`).
     pub auto_ping_timeout_ms: u64,
     /// `auto_ping_size`: payload bytes of an automatic Ping (4..=125).
     pub auto_ping_size: usize,

@@ -278,10 +278,16 @@ pub(super) fn send_close(conn: &Connection, code: CloseCode, reason: &str) {
 }
 
 /// Pings a quiet peer every `auto_ping_interval`; closes the connection if
-/// nothing arrives within `auto_ping_timeout` after a ping.
+/// nothing arrives within `auto_ping_timeout` (default: the interval) after
+/// a ping.
 async fn auto_ping(conn: Rc<Connection>, last_input: Rc<Cell<Instant>>, options: WebSocketOptions) {
     let interval = Duration::from_millis(options.auto_ping_interval_ms);
-    let timeout = Duration::from_millis(options.auto_ping_timeout_ms.max(1));
+    // Without `auto_ping_timeout` a peer has as long to answer as the
+    // silence that made the router ask (it had 1 ms).
+    let timeout = match options.auto_ping_timeout_ms {
+        0 => interval,
+        ms => Duration::from_millis(ms),
+    };
     let payload = vec![b'r'; options.auto_ping_size.clamp(4, 125)];
     loop {
         tokio::time::sleep(interval).await;
