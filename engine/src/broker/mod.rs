@@ -9,7 +9,7 @@ mod match_index;
 mod publication;
 mod pubsub;
 
-pub(crate) use publication::Publication;
+pub(crate) use publication::{Publication, Receivers};
 pub(crate) use pubsub::{
     deliver, publish, publish_meta, publish_testament, remove_session, subscribe, unsubscribe,
 };

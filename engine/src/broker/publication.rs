@@ -26,7 +26,7 @@ pub(crate) struct Publication {
     /// `exclude_me`.
     pub(crate) exclude_me: bool,
     /// Black- and whitelists, when any was given.
-    pub(crate) filters: Option<PublishOptions>,
+    pub(crate) filters: Option<Receivers>,
     /// Payload passthru options, forwarded to subscribers.
     pub(crate) passthru: Option<PayloadPassthru>,
     /// The matching subscriptions, and whether each is a pattern one (its
@@ -43,25 +43,7 @@ impl Publication {
         if self.exclude_me && subscriber.session == self.publisher {
             return false;
         }
-        let Some(f) = &self.filters else {
-            return true;
-        };
-        let has = |list: &[String], s: &Str| list.iter().any(|x| x.as_str() == s.as_str());
-        if f.exclude.contains(&subscriber.session)
-            || has(&f.exclude_authid, &subscriber.authid)
-            || has(&f.exclude_authrole, &subscriber.authrole)
-        {
-            return false;
-        }
-        f.eligible
-            .as_ref()
-            .is_none_or(|l| l.contains(&subscriber.session))
-            && f.eligible_authid
-                .as_ref()
-                .is_none_or(|l| has(l, &subscriber.authid))
-            && f.eligible_authrole
-                .as_ref()
-                .is_none_or(|l| has(l, &subscriber.authrole))
+        self.filters.as_ref().is_none_or(|f| f.admit(subscriber))
     }
 
     /// The EVENT for subscription `subscription`.
@@ -92,5 +74,125 @@ impl Publication {
             details,
             payload: self.payload.clone(),
         })
+    }
+}
+
+/// A PUBLISH's `exclude*` and `eligible*` lists, sorted once when the
+/// publication is made, so each subscriber costs a binary search of each
+/// list rather than a scan: a publication that names 10,000 sessions to
+/// 10,000 subscribers is 10,000 × 14 steps, not 10⁸.
+pub(crate) struct Receivers {
+    exclude: Vec<SessionId>,
+    exclude_authid: Vec<String>,
+    exclude_authrole: Vec<String>,
+    eligible: Option<Vec<SessionId>>,
+    eligible_authid: Option<Vec<String>>,
+    eligible_authrole: Option<Vec<String>>,
+}
+
+impl Receivers {
+    /// The lists of `options`, when it has any.
+    pub(crate) fn of(options: &PublishOptions) -> Option<Receivers> {
+        options.filters_receivers().then(|| Receivers {
+            exclude: sorted(options.exclude.clone()),
+            exclude_authid: sorted(options.exclude_authid.clone()),
+            exclude_authrole: sorted(options.exclude_authrole.clone()),
+            eligible: options.eligible.clone().map(sorted),
+            eligible_authid: options.eligible_authid.clone().map(sorted),
+            eligible_authrole: options.eligible_authrole.clone().map(sorted),
+        })
+    }
+
+    /// Whether the lists let `subscriber` receive the event.
+    fn admit(&self, subscriber: &Identity) -> bool {
+        let has = |list: &[String], s: &Str| {
+            list.binary_search_by(|x| x.as_str().cmp(s.as_str()))
+                .is_ok()
+        };
+        if self.exclude.binary_search(&subscriber.session).is_ok()
+            || has(&self.exclude_authid, &subscriber.authid)
+            || has(&self.exclude_authrole, &subscriber.authrole)
+        {
+            return false;
+        }
+        self.eligible
+            .as_ref()
+            .is_none_or(|l| l.binary_search(&subscriber.session).is_ok())
+            && self
+                .eligible_authid
+                .as_ref()
+                .is_none_or(|l| has(l, &subscriber.authid))
+            && self
+                .eligible_authrole
+                .as_ref()
+                .is_none_or(|l| has(l, &subscriber.authrole))
+    }
+}
+
+fn sorted<T: Ord>(mut list: Vec<T>) -> Vec<T> {
+    list.sort_unstable();
+    list.dedup();
+    list
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The rule as the spec states it, by scanning every list.
+    fn naive(o: &PublishOptions, who: &Identity) -> bool {
+        let has = |l: &[String], s: &Str| l.iter().any(|x| x == s.as_str());
+        !(o.exclude.contains(&who.session)
+            || has(&o.exclude_authid, &who.authid)
+            || has(&o.exclude_authrole, &who.authrole))
+            && o.eligible.as_ref().is_none_or(|l| l.contains(&who.session))
+            && o.eligible_authid
+                .as_ref()
+                .is_none_or(|l| has(l, &who.authid))
+            && o.eligible_authrole
+                .as_ref()
+                .is_none_or(|l| has(l, &who.authrole))
+    }
+
+    fn ids() -> impl Strategy<Value = Vec<SessionId>> {
+        proptest::collection::vec((1u64..20).prop_map(|n| SessionId::new(n).unwrap()), 0..12)
+    }
+
+    fn names() -> impl Strategy<Value = Vec<String>> {
+        proptest::collection::vec("[a-d]{1,2}", 0..8)
+    }
+
+    proptest! {
+        #[test]
+        fn sorted_lists_admit_what_the_spec_admits(
+            exclude in ids(),
+            exclude_authid in names(),
+            exclude_authrole in names(),
+            eligible in proptest::option::of(ids()),
+            eligible_authid in proptest::option::of(names()),
+            eligible_authrole in proptest::option::of(names()),
+            session in 1u64..20,
+            authid in "[a-d]{1,2}",
+            authrole in "[a-d]{1,2}",
+        ) {
+            let options = PublishOptions {
+                exclude,
+                exclude_authid,
+                exclude_authrole,
+                eligible,
+                eligible_authid,
+                eligible_authrole,
+                ..PublishOptions::from_dict(&Dict::new()).unwrap()
+            };
+            let who = Identity {
+                session: SessionId::new(session).unwrap(),
+                authid: Str::from(authid.as_str()),
+                authrole: Str::from(authrole.as_str()),
+            };
+            let admitted = Receivers::of(&options).is_none_or(|r| r.admit(&who));
+            prop_assert_eq!(admitted, naive(&options, &who));
+        }
     }
 }

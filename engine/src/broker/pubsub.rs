@@ -16,8 +16,8 @@ use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriPattern};
 use ringbar_protocol::value::Value;
 
-use super::Publication;
 use super::subscriptions::CoreId;
+use super::{Publication, Receivers};
 use crate::authorize::Action;
 use crate::config::SlowConsumerPolicy;
 use crate::core::{Core, LocalSubscriber};
@@ -92,7 +92,7 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
         disclosed: disclose.then(|| session.identity.clone()),
         exclude_me: options.exclude_me,
         passthru: options.passthru.clone(),
-        filters: options.filters_receivers().then_some(options.clone()),
+        filters: Receivers::of(&options),
         subscriptions,
         received,
     });
@@ -193,7 +193,7 @@ pub(crate) fn publish_testament(
         disclosed: options.disclose_me.then(|| session.identity.clone()),
         exclude_me: false,
         passthru: options.passthru.clone(),
-        filters: options.filters_receivers().then_some(options.clone()),
+        filters: Receivers::of(options),
         subscriptions,
         received: Instant::now(),
     };
