@@ -28,6 +28,8 @@ pub struct RouterConfig {
     pub transports: Vec<TransportConfig>,
     /// Per-session flow control, for every transport.
     pub flow: FlowControl,
+    /// What one session may hold.
+    pub limits: SessionLimits,
     /// How long shutdown may take before connections are cut, in ms.
     pub shutdown_timeout_ms: u64,
 }
@@ -535,6 +537,27 @@ pub enum SlowConsumerPolicy {
     Drop,
     /// Close its connection.
     Disconnect,
+}
+
+/// Bounds on what one session may hold, so that one client cannot grow the
+/// realm's tables (and every core's work on them) without limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Subscriptions a session may hold at once.
+    pub max_subscriptions: usize,
+    /// Registrations a session may hold at once.
+    pub max_registrations: usize,
+}
+
+impl Default for SessionLimits {
+    /// Room for a large dashboard or service (each entry costs a few
+    /// hundred bytes), far below what would hurt the router.
+    fn default() -> Self {
+        Self {
+            max_subscriptions: 10_000,
+            max_registrations: 10_000,
+        }
+    }
 }
 
 /// Per-session flow control.

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use ringbar_protocol::id::{SessionId, SubscriptionId};
 use tokio::sync::Notify;
 
-use crate::config::FlowControl;
+use crate::config::{FlowControl, SessionLimits};
 use crate::dealer::calls::CoreDealer;
 use crate::figures::CoreFigures;
 use crate::ids::IdGenerator;
@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     pub(crate) mailboxes: Mailboxes,
     /// Flow control for every session.
     pub(crate) flow: FlowControl,
+    /// What one session may hold.
+    pub(crate) limits: SessionLimits,
     /// Session ids in use, so a new one is unique per router.
     session_ids: Mutex<HashSet<u64>>,
     /// Live figures of each core, for `ringbar status`, the metrics
@@ -43,11 +45,18 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Shared state for `cores` cores.
-    pub(crate) fn new(realms: Realms, cores: usize, flow: FlowControl, io: &'static str) -> Self {
+    pub(crate) fn new(
+        realms: Realms,
+        cores: usize,
+        flow: FlowControl,
+        limits: SessionLimits,
+        io: &'static str,
+    ) -> Self {
         Self {
             realms,
             mailboxes: Mailboxes::new(cores),
             flow,
+            limits,
             session_ids: Mutex::new(HashSet::new()),
             figures: (0..cores).map(|_| Arc::new(CoreFigures::new())).collect(),
             io,
@@ -270,6 +279,7 @@ mod tests {
             Realms::new(&[]),
             2,
             FlowControl::default(),
+            SessionLimits::default(),
             "epoll",
         ));
         let runtime = tokio::runtime::Builder::new_current_thread()

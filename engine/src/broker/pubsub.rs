@@ -30,6 +30,8 @@ use crate::wire::Wire;
 
 const ERR_INVALID_URI: &str = "wamp.error.invalid_uri";
 const ERR_NOT_AUTHORIZED: &str = "wamp.error.not_authorized";
+/// A session holds as many subscriptions as `ringbar.limits` allows.
+const ERR_TOO_MANY_SUBSCRIPTIONS: &str = "ringbar.error.too_many_subscriptions";
 
 fn core_id(core: &Core) -> CoreId {
     CoreId::try_from(core.id).unwrap_or(CoreId::MAX)
@@ -366,9 +368,21 @@ pub(crate) fn subscribe(
         .subscribe(pattern.clone(), core_id(core));
     let id = subscription.id;
     let already = session.subscriptions.borrow().contains(&id);
+    let limit = core.shared.limits.max_subscriptions;
     if already {
         // Subscribing twice is idempotent: undo the second count.
         realm.subscriptions.unsubscribe(id, core_id(core));
+    } else if session.subscriptions.borrow().len() >= limit {
+        realm.subscriptions.unsubscribe(id, core_id(core));
+        session.send_error(
+            MessageType::Subscribe,
+            subscribe.request,
+            ERR_TOO_MANY_SUBSCRIPTIONS,
+            &format!(
+                "this session holds {limit} subscriptions, the most ringbar.limits.max_subscriptions_per_session allows: unsubscribe first"
+            ),
+        );
+        return Flow::Continue;
     } else {
         session.subscriptions.borrow_mut().push(id);
         core.local_subscribers

@@ -67,6 +67,21 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
             ),
         );
     }
+    let held = core
+        .dealer
+        .callees
+        .borrow()
+        .get(&session.identity.session)
+        .map_or(0, |callee| callee.registrations.len());
+    let limit = core.shared.limits.max_registrations;
+    if held >= limit {
+        return refuse(
+            "ringbar.error.too_many_registrations",
+            &format!(
+                "this session holds {limit} registrations, the most ringbar.limits.max_registrations_per_session allows: unregister first"
+            ),
+        );
+    }
     let Some(invoke) = InvokePolicy::parse(&options.invoke) else {
         return Flow::Violation(format!("unknown invocation policy '{}'", options.invoke));
     };

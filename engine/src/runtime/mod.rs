@@ -71,7 +71,7 @@ pub(crate) fn start(
     }
     let realms = Realms::new(&config.realms);
     let io = if uring { "io_uring" } else { "epoll" };
-    let shared = Arc::new(Shared::new(realms, cores, config.flow, io));
+    let shared = Arc::new(Shared::new(realms, cores, config.flow, config.limits, io));
     let pins = core_affinity::get_core_ids().unwrap_or_default();
     let timeout = Duration::from_millis(config.shutdown_timeout_ms);
     tracing::info!(cores, io, "router started");

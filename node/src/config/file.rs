@@ -377,6 +377,9 @@ pub(crate) struct RingbarFile {
     /// `flow`: per-session flow control.
     #[serde(default)]
     pub(crate) flow: Option<FlowFile>,
+    /// `limits`: what one session may hold.
+    #[serde(default)]
+    pub(crate) limits: Option<LimitsFile>,
     /// `shutdown_timeout_ms`.
     #[serde(default)]
     pub(crate) shutdown_timeout_ms: Option<i64>,
@@ -395,6 +398,18 @@ pub(crate) struct FlowFile {
     /// `slow_consumer`: `drop` or `disconnect`.
     #[serde(default)]
     pub(crate) slow_consumer: Option<String>,
+}
+
+/// `ringbar.limits`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "limits")]
+pub(crate) struct LimitsFile {
+    /// `max_subscriptions_per_session`.
+    #[serde(default)]
+    pub(crate) max_subscriptions_per_session: Option<i64>,
+    /// `max_registrations_per_session`.
+    #[serde(default)]
+    pub(crate) max_registrations_per_session: Option<i64>,
 }
 
 /// A method of a transport's `auth` that has principals (`ticket`,

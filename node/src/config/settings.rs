@@ -1,7 +1,7 @@
 //! ringbar's own settings: the top-level `"ringbar"` object of the config
 //! file, overridden by command-line flags.
 
-use ringbar_engine::config::{FlowControl, IoBackend, SlowConsumerPolicy};
+use ringbar_engine::config::{FlowControl, IoBackend, SessionLimits, SlowConsumerPolicy};
 use serde_json::Value;
 
 use super::diag::{Diagnostics, Path};
@@ -30,6 +30,8 @@ pub(crate) struct Settings {
     pub(crate) io: IoBackend,
     /// Per-session flow control.
     pub(crate) flow: FlowControl,
+    /// What one session may hold.
+    pub(crate) limits: SessionLimits,
     /// Graceful shutdown limit, ms.
     pub(crate) shutdown_timeout_ms: u64,
 }
@@ -64,6 +66,7 @@ pub(crate) fn convert(
         cores: available_cores(),
         io: IoBackend::Auto,
         flow: FlowControl::default(),
+        limits: SessionLimits::default(),
         shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
     };
     if let Some(cores) = file.cores {
@@ -115,6 +118,30 @@ pub(crate) fn convert(
                 &flow_path.key("slow_consumer"),
                 format!("\"{other}\" is not one of drop, disconnect"),
             ),
+        }
+    }
+    if let Some(limits) = file.limits {
+        let limits_path = path.key("limits");
+        for (value, key, field) in [
+            (
+                limits.max_subscriptions_per_session,
+                "max_subscriptions_per_session",
+                &mut settings.limits.max_subscriptions,
+            ),
+            (
+                limits.max_registrations_per_session,
+                "max_registrations_per_session",
+                &mut settings.limits.max_registrations,
+            ),
+        ] {
+            let Some(count) = value else { continue };
+            match usize::try_from(count) {
+                Ok(count @ 1..) => *field = count,
+                _ => diag.error(
+                    &limits_path.key(key),
+                    format!("{count} is not a count (at least 1)"),
+                ),
+            }
         }
     }
     if let Some(ms) = file.shutdown_timeout_ms {
@@ -173,7 +200,9 @@ mod tests {
         let (settings, errors) = run(
             json!({"cores": 3, "io": "epoll", "shutdown_timeout_ms": 250,
                    "flow": {"max_queued_bytes": 65536, "max_core_queued_bytes": 1048576,
-                            "slow_consumer": "disconnect"}}),
+                            "slow_consumer": "disconnect"},
+                   "limits": {"max_subscriptions_per_session": 50,
+                              "max_registrations_per_session": 7}}),
             Overrides::default(),
         );
         assert!(errors.is_empty());
@@ -187,6 +216,23 @@ mod tests {
                 max_core_queued_bytes: 1 << 20,
                 slow_consumer: SlowConsumerPolicy::Disconnect
             }
+        );
+        assert_eq!(
+            settings.limits,
+            SessionLimits {
+                max_subscriptions: 50,
+                max_registrations: 7
+            }
+        );
+        let (_, errors) = run(
+            json!({"limits": {"max_registrations_per_session": 0}}),
+            Overrides::default(),
+        );
+        assert_eq!(
+            errors,
+            [
+                "config.json: ringbar.limits.max_registrations_per_session: 0 is not a count (at least 1)"
+            ]
         );
     }
 

@@ -123,6 +123,7 @@ impl Converter<'_> {
             realms,
             transports,
             flow: settings.flow,
+            limits: settings.limits,
             shutdown_timeout_ms: settings.shutdown_timeout_ms,
         })
     }
