@@ -28,8 +28,8 @@ pub struct RouterConfig {
     pub transports: Vec<TransportConfig>,
     /// Per-session flow control, for every transport.
     pub flow: FlowControl,
-    /// What one session may hold.
-    pub limits: SessionLimits,
+    /// What clients may make the router hold.
+    pub limits: Limits,
     /// How long shutdown may take before connections are cut, in ms.
     pub shutdown_timeout_ms: u64,
 }
@@ -539,23 +539,28 @@ pub enum SlowConsumerPolicy {
     Disconnect,
 }
 
-/// Bounds on what one session may hold, so that one client cannot grow the
-/// realm's tables (and every core's work on them) without limit.
+/// Bounds on what clients may make the router hold, so that one client
+/// cannot grow a realm's tables (and every core's work on them) without
+/// limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionLimits {
+pub struct Limits {
     /// Subscriptions a session may hold at once.
-    pub max_subscriptions: usize,
+    pub max_subscriptions_per_session: usize,
     /// Registrations a session may hold at once.
-    pub max_registrations: usize,
+    pub max_registrations_per_session: usize,
+    /// Bytes of retained events (topics and payloads) a realm keeps.
+    pub max_retained_bytes_per_realm: usize,
 }
 
-impl Default for SessionLimits {
-    /// Room for a large dashboard or service (each entry costs a few
-    /// hundred bytes), far below what would hurt the router.
+impl Default for Limits {
+    /// Room for a large dashboard or service (each subscription or
+    /// registration costs a few hundred bytes), far below what would hurt
+    /// the router.
     fn default() -> Self {
         Self {
-            max_subscriptions: 10_000,
-            max_registrations: 10_000,
+            max_subscriptions_per_session: 10_000,
+            max_registrations_per_session: 10_000,
+            max_retained_bytes_per_realm: 64 << 20,
         }
     }
 }

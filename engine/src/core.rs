@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use ringbar_protocol::id::{SessionId, SubscriptionId};
 use tokio::sync::Notify;
 
-use crate::config::{FlowControl, SessionLimits};
+use crate::config::{FlowControl, Limits};
 use crate::dealer::calls::CoreDealer;
 use crate::figures::CoreFigures;
 use crate::ids::IdGenerator;
@@ -31,7 +31,7 @@ pub(crate) struct Shared {
     /// Flow control for every session.
     pub(crate) flow: FlowControl,
     /// What one session may hold.
-    pub(crate) limits: SessionLimits,
+    pub(crate) limits: Limits,
     /// Session ids in use, so a new one is unique per router.
     session_ids: Mutex<HashSet<u64>>,
     /// Live figures of each core, for `ringbar status`, the metrics
@@ -49,7 +49,7 @@ impl Shared {
         realms: Realms,
         cores: usize,
         flow: FlowControl,
-        limits: SessionLimits,
+        limits: Limits,
         io: &'static str,
     ) -> Self {
         Self {
@@ -279,7 +279,7 @@ mod tests {
             Realms::new(&[]),
             2,
             FlowControl::default(),
-            SessionLimits::default(),
+            Limits::default(),
             "epoll",
         ));
         let runtime = tokio::runtime::Builder::new_current_thread()

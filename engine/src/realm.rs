@@ -18,6 +18,15 @@ use crate::session::Identity;
 /// new topic's retained event replaces nothing and is not kept.
 const MAX_RETAINED_TOPICS: usize = 100_000;
 
+/// A realm's retained events, one per topic, within a byte budget.
+#[derive(Default)]
+struct Retained {
+    /// The event of each topic, and the bytes it is counted for.
+    by_topic: HashMap<String, (Arc<Publication>, usize)>,
+    /// The sum of those bytes.
+    bytes: usize,
+}
+
 /// One realm's shared state.
 pub(crate) struct Realm {
     /// Position in the router's realm list: keys per-core tables, since
@@ -32,7 +41,7 @@ pub(crate) struct Realm {
     pub(crate) subscriptions: Subscriptions,
     /// The dealer's registration table.
     pub(crate) registrations: Registrations,
-    retained: Mutex<HashMap<String, Arc<Publication>>>,
+    retained: Mutex<Retained>,
     /// The joined sessions of every core, for the session meta API (changed
     /// on join and leave only).
     sessions: Mutex<HashMap<SessionId, RealmSession>>,
@@ -110,7 +119,7 @@ impl Realm {
             subscriptions,
             history,
             registrations: Registrations::new(),
-            retained: Mutex::new(HashMap::new()),
+            retained: Mutex::new(Retained::default()),
             sessions: Mutex::new(HashMap::new()),
             subscribers: Mutex::new(HashMap::new()),
         }
@@ -121,22 +130,41 @@ impl Realm {
         self.roles.get(name).cloned()
     }
 
-    /// Keeps `publication` as its topic's retained event.
-    pub(crate) fn retain(&self, publication: Arc<Publication>) {
-        let mut retained = self.retained.lock().unwrap_or_else(|e| e.into_inner());
+    /// Keeps a copy of `publication` as its topic's retained event, while
+    /// the realm's retained events stay within `max_bytes` (topics and
+    /// payloads) and [`MAX_RETAINED_TOPICS`]. The copy owns its bytes, so
+    /// the read buffer the PUBLISH arrived in is not kept alive by it. An
+    /// event that does not fit also drops the topic's older one: a stale
+    /// event must not pass for the latest.
+    pub(crate) fn retain(&self, publication: &Publication, max_bytes: usize) {
         let topic = publication.topic.as_str();
-        if retained.len() < MAX_RETAINED_TOPICS || retained.contains_key(topic) {
-            retained.insert(topic.to_owned(), publication);
+        let size = publication.retained_bytes();
+        let mut retained = lock(&self.retained);
+        let previous = retained
+            .by_topic
+            .remove(topic)
+            .map_or(0, |(_, bytes)| bytes);
+        retained.bytes -= previous;
+        let fits = retained.bytes + size <= max_bytes;
+        let room = previous > 0 || retained.by_topic.len() < MAX_RETAINED_TOPICS;
+        if fits && room {
+            retained
+                .by_topic
+                .insert(topic.to_owned(), (Arc::new(publication.detached()), size));
+            retained.bytes += size;
+        } else {
+            tracing::debug!(realm = %self.name, topic, size, "retained event not kept: the realm's retained events are at their limit");
         }
     }
 
     /// The retained events whose topics `matches` accepts.
     pub(crate) fn retained(&self, matches: impl Fn(&str) -> bool) -> Vec<Arc<Publication>> {
-        let retained = self.retained.lock().unwrap_or_else(|e| e.into_inner());
+        let retained = lock(&self.retained);
         let mut found: Vec<_> = retained
+            .by_topic
             .iter()
             .filter(|(topic, _)| matches(topic))
-            .map(|(_, p)| p.clone())
+            .map(|(_, (p, _))| p.clone())
             .collect();
         // Deterministic order: by topic.
         found.sort_by(|a, b| a.topic.as_str().cmp(b.topic.as_str()));

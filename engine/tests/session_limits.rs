@@ -1,5 +1,5 @@
-//! What one session may hold: past `max_subscriptions` and
-//! `max_registrations` a SUBSCRIBE or REGISTER gets an ERROR naming the
+//! What one session may hold: past `max_subscriptions_per_session` and
+//! `max_registrations_per_session` a SUBSCRIBE or REGISTER gets an ERROR naming the
 //! limit, the session goes on, and others are not affected.
 
 // Test code: a panic is a failed test.
@@ -42,8 +42,8 @@ fn error_uri(m: &Message, of: MessageType) -> String {
 fn subscriptions_and_registrations_stop_at_the_limits() {
     for io in [IoBackend::Epoll, IoBackend::Uring] {
         let router = TestRouter::start_edited(1, io, |config| {
-            config.limits.max_subscriptions = 3;
-            config.limits.max_registrations = 2;
+            config.limits.max_subscriptions_per_session = 3;
+            config.limits.max_registrations_per_session = 2;
         });
         let mut c = Client::connect(&router, Transport::WebSocket(Serializer::Json));
         join(&mut c, "realm1");

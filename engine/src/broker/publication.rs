@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use ringbar_protocol::id::{PublicationId, SessionId, SubscriptionId};
-use ringbar_protocol::message::{Event, Message, Payload};
+use ringbar_protocol::message::{Arguments, Event, Message, Payload};
 use ringbar_protocol::options::{PayloadPassthru, PublishOptions};
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
@@ -46,6 +47,43 @@ impl Publication {
         self.filters.as_ref().is_none_or(|f| f.admit(subscriber))
     }
 
+    /// The bytes a retained copy holds: topic and payload.
+    pub(crate) fn retained_bytes(&self) -> usize {
+        let payload = match &self.payload {
+            Payload::Empty => 0,
+            Payload::Arguments(a) => a.args.len() + a.kwargs.as_ref().map_or(0, Bytes::len),
+            Payload::Transparent(bytes) => bytes.len(),
+        };
+        self.topic.len() + payload
+    }
+
+    /// A copy that owns its topic and payload bytes instead of sharing the
+    /// buffer they were read into (which holds the whole read).
+    pub(crate) fn detached(&self) -> Publication {
+        let payload = match &self.payload {
+            Payload::Empty => Payload::Empty,
+            Payload::Arguments(a) => Payload::Arguments(Arguments {
+                serializer: a.serializer,
+                args: Bytes::copy_from_slice(&a.args),
+                kwargs: a.kwargs.as_deref().map(Bytes::copy_from_slice),
+            }),
+            Payload::Transparent(bytes) => Payload::Transparent(Bytes::copy_from_slice(bytes)),
+        };
+        Publication {
+            realm: self.realm.clone(),
+            id: self.id,
+            topic: Str::from(self.topic.as_str()),
+            payload,
+            publisher: self.publisher,
+            disclosed: self.disclosed.clone(),
+            exclude_me: self.exclude_me,
+            filters: self.filters.clone(),
+            passthru: self.passthru.clone(),
+            subscriptions: self.subscriptions.clone(),
+            received: self.received,
+        }
+    }
+
     /// The EVENT for subscription `subscription`.
     pub(crate) fn event(
         &self,
@@ -81,6 +119,7 @@ impl Publication {
 /// publication is made, so each subscriber costs a binary search of each
 /// list rather than a scan: a publication that names 10,000 sessions to
 /// 10,000 subscribers is 10,000 × 14 steps, not 10⁸.
+#[derive(Clone)]
 pub(crate) struct Receivers {
     exclude: Vec<SessionId>,
     exclude_authid: Vec<String>,
@@ -162,6 +201,55 @@ mod tests {
 
     fn names() -> impl Strategy<Value = Vec<String>> {
         proptest::collection::vec("[a-d]{1,2}", 0..8)
+    }
+
+    #[test]
+    fn a_detached_copy_keeps_no_part_of_the_read_buffer() {
+        use crate::config::RealmConfig;
+        use ringbar_protocol::codec::Serializer;
+        use ringbar_protocol::uri::UriCheck;
+
+        let read = Bytes::from_static(b"com.example.topic[1,2,3]{\"k\":1}");
+        let realm = crate::realm::Realm::new(
+            0,
+            &RealmConfig {
+                name: "realm1".into(),
+                roles: Vec::new(),
+                uri_check: UriCheck::Loose,
+                event_history: Vec::new(),
+            },
+        );
+        let publication = Publication {
+            realm: Arc::new(realm),
+            id: PublicationId::new(1).unwrap(),
+            topic: Str::from_utf8(read.slice(0..17)).unwrap(),
+            payload: Payload::Arguments(Arguments {
+                serializer: Serializer::Json,
+                args: read.slice(17..24),
+                kwargs: Some(read.slice(24..)),
+            }),
+            publisher: SessionId::new(1).unwrap(),
+            disclosed: None,
+            exclude_me: false,
+            filters: None,
+            passthru: None,
+            subscriptions: Vec::new(),
+            received: Instant::now(),
+        };
+        assert_eq!(publication.retained_bytes(), read.len());
+        let copy = publication.detached();
+        let inside = |p: *const u8| read.as_ptr_range().contains(&p);
+        assert_eq!(copy.topic.as_str(), "com.example.topic");
+        assert!(!inside(copy.topic.as_str().as_ptr()));
+        let Payload::Arguments(a) = &copy.payload else {
+            panic!("arguments")
+        };
+        assert_eq!(
+            (&a.args[..], a.kwargs.as_deref()),
+            (&b"[1,2,3]"[..], Some(&b"{\"k\":1}"[..]))
+        );
+        assert!(!inside(a.args.as_ptr()));
+        assert!(!inside(a.kwargs.as_ref().unwrap().as_ptr()));
     }
 
     proptest! {

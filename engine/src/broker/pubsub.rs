@@ -130,7 +130,8 @@ fn matching(realm: &Realm, topic: &str) -> (Vec<(SubscriptionId, bool)>, u64) {
 /// keeps it as its topic's retained event when asked.
 fn route(core: &Core, publication: Arc<Publication>, cores: u64, retain: bool) {
     if retain {
-        publication.realm.retain(publication.clone());
+        let max_bytes = core.shared.limits.max_retained_bytes_per_realm;
+        publication.realm.retain(&publication, max_bytes);
     }
     let me = core_id(core);
     if cores & (1 << me) != 0 {
@@ -368,7 +369,7 @@ pub(crate) fn subscribe(
         .subscribe(pattern.clone(), core_id(core));
     let id = subscription.id;
     let already = session.subscriptions.borrow().contains(&id);
-    let limit = core.shared.limits.max_subscriptions;
+    let limit = core.shared.limits.max_subscriptions_per_session;
     if already {
         // Subscribing twice is idempotent: undo the second count.
         realm.subscriptions.unsubscribe(id, core_id(core));

@@ -73,7 +73,7 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
         .borrow()
         .get(&session.identity.session)
         .map_or(0, |callee| callee.registrations.len());
-    let limit = core.shared.limits.max_registrations;
+    let limit = core.shared.limits.max_registrations_per_session;
     if held >= limit {
         return refuse(
             "ringbar.error.too_many_registrations",

@@ -151,7 +151,7 @@ impl TestRouter {
                 },
             ],
             flow: FlowControl::default(),
-            limits: SessionLimits::default(),
+            limits: Limits::default(),
             shutdown_timeout_ms: 2000,
         };
         edit(&mut config);

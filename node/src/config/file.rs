@@ -410,6 +410,9 @@ pub(crate) struct LimitsFile {
     /// `max_registrations_per_session`.
     #[serde(default)]
     pub(crate) max_registrations_per_session: Option<i64>,
+    /// `max_retained_bytes_per_realm`.
+    #[serde(default)]
+    pub(crate) max_retained_bytes_per_realm: Option<i64>,
 }
 
 /// A method of a transport's `auth` that has principals (`ticket`,

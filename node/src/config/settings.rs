@@ -1,7 +1,7 @@
 //! ringbar's own settings: the top-level `"ringbar"` object of the config
 //! file, overridden by command-line flags.
 
-use ringbar_engine::config::{FlowControl, IoBackend, SessionLimits, SlowConsumerPolicy};
+use ringbar_engine::config::{FlowControl, IoBackend, Limits, SlowConsumerPolicy};
 use serde_json::Value;
 
 use super::diag::{Diagnostics, Path};
@@ -30,8 +30,8 @@ pub(crate) struct Settings {
     pub(crate) io: IoBackend,
     /// Per-session flow control.
     pub(crate) flow: FlowControl,
-    /// What one session may hold.
-    pub(crate) limits: SessionLimits,
+    /// What clients may make the router hold.
+    pub(crate) limits: Limits,
     /// Graceful shutdown limit, ms.
     pub(crate) shutdown_timeout_ms: u64,
 }
@@ -66,7 +66,7 @@ pub(crate) fn convert(
         cores: available_cores(),
         io: IoBackend::Auto,
         flow: FlowControl::default(),
-        limits: SessionLimits::default(),
+        limits: Limits::default(),
         shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
     };
     if let Some(cores) = file.cores {
@@ -126,12 +126,17 @@ pub(crate) fn convert(
             (
                 limits.max_subscriptions_per_session,
                 "max_subscriptions_per_session",
-                &mut settings.limits.max_subscriptions,
+                &mut settings.limits.max_subscriptions_per_session,
             ),
             (
                 limits.max_registrations_per_session,
                 "max_registrations_per_session",
-                &mut settings.limits.max_registrations,
+                &mut settings.limits.max_registrations_per_session,
+            ),
+            (
+                limits.max_retained_bytes_per_realm,
+                "max_retained_bytes_per_realm",
+                &mut settings.limits.max_retained_bytes_per_realm,
             ),
         ] {
             let Some(count) = value else { continue };
@@ -202,7 +207,8 @@ mod tests {
                    "flow": {"max_queued_bytes": 65536, "max_core_queued_bytes": 1048576,
                             "slow_consumer": "disconnect"},
                    "limits": {"max_subscriptions_per_session": 50,
-                              "max_registrations_per_session": 7}}),
+                              "max_registrations_per_session": 7,
+                              "max_retained_bytes_per_realm": 1048576}}),
             Overrides::default(),
         );
         assert!(errors.is_empty());
@@ -219,9 +225,10 @@ mod tests {
         );
         assert_eq!(
             settings.limits,
-            SessionLimits {
-                max_subscriptions: 50,
-                max_registrations: 7
+            Limits {
+                max_subscriptions_per_session: 50,
+                max_registrations_per_session: 7,
+                max_retained_bytes_per_realm: 1 << 20,
             }
         );
         let (_, errors) = run(
