@@ -550,6 +550,9 @@ pub struct Limits {
     pub max_registrations_per_session: usize,
     /// Bytes of retained events (topics and payloads) a realm keeps.
     pub max_retained_bytes_per_realm: usize,
+    /// How long a connection may take from the end of its transport
+    /// handshake to WELCOME (HELLO and authentication), in ms.
+    pub join_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -561,6 +564,9 @@ impl Default for Limits {
             max_subscriptions_per_session: 10_000,
             max_registrations_per_session: 10_000,
             max_retained_bytes_per_realm: 64 << 20,
+            // past the 10 s a dynamic authenticator may take, whose
+            // ABORT says more than a closed connection
+            join_timeout_ms: 15_000,
         }
     }
 }

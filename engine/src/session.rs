@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use ringbar_protocol::codec::{self, Serializer};
@@ -183,6 +184,8 @@ impl SessionDriver {
         wire: Wire,
         auth: Arc<AuthConfig>,
     ) -> Self {
+        let timeout = Duration::from_millis(core.shared.limits.join_timeout_ms);
+        tokio::task::spawn_local(join_deadline(conn.clone(), timeout));
         Self {
             core,
             conn,
@@ -588,6 +591,7 @@ impl SessionDriver {
             session: id,
             details,
         }));
+        self.conn.joined.set(true);
         let key = self.core.add_session(handle.clone());
         let meta_details =
             meta::session_details(&handle, accepted.authmethod, accepted.authprovider);
@@ -750,6 +754,17 @@ pub(crate) fn decode_arguments(payload: &Payload) -> Result<(Vec<Value>, Dict), 
         Payload::Transparent(_) => {
             Err("meta procedures take plain arguments, not a passthru payload".into())
         }
+    }
+}
+
+/// Cuts off a connection whose session has not joined within `timeout`:
+/// a peer that opens connections and never says HELLO (or never finishes
+/// authenticating) must not hold them open.
+async fn join_deadline(conn: Rc<Connection>, timeout: Duration) {
+    tokio::time::sleep(timeout).await;
+    if !conn.joined.get() && !conn.outbound.is_closing() {
+        tracing::info!(peer = %conn.peer, timeout_ms = timeout.as_millis() as u64, "no session joined in time: connection closed");
+        conn.abort();
     }
 }
 

@@ -36,6 +36,8 @@ pub(crate) struct Connection {
     /// The figures of the connection's core, which count what it reads,
     /// writes and is sent.
     pub(crate) figures: Arc<CoreFigures>,
+    /// A session on it got WELCOME (until then a deadline runs).
+    pub(crate) joined: Cell<bool>,
 }
 
 impl Connection {
@@ -49,6 +51,7 @@ impl Connection {
             awaiting_close: Cell::new(false),
             max_frame_bytes: Cell::new(usize::MAX),
             figures: core.figures.clone(),
+            joined: Cell::new(false),
         })
     }
 

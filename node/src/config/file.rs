@@ -413,6 +413,9 @@ pub(crate) struct LimitsFile {
     /// `max_retained_bytes_per_realm`.
     #[serde(default)]
     pub(crate) max_retained_bytes_per_realm: Option<i64>,
+    /// `join_timeout_ms`.
+    #[serde(default)]
+    pub(crate) join_timeout_ms: Option<i64>,
 }
 
 /// A method of a transport's `auth` that has principals (`ticket`,

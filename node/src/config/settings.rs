@@ -148,6 +148,15 @@ pub(crate) fn convert(
                 ),
             }
         }
+        if let Some(ms) = limits.join_timeout_ms {
+            match u64::try_from(ms) {
+                Ok(ms @ 100..) => settings.limits.join_timeout_ms = ms,
+                _ => diag.error(
+                    &limits_path.key("join_timeout_ms"),
+                    format!("{ms} is not a timeout (at least 100 ms)"),
+                ),
+            }
+        }
     }
     if let Some(ms) = file.shutdown_timeout_ms {
         match u64::try_from(ms) {
@@ -208,7 +217,8 @@ mod tests {
                             "slow_consumer": "disconnect"},
                    "limits": {"max_subscriptions_per_session": 50,
                               "max_registrations_per_session": 7,
-                              "max_retained_bytes_per_realm": 1048576}}),
+                              "max_retained_bytes_per_realm": 1048576,
+                              "join_timeout_ms": 3000}}),
             Overrides::default(),
         );
         assert!(errors.is_empty());
@@ -229,6 +239,7 @@ mod tests {
                 max_subscriptions_per_session: 50,
                 max_registrations_per_session: 7,
                 max_retained_bytes_per_realm: 1 << 20,
+                join_timeout_ms: 3000,
             }
         );
         let (_, errors) = run(
