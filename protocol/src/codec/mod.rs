@@ -10,6 +10,7 @@
 //! serializer only implements the [`format::Format`] trait: split a list into
 //! element spans, read and write scalars and value trees.
 
+pub mod batch;
 mod cbor;
 mod cursor;
 mod decode;
