@@ -73,14 +73,10 @@ fn one_batch_carries_a_whole_session_start_in_order() {
 #[test]
 fn batched_and_plain_sessions_exchange_events() {
     let router = TestRouter::start(2, IoBackend::Epoll);
-    let mut plain = Client::connect(&router, Transport::WebSocket(Serializer::Json));
-    join(&mut plain, "realm1");
-    subscribe(&mut plain, "com.mixed", Dict::new());
-    let mut batched = Client::connect(&router, Transport::WebSocketBatched(Serializer::Ubjson));
-    join(&mut batched, "realm1");
-    subscribe(&mut batched, "com.mixed", Dict::new());
-    let mut publisher = Client::connect(&router, Transport::WebSocketBatched(Serializer::Cbor));
-    join(&mut publisher, "realm1");
+    let mut plain = subscriber(&router, Transport::WebSocket(Serializer::Json), "com.mixed");
+    let batched = Transport::WebSocketBatched(Serializer::Ubjson);
+    let mut batched = subscriber(&router, batched, "com.mixed");
+    let mut publisher = joined(&router, Transport::WebSocketBatched(Serializer::Cbor));
     let args = [
         Value::from("héllo"),
         Value::Int(-3),
@@ -98,9 +94,8 @@ fn batched_and_plain_sessions_exchange_events() {
 #[test]
 fn malformed_batches_close_with_1002() {
     let router = TestRouter::start(1, IoBackend::Epoll);
-    let mut bystander = Client::connect(&router, Transport::WebSocket(Serializer::MsgPack));
-    join(&mut bystander, "realm1");
-    subscribe(&mut bystander, "com.after", Dict::new());
+    let bystander = Transport::WebSocket(Serializer::MsgPack);
+    let mut bystander = subscriber(&router, bystander, "com.after");
     let cases: [(Serializer, &[u8]); 5] = [
         // The last JSON message has no separator.
         (Serializer::Json, b"[1,\"realm1\",{}]"),
@@ -112,14 +107,26 @@ fn malformed_batches_close_with_1002() {
         (Serializer::Ubjson, &[]),
     ];
     for (serializer, batch) in cases {
-        let mut c = Client::connect(&router, Transport::WebSocketBatched(serializer));
-        join(&mut c, "realm1");
+        let mut c = joined(&router, Transport::WebSocketBatched(serializer));
         c.send_raw(batch);
         while c.recv().is_some() {}
         assert_eq!(c.closed, Some(1002), "{serializer:?} {batch:?}");
     }
-    let mut publisher = Client::connect(&router, Transport::WebSocketBatched(Serializer::Json));
-    join(&mut publisher, "realm1");
+    let mut publisher = joined(&router, Transport::WebSocketBatched(Serializer::Json));
     publish(&mut publisher, "com.after", Dict::new(), &[]);
     assert!(matches!(bystander.recv(), Some(Message::Event(_))));
+}
+
+/// A client joined to `realm1`.
+fn joined(router: &TestRouter, transport: Transport) -> Client {
+    let mut c = Client::connect(router, transport);
+    join(&mut c, "realm1");
+    c
+}
+
+/// A client joined to `realm1` and subscribed to `topic`.
+fn subscriber(router: &TestRouter, transport: Transport, topic: &str) -> Client {
+    let mut c = joined(router, transport);
+    subscribe(&mut c, topic, Dict::new());
+    c
 }

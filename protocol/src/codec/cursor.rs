@@ -5,8 +5,11 @@
 //! anything is read or allocated, so a few bytes claiming gigabytes fail at
 //! once; nothing here indexes a slice unchecked.
 
+use bytes::Bytes;
+
 use super::DecodeError;
 use super::format::{MAX_ELEMENTS, Span};
+use crate::str::Str;
 
 /// A read position in one binary-encoded input.
 pub(super) struct Cursor<'a> {
@@ -93,6 +96,19 @@ impl<'a> Cursor<'a> {
         Ok(bytes)
     }
 
+    /// Reads the next `len` bytes as a slice of `input`, sharing its
+    /// buffer; this cursor reads the element that starts at `start` there.
+    pub(super) fn take_shared(
+        &mut self,
+        input: &Bytes,
+        start: usize,
+        len: u64,
+    ) -> Result<Bytes, DecodeError> {
+        let from = start + self.pos;
+        let bytes = self.take(len)?;
+        Ok(input.slice(from..from + bytes.len()))
+    }
+
     /// Reads an `N`-byte array.
     fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let bytes = self
@@ -144,6 +160,24 @@ impl<'a> Cursor<'a> {
         }
         Ok(())
     }
+}
+
+/// A cursor on the element `(start, end)` of `input`, `None` when the span
+/// lies outside it.
+pub(super) fn element_cursor<'a>(
+    input: &'a Bytes,
+    (start, end): Span,
+    serializer: &'static str,
+) -> Option<Cursor<'a>> {
+    input
+        .get(start..end)
+        .map(|element| Cursor::new(element, serializer))
+}
+
+/// The bytes as a string sharing their buffer, or the error every binary
+/// serializer reports for a string that is not UTF-8.
+pub(super) fn shared_utf8(bytes: Bytes) -> Result<Str, DecodeError> {
+    Str::from_utf8(bytes).map_err(|_| DecodeError::Value("string is not valid UTF-8"))
 }
 
 /// The bytes as a string, or the error every binary serializer reports for
@@ -213,6 +247,58 @@ pub(super) mod testing {
             ]
         })
     }
+
+    /// `message` with each `(at, byte)` edit applied (positions wrap).
+    pub(crate) fn edited(message: &[u8], edits: &[(usize, u8)]) -> Vec<u8> {
+        let mut msg = message.to_vec();
+        let len = msg.len().max(1);
+        for &(at, b) in edits {
+            if let Some(byte) = msg.get_mut(at % len) {
+                *byte = b;
+            }
+        }
+        msg
+    }
+
+    /// Checks that `message` is a valid message and that every proper
+    /// prefix of it fails to split and to decode, without panic.
+    pub(crate) fn every_truncation_fails<F: Format>(message: &[u8]) {
+        let mut spans = [(0, 0); MAX_ELEMENTS];
+        assert!(F::split_message(message, &mut spans).is_ok());
+        assert!(F::read_value(message).is_ok());
+        for len in 0..message.len() {
+            let prefix = message.get(..len).unwrap_or_default();
+            assert!(F::split_message(prefix, &mut spans).is_err(), "{len}");
+            assert!(F::read_value(prefix).is_err(), "{len}");
+        }
+    }
+
+    /// The property tests of a binary serializer's test module: any value
+    /// round-trips (to `$expected(&value)`), and neither any bytes nor any
+    /// edit of the module's `MESSAGE` make a decoder panic.
+    macro_rules! format_properties {
+        ($format:ty, $expected:expr) => {
+            proptest::proptest! {
+                #[test]
+                fn any_value_round_trips(v in testing::value()) {
+                    proptest::prop_assert_eq!(testing::round_trip::<$format>(&v), $expected(&v));
+                }
+
+                #[test]
+                fn any_bytes_decode_without_panic(bytes in proptest::collection::vec(0..=u8::MAX, 0..64)) {
+                    testing::exercise::<$format>(&bytes);
+                }
+
+                #[test]
+                fn any_edit_of_a_message_decodes_without_panic(
+                    edits in proptest::collection::vec((0..usize::MAX, 0..=u8::MAX), 1..4),
+                ) {
+                    testing::exercise::<$format>(&testing::edited(&hex(MESSAGE), &edits));
+                }
+            }
+        };
+    }
+    pub(crate) use format_properties;
 
     /// Encodes `value` with `F` and decodes it again.
     pub(crate) fn round_trip<F: Format>(value: &Value) -> Value {
