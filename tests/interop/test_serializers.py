@@ -116,3 +116,23 @@ def test_ubjson_publisher_json_subscriber(router, uid):
             await close_all([sub, pub])
 
     run(body())
+
+
+def test_a_default_autobahn_client_gets_batched_cbor(router, uid):
+    """Autobahn|Python's default list offers wamp.2.cbor.batched first; the router takes
+    the client's preference, as Crossbar.io does, and the session works on it."""
+
+    async def body():
+        topic = f"com.interop.default.{uid}"
+        default = await connect(router, "ws", None)
+        other = await connect(router, "rs", "json")
+        try:
+            assert default._transport.websocket_protocol_in_use == "wamp.2.cbor.batched"
+            _, inbox = await subscribe(default, topic)
+            await other.publish(topic, "hi", b"\x00", options=PublishOptions(acknowledge=True))
+            await inbox.wait_count(1)
+            assert inbox.events[0][0] == ["hi", b"\x00"]
+        finally:
+            await close_all([default, other])
+
+    run(body())

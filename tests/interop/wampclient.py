@@ -152,7 +152,10 @@ async def connect(
     runner = ApplicationRunner(
         url or url_for(router, transport),
         realm,
-        serializers=[{**SERIALIZERS, **MORE_SERIALIZERS}[serializer]()],
+        # None: Autobahn's own default list (batched CBOR first)
+        serializers=None
+        if serializer is None
+        else [{**SERIALIZERS, **MORE_SERIALIZERS}[serializer]()],
         ssl=ssl,
     )
     _, protocol = await asyncio.wait_for(runner.run(make, start_loop=False), timeout)
