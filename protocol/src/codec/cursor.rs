@@ -96,19 +96,6 @@ impl<'a> Cursor<'a> {
         Ok(bytes)
     }
 
-    /// Reads the next `len` bytes as a slice of `input`, sharing its
-    /// buffer; this cursor reads the element that starts at `start` there.
-    pub(super) fn take_shared(
-        &mut self,
-        input: &Bytes,
-        start: usize,
-        len: u64,
-    ) -> Result<Bytes, DecodeError> {
-        let from = start + self.pos;
-        let bytes = self.take(len)?;
-        Ok(input.slice(from..from + bytes.len()))
-    }
-
     /// Reads an `N`-byte array.
     fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let bytes = self
@@ -162,16 +149,25 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// A cursor on the element `(start, end)` of `input`, `None` when the span
-/// lies outside it.
-pub(super) fn element_cursor<'a>(
-    input: &'a Bytes,
+/// The body of the element `(start, end)` of `input` as a slice sharing
+/// its buffer, when `body_len` (reading the element's header) says it is of
+/// the wanted kind and how long its body is; `Ok(None)` otherwise.
+pub(super) fn shared_body(
+    input: &Bytes,
     (start, end): Span,
     serializer: &'static str,
-) -> Option<Cursor<'a>> {
-    input
-        .get(start..end)
-        .map(|element| Cursor::new(element, serializer))
+    body_len: impl FnOnce(&mut Cursor<'_>) -> Option<u64>,
+) -> Result<Option<Bytes>, DecodeError> {
+    let Some(element) = input.get(start..end) else {
+        return Ok(None);
+    };
+    let mut cur = Cursor::new(element, serializer);
+    let Some(len) = body_len(&mut cur) else {
+        return Ok(None);
+    };
+    let from = start + cur.pos;
+    let bytes = cur.take(len)?;
+    Ok(Some(input.slice(from..from + bytes.len())))
 }
 
 /// The bytes as a string sharing their buffer, or the error every binary

@@ -11,7 +11,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::cursor::{Cursor, element_cursor, shared_utf8, utf8};
+use super::cursor::{Cursor, shared_body, shared_utf8, utf8};
 use super::format::{Format, MAX_ELEMENTS, Span};
 use super::{DecodeError, EncodeError, Serializer};
 use crate::str::Str;
@@ -50,25 +50,18 @@ impl Format for MsgPack {
     }
 
     fn read_str(input: &Bytes, span: Span) -> Result<Option<Str>, DecodeError> {
-        let Some(mut cur) = element_cursor(input, span, NAME) else {
-            return Ok(None);
-        };
-        let Ok(Head::Str(len)) = head(&mut cur) else {
-            return Ok(None);
-        };
-        cur.take_shared(input, span.0, len)
-            .and_then(shared_utf8)
-            .map(Some)
+        let text = shared_body(input, span, NAME, |cur| match head(cur) {
+            Ok(Head::Str(len)) => Some(len),
+            _ => None,
+        })?;
+        text.map(shared_utf8).transpose()
     }
 
     fn read_binary(input: &Bytes, span: Span) -> Result<Option<Bytes>, DecodeError> {
-        let Some(mut cur) = element_cursor(input, span, NAME) else {
-            return Ok(None);
-        };
-        let Ok(Head::Bin(len)) = head(&mut cur) else {
-            return Ok(None);
-        };
-        cur.take_shared(input, span.0, len).map(Some)
+        shared_body(input, span, NAME, |cur| match head(cur) {
+            Ok(Head::Bin(len)) => Some(len),
+            _ => None,
+        })
     }
 
     fn is_list(element: &[u8]) -> bool {

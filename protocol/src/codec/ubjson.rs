@@ -21,7 +21,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::cursor::{Cursor, element_cursor, shared_utf8, utf8};
+use super::cursor::{Cursor, shared_body, shared_utf8, utf8};
 use super::format::{Format, MAX_ELEMENTS, Span};
 use super::json::Json;
 use super::{DecodeError, EncodeError, Serializer};
@@ -70,30 +70,19 @@ impl Format for Ubjson {
     }
 
     fn read_str(input: &Bytes, span: Span) -> Result<Option<Str>, DecodeError> {
-        let Some(mut cur) = element_cursor(input, span, NAME) else {
-            return Ok(None);
-        };
-        let len = match head(&mut cur) {
-            Ok(Head::Str(len)) => len,
-            Ok(Head::Char) => 1,
-            _ => return Ok(None),
-        };
-        cur.take_shared(input, span.0, len)
-            .and_then(shared_utf8)
-            .map(Some)
+        let text = shared_body(input, span, NAME, |cur| match head(cur) {
+            Ok(Head::Str(len)) => Some(len),
+            Ok(Head::Char) => Some(1),
+            _ => None,
+        })?;
+        text.map(shared_utf8).transpose()
     }
 
     fn read_binary(input: &Bytes, span: Span) -> Result<Option<Bytes>, DecodeError> {
-        let Some(mut cur) = element_cursor(input, span, NAME) else {
-            return Ok(None);
-        };
-        match head(&mut cur) {
-            Ok(Head::Array(container)) => match container.binary_len() {
-                Some(len) => cur.take_shared(input, span.0, len).map(Some),
-                None => Ok(None),
-            },
-            _ => Ok(None),
-        }
+        shared_body(input, span, NAME, |cur| match head(cur) {
+            Ok(Head::Array(container)) => container.binary_len(),
+            _ => None,
+        })
     }
 
     fn is_list(element: &[u8]) -> bool {
