@@ -10,11 +10,12 @@ use ringbar_protocol::value::{Dict, Value};
 /// page-sized one.
 pub const PAYLOAD_SIZES: [usize; 2] = [64, 4096];
 
-/// The three serializers, by name, for benchmark ids.
-pub const SERIALIZERS: [(&str, Serializer); 3] = [
+/// The serializers, by name, for benchmark ids.
+pub const SERIALIZERS: [(&str, Serializer); 4] = [
     ("json", Serializer::Json),
     ("msgpack", Serializer::MsgPack),
     ("cbor", Serializer::Cbor),
+    ("ubjson", Serializer::Ubjson),
 ];
 
 /// A PUBLISH whose `Arguments` is one string of `payload_bytes` characters,

@@ -22,6 +22,10 @@ pub(crate) enum Framing {
 pub(crate) struct Wire {
     pub(crate) serializer: Serializer,
     pub(crate) framing: Framing,
+    /// A batched WebSocket subprotocol (`wamp.2.cbor.batched`, ...): each
+    /// frame carries its message as a batch of one, which is always valid
+    /// and keeps a frame shareable between sessions.
+    pub(crate) batched: bool,
 }
 
 /// The RawSocket frame prefix: type 0 (a WAMP message) and a 24-bit length.
@@ -36,7 +40,11 @@ impl Wire {
         };
         let mut buf = BytesMut::with_capacity(room + 128);
         buf.resize(room, 0);
-        codec::encode(self.serializer, message, &mut buf)?;
+        if self.batched {
+            codec::batch::encode_batched(self.serializer, message, &mut buf)?;
+        } else {
+            codec::encode(self.serializer, message, &mut buf)?;
+        }
         let len = buf.len() - room;
         let start = match self.framing {
             Framing::WebSocket => {

@@ -13,20 +13,26 @@ use ringbar_protocol::rawsocket::MaxMessageLength;
 use ringbar_protocol::value::{Dict, Value};
 use support::{Client, TestRouter, Transport, event_args, join, publish, req, subscribe};
 
-const TRANSPORTS: [Transport; 6] = [
+const TRANSPORTS: [Transport; 12] = [
     Transport::WebSocket(Serializer::Json),
     Transport::WebSocket(Serializer::MsgPack),
     Transport::WebSocket(Serializer::Cbor),
+    Transport::WebSocket(Serializer::Ubjson),
+    Transport::WebSocketBatched(Serializer::Json),
+    Transport::WebSocketBatched(Serializer::MsgPack),
+    Transport::WebSocketBatched(Serializer::Cbor),
+    Transport::WebSocketBatched(Serializer::Ubjson),
     Transport::RawSocket(Serializer::Json),
     Transport::RawSocket(Serializer::MsgPack),
     Transport::RawSocket(Serializer::Cbor),
+    Transport::RawSocket(Serializer::Ubjson),
 ];
 
 fn fan_out_to_every_transport(cores: usize, io: IoBackend) {
     let router = TestRouter::start(cores, io);
     // More subscribers than cores, so connections land on every core.
     let mut subscribers: Vec<Client> = (0..12)
-        .map(|i| Client::connect(&router, TRANSPORTS[i % 6]))
+        .map(|i| Client::connect(&router, TRANSPORTS[i % TRANSPORTS.len()]))
         .collect();
     let mut ids = Vec::new();
     for s in &mut subscribers {

@@ -94,7 +94,7 @@ fn unsupported_subprotocol_gets_http_400() {
     s.write_all(
         b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
           Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-          Sec-WebSocket-Protocol: wamp.2.ubjson\r\n\r\n",
+          Sec-WebSocket-Protocol: wamp.2.flatbuffers\r\n\r\n",
     )
     .unwrap();
     let mut response = String::new();
@@ -130,8 +130,8 @@ fn bad_rawsocket_handshake_is_refused() {
     let router = TestRouter::start(1, IoBackend::Epoll);
     let mut s = TcpStream::connect(("127.0.0.1", router.rs_port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    // Serializer 4 (UBJSON) is not spoken: error 1, serializer unsupported.
-    s.write_all(&[0x7f, 0xf4, 0, 0]).unwrap();
+    // Serializer 5 (FlatBuffers) is not spoken: error 1, serializer unsupported.
+    s.write_all(&[0x7f, 0xf5, 0, 0]).unwrap();
     let mut reply = [0u8; 4];
     s.read_exact(&mut reply).unwrap();
     assert_eq!(reply, [0x7f, 0x10, 0, 0]);

@@ -11,6 +11,7 @@ pub(crate) fn message_type(serializer: Serializer, message: &[u8]) -> Option<u64
         Serializer::Json => json(message),
         Serializer::MsgPack => msgpack(message),
         Serializer::Cbor => cbor(message),
+        Serializer::Ubjson => ubjson(message),
     }
 }
 
@@ -59,6 +60,13 @@ fn cbor(message: &[u8]) -> Option<u64> {
     }
 }
 
+fn ubjson(message: &[u8]) -> Option<u64> {
+    match message {
+        [b'[', b'U', code, ..] => Some(u64::from(*code)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,7 +84,7 @@ mod tests {
 
     #[test]
     fn reads_the_type_of_real_messages_in_every_serializer() {
-        for serializer in [Serializer::Json, Serializer::MsgPack, Serializer::Cbor] {
+        for serializer in Serializer::ALL {
             let payload = Payload::from_values(serializer, &[Value::from("x")], None).unwrap();
             let event = Message::Event(Event {
                 subscription: SubscriptionId::new(1 << 50).unwrap(),

@@ -16,7 +16,7 @@ const BROKEN: &str = r#"{
             {"name": "realm1", "roles": [{"name": "r", "authorizer": ["com.example.authorize"]}]}
         ],
         "transports": [
-            {"type": "websocket", "endpoint": {"type": "tcp", "port": 70000}, "serializers": ["json", "ubjson"]},
+            {"type": "websocket", "endpoint": {"type": "tcp", "port": 70000}, "serializers": ["json", "flatbuffers"]},
             {"type": "rawsocket", "endpoint": {"type": "tcp", "port": 8081, "tls": {}},
              "auth": {"ticket": {"type": "static"}}}
         ]
@@ -35,7 +35,7 @@ fn check_lists_every_error_and_exits_2() {
             format!("{w}.realms[0].name: \"a b\" is not a valid realm URI (invalid character ' ' in URI component 0)"),
             format!("{w}.realms[1].roles[0].authorizer: [\"com.example.authorize\"] is not a procedure URI (the dynamic authorizer)"),
             format!("{w}.transports[0].endpoint.port: 70000 is not a port (1-65535)"),
-            format!("{w}.transports[0].serializers[1]: \"ubjson\" is not supported (json, msgpack, cbor)"),
+            format!("{w}.transports[0].serializers[1]: \"flatbuffers\" is not supported (json, msgpack, cbor, ubjson)"),
             format!("{w}.transports[1].endpoint.tls: missing field `key`"),
             format!("{w}.transports[1].auth.ticket: missing \"principals\": the principals by authid"),
             "ringbar: the config has 6 errors.".to_owned(),

@@ -27,6 +27,7 @@ fn main() -> std::io::Result<()> {
         ("codec_json", Serializer::Json),
         ("codec_msgpack", Serializer::MsgPack),
         ("codec_cbor", Serializer::Cbor),
+        ("codec_ubjson", Serializer::Ubjson),
     ] {
         let seeds = messages(serializer)
             .iter()

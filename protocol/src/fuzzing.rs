@@ -110,8 +110,13 @@ pub fn rawsocket_handshake(data: &[u8]) {
 /// A codec's message decoder. A message that decodes must re-encode, in
 /// every serializer, to bytes that decode to the same message type; in its
 /// own serializer, encoding is stable (encode, decode, encode gives the same
-/// bytes; compared as bytes, since NaN is not equal to itself).
+/// bytes; compared as bytes, since NaN is not equal to itself). The same
+/// bytes are also read as a batched WebSocket message of the serializer.
 pub fn codec(serializer: Serializer, data: &[u8]) {
+    for message in codec::batch::split_batch(serializer, bytes::Bytes::copy_from_slice(data)) {
+        let Ok(message) = message else { break };
+        let _ = codec::decode(serializer, message);
+    }
     let Ok(message) = codec::decode(serializer, bytes::Bytes::copy_from_slice(data)) else {
         return;
     };

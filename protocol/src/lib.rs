@@ -13,7 +13,8 @@
 //! Modules:
 //! - [`message`]: the WAMP messages with typed ids; `Arguments`/`ArgumentsKw`
 //!   stay raw encoded bytes ([`message::Payload`]).
-//! - [`codec`]: `wamp.2.json`, `wamp.2.msgpack`, `wamp.2.cbor`.
+//! - [`codec`]: `wamp.2.json`, `wamp.2.msgpack`, `wamp.2.cbor`,
+//!   `wamp.2.ubjson`, and their batched WebSocket framing.
 //! - [`value`]: the value tree used for `Details`/`Options` and transcoding.
 //! - [`options`]: typed, validated views of the options the router acts on.
 //! - [`websocket`]: RFC 6455 opening handshake and framing, both sides.

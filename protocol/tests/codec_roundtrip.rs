@@ -18,7 +18,8 @@ fn serializer() -> impl Strategy<Value = Serializer> {
     prop_oneof![
         Just(Serializer::Json),
         Just(Serializer::MsgPack),
-        Just(Serializer::Cbor)
+        Just(Serializer::Cbor),
+        Just(Serializer::Ubjson)
     ]
 }
 
@@ -278,8 +279,8 @@ fn extreme_integers_and_floats_transcode() {
         Value::Float(1.0),
         Value::Bytes(vec![0, 255]),
     ]);
-    for from in [Serializer::Json, Serializer::MsgPack, Serializer::Cbor] {
-        for to in [Serializer::Json, Serializer::MsgPack, Serializer::Cbor] {
+    for from in Serializer::ALL {
+        for to in Serializer::ALL {
             let mut encoded = BytesMut::new();
             codec::encode_value(from, &v, &mut encoded).unwrap();
             let moved = codec::transcode(from, to, &encoded).unwrap();

@@ -181,7 +181,7 @@ fn request_parse_classifies_every_second_octet() {
         let parsed = HandshakeRequest::parse([0x7F, second, 0, 0]);
         match second & 0x0F {
             0 => assert_eq!(parsed, Err(RequestError::IllegalSerializer)),
-            1..=3 => assert_eq!(parsed.map(|r| r.to_bytes()), Ok([0x7F, second, 0, 0])),
+            1..=4 => assert_eq!(parsed.map(|r| r.to_bytes()), Ok([0x7F, second, 0, 0])),
             id => assert_eq!(parsed, Err(RequestError::UnknownSerializer { id })),
         }
     }

@@ -232,11 +232,21 @@ fn check_attributes(context: &str, m: &Message, expected: &Json) {
     }
 }
 
-const SERIALIZERS: [(&str, Serializer); 3] = [
+const SERIALIZERS: [(&str, Serializer); 4] = [
     ("json", Serializer::Json),
     ("msgpack", Serializer::MsgPack),
     ("cbor", Serializer::Cbor),
+    ("ubjson", Serializer::Ubjson),
 ];
+
+/// Whether a vector's variant is BJData, which Autobahn|Python 26.6 and
+/// later writes under the name `ubjson`: a different format (little-endian,
+/// other markers) that `wamp.2.ubjson` (UBJSON draft 12) does not read.
+fn is_bjdata(variant: &Json) -> bool {
+    variant["note"]
+        .as_str()
+        .is_some_and(|n| n.contains("BJData"))
+}
 
 #[test]
 fn every_sample_decodes_to_its_attributes_and_reencodes() {
@@ -254,6 +264,9 @@ fn every_sample_decodes_to_its_attributes_and_reencodes() {
                     .flatten()
                     .enumerate()
                 {
+                    if is_bjdata(variant) {
+                        continue;
+                    }
                     let context = format!("{} sample {i} {name} #{j}", path.display());
                     let bytes = hex::decode(variant["bytes_hex"].as_str().unwrap()).unwrap();
                     let message = codec::decode(serializer, Bytes::from(bytes.clone()))
@@ -264,8 +277,8 @@ fn every_sample_decodes_to_its_attributes_and_reencodes() {
                     codec::encode(serializer, &message, &mut out).unwrap();
                     let again = codec::decode(serializer, out.clone().freeze()).unwrap();
                     check_attributes(&format!("{context} re-encoded"), &again, expected);
-                    // MessagePack and CBOR have one canonical form per vector;
-                    // JSON re-encodes to the compact form.
+                    // MessagePack, CBOR and UBJSON have one canonical form per
+                    // vector; JSON re-encodes to the compact form.
                     let compact =
                         name != "json" || !variant["bytes"].as_str().unwrap().contains(", ");
                     if compact {

@@ -125,7 +125,7 @@ def permission(uri, match, publish=False, subscribe=False):
 
 def router_config(ws_port, rs_port):
     """The Crossbar.io-format (version 2) config.json both routers are started with."""
-    serializers = ["json", "msgpack", "cbor"]
+    serializers = ["json", "msgpack", "cbor", "ubjson"]
     return {
         "version": 2,
         "controller": {},

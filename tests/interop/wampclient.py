@@ -19,10 +19,21 @@ from autobahn.wamp.serializer import (  # noqa: E402
     MsgPackSerializer,
 )
 
+from ubjsonserializer import UbjsonSerializer  # noqa: E402
+
 SERIALIZERS = {
     "json": JsonSerializer,
     "msgpack": MsgPackSerializer,
     "cbor": CBORSerializer,
+}
+# what test_serializers.py covers beyond the COMBOS matrix: UBJSON and the
+# batched WebSocket subprotocols (wamp.2.json.batched, ...)
+MORE_SERIALIZERS = {
+    "ubjson": UbjsonSerializer,
+    **{
+        f"{name}.batched": (lambda make: lambda: make(batched=True))(make)
+        for name, make in {**SERIALIZERS, "ubjson": UbjsonSerializer}.items()
+    },
 }
 TRANSPORTS = ("ws", "rs")
 # every (transport, serializer) pair, as pytest ids "ws-json", "rs-cbor", ...
@@ -141,7 +152,10 @@ async def connect(
     runner = ApplicationRunner(
         url or url_for(router, transport),
         realm,
-        serializers=[SERIALIZERS[serializer]()],
+        # None: Autobahn's own default list (batched CBOR first)
+        serializers=None
+        if serializer is None
+        else [{**SERIALIZERS, **MORE_SERIALIZERS}[serializer]()],
         ssl=ssl,
     )
     _, protocol = await asyncio.wait_for(runner.run(make, start_loop=False), timeout)

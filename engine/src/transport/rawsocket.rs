@@ -91,6 +91,7 @@ pub(super) async fn serve(
     let wire = Wire {
         serializer: negotiated.serializer,
         framing: Framing::RawSocket,
+        batched: false,
     };
     let mut session = SessionDriver::new(core.clone(), conn.clone(), wire, transport.auth.clone());
     let mut parser = negotiated.frame_parser();

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use ringbar_protocol::codec::Serializer;
+use ringbar_protocol::codec::batch::{self, Batch, Subprotocol};
 use ringbar_protocol::websocket::handshake::{self, Request};
 use ringbar_protocol::websocket::{
     CloseCode, DataOpCode, FrameParser, Incoming, OpCode, Role, WebSocketConfig,
@@ -65,19 +65,21 @@ pub(super) async fn serve(
         tracing::info!(%peer, %refused, "WebSocket handshake refused");
         return http::respond_error(&stream, 403, &refused.to_string()).await;
     }
-    let supported: Vec<&str> = transport
-        .serializers
-        .iter()
-        .map(|s| s.subprotocol())
+    let supported: Vec<&str> = Subprotocol::offered(&transport.serializers)
+        .map(Subprotocol::name)
         .collect();
-    let serializer = match handshake::negotiate_subprotocol(request.protocols(), &supported) {
-        Some(name) => Serializer::from_subprotocol(name),
-        None if request.protocols().is_empty() && !options.require_subprotocol => {
-            transport.serializers.first().copied()
-        }
+    let subprotocol = match handshake::negotiate_subprotocol(request.protocols(), &supported) {
+        Some(name) => Subprotocol::from_name(name),
+        None if request.protocols().is_empty() && !options.require_subprotocol => transport
+            .serializers
+            .first()
+            .map(|&serializer| Subprotocol {
+                serializer,
+                batched: false,
+            }),
         None => None,
     };
-    let Some(serializer) = serializer else {
+    let Some(subprotocol) = subprotocol else {
         tracing::info!(%peer, offered = ?request.protocols(), "no supported WebSocket subprotocol");
         let reason = format!(
             "no supported WebSocket subprotocol; this transport speaks {}",
@@ -86,15 +88,20 @@ pub(super) async fn serve(
         return http::respond_error(&stream, 400, &reason).await;
     };
     let mut response = BytesMut::new();
-    handshake::write_accept(&request, Some(serializer.subprotocol()), &mut response);
+    handshake::write_accept(&request, Some(subprotocol.name()), &mut response);
     if stream.write_all(vec![response.freeze()]).await.is_err() {
         return;
     }
     let conn = Connection::new(stream, peer, &core);
     tokio::task::spawn_local(write_loop(conn.clone()));
+    let Subprotocol {
+        serializer,
+        batched,
+    } = subprotocol;
     let wire = Wire {
         serializer,
         framing: Framing::WebSocket,
+        batched,
     };
     let mut session = SessionDriver::new(core.clone(), conn.clone(), wire, transport.auth.clone());
     let last_input = Rc::new(Cell::new(Instant::now()));
@@ -109,7 +116,8 @@ pub(super) async fn serve(
     let mut messages = WampMessages {
         session: &mut session,
         expected,
-        serializer,
+        subprotocol,
+        batch: None,
         peer: conn.peer.clone(),
     };
     run_frames(&core, &conn, buf, options, &last_input, &mut messages).await;
@@ -140,27 +148,58 @@ struct WampMessages<'a> {
     session: &'a mut SessionDriver,
     /// The data frame type of the serializer.
     expected: DataOpCode,
-    serializer: Serializer,
+    subprotocol: Subprotocol,
+    /// What is left of the batch being handed over, one message at a time:
+    /// each must settle before the next, as if it came in its own frame.
+    batch: Option<Batch>,
     peer: Peer,
 }
 
 impl Messages for WampMessages<'_> {
     fn on_message(&mut self, opcode: DataOpCode, payload: Bytes) -> Flow {
-        if opcode == self.expected {
-            self.session.on_message(payload)
-        } else {
+        if opcode != self.expected {
             // wamp.2.json travels in text frames, the binary serializers in
             // binary frames; anything else is a protocol error (1002).
-            tracing::info!(peer = %self.peer, ?opcode, serializer = self.serializer.name(), "WebSocket frame of the wrong type for the subprotocol");
-            Flow::Violation(format!(
-                "{opcode:?} frame on {}",
-                self.serializer.subprotocol()
-            ))
+            tracing::info!(peer = %self.peer, ?opcode, subprotocol = self.subprotocol.name(), "WebSocket frame of the wrong type for the subprotocol");
+            return Flow::Violation(format!("{opcode:?} frame on {}", self.subprotocol.name()));
         }
+        if !self.subprotocol.batched {
+            return self.session.on_message(payload);
+        }
+        self.batch = Some(batch::split_batch(self.subprotocol.serializer, payload));
+        self.next_of_batch()
     }
 
     async fn settle(&mut self) -> Flow {
-        self.session.settle().await
+        loop {
+            let flow = self.session.settle().await;
+            if flow != Flow::Continue || self.batch.is_none() {
+                return flow;
+            }
+            let flow = self.next_of_batch();
+            if flow != Flow::Continue {
+                return flow;
+            }
+        }
+    }
+}
+
+impl WampMessages<'_> {
+    /// Hands the batch's next message to the session.
+    fn next_of_batch(&mut self) -> Flow {
+        let next = self.batch.as_mut().and_then(Iterator::next);
+        match next {
+            Some(Ok(message)) => self.session.on_message(message),
+            Some(Err(e)) => {
+                self.batch = None;
+                tracing::info!(peer = %self.peer, error = %e, subprotocol = self.subprotocol.name(), "malformed WAMP batch");
+                Flow::Violation(e.to_string())
+            }
+            None => {
+                self.batch = None;
+                Flow::Continue
+            }
+        }
     }
 }
 

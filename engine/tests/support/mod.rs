@@ -10,6 +10,7 @@
     unreachable_pub
 )]
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use ringbar_engine::config::*;
 use ringbar_engine::{Router, ShutdownHandle, StartError};
+use ringbar_protocol::codec::batch::Subprotocol;
 use ringbar_protocol::codec::{self, Serializer};
 use ringbar_protocol::id::{RequestId, SubscriptionId};
 use ringbar_protocol::message::*;
@@ -95,7 +97,7 @@ impl TestRouter {
             cache: true,
         }];
         let auth = std::sync::Arc::new(AuthConfig::default());
-        let serializers = vec![Serializer::Json, Serializer::MsgPack, Serializer::Cbor];
+        let serializers = Serializer::ALL.to_vec();
         let mut config = RouterConfig {
             cores,
             io,
@@ -227,6 +229,8 @@ impl Drop for TestRouter {
 #[derive(Clone, Copy, Debug)]
 pub enum Transport {
     WebSocket(Serializer),
+    /// The batched subprotocol of the serializer (`wamp.2.json.batched`).
+    WebSocketBatched(Serializer),
     RawSocket(Serializer),
 }
 
@@ -237,6 +241,8 @@ pub struct Client {
     buf: BytesMut,
     ws: FrameParser,
     rs: rawsocket::FrameParser,
+    /// Messages of a received batch not yet returned by `recv`.
+    batch: VecDeque<Bytes>,
     pub closed: Option<u16>,
 }
 
@@ -249,7 +255,7 @@ impl Client {
     /// it accepts.
     pub fn connect_with(router: &TestRouter, transport: Transport, max: MaxMessageLength) -> Self {
         let port = match transport {
-            Transport::WebSocket(_) => router.ws_port,
+            Transport::WebSocket(_) | Transport::WebSocketBatched(_) => router.ws_port,
             Transport::RawSocket(_) => router.rs_port,
         };
         let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -259,9 +265,14 @@ impl Client {
         stream.set_nodelay(true).unwrap();
         let mut buf = BytesMut::new();
         match transport {
-            Transport::WebSocket(s) => {
-                let hs =
-                    ClientHandshake::new("127.0.0.1", "/ws", &[s.subprotocol()], [9; 16]).unwrap();
+            Transport::WebSocket(serializer) | Transport::WebSocketBatched(serializer) => {
+                let batched = matches!(transport, Transport::WebSocketBatched(_));
+                let name = Subprotocol {
+                    serializer,
+                    batched,
+                }
+                .name();
+                let hs = ClientHandshake::new("127.0.0.1", "/ws", &[name], [9; 16]).unwrap();
                 let mut out = BytesMut::new();
                 hs.write_request(&mut out);
                 stream.write_all(&out).unwrap();
@@ -297,13 +308,14 @@ impl Client {
             buf,
             ws: FrameParser::new(Role::Client, WebSocketConfig::default()),
             rs: rawsocket::FrameParser::new(MaxMessageLength::MAX),
+            batch: VecDeque::new(),
             closed: None,
         }
     }
 
     pub fn serializer(&self) -> Serializer {
         match self.transport {
-            Transport::WebSocket(s) | Transport::RawSocket(s) => s,
+            Transport::WebSocket(s) | Transport::WebSocketBatched(s) | Transport::RawSocket(s) => s,
         }
     }
 
@@ -311,7 +323,7 @@ impl Client {
     pub fn send_raw(&mut self, payload: &[u8]) {
         let mut out = BytesMut::new();
         match self.transport {
-            Transport::WebSocket(s) => {
+            Transport::WebSocket(s) | Transport::WebSocketBatched(s) => {
                 let op = if s.is_text() {
                     OpCode::Text
                 } else {
@@ -331,11 +343,10 @@ impl Client {
     /// Sends `m` a few bytes at a time, with pauses, so the router reads
     /// each frame in several pieces.
     pub fn send_split(&mut self, m: &Message) {
-        let mut encoded = BytesMut::new();
-        codec::encode(self.serializer(), m, &mut encoded).unwrap();
+        let encoded = self.encode(&[m]);
         let mut out = BytesMut::new();
         match self.transport {
-            Transport::WebSocket(s) => {
+            Transport::WebSocket(s) | Transport::WebSocketBatched(s) => {
                 let op = if s.is_text() {
                     OpCode::Text
                 } else {
@@ -356,9 +367,29 @@ impl Client {
     }
 
     pub fn send(&mut self, m: &Message) {
-        let mut out = BytesMut::new();
-        codec::encode(self.serializer(), m, &mut out).unwrap();
+        let out = self.encode(&[m]);
         self.send_raw(&out);
+    }
+
+    /// Sends `messages` in one WebSocket message (a batched client).
+    pub fn send_batch(&mut self, messages: &[&Message]) {
+        let out = self.encode(messages);
+        self.send_raw(&out);
+    }
+
+    /// `messages` as one transport message: encoded, batched when the
+    /// transport is.
+    fn encode(&self, messages: &[&Message]) -> BytesMut {
+        let mut out = BytesMut::new();
+        for m in messages {
+            match self.transport {
+                Transport::WebSocketBatched(s) => {
+                    codec::batch::encode_batched(s, m, &mut out).unwrap()
+                }
+                _ => codec::encode(self.serializer(), m, &mut out).unwrap(),
+            }
+        }
+        out
     }
 
     /// Sends raw bytes on the socket.
@@ -419,19 +450,30 @@ impl Client {
     /// The next WAMP message, `None` when the connection ends.
     pub fn recv(&mut self) -> Option<Message> {
         loop {
+            if let Some(message) = self.batch.pop_front() {
+                return Some(codec::decode(self.serializer(), message).unwrap());
+            }
             match self.transport {
-                Transport::WebSocket(s) => match self.ws.parse(&mut self.buf) {
-                    Ok(Some(Incoming::Message { payload, .. })) => {
-                        return Some(codec::decode(s, payload).unwrap());
+                Transport::WebSocket(s) | Transport::WebSocketBatched(s) => {
+                    match self.ws.parse(&mut self.buf) {
+                        Ok(Some(Incoming::Message { payload, .. })) => {
+                            if matches!(self.transport, Transport::WebSocket(_)) {
+                                return Some(codec::decode(s, payload).unwrap());
+                            }
+                            for message in codec::batch::split_batch(s, payload) {
+                                self.batch.push_back(message.unwrap());
+                            }
+                            continue;
+                        }
+                        Ok(Some(Incoming::Close(frame))) => {
+                            self.closed = Some(frame.map(|f| f.code.as_u16()).unwrap_or(1005));
+                            return None;
+                        }
+                        Ok(Some(_)) => continue,
+                        Ok(None) => {}
+                        Err(e) => panic!("bad frame from router: {e}"),
                     }
-                    Ok(Some(Incoming::Close(frame))) => {
-                        self.closed = Some(frame.map(|f| f.code.as_u16()).unwrap_or(1005));
-                        return None;
-                    }
-                    Ok(Some(_)) => continue,
-                    Ok(None) => {}
-                    Err(e) => panic!("bad frame from router: {e}"),
-                },
+                }
                 Transport::RawSocket(s) => match self.rs.parse(&mut self.buf) {
                     Ok(Some(rawsocket::Frame::Message(payload))) => {
                         return Some(codec::decode(s, payload).unwrap());

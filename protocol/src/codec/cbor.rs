@@ -918,44 +918,12 @@ mod tests {
         assert!(Cbor::split_message(&hex("9f 01"), &mut spans).is_err());
     }
 
-    proptest::proptest! {
-        #[test]
-        fn any_value_round_trips(v in testing::value()) {
-            proptest::prop_assert_eq!(testing::round_trip::<Cbor>(&v), v);
-        }
-
-        #[test]
-        fn any_bytes_decode_without_panic(bytes in proptest::collection::vec(0..=u8::MAX, 0..64)) {
-            testing::exercise::<Cbor>(&bytes);
-        }
-
-        #[test]
-        fn any_edit_of_a_message_decodes_without_panic(
-            edits in proptest::collection::vec((0..usize::MAX, 0..=u8::MAX), 1..4),
-        ) {
-            let mut msg = hex(MESSAGE);
-            let len = msg.len();
-            for (at, b) in edits {
-                if let Some(byte) = msg.get_mut(at % len) {
-                    *byte = b;
-                }
-            }
-            testing::exercise::<Cbor>(&msg);
-        }
-    }
+    testing::format_properties!(Cbor, Value::clone);
 
     #[test]
     fn every_truncation_fails_without_panic() {
         for msg in [MESSAGE, "9f 10 01 a0 61 74 ff"] {
-            let msg = hex(msg);
-            let mut spans = [(0, 0); MAX_ELEMENTS];
-            assert!(Cbor::split_message(&msg, &mut spans).is_ok());
-            assert!(Cbor::read_value(&msg).is_ok());
-            for len in 0..msg.len() {
-                let prefix = &msg[..len];
-                assert!(Cbor::split_message(prefix, &mut spans).is_err(), "{len}");
-                assert!(Cbor::read_value(prefix).is_err(), "{len}");
-            }
+            testing::every_truncation_fails::<Cbor>(&hex(msg));
         }
     }
 }

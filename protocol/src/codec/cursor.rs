@@ -5,8 +5,11 @@
 //! anything is read or allocated, so a few bytes claiming gigabytes fail at
 //! once; nothing here indexes a slice unchecked.
 
+use bytes::Bytes;
+
 use super::DecodeError;
 use super::format::{MAX_ELEMENTS, Span};
+use crate::str::Str;
 
 /// A read position in one binary-encoded input.
 pub(super) struct Cursor<'a> {
@@ -146,6 +149,33 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// The body of the element `(start, end)` of `input` as a slice sharing
+/// its buffer, when `body_len` (reading the element's header) says it is of
+/// the wanted kind and how long its body is; `Ok(None)` otherwise.
+pub(super) fn shared_body(
+    input: &Bytes,
+    (start, end): Span,
+    serializer: &'static str,
+    body_len: impl FnOnce(&mut Cursor<'_>) -> Option<u64>,
+) -> Result<Option<Bytes>, DecodeError> {
+    let Some(element) = input.get(start..end) else {
+        return Ok(None);
+    };
+    let mut cur = Cursor::new(element, serializer);
+    let Some(len) = body_len(&mut cur) else {
+        return Ok(None);
+    };
+    let from = start + cur.pos;
+    let bytes = cur.take(len)?;
+    Ok(Some(input.slice(from..from + bytes.len())))
+}
+
+/// The bytes as a string sharing their buffer, or the error every binary
+/// serializer reports for a string that is not UTF-8.
+pub(super) fn shared_utf8(bytes: Bytes) -> Result<Str, DecodeError> {
+    Str::from_utf8(bytes).map_err(|_| DecodeError::Value("string is not valid UTF-8"))
+}
+
 /// The bytes as a string, or the error every binary serializer reports for
 /// a string that is not UTF-8.
 pub(super) fn utf8(bytes: &[u8]) -> Result<&str, DecodeError> {
@@ -213,6 +243,58 @@ pub(super) mod testing {
             ]
         })
     }
+
+    /// `message` with each `(at, byte)` edit applied (positions wrap).
+    pub(crate) fn edited(message: &[u8], edits: &[(usize, u8)]) -> Vec<u8> {
+        let mut msg = message.to_vec();
+        let len = msg.len().max(1);
+        for &(at, b) in edits {
+            if let Some(byte) = msg.get_mut(at % len) {
+                *byte = b;
+            }
+        }
+        msg
+    }
+
+    /// Checks that `message` is a valid message and that every proper
+    /// prefix of it fails to split and to decode, without panic.
+    pub(crate) fn every_truncation_fails<F: Format>(message: &[u8]) {
+        let mut spans = [(0, 0); MAX_ELEMENTS];
+        assert!(F::split_message(message, &mut spans).is_ok());
+        assert!(F::read_value(message).is_ok());
+        for len in 0..message.len() {
+            let prefix = message.get(..len).unwrap_or_default();
+            assert!(F::split_message(prefix, &mut spans).is_err(), "{len}");
+            assert!(F::read_value(prefix).is_err(), "{len}");
+        }
+    }
+
+    /// The property tests of a binary serializer's test module: any value
+    /// round-trips (to `$expected(&value)`), and neither any bytes nor any
+    /// edit of the module's `MESSAGE` make a decoder panic.
+    macro_rules! format_properties {
+        ($format:ty, $expected:expr) => {
+            proptest::proptest! {
+                #[test]
+                fn any_value_round_trips(v in testing::value()) {
+                    proptest::prop_assert_eq!(testing::round_trip::<$format>(&v), $expected(&v));
+                }
+
+                #[test]
+                fn any_bytes_decode_without_panic(bytes in proptest::collection::vec(0..=u8::MAX, 0..64)) {
+                    testing::exercise::<$format>(&bytes);
+                }
+
+                #[test]
+                fn any_edit_of_a_message_decodes_without_panic(
+                    edits in proptest::collection::vec((0..usize::MAX, 0..=u8::MAX), 1..4),
+                ) {
+                    testing::exercise::<$format>(&testing::edited(&hex(MESSAGE), &edits));
+                }
+            }
+        };
+    }
+    pub(crate) use format_properties;
 
     /// Encodes `value` with `F` and decodes it again.
     pub(crate) fn round_trip<F: Format>(value: &Value) -> Value {

@@ -1,5 +1,5 @@
 //! [`Format`]: what a serializer must provide so that the message layouts in
-//! `decode.rs` and `encode.rs` can be written once for all three.
+//! `decode.rs` and `encode.rs` can be written once for all of them.
 
 use bytes::{Bytes, BytesMut};
 
@@ -79,6 +79,11 @@ pub(crate) trait Format {
     fn write_str(v: &str, out: &mut BytesMut);
     /// Writes binary data.
     fn write_binary(v: &[u8], out: &mut BytesMut);
+    /// Writes a dictionary key (a string, unless the format marks keys
+    /// differently).
+    fn write_key(v: &str, out: &mut BytesMut) {
+        Self::write_str(v, out);
+    }
 
     /// Writes a value tree.
     fn write_value(value: &Value, out: &mut BytesMut, depth: usize) -> Result<(), EncodeError> {
@@ -121,7 +126,7 @@ pub(crate) trait Format {
             if i > 0 {
                 Self::dict_sep(out);
             }
-            Self::write_str(k, out);
+            Self::write_key(k, out);
             Self::dict_colon(out);
             Self::write_value(v, out, depth + 1)?;
         }

@@ -1,4 +1,5 @@
-//! The WAMP serializers `wamp.2.json`, `wamp.2.msgpack` and `wamp.2.cbor`.
+//! The WAMP serializers `wamp.2.json`, `wamp.2.msgpack`, `wamp.2.cbor` and
+//! `wamp.2.ubjson`, and the batched WebSocket framing of them.
 //!
 //! Decoding reads a message's header fields and keeps the payload elements as
 //! slices of the input [`Bytes`] (no copy, no value tree). Encoding writes
@@ -9,6 +10,7 @@
 //! serializer only implements the [`format::Format`] trait: split a list into
 //! element spans, read and write scalars and value trees.
 
+pub mod batch;
 mod cbor;
 mod cursor;
 mod decode;
@@ -17,6 +19,7 @@ mod error;
 mod format;
 mod json;
 mod msgpack;
+mod ubjson;
 
 use bytes::{Bytes, BytesMut};
 
@@ -35,11 +38,18 @@ pub enum Serializer {
     MsgPack,
     /// `wamp.2.cbor`.
     Cbor,
+    /// `wamp.2.ubjson`.
+    Ubjson,
 }
 
 impl Serializer {
     /// Every serializer, in ringbar's order of preference.
-    pub const ALL: [Serializer; 3] = [Serializer::MsgPack, Serializer::Cbor, Serializer::Json];
+    pub const ALL: [Serializer; 4] = [
+        Serializer::MsgPack,
+        Serializer::Cbor,
+        Serializer::Ubjson,
+        Serializer::Json,
+    ];
 
     /// The WebSocket subprotocol name.
     pub fn subprotocol(self) -> &'static str {
@@ -47,6 +57,7 @@ impl Serializer {
             Serializer::Json => "wamp.2.json",
             Serializer::MsgPack => "wamp.2.msgpack",
             Serializer::Cbor => "wamp.2.cbor",
+            Serializer::Ubjson => "wamp.2.ubjson",
         }
     }
 
@@ -55,12 +66,14 @@ impl Serializer {
         Self::ALL.into_iter().find(|s| s.subprotocol() == name)
     }
 
-    /// The name used in Crossbar.io configs (`"json"`, `"msgpack"`, `"cbor"`).
+    /// The name used in Crossbar.io configs (`"json"`, `"msgpack"`, `"cbor"`,
+    /// `"ubjson"`).
     pub fn name(self) -> &'static str {
         match self {
             Serializer::Json => "json",
             Serializer::MsgPack => "msgpack",
             Serializer::Cbor => "cbor",
+            Serializer::Ubjson => "ubjson",
         }
     }
 
@@ -75,17 +88,19 @@ impl Serializer {
             Serializer::Json => 1,
             Serializer::MsgPack => 2,
             Serializer::Cbor => 3,
+            Serializer::Ubjson => 4,
         }
     }
 
     /// The serializer of a RawSocket handshake id; `None` for 0 (illegal),
-    /// for ids the spec reserves, and for UBJSON (4) and FlatBuffers (5),
-    /// which ringbar does not speak.
+    /// for ids the spec reserves, and for FlatBuffers (5), which ringbar
+    /// does not speak.
     pub const fn from_rawsocket_id(id: u8) -> Option<Self> {
         match id {
             1 => Some(Serializer::Json),
             2 => Some(Serializer::MsgPack),
             3 => Some(Serializer::Cbor),
+            4 => Some(Serializer::Ubjson),
             _ => None,
         }
     }
@@ -105,6 +120,7 @@ pub fn decode(serializer: Serializer, input: Bytes) -> Result<Message, DecodeErr
         Serializer::Json => decode::message::<json::Json>(input),
         Serializer::MsgPack => decode::message::<msgpack::MsgPack>(input),
         Serializer::Cbor => decode::message::<cbor::Cbor>(input),
+        Serializer::Ubjson => decode::message::<ubjson::Ubjson>(input),
     }
 }
 
@@ -123,6 +139,7 @@ pub fn encode(
         Serializer::Json => encode::message::<json::Json>(message, out),
         Serializer::MsgPack => encode::message::<msgpack::MsgPack>(message, out),
         Serializer::Cbor => encode::message::<cbor::Cbor>(message, out),
+        Serializer::Ubjson => encode::message::<ubjson::Ubjson>(message, out),
     };
     if result.is_err() {
         out.truncate(start);
@@ -136,6 +153,7 @@ pub fn decode_value(serializer: Serializer, input: &[u8]) -> Result<Value, Decod
         Serializer::Json => json::Json::read_value(input),
         Serializer::MsgPack => msgpack::MsgPack::read_value(input),
         Serializer::Cbor => cbor::Cbor::read_value(input),
+        Serializer::Ubjson => ubjson::Ubjson::read_value(input),
     }
 }
 
@@ -149,6 +167,7 @@ pub fn encode_value(
         Serializer::Json => json::Json::write_value(value, out, 0),
         Serializer::MsgPack => msgpack::MsgPack::write_value(value, out, 0),
         Serializer::Cbor => cbor::Cbor::write_value(value, out, 0),
+        Serializer::Ubjson => ubjson::Ubjson::write_value(value, out, 0),
     }
 }
 

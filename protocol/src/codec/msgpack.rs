@@ -11,7 +11,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::cursor::{Cursor, utf8};
+use super::cursor::{Cursor, shared_body, shared_utf8, utf8};
 use super::format::{Format, MAX_ELEMENTS, Span};
 use super::{DecodeError, EncodeError, Serializer};
 use crate::str::Str;
@@ -49,32 +49,19 @@ impl Format for MsgPack {
         cur.at_end().then_some(v)
     }
 
-    fn read_str(input: &Bytes, (start, end): Span) -> Result<Option<Str>, DecodeError> {
-        let Some(element) = input.get(start..end) else {
-            return Ok(None);
-        };
-        let mut cur = Cursor::new(element, NAME);
-        let Ok(Head::Str(len)) = head(&mut cur) else {
-            return Ok(None);
-        };
-        let from = start + cur.pos();
-        let bytes = cur.take(len)?;
-        Str::from_utf8(input.slice(from..from + bytes.len()))
-            .map(Some)
-            .map_err(|_| DecodeError::Value("string is not valid UTF-8"))
+    fn read_str(input: &Bytes, span: Span) -> Result<Option<Str>, DecodeError> {
+        let text = shared_body(input, span, NAME, |cur| match head(cur) {
+            Ok(Head::Str(len)) => Some(len),
+            _ => None,
+        })?;
+        text.map(shared_utf8).transpose()
     }
 
-    fn read_binary(input: &Bytes, (start, end): Span) -> Result<Option<Bytes>, DecodeError> {
-        let Some(element) = input.get(start..end) else {
-            return Ok(None);
-        };
-        let mut cur = Cursor::new(element, NAME);
-        let Ok(Head::Bin(len)) = head(&mut cur) else {
-            return Ok(None);
-        };
-        let from = start + cur.pos();
-        let bytes = cur.take(len)?;
-        Ok(Some(input.slice(from..from + bytes.len())))
+    fn read_binary(input: &Bytes, span: Span) -> Result<Option<Bytes>, DecodeError> {
+        shared_body(input, span, NAME, |cur| match head(cur) {
+            Ok(Head::Bin(len)) => Some(len),
+            _ => None,
+        })
     }
 
     fn is_list(element: &[u8]) -> bool {
@@ -586,42 +573,13 @@ mod tests {
         assert!(MsgPack::split_message(&hex("91 a1 ff"), &mut spans).is_err());
     }
 
-    proptest::proptest! {
-        #[test]
-        fn any_value_round_trips(v in testing::value()) {
-            proptest::prop_assert_eq!(testing::round_trip::<MsgPack>(&v), v);
-        }
-
-        #[test]
-        fn any_bytes_decode_without_panic(bytes in proptest::collection::vec(0..=u8::MAX, 0..64)) {
-            testing::exercise::<MsgPack>(&bytes);
-        }
-
-        #[test]
-        fn any_edit_of_a_message_decodes_without_panic(
-            edits in proptest::collection::vec((0..usize::MAX, 0..=u8::MAX), 1..4),
-        ) {
-            let mut msg = hex(MESSAGE);
-            let len = msg.len();
-            for (at, b) in edits {
-                if let Some(byte) = msg.get_mut(at % len) {
-                    *byte = b;
-                }
-            }
-            testing::exercise::<MsgPack>(&msg);
-        }
-    }
+    testing::format_properties!(MsgPack, Value::clone);
 
     #[test]
     fn every_truncation_fails_without_panic() {
         let msg = hex(MESSAGE);
         let mut spans = [(0, 0); MAX_ELEMENTS];
         assert_eq!(MsgPack::split_message(&msg, &mut spans), Ok(6));
-        assert!(MsgPack::read_value(&msg).is_ok());
-        for len in 0..msg.len() {
-            let prefix = &msg[..len];
-            assert!(MsgPack::split_message(prefix, &mut spans).is_err(), "{len}");
-            assert!(MsgPack::read_value(prefix).is_err(), "{len}");
-        }
+        testing::every_truncation_fails::<MsgPack>(&msg);
     }
 }

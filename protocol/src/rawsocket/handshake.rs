@@ -327,8 +327,8 @@ mod tests {
             Some(HandshakeErrorCode::SerializerUnsupported)
         );
 
-        let ubjson = HandshakeRequest::parse([0x7F, 0x14, 0, 0]).unwrap_err();
-        assert_eq!(ubjson, RequestError::UnknownSerializer { id: 4 });
+        let flatbuffers = HandshakeRequest::parse([0x7F, 0x15, 0, 0]).unwrap_err();
+        assert_eq!(flatbuffers, RequestError::UnknownSerializer { id: 5 });
 
         let reserved = HandshakeRequest::parse([0x7F, 0x11, 0, 1]).unwrap_err();
         assert_eq!(reserved, RequestError::ReservedBitsUsed { octets: [0, 1] });

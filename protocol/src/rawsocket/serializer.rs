@@ -15,7 +15,8 @@ impl SerializerSet {
     pub const ALL: Self = Self::EMPTY
         .with(Serializer::Json)
         .with(Serializer::MsgPack)
-        .with(Serializer::Cbor);
+        .with(Serializer::Cbor)
+        .with(Serializer::Ubjson);
 
     /// This set plus `serializer`; `const` so policies can be constants.
     pub const fn with(self, serializer: Serializer) -> Self {
@@ -55,10 +56,11 @@ mod tests {
         assert_eq!(Serializer::Json.rawsocket_id(), 1);
         assert_eq!(Serializer::MsgPack.rawsocket_id(), 2);
         assert_eq!(Serializer::Cbor.rawsocket_id(), 3);
+        assert_eq!(Serializer::Ubjson.rawsocket_id(), 4);
         for s in Serializer::ALL {
             assert_eq!(Serializer::from_rawsocket_id(s.rawsocket_id()), Some(s));
         }
-        for id in [0, 4, 5, 6, 15, 16, 255] {
+        for id in [0, 5, 6, 15, 16, 255] {
             assert_eq!(Serializer::from_rawsocket_id(id), None);
         }
     }

@@ -12,7 +12,7 @@ use ringbar_protocol::fuzzing;
 pub(crate) type Target = fn(&[u8]);
 
 /// The fuzz targets, by name, and the entry point each calls.
-pub(crate) const TARGETS: [(&str, Target); 7] = [
+pub(crate) const TARGETS: [(&str, Target); 8] = [
     ("websocket_frames", fuzzing::websocket_frames),
     ("websocket_handshake", fuzzing::websocket_handshake),
     ("rawsocket_frames", fuzzing::rawsocket_frames),
@@ -20,6 +20,7 @@ pub(crate) const TARGETS: [(&str, Target); 7] = [
     ("codec_json", |d| fuzzing::codec(Serializer::Json, d)),
     ("codec_msgpack", |d| fuzzing::codec(Serializer::MsgPack, d)),
     ("codec_cbor", |d| fuzzing::codec(Serializer::Cbor, d)),
+    ("codec_ubjson", |d| fuzzing::codec(Serializer::Ubjson, d)),
 ];
 
 /// The committed seeds of `target`, plus any corpus a local fuzzing run

@@ -34,7 +34,7 @@ const IGNORED_OPTIONS: &[&str] = &[
 ];
 
 /// The serializer names, for messages.
-const SERIALIZERS: &str = "json, msgpack, cbor";
+const SERIALIZERS: &str = "json, msgpack, cbor, ubjson";
 
 /// When `max_frame_size` is 0 (no limit in Crossbar.io), ringbar still keeps
 /// one: the largest message Crossbar.io allows.

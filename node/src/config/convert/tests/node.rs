@@ -231,7 +231,7 @@ fn every_error_is_reported_at_once() {
             ],
             "transports": [
                 {"type": "websocket", "endpoint": {"type": "tcp", "port": 70000}},
-                {"type": "rawsocket", "endpoint": tcp(8081), "serializers": ["json", "ubjson"]},
+                {"type": "rawsocket", "endpoint": tcp(8081), "serializers": ["json", "flatbuffers"]},
                 {"type": "web", "endpoint": tcp(8080), "paths": {"foo": {"type": "wsgi"}}}
             ]
         }]
@@ -252,7 +252,7 @@ fn every_error_is_reported_at_once() {
             ),
             format!("{w}.transports[0].endpoint.port: 70000 is not a port (1-65535)"),
             format!(
-                "{w}.transports[1].serializers[1]: \"ubjson\" is not supported (json, msgpack, cbor)"
+                "{w}.transports[1].serializers[1]: \"flatbuffers\" is not supported (json, msgpack, cbor, ubjson)"
             ),
             format!(
                 "{w}.transports[2].paths.foo.type: \"wsgi\" is not supported yet (websocket, static, nodeinfo)"

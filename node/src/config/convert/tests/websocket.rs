@@ -11,27 +11,30 @@ use super::*;
 fn serializers() {
     let t = "config.json: workers[0].transports[0].serializers";
     let outcome = transport(json!({"type": "rawsocket", "endpoint": tcp(1),
-        "serializers": ["json", "json", "flatbuffers", "ubjson"]}));
+        "serializers": ["json", "json", "flatbuffers", "avro"]}));
     assert_eq!(
         errors_of(&outcome),
         [
-            format!("{t}[2]: \"flatbuffers\" is not supported (json, msgpack, cbor)"),
-            format!("{t}[3]: \"ubjson\" is not supported (json, msgpack, cbor)"),
+            format!("{t}[2]: \"flatbuffers\" is not supported (json, msgpack, cbor, ubjson)"),
+            format!("{t}[3]: \"avro\" is not supported (json, msgpack, cbor, ubjson)"),
         ]
     );
     let outcome = transport(json!({"type": "rawsocket", "endpoint": tcp(1), "serializers": []}));
     assert_eq!(
         errors_of(&outcome),
         [format!(
-            "{t}: no serializers: list at least one of json, msgpack, cbor"
+            "{t}: no serializers: list at least one of json, msgpack, cbor, ubjson"
         )]
     );
     let config = valid(transport(json!({"type": "rawsocket", "endpoint": tcp(1),
-        "serializers": ["cbor", "cbor", "json"]})));
+        "serializers": ["cbor", "cbor", "ubjson", "json"]})));
     let TransportKind::RawSocket(raw) = &config.transports[0].kind else {
         panic!("not rawsocket")
     };
-    assert_eq!(raw.serializers, [Serializer::Cbor, Serializer::Json]);
+    assert_eq!(
+        raw.serializers,
+        [Serializer::Cbor, Serializer::Ubjson, Serializer::Json]
+    );
     let config = valid(transport(json!({"type": "rawsocket", "endpoint": tcp(1)})));
     let TransportKind::RawSocket(raw) = &config.transports[0].kind else {
         panic!("not rawsocket")
