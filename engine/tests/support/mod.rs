@@ -114,6 +114,7 @@ impl TestRouter {
                         match_policy: MatchPolicy::Prefix,
                         limit: 3,
                     }],
+                    enable_meta_api: true,
                 },
                 RealmConfig {
                     name: "restricted".into(),
@@ -125,6 +126,7 @@ impl TestRouter {
                     }],
                     uri_check: UriCheck::Loose,
                     event_history: Vec::new(),
+                    enable_meta_api: true,
                 },
             ],
             transports: vec![
@@ -139,6 +141,7 @@ impl TestRouter {
                         },
                         auth: auth.clone(),
                     }),
+                    max_connections: DEFAULT_MAX_CONNECTIONS,
                 },
                 TransportConfig {
                     id: "rs".into(),
@@ -148,6 +151,7 @@ impl TestRouter {
                         max_message_bytes: 1 << 20,
                         auth,
                     }),
+                    max_connections: DEFAULT_MAX_CONNECTIONS,
                 },
             ],
             flow: FlowControl::default(),
