@@ -11,6 +11,8 @@ pub(crate) mod guest;
 pub(crate) mod metrics;
 mod read;
 pub(crate) mod settings;
+mod suggest;
+mod unknown;
 pub(crate) mod uplink;
 
 use std::fmt;

@@ -31,8 +31,7 @@ workers:
                 allow: {call: true, register: true, publish: true, subscribe: true}
     transports:
       - type: rawsocket
-        endpoint: {type: tcp, port: 8081}
-        surprise: 1
+        endpoint: {type: tcp, port: 8081, user_timeout: 1000}
 ";
 
 #[test]
@@ -55,7 +54,7 @@ fn yaml_is_read_when_there_is_no_json() {
     let warnings: Vec<String> = loaded.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(
         warnings,
-        ["config.yaml: workers[0].transports[0].surprise: unknown key, ignored"]
+        ["config.yaml: workers[0].transports[0].endpoint.user_timeout: not supported yet, ignored"]
     );
     assert_eq!(loaded.router.realms[0].name, "realm1");
 
