@@ -90,6 +90,33 @@ fn crossbar_keys_ringbar_does_not_use_warn_and_pass() {
 }
 
 #[test]
+fn check_takes_cbdir_and_config() {
+    let dir = Scratch::new("check-config").with_config("not a config");
+    std::fs::write(dir.path.join("other.json"), UNIX_CONFIG).unwrap();
+    let output = run(&["check", "--cbdir", dir.arg(), "--config", "other.json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "Ok, {}/other.json is valid: 1 realm, 1 transport.\n",
+            dir.arg()
+        )
+    );
+    // Without --config, the directory's own (broken) config.json is read.
+    let output = run(&["check", "--cbdir", dir.arg()]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = run(&["check", dir.arg(), "--config", "other.txt"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "ringbar: {}/other.txt: not a config file name: ringbar reads a .json or a .yaml file\n",
+            dir.arg()
+        )
+    );
+}
+
+#[test]
 fn yaml_configs_are_checked() {
     let dir = Scratch::new("check-yaml");
     std::fs::create_dir_all(&dir.path).unwrap();
