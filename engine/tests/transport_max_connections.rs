@@ -43,6 +43,13 @@ fn capped(cores: usize, io: IoBackend) {
         assert!(!client.ends_within(Duration::from_millis(50)));
     }
     assert_eq!(router.sessions(), 3);
+    let refused_total: u64 = router
+        .stats()
+        .cores()
+        .iter()
+        .map(|c| c.connections_refused)
+        .sum();
+    assert_eq!(refused_total, 4);
 
     // A place freed is taken again, once the router has seen the close.
     drop(joined.pop());

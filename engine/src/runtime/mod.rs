@@ -239,7 +239,10 @@ async fn accept_loop(
                             drop(admission);
                         });
                     }
-                    None => stream.shutdown(),
+                    None => {
+                        core.figures.connections_refused.add(1);
+                        stream.shutdown();
+                    }
                 },
                 Err(e) => {
                     tracing::warn!(core = core.id, transport = %transport.id, error = %e, "accept failed");
