@@ -19,7 +19,8 @@ use super::suggest::nearest;
 use super::unknown::{self, UnknownKey};
 
 /// Root keys of one object that no field holds but that are still
-/// accepted: Crossbar.io keys that ringbar does not need.
+/// accepted: Crossbar.io keys that ringbar does not need, and keys another
+/// part of the reader takes. Every other unknown key is an error.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Accept<'a> {
     /// Taken without a word (`type`, `id`, `debug`, ...).
