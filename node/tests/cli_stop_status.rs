@@ -42,7 +42,11 @@ fn status_and_stop_say_when_no_node_runs() {
         .output()
         .unwrap();
     assert_eq!(stop.status.code(), Some(3));
-    assert!(text(&stop.stdout).contains(dir.arg()), "{}", text(&stop.stdout));
+    assert!(
+        text(&stop.stdout).contains(dir.arg()),
+        "{}",
+        text(&stop.stdout)
+    );
 }
 
 #[test]

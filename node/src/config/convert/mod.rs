@@ -28,6 +28,15 @@ use super::settings::{self, Overrides};
 /// The config version ringbar reads (Crossbar.io's current one).
 const CONFIG_VERSION: i64 = 2;
 
+/// Controller keys of Crossbar.io's edge and master personalities.
+const CROSSBAR_FX_CONTROLLER_KEYS: &[&str] = &[
+    "fabric",
+    "fabric-center",
+    "blockchain",
+    "enable_docker",
+    "ipfs",
+];
+
 /// Worker types ringbar runs.
 const WORKER_TYPES: &str = "router, websocket-testee, guest";
 
@@ -106,7 +115,11 @@ impl Converter<'_> {
             read_with(root, &Path::root(), self.diag, Accept::silent(&["$schema"]))?;
         self.version(file.version.as_ref());
         if let Some(controller) = &file.controller {
-            let accept = Accept::silent(&["id", "options", "manhole", "connections", "keyring"]);
+            let accept = Accept {
+                silent: &["id", "options", "manhole", "connections", "keyring"],
+                ignored: CROSSBAR_FX_CONTROLLER_KEYS,
+                ignored_message: "a Crossbar.io FX controller option (Fabric, blockchain, Docker), not used by ringbar; ignored",
+            };
             let _: Option<ControllerFile> = read_with(
                 controller,
                 &Path::root().key("controller"),

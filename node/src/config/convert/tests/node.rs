@@ -450,11 +450,17 @@ fn the_controller_is_accepted() {
         realm1(),
         json!([{"type": "rawsocket", "endpoint": tcp(8081)}]),
     );
-    root["controller"] =
-        json!({"id": "node1", "options": {"title": "n"}, "manhole": {}, "optins": 1});
+    root["controller"] = json!({"id": "node1", "options": {"title": "n"}, "manhole": {},
+        "enable_docker": false, "optins": 1});
     let outcome = run(&root);
     assert_eq!(
         outcome.errors,
         ["config.json: controller.optins: unknown key: did you mean `options`?"]
+    );
+    assert_eq!(
+        outcome.warnings,
+        [
+            "config.json: controller.enable_docker: a Crossbar.io FX controller option (Fabric, blockchain, Docker), not used by ringbar; ignored"
+        ]
     );
 }
