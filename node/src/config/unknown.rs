@@ -137,19 +137,41 @@ impl<'de> Deserializer<'_, 'de> {
         visitor: V,
         known: Option<&'static [&'static str]>,
     ) -> Result<V::Value, serde_json::Error> {
+        // As serde_json does, a visitor that leaves items unread fails
+        // (a struct written as a list too long for it).
         match self.value {
-            Value::Array(items) => visitor.visit_seq(Items {
-                items: items.iter().enumerate(),
-                at: self.at,
-                found: self.found,
-            }),
-            Value::Object(entries) => visitor.visit_map(Entries {
-                entries: entries.iter(),
-                value: None,
-                known,
-                at: self.at,
-                found: self.found,
-            }),
+            Value::Array(items) => {
+                let mut access = Items {
+                    items: items.iter().enumerate(),
+                    at: self.at,
+                    found: self.found,
+                };
+                let read = visitor.visit_seq(&mut access)?;
+                match access.items.len() {
+                    0 => Ok(read),
+                    _ => Err(de::Error::invalid_length(
+                        items.len(),
+                        &"fewer elements in array",
+                    )),
+                }
+            }
+            Value::Object(entries) => {
+                let mut access = Entries {
+                    entries: entries.iter(),
+                    value: None,
+                    known,
+                    at: self.at,
+                    found: self.found,
+                };
+                let read = visitor.visit_map(&mut access)?;
+                match access.entries.len() {
+                    0 => Ok(read),
+                    _ => Err(de::Error::invalid_length(
+                        entries.len(),
+                        &"fewer elements in map",
+                    )),
+                }
+            }
             leaf => de::Deserializer::deserialize_any(leaf, visitor),
         }
     }
@@ -322,6 +344,100 @@ mod tests {
             role.unwrap().extra,
             Some(json!({"anything": [1, {"goes": null}]}))
         );
+    }
+
+    /// Any JSON value: leaves, lists and objects, with keys that are often
+    /// the test types' own.
+    fn any_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let key = prop_oneof![
+            Just("name".to_owned()),
+            Just("permissions".to_owned()),
+            Just("extra".to_owned()),
+            Just("uri".to_owned()),
+            Just("allow".to_owned()),
+            Just("call".to_owned()),
+            Just("match".to_owned()),
+            "[a-z]{1,6}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e9f64..1e9).prop_map(Value::from),
+            "[a-z.]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map(key.clone(), inner, 0..6)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Every key of every object in `value`, with the place of its object.
+    fn all_keys(value: &Value, at: Vec<Segment>, out: &mut Vec<(Vec<Segment>, String)>) {
+        match value {
+            Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    let mut below = at.clone();
+                    below.push(Segment::Index(index));
+                    all_keys(item, below, out);
+                }
+            }
+            Value::Object(entries) => {
+                for (key, item) in entries {
+                    out.push((at.clone(), key.clone()));
+                    let mut below = at.clone();
+                    below.push(Segment::Key(key.clone()));
+                    all_keys(item, below, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    proptest::proptest! {
+        /// The checking deserializer reads every value exactly as
+        /// serde_json does (same value, same error), and every key it calls
+        /// unknown is one of the value's keys that its type does not know.
+        #[test]
+        fn reads_as_serde_json_reads(value in any_value()) {
+            let found = RefCell::new(Vec::new());
+            let checked = Role::deserialize(Deserializer::new(&value, &found))
+                .map_err(|e| e.to_string());
+            let plain = Role::deserialize(&value).map_err(|e| e.to_string());
+            proptest::prop_assert_eq!(&checked, &plain);
+            let mut keys = Vec::new();
+            all_keys(&value, Vec::new(), &mut keys);
+            for unknown in found.into_inner() {
+                proptest::prop_assert!(!unknown.known.contains(&unknown.key.as_str()));
+                proptest::prop_assert!(
+                    keys.contains(&(unknown.object.clone(), unknown.key.clone())),
+                    "{:?} is not a key of the value", unknown
+                );
+            }
+            // A value that reads has every unknown key of its root object
+            // noted (the root is always read as a struct).
+            if let (Ok(_), Value::Object(entries)) = (&plain, &value) {
+                let found_again = RefCell::new(Vec::new());
+                let _ = Role::deserialize(Deserializer::new(&value, &found_again));
+                let at_root: Vec<String> = found_again
+                    .into_inner()
+                    .into_iter()
+                    .filter(|u| u.object.is_empty())
+                    .map(|u| u.key)
+                    .collect();
+                let expected: Vec<String> = entries
+                    .keys()
+                    .filter(|k| !["name", "permissions", "extra"].contains(&k.as_str()))
+                    .cloned()
+                    .collect();
+                proptest::prop_assert_eq!(at_root, expected);
+            }
+        }
     }
 
     #[test]

@@ -24,8 +24,29 @@ const DEFAULT_RAWSOCKET_MESSAGE_BYTES: usize = 16 << 20;
 impl Converter<'_> {
     /// One transport of a router worker, with its connection cap.
     pub(super) fn transport(&mut self, value: &Value, path: &Path) -> Option<Listening> {
+        self.listening(value, path, Self::transport_of_type)
+    }
+
+    /// The `transport` of a `websocket-testee` worker: Crossbar.io checks it
+    /// as a `websocket` transport.
+    pub(super) fn testee_worker_transport(
+        &mut self,
+        value: &Value,
+        path: &Path,
+    ) -> Option<Listening> {
+        self.listening(value, path, Self::testee_worker_transport_file)
+    }
+
+    /// The transport `read` converts, with the `max_connections` that every
+    /// listening transport may have.
+    fn listening(
+        &mut self,
+        value: &Value,
+        path: &Path,
+        read: impl FnOnce(&mut Self, &Value, &Path) -> Option<PendingTransport>,
+    ) -> Option<Listening> {
         let max_connections = self.max_connections(value, path);
-        let transport = self.transport_of_type(value, path)?;
+        let transport = read(self, value, path)?;
         Some(Listening {
             transport,
             max_connections: max_connections?,
@@ -61,21 +82,6 @@ impl Converter<'_> {
                 None
             }
         }
-    }
-
-    /// The `transport` of a `websocket-testee` worker: Crossbar.io checks it
-    /// as a `websocket` transport.
-    pub(super) fn testee_worker_transport(
-        &mut self,
-        value: &Value,
-        path: &Path,
-    ) -> Option<Listening> {
-        let max_connections = self.max_connections(value, path);
-        let transport = self.testee_worker_transport_file(value, path)?;
-        Some(Listening {
-            transport,
-            max_connections: max_connections?,
-        })
     }
 
     fn testee_worker_transport_file(
