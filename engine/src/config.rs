@@ -63,6 +63,10 @@ pub struct RealmConfig {
     /// Topics whose last events the realm keeps (its `store`'s
     /// `event-history`), served by `wamp.subscription.get_events`.
     pub event_history: Vec<EventHistory>,
+    /// Whether the router offers the WAMP meta API (its `wamp.*`
+    /// procedures and meta events) in this realm; Crossbar.io's
+    /// `options.enable_meta_api`, on by default.
+    pub enable_meta_api: bool,
 }
 
 /// One `event-history` entry of a realm's store.
@@ -144,7 +148,14 @@ pub struct TransportConfig {
     pub endpoint: Endpoint,
     /// What it speaks.
     pub kind: TransportKind,
+    /// The most connections open at once, over every core; more are closed
+    /// at accept (Crossbar.io's `max_connections`).
+    pub max_connections: usize,
 }
+
+/// Connections a transport holds when its config sets no
+/// `max_connections`: Crossbar.io's default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 50_000;
 
 /// A listening endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]

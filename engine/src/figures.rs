@@ -81,6 +81,9 @@ pub struct CoreSnapshot {
     pub events_dropped: Vec<(DropReason, u64)>,
     /// Connections closed by the `disconnect` slow-consumer policy.
     pub slow_consumer_disconnects: u64,
+    /// Connections closed at accept because their transport held its
+    /// `max_connections`.
+    pub connections_refused: u64,
     /// Bytes queued on the core's connections now.
     pub queued_bytes: u64,
     /// The time from a PUBLISH being decoded to its EVENTs being queued for
@@ -161,6 +164,9 @@ pub(crate) struct CoreFigures {
     events_dropped: [CoreCounter; DropReason::ALL.len()],
     /// Connections closed by the `disconnect` slow-consumer policy.
     pub(crate) slow_consumer_disconnects: CoreCounter,
+    /// Connections closed at accept over their transport's
+    /// `max_connections`.
+    pub(crate) connections_refused: CoreCounter,
     /// Bytes queued on the core's connections (the core's `QueueBudget`
     /// keeps it).
     pub(crate) queued_bytes: CoreCounter,
@@ -186,6 +192,7 @@ impl CoreFigures {
             bytes_out: CoreCounter::new(),
             events_dropped: [const { CoreCounter::new() }; DropReason::ALL.len()],
             slow_consumer_disconnects: CoreCounter::new(),
+            connections_refused: CoreCounter::new(),
             queued_bytes: CoreCounter::new(),
             publish_to_event: [const { CoreCounter::new() }; PUBLISH_TO_EVENT_BUCKETS_US.len() + 1],
             publish_to_event_ns: CoreCounter::new(),
@@ -274,6 +281,7 @@ impl CoreFigures {
                 .map(|(reason, counter)| (*reason, counter.get()))
                 .collect(),
             slow_consumer_disconnects: self.slow_consumer_disconnects.get(),
+            connections_refused: self.connections_refused.get(),
             queued_bytes: self.queued_bytes.get(),
             publish_to_event: self.histogram(),
         }

@@ -36,6 +36,8 @@ pub(crate) struct Realm {
     pub(crate) name: String,
     /// How topic URIs are checked.
     pub(crate) uri_check: UriCheck,
+    /// Whether the meta API is offered here (procedures and events).
+    pub(crate) meta_api: bool,
     roles: HashMap<String, Arc<Role>>,
     /// The broker's subscription table.
     pub(crate) subscriptions: Subscriptions,
@@ -111,6 +113,7 @@ impl Realm {
             index,
             name: config.name.clone(),
             uri_check: config.uri_check,
+            meta_api: config.enable_meta_api,
             roles: config
                 .roles
                 .iter()

@@ -678,9 +678,10 @@ impl SessionDriver {
 
 /// Answers a CALL of a meta procedure (`wamp.session.*`,
 /// `wamp.subscription.*`, `wamp.registration.*`); false when `call` names
-/// no meta procedure (the dealer routes it).
+/// no meta procedure or the realm does not offer the meta API (the dealer
+/// routes it, as Crossbar.io then has no such procedure).
 fn meta_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
-    if !call.procedure.starts_with(meta::WAMP_PREFIX) {
+    if !session.realm.meta_api || !call.procedure.starts_with(meta::WAMP_PREFIX) {
         return false;
     }
     let decision =

@@ -1,4 +1,5 @@
-//! `ringbar check DIR`: validate the config without starting anything.
+//! `ringbar check DIR [--config FILE]`: validate the config without
+//! starting anything.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -8,10 +9,11 @@ use ringbar_engine::config::{Endpoint, RouterConfig};
 use crate::config::{self, Overrides};
 use crate::start::config_failure;
 
-/// Checks the config of `dir` and the TLS files it names: exit 0 when
-/// valid (warnings printed), else 2 with every error on stderr.
-pub(crate) fn run(dir: &Path) -> ExitCode {
-    match config::load(dir, Overrides::default()) {
+/// Checks the config `file` of `dir` (the directory's own when `None`) and
+/// the TLS files it names: exit 0 when valid (warnings printed), else 2
+/// with every error on stderr.
+pub(crate) fn run(dir: &Path, file: Option<&Path>) -> ExitCode {
+    match config::load(dir, file, Overrides::default()) {
         Ok(loaded) => {
             for warning in &loaded.warnings {
                 eprintln!("warning: {warning}");

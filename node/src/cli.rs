@@ -1,7 +1,11 @@
 //! The command line: `ringbar version | init DIR | start DIR | stop DIR |
-//! status DIR | check DIR | management ...`.
+//! status DIR | check DIR | keys DIR | convert DIR | management ...`.
+//!
+//! Where a command takes a node directory it also takes Crossbar.io's
+//! `--cbdir DIR` for it, and defaults as Crossbar.io does; `start`,
+//! `check` and `convert` take `--config FILE` as Crossbar.io does.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ringbar_engine::config::IoBackend;
@@ -39,7 +43,11 @@ pub(crate) enum Command {
     /// the directory first if it does not exist).
     Start {
         /// The node directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        node: NodeDir,
+        /// The config file.
+        #[command(flatten)]
+        config: ConfigFile,
         /// How to run it.
         #[command(flatten)]
         run: RunArgs,
@@ -48,7 +56,8 @@ pub(crate) enum Command {
     /// (exit 0; 3 when none runs; 1 when it did not stop in time).
     Stop {
         /// The node directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        node: NodeDir,
         /// How long to wait for the node to exit, in seconds.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
@@ -57,7 +66,8 @@ pub(crate) enum Command {
     /// cores, sessions, message rates (exit 0; 3 when none runs).
     Status {
         /// The node directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        node: NodeDir,
         /// Print the status as one JSON document.
         #[arg(long)]
         json: bool,
@@ -66,7 +76,33 @@ pub(crate) enum Command {
     /// error.
     Check {
         /// The node directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        node: NodeDir,
+        /// The config file.
+        #[command(flatten)]
+        config: ConfigFile,
+    },
+    /// Print the node's public key (its instance key, made first if the
+    /// directory has none), as `crossbar keys` does.
+    Keys {
+        /// The node directory.
+        #[command(flatten)]
+        node: NodeDir,
+        /// Print the private key instead.
+        #[arg(long)]
+        private: bool,
+    },
+    /// Convert the node's config file from JSON to YAML or from YAML to
+    /// JSON, beside it (config.json <-> config.yaml), once it is valid:
+    /// exit 0 when written, 2 for an invalid or missing config, 1 when the
+    /// other file exists.
+    Convert {
+        /// The node directory.
+        #[command(flatten)]
+        node: NodeDir,
+        /// The config file.
+        #[command(flatten)]
+        config: ConfigFile,
     },
     /// Pair the node that printed activation code CODE with you, an owner
     /// of the management service (the password is read from
@@ -141,6 +177,72 @@ pub(crate) enum ManagementCommand {
         #[command(flatten)]
         run: RunArgs,
     },
+}
+
+/// The node directory: the argument, else `--cbdir`, else Crossbar.io's
+/// default.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct NodeDir {
+    /// The node directory [default: --cbdir, else $CROSSBAR_DIR, else
+    /// ./.crossbar if it exists, else the current directory].
+    #[arg(value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// The node directory, in Crossbar.io's spelling (a config file's path
+    /// stands for its directory).
+    #[arg(long, value_name = "DIR", conflicts_with = "dir")]
+    cbdir: Option<PathBuf>,
+}
+
+/// The config file: `--config`, else the node directory's config.json,
+/// else its config.yaml.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ConfigFile {
+    /// The config file, relative to the node directory (a .json or .yaml
+    /// file) [default: config.json, else config.yaml].
+    #[arg(long = "config", value_name = "FILE")]
+    file: Option<PathBuf>,
+}
+
+impl NodeDir {
+    /// The directory these flags name, resolved as Crossbar.io resolves
+    /// its `--cbdir`.
+    pub(crate) fn path(self) -> PathBuf {
+        let crossbar_dir = std::env::var_os("CROSSBAR_DIR").map(PathBuf::from);
+        node_dir(
+            self.dir.or(self.cbdir),
+            crossbar_dir,
+            Path::new(".crossbar"),
+        )
+    }
+}
+
+impl ConfigFile {
+    /// The file given, relative to the node directory `dir`; `None` when
+    /// the directory's own file is to be found.
+    pub(crate) fn path(&self, dir: &Path) -> Option<PathBuf> {
+        self.file.as_ref().map(|file| dir.join(file))
+    }
+}
+
+/// The node directory: `given`, else `crossbar_dir` (`$CROSSBAR_DIR`), else
+/// `dot_crossbar` when it is a directory, else the current directory; a
+/// file stands for the directory that holds it.
+fn node_dir(given: Option<PathBuf>, crossbar_dir: Option<PathBuf>, dot_crossbar: &Path) -> PathBuf {
+    let dir = given.or(crossbar_dir).unwrap_or_else(|| {
+        if dot_crossbar.is_dir() {
+            dot_crossbar.to_path_buf()
+        } else {
+            PathBuf::from(".")
+        }
+    });
+    if dir.is_file() {
+        match dir.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    } else {
+        dir
+    }
 }
 
 /// How to run a router: flags of `start` and `management start`.
@@ -250,8 +352,8 @@ mod tests {
         .unwrap();
         assert_eq!(cli.loglevel, LogLevel::Critical);
         match cli.command {
-            Command::Start { dir, run } => {
-                assert_eq!(dir, PathBuf::from("node"));
+            Command::Start { node, run, .. } => {
+                assert_eq!(node.path(), PathBuf::from("node"));
                 assert_eq!(run.cores, Some(2));
                 assert_eq!(run.io, Some(IoArg::Epoll));
             }
@@ -270,6 +372,39 @@ mod tests {
             other => panic!("parsed as {other:?}"),
         }
         assert!(Cli::try_parse_from(["ringbar", "init", "d", "--management", "http://m"]).is_err());
+    }
+
+    #[test]
+    fn the_node_directory_is_given_or_crossbar_s_default() {
+        let cli = Cli::try_parse_from(["ringbar", "start", "--cbdir", "n", "--config", "c.yaml"])
+            .unwrap();
+        match cli.command {
+            Command::Start { node, config, .. } => {
+                let dir = node.path();
+                assert_eq!(dir, PathBuf::from("n"));
+                assert_eq!(config.path(&dir), Some(PathBuf::from("n/c.yaml")));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["ringbar", "check", "a", "--cbdir", "b"]).is_err());
+
+        let given = Some(PathBuf::from("given"));
+        let env = Some(PathBuf::from("from-env"));
+        let missing = Path::new("/nonexistent/.crossbar");
+        assert_eq!(
+            node_dir(given.clone(), env.clone(), missing),
+            PathBuf::from("given")
+        );
+        assert_eq!(node_dir(None, env, missing), PathBuf::from("from-env"));
+        assert_eq!(node_dir(None, None, missing), PathBuf::from("."));
+        let here = std::env::temp_dir().join(format!("ringbar-cli-{}", std::process::id()));
+        let dot_crossbar = here.join(".crossbar");
+        std::fs::create_dir_all(&dot_crossbar).unwrap();
+        assert_eq!(node_dir(None, None, &dot_crossbar), dot_crossbar);
+        let file = dot_crossbar.join("config.json");
+        std::fs::write(&file, "{}").unwrap();
+        assert_eq!(node_dir(Some(file), None, missing), dot_crossbar);
+        std::fs::remove_dir_all(&here).unwrap();
     }
 
     #[test]

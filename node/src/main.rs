@@ -8,8 +8,10 @@ mod check;
 mod cli;
 mod config;
 mod control;
+mod convert;
 mod init;
 mod key;
+mod keys;
 mod logging;
 mod management;
 mod metrics;
@@ -67,10 +69,23 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_FAILURE)
             }
         },
-        Command::Start { dir, run } => start::run(&dir, run.overrides()),
-        Command::Stop { dir, timeout } => stop::run(&dir, std::time::Duration::from_secs(timeout)),
-        Command::Status { dir, json } => status::run(&dir, json),
-        Command::Check { dir } => check::run(&dir),
+        Command::Start { node, config, run } => {
+            let dir = node.path();
+            start::run(&dir, config.path(&dir).as_deref(), run.overrides())
+        }
+        Command::Stop { node, timeout } => {
+            stop::run(&node.path(), std::time::Duration::from_secs(timeout))
+        }
+        Command::Status { node, json } => status::run(&node.path(), json),
+        Command::Check { node, config } => {
+            let dir = node.path();
+            check::run(&dir, config.path(&dir).as_deref())
+        }
+        Command::Keys { node, private } => keys::run(&node.path(), private),
+        Command::Convert { node, config } => {
+            let dir = node.path();
+            convert::run(&dir, config.path(&dir).as_deref())
+        }
         Command::Management { command } => management::run(command),
         Command::Pair {
             code,

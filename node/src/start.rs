@@ -1,6 +1,6 @@
-//! `ringbar start DIR`: initialise if needed, load the key and the config,
-//! write the pid file, run the router and the guest workers until SIGINT or
-//! SIGTERM.
+//! `ringbar start DIR [--config FILE]`: initialise if needed, load the
+//! key and the config, write the pid file, run the router and the guest
+//! workers until SIGINT or SIGTERM.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -24,9 +24,10 @@ use crate::uplink;
 use crate::workers::Supervisor;
 use crate::{EXIT_CONFIG, EXIT_FAILURE};
 
-/// Runs the node of `dir` to the end; the exit code says how it ended.
-pub(crate) fn run(dir: &Path, overrides: Overrides) -> ExitCode {
-    run_with(dir, overrides, |_| {})
+/// Runs the node of `dir` from its config `file` (the directory's own when
+/// `None`) to the end; the exit code says how it ended.
+pub(crate) fn run(dir: &Path, file: Option<&Path>, overrides: Overrides) -> ExitCode {
+    run_with(dir, file, overrides, |_| {})
 }
 
 /// [`run`], with `prepare` completing the router's config from the file
@@ -34,6 +35,7 @@ pub(crate) fn run(dir: &Path, overrides: Overrides) -> ExitCode {
 /// authenticator in).
 pub(crate) fn run_with(
     dir: &Path,
+    file: Option<&Path>,
     overrides: Overrides,
     prepare: impl FnOnce(&mut RouterConfig),
 ) -> ExitCode {
@@ -43,7 +45,7 @@ pub(crate) fn run_with(
     }
     // The config is checked before the key is made, so that a bad config
     // leaves the directory as it was.
-    let mut loaded = match config::load(dir, overrides) {
+    let mut loaded = match config::load(dir, file, overrides) {
         Ok(loaded) => loaded,
         Err(error) => return config_failure(&error, "; nothing was started"),
     };

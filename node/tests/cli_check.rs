@@ -47,19 +47,70 @@ fn check_lists_every_error_and_exits_2() {
 }
 
 #[test]
-fn unknown_keys_warn_and_pass() {
-    let config = UNIX_CONFIG.replacen("\"version\": 2,", "\"version\": 2, \"colour\": 1,", 1);
-    let dir = Scratch::new("check-unknown").with_config(&config);
+fn a_typo_is_an_error_with_the_nearest_key_and_exits_2() {
+    let config = UNIX_CONFIG.replacen("\"realms\"", "\"realmz\"", 1);
+    let dir = Scratch::new("check-typo").with_config(&config);
     let output = run(&["check", dir.arg()]);
-    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(
+            "error: config.json: workers[0].realmz: unknown key: did you mean `realms`?\n"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with("ringbar: the config has 1 error.\n"),
+        "{stderr}"
+    );
+    assert_eq!(text(&output.stdout), "");
+}
+
+#[test]
+fn crossbar_keys_ringbar_does_not_use_warn_and_pass() {
+    let config = UNIX_CONFIG.replacen(
+        "\"type\": \"router\",",
+        "\"type\": \"router\", \"options\": {\"cpu_affinity\": [0]},",
+        1,
+    );
+    let dir = Scratch::new("check-ignored").with_config(&config);
+    let output = run(&["check", dir.arg()]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert_eq!(
         text(&output.stderr),
-        "warning: config.json: colour: unknown key, ignored\n"
+        "warning: config.json: workers[0].options.cpu_affinity: a Crossbar.io worker process option, not used by ringbar; ignored\n"
     );
     assert_eq!(
         text(&output.stdout),
         format!(
             "Ok, {}/config.json is valid: 1 realm, 1 transport.\n",
+            dir.arg()
+        )
+    );
+}
+
+#[test]
+fn check_takes_cbdir_and_config() {
+    let dir = Scratch::new("check-config").with_config("not a config");
+    std::fs::write(dir.path.join("other.json"), UNIX_CONFIG).unwrap();
+    let output = run(&["check", "--cbdir", dir.arg(), "--config", "other.json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(
+        text(&output.stdout),
+        format!(
+            "Ok, {}/other.json is valid: 1 realm, 1 transport.\n",
+            dir.arg()
+        )
+    );
+    // Without --config, the directory's own (broken) config.json is read.
+    let output = run(&["check", "--cbdir", dir.arg()]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = run(&["check", dir.arg(), "--config", "other.txt"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        text(&output.stderr),
+        format!(
+            "ringbar: {}/other.txt: not a config file name: ringbar reads a .json or a .yaml file\n",
             dir.arg()
         )
     );

@@ -1,4 +1,5 @@
-//! `ringbar start DIR`: pid file, signals, exit codes.
+//! `ringbar start DIR`: pid file, signals, exit codes, Crossbar.io's
+//! `--cbdir` and `--config`.
 
 // Test code: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -201,4 +202,50 @@ fn sigterm_stops_a_node_whose_log_reader_went_away() {
     signal(&child, "TERM");
     let status = wait_exit(&mut child, SHUTDOWN);
     assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn start_takes_cbdir_and_config_and_skips_a_disabled_worker() {
+    // config.json is broken: --config names the file to run instead, and
+    // its second router is disabled, so it is no "second router" error.
+    let dir = Scratch::new("start-cbdir").with_config("not a config");
+    let disabled = r#"{"type": "router", "options": {"disabled": true}, "transports": [{"type": "rawsocket", "endpoint": {"type": "unix", "path": "other.sock"}}]}"#;
+    let config = UNIX_CONFIG.replacen(
+        "}],\n    \"ringbar\"",
+        &format!("}}, {disabled}],\n    \"ringbar\""),
+        1,
+    );
+    assert_ne!(config, UNIX_CONFIG);
+    fs::create_dir_all(dir.path.join("conf")).unwrap();
+    fs::write(dir.path.join("conf/node.json"), config).unwrap();
+    let pid_path = dir.path.join("node.pid");
+    let mut child = spawn(&[
+        "start",
+        "--cbdir",
+        dir.arg(),
+        "--config",
+        "conf/node.json",
+        "--io",
+        "epoll",
+    ]);
+    assert!(
+        wait_for_file(&dir.path.join("router.sock"), &mut child, STARTUP),
+        "no router.sock: {}",
+        stderr_of(child)
+    );
+    assert!(pid_path.exists());
+    assert!(
+        !dir.path.join("other.sock").exists(),
+        "the disabled worker listens"
+    );
+    signal(&child, "TERM");
+    let status = wait_exit(&mut child, SHUTDOWN);
+    let stderr = stderr_of(child);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    for line in [
+        "node.json: workers[1].options.disabled: the worker is disabled: checked, not started",
+        &format!("Config loaded from {}/conf/node.json.", dir.arg()),
+    ] {
+        assert!(stderr.contains(line), "{line:?} missing in:\n{stderr}");
+    }
 }

@@ -28,6 +28,25 @@ fn status_and_stop_say_when_no_node_runs() {
     assert_eq!(doc["running"], false);
     let stop = support::run(&["stop", dir.arg()]);
     assert_eq!(stop.status.code(), Some(3));
+
+    // Crossbar.io's spellings of the directory: --cbdir, $CROSSBAR_DIR.
+    let status = support::run(&["status", "--cbdir", dir.arg()]);
+    assert_eq!(status.status.code(), Some(3));
+    assert_eq!(
+        text(&status.stdout).trim(),
+        format!("No node is running from {}.", dir.arg())
+    );
+    let stop = support::ringbar()
+        .arg("stop")
+        .env("CROSSBAR_DIR", dir.arg())
+        .output()
+        .unwrap();
+    assert_eq!(stop.status.code(), Some(3));
+    assert!(
+        text(&stop.stdout).contains(dir.arg()),
+        "{}",
+        text(&stop.stdout)
+    );
 }
 
 #[test]

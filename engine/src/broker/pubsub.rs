@@ -144,8 +144,11 @@ fn route(core: &Core, publication: Arc<Publication>, cores: u64, retain: bool) {
 
 /// Publishes an event of the router itself (a meta event) to `topic` of
 /// `realm`, with `args` as its arguments; nothing is built when nobody
-/// subscribes.
+/// subscribes or the realm does not offer the meta API.
 pub(crate) fn publish_meta(core: &Core, realm: &Arc<Realm>, topic: &'static str, args: &[Value]) {
+    if !realm.meta_api {
+        return;
+    }
     let (subscriptions, cores) = matching(realm, topic);
     if subscriptions.is_empty() {
         return;

@@ -4,6 +4,7 @@
 
 pub(crate) mod bind;
 pub(crate) mod io;
+mod limit;
 pub(crate) mod tls;
 
 use std::rc::Rc;
@@ -21,6 +22,7 @@ use crate::dealer;
 use crate::mailbox::Mail;
 use crate::realms::Realms;
 use io::{BoundSocket, Listener};
+use limit::ConnectionLimit;
 
 /// Entries of each core's io_uring submission queue.
 const URING_ENTRIES: u32 = 4096;
@@ -45,6 +47,7 @@ pub(crate) fn start(
             }
             _ => None,
         };
+        let limit = ConnectionLimit::new(&transport.id, transport.max_connections);
         for (core, list) in sockets.iter_mut().enumerate() {
             let bound =
                 bind::bind(&transport.endpoint, core).map_err(|source| StartError::Bind {
@@ -57,6 +60,7 @@ pub(crate) fn start(
                     socket,
                     transport: transport.clone(),
                     tls: tls.clone(),
+                    limit: limit.clone(),
                 });
             }
         }
@@ -103,6 +107,8 @@ struct Listening {
     transport: TransportConfig,
     /// The endpoint's TLS, when it has one.
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// The transport's connection cap, shared by every core's listener.
+    limit: Arc<ConnectionLimit>,
 }
 
 /// Decides between io_uring and epoll.
@@ -151,15 +157,19 @@ fn run_core(
             socket,
             transport,
             tls,
+            limit,
         } in sockets
         {
             match Listener::from_std(socket, uring) {
                 Ok(listener) => {
                     tokio::task::spawn_local(accept_loop(
                         core.clone(),
-                        listener,
-                        Rc::new(transport),
-                        tls,
+                        Accepting {
+                            listener,
+                            transport: Rc::new(transport),
+                            tls,
+                            limit,
+                        },
                         shutdown.clone(),
                         uring,
                     ));
@@ -198,21 +208,44 @@ fn run_core(
     }
 }
 
-/// Accepts connections until shutdown.
-async fn accept_loop(
-    core: Rc<Core>,
+/// One core's listener of one transport, and what its connections need.
+struct Accepting {
     listener: Listener,
     transport: Rc<TransportConfig>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    limit: Arc<ConnectionLimit>,
+}
+
+/// Accepts connections until shutdown; one over the transport's
+/// `max_connections` is closed at once.
+async fn accept_loop(
+    core: Rc<Core>,
+    accepting: Accepting,
     mut shutdown: watch::Receiver<bool>,
     uring: bool,
 ) {
+    let Accepting {
+        listener,
+        transport,
+        tls,
+        limit,
+    } = accepting;
     loop {
         tokio::select! {
             accepted = listener.accept(uring) => match accepted {
-                Ok((stream, peer)) => {
-                    tokio::task::spawn_local(crate::transport::serve(core.clone(), transport.clone(), tls.clone(), stream, peer));
-                }
+                Ok((stream, peer)) => match limit.admit() {
+                    Some(admission) => {
+                        let serve = crate::transport::serve(core.clone(), transport.clone(), tls.clone(), stream, peer);
+                        tokio::task::spawn_local(async move {
+                            serve.await;
+                            drop(admission);
+                        });
+                    }
+                    None => {
+                        core.figures.connections_refused.add(1);
+                        stream.shutdown();
+                    }
+                },
                 Err(e) => {
                     tracing::warn!(core = core.id, transport = %transport.id, error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(10)).await;

@@ -116,6 +116,7 @@ impl TestRouter {
                         match_policy: MatchPolicy::Prefix,
                         limit: 3,
                     }],
+                    enable_meta_api: true,
                 },
                 RealmConfig {
                     name: "restricted".into(),
@@ -127,6 +128,7 @@ impl TestRouter {
                     }],
                     uri_check: UriCheck::Loose,
                     event_history: Vec::new(),
+                    enable_meta_api: true,
                 },
             ],
             transports: vec![
@@ -141,6 +143,7 @@ impl TestRouter {
                         },
                         auth: auth.clone(),
                     }),
+                    max_connections: DEFAULT_MAX_CONNECTIONS,
                 },
                 TransportConfig {
                     id: "rs".into(),
@@ -150,6 +153,7 @@ impl TestRouter {
                         max_message_bytes: 1 << 20,
                         auth,
                     }),
+                    max_connections: DEFAULT_MAX_CONNECTIONS,
                 },
             ],
             flow: FlowControl::default(),

@@ -60,6 +60,17 @@ pub(crate) struct TesteeWorkerFile {
     pub(crate) transport: Value,
 }
 
+/// The `options` of a router or `websocket-testee` worker (Crossbar.io's
+/// native worker options).
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "worker options")]
+pub(crate) struct WorkerOptionsFile {
+    /// `disabled`: `true`, or `"$VAR"` (disabled when the variable is set
+    /// and not empty): the worker is checked but not started.
+    #[serde(default)]
+    pub(crate) disabled: Option<Value>,
+}
+
 /// A realm of a router worker.
 #[derive(Debug, Deserialize)]
 #[serde(expecting = "a realm object")]
@@ -84,6 +95,9 @@ pub(crate) struct RealmOptionsFile {
     /// `uri_check`: `"strict"` (the default) or `"loose"`.
     #[serde(default)]
     pub(crate) uri_check: Option<String>,
+    /// `enable_meta_api`: offer the WAMP meta API (default true).
+    #[serde(default)]
+    pub(crate) enable_meta_api: Option<bool>,
 }
 
 /// A role of a realm.

@@ -11,6 +11,8 @@ pub(crate) mod guest;
 pub(crate) mod metrics;
 mod read;
 pub(crate) mod settings;
+mod suggest;
+mod unknown;
 pub(crate) mod uplink;
 
 use std::fmt;
@@ -58,6 +60,11 @@ pub(crate) enum LoadError {
         /// The operating system's reason.
         source: io::Error,
     },
+    /// The file named is neither `.json` nor `.yaml`.
+    Extension {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file is not valid JSON or YAML.
     Syntax {
         /// The file.
@@ -86,6 +93,11 @@ impl fmt::Display for LoadError {
             LoadError::Read { path, source } => {
                 write!(f, "cannot read {}: {source}", path.display())
             }
+            LoadError::Extension { path } => write!(
+                f,
+                "{}: not a config file name: ringbar reads a .json or a .yaml file",
+                path.display()
+            ),
             LoadError::Syntax { path, message } => write!(f, "{}: {message}", path.display()),
             LoadError::Invalid { errors, .. } => {
                 for (at, error) in errors.iter().enumerate() {
@@ -100,30 +112,36 @@ impl fmt::Display for LoadError {
     }
 }
 
-/// Loads the config of the node directory `dir`: `config.json`, else
+/// Loads the config of the node directory `dir`: `file` when given (a
+/// path that already holds `dir`), else `config.json`, else
 /// `config.yaml`. `"$VAR"` ports are read from the process environment.
-pub(crate) fn load(dir: &Path, overrides: Overrides) -> Result<Loaded, LoadError> {
+pub(crate) fn load(
+    dir: &Path,
+    file: Option<&Path>,
+    overrides: Overrides,
+) -> Result<Loaded, LoadError> {
     let env = |name: &str| std::env::var(name).ok();
-    load_with_env(dir, overrides, &env)
+    load_with_env(dir, file, overrides, &env)
 }
 
 /// [`load`] with the environment given.
 pub(crate) fn load_with_env(
     dir: &Path,
+    file: Option<&Path>,
     overrides: Overrides,
     env: convert::Env<'_>,
 ) -> Result<Loaded, LoadError> {
-    let Some((path, name)) = find(dir) else {
-        return Err(LoadError::Missing {
-            dir: dir.to_path_buf(),
-        });
-    };
+    let path = config_file(dir, file)?;
     let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Read {
         path: path.clone(),
         source,
     })?;
-    let mut diag = Diagnostics::new(name);
-    if name == CONFIG_FILES[0] && dir.join(CONFIG_FILES[1]).exists() {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut diag = Diagnostics::new(&name);
+    if file.is_none() && name == CONFIG_FILES[0] && dir.join(CONFIG_FILES[1]).exists() {
         diag.warn(
             &diag::Path::root(),
             "config.yaml is ignored: config.json is read when both exist",
@@ -183,12 +201,25 @@ fn from_text(
     }
 }
 
-/// The config file of `dir` and its name.
-fn find(dir: &Path) -> Option<(PathBuf, &'static str)> {
-    CONFIG_FILES
-        .into_iter()
-        .map(|name| (dir.join(name), name))
-        .find(|(path, _)| path.is_file())
+/// The config file to read: `file` when given (a `.json` or `.yaml` file,
+/// as Crossbar.io reads), else `dir`'s `config.json`, else its
+/// `config.yaml`.
+pub(crate) fn config_file(dir: &Path, file: Option<&Path>) -> Result<PathBuf, LoadError> {
+    match file {
+        Some(file) => match file.extension().and_then(|e| e.to_str()) {
+            Some("json" | "yaml") => Ok(file.to_path_buf()),
+            _ => Err(LoadError::Extension {
+                path: file.to_path_buf(),
+            }),
+        },
+        None => CONFIG_FILES
+            .into_iter()
+            .map(|name| dir.join(name))
+            .find(|path| path.is_file())
+            .ok_or_else(|| LoadError::Missing {
+                dir: dir.to_path_buf(),
+            }),
+    }
 }
 
 /// Parses JSON, or YAML for a `.yaml` file, into one value tree.

@@ -1,6 +1,7 @@
 //! Typed reading of one part of the config: serde does the type checks,
-//! `serde_path_to_error` says where a type error is, and `serde_ignored`
-//! names every key no field took.
+//! `serde_path_to_error` says where a type error is, and
+//! [`unknown::Deserializer`] names every key no field took, which is an
+//! error with the nearest known key, as Crossbar.io refuses unknown keys.
 //!
 //! Lists of objects and objects chosen by a `type` key are kept as
 //! [`Value`]s in the serde types and read one by one with [`read`], so that
@@ -8,13 +9,18 @@
 //! Integers are read as `i64` and range-checked by the converters, so that
 //! a bad number gets a message that names the allowed range.
 
+use std::cell::RefCell;
+
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::diag::{Diagnostics, Path, Segment};
+use super::suggest::nearest;
+use super::unknown::{self, UnknownKey};
 
 /// Root keys of one object that no field holds but that are still
-/// accepted: Crossbar.io keys that ringbar does not need.
+/// accepted: Crossbar.io keys that ringbar does not need, and keys another
+/// part of the reader takes. Every other unknown key is an error.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Accept<'a> {
     /// Taken without a word (`type`, `id`, `debug`, ...).
@@ -43,8 +49,8 @@ impl<'a> Accept<'a> {
     }
 }
 
-/// Reads `value` (found at `path`) as a `T`. Unknown keys become warnings;
-/// a type error becomes an error and `None`.
+/// Reads `value` (found at `path`) as a `T`. A key that `T` does not know
+/// is an error; a type error is an error and `None`.
 pub(crate) fn read<T: DeserializeOwned>(
     value: &Value,
     path: &Path,
@@ -60,29 +66,11 @@ pub(crate) fn read_with<T: DeserializeOwned>(
     diag: &mut Diagnostics,
     accept: Accept<'_>,
 ) -> Option<T> {
-    let mut unknown = Vec::new();
-    let mut on_ignored = |ignored: serde_ignored::Path<'_>| {
-        let mut segments = Vec::new();
-        collect(&ignored, &mut segments);
-        unknown.push(segments);
-    };
-    let deserializer = serde_ignored::Deserializer::new(value, &mut on_ignored);
-    let result: Result<T, _> = serde_path_to_error::deserialize(deserializer);
-    for segments in unknown {
-        let root_key = match segments.as_slice() {
-            [Segment::Key(key)] => Some(key.as_str()),
-            _ => None,
-        };
-        match root_key {
-            Some(key) if accept.silent.contains(&key) => {}
-            Some(key) if accept.ignored.contains(&key) => {
-                diag.warn(&path.key(key), accept.ignored_message);
-            }
-            _ => diag.warn(
-                &path.join(Path::from_segments(segments)),
-                "unknown key, ignored",
-            ),
-        }
+    let unknown = RefCell::new(Vec::new());
+    let result: Result<T, _> =
+        serde_path_to_error::deserialize(unknown::Deserializer::new(value, &unknown));
+    for key in unknown.into_inner() {
+        report_unknown(key, path, diag, accept);
     }
     match result {
         Ok(typed) => Some(typed),
@@ -145,22 +133,31 @@ pub(crate) fn show(value: &Value) -> String {
     }
 }
 
-/// The segments of an ignored key's path, outermost first.
-fn collect(path: &serde_ignored::Path<'_>, out: &mut Vec<Segment>) {
-    match path {
-        serde_ignored::Path::Root => {}
-        serde_ignored::Path::Seq { parent, index } => {
-            collect(parent, out);
-            out.push(Segment::Index(*index));
-        }
-        serde_ignored::Path::Map { parent, key } => {
-            collect(parent, out);
-            out.push(Segment::Key(key.clone()));
-        }
-        serde_ignored::Path::Some { parent }
-        | serde_ignored::Path::NewtypeStruct { parent }
-        | serde_ignored::Path::NewtypeVariant { parent } => collect(parent, out),
+/// Reports a key no field took: taken silently or with a warning when
+/// `accept` names it (root keys only), else an error that names the nearest
+/// key known at that place.
+fn report_unknown(key: UnknownKey, path: &Path, diag: &mut Diagnostics, accept: Accept<'_>) {
+    let at_root = key.object.is_empty();
+    let name = key.key.as_str();
+    if at_root && accept.silent.contains(&name) {
+        return;
     }
+    let key_path = path.join(Path::from_segments(key.object)).key(name);
+    if at_root && accept.ignored.contains(&name) {
+        diag.warn(&key_path, accept.ignored_message);
+        return;
+    }
+    let mut known: Vec<&str> = key.known.to_vec();
+    if at_root {
+        known.extend(accept.silent);
+        known.extend(accept.ignored);
+    }
+    let message = match nearest(name, &known) {
+        Some(best) => format!("unknown key: did you mean `{best}`?"),
+        None if known.is_empty() => "unknown key: this object takes no keys".to_owned(),
+        None => format!("unknown key (the keys here: {})", known.join(", ")),
+    };
+    diag.error(&key_path, message);
 }
 
 #[cfg(test)]
@@ -191,18 +188,19 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_named_with_their_path() {
+    fn unknown_keys_are_errors_with_their_path_and_the_nearest_key() {
         let mut diag = Diagnostics::new("config.json");
-        let value = json!({"inner": [{"port": 1}, {"port": 2, "foo": true}], "bar": 1});
+        let value = json!({"inner": [{"port": 1}, {"port": 2, "prot": 3}], "bar": 1, "iner": []});
         let read: Option<Outer> = read(&value, &Path::root().key("x"), &mut diag);
         assert!(read.is_some());
         let (errors, warnings) = messages(&diag);
-        assert!(errors.is_empty());
+        assert!(warnings.is_empty());
         assert_eq!(
-            warnings,
+            errors,
             [
-                "config.json: x.bar: unknown key, ignored",
-                "config.json: x.inner[1].foo: unknown key, ignored",
+                "config.json: x.bar: unknown key (the keys here: inner)",
+                "config.json: x.iner: unknown key: did you mean `inner`?",
+                "config.json: x.inner[1].prot: unknown key: did you mean `port`?",
             ]
         );
     }
@@ -223,19 +221,20 @@ mod tests {
     #[test]
     fn accepted_keys_count_only_at_the_root() {
         let mut diag = Diagnostics::new("c");
-        let value = json!({"type": "x", "old": 1, "inner": [{"type": "y"}]});
+        let value = json!({"type": "x", "old": 1, "inner": [{"type": "y"}], "olt": 2});
         let accept = Accept {
             silent: &["type"],
             ignored: &["old"],
             ignored_message: "not needed, ignored",
         };
         let _: Option<Outer> = read_with(&value, &Path::root(), &mut diag, accept);
-        let (_, warnings) = messages(&diag);
+        let (errors, warnings) = messages(&diag);
+        assert_eq!(warnings, ["c: old: not needed, ignored"]);
         assert_eq!(
-            warnings,
+            errors,
             [
-                "c: inner[0].type: unknown key, ignored",
-                "c: old: not needed, ignored",
+                "c: inner[0].type: unknown key (the keys here: port)",
+                "c: olt: unknown key: did you mean `old`?",
             ]
         );
     }

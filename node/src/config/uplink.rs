@@ -99,15 +99,19 @@ mod tests {
         assert!(convert(&json!({"url": "http://x"}), &path, &mut diag).is_none());
         assert!(convert(&json!({"uri": "ws://x"}), &path, &mut diag).is_none());
         let errors: Vec<String> = diag.errors().iter().map(ToString::to_string).collect();
-        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors.len(), 3, "{errors:?}");
         assert!(
             errors[0].starts_with(
                 "config.json: ringbar.management.url: \"http://x\": expected a ws:// URL"
             ),
             "{errors:?}"
         );
+        assert_eq!(
+            errors[1],
+            "config.json: ringbar.management.uri: unknown key: did you mean `url`?"
+        );
         assert!(
-            errors[1].starts_with("config.json: ringbar.management"),
+            errors[2].starts_with("config.json: ringbar.management"),
             "{errors:?}"
         );
     }

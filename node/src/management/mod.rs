@@ -116,7 +116,7 @@ fn start_service(dir: &Path, overrides: Overrides) -> ExitCode {
     };
     let store = Arc::new(store);
     let authenticator = StateAuthenticator::new(store.clone(), key.verifying_key().to_bytes());
-    start::run_with(dir, overrides, |router| {
+    start::run_with(dir, None, overrides, |router| {
         authenticator.install(router);
         let started = backend::local_url(router).and_then(|url| {
             backend::spawn(dir, store, key, url)

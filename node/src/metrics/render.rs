@@ -106,6 +106,13 @@ pub(crate) fn render(node: &Node<'_>, cores: &[CoreSnapshot]) -> String {
     );
     out.per_core(
         cores,
+        "ringbar_connections_refused_total",
+        "counter",
+        "Connections closed at accept because their transport held its max_connections.",
+        |c| c.connections_refused,
+    );
+    out.per_core(
+        cores,
         "ringbar_queued_bytes",
         "gauge",
         "Bytes queued on the core's connections, waiting to be written.",
@@ -244,6 +251,7 @@ mod tests {
             "ringbar_events_dropped_total{core=\"0\",reason=\"session_queue_full\"} 0",
             "ringbar_events_dropped_total{core=\"1\",reason=\"closing\"} 0",
             "ringbar_slow_consumer_disconnects_total{core=\"0\"} 0",
+            "ringbar_connections_refused_total{core=\"1\"} 0",
             "ringbar_queued_bytes{core=\"1\"} 42",
             "ringbar_publish_to_event_seconds_bucket{core=\"0\",le=\"0.00001\"} 1",
             "ringbar_publish_to_event_seconds_bucket{core=\"0\",le=\"0.0001\"} 5",

@@ -12,6 +12,7 @@ mod store;
 mod transport;
 mod web;
 mod websocket;
+mod worker;
 
 use std::collections::HashMap;
 use std::path::Path as FsPath;
@@ -26,6 +27,15 @@ use super::settings::{self, Overrides};
 
 /// The config version ringbar reads (Crossbar.io's current one).
 const CONFIG_VERSION: i64 = 2;
+
+/// Controller keys of Crossbar.io's edge and master personalities.
+const CROSSBAR_FX_CONTROLLER_KEYS: &[&str] = &[
+    "fabric",
+    "fabric-center",
+    "blockchain",
+    "enable_docker",
+    "ipfs",
+];
 
 /// Worker types ringbar runs.
 const WORKER_TYPES: &str = "router, websocket-testee, guest";
@@ -105,7 +115,11 @@ impl Converter<'_> {
             read_with(root, &Path::root(), self.diag, Accept::silent(&["$schema"]))?;
         self.version(file.version.as_ref());
         if let Some(controller) = &file.controller {
-            let accept = Accept::silent(&["id", "options", "manhole", "connections", "keyring"]);
+            let accept = Accept {
+                silent: &["id", "options", "manhole", "connections", "keyring"],
+                ignored: CROSSBAR_FX_CONTROLLER_KEYS,
+                ignored_message: "a Crossbar.io FX controller option (Fabric, blockchain, Docker), not used by ringbar; ignored",
+            };
             let _: Option<ControllerFile> = read_with(
                 controller,
                 &Path::root().key("controller"),
@@ -160,6 +174,7 @@ impl Converter<'_> {
         let mut first_router: Option<usize> = None;
         let mut testees = 0;
         let mut guests = 0;
+        let mut disabled = 0;
         for (index, worker) in list.iter().enumerate() {
             let worker_path = path.index(index);
             let Some(kind) = type_tag(worker, &worker_path, "worker", WORKER_TYPES, self.diag)
@@ -167,6 +182,14 @@ impl Converter<'_> {
                 continue;
             };
             match kind {
+                "router" if self.disabled(worker, &worker_path) => {
+                    disabled += 1;
+                    // Checked like any router, but nothing it has is kept,
+                    // nor its roles checked against the running realms.
+                    let roles = self.anonymous_roles.len();
+                    self.router(worker, &worker_path, &mut Vec::new(), &mut Vec::new());
+                    self.anonymous_roles.truncate(roles);
+                }
                 "router" => match first_router {
                     Some(first) => self.diag.error(
                         &worker_path.key("type"),
@@ -180,7 +203,12 @@ impl Converter<'_> {
                     }
                 },
                 "websocket-testee" => {
-                    testees += 1;
+                    let enabled = !self.disabled(worker, &worker_path);
+                    if enabled {
+                        testees += 1;
+                    } else {
+                        disabled += 1;
+                    }
                     let accept = Accept::silent(&["type", "id", "options"]);
                     if let Some(file) =
                         read_with::<TesteeWorkerFile>(worker, &worker_path, self.diag, accept)
@@ -188,6 +216,7 @@ impl Converter<'_> {
                         let transport_path = worker_path.key("transport");
                         if let Some(transport) =
                             self.testee_worker_transport(&file.transport, &transport_path)
+                            && enabled
                         {
                             transports.push((transport_path, transport));
                         }
@@ -207,7 +236,8 @@ impl Converter<'_> {
                 ),
             }
         }
-        if first_router.is_none() && testees == 0 && guests == 0 && !self.diag.has_errors() {
+        let workers = testees + guests + disabled;
+        if first_router.is_none() && workers == 0 && !self.diag.has_errors() {
             self.diag.error(
                 &path,
                 "no router worker: add {\"type\": \"router\", \"realms\": [...], \"transports\": [...]} (`ringbar init` writes an example)",
@@ -222,7 +252,7 @@ impl Converter<'_> {
         worker: &Value,
         path: &Path,
         realms: &mut Vec<RealmConfig>,
-        transports: &mut Vec<(Path, PendingTransport)>,
+        transports: &mut Vec<(Path, Listening)>,
     ) {
         let accept = Accept::silent(&["type", "id", "options", "manhole"]);
         let Some(file) = read_with::<RouterWorkerFile>(worker, path, self.diag, accept) else {
@@ -283,10 +313,14 @@ impl Converter<'_> {
 
     /// Gives every transport its id (`transport<N>` when the file has
     /// none) and checks that ids are unique.
-    fn name_transports(&mut self, pending: Vec<(Path, PendingTransport)>) -> Vec<TransportConfig> {
+    fn name_transports(&mut self, pending: Vec<(Path, Listening)>) -> Vec<TransportConfig> {
         let mut seen: HashMap<String, Path> = HashMap::new();
         let mut transports = Vec::with_capacity(pending.len());
-        for (number, (path, transport)) in pending.into_iter().enumerate() {
+        for (number, (path, listening)) in pending.into_iter().enumerate() {
+            let Listening {
+                transport,
+                max_connections,
+            } = listening;
             let id = transport.id.unwrap_or_else(|| format!("transport{number}"));
             if let Some(first) = seen.get(&id) {
                 self.diag.error(
@@ -300,6 +334,7 @@ impl Converter<'_> {
                 id,
                 endpoint: transport.endpoint,
                 kind: transport.kind,
+                max_connections,
             });
         }
         transports
@@ -371,6 +406,13 @@ struct PendingTransport {
     id: Option<String>,
     endpoint: ringbar_engine::config::Endpoint,
     kind: ringbar_engine::config::TransportKind,
+}
+
+/// A converted listening transport: what it is and how many connections it
+/// holds at most.
+struct Listening {
+    transport: PendingTransport,
+    max_connections: usize,
 }
 
 #[cfg(test)]

@@ -16,7 +16,12 @@ use crate::config::read::{Accept, read, read_with};
 impl Converter<'_> {
     /// One realm of a router worker.
     pub(super) fn realm(&mut self, value: &Value, path: &Path) -> Option<RealmConfig> {
-        let file: RealmFile = read(value, path, self.diag)?;
+        let accept = Accept {
+            silent: &["id"],
+            ignored: &["rlinks"],
+            ignored_message: "router-to-router links are not supported yet; ignored",
+        };
+        let file: RealmFile = read_with(value, path, self.diag, accept)?;
         let errors_before = self.diag.error_count();
         let template = file.name == REALM_TEMPLATE;
         if let Err(error) = Uri::check(&file.name, UriCheck::Loose)
@@ -27,7 +32,7 @@ impl Converter<'_> {
                 format!("\"{}\" is not a valid realm URI ({error})", file.name),
             );
         }
-        let uri_check = self.uri_check(file.options.as_ref(), &path.key("options"));
+        let options = self.realm_options(file.options.as_ref(), &path.key("options"));
         let event_history = self.store(file.store.as_ref(), &path.key("store"));
         let mut roles = Vec::with_capacity(file.roles.len());
         let mut names: HashMap<String, usize> = HashMap::new();
@@ -55,40 +60,43 @@ impl Converter<'_> {
                 roles.push(role);
             }
         }
-        (self.diag.error_count() == errors_before).then(|| RealmConfig {
+        let options = options?;
+        (self.diag.error_count() == errors_before).then_some(RealmConfig {
             name: file.name,
             roles,
-            uri_check: uri_check.unwrap_or_default(),
+            uri_check: options.uri_check,
             event_history,
+            enable_meta_api: options.enable_meta_api,
         })
     }
 
-    /// A realm's `options.uri_check`; strict by default, as in Crossbar.io.
-    fn uri_check(&mut self, options: Option<&Value>, path: &Path) -> Option<UriCheck> {
+    /// A realm's `options`; Crossbar.io's defaults: strict URIs, the meta
+    /// API on.
+    fn realm_options(&mut self, options: Option<&Value>, path: &Path) -> Option<RealmOptions> {
         let Some(options) = options else {
-            return Some(UriCheck::Strict);
+            return Some(RealmOptions::default());
         };
-        let accept = Accept::silent(&[
-            "enable_meta_api",
-            "bridge_meta_api",
-            "event_dispatching_chunk_size",
-        ]);
+        let accept = Accept::silent(&["bridge_meta_api", "event_dispatching_chunk_size"]);
         let file: RealmOptionsFile = read_with(options, path, self.diag, accept)?;
-        match file.uri_check.as_deref() {
-            None | Some("strict") => Some(UriCheck::Strict),
-            Some("loose") => Some(UriCheck::Loose),
+        let uri_check = match file.uri_check.as_deref() {
+            None | Some("strict") => UriCheck::Strict,
+            Some("loose") => UriCheck::Loose,
             Some(other) => {
                 self.diag.error(
                     &path.key("uri_check"),
                     format!("\"{other}\" is not one of strict, loose"),
                 );
-                None
+                return None;
             }
-        }
+        };
+        Some(RealmOptions {
+            uri_check,
+            enable_meta_api: file.enable_meta_api.unwrap_or(true),
+        })
     }
 
     fn role(&mut self, value: &Value, path: &Path) -> Option<RoleConfig> {
-        let file: RoleFile = read(value, path, self.diag)?;
+        let file: RoleFile = read_with(value, path, self.diag, Accept::silent(&["id"]))?;
         let errors_before = self.diag.error_count();
         if file.name.is_empty() {
             self.diag
@@ -172,6 +180,21 @@ impl Converter<'_> {
             },
             cache: file.cache.unwrap_or(false),
         })
+    }
+}
+
+/// What a realm's `options` set.
+struct RealmOptions {
+    uri_check: UriCheck,
+    enable_meta_api: bool,
+}
+
+impl Default for RealmOptions {
+    fn default() -> Self {
+        RealmOptions {
+            uri_check: UriCheck::Strict,
+            enable_meta_api: true,
+        }
     }
 }
 

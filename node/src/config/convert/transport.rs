@@ -1,13 +1,15 @@
 //! Transports: `websocket`, `rawsocket`, `websocket.testee` (and the
 //! `websocket-testee` worker), dispatching `web` to its own file.
 
-use ringbar_engine::config::{RawSocketTransport, TransportKind, WebSocketOptions};
+use ringbar_engine::config::{
+    DEFAULT_MAX_CONNECTIONS, RawSocketTransport, TransportKind, WebSocketOptions,
+};
 use serde_json::Value;
 
-use super::{Converter, PendingTransport};
+use super::{Converter, Listening, PendingTransport};
 use crate::config::diag::Path;
 use crate::config::file::{RawSocketFile, TesteeFile, WebSocketFile};
-use crate::config::read::{Accept, read_with, type_tag};
+use crate::config::read::{Accept, read_with, show, type_tag};
 
 /// The transport types ringbar runs.
 const TRANSPORT_TYPES: &str = "websocket, rawsocket, web, websocket.testee";
@@ -20,8 +22,38 @@ pub(super) const MAX_MESSAGE_BYTES: i64 = 64 << 20;
 const DEFAULT_RAWSOCKET_MESSAGE_BYTES: usize = 16 << 20;
 
 impl Converter<'_> {
-    /// One transport of a router worker.
-    pub(super) fn transport(&mut self, value: &Value, path: &Path) -> Option<PendingTransport> {
+    /// One transport of a router worker, with its connection cap.
+    pub(super) fn transport(&mut self, value: &Value, path: &Path) -> Option<Listening> {
+        self.listening(value, path, Self::transport_of_type)
+    }
+
+    /// The `transport` of a `websocket-testee` worker: Crossbar.io checks it
+    /// as a `websocket` transport.
+    pub(super) fn testee_worker_transport(
+        &mut self,
+        value: &Value,
+        path: &Path,
+    ) -> Option<Listening> {
+        self.listening(value, path, Self::testee_worker_transport_file)
+    }
+
+    /// The transport `read` converts, with the `max_connections` that every
+    /// listening transport may have.
+    fn listening(
+        &mut self,
+        value: &Value,
+        path: &Path,
+        read: impl FnOnce(&mut Self, &Value, &Path) -> Option<PendingTransport>,
+    ) -> Option<Listening> {
+        let max_connections = self.max_connections(value, path);
+        let transport = read(self, value, path)?;
+        Some(Listening {
+            transport,
+            max_connections: max_connections?,
+        })
+    }
+
+    fn transport_of_type(&mut self, value: &Value, path: &Path) -> Option<PendingTransport> {
         let kind = type_tag(value, path, "transport", TRANSPORT_TYPES, self.diag)?;
         match kind {
             "websocket" => self.websocket_transport(value, path),
@@ -52,9 +84,7 @@ impl Converter<'_> {
         }
     }
 
-    /// The `transport` of a `websocket-testee` worker: Crossbar.io checks it
-    /// as a `websocket` transport.
-    pub(super) fn testee_worker_transport(
+    fn testee_worker_transport_file(
         &mut self,
         value: &Value,
         path: &Path,
@@ -67,7 +97,15 @@ impl Converter<'_> {
             );
             return None;
         }
-        let accept = Accept::silent(&["type", "url", "debug", "serializers", "auth", "cookie"]);
+        let accept = Accept::silent(&[
+            "type",
+            "url",
+            "debug",
+            "serializers",
+            "auth",
+            "cookie",
+            "max_connections",
+        ]);
         let file: TesteeFile = read_with(value, path, self.diag, accept)?;
         self.testee(file, path)
     }
@@ -77,7 +115,7 @@ impl Converter<'_> {
             value,
             path,
             self.diag,
-            Accept::silent(&["type", "url", "debug"]),
+            Accept::silent(&["type", "url", "debug", "max_connections"]),
         )?;
         let id = self.check_id(file.id.clone(), path);
         let endpoint = match &file.endpoint {
@@ -96,8 +134,12 @@ impl Converter<'_> {
     }
 
     fn rawsocket_transport(&mut self, value: &Value, path: &Path) -> Option<PendingTransport> {
-        let file: RawSocketFile =
-            read_with(value, path, self.diag, Accept::silent(&["type", "debug"]))?;
+        let file: RawSocketFile = read_with(
+            value,
+            path,
+            self.diag,
+            Accept::silent(&["type", "debug", "max_connections"]),
+        )?;
         let id = self.check_id(file.id.clone(), path);
         let endpoint = self.endpoint(&file.endpoint, &path.key("endpoint"));
         let serializers = self.serializers(file.serializers.as_deref(), &path.key("serializers"));
@@ -143,6 +185,27 @@ impl Converter<'_> {
             endpoint: endpoint?,
             kind: TransportKind::WebSocketTestee(options?),
         })
+    }
+
+    /// A listening transport's `max_connections`, checked as Crossbar.io
+    /// does (an integer, at least 1); Crossbar.io's default when absent.
+    fn max_connections(&mut self, value: &Value, path: &Path) -> Option<usize> {
+        let Some(max) = value.get("max_connections") else {
+            return Some(DEFAULT_MAX_CONNECTIONS);
+        };
+        match max.as_u64().map(usize::try_from) {
+            Some(Ok(max @ 1..)) => Some(max),
+            _ => {
+                self.diag.error(
+                    &path.key("max_connections"),
+                    format!(
+                        "{} is not a connection count (an integer, at least 1)",
+                        show(max)
+                    ),
+                );
+                None
+            }
+        }
     }
 
     /// A message size limit, checked as Crossbar.io does (1 byte to 64 MiB).

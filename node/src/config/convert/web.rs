@@ -31,7 +31,12 @@ const IGNORED_STATIC_OPTIONS: &[&str] = &[
 impl Converter<'_> {
     /// A `web` transport.
     pub(super) fn web_transport(&mut self, value: &Value, path: &Path) -> Option<PendingTransport> {
-        let file: WebFile = read_with(value, path, self.diag, Accept::silent(&["type"]))?;
+        let file: WebFile = read_with(
+            value,
+            path,
+            self.diag,
+            Accept::silent(&["type", "max_connections"]),
+        )?;
         let errors_before = self.diag.error_count();
         let id = self.check_id(file.id.clone(), path);
         let endpoint = self.endpoint(&file.endpoint, &path.key("endpoint"));

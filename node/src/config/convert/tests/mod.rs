@@ -7,6 +7,7 @@ mod node;
 mod realms;
 mod transports;
 mod websocket;
+mod workers;
 
 use std::path::PathBuf;
 

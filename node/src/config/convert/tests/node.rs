@@ -263,28 +263,67 @@ fn every_error_is_reported_at_once() {
 }
 
 #[test]
-fn unknown_keys_warn_with_their_path() {
+fn typos_are_errors_that_name_the_nearest_key_at_every_level() {
     let outcome = run(&json!({
         "version": 2,
-        "colour": "blue",
+        "workerz": [],
         "workers": [{
             "type": "router",
-            "realms": [{"name": "realm1", "roles": [{"name": "anonymous", "permissions": [
-                {"uri": "", "match": "prefix", "allow": {"call": true, "kill": true}}
-            ]}]}],
-            "transports": [
-                {"type": "rawsocket", "endpoint": tcp(8081)},
-                {"type": "websocket", "endpoint": {"type": "tcp", "port": 8080, "colour": 1}, "foo": true}
-            ]
+            "realmz": [],
+            "realms": [{"name": "realm1", "optons": {}, "roles": [{
+                "name": "anonymous",
+                "permisions": [],
+                "permissions": [{"uri": "", "match": "prefix", "allow": {"cal": true}, "alow": {}}]
+            }]}],
+            "transports": [{
+                "type": "websocket",
+                "endpoint": {"type": "tcp", "port": 8080, "prot": 8080},
+                "serializer": ["json"],
+                "auth": {"anonymous": {"type": "static", "rol": "anonymous"}}
+            }]
         }]
     }));
+    let w = "config.json: workers[0]";
+    assert_eq!(
+        outcome.errors,
+        [
+            "config.json: workerz: unknown key: did you mean `workers`?".to_owned(),
+            format!("{w}.realmz: unknown key: did you mean `realms`?"),
+            format!("{w}.realms[0].optons: unknown key: did you mean `options`?"),
+            format!("{w}.realms[0].roles[0].permisions: unknown key: did you mean `permissions`?"),
+            format!(
+                "{w}.realms[0].roles[0].permissions[0].allow.cal: unknown key: did you mean `call`?"
+            ),
+            format!(
+                "{w}.realms[0].roles[0].permissions[0].alow: unknown key: did you mean `allow`?"
+            ),
+            format!("{w}.transports[0].serializer: unknown key: did you mean `serializers`?"),
+            format!("{w}.transports[0].endpoint.prot: unknown key: did you mean `port`?"),
+            format!("{w}.transports[0].auth.anonymous.rol: unknown key: did you mean `role`?"),
+        ]
+    );
+    assert!(outcome.config.is_none());
+}
+
+#[test]
+fn a_stranger_key_lists_the_keys_of_its_place() {
+    let outcome = transport(json!({"type": "rawsocket", "endpoint": tcp(8081), "colour": 1}));
+    assert_eq!(
+        outcome.errors,
+        [
+            "config.json: workers[0].transports[0].colour: unknown key (the keys here: id, endpoint, serializers, options, max_message_size, auth, type, debug, max_connections)"
+        ]
+    );
+}
+
+#[test]
+fn crossbar_keys_ringbar_does_not_use_stay_warnings() {
+    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(8080),
+        "options": {"enable_webstatus": false}}));
     assert_eq!(
         outcome.warnings,
         [
-            "config.json: colour: unknown key, ignored",
-            "config.json: workers[0].realms[0].roles[0].permissions[0].allow.kill: unknown key, ignored",
-            "config.json: workers[0].transports[1].foo: unknown key, ignored",
-            "config.json: workers[0].transports[1].endpoint.colour: unknown key, ignored",
+            "config.json: workers[0].transports[0].options.enable_webstatus: Crossbar.io option not used by ringbar, ignored"
         ]
     );
     valid(outcome);
@@ -412,10 +451,17 @@ fn the_controller_is_accepted() {
         realm1(),
         json!([{"type": "rawsocket", "endpoint": tcp(8081)}]),
     );
-    root["controller"] = json!({"id": "node1", "options": {"title": "n"}, "manhole": {}, "foo": 1});
+    root["controller"] = json!({"id": "node1", "options": {"title": "n"}, "manhole": {},
+        "enable_docker": false, "optins": 1});
     let outcome = run(&root);
     assert_eq!(
+        outcome.errors,
+        ["config.json: controller.optins: unknown key: did you mean `options`?"]
+    );
+    assert_eq!(
         outcome.warnings,
-        ["config.json: controller.foo: unknown key, ignored"]
+        [
+            "config.json: controller.enable_docker: a Crossbar.io FX controller option (Fabric, blockchain, Docker), not used by ringbar; ignored"
+        ]
     );
 }

@@ -91,6 +91,20 @@ fn realm_options() {
         "uri_check": "loose", "enable_meta_api": true, "event_dispatching_chunk_size": 100
     }})));
     assert_eq!(config.realms[0].uri_check, UriCheck::Loose);
+    assert!(config.realms[0].enable_meta_api);
+    let config = valid(realm(
+        json!({"name": "realm1", "id": "realm001", "options": {"enable_meta_api": false}}),
+    ));
+    assert!(!config.realms[0].enable_meta_api);
+    assert_eq!(config.realms[0].uri_check, UriCheck::Strict);
+    assert!(valid(realm(json!({"name": "realm1"}))).realms[0].enable_meta_api);
+    let outcome = realm(json!({"name": "realm1", "options": {"enable_meta_api": "no"}}));
+    assert_eq!(
+        errors_of(&outcome),
+        [
+            "config.json: workers[0].realms[0].options.enable_meta_api: invalid type: string \"no\", expected a boolean"
+        ]
+    );
     let outcome = realm(
         json!({"name": "realm1", "options": {"uri_check": "lax"}, "store": {"type": "memory"}}),
     );
