@@ -5,6 +5,7 @@ mod http;
 mod rawsocket;
 mod read_size;
 mod testee;
+mod universal;
 mod web;
 mod websocket;
 
@@ -12,6 +13,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
+
+use bytes::BytesMut;
 
 use crate::config::{TransportConfig, TransportKind};
 use crate::core::Core;
@@ -122,10 +125,17 @@ pub(crate) async fn serve(
         TransportKind::WebSocket(ws) => {
             websocket::serve(core.clone(), stream, peer, ws, None).await
         }
-        TransportKind::RawSocket(rs) => rawsocket::serve(core.clone(), stream, peer, rs).await,
+        TransportKind::RawSocket(rs) => {
+            rawsocket::serve(core.clone(), stream, peer, rs, BytesMut::new()).await
+        }
         TransportKind::WebSocketTestee(options) => {
             testee::serve(core.clone(), stream, peer, options).await
         }
-        TransportKind::Web(web) => web::serve(core.clone(), stream, peer, web).await,
+        TransportKind::Web(web) => {
+            web::serve(core.clone(), stream, peer, web, BytesMut::new()).await
+        }
+        TransportKind::Universal(universal) => {
+            universal::serve(core.clone(), stream, peer, universal).await
+        }
     }
 }
