@@ -1,0 +1,136 @@
+"""A `universal` transport: Autobahn|Python over RawSocket, Autobahn|Python over
+WebSocket and plain HTTP requests, all on one port, told apart by their first bytes."""
+
+import asyncio
+import http.client
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import WS_PATH
+from wampclient import close_all, connect, run, subscribe
+
+pytestmark = pytest.mark.timeout(120)
+
+PAGE = b"<h1>served by the universal port</h1>\n"
+
+
+@pytest.fixture(scope="module")
+def site():
+    with tempfile.TemporaryDirectory(prefix="interop-site-") as d:
+        (Path(d) / "index.html").write_bytes(PAGE)
+        yield d
+
+
+def universal_config(site):
+    def make(ws_port, rs_port):
+        serializers = ["json", "msgpack", "cbor"]
+        transport = {
+            "type": "universal",
+            "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": ws_port},
+            "rawsocket": {"type": "rawsocket", "serializers": serializers},
+            "websocket": {WS_PATH: {"type": "websocket", "serializers": serializers}},
+            "web": {
+                "paths": {
+                    "/": {"type": "static", "directory": site},
+                    "info": {"type": "json", "value": {"port": ws_port}},
+                }
+            },
+        }
+        return {
+            "version": 2,
+            "controller": {},
+            "workers": [
+                {
+                    "type": "router",
+                    "realms": [
+                        {
+                            "name": "realm1",
+                            "roles": [
+                                {
+                                    "name": "anonymous",
+                                    "permissions": [
+                                        {
+                                            "uri": "",
+                                            "match": "prefix",
+                                            "allow": {
+                                                "call": True,
+                                                "register": True,
+                                                "publish": True,
+                                                "subscribe": True,
+                                            },
+                                            "disclose": {"caller": False, "publisher": False},
+                                            "cache": True,
+                                        }
+                                    ],
+                                }
+                            ],
+                        }
+                    ],
+                    # the fixture waits for both ports: the second one is a plain RawSocket
+                    "transports": [
+                        transport,
+                        {
+                            "type": "rawsocket",
+                            "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": rs_port},
+                        },
+                    ],
+                }
+            ],
+        }
+
+    return make
+
+
+def http_get(port, path):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_rawsocket_websocket_and_http_share_one_port(router_factory, site, uid):
+    router = router_factory(make_config=universal_config(site))
+    port = router.ws_port
+    topic = f"com.universal.{uid}"
+
+    async def scenario():
+        subscriber = await connect(
+            router, "rs", "cbor", url=f"rs://127.0.0.1:{port}", label="rawsocket"
+        )
+        publisher = await connect(
+            router, "ws", "json", url=f"ws://127.0.0.1:{port}/{WS_PATH}", label="websocket"
+        )
+        try:
+            _, inbox = await subscribe(subscriber, topic)
+            publisher.publish(topic, "over one port")
+            await inbox.wait_arg("over one port")
+            # HTTP on the same port while both sessions are open
+            status, body = await asyncio.to_thread(http_get, port, "/")
+            assert (status, body) == (200, PAGE)
+        finally:
+            await close_all([subscriber, publisher])
+
+    run(scenario())
+    status, body = http_get(port, "/info")
+    assert status == 200
+    assert body.replace(b" ", b"") == f'{{"port":{port}}}'.encode()
+
+
+def test_keep_alive_serves_several_requests_on_the_universal_port(router_factory, site):
+    router = router_factory(make_config=universal_config(site))
+    connection = http.client.HTTPConnection("127.0.0.1", router.ws_port, timeout=10)
+    try:
+        for path in ["/", "/info", "/index.html"]:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            assert response.status == 200
+            response.read()
+            # http.client reuses the socket while the server keeps it open
+            assert not response.will_close
+    finally:
+        connection.close()
