@@ -415,6 +415,23 @@ fn slow_heads_and_bodies_get_408_and_quiet_connections_are_closed() {
 }
 
 #[test]
+fn an_idle_keep_alive_connection_does_not_hold_up_shutdown() {
+    let (mut router, port) = web_router("shutdown", IoBackend::Epoll);
+    let mut http = Http::connect(port);
+    http.send(get("/info").as_bytes());
+    assert_eq!(http.response(false).status, 200);
+    let stopping = Instant::now();
+    router.stop();
+    // The test router allows 2 s before it cuts connections.
+    assert!(
+        stopping.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        stopping.elapsed()
+    );
+    assert!(http.closed_within(Duration::from_secs(1)));
+}
+
+#[test]
 fn static_files_stream_list_and_stay_inside_their_directory() {
     for io in [IoBackend::Epoll, IoBackend::Uring] {
         let (_router, port) = web_router(&format!("static-{io:?}"), io);

@@ -196,11 +196,13 @@ async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
     uring: bool,
 ) {
+    // What each connection watches; `shutdown` is the loop's own.
+    let stopping = shutdown.clone();
     loop {
         tokio::select! {
             accepted = listener.accept(uring) => match accepted {
                 Ok((stream, peer)) => {
-                    tokio::task::spawn_local(crate::transport::serve(core.clone(), transport.clone(), tls.clone(), stream, peer));
+                    tokio::task::spawn_local(crate::transport::serve(core.clone(), transport.clone(), tls.clone(), stream, peer, stopping.clone()));
                 }
                 Err(e) => {
                     tracing::warn!(core = core.id, transport = %transport.id, error = %e, "accept failed");

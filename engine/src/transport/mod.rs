@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use tokio::sync::watch;
 
 use crate::config::{TransportConfig, TransportKind};
 use crate::core::Core;
@@ -94,13 +95,15 @@ pub(crate) fn websocket_close(conn: &Connection, code: ringbar_protocol::websock
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves one accepted connection on `transport`, over TLS when `tls` is
-/// set.
+/// set; `shutdown` turns true when the router stops (an idle HTTP
+/// connection then closes at once).
 pub(crate) async fn serve(
     core: Rc<Core>,
     transport: Rc<TransportConfig>,
     tls: Option<Arc<rustls::ServerConfig>>,
     stream: Stream,
     peer: Peer,
+    shutdown: watch::Receiver<bool>,
 ) {
     let _open = core.open_connection();
     let stream = match tls {
@@ -132,10 +135,10 @@ pub(crate) async fn serve(
             testee::serve(core.clone(), stream, peer, options).await
         }
         TransportKind::Web(web) => {
-            web::serve(core.clone(), stream, peer, web, BytesMut::new()).await
+            web::serve(core.clone(), stream, peer, web, BytesMut::new(), shutdown).await
         }
         TransportKind::Universal(universal) => {
-            universal::serve(core.clone(), stream, peer, universal).await
+            universal::serve(core.clone(), stream, peer, universal, shutdown).await
         }
     }
 }

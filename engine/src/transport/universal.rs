@@ -8,6 +8,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use tokio::sync::watch;
 
 use super::{rawsocket, web};
 use crate::config::UniversalTransport;
@@ -26,6 +27,7 @@ pub(super) async fn serve(
     stream: Stream,
     peer: Peer,
     universal: &UniversalTransport,
+    shutdown: watch::Receiver<bool>,
 ) {
     let timeout = Duration::from_millis(universal.web.options.request_head_timeout_ms);
     let first_read = tokio::time::timeout(timeout, stream.read(BytesMut::new(), SNIFF_READ_BYTES));
@@ -37,7 +39,7 @@ pub(super) async fn serve(
         }
     };
     if buf[0] != RAWSOCKET_MAGIC {
-        return web::serve(core, stream, peer, &universal.web, buf).await;
+        return web::serve(core, stream, peer, &universal.web, buf, shutdown).await;
     }
     match &universal.rawsocket {
         Some(rs) => rawsocket::serve(core, stream, peer, rs, buf).await,

@@ -20,6 +20,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use ringbar_protocol::http::{self, BodyDecoder, BodyFraming, RequestHead};
 use ringbar_protocol::websocket::handshake;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::websocket;
@@ -33,19 +34,32 @@ use service::{HttpRequest, HttpResponse};
 const READ_BYTES: usize = 8 * 1024;
 
 /// Serves one HTTP connection on a web transport; `buf` holds what was
-/// already read from it (by the universal transport's sniffer).
+/// already read from it (by the universal transport's sniffer). When
+/// `shutdown` turns true, a connection waiting for its next request closes
+/// and one answering says `Connection: close`.
 pub(super) async fn serve(
     core: Rc<Core>,
     stream: Stream,
     peer: Peer,
     web: &WebTransport,
     mut buf: BytesMut,
+    mut shutdown: watch::Receiver<bool>,
 ) {
     let options = &web.options;
     let tls = matches!(stream, Stream::Tls(_));
     let mut served: u32 = 0;
     loop {
-        let (head, used) = match read_head(&stream, &mut buf, options, served == 0).await {
+        let idle = buf.is_empty();
+        let next = read_head(&stream, &mut buf, options, served == 0);
+        let read = if idle {
+            tokio::select! {
+                read = next => read,
+                _ = shutdown.wait_for(|stopping| *stopping) => Err(Stop::Quietly),
+            }
+        } else {
+            next.await
+        };
+        let (head, used) = match read {
             Ok(parsed) => parsed,
             Err(stop) => {
                 stop.answer(&stream, &peer, options).await;
@@ -102,7 +116,9 @@ pub(super) async fn serve(
         };
         served += 1;
         let response = answer(&core, route.as_ref(), &head, body, &peer, options).await;
-        let keep_alive = head.keep_alive() && served < options.max_requests_per_connection;
+        let keep_alive = head.keep_alive()
+            && served < options.max_requests_per_connection
+            && !*shutdown.borrow();
         if !reply::write(&stream, &head, response, keep_alive, tls, options).await || !keep_alive {
             break;
         }
