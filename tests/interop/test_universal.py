@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import WS_PATH
+from conftest import WS_PATH, router_config
 from tlscerts import CertificateAuthority
 from wampclient import close_all, connect, run, subscribe
 
@@ -50,47 +50,11 @@ def universal_config(site, tls=None):
                 }
             },
         }
-        return {
-            "version": 2,
-            "controller": {},
-            "workers": [
-                {
-                    "type": "router",
-                    "realms": [
-                        {
-                            "name": "realm1",
-                            "roles": [
-                                {
-                                    "name": "anonymous",
-                                    "permissions": [
-                                        {
-                                            "uri": "",
-                                            "match": "prefix",
-                                            "allow": {
-                                                "call": True,
-                                                "register": True,
-                                                "publish": True,
-                                                "subscribe": True,
-                                            },
-                                            "disclose": {"caller": False, "publisher": False},
-                                            "cache": True,
-                                        }
-                                    ],
-                                }
-                            ],
-                        }
-                    ],
-                    # the fixture waits for both ports: the second one is a plain RawSocket
-                    "transports": [
-                        transport,
-                        {
-                            "type": "rawsocket",
-                            "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": rs_port},
-                        },
-                    ],
-                }
-            ],
-        }
+        # the realms of every module; the universal transport takes the web transport's
+        # place (and port), and the fixture still waits for the RawSocket port too
+        config = router_config(ws_port, rs_port)
+        config["workers"][0]["transports"][0] = transport
+        return config
 
     return make
 
