@@ -9,14 +9,22 @@ use super::limits::HttpLimits;
 /// routes on it and reads the body its [`framing`](Self::framing) says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestHead {
-    method: String,
-    target: String,
+    /// The head as text, one allocation for every part of it; a head that
+    /// is not UTF-8 (obs-text in a field value) has `?` for each byte
+    /// outside ASCII, so the spans still fit.
+    text: String,
+    method: Span,
+    target: Span,
     minor_version: u8,
-    fields: Vec<(String, String)>,
+    /// (name, value) spans, value untrimmed.
+    fields: Vec<(Span, Span)>,
     framing: BodyFraming,
     keep_alive: bool,
     expect_continue: bool,
 }
+
+/// Where a part of the head is in its text: start and end offsets.
+type Span = (usize, usize);
 
 /// Reads a request head from the front of `buf`.
 ///
@@ -60,34 +68,51 @@ pub fn parse_head(
     if used > limits.max_head_bytes {
         return Err(HttpError::HeadTooLarge(limits.max_head_bytes));
     }
-    let fields = request
-        .headers
-        .iter()
-        .map(|f| {
-            (
-                f.name.to_owned(),
-                String::from_utf8_lossy(f.value).trim().to_owned(),
-            )
-        })
-        .collect();
-    RequestHead::new(method, target, minor_version, fields, limits).map(|head| Some((head, used)))
+    let head = &buf[..used];
+    let text = match std::str::from_utf8(head) {
+        Ok(text) => text.to_owned(),
+        Err(_) => head
+            .iter()
+            .map(|&b| if b.is_ascii() { char::from(b) } else { '?' })
+            .collect(),
+    };
+    let span = |part: &[u8]| {
+        let start = (part.as_ptr() as usize).saturating_sub(buf.as_ptr() as usize);
+        (start, start + part.len())
+    };
+    let mut head = RequestHead {
+        text,
+        method: span(method.as_bytes()),
+        target: span(target.as_bytes()),
+        minor_version,
+        fields: request
+            .headers
+            .iter()
+            .map(|f| (span(f.name.as_bytes()), span(f.value)))
+            .collect(),
+        framing: BodyFraming::Empty,
+        keep_alive: true,
+        expect_continue: false,
+    };
+    head.check(limits)?;
+    Ok(Some((head, used)))
 }
 
 impl RequestHead {
     /// The method, case-sensitive as RFC 9110 §9.1 says (`GET`, `POST`).
     pub fn method(&self) -> &str {
-        &self.method
+        self.at(self.method)
     }
 
     /// The request target as sent.
     pub fn target(&self) -> &str {
-        &self.target
+        self.at(self.target)
     }
 
     /// The path of the target, without query: for the absolute form
     /// (`http://host/p`, RFC 9112 §3.2.2) the part after the authority.
     pub fn path(&self) -> &str {
-        let target = self.target.as_str();
+        let target = self.target();
         let origin_form = match target.split_once("://") {
             Some((scheme, rest)) if !scheme.contains('/') => {
                 rest.find('/').map_or("/", |at| &rest[at..])
@@ -99,7 +124,7 @@ impl RequestHead {
 
     /// The query of the target, without the `?`.
     pub fn query(&self) -> Option<&str> {
-        self.target.split_once('?').map(|(_, query)| query)
+        self.target().split_once('?').map(|(_, query)| query)
     }
 
     /// 0 for HTTP/1.0, 1 for HTTP/1.1: the response says the same version
@@ -109,22 +134,21 @@ impl RequestHead {
     }
 
     /// Every field in the order received, values trimmed.
-    pub fn fields(&self) -> &[(String, String)] {
-        &self.fields
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields
+            .iter()
+            .map(|&(name, value)| (self.at(name), self.at(value).trim()))
     }
 
     /// The first value of the field `name` (case-insensitive).
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.values(name).next()
     }
 
     /// Whether the comma-separated list field `name` holds `token`
     /// (case-insensitive), over every occurrence of the field.
     pub fn list_contains(&self, name: &str, token: &str) -> bool {
-        list(&self.fields, name).any(|t| t.eq_ignore_ascii_case(token))
+        self.list(name).any(|t| t.eq_ignore_ascii_case(token))
     }
 
     /// How long the body is.
@@ -145,58 +169,61 @@ impl RequestHead {
         self.expect_continue
     }
 
-    fn new(
-        method: &str,
-        target: &str,
-        minor_version: u8,
-        fields: Vec<(String, String)>,
-        limits: &HttpLimits,
-    ) -> Result<Self, HttpError> {
-        if minor_version == 1 && values(&fields, "Host").count() != 1 {
+    fn at(&self, (start, end): Span) -> &str {
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// The values of every field called `name`.
+    fn values<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        self.fields()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The elements of the list field `name` (RFC 9110 §5.6.1), empty ones
+    /// dropped.
+    fn list<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        self.values(name)
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+    }
+
+    /// Checks Host and Expect, and finds the framing and persistence.
+    fn check(&mut self, limits: &HttpLimits) -> Result<(), HttpError> {
+        if self.minor_version == 1 && self.values("Host").count() != 1 {
             return Err(HttpError::BadHost);
         }
-        let framing = framing(method, minor_version, &fields, limits)?;
-        let keep_alive = if minor_version == 0 {
-            list(&fields, "Connection").any(|t| t.eq_ignore_ascii_case("keep-alive"))
+        self.framing = framing(self, limits)?;
+        self.keep_alive = if self.minor_version == 0 {
+            self.list_contains("Connection", "keep-alive")
         } else {
-            !list(&fields, "Connection").any(|t| t.eq_ignore_ascii_case("close"))
+            !self.list_contains("Connection", "close")
         };
-        let mut expect_continue = false;
-        for expectation in list(&fields, "Expect") {
+        let mut continue_expected = false;
+        for expectation in self.list("Expect") {
             if !expectation.eq_ignore_ascii_case("100-continue") {
                 return Err(HttpError::ExpectationFailed);
             }
-            expect_continue = minor_version == 1;
+            continue_expected = true;
         }
-        Ok(Self {
-            method: method.to_owned(),
-            target: target.to_owned(),
-            minor_version,
-            fields,
-            framing,
-            keep_alive,
-            expect_continue,
-        })
+        self.expect_continue = continue_expected && self.minor_version == 1;
+        Ok(())
     }
 }
 
 /// The message body length of a request (RFC 9112 §6.3).
-fn framing(
-    method: &str,
-    minor_version: u8,
-    fields: &[(String, String)],
-    limits: &HttpLimits,
-) -> Result<BodyFraming, HttpError> {
-    let has_length = values(fields, "Content-Length").next().is_some();
-    let codings: Vec<&str> = list(fields, "Transfer-Encoding").collect();
-    if values(fields, "Transfer-Encoding").next().is_some() {
+fn framing(head: &RequestHead, limits: &HttpLimits) -> Result<BodyFraming, HttpError> {
+    let has_length = head.values("Content-Length").next().is_some();
+    if head.values("Transfer-Encoding").next().is_some() {
         if has_length {
             return Err(HttpError::ConflictingFraming);
         }
+        let codings: Vec<&str> = head.list("Transfer-Encoding").collect();
         let chunked_last = codings
             .last()
             .is_some_and(|c| c.eq_ignore_ascii_case("chunked"));
-        if minor_version == 0 || !chunked_last {
+        if head.minor_version == 0 || !chunked_last {
             return Err(HttpError::BadTransferEncoding);
         }
         if codings.len() > 1 {
@@ -206,7 +233,7 @@ fn framing(
     }
     if has_length {
         let mut length = None;
-        for value in list(fields, "Content-Length") {
+        for value in head.list("Content-Length") {
             let parsed = parse_decimal(value).ok_or(HttpError::BadContentLength)?;
             if length.is_some_and(|l| l != parsed) {
                 return Err(HttpError::BadContentLength);
@@ -223,8 +250,8 @@ fn framing(
             BodyFraming::Length(length)
         });
     }
-    if matches!(method, "POST" | "PUT" | "PATCH") {
-        return Err(HttpError::LengthRequired(method.to_owned()));
+    if matches!(head.method(), "POST" | "PUT" | "PATCH") {
+        return Err(HttpError::LengthRequired(head.method().to_owned()));
     }
     Ok(BodyFraming::Empty)
 }
@@ -256,23 +283,6 @@ fn check_partial(buf: &[u8], limits: &HttpLimits) -> Result<(), HttpError> {
         return Err(HttpError::HeadTooLarge(limits.max_head_bytes));
     }
     Ok(())
-}
-
-/// The values of every field called `name`.
-fn values<'a>(fields: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> {
-    fields
-        .iter()
-        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-/// The elements of the list field `name` (RFC 9110 §5.6.1), empty ones
-/// dropped.
-fn list<'a>(fields: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> {
-    values(fields, name)
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]
@@ -395,6 +405,17 @@ mod tests {
         }
         many.push_str("\r\n");
         assert_eq!(status(&many), 431);
+    }
+
+    #[test]
+    fn a_value_that_is_not_utf8_keeps_the_other_fields_in_place() {
+        let wire = b"GET /a HTTP/1.1\r\nX-Name: caf\xe9 \r\nHost: h\r\n\r\n";
+        let (h, used) = parse_head(wire, &HttpLimits::default()).unwrap().unwrap();
+        assert_eq!(used, wire.len());
+        assert_eq!(h.field("x-name"), Some("caf?"));
+        assert_eq!(h.field("Host"), Some("h"));
+        assert_eq!(h.fields().count(), 2);
+        assert_eq!(h.target(), "/a");
     }
 
     #[test]
