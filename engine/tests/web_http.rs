@@ -340,6 +340,7 @@ fn refused_with(port: u16, request: &[u8]) -> u16 {
     http.send(request);
     let response = http.response(false);
     assert_eq!(response.field("Connection"), Some("close"), "{response:?}");
+    assert!(response.field("Date").is_some(), "{response:?}");
     assert!(http.closed_within(Duration::from_secs(2)));
     response.status
 }

@@ -28,6 +28,7 @@ use crate::config::{WebOptions, WebService, WebTransport};
 use crate::core::Core;
 use crate::runtime::io::{Peer, Stream};
 
+use reply::Answering;
 use service::{HttpRequest, HttpResponse};
 
 /// Bytes read at a time.
@@ -62,7 +63,7 @@ pub(super) async fn serve(
         let (head, used) = match read {
             Ok(parsed) => parsed,
             Err(stop) => {
-                stop.answer(&stream, &peer, options).await;
+                stop.answer(&stream, &peer, tls, options).await;
                 break;
             }
         };
@@ -97,7 +98,15 @@ pub(super) async fn serve(
             // The client waits for a word before it sends the body: answer
             // without reading it, then close, as RFC 9110 §10.1.1 allows.
             let response = answer(&core, route.as_ref(), &head, Bytes::new(), &peer, options).await;
-            reply::write(&stream, &head, response, false, tls, options).await;
+            reply::write(
+                &stream,
+                Answering::request(&head),
+                response,
+                false,
+                tls,
+                options,
+            )
+            .await;
             break;
         }
         if has_body && head.expect_continue() && buf.is_empty() {
@@ -110,7 +119,7 @@ pub(super) async fn serve(
         let body = match read_body(&stream, &mut buf, &head, options).await {
             Ok(body) => body,
             Err(stop) => {
-                stop.answer(&stream, &peer, options).await;
+                stop.answer(&stream, &peer, tls, options).await;
                 break;
             }
         };
@@ -119,7 +128,8 @@ pub(super) async fn serve(
         let keep_alive = head.keep_alive()
             && served < options.max_requests_per_connection
             && !*shutdown.borrow();
-        if !reply::write(&stream, &head, response, keep_alive, tls, options).await || !keep_alive {
+        let to = Answering::request(&head);
+        if !reply::write(&stream, to, response, keep_alive, tls, options).await || !keep_alive {
             break;
         }
     }
@@ -169,14 +179,13 @@ enum Stop {
 
 impl Stop {
     /// Writes the refusal, if any, and logs it.
-    async fn answer(self, stream: &Stream, peer: &Peer, options: &WebOptions) {
+    async fn answer(self, stream: &Stream, peer: &Peer, tls: bool, options: &WebOptions) {
         let Stop::Refuse(status, message) = self else {
             return;
         };
         tracing::info!(%peer, status, reason = %message, "HTTP request refused");
-        let mut out = BytesMut::new();
-        http::write_error(status, &message, &[("Connection", "close")], &mut out);
-        let _ = reply::write_within(stream, vec![out.freeze()], options).await;
+        let response = HttpResponse::error(status, &message);
+        reply::write(stream, Answering::REFUSED, response, false, tls, options).await;
     }
 }
 

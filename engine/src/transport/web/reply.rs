@@ -15,11 +15,36 @@ use crate::runtime::io::Stream;
 /// The most bytes of a file held in memory at once, per connection.
 const FILE_CHUNK_BYTES: usize = 64 * 1024;
 
-/// Writes `response` to `request`; `keep_alive` says whether the
+/// What a response needs to know of the request it answers.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Answering {
+    /// A HEAD: the fields of the GET, no content.
+    head_only: bool,
+    /// The request's HTTP/1.x minor version.
+    minor_version: u8,
+}
+
+impl Answering {
+    /// A request that was read.
+    pub(super) fn request(head: &RequestHead) -> Self {
+        Self {
+            head_only: head.method() == "HEAD",
+            minor_version: head.minor_version(),
+        }
+    }
+
+    /// A request refused before it could be read whole.
+    pub(super) const REFUSED: Self = Self {
+        head_only: false,
+        minor_version: 1,
+    };
+}
+
+/// Writes `response` to the request `to`; `keep_alive` says whether the
 /// connection stays open after it. `false` when the connection broke.
 pub(super) async fn write(
     stream: &Stream,
-    request: &RequestHead,
+    to: Answering,
     response: HttpResponse,
     keep_alive: bool,
     tls: bool,
@@ -37,7 +62,7 @@ pub(super) async fn write(
     // RFC 9110 §6.4.1: these statuses never have content; HEAD gets the
     // fields of the GET without it.
     let no_content = matches!(status, 100..=199 | 204 | 304);
-    let send_body = !no_content && request.method() != "HEAD";
+    let send_body = !no_content && !to.head_only;
     let date = httpdate::fmt_http_date(SystemTime::now());
     let length_text = length.to_string();
     let hsts = options
@@ -52,7 +77,7 @@ pub(super) async fn write(
     if let Some(hsts) = &hsts {
         head_fields.push(("Strict-Transport-Security", hsts));
     }
-    match (keep_alive, request.minor_version()) {
+    match (keep_alive, to.minor_version) {
         (false, _) => head_fields.push(("Connection", "close")),
         (true, 0) => head_fields.push(("Connection", "keep-alive")),
         (true, _) => {}
@@ -73,11 +98,7 @@ pub(super) async fn write(
 
 /// Writes `frames`, unless the client does not take them within
 /// `client_timeout`. `false` when the connection broke or timed out.
-pub(super) async fn write_within(
-    stream: &Stream,
-    frames: Vec<Bytes>,
-    options: &WebOptions,
-) -> bool {
+async fn write_within(stream: &Stream, frames: Vec<Bytes>, options: &WebOptions) -> bool {
     let timeout = Duration::from_millis(options.client_timeout_ms);
     matches!(
         tokio::time::timeout(timeout, stream.write_all(frames)).await,
