@@ -207,9 +207,55 @@ pub enum TransportKind {
     RawSocket(RawSocketTransport),
     /// A plain WebSocket echo server for the Autobahn WebSocket test suite.
     WebSocketTestee(WebSocketOptions),
-    /// An HTTP server whose paths serve WAMP-over-WebSocket, static files or
-    /// node information.
+    /// An HTTP server whose paths serve WAMP-over-WebSocket, static files,
+    /// JSON, redirects or node information.
     Web(WebTransport),
+    /// RawSocket, WebSocket and HTTP on one port.
+    Universal(UniversalTransport),
+}
+
+impl TransportKind {
+    /// The transport's `type` in Crossbar.io's config.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            TransportKind::WebSocket(_) => "websocket",
+            TransportKind::RawSocket(_) => "rawsocket",
+            TransportKind::WebSocketTestee(_) => "websocket.testee",
+            TransportKind::Web(_) => "web",
+            TransportKind::Universal(_) => "universal",
+        }
+    }
+
+    /// The authentication of every WAMP service of the transport (a web
+    /// transport has one per websocket path, nested paths included), for
+    /// a program that installs its own authenticators.
+    pub fn auths_mut(&mut self) -> Vec<&mut Arc<AuthConfig>> {
+        let mut auths = Vec::new();
+        match self {
+            TransportKind::WebSocket(ws) => auths.push(&mut ws.auth),
+            TransportKind::RawSocket(rs) => auths.push(&mut rs.auth),
+            TransportKind::WebSocketTestee(_) => {}
+            TransportKind::Web(web) => web_auths(&mut web.paths, &mut auths),
+            TransportKind::Universal(universal) => {
+                if let Some(rs) = &mut universal.rawsocket {
+                    auths.push(&mut rs.auth);
+                }
+                web_auths(&mut universal.web.paths, &mut auths);
+            }
+        }
+        auths
+    }
+}
+
+/// Collects the authentication of the websocket services in `paths`.
+fn web_auths<'a>(paths: &'a mut WebPaths, auths: &mut Vec<&'a mut Arc<AuthConfig>>) {
+    for (_, service) in paths {
+        match service {
+            WebService::WebSocket(ws) => auths.push(&mut ws.auth),
+            WebService::Path(nested) => web_auths(nested, auths),
+            _ => {}
+        }
+    }
 }
 
 /// WAMP over WebSocket.
@@ -282,7 +328,51 @@ pub struct RawSocketTransport {
 #[derive(Debug, Clone)]
 pub struct WebTransport {
     /// The services, by path (`/` is the root).
-    pub paths: Vec<(String, WebService)>,
+    pub paths: WebPaths,
+    /// How requests and connections are bounded, and what responses add.
+    pub options: WebOptions,
+}
+
+/// Path services by path segment (`/` is the one that answers the rest).
+pub type WebPaths = Vec<(String, WebService)>;
+
+/// A web transport's `options`, and the HTTP limits that Crossbar.io has no
+/// key for (fixed, documented defaults).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebOptions {
+    /// `client_timeout`: how long a kept-alive connection may stay quiet
+    /// between requests, in ms.
+    pub client_timeout_ms: u64,
+    /// How long a client has to send a whole request head, from its first
+    /// byte (or from the connection's start), in ms; then 408.
+    pub request_head_timeout_ms: u64,
+    /// How long a client has to send a whole request body, in ms; then
+    /// 408.
+    pub request_body_timeout_ms: u64,
+    /// After this many requests a connection is closed, so one client
+    /// cannot keep a core's connection forever.
+    pub max_requests_per_connection: u32,
+    /// Bounds on one request.
+    pub limits: ringbar_protocol::http::HttpLimits,
+    /// `hsts` with `hsts_max_age`: the `Strict-Transport-Security`
+    /// max-age sent over TLS, in seconds.
+    pub hsts_max_age_s: Option<u64>,
+    /// `access_log`: log one line per request.
+    pub access_log: bool,
+}
+
+impl Default for WebOptions {
+    fn default() -> Self {
+        Self {
+            client_timeout_ms: 60_000,
+            request_head_timeout_ms: 10_000,
+            request_body_timeout_ms: 30_000,
+            max_requests_per_connection: 1000,
+            limits: ringbar_protocol::http::HttpLimits::default(),
+            hsts_max_age_s: None,
+            access_log: false,
+        }
+    }
 }
 
 /// A service on a path of a web transport.
@@ -291,12 +381,59 @@ pub enum WebService {
     /// WAMP over WebSocket.
     WebSocket(WebSocketTransport),
     /// Files from a directory.
-    Static {
-        /// The directory served.
-        directory: PathBuf,
-    },
+    Static(StaticService),
     /// A small page describing the node.
     NodeInfo,
+    /// A fixed JSON document.
+    Json(JsonService),
+    /// `redirect`: a `302 Found` to `url`.
+    Redirect {
+        /// Where clients are sent.
+        url: String,
+    },
+    /// `path`: more services below this path segment.
+    Path(WebPaths),
+}
+
+/// A `static` service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticService {
+    /// The directory served.
+    pub directory: PathBuf,
+    /// `enable_directory_listing`: a directory without `index.html` is
+    /// listed instead of 404.
+    pub enable_directory_listing: bool,
+    /// `mime_types`: content types by file extension (`.ext`, lower case),
+    /// before the built-in table.
+    pub mime_types: BTreeMap<String, String>,
+    /// `cache_timeout`: how long clients may cache a file, in seconds
+    /// (`None`: no caching headers).
+    pub cache_timeout_s: Option<u64>,
+    /// `default_file`: served for a path that has no file (single-page
+    /// applications), instead of 404.
+    pub default_file: Option<PathBuf>,
+}
+
+/// A `json` service: its document, serialized once by the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonService {
+    /// The serialized `value`.
+    pub document: bytes::Bytes,
+    /// `allow_cross_origin`: send CORS fields so pages elsewhere can read it.
+    pub allow_cross_origin: bool,
+    /// `discourage_caching`: send `Cache-Control: no-store`.
+    pub discourage_caching: bool,
+}
+
+/// A `universal` transport: RawSocket, WebSocket and the web service on
+/// one port, told apart by the first bytes a client sends.
+#[derive(Debug, Clone)]
+pub struct UniversalTransport {
+    /// `rawsocket`: serves clients whose first octet is 0x7F.
+    pub rawsocket: Option<RawSocketTransport>,
+    /// `websocket` and `web` together: the HTTP side, where the websocket
+    /// paths come first as in Crossbar.io.
+    pub web: WebTransport,
 }
 
 /// How sessions authenticate on a transport: the methods it accepts, each

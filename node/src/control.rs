@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ringbar_engine::config::{RouterConfig, TransportKind};
+use ringbar_engine::config::RouterConfig;
 use ringbar_engine::{ShutdownHandle, Stats};
 use serde_json::{Value, json};
 
@@ -246,12 +246,7 @@ fn status(fixed: &Fixed, stats: &Stats, (earlier, later): (Sample, Sample)) -> V
 }
 
 fn describe_transport(transport: &ringbar_engine::config::TransportConfig) -> Value {
-    let kind = match &transport.kind {
-        TransportKind::WebSocket(_) => "websocket",
-        TransportKind::RawSocket(_) => "rawsocket",
-        TransportKind::WebSocketTestee(_) => "websocket.testee",
-        TransportKind::Web(_) => "web",
-    };
+    let kind = transport.kind.type_name();
     json!({
         "id": transport.id,
         "type": kind,

@@ -196,6 +196,7 @@ fn log_transports(config: &RouterConfig) {
             TransportKind::RawSocket(_) => "RawSocket",
             TransportKind::WebSocketTestee(_) => "WebSocket testee",
             TransportKind::Web(_) => "Web",
+            TransportKind::Universal(_) => "Universal",
         };
         match &transport.endpoint {
             Endpoint::Tcp { port, .. } => {

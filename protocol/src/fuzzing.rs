@@ -9,6 +9,7 @@
 use bytes::BytesMut;
 
 use crate::codec::{self, Serializer};
+use crate::http::{self, BodyDecoder, HttpLimits};
 use crate::rawsocket::{
     self, HANDSHAKE_LEN, HandshakeReply, HandshakeRequest, MaxMessageLength, SerializerSet,
     ServerPolicy,
@@ -79,6 +80,47 @@ pub fn websocket_handshake(data: &[u8]) {
     }
     if let Ok(client) = ClientHandshake::new("localhost", "/ws", &["wamp.2.json"], [7; 16]) {
         let _ = client.parse_response(data, &config);
+    }
+}
+
+/// The HTTP/1.1 request reader: heads and bodies of pipelined requests,
+/// fed in reads whose size the control byte picks. Whatever it accepts
+/// stays within the limits, and every refusal names a 4xx/5xx status.
+pub fn http_request(data: &[u8]) {
+    let (ctl, rest) = control(data);
+    let limits = HttpLimits {
+        max_target_bytes: 256,
+        max_head_bytes: 1024,
+        max_header_count: 16,
+        max_body_bytes: 2048,
+    };
+    let mut input = BytesMut::new();
+    let mut body = BytesMut::new();
+    let mut decoder: Option<BodyDecoder> = None;
+    for piece in rest.chunks(usize::from(ctl) + 1) {
+        input.extend_from_slice(piece);
+        loop {
+            if let Some(d) = decoder.as_mut() {
+                match d.decode(&mut input, &mut body) {
+                    Ok(true) => {
+                        assert!(body.len() <= limits.max_body_bytes);
+                        body.clear();
+                        decoder = None;
+                    }
+                    Ok(false) => break,
+                    Err(e) => return assert!(e.status() >= 400),
+                }
+            }
+            match http::parse_head(&input, &limits) {
+                Ok(Some((head, used))) => {
+                    assert!(used <= input.len() && head.target().len() <= limits.max_target_bytes);
+                    let _ = input.split_to(used);
+                    decoder = Some(BodyDecoder::new(head.framing(), &limits));
+                }
+                Ok(None) => break,
+                Err(e) => return assert!(e.status() >= 400),
+            }
+        }
     }
 }
 

@@ -17,12 +17,14 @@
 //!   `wamp.2.ubjson`, and their batched WebSocket framing.
 //! - [`value`]: the value tree used for `Details`/`Options` and transcoding.
 //! - [`options`]: typed, validated views of the options the router acts on.
+//! - [`http`]: HTTP/1.1 requests (RFC 9112) for the web service.
 //! - [`websocket`]: RFC 6455 opening handshake and framing, both sides.
 //! - [`rawsocket`]: the WAMP RawSocket transport's handshake and framing.
 //! - [`uri`]: URI validation (strict and loose) and matching policies.
 
 pub mod codec;
 pub mod fuzzing;
+pub mod http;
 pub mod id;
 pub mod message;
 pub mod options;

@@ -217,6 +217,7 @@ mod tests {
                 roles: Vec::new(),
                 uri_check: UriCheck::Loose,
                 event_history: Vec::new(),
+                enable_meta_api: true,
             },
         );
         let publication = Publication {

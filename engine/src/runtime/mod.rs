@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::StartError;
 use crate::broker;
-use crate::config::{Endpoint, IoBackend, RouterConfig, TransportConfig, TransportKind};
+use crate::config::{Endpoint, IoBackend, RouterConfig, TransportConfig};
 use crate::core::{Core, Shared};
 use crate::dealer;
 use crate::mailbox::Mail;
@@ -66,7 +66,7 @@ pub(crate) fn start(
         }
         tracing::info!(
             transport = %transport.id,
-            kind = kind_name(&transport.kind),
+            kind = transport.kind.type_name(),
             tls = tls.is_some(),
             endpoint = %bind::describe(&transport.endpoint),
             cores,
@@ -131,15 +131,6 @@ fn resolve_backend(io: IoBackend) -> Result<bool, StartError> {
 /// Whether this process may create an io_uring instance.
 fn probe_uring() -> std::io::Result<()> {
     tokio_uring::Runtime::new(tokio_uring::builder().entries(8)).map(drop)
-}
-
-fn kind_name(kind: &TransportKind) -> &'static str {
-    match kind {
-        TransportKind::WebSocket(_) => "websocket",
-        TransportKind::RawSocket(_) => "rawsocket",
-        TransportKind::WebSocketTestee(_) => "websocket.testee",
-        TransportKind::Web(_) => "web",
-    }
 }
 
 /// One core thread: builds its runtime and runs the core until shutdown.
@@ -230,12 +221,14 @@ async fn accept_loop(
         tls,
         limit,
     } = accepting;
+    // What each connection watches; `shutdown` is the loop's own.
+    let stopping = shutdown.clone();
     loop {
         tokio::select! {
             accepted = listener.accept(uring) => match accepted {
                 Ok((stream, peer)) => match limit.admit() {
                     Some(admission) => {
-                        let serve = crate::transport::serve(core.clone(), transport.clone(), tls.clone(), stream, peer);
+                        let serve = crate::transport::serve(core.clone(), transport.clone(), tls.clone(), stream, peer, stopping.clone());
                         tokio::task::spawn_local(async move {
                             serve.await;
                             drop(admission);

@@ -5,6 +5,7 @@ mod http;
 mod rawsocket;
 mod read_size;
 mod testee;
+mod universal;
 mod web;
 mod websocket;
 
@@ -12,6 +13,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::sync::watch;
 
 use crate::config::{TransportConfig, TransportKind};
 use crate::core::Core;
@@ -94,13 +98,15 @@ pub(crate) fn websocket_close(conn: &Connection, code: ringbar_protocol::websock
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves one accepted connection on `transport`, over TLS when `tls` is
-/// set.
+/// set; `shutdown` turns true when the router stops (an idle HTTP
+/// connection then closes at once).
 pub(crate) async fn serve(
     core: Rc<Core>,
     transport: Rc<TransportConfig>,
     tls: Option<Arc<rustls::ServerConfig>>,
     stream: Stream,
     peer: Peer,
+    shutdown: watch::Receiver<bool>,
 ) {
     let _open = core.open_connection();
     let stream = match tls {
@@ -125,10 +131,17 @@ pub(crate) async fn serve(
         TransportKind::WebSocket(ws) => {
             websocket::serve(core.clone(), stream, peer, ws, None).await
         }
-        TransportKind::RawSocket(rs) => rawsocket::serve(core.clone(), stream, peer, rs).await,
+        TransportKind::RawSocket(rs) => {
+            rawsocket::serve(core.clone(), stream, peer, rs, BytesMut::new()).await
+        }
         TransportKind::WebSocketTestee(options) => {
             testee::serve(core.clone(), stream, peer, options).await
         }
-        TransportKind::Web(web) => web::serve(core.clone(), stream, peer, web).await,
+        TransportKind::Web(web) => {
+            web::serve(core.clone(), stream, peer, web, BytesMut::new(), shutdown).await
+        }
+        TransportKind::Universal(universal) => {
+            universal::serve(core.clone(), stream, peer, universal, shutdown).await
+        }
     }
 }

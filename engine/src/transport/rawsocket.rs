@@ -21,15 +21,17 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The first buffer's room (the handshake is 4 octets; reads then adapt).
 const HANDSHAKE_READ_BYTES: usize = 4 * 1024;
 
-/// Serves one RawSocket connection.
+/// Serves one RawSocket connection; `buf` holds what was already read
+/// from it (by the universal transport's sniffer).
 pub(super) async fn serve(
     core: Rc<Core>,
     stream: Stream,
     peer: Peer,
     transport: &RawSocketTransport,
+    mut buf: BytesMut,
 ) {
     let read_hello = async {
-        let mut buf = BytesMut::with_capacity(HANDSHAKE_READ_BYTES);
+        buf.reserve(HANDSHAKE_READ_BYTES);
         while buf.len() < HANDSHAKE_LEN {
             let (result, b) = stream.read(buf, HANDSHAKE_LEN).await;
             buf = b;

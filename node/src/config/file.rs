@@ -206,8 +206,9 @@ pub(crate) struct RawSocketFile {
     /// `id`.
     #[serde(default)]
     pub(crate) id: Option<String>,
-    /// `endpoint`.
-    pub(crate) endpoint: Value,
+    /// `endpoint` (a universal transport's `rawsocket` has none).
+    #[serde(default)]
+    pub(crate) endpoint: Option<Value>,
     /// `serializers`; all of them when absent.
     #[serde(default)]
     pub(crate) serializers: Option<Vec<String>>,
@@ -245,7 +246,8 @@ pub(crate) struct TesteeFile {
     pub(crate) options: Option<Value>,
 }
 
-/// A `web` transport.
+/// A `web` transport (or the `web` of a universal one, without
+/// endpoint).
 #[derive(Debug, Deserialize)]
 #[serde(expecting = "a web transport object")]
 pub(crate) struct WebFile {
@@ -253,12 +255,52 @@ pub(crate) struct WebFile {
     #[serde(default)]
     pub(crate) id: Option<String>,
     /// `endpoint`.
-    pub(crate) endpoint: Value,
+    #[serde(default)]
+    pub(crate) endpoint: Option<Value>,
     /// `paths`: services by path.
     pub(crate) paths: Map<String, Value>,
     /// `options`: HTTP options.
     #[serde(default)]
     pub(crate) options: Option<Value>,
+}
+
+/// A web transport's `options`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "web transport options")]
+pub(crate) struct WebOptionsFile {
+    /// `access_log`: one log line per request.
+    #[serde(default)]
+    pub(crate) access_log: Option<bool>,
+    /// `hsts`: send `Strict-Transport-Security` over TLS.
+    #[serde(default)]
+    pub(crate) hsts: Option<bool>,
+    /// `hsts_max_age`, seconds.
+    #[serde(default)]
+    pub(crate) hsts_max_age: Option<i64>,
+    /// `client_timeout`: idle seconds between requests (`null`: the
+    /// default).
+    #[serde(default)]
+    pub(crate) client_timeout: Option<i64>,
+}
+
+/// A `universal` transport.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a universal transport object")]
+pub(crate) struct UniversalFile {
+    /// `id`.
+    #[serde(default)]
+    pub(crate) id: Option<String>,
+    /// `endpoint`.
+    pub(crate) endpoint: Value,
+    /// `rawsocket`: a rawsocket transport without endpoint.
+    #[serde(default)]
+    pub(crate) rawsocket: Option<Value>,
+    /// `websocket`: websocket transports without endpoint, by path.
+    #[serde(default)]
+    pub(crate) websocket: Option<Map<String, Value>>,
+    /// `web`: a web transport without endpoint.
+    #[serde(default)]
+    pub(crate) web: Option<Value>,
 }
 
 /// A `static` service on a web path.
@@ -276,7 +318,74 @@ pub(crate) struct StaticFile {
     pub(crate) resource: Option<String>,
     /// `options`.
     #[serde(default)]
-    pub(crate) options: Option<Value>,
+    pub(crate) options: Option<StaticOptionsFile>,
+}
+
+/// A `static` service's `options`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "static options")]
+pub(crate) struct StaticOptionsFile {
+    /// `enable_directory_listing`.
+    #[serde(default)]
+    pub(crate) enable_directory_listing: Option<bool>,
+    /// `mime_types`: content types by extension (`.ext`).
+    #[serde(default)]
+    pub(crate) mime_types: Option<std::collections::BTreeMap<String, String>>,
+    /// `cache_timeout`, seconds; `null` sends no caching fields, so a
+    /// present `null` is `Some(Value::Null)`.
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) cache_timeout: Option<Value>,
+    /// `default_file`: served where a path has no file.
+    #[serde(default)]
+    pub(crate) default_file: Option<String>,
+}
+
+/// A key that is present, `null` included (serde reads a `null` into
+/// `Option` as `None`, like an absent key).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
+/// A `json` service.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a json path service object")]
+pub(crate) struct JsonFile {
+    /// `value`: the document.
+    pub(crate) value: Value,
+    /// `options`.
+    #[serde(default)]
+    pub(crate) options: Option<JsonOptionsFile>,
+}
+
+/// A `json` service's `options`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "json options")]
+pub(crate) struct JsonOptionsFile {
+    /// `prettify`: indent the document.
+    #[serde(default)]
+    pub(crate) prettify: Option<bool>,
+    /// `allow_cross_origin` (default true).
+    #[serde(default)]
+    pub(crate) allow_cross_origin: Option<bool>,
+    /// `discourage_caching`.
+    #[serde(default)]
+    pub(crate) discourage_caching: Option<bool>,
+}
+
+/// A `redirect` service.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a redirect path service object")]
+pub(crate) struct RedirectFile {
+    /// `url`: where clients are sent.
+    pub(crate) url: String,
+}
+
+/// A `path` service: services on the segments below it.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "a path service object")]
+pub(crate) struct NestedPathFile {
+    /// `paths`.
+    pub(crate) paths: Map<String, Value>,
 }
 
 /// A service without settings (`nodeinfo`), and the target of option

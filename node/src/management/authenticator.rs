@@ -11,7 +11,6 @@ use std::sync::{Arc, OnceLock};
 
 use ringbar_engine::config::{
     Authenticator, CryptosignPrincipal, Grant, Provider, RouterConfig, Secret, TicketPrincipal,
-    TransportKind, WebService,
 };
 
 use super::config::MANAGEMENT_REALM;
@@ -49,19 +48,7 @@ impl StateAuthenticator {
             Provider::Dynamic(this.clone() as Arc<dyn Authenticator<CryptosignPrincipal>>);
         let tickets = Provider::Dynamic(this as Arc<dyn Authenticator<TicketPrincipal>>);
         for transport in &mut router.transports {
-            let auths = match &mut transport.kind {
-                TransportKind::WebSocket(ws) => vec![&mut ws.auth],
-                TransportKind::RawSocket(rs) => vec![&mut rs.auth],
-                TransportKind::Web(web) => web
-                    .paths
-                    .iter_mut()
-                    .filter_map(|(_, service)| match service {
-                        WebService::WebSocket(ws) => Some(&mut ws.auth),
-                        _ => None,
-                    })
-                    .collect(),
-                TransportKind::WebSocketTestee(_) => Vec::new(),
-            };
+            let auths = transport.kind.auths_mut();
             for auth in auths {
                 if auth.cryptosign.is_some() {
                     Arc::make_mut(auth).cryptosign = Some(provider.clone());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ringbar_engine::config::{
     AnonymousAuth, AuthConfig, AuthenticatorProcedure, CryptosignPrincipal, Grant, Pbkdf2Params,
-    Provider, Secret, TicketPrincipal, TlsPrincipal, TransportKind, WampCraPrincipal, WebService,
+    Provider, Secret, TicketPrincipal, TlsPrincipal, TransportKind, WampCraPrincipal,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -35,19 +35,9 @@ const MAX_KEYLEN: i64 = 1024;
 /// The `authenticator-realm`s of the dynamic authenticators of a
 /// transport, by method.
 pub(super) fn authenticator_realms(kind: &TransportKind) -> Vec<(&'static str, String)> {
-    let auths: Vec<&AuthConfig> = match kind {
-        TransportKind::WebSocket(ws) => vec![&ws.auth],
-        TransportKind::RawSocket(rs) => vec![&rs.auth],
-        TransportKind::Web(web) => web
-            .paths
-            .iter()
-            .filter_map(|(_, service)| match service {
-                WebService::WebSocket(ws) => Some(&*ws.auth),
-                _ => None,
-            })
-            .collect(),
-        TransportKind::WebSocketTestee(_) => Vec::new(),
-    };
+    // A copy, so the one walk over a transport's services serves here too.
+    let mut kind = kind.clone();
+    let auths: Vec<&AuthConfig> = kind.auths_mut().into_iter().map(|a| &**a).collect();
     let realm = |name: &'static str, procedure: Option<&AuthenticatorProcedure>| {
         procedure.and_then(|p| p.realm.clone().map(|realm| (name, realm)))
     };

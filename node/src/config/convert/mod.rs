@@ -10,6 +10,7 @@ mod endpoint;
 mod realm;
 mod store;
 mod transport;
+mod universal;
 mod web;
 mod websocket;
 mod worker;

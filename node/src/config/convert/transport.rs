@@ -1,5 +1,6 @@
 //! Transports: `websocket`, `rawsocket`, `websocket.testee` (and the
-//! `websocket-testee` worker), dispatching `web` to its own file.
+//! `websocket-testee` worker), dispatching `web` and `universal` to their
+//! own files.
 
 use ringbar_engine::config::{
     DEFAULT_MAX_CONNECTIONS, RawSocketTransport, TransportKind, WebSocketOptions,
@@ -12,7 +13,7 @@ use crate::config::file::{RawSocketFile, TesteeFile, WebSocketFile};
 use crate::config::read::{Accept, read_with, show, type_tag};
 
 /// The transport types ringbar runs.
-const TRANSPORT_TYPES: &str = "websocket, rawsocket, web, websocket.testee";
+const TRANSPORT_TYPES: &str = "websocket, rawsocket, web, universal, websocket.testee";
 
 /// The largest message a transport may allow, as Crossbar.io checks it.
 pub(super) const MAX_MESSAGE_BYTES: i64 = 64 << 20;
@@ -60,13 +61,7 @@ impl Converter<'_> {
             "rawsocket" => self.rawsocket_transport(value, path),
             "web" => self.web_transport(value, path),
             "websocket.testee" => self.testee_transport(value, path),
-            "universal" => {
-                self.diag.error(
-                    &path.key("type"),
-                    "\"universal\" transports are not supported yet: give websocket (or web) and rawsocket a port each",
-                );
-                None
-            }
+            "universal" => self.universal_transport(value, path),
             "mqtt" | "flashpolicy" | "stream.testee" => {
                 self.diag.error(
                     &path.key("type"),
@@ -118,13 +113,7 @@ impl Converter<'_> {
             Accept::silent(&["type", "url", "debug", "max_connections"]),
         )?;
         let id = self.check_id(file.id.clone(), path);
-        let endpoint = match &file.endpoint {
-            Some(endpoint) => self.endpoint(endpoint, &path.key("endpoint")),
-            None => {
-                self.diag.error(path, "missing field `endpoint`");
-                None
-            }
-        };
+        let endpoint = self.required_endpoint(file.endpoint.as_ref(), path);
         let websocket = self.websocket(file, path);
         Some(PendingTransport {
             id,
@@ -141,7 +130,22 @@ impl Converter<'_> {
             Accept::silent(&["type", "debug", "max_connections"]),
         )?;
         let id = self.check_id(file.id.clone(), path);
-        let endpoint = self.endpoint(&file.endpoint, &path.key("endpoint"));
+        let endpoint = self.required_endpoint(file.endpoint.as_ref(), path);
+        let rawsocket = self.rawsocket(&file, path);
+        Some(PendingTransport {
+            id,
+            endpoint: endpoint?,
+            kind: TransportKind::RawSocket(rawsocket?),
+        })
+    }
+
+    /// The serializers, message size and authentication of a rawsocket
+    /// transport, or of a universal transport's `rawsocket`.
+    pub(super) fn rawsocket(
+        &mut self,
+        file: &RawSocketFile,
+        path: &Path,
+    ) -> Option<RawSocketTransport> {
         let serializers = self.serializers(file.serializers.as_deref(), &path.key("serializers"));
         let from_options = file.options.as_ref().and_then(|o| o.max_message_size);
         let max_message_bytes = match (from_options, file.max_message_size) {
@@ -152,14 +156,10 @@ impl Converter<'_> {
             (None, None) => Some(DEFAULT_RAWSOCKET_MESSAGE_BYTES),
         };
         let auth = self.auth(file.auth.as_ref(), path);
-        Some(PendingTransport {
-            id,
-            endpoint: endpoint?,
-            kind: TransportKind::RawSocket(RawSocketTransport {
-                serializers: serializers?,
-                max_message_bytes: max_message_bytes?,
-                auth: auth?,
-            }),
+        Some(RawSocketTransport {
+            serializers: serializers?,
+            max_message_bytes: max_message_bytes?,
+            auth: auth?,
         })
     }
 
@@ -206,6 +206,19 @@ impl Converter<'_> {
                 None
             }
         }
+    }
+
+    /// The `endpoint` a transport listens on, which it must have.
+    pub(super) fn required_endpoint(
+        &mut self,
+        endpoint: Option<&Value>,
+        path: &Path,
+    ) -> Option<ringbar_engine::config::Endpoint> {
+        let Some(endpoint) = endpoint else {
+            self.diag.error(path, "missing field `endpoint`");
+            return None;
+        };
+        self.endpoint(endpoint, &path.key("endpoint"))
     }
 
     /// A message size limit, checked as Crossbar.io does (1 byte to 64 MiB).

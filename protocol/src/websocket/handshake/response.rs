@@ -42,27 +42,9 @@ pub fn write_error_response(status: u16, reason: &str, out: &mut BytesMut) {
 }
 
 fn write_response(status: u16, reason: &str, extra: &[(&str, &str)], out: &mut BytesMut) {
-    let body: String = reason
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .chain(std::iter::once('\n'))
-        .collect();
-    out.put_slice(b"HTTP/1.1 ");
-    out.put_slice(itoa::Buffer::new().format(status).as_bytes());
-    out.put_u8(b' ');
-    out.put_slice(reason_phrase(status).as_bytes());
-    out.put_slice(b"\r\n");
-    for (name, value) in extra {
-        put_field(out, name, value);
-    }
-    out.put_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
-    put_field(
-        out,
-        "Content-Length",
-        itoa::Buffer::new().format(body.len()),
-    );
-    out.put_slice(b"Connection: close\r\n\r\n");
-    out.put_slice(body.as_bytes());
+    let mut fields = extra.to_vec();
+    fields.push(("Connection", "close"));
+    crate::http::write_error(status, reason, &fields, out);
 }
 
 fn put_field(out: &mut BytesMut, name: &str, value: &str) {
@@ -70,25 +52,6 @@ fn put_field(out: &mut BytesMut, name: &str, value: &str) {
     out.put_slice(b": ");
     out.put_slice(value.as_bytes());
     out.put_slice(b"\r\n");
-}
-
-/// The standard reason phrase of the statuses a handshake may end with.
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        426 => "Upgrade Required",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        _ => "Error",
-    }
 }
 
 #[cfg(test)]
@@ -103,9 +66,9 @@ mod tests {
         assert_eq!(
             text,
             "HTTP/1.1 404 Not Found\r\n\
+             Connection: close\r\n\
              Content-Type: text/plain; charset=utf-8\r\n\
-             Content-Length: 26\r\n\
-             Connection: close\r\n\r\n\
+             Content-Length: 26\r\n\r\n\
              no such path  X: injected\n"
         );
     }

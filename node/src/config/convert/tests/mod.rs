@@ -6,6 +6,7 @@ mod endpoints;
 mod node;
 mod realms;
 mod transports;
+mod web;
 mod websocket;
 mod workers;
 

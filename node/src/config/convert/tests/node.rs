@@ -148,9 +148,6 @@ fn crossbars_template_runs_with_warnings() {
         outcome.warnings,
         [
             format!(
-                "{web}.\"/\".options.enable_directory_listing: static option not supported yet, ignored"
-            ),
-            format!(
                 "{web}.\"/\".directory: /srv/node/../web is not a directory: this path answers 404 until it is"
             ),
             format!(
@@ -189,11 +186,11 @@ fn crossbars_template_runs_with_warnings() {
     let TransportKind::Web(web) = &config.transports[1].kind else {
         panic!("not web")
     };
-    let (path, WebService::Static { directory }) = &web.paths[0] else {
+    let (path, WebService::Static(files)) = &web.paths[0] else {
         panic!("not static: {:?}", web.paths[0])
     };
     assert_eq!(path, "/");
-    assert_eq!(directory, &PathBuf::from("/srv/node/../web"));
+    assert_eq!(files.directory, PathBuf::from("/srv/node/../web"));
     let WebService::WebSocket(ws) = &web.paths[2].1 else {
         panic!("not websocket: {:?}", web.paths[2])
     };
@@ -255,7 +252,7 @@ fn every_error_is_reported_at_once() {
                 "{w}.transports[1].serializers[1]: \"flatbuffers\" is not supported (json, msgpack, cbor, ubjson)"
             ),
             format!(
-                "{w}.transports[2].paths.foo.type: \"wsgi\" is not supported yet (websocket, static, nodeinfo)"
+                "{w}.transports[2].paths.foo.type: \"wsgi\" is not supported yet (websocket, static, nodeinfo, json, redirect, path)"
             ),
         ]
     );

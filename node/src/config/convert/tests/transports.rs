@@ -9,23 +9,15 @@ use super::*;
 fn transport_types() {
     let t = "config.json: workers[0].transports[0]";
     assert_eq!(
-        errors_of(&transport(
-            json!({"type": "universal", "endpoint": tcp(8080)})
-        )),
-        [format!(
-            "{t}.type: \"universal\" transports are not supported yet: give websocket (or web) and rawsocket a port each"
-        )]
-    );
-    assert_eq!(
         errors_of(&transport(json!({"type": "mqtt", "endpoint": tcp(1883)}))),
         [format!(
-            "{t}.type: \"mqtt\" transports are not supported yet (websocket, rawsocket, web, websocket.testee)"
+            "{t}.type: \"mqtt\" transports are not supported yet (websocket, rawsocket, web, universal, websocket.testee)"
         )]
     );
     assert_eq!(
         errors_of(&transport(json!({"type": "http", "endpoint": tcp(80)}))),
         [format!(
-            "{t}.type: \"http\" is not a transport type (websocket, rawsocket, web, websocket.testee)"
+            "{t}.type: \"http\" is not a transport type (websocket, rawsocket, web, universal, websocket.testee)"
         )]
     );
     assert_eq!(

@@ -129,7 +129,7 @@ fn rawsocket_message_size() {
 fn web_paths() {
     let w = "config.json: workers[0].transports[0]";
     let outcome = transport(json!({"type": "web", "endpoint": tcp(8080),
-        "options": {"access_log": true, "hsts": false},
+        "options": {"display_tracebacks": true, "hsts": false},
         "paths": {
             "a/b": {"type": "nodeinfo"},
             "py": {"type": "static", "package": "mypkg", "resource": "web"},
@@ -148,18 +148,17 @@ fn web_paths() {
                 "{w}.paths.none: missing \"directory\": the folder to serve, relative to the node directory"
             ),
             format!(
-                "{w}.paths.py: serving files from a Python package (\"package\", \"resource\") is not supported yet: give a \"directory\""
+                "{w}.paths.py: serving files from a Python package (\"package\", \"resource\") is not supported: give a \"directory\""
             ),
             format!(
-                "{w}.paths.x.type: \"caller\" is not supported yet (websocket, static, nodeinfo)"
+                "{w}.paths.x.type: \"caller\" is not supported yet (websocket, static, nodeinfo, json, redirect, path)"
             ),
         ]
     );
     assert_eq!(
         outcome.warnings,
         [
-            format!("{w}.options.access_log: web option not supported yet, ignored"),
-            format!("{w}.options.hsts: web option not supported yet, ignored"),
+            format!("{w}.options.display_tracebacks: web option not used by ringbar, ignored"),
             format!(
                 "{w}.paths.ws.endpoint: unknown key, ignored (a path service listens on its transport's endpoint)"
             ),

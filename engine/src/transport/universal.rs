@@ -1,0 +1,51 @@
+//! A `universal` transport: one port for RawSocket, WebSocket and the web
+//! service, told apart by the first octet a client sends, as Crossbar.io's
+//! unisocket does: 0x7F opens a RawSocket handshake (RawSocket spec §3.1),
+//! anything else is HTTP, where the websocket paths and the web paths
+//! share one router.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::sync::watch;
+
+use super::{rawsocket, web};
+use crate::config::UniversalTransport;
+use crate::core::Core;
+use crate::runtime::io::{Peer, Stream};
+
+/// The first octet of a RawSocket client hello.
+const RAWSOCKET_MAGIC: u8 = 0x7F;
+
+/// Bytes of the first read; reads then adapt to the protocol.
+const SNIFF_READ_BYTES: usize = 4 * 1024;
+
+/// Serves one connection by what its first octet says.
+pub(super) async fn serve(
+    core: Rc<Core>,
+    stream: Stream,
+    peer: Peer,
+    universal: &UniversalTransport,
+    shutdown: watch::Receiver<bool>,
+) {
+    let timeout = Duration::from_millis(universal.web.options.request_head_timeout_ms);
+    let first_read = tokio::time::timeout(timeout, stream.read(BytesMut::new(), SNIFF_READ_BYTES));
+    let buf = match first_read.await {
+        Ok((Ok(n), buf)) if n > 0 => buf,
+        _ => {
+            stream.shutdown();
+            return;
+        }
+    };
+    if buf[0] != RAWSOCKET_MAGIC {
+        return web::serve(core, stream, peer, &universal.web, buf, shutdown).await;
+    }
+    match &universal.rawsocket {
+        Some(rs) => rawsocket::serve(core, stream, peer, rs, buf).await,
+        None => {
+            tracing::info!(%peer, "RawSocket client on a universal transport without rawsocket: closed");
+            stream.shutdown();
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Writing a response: the fields every response carries, the body, or a
+//! file streamed in bounded chunks; each write within the transport's
+//! `client_timeout`, so a client that stops reading is cut off.
+
+use std::io::Read as _;
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use ringbar_protocol::http::{self, RequestHead};
+
+use super::service::{HttpResponse, ResponseBody};
+use crate::config::WebOptions;
+use crate::runtime::io::Stream;
+
+/// The most bytes of a file held in memory at once, per connection.
+const FILE_CHUNK_BYTES: usize = 64 * 1024;
+
+/// What a response needs to know of the request it answers.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Answering {
+    /// A HEAD: the fields of the GET, no content.
+    head_only: bool,
+    /// The request's HTTP/1.x minor version.
+    minor_version: u8,
+}
+
+impl Answering {
+    /// A request that was read.
+    pub(super) fn request(head: &RequestHead) -> Self {
+        Self {
+            head_only: head.method() == "HEAD",
+            minor_version: head.minor_version(),
+        }
+    }
+
+    /// A request refused before it could be read whole.
+    pub(super) const REFUSED: Self = Self {
+        head_only: false,
+        minor_version: 1,
+    };
+}
+
+/// Writes `response` to the request `to`; `keep_alive` says whether the
+/// connection stays open after it. `false` when the connection broke.
+pub(super) async fn write(
+    stream: &Stream,
+    to: Answering,
+    response: HttpResponse,
+    keep_alive: bool,
+    tls: bool,
+    options: &WebOptions,
+) -> bool {
+    let HttpResponse {
+        status,
+        fields,
+        body,
+    } = response;
+    let length = match &body {
+        ResponseBody::Bytes(bytes) => bytes.len() as u64,
+        ResponseBody::File(_, length) => *length,
+    };
+    // RFC 9110 §6.4.1: these statuses never have content; HEAD gets the
+    // fields of the GET without it.
+    let no_content = matches!(status, 100..=199 | 204 | 304);
+    let send_body = !no_content && !to.head_only;
+    let date = httpdate::fmt_http_date(SystemTime::now());
+    let length_text = length.to_string();
+    let hsts = options
+        .hsts_max_age_s
+        .filter(|_| tls)
+        .map(|age| format!("max-age={age}"));
+    let mut head_fields: Vec<(&str, &str)> = vec![("Date", &date), ("Server", "ringbar")];
+    head_fields.extend(fields.iter().map(|(n, v)| (*n, v.as_str())));
+    if !no_content {
+        head_fields.push(("Content-Length", &length_text));
+    }
+    if let Some(hsts) = &hsts {
+        head_fields.push(("Strict-Transport-Security", hsts));
+    }
+    match (keep_alive, to.minor_version) {
+        (false, _) => head_fields.push(("Connection", "close")),
+        (true, 0) => head_fields.push(("Connection", "keep-alive")),
+        (true, _) => {}
+    }
+    let mut head = BytesMut::new();
+    http::write_head(status, &head_fields, &mut head);
+    match body {
+        ResponseBody::Bytes(bytes) if send_body => {
+            write_within(stream, vec![head.freeze(), bytes], options).await
+        }
+        ResponseBody::File(file, length) if send_body => {
+            write_within(stream, vec![head.freeze()], options).await
+                && stream_file(stream, file, length, options).await
+        }
+        _ => write_within(stream, vec![head.freeze()], options).await,
+    }
+}
+
+/// Writes `frames`, unless the client does not take them within
+/// `client_timeout`. `false` when the connection broke or timed out.
+async fn write_within(stream: &Stream, frames: Vec<Bytes>, options: &WebOptions) -> bool {
+    let timeout = Duration::from_millis(options.client_timeout_ms);
+    matches!(
+        tokio::time::timeout(timeout, stream.write_all(frames)).await,
+        Ok(Ok(()))
+    )
+}
+
+/// Sends `length` bytes of `file`, a chunk at a time; each chunk is read
+/// on tokio's blocking pool, so a slow disk does not stall the core.
+async fn stream_file(
+    stream: &Stream,
+    mut file: std::fs::File,
+    length: u64,
+    options: &WebOptions,
+) -> bool {
+    let mut left = length;
+    while left > 0 {
+        let want = usize::try_from(left).map_or(FILE_CHUNK_BYTES, |l| l.min(FILE_CHUNK_BYTES));
+        let read = tokio::task::spawn_blocking(move || {
+            let mut chunk = vec![0; want];
+            let result = file.read(&mut chunk).map(|n| {
+                chunk.truncate(n);
+                chunk
+            });
+            (file, result)
+        })
+        .await;
+        let chunk = match read {
+            Ok((back, Ok(chunk))) if !chunk.is_empty() => {
+                file = back;
+                chunk
+            }
+            // The file shrank or failed under us: the promised length
+            // cannot be kept, so the connection ends.
+            _ => return false,
+        };
+        left -= chunk.len() as u64;
+        if !write_within(stream, vec![Bytes::from(chunk)], options).await {
+            return false;
+        }
+    }
+    true
+}
