@@ -29,10 +29,11 @@ fn main() -> std::io::Result<()> {
         ("codec_cbor", Serializer::Cbor),
         ("codec_ubjson", Serializer::Ubjson),
     ] {
-        let seeds = messages(serializer)
-            .iter()
-            .map(|m| encoded(serializer, m))
-            .collect();
+        let messages = messages(serializer);
+        let mut seeds: Vec<Vec<u8>> = messages.iter().map(|m| encoded(serializer, m)).collect();
+        // The codec targets also read their input as a batched WebSocket
+        // message: start some mutations from real batches.
+        seeds.extend(messages.chunks(8).map(|batch| batched(serializer, batch)));
         write(&root, name, seeds)?;
     }
     write(&root, "websocket_frames", websocket_frames())?;
@@ -55,6 +56,14 @@ fn write(root: &Path, target: &str, seeds: Vec<Vec<u8>>) -> std::io::Result<()> 
 fn encoded(serializer: Serializer, message: &Message) -> Vec<u8> {
     let mut out = BytesMut::new();
     codec::encode(serializer, message, &mut out).expect("seed messages encode");
+    out.to_vec()
+}
+
+fn batched(serializer: Serializer, messages: &[Message]) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    for m in messages {
+        codec::batch::encode_batched(serializer, m, &mut out).expect("seed messages encode");
+    }
     out.to_vec()
 }
 
