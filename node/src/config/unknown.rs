@@ -147,13 +147,12 @@ impl<'de> Deserializer<'_, 'de> {
                     found: self.found,
                 };
                 let read = visitor.visit_seq(&mut access)?;
-                match access.items.len() {
-                    0 => Ok(read),
-                    _ => Err(de::Error::invalid_length(
-                        items.len(),
-                        &"fewer elements in array",
-                    )),
-                }
+                all_read(
+                    read,
+                    access.items.len(),
+                    items.len(),
+                    "fewer elements in array",
+                )
             }
             Value::Object(entries) => {
                 let mut access = Entries {
@@ -164,16 +163,28 @@ impl<'de> Deserializer<'_, 'de> {
                     found: self.found,
                 };
                 let read = visitor.visit_map(&mut access)?;
-                match access.entries.len() {
-                    0 => Ok(read),
-                    _ => Err(de::Error::invalid_length(
-                        entries.len(),
-                        &"fewer elements in map",
-                    )),
-                }
+                all_read(
+                    read,
+                    access.entries.len(),
+                    entries.len(),
+                    "fewer elements in map",
+                )
             }
             leaf => de::Deserializer::deserialize_any(leaf, visitor),
         }
+    }
+}
+
+/// `read`, unless the visitor left `left` of the `total` items unread.
+fn all_read<T>(
+    read: T,
+    left: usize,
+    total: usize,
+    expected: &'static str,
+) -> Result<T, serde_json::Error> {
+    match left {
+        0 => Ok(read),
+        _ => Err(de::Error::invalid_length(total, &expected)),
     }
 }
 
