@@ -47,7 +47,9 @@ def universal_config(site, tls=None):
                 "paths": {
                     "/": {"type": "static", "directory": site},
                     "info": {"type": "json", "value": {"port": ws_port}},
-                }
+                },
+                # Strict-Transport-Security on responses over TLS
+                "options": {"hsts": True, "hsts_max_age": 600},
             },
         }
         # the realms of every module; the universal transport takes the web transport's
@@ -67,7 +69,7 @@ def http_get(port, path, context=None):
     try:
         connection.request("GET", path)
         response = connection.getresponse()
-        return response.status, response.read()
+        return response.status, response.read(), response.getheader("Strict-Transport-Security")
     finally:
         connection.close()
 
@@ -100,13 +102,13 @@ def round_trip_and_get(router, uid, tls_context=None):
             publisher.publish(topic, "over one port")
             await inbox.wait_arg("over one port")
             # HTTP on the same port while both sessions are open
-            status, body = await asyncio.to_thread(http_get, port, "/", tls_context)
+            status, body, _ = await asyncio.to_thread(http_get, port, "/", tls_context)
             assert (status, body) == (200, PAGE)
         finally:
             await close_all([subscriber, publisher])
 
     run(scenario())
-    status, body = http_get(port, "/info", tls_context)
+    status, body, _ = http_get(port, "/info", tls_context)
     assert status == 200
     assert body.replace(b" ", b"") == f'{{"port":{port}}}'.encode()
 
@@ -135,3 +137,15 @@ def test_keep_alive_serves_several_requests_on_the_universal_port(router_factory
             assert not response.will_close
     finally:
         connection.close()
+
+
+@pytest.mark.crossbar_differs(
+    reason="Crossbar.io reads a universal transport's web options from the transport itself "
+    "(where its config check allows no options), so web.options has no effect"
+)
+def test_the_web_options_of_a_universal_transport_apply(router_factory, site, ca):
+    authority, server = ca
+    tls = {"key": str(server.key_path), "certificate": str(server.cert_path)}
+    router = router_factory(make_config=universal_config(site, tls))
+    status, _, hsts = http_get(router.ws_port, "/", authority.client_context())
+    assert (status, hsts) == (200, "max-age=600")

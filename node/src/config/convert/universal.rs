@@ -63,6 +63,14 @@ impl Converter<'_> {
         let mut web = web?;
         // The websocket paths come first, as Crossbar.io looks them up
         // before the web service's.
+        for (name, _) in &web.paths {
+            if paths.iter().any(|(p, _)| p == name) {
+                self.diag.warn(
+                    &path.key("web").key("paths").key(name),
+                    format!("never reached: the websocket path \"{name}\" answers it"),
+                );
+            }
+        }
         web.paths
             .retain(|(name, _)| !paths.iter().any(|(p, _)| p == name));
         paths.append(&mut web.paths);

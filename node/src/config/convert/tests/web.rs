@@ -117,7 +117,7 @@ fn bad_web_values_name_their_path() {
 
 #[test]
 fn a_universal_transport_puts_websocket_paths_first() {
-    let config = valid(super::transport(json!({
+    let outcome = super::transport(json!({
         "type": "universal",
         "endpoint": tcp(8080),
         "rawsocket": {"serializers": ["cbor"]},
@@ -126,7 +126,14 @@ fn a_universal_transport_puts_websocket_paths_first() {
             "/": {"type": "static", "directory": "web"},
             "ws": {"type": "nodeinfo"}
         }}
-    })));
+    }));
+    let shadowed = "config.json: workers[0].transports[0].web.paths.ws: never reached: the websocket path \"ws\" answers it";
+    assert!(
+        outcome.warnings.iter().any(|w| w == shadowed),
+        "{:?}",
+        outcome.warnings
+    );
+    let config = valid(outcome);
     let TransportKind::Universal(universal) = &config.transports[0].kind else {
         panic!("not universal")
     };
