@@ -12,9 +12,10 @@ use ringbar_protocol::fuzzing;
 pub(crate) type Target = fn(&[u8]);
 
 /// The fuzz targets, by name, and the entry point each calls.
-pub(crate) const TARGETS: [(&str, Target); 7] = [
+pub(crate) const TARGETS: [(&str, Target); 8] = [
     ("websocket_frames", fuzzing::websocket_frames),
     ("websocket_handshake", fuzzing::websocket_handshake),
+    ("websocket_extensions", fuzzing::websocket_extensions),
     ("rawsocket_frames", fuzzing::rawsocket_frames),
     ("rawsocket_handshake", fuzzing::rawsocket_handshake),
     ("codec_json", |d| fuzzing::codec(Serializer::Json, d)),
