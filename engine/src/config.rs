@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::uri::{MatchPolicy, UriCheck};
+use ringbar_protocol::websocket::deflate::DeflateConfig;
 
 /// Everything one router node runs.
 #[derive(Debug, Clone)]
@@ -232,6 +233,9 @@ pub struct WebSocketOptions {
     pub require_subprotocol: bool,
     /// `allowed_origins`: `Origin` patterns (`*` wildcards); empty allows all.
     pub allowed_origins: Vec<String>,
+    /// `compression.deflate`: permessage-deflate is offered to clients that
+    /// ask for it; `None`: never negotiated.
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for WebSocketOptions {
@@ -246,6 +250,7 @@ impl Default for WebSocketOptions {
             auto_ping_size: 4,
             require_subprotocol: true,
             allowed_origins: Vec::new(),
+            deflate: None,
         }
     }
 }

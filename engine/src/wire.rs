@@ -8,6 +8,8 @@ use ringbar_protocol::codec::{self, EncodeError, Serializer};
 use ringbar_protocol::message::Message;
 use ringbar_protocol::websocket::{FrameHeader, MAX_HEADER_BYTES, OpCode};
 
+use crate::deflate::{self, Compression};
+
 /// A transport's framing of WAMP messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Framing {
@@ -22,6 +24,9 @@ pub(crate) enum Framing {
 pub(crate) struct Wire {
     pub(crate) serializer: Serializer,
     pub(crate) framing: Framing,
+    /// WebSocket permessage-deflate: a frame compressed without context
+    /// takeover is shared like any other.
+    pub(crate) compression: Compression,
 }
 
 /// The RawSocket frame prefix: type 0 (a WAMP message) and a 24-bit length.
@@ -52,6 +57,12 @@ impl Wire {
                     payload_len: len as u64,
                 }
                 .encode();
+                if let Compression::Shared { window_bits } = self.compression
+                    && let Some(compressed) =
+                        deflate::shared_frame(opcode, &buf[room..], window_bits)
+                {
+                    return Ok(compressed);
+                }
                 let start = room - header.len();
                 buf[start..room].copy_from_slice(&header);
                 start
