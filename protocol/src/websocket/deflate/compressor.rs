@@ -68,7 +68,7 @@ impl Compressor {
             let consumed = usize::try_from(self.stream.total_in() - start_in).unwrap_or(usize::MAX);
             let input = payload.get(consumed..).unwrap_or_default();
             self.stream
-                .compress_vec(input, &mut buf, FlushCompress::Sync)
+                .compress_vec(input, &mut buf, self.flush())
                 .map_err(|e| CompressError(e.to_string()))?;
             // The flush is complete when deflate stopped short of the end of
             // the space it was given.
@@ -79,9 +79,6 @@ impl Compressor {
         }
         if buf.ends_with(&SYNC_TAIL) && buf.len() >= room + SYNC_TAIL.len() {
             buf.truncate(buf.len() - SYNC_TAIL.len());
-        }
-        if self.no_context_takeover {
-            self.stream.reset();
         }
         let header = FrameHeader {
             fin: true,
@@ -101,6 +98,20 @@ impl Compressor {
             apply_mask(data, key, 0);
         }
         Ok(Bytes::from(buf).slice(start..))
+    }
+}
+
+impl Compressor {
+    /// How a message ends: a sync flush keeps the window for the next
+    /// message; a full flush also forgets it, so the next message refers to
+    /// nothing before it (RFC 7692 §7.2.1), which costs less than resetting
+    /// the stream (zlib then clears its whole state, not just the hash).
+    fn flush(&self) -> FlushCompress {
+        if self.no_context_takeover {
+            FlushCompress::Full
+        } else {
+            FlushCompress::Sync
+        }
     }
 }
 
