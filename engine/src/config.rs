@@ -13,6 +13,7 @@ use std::sync::Arc;
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::uri::{MatchPolicy, UriCheck};
 use ringbar_protocol::websocket::OriginPolicy;
+use ringbar_protocol::websocket::deflate::DeflateConfig;
 
 /// Everything one router node runs.
 #[derive(Debug, Clone)]
@@ -294,6 +295,9 @@ pub struct WebSocketOptions {
     /// `allowed_origins` and `allow_null_origin`: which browser origins may
     /// open a session.
     pub origins: OriginPolicy,
+    /// `compression.deflate`: permessage-deflate is offered to clients that
+    /// ask for it; `None`: never negotiated.
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for WebSocketOptions {
@@ -308,6 +312,7 @@ impl Default for WebSocketOptions {
             auto_ping_size: 4,
             require_subprotocol: true,
             origins: OriginPolicy::default(),
+            deflate: None,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod broker;
 pub mod config;
 mod core;
 pub mod dealer;
+mod deflate;
 pub mod figures;
 mod ids;
 mod mailbox;

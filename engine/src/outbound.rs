@@ -113,16 +113,28 @@ impl Outbound {
     /// Queues an event unless the queue is over its limit, the core's
     /// queues over theirs, or the connection closing; the error says which.
     pub(crate) fn push_event(&self, frame: &Bytes) -> Result<(), DropReason> {
+        self.push_event_with(frame.len(), || frame.clone())
+    }
+
+    /// Like [`Outbound::push_event`] for a frame that is made only once the
+    /// queue takes it, judged by `len`: a frame compressed with the
+    /// connection's context must not be made and then dropped, since the
+    /// peer's window would miss it.
+    pub(crate) fn push_event_with(
+        &self,
+        len: usize,
+        make: impl FnOnce() -> Bytes,
+    ) -> Result<(), DropReason> {
         if self.closing.get() {
             return Err(DropReason::Closing);
         }
         let held = self.queued_bytes.get();
-        let refused = if held + frame.len() > self.max_queued_bytes {
+        let refused = if held + len > self.max_queued_bytes {
             DropReason::SessionQueueFull
-        } else if !self.budget.admits(held, frame.len()) {
+        } else if !self.budget.admits(held, len) {
             DropReason::CoreQueueBudget
         } else {
-            self.enqueue(frame);
+            self.enqueue(&make());
             return Ok(());
         };
         self.dropped.set(self.dropped.get() + 1);
@@ -381,6 +393,24 @@ mod tests {
         );
         assert_eq!(out.dropped(), 1);
         assert_eq!(out.queued_bytes(), 60);
+    }
+
+    #[test]
+    fn a_refused_event_is_never_made() {
+        let out = Outbound::new(100, budget(1 << 20));
+        let made = Cell::new(0);
+        let make = || {
+            made.set(made.get() + 1);
+            frame(10, 0)
+        };
+        // Judged by the length given, counted by what was made.
+        assert!(out.push_event_with(100, make).is_ok());
+        assert_eq!(out.queued_bytes(), 10);
+        assert_eq!(
+            out.push_event_with(91, make),
+            Err(DropReason::SessionQueueFull)
+        );
+        assert_eq!(made.get(), 1);
     }
 
     #[test]

@@ -81,7 +81,7 @@ pub(crate) fn send(conn: &Connection, wire: Wire, message: &Message) {
     match wire.frame(message) {
         Ok(frame) if conn.accepts(&frame) => {
             conn.figures.message_out(message.message_type());
-            conn.outbound.push(frame);
+            conn.push(frame);
         }
         Ok(frame) => tracing::debug!(
             peer = %conn.peer,

@@ -8,6 +8,8 @@ use ringbar_protocol::codec::{self, EncodeError, Serializer};
 use ringbar_protocol::message::Message;
 use ringbar_protocol::websocket::{FrameHeader, MAX_HEADER_BYTES, OpCode};
 
+use crate::deflate::{self, Compression};
+
 /// A transport's framing of WAMP messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Framing {
@@ -26,6 +28,9 @@ pub(crate) struct Wire {
     /// frame carries its message as a batch of one, which is always valid
     /// and keeps a frame shareable between sessions.
     pub(crate) batched: bool,
+    /// WebSocket permessage-deflate: a frame compressed without context
+    /// takeover is shared like any other.
+    pub(crate) compression: Compression,
 }
 
 /// The RawSocket frame prefix: type 0 (a WAMP message) and a 24-bit length.
@@ -60,6 +65,12 @@ impl Wire {
                     payload_len: len as u64,
                 }
                 .encode();
+                if let Compression::Shared { window_bits } = self.compression
+                    && let Some(compressed) =
+                        deflate::shared_frame(opcode, &buf[room..], window_bits)
+                {
+                    return Ok(compressed);
+                }
                 let start = room - header.len();
                 buf[start..room].copy_from_slice(&header);
                 start

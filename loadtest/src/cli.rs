@@ -16,7 +16,7 @@ use crate::report::{self, Report};
 use crate::router::SpawnedRouter;
 use crate::rpc::Rpc;
 use crate::run::Run;
-use crate::target::Target;
+use crate::target::{Target, Transport};
 use crate::{conns, fanout, plot, pool, rpc};
 
 /// The load generator's command line.
@@ -82,6 +82,10 @@ pub(crate) struct Common {
     /// The realm to join.
     #[arg(long, default_value = "realm1")]
     pub(crate) realm: String,
+    /// Offer permessage-deflate (WebSocket): what the router compresses is
+    /// inflated before it is counted; what the load sends goes uncompressed.
+    #[arg(long)]
+    pub(crate) deflate: bool,
     /// json, msgpack or cbor.
     #[arg(long, default_value = "json")]
     pub(crate) serializer: String,
@@ -223,13 +227,19 @@ pub(crate) fn run_scenario(command: &Command) -> io::Result<Report> {
             common.serializer
         ))
     })?;
-    let target = Target::parse(
+    let mut target = Target::parse(
         &common.url,
         &common.realm,
         serializer,
         common.tls_ca.as_deref(),
     )
     .map_err(io::Error::other)?;
+    if common.deflate && target.transport != Transport::WebSocket {
+        return Err(io::Error::other(
+            "--deflate is for WebSocket URLs (ws://, wss://)",
+        ));
+    }
+    target.deflate = common.deflate;
     let load_cores = match &common.load_cores {
         Some(list) => pool::parse_cpu_list(list)
             .map_err(|e| io::Error::other(format!("--load-cores: {e}")))?,

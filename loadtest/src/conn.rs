@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use bytes::BytesMut;
@@ -21,6 +22,7 @@ use ringbar_protocol::rawsocket::{
     MaxMessageLength,
 };
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_protocol::websocket::deflate::{Decompressor, DeflateParams};
 use ringbar_protocol::websocket::handshake::ClientHandshake;
 use ringbar_protocol::websocket::{self, OpCode, WebSocketConfig, encode_frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
@@ -37,6 +39,10 @@ const MAX_MESSAGE_BYTES: usize = rawsocket::MAX_FRAME_PAYLOAD_BYTES;
 /// against cache poisoning by browser scripts; a load generator on loopback
 /// has none, and a fixed key keeps the publish path cheap.
 const MASK: [u8; 4] = [0x4c, 0x54, 0x21, 0x07];
+
+/// Bytes read from the router by every connection: what the router put on
+/// the wire (frame headers included), for bytes per event.
+pub(crate) static WIRE_BYTES_IN: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
     /// The read buffer every connection of this thread reads into in turn.
@@ -63,8 +69,11 @@ impl Conn {
         let mut carry = Vec::new();
         let framer = match target.transport {
             Transport::WebSocket => {
-                websocket_open(&mut stream, target, nonce, &mut carry).await?;
-                Framer::WebSocket
+                let deflate = websocket_open(&mut stream, target, nonce, &mut carry).await?;
+                Framer::WebSocket(deflate.map(|params| Inflate {
+                    decompressor: params.client_decompressor(),
+                    out: Vec::new(),
+                }))
             }
             Transport::RawSocket => {
                 let request = HandshakeRequest {
@@ -158,10 +167,15 @@ impl Conn {
             while let Some((frame, used)) = self.framer.next_frame(&self.carry)? {
                 let payload = self.carry.get(frame.payload.clone()).unwrap_or_default();
                 let message = match frame.kind {
-                    FrameKind::Message => Some(
-                        codec::decode(self.serializer, bytes::Bytes::copy_from_slice(payload))
-                            .map_err(|e| io::Error::other(format!("undecodable message: {e}")))?,
-                    ),
+                    FrameKind::Message => {
+                        let payload = self.framer.inflated(frame.compressed, payload)?;
+                        Some(
+                            codec::decode(self.serializer, bytes::Bytes::copy_from_slice(payload))
+                                .map_err(|e| {
+                                    io::Error::other(format!("undecodable message: {e}"))
+                                })?,
+                        )
+                    }
                     FrameKind::Ping => {
                         let pong = payload.to_vec();
                         self.framer.pong(&pong, &mut self.out)?;
@@ -178,9 +192,11 @@ impl Conn {
             if self.carry.len() > MAX_MESSAGE_BYTES + 16 {
                 return Err(io::Error::other("a message from the router exceeds 16 MiB"));
             }
-            if self.stream.read_buf(&mut self.carry).await? == 0 {
+            let n = self.stream.read_buf(&mut self.carry).await?;
+            if n == 0 {
                 return Err(closed());
             }
+            WIRE_BYTES_IN.fetch_add(n as u64, Ordering::Relaxed);
         }
     }
 
@@ -246,6 +262,7 @@ impl Conn {
                 if n == 0 {
                     return Ok(Some(false));
                 }
+                WIRE_BYTES_IN.fetch_add(n as u64, Ordering::Relaxed);
                 let data = buf.get(..carried + n).unwrap_or_default();
                 let (used, open) =
                     self.framer
@@ -278,20 +295,24 @@ impl Conn {
     }
 }
 
-/// Opens the WebSocket: the HTTP upgrade, keeping what follows the response.
+/// Opens the WebSocket: the HTTP upgrade, keeping what follows the response;
+/// returns the permessage-deflate parameters when it was agreed.
 async fn websocket_open(
     stream: &mut Stream,
     target: &Target,
     nonce: [u8; 16],
     carry: &mut Vec<u8>,
-) -> io::Result<()> {
-    let handshake = ClientHandshake::new(
+) -> io::Result<Option<DeflateParams>> {
+    let mut handshake = ClientHandshake::new(
         &target.authority(),
         &target.path,
         &[target.serializer.subprotocol()],
         nonce,
     )
     .map_err(io::Error::other)?;
+    if target.deflate {
+        handshake = handshake.with_deflate_offer();
+    }
     let mut request = BytesMut::new();
     handshake.write_request(&mut request);
     stream.write_all(&request).await?;
@@ -313,9 +334,16 @@ async fn websocket_open(
                     target.path
                 ))
             })?;
-        if let Some((_, used)) = parsed {
+        if let Some((response, used)) = parsed {
             carry.extend_from_slice(buf.get(used..).unwrap_or_default());
-            return Ok(());
+            if target.deflate && response.deflate().is_none() {
+                return Err(io::Error::other(format!(
+                    "--deflate: {}{} did not agree to permessage-deflate (is compression.deflate in its options?)",
+                    target.authority(),
+                    target.path
+                )));
+            }
+            return Ok(response.deflate());
         }
         if buf.len() > 64 * 1024 {
             return Err(io::Error::other(
@@ -328,8 +356,18 @@ async fn websocket_open(
 /// The framing of one transport: where frames start and end, and how ours
 /// are built.
 enum Framer {
-    WebSocket,
+    /// With the inflater when permessage-deflate was agreed.
+    WebSocket(Option<Inflate>),
     RawSocket(FrameEncoder),
+}
+
+/// The receiving side of permessage-deflate: the router's compressed
+/// messages are inflated into `out`, one at a time. The load sends its own
+/// messages uncompressed (the RFC lets each message choose), so the
+/// publishers' cost stays what it is without compression.
+struct Inflate {
+    decompressor: Decompressor,
+    out: Vec<u8>,
 }
 
 /// What a received frame carries.
@@ -344,16 +382,19 @@ enum FrameKind {
 struct Frame {
     kind: FrameKind,
     payload: std::ops::Range<usize>,
+    /// RSV1: a message compressed with permessage-deflate.
+    compressed: bool,
 }
 
 impl Framer {
     /// The first whole frame of `data` and the bytes it takes, or `None`
     /// when `data` holds only part of one.
     fn next_frame(&self, data: &[u8]) -> io::Result<Option<(Frame, usize)>> {
-        let (kind, header_len, payload_len) = match self {
-            Framer::WebSocket => {
-                let Some((header, header_len)) =
-                    websocket::FrameHeader::parse(data).map_err(io::Error::other)?
+        let (kind, header_len, payload_len, compressed) = match self {
+            Framer::WebSocket(inflate) => {
+                let Some((header, compressed, header_len)) =
+                    websocket::FrameHeader::parse_rsv1(data, inflate.is_some())
+                        .map_err(io::Error::other)?
                 else {
                     return Ok(None);
                 };
@@ -372,7 +413,7 @@ impl Framer {
                     OpCode::Pong => FrameKind::Ignore,
                     OpCode::Close => FrameKind::Close,
                 };
-                (kind, header_len, header.payload_len)
+                (kind, header_len, header.payload_len, compressed)
             }
             Framer::RawSocket(_) => {
                 let Some(prefix) = data.first_chunk::<FRAME_HEADER_LEN>() else {
@@ -384,7 +425,7 @@ impl Framer {
                     FrameType::Ping => FrameKind::Ping,
                     FrameType::Pong => FrameKind::Ignore,
                 };
-                (kind, FRAME_HEADER_LEN, header.payload_len as u64)
+                (kind, FRAME_HEADER_LEN, header.payload_len as u64, false)
             }
         };
         if payload_len > MAX_MESSAGE_BYTES as u64 {
@@ -400,6 +441,7 @@ impl Framer {
             Frame {
                 kind,
                 payload: header_len..end,
+                compressed,
             },
             end,
         )))
@@ -408,7 +450,7 @@ impl Framer {
     /// Hands every whole message of `data` to `on_message`; returns the
     /// bytes used and whether the connection is still open.
     fn scan(
-        &self,
+        &mut self,
         data: &[u8],
         now_ns: u64,
         on_message: &mut impl FnMut(&[u8], u64),
@@ -420,7 +462,7 @@ impl Framer {
                 .get(at + frame.payload.start..at + frame.payload.end)
                 .unwrap_or_default();
             match frame.kind {
-                FrameKind::Message => on_message(payload, now_ns),
+                FrameKind::Message => on_message(self.inflated(frame.compressed, payload)?, now_ns),
                 FrameKind::Ping => self.pong(payload, out)?,
                 FrameKind::Ignore => {}
                 FrameKind::Close => return Ok((at + used, false)),
@@ -428,6 +470,22 @@ impl Framer {
             at += used;
         }
         Ok((at, true))
+    }
+
+    /// A message's bytes: `payload` itself, or inflated when `compressed`.
+    fn inflated<'a>(&'a mut self, compressed: bool, payload: &'a [u8]) -> io::Result<&'a [u8]> {
+        let Framer::WebSocket(Some(inflate)) = self else {
+            return Ok(payload);
+        };
+        if !compressed {
+            return Ok(payload);
+        }
+        inflate.out.clear();
+        inflate
+            .decompressor
+            .inflate(payload, true, &mut inflate.out, MAX_MESSAGE_BYTES)
+            .map_err(|e| io::Error::other(format!("compressed message from the router: {e}")))?;
+        Ok(&inflate.out)
     }
 
     /// Frames an encoded WAMP message into `out`.
@@ -438,7 +496,7 @@ impl Framer {
         out: &mut BytesMut,
     ) -> io::Result<()> {
         match self {
-            Framer::WebSocket => {
+            Framer::WebSocket(_) => {
                 let opcode = if serializer.is_text() {
                     OpCode::Text
                 } else {
@@ -456,7 +514,7 @@ impl Framer {
     /// Frames the answer to a ping into `out`.
     fn pong(&self, payload: &[u8], out: &mut BytesMut) -> io::Result<()> {
         match self {
-            Framer::WebSocket => {
+            Framer::WebSocket(_) => {
                 encode_frame(true, OpCode::Pong, Some(MASK), payload, out);
                 Ok(())
             }

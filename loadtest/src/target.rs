@@ -34,6 +34,8 @@ pub(crate) struct Target {
     pub(crate) serializer: Serializer,
     /// TLS, for `wss://` and `rss://`.
     pub(crate) tls: Option<TlsClient>,
+    /// Offer permessage-deflate on WebSocket connections (`--deflate`).
+    pub(crate) deflate: bool,
 }
 
 impl Target {
@@ -93,6 +95,7 @@ impl Target {
             realm: realm.to_owned(),
             serializer,
             tls,
+            deflate: false,
         })
     }
 

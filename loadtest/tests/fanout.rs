@@ -76,6 +76,35 @@ fn counts_are_exact_at_a_low_rate_in_every_transport_and_serializer() {
 }
 
 #[test]
+fn deflate_events_are_inflated_counted_and_smaller_on_the_wire() {
+    let router = Router::new("deflate");
+    let args = [
+        "--subscribers",
+        "10",
+        "--payload",
+        "512",
+        "--rate",
+        "200",
+        "--duration",
+        "1",
+    ];
+    let plain = fanout(&router, &router.ws_url, &args);
+    let deflated = fanout(
+        &router,
+        &router.ws_url,
+        &[&args[..], &["--deflate"]].concat(),
+    );
+    assert_exact(&plain);
+    assert_exact(&deflated);
+    let (plain, deflated) = (
+        figure(&plain, "wire_bytes_per_event"),
+        figure(&deflated, "wire_bytes_per_event"),
+    );
+    assert!(plain > 512.0, "{plain}");
+    assert!(deflated < plain / 4.0, "{deflated} vs {plain}");
+}
+
+#[test]
 fn a_slow_subscriber_shows_as_loss() {
     let router = Router::new("slow");
     let url = router.rs_url.clone();

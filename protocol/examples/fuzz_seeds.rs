@@ -18,6 +18,7 @@ use ringbar_protocol::rawsocket::{
     FrameEncoder, FrameType, HandshakeReply, HandshakeRequest, MaxMessageLength,
 };
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_protocol::websocket::deflate::Compressor;
 use ringbar_protocol::websocket::handshake::ClientHandshake;
 use ringbar_protocol::websocket::{CloseCode, OpCode, encode_close_payload, encode_frame};
 
@@ -38,6 +39,7 @@ fn main() -> std::io::Result<()> {
     }
     write(&root, "websocket_frames", websocket_frames())?;
     write(&root, "websocket_handshake", websocket_handshakes())?;
+    write(&root, "websocket_extensions", websocket_extensions())?;
     write(&root, "rawsocket_frames", rawsocket_frames())?;
     write(&root, "rawsocket_handshake", rawsocket_handshakes())?;
     Ok(())
@@ -261,7 +263,36 @@ fn websocket_frames() -> Vec<Vec<u8>> {
         encode_frame(true, OpCode::Close, mask, &close, &mut out);
         seeds.push(out.to_vec());
     }
+    // permessage-deflate (top bit of the control byte): compressed
+    // messages, one fragmented, around an uncompressed one.
+    for (ctl, mask) in [(0x80u8, Some([9, 8, 7, 6])), (0xc1, None)] {
+        let mut compressor = Compressor::new(15, ctl & 0x40 != 0);
+        let mut out = BytesMut::new();
+        out.extend_from_slice(&[ctl]);
+        for payload in [&json[..], &json[..], "Hé".as_bytes()] {
+            let frame = compressor
+                .frame(OpCode::Text, payload, mask)
+                .expect("seed compresses");
+            out.extend_from_slice(&frame);
+        }
+        encode_frame(true, OpCode::Text, mask, &json, &mut out);
+        seeds.push(out.to_vec());
+    }
     seeds
+}
+
+/// `Sec-WebSocket-Extensions` values, one header per line: offers as
+/// browsers and Autobahn send them, and a server's answer.
+fn websocket_extensions() -> Vec<Vec<u8>> {
+    [
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+         server_max_window_bits=9; client_max_window_bits=10, permessage-deflate\nx-foo",
+        "permessage-deflate; server_max_window_bits=\"12\", x-webkit-deflate-frame",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect()
 }
 
 fn websocket_handshakes() -> Vec<Vec<u8>> {

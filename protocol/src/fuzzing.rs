@@ -14,6 +14,7 @@ use crate::rawsocket::{
     self, HANDSHAKE_LEN, HandshakeReply, HandshakeRequest, MaxMessageLength, SerializerSet,
     ServerPolicy,
 };
+use crate::websocket::deflate::{self, Decompressor, DeflateConfig, DeflateParams};
 use crate::websocket::handshake::{self, ClientHandshake};
 use crate::websocket::{FrameParser, Role, WebSocketConfig};
 
@@ -56,7 +57,8 @@ fn feed_in_chunks<T, E>(
     }
 }
 
-/// The WebSocket frame parser, as server (masked input) or client.
+/// The WebSocket frame parser, as server (masked input) or client, with
+/// permessage-deflate when the control byte's top bit is set.
 pub fn websocket_frames(data: &[u8]) {
     let (ctl, rest) = control(data);
     let role = if ctl & 1 == 0 {
@@ -64,8 +66,63 @@ pub fn websocket_frames(data: &[u8]) {
     } else {
         Role::Client
     };
-    let mut parser = FrameParser::new(role, small_websocket_config());
-    feed_in_chunks(rest, usize::from(ctl >> 1) + 1, |buf| parser.parse(buf));
+    let config = small_websocket_config();
+    let max_message_bytes = config.max_message_bytes;
+    let mut parser = FrameParser::new(role, config);
+    if ctl & 0x80 != 0 {
+        parser = parser.with_deflate(Decompressor::new(15, ctl & 0x40 != 0));
+    }
+    feed_in_chunks(rest, usize::from((ctl >> 1) & 0x3f) + 1, |buf| {
+        let event = parser.parse(buf);
+        if let Ok(Some(crate::websocket::Incoming::Message { payload, .. })) = &event {
+            assert!(payload.len() <= max_message_bytes);
+        }
+        event
+    });
+}
+
+/// The `Sec-WebSocket-Extensions` parser (one header per line), the
+/// server's permessage-deflate negotiation under two configurations, and
+/// the client's reading of the answer: every answer the server gives must
+/// be one a client accepts, with the same parameters.
+pub fn websocket_extensions(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(offers) = deflate::parse_extensions(text.split('\n')) else {
+        return;
+    };
+    assert!(offers.len() <= deflate::MAX_EXTENSION_ITEMS);
+    let _ = DeflateParams::from_response(&offers);
+    let strict = DeflateConfig {
+        request_no_context_takeover: true,
+        request_max_window_bits: 9,
+        no_context_takeover: true,
+        max_window_bits: 10,
+        memory_level: 1,
+    };
+    for config in [DeflateConfig::default(), strict] {
+        let Some(accept) = deflate::negotiate(&offers, &config) else {
+            continue;
+        };
+        let answer = deflate::parse_extensions([accept.response.as_str()]);
+        let seen = answer.map(|answer| DeflateParams::from_response(&answer));
+        let Ok(Ok(Some(seen))) = seen else {
+            unreachable!("the server's answer {:?} is refused", accept.response);
+        };
+        let agreed = accept.params;
+        assert_eq!(
+            seen.server_no_context_takeover,
+            agreed.server_no_context_takeover
+        );
+        assert_eq!(
+            seen.client_no_context_takeover,
+            agreed.client_no_context_takeover
+        );
+        assert_eq!(seen.client_max_window_bits, agreed.client_max_window_bits);
+        assert!(seen.server_max_window_bits >= agreed.server_max_window_bits);
+        assert!(agreed.server_max_window_bits <= config.max_window_bits);
+    }
 }
 
 /// The HTTP upgrade request parser (server side) and the 101 response
@@ -80,6 +137,7 @@ pub fn websocket_handshake(data: &[u8]) {
     }
     if let Ok(client) = ClientHandshake::new("localhost", "/ws", &["wamp.2.json"], [7; 16]) {
         let _ = client.parse_response(data, &config);
+        let _ = client.with_deflate_offer().parse_response(data, &config);
     }
 }
 

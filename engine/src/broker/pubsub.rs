@@ -284,7 +284,7 @@ fn offer_event(core: &Core, session: &SessionHandle, frame: &Bytes) -> bool {
         core.figures.event_dropped(DropReason::TooLarge);
         return false;
     }
-    let reason = match session.conn.outbound.push_event(frame) {
+    let reason = match session.conn.push_event(frame) {
         Ok(()) => {
             core.figures.message_out(MessageType::Event);
             return true;

@@ -14,12 +14,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::sync::watch;
 
 use crate::config::{TransportConfig, TransportKind};
 use crate::core::Core;
-use crate::figures::CoreFigures;
+use crate::deflate::ConnectionCompressor;
+use crate::figures::{CoreFigures, DropReason};
 use crate::outbound::Outbound;
 use crate::runtime::io::{Peer, Stream};
 use crate::runtime::tls::TlsStream;
@@ -42,12 +43,26 @@ pub(crate) struct Connection {
     pub(crate) figures: Arc<CoreFigures>,
     /// A session on it got WELCOME (until then a deadline runs).
     pub(crate) joined: Cell<bool>,
+    /// Set when the connection compresses its own frames (WebSocket
+    /// permessage-deflate with context takeover).
+    pub(crate) compressor: Option<ConnectionCompressor>,
 }
 
 impl Connection {
     /// A connection on `core`, with an empty queue under the core's flow
     /// control.
     pub(crate) fn new(stream: Stream, peer: Peer, core: &Core) -> Rc<Self> {
+        Self::with_compressor(stream, peer, core, None)
+    }
+
+    /// Like [`Connection::new`], compressing every data frame queued with
+    /// `compressor`.
+    pub(crate) fn with_compressor(
+        stream: Stream,
+        peer: Peer,
+        core: &Core,
+        compressor: Option<ConnectionCompressor>,
+    ) -> Rc<Self> {
         Rc::new(Self {
             stream,
             outbound: Outbound::new(core.shared.flow.max_queued_bytes, core.queue_budget.clone()),
@@ -56,7 +71,29 @@ impl Connection {
             max_frame_bytes: Cell::new(usize::MAX),
             figures: core.figures.clone(),
             joined: Cell::new(false),
+            compressor,
         })
+    }
+
+    /// Queues a frame the session must get (see [`Outbound::push`]),
+    /// compressed when the connection compresses its own.
+    pub(crate) fn push(&self, frame: Bytes) {
+        match &self.compressor {
+            Some(compressor) => self.outbound.push(compressor.compress(frame)),
+            None => self.outbound.push(frame),
+        }
+    }
+
+    /// Queues an event (see [`Outbound::push_event`]); a frame this
+    /// connection compresses is compressed only once the queue takes it,
+    /// judged by its uncompressed length.
+    pub(crate) fn push_event(&self, frame: &Bytes) -> Result<(), DropReason> {
+        match &self.compressor {
+            Some(compressor) => self
+                .outbound
+                .push_event_with(frame.len(), || compressor.compress(frame.clone())),
+            None => self.outbound.push_event(frame),
+        }
     }
 
     /// Whether the peer accepts a frame this long.

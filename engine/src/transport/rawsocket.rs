@@ -12,6 +12,7 @@ use super::read_size::ReadSize;
 use super::{Connection, write_loop};
 use crate::config::RawSocketTransport;
 use crate::core::Core;
+use crate::deflate::Compression;
 use crate::runtime::io::{Peer, Stream};
 use crate::session::{Flow, SessionDriver};
 use crate::wire::{Framing, RAWSOCKET_PREFIX_BYTES, Wire};
@@ -94,6 +95,7 @@ pub(super) async fn serve(
         serializer: negotiated.serializer,
         framing: Framing::RawSocket,
         batched: false,
+        compression: Compression::Off,
     };
     let mut session = SessionDriver::new(core.clone(), conn.clone(), wire, transport.auth.clone());
     let mut parser = negotiated.frame_parser();

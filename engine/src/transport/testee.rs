@@ -3,11 +3,11 @@
 
 use std::cell::Cell;
 
-use ringbar_protocol::websocket::handshake;
+use ringbar_protocol::websocket::deflate::Compressor;
 use ringbar_protocol::websocket::{DataOpCode, OpCode, encode_frame};
 use tokio::time::Instant;
 
-use super::websocket::{limits, run_frames};
+use super::websocket::{accept, frame_parser, limits, run_frames};
 use super::{Connection, http, write_loop};
 use crate::config::WebSocketOptions;
 use crate::core::Core;
@@ -15,8 +15,9 @@ use crate::runtime::io::{Peer, Stream};
 use crate::session::Flow;
 
 /// Echoes every message back with its opcode (text as text, binary as
-/// binary). Testee connections are not WAMP sessions, so the echo bypasses
-/// the slow-consumer limit of events.
+/// binary), compressed when permessage-deflate was agreed. Testee
+/// connections are not WAMP sessions, so the echo bypasses the
+/// slow-consumer limit of events.
 pub(super) async fn serve(
     core: std::rc::Rc<Core>,
     stream: Stream,
@@ -34,24 +35,32 @@ pub(super) async fn serve(
         stream.shutdown();
         return;
     };
-    let mut response = bytes::BytesMut::new();
-    handshake::write_accept(&request, None, &mut response);
-    if stream.write_all(vec![response.freeze()]).await.is_err() {
+    let Some(deflate) = accept(&stream, &request, None, options).await else {
         return;
-    }
+    };
     let conn = Connection::new(stream, peer, &core);
     tokio::task::spawn_local(write_loop(conn.clone()));
     let last_input = Cell::new(Instant::now());
+    let mut compressor = deflate.as_ref().map(|params| params.server_compressor());
     let mut echo = |opcode: DataOpCode, payload: bytes::Bytes| {
-        let opcode = match opcode {
-            DataOpCode::Text => OpCode::Text,
-            DataOpCode::Binary => OpCode::Binary,
-        };
-        let mut out = bytes::BytesMut::with_capacity(payload.len() + 10);
-        encode_frame(true, opcode, None, &payload, &mut out);
-        conn.outbound.push(out.freeze());
+        let opcode = OpCode::from(opcode);
+        conn.outbound
+            .push(echo_frame(compressor.as_mut(), opcode, &payload));
         Flow::Continue
     };
-    run_frames(&core, &conn, buf, options, &last_input, &mut echo).await;
+    let parser = frame_parser(options, deflate.as_ref());
+    run_frames(&core, &conn, parser, buf, options, &last_input, &mut echo).await;
     conn.outbound.close();
+}
+
+/// The echo of one message, compressed by `compressor` when there is one.
+fn echo_frame(compressor: Option<&mut Compressor>, opcode: OpCode, payload: &[u8]) -> bytes::Bytes {
+    if let Some(compressor) = compressor
+        && let Ok(frame) = compressor.frame(opcode, payload, None)
+    {
+        return frame;
+    }
+    let mut out = bytes::BytesMut::with_capacity(payload.len() + 10);
+    encode_frame(true, opcode, None, payload, &mut out);
+    out.freeze()
 }

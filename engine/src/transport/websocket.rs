@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ringbar_protocol::codec::batch::{self, Batch, Subprotocol};
+use ringbar_protocol::websocket::deflate::{self, DeflateParams};
 use ringbar_protocol::websocket::handshake::{self, Request};
 use ringbar_protocol::websocket::{
     CloseCode, DataOpCode, FrameParser, Incoming, OpCode, Role, WebSocketConfig,
@@ -19,6 +20,7 @@ use super::read_size::ReadSize;
 use super::{Connection, http, write_loop};
 use crate::config::{WebSocketOptions, WebSocketTransport};
 use crate::core::Core;
+use crate::deflate::{Compression, ConnectionCompressor};
 use crate::runtime::io::{Peer, Stream};
 use crate::session::{Flow, SessionDriver};
 use crate::wire::{Framing, Wire};
@@ -87,12 +89,15 @@ pub(super) async fn serve(
         );
         return http::respond_error(&stream, 400, &reason).await;
     };
-    let mut response = BytesMut::new();
-    handshake::write_accept(&request, Some(subprotocol.name()), &mut response);
-    if stream.write_all(vec![response.freeze()]).await.is_err() {
+    let Some(deflate) = accept(&stream, &request, Some(subprotocol.name()), options).await else {
         return;
-    }
-    let conn = Connection::new(stream, peer, &core);
+    };
+    let compression = Compression::for_params(deflate.as_ref());
+    let compressor = match compression {
+        Compression::PerConnection => deflate.as_ref().map(ConnectionCompressor::new),
+        Compression::Off | Compression::Shared { .. } => None,
+    };
+    let conn = Connection::with_compressor(stream, peer, &core, compressor);
     tokio::task::spawn_local(write_loop(conn.clone()));
     let Subprotocol {
         serializer,
@@ -102,6 +107,7 @@ pub(super) async fn serve(
         serializer,
         framing: Framing::WebSocket,
         batched,
+        compression,
     };
     let mut session = SessionDriver::new(core.clone(), conn.clone(), wire, transport.auth.clone());
     let last_input = Rc::new(Cell::new(Instant::now()));
@@ -120,9 +126,56 @@ pub(super) async fn serve(
         batch: None,
         peer: conn.peer.clone(),
     };
-    run_frames(&core, &conn, buf, options, &last_input, &mut messages).await;
+    let parser = frame_parser(options, deflate.as_ref());
+    run_frames(
+        &core,
+        &conn,
+        parser,
+        buf,
+        options,
+        &last_input,
+        &mut messages,
+    )
+    .await;
     session.on_close();
     conn.outbound.close();
+}
+
+/// Negotiates permessage-deflate when `options` enable it and writes the
+/// 101 answer; `None` when the write failed, otherwise the deflate
+/// parameters agreed, if any.
+pub(super) async fn accept(
+    stream: &Stream,
+    request: &Request,
+    protocol: Option<&str>,
+    options: &WebSocketOptions,
+) -> Option<Option<DeflateParams>> {
+    let deflate = options
+        .deflate
+        .as_ref()
+        .and_then(|config| deflate::negotiate(request.extensions(), config));
+    let mut response = BytesMut::new();
+    handshake::write_accept_with_extensions(
+        request,
+        protocol,
+        deflate.as_ref().map(|accept| accept.response.as_str()),
+        &mut response,
+    );
+    stream.write_all(vec![response.freeze()]).await.ok()?;
+    Some(deflate.map(|accept| accept.params))
+}
+
+/// The frame parser of a connection, inflating what the client compresses
+/// when `deflate` was agreed.
+pub(super) fn frame_parser(
+    options: &WebSocketOptions,
+    deflate: Option<&DeflateParams>,
+) -> FrameParser {
+    let parser = FrameParser::new(Role::Server, limits(options));
+    match deflate {
+        Some(params) => parser.with_deflate(params.server_decompressor()),
+        None => parser,
+    }
 }
 
 /// What [`run_frames`] hands each message to.
@@ -208,12 +261,12 @@ impl WampMessages<'_> {
 pub(super) async fn run_frames(
     core: &Core,
     conn: &Connection,
+    mut parser: FrameParser,
     mut buf: BytesMut,
     options: &WebSocketOptions,
     last_input: &Cell<Instant>,
     messages: &mut impl Messages,
 ) {
-    let mut parser = FrameParser::new(Role::Server, limits(options));
     let mut read_size = ReadSize::new();
     loop {
         loop {

@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{Counter, Fanout, MAX_RATE, Shared};
+use crate::conn::WIRE_BYTES_IN;
 use crate::meter::Meter;
 use crate::progress::Progress;
 use crate::report::{Report, format_value};
@@ -46,6 +47,7 @@ pub(super) fn measure(
 ) -> io::Result<Phase> {
     let published_before = counts(&shared.published);
     let received_before = counts(&shared.received);
+    let wire_bytes_before = WIRE_BYTES_IN.load(Ordering::Relaxed);
     let ooo_before = shared.out_of_order.load(Ordering::Relaxed);
     let disconnected_before = shared.disconnected.load(Ordering::Relaxed);
     let errors_before = shared.errors.snapshot();
@@ -164,6 +166,12 @@ pub(super) fn measure(
         "",
     );
     report.push_latency(&latency);
+    let wire_bytes = WIRE_BYTES_IN.load(Ordering::Relaxed) - wire_bytes_before;
+    report.push(
+        "wire_bytes_per_event",
+        wire_bytes as f64 / received_total.max(1) as f64,
+        "B",
+    );
     meter.finish(&mut report, received_total, "event", delivery_seconds);
     if fanout.churn.is_some() {
         shared

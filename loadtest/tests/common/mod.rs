@@ -28,7 +28,8 @@ pub(crate) struct Router {
 
 impl Router {
     /// Writes the config (realm1, anonymous may do everything; WebSocket
-    /// at /ws and RawSocket, every serializer, plain and over TLS).
+    /// at /ws, with permessage-deflate for clients that offer it, and
+    /// RawSocket, every serializer, plain and over TLS).
     pub(crate) fn new(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("loadtest-it-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -50,7 +51,8 @@ impl Router {
     "disclose": {{"caller": false, "publisher": false}}, "cache": true}}]}}]}}],
  "transports": [
   {{"type": "web", "endpoint": {{"type": "tcp", "interface": "127.0.0.1", "port": {ws}}},
-   "paths": {{"ws": {{"type": "websocket", "serializers": ["json", "msgpack", "cbor"]}}}}}},
+   "paths": {{"ws": {{"type": "websocket", "serializers": ["json", "msgpack", "cbor"],
+     "options": {{"compression": {{"deflate": {{}}}}}}}}}}}},
   {{"type": "rawsocket", "endpoint": {{"type": "tcp", "interface": "127.0.0.1", "port": {rs}}},
    "serializers": ["json", "msgpack", "cbor"]}},
   {{"type": "websocket", "endpoint": {{"type": "tcp", "interface": "127.0.0.1", "port": {wss}, "tls": {tls}}},

@@ -430,7 +430,38 @@ pub(crate) struct WebSocketOptionsFile {
     pub(crate) allow_null_origin: Option<bool>,
     /// `compression`: permessage-deflate settings.
     #[serde(default)]
-    pub(crate) compression: Option<Value>,
+    pub(crate) compression: Option<CompressionFile>,
+}
+
+/// WebSocket `compression`: the compression extensions to negotiate.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "websocket compression options")]
+pub(crate) struct CompressionFile {
+    /// `deflate`: permessage-deflate (RFC 7692).
+    #[serde(default)]
+    pub(crate) deflate: Option<DeflateFile>,
+}
+
+/// `compression.deflate`, in Autobahn's names.
+#[derive(Debug, Deserialize)]
+#[serde(expecting = "permessage-deflate options")]
+pub(crate) struct DeflateFile {
+    /// `request_no_context_takeover`: ask clients to compress each message
+    /// on its own.
+    #[serde(default)]
+    pub(crate) request_no_context_takeover: Option<bool>,
+    /// `request_max_window_bits`: ask clients for this window (0: do not).
+    #[serde(default)]
+    pub(crate) request_max_window_bits: Option<i64>,
+    /// `no_context_takeover`: compress each message on its own.
+    #[serde(default)]
+    pub(crate) no_context_takeover: Option<bool>,
+    /// `max_window_bits`: the server's compression window.
+    #[serde(default)]
+    pub(crate) max_window_bits: Option<i64>,
+    /// `memory_level`: zlib's memory level.
+    #[serde(default)]
+    pub(crate) memory_level: Option<i64>,
 }
 
 /// A `tcp` endpoint.

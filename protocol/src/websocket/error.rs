@@ -10,9 +10,14 @@ use super::close::CloseCode;
 /// After an error the parser's state is unspecified: close the connection.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
-    /// RSV1, RSV2 or RSV3 is set, but no extension was negotiated.
+    /// RSV1, RSV2 or RSV3 is set where no negotiated extension allows it
+    /// (permessage-deflate allows RSV1 on the first frame of a data
+    /// message only).
     #[error("reserved bits set without a negotiated extension")]
     ReservedBitsSet,
+    /// A compressed message does not inflate (permessage-deflate).
+    #[error("compressed message is not valid deflate data")]
+    InvalidCompressedData,
     /// The opcode is one of the reserved values.
     #[error("unknown opcode {0:#x}")]
     UnknownOpCode(u8),
@@ -58,7 +63,8 @@ pub enum ProtocolError {
         /// The configured limit.
         max: usize,
     },
-    /// A message grows beyond `max_message_bytes`.
+    /// A message grows beyond `max_message_bytes`, or a compressed one
+    /// inflates beyond it (or beyond `max_frame_bytes` from one frame).
     #[error("message of at least {len} bytes exceeds the limit of {max} bytes")]
     MessageTooLarge {
         /// Message length including the announced frame.
@@ -72,7 +78,9 @@ impl ProtocolError {
     /// The close code to send when closing the connection for this error.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidUtf8 | Self::InvalidCloseReason => CloseCode::INVALID_FRAME_PAYLOAD_DATA,
+            Self::InvalidUtf8 | Self::InvalidCloseReason | Self::InvalidCompressedData => {
+                CloseCode::INVALID_FRAME_PAYLOAD_DATA
+            }
             Self::FrameTooLarge { .. } | Self::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
             Self::ReservedBitsSet
             | Self::UnknownOpCode(_)

@@ -1,15 +1,21 @@
-//! Assembly of a fragmented message, with UTF-8 checked as fragments arrive.
+//! Assembly of a fragmented or compressed message, with UTF-8 checked as
+//! fragments arrive.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
+use super::deflate::Decompressor;
 use super::error::ProtocolError;
 use super::parser::DataOpCode;
 
-/// A message whose final fragment has not arrived yet.
+/// A message whose final fragment has not arrived yet, or a compressed
+/// message being inflated.
 #[derive(Debug)]
 pub(super) struct PartialMessage {
     opcode: DataOpCode,
-    payload: BytesMut,
+    /// Inflated when `compressed`.
+    payload: Vec<u8>,
+    /// The first frame had RSV1 set (permessage-deflate).
+    compressed: bool,
     /// Length of the prefix of `payload` known to be complete UTF-8 (Text
     /// only). The rest, at most 3 bytes, is the start of a code point whose
     /// remaining bytes are in a later fragment.
@@ -17,19 +23,33 @@ pub(super) struct PartialMessage {
 }
 
 impl PartialMessage {
-    /// Opens a message with its first, non-final fragment. The fragment is
-    /// kept as it is; the copy happens when the next fragment is appended.
-    pub(super) fn start(opcode: DataOpCode, first: BytesMut) -> Result<Self, ProtocolError> {
-        let mut message = Self {
-            opcode,
-            payload: first,
-            utf8_checked: 0,
-        };
-        message.check_utf8()?;
+    /// Opens a message with its first, non-final fragment.
+    pub(super) fn start(opcode: DataOpCode, first: &[u8]) -> Result<Self, ProtocolError> {
+        let mut message = Self::empty(opcode, false);
+        message.push(first)?;
         Ok(message)
     }
 
-    /// Bytes received so far.
+    /// Opens a compressed message, before its first frame is inflated.
+    pub(super) fn start_compressed(opcode: DataOpCode) -> Self {
+        Self::empty(opcode, true)
+    }
+
+    fn empty(opcode: DataOpCode, compressed: bool) -> Self {
+        Self {
+            opcode,
+            payload: Vec::new(),
+            compressed,
+            utf8_checked: 0,
+        }
+    }
+
+    /// Whether the message is compressed.
+    pub(super) fn is_compressed(&self) -> bool {
+        self.compressed
+    }
+
+    /// Bytes received so far (inflated when compressed).
     pub(super) fn len(&self) -> usize {
         self.payload.len()
     }
@@ -41,13 +61,26 @@ impl PartialMessage {
         self.check_utf8()
     }
 
+    /// Inflates a frame of a compressed message onto the payload, which may
+    /// grow to `max_len` bytes.
+    pub(super) fn inflate(
+        &mut self,
+        decompressor: &mut Decompressor,
+        frame: &[u8],
+        fin: bool,
+        max_len: usize,
+    ) -> Result<(), ProtocolError> {
+        decompressor.inflate(frame, fin, &mut self.payload, max_len)?;
+        self.check_utf8()
+    }
+
     /// Closes the message after its final fragment was pushed.
     pub(super) fn finish(self) -> Result<(DataOpCode, Bytes), ProtocolError> {
         if self.opcode == DataOpCode::Text && self.utf8_checked != self.payload.len() {
             // The last code point is cut off.
             return Err(ProtocolError::InvalidUtf8);
         }
-        Ok((self.opcode, self.payload.freeze()))
+        Ok((self.opcode, Bytes::from(self.payload)))
     }
 
     fn check_utf8(&mut self) -> Result<(), ProtocolError> {
@@ -71,7 +104,7 @@ mod tests {
 
     fn text(parts: &[&[u8]]) -> Result<Bytes, ProtocolError> {
         let (first, rest) = parts.split_first().unwrap();
-        let mut message = PartialMessage::start(DataOpCode::Text, BytesMut::from(*first))?;
+        let mut message = PartialMessage::start(DataOpCode::Text, first)?;
         for part in rest {
             message.push(part)?;
         }
@@ -95,17 +128,15 @@ mod tests {
 
     #[test]
     fn invalid_sequence_fails_at_once() {
-        let message = PartialMessage::start(DataOpCode::Text, BytesMut::from(&b"ok\xc0\xaf"[..]));
+        let message = PartialMessage::start(DataOpCode::Text, b"ok\xc0\xaf");
         assert_eq!(message.err(), Some(ProtocolError::InvalidUtf8));
-        let mut message =
-            PartialMessage::start(DataOpCode::Text, BytesMut::from(&b"\xe2\x82"[..])).unwrap();
+        let mut message = PartialMessage::start(DataOpCode::Text, b"\xe2\x82").unwrap();
         assert_eq!(message.push(b"x"), Err(ProtocolError::InvalidUtf8));
     }
 
     #[test]
     fn binary_is_not_checked() {
-        let mut message =
-            PartialMessage::start(DataOpCode::Binary, BytesMut::from(&b"\xff"[..])).unwrap();
+        let mut message = PartialMessage::start(DataOpCode::Binary, b"\xff").unwrap();
         message.push(b"\xfe").unwrap();
         assert_eq!(message.finish().unwrap().1, &b"\xff\xfe"[..]);
     }

@@ -77,13 +77,25 @@ impl FrameHeader {
     /// needed are accepted: the RFC's "minimal number of bytes MUST be used"
     /// binds the sender, and the decoded value is what the limits check.
     pub fn parse(buf: &[u8]) -> Result<Option<(Self, usize)>, ProtocolError> {
+        Ok(Self::parse_rsv1(buf, false)?.map(|(header, _, len)| (header, len)))
+    }
+
+    /// Like [`FrameHeader::parse`], but RSV1 may be set when `rsv1_allowed`
+    /// (permessage-deflate was negotiated); also returns whether it is.
+    /// Which frames may carry it is the caller's rule.
+    pub fn parse_rsv1(
+        buf: &[u8],
+        rsv1_allowed: bool,
+    ) -> Result<Option<(Self, bool, usize)>, ProtocolError> {
         // Reject a bad first byte before the rest has arrived.
         let Some(&b0) = buf.first() else {
             return Ok(None);
         };
-        if b0 & 0x70 != 0 {
+        let reserved = if rsv1_allowed { 0x30 } else { 0x70 };
+        if b0 & reserved != 0 {
             return Err(ProtocolError::ReservedBitsSet);
         }
+        let rsv1 = b0 & 0x40 != 0;
         let opcode = OpCode::from_bits(b0 & 0x0F).ok_or(ProtocolError::UnknownOpCode(b0 & 0x0F))?;
         let fin = b0 & 0x80 != 0;
         if opcode.is_control() && !fin {
@@ -127,6 +139,7 @@ impl FrameHeader {
                 mask,
                 payload_len,
             },
+            rsv1,
             header_len,
         )))
     }
@@ -260,6 +273,23 @@ mod tests {
     #[test]
     fn rejects_bad_first_byte_early() {
         assert_eq!(parse(&[0xC1]), Err(ProtocolError::ReservedBitsSet));
+        assert_eq!(
+            FrameHeader::parse_rsv1(&[0xC1, 0x00], true),
+            Ok(Some((
+                FrameHeader {
+                    fin: true,
+                    opcode: OpCode::Text,
+                    mask: None,
+                    payload_len: 0
+                },
+                true,
+                2
+            )))
+        );
+        assert_eq!(
+            FrameHeader::parse_rsv1(&[0xA1], true),
+            Err(ProtocolError::ReservedBitsSet)
+        );
         assert_eq!(parse(&[0x83]), Err(ProtocolError::UnknownOpCode(3)));
         assert_eq!(parse(&[0x8B]), Err(ProtocolError::UnknownOpCode(0xB)));
         assert_eq!(parse(&[0x09]), Err(ProtocolError::FragmentedControlFrame));

@@ -21,11 +21,12 @@
 //! Nothing here reads a socket or a clock: the caller moves the bytes and
 //! acts on the events (answers a Ping, closes with
 //! [`ProtocolError::close_code`] on an error). Every limit is a field of
-//! [`WebSocketConfig`]. No extension is ever negotiated, so the RSV bits must
-//! be clear.
+//! [`WebSocketConfig`]. The one extension is permessage-deflate
+//! ([`deflate`]), which may set RSV1; RSV2 and RSV3 must be clear.
 
 mod close;
 mod config;
+pub mod deflate;
 mod error;
 mod fragment;
 mod frame;

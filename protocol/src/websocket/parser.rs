@@ -4,6 +4,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::close::CloseFrame;
 use super::config::WebSocketConfig;
+use super::deflate::Decompressor;
 use super::error::ProtocolError;
 use super::fragment::PartialMessage;
 use super::frame::{FrameHeader, OpCode};
@@ -65,6 +66,11 @@ pub enum Incoming {
 /// buffer: a peer that announces a large frame costs nothing until it sends
 /// the bytes, which the caller reads as they come.
 ///
+/// With permessage-deflate ([`FrameParser::with_deflate`]) a message whose
+/// first frame has RSV1 set is inflated as its frames arrive; the limits then
+/// bound the inflated bytes too: a frame inflates to at most
+/// `max_frame_bytes`, a message to at most `max_message_bytes`.
+///
 /// After a Close frame the peer may send nothing more (RFC 6455 §5.5.1), so
 /// any later input is discarded and `parse` returns `Ok(None)`: the closing
 /// handshake already carries the status.
@@ -73,6 +79,7 @@ pub struct FrameParser {
     role: Role,
     config: WebSocketConfig,
     partial: Option<PartialMessage>,
+    decompressor: Option<Decompressor>,
     closed: bool,
 }
 
@@ -84,8 +91,16 @@ impl FrameParser {
             role,
             config,
             partial: None,
+            decompressor: None,
             closed: false,
         }
+    }
+
+    /// The same parser with permessage-deflate negotiated: RSV1 marks a
+    /// compressed message, which `decompressor` inflates.
+    pub fn with_deflate(mut self, decompressor: Decompressor) -> Self {
+        self.decompressor = Some(decompressor);
+        self
     }
 
     /// Whether a Close frame has been received.
@@ -105,9 +120,17 @@ impl FrameParser {
                 buf.clear();
                 return Ok(None);
             }
-            let Some((header, header_len)) = FrameHeader::parse(buf)? else {
+            let rsv1_allowed = self.decompressor.is_some();
+            let Some((header, compressed, header_len)) =
+                FrameHeader::parse_rsv1(buf, rsv1_allowed)?
+            else {
                 return Ok(None);
             };
+            // RSV1 marks the first frame of a compressed data message only
+            // (RFC 7692 §6.1).
+            if compressed && !matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+                return Err(ProtocolError::ReservedBitsSet);
+            }
             let payload_len = self.check(&header)?;
             let frame_len = header_len.saturating_add(payload_len);
             if buf.len() < frame_len {
@@ -118,7 +141,7 @@ impl FrameParser {
             if let Some(key) = header.mask {
                 apply_mask(&mut payload, key, 0);
             }
-            if let Some(incoming) = self.on_frame(header, payload)? {
+            if let Some(incoming) = self.on_frame(header, compressed, payload)? {
                 return Ok(Some(incoming));
             }
         }
@@ -164,13 +187,50 @@ impl FrameParser {
         &mut self,
         opcode: DataOpCode,
         fin: bool,
+        compressed: bool,
         payload: BytesMut,
     ) -> Result<Option<Incoming>, ProtocolError> {
+        if compressed {
+            let mut partial = PartialMessage::start_compressed(opcode);
+            self.inflate(&mut partial, &payload, fin)?;
+            return self.continue_or_finish(partial, fin);
+        }
         if fin {
             return whole_message(opcode, payload).map(Some);
         }
-        self.partial = Some(PartialMessage::start(opcode, payload)?);
+        self.partial = Some(PartialMessage::start(opcode, &payload)?);
         Ok(None)
+    }
+
+    /// Inflates a frame of a compressed message within the limits.
+    fn inflate(
+        &mut self,
+        partial: &mut PartialMessage,
+        frame: &[u8],
+        fin: bool,
+    ) -> Result<(), ProtocolError> {
+        let Some(decompressor) = self.decompressor.as_mut() else {
+            return Err(ProtocolError::ReservedBitsSet);
+        };
+        let max_len = self
+            .config
+            .max_message_bytes
+            .min(partial.len().saturating_add(self.config.max_frame_bytes));
+        partial.inflate(decompressor, frame, fin, max_len)
+    }
+
+    /// Keeps a message open until its final frame, then hands it out.
+    fn continue_or_finish(
+        &mut self,
+        partial: PartialMessage,
+        fin: bool,
+    ) -> Result<Option<Incoming>, ProtocolError> {
+        if !fin {
+            self.partial = Some(partial);
+            return Ok(None);
+        }
+        let (opcode, payload) = partial.finish()?;
+        Ok(Some(Incoming::Message { opcode, payload }))
     }
 
     /// Handles one whole, unmasked frame; `None` when it only advanced a
@@ -178,26 +238,22 @@ impl FrameParser {
     fn on_frame(
         &mut self,
         header: FrameHeader,
+        compressed: bool,
         payload: BytesMut,
     ) -> Result<Option<Incoming>, ProtocolError> {
         match header.opcode {
-            OpCode::Text => self.on_data(DataOpCode::Text, header.fin, payload),
-            OpCode::Binary => self.on_data(DataOpCode::Binary, header.fin, payload),
+            OpCode::Text => self.on_data(DataOpCode::Text, header.fin, compressed, payload),
+            OpCode::Binary => self.on_data(DataOpCode::Binary, header.fin, compressed, payload),
             OpCode::Continuation => {
-                let Some(partial) = self.partial.as_mut() else {
+                let Some(mut partial) = self.partial.take() else {
                     return Err(ProtocolError::UnexpectedContinuation);
                 };
-                partial.push(&payload)?;
-                if !header.fin {
-                    return Ok(None);
+                if partial.is_compressed() {
+                    self.inflate(&mut partial, &payload, header.fin)?;
+                } else {
+                    partial.push(&payload)?;
                 }
-                match self.partial.take() {
-                    Some(partial) => {
-                        let (opcode, payload) = partial.finish()?;
-                        Ok(Some(Incoming::Message { opcode, payload }))
-                    }
-                    None => Err(ProtocolError::UnexpectedContinuation),
-                }
+                self.continue_or_finish(partial, header.fin)
             }
             OpCode::Ping => Ok(Some(Incoming::Ping(payload.freeze()))),
             OpCode::Pong => Ok(Some(Incoming::Pong(payload.freeze()))),

@@ -12,9 +12,10 @@ use ringbar_protocol::fuzzing;
 pub(crate) type Target = fn(&[u8]);
 
 /// The fuzz targets, by name, and the entry point each calls.
-pub(crate) const TARGETS: [(&str, Target); 9] = [
+pub(crate) const TARGETS: [(&str, Target); 10] = [
     ("websocket_frames", fuzzing::websocket_frames),
     ("websocket_handshake", fuzzing::websocket_handshake),
+    ("websocket_extensions", fuzzing::websocket_extensions),
     ("http_request", fuzzing::http_request),
     ("rawsocket_frames", fuzzing::rawsocket_frames),
     ("rawsocket_handshake", fuzzing::rawsocket_handshake),

@@ -3,12 +3,13 @@
 
 use ringbar_engine::config::{WebSocketOptions, WebSocketTransport};
 use ringbar_protocol::codec::Serializer;
+use ringbar_protocol::websocket::deflate::DeflateConfig;
 use ringbar_protocol::websocket::pattern_can_match;
 use serde_json::Value;
 
 use super::Converter;
 use crate::config::diag::Path;
-use crate::config::file::{WebSocketFile, WebSocketOptionsFile};
+use crate::config::file::{DeflateFile, WebSocketFile, WebSocketOptionsFile};
 use crate::config::read::{Accept, read_with};
 
 /// Crossbar.io WebSocket options that ringbar accepts and does not use:
@@ -35,6 +36,9 @@ const IGNORED_OPTIONS: &[&str] = &[
 
 /// The serializer names, for messages.
 const SERIALIZERS: &str = "json, msgpack, cbor, ubjson";
+
+/// The window sizes Crossbar.io accepts: zlib refuses 8 for raw deflate.
+const WINDOW_BITS: std::ops::RangeInclusive<u8> = 9..=15;
 
 /// When `max_frame_size` is 0 (no limit in Crossbar.io), ringbar still keeps
 /// one: the largest message Crossbar.io allows.
@@ -184,13 +188,63 @@ impl Converter<'_> {
         if let Some(allow) = file.allow_null_origin {
             options.origins.allow_null = allow;
         }
-        if file.compression.is_some() {
-            self.diag.warn(
-                &path.key("compression"),
-                "permessage-deflate is not supported yet; continuing without compression",
-            );
+        if let Some(deflate) = file.compression.and_then(|c| c.deflate) {
+            options.deflate = Some(self.deflate(&deflate, &path.key("compression").key("deflate")));
         }
         (self.diag.error_count() == errors_before).then_some(options)
+    }
+
+    /// `compression.deflate`, range-checked as Crossbar.io checks it
+    /// (window sizes 9-15 bits, as Autobahn's zlib allows, memory level
+    /// 1-9).
+    fn deflate(&mut self, file: &DeflateFile, path: &Path) -> DeflateConfig {
+        let mut config = DeflateConfig::default();
+        if let Some(request) = file.request_no_context_takeover {
+            config.request_no_context_takeover = request;
+        }
+        if let Some(no) = file.no_context_takeover {
+            config.no_context_takeover = no;
+        }
+        if let Some(bits) = file.request_max_window_bits {
+            let at = path.key("request_max_window_bits");
+            config.request_max_window_bits = match bits {
+                0 => 0,
+                _ => self.in_range(
+                    bits,
+                    WINDOW_BITS,
+                    "is not a window size (0, or 9-15 bits)",
+                    &at,
+                ),
+            };
+        }
+        if let Some(bits) = file.max_window_bits {
+            let at = path.key("max_window_bits");
+            config.max_window_bits =
+                self.in_range(bits, WINDOW_BITS, "is not a window size (9-15 bits)", &at);
+        }
+        if let Some(level) = file.memory_level {
+            let at = path.key("memory_level");
+            config.memory_level = self.in_range(level, 1..=9, "is not a memory level (1-9)", &at);
+        }
+        config
+    }
+
+    /// `value` when in `range`, otherwise an error at `path` saying `what`
+    /// (and 0, which no caller keeps).
+    fn in_range(
+        &mut self,
+        value: i64,
+        range: std::ops::RangeInclusive<u8>,
+        what: &str,
+        path: &Path,
+    ) -> u8 {
+        match u8::try_from(value) {
+            Ok(v) if range.contains(&v) => v,
+            _ => {
+                self.diag.error(path, format!("{value} {what}"));
+                0
+            }
+        }
     }
 
     /// A duration in ms, checked as Crossbar.io does: 0 (off), or at least

@@ -9,6 +9,7 @@ use super::accept_key;
 use super::error::HandshakeError;
 use super::http;
 use crate::websocket::config::WebSocketConfig;
+use crate::websocket::deflate::{self, DeflateParams};
 
 /// One client's opening handshake: what it asks for and what it must see in
 /// the answer.
@@ -22,12 +23,14 @@ pub struct ClientHandshake {
     protocols: Vec<String>,
     key: String,
     accept: String,
+    offer_deflate: bool,
 }
 
 /// The server's accepting answer, checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
     protocol: Option<String>,
+    deflate: Option<DeflateParams>,
     headers: Vec<(String, String)>,
 }
 
@@ -60,7 +63,16 @@ impl ClientHandshake {
             protocols: protocols.iter().map(|&p| p.to_owned()).collect(),
             accept: accept_key(&key),
             key,
+            offer_deflate: false,
         })
+    }
+
+    /// The same handshake offering permessage-deflate
+    /// ([`deflate::CLIENT_OFFER`]); [`Response::deflate`] tells what the
+    /// server accepted.
+    pub fn with_deflate_offer(mut self) -> Self {
+        self.offer_deflate = true;
+        self
     }
 
     /// The `Sec-WebSocket-Key` sent.
@@ -82,6 +94,11 @@ impl ClientHandshake {
             out.put_slice(self.protocols.join(", ").as_bytes());
             out.put_slice(b"\r\n");
         }
+        if self.offer_deflate {
+            out.put_slice(b"Sec-WebSocket-Extensions: ");
+            out.put_slice(deflate::CLIENT_OFFER.as_bytes());
+            out.put_slice(b"\r\n");
+        }
         out.put_slice(b"\r\n");
     }
 
@@ -91,7 +108,8 @@ impl ClientHandshake {
     /// checked response and the number of bytes it took; bytes after it are
     /// already WebSocket frames. Fails on any other status than 101, a
     /// missing `Upgrade`/`Connection`, a wrong `Sec-WebSocket-Accept`, a
-    /// subprotocol that was not offered, any extension, or a head beyond
+    /// subprotocol that was not offered, an extension that was not offered
+    /// or an invalid permessage-deflate answer, or a head beyond
     /// the limits of `config`.
     pub fn parse_response(
         &self,
@@ -115,12 +133,14 @@ impl ClientHandshake {
         if http::required(fields, "Sec-WebSocket-Accept")? != self.accept {
             return Err(HandshakeError::AcceptMismatch);
         }
-        if http::list(fields, "Sec-WebSocket-Extensions")
-            .next()
-            .is_some()
-        {
+        let extensions =
+            deflate::parse_extensions(http::values(fields, "Sec-WebSocket-Extensions"))
+                .map_err(|e| HandshakeError::InvalidExtensionResponse(e.to_string()))?;
+        if !extensions.is_empty() && !self.offer_deflate {
             return Err(HandshakeError::UnofferedExtension);
         }
+        let deflate = DeflateParams::from_response(&extensions)
+            .map_err(|e| HandshakeError::InvalidExtensionResponse(e.to_string()))?;
         let protocol = http::single(fields, "Sec-WebSocket-Protocol")?;
         if let Some(protocol) = protocol
             && !self.protocols.iter().any(|p| p == protocol)
@@ -129,6 +149,7 @@ impl ClientHandshake {
         }
         let response = Response {
             protocol: protocol.map(str::to_owned),
+            deflate,
             headers: fields
                 .iter()
                 .map(|&(n, v)| (n.to_owned(), v.to_owned()))
@@ -142,6 +163,11 @@ impl Response {
     /// The subprotocol the server chose, one of those offered.
     pub fn protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
+    }
+
+    /// The permessage-deflate parameters the server accepted, if any.
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate
     }
 
     /// Every header field in the order received, name as sent.

@@ -73,9 +73,12 @@ pub enum HandshakeError {
     /// Client side: the server chose a subprotocol the client did not offer.
     #[error("server chose subprotocol {0:?}, which was not offered")]
     UnofferedProtocol(String),
-    /// Client side: the server enabled an extension; none is ever offered.
+    /// Client side: the server enabled an extension that was not offered.
     #[error("server enabled an extension that was not offered")]
     UnofferedExtension,
+    /// Client side: the server's permessage-deflate answer breaks RFC 7692.
+    #[error("invalid Sec-WebSocket-Extensions in the answer: {0}")]
+    InvalidExtensionResponse(String),
 }
 
 impl HandshakeError {
@@ -100,7 +103,8 @@ impl HandshakeError {
             | Self::UnexpectedStatus(_)
             | Self::AcceptMismatch
             | Self::UnofferedProtocol(_)
-            | Self::UnofferedExtension => 502,
+            | Self::UnofferedExtension
+            | Self::InvalidExtensionResponse(_) => 502,
         }
     }
 }

@@ -103,12 +103,15 @@ pub(super) fn is_field_text(s: &str) -> bool {
     s.bytes().all(|b| b == b'\t' || !b.is_ascii_control())
 }
 
-/// Whether `s` is an HTTP token (RFC 9110 §5.6.2), as field names and
-/// subprotocol names are.
-pub(super) fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+/// Whether `s` is an HTTP token (RFC 9110 §5.6.2), as field names,
+/// subprotocol and extension names are.
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_tchar)
+}
+
+/// Whether `b` may appear in a token.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn parse_field(line: &str) -> Result<Field<'_>, HandshakeError> {

@@ -7,7 +7,7 @@
 
 mod client;
 mod error;
-mod http;
+pub(crate) mod http;
 mod request;
 mod response;
 
@@ -18,7 +18,9 @@ use sha1::{Digest as _, Sha1};
 pub use client::{ClientHandshake, Response};
 pub use error::HandshakeError;
 pub use request::{Request, parse_request};
-pub use response::{write_accept, write_error_response, write_rejection};
+pub use response::{
+    write_accept, write_accept_with_extensions, write_error_response, write_rejection,
+};
 
 /// The GUID RFC 6455 §1.3 appends to the key before hashing.
 const KEY_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -6,6 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use super::error::HandshakeError;
 use super::http::{self, Head};
 use crate::websocket::config::WebSocketConfig;
+use crate::websocket::deflate::{Extension, parse_extensions};
 
 /// A valid WebSocket upgrade request.
 ///
@@ -19,6 +20,7 @@ pub struct Request {
     origin: Option<String>,
     key: String,
     protocols: Vec<String>,
+    extensions: Vec<Extension>,
     headers: Vec<(String, String)>,
 }
 
@@ -79,6 +81,13 @@ impl Request {
         &self.protocols
     }
 
+    /// The extensions the client offers, most preferred first, from every
+    /// `Sec-WebSocket-Extensions` header (see
+    /// [`deflate::negotiate`](crate::websocket::deflate::negotiate)).
+    pub fn extensions(&self) -> &[Extension] {
+        &self.extensions
+    }
+
     /// Every header field in the order received, name as sent.
     pub fn headers(&self) -> &[(String, String)] {
         &self.headers
@@ -111,12 +120,15 @@ impl Request {
         let protocols = http::list(fields, "Sec-WebSocket-Protocol")
             .map(str::to_owned)
             .collect();
+        let extensions = parse_extensions(http::values(fields, "Sec-WebSocket-Extensions"))
+            .map_err(|_| HandshakeError::InvalidHeaderValue("Sec-WebSocket-Extensions"))?;
         Ok(Self {
             target: target.to_owned(),
             host: host.to_owned(),
             origin: origin.map(str::to_owned),
             key: key.to_owned(),
             protocols,
+            extensions,
             headers: fields
                 .iter()
                 .map(|&(n, v)| (n.to_owned(), v.to_owned()))

@@ -11,11 +11,26 @@ use super::request::Request;
 /// [`negotiate_subprotocol`](super::negotiate_subprotocol)). Frames may
 /// follow right after it.
 pub fn write_accept(request: &Request, protocol: Option<&str>, out: &mut BytesMut) {
+    write_accept_with_extensions(request, protocol, None, out);
+}
+
+/// Like [`write_accept`], also naming the accepted `extensions` (the
+/// `Sec-WebSocket-Extensions` value, such as
+/// [`DeflateAccept::response`](crate::websocket::deflate::DeflateAccept)).
+pub fn write_accept_with_extensions(
+    request: &Request,
+    protocol: Option<&str>,
+    extensions: Option<&str>,
+    out: &mut BytesMut,
+) {
     out.put_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
     out.put_slice(b"Upgrade: websocket\r\nConnection: Upgrade\r\n");
     put_field(out, "Sec-WebSocket-Accept", &accept_key(request.key()));
     if let Some(protocol) = protocol {
         put_field(out, "Sec-WebSocket-Protocol", protocol);
+    }
+    if let Some(extensions) = extensions {
+        put_field(out, "Sec-WebSocket-Extensions", extensions);
     }
     out.put_slice(b"\r\n");
 }

@@ -9,6 +9,7 @@ use ringbar_engine::config::{
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::uri::{MatchPolicy, UriCheck};
 use ringbar_protocol::websocket::OriginPolicy;
+use ringbar_protocol::websocket::deflate::DeflateConfig;
 use serde_json::{Value, json};
 
 use super::*;
@@ -159,9 +160,6 @@ fn crossbars_template_runs_with_warnings() {
             format!(
                 "{web}.ws.options.fail_by_drop: Crossbar.io option not used by ringbar, ignored"
             ),
-            format!(
-                "{web}.ws.options.compression: permessage-deflate is not supported yet; continuing without compression"
-            ),
         ]
     );
     let config = valid(outcome);
@@ -209,6 +207,10 @@ fn crossbars_template_runs_with_warnings() {
                 allowed: vec!["*".into()],
                 allow_null: true
             },
+            deflate: Some(DeflateConfig {
+                memory_level: 5,
+                ..DeflateConfig::default()
+            }),
         }
     );
 }

@@ -3,6 +3,7 @@
 use ringbar_engine::config::{TransportKind, WebSocketOptions};
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::websocket::OriginPolicy;
+use ringbar_protocol::websocket::deflate::DeflateConfig;
 use serde_json::{Value, json};
 
 use super::*;
@@ -69,6 +70,66 @@ fn websocket_options() {
             require_subprotocol: false,
             ..WebSocketOptions::default()
         }
+    );
+}
+
+#[test]
+fn websocket_deflate() {
+    let config = valid(transport(
+        json!({"type": "websocket", "endpoint": tcp(1), "options": {
+            "compression": {"deflate": {"request_no_context_takeover": true,
+                "request_max_window_bits": 11, "no_context_takeover": true,
+                "max_window_bits": 12, "memory_level": 9}}
+        }}),
+    ));
+    let TransportKind::WebSocket(ws) = &config.transports[0].kind else {
+        panic!("not websocket")
+    };
+    assert_eq!(
+        ws.options.deflate,
+        Some(DeflateConfig {
+            request_no_context_takeover: true,
+            request_max_window_bits: 11,
+            no_context_takeover: true,
+            max_window_bits: 12,
+            memory_level: 9,
+        })
+    );
+    // An empty block enables compression with Autobahn's defaults; no
+    // `deflate` key enables nothing.
+    for (compression, expected) in [
+        (json!({"deflate": {}}), Some(DeflateConfig::default())),
+        (json!({}), None),
+    ] {
+        let config = valid(transport(json!({"type": "websocket", "endpoint": tcp(1),
+            "options": {"compression": compression}})));
+        let TransportKind::WebSocket(ws) = &config.transports[0].kind else {
+            panic!("not websocket")
+        };
+        assert_eq!(ws.options.deflate, expected);
+    }
+}
+
+#[test]
+fn websocket_deflate_errors() {
+    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "options": {
+        "compression": {"deflate": {"request_max_window_bits": 8, "max_window_bits": 16,
+            "memory_level": 0, "no_context_takeover": "yes"}}
+    }}));
+    let d = "config.json: workers[0].transports[0].options.compression.deflate";
+    assert_eq!(errors_of(&outcome).len(), 1, "{:?}", errors_of(&outcome));
+    assert!(errors_of(&outcome)[0].starts_with(&format!("{d}.no_context_takeover: ")));
+    let outcome = transport(json!({"type": "websocket", "endpoint": tcp(1), "options": {
+        "compression": {"deflate": {"request_max_window_bits": 8, "max_window_bits": 16,
+            "memory_level": 0}}
+    }}));
+    assert_eq!(
+        errors_of(&outcome),
+        [
+            format!("{d}.request_max_window_bits: 8 is not a window size (0, or 9-15 bits)"),
+            format!("{d}.max_window_bits: 16 is not a window size (9-15 bits)"),
+            format!("{d}.memory_level: 0 is not a memory level (1-9)"),
+        ]
     );
 }
 
