@@ -107,6 +107,30 @@ fn compressor_matches_the_rfc() {
     assert_eq!(&empty[len..], &[0x00]);
 }
 
+/// zlib writes nothing for an empty message right after another flush;
+/// the frame must still inflate (found by the round-trip property).
+#[test]
+fn empty_messages_in_a_row_inflate() {
+    for no_context_takeover in [false, true] {
+        let mut compressor = Compressor::new(15, no_context_takeover);
+        let mut wire = BytesMut::new();
+        for payload in [&b"abc"[..], b"", b"", b"abc"] {
+            let frame = compressor.frame(OpCode::Binary, payload, None).unwrap();
+            wire.extend_from_slice(&frame);
+        }
+        let (events, error) = drain(&mut client(no_context_takeover), &wire);
+        assert_eq!(error, None);
+        let lengths: Vec<usize> = events
+            .iter()
+            .map(|e| match e {
+                Incoming::Message { payload, .. } => payload.len(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(lengths, [3, 0, 0, 3]);
+    }
+}
+
 #[test]
 fn rsv1_only_on_the_first_frame_of_a_data_message() {
     let (_, error) = drain(&mut client(false), &[0xc9, 0x00]);

@@ -80,6 +80,12 @@ impl Compressor {
         if buf.ends_with(&SYNC_TAIL) && buf.len() >= room + SYNC_TAIL.len() {
             buf.truncate(buf.len() - SYNC_TAIL.len());
         }
+        if buf.len() == room {
+            // A flush right after a flush, with no input, makes zlib write
+            // nothing; the receiver still appends the sync tail, so send the
+            // empty stored block's first byte, as RFC 7692 §7.2.3.6 does.
+            buf.push(0x00);
+        }
         let header = FrameHeader {
             fin: true,
             opcode,
