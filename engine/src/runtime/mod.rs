@@ -5,6 +5,7 @@
 pub(crate) mod bind;
 pub(crate) mod io;
 mod limit;
+mod log_every;
 pub(crate) mod tls;
 
 use std::rc::Rc;
@@ -23,6 +24,10 @@ use crate::mailbox::Mail;
 use crate::realms::Realms;
 use io::{BoundSocket, Listener};
 use limit::ConnectionLimit;
+use log_every::LogEvery;
+
+/// A core logs a failing accept (EMFILE, ENFILE) at most this often.
+const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Entries of each core's io_uring submission queue.
 const URING_ENTRIES: u32 = 4096;
@@ -223,6 +228,8 @@ async fn accept_loop(
     } = accepting;
     // What each connection watches; `shutdown` is the loop's own.
     let stopping = shutdown.clone();
+    // Out of file descriptors, accept fails a hundred times a second.
+    let mut accept_errors = LogEvery::new(ACCEPT_ERROR_LOG_INTERVAL);
     loop {
         tokio::select! {
             accepted = listener.accept(uring) => match accepted {
@@ -240,7 +247,9 @@ async fn accept_loop(
                     }
                 },
                 Err(e) => {
-                    tracing::warn!(core = core.id, transport = %transport.id, error = %e, "accept failed");
+                    if let Some(unlogged) = accept_errors.event(std::time::Instant::now()) {
+                        tracing::warn!(core = core.id, transport = %transport.id, error = %e, unlogged, "accept failed");
+                    }
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             },
