@@ -260,18 +260,9 @@ impl Drop for ConnectionGuard {
 mod tests {
     use std::time::Duration;
 
-    use ringbar_protocol::str::Str;
-
     use super::*;
     use crate::mailbox::MAILBOX_CAPACITY;
-
-    fn kill(n: u64) -> Mail {
-        Mail::KillSession {
-            session: SessionId::new(n).unwrap(),
-            reason: Str::from("wamp.close.killed"),
-            message: None,
-        }
-    }
+    use crate::mailbox::tests::kill;
 
     #[test]
     fn the_backlog_reaches_its_mailbox_without_a_reading_connection() {

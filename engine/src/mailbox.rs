@@ -137,10 +137,11 @@ impl Mailboxes {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn kill(n: u64) -> Mail {
+    /// A small mail for tests.
+    pub(crate) fn kill(n: u64) -> Mail {
         Mail::KillSession {
             session: SessionId::new(n).unwrap(),
             reason: Str::from("wamp.close.killed"),

@@ -185,7 +185,7 @@ impl SessionDriver {
         auth: Arc<AuthConfig>,
     ) -> Self {
         let timeout = Duration::from_millis(core.shared.limits.join_timeout_ms);
-        tokio::task::spawn_local(join_deadline(conn.clone(), timeout));
+        tokio::task::spawn_local(join_deadline(Rc::downgrade(&conn), timeout));
         Self {
             core,
             conn,
@@ -761,8 +761,12 @@ pub(crate) fn decode_arguments(payload: &Payload) -> Result<(Vec<Value>, Dict), 
 /// Cuts off a connection whose session has not joined within `timeout`:
 /// a peer that opens connections and never says HELLO (or never finishes
 /// authenticating) must not hold them open.
-async fn join_deadline(conn: Rc<Connection>, timeout: Duration) {
+/// It holds the connection weakly, so one that ended is freed at once.
+async fn join_deadline(conn: std::rc::Weak<Connection>, timeout: Duration) {
     tokio::time::sleep(timeout).await;
+    let Some(conn) = conn.upgrade() else {
+        return;
+    };
     if !conn.joined.get() && !conn.outbound.is_closing() {
         tracing::info!(peer = %conn.peer, timeout_ms = timeout.as_millis() as u64, "no session joined in time: connection closed");
         conn.abort();

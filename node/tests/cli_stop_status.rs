@@ -52,13 +52,7 @@ fn status_and_stop_say_when_no_node_runs() {
 #[test]
 fn status_reads_a_running_node_and_stop_ends_it_cleanly() {
     let dir = Scratch::new("status-run").with_config(UNIX_CONFIG);
-    let mut child = spawn(&["start", dir.arg(), "--io", "epoll"]);
-    let socket = dir.path.join("node.sock");
-    assert!(
-        wait_for_file(&socket, &mut child, STARTUP),
-        "no node.sock: {}",
-        stderr_of(child)
-    );
+    let (mut child, socket) = start_node(&dir);
 
     let status = support::run(&["status", dir.arg()]);
     let out = text(&status.stdout);
@@ -96,13 +90,7 @@ fn status_reads_a_running_node_and_stop_ends_it_cleanly() {
 #[test]
 fn stop_falls_back_to_sigterm_without_the_control_socket() {
     let dir = Scratch::new("stop-term").with_config(UNIX_CONFIG);
-    let mut child = spawn(&["start", dir.arg(), "--io", "epoll"]);
-    let socket = dir.path.join("node.sock");
-    assert!(
-        wait_for_file(&socket, &mut child, STARTUP),
-        "no node.sock: {}",
-        stderr_of(child)
-    );
+    let (mut child, socket) = start_node(&dir);
     fs::remove_file(&socket).unwrap();
 
     let stop = support::run(&["stop", dir.arg()]);
@@ -143,13 +131,7 @@ fn the_control_socket_answers_its_own_user_only() {
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
     let dir = Scratch::new("socket-uid").with_config(UNIX_CONFIG);
-    let mut child = spawn(&["start", dir.arg(), "--io", "epoll"]);
-    let socket = dir.path.join("node.sock");
-    assert!(
-        wait_for_file(&socket, &mut child, STARTUP),
-        "no node.sock: {}",
-        stderr_of(child)
-    );
+    let (mut child, socket) = start_node(&dir);
     let mode = fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "node.sock mode {mode:o}");
     // SAFETY: geteuid(2) takes nothing and cannot fail.
@@ -174,4 +156,16 @@ fn the_control_socket_answers_its_own_user_only() {
     let stop = support::run(&["stop", dir.arg()]);
     assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
     wait_exit(&mut child, SHUTDOWN);
+}
+
+/// Starts a node on `dir` and waits for its control socket.
+fn start_node(dir: &Scratch) -> (std::process::Child, std::path::PathBuf) {
+    let mut child = spawn(&["start", dir.arg(), "--io", "epoll"]);
+    let socket = dir.path.join("node.sock");
+    assert!(
+        wait_for_file(&socket, &mut child, STARTUP),
+        "no node.sock: {}",
+        stderr_of(child)
+    );
+    (child, socket)
 }
