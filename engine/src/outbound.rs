@@ -5,6 +5,11 @@
 //! vectored write per batch, so a burst of events costs one system call and
 //! one wake-up.
 //!
+//! Replies count against the same limit as events. They are never dropped:
+//! instead the connection's reader waits ([`Outbound::writable`]) while the
+//! queue is full, so a peer that sends requests and reads no answers stops
+//! being read, and holds at most the limit plus the answers to one message.
+//!
 //! Small frames (most events) are copied end to end into a contiguous tail
 //! buffer as they are queued, instead of each holding a reference to the
 //! shared frame and taking an iovec of its own: copying a hundred bytes is
@@ -85,6 +90,8 @@ pub(crate) struct Outbound {
     closing: Cell<bool>,
     dropped: Cell<u64>,
     wake: Notify,
+    /// Wakes a reader waiting in [`Outbound::writable`].
+    drained: Notify,
 }
 
 impl Outbound {
@@ -100,12 +107,14 @@ impl Outbound {
             closing: Cell::new(false),
             dropped: Cell::new(0),
             wake: Notify::new(),
+            drained: Notify::new(),
         }
     }
 
-    /// Queues a frame the session must get (replies, errors, GOODBYE): only
-    /// the connection's own requests produce these, so they are bounded by
-    /// what it sends.
+    /// Queues a frame the session must get (replies, errors, GOODBYE). Its
+    /// own requests produce these, and its reader waits while the queue is
+    /// full ([`Outbound::writable`]); what others cause (invocations,
+    /// results) is bounded by the dealer's in-flight limits.
     pub(crate) fn push(&self, frame: Bytes) {
         self.enqueue(&frame);
     }
@@ -167,11 +176,28 @@ impl Outbound {
         self.queued_bytes.get()
     }
 
+    /// Whether the queue holds its limit or more: the connection's requests
+    /// then wait, whatever their answers are.
+    fn is_full(&self) -> bool {
+        self.queued_bytes.get() >= self.max_queued_bytes
+    }
+
+    /// Waits until the writer has taken the queue below its limit, or the
+    /// queue closed. The reader calls it before it handles the next
+    /// message, so a peer that floods requests (Pings, calls) and reads
+    /// nothing is no longer read: its kernel buffers fill and it waits.
+    pub(crate) async fn writable(&self) {
+        while self.is_full() && !self.closing.get() {
+            self.drained.notified().await;
+        }
+    }
+
     /// Lets the writer finish what is queued and stop; later pushes are
     /// ignored.
     pub(crate) fn close(&self) {
         self.closing.set(true);
         self.wake.notify_one();
+        self.drained.notify_one();
     }
 
     /// Whether [`Outbound::close`] was called.
@@ -186,9 +212,13 @@ impl Outbound {
             {
                 let mut queue = self.queue.borrow_mut();
                 if !queue.is_empty() {
+                    let was_full = self.is_full();
                     let (batch, bytes) = queue.take_batch();
                     self.queued_bytes.set(self.queued_bytes.get() - bytes);
                     self.budget.sub(bytes);
+                    if was_full && !self.is_full() {
+                        self.drained.notify_one();
+                    }
                     return Some(batch);
                 }
                 if self.closing.get() {

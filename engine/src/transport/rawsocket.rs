@@ -103,6 +103,7 @@ pub(super) async fn serve(
     let mut read_size = ReadSize::new();
     'read: loop {
         loop {
+            conn.outbound.writable().await;
             match parser.parse(&mut buf) {
                 Ok(Some(Frame::Message(payload))) => {
                     let mut flow = session.on_message(payload);

@@ -270,6 +270,7 @@ pub(super) async fn run_frames(
     let mut read_size = ReadSize::new();
     loop {
         loop {
+            conn.outbound.writable().await;
             match parser.parse(&mut buf) {
                 Ok(Some(Incoming::Message { opcode, payload })) => {
                     let mut flow = messages.on_message(opcode, payload);

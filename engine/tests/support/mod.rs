@@ -325,6 +325,33 @@ impl Client {
 
     /// Sends raw message bytes (already encoded).
     pub fn send_raw(&mut self, payload: &[u8]) {
+        let out = self.frame(payload);
+        self.stream.write_all(&out).unwrap();
+    }
+
+    /// `m` encoded and framed as this client sends it.
+    pub fn framed(&self, m: &Message) -> BytesMut {
+        self.frame(&self.encode(&[m]))
+    }
+
+    /// Writes `bytes` until they are all sent or the router takes nothing
+    /// for `stall`; returns how many it took.
+    pub fn write_until_stalled(&mut self, bytes: &[u8], stall: Duration) -> usize {
+        self.stream.set_write_timeout(Some(stall)).unwrap();
+        let mut sent = 0;
+        while sent < bytes.len() {
+            match self.stream.write(&bytes[sent..]) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        self.stream.set_write_timeout(None).unwrap();
+        sent
+    }
+
+    /// `payload` (an encoded message) in this client's framing.
+    fn frame(&self, payload: &[u8]) -> BytesMut {
         let mut out = BytesMut::new();
         match self.transport {
             Transport::WebSocket(s) | Transport::WebSocketBatched(s) => {
@@ -341,29 +368,13 @@ impl Client {
                     .unwrap();
             }
         }
-        self.stream.write_all(&out).unwrap();
+        out
     }
 
     /// Sends `m` a few bytes at a time, with pauses, so the router reads
     /// each frame in several pieces.
     pub fn send_split(&mut self, m: &Message) {
-        let encoded = self.encode(&[m]);
-        let mut out = BytesMut::new();
-        match self.transport {
-            Transport::WebSocket(s) | Transport::WebSocketBatched(s) => {
-                let op = if s.is_text() {
-                    OpCode::Text
-                } else {
-                    OpCode::Binary
-                };
-                encode_frame(true, op, Some([1, 2, 3, 4]), &encoded, &mut out);
-            }
-            Transport::RawSocket(_) => {
-                rawsocket::FrameEncoder::new(MaxMessageLength::MAX)
-                    .encode(rawsocket::FrameType::Message, &encoded, &mut out)
-                    .unwrap();
-            }
-        }
+        let out = self.framed(m);
         for piece in out.chunks(3) {
             self.stream.write_all(piece).unwrap();
             std::thread::sleep(Duration::from_millis(2));
