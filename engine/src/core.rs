@@ -41,6 +41,10 @@ pub(crate) struct Shared {
     pub(crate) io: &'static str,
     /// Failed authentication attempts per peer address, for every core.
     pub(crate) auth_failures: crate::auth::FailureLimiter,
+    /// Where authentication's slow work runs, off the cores: at most half
+    /// as many jobs at once as there are cores (at least one), so routing
+    /// keeps most of the CPU during a login storm.
+    pub(crate) slow_work: crate::runtime::slow_work::SlowWork,
 }
 
 impl Shared {
@@ -61,6 +65,7 @@ impl Shared {
             figures: (0..cores).map(|_| Arc::new(CoreFigures::new())).collect(),
             io,
             auth_failures: crate::auth::FailureLimiter::default(),
+            slow_work: crate::runtime::slow_work::SlowWork::new(cores / 2),
         }
     }
 

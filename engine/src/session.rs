@@ -130,6 +130,16 @@ enum State {
         pending: Box<auth::Pending>,
         features: PeerFeatures,
     },
+    /// AUTHENTICATE received; its proof is checked off the core (a
+    /// password hash may be slow). The transport awaits
+    /// [`SessionDriver::settle`] before reading on.
+    Checking {
+        realm: Arc<Realm>,
+        session: SessionId,
+        pending: Box<auth::Pending>,
+        features: PeerFeatures,
+        signature: String,
+    },
     /// A dynamic authenticator is asked; the transport awaits
     /// [`SessionDriver::settle`] before reading on.
     Asking {
@@ -224,7 +234,7 @@ impl SessionDriver {
                     )),
                 };
             }
-            State::Asking { .. } => {
+            State::Asking { .. } | State::Checking { .. } => {
                 return self.protocol_violation(&format!(
                     "{} while the router authenticates (nothing may be sent before WELCOME)",
                     message.message_type().name()
@@ -298,8 +308,14 @@ impl SessionDriver {
         }
     }
 
-    /// The connection is gone (or going): the session leaves.
+    /// The connection is gone (or going): the session leaves. A client
+    /// that leaves between CHALLENGE and AUTHENTICATE made a failed
+    /// attempt: otherwise guessing could go on by hanging up on every
+    /// challenge it cannot answer.
     pub(crate) fn on_close(&mut self) {
+        if matches!(self.state, State::Authenticating { .. }) {
+            self.count_failed_attempt();
+        }
         self.leave("connection closed");
     }
 
@@ -415,7 +431,24 @@ impl SessionDriver {
     /// [`AUTHENTICATOR_TIMEOUT`]) or the role's dynamic authorizer. Other
     /// sessions of the core run on meanwhile.
     pub(crate) async fn settle(&mut self) -> Flow {
-        while matches!(self.state, State::Asking { .. }) {
+        while matches!(self.state, State::Asking { .. } | State::Checking { .. }) {
+            if matches!(self.state, State::Checking { .. })
+                && let State::Checking {
+                    realm,
+                    session,
+                    pending,
+                    features,
+                    signature,
+                } = std::mem::replace(&mut self.state, State::Closed)
+            {
+                let flow = self
+                    .check(realm, session, *pending, features, signature)
+                    .await;
+                if flow != Flow::Continue {
+                    return flow;
+                }
+                continue;
+            }
             let State::Asking {
                 realm,
                 session,
@@ -437,7 +470,15 @@ impl SessionDriver {
                         AUTHENTICATOR_TIMEOUT,
                     )
                     .await;
-                    let (opening, extra) = ask.answer(answer);
+                    // A WAMP-CRA answer with a salt derives the key
+                    // (PBKDF2, up to a million iterations): off the core.
+                    let answered = self
+                        .core
+                        .shared
+                        .slow_work
+                        .run(move || ask.answer(answer))
+                        .await;
+                    let (opening, extra) = answered.unwrap_or_else(|| (stopping(), None));
                     self.welcome_extra = extra;
                     opening
                 }
@@ -469,6 +510,7 @@ impl SessionDriver {
         Flow::Continue
     }
 
+    /// Takes the AUTHENTICATE; [`SessionDriver::settle`] checks it.
     fn authenticate(&mut self, authenticate: Authenticate) -> Flow {
         let State::Authenticating {
             realm,
@@ -479,8 +521,34 @@ impl SessionDriver {
         else {
             return Flow::Close;
         };
+        self.state = State::Checking {
+            realm,
+            session,
+            pending,
+            features,
+            signature: authenticate.signature.as_str().to_owned(),
+        };
+        Flow::Continue
+    }
+
+    /// Checks an AUTHENTICATE's `signature` on the slow-work pool (a
+    /// ticket may be checked against an argon2 hash), then goes on.
+    async fn check(
+        &mut self,
+        realm: Arc<Realm>,
+        session: SessionId,
+        pending: auth::Pending,
+        features: PeerFeatures,
+        signature: String,
+    ) -> Flow {
         let method = pending.authmethod();
-        let opening = pending.check(authenticate.signature.as_str());
+        let opening = self
+            .core
+            .shared
+            .slow_work
+            .run(move || pending.check(&signature))
+            .await
+            .unwrap_or_else(stopping);
         if matches!(opening, Opening::Refuse(_)) {
             tracing::info!(peer = %self.conn.peer, authmethod = method, "authentication failed");
         }
@@ -489,15 +557,20 @@ impl SessionDriver {
 
     /// ABORTs for `refusal`, counting a failed attempt against the peer.
     fn refuse(&mut self, refusal: Refusal) -> Flow {
-        if refusal.failed_attempt
-            && let Some(addr) = self.peer_ip()
-        {
+        if refusal.failed_attempt {
+            self.count_failed_attempt();
+        }
+        self.abort(&refusal.reason, &refusal.message)
+    }
+
+    /// Counts a failed authentication attempt against the peer's address.
+    fn count_failed_attempt(&self) {
+        if let Some(addr) = self.peer_ip() {
             self.core
                 .shared
                 .auth_failures
                 .failed(addr, std::time::Instant::now());
         }
-        self.abort(&refusal.reason, &refusal.message)
     }
 
     /// How long the peer must wait before it may try a method that needs
@@ -653,7 +726,10 @@ impl SessionDriver {
 
     fn leave(&mut self, why: &str) {
         let state = std::mem::replace(&mut self.state, State::Closed);
-        if let State::Authenticating { session, .. } | State::Asking { session, .. } = &state {
+        if let State::Authenticating { session, .. }
+        | State::Checking { session, .. }
+        | State::Asking { session, .. } = &state
+        {
             self.core.shared.release_session_id(*session);
         }
         if let State::Open { handle, key } = state {
@@ -674,6 +750,13 @@ impl SessionDriver {
             );
         }
     }
+}
+
+/// The refusal when the router stops while a session's proof is checked.
+fn stopping() -> Opening {
+    Opening::Refuse(Refusal::not_authorized(
+        "the router is stopping; try again later",
+    ))
 }
 
 /// Answers a CALL of a meta procedure (`wamp.session.*`,

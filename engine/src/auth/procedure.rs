@@ -24,7 +24,7 @@ use crate::config::{
 use crate::dealer::{RouterCallFailure, RouterCallResult};
 
 /// The most PBKDF2 iterations accepted from an authenticator (more would
-/// stall the core for every CHALLENGE), as for the config.
+/// hold a slow-work thread for every CHALLENGE), as for the config.
 const MAX_ITERATIONS: u64 = 1_000_000;
 /// The longest PBKDF2 key accepted from an authenticator, bytes.
 const MAX_KEYLEN: u64 = 1024;

@@ -6,6 +6,7 @@ pub(crate) mod bind;
 pub(crate) mod io;
 mod limit;
 mod log_every;
+pub(crate) mod slow_work;
 pub(crate) mod tls;
 
 use std::rc::Rc;
