@@ -18,6 +18,7 @@ mod ids;
 mod mailbox;
 mod meta;
 mod outbound;
+mod persistent;
 mod realm;
 mod realms;
 mod runtime;

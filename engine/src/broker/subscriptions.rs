@@ -14,11 +14,12 @@
 //!
 //! Cost of publishing a table: a [`Table`] is three `Arc`s, one per index;
 //! a change copies the changed index's top level and, inside it, only what
-//! changes: one of 64 shards of the exact map (about `exact / 64` entries,
-//! each an `Arc` bump), or the nodes on one path of the prefix or wildcard
-//! tree (each with its list or map of children). The other indexes are
-//! shared with the previous table. A plain count change costs one hash probe
-//! under the mutex and allocates nothing.
+//! changes: the O(log n) nodes on one key's path in the exact index's
+//! persistent map, or the nodes on one path of the prefix tree (each with
+//! its list of at most 256 children) or of the wildcard trie (each with a
+//! persistent map of children). The other indexes are shared with the
+//! previous table. A plain count change costs one hash probe under the
+//! mutex and allocates nothing.
 //!
 //! The indexes, so that a publish never scans every pattern:
 //! - exact: one hash probe (`ahash`, randomly keyed against flooding);
@@ -104,7 +105,7 @@ impl Table {
     fn empty() -> Self {
         Self {
             generation: 0,
-            exact: Arc::new(ExactIndex::new()),
+            exact: Arc::default(),
             prefix: Arc::default(),
             wildcard: Arc::default(),
         }
@@ -267,13 +268,13 @@ impl Subscriptions {
         self.lock().entries.get(&id).map(|e| Arc::clone(&e.sub))
     }
 
-    /// Every subscription of the realm (`wamp.subscription.list`).
+    /// Every subscription of the realm (`wamp.subscription.list`), read
+    /// from the current table: the writers' lock is not held for the scan.
     pub fn all(&self) -> Vec<Arc<Subscription>> {
-        self.lock()
-            .entries
-            .values()
-            .map(|e| Arc::clone(&e.sub))
-            .collect()
+        let table = self.snapshot();
+        let mut all = Vec::with_capacity(table.len());
+        table.for_each(&mut |sub| all.push(Arc::clone(sub)));
+        all
     }
 
     /// The id of the subscription of exactly (`uri`, `policy`), read from

@@ -6,16 +6,17 @@
 //! immutable [`Table`] from an `ArcSwap`. REGISTER and UNREGISTER take a
 //! mutex, build the next table and swap it in; they never block a call.
 //!
-//! Registration churn is rare next to calls, so a change copies the table's
-//! maps (each entry an `Arc` bump) instead of sharing structure.
+//! A change costs O(log n): the table's maps are persistent
+//! ([`PersistentMap`], ordered ones `imbl::OrdMap`), so the next table
+//! shares every node but those on the changed key's path with the last.
 //!
 //! Which registration a call reaches (the spec's rule, so every core picks
 //! the same one): the exact registration; else the longest matching prefix
 //! registration; else among matching wildcard registrations the one with
 //! the most concrete components, then the one whose first wildcard comes
 //! latest, then the oldest. Exact is one hash probe; prefix is one probe
-//! per distinct prefix length; wildcard registrations are few and are
-//! checked in that order, the first match winning.
+//! per distinct prefix length; wildcard registrations are checked in that
+//! order, the first match winning.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -24,10 +25,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ahash::RandomState;
 use arc_swap::ArcSwap;
+use imbl::OrdMap;
 use ringbar_protocol::id::{RegistrationId, SessionId};
 use ringbar_protocol::uri::{MatchPolicy, UriPattern};
 
 use crate::ids::IdGenerator;
+use crate::persistent::PersistentMap;
 
 /// How a call picks one of a shared registration's callees
 /// (`REGISTER.Options.invoke`).
@@ -125,12 +128,14 @@ impl Registration {
 /// An immutable view of a realm's registrations, as a call sees it.
 #[derive(Clone, Default)]
 pub struct Table {
-    exact: HashMap<Arc<str>, Arc<Registration>, RandomState>,
-    prefix: HashMap<Arc<str>, Arc<Registration>, RandomState>,
-    /// The distinct lengths of prefix patterns, longest first.
-    prefix_lengths: Vec<usize>,
+    exact: PersistentMap<Arc<str>, Arc<Registration>>,
+    prefix: PersistentMap<Arc<str>, Arc<Registration>>,
+    /// How many prefix patterns have each length (tried longest first).
+    prefix_lengths: OrdMap<usize, usize>,
     /// In matching order (see the module doc).
-    wildcard: Vec<Arc<Registration>>,
+    wildcard: OrdMap<WildcardRank, Arc<Registration>>,
+    /// The rank of each wildcard pattern, to find it by URI.
+    wildcard_ranks: PersistentMap<Arc<str>, WildcardRank>,
 }
 
 impl Table {
@@ -139,12 +144,14 @@ impl Table {
         if let Some(r) = self.exact.get(procedure) {
             return Some(r);
         }
-        for &len in &self.prefix_lengths {
+        for &len in self.prefix_lengths.keys().rev() {
             if let Some(r) = procedure.get(..len).and_then(|p| self.prefix.get(p)) {
                 return Some(r);
             }
         }
-        self.wildcard.iter().find(|r| r.pattern.matches(procedure))
+        self.wildcard
+            .values()
+            .find(|r| r.pattern.matches(procedure))
     }
 
     /// The registration of exactly (`uri`, `policy`).
@@ -152,7 +159,10 @@ impl Table {
         match policy {
             MatchPolicy::Exact => self.exact.get(uri),
             MatchPolicy::Prefix => self.prefix.get(uri),
-            MatchPolicy::Wildcard => self.wildcard.iter().find(|r| r.pattern.uri() == uri),
+            MatchPolicy::Wildcard => self
+                .wildcard_ranks
+                .get(uri)
+                .and_then(|rank| self.wildcard.get(rank)),
         }
     }
 
@@ -162,7 +172,7 @@ impl Table {
         self.exact
             .values()
             .chain(self.prefix.values())
-            .chain(self.wildcard.iter())
+            .chain(self.wildcard.values())
     }
 
     /// How many registrations the table holds.
@@ -182,13 +192,15 @@ impl Table {
                 self.exact.insert(uri, reg);
             }
             MatchPolicy::Prefix => {
-                self.prefix.insert(uri, reg);
-                self.index_prefixes();
+                let len = uri.len();
+                if self.prefix.insert(uri, reg).is_none() {
+                    *self.prefix_lengths.entry(len).or_default() += 1;
+                }
             }
             MatchPolicy::Wildcard => {
-                self.wildcard.retain(|r| r.id != reg.id);
-                self.wildcard.push(reg);
-                self.wildcard.sort_by_key(|r| wildcard_rank(r));
+                let rank = wildcard_rank(&reg);
+                self.wildcard_ranks.insert(uri, rank);
+                self.wildcard.insert(rank, reg);
             }
         }
     }
@@ -200,24 +212,33 @@ impl Table {
                 self.exact.remove(uri);
             }
             MatchPolicy::Prefix => {
-                self.prefix.remove(uri);
-                self.index_prefixes();
+                if self.prefix.remove(uri).is_some() {
+                    let len = uri.len();
+                    match self.prefix_lengths.get(&len) {
+                        Some(&n) if n > 1 => {
+                            self.prefix_lengths.insert(len, n - 1);
+                        }
+                        _ => {
+                            self.prefix_lengths.remove(&len);
+                        }
+                    }
+                }
             }
-            MatchPolicy::Wildcard => self.wildcard.retain(|r| r.id != reg.id),
+            MatchPolicy::Wildcard => {
+                if let Some(rank) = self.wildcard_ranks.remove(uri) {
+                    self.wildcard.remove(&rank);
+                }
+            }
         }
-    }
-
-    fn index_prefixes(&mut self) {
-        let mut lengths: Vec<usize> = self.prefix.keys().map(|k| k.len()).collect();
-        lengths.sort_unstable_by(|a, b| b.cmp(a));
-        lengths.dedup();
-        self.prefix_lengths = lengths;
     }
 }
 
-/// Sort key of a wildcard registration: more concrete components first,
+/// Where a wildcard registration sorts: more concrete components first,
 /// then a later first wildcard, then older.
-fn wildcard_rank(reg: &Registration) -> (usize, usize, u64) {
+type WildcardRank = (usize, usize, u64);
+
+/// The rank of a wildcard registration.
+fn wildcard_rank(reg: &Registration) -> WildcardRank {
     let components: Vec<&str> = reg.pattern.uri().split('.').collect();
     let empty = components.iter().filter(|c| c.is_empty()).count();
     let first_empty = components
@@ -345,9 +366,10 @@ impl Registrations {
         Some(false)
     }
 
-    /// Every registration of the realm (`wamp.registration.list`).
+    /// Every registration of the realm (`wamp.registration.list`), read
+    /// from the current table: the writers' lock is not held for the scan.
     pub fn all(&self) -> Vec<Arc<Registration>> {
-        self.lock().by_id.values().cloned().collect()
+        self.snapshot().list().cloned().collect()
     }
 
     /// The registration with id `id` (`wamp.registration.get`).

@@ -10,16 +10,15 @@
 //! and checked one by one, only for topics that long: that bounds the stack
 //! array and the recursion depth, and such patterns are rare.
 //!
-//! A change copies the nodes on the path of the pattern (each with its map
-//! of children, as `Arc`s); its cost is the sum of the fan-outs on that path.
+//! A change copies the nodes on the path of the pattern; each node's map of
+//! literal children is a [`PersistentMap`], so copying one costs O(log
+//! fan-out), not the fan-out.
 
-use std::collections::HashMap;
 use std::mem;
 use std::sync::Arc;
 
-use ahash::RandomState;
-
 use crate::broker::subscriptions::Subscription;
+use crate::persistent::PersistentMap;
 
 /// The most components of a pattern kept in a trie, and of a topic matched
 /// against the tries; longer ones take the slower list path.
@@ -38,7 +37,7 @@ pub(crate) struct WildcardIndex {
 /// A trie node; a subscription sits only at depth = component count.
 #[derive(Clone, Default)]
 struct Node {
-    literal: HashMap<Box<str>, Arc<Node>, RandomState>,
+    literal: PersistentMap<Box<str>, Arc<Node>>,
     any: Option<Arc<Node>>,
     sub: Option<Arc<Subscription>>,
 }
