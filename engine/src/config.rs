@@ -453,7 +453,7 @@ pub struct RestOptions {
 pub const DEFAULT_TIMESTAMP_DELTA_LIMIT_S: u64 = 300;
 
 /// The key and secret of signed requests, and the nonces seen recently.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RestSigning {
     /// `key`: what requests name in their `key` parameter.
     pub key: String,
@@ -464,8 +464,17 @@ pub struct RestSigning {
     pub seen: SeenNonces,
 }
 
+impl std::fmt::Debug for RestSigning {
+    // The secret stays out of logs and error messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestSigning")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A `webhook` service: each request's fields and body become one event.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebhookService {
     /// `realm` and `role`, and the checks of `options`.
     pub rest: RestService,
@@ -478,6 +487,16 @@ pub struct WebhookService {
     /// `options.github_secret`: when set, the `X-Hub-Signature` field must
     /// be the body's HMAC-SHA1 with it.
     pub github_secret: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookService {
+    // The GitHub secret stays out of logs and error messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookService")
+            .field("rest", &self.rest)
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A `static` service.

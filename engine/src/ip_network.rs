@@ -24,6 +24,8 @@ impl IpNetwork {
         let bits = if address.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => bits,
+            Some(p) if address.is_ipv4() && p.contains('.') => netmask_length(p)
+                .ok_or_else(|| format!("\"{text}\": \"{p}\" is not a netmask (255.255.255.0)"))?,
             Some(p) => match p.parse::<u8>() {
                 Ok(p) if p <= bits => p,
                 _ => return Err(format!("\"{text}\": the prefix length must be 0-{bits}")),
@@ -64,6 +66,14 @@ impl IpNetwork {
     }
 }
 
+/// The prefix length of an IPv4 netmask (`255.255.255.0`: 24), as
+/// Python's `ip_network` takes one after the `/`.
+fn netmask_length(text: &str) -> Option<u8> {
+    let mask = u32::from(text.parse::<std::net::Ipv4Addr>().ok()?);
+    let length = mask.leading_ones();
+    (mask.checked_shl(length).unwrap_or(0) == 0).then(|| u8::try_from(length).ok())?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +92,9 @@ mod tests {
         let one = IpNetwork::parse("127.0.0.1").unwrap_or_else(|e| panic!("{e}"));
         assert!(one.contains(ip("127.0.0.1")));
         assert!(!one.contains(ip("127.0.0.2")));
+        let masked =
+            IpNetwork::parse("192.168.1.0/255.255.255.0").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(masked, net);
         let all = IpNetwork::parse("0.0.0.0/0").unwrap_or_else(|e| panic!("{e}"));
         assert!(all.contains(ip("8.8.8.8")));
         let v6 = IpNetwork::parse("fd00::/8").unwrap_or_else(|e| panic!("{e}"));
@@ -97,6 +110,7 @@ mod tests {
             ("::/129", "0-128"),
             ("localhost", "not an IP"),
             ("10.0.0.0/", "prefix"),
+            ("10.0.0.0/255.0.255.0", "not a netmask"),
         ] {
             let e = IpNetwork::parse(text).err().unwrap_or_default();
             assert!(e.contains(why), "{text}: {e}");

@@ -371,6 +371,58 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_query_and_body_are_checked_without_panic(
+            query in "[a-z%=&+0-9A-F._:TZ-]{0,80}",
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..32),
+        ) {
+            let params = SignedParams::parse(&query);
+            let _ = params.check(&signed_options(300), &body);
+            let _ = params.check(&RestOptions::default(), &body);
+        }
+
+        #[test]
+        fn any_timestamp_or_integer_text_parses_without_panic(text in "\\PC{0,40}") {
+            let _ = parse_timestamp(text.as_bytes());
+            let _ = parse_int(text.as_bytes());
+        }
+
+        #[test]
+        fn timestamps_strptime_takes_round_trip(
+            seconds in 0u64..4_102_444_800,
+            millis in 0u64..1000,
+        ) {
+            let text = format_utc(seconds, millis);
+            proptest::prop_assert_eq!(
+                parse_timestamp(text.as_bytes()),
+                Some(u128::from(seconds) * 1_000_000 + u128::from(millis) * 1000)
+            );
+        }
+    }
+
+    /// `seconds` since 1970 plus `millis`, as Crossbar.io's clients write
+    /// a timestamp.
+    fn format_utc(seconds: u64, millis: u64) -> String {
+        let days = i64::try_from(seconds / 86_400).unwrap();
+        let in_day = seconds % 86_400;
+        let mut year = 1970;
+        while days_from_civil(year + 1, 1, 1) <= days {
+            year += 1;
+        }
+        let mut month = 1;
+        while month < 12 && days_from_civil(year, month + 1, 1) <= days {
+            month += 1;
+        }
+        let day = days - days_from_civil(year, month, 1) + 1;
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+            in_day / 3600,
+            in_day / 60 % 60,
+            in_day % 60
+        )
+    }
+
     fn signed_options(limit_s: u64) -> RestOptions {
         RestOptions {
             signing: Some(RestSigning {
@@ -385,33 +437,8 @@ mod tests {
 
     fn now_text() -> String {
         let now = now_us();
-        let seconds = i64::try_from(now / 1_000_000).unwrap();
-        let days = seconds.div_euclid(86_400);
-        let mut year = 1970;
-        let mut left = days;
-        loop {
-            let length = days_from_civil(year + 1, 1, 1) - days_from_civil(year, 1, 1);
-            if left < length {
-                break;
-            }
-            left -= length;
-            year += 1;
-        }
-        let mut month = 1;
-        while days_from_civil(year, month + 1, 1) - days_from_civil(year, 1, 1) <= left
-            && month < 12
-        {
-            month += 1;
-        }
-        let day = left - (days_from_civil(year, month, 1) - days_from_civil(year, 1, 1)) + 1;
-        let in_day = seconds.rem_euclid(86_400);
-        format!(
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-            in_day / 3600,
-            in_day / 60 % 60,
-            in_day % 60,
-            now % 1_000_000
-        )
+        let seconds = u64::try_from(now / 1_000_000).unwrap();
+        format_utc(seconds, u64::try_from(now % 1_000_000 / 1000).unwrap())
     }
 
     fn query(timestamp: &str, nonce: &str, body: &[u8], secret: &[u8]) -> String {
