@@ -15,6 +15,9 @@ use ringbar_protocol::uri::{MatchPolicy, UriCheck};
 use ringbar_protocol::websocket::OriginPolicy;
 use ringbar_protocol::websocket::deflate::DeflateConfig;
 
+pub use crate::ip_network::IpNetwork;
+pub use crate::nonces::SeenNonces;
+
 /// Everything one router node runs.
 #[derive(Debug, Clone)]
 pub struct RouterConfig {
@@ -398,6 +401,102 @@ pub enum WebService {
     },
     /// `path`: more services below this path segment.
     Path(WebPaths),
+    /// `publisher`: the REST bridge's HTTP-to-WAMP publisher.
+    Publisher(RestService),
+    /// `caller`: the REST bridge's HTTP-to-WAMP caller.
+    Caller(RestService),
+    /// `webhook`: publishes any HTTP POST (a GitHub webhook, say) to a topic.
+    Webhook(WebhookService),
+}
+
+/// A REST bridge path service (`publisher`, `caller`): it acts as a
+/// session of `role` on `realm`, so that role's permissions apply.
+#[derive(Debug, Clone)]
+pub struct RestService {
+    /// `realm`: where it publishes or calls.
+    pub realm: String,
+    /// `role`: whose permissions apply.
+    pub role: String,
+    /// `options`: how requests are checked.
+    pub options: RestOptions,
+    /// `options.timeout` (a ringbar extension, ms): how long a `caller`
+    /// waits for a result when the request names no `timeout`; an HTTP
+    /// request never waits forever.
+    pub call_timeout_ms: u64,
+}
+
+/// The `caller` timeout when the config gives none: a minute.
+pub const DEFAULT_CALL_TIMEOUT_MS: u64 = 60_000;
+
+/// A REST bridge service's request checks (Crossbar.io's `options`).
+#[derive(Debug, Clone, Default)]
+pub struct RestOptions {
+    /// `key` and `secret`: when set, every request must be signed with
+    /// them.
+    pub signing: Option<RestSigning>,
+    /// `require_tls`: refuse requests that did not come over TLS.
+    pub require_tls: bool,
+    /// `require_ip`: when not empty, refuse requests from TCP peers outside
+    /// these networks.
+    pub require_ip: Vec<IpNetwork>,
+    /// `post_body_limit`: the largest body accepted, bytes (0: the web
+    /// transport's own limit).
+    pub post_body_limit_bytes: usize,
+    /// `timestamp_delta_limit`: how far a request's `timestamp` may be from
+    /// now, seconds (0: any).
+    pub timestamp_delta_limit_s: u64,
+    /// `debug`: log each refused request at info.
+    pub debug: bool,
+}
+
+/// Crossbar.io's `timestamp_delta_limit` when the config gives none.
+pub const DEFAULT_TIMESTAMP_DELTA_LIMIT_S: u64 = 300;
+
+/// The key and secret of signed requests, and the nonces seen recently.
+#[derive(Clone)]
+pub struct RestSigning {
+    /// `key`: what requests name in their `key` parameter.
+    pub key: String,
+    /// `secret`: the HMAC-SHA256 key of the signature.
+    pub secret: String,
+    /// The nonces of recent signed requests, shared by every core's copy of
+    /// this config so a request replayed to another core is refused too.
+    pub seen: SeenNonces,
+}
+
+impl std::fmt::Debug for RestSigning {
+    // The secret stays out of logs and error messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestSigning")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A `webhook` service: each request's fields and body become one event.
+#[derive(Clone)]
+pub struct WebhookService {
+    /// `realm` and `role`, and the checks of `options`.
+    pub rest: RestService,
+    /// `options.topic`: where the events go.
+    pub topic: String,
+    /// `options.success_response`: the body of a 202 (default `OK`).
+    pub success_response: String,
+    /// `options.error_response`: the body of a 500 (default `NOT OK`).
+    pub error_response: String,
+    /// `options.github_secret`: when set, the `X-Hub-Signature` field must
+    /// be the body's HMAC-SHA1 with it.
+    pub github_secret: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookService {
+    // The GitHub secret stays out of logs and error messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookService")
+            .field("rest", &self.rest)
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A `static` service.

@@ -11,5 +11,6 @@ mod pubsub;
 
 pub(crate) use publication::{Publication, Receivers};
 pub(crate) use pubsub::{
-    deliver, publish, publish_meta, publish_testament, remove_session, subscribe, unsubscribe,
+    check_topic, deliver, publish, publish_as, publish_meta, publish_testament, remove_session,
+    subscribe, unsubscribe,
 };

@@ -25,7 +25,7 @@ use crate::figures::DropReason;
 use crate::mailbox::Mail;
 use crate::meta;
 use crate::realm::Realm;
-use crate::session::{Flow, SessionHandle};
+use crate::session::{Flow, Identity, SessionHandle};
 use crate::wire::Wire;
 
 const ERR_INVALID_URI: &str = "wamp.error.invalid_uri";
@@ -51,20 +51,8 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
         }
         Flow::Continue
     };
-    if let Err(e) = Uri::check(&publish.topic, realm.uri_check) {
-        return refuse(
-            ERR_INVALID_URI,
-            &format!("invalid topic '{}': {e}", publish.topic),
-        );
-    }
-    if publish.topic.starts_with(meta::WAMP_PREFIX) {
-        return refuse(
-            ERR_INVALID_URI,
-            &format!(
-                "publish with restricted topic URI '{}': wamp.* topics are the router's own",
-                publish.topic
-            ),
-        );
+    if let Err((error, text)) = check_topic(realm, &publish.topic) {
+        return refuse(error, &text);
     }
     let decision =
         session
@@ -81,25 +69,16 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
         );
     }
 
-    let received = Instant::now();
-    let (subscriptions, cores) = matching(realm, &publish.topic);
-    let id = PublicationId::new(core.ids.borrow_mut().next()).unwrap_or_default();
     let disclose = options.disclose_me || decision.disclose.publisher;
-    let publication = Arc::new(Publication {
-        realm: realm.clone(),
-        id,
-        topic: publish.topic,
-        payload: publish.payload,
-        publisher: session.identity.session,
-        disclosed: disclose.then(|| session.identity.clone()),
-        exclude_me: options.exclude_me,
-        passthru: options.passthru.clone(),
-        filters: Receivers::of(&options),
-        subscriptions,
-        received,
-    });
-    realm.record_history(&publication, &session.identity);
-    route(core, publication, cores, options.retain);
+    let id = publish_as(
+        core,
+        realm,
+        &session.identity,
+        publish.topic,
+        publish.payload,
+        &options,
+        disclose,
+    );
     if options.acknowledge {
         session.send(&ringbar_protocol::message::Message::Published(Published {
             request: publish.request,
@@ -107,6 +86,56 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
         }));
     }
     Flow::Continue
+}
+
+/// Why no session may publish to `topic` in `realm`: the error URI and
+/// its text.
+pub(crate) fn check_topic(realm: &Realm, topic: &str) -> Result<(), (&'static str, String)> {
+    if let Err(e) = Uri::check(topic, realm.uri_check) {
+        return Err((ERR_INVALID_URI, format!("invalid topic '{topic}': {e}")));
+    }
+    if topic.starts_with(meta::WAMP_PREFIX) {
+        return Err((
+            ERR_INVALID_URI,
+            format!(
+                "publish with restricted topic URI '{topic}': wamp.* topics are the router's own"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Publishes `payload` to `topic` (checked and authorized) as `publisher`
+/// with `options`: a client's PUBLISH, or the REST bridge's publisher
+/// acting as a session. Returns the publication's id.
+pub(crate) fn publish_as(
+    core: &Core,
+    realm: &Arc<Realm>,
+    publisher: &Identity,
+    topic: Str,
+    payload: Payload,
+    options: &PublishOptions,
+    disclose: bool,
+) -> PublicationId {
+    let received = Instant::now();
+    let (subscriptions, cores) = matching(realm, &topic);
+    let id = PublicationId::new(core.ids.borrow_mut().next()).unwrap_or_default();
+    let publication = Arc::new(Publication {
+        realm: realm.clone(),
+        id,
+        topic,
+        payload,
+        publisher: publisher.session,
+        disclosed: disclose.then(|| publisher.clone()),
+        exclude_me: options.exclude_me,
+        passthru: options.passthru.clone(),
+        filters: Receivers::of(options),
+        subscriptions,
+        received,
+    });
+    realm.record_history(&publication, publisher);
+    route(core, publication, cores, options.retain);
+    id
 }
 
 /// The subscriptions matching `topic`, each with whether it is a pattern

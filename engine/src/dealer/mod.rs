@@ -21,7 +21,9 @@ pub(crate) use call::call;
 pub(crate) use call::{cancel, deliver_answer, remove_caller};
 pub(crate) use invocation::{callee_error, interrupt, invoke, remove_callee, yield_};
 pub(crate) use register::{register, unregister};
-pub(crate) use router_call::{RouterCallFailure, RouterCallResult, call_as_router};
+pub(crate) use router_call::{
+    RouterCallFailure, RouterCallResult, RouterCaller, call_as_router, call_with_payload,
+};
 
 /// The dealer features ringbar implements, announced in WELCOME.
 pub(crate) const DEALER_FEATURES: &[&str] = &[

@@ -14,9 +14,10 @@ use ringbar_protocol::uri::MatchPolicy;
 use ringbar_protocol::value::{Dict, Value};
 
 use super::call::{start_call, timed_out};
-use super::calls::{CallKey, Caller, MAX_CALLS_PER_CALLER, PendingCall};
+use super::calls::{CallKey, Caller, MAX_CALLS_PER_CALLER, PendingCall, RouterAnswer};
 use crate::core::Core;
 use crate::realm::Realm;
+use crate::session::Identity;
 
 /// Why a call the router made gave no result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +49,51 @@ pub(crate) async fn call_as_router(
     args: &[Value],
     timeout: Duration,
 ) -> Result<RouterCallResult, RouterCallFailure> {
+    let payload = Payload::from_values(Serializer::Json, args, None)
+        .map_err(|e| failure("wamp.error.invalid_argument", &e.to_string()))?;
+    let caller = RouterCaller {
+        session: caller,
+        disclosed: None,
+    };
+    match call_with_payload(core, realm, caller, procedure, payload, timeout).await? {
+        Ok(payload) => {
+            decode(&payload).map_err(|text| failure("wamp.error.invalid_argument", &text))
+        }
+        Err((error, payload)) => Err(RouterCallFailure::Error {
+            error,
+            message: decode(&payload)
+                .ok()
+                .and_then(|(args, _)| args.into_iter().next())
+                .map(|first| match first {
+                    Value::Str(text) => text,
+                    other => format!("{other:?}"),
+                }),
+        }),
+    }
+}
+
+/// Who the router calls as: a session id claimed for the call, and the
+/// identity a callee is shown when the caller is disclosed (the REST
+/// bridge's caller acts as a session of its role).
+pub(crate) struct RouterCaller<'a> {
+    /// The caller id, unique router-wide.
+    pub(crate) session: SessionId,
+    /// Shown to the callee when `Some((identity, disclose))` and either
+    /// the role discloses callers or the callee asked to see them.
+    pub(crate) disclosed: Option<(&'a Identity, bool)>,
+}
+
+/// Calls `procedure` on `realm` as `caller` with `payload`, and waits for
+/// the RESULT's payload or the ERROR, at most `timeout`. `Err` when the
+/// call could not be made.
+pub(crate) async fn call_with_payload(
+    core: &Rc<Core>,
+    realm: &Realm,
+    caller: RouterCaller<'_>,
+    procedure: &str,
+    payload: Payload,
+    timeout: Duration,
+) -> Result<RouterAnswer, RouterCallFailure> {
     let rx = {
         let snapshot = realm.registrations.snapshot();
         let Some(registration) = snapshot.best_match(procedure) else {
@@ -60,7 +106,7 @@ pub(crate) async fn call_as_router(
             .dealer
             .calls_per_caller
             .borrow()
-            .get(&caller)
+            .get(&caller.session)
             .copied()
             .unwrap_or(0);
         if in_flight >= MAX_CALLS_PER_CALLER {
@@ -69,16 +115,21 @@ pub(crate) async fn call_as_router(
                 "too many router calls in flight",
             ));
         }
-        let payload = Payload::from_values(Serializer::Json, args, None)
-            .map_err(|e| failure("wamp.error.invalid_argument", &e.to_string()))?;
         let serial = core.dealer.next_serial();
         let key = CallKey {
-            caller,
+            caller: caller.session,
             request: RequestId::new(serial % MAX_ID + 1).unwrap_or_default(),
         };
         let mut details = Dict::new();
         if registration.pattern.policy() != MatchPolicy::Exact {
             details.insert("procedure", procedure);
+        }
+        if let Some((identity, disclose)) = caller.disclosed
+            && (disclose || callee.disclose_caller)
+        {
+            details.insert("caller", Value::UInt(identity.session.get()));
+            details.insert("caller_authid", identity.authid.as_str());
+            details.insert("caller_authrole", identity.authrole.as_str());
         }
         let timer = {
             let core = core.clone();
@@ -106,25 +157,12 @@ pub(crate) async fn call_as_router(
         );
         rx
     };
-    match rx.await {
-        Ok(Ok(payload)) => {
-            decode(&payload).map_err(|text| failure("wamp.error.invalid_argument", &text))
-        }
-        Ok(Err((error, payload))) => Err(RouterCallFailure::Error {
-            error,
-            message: decode(&payload)
-                .ok()
-                .and_then(|(args, _)| args.into_iter().next())
-                .map(|first| match first {
-                    Value::Str(text) => text,
-                    other => format!("{other:?}"),
-                }),
-        }),
-        Err(_) => Err(failure(
+    rx.await.map_err(|_| {
+        failure(
             "wamp.error.canceled",
             "the router stopped before the call was answered",
-        )),
-    }
+        )
+    })
 }
 
 /// A failure the dealer itself reports.

@@ -8,11 +8,16 @@
 //! order by construction. Requests are bounded by the transport's
 //! [`HttpLimits`](ringbar_protocol::http::HttpLimits) and timeouts.
 
+mod caller;
 mod nodeinfo;
+mod publisher;
 mod reply;
+mod rest;
 mod route;
 mod service;
+mod signed;
 mod static_files;
+mod webhook;
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -97,7 +102,16 @@ pub(super) async fn serve(
         if has_body && head.expect_continue() && !allowed {
             // The client waits for a word before it sends the body: answer
             // without reading it, then close, as RFC 9110 §10.1.1 allows.
-            let response = answer(&core, route.as_ref(), &head, Bytes::new(), &peer, options).await;
+            let response = answer(
+                &core,
+                route.as_ref(),
+                &head,
+                Bytes::new(),
+                &peer,
+                tls,
+                options,
+            )
+            .await;
             reply::write(
                 &stream,
                 Answering::request(&head),
@@ -124,7 +138,7 @@ pub(super) async fn serve(
             }
         };
         served += 1;
-        let response = answer(&core, route.as_ref(), &head, body, &peer, options).await;
+        let response = answer(&core, route.as_ref(), &head, body, &peer, tls, options).await;
         let keep_alive = head.keep_alive()
             && served < options.max_requests_per_connection
             && !*shutdown.borrow();
@@ -139,11 +153,12 @@ pub(super) async fn serve(
 /// The answer of the service on `route`, or 404 where there is none;
 /// logged with `access_log`.
 async fn answer(
-    core: &Core,
+    core: &Rc<Core>,
     route: Option<&route::Route<'_>>,
     head: &RequestHead,
     body: Bytes,
     peer: &Peer,
+    tls: bool,
     options: &WebOptions,
 ) -> HttpResponse {
     let request = HttpRequest {
@@ -151,6 +166,7 @@ async fn answer(
         body,
         rest: route.map_or("", |r| r.rest.as_str()),
         peer,
+        tls,
     };
     let response = match route {
         Some(route) => service::respond(core, route.service, &request).await,

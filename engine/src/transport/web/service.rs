@@ -7,7 +7,9 @@
 use bytes::Bytes;
 use ringbar_protocol::http::RequestHead;
 
-use super::{nodeinfo, static_files};
+use std::rc::Rc;
+
+use super::{caller, nodeinfo, publisher, static_files, webhook};
 use crate::config::{JsonService, WebService};
 use crate::core::Core;
 use crate::runtime::io::Peer;
@@ -22,6 +24,8 @@ pub(crate) struct HttpRequest<'a> {
     pub(crate) rest: &'a str,
     /// Who sent it.
     pub(crate) peer: &'a Peer,
+    /// Whether it came over TLS.
+    pub(crate) tls: bool,
 }
 
 /// A path service's answer. The connection adds the fields every response
@@ -75,12 +79,15 @@ pub(super) fn allows(service: &WebService, method: &str) -> bool {
         | WebService::NodeInfo
         | WebService::Json(_)
         | WebService::Redirect { .. } => matches!(method, "GET" | "HEAD"),
+        WebService::Publisher(_) | WebService::Caller(_) | WebService::Webhook(_) => {
+            matches!(method, "POST" | "PUT" | "OPTIONS")
+        }
     }
 }
 
 /// The answer of `service` to `request`.
 pub(super) async fn respond(
-    core: &Core,
+    core: &Rc<Core>,
     service: &WebService,
     request: &HttpRequest<'_>,
 ) -> HttpResponse {
@@ -92,6 +99,10 @@ pub(super) async fn respond(
         .with("Upgrade", "websocket"),
         // A nested `path` only routes; `route::find` never ends on one.
         WebService::Path(_) => HttpResponse::error(404, "no service on this path"),
+        // They answer other methods themselves, as Crossbar.io does.
+        WebService::Publisher(rest) => publisher::respond(core, rest, request),
+        WebService::Caller(rest) => caller::respond(core, rest, request).await,
+        WebService::Webhook(hook) => webhook::respond(core, hook, request),
         _ if !allows(service, request.head.method()) => {
             HttpResponse::error(405, "this path serves GET and HEAD").with("Allow", "GET, HEAD")
         }

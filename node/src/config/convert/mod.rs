@@ -8,6 +8,7 @@
 mod auth;
 mod endpoint;
 mod realm;
+mod rest;
 mod store;
 mod transport;
 mod universal;
@@ -59,6 +60,7 @@ pub(crate) fn convert(
         env,
         diag,
         anonymous_roles: Vec::new(),
+        rest_sessions: Vec::new(),
     };
     let config = converter.node(root, overrides);
     if converter.diag.has_errors() {
@@ -82,6 +84,7 @@ pub(crate) fn endpoint(
         env,
         diag,
         anonymous_roles: Vec::new(),
+        rest_sessions: Vec::new(),
     }
     .endpoint(value, path)
 }
@@ -98,6 +101,9 @@ struct Converter<'a> {
     /// static principal), with the path that says so, checked against the
     /// realms at the end.
     anonymous_roles: Vec<(Path, String)>,
+    /// The realm and role of each REST bridge service, with its path,
+    /// checked against the realms at the end.
+    rest_sessions: Vec<(Path, String, String)>,
 }
 
 impl Converter<'_> {
@@ -131,6 +137,7 @@ impl Converter<'_> {
         let settings = settings::convert(file.ringbar.as_ref(), overrides, self.diag);
         let (realms, transports) = self.workers(file.workers.as_ref());
         self.check_anonymous_roles(&realms);
+        self.check_rest_sessions(&realms);
         self.check_authenticator_realms(&realms, &transports);
         Some(RouterConfig {
             cores: settings.cores,

@@ -18,7 +18,8 @@ use crate::config::file::{
 use crate::config::read::{Accept, read_with, type_tag};
 
 /// The path services ringbar serves.
-const SERVICES: &str = "websocket, static, nodeinfo, json, redirect, path";
+const SERVICES: &str =
+    "websocket, static, nodeinfo, json, redirect, path, publisher, caller, webhook";
 
 /// Crossbar.io's web transport options that ringbar has no use for.
 const IGNORED_WEB_OPTIONS: &[&str] = &["display_tracebacks"];
@@ -151,6 +152,8 @@ impl Converter<'_> {
                 Some(WebService::NodeInfo)
             }
             "json" => self.json_service(value, path),
+            kind @ ("publisher" | "caller") => self.rest_service(kind, value, path),
+            "webhook" => self.webhook_service(value, path),
             "redirect" => {
                 let file: RedirectFile =
                     read_with(value, path, self.diag, Accept::silent(SERVICE_KEYS))?;

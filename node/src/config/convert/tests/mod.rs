@@ -5,6 +5,7 @@ mod auth;
 mod endpoints;
 mod node;
 mod realms;
+mod rest;
 mod transports;
 mod web;
 mod websocket;

@@ -254,7 +254,7 @@ fn every_error_is_reported_at_once() {
                 "{w}.transports[1].serializers[1]: \"flatbuffers\" is not supported (json, msgpack, cbor, ubjson)"
             ),
             format!(
-                "{w}.transports[2].paths.foo.type: \"wsgi\" is not supported yet (websocket, static, nodeinfo, json, redirect, path)"
+                "{w}.transports[2].paths.foo.type: \"wsgi\" is not supported yet (websocket, static, nodeinfo, json, redirect, path, publisher, caller, webhook)"
             ),
         ]
     );

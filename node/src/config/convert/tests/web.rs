@@ -105,7 +105,7 @@ fn bad_web_values_name_their_path() {
                 "{p}.paths.deep.paths.\"a/b\": \"a/b\" is not a web path (\"/\", or one segment of letters, digits, _ and -)"
             ),
             format!(
-                "{p}.paths.deep.paths.c.type: \"wsgi\" is not supported yet (websocket, static, nodeinfo, json, redirect, path)"
+                "{p}.paths.deep.paths.c.type: \"wsgi\" is not supported yet (websocket, static, nodeinfo, json, redirect, path, publisher, caller, webhook)"
             ),
             format!(
                 "{p}.paths.go.url: \"http://x/\\r\\nSet-Cookie: a\" is not a URL (printable ASCII, no control characters)"

@@ -196,7 +196,7 @@ fn web_paths() {
             "py": {"type": "static", "package": "mypkg", "resource": "web"},
             "none": {"type": "static"},
             "ws": {"type": "websocket", "endpoint": tcp(1), "cookie": {}},
-            "x": {"type": "caller", "realm": "realm1", "role": "anonymous"}
+            "x": {"type": "wsgi", "module": "app"}
         }
     }));
     assert_eq!(
@@ -212,7 +212,7 @@ fn web_paths() {
                 "{w}.paths.py: serving files from a Python package (\"package\", \"resource\") is not supported: give a \"directory\""
             ),
             format!(
-                "{w}.paths.x.type: \"caller\" is not supported yet (websocket, static, nodeinfo, json, redirect, path)"
+                "{w}.paths.x.type: \"wsgi\" is not supported yet (websocket, static, nodeinfo, json, redirect, path, publisher, caller, webhook)"
             ),
         ]
     );
