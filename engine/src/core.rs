@@ -87,9 +87,6 @@ impl Shared {
     }
 }
 
-/// A key of a session on its core.
-pub(crate) type SessionKey = u64;
-
 /// A subscriber on this core, as delivery reaches it: what is checked for
 /// every event (publisher exclusion, which frame) is kept inline, so the
 /// loop over a subscription's sessions touches one array, not a map and a
@@ -109,9 +106,9 @@ pub(crate) struct Core {
     pub(crate) id: usize,
     /// What all cores share.
     pub(crate) shared: Arc<Shared>,
-    /// Joined sessions on this core.
-    pub(crate) sessions: RefCell<HashMap<SessionKey, Rc<SessionHandle>>>,
-    next_key: Cell<SessionKey>,
+    /// Joined sessions on this core, by id (unique router-wide), so a
+    /// kill finds its session in O(1).
+    pub(crate) sessions: RefCell<HashMap<SessionId, Rc<SessionHandle>>>,
     /// (realm index, subscription) -> local subscriber sessions.
     pub(crate) local_subscribers:
         RefCell<ahash::AHashMap<(usize, SubscriptionId), Vec<LocalSubscriber>>>,
@@ -154,7 +151,6 @@ impl Core {
             id,
             shared,
             sessions: RefCell::new(HashMap::new()),
-            next_key: Cell::new(1),
             local_subscribers: RefCell::new(ahash::AHashMap::new()),
             dealer: CoreDealer::default(),
             ids: RefCell::new(IdGenerator::new()),
@@ -169,17 +165,16 @@ impl Core {
     }
 
     /// Adds a joined session; returns its key.
-    pub(crate) fn add_session(&self, session: Rc<SessionHandle>) -> SessionKey {
-        let key = self.next_key.get();
-        self.next_key.set(key + 1);
-        self.sessions.borrow_mut().insert(key, session);
+    pub(crate) fn add_session(&self, session: Rc<SessionHandle>) {
+        self.sessions
+            .borrow_mut()
+            .insert(session.identity.session, session);
         self.figures.sessions.add(1);
-        key
     }
 
     /// Removes a session that left.
-    pub(crate) fn remove_session(&self, key: SessionKey) -> Option<Rc<SessionHandle>> {
-        let removed = self.sessions.borrow_mut().remove(&key);
+    pub(crate) fn remove_session(&self, id: SessionId) -> Option<Rc<SessionHandle>> {
+        let removed = self.sessions.borrow_mut().remove(&id);
         if removed.is_some() {
             self.figures.sessions.sub(1);
         }

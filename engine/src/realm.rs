@@ -12,6 +12,7 @@ use crate::broker::Publication;
 use crate::broker::subscriptions::{NO_CORE, Subscriptions};
 use crate::config::RealmConfig;
 use crate::dealer::registrations::Registrations;
+use crate::persistent::{PersistentMap, PersistentSet};
 use crate::session::Identity;
 
 /// The most retained events one realm keeps (one per topic); past this a
@@ -22,7 +23,7 @@ const MAX_RETAINED_TOPICS: usize = 100_000;
 #[derive(Default)]
 struct Retained {
     /// The event of each topic, and the bytes it is counted for.
-    by_topic: HashMap<String, (Arc<Publication>, usize)>,
+    by_topic: PersistentMap<String, (Arc<Publication>, usize)>,
     /// The sum of those bytes.
     bytes: usize,
 }
@@ -46,11 +47,11 @@ pub(crate) struct Realm {
     retained: Mutex<Retained>,
     /// The joined sessions of every core, for the session meta API (changed
     /// on join and leave only).
-    sessions: Mutex<HashMap<SessionId, RealmSession>>,
+    sessions: Mutex<PersistentMap<SessionId, RealmSession>>,
     /// The sessions of each subscription, on every core, for
     /// `wamp.subscription.list_subscribers` (changed on subscribe and
     /// unsubscribe only, never by a publish).
-    subscribers: Mutex<HashMap<SubscriptionId, Vec<SessionId>>>,
+    subscribers: Mutex<HashMap<SubscriptionId, PersistentSet<SessionId>>>,
     /// The event histories of the store's `event-history` entries, by the
     /// subscription each holds (fixed at start; empty for most realms).
     history: HashMap<SubscriptionId, Mutex<History>>,
@@ -123,7 +124,7 @@ impl Realm {
             history,
             registrations: Registrations::new(),
             retained: Mutex::new(Retained::default()),
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Mutex::default(),
             subscribers: Mutex::new(HashMap::new()),
         }
     }
@@ -160,11 +161,11 @@ impl Realm {
         }
     }
 
-    /// The retained events whose topics `matches` accepts.
+    /// The retained events whose topics `matches` accepts: scanned outside
+    /// the lock, on a version of the table cloned under it in O(1).
     pub(crate) fn retained(&self, matches: impl Fn(&str) -> bool) -> Vec<Arc<Publication>> {
-        let retained = lock(&self.retained);
-        let mut found: Vec<_> = retained
-            .by_topic
+        let by_topic = lock(&self.retained).by_topic.clone();
+        let mut found: Vec<_> = by_topic
             .iter()
             .filter(|(topic, _)| matches(topic))
             .map(|(_, (p, _))| p.clone())
@@ -184,12 +185,14 @@ impl Realm {
         lock(&self.sessions).remove(&id);
     }
 
-    /// The sessions `keep` accepts, with their ids.
+    /// The sessions `keep` accepts, with their ids: scanned outside the
+    /// lock, on a version cloned under it in O(1).
     pub(crate) fn sessions(
         &self,
         keep: impl Fn(&RealmSession) -> bool,
     ) -> Vec<(SessionId, RealmSession)> {
-        lock(&self.sessions)
+        let sessions = lock(&self.sessions).clone();
+        sessions
             .iter()
             .filter(|(_, s)| keep(s))
             .map(|(id, s)| (*id, s.clone()))
@@ -206,15 +209,15 @@ impl Realm {
         lock(&self.subscribers)
             .entry(subscription)
             .or_default()
-            .push(session);
+            .insert(session);
     }
 
-    /// Forgets `session` as a subscriber of `subscription`.
+    /// Forgets `session` as a subscriber of `subscription`, in O(log n).
     pub(crate) fn remove_subscriber(&self, subscription: SubscriptionId, session: SessionId) {
         let mut subscribers = lock(&self.subscribers);
-        if let Some(list) = subscribers.get_mut(&subscription) {
-            list.retain(|s| *s != session);
-            if list.is_empty() {
+        if let Some(set) = subscribers.get_mut(&subscription) {
+            set.remove(&session);
+            if set.is_empty() {
                 subscribers.remove(&subscription);
             }
         }
@@ -222,10 +225,8 @@ impl Realm {
 
     /// The subscribers of `subscription`, on every core.
     pub(crate) fn subscribers(&self, subscription: SubscriptionId) -> Vec<SessionId> {
-        lock(&self.subscribers)
-            .get(&subscription)
-            .cloned()
-            .unwrap_or_default()
+        let set = lock(&self.subscribers).get(&subscription).cloned();
+        set.map(|set| set.into_iter().collect()).unwrap_or_default()
     }
 
     /// Keeps `publication` in the histories of the subscriptions it

@@ -22,7 +22,7 @@ use crate::authorize::{Action, DecisionCache, Role};
 use crate::authorizer;
 use crate::broker;
 use crate::config::AuthConfig;
-use crate::core::{Core, SessionKey};
+use crate::core::Core;
 use crate::dealer::{self, PeerFeatures};
 use crate::meta;
 use crate::realm::{Realm, RealmSession};
@@ -149,10 +149,7 @@ enum State {
         features: PeerFeatures,
     },
     /// Joined.
-    Open {
-        handle: Rc<SessionHandle>,
-        key: SessionKey,
-    },
+    Open { handle: Rc<SessionHandle> },
     /// Done (GOODBYE, ABORT, or the connection is going).
     Closed,
 }
@@ -665,7 +662,7 @@ impl SessionDriver {
             details,
         }));
         self.conn.joined.set(true);
-        let key = self.core.add_session(handle.clone());
+        self.core.add_session(handle.clone());
         let meta_details =
             meta::session_details(&handle, accepted.authmethod, accepted.authprovider);
         realm.add_session(
@@ -688,7 +685,7 @@ impl SessionDriver {
             peer = %self.conn.peer,
             "session joined"
         );
-        self.state = State::Open { handle, key };
+        self.state = State::Open { handle };
         Flow::Continue
     }
 
@@ -732,11 +729,11 @@ impl SessionDriver {
         {
             self.core.shared.release_session_id(*session);
         }
-        if let State::Open { handle, key } = state {
+        if let State::Open { handle } = state {
             broker::remove_session(&self.core, &handle);
             dealer::remove_caller(&self.core, &handle);
             dealer::remove_callee(&self.core, &handle);
-            self.core.remove_session(key);
+            self.core.remove_session(handle.identity.session);
             self.core.shared.release_session_id(handle.identity.session);
             handle.realm.remove_session(handle.identity.session);
             meta::publish_testaments(&self.core, &handle);
@@ -874,12 +871,7 @@ pub(crate) fn goodbye_all(core: &Core) {
 /// GOODBYE with `reason` (and `details.message`), then the connection
 /// closes and the session leaves as any other.
 pub(crate) fn kill_local(core: &Core, id: SessionId, reason: &Str, message: Option<&str>) {
-    let found = core
-        .sessions
-        .borrow()
-        .values()
-        .find(|s| s.identity.session == id)
-        .cloned();
+    let found = core.sessions.borrow().get(&id).cloned();
     let Some(session) = found else {
         return;
     };
