@@ -566,6 +566,18 @@ pub trait Authenticator<P>: Send + Sync + std::fmt::Debug {
         let _ = (realm, authid, ticket);
         None
     }
+
+    /// For `cryptosign`: the router's proof of its own key, when the
+    /// client sent a challenge (WAMP-cryptosign router authentication):
+    /// the Ed25519 public key and its signature of `message` (the
+    /// client's challenge, XOR the TLS channel's exporter value when
+    /// bound). `None`, the default, sends no proof. The key must sign
+    /// nothing else (no client session of its own), or a client could
+    /// have it sign another router's challenge.
+    fn router_signature(&self, realm: &str, message: &[u8; 32]) -> Option<([u8; 32], [u8; 64])> {
+        let _ = (realm, message);
+        None
+    }
 }
 
 /// What every static principal has: the role it gets, and the one realm it

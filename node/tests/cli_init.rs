@@ -123,7 +123,7 @@ fn init_refuses_a_management_url_that_is_not_websocket() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
     assert!(
-        stderr.contains("\"http://127.0.0.1:9000\": expected a ws:// URL"),
+        stderr.contains("\"http://127.0.0.1:9000\": expected a ws:// or wss:// URL"),
         "{stderr}"
     );
     assert!(!dir.path.exists(), "nothing is written");
