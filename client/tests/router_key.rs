@@ -11,7 +11,7 @@ mod support;
 
 use std::sync::Arc;
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 use ringbar_client::{Credentials, Error, JoinOptions, RouterKey, Session, TlsRoots, Url};
 use ringbar_engine::config::{
     AuthConfig, Authenticator, CryptosignPrincipal, Endpoint, Grant, IoBackend, Provider,
@@ -22,9 +22,9 @@ use support::TestRouter;
 /// The router's own key: it proves it to clients that ask.
 const ROUTER: [u8; 32] = [9; 32];
 
-/// Admits every key to `realm1` and proves the router with [`ROUTER`].
+/// Admits every key to `realm1` and proves the router with its key.
 #[derive(Debug)]
-struct ProvingRouter;
+struct ProvingRouter(SigningKey);
 
 impl Authenticator<CryptosignPrincipal> for ProvingRouter {
     fn principal(
@@ -45,9 +45,8 @@ impl Authenticator<CryptosignPrincipal> for ProvingRouter {
         Some((hex::encode(key), principal))
     }
 
-    fn router_signature(&self, _realm: &str, message: &[u8; 32]) -> Option<([u8; 32], [u8; 64])> {
-        let key = SigningKey::from_bytes(&ROUTER);
-        Some((key.verifying_key().to_bytes(), key.sign(message).to_bytes()))
+    fn router_key(&self, _realm: &str) -> Option<&SigningKey> {
+        Some(&self.0)
     }
 }
 
@@ -60,10 +59,11 @@ fn router(dir: &std::path::Path, proving: bool) -> (TestRouter, std::path::PathB
     let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
     std::fs::write(&cert, certified.cert.pem()).unwrap();
     std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let router = ProvingRouter(SigningKey::from_bytes(&ROUTER));
     let provider = if proving {
-        Provider::Dynamic(Arc::new(ProvingRouter) as Arc<dyn Authenticator<CryptosignPrincipal>>)
+        Provider::Dynamic(Arc::new(router) as Arc<dyn Authenticator<CryptosignPrincipal>>)
     } else {
-        let principal = ProvingRouter
+        let principal = router
             .principal("realm1", None, Some(&node_public()))
             .unwrap();
         Provider::Static([principal].into_iter().collect())

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ed25519_dalek::SigningKey;
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::uri::{MatchPolicy, UriCheck};
 use ringbar_protocol::websocket::OriginPolicy;
@@ -567,15 +568,14 @@ pub trait Authenticator<P>: Send + Sync + std::fmt::Debug {
         None
     }
 
-    /// For `cryptosign`: the router's proof of its own key, when the
-    /// client sent a challenge (WAMP-cryptosign router authentication):
-    /// the Ed25519 public key and its signature of `message` (the
-    /// client's challenge, XOR the TLS channel's exporter value when
-    /// bound). `None`, the default, sends no proof. The key must sign
-    /// nothing else (no client session of its own), or a client could
-    /// have it sign another router's challenge.
-    fn router_signature(&self, realm: &str, message: &[u8; 32]) -> Option<([u8; 32], [u8; 64])> {
-        let _ = (realm, message);
+    /// For `cryptosign`: the router's own Ed25519 key in `realm`, with
+    /// which it proves itself to a client that sends a challenge
+    /// (WAMP-cryptosign router authentication). `None`, the default, sends
+    /// no proof. The router signs whatever challenge a client sends, so
+    /// the key must sign nothing else (no client session of its own), or a
+    /// client could have it sign another router's challenge.
+    fn router_key(&self, realm: &str) -> Option<&SigningKey> {
+        let _ = realm;
         None
     }
 }

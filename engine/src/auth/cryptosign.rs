@@ -15,7 +15,7 @@
 //! CHALLENGE, as Crossbar.io sends them, when a dynamic authenticator holds
 //! a router key; bound to the channel like the client's.
 
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, Verifier, VerifyingKey};
 use ringbar_protocol::value::{Dict, Value};
 
 use super::{
@@ -124,13 +124,11 @@ fn router_signature(
         Refusal::not_authorized("authextra.challenge is not 32 bytes in hex (64 hex digits)")
     })?;
     let message = bound(challenge, channel_id);
-    Ok(authenticator
-        .router_signature(hello.realm, &message)
-        .map(|(pubkey, signature)| {
-            let mut signed = signature.to_vec();
-            signed.extend_from_slice(&message);
-            (pubkey, hex::encode(signed))
-        }))
+    Ok(authenticator.router_key(hello.realm).map(|key| {
+        let mut signed = key.sign(&message).to_bytes().to_vec();
+        signed.extend_from_slice(&message);
+        (key.verifying_key().to_bytes(), hex::encode(signed))
+    }))
 }
 
 /// `challenge` XOR the channel id, when the session is bound to its TLS
@@ -589,9 +587,9 @@ mod tests {
         assert_eq!(binding(None), Some(Value::Null));
     }
 
-    /// [`EveryKey`] with a router key (seed 9) that proves the router.
+    /// [`EveryKey`] with a router key that proves the router.
     #[derive(Debug)]
-    struct ProvingRouter;
+    struct ProvingRouter(SigningKey);
 
     impl Authenticator<CryptosignPrincipal> for ProvingRouter {
         fn principal(
@@ -603,16 +601,8 @@ mod tests {
             EveryKey.principal(realm, authid, credential)
         }
 
-        fn router_signature(
-            &self,
-            _realm: &str,
-            message: &[u8; 32],
-        ) -> Option<([u8; 32], [u8; 64])> {
-            let router = key(9);
-            Some((
-                router.verifying_key().to_bytes(),
-                router.sign(message).to_bytes(),
-            ))
+        fn router_key(&self, _realm: &str) -> Option<&SigningKey> {
+            Some(&self.0)
         }
     }
 
@@ -625,7 +615,7 @@ mod tests {
             tls_exporter: Some(channel_id),
             ..Channel::default()
         };
-        let proving = Provider::Dynamic(std::sync::Arc::new(ProvingRouter));
+        let proving = Provider::Dynamic(std::sync::Arc::new(ProvingRouter(key(9))));
         let opening = |provider: &Provider<CryptosignPrincipal>, channel, binding, challenge| {
             let mut hello = Hello::new("realm1", None, &key(1), binding);
             hello.extra.insert("challenge", challenge);

@@ -14,7 +14,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 use ringbar_engine::config::{
     Authenticator, CryptosignPrincipal, Grant, Provider, RouterConfig, Secret, TicketPrincipal,
 };
@@ -125,13 +125,8 @@ impl Authenticator<CryptosignPrincipal> for StateAuthenticator {
         Some((authid, principal))
     }
 
-    fn router_signature(&self, realm: &str, message: &[u8; 32]) -> Option<([u8; 32], [u8; 64])> {
-        (realm == MANAGEMENT_REALM).then(|| {
-            (
-                self.router_key.verifying_key().to_bytes(),
-                self.router_key.sign(message).to_bytes(),
-            )
-        })
+    fn router_key(&self, realm: &str) -> Option<&SigningKey> {
+        (realm == MANAGEMENT_REALM).then_some(&self.router_key)
     }
 }
 
@@ -270,13 +265,10 @@ mod tests {
             as_role([9; 32], "service")
         );
         // the service proves its own key, on its realm only
-        let router = SigningKey::from_bytes(&[8; 32]);
-        let (public, signature) =
-            Authenticator::<CryptosignPrincipal>::router_signature(&auth, m, &[5; 32]).unwrap();
-        assert_eq!(public, router.verifying_key().to_bytes());
-        assert_eq!(signature, router.sign(&[5; 32]).to_bytes());
+        let router = Authenticator::<CryptosignPrincipal>::router_key(&auth, m);
+        assert_eq!(router, Some(&SigningKey::from_bytes(&[8; 32])));
         assert_eq!(
-            Authenticator::<CryptosignPrincipal>::router_signature(&auth, "realm1", &[5; 32]),
+            Authenticator::<CryptosignPrincipal>::router_key(&auth, "realm1"),
             None
         );
         // nothing outside the management realm
