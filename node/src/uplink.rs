@@ -149,7 +149,7 @@ impl Uplink {
             Error::RouterKeyMismatch {
                 expected, offered, ..
             } => tracing::error!(
-                "Refusing the management service at {url}: it proved the key {offered}, but this node trusts {expected} ({}). If the service's key changed on purpose, delete that file and restart the node to learn the new key on the next pairing, or put the new key there; the node keeps routing; retrying in {secs:.1} s.",
+                "Refusing the management service at {url}: it proved the key {offered}, but this node trusts {expected} ({}). If the service's key changed on purpose, put the new key in that file (or delete the file: the node then trusts the next service it joins) and restart the node; the node keeps routing; retrying in {secs:.1} s.",
                 pin.display()
             ),
             Error::RouterNotProven { reason, .. } => {
