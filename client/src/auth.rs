@@ -5,6 +5,7 @@ use ed25519_dalek::{Signer, SigningKey};
 use ringbar_protocol::value::{Dict, Value};
 
 use crate::error::Error;
+use crate::router_key::{RouterChallenge, TLS_EXPORTER, xor};
 
 /// The credentials a session joins with.
 #[derive(Clone)]
@@ -42,17 +43,20 @@ impl std::fmt::Debug for Credentials {
 
 impl Credentials {
     /// What HELLO's details say about authentication: `authmethods`,
-    /// `authid`, `authextra`.
-    pub(crate) fn hello_details(&self, details: &mut Dict) {
+    /// `authid`, `authextra` (with the router challenge, for cryptosign).
+    pub(crate) fn hello_details(&self, details: &mut Dict, router: Option<&RouterChallenge>) {
         let (method, authid) = match self {
             Credentials::Anonymous => ("anonymous", None),
             Credentials::Cryptosign { authid, key } => {
-                let extra: Dict = [(
+                let mut extra: Dict = [(
                     "pubkey",
                     Value::from(hex::encode(key.verifying_key().as_bytes())),
                 )]
                 .into_iter()
                 .collect();
+                if let Some(router) = router {
+                    router.add_to(&mut extra);
+                }
                 details.insert("authextra", Value::Dict(extra));
                 ("cryptosign", authid.clone())
             }
@@ -64,32 +68,50 @@ impl Credentials {
         }
     }
 
-    /// AUTHENTICATE's signature for a CHALLENGE of `authmethod`.
-    pub(crate) fn answer(&self, authmethod: &str, extra: &Dict) -> Result<String, Error> {
+    /// AUTHENTICATE's signature for a CHALLENGE of `authmethod`, on a
+    /// connection whose `tls-exporter` channel binding is `tls_exporter`.
+    pub(crate) fn answer(
+        &self,
+        authmethod: &str,
+        extra: &Dict,
+        tls_exporter: Option<[u8; 32]>,
+    ) -> Result<String, Error> {
         match self {
             Credentials::Cryptosign { key, .. } if authmethod == "cryptosign" => {
-                let challenge = extra
+                let mut challenge = [0u8; 32];
+                extra
                     .get("challenge")
                     .and_then(Value::as_str)
-                    .and_then(|text| hex::decode(text).ok())
+                    .and_then(|text| hex::decode_to_slice(text, &mut challenge).ok())
                     .ok_or_else(|| {
-                        Error::Protocol("the cryptosign CHALLENGE has no hex challenge".to_owned())
+                        Error::Protocol(
+                            "the cryptosign CHALLENGE has no challenge of 32 bytes in hex"
+                                .to_owned(),
+                        )
                     })?;
-                if extra
-                    .get("channel_binding")
-                    .is_some_and(|b| *b != Value::Null)
-                {
-                    return Err(Error::Protocol(
-                        "the router asks for TLS channel binding, which this client does not do"
-                            .to_owned(),
-                    ));
-                }
+                let message = match extra.get("channel_binding") {
+                    None | Some(Value::Null) => challenge,
+                    Some(binding) if binding.as_str() == Some(TLS_EXPORTER) => {
+                        let Some(exporter) = tls_exporter else {
+                            return Err(Error::Protocol(
+                                "the router binds the signature to a TLS channel this connection does not have"
+                                    .to_owned(),
+                            ));
+                        };
+                        xor(challenge, Some(exporter))
+                    }
+                    Some(other) => {
+                        return Err(Error::Protocol(format!(
+                            "the router asks for the channel binding {other:?}, which this client does not do (only {TLS_EXPORTER})"
+                        )));
+                    }
+                };
                 // The signature followed by the message signed (Autobahn's form).
-                let signature = key.sign(&challenge);
+                let signature = key.sign(&message);
                 Ok(format!(
                     "{}{}",
                     hex::encode(signature.to_bytes()),
-                    hex::encode(&challenge)
+                    hex::encode(message)
                 ))
             }
             Credentials::Ticket { ticket, .. } if authmethod == "ticket" => Ok(ticket.clone()),

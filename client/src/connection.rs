@@ -1,6 +1,6 @@
 //! One WebSocket connection to a router, carrying WAMP messages in JSON:
-//! the TCP connect, the opening handshake, masked frames out, whole
-//! messages in (Pings answered).
+//! the TCP connect (and TLS for `wss://`), the opening handshake, masked
+//! frames out, whole messages in (Pings answered).
 
 use std::time::Duration;
 
@@ -12,10 +12,11 @@ use ringbar_protocol::websocket::{
     CloseCode, FrameParser, Incoming as Frame, OpCode, Role, WebSocketConfig, encode_close_payload,
     encode_frame,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::error::Error;
+use crate::tls::{self, TlsRoots};
 use crate::url::Url;
 
 /// How long connecting and the opening handshake may take.
@@ -25,10 +26,16 @@ const MAX_RESPONSE_HEAD_BYTES: usize = 16 * 1024;
 /// The serializer spoken: JSON is offered by every router.
 const SERIALIZER: Serializer = Serializer::Json;
 
+/// A byte stream to a router: TCP, or TLS over TCP.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Stream for S {}
+
 /// An open WebSocket connection speaking WAMP (`wamp.2.json`).
-#[derive(Debug)]
 pub struct Connection {
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
+    /// The `tls-exporter` channel binding, on TLS 1.3.
+    tls_exporter: Option<[u8; 32]>,
     parser: FrameParser,
     /// Bytes read and not yet parsed.
     input: BytesMut,
@@ -38,26 +45,68 @@ pub struct Connection {
     authority: String,
 }
 
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("authority", &self.authority)
+            .field("tls", &self.tls_exporter.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Connection {
-    /// Connects to `url` and completes the WebSocket opening handshake.
+    /// Connects to `url` and completes the WebSocket opening handshake; a
+    /// `wss://` router's certificate must chain to the system's roots.
     pub async fn open(url: &Url) -> Result<Self, Error> {
+        Self::open_with(url, None).await
+    }
+
+    /// [`Connection::open`], a `wss://` router's certificate chaining to
+    /// `roots` when given.
+    pub async fn open_with(url: &Url, roots: Option<&TlsRoots>) -> Result<Self, Error> {
         let authority = url.authority();
-        tokio::time::timeout(OPEN_TIMEOUT, Self::open_now(url, authority.clone()))
+        tokio::time::timeout(OPEN_TIMEOUT, Self::open_now(url, roots, authority.clone()))
             .await
             .map_err(|_| Error::Timeout(format!("connecting to {url}")))?
     }
 
-    async fn open_now(url: &Url, authority: String) -> Result<Self, Error> {
-        let stream = TcpStream::connect((url.host.as_str(), url.port))
+    /// The connection's `tls-exporter` channel binding (RFC 9266): on
+    /// `wss://` with TLS 1.3, else `None`.
+    pub fn tls_exporter(&self) -> Option<[u8; 32]> {
+        self.tls_exporter
+    }
+
+    async fn open_now(
+        url: &Url,
+        roots: Option<&TlsRoots>,
+        authority: String,
+    ) -> Result<Self, Error> {
+        let tcp = TcpStream::connect((url.host.as_str(), url.port))
             .await
             .map_err(|source| Error::Io {
                 what: format!("cannot connect to {url}"),
                 source,
             })?;
         // Requests are small and answered at once: no Nagle delay.
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let (stream, tls_exporter): (Box<dyn Stream>, _) = if url.tls {
+            let system;
+            let roots = match roots {
+                Some(roots) => roots,
+                None => {
+                    system = TlsRoots::system()?;
+                    &system
+                }
+            };
+            let stream = roots.connect(&url.host, tcp).await?;
+            let exporter = tls::tls_exporter(&stream);
+            (Box::new(stream), exporter)
+        } else {
+            (Box::new(tcp), None)
+        };
         let mut connection = Connection {
             stream,
+            tls_exporter,
             parser: FrameParser::new(Role::Client, WebSocketConfig::default()),
             input: BytesMut::with_capacity(4096),
             output: BytesMut::new(),

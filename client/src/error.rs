@@ -22,6 +22,29 @@ pub enum Error {
         /// The operating system's reason.
         source: std::io::Error,
     },
+    /// A `wss://` connection could not be secured: no usable roots, an
+    /// unreadable CA file, a certificate the roots do not vouch for.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// The router did not prove that it holds an Ed25519 key (it sent no
+    /// or a wrong WAMP-cryptosign router signature).
+    #[error("the router at {url} did not prove its key: {reason}")]
+    RouterNotProven {
+        /// The router's URL.
+        url: String,
+        /// What was missing or wrong.
+        reason: String,
+    },
+    /// The router proved that it holds a key, but not the one expected.
+    #[error("the router at {url} offered the key {offered}, not the expected {expected}")]
+    RouterKeyMismatch {
+        /// The router's URL.
+        url: String,
+        /// The expected public key, in hex.
+        expected: String,
+        /// The public key the router proved, in hex.
+        offered: String,
+    },
     /// The router broke the WebSocket or WAMP protocol, or sent something
     /// this client cannot read.
     #[error("protocol error: {0}")]

@@ -3,7 +3,8 @@
 //! `ringbar pair` reaches it, and how tests drive a router.
 //!
 //! ```text
-//!  Url ──► Connection::open (TCP, WebSocket upgrade, JSON framing)
+//!  Url ──► Connection::open (TCP, TLS for wss://, WebSocket upgrade,
+//!          JSON framing)
 //!            └─► Session::join (HELLO, CHALLENGE/AUTHENTICATE, WELCOME)
 //!                  call / register / subscribe / publish / leave
 //!                  next ──► Incoming::Invocation (answer with yield_*)
@@ -18,13 +19,17 @@
 mod auth;
 mod connection;
 mod error;
+mod router_key;
 mod session;
+mod tls;
 mod url;
 
 pub use auth::Credentials;
 pub use connection::Connection;
 pub use error::Error;
-pub use session::{CallResult, Event, Incoming, Invocation, MAX_WAITING, Session};
+pub use router_key::RouterKey;
+pub use session::{CallResult, Event, Incoming, Invocation, JoinOptions, MAX_WAITING, Session};
+pub use tls::TlsRoots;
 pub use url::Url;
 
 pub use ringbar_protocol::value::{Dict, Value};

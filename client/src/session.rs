@@ -15,6 +15,8 @@ use ringbar_protocol::value::{Dict, Value};
 use crate::auth::Credentials;
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::router_key::{RouterChallenge, RouterKey};
+use crate::tls::TlsRoots;
 use crate::url::Url;
 
 /// How many invocations and events may wait for [`Session::next`] while a
@@ -38,6 +40,18 @@ pub struct Session {
     authrole: String,
     last_request: u64,
     waiting: VecDeque<Incoming>,
+    router_key: Option<[u8; 32]>,
+}
+
+/// How [`Session::join_with`] connects and what it asks of the router.
+#[derive(Debug, Clone, Default)]
+pub struct JoinOptions {
+    /// The certificates a `wss://` router's must chain to (`None`: the
+    /// system's roots).
+    pub roots: Option<TlsRoots>,
+    /// The key a router must prove it holds (WAMP-cryptosign router
+    /// authentication; only with [`Credentials::Cryptosign`]).
+    pub router_key: RouterKey,
 }
 
 /// What the router delivers unasked.
@@ -90,13 +104,38 @@ pub struct CallResult {
 impl Session {
     /// Connects to `url` and joins `realm` with `credentials`.
     pub async fn join(url: &Url, realm: &str, credentials: &Credentials) -> Result<Self, Error> {
-        let mut connection = Connection::open(url).await?;
+        Self::join_with(url, realm, credentials, &JoinOptions::default()).await
+    }
+
+    /// [`Session::join`] with `options`: the TLS roots, and the key the
+    /// router must prove before this session signs anything.
+    pub async fn join_with(
+        url: &Url,
+        realm: &str,
+        credentials: &Credentials,
+        options: &JoinOptions,
+    ) -> Result<Self, Error> {
+        let mut connection = Connection::open_with(url, options.roots.as_ref()).await?;
+        let tls_exporter = connection.tls_exporter();
+        let router = match credentials {
+            Credentials::Cryptosign { .. } => {
+                RouterChallenge::new(options.router_key, tls_exporter)?
+            }
+            _ if options.router_key != RouterKey::Unchecked => {
+                return Err(Error::RouterNotProven {
+                    url: url.to_string(),
+                    reason: "a router proves its key only to WAMP-cryptosign sessions".to_owned(),
+                });
+            }
+            _ => None,
+        };
+        let mut router_key = None;
         let roles: Dict = ROLES
             .into_iter()
             .map(|role| (role, Value::Dict(Dict::new())))
             .collect();
         let mut details: Dict = [("roles", Value::Dict(roles))].into_iter().collect();
-        credentials.hello_details(&mut details);
+        credentials.hello_details(&mut details, router.as_ref());
         connection
             .send(&Message::Hello(Hello {
                 realm: realm.into(),
@@ -106,8 +145,14 @@ impl Session {
         loop {
             match connection.receive().await? {
                 Message::Challenge(challenge) => {
-                    let signature =
-                        credentials.answer(challenge.authmethod.as_str(), &challenge.extra)?;
+                    if let Some(router) = &router {
+                        router_key = Some(router.verify(&url.text, &challenge.extra)?);
+                    }
+                    let signature = credentials.answer(
+                        challenge.authmethod.as_str(),
+                        &challenge.extra,
+                        tls_exporter,
+                    )?;
                     connection
                         .send(&Message::Authenticate(Authenticate {
                             signature: signature.into(),
@@ -116,6 +161,12 @@ impl Session {
                         .await?;
                 }
                 Message::Welcome(welcome) => {
+                    if router.is_some() && router_key.is_none() {
+                        return Err(Error::RouterNotProven {
+                            url: url.to_string(),
+                            reason: "it welcomed the session without a CHALLENGE".to_owned(),
+                        });
+                    }
                     let text = |key: &str| {
                         welcome
                             .details
@@ -132,6 +183,7 @@ impl Session {
                         realm: realm.to_owned(),
                         last_request: 0,
                         waiting: VecDeque::new(),
+                        router_key,
                     });
                 }
                 Message::Abort(abort) => {
@@ -172,6 +224,12 @@ impl Session {
     /// The authrole the router gave.
     pub fn authrole(&self) -> &str {
         &self.authrole
+    }
+
+    /// The public key the router proved it holds, when
+    /// [`JoinOptions::router_key`] asked for one.
+    pub fn router_key(&self) -> Option<[u8; 32]> {
+        self.router_key
     }
 
     /// Calls `procedure` and waits for its result.

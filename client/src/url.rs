@@ -1,4 +1,5 @@
-//! `ws://HOST[:PORT][/PATH]`: where a router listens.
+//! `ws://HOST[:PORT][/PATH]` or `wss://...` (WebSocket over TLS): where a
+//! router listens.
 
 use crate::error::Error;
 
@@ -7,29 +8,32 @@ use crate::error::Error;
 pub struct Url {
     /// The URL as given.
     pub text: String,
+    /// `wss://`: WebSocket over TLS.
+    pub tls: bool,
     /// Host name or address (IPv6 without brackets).
     pub host: String,
-    /// TCP port: the URL's, else 80.
+    /// TCP port: the URL's, else 80 (`ws://`) or 443 (`wss://`).
     pub port: u16,
     /// The request target: path and query, `/` when absent.
     pub path: String,
 }
 
 impl Url {
-    /// Parses `text`. `wss://` is refused with the reason (no TLS yet).
+    /// Parses `text`.
     pub fn parse(text: &str) -> Result<Self, Error> {
         let fail = |reason: &str| Error::Url {
             url: text.to_owned(),
             reason: reason.to_owned(),
         };
-        if text.starts_with("wss://") {
-            return Err(fail(
-                "wss:// uplinks are not supported yet: use ws:// on loopback or a trusted network",
-            ));
-        }
-        let rest = text
-            .strip_prefix("ws://")
-            .ok_or_else(|| fail("expected a ws:// URL, e.g. ws://127.0.0.1:9000/ws"))?;
+        let (tls, rest) = match (text.strip_prefix("wss://"), text.strip_prefix("ws://")) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            (None, None) => {
+                return Err(fail(
+                    "expected a ws:// or wss:// URL, e.g. wss://manage.example.com/ws",
+                ));
+            }
+        };
         let (authority, path) = match rest.find('/') {
             Some(at) => rest.split_at(at),
             None => (rest, "/"),
@@ -56,14 +60,26 @@ impl Url {
                 .ok()
                 .filter(|&p| p != 0)
                 .ok_or_else(|| fail("the port must be a number in 1..65535"))?,
+            None if tls => 443,
             None => 80,
         };
         Ok(Url {
             text: text.to_owned(),
+            tls,
             host: host.to_owned(),
             port,
             path: path.to_owned(),
         })
+    }
+
+    /// Whether the host is this machine (`localhost` or a loopback
+    /// address), where plain `ws://` crosses no network.
+    pub fn is_loopback(&self) -> bool {
+        self.host.eq_ignore_ascii_case("localhost")
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
     }
 
     /// `host:port` as the HTTP Host header and for connecting.
@@ -95,7 +111,11 @@ mod tests {
             ("127.0.0.1", 9000, "/ws")
         );
         let url = Url::parse("ws://example.org").unwrap();
-        assert_eq!((url.port, url.path.as_str()), (80, "/"));
+        assert_eq!((url.port, url.path.as_str(), url.tls), (80, "/", false));
+        let url = Url::parse("wss://example.org/ws").unwrap();
+        assert_eq!((url.port, url.path.as_str(), url.tls), (443, "/ws", true));
+        let url = Url::parse("wss://example.org:9443").unwrap();
+        assert_eq!((url.host.as_str(), url.port), ("example.org", 9443));
         let url = Url::parse("ws://[::1]:8080/x?y=1").unwrap();
         assert_eq!(
             (url.host.as_str(), url.authority()),
@@ -106,8 +126,8 @@ mod tests {
     #[test]
     fn bad_urls_say_why() {
         for (text, reason) in [
-            ("wss://h/ws", "not supported yet"),
-            ("http://h/", "expected a ws://"),
+            ("http://h/", "expected a ws:// or wss://"),
+            ("wss://:443/", "no host"),
             ("ws://:80/", "no host"),
             ("ws://user@h/ws", "no host"),
             ("ws://h:0/", "1..65535"),
@@ -115,6 +135,21 @@ mod tests {
         ] {
             let error = Url::parse(text).unwrap_err().to_string();
             assert!(error.contains(reason), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn loopback_hosts_are_this_machine() {
+        for (text, loopback) in [
+            ("ws://127.0.0.1:9000/ws", true),
+            ("ws://127.3.2.1/ws", true),
+            ("ws://[::1]:9000/ws", true),
+            ("ws://LocalHost:9000/ws", true),
+            ("ws://10.0.0.1/ws", false),
+            ("ws://manage.example.com/ws", false),
+            ("ws://localhost.example.com/ws", false),
+        ] {
+            assert_eq!(Url::parse(text).unwrap().is_loopback(), loopback, "{text}");
         }
     }
 }

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ed25519_dalek::SigningKey;
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::uri::{MatchPolicy, UriCheck};
 use ringbar_protocol::websocket::OriginPolicy;
@@ -663,6 +664,17 @@ pub trait Authenticator<P>: Send + Sync + std::fmt::Debug {
     /// with the principal's `ticket` in constant time.
     fn verify_ticket(&self, realm: &str, authid: &str, ticket: &str) -> Option<bool> {
         let _ = (realm, authid, ticket);
+        None
+    }
+
+    /// For `cryptosign`: the router's own Ed25519 key in `realm`, with
+    /// which it proves itself to a client that sends a challenge
+    /// (WAMP-cryptosign router authentication). `None`, the default, sends
+    /// no proof. The router signs whatever challenge a client sends, so
+    /// the key must sign nothing else (no client session of its own), or a
+    /// client could have it sign another router's challenge.
+    fn router_key(&self, realm: &str) -> Option<&SigningKey> {
+        let _ = realm;
         None
     }
 }

@@ -34,10 +34,22 @@ pub(crate) enum Command {
     Init {
         /// The node directory (created if missing).
         dir: PathBuf,
-        /// The management service to pair with, e.g. ws://127.0.0.1:9000/ws
-        /// (written to the config as ringbar.management.url).
+        /// The management service to pair with, e.g.
+        /// wss://manage.example.com/ws (written to the config as
+        /// ringbar.management.url).
         #[arg(long, value_name = "URL", value_parser = management_url)]
         management: Option<String>,
+        /// The management service's public key (64 hex digits; its
+        /// `ringbar management start` logs it): the node joins only a
+        /// service that proves it holds the matching private key. Without
+        /// it the node pins the key of the service that first pairs it.
+        #[arg(long, value_name = "HEX", requires = "management", value_parser = management_key)]
+        management_key: Option<[u8; 32]>,
+        /// The PEM file of the CA that signed the wss:// management
+        /// service's certificate (default: the system's roots); written to
+        /// the config as ringbar.management.ca_certificates.
+        #[arg(long, value_name = "FILE", requires = "management")]
+        management_ca: Option<PathBuf>,
     },
     /// Run the node of a directory until SIGINT or SIGTERM (initialising
     /// the directory first if it does not exist).
@@ -112,9 +124,17 @@ pub(crate) enum Command {
     Pair {
         /// The activation code the node printed (e.g. W97F-96MJ-YGJL).
         code: String,
-        /// The management service, e.g. ws://127.0.0.1:9000/ws.
+        /// The management service, e.g. wss://manage.example.com/ws.
         #[arg(long, value_name = "URL", value_parser = management_url)]
         management: String,
+        /// The PEM file of the CA that signed the wss:// service's
+        /// certificate (default: the system's roots).
+        #[arg(long, value_name = "FILE")]
+        management_ca: Option<PathBuf>,
+        /// Send the password over plain ws:// to a host other than this
+        /// machine (refused without it: anyone on the path could read it).
+        #[arg(long)]
+        allow_plain_ws: bool,
         /// Your owner name at the management service.
         #[arg(long, value_name = "NAME")]
         user: String,
@@ -314,6 +334,11 @@ impl LogLevel {
 /// Parses `--management URL`: a WebSocket URL.
 fn management_url(url: &str) -> Result<String, String> {
     crate::config::uplink::check_url(url).map(|()| url.to_owned())
+}
+
+/// Parses `--management-key HEX`: an Ed25519 public key.
+fn management_key(hex: &str) -> Result<[u8; 32], String> {
+    crate::key::pinned::parse_public_key(hex)
 }
 
 impl From<IoArg> for IoBackend {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::CONFIG_FILES;
 use crate::config::default::DEFAULT_CONFIG_JSON;
-use crate::key::{self, KeyError, KeyOrigin};
+use crate::key::{self, KeyError, KeyOrigin, pinned};
 
 /// Why a node directory could not be initialised.
 #[derive(Debug, thiserror::Error)]
@@ -31,11 +31,45 @@ pub(crate) enum InitError {
     Key(#[from] KeyError),
 }
 
+/// How a new node reaches its management service.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UplinkSetup<'a> {
+    /// A checked WebSocket URL: `ringbar.management.url`.
+    pub(crate) url: &'a str,
+    /// The service's public key, pinned in the node directory.
+    pub(crate) key: Option<[u8; 32]>,
+    /// The CA file for a `wss://` service: `ringbar.management.ca_certificates`.
+    pub(crate) ca: Option<&'a Path>,
+}
+
 /// Creates `dir` (and its parents) with `config.json` and the instance key
-/// pair; an existing key pair is kept. `management`, a checked WebSocket
-/// URL, becomes the config's `ringbar.management.url`.
-pub(crate) fn init(dir: &Path, management: Option<&str>) -> Result<(), InitError> {
-    create(dir, &config_text(management))
+/// pair; an existing key pair is kept. With `management`, the config has
+/// the uplink and the service's key, when given, is pinned.
+pub(crate) fn init(dir: &Path, management: Option<UplinkSetup<'_>>) -> Result<(), InitError> {
+    // a CA file named relative to here must still be found from the node
+    // directory
+    let ca = management
+        .and_then(|setup| setup.ca)
+        .map(|ca| {
+            fs::canonicalize(ca).map_err(|source| InitError::Io {
+                path: ca.to_path_buf(),
+                source,
+            })
+        })
+        .transpose()?;
+    create(
+        dir,
+        &config_text(management.map(|setup| setup.url), ca.as_deref()),
+    )?;
+    if let Some(key) = management.and_then(|setup| setup.key) {
+        let path = pinned::store(dir, key, "given to ringbar init --management-key")?;
+        tracing::info!(
+            "Management service key {} pinned in {}.",
+            hex::encode(key),
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Creates `dir` (and its parents) with `config.json` = `config` and the
@@ -72,20 +106,23 @@ pub(crate) fn create(dir: &Path, config: &str) -> Result<(), InitError> {
     Ok(())
 }
 
-/// The default config, with the uplink to `management` when given.
-fn config_text(management: Option<&str>) -> String {
+/// The default config, with the uplink to `management` (its CA file `ca`)
+/// when given.
+fn config_text(management: Option<&str>, ca: Option<&Path>) -> String {
     let Some(url) = management else {
         return DEFAULT_CONFIG_JSON.to_owned();
     };
+    let mut fields = format!("\"url\": {}", serde_json::Value::from(url));
+    if let Some(ca) = ca {
+        let ca = serde_json::Value::from(ca.to_string_lossy().as_ref());
+        fields.push_str(&format!(",\n            \"ca_certificates\": [{ca}]"));
+    }
     // Added as text into the default's `ringbar` object, so the file keeps
     // the default's layout and order.
     let ringbar = "\n    \"ringbar\": {\n";
     DEFAULT_CONFIG_JSON.replacen(
         ringbar,
-        &format!(
-            "{ringbar}        \"management\": {{\n            \"url\": {}\n        }},\n",
-            serde_json::Value::from(url)
-        ),
+        &format!("{ringbar}        \"management\": {{\n            {fields}\n        }},\n"),
         1,
     )
 }
@@ -108,8 +145,8 @@ mod tests {
 
     #[test]
     fn the_uplink_is_added_to_the_default_config() {
-        let plain: serde_json::Value = serde_json::from_str(&config_text(None)).unwrap();
-        let text = config_text(Some("ws://127.0.0.1:9000/ws"));
+        let plain: serde_json::Value = serde_json::from_str(&config_text(None, None)).unwrap();
+        let text = config_text(Some("ws://127.0.0.1:9000/ws"), None);
         let mut with: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(
             with["ringbar"]["management"]["url"],
@@ -125,5 +162,11 @@ mod tests {
             .remove("management");
         assert_eq!(with, plain, "nothing else changes");
         assert!(text.ends_with("    }\n}\n"), "{text}");
+        let text = config_text(Some("wss://m/ws"), Some(Path::new("/etc/ca \"1\".pem")));
+        let with: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            with["ringbar"]["management"]["ca_certificates"],
+            serde_json::json!(["/etc/ca \"1\".pem"])
+        );
     }
 }

@@ -13,6 +13,7 @@ mod init;
 mod key;
 mod keys;
 mod logging;
+mod managed;
 mod management;
 mod metrics;
 mod pair;
@@ -50,7 +51,19 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Init { dir, management } => match init::init(&dir, management.as_deref()) {
+        Command::Init {
+            dir,
+            management,
+            management_key,
+            management_ca,
+        } => match init::init(
+            &dir,
+            management.as_deref().map(|url| init::UplinkSetup {
+                url,
+                key: management_key,
+                ca: management_ca.as_deref(),
+            }),
+        ) {
             Ok(()) => {
                 match &management {
                     Some(url) => println!(
@@ -90,15 +103,19 @@ fn main() -> ExitCode {
         Command::Pair {
             code,
             management,
+            management_ca,
+            allow_plain_ws,
             user,
             name,
             password_file,
-        } => pair::run(
-            &code,
-            &management,
-            &user,
-            name.as_deref(),
-            password_file.as_deref(),
-        ),
+        } => pair::run(&pair::Pairing {
+            code: &code,
+            management: &management,
+            management_ca: management_ca.as_deref(),
+            allow_plain_ws,
+            user: &user,
+            name: name.as_deref(),
+            password_file: password_file.as_deref(),
+        }),
     }
 }

@@ -1,13 +1,15 @@
 //! `ringbar pair CODE --management URL --user NAME [--name NODE]`: an owner
 //! pairs the node that printed CODE (the "Pair Instance" action). The owner
 //! joins the management realm by WAMP-ticket, which sends the password as
-//! it is: use it over loopback or a trusted network.
+//! it is: over `wss://` (the service's certificate checked against the
+//! system's roots or `--management-ca`), or plain `ws://` to this machine;
+//! plain `ws://` to another host only with `--allow-plain-ws`.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ringbar_client::{Credentials, Dict, Error, Session, Url, Value};
+use ringbar_client::{Credentials, Dict, Error, JoinOptions, Session, TlsRoots, Url, Value};
 
 use crate::management::MANAGEMENT_REALM;
 use crate::management::password;
@@ -20,21 +22,54 @@ pub(crate) const PAIR_PROCEDURE: &str = "ringbar.management.owner.pair";
 /// but never answers ends the command with an error.
 const PAIR_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What `ringbar pair` was asked.
+#[derive(Debug)]
+pub(crate) struct Pairing<'a> {
+    /// The activation code the node printed.
+    pub(crate) code: &'a str,
+    /// The management service's URL.
+    pub(crate) management: &'a str,
+    /// The CA file that vouches for a `wss://` service.
+    pub(crate) management_ca: Option<&'a Path>,
+    /// Whether the password may cross a network in clear text.
+    pub(crate) allow_plain_ws: bool,
+    /// The owner.
+    pub(crate) user: &'a str,
+    /// A name for the node.
+    pub(crate) name: Option<&'a str>,
+    /// Where the password is, if not in the environment or a prompt.
+    pub(crate) password_file: Option<&'a Path>,
+}
+
 /// Runs `ringbar pair`; the exit code says how it went.
-pub(crate) fn run(
-    code: &str,
-    management: &str,
-    user: &str,
-    name: Option<&str>,
-    password_file: Option<&Path>,
-) -> ExitCode {
-    let password = match password::read_existing(password_file) {
-        Ok(password) => password,
-        Err(error) => return fail(EXIT_FAILURE, &error.to_string()),
-    };
-    let url = match Url::parse(management) {
+pub(crate) fn run(pairing: &Pairing<'_>) -> ExitCode {
+    let user = pairing.user;
+    let url = match Url::parse(pairing.management) {
         Ok(url) => url,
         Err(error) => return fail(EXIT_CONFIG, &error.to_string()),
+    };
+    if !url.tls && !url.is_loopback() && !pairing.allow_plain_ws {
+        return fail(
+            EXIT_CONFIG,
+            &format!(
+                "refusing to send the password of '{user}' in clear text to {url}: use the service's wss:// URL, or --allow-plain-ws on a network you trust"
+            ),
+        );
+    }
+    let roots = match (url.tls, pairing.management_ca) {
+        (true, Some(ca)) => TlsRoots::from_ca_files(&[ca]).map(Some),
+        _ => Ok(None),
+    };
+    let options = match roots {
+        Ok(roots) => JoinOptions {
+            roots,
+            ..JoinOptions::default()
+        },
+        Err(error) => return fail(EXIT_CONFIG, &format!("--management-ca: {error}")),
+    };
+    let password = match password::read_existing(pairing.password_file) {
+        Ok(password) => password,
+        Err(error) => return fail(EXIT_FAILURE, &error.to_string()),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -48,7 +83,8 @@ pub(crate) fn run(
         ticket: password,
     };
     let paired = runtime.block_on(async {
-        tokio::time::timeout(PAIR_TIMEOUT, pair(&url, &credentials, code, name))
+        let pair = pair(&url, &options, &credentials, pairing.code, pairing.name);
+        tokio::time::timeout(PAIR_TIMEOUT, pair)
             .await
             .unwrap_or_else(|_| Err(Error::Timeout(format!("pairing at {url}"))))
     });
@@ -80,11 +116,12 @@ pub(crate) fn run(
 /// Joins as the owner and pairs; the node's key and name.
 async fn pair(
     url: &Url,
+    options: &JoinOptions,
     credentials: &Credentials,
     code: &str,
     name: Option<&str>,
 ) -> Result<(String, String), Error> {
-    let mut session = Session::join(url, MANAGEMENT_REALM, credentials).await?;
+    let mut session = Session::join_with(url, MANAGEMENT_REALM, credentials, options).await?;
     let mut kwargs = Dict::new();
     if let Some(name) = name {
         kwargs.insert("name", name);

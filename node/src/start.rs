@@ -12,12 +12,12 @@ use ringbar_engine::{Router, ShutdownHandle};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use ringbar_client::Url;
-
+use crate::config::uplink::Uplink as UplinkConfig;
 use crate::config::{self, LoadError, Overrides};
 use crate::control;
 use crate::init;
 use crate::key::{self, InstanceKey};
+use crate::managed::{self, ManagedError};
 use crate::metrics;
 use crate::pidfile::{self, PidFile};
 use crate::uplink;
@@ -85,7 +85,7 @@ pub(crate) fn run_with(
         }
     };
     if let Some(uplink) = &loaded.uplink {
-        match managed_router(dir, &uplink.url, &key, overrides, &mut signals) {
+        match managed_router(dir, uplink, &key, overrides, &mut signals) {
             Ok(Some(router)) => loaded.router = router,
             Ok(None) => {
                 pid_file.remove();
@@ -141,15 +141,14 @@ pub(crate) fn run_with(
 /// while waiting.
 fn managed_router(
     dir: &Path,
-    url: &str,
+    uplink: &UplinkConfig,
     key: &InstanceKey,
     overrides: Overrides,
     signals: &mut Signals,
 ) -> Result<Option<RouterConfig>, ExitCode> {
-    let url = Url::parse(url).map_err(|error| fail(format!("ringbar.management.url: {error}")))?;
     let cached = uplink::cached(dir);
-    let configs = uplink::spawn(dir, url, key.signing_key().clone(), cached.is_some())
-        .map_err(|error| fail(format!("cannot start the uplink: {error}")))?;
+    let configs =
+        uplink::spawn(dir, uplink, key.signing_key().clone(), cached.is_some()).map_err(fail)?;
     let text = match cached {
         Some(text) => text,
         None => loop {
@@ -168,8 +167,13 @@ fn managed_router(
             }
         },
     };
-    let managed = config::load_json(dir, uplink::managed_path(dir), &text, overrides)
-        .map_err(|error| config_failure(&error, "; nothing was started"))?;
+    let managed = match managed::load(dir, &text, overrides) {
+        Ok(managed) => managed,
+        Err(ManagedError::Invalid(error)) => {
+            return Err(config_failure(&error, "; nothing was started"));
+        }
+        Err(refused) => return Err(fail(format!("{refused}; nothing was started"))),
+    };
     for warning in &managed.warnings {
         tracing::warn!("{warning}");
     }

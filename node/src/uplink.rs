@@ -1,10 +1,14 @@
-//! The node's uplink to its management service (`ringbar.management.url`):
+//! The node's uplink to its management service (`ringbar.management`):
 //! a WAMP session on the management realm, authenticated with the
 //! instance key (WAMP-cryptosign), on a thread of its own.
 //!
 //! ```text
-//!  join ──► role "pairing": activation code (a new one when it expires)
-//!      │      └─ on_paired ──► "Instance paired. Owner is 'NAME'." ──► join again
+//!  join ──► the service proves its key (router authentication, bound to
+//!      │    the TLS channel on wss://): the pinned one, or any while none
+//!      │    is pinned; else refused with both keys named
+//!      ├──► role "pairing": activation code (a new one when it expires)
+//!      │      └─ on_paired ──► "Instance paired. Owner is 'NAME'." ──► the
+//!      │         service's key is pinned (trust on first use) ──► join again
 //!      └──► role "node": get_config ──► check, cache in DIR/managed-config.json
 //!             ├─ first config ──► the node starts routing with it
 //!             ├─ on_config ──► checked and cached for the next start
@@ -20,14 +24,16 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use ringbar_client::{Credentials, Dict, Error, Incoming, Session, Url, Value};
+use ringbar_client::{
+    Credentials, Dict, Error, Incoming, JoinOptions, RouterKey, Session, TlsRoots, Url, Value,
+};
 
-use crate::config::{self, Overrides};
+use crate::config::Overrides;
+use crate::config::uplink::Uplink as UplinkConfig;
 use crate::control;
+use crate::key::pinned::{self, MANAGEMENT_KEY_FILE};
+use crate::managed;
 use crate::management::MANAGEMENT_REALM;
-
-/// Where the configuration from the management service is cached.
-pub(crate) const MANAGED_CONFIG_FILE: &str = "managed-config.json";
 
 /// The first wait before joining again.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -46,28 +52,46 @@ const ON_CONFIG: &str = "ringbar.management.node.on_config";
 
 /// The cached configuration of `dir`, when the node was configured before.
 pub(crate) fn cached(dir: &Path) -> Option<String> {
-    std::fs::read_to_string(dir.join(MANAGED_CONFIG_FILE)).ok()
+    std::fs::read_to_string(managed::path(dir)).ok()
 }
 
-/// Starts the uplink of the node `dir` to `url`. The first configuration
-/// the service sends arrives on the receiver when `configured` is false
-/// (the node waits for it); later ones are only cached.
+/// Starts the uplink of the node `dir` to the service of `config`. The
+/// first configuration the service sends arrives on the receiver when
+/// `configured` is false (the node waits for it); later ones are only
+/// cached. Fails when the pinned key or the CA files cannot be read.
 pub(crate) fn spawn(
     dir: &Path,
-    url: Url,
+    config: &UplinkConfig,
     key: SigningKey,
     configured: bool,
-) -> std::io::Result<Receiver<String>> {
+) -> Result<Receiver<String>, String> {
+    let url = Url::parse(&config.url).map_err(|e| format!("ringbar.management.url: {e}"))?;
+    let pinned = pinned::load(dir).map_err(|e| format!("management service key: {e}"))?;
+    let roots = match (url.tls, config.ca_certificates.is_empty()) {
+        (false, _) => None,
+        (true, true) => Some(TlsRoots::system()),
+        (true, false) => Some(TlsRoots::from_ca_files(&config.ca_certificates)),
+    }
+    .transpose()
+    .map_err(|e| format!("ringbar.management: {e}"))?;
+    if !url.tls && !url.is_loopback() {
+        tracing::warn!(
+            "The uplink to {url} is plain ws:// across a network: configurations travel in clear text and a relay on the path can read and change them; use wss://."
+        );
+    }
     let (sender, receiver) = std::sync::mpsc::sync_channel(1);
     let mut uplink = Uplink {
         dir: dir.to_path_buf(),
         current: cached(dir),
         configured,
         sender,
+        pinned,
+        roots,
     };
     crate::session_thread::spawn("uplink", move || async move {
         uplink.run(&url, key).await;
-    })?;
+    })
+    .map_err(|e| format!("cannot start the uplink: {e}"))?;
     Ok(receiver)
 }
 
@@ -79,6 +103,10 @@ struct Uplink {
     /// Whether the node has its configuration (so it routes).
     configured: bool,
     sender: SyncSender<String>,
+    /// The management service's key this node trusts, once known.
+    pinned: Option<[u8; 32]>,
+    /// What vouches for a `wss://` service's certificate.
+    roots: Option<TlsRoots>,
 }
 
 /// How one session ended without an error.
@@ -104,14 +132,39 @@ impl Uplink {
                         retry = FIRST_RETRY;
                     }
                     let wait = jittered(retry);
-                    let state = if connected { "lost" } else { "unreachable" };
-                    tracing::warn!(
-                        "Management service at {url} {state} ({error}); the node keeps routing; retrying in {:.1} s.",
-                        wait.as_secs_f64()
-                    );
+                    self.log_failure(url, &error, connected, wait);
                     tokio::time::sleep(wait).await;
                     retry = (retry * 2).min(MAX_RETRY);
                 }
+            }
+        }
+    }
+
+    /// One line for a session that failed: a service that did not prove
+    /// the key this node trusts is refused with both keys and the fix.
+    fn log_failure(&self, url: &Url, error: &Error, connected: bool, wait: Duration) {
+        let secs = wait.as_secs_f64();
+        let pin = self.dir.join(MANAGEMENT_KEY_FILE);
+        match error {
+            Error::RouterKeyMismatch {
+                expected, offered, ..
+            } => tracing::error!(
+                "Refusing the management service at {url}: it proved the key {offered}, but this node trusts {expected} ({}). If the service's key changed on purpose, put the new key in that file (or delete the file: the node then trusts the next service it joins) and restart the node; the node keeps routing; retrying in {secs:.1} s.",
+                pin.display()
+            ),
+            Error::RouterNotProven { reason, .. } => {
+                let expected = self
+                    .pinned
+                    .map_or_else(|| "any key (none pinned yet)".to_owned(), hex::encode);
+                tracing::error!(
+                    "Refusing the management service at {url}: it did not prove that it holds the key this node trusts, {expected}: {reason}. Check ringbar.management.url (is it a ringbar management service?); the node keeps routing; retrying in {secs:.1} s."
+                );
+            }
+            _ => {
+                let state = if connected { "lost" } else { "unreachable" };
+                tracing::warn!(
+                    "Management service at {url} {state} ({error}); the node keeps routing; retrying in {secs:.1} s."
+                );
             }
         }
     }
@@ -122,20 +175,57 @@ impl Uplink {
         credentials: &Credentials,
         connected: &mut bool,
     ) -> Result<Ended, Error> {
-        let session = Session::join(url, MANAGEMENT_REALM, credentials).await?;
+        let options = JoinOptions {
+            roots: self.roots.clone(),
+            router_key: self.pinned.map_or(RouterKey::Any, RouterKey::Pinned),
+        };
+        let session = Session::join_with(url, MANAGEMENT_REALM, credentials, &options).await?;
         *connected = true;
+        let proved = session.router_key().unwrap_or_default();
         tracing::info!("Connected to management service at {url}.");
+        tracing::debug!(
+            "The management service proved the key {}.",
+            hex::encode(proved)
+        );
         match session.authrole() {
-            "pairing" => self.pairing(session).await,
-            "node" => self.managed(session).await,
+            "pairing" => self.pairing(session, url, proved).await,
+            "node" => {
+                self.pin(url, proved, "when it first served this paired node");
+                self.managed(session).await
+            }
             other => Err(Error::Protocol(format!(
                 "the management service gave this node the role '{other}' (expected 'pairing' or 'node')"
             ))),
         }
     }
 
+    /// Pins `key`, which the service at `url` proved, when no key is
+    /// pinned yet (trust on first use), and says so.
+    fn pin(&mut self, url: &Url, key: [u8; 32], when: &str) {
+        if self.pinned.is_some() {
+            return;
+        }
+        match pinned::store(&self.dir, key, &format!("learned from {url} {when}")) {
+            Ok(path) => tracing::info!(
+                "Management service key {} pinned in {} (trust on first use): from now on this node joins only a service that proves it.",
+                hex::encode(key),
+                path.display()
+            ),
+            Err(error) => tracing::warn!(
+                "cannot pin the management service key {}: {error}; it is trusted until the node stops",
+                hex::encode(key)
+            ),
+        }
+        self.pinned = Some(key);
+    }
+
     /// Not paired: show activation codes until an owner pairs the node.
-    async fn pairing(&mut self, mut session: Session) -> Result<Ended, Error> {
+    async fn pairing(
+        &mut self,
+        mut session: Session,
+        url: &Url,
+        proved: [u8; 32],
+    ) -> Result<Ended, Error> {
         session.subscribe(ON_PAIRED, Dict::new()).await?;
         loop {
             let result = session
@@ -169,6 +259,7 @@ impl Uplink {
                                 .and_then(Value::as_str)
                                 .unwrap_or_default();
                             tracing::info!("Instance paired. Owner is '{owner}'.");
+                            self.pin(url, proved, "at its first pairing");
                             let _ = session.leave().await;
                             return Ok(Ended::Paired);
                         }
@@ -222,8 +313,8 @@ impl Uplink {
         if self.current.as_deref() == Some(text) {
             return;
         }
-        let path = self.dir.join(MANAGED_CONFIG_FILE);
-        if let Err(error) = config::load_json(&self.dir, path.clone(), text, Overrides::default()) {
+        let path = managed::path(&self.dir);
+        if let Err(error) = managed::load(&self.dir, text, Overrides::default()) {
             tracing::warn!(
                 "The management service sent a configuration this node cannot run; keeping the current one:\n{error}"
             );
@@ -280,10 +371,4 @@ fn from_json(value: &serde_json::Value) -> Value {
                 .collect(),
         ),
     }
-}
-
-/// Where a node waits for its first configuration (not yet paired, or
-/// paired but never configured).
-pub(crate) fn managed_path(dir: &Path) -> PathBuf {
-    dir.join(MANAGED_CONFIG_FILE)
 }

@@ -123,7 +123,7 @@ fn init_refuses_a_management_url_that_is_not_websocket() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);
     assert!(
-        stderr.contains("\"http://127.0.0.1:9000\": expected a ws:// URL"),
+        stderr.contains("\"http://127.0.0.1:9000\": expected a ws:// or wss:// URL"),
         "{stderr}"
     );
     assert!(!dir.path.exists(), "nothing is written");
@@ -147,4 +147,63 @@ fn check_names_a_bad_uplink_by_its_path() {
         ),
         "{stderr}"
     );
+}
+
+#[test]
+fn init_pins_a_given_management_key_and_names_the_ca_file() {
+    let dir = Scratch::new("init-pinned");
+    let ca = std::env::temp_dir().join(format!("ringbar-init-ca-{}.pem", std::process::id()));
+    fs::write(&ca, "a CA file").unwrap();
+    let key = "ab".repeat(32);
+    let url = "wss://manage.example.com/ws";
+    let args = ["--management", url, "--management-key", &key];
+    let output = run(&[
+        &["init", dir.arg()][..],
+        &args,
+        &["--management-ca", ca.to_str().unwrap()],
+    ]
+    .concat());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let pinned = fs::read_to_string(dir.path.join("management-key.pub")).unwrap();
+    assert!(
+        pinned.contains(&format!("public-key-ed25519: {key}\n")),
+        "{pinned}"
+    );
+    let config = fs::read_to_string(dir.path.join("config.json")).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(value["ringbar"]["management"]["url"], url);
+    assert_eq!(
+        value["ringbar"]["management"]["ca_certificates"],
+        serde_json::json!([ca.canonicalize().unwrap()])
+    );
+    assert_eq!(run(&["check", dir.arg()]).status.code(), Some(0));
+    // once the CA file is gone, check names it by its path
+    fs::remove_file(&ca).unwrap();
+    let output = run(&["check", dir.arg()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("config.json: ringbar.management.ca_certificates[0]: "),
+        "{stderr}"
+    );
+
+    // a key needs an uplink, and must be a key
+    let other = Scratch::new("init-bad-key");
+    let without = run(&["init", other.arg(), "--management-key", &key]);
+    assert_eq!(without.status.code(), Some(2), "{}", text(&without.stderr));
+    let bad = run(&[
+        "init",
+        other.arg(),
+        "--management",
+        url,
+        "--management-key",
+        "12",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("is not an Ed25519 public key"),
+        "{}",
+        text(&bad.stderr)
+    );
+    assert!(!other.path.exists(), "nothing is written");
 }

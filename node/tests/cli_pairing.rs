@@ -11,6 +11,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -89,8 +90,8 @@ impl Drop for Running {
     }
 }
 
-/// `ringbar pair CODE ...` with the password in the environment.
-fn pair(code: &str, url: &str, password: &str) -> Output {
+/// `ringbar pair CODE ... EXTRA...` with the password in the environment.
+fn pair(code: &str, url: &str, password: &str, extra: &[&str]) -> Output {
     ringbar()
         .args([
             "pair",
@@ -102,6 +103,7 @@ fn pair(code: &str, url: &str, password: &str) -> Output {
             "--name",
             "edge1",
         ])
+        .args(extra)
         .env("RINGBAR_PASSWORD", password)
         .stdin(Stdio::null())
         .output()
@@ -322,6 +324,58 @@ fn unpair(url: &str, node_key: &str) {
     });
 }
 
+/// `ringbar management init DIR` with the service on `mgmt_port` and
+/// paired nodes' routers on `node_port`, and the owners alice and bob.
+fn management_dir(dir: &Path, mgmt_port: u16, node_port: u16) {
+    assert!(
+        run(&["management", "init", dir.to_str().unwrap()])
+            .status
+            .success()
+    );
+    for (file, from, to) in [
+        ("config.json", 9000, mgmt_port),
+        ("node-config.json", 8080, node_port),
+    ] {
+        let path = dir.join(file);
+        let config = std::fs::read_to_string(&path).unwrap();
+        let edited = config.replace(&format!("\"port\": {from}"), &format!("\"port\": {to}"));
+        assert_ne!(config, edited, "{file} has port {from}");
+        std::fs::write(&path, edited).unwrap();
+    }
+    for (name, password) in [("alice", "correct horse"), ("bob", "battery staple")] {
+        let added = ringbar()
+            .args(["management", "adduser", dir.to_str().unwrap(), name])
+            .env("RINGBAR_PASSWORD", password)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(added.status.success(), "{}", text(&added.stderr));
+    }
+}
+
+/// `ringbar init DIR ARGS...` (e.g. `--management URL`), with no
+/// node-wide listener but the uplink (no fixed ports in tests: `init` may
+/// configure e.g. a metrics endpoint).
+fn init_node(dir: &Path, args: &[&str]) {
+    let output = run(&[&["init", dir.to_str().unwrap()], args].concat());
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let node_config = dir.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&node_config).unwrap()).unwrap();
+    let settings = config["ringbar"].as_object_mut().unwrap();
+    settings.retain(|key, _| key == "management");
+    std::fs::write(&node_config, config.to_string()).unwrap();
+}
+
+/// The activation code in a node's `Activation code: ` line.
+fn activation_code(line: &str) -> String {
+    line.rsplit("Activation code: ")
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
 #[test]
 fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
     let root = Scratch::new("pairing");
@@ -332,51 +386,14 @@ fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
     let (mgmt_port, node_port) = (free_port(), free_port());
     let url = format!("ws://127.0.0.1:{mgmt_port}/ws");
 
-    assert!(run(&["management", "init", mgmt_arg]).status.success());
-    for (file, from, to) in [
-        ("config.json", 9000, mgmt_port),
-        ("node-config.json", 8080, node_port),
-    ] {
-        let path = mgmt.join(file);
-        let config = std::fs::read_to_string(&path).unwrap();
-        let edited = config.replace(&format!("\"port\": {from}"), &format!("\"port\": {to}"));
-        assert_ne!(config, edited, "{file} has port {from}");
-        std::fs::write(&path, edited).unwrap();
-    }
-    for (name, password) in [("alice", "correct horse"), ("bob", "battery staple")] {
-        let added = ringbar()
-            .args(["management", "adduser", mgmt_arg, name])
-            .env("RINGBAR_PASSWORD", password)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(added.status.success(), "{}", text(&added.stderr));
-    }
+    management_dir(&mgmt, mgmt_port, node_port);
     let service = Running::start("the management service", &["management", "start", mgmt_arg]);
     service.wait_for("Management API ready");
 
-    assert!(
-        run(&["init", node_arg, "--management", &url])
-            .status
-            .success()
-    );
-    // no fixed ports in tests: drop any other node-wide listener `init`
-    // configures (e.g. a metrics endpoint), keep the uplink
-    let node_config = node.join("config.json");
-    let mut config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&node_config).unwrap()).unwrap();
-    let settings = config["ringbar"].as_object_mut().unwrap();
-    settings.retain(|key, _| key == "management");
-    std::fs::write(&node_config, config.to_string()).unwrap();
+    init_node(&node, &["--management", &url]);
     let first = Running::start("the node", &["start", node_arg, "--cores", "1"]);
     first.wait_for(&format!("Connected to management service at {url}."));
-    let line = first.wait_for("Activation code: ");
-    let code = line
-        .rsplit("Activation code: ")
-        .next()
-        .unwrap()
-        .trim()
-        .to_owned();
+    let code = activation_code(&first.wait_for("Activation code: "));
 
     // a wrong code, a wrong password, then the right ones
     assert!(
@@ -388,13 +405,13 @@ fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
     } else {
         "AAAA-AAAA-AAAA"
     };
-    let wrong = pair(wrong_code, &url, "correct horse");
+    let wrong = pair(wrong_code, &url, "correct horse", &[]);
     assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong.stderr));
     assert!(text(&wrong.stderr).contains("ringbar.management.error.invalid_code"));
-    let refused = pair(&code, &url, "wrong horse");
+    let refused = pair(&code, &url, "wrong horse", &[]);
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
     assert!(text(&refused.stderr).contains("check the user name and password"));
-    let paired = pair(&code, &url, "correct horse");
+    let paired = pair(&code, &url, "correct horse", &[]);
     assert!(paired.status.success(), "{}", text(&paired.stderr));
     assert!(
         text(&paired.stdout).contains("Node 'edge1' ("),
@@ -403,7 +420,7 @@ fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
     );
     assert!(text(&paired.stdout).contains("is paired with owner 'alice'."));
     // the code was one-time
-    let again = pair(&code, &url, "correct horse");
+    let again = pair(&code, &url, "correct horse", &[]);
     assert_eq!(again.status.code(), Some(2));
 
     first.wait_for("Instance paired. Owner is 'alice'.");
@@ -449,4 +466,201 @@ fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
         "{}",
         text(&nodes.stdout)
     );
+}
+
+/// A test CA and a certificate for 127.0.0.1 that it signed, in `dir`:
+/// `ca.pem`, `server.crt`, `server.key`; the CA file.
+fn test_certificates(dir: &Path) -> std::path::PathBuf {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("server.crt"), server.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+    dir.join("ca.pem")
+}
+
+/// Adds a WebSocket transport on TLS on `port` to the management
+/// service's config in `dir` (its certificate from [`test_certificates`]);
+/// the plain one stays on loopback for the service's own backend.
+fn serve_wss(dir: &Path, port: u16) {
+    let path = dir.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let transports = config["workers"][0]["transports"].as_array_mut().unwrap();
+    let mut tls = transports[0].clone();
+    tls["endpoint"]["port"] = port.into();
+    tls["endpoint"]["tls"] = serde_json::json!({"key": "server.key", "certificate": "server.crt"});
+    transports.push(tls);
+    std::fs::write(&path, config.to_string()).unwrap();
+}
+
+/// The key a management service logs at start.
+fn service_key(service: &Running) -> String {
+    let line = service.wait_for("Management service key: ");
+    let key = line.split("Management service key: ").nth(1).unwrap();
+    key.split(' ').next().unwrap().to_owned()
+}
+
+#[test]
+fn over_wss_the_node_pins_its_service_and_refuses_another() {
+    let root = Scratch::new("pairing-wss");
+    std::fs::create_dir_all(&root.path).unwrap();
+    let (mgmt, node) = (root.path.join("mgmt"), root.path.join("node"));
+    let (mgmt_arg, node_arg) = (mgmt.to_str().unwrap(), node.to_str().unwrap());
+    let (mgmt_port, wss_port, node_port) = (free_port(), free_port(), free_port());
+    let wss = format!("wss://127.0.0.1:{wss_port}/ws");
+    management_dir(&mgmt, mgmt_port, node_port);
+    let ca = test_certificates(&mgmt);
+    let ca_arg = ca.to_str().unwrap();
+    serve_wss(&mgmt, wss_port);
+    let service = Running::start("the management service", &["management", "start", mgmt_arg]);
+    service.wait_for("Management API ready");
+    let key = service_key(&service);
+
+    // the node learns the service's key when it is first paired
+    init_node(&node, &["--management", &wss, "--management-ca", ca_arg]);
+    let first = Running::start("the node", &["start", node_arg, "--cores", "1"]);
+    let code = activation_code(&first.wait_for("Activation code: "));
+    assert!(
+        !node.join("management-key.pub").exists(),
+        "pinned before pairing"
+    );
+    // the password crosses a network only on TLS; the system's roots do
+    // not know the test CA
+    let plain = pair(&code, "ws://192.0.2.1:9000/ws", "correct horse", &[]);
+    assert_eq!(plain.status.code(), Some(2), "{}", text(&plain.stderr));
+    assert!(
+        text(&plain.stderr).contains("--allow-plain-ws"),
+        "{}",
+        text(&plain.stderr)
+    );
+    let unknown_ca = pair(&code, &wss, "correct horse", &[]);
+    assert_eq!(
+        unknown_ca.status.code(),
+        Some(1),
+        "{}",
+        text(&unknown_ca.stderr)
+    );
+    assert!(
+        text(&unknown_ca.stderr).contains("TLS handshake"),
+        "{}",
+        text(&unknown_ca.stderr)
+    );
+    let paired = pair(&code, &wss, "correct horse", &["--management-ca", ca_arg]);
+    assert!(paired.status.success(), "{}", text(&paired.stderr));
+    first.wait_for("Instance paired. Owner is 'alice'.");
+    let pinned = first.wait_for("(trust on first use)");
+    assert!(
+        pinned.contains(&format!("Management service key {key} pinned in ")),
+        "{pinned}"
+    );
+    let file = std::fs::read_to_string(node.join("management-key.pub")).unwrap();
+    assert!(
+        file.contains(&format!("public-key-ed25519: {key}\n")),
+        "{file}"
+    );
+    first.wait_for("Instance started.");
+
+    // a managed config may not serve the node directory
+    let node_key = text(&paired.stdout)
+        .split(['(', ')'])
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let served = serde_json::json!({
+        "version": 2,
+        "workers": [{"type": "router",
+            "realms": [{"name": "realm1", "roles": [{"name": "anonymous", "permissions": []}]}],
+            "transports": [{"type": "web", "endpoint": {"type": "tcp", "port": node_port},
+                "paths": {"/": {"type": "static", "directory": node_arg}}}]}]
+    });
+    let url = format!("ws://127.0.0.1:{mgmt_port}/ws");
+    runtime().block_on(async {
+        let mut alice = owner(&url, "alice", "correct horse").await;
+        alice
+            .call(
+                "ringbar.management.owner.set_node_config",
+                vec![
+                    Value::from(node_key.as_str()),
+                    Value::from(served.to_string()),
+                ],
+                Dict::new(),
+            )
+            .await
+            .unwrap();
+        alice.leave().await.unwrap();
+    });
+    let refused = first.wait_for("cannot run; keeping the current one");
+    let refusal = first.wait_for("which holds the node's private key");
+    assert!(
+        refusal.contains("paths./.directory"),
+        "{refused}\n{refusal}"
+    );
+
+    // another service at the same address, after a restart of the node:
+    // the pinned key is kept, the impostor is refused with both keys named
+    assert!(run(&["stop", mgmt_arg]).status.success());
+    drop(service);
+    assert!(run(&["stop", node_arg]).status.success());
+    drop(first);
+    let impostor = root.path.join("impostor");
+    management_dir(&impostor, mgmt_port, node_port);
+    std::fs::copy(mgmt.join("server.crt"), impostor.join("server.crt")).unwrap();
+    std::fs::copy(mgmt.join("server.key"), impostor.join("server.key")).unwrap();
+    serve_wss(&impostor, wss_port);
+    let impostor_arg = impostor.to_str().unwrap();
+    let other = Running::start("the impostor", &["management", "start", impostor_arg]);
+    let other_key = service_key(&other);
+    assert_ne!(other_key, key);
+    let second = Running::start("the restarted node", &["start", node_arg, "--cores", "1"]);
+    second.wait_for("Instance started.");
+    let refusal = second.wait_for("Refusing the management service at ");
+    assert!(
+        refusal.contains(&format!(
+            "it proved the key {other_key}, but this node trusts {key}"
+        )),
+        "{refusal}"
+    );
+    assert!(refusal.contains("management-key.pub"), "{refusal}");
+    assert_eq!(second.count("Connected to management service"), 0);
+
+    // a node given the service's key at init joins only that service
+    let given = root.path.join("given");
+    init_node(
+        &given,
+        &[
+            "--management",
+            &wss,
+            "--management-ca",
+            ca_arg,
+            "--management-key",
+            &key,
+        ],
+    );
+    let third = Running::start("the node given a key", &["start", given.to_str().unwrap()]);
+    let refusal = third.wait_for("Refusing the management service at ");
+    assert!(
+        refusal.contains(&format!("but this node trusts {key}")),
+        "{refusal}"
+    );
+    assert_eq!(third.count("Activation code"), 0);
+    drop(third);
+    assert!(run(&["stop", impostor_arg]).status.success());
+    drop(other);
+    let service = Running::start("the management service", &["management", "start", mgmt_arg]);
+    let third = Running::start("the node given a key", &["start", given.to_str().unwrap()]);
+    third.wait_for(&format!("Connected to management service at {wss}."));
+    third.wait_for("Activation code: ");
+    drop(third);
+    assert!(run(&["stop", node_arg]).status.success());
+    drop(second);
+    assert!(run(&["stop", mgmt_arg]).status.success());
+    drop(service);
 }

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from autobahn.wamp.exception import ApplicationError
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from conftest import RINGBAR_BIN, ROUTER_KIND, RouterProcess, _finish, _start_or_fail
 from test_auth import REFUSED, Ed25519Key, authenticating, cryptosign, ticket
@@ -185,3 +186,42 @@ def test_owners_with_a_password_use_the_api_and_roles_stay_in_their_part(service
             await s.close()
 
     run(body())
+
+
+
+def challenge_extra(service, transport, authextra):
+    """The CHALLENGE's extra that a node joining with `authextra` gets."""
+    seen = {}
+
+    def answer(challenge):
+        seen.update(challenge.extra)
+        return NODE.sign_challenge(challenge)
+
+    async def body():
+        factory = authenticating(["cryptosign"], None, authextra, answer)
+        s = await connect(service, transport, "json", realm=REALM, factory=factory)
+        assert s.joined.result().authrole == "pairing"
+        await s.close()
+
+    run(body())
+    return seen
+
+
+@pytest.mark.parametrize("transport", ["ws", "rs"])
+def test_the_service_proves_its_key_to_a_node_that_sends_a_challenge(service, transport):
+    """WAMP-cryptosign router authentication, in the form Crossbar.io's router
+    answers Autobahn: the node's `authextra.challenge` comes back signed with the
+    service's instance key (`pubkey`, `signature` = signature then the message)."""
+    key_file = (service.dir / "key.pub").read_text()
+    service_key = re.search(r"public-key-ed25519: ([0-9a-f]{64})", key_file).group(1)
+    challenge = os.urandom(32)
+    extra = challenge_extra(
+        service, transport, {"pubkey": NODE.public_key(), "challenge": challenge.hex()}
+    )
+    assert extra["pubkey"] == service_key, extra
+    signed = bytes.fromhex(extra["signature"])
+    assert signed[64:] == challenge, extra
+    Ed25519PublicKey.from_public_bytes(bytes.fromhex(service_key)).verify(signed[:64], challenge)
+    # a node that sends no challenge gets no proof
+    extra = challenge_extra(service, transport, {"pubkey": NODE.public_key()})
+    assert "signature" not in extra and "pubkey" not in extra, extra

@@ -8,8 +8,14 @@
 //! value, so a signature cannot be replayed over another TLS connection.
 //! `tls-unique` is refused with the reason: rustls does not expose the
 //! Finished message it is made of.
+//!
+//! Router authentication: a client that sends its own challenge in
+//! `authextra.challenge` gets the router's public key (`pubkey`) and
+//! signature (`signature`: the signature, then the message signed) in the
+//! CHALLENGE, as Crossbar.io sends them, when a dynamic authenticator holds
+//! a router key; bound to the channel like the client's.
 
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, Verifier, VerifyingKey};
 use ringbar_protocol::value::{Dict, Value};
 
 use super::{
@@ -75,18 +81,17 @@ fn start(
     }
     let challenge = random_bytes::<32>()?;
     let binding = channel_id.map_or(Value::Null, |_| Value::from(TLS_EXPORTER));
-    let extra: Dict = [
+    let mut extra: Dict = [
         ("challenge", Value::from(hex::encode(challenge))),
         ("channel_binding", binding),
     ]
     .into_iter()
     .collect();
-    let mut message = challenge;
-    if let Some(channel_id) = channel_id {
-        for (byte, id) in message.iter_mut().zip(channel_id) {
-            *byte ^= id;
-        }
+    if let Some((pubkey, signature)) = router_signature(provider, hello, channel_id)? {
+        extra.insert("pubkey", hex::encode(pubkey));
+        extra.insert("signature", signature);
     }
+    let message = bound(challenge, channel_id);
     let pending = Pending {
         key: grant
             .as_ref()
@@ -100,6 +105,41 @@ fn start(
         },
     };
     Ok((extra, pending))
+}
+
+/// The router's key and signature (hex of the signature, then the message
+/// signed) of the client's `authextra.challenge`, when the client sent one
+/// and the authenticator holds a router key.
+fn router_signature(
+    provider: &Provider<CryptosignPrincipal>,
+    hello: &HelloInfo<'_>,
+    channel_id: Option<[u8; 32]>,
+) -> Result<Option<([u8; 32], String)>, Refusal> {
+    let (Some(text), Provider::Dynamic(authenticator)) = (extra_str(hello, "challenge"), provider)
+    else {
+        return Ok(None);
+    };
+    let mut challenge = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut challenge).map_err(|_| {
+        Refusal::not_authorized("authextra.challenge is not 32 bytes in hex (64 hex digits)")
+    })?;
+    let message = bound(challenge, channel_id);
+    Ok(authenticator.router_key(hello.realm).map(|key| {
+        let mut signed = key.sign(&message).to_bytes().to_vec();
+        signed.extend_from_slice(&message);
+        (key.verifying_key().to_bytes(), hex::encode(signed))
+    }))
+}
+
+/// `challenge` XOR the channel id, when the session is bound to its TLS
+/// channel.
+fn bound(mut challenge: [u8; 32], channel_id: Option<[u8; 32]>) -> [u8; 32] {
+    if let Some(channel_id) = channel_id {
+        for (byte, id) in challenge.iter_mut().zip(channel_id) {
+            *byte ^= id;
+        }
+    }
+    challenge
 }
 
 /// The channel id the client asks to bind to with `channel_binding`:
@@ -545,5 +585,80 @@ mod tests {
             Some(Value::from("tls-exporter"))
         );
         assert_eq!(binding(None), Some(Value::Null));
+    }
+
+    /// [`EveryKey`] with a router key that proves the router.
+    #[derive(Debug)]
+    struct ProvingRouter(SigningKey);
+
+    impl Authenticator<CryptosignPrincipal> for ProvingRouter {
+        fn principal(
+            &self,
+            realm: &str,
+            authid: Option<&str>,
+            credential: Option<&[u8]>,
+        ) -> Option<(String, CryptosignPrincipal)> {
+            EveryKey.principal(realm, authid, credential)
+        }
+
+        fn router_key(&self, _realm: &str) -> Option<&SigningKey> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_router_key_signs_the_client_challenge_bound_to_the_channel() {
+        let channel_id = [0x33; 32];
+        let plain = Channel::default();
+        let tls = Channel {
+            is_tls: true,
+            tls_exporter: Some(channel_id),
+            ..Channel::default()
+        };
+        let proving = Provider::Dynamic(std::sync::Arc::new(ProvingRouter(key(9))));
+        let opening = |provider: &Provider<CryptosignPrincipal>, channel, binding, challenge| {
+            let mut hello = Hello::new("realm1", None, &key(1), binding);
+            hello.extra.insert("challenge", challenge);
+            let info = HelloInfo {
+                realm: hello.realm,
+                authid: hello.authid,
+                authextra: Some(&hello.extra),
+                session: 1,
+            };
+            match open(provider, &info, channel) {
+                Opening::Challenge { extra, .. } => Ok(extra),
+                Opening::Refuse(refusal) => Err(refusal),
+                _ => panic!("expected a challenge or a refusal"),
+            }
+        };
+        let challenge = [0x11; 32];
+        for (channel, binding, message) in [
+            (&plain, None, challenge),
+            (
+                &tls,
+                Some("tls-exporter"),
+                bound(challenge, Some(channel_id)),
+            ),
+        ] {
+            let extra = opening(&proving, channel, binding, hex::encode(challenge)).unwrap();
+            let text = |k: &str| extra.get(k).and_then(Value::as_str).unwrap().to_owned();
+            assert_eq!(
+                text("pubkey"),
+                hex::encode(key(9).verifying_key().to_bytes())
+            );
+            let signed = hex::decode(text("signature")).unwrap();
+            assert_eq!(&signed[64..], &message, "{binding:?}");
+            let signature = Signature::from_slice(&signed[..64]).unwrap();
+            assert!(key(9).verifying_key().verify(&message, &signature).is_ok());
+        }
+        // no router key, no proof; a malformed challenge is refused
+        let extra = opening(&provider(), &plain, None, hex::encode(challenge));
+        assert!(extra.unwrap().get("signature").is_none());
+        let refusal = opening(&proving, &plain, None, "xyz".into()).unwrap_err();
+        assert!(
+            refusal.message.contains("authextra.challenge"),
+            "{}",
+            refusal.message
+        );
     }
 }

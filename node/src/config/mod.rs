@@ -184,7 +184,7 @@ fn from_text(
         message,
     })?;
     let router = convert::convert(&root, dir, env, overrides, &mut diag);
-    let uplink = uplink::from_root(&root, &mut diag);
+    let uplink = uplink::from_root(&root, dir, &mut diag);
     let metrics = metrics::from_root(&root, dir, env, &mut diag);
     let guests = guest::from_root(&root, dir, env, &mut diag);
     let (errors, warnings) = diag.into_parts();

@@ -23,6 +23,7 @@ use std::time::SystemTime;
 use ed25519_dalek::SigningKey;
 
 mod origin;
+pub(crate) mod pinned;
 mod tags;
 
 pub(crate) use origin::utc_timestamp;

@@ -2,13 +2,19 @@
 //! its instance key (WAMP-cryptosign), as `node` when it is paired and as
 //! `pairing` when it is unknown or not paired yet; an owner with an
 //! Ed25519 key by their name, as `owner`; the service's own backend
-//! session by the service's instance key, as `service`. Owners with a
+//! session by its key (a new one each start), as `service`. Owners with a
 //! password join by WAMP-ticket, the password checked against its argon2
 //! hash. The service puts this behind every `cryptosign` and `ticket`
 //! method of its transports.
+//!
+//! The service proves itself with its instance key to every cryptosign
+//! session that sends a challenge (WAMP-cryptosign router authentication):
+//! nodes pin that key. It signs whatever 32 bytes a client sends, so it
+//! signs nothing else: the backend joins with a key of its own.
 
 use std::sync::{Arc, OnceLock};
 
+use ed25519_dalek::SigningKey;
 use ringbar_engine::config::{
     Authenticator, CryptosignPrincipal, Grant, Provider, RouterConfig, Secret, TicketPrincipal,
 };
@@ -30,14 +36,21 @@ const SERVICE_ROLE: &str = "service";
 #[derive(Debug)]
 pub(crate) struct StateAuthenticator {
     store: Arc<Store>,
-    /// The service's own public key: its backend session joins with it.
+    /// The backend session's public key: it joins as `service`.
     service_key: [u8; 32],
+    /// The service's instance key, which proves the service to nodes.
+    router_key: SigningKey,
 }
 
 impl StateAuthenticator {
-    /// An authenticator reading `store`; `service_key` joins as `service`.
-    pub(crate) fn new(store: Arc<Store>, service_key: [u8; 32]) -> Self {
-        StateAuthenticator { store, service_key }
+    /// An authenticator reading `store`; `service_key` joins as `service`;
+    /// `router_key` proves the service.
+    pub(crate) fn new(store: Arc<Store>, service_key: [u8; 32], router_key: SigningKey) -> Self {
+        StateAuthenticator {
+            store,
+            service_key,
+            router_key,
+        }
     }
 
     /// Puts this authenticator behind every `cryptosign` and `ticket`
@@ -110,6 +123,10 @@ impl Authenticator<CryptosignPrincipal> for StateAuthenticator {
             },
         };
         Some((authid, principal))
+    }
+
+    fn router_key(&self, realm: &str) -> Option<&SigningKey> {
+        (realm == MANAGEMENT_REALM).then_some(&self.router_key)
     }
 }
 
@@ -221,7 +238,8 @@ mod tests {
         store
             .add_owner("bob", &owner(Credential::Password("$argon2id$x".into())))
             .unwrap();
-        let auth = StateAuthenticator::new(Arc::new(store), [9; 32]);
+        let auth =
+            StateAuthenticator::new(Arc::new(store), [9; 32], SigningKey::from_bytes(&[8; 32]));
         let m = MANAGEMENT_REALM;
         let as_role = |authid: [u8; 32], role: &str| Some((hex::encode(authid), role.to_owned()));
 
@@ -245,6 +263,13 @@ mod tests {
         assert_eq!(
             role(&auth, m, Some("alice"), [9; 32]),
             as_role([9; 32], "service")
+        );
+        // the service proves its own key, on its realm only
+        let router = Authenticator::<CryptosignPrincipal>::router_key(&auth, m);
+        assert_eq!(router, Some(&SigningKey::from_bytes(&[8; 32])));
+        assert_eq!(
+            Authenticator::<CryptosignPrincipal>::router_key(&auth, "realm1"),
+            None
         );
         // nothing outside the management realm
         assert_eq!(role(&auth, "realm1", None, paired), None);
@@ -273,7 +298,8 @@ mod tests {
         store
             .add_owner("alice", &owner(Credential::Ed25519("ab".repeat(32))))
             .unwrap();
-        let auth = StateAuthenticator::new(Arc::new(store), [9; 32]);
+        let auth =
+            StateAuthenticator::new(Arc::new(store), [9; 32], SigningKey::from_bytes(&[8; 32]));
         let m = MANAGEMENT_REALM;
         for name in ["bob", "alice", "carol"] {
             let principal = Authenticator::<TicketPrincipal>::principal(&auth, m, Some(name), None);

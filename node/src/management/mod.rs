@@ -15,6 +15,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use ed25519_dalek::SigningKey;
+
 use crate::cli::ManagementCommand;
 use crate::config::Overrides;
 use crate::{EXIT_FAILURE, init, start};
@@ -114,12 +116,24 @@ fn start_service(dir: &Path, overrides: Overrides) -> ExitCode {
         Ok((key, _)) => key.signing_key().clone(),
         Err(error) => return fail(&format!("instance key: {error}")),
     };
+    tracing::info!(
+        "Management service key: {} (nodes pin it; give it to `ringbar init --management-key`).",
+        hex::encode(key.verifying_key().to_bytes())
+    );
+    // The instance key signs any challenge a client sends: the backend
+    // joins with a key of its own, which lives as long as this process.
+    let mut seed = [0u8; 32];
+    if let Err(error) = getrandom::fill(&mut seed) {
+        return fail(&format!("no randomness for the backend's key: {error}"));
+    }
+    let backend_key = SigningKey::from_bytes(&seed);
     let store = Arc::new(store);
-    let authenticator = StateAuthenticator::new(store.clone(), key.verifying_key().to_bytes());
+    let authenticator =
+        StateAuthenticator::new(store.clone(), backend_key.verifying_key().to_bytes(), key);
     start::run_with(dir, None, overrides, |router| {
         authenticator.install(router);
         let started = backend::local_url(router).and_then(|url| {
-            backend::spawn(dir, store, key, url)
+            backend::spawn(dir, store, backend_key, url)
                 .map_err(|e| format!("cannot start the management backend: {e}"))
         });
         if let Err(error) = started {
