@@ -34,6 +34,8 @@ pub(crate) struct Client {
     registered: HashSet<RegistrationId>,
     /// INVOCATIONs it got and did not answer yet.
     pub(crate) invocations: Vec<RequestId>,
+    /// The call answered last.
+    pub(crate) last_answered_call: Option<RequestId>,
     /// What it read: message names, and ERRORs by URI.
     pub(crate) seen: Seen,
 }
@@ -56,6 +58,7 @@ impl Client {
             registrations: Vec::new(),
             registered: HashSet::new(),
             invocations: Vec::new(),
+            last_answered_call: None,
             seen: Seen::new(),
         }
     }
@@ -75,7 +78,8 @@ impl Client {
         request
     }
 
-    fn expect(&mut self, kind: MessageType, request: RequestId) {
+    /// Awaits the answer to a `kind` request `request` (an id used before).
+    pub(crate) fn expect(&mut self, kind: MessageType, request: RequestId) {
         *self
             .waiting
             .entry((kind.code(), request.get()))
@@ -108,6 +112,9 @@ impl Client {
             Some(n) if *n > 1 => *n -= 1,
             Some(_) => {
                 self.waiting.remove(&key);
+                if kind == MessageType::Call {
+                    self.last_answered_call = Some(request);
+                }
             }
             None => unexpected(
                 self.slot,

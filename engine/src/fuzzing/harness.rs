@@ -182,7 +182,7 @@ impl Harness {
                 procedure,
                 flags,
             } => {
-                if flags & script::call::SAME_REQUEST != 0 {
+                if flags & (script::call::SAME_REQUEST | script::call::ANSWERED_REQUEST) != 0 {
                     // Which calls are in flight is known only once the
                     // answers queued so far are read.
                     self.read(slot).await;
@@ -613,15 +613,21 @@ fn publish(c: &mut Client, topic: &'static str, flags: u8, other: Option<Session
     })
 }
 
-/// CALL with the `script::call` flags: a new call, or (asked for and one
-/// is in flight) one with the request id of a call in flight.
+/// CALL with the `script::call` flags: a new call (with a fresh id, or
+/// the id of the call answered last), or one with the request id of a call
+/// in flight.
 fn call(c: &mut Client, procedure: &'static str, flags: u8) -> Message {
     use script::call::{
-        DISCLOSE_ME, LONG_TIMEOUT, PROGRESS, RECEIVE_PROGRESS, SAME_REQUEST, SHORT_TIMEOUT,
+        ANSWERED_REQUEST, DISCLOSE_ME, LONG_TIMEOUT, PROGRESS, RECEIVE_PROGRESS, SAME_REQUEST,
+        SHORT_TIMEOUT,
     };
     let in_flight = c.calls();
-    let request = match in_flight.first() {
-        Some(first) if flags & SAME_REQUEST != 0 => *first,
+    let request = match (in_flight.first(), c.last_answered_call) {
+        (Some(first), _) if flags & SAME_REQUEST != 0 => *first,
+        (_, Some(answered)) if flags & ANSWERED_REQUEST != 0 && !in_flight.contains(&answered) => {
+            c.expect(MessageType::Call, answered);
+            answered
+        }
         _ => c.request(MessageType::Call),
     };
     let mut options = Dict::new();

@@ -19,13 +19,16 @@ pub(crate) fn check_core(core: &Core) {
         "core {}: calls counted per caller != calls in flight",
         core.id
     );
-    let invocations = dealer.invocations.borrow().len();
-    assert_eq!(
-        dealer.by_call.borrow().len(),
-        invocations,
-        "core {}: invocations by call != invocations in flight",
-        core.id
-    );
+    let invocations = dealer.invocations.borrow();
+    for (call, key) in dealer.by_call.borrow().iter() {
+        assert_eq!(
+            invocations.get(key).map(|i| i.call),
+            Some(*call),
+            "core {}: the invocation of a call is not one in flight for it",
+            core.id
+        );
+    }
+    let invocations = invocations.len();
     let in_flight: usize = dealer.callees.borrow().values().map(|c| c.in_flight).sum();
     assert_eq!(
         in_flight, invocations,

@@ -140,6 +140,9 @@ pub(crate) mod call {
     pub(crate) const SAME_REQUEST: u8 = 16;
     /// `disclose_me`.
     pub(crate) const DISCLOSE_ME: u8 = 32;
+    /// The request id of the call answered last (a new call: ids may be
+    /// used again once their request is done).
+    pub(crate) const ANSWERED_REQUEST: u8 = 64;
 }
 
 /// The meta procedures a [`Step::Meta`] calls.

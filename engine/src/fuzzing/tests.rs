@@ -144,6 +144,23 @@ fn seeds() -> Vec<(&'static str, Vec<u8>, &'static [&'static str])> {
             ],
         ),
         (
+            // A request id used again after its call was canceled with
+            // `skip`, while the callee still holds the first invocation:
+            // the second call's CANCEL `kill` must still reach the callee.
+            "regression-call-id-reused-after-skip",
+            script(&[
+                &[0],
+                &h(0, PLAIN),
+                &h(1, [0, hello::CALL_CANCELING]),
+                &[op::REGISTER, 1, 0, 0, 0, op::READ, 1],
+                &[op::CALL, 0, 0, 0, op::READ, 0, op::CANCEL, 0, 0, 1],
+                &[op::READ, 0, op::CALL, 0, 0, call::ANSWERED_REQUEST],
+                &[op::READ, 1, op::YIELD, 1, 0, 0, op::READ, 0],
+                &[op::CANCEL, 0, 0, 2, op::READ, 1],
+            ]),
+            &["INTERRUPT"],
+        ),
+        (
             "kill-across-cores",
             script(&[
                 &[TWO_CORES],
