@@ -341,6 +341,16 @@ impl Harness {
         self.seen
     }
 
+    /// The realms, held weakly: nothing may keep them once the router is
+    /// gone.
+    pub(crate) fn realms(&self) -> Vec<std::sync::Weak<crate::realm::Realm>> {
+        REALMS
+            .iter()
+            .filter_map(|name| self.shared.realms.get(name))
+            .map(|realm| Arc::downgrade(&realm))
+            .collect()
+    }
+
     /// Sends a message from the client in `slot` (connecting it first when
     /// the slot is empty) and handles it as its transport does.
     async fn send(&mut self, slot: usize, make: impl FnOnce(&mut Client) -> Message) {

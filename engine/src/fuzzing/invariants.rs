@@ -104,6 +104,22 @@ pub(crate) fn check_empty(
     }
 }
 
+/// Once the router is gone (cores, runtime and tasks dropped): its realms
+/// are freed (nothing keeps one alive through a reference cycle).
+pub(crate) fn check_freed(realms: &[std::sync::Weak<crate::realm::Realm>]) {
+    for realm in realms {
+        if let Some(realm) = realm.upgrade() {
+            panic_freed(&realm.name);
+        }
+    }
+}
+
+// Failing loudly is this harness's job: the fuzzer and the tests catch it.
+#[allow(clippy::panic)]
+fn panic_freed(name: &str) -> ! {
+    panic!("realm {name} outlived the router (a reference cycle keeps it)")
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

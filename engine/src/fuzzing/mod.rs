@@ -43,13 +43,19 @@ fn run(data: &[u8]) -> client::Seen {
     else {
         return client::Seen::new();
     };
-    tokio::task::LocalSet::new().block_on(&runtime, async move {
+    let local = tokio::task::LocalSet::new();
+    let (seen, realms) = local.block_on(&runtime, async move {
         let mut harness = Harness::new(setup);
         for step in script {
             harness.run(step).await;
         }
-        harness.finish().await
-    })
+        let realms = harness.realms();
+        (harness.finish().await, realms)
+    });
+    drop(local);
+    drop(runtime);
+    invariants::check_freed(&realms);
+    seen
 }
 
 #[cfg(test)]
