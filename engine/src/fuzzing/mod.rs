@@ -9,7 +9,8 @@
 //! - after every step, each core's dealer tables agree with each other;
 //! - once every session left, every table is empty: sessions, subscriptions,
 //!   registrations, calls, invocations, testaments, per-session counters,
-//!   the core's figures, session ids; and no connection is still held.
+//!   the core's figures, session ids; and no connection is still held;
+//! - once the router is gone, so are its realms (no reference cycle).
 //!
 //! The input format is in [`script`]: hand-written rather than `arbitrary`
 //! derived, so that seeds can be written by hand (`seeds` in the tests) and
