@@ -80,6 +80,15 @@ impl Shared {
         }
     }
 
+    /// Session ids claimed and not released: none once every session left.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn session_ids_in_use(&self) -> usize {
+        self.session_ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
     /// Releases a session id.
     pub(crate) fn release_session_id(&self, id: SessionId) {
         let mut used = self.session_ids.lock().unwrap_or_else(|e| e.into_inner());

@@ -14,6 +14,9 @@ mod core;
 pub mod dealer;
 mod deflate;
 pub mod figures;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod ids;
 mod ip_network;
 mod mailbox;

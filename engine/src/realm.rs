@@ -161,6 +161,16 @@ impl Realm {
         }
     }
 
+    /// Drops the retained events and the event histories: their
+    /// publications hold this realm, so without this a realm no longer
+    /// used would keep itself alive through them.
+    pub(crate) fn forget_events(&self) {
+        *lock(&self.retained) = Retained::default();
+        for history in self.history.values() {
+            lock(history).events.clear();
+        }
+    }
+
     /// The retained events whose topics `matches` accepts: scanned outside
     /// the lock, on a version of the table cloned under it in O(1).
     pub(crate) fn retained(&self, matches: impl Fn(&str) -> bool) -> Vec<Arc<Publication>> {

@@ -25,6 +25,16 @@ pub(crate) struct Realms {
     next_index: AtomicUsize,
 }
 
+impl Drop for Realms {
+    /// The router is gone: its realms go too (see [`Realm::forget_events`]).
+    fn drop(&mut self) {
+        let created = self.created.get_mut().unwrap_or_else(|e| e.into_inner());
+        for realm in self.configured.values().chain(created.values()) {
+            realm.forget_events();
+        }
+    }
+}
+
 impl Realms {
     /// The realms of `configs`; one named [`REALM_TEMPLATE`] is the
     /// template.

@@ -340,3 +340,42 @@ fn an_error_for_anything_but_an_invocation_is_a_protocol_violation() {
         other => panic!("expected ABORT, got {other:?}"),
     }
 }
+
+/// A request id used again after a CANCEL `skip`, while the callee still
+/// holds the first INVOCATION: a CANCEL `kill` of the second call still
+/// interrupts the callee (the first one's late YIELD used to unlink the
+/// second call from its invocation; found by the router-core fuzz target).
+#[test]
+fn a_request_id_used_again_after_a_skip_cancel_can_still_be_killed() {
+    let router = TestRouter::start(1, IoBackend::Epoll);
+    let (mut callee, _) = joined(&router, CALLEE);
+    register(&mut callee, "com.example.slow");
+    let (mut caller, _) = joined(&router, CALLER);
+    let cancel = |c: &mut Client, mode: &str| {
+        c.send(&Message::Cancel(Cancel {
+            request: req(5),
+            options: dict(&[("mode", Value::from(mode))]),
+        }))
+    };
+    call(&mut caller, 5, "com.example.slow", Dict::new(), &[]);
+    let first = invocation(&mut callee);
+    cancel(&mut caller, "skip");
+    expect_error(&mut caller, 5, "wamp.error.canceled");
+    call(&mut caller, 5, "com.example.slow", Dict::new(), &[]);
+    let second = invocation(&mut callee);
+    // The skipped call's late answer goes nowhere.
+    yield_to(&mut callee, &first, Dict::new(), &[Value::from("late")]);
+    cancel(&mut caller, "kill");
+    match callee.recv() {
+        Some(Message::Interrupt(x)) => assert_eq!(x.request, second.request),
+        other => panic!("expected INTERRUPT of the second call, got {other:?}"),
+    }
+    yield_to(&mut callee, &second, Dict::new(), &[Value::from("second")]);
+    match caller.recv() {
+        Some(Message::Result(r)) => {
+            assert_eq!(r.request, req(5));
+            assert_eq!(args(&r.payload).0, Value::List(vec![Value::from("second")]));
+        }
+        other => panic!("expected the second call's RESULT, got {other:?}"),
+    }
+}

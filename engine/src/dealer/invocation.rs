@@ -225,7 +225,13 @@ pub(crate) fn interrupt(core: &Core, interrupt: Interrupt) {
 /// Ends invocation `key` on this core; returns it.
 fn end_invocation(core: &Core, key: (SessionId, RequestId)) -> Option<PendingInvocation> {
     let invocation = core.dealer.invocations.borrow_mut().remove(&key)?;
-    core.dealer.by_call.borrow_mut().remove(&invocation.call);
+    // A call id used again (after a `skip` cancel) maps to the newer
+    // invocation, which this one must not unlink.
+    let mut by_call = core.dealer.by_call.borrow_mut();
+    if by_call.get(&invocation.call) == Some(&key) {
+        by_call.remove(&invocation.call);
+    }
+    drop(by_call);
     if let Some(callee) = core.dealer.callees.borrow_mut().get_mut(&key.0) {
         callee.in_flight = callee.in_flight.saturating_sub(1);
     }

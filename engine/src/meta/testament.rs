@@ -86,6 +86,12 @@ impl Testaments {
             .unwrap_or(0)
     }
 
+    /// Whether no session has an entry: true once every session left.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_session.is_empty()
+    }
+
     /// Takes every testament of a session that goes, `detached` first.
     fn take(&mut self, session: SessionId) -> Vec<Testament> {
         self.by_session

@@ -263,16 +263,23 @@ async fn accept_loop(
 async fn mail_loop(core: Rc<Core>) {
     loop {
         core.shared.mailboxes.wait(core.id).await;
-        core.shared.mailboxes.drain(core.id, |mail| match mail {
-            Mail::Publication(p) => broker::deliver(&core, &p),
-            Mail::KillSession {
-                session,
-                reason,
-                message,
-            } => crate::session::kill_local(&core, session, &reason, message.as_deref()),
-            Mail::Invoke(i) => dealer::invoke(&core, *i),
-            Mail::Interrupt(i) => dealer::interrupt(&core, i),
-            Mail::Answer(a) => dealer::deliver_answer(&core, *a),
-        });
+        core.shared
+            .mailboxes
+            .drain(core.id, |mail| handle_mail(&core, mail));
+    }
+}
+
+/// Does what one mail from another core asks of `core`.
+pub(crate) fn handle_mail(core: &Core, mail: Mail) {
+    match mail {
+        Mail::Publication(p) => broker::deliver(core, &p),
+        Mail::KillSession {
+            session,
+            reason,
+            message,
+        } => crate::session::kill_local(core, session, &reason, message.as_deref()),
+        Mail::Invoke(i) => dealer::invoke(core, *i),
+        Mail::Interrupt(i) => dealer::interrupt(core, i),
+        Mail::Answer(a) => dealer::deliver_answer(core, *a),
     }
 }

@@ -1,0 +1,170 @@
+//! What must hold of a core after every step, and of the whole router once
+//! every session left.
+
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use ringbar_protocol::id::SubscriptionId;
+
+use super::script::REALMS;
+use crate::core::{Core, Shared};
+
+/// After every step: a core's tables agree with each other.
+pub(crate) fn check_core(core: &Core) {
+    let dealer = &core.dealer;
+    let calls = dealer.calls.borrow().len();
+    let counted: usize = dealer.calls_per_caller.borrow().values().sum();
+    assert_eq!(
+        counted, calls,
+        "core {}: calls counted per caller != calls in flight",
+        core.id
+    );
+    let invocations = dealer.invocations.borrow();
+    for (call, key) in dealer.by_call.borrow().iter() {
+        assert_eq!(
+            invocations.get(key).map(|i| i.call),
+            Some(*call),
+            "core {}: the invocation of a call is not one in flight for it",
+            core.id
+        );
+    }
+    let invocations = invocations.len();
+    let in_flight: usize = dealer.callees.borrow().values().map(|c| c.in_flight).sum();
+    assert_eq!(
+        in_flight, invocations,
+        "core {}: invocations counted per callee != invocations in flight",
+        core.id
+    );
+    assert_eq!(
+        core.sessions.borrow().len() as u64,
+        core.figures.sessions.get(),
+        "core {}: the sessions figure != sessions",
+        core.id
+    );
+}
+
+/// Once every session left: nothing of them is left anywhere.
+pub(crate) fn check_empty(
+    shared: &Shared,
+    cores: &[Rc<Core>],
+    subscriptions: &HashSet<SubscriptionId>,
+) {
+    for core in cores {
+        let id = core.id;
+        let dealer = &core.dealer;
+        let left = [
+            ("sessions", core.sessions.borrow().len()),
+            ("local subscribers", core.local_subscribers.borrow().len()),
+            ("calls", dealer.calls.borrow().len()),
+            ("calls per caller", dealer.calls_per_caller.borrow().len()),
+            ("invocations", dealer.invocations.borrow().len()),
+            ("invocations by call", dealer.by_call.borrow().len()),
+            ("callees", dealer.callees.borrow().len()),
+            (
+                "testaments",
+                usize::from(!core.testaments.borrow().is_empty()),
+            ),
+            ("mail backlog", usize::from(core.has_backlog())),
+            ("sessions figure", core.figures.sessions.get() as usize),
+            ("queued bytes", core.figures.queued_bytes.get() as usize),
+        ];
+        for (table, n) in left {
+            assert_eq!(n, 0, "core {id}: {table} left after every session left");
+        }
+    }
+    assert_eq!(
+        shared.session_ids_in_use(),
+        0,
+        "session ids not released after every session left"
+    );
+    for name in REALMS {
+        let Some(realm) = shared.realms.get(name) else {
+            continue;
+        };
+        assert!(
+            realm.subscriptions.is_empty(),
+            "realm {name}: subscriptions left: {}",
+            realm.subscriptions.len()
+        );
+        assert!(
+            realm.registrations.snapshot().is_empty(),
+            "realm {name}: registrations left: {}",
+            realm.registrations.snapshot().len()
+        );
+        assert!(
+            realm.sessions(|_| true).is_empty(),
+            "realm {name}: sessions left in the meta API's list"
+        );
+        for id in subscriptions {
+            assert!(
+                realm.subscribers(*id).is_empty(),
+                "realm {name}: subscription {id} still lists subscribers"
+            );
+        }
+    }
+}
+
+/// Once the router is gone (cores, runtime and tasks dropped): its realms
+/// are freed (nothing keeps one alive through a reference cycle).
+pub(crate) fn check_freed(realms: &[std::sync::Weak<crate::realm::Realm>]) {
+    for realm in realms {
+        if let Some(realm) = realm.upgrade() {
+            panic_freed(&realm.name);
+        }
+    }
+}
+
+// Failing loudly is this harness's job: the fuzzer and the tests catch it.
+#[allow(clippy::panic)]
+fn panic_freed(name: &str) -> ! {
+    panic!("realm {name} outlived the router (a reference cycle keeps it)")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ringbar_protocol::id::SessionId;
+
+    use super::*;
+    use crate::config::{FlowControl, Limits};
+    use crate::realms::Realms;
+
+    fn core() -> (Arc<Shared>, Rc<Core>) {
+        let shared = Arc::new(Shared::new(
+            Realms::new(&[]),
+            1,
+            FlowControl::default(),
+            Limits::default(),
+            "epoll",
+        ));
+        let core = Rc::new(Core::new(0, shared.clone()));
+        (shared, core)
+    }
+
+    #[test]
+    fn fresh_cores_pass() {
+        let (shared, core) = core();
+        check_core(&core);
+        check_empty(&shared, &[core], &HashSet::new());
+    }
+
+    #[test]
+    #[should_panic(expected = "calls counted per caller != calls in flight")]
+    fn a_count_without_its_call_fails_the_step_check() {
+        let (_, core) = core();
+        core.dealer
+            .calls_per_caller
+            .borrow_mut()
+            .insert(SessionId::new(7).unwrap(), 1);
+        check_core(&core);
+    }
+
+    #[test]
+    #[should_panic(expected = "session ids not released")]
+    fn a_session_id_kept_fails_the_final_check() {
+        let (shared, core) = core();
+        shared.claim_session_id(&mut core.ids.borrow_mut());
+        check_empty(&shared, &[core], &HashSet::new());
+    }
+}
