@@ -3,7 +3,8 @@
 //! `ringbar pair` reaches it, and how tests drive a router.
 //!
 //! ```text
-//!  Url ──► Connection::open (TCP, WebSocket upgrade, JSON framing)
+//!  Url ──► Connection::open (TCP, WebSocket upgrade, JSON framing;
+//!                            or RawSocket on TCP or a Unix socket)
 //!            └─► Session::join (HELLO, CHALLENGE/AUTHENTICATE, WELCOME)
 //!                  call / register / subscribe / publish / leave
 //!                  next ──► Incoming::Invocation (answer with yield_*)
@@ -18,13 +19,15 @@
 mod auth;
 mod connection;
 mod error;
+mod rawsocket;
 mod session;
 mod url;
+mod websocket;
 
 pub use auth::Credentials;
 pub use connection::Connection;
 pub use error::Error;
 pub use session::{CallResult, Event, Incoming, Invocation, MAX_WAITING, Session};
-pub use url::Url;
+pub use url::{Url, UrlTransport};
 
 pub use ringbar_protocol::value::{Dict, Value};

@@ -1,18 +1,38 @@
-//! `ws://HOST[:PORT][/PATH]`: where a router listens.
+//! Where a router listens: `ws://HOST[:PORT][/PATH]` (WebSocket), or a
+//! RawSocket on a TCP port or a Unix socket (Crossbar.io configures
+//! those by endpoint, not by URL: `rs://HOST:PORT`, `rs+unix://PATH`).
+
+use std::path::Path;
 
 use crate::error::Error;
 
-/// A parsed WebSocket URL.
+/// A parsed router address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
     /// The URL as given.
     pub text: String,
-    /// Host name or address (IPv6 without brackets).
+    /// Host name or address (IPv6 without brackets); empty for a Unix
+    /// socket.
     pub host: String,
-    /// TCP port: the URL's, else 80.
+    /// TCP port: the URL's, else 80; 0 for a Unix socket.
     pub port: u16,
-    /// The request target: path and query, `/` when absent.
+    /// The request target (path and query, `/` when absent), or the Unix
+    /// socket's file.
     pub path: String,
+    /// Which transport reaches it.
+    pub transport: UrlTransport,
+}
+
+/// The WAMP transport a [`Url`] is reached by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlTransport {
+    /// WebSocket over TCP.
+    WebSocket,
+    /// RawSocket over TCP.
+    RawSocket,
+    /// RawSocket over a Unix socket: the cheapest way to a router on the
+    /// same machine.
+    RawSocketUnix,
 }
 
 impl Url {
@@ -63,7 +83,33 @@ impl Url {
             host: host.to_owned(),
             port,
             path: path.to_owned(),
+            transport: UrlTransport::WebSocket,
         })
+    }
+
+    /// RawSocket over TCP to `host:port`.
+    pub fn rawsocket(host: &str, port: u16) -> Self {
+        let mut url = Url {
+            text: String::new(),
+            host: host.to_owned(),
+            port,
+            path: String::new(),
+            transport: UrlTransport::RawSocket,
+        };
+        url.text = format!("rs://{}", url.authority());
+        url
+    }
+
+    /// RawSocket over the Unix socket `path`.
+    pub fn rawsocket_unix(path: &Path) -> Self {
+        let path = path.to_string_lossy().into_owned();
+        Url {
+            text: format!("rs+unix://{path}"),
+            host: String::new(),
+            port: 0,
+            path,
+            transport: UrlTransport::RawSocketUnix,
+        }
     }
 
     /// `host:port` as the HTTP Host header and for connecting.
@@ -100,6 +146,24 @@ mod tests {
         assert_eq!(
             (url.host.as_str(), url.authority()),
             ("::1", "[::1]:8080".to_owned())
+        );
+    }
+
+    #[test]
+    fn rawsocket_addresses_name_themselves() {
+        let url = Url::rawsocket("::1", 8081);
+        assert_eq!(
+            (url.text.as_str(), url.transport),
+            ("rs://[::1]:8081", UrlTransport::RawSocket)
+        );
+        let url = Url::rawsocket_unix(Path::new("/run/node/workers.sock"));
+        assert_eq!(
+            (url.text.as_str(), url.path.as_str(), url.transport),
+            (
+                "rs+unix:///run/node/workers.sock",
+                "/run/node/workers.sock",
+                UrlTransport::RawSocketUnix
+            )
         );
     }
 

@@ -1,0 +1,184 @@
+//! One WebSocket connection to a router, carrying WAMP messages in JSON:
+//! the TCP connect, the opening handshake, masked frames out, whole
+//! messages in (Pings answered).
+
+use bytes::BytesMut;
+use ringbar_protocol::codec;
+use ringbar_protocol::message::Message;
+use ringbar_protocol::websocket::handshake::ClientHandshake;
+use ringbar_protocol::websocket::{
+    CloseCode, FrameParser, Incoming as Frame, OpCode, Role, WebSocketConfig, encode_close_payload,
+    encode_frame,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::connection::{SERIALIZER, random};
+use crate::error::Error;
+use crate::url::Url;
+
+/// The largest HTTP response head accepted during the upgrade.
+const MAX_RESPONSE_HEAD_BYTES: usize = 16 * 1024;
+
+/// An open WebSocket connection speaking WAMP (`wamp.2.json`).
+#[derive(Debug)]
+pub(crate) struct WebSocket {
+    stream: TcpStream,
+    parser: FrameParser,
+    /// Bytes read and not yet parsed.
+    input: BytesMut,
+    /// Frames queued (Pongs) and sent with the next message.
+    output: BytesMut,
+    /// Where it goes, for error messages.
+    authority: String,
+}
+
+impl WebSocket {
+    /// Connects to `url` and completes the WebSocket opening handshake.
+    pub(crate) async fn open(url: &Url) -> Result<Self, Error> {
+        let authority = url.authority();
+        let stream = TcpStream::connect((url.host.as_str(), url.port))
+            .await
+            .map_err(|source| Error::Io {
+                what: format!("cannot connect to {url}"),
+                source,
+            })?;
+        // Requests are small and answered at once: no Nagle delay.
+        let _ = stream.set_nodelay(true);
+        let mut connection = WebSocket {
+            stream,
+            parser: FrameParser::new(Role::Client, WebSocketConfig::default()),
+            input: BytesMut::with_capacity(4096),
+            output: BytesMut::new(),
+            authority,
+        };
+        connection.upgrade(url).await?;
+        Ok(connection)
+    }
+
+    /// The HTTP upgrade; bytes after the response stay in `input`.
+    async fn upgrade(&mut self, url: &Url) -> Result<(), Error> {
+        let handshake = ClientHandshake::new(
+            &self.authority,
+            &url.path,
+            &[SERIALIZER.subprotocol()],
+            random::<16>()?,
+        )
+        .map_err(|e| Error::Protocol(format!("WebSocket upgrade request for {url}: {e}")))?;
+        let mut request = BytesMut::new();
+        handshake.write_request(&mut request);
+        self.write(&request).await?;
+        loop {
+            let parsed = handshake
+                .parse_response(&self.input, &WebSocketConfig::default())
+                .map_err(|e| Error::Protocol(format!("WebSocket upgrade at {url}: {e}")))?;
+            if let Some((_, used)) = parsed {
+                let _ = self.input.split_to(used);
+                return Ok(());
+            }
+            if self.input.len() > MAX_RESPONSE_HEAD_BYTES {
+                return Err(Error::Protocol(format!(
+                    "the WebSocket upgrade response of {url} exceeds {MAX_RESPONSE_HEAD_BYTES} bytes"
+                )));
+            }
+            if self.read_more().await? == 0 {
+                return Err(Error::Protocol(format!(
+                    "{url} closed the connection during the WebSocket upgrade (is {} its WebSocket path?)",
+                    url.path
+                )));
+            }
+        }
+    }
+
+    /// Sends `message` (and any queued Pong).
+    pub(crate) async fn send(&mut self, message: &Message) -> Result<(), Error> {
+        let mut payload = BytesMut::new();
+        codec::encode(SERIALIZER, message, &mut payload)
+            .map_err(|e| Error::Protocol(format!("cannot encode {message:?}: {e}")))?;
+        encode_frame(
+            true,
+            OpCode::Text,
+            Some(random::<4>()?),
+            &payload,
+            &mut self.output,
+        );
+        let out = self.output.split();
+        self.write(&out).await
+    }
+
+    /// The next WAMP message. Cancel-safe: a message is never lost when
+    /// the future is dropped (bytes read stay in the buffer).
+    pub(crate) async fn receive(&mut self) -> Result<Message, Error> {
+        loop {
+            let frame = self
+                .parser
+                .parse(&mut self.input)
+                .map_err(|e| Error::Protocol(format!("from {}: {e}", self.authority)))?;
+            match frame {
+                Some(Frame::Message { payload, .. }) => {
+                    return codec::decode(SERIALIZER, payload).map_err(|e| {
+                        Error::Protocol(format!("undecodable message from {}: {e}", self.authority))
+                    });
+                }
+                Some(Frame::Ping(data)) => {
+                    encode_frame(
+                        true,
+                        OpCode::Pong,
+                        Some(random::<4>()?),
+                        &data,
+                        &mut self.output,
+                    );
+                }
+                Some(Frame::Pong(_)) => {}
+                Some(Frame::Close(close)) => {
+                    return Err(Error::Closed(close.map(|c| {
+                        format!("WebSocket close {} {}", c.code.as_u16(), c.reason)
+                    })));
+                }
+                None => {
+                    if self.read_more().await? == 0 {
+                        return Err(Error::Closed(None));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a WebSocket Close (1000) and shuts the connection down.
+    pub(crate) async fn close(mut self) -> Result<(), Error> {
+        let mut payload = BytesMut::new();
+        encode_close_payload(CloseCode::NORMAL_CLOSURE, "", &mut payload);
+        encode_frame(
+            true,
+            OpCode::Close,
+            Some(random::<4>()?),
+            &payload,
+            &mut self.output,
+        );
+        let out = self.output.split();
+        self.write(&out).await?;
+        let _ = self.stream.shutdown().await;
+        Ok(())
+    }
+
+    async fn read_more(&mut self) -> Result<usize, Error> {
+        self.input.reserve(4096);
+        self.stream
+            .read_buf(&mut self.input)
+            .await
+            .map_err(|source| Error::Io {
+                what: format!("reading from {}", self.authority),
+                source,
+            })
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.stream
+            .write_all(bytes)
+            .await
+            .map_err(|source| Error::Io {
+                what: format!("writing to {}", self.authority),
+                source,
+            })
+    }
+}
