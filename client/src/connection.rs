@@ -34,7 +34,9 @@ impl Connection {
     pub async fn open(url: &Url) -> Result<Self, Error> {
         let open = async {
             Ok(Connection(match url.transport {
-                UrlTransport::WebSocket => Transport::WebSocket(Box::new(WebSocket::open(url).await?)),
+                UrlTransport::WebSocket => {
+                    Transport::WebSocket(Box::new(WebSocket::open(url).await?))
+                }
                 UrlTransport::RawSocket | UrlTransport::RawSocketUnix => {
                     Transport::RawSocket(RawSocket::open(url).await?)
                 }

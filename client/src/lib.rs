@@ -17,6 +17,7 @@
 //! one current-thread runtime is enough.
 
 mod auth;
+mod backoff;
 mod connection;
 mod error;
 mod rawsocket;
@@ -25,6 +26,7 @@ mod url;
 mod websocket;
 
 pub use auth::Credentials;
+pub use backoff::Backoff;
 pub use connection::Connection;
 pub use error::Error;
 pub use session::{CallResult, Event, Incoming, Invocation, MAX_WAITING, Session};

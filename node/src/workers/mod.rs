@@ -6,7 +6,6 @@
 //! One thread supervises each guest; the node's shutdown request, or
 //! [`Supervisor::stop`], ends them.
 
-mod backoff;
 mod guest;
 mod output;
 mod spawn;
