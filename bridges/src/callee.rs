@@ -118,6 +118,11 @@ impl CallRequest {
                 .map_err(|e| format!("\"url\" {url:?} does not resolve against {baseurl}: {e}"))?,
             Some(other) => return Err(not_a("url", "a string", other)),
         };
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "\"url\" resolves to {url}, not an http:// or https:// URL"
+            ));
+        }
         let body = match body {
             None | Some(Value::Null) => String::new(),
             Some(Value::Str(body)) => body.clone(),
@@ -281,6 +286,8 @@ fn canonical_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use proptest::prelude::*;
+
     use super::*;
 
     fn base() -> HttpUrl {
@@ -376,6 +383,11 @@ mod tests {
                 "params.a",
             ),
             (vec![Value::Null; 6], kwargs(&[]), "at most 5"),
+            (
+                vec!["GET".into(), "ftp://files.example/".into()],
+                kwargs(&[]),
+                "not an http:// or https:// URL",
+            ),
         ] {
             let error = CallRequest::from_arguments(&base(), &args, &kwargs).unwrap_err();
             assert!(error.contains(expected), "{error}");
@@ -408,6 +420,62 @@ mod tests {
             .map(|(name, _)| name)
             .collect();
         assert_eq!(names, ["Content-Type", "ETag", "X-Multi-Word"]);
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<u64>().prop_map(Value::UInt),
+            "[a-zA-Z:/?#.%_ -]{0,20}".prop_map(Value::Str),
+            ".{0,20}".prop_map(Value::Str),
+        ];
+        leaf.prop_recursive(3, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::List),
+                proptest::collection::btree_map("[A-Za-z-]{0,8}", inner, 0..6)
+                    .prop_map(|m| Value::Dict(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::sample::select(&PARAMETERS[..]).prop_map(str::to_owned),
+            "[a-z]{0,6}",
+        ]
+    }
+
+    proptest! {
+        /// Whatever a caller sends, the callee answers: a request to an
+        /// http(s) URL, or an error message; never a panic.
+        #[test]
+        fn any_arguments_give_a_request_or_a_reason(
+            args in proptest::collection::vec(value(), 0..7),
+            kwargs in proptest::collection::vec((key(), value()), 0..6),
+        ) {
+            let kwargs: Dict = kwargs.into_iter().collect();
+            match CallRequest::from_arguments(&base(), &args, &kwargs) {
+                Ok(request) => prop_assert!(matches!(request.url.scheme(), "http" | "https")),
+                Err(reason) => prop_assert!(!reason.is_empty()),
+            }
+        }
+
+        /// Any response body and header decode without a panic, and header
+        /// names keep their letters.
+        #[test]
+        fn any_response_is_shaped(
+            body in proptest::collection::vec(any::<u8>(), 0..64),
+            content_type in "[ -~]{0,40}",
+            name in "[A-Za-z0-9-]{1,20}",
+        ) {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = content_type.parse() {
+                headers.append("content-type", value);
+            }
+            let _ = content(&headers, &body);
+            prop_assert!(canonical_name(&name).eq_ignore_ascii_case(&name));
+        }
     }
 
     #[test]

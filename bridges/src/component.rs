@@ -11,7 +11,7 @@ use ringbar_client::{Backoff, Dict, Error, Incoming, Session, Value};
 use tokio::sync::{mpsc, watch};
 
 use crate::callee::{self, Outcome};
-use crate::config::{Component, ComponentKind, RestCallee};
+use crate::config::{Component, ComponentKind, MessageForwarder, RestCallee};
 use crate::figures::{Figures, bump, drop_one};
 use crate::forwarder::Targets;
 use crate::http::HttpClient;
@@ -24,6 +24,11 @@ const MAX_REJOIN_DELAY: Duration = Duration::from_secs(30);
 /// A session that lasted this long starts the delays over.
 const REJOIN_RESET_AFTER: Duration = Duration::from_secs(30);
 
+/// How long a component that lost the router waits for a stop request
+/// before it says so: when the node stops, its router says GOODBYE a moment
+/// before the worker is asked to stop, and that is no loss to report.
+const LOSS_GRACE: Duration = Duration::from_millis(300);
+
 /// RESTCallee calls whose HTTP requests run at once; further invocations
 /// wait in the router (which bounds them) until one finishes.
 const MAX_CALLS_IN_FLIGHT: usize = 64;
@@ -35,6 +40,7 @@ enum Work {
         http: HttpClient,
     },
     Forwarder {
+        forwarder: Arc<MessageForwarder>,
         targets: Targets,
     },
 }
@@ -62,6 +68,7 @@ pub(crate) async fn run(
             http,
         },
         ComponentKind::MessageForwarder(forwarder) => Work::Forwarder {
+            forwarder: Arc::new(forwarder.clone()),
             targets: Targets::start(forwarder, &http, &figures, &worker),
         },
     };
@@ -84,14 +91,19 @@ pub(crate) async fn run(
             reported = false;
         }
         let error = match ended {
-            Ok(()) => return,
-            Err(error) => error,
+            Err(error) if !*stop.borrow() => error,
+            // Stopped, or the router went away because the node stops.
+            _ => return,
         };
         let delay = backoff.after_run(if joined {
             started.elapsed()
         } else {
             Duration::ZERO
         });
+        tokio::select! {
+            _ = tokio::time::sleep(LOSS_GRACE) => {}
+            _ = stopped(&mut stop) => return,
+        }
         if !reported {
             reported = true;
             let state = if joined { "lost" } else { "cannot reach" };
@@ -106,7 +118,7 @@ pub(crate) async fn run(
             tracing::debug!("Bridge worker {worker}: {}: {error}", component.name);
         }
         tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
+            _ = tokio::time::sleep(delay.saturating_sub(LOSS_GRACE)) => {}
             _ = stopped(&mut stop) => return,
         }
     }
@@ -142,10 +154,7 @@ async fn session(
             session.register(&callee.procedure, Dict::new()).await?;
             serve_calls(&mut session, callee, http, figures, stop).await?;
         }
-        Work::Forwarder { targets } => {
-            let ComponentKind::MessageForwarder(forwarder) = &component.kind else {
-                return Ok(());
-            };
+        Work::Forwarder { forwarder, targets } => {
             let mut routes: HashMap<u64, Vec<usize>> = HashMap::new();
             for (index, forward) in forwarder.subscriptions.iter().enumerate() {
                 let mut options = Dict::new();

@@ -4,11 +4,15 @@
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::config::BridgeWorker;
 use crate::figures::Figures;
+
+/// How often the worker asks its owner whether to stop.
+const STOP_POLL: Duration = Duration::from_millis(100);
 
 /// A started bridge worker.
 #[derive(Debug)]
@@ -21,8 +25,13 @@ pub struct RunningBridge {
 }
 
 impl RunningBridge {
-    /// Starts `worker` on a thread of its own.
-    pub fn start(worker: BridgeWorker) -> std::io::Result<Self> {
+    /// Starts `worker` on a thread of its own. It stops at
+    /// [`RunningBridge::stop`], or once `stop_when` says so (the node
+    /// shutting down: the components then leave before the router goes).
+    pub fn start(
+        worker: BridgeWorker,
+        stop_when: impl Fn() -> bool + Send + 'static,
+    ) -> std::io::Result<Self> {
         let figures = Arc::new(Figures::default());
         let (stop, stopped) = watch::channel(false);
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -31,6 +40,7 @@ impl RunningBridge {
         let id = worker.id.clone();
         let components = worker.components.len();
         let task_figures = figures.clone();
+        let stopper = stop.clone();
         let thread = std::thread::Builder::new()
             // Not the id: a thread name is short and may hold no NUL.
             .name("bridge-worker".into())
@@ -45,6 +55,12 @@ impl RunningBridge {
                             stopped.clone(),
                         ));
                     }
+                    tokio::spawn(async move {
+                        while !stop_when() {
+                            tokio::time::sleep(STOP_POLL).await;
+                        }
+                        let _ = stopper.send(true);
+                    });
                     while tasks.join_next().await.is_some() {}
                 });
             })?;
