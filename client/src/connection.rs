@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
-use ringbar_protocol::codec::Serializer;
+use bytes::{Bytes, BytesMut};
+use ringbar_protocol::codec::{self, Serializer};
 use ringbar_protocol::message::Message;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::Error;
 use crate::rawsocket::RawSocket;
@@ -71,6 +73,37 @@ impl Connection {
             Transport::RawSocket(rs) => rs.close().await,
         }
     }
+}
+
+/// A received message's payload decoded; the error names `peer`.
+pub(crate) fn decode(payload: Bytes, peer: &str) -> Result<Message, Error> {
+    codec::decode(SERIALIZER, payload)
+        .map_err(|e| Error::Protocol(format!("undecodable message from {peer}: {e}")))
+}
+
+/// Reads what `stream` has into `input`; 0 at its end.
+pub(crate) async fn read_more(
+    stream: &mut (impl AsyncRead + Unpin + ?Sized),
+    input: &mut BytesMut,
+    peer: &str,
+) -> Result<usize, Error> {
+    input.reserve(4096);
+    stream.read_buf(input).await.map_err(|source| Error::Io {
+        what: format!("reading from {peer}"),
+        source,
+    })
+}
+
+/// Writes all of `bytes` to `stream`.
+pub(crate) async fn write_all(
+    stream: &mut (impl AsyncWrite + Unpin + ?Sized),
+    bytes: &[u8],
+    peer: &str,
+) -> Result<(), Error> {
+    stream.write_all(bytes).await.map_err(|source| Error::Io {
+        what: format!("writing to {peer}"),
+        source,
+    })
 }
 
 /// `N` random bytes from the operating system (WebSocket key and masks).

@@ -11,7 +11,7 @@ use ringbar_protocol::rawsocket::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
-use crate::connection::SERIALIZER;
+use crate::connection::{SERIALIZER, decode, read_more, write_all};
 use crate::error::Error;
 use crate::url::{Url, UrlTransport};
 
@@ -112,27 +112,14 @@ impl RawSocket {
                 .parse(&mut self.input)
                 .map_err(|e| Error::Protocol(format!("from {}: {e}", self.peer)))?;
             match frame {
-                Some(Frame::Message(payload)) => {
-                    return codec::decode(SERIALIZER, payload).map_err(|e| {
-                        Error::Protocol(format!("undecodable message from {}: {e}", self.peer))
-                    });
-                }
+                Some(Frame::Message(payload)) => return decode(payload, &self.peer),
                 Some(Frame::Ping(data)) => self
                     .encoder
                     .encode(FrameType::Pong, &data, &mut self.output)
                     .map_err(|e| Error::Protocol(format!("to {}: {e}", self.peer)))?,
                 Some(Frame::Pong(_)) => {}
                 None => {
-                    self.input.reserve(4096);
-                    let read = self
-                        .stream
-                        .read_buf(&mut self.input)
-                        .await
-                        .map_err(|source| Error::Io {
-                            what: format!("reading from {}", self.peer),
-                            source,
-                        })?;
-                    if read == 0 {
+                    if read_more(&mut self.stream, &mut self.input, &self.peer).await? == 0 {
                         return Err(Error::Closed(None));
                     }
                 }
@@ -147,12 +134,6 @@ impl RawSocket {
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.stream
-            .write_all(bytes)
-            .await
-            .map_err(|source| Error::Io {
-                what: format!("writing to {}", self.peer),
-                source,
-            })
+        write_all(&mut self.stream, bytes, &self.peer).await
     }
 }

@@ -10,10 +10,10 @@ use ringbar_protocol::websocket::{
     CloseCode, FrameParser, Incoming as Frame, OpCode, Role, WebSocketConfig, encode_close_payload,
     encode_frame,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::connection::{SERIALIZER, random};
+use crate::connection::{SERIALIZER, decode, random, read_more, write_all};
 use crate::error::Error;
 use crate::url::Url;
 
@@ -115,11 +115,7 @@ impl WebSocket {
                 .parse(&mut self.input)
                 .map_err(|e| Error::Protocol(format!("from {}: {e}", self.authority)))?;
             match frame {
-                Some(Frame::Message { payload, .. }) => {
-                    return codec::decode(SERIALIZER, payload).map_err(|e| {
-                        Error::Protocol(format!("undecodable message from {}: {e}", self.authority))
-                    });
-                }
+                Some(Frame::Message { payload, .. }) => return decode(payload, &self.authority),
                 Some(Frame::Ping(data)) => {
                     encode_frame(
                         true,
@@ -162,23 +158,10 @@ impl WebSocket {
     }
 
     async fn read_more(&mut self) -> Result<usize, Error> {
-        self.input.reserve(4096);
-        self.stream
-            .read_buf(&mut self.input)
-            .await
-            .map_err(|source| Error::Io {
-                what: format!("reading from {}", self.authority),
-                source,
-            })
+        read_more(&mut self.stream, &mut self.input, &self.authority).await
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.stream
-            .write_all(bytes)
-            .await
-            .map_err(|source| Error::Io {
-                what: format!("writing to {}", self.authority),
-                source,
-            })
+        write_all(&mut self.stream, bytes, &self.authority).await
     }
 }
