@@ -4,7 +4,7 @@
 //!
 //! ```text
 //!  Url ──► Connection::open (TCP, TLS for wss://, WebSocket upgrade,
-//!          JSON framing)
+//!          JSON framing; or RawSocket on TCP or a Unix socket)
 //!            └─► Session::join (HELLO, CHALLENGE/AUTHENTICATE, WELCOME)
 //!                  call / register / subscribe / publish / leave
 //!                  next ──► Incoming::Invocation (answer with yield_*)
@@ -17,19 +17,23 @@
 //! one current-thread runtime is enough.
 
 mod auth;
+mod backoff;
 mod connection;
 mod error;
+mod rawsocket;
 mod router_key;
 mod session;
 mod tls;
 mod url;
+mod websocket;
 
 pub use auth::Credentials;
+pub use backoff::Backoff;
 pub use connection::Connection;
 pub use error::Error;
 pub use router_key::RouterKey;
 pub use session::{CallResult, Event, Incoming, Invocation, JoinOptions, MAX_WAITING, Session};
 pub use tls::TlsRoots;
-pub use url::Url;
+pub use url::{Url, UrlTransport};
 
 pub use ringbar_protocol::value::{Dict, Value};

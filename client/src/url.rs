@@ -1,5 +1,9 @@
-//! `ws://HOST[:PORT][/PATH]` or `wss://...` (WebSocket over TLS): where a
-//! router listens.
+//! Where a router listens: `ws://HOST[:PORT][/PATH]` or `wss://...`
+//! (WebSocket, over TLS for `wss`), or a RawSocket on a TCP port or a Unix
+//! socket (Crossbar.io configures those by endpoint, not by URL:
+//! `rs://HOST:PORT`, `rs+unix://PATH`).
+
+use std::path::Path;
 
 use crate::error::Error;
 
@@ -10,12 +14,29 @@ pub struct Url {
     pub text: String,
     /// `wss://`: WebSocket over TLS.
     pub tls: bool,
-    /// Host name or address (IPv6 without brackets).
+    /// Host name or address (IPv6 without brackets); empty for a Unix
+    /// socket.
     pub host: String,
-    /// TCP port: the URL's, else 80 (`ws://`) or 443 (`wss://`).
+    /// TCP port: the URL's, else 80 (`ws://`) or 443 (`wss://`); 0 for a
+    /// Unix socket.
     pub port: u16,
-    /// The request target: path and query, `/` when absent.
+    /// The request target (path and query, `/` when absent), or the Unix
+    /// socket's file.
     pub path: String,
+    /// Which transport reaches it.
+    pub transport: UrlTransport,
+}
+
+/// The WAMP transport a [`Url`] is reached by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlTransport {
+    /// WebSocket over TCP (or TLS, see [`Url::tls`]).
+    WebSocket,
+    /// RawSocket over TCP.
+    RawSocket,
+    /// RawSocket over a Unix socket: the cheapest way to a router on the
+    /// same machine.
+    RawSocketUnix,
 }
 
 impl Url {
@@ -69,7 +90,35 @@ impl Url {
             host: host.to_owned(),
             port,
             path: path.to_owned(),
+            transport: UrlTransport::WebSocket,
         })
+    }
+
+    /// RawSocket over TCP to `host:port`.
+    pub fn rawsocket(host: &str, port: u16) -> Self {
+        let mut url = Url {
+            text: String::new(),
+            tls: false,
+            host: host.to_owned(),
+            port,
+            path: String::new(),
+            transport: UrlTransport::RawSocket,
+        };
+        url.text = format!("rs://{}", url.authority());
+        url
+    }
+
+    /// RawSocket over the Unix socket `path`.
+    pub fn rawsocket_unix(path: &Path) -> Self {
+        let path = path.to_string_lossy().into_owned();
+        Url {
+            text: format!("rs+unix://{path}"),
+            tls: false,
+            host: String::new(),
+            port: 0,
+            path,
+            transport: UrlTransport::RawSocketUnix,
+        }
     }
 
     /// Whether the host is this machine (`localhost` or a loopback
@@ -120,6 +169,24 @@ mod tests {
         assert_eq!(
             (url.host.as_str(), url.authority()),
             ("::1", "[::1]:8080".to_owned())
+        );
+    }
+
+    #[test]
+    fn rawsocket_addresses_name_themselves() {
+        let url = Url::rawsocket("::1", 8081);
+        assert_eq!(
+            (url.text.as_str(), url.transport),
+            ("rs://[::1]:8081", UrlTransport::RawSocket)
+        );
+        let url = Url::rawsocket_unix(Path::new("/run/node/workers.sock"));
+        assert_eq!(
+            (url.text.as_str(), url.path.as_str(), url.transport),
+            (
+                "rs+unix:///run/node/workers.sock",
+                "/run/node/workers.sock",
+                UrlTransport::RawSocketUnix
+            )
         );
     }
 

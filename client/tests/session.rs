@@ -13,7 +13,7 @@ use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 use ringbar_client::{Credentials, Dict, Error, Incoming, Session, Url, Value};
 use ringbar_engine::config::{
-    AuthConfig, CryptosignPrincipal, Grant, IoBackend, Provider, Secret, TicketPrincipal,
+    AuthConfig, CryptosignPrincipal, Endpoint, Grant, IoBackend, Provider, Secret, TicketPrincipal,
     TransportKind,
 };
 use support::TestRouter;
@@ -210,6 +210,63 @@ fn unreachable_routers_and_wrong_paths_are_named() {
     let text = error.to_string();
     assert!(
         text.contains(&format!("cannot connect to ws://127.0.0.1:{port}/ws")),
+        "{text}"
+    );
+}
+
+#[test]
+fn rawsocket_over_unix_and_tcp_carries_rpc() {
+    let socket = std::env::temp_dir().join(format!("ringbar-client-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&socket);
+    let unix = socket.clone();
+    let router = TestRouter::start_edited(1, IoBackend::Epoll, move |config| {
+        let mut transport = config.transports[1].clone();
+        transport.id = "unix".into();
+        transport.endpoint = Endpoint::Unix { path: unix };
+        config.transports.push(transport);
+    });
+    let over_unix = Url::rawsocket_unix(&socket);
+    let over_tcp = Url::rawsocket("127.0.0.1", router.rs_port);
+    runtime().block_on(async {
+        let mut callee = Session::join(&over_unix, "realm1", &Credentials::Anonymous)
+            .await
+            .unwrap();
+        callee
+            .register("com.example.echo", Dict::new())
+            .await
+            .unwrap();
+        let mut caller = Session::join(&over_tcp, "realm1", &Credentials::Anonymous)
+            .await
+            .unwrap();
+        let serve = async {
+            let Incoming::Invocation(invocation) = callee.next().await.unwrap() else {
+                panic!("expected an invocation");
+            };
+            callee
+                .yield_result(invocation.request, invocation.args, Dict::new())
+                .await
+                .unwrap();
+        };
+        let call = caller.call("com.example.echo", vec![Value::from("hi")], Dict::new());
+        let ((), result) = tokio::join!(serve, call);
+        assert_eq!(result.unwrap().args, vec![Value::from("hi")]);
+        caller.leave().await.unwrap();
+        callee.leave().await.unwrap();
+    });
+    let _ = std::fs::remove_file(&socket);
+}
+
+#[test]
+fn a_rawsocket_unix_path_without_a_router_is_named() {
+    let socket =
+        std::env::temp_dir().join(format!("ringbar-client-none-{}.sock", std::process::id()));
+    let url = Url::rawsocket_unix(&socket);
+    let error = runtime()
+        .block_on(Session::join(&url, "realm1", &Credentials::Anonymous))
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains(&format!("cannot connect to rs+unix://{}", socket.display())),
         "{text}"
     );
 }

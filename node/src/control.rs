@@ -20,7 +20,7 @@ use ringbar_engine::config::RouterConfig;
 use ringbar_engine::{ShutdownHandle, Stats};
 use serde_json::{Value, json};
 
-use crate::workers::GuestsView;
+use crate::workers::{BridgesView, GuestsView};
 
 /// The socket's file name in the node directory.
 pub(crate) const SOCKET_FILE: &str = "node.sock";
@@ -42,6 +42,8 @@ struct Fixed {
     transports: Vec<Value>,
     /// The guest workers' states, which do change: a live view.
     guests: GuestsView,
+    /// The bridge workers' figures: a live view.
+    bridges: BridgesView,
 }
 
 /// Message counts at one moment, for rates.
@@ -72,6 +74,7 @@ pub(crate) fn serve(
     stats: Stats,
     shutdown: ShutdownHandle,
     guests: GuestsView,
+    bridges: BridgesView,
 ) -> Option<ControlSocket> {
     let path = dir.join(SOCKET_FILE);
     // The pid file already proved no other node runs here: a socket file
@@ -96,6 +99,7 @@ pub(crate) fn serve(
         cores: config.cores,
         transports: config.transports.iter().map(describe_transport).collect(),
         guests,
+        bridges,
     });
     let samples = Arc::new(Mutex::new(sample_pair(&stats)));
     spawn_sampler(stats.clone(), samples.clone());
@@ -242,6 +246,7 @@ fn status(fixed: &Fixed, stats: &Stats, (earlier, later): (Sample, Sample)) -> V
         "messages_in_per_s": rate(earlier.messages_in, later.messages_in),
         "events_out_per_s": rate(earlier.events_out, later.events_out),
         "guests": fixed.guests.to_json(),
+        "bridges": fixed.bridges.to_json(),
     })
 }
 

@@ -21,7 +21,7 @@ use crate::managed::{self, ManagedError};
 use crate::metrics;
 use crate::pidfile::{self, PidFile};
 use crate::uplink;
-use crate::workers::Supervisor;
+use crate::workers::{Bridges, Supervisor};
 use crate::{EXIT_CONFIG, EXIT_FAILURE};
 
 /// Runs the node of `dir` from its config `file` (the directory's own when
@@ -111,22 +111,26 @@ pub(crate) fn run_with(
     };
     watch_signals(signals, router.shutdown_handle(), pid_file.path());
     let guests = Supervisor::start(loaded.guests, router.shutdown_handle());
+    restrict_worker_socket(dir, &loaded.bridges);
+    let bridges = Bridges::start(loaded.bridges, router.shutdown_handle());
     let control = control::serve(
         dir,
         &router_config,
         router.stats(),
         router.shutdown_handle(),
         guests.view(),
+        bridges.view(),
     );
     if let Some(metrics) = metrics {
         match metrics.local_addr() {
             Ok(address) => tracing::info!("Serving metrics on http://{address}{}.", metrics.path()),
             Err(error) => tracing::warn!("metrics endpoint: {error}"),
         }
-        metrics.serve(router.stats());
+        metrics.serve(router.stats(), bridges.view());
     }
     tracing::info!("Instance started.");
     router.join();
+    bridges.stop();
     guests.stop();
     drop(control);
     pid_file.remove();
@@ -179,6 +183,22 @@ fn managed_router(
     }
     tracing::info!("Configured as router.");
     Ok(Some(managed.router))
+}
+
+/// Makes the worker socket, when the router opened one, the node user's
+/// alone (its tickets admit only the node's workers anyway).
+fn restrict_worker_socket(dir: &Path, bridges: &[ringbar_bridges::config::BridgeWorker]) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(config::bridge::SOCKET_FILE);
+    if !bridges.is_empty() && path.exists() {
+        let mode = std::fs::Permissions::from_mode(0o600);
+        if let Err(error) = std::fs::set_permissions(&path, mode) {
+            tracing::warn!(
+                "cannot restrict the worker socket {}: {error}",
+                path.display()
+            );
+        }
+    }
 }
 
 /// How often a node waiting for its configuration looks for signals.

@@ -72,6 +72,7 @@ fn describe(dir: &Path, status: &Value) -> String {
         .unwrap_or_default();
     let uptime = n("uptime_s");
     let guests = describe_guests(status);
+    let bridges = describe_bridges(status);
     let text = format!(
         "Node running from {} (PID {}, up {}).\n  ringbar {}, {} core{}, {}\n  transports: {}\n  sessions: {} ({})\n  messages in: {:.0}/s, events out: {:.0}/s\n",
         dir.display(),
@@ -87,11 +88,41 @@ fn describe(dir: &Path, status: &Value) -> String {
         f("messages_in_per_s"),
         f("events_out_per_s"),
     );
-    if guests.is_empty() {
+    let text = if guests.is_empty() {
         text
     } else {
         format!("{text}  guests: {}\n", guests.join("; "))
+    };
+    if bridges.is_empty() {
+        text
+    } else {
+        format!("{text}  bridges: {}\n", bridges.join("; "))
     }
+}
+
+/// `rest 2/2 joined (5 calls, 1 error; 10 events, 2 dropped)` for each
+/// bridge worker.
+fn describe_bridges(status: &Value) -> Vec<String> {
+    let Some(bridges) = status.get("bridges").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    bridges
+        .iter()
+        .map(|bridge| {
+            let n = |key: &str| bridge.get(key).and_then(Value::as_u64).unwrap_or(0);
+            let id = bridge.get("id").and_then(Value::as_str).unwrap_or("?");
+            format!(
+                "{id} {}/{} joined ({} calls, {} errors; {} events, {} forwarded, {} dropped)",
+                n("joined"),
+                n("components"),
+                n("calls"),
+                n("call_errors"),
+                n("events"),
+                n("forwarded"),
+                n("dropped_queue_full") + n("dropped_failed"),
+            )
+        })
+        .collect()
 }
 
 /// `backend running (PID 42, 1 restart)` for each guest worker.

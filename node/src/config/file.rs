@@ -44,9 +44,6 @@ pub(crate) struct RouterWorkerFile {
     /// `transports`.
     #[serde(default)]
     pub(crate) transports: Vec<Value>,
-    /// `components`: WAMP components run inside the router process.
-    #[serde(default)]
-    pub(crate) components: Vec<Value>,
     /// `connections`: outgoing connections of the router process.
     #[serde(default)]
     pub(crate) connections: Vec<Value>,

@@ -3,6 +3,7 @@
 //! checked with a path for every error and turned into the engine's
 //! [`RouterConfig`].
 
+pub(crate) mod bridge;
 mod convert;
 pub(crate) mod default;
 pub(crate) mod diag;
@@ -14,6 +15,7 @@ pub(crate) mod settings;
 mod suggest;
 mod unknown;
 pub(crate) mod uplink;
+mod workers;
 
 use std::fmt;
 use std::io;
@@ -39,6 +41,8 @@ pub(crate) struct Loaded {
     pub(crate) metrics: Option<metrics::Metrics>,
     /// The guest workers to start beside the router.
     pub(crate) guests: Vec<guest::GuestWorker>,
+    /// The bridge workers to start beside the router.
+    pub(crate) bridges: Vec<ringbar_bridges::config::BridgeWorker>,
     /// The file it came from.
     pub(crate) path: PathBuf,
     /// What was accepted but deserves a look.
@@ -183,7 +187,8 @@ fn from_text(
         path: path.clone(),
         message,
     })?;
-    let router = convert::convert(&root, dir, env, overrides, &mut diag);
+    let mut router = convert::convert(&root, dir, env, overrides, &mut diag);
+    let bridges = bridge::from_root(&root, dir, env, router.as_mut(), &mut diag);
     let uplink = uplink::from_root(&root, dir, &mut diag);
     let metrics = metrics::from_root(&root, dir, env, &mut diag);
     let guests = guest::from_root(&root, dir, env, &mut diag);
@@ -194,6 +199,7 @@ fn from_text(
             uplink,
             metrics,
             guests,
+            bridges,
             path,
             warnings,
         }),

@@ -18,6 +18,7 @@ use std::time::Duration;
 use ringbar_engine::Stats;
 
 use crate::config::metrics::Metrics;
+use crate::workers::BridgesView;
 use http::{ReadError, Response};
 
 /// How long a client may take to send its request, and to take the reply.
@@ -58,16 +59,16 @@ impl MetricsListener {
     /// Answers scrapes with the figures of `stats` from a thread of its own
     /// until the process ends. A node whose thread cannot start still runs
     /// (it logs why).
-    pub(crate) fn serve(self, stats: Stats) {
+    pub(crate) fn serve(self, stats: Stats, bridges: BridgesView) {
         let spawned = std::thread::Builder::new()
             .name("metrics".into())
-            .spawn(move || self.accept_loop(&stats));
+            .spawn(move || self.accept_loop(&stats, &bridges));
         if let Err(error) = spawned {
             tracing::warn!("cannot start the metrics thread ({error}); no metrics are served.");
         }
     }
 
-    fn accept_loop(self, stats: &Stats) {
+    fn accept_loop(self, stats: &Stats, bridges: &BridgesView) {
         let path: Arc<str> = self.path.into();
         let clients = Arc::new(AtomicUsize::new(0));
         for stream in self.listener.incoming() {
@@ -87,12 +88,12 @@ impl MetricsListener {
             }
             clients.fetch_add(1, Ordering::Relaxed);
             let client = ClientSlot(clients.clone());
-            let (stats, path) = (stats.clone(), path.clone());
+            let (stats, path, bridges) = (stats.clone(), path.clone(), bridges.clone());
             let spawned = std::thread::Builder::new()
                 .name("metrics-client".into())
                 .spawn(move || {
                     let _client = client;
-                    if let Err(error) = answer(stream, &path, &stats) {
+                    if let Err(error) = answer(stream, &path, &stats, &bridges) {
                         tracing::debug!("metrics client: {error}");
                     }
                 });
@@ -113,7 +114,12 @@ impl Drop for ClientSlot {
 }
 
 /// Reads one request from `stream` and answers it.
-fn answer(mut stream: TcpStream, path: &str, stats: &Stats) -> io::Result<()> {
+fn answer(
+    mut stream: TcpStream,
+    path: &str,
+    stats: &Stats,
+    bridges: &BridgesView,
+) -> io::Result<()> {
     stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
     let head = match http::read_head(&mut stream, CLIENT_TIMEOUT) {
@@ -139,7 +145,7 @@ fn answer(mut stream: TcpStream, path: &str, stats: &Stats) -> io::Result<()> {
         io: stats.io_backend(),
         max_core_queued_bytes: stats.max_core_queued_bytes(),
     };
-    let body = render::render(&node, &stats.cores());
+    let body = render::render(&node, &stats.cores(), &bridges.figures());
     Response {
         status: 200,
         headers: &[],

@@ -6,6 +6,8 @@ use std::fmt::Write;
 
 use ringbar_engine::figures::{CoreSnapshot, HistogramSnapshot};
 
+use crate::workers::BridgeFigures;
+
 /// The media type of the text format.
 pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -20,8 +22,8 @@ pub(crate) struct Node<'a> {
 }
 
 /// The whole exposition: `node`, then every metric of `cores` (indexed by
-/// core).
-pub(crate) fn render(node: &Node<'_>, cores: &[CoreSnapshot]) -> String {
+/// core), then those of the bridge workers (labelled by worker id).
+pub(crate) fn render(node: &Node<'_>, cores: &[CoreSnapshot], bridges: &[BridgeFigures]) -> String {
     let mut out = Exposition(String::with_capacity(16 * 1024));
     out.header(
         "ringbar_info",
@@ -130,13 +132,129 @@ pub(crate) fn render(node: &Node<'_>, cores: &[CoreSnapshot]) -> String {
             &snapshot.publish_to_event,
         );
     }
+    if !bridges.is_empty() {
+        out.bridges(bridges);
+    }
     out.0
+}
+
+/// A bridge metric with one series per worker: name, type, help, value.
+type BridgeMetric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&BridgeFigures) -> u64,
+);
+
+/// `worker="ID"`, the id escaped as the text format asks.
+fn worker_label(id: &str) -> String {
+    let escaped = id
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("worker=\"{escaped}\"")
 }
 
 /// The text being built (writing to a `String` cannot fail).
 struct Exposition(String);
 
 impl Exposition {
+    /// The bridge workers' metrics, one series per worker (and reason).
+    fn bridges(&mut self, bridges: &[BridgeFigures]) {
+        let gauges_and_counters: [BridgeMetric; 6] = [
+            (
+                "ringbar_bridge_components",
+                "gauge",
+                "Components the bridge worker runs.",
+                |b| b.components as u64,
+            ),
+            (
+                "ringbar_bridge_sessions_joined",
+                "gauge",
+                "Components whose WAMP session is joined now.",
+                |b| b.figures.joined,
+            ),
+            (
+                "ringbar_bridge_joins_total",
+                "counter",
+                "WAMP sessions joined since the worker started (a rise beyond the components is a reconnect).",
+                |b| b.figures.joins,
+            ),
+            (
+                "ringbar_bridge_events_total",
+                "counter",
+                "Events received by MessageForwarder components.",
+                |b| b.figures.events,
+            ),
+            (
+                "ringbar_bridge_events_forwarded_total",
+                "counter",
+                "Events the HTTP services took (with the expected status, when set).",
+                |b| b.figures.forwarded,
+            ),
+            (
+                "ringbar_bridge_http_retries_total",
+                "counter",
+                "HTTP requests of events repeated after a failure.",
+                |b| b.figures.retries,
+            ),
+        ];
+        for (name, kind, help, value) in gauges_and_counters {
+            self.header(name, kind, help);
+            for bridge in bridges {
+                self.line(name, &worker_label(&bridge.id), value(bridge));
+            }
+        }
+        self.header(
+            "ringbar_bridge_events_queued",
+            "gauge",
+            "Events waiting in the MessageForwarder targets' queues.",
+        );
+        for bridge in bridges {
+            self.line(
+                "ringbar_bridge_events_queued",
+                &worker_label(&bridge.id),
+                bridge.figures.queued,
+            );
+        }
+        self.header(
+            "ringbar_bridge_calls_total",
+            "counter",
+            "RESTCallee calls answered, by outcome: result (the HTTP response), error (bad arguments, or no response).",
+        );
+        for bridge in bridges {
+            let worker = worker_label(&bridge.id);
+            self.line(
+                "ringbar_bridge_calls_total",
+                &format!("{worker},outcome=\"result\""),
+                bridge.figures.calls,
+            );
+            self.line(
+                "ringbar_bridge_calls_total",
+                &format!("{worker},outcome=\"error\""),
+                bridge.figures.call_errors,
+            );
+        }
+        self.header(
+            "ringbar_bridge_events_dropped_total",
+            "counter",
+            "Events a MessageForwarder did not deliver, by reason: queue_full (its target's queue held extra.max_queued_events), failed (every attempt failed).",
+        );
+        for bridge in bridges {
+            let worker = worker_label(&bridge.id);
+            self.line(
+                "ringbar_bridge_events_dropped_total",
+                &format!("{worker},reason=\"queue_full\""),
+                bridge.figures.dropped_full,
+            );
+            self.line(
+                "ringbar_bridge_events_dropped_total",
+                &format!("{worker},reason=\"failed\""),
+                bridge.figures.dropped_failed,
+            );
+        }
+    }
+
     fn header(&mut self, name: &str, kind: &str, help: &str) {
         let _ = writeln!(self.0, "# HELP {name} {help}");
         let _ = writeln!(self.0, "# TYPE {name} {kind}");
@@ -232,7 +350,17 @@ mod tests {
             io: "epoll",
             max_core_queued_bytes: 1 << 20,
         };
-        render(&node, &[core(2, 5), core(1, 0)])
+        let bridge = BridgeFigures {
+            id: "rest\"bridge".into(),
+            components: 2,
+            figures: ringbar_bridges::FiguresSnapshot {
+                joined: 2,
+                calls: 7,
+                dropped_full: 3,
+                ..Default::default()
+            },
+        };
+        render(&node, &[core(2, 5), core(1, 0)], &[bridge])
     }
 
     #[test]
@@ -253,6 +381,9 @@ mod tests {
             "ringbar_slow_consumer_disconnects_total{core=\"0\"} 0",
             "ringbar_connections_refused_total{core=\"1\"} 0",
             "ringbar_queued_bytes{core=\"1\"} 42",
+            "ringbar_bridge_sessions_joined{worker=\"rest\\\"bridge\"} 2",
+            "ringbar_bridge_calls_total{worker=\"rest\\\"bridge\",outcome=\"result\"} 7",
+            "ringbar_bridge_events_dropped_total{worker=\"rest\\\"bridge\",reason=\"queue_full\"} 3",
             "ringbar_publish_to_event_seconds_bucket{core=\"0\",le=\"0.00001\"} 1",
             "ringbar_publish_to_event_seconds_bucket{core=\"0\",le=\"0.0001\"} 5",
             "ringbar_publish_to_event_seconds_bucket{core=\"0\",le=\"+Inf\"} 6",

@@ -6,9 +6,10 @@ use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ringbar_client::Backoff;
+
 use crate::config::guest::{GuestWorker, RestartPolicy};
 
-use super::backoff::Backoff;
 use super::output;
 use super::spawn::{self, Running};
 use super::{GuestState, GuestStatus, Stop};
@@ -26,7 +27,13 @@ const OUTPUT_DRAIN: Duration = Duration::from_secs(1);
 /// Supervises `worker` until `stop` is requested or it ends for good;
 /// `status` follows along for `ringbar status`.
 fn supervise(worker: &GuestWorker, status: &Mutex<GuestStatus>, stop: &Stop) {
-    let mut backoff = Backoff::new(worker.restart);
+    let ms = Duration::from_millis;
+    let restart = worker.restart;
+    let mut backoff = Backoff::new(
+        ms(restart.delay_ms),
+        ms(restart.max_delay_ms),
+        ms(restart.reset_after_ms),
+    );
     loop {
         tracing::info!("Starting guest worker {}.", worker.id);
         let started = Instant::now();

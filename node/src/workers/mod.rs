@@ -1,4 +1,4 @@
-//! Guest workers at run time: the node starts each configured guest
+//! Workers at run time: bridge workers ([`bridges`]), and guest workers: the node starts each configured guest
 //! (`config::guest`) after the router is up, logs its output with its
 //! name, restarts it as its policy says, and stops every guest when the
 //! node stops (SIGTERM, then SIGKILL after a grace period).
@@ -6,7 +6,7 @@
 //! One thread supervises each guest; the node's shutdown request, or
 //! [`Supervisor::stop`], ends them.
 
-mod backoff;
+mod bridges;
 mod guest;
 mod output;
 mod spawn;
@@ -19,6 +19,8 @@ use ringbar_engine::ShutdownHandle;
 use serde_json::{Value, json};
 
 use crate::config::guest::GuestWorker;
+
+pub(crate) use bridges::{BridgeFigures, Bridges, BridgesView};
 
 /// The running guest workers of a node.
 pub(crate) struct Supervisor {

@@ -184,7 +184,7 @@ impl Converter<'_> {
 
     /// A port: a number, or `"$VAR"` / `"${VAR}"` naming an environment
     /// variable that holds one, as Crossbar.io allows.
-    fn port(&mut self, value: &Value, path: &Path) -> Option<u16> {
+    pub(super) fn port(&mut self, value: &Value, path: &Path) -> Option<u16> {
         let from_env = value.as_str().and_then(env_var_name);
         let (text, origin) = match (value, from_env) {
             (Value::Number(number), _) => (number.to_string(), String::new()),

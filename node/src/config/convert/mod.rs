@@ -40,7 +40,9 @@ const CROSSBAR_FX_CONTROLLER_KEYS: &[&str] = &[
 ];
 
 /// Worker types ringbar runs.
-const WORKER_TYPES: &str = "router, websocket-testee, guest";
+const WORKER_TYPES: &str = "router, container, websocket-testee, guest";
+
+pub(crate) use worker::disabled;
 
 /// Looks up an environment variable (injected, so tests need not touch the
 /// process environment).
@@ -55,13 +57,7 @@ pub(crate) fn convert(
     overrides: Overrides,
     diag: &mut Diagnostics,
 ) -> Option<RouterConfig> {
-    let mut converter = Converter {
-        dir,
-        env,
-        diag,
-        anonymous_roles: Vec::new(),
-        rest_sessions: Vec::new(),
-    };
+    let mut converter = Converter::new(dir, env, diag);
     let config = converter.node(root, overrides);
     if converter.diag.has_errors() {
         None
@@ -79,14 +75,18 @@ pub(crate) fn endpoint(
     env: Env<'_>,
     diag: &mut Diagnostics,
 ) -> Option<Endpoint> {
-    Converter {
-        dir,
-        env,
-        diag,
-        anonymous_roles: Vec::new(),
-        rest_sessions: Vec::new(),
-    }
-    .endpoint(value, path)
+    Converter::new(dir, env, diag).endpoint(value, path)
+}
+
+/// Reads a port (a number, or `"$VAR"`) at `path` as a transport's is read,
+/// for the connecting endpoints of bridge components.
+pub(crate) fn port(
+    value: &Value,
+    path: &Path,
+    env: Env<'_>,
+    diag: &mut Diagnostics,
+) -> Option<u16> {
+    Converter::new(FsPath::new(""), env, diag).port(value, path)
 }
 
 /// The state of one conversion.
@@ -104,6 +104,18 @@ struct Converter<'a> {
     /// The realm and role of each REST bridge service, with its path,
     /// checked against the realms at the end.
     rest_sessions: Vec<(Path, String, String)>,
+}
+
+impl<'a> Converter<'a> {
+    fn new(dir: &'a FsPath, env: Env<'a>, diag: &'a mut Diagnostics) -> Self {
+        Converter {
+            dir,
+            env,
+            diag,
+            anonymous_roles: Vec::new(),
+            rest_sessions: Vec::new(),
+        }
+    }
 }
 
 impl Converter<'_> {
@@ -182,6 +194,7 @@ impl Converter<'_> {
         let mut first_router: Option<usize> = None;
         let mut testees = 0;
         let mut guests = 0;
+        let mut containers = 0;
         let mut disabled = 0;
         for (index, worker) in list.iter().enumerate() {
             let worker_path = path.index(index);
@@ -232,7 +245,9 @@ impl Converter<'_> {
                 }
                 // Read by `config::guest`, in a pass of its own.
                 "guest" => guests += 1,
-                "container" | "proxy" | "hostmonitor" | "xbrmm" | "marketplace" => {
+                // Read by `config::bridge`, in a pass of its own.
+                "container" => containers += 1,
+                "proxy" | "hostmonitor" | "xbrmm" | "marketplace" => {
                     self.diag.error(
                         &worker_path.key("type"),
                         format!("\"{kind}\" workers are not supported yet ({WORKER_TYPES})"),
@@ -244,7 +259,7 @@ impl Converter<'_> {
                 ),
             }
         }
-        let workers = testees + guests + disabled;
+        let workers = testees + guests + containers + disabled;
         if first_router.is_none() && workers == 0 && !self.diag.has_errors() {
             self.diag.error(
                 &path,
@@ -262,16 +277,11 @@ impl Converter<'_> {
         realms: &mut Vec<RealmConfig>,
         transports: &mut Vec<(Path, Listening)>,
     ) {
-        let accept = Accept::silent(&["type", "id", "options", "manhole"]);
+        // `components` are read by `config::bridge`, in a pass of its own.
+        let accept = Accept::silent(&["type", "id", "options", "manhole", "components"]);
         let Some(file) = read_with::<RouterWorkerFile>(worker, path, self.diag, accept) else {
             return;
         };
-        if !file.components.is_empty() {
-            self.diag.error(
-                &path.key("components"),
-                "router components are not supported yet: run them as WAMP clients that connect to a transport",
-            );
-        }
         if !file.connections.is_empty() {
             self.diag.error(
                 &path.key("connections"),

@@ -18,6 +18,7 @@ use super::convert::Env;
 use super::diag::{Diagnostics, Path};
 use super::file::{GuestOptionsFile, GuestWorkerFile};
 use super::read::{Accept, read_with};
+use super::workers::{Numbered, numbered};
 
 pub(crate) use process::{Inherit, OutputPolicy, ProcessEnv, StdinPolicy};
 pub(crate) use restart::{Restart, RestartPolicy};
@@ -63,22 +64,15 @@ pub(crate) fn from_root(
     env: Env<'_>,
     diag: &mut Diagnostics,
 ) -> Vec<GuestWorker> {
-    let Some(workers) = root.get("workers").and_then(Value::as_array) else {
-        return Vec::new();
-    };
     let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let mut guests = Vec::new();
     let mut ids: HashMap<String, Path> = HashMap::new();
-    let mut unnamed = 0;
-    for (index, worker) in workers.iter().enumerate() {
-        let path = Path::root().key("workers").index(index);
-        // Crossbar.io numbers every worker without an id, of any type.
-        let default_id = if worker.get("id").is_none() {
-            unnamed += 1;
-            Some(format!("worker{unnamed:03}"))
-        } else {
-            None
-        };
+    for Numbered {
+        path,
+        worker,
+        default_id,
+    } in numbered(root)
+    {
         if !is_guest(worker) {
             continue;
         }
@@ -159,7 +153,7 @@ fn guest(
 
 /// A worker id: any printable text of up to 64 characters (Crossbar.io
 /// does not restrict guest ids; they only name the worker).
-fn check_id(id: String, path: &Path, diag: &mut Diagnostics) -> Option<String> {
+pub(crate) fn check_id(id: String, path: &Path, diag: &mut Diagnostics) -> Option<String> {
     let length = id.chars().count();
     if (1..=MAX_ID_CHARS).contains(&length) && !id.chars().any(char::is_control) {
         Some(id)

@@ -1,0 +1,83 @@
+//! What a bridge worker counts, for `ringbar status` and `/metrics`:
+//! atomics its tasks bump and the node reads from another thread.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The live counters of one bridge worker (all of its components).
+#[derive(Debug, Default)]
+pub struct Figures {
+    /// Components whose session is joined now.
+    pub(crate) joined: AtomicU64,
+    /// Sessions joined since the worker started (reconnects included).
+    pub(crate) joins: AtomicU64,
+    /// RESTCallee invocations answered with the HTTP response.
+    pub(crate) calls: AtomicU64,
+    /// RESTCallee invocations answered with an error.
+    pub(crate) call_errors: AtomicU64,
+    /// MessageForwarder events received.
+    pub(crate) events: AtomicU64,
+    /// Events the HTTP service took (the expected status, when set).
+    pub(crate) forwarded: AtomicU64,
+    /// HTTP attempts repeated after a failure.
+    pub(crate) retries: AtomicU64,
+    /// Events dropped because their target's queue was full.
+    pub(crate) dropped_full: AtomicU64,
+    /// Events dropped after their last attempt failed.
+    pub(crate) dropped_failed: AtomicU64,
+    /// Events waiting in the targets' queues now.
+    pub(crate) queued: AtomicU64,
+}
+
+/// A copy of [`Figures`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FiguresSnapshot {
+    /// Components whose session is joined now.
+    pub joined: u64,
+    /// Sessions joined since the worker started.
+    pub joins: u64,
+    /// RESTCallee invocations answered with the HTTP response.
+    pub calls: u64,
+    /// RESTCallee invocations answered with an error.
+    pub call_errors: u64,
+    /// MessageForwarder events received.
+    pub events: u64,
+    /// Events the HTTP service took.
+    pub forwarded: u64,
+    /// HTTP attempts repeated after a failure.
+    pub retries: u64,
+    /// Events dropped because their target's queue was full.
+    pub dropped_full: u64,
+    /// Events dropped after their last attempt failed.
+    pub dropped_failed: u64,
+    /// Events waiting in the targets' queues now.
+    pub queued: u64,
+}
+
+impl Figures {
+    /// The counters now.
+    pub fn snapshot(&self) -> FiguresSnapshot {
+        let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        FiguresSnapshot {
+            joined: get(&self.joined),
+            joins: get(&self.joins),
+            calls: get(&self.calls),
+            call_errors: get(&self.call_errors),
+            events: get(&self.events),
+            forwarded: get(&self.forwarded),
+            retries: get(&self.retries),
+            dropped_full: get(&self.dropped_full),
+            dropped_failed: get(&self.dropped_failed),
+            queued: get(&self.queued),
+        }
+    }
+}
+
+/// Adds one to `counter`.
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Takes one from the gauge `counter`.
+pub(crate) fn drop_one(counter: &AtomicU64) {
+    counter.fetch_sub(1, Ordering::Relaxed);
+}
