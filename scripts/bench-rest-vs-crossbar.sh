@@ -33,6 +33,7 @@ PIPELINE="${PIPELINE:-1}"
 ROUTERS="${ROUTERS:-ringbar crossbar}"
 
 . scripts/bench-common.sh
+PYTHON="$(dirname "$CROSSBAR")/python"
 
 work="$target_dir/bench-rest-vs-crossbar"
 rm -rf "$work"
