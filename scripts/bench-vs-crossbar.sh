@@ -27,8 +27,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*" >&2; }
-
 ROUTER_CORES="${ROUTER_CORES:-0}"
 LOAD_CORES="${LOAD_CORES:-1}"
 REPEATS="${REPEATS:-3}"
@@ -40,24 +38,8 @@ SCALE=1
 if [ "${QUICK:-0}" = 1 ]; then
     REPEATS=1 DURATION=1 PROBES=3 SCALE=10
 fi
-CROSSBAR_VERSION=26.10.1
 
-if [ -z "${CROSSBAR:-}" ]; then
-    venv=.venv-crossbar
-    if [ ! -x "$venv/bin/crossbar" ]; then
-        step "python3 -m venv $venv && pip install crossbar==$CROSSBAR_VERSION"
-        python3 -m venv "$venv"
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "crossbar==$CROSSBAR_VERSION"
-    fi
-    CROSSBAR="$PWD/$venv/bin/crossbar"
-fi
-
-step "cargo build --release -p ringbar -p ringbar-loadtest"
-cargo build --release -p ringbar -p ringbar-loadtest
-target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-RINGBAR="$target_dir/release/ringbar"
-LOADTEST="$target_dir/release/loadtest"
+. scripts/bench-common.sh
 
 work="$target_dir/bench-vs-crossbar"
 rm -rf "$work"
@@ -67,11 +49,7 @@ RS_PORT=18481
 # One config for both: realm1, anonymous may do everything, WebSocket at /ws
 # and RawSocket, every serializer, 1 MiB messages.
 cat >"$work/ringbar/config.json" <<EOF
-{"version": 2, "controller": {}, "workers": [{"type": "router",
- "realms": [{"name": "realm1", "roles": [{"name": "anonymous", "permissions": [
-   {"uri": "", "match": "prefix",
-    "allow": {"call": true, "register": true, "publish": true, "subscribe": true},
-    "disclose": {"caller": false, "publisher": false}, "cache": true}]}]}],
+$ROUTER_WITH_REALM1
  "transports": [
   {"type": "web", "endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": $WS_PORT},
    "paths": {"ws": {"type": "websocket", "serializers": ["json", "msgpack", "cbor"],

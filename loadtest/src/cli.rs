@@ -11,13 +11,14 @@ use ringbar_protocol::codec::Serializer;
 use crate::churn::Churn;
 use crate::conns::Conns;
 use crate::fanout::{Fanout, FindMax, MAX_RATE};
+use crate::http::{Http, HttpRun, HttpUrl, Signing};
 use crate::progress::Progress;
 use crate::report::{self, Report};
 use crate::router::SpawnedRouter;
 use crate::rpc::Rpc;
 use crate::run::Run;
 use crate::target::{Target, Transport};
-use crate::{conns, fanout, plot, pool, rpc};
+use crate::{conns, fanout, http, plot, pool, rpc};
 
 /// The load generator's command line.
 #[derive(Debug, Parser)]
@@ -63,6 +64,14 @@ pub(crate) enum Command {
         common: Common,
         #[command(flatten)]
         conns: ConnsArgs,
+    },
+    /// POSTs to a REST bridge path (--url http://host:port/path) over
+    /// kept-alive connections, optionally signed: requests/s, latency.
+    Http {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        http: HttpArgs,
     },
     /// One scenario against two routers, alternating A B A B: medians and A/B.
     Compare(crate::compare::CompareArgs),
@@ -193,6 +202,29 @@ pub(crate) struct ConnsArgs {
     pub(crate) connect_rate: f64,
 }
 
+/// The HTTP scenario's options.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct HttpArgs {
+    /// The JSON body of every request.
+    #[arg(
+        long,
+        default_value = r#"{"topic": "com.ringbar.loadtest.http", "args": ["hello"]}"#
+    )]
+    pub(crate) body: String,
+    /// Kept-alive connections in all.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) connections: usize,
+    /// Requests in flight per connection (1: no pipelining).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) pipeline: usize,
+    /// Sign every request with this key (the path's `options.key`; needs --secret).
+    #[arg(long, requires = "secret")]
+    pub(crate) key: Option<String>,
+    /// The path's `options.secret`.
+    #[arg(long, requires = "key")]
+    pub(crate) secret: Option<String>,
+}
+
 /// Runs a scenario and prints, writes and plots its report.
 pub(crate) fn run_and_report(command: Command) -> io::Result<()> {
     let common = common(&command)?.clone();
@@ -213,7 +245,8 @@ pub(crate) fn common(command: &Command) -> io::Result<&Common> {
         Command::Fanout { common, .. }
         | Command::Churn { common, .. }
         | Command::Rpc { common, .. }
-        | Command::Conns { common, .. } => Ok(common),
+        | Command::Conns { common, .. }
+        | Command::Http { common, .. } => Ok(common),
         Command::Compare(_) => Err(io::Error::other("compare takes a scenario, not compare")),
     }
 }
@@ -221,6 +254,34 @@ pub(crate) fn common(command: &Command) -> io::Result<&Common> {
 /// Runs a scenario (starting and stopping the router with --spawn).
 pub(crate) fn run_scenario(command: &Command) -> io::Result<Report> {
     let common = common(command)?;
+    let load_cores = match &common.load_cores {
+        Some(list) => pool::parse_cpu_list(list)
+            .map_err(|e| io::Error::other(format!("--load-cores: {e}")))?,
+        None => vec![std::thread::available_parallelism().map_or(1, |n| n.get()) - 1],
+    };
+    if !(common.duration > 0.0 && common.duration < 1e6) {
+        return Err(io::Error::other("--duration: give seconds, more than 0"));
+    }
+    let duration = Duration::from_secs_f64(common.duration);
+    if let Command::Http { http, .. } = command {
+        let url = HttpUrl::parse(&common.url).map_err(io::Error::other)?;
+        let signing = http.key.clone().zip(http.secret.clone());
+        let scenario = Http {
+            body: http.body.clone().into_bytes(),
+            signing: signing.map(|(key, secret)| Signing { key, secret }),
+            connections: http.connections,
+            pipeline: http.pipeline,
+            url,
+        };
+        return with_router(common, &scenario.url.authority, |router_pid| {
+            let run = HttpRun {
+                load_cores,
+                router_pid,
+                duration,
+            };
+            http::run(&run, &scenario, &Progress::new())
+        });
+    }
     let serializer = Serializer::from_name(&common.serializer).ok_or_else(|| {
         io::Error::other(format!(
             "--serializer: '{}' is not json, msgpack or cbor",
@@ -240,47 +301,64 @@ pub(crate) fn run_scenario(command: &Command) -> io::Result<Report> {
         ));
     }
     target.deflate = common.deflate;
-    let load_cores = match &common.load_cores {
-        Some(list) => pool::parse_cpu_list(list)
-            .map_err(|e| io::Error::other(format!("--load-cores: {e}")))?,
-        None => vec![std::thread::available_parallelism().map_or(1, |n| n.get()) - 1],
-    };
-    if !(common.duration > 0.0 && common.duration < 1e6) {
-        return Err(io::Error::other("--duration: give seconds, more than 0"));
-    }
+    let authority = target.authority();
+    with_router(common, &authority, |router_pid| {
+        let run = Run {
+            target,
+            load_cores,
+            router_pid,
+            duration,
+        };
+        run_wamp_scenario(command, &run)
+    })
+}
+
+/// Runs `scenario` with the router's process id: the one `--spawn` starts
+/// (and stops after it, waiting first for `authority` to accept), or
+/// `--router-pid`.
+fn with_router(
+    common: &Common,
+    authority: &str,
+    scenario: impl FnOnce(Option<u32>) -> io::Result<Report>,
+) -> io::Result<Report> {
     let router = match &common.spawn {
         Some(line) => Some(SpawnedRouter::start(
             line,
             common.router_cores.as_deref(),
-            &target,
+            authority,
         )?),
         None => None,
     };
-    let run = Run {
-        target,
-        load_cores,
-        router_pid: router
+    let result = scenario(
+        router
             .as_ref()
             .map(SpawnedRouter::pid)
             .or(common.router_pid),
-        duration: Duration::from_secs_f64(common.duration),
-    };
+    );
+    if let Some(router) = router {
+        router.stop()?;
+    }
+    result
+}
+
+/// Runs a scenario that speaks WAMP.
+fn run_wamp_scenario(command: &Command, run: &Run) -> io::Result<Report> {
     let progress = Progress::new();
-    let result = match command {
-        Command::Fanout { fanout, .. } => fanout::run(&run, &fanout_of(fanout, None)?, &progress),
+    match command {
+        Command::Fanout { fanout, .. } => fanout::run(run, &fanout_of(fanout, None)?, &progress),
         Command::Churn { fanout, churn, .. } => {
             let churn = Churn {
                 rate: churn.churn_rate,
                 hold: Duration::from_millis(churn.churn_hold_ms),
                 max_open: churn.churn_max_open,
             };
-            fanout::run(&run, &fanout_of(fanout, Some(churn))?, &progress).map(|mut r| {
+            fanout::run(run, &fanout_of(fanout, Some(churn))?, &progress).map(|mut r| {
                 r.title = format!("churn + {}", r.title);
                 r
             })
         }
         Command::Rpc { rpc, .. } => rpc::run(
-            &run,
+            run,
             &Rpc {
                 callees: rpc.callees,
                 callers: rpc.callers,
@@ -290,20 +368,15 @@ pub(crate) fn run_scenario(command: &Command) -> io::Result<Report> {
             &progress,
         ),
         Command::Conns { conns, .. } => conns::run(
-            &run,
+            run,
             &Conns {
                 sessions: conns.sessions,
                 connect_rate: conns.connect_rate,
             },
             &progress,
         ),
-        Command::Compare(_) => Err(io::Error::other("compare takes a scenario, not compare")),
-    };
-    drop(progress);
-    if let Some(router) = router {
-        router.stop()?;
+        Command::Http { .. } | Command::Compare(_) => Err(io::Error::other("not a WAMP scenario")),
     }
-    result
 }
 
 fn fanout_of(args: &FanoutArgs, churn: Option<Churn>) -> io::Result<Fanout> {

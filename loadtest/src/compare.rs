@@ -107,7 +107,8 @@ fn with_spawn(command: &Command, line: &str) -> io::Result<Command> {
         Command::Fanout { common, .. }
         | Command::Churn { common, .. }
         | Command::Rpc { common, .. }
-        | Command::Conns { common, .. } => {
+        | Command::Conns { common, .. }
+        | Command::Http { common, .. } => {
             common.spawn = Some(line.to_owned());
             common.router_pid = None;
             common.json = None;

@@ -44,9 +44,7 @@ struct Shared {
 pub(crate) fn run(run: &Run, conns: &Conns, progress: &Progress) -> io::Result<Report> {
     let threads = run.load_cores.len();
     let shared = Arc::new(Shared {
-        connect_us: (0..threads)
-            .map(|_| crate::report::latency_histogram().map(Mutex::new))
-            .collect::<io::Result<_>>()?,
+        connect_us: crate::report::thread_histograms(threads)?,
         ..Shared::default()
     });
     let rss_before = run
@@ -92,12 +90,7 @@ pub(crate) fn run(run: &Run, conns: &Conns, progress: &Progress) -> io::Result<R
         "",
     );
     report.push("sessions_per_s", opened as f64 / open_seconds, "1/s");
-    let mut connect = crate::report::latency_histogram()?;
-    for h in &shared.connect_us {
-        if let Ok(h) = h.lock() {
-            connect.add(&*h).map_err(io::Error::other)?;
-        }
-    }
+    let connect = crate::report::merged(&shared.connect_us)?;
     report.push_latency(&connect);
     for f in report
         .figures

@@ -1,5 +1,5 @@
 //! `loadtest`: drives any WAMP router from the outside and reports what it
-//! saw. Scenarios: `fanout`, `churn`, `rpc`, `conns`; `compare` runs one
+//! saw. Scenarios: `fanout`, `churn`, `rpc`, `conns`, `http`; `compare` runs one
 //! against two routers in turn. See `loadtest/README.md`.
 
 mod churn;
@@ -8,6 +8,7 @@ mod compare;
 mod conn;
 mod conns;
 mod fanout;
+mod http;
 mod meter;
 mod plot;
 mod pool;

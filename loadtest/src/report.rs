@@ -4,6 +4,7 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::Mutex;
 
 use hdrhistogram::Histogram;
 use serde_json::{Map, Value, json};
@@ -121,6 +122,24 @@ const MAX_LATENCY_US: u64 = 60_000_000;
 /// size: `saturating_record` never grows it.
 pub(crate) fn latency_histogram() -> io::Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).map_err(io::Error::other)
+}
+
+/// One latency histogram per load thread, each recorded by its thread.
+pub(crate) fn thread_histograms(threads: usize) -> io::Result<Vec<Mutex<Histogram<u64>>>> {
+    (0..threads)
+        .map(|_| latency_histogram().map(Mutex::new))
+        .collect()
+}
+
+/// The threads' histograms as one.
+pub(crate) fn merged(histograms: &[Mutex<Histogram<u64>>]) -> io::Result<Histogram<u64>> {
+    let mut all = latency_histogram()?;
+    for histogram in histograms {
+        if let Ok(h) = histogram.lock() {
+            all.add(&*h).map_err(io::Error::other)?;
+        }
+    }
+    Ok(all)
 }
 
 /// Writes `value` as pretty JSON to `path`.

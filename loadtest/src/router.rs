@@ -10,8 +10,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::target::Target;
-
 /// How long a router may take to accept connections (Crossbar.io takes seconds).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a router may take to exit after SIGTERM.
@@ -26,8 +24,8 @@ pub(crate) struct SpawnedRouter {
 impl SpawnedRouter {
     /// Runs `command` through `sh` (under `taskset -c CORES` when `cores` is
     /// given), in its own process group, output to a log file, and waits
-    /// until `target`'s port accepts.
-    pub(crate) fn start(command: &str, cores: Option<&str>, target: &Target) -> io::Result<Self> {
+    /// until `authority` (`host:port`) accepts.
+    pub(crate) fn start(command: &str, cores: Option<&str>, authority: &str) -> io::Result<Self> {
         let log = std::env::temp_dir().join(format!("loadtest-router-{}.log", std::process::id()));
         let out = File::create(&log)?;
         let line = match cores {
@@ -45,7 +43,7 @@ impl SpawnedRouter {
             .spawn()
             .map_err(|e| io::Error::other(format!("--spawn: cannot run sh -c '{line}': {e}")))?;
         let mut router = Self { child, log };
-        router.wait_for_port(target, &line)?;
+        router.wait_for_port(authority, &line)?;
         Ok(router)
     }
 
@@ -54,14 +52,14 @@ impl SpawnedRouter {
         self.child.id()
     }
 
-    fn wait_for_port(&mut self, target: &Target, line: &str) -> io::Result<()> {
+    fn wait_for_port(&mut self, authority: &str, line: &str) -> io::Result<()> {
         let deadline = Instant::now() + START_TIMEOUT;
-        let addresses: Vec<_> = target.authority().to_socket_addrs()?.collect();
+        let addresses: Vec<_> = authority.to_socket_addrs()?.collect();
         loop {
             if let Some(status) = self.child.try_wait()? {
                 return Err(io::Error::other(format!(
                     "--spawn: '{line}' exited ({status}) before accepting on {}; its output:\n{}",
-                    target.authority(),
+                    authority,
                     self.log_tail()
                 )));
             }
@@ -74,7 +72,7 @@ impl SpawnedRouter {
             if Instant::now() > deadline {
                 return Err(io::Error::other(format!(
                     "--spawn: '{line}' did not accept on {} within {}s; its output:\n{}",
-                    target.authority(),
+                    authority,
                     START_TIMEOUT.as_secs(),
                     self.log_tail()
                 )));

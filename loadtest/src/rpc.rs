@@ -70,9 +70,7 @@ pub(crate) fn run(run: &Run, rpc: &Rpc, progress: &Progress) -> io::Result<Repor
     }
     let threads = run.load_cores.len();
     let shared = Arc::new(Shared {
-        latency: (0..threads)
-            .map(|_| crate::report::latency_histogram().map(Mutex::new))
-            .collect::<io::Result<_>>()?,
+        latency: crate::report::thread_histograms(threads)?,
         ..Shared::default()
     });
     let workers = {
@@ -137,12 +135,7 @@ fn measure(run: &Run, rpc: &Rpc, shared: &Shared, progress: &Progress) -> io::Re
     let calls = shared.calls.load(Ordering::Acquire);
     let results = shared.results.load(Ordering::Acquire);
     let errors = shared.errors_answered.load(Ordering::Acquire);
-    let mut latency = crate::report::latency_histogram()?;
-    for h in &shared.latency {
-        if let Ok(h) = h.lock() {
-            latency.add(&*h).map_err(io::Error::other)?;
-        }
-    }
+    let latency = crate::report::merged(&shared.latency)?;
     let mut report = Report::new(format!(
         "rpc: {} callee(s), {} caller(s) x {} in flight, {} B payload, {} at {}",
         rpc.callees,

@@ -106,12 +106,7 @@ pub(super) fn measure(
         .collect();
     let lost: u64 = lost_each.iter().sum();
     let out_of_order = shared.out_of_order.load(Ordering::Relaxed) - ooo_before;
-    let mut latency = crate::report::latency_histogram()?;
-    for histogram in &shared.latency {
-        if let Ok(h) = histogram.lock() {
-            latency.add(&*h).map_err(io::Error::other)?;
-        }
-    }
+    let latency = crate::report::merged(&shared.latency)?;
     let published_total: u64 = published.iter().sum();
     let mut report = Report::new(format!(
         "fanout: {} subscribers on {} topic(s), {} publisher(s), {} B payload, {} over {}, {} at {}",

@@ -11,6 +11,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
+/// The key of the router's signed `publisher` path.
+#[allow(dead_code)] // each test binary uses its own part
+pub(crate) const SIGNED_KEY: &str = "loadtest-key";
+/// Its secret.
+#[allow(dead_code)]
+pub(crate) const SIGNED_SECRET: &str = "loadtest-secret";
+
 /// A node directory with a config for a ringbar on four free ports.
 #[allow(dead_code)] // each test binary uses its own part
 pub(crate) struct Router {
@@ -21,6 +28,11 @@ pub(crate) struct Router {
     pub(crate) wss_url: String,
     /// RawSocket over TLS.
     pub(crate) rss_url: String,
+    /// The REST bridge's `publisher` path, unsigned.
+    pub(crate) publish_url: String,
+    /// A `publisher` path that takes requests signed with
+    /// [`SIGNED_KEY`] and [`SIGNED_SECRET`].
+    pub(crate) signed_url: String,
     /// The PEM file the TLS transports' certificate chains to (it is
     /// self-signed, for 127.0.0.1).
     pub(crate) ca: PathBuf,
@@ -52,7 +64,10 @@ impl Router {
  "transports": [
   {{"type": "web", "endpoint": {{"type": "tcp", "interface": "127.0.0.1", "port": {ws}}},
    "paths": {{"ws": {{"type": "websocket", "serializers": ["json", "msgpack", "cbor"],
-     "options": {{"compression": {{"deflate": {{}}}}}}}}}}}},
+     "options": {{"compression": {{"deflate": {{}}}}}}}},
+     "publish": {{"type": "publisher", "realm": "realm1", "role": "anonymous"}},
+     "signed": {{"type": "publisher", "realm": "realm1", "role": "anonymous",
+       "options": {{"key": "{SIGNED_KEY}", "secret": "{SIGNED_SECRET}", "timestamp_delta_limit": 5}}}}}}}},
   {{"type": "rawsocket", "endpoint": {{"type": "tcp", "interface": "127.0.0.1", "port": {rs}}},
    "serializers": ["json", "msgpack", "cbor"]}},
   {{"type": "websocket", "endpoint": {{"type": "tcp", "interface": "127.0.0.1", "port": {wss}, "tls": {tls}}},
@@ -67,6 +82,8 @@ impl Router {
             rs_url: format!("rs://127.0.0.1:{rs}"),
             wss_url: format!("wss://127.0.0.1:{wss}/"),
             rss_url: format!("rss://127.0.0.1:{rss}"),
+            publish_url: format!("http://127.0.0.1:{ws}/publish"),
+            signed_url: format!("http://127.0.0.1:{ws}/signed"),
             ca,
         }
     }

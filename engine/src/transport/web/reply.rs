@@ -2,8 +2,10 @@
 //! file streamed in bounded chunks; each write within the transport's
 //! `client_timeout`, so a client that stops reading is cut off.
 
+use std::cell::RefCell;
 use std::io::Read as _;
-use std::time::{Duration, SystemTime};
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use ringbar_protocol::http::{self, RequestHead};
@@ -63,7 +65,7 @@ pub(super) async fn write(
     // fields of the GET without it.
     let no_content = matches!(status, 100..=199 | 204 | 304);
     let send_body = !no_content && !to.head_only;
-    let date = httpdate::fmt_http_date(SystemTime::now());
+    let date = http_date(SystemTime::now());
     let length_text = length.to_string();
     let hsts = options
         .hsts_max_age_s
@@ -94,6 +96,22 @@ pub(super) async fn write(
         }
         _ => write_within(stream, vec![head.freeze()], options).await,
     }
+}
+
+/// The `Date` field for `now`. It changes once a second, so each core
+/// formats it once a second, not once per response.
+fn http_date(now: SystemTime) -> Rc<str> {
+    thread_local! {
+        static DATE: RefCell<(u64, Rc<str>)> = RefCell::new((u64::MAX, Rc::from("")));
+    }
+    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DATE.with_borrow_mut(|(at, text)| {
+        if *at != second {
+            *at = second;
+            *text = Rc::from(httpdate::fmt_http_date(now));
+        }
+        text.clone()
+    })
 }
 
 /// Writes `frames`, unless the client does not take them within
@@ -141,4 +159,24 @@ async fn stream_file(
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_date_is_formatted_once_a_second_and_follows_the_clock() {
+        let at = UNIX_EPOCH + Duration::from_millis(1_318_611_591_123);
+        assert_eq!(&*http_date(at), "Fri, 14 Oct 2011 16:59:51 GMT");
+        let again = http_date(at + Duration::from_millis(800));
+        assert!(
+            Rc::ptr_eq(&again, &http_date(at)),
+            "the same second reuses its text"
+        );
+        assert_eq!(
+            &*http_date(at + Duration::from_secs(1)),
+            "Fri, 14 Oct 2011 16:59:52 GMT"
+        );
+    }
 }
