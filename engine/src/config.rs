@@ -817,6 +817,9 @@ pub struct Limits {
     /// How long a connection may take from the end of its transport
     /// handshake to WELCOME (HELLO and authentication), in ms.
     pub join_timeout_ms: u64,
+    /// Connections open at once on all transports together, so that no mix
+    /// of transports can take every file descriptor of the process.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -831,6 +834,9 @@ impl Default for Limits {
             // past the 10 s a dynamic authenticator may take, whose
             // ABORT says more than a closed connection
             join_timeout_ms: 15_000,
+            // above the 10,000-subscriber fan-outs users run, below the
+            // file descriptors a tuned process gets
+            max_connections: 1_000_000,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! A transport's `max_connections` holds over every core: connections over
 //! it are closed at accept, and a place freed by a closed connection is
-//! taken again.
+//! taken again. The node's `limits.max_connections` holds over every
+//! transport together.
 
 // Test code: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -91,4 +92,30 @@ fn the_cap_holds_across_cores_epoll() {
 #[test]
 fn the_cap_holds_across_cores_uring() {
     capped(2, IoBackend::Auto);
+}
+
+fn node_capped(io: IoBackend) {
+    let router = TestRouter::start_edited(2, io, |config| config.limits.max_connections = 3);
+    // Two transports, each far under its own cap: the node's is reached.
+    let mut joined = Vec::new();
+    for transport in [Transport::WebSocket(Serializer::Json), T, T] {
+        let mut client = Client::connect(&router, transport);
+        join(&mut client, "realm1");
+        joined.push(client);
+    }
+    assert!(refused(router.rs_port), "a 4th connection is closed");
+    for client in &mut joined {
+        assert!(!client.ends_within(Duration::from_millis(50)));
+    }
+    assert_eq!(router.sessions(), 3);
+}
+
+#[test]
+fn the_node_cap_holds_over_all_transports_epoll() {
+    node_capped(IoBackend::Epoll);
+}
+
+#[test]
+fn the_node_cap_holds_over_all_transports_uring() {
+    node_capped(IoBackend::Uring);
 }

@@ -1,7 +1,8 @@
-//! A transport's `max_connections`: the cap on its open connections.
+//! `max_connections`: the cap on a transport's open connections, and the
+//! node's cap on all of them (`limits.max_connections`).
 //!
-//! Every core accepts on a listening socket of its own, so the count is one
-//! atomic shared by the listeners of all cores; a connection over the cap
+//! Every core accepts on a listening socket of its own, so a count is one
+//! atomic shared by the listeners of all cores; a connection over a cap
 //! is closed right after accept, before any handshake, as Crossbar.io does.
 
 use std::sync::Arc;
@@ -12,10 +13,12 @@ use std::time::{Duration, Instant};
 /// (Crossbar.io's interval), so a flood of connections is one line.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
-/// The open connections of one transport, against its cap.
+/// The open connections of one transport (or of the node), against its
+/// cap.
 #[derive(Debug)]
 pub(crate) struct ConnectionLimit {
-    transport: String,
+    /// What is capped, for the log: `transport ID` or `the node`.
+    scope: String,
     max: usize,
     open: AtomicUsize,
     /// Refusals not logged yet.
@@ -25,6 +28,28 @@ pub(crate) struct ConnectionLimit {
     epoch: Instant,
 }
 
+/// The caps a connection must pass: its transport's and the node's.
+#[derive(Debug, Clone)]
+pub(crate) struct Caps {
+    transport: Arc<ConnectionLimit>,
+    node: Arc<ConnectionLimit>,
+}
+
+impl Caps {
+    /// `transport`'s cap under the node's.
+    pub(crate) fn new(transport: Arc<ConnectionLimit>, node: Arc<ConnectionLimit>) -> Self {
+        Self { transport, node }
+    }
+
+    /// Places under both caps, or `None` (the place taken under one is
+    /// given back when the other refuses).
+    pub(crate) fn admit(&self) -> Option<(Admission, Admission)> {
+        let transport = self.transport.admit()?;
+        let node = self.node.admit()?;
+        Some((transport, node))
+    }
+}
+
 /// One admitted connection; dropping it frees its place.
 #[derive(Debug)]
 pub(crate) struct Admission(Arc<ConnectionLimit>);
@@ -32,10 +57,11 @@ pub(crate) struct Admission(Arc<ConnectionLimit>);
 const NEVER: u64 = u64::MAX;
 
 impl ConnectionLimit {
-    /// A cap of `max` open connections on the transport named `transport`.
-    pub(crate) fn new(transport: &str, max: usize) -> Arc<Self> {
+    /// A cap of `max` open connections on `scope` (`transport ID`, or
+    /// `the node`).
+    pub(crate) fn new(scope: &str, max: usize) -> Arc<Self> {
         Arc::new(ConnectionLimit {
-            transport: transport.to_owned(),
+            scope: scope.to_owned(),
             max,
             open: AtomicUsize::new(0),
             unlogged: AtomicU64::new(0),
@@ -45,7 +71,7 @@ impl ConnectionLimit {
     }
 
     /// A place for one more connection; `None` (and a log line now and
-    /// then) when the transport holds its cap.
+    /// then) when the cap is reached.
     pub(crate) fn admit(self: &Arc<Self>) -> Option<Admission> {
         // Counting first and taking it back when over keeps two cores from
         // both taking the last place.
@@ -79,10 +105,10 @@ impl ConnectionLimit {
         {
             let refused = self.unlogged.swap(0, Ordering::Relaxed);
             tracing::warn!(
-                transport = %self.transport,
+                limit = %self.scope,
                 refused,
                 max_connections = self.max,
-                "connections refused: the transport holds its max_connections"
+                "connections refused: max_connections reached"
             );
         }
     }

@@ -24,7 +24,7 @@ use crate::dealer;
 use crate::mailbox::Mail;
 use crate::realms::Realms;
 use io::{BoundSocket, Listener};
-use limit::ConnectionLimit;
+use limit::{Caps, ConnectionLimit};
 use log_every::LogEvery;
 
 /// A core logs a failing accept (EMFILE, ENFILE) at most this often.
@@ -43,6 +43,7 @@ pub(crate) fn start(
     // Bind everything before starting threads, so that a port in use is an
     // error of `start`, not a log line from a thread.
     let mut sockets: Vec<Vec<Listening>> = (0..cores).map(|_| Vec::new()).collect();
+    let node_limit = ConnectionLimit::new("the node", config.limits.max_connections);
     for transport in &config.transports {
         let tls = match &transport.endpoint {
             Endpoint::Tcp { tls: Some(tls), .. } => {
@@ -53,7 +54,13 @@ pub(crate) fn start(
             }
             _ => None,
         };
-        let limit = ConnectionLimit::new(&transport.id, transport.max_connections);
+        let limit = Caps::new(
+            ConnectionLimit::new(
+                &format!("transport {}", transport.id),
+                transport.max_connections,
+            ),
+            node_limit.clone(),
+        );
         for (core, list) in sockets.iter_mut().enumerate() {
             let bound =
                 bind::bind(&transport.endpoint, core).map_err(|source| StartError::Bind {
@@ -113,8 +120,9 @@ struct Listening {
     transport: TransportConfig,
     /// The endpoint's TLS, when it has one.
     tls: Option<Arc<rustls::ServerConfig>>,
-    /// The transport's connection cap, shared by every core's listener.
-    limit: Arc<ConnectionLimit>,
+    /// The transport's and the node's connection caps, shared by every
+    /// core's listener.
+    limit: Caps,
 }
 
 /// Decides between io_uring and epoll.
@@ -210,11 +218,12 @@ struct Accepting {
     listener: Listener,
     transport: Rc<TransportConfig>,
     tls: Option<Arc<rustls::ServerConfig>>,
-    limit: Arc<ConnectionLimit>,
+    limit: Caps,
 }
 
 /// Accepts connections until shutdown; one over the transport's
-/// `max_connections` is closed at once.
+/// `max_connections` or the node's `limits.max_connections` is closed at
+/// once.
 async fn accept_loop(
     core: Rc<Core>,
     accepting: Accepting,

@@ -567,6 +567,9 @@ pub(crate) struct LimitsFile {
     /// `join_timeout_ms`.
     #[serde(default)]
     pub(crate) join_timeout_ms: Option<i64>,
+    /// `max_connections`: on all transports together.
+    #[serde(default)]
+    pub(crate) max_connections: Option<i64>,
 }
 
 /// A method of a transport's `auth` that has principals (`ticket`,

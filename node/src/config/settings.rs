@@ -138,6 +138,11 @@ pub(crate) fn convert(
                 "max_retained_bytes_per_realm",
                 &mut settings.limits.max_retained_bytes_per_realm,
             ),
+            (
+                limits.max_connections,
+                "max_connections",
+                &mut settings.limits.max_connections,
+            ),
         ] {
             let Some(count) = value else { continue };
             match usize::try_from(count) {
@@ -218,7 +223,7 @@ mod tests {
                    "limits": {"max_subscriptions_per_session": 50,
                               "max_registrations_per_session": 7,
                               "max_retained_bytes_per_realm": 1048576,
-                              "join_timeout_ms": 3000}}),
+                              "join_timeout_ms": 3000, "max_connections": 5000}}),
             Overrides::default(),
         );
         assert!(errors.is_empty());
@@ -240,6 +245,7 @@ mod tests {
                 max_registrations_per_session: 7,
                 max_retained_bytes_per_realm: 1 << 20,
                 join_timeout_ms: 3000,
+                max_connections: 5000,
             }
         );
         let (_, errors) = run(
