@@ -820,6 +820,9 @@ pub struct Limits {
     /// Connections open at once on all transports together, so that no mix
     /// of transports can take every file descriptor of the process.
     pub max_connections: usize,
+    /// A WAMP connection with no bytes either way for this long is closed,
+    /// in ms; 0 (the default) never closes one for idling, as Crossbar.io.
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -837,6 +840,7 @@ impl Default for Limits {
             // above the 10,000-subscriber fan-outs users run, below the
             // file descriptors a tuned process gets
             max_connections: 1_000_000,
+            idle_timeout_ms: 0,
         }
     }
 }

@@ -193,6 +193,11 @@ impl SessionDriver {
     ) -> Self {
         let timeout = Duration::from_millis(core.shared.limits.join_timeout_ms);
         tokio::task::spawn_local(join_deadline(Rc::downgrade(&conn), timeout));
+        let idle = core.shared.limits.idle_timeout_ms;
+        if idle > 0 {
+            let idle = Duration::from_millis(idle);
+            tokio::task::spawn_local(idle_deadline(Rc::downgrade(&conn), idle));
+        }
         Self {
             core,
             conn,
@@ -850,6 +855,30 @@ async fn join_deadline(conn: std::rc::Weak<Connection>, timeout: Duration) {
     if !conn.joined.get() && !conn.outbound.is_closing() {
         tracing::info!(peer = %conn.peer, timeout_ms = timeout.as_millis() as u64, "no session joined in time: connection closed");
         conn.abort();
+    }
+}
+
+/// Cuts off a connection that neither sent nor received a byte for
+/// `timeout` (`limits.idle_timeout_ms`), so forgotten connections do not
+/// hold the router's memory and descriptors forever. Like
+/// [`join_deadline`], it holds the connection weakly.
+async fn idle_deadline(conn: std::rc::Weak<Connection>, timeout: Duration) {
+    let mut wait = timeout;
+    loop {
+        tokio::time::sleep(wait).await;
+        let Some(conn) = conn.upgrade() else {
+            return;
+        };
+        if conn.outbound.is_closing() {
+            return;
+        }
+        let idle = conn.last_io.get().elapsed();
+        if idle >= timeout {
+            tracing::info!(peer = %conn.peer, idle_timeout_ms = timeout.as_millis() as u64, "idle connection closed");
+            conn.abort();
+            return;
+        }
+        wait = timeout - idle;
     }
 }
 

@@ -12,7 +12,7 @@ mod websocket;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::watch;
@@ -43,6 +43,8 @@ pub(crate) struct Connection {
     pub(crate) figures: Arc<CoreFigures>,
     /// A session on it got WELCOME (until then a deadline runs).
     pub(crate) joined: Cell<bool>,
+    /// When bytes last went either way (`limits.idle_timeout_ms`).
+    pub(crate) last_io: Cell<Instant>,
     /// Set when the connection compresses its own frames (WebSocket
     /// permessage-deflate with context takeover).
     pub(crate) compressor: Option<ConnectionCompressor>,
@@ -71,6 +73,7 @@ impl Connection {
             max_frame_bytes: Cell::new(usize::MAX),
             figures: core.figures.clone(),
             joined: Cell::new(false),
+            last_io: Cell::new(Instant::now()),
             compressor,
         })
     }
@@ -94,6 +97,12 @@ impl Connection {
                 .push_event_with(frame.len(), || compressor.compress(frame.clone())),
             None => self.outbound.push_event(frame),
         }
+    }
+
+    /// Counts `n` bytes read from the peer.
+    pub(crate) fn note_read(&self, n: usize) {
+        self.figures.bytes_in.add(n as u64);
+        self.last_io.set(Instant::now());
     }
 
     /// Whether the peer accepts a frame this long.
@@ -120,6 +129,7 @@ pub(crate) async fn write_loop(conn: Rc<Connection>) {
             return;
         }
         conn.figures.bytes_out.add(bytes as u64);
+        conn.last_io.set(Instant::now());
     }
     if !conn.awaiting_close.get() {
         conn.stream.shutdown();

@@ -138,7 +138,7 @@ pub(super) async fn serve(
         match result {
             Ok(n) if n > 0 => {
                 read_size.observe(n);
-                conn.figures.bytes_in.add(n as u64);
+                conn.note_read(n);
             }
             _ => break,
         }

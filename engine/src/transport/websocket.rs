@@ -317,7 +317,7 @@ pub(super) async fn run_frames(
             Ok(0) | Err(_) => return,
             Ok(n) => {
                 read_size.observe(n);
-                conn.figures.bytes_in.add(n as u64);
+                conn.note_read(n);
                 last_input.set(Instant::now());
             }
         }

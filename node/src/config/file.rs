@@ -570,6 +570,9 @@ pub(crate) struct LimitsFile {
     /// `max_connections`: on all transports together.
     #[serde(default)]
     pub(crate) max_connections: Option<i64>,
+    /// `idle_timeout_ms`: 0 for none.
+    #[serde(default)]
+    pub(crate) idle_timeout_ms: Option<i64>,
 }
 
 /// A method of a transport's `auth` that has principals (`ticket`,

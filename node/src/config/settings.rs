@@ -153,6 +153,15 @@ pub(crate) fn convert(
                 ),
             }
         }
+        if let Some(ms) = limits.idle_timeout_ms {
+            match u64::try_from(ms) {
+                Ok(ms @ (0 | 100..)) => settings.limits.idle_timeout_ms = ms,
+                _ => diag.error(
+                    &limits_path.key("idle_timeout_ms"),
+                    format!("{ms} is not a timeout (0 for none, else at least 100 ms)"),
+                ),
+            }
+        }
         if let Some(ms) = limits.join_timeout_ms {
             match u64::try_from(ms) {
                 Ok(ms @ 100..) => settings.limits.join_timeout_ms = ms,
@@ -223,7 +232,8 @@ mod tests {
                    "limits": {"max_subscriptions_per_session": 50,
                               "max_registrations_per_session": 7,
                               "max_retained_bytes_per_realm": 1048576,
-                              "join_timeout_ms": 3000, "max_connections": 5000}}),
+                              "join_timeout_ms": 3000, "max_connections": 5000,
+                              "idle_timeout_ms": 600000}}),
             Overrides::default(),
         );
         assert!(errors.is_empty());
@@ -246,6 +256,7 @@ mod tests {
                 max_retained_bytes_per_realm: 1 << 20,
                 join_timeout_ms: 3000,
                 max_connections: 5000,
+                idle_timeout_ms: 600_000,
             }
         );
         let (_, errors) = run(
@@ -256,6 +267,16 @@ mod tests {
             errors,
             [
                 "config.json: ringbar.limits.max_registrations_per_session: 0 is not a count (at least 1)"
+            ]
+        );
+        let (_, errors) = run(
+            json!({"limits": {"idle_timeout_ms": 50}}),
+            Overrides::default(),
+        );
+        assert_eq!(
+            errors,
+            [
+                "config.json: ringbar.limits.idle_timeout_ms: 50 is not a timeout (0 for none, else at least 100 ms)"
             ]
         );
     }
