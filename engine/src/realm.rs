@@ -287,3 +287,47 @@ fn now_ns() -> u64 {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn realm() -> Realm {
+        Realm::new(
+            0,
+            &RealmConfig {
+                name: "realm1".into(),
+                roles: Vec::new(),
+                uri_check: UriCheck::Loose,
+                event_history: Vec::new(),
+                enable_meta_api: true,
+            },
+        )
+    }
+
+    /// The session meta API scans every session of the realm: other cores
+    /// joining and leaving must not wait for the scan (before, it ran
+    /// under the realm's lock).
+    #[test]
+    fn a_session_scan_holds_no_lock() {
+        let realm = realm();
+        for n in 1..=3u64 {
+            let id = SessionId::new(n).unwrap();
+            let session = RealmSession {
+                core: 0,
+                authid: format!("user{n}"),
+                authrole: "anonymous".into(),
+                details: Value::Null,
+            };
+            realm.add_session(id, session);
+        }
+        let scanned = Cell::new(0);
+        let kept = realm.sessions(|_| {
+            scanned.set(scanned.get() + 1);
+            realm.sessions.try_lock().is_ok()
+        });
+        assert_eq!(scanned.get(), 3);
+        assert_eq!(kept.len(), 3, "the scan ran under the sessions lock");
+    }
+}
