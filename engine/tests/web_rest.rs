@@ -1,7 +1,8 @@
 //! The REST bridge's path services over real sockets: an HTTP publish
 //! reaches a WAMP subscriber, an HTTP call a WAMP callee and back, a role's
-//! permissions apply, and a signed request replayed to another connection
-//! (and core) is refused.
+//! permissions apply, pipelined requests are answered in order without
+//! waiting on a slow call, and a signed request replayed to another
+//! connection (and core) is refused.
 
 // Test code: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -172,6 +173,94 @@ fn an_http_call_reaches_a_callee_and_returns_its_result() {
         let (status, body) = caller.join().unwrap();
         assert_eq!(status, 200);
         assert!(body.contains("wamp.error."), "{body}");
+    }
+}
+
+/// A POST of `body` to `target` that keeps the connection open.
+fn keep_alive_post(target: &str, body: &str) -> String {
+    format!(
+        "POST {target} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Reads the next response on a kept-alive connection: its status and body.
+fn next_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> (u16, String) {
+    let end = loop {
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let mut chunk = [0; 4096];
+        let n = stream.read(&mut chunk).unwrap();
+        assert!(n > 0, "the connection closed");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8(buf[..end].to_vec()).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    while buf.len() < end + length {
+        let mut chunk = [0; 4096];
+        let n = stream.read(&mut chunk).unwrap();
+        assert!(n > 0, "the connection closed");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = String::from_utf8(buf[end..end + length].to_vec()).unwrap();
+    buf.drain(..end + length);
+    (head[9..12].parse().unwrap(), body)
+}
+
+#[test]
+fn pipelined_answers_keep_their_order_and_none_waits_for_a_slow_call() {
+    for io in [IoBackend::Epoll, IoBackend::Uring] {
+        let (router, port) = rest_router(1, io);
+        let mut callee = Client::connect(&router, Transport::RawSocket(Serializer::Json));
+        join(&mut callee, "realm1");
+        callee.send(&Message::Register(Register {
+            request: req(1),
+            options: Dict::new(),
+            procedure: "com.rest.slow".into(),
+        }));
+        assert!(matches!(callee.recv(), Some(Message::Registered(_))));
+        let publish = keep_alive_post("/publish", r#"{"topic": "com.rest.p"}"#);
+        let call = keep_alive_post("/call", r#"{"procedure": "com.rest.slow"}"#);
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        // Two publishes, a call, a publish: one write, as a pipelining
+        // client sends them.
+        stream
+            .write_all(format!("{publish}{publish}{call}{publish}").as_bytes())
+            .unwrap();
+        let mut buf = Vec::new();
+        // The answers held back while the call was read come before the
+        // callee has answered it.
+        for _ in 0..2 {
+            let (status, body) = next_response(&mut stream, &mut buf);
+            assert_eq!(status, 200, "{body}");
+            assert!(body.starts_with(r#"{"id":"#), "{body}");
+        }
+        let invocation = match callee.recv() {
+            Some(Message::Invocation(i)) => i,
+            other => panic!("expected INVOCATION, got {other:?}"),
+        };
+        let payload = Payload::from_values(Serializer::Json, &[Value::UInt(7)], None).unwrap();
+        callee.send(&Message::Yield(Yield {
+            request: invocation.request,
+            options: Dict::new(),
+            payload,
+        }));
+        assert_eq!(
+            next_response(&mut stream, &mut buf),
+            (200, r#"{"args":[7]}"#.to_owned())
+        );
+        let (status, body) = next_response(&mut stream, &mut buf);
+        assert_eq!(status, 200, "{body}");
+        assert!(body.starts_with(r#"{"id":"#), "{body}");
     }
 }
 

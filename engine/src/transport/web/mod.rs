@@ -5,7 +5,8 @@
 //! One task per connection reads requests in order (pipelined ones wait in
 //! its buffer), hands each with its whole body to its path service, and
 //! writes the response before reading the next: answers go out in request
-//! order by construction. Requests are bounded by the transport's
+//! order by construction. Answers to pipelined requests go out together
+//! (see [`reply::Batch`]). Requests are bounded by the transport's
 //! [`HttpLimits`](ringbar_protocol::http::HttpLimits) and timeouts.
 
 mod caller;
@@ -19,7 +20,10 @@ mod signed;
 mod static_files;
 mod webhook;
 
+use std::future::Future;
+use std::pin::pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -33,7 +37,7 @@ use crate::config::{WebOptions, WebService, WebTransport};
 use crate::core::Core;
 use crate::runtime::io::{Peer, Stream};
 
-use reply::Answering;
+use reply::{Answering, Batch};
 use service::{HttpRequest, HttpResponse};
 
 /// Bytes read at a time.
@@ -54,9 +58,13 @@ pub(super) async fn serve(
     let options = &web.options;
     let tls = matches!(stream, Stream::Tls(_));
     let mut served: u32 = 0;
+    let mut batch = Batch::default();
     loop {
         let idle = buf.is_empty();
-        let next = read_head(&stream, &mut buf, options, served == 0);
+        if idle && !batch.flush(&stream, options).await {
+            break;
+        }
+        let next = read_head(&stream, &mut buf, options, served == 0, &mut batch);
         let read = if idle {
             tokio::select! {
                 read = next => read,
@@ -68,7 +76,9 @@ pub(super) async fn serve(
         let (head, used) = match read {
             Ok(parsed) => parsed,
             Err(stop) => {
-                stop.answer(&stream, &peer, tls, options).await;
+                if batch.flush(&stream, options).await {
+                    stop.answer(&stream, &peer, tls, options).await;
+                }
                 break;
             }
         };
@@ -79,6 +89,9 @@ pub(super) async fn serve(
         }) = &route
             && head.list_contains("Upgrade", "websocket")
         {
+            if !batch.flush(&stream, options).await {
+                break;
+            }
             let limits = websocket::limits(&ws.options);
             match handshake::parse_request(&buf[..used], &limits) {
                 Ok(Some((request, _))) => {
@@ -99,6 +112,9 @@ pub(super) async fn serve(
             .as_ref()
             .is_some_and(|r| service::allows(r.service, head.method()));
         let has_body = head.framing() != BodyFraming::Empty;
+        if has_body && head.expect_continue() && !batch.flush(&stream, options).await {
+            break;
+        }
         if has_body && head.expect_continue() && !allowed {
             // The client waits for a word before it sends the body: answer
             // without reading it, then close, as RFC 9110 §10.1.1 allows.
@@ -114,6 +130,7 @@ pub(super) async fn serve(
             .await;
             reply::write(
                 &stream,
+                &mut batch,
                 Answering::request(&head),
                 response,
                 false,
@@ -130,24 +147,53 @@ pub(super) async fn serve(
                 break;
             }
         }
-        let body = match read_body(&stream, &mut buf, &head, options).await {
+        let body = match read_body(&stream, &mut buf, &head, options, &mut batch).await {
             Ok(body) => body,
             Err(stop) => {
-                stop.answer(&stream, &peer, tls, options).await;
+                if batch.flush(&stream, options).await {
+                    stop.answer(&stream, &peer, tls, options).await;
+                }
                 break;
             }
         };
         served += 1;
-        let response = answer(&core, route.as_ref(), &head, body, &peer, tls, options).await;
+        let answering = answer(&core, route.as_ref(), &head, body, &peer, tls, options);
+        let Some(response) = flushing_while(answering, &stream, &mut batch, options).await else {
+            break;
+        };
         let keep_alive = head.keep_alive()
             && served < options.max_requests_per_connection
             && !*shutdown.borrow();
         let to = Answering::request(&head);
-        if !reply::write(&stream, to, response, keep_alive, tls, options).await || !keep_alive {
+        if !reply::write(&stream, &mut batch, to, response, keep_alive, tls, options).await
+            || !keep_alive
+        {
             break;
         }
     }
     stream.shutdown();
+}
+
+/// Awaits `answer`; if it is not ready at once (a call waits for its
+/// callee), writes the responses `batch` holds back meanwhile, so they do
+/// not wait for it. `None` when the connection broke.
+async fn flushing_while(
+    answer: impl Future<Output = HttpResponse>,
+    stream: &Stream,
+    batch: &mut Batch,
+    options: &WebOptions,
+) -> Option<HttpResponse> {
+    let mut answer = pin!(answer);
+    if batch.is_empty() {
+        return Some(answer.await);
+    }
+    match std::future::poll_fn(|cx| Poll::Ready(answer.as_mut().poll(cx))).await {
+        Poll::Ready(response) => Some(response),
+        Poll::Pending => match batch.flush(stream, options).await {
+            true => Some(answer.await),
+            false => None,
+        },
+    }
 }
 
 /// The answer of the service on `route`, or 404 where there is none;
@@ -201,7 +247,17 @@ impl Stop {
         };
         tracing::info!(%peer, status, reason = %message, "HTTP request refused");
         let response = HttpResponse::error(status, &message);
-        reply::write(stream, Answering::REFUSED, response, false, tls, options).await;
+        let mut batch = Batch::default();
+        reply::write(
+            stream,
+            &mut batch,
+            Answering::REFUSED,
+            response,
+            false,
+            tls,
+            options,
+        )
+        .await;
     }
 }
 
@@ -214,6 +270,7 @@ async fn read_head(
     buf: &mut BytesMut,
     options: &WebOptions,
     first: bool,
+    batch: &mut Batch,
 ) -> Result<(RequestHead, usize), Stop> {
     let head_timeout = Duration::from_millis(options.request_head_timeout_ms);
     let mut deadline = Instant::now()
@@ -229,7 +286,7 @@ async fn read_head(
             Ok(None) => {}
             Err(e) => return Err(Stop::Refuse(e.status(), e.to_string())),
         }
-        match read_more(stream, buf, deadline).await {
+        match read_more(stream, buf, deadline, batch, options).await {
             Read::Data if !started => {
                 started = true;
                 if !first {
@@ -258,6 +315,7 @@ async fn read_body(
     buf: &mut BytesMut,
     head: &RequestHead,
     options: &WebOptions,
+    batch: &mut Batch,
 ) -> Result<Bytes, Stop> {
     let mut decoder = BodyDecoder::new(head.framing(), &options.limits);
     let mut body = BytesMut::new();
@@ -268,7 +326,7 @@ async fn read_body(
             Ok(false) => {}
             Err(e) => return Err(Stop::Refuse(e.status(), e.to_string())),
         }
-        match read_more(stream, buf, deadline).await {
+        match read_more(stream, buf, deadline, batch, options).await {
             Read::Data => {}
             Read::Closed => return Err(Stop::Quietly),
             Read::TimedOut => {
@@ -292,8 +350,18 @@ enum Read {
 }
 
 /// Reads once into `buf`, unless `deadline` passes first (then `buf` is
-/// lost, which is fine: the connection is closed).
-async fn read_more(stream: &Stream, buf: &mut BytesMut, deadline: Instant) -> Read {
+/// lost, which is fine: the connection is closed). What `batch` holds back
+/// goes out first: the client may wait for it before it sends more.
+async fn read_more(
+    stream: &Stream,
+    buf: &mut BytesMut,
+    deadline: Instant,
+    batch: &mut Batch,
+    options: &WebOptions,
+) -> Read {
+    if !batch.flush(stream, options).await {
+        return Read::Closed;
+    }
     let read = stream.read(std::mem::take(buf), READ_BYTES);
     match tokio::time::timeout_at(deadline, read).await {
         Err(_) => Read::TimedOut,

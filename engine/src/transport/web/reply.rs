@@ -42,10 +42,55 @@ impl Answering {
     };
 }
 
-/// Writes `response` to the request `to`; `keep_alive` says whether the
-/// connection stays open after it. `false` when the connection broke.
+/// Responses to pipelined requests held back while the next request is
+/// already read, so that a run of them leaves in one write instead of one
+/// write each. Held only while more requests are buffered: whoever is
+/// about to wait (to read, or for a slow answer) flushes it first.
+#[derive(Default)]
+pub(super) struct Batch {
+    frames: Vec<Bytes>,
+    bytes: usize,
+}
+
+/// The most response bytes a [`Batch`] holds back.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// The most buffers a [`Batch`] holds back (one `writev` takes them all).
+const BATCH_FRAMES: usize = 64;
+
+impl Batch {
+    /// Whether responses are held back.
+    pub(super) fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Writes what is held back. `false` when the connection broke or
+    /// timed out.
+    pub(super) async fn flush(&mut self, stream: &Stream, options: &WebOptions) -> bool {
+        if self.frames.is_empty() {
+            return true;
+        }
+        self.bytes = 0;
+        write_within(stream, std::mem::take(&mut self.frames), options).await
+    }
+
+    fn push(&mut self, frame: Bytes) {
+        self.bytes += frame.len();
+        self.frames.push(frame);
+    }
+
+    fn full(&self) -> bool {
+        self.bytes >= BATCH_BYTES || self.frames.len() >= BATCH_FRAMES
+    }
+}
+
+/// Writes `response` to the request `to` after what `batch` holds, or
+/// holds it back too while `keep_alive` and there is room; `keep_alive`
+/// says whether the connection stays open after it. `false` when the
+/// connection broke.
 pub(super) async fn write(
     stream: &Stream,
+    batch: &mut Batch,
     to: Answering,
     response: HttpResponse,
     keep_alive: bool,
@@ -86,15 +131,18 @@ pub(super) async fn write(
     }
     let mut head = BytesMut::new();
     http::write_head(status, &head_fields, &mut head);
+    batch.push(head.freeze());
     match body {
-        ResponseBody::Bytes(bytes) if send_body => {
-            write_within(stream, vec![head.freeze(), bytes], options).await
+        ResponseBody::Bytes(bytes) => {
+            if send_body && !bytes.is_empty() {
+                batch.push(bytes);
+            }
+            (keep_alive && !batch.full()) || batch.flush(stream, options).await
         }
-        ResponseBody::File(file, length) if send_body => {
-            write_within(stream, vec![head.freeze()], options).await
-                && stream_file(stream, file, length, options).await
+        ResponseBody::File(file, length) => {
+            batch.flush(stream, options).await
+                && (!send_body || stream_file(stream, file, length, options).await)
         }
-        _ => write_within(stream, vec![head.freeze()], options).await,
     }
 }
 
