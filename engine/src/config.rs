@@ -17,7 +17,7 @@ use ringbar_protocol::websocket::OriginPolicy;
 use ringbar_protocol::websocket::deflate::DeflateConfig;
 
 pub use crate::ip_network::IpNetwork;
-pub use crate::nonces::SeenNonces;
+pub use crate::nonces::{DEFAULT_MAX_NONCES, SeenNonces};
 
 /// Everything one router node runs.
 #[derive(Debug, Clone)]

@@ -6,26 +6,32 @@
 //! nonce until its request's timestamp leaves that window and refuses a
 //! request whose nonce it still remembers.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use ahash::{AHashMap, RandomState};
+use ahash::{AHashSet, RandomState};
 
-/// The most nonces one service remembers (about 16 bytes each, so at most
-/// some 30 MiB). When every one is still within its window, new signed
+/// How many nonces a service remembers unless its `max_nonces` says
+/// otherwise (about 32 bytes each: some 29 MiB at most).
+pub const DEFAULT_MAX_NONCES: usize = 900_000;
+
+/// The nonces of a service's recent signed requests, at most as many as it
+/// was made with. When every one is still within its window, new signed
 /// requests are refused until the oldest expire: a replay is never let
-/// through to make room. A service that takes more than this many signed
-/// requests per `timestamp_delta_limit` needs a shorter limit.
-pub(crate) const MAX_SEEN_NONCES: usize = 900_000;
-
-/// The nonces of a service's recent signed requests. Clones share them: the
-/// config is copied to every core, and a request replayed to another core
-/// must be refused too.
-#[derive(Clone, Default)]
+/// through to make room. Clones share them: the config is copied to every
+/// core, and a request replayed to another core must be refused too.
+#[derive(Clone)]
 pub struct SeenNonces(Arc<Mutex<Window>>);
 
 impl std::fmt::Debug for SeenNonces {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SeenNonces")
+    }
+}
+
+impl Default for SeenNonces {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_NONCES)
     }
 }
 
@@ -36,44 +42,55 @@ pub(crate) enum Recorded {
     New,
     /// A nonce still remembered: the request is a replay.
     Replayed,
-    /// No room: [`MAX_SEEN_NONCES`] nonces are all within their windows.
+    /// No room: as many nonces as allowed are all within their windows.
     Full,
 }
 
-#[derive(Default)]
 struct Window {
-    /// A keyed hash of each nonce, to when it may be used again (Unix
-    /// seconds). A collision (one in 2^64 per pair) refuses a fresh
-    /// request, never admits a replay.
-    expiries: AHashMap<u64, u64>,
+    /// A keyed hash of each remembered nonce. A collision (one in 2^64 per
+    /// pair) refuses a fresh request, never admits a replay.
+    keys: AHashSet<u64>,
+    /// The same hashes by the second they may be used again (Unix
+    /// seconds), so forgetting the expired ones costs only what they are.
+    expiring: BTreeMap<u64, Vec<u64>>,
     /// Hashes nonces; its keys are random, so nobody can aim collisions.
     hasher: RandomState,
-    /// When pruning can next free anything (the earliest expiry left after
-    /// the last prune), so a full window is not scanned on every request.
-    prune_at_s: u64,
+    /// The most nonces remembered.
+    max: usize,
 }
 
 impl SeenNonces {
+    /// Remembers at most `max` nonces.
+    pub fn new(max: usize) -> Self {
+        Self(Arc::new(Mutex::new(Window {
+            keys: AHashSet::new(),
+            expiring: BTreeMap::new(),
+            hasher: RandomState::new(),
+            max,
+        })))
+    }
+
     /// Remembers `nonce` until `expires_s`, unless it is remembered already;
     /// `now_s` is the current time (both Unix seconds).
     pub(crate) fn record(&self, nonce: i128, expires_s: u64, now_s: u64) -> Recorded {
-        let mut window = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let key = window.hasher.hash_one(nonce);
-        if window
-            .expiries
-            .get(&key)
-            .is_some_and(|&until| until > now_s)
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let window = &mut *guard;
+        while let Some(entry) = window.expiring.first_entry()
+            && *entry.key() <= now_s
         {
+            for key in entry.remove() {
+                window.keys.remove(&key);
+            }
+        }
+        let key = window.hasher.hash_one(nonce);
+        if window.keys.contains(&key) {
             return Recorded::Replayed;
         }
-        if window.expiries.len() >= MAX_SEEN_NONCES && now_s >= window.prune_at_s {
-            window.expiries.retain(|_, until| *until > now_s);
-            window.prune_at_s = window.expiries.values().copied().min().unwrap_or(0);
-        }
-        if window.expiries.len() >= MAX_SEEN_NONCES && !window.expiries.contains_key(&key) {
+        if window.keys.len() >= window.max {
             return Recorded::Full;
         }
-        window.expiries.insert(key, expires_s);
+        window.keys.insert(key);
+        window.expiring.entry(expires_s).or_default().push(key);
         Recorded::New
     }
 }
@@ -96,7 +113,7 @@ mod tests {
     #[test]
     fn a_full_window_refuses_until_nonces_expire_and_stays_bounded() {
         let seen = SeenNonces::default();
-        let cap = i128::try_from(MAX_SEEN_NONCES).unwrap();
+        let cap = i128::try_from(DEFAULT_MAX_NONCES).unwrap();
         for nonce in 0..cap {
             assert_eq!(seen.record(nonce, 2000, 1000), Recorded::New);
         }
@@ -104,6 +121,26 @@ mod tests {
         assert_eq!(seen.record(0, 2000, 1000), Recorded::Replayed);
         assert_eq!(seen.record(cap, 3000, 2000), Recorded::New);
         let window = seen.0.lock().unwrap();
-        assert_eq!(window.expiries.len(), 1);
+        assert_eq!((window.keys.len(), window.expiring.len()), (1, 1));
+    }
+
+    #[test]
+    fn nonces_are_forgotten_second_by_second_as_they_expire() {
+        let seen = SeenNonces::new(3);
+        assert_eq!(seen.record(1, 1010, 1000), Recorded::New);
+        assert_eq!(seen.record(2, 1011, 1000), Recorded::New);
+        assert_eq!(seen.record(3, 1012, 1000), Recorded::New);
+        assert_eq!(seen.record(4, 1012, 1009), Recorded::Full);
+        // At 1010 the first expired: its room is free, the others are not.
+        assert_eq!(seen.record(4, 1013, 1010), Recorded::New);
+        assert_eq!(seen.record(2, 1013, 1010), Recorded::Replayed);
+        assert_eq!(seen.record(1, 1013, 1010), Recorded::Full);
+        assert_eq!(seen.record(1, 1014, 1011), Recorded::New);
+        let window = seen.0.lock().unwrap();
+        assert_eq!(window.keys.len(), 3);
+        assert_eq!(
+            window.expiring.keys().copied().collect::<Vec<_>>(),
+            [1012, 1013, 1014]
+        );
     }
 }

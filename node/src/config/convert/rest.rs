@@ -4,8 +4,8 @@
 //! realms once they are all read.
 
 use ringbar_engine::config::{
-    DEFAULT_CALL_TIMEOUT_MS, DEFAULT_TIMESTAMP_DELTA_LIMIT_S, IpNetwork, RealmConfig, RestOptions,
-    RestService, RestSigning, SeenNonces, WebService, WebhookService,
+    DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MAX_NONCES, DEFAULT_TIMESTAMP_DELTA_LIMIT_S, IpNetwork,
+    RealmConfig, RestOptions, RestService, RestSigning, SeenNonces, WebService, WebhookService,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,6 +22,9 @@ const MAX_POST_BODY_LIMIT: i64 = 1 << 20;
 
 /// Crossbar.io's largest `timestamp_delta_limit`: a day, in seconds.
 const MAX_TIMESTAMP_DELTA_LIMIT_S: i64 = 86_400;
+
+/// The most nonces a signed service may remember (about 32 bytes each).
+const MAX_MAX_NONCES: i64 = 50_000_000;
 
 /// The longest `timeout` of a caller: a day, in ms.
 const MAX_CALL_TIMEOUT_MS: i64 = 86_400_000;
@@ -60,6 +63,9 @@ struct RestOptionsFile {
     /// ringbar: a caller's default timeout, ms.
     #[serde(default)]
     timeout: Option<i64>,
+    /// ringbar: how many nonces of signed requests are remembered.
+    #[serde(default)]
+    max_nonces: Option<i64>,
 }
 
 /// A `webhook` service.
@@ -113,7 +119,21 @@ impl Converter<'_> {
                 self.option_in_range(ms, 1, MAX_CALL_TIMEOUT_MS, "timeout", "ms", &options_path)?
             }
         };
-        let signing = self.signing(options.key, options.secret, &options_path)?;
+        let max_nonces = match options.max_nonces {
+            None => DEFAULT_MAX_NONCES,
+            Some(n) => {
+                let n = self.option_in_range(
+                    n,
+                    1,
+                    MAX_MAX_NONCES,
+                    "max_nonces",
+                    "nonces",
+                    &options_path,
+                )?;
+                usize::try_from(n).ok()?
+            }
+        };
+        let signing = self.signing(options.key, options.secret, max_nonces, &options_path)?;
         let mut require_ip = Vec::new();
         for (index, text) in options.require_ip.unwrap_or_default().iter().enumerate() {
             match IpNetwork::parse(text) {
@@ -214,13 +234,14 @@ impl Converter<'_> {
         &mut self,
         key: Option<String>,
         secret: Option<String>,
+        max_nonces: usize,
         path: &Path,
     ) -> Option<Option<RestSigning>> {
         match (key, secret) {
             (Some(key), Some(secret)) => Some(Some(RestSigning {
                 key,
                 secret,
-                seen: SeenNonces::default(),
+                seen: SeenNonces::new(max_nonces),
             })),
             (None, None) => Some(None),
             (Some(_), None) => {

@@ -16,7 +16,8 @@ fn publisher_caller_and_webhook_read_crossbars_keys() {
         "publish": {"type": "publisher", "realm": "realm1", "role": "anonymous", "options": {
             "key": "bazapp", "secret": "foobar", "require_tls": true,
             "require_ip": ["127.0.0.1", "10.0.0.0/8", "192.168.1.0/255.255.255.0"],
-            "post_body_limit": 1024, "timestamp_delta_limit": 10, "debug": true
+            "post_body_limit": 1024, "timestamp_delta_limit": 10, "debug": true,
+            "max_nonces": 5000000
         }},
         "call": {"type": "caller", "realm": "realm1", "role": "anonymous", "options": {"timeout": 1500}},
         "hook": {"type": "webhook", "realm": "realm1", "role": "anonymous", "options": {
@@ -69,14 +70,17 @@ fn bad_rest_services_name_their_path() {
         "b": {"type": "caller", "realm": "nowhere", "role": "anonymous", "options": {"timeout": 0}},
         "c": {"type": "caller", "realm": "realm1", "role": "nobody"},
         "d": {"type": "webhook", "realm": "realm1", "role": "anonymous", "options": {}},
-        "e": {"type": "publisher", "realm": "realm1"}
+        "e": {"type": "publisher", "realm": "realm1"},
+        "f": {"type": "publisher", "realm": "realm1", "role": "anonymous", "options": {
+            "key": "k", "secret": "s", "max_nonces": 0
+        }}
     })));
     let p = "config.json: workers[0].transports[0].paths";
     assert_eq!(
         errors_of(&outcome),
         [
             format!(
-                "{p}.a.options.color: unknown key (the keys here: debug, key, secret, require_tls, require_ip, post_body_limit, timestamp_delta_limit, timeout)"
+                "{p}.a.options.color: unknown key (the keys here: debug, key, secret, require_tls, require_ip, post_body_limit, timestamp_delta_limit, timeout, max_nonces)"
             ),
             format!(
                 "{p}.a.options.key: a key without a secret: add \"secret\" so requests are signed, or remove \"key\""
@@ -86,6 +90,7 @@ fn bad_rest_services_name_their_path() {
                 "{p}.d.options: missing \"topic\": the topic the webhook's events are published to"
             ),
             format!("{p}.e: missing field `role`"),
+            format!("{p}.f.options.max_nonces: 0 is out of range (1-50000000 nonces)"),
             format!(
                 "{p}.c.role: role \"nobody\" is not defined in realm \"realm1\": the service acts as a session of it; add the role or name another"
             ),
