@@ -73,6 +73,7 @@ export function lineChart(id, title) {
       s.points.push(value);
       if (s.points.length > WINDOW_POINTS) s.points.shift();
       s.latest.textContent = String(value);
+      element.dataset.points = String(s.points.length);
     }
     draw();
   }

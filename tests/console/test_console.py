@@ -258,8 +258,16 @@ def test_3_the_node_is_online_and_counts_a_client_s_session(world, browser):
         )
 
     asyncio.run(body())
+    browser.set_window_size(390, 844)
+    shot(browser, "3-nodes-phone")
+    browser.set_window_size(1280, 900)
     browser.find_element(By.LINK_TEXT, NODE_NAME).click()
-    wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, "#chart-sessions-legend .latest"), "no live chart")
+    # a point a second: three arrive within a few seconds
+    wait(
+        browser,
+        lambda b: int(b.find_element(By.ID, "chart-sessions").get_attribute("data-points") or 0) >= 3,
+        "the live chart does not grow",
+    )
     shot(browser, "3-node")
     no_console_errors(browser)
 
