@@ -138,8 +138,9 @@ async function render() {
   main.replaceChildren(page);
   const heading = main.querySelector("h1");
   if (heading) document.title = `${heading.textContent} · ringbar management`;
-  const first = main.querySelector("[autofocus]");
-  if (first) first.focus();
+  // Keyboard and screen-reader users start on the new page.
+  const first = main.querySelector("[autofocus]") || main;
+  first.focus();
 }
 
 window.addEventListener("hashchange", () => render());

@@ -397,3 +397,19 @@ fn from_json(value: &serde_json::Value) -> Value {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_console_is_the_service_s_host_and_port_over_http() {
+        let console = |url: &str| console_url(&Url::parse(url).unwrap());
+        assert_eq!(console("ws://127.0.0.1:9000/ws"), "http://127.0.0.1:9000/");
+        assert_eq!(
+            console("wss://manage.example.com/ws"),
+            "https://manage.example.com:443/"
+        );
+        assert_eq!(console("ws://[::1]:9000/ws"), "http://[::1]:9000/");
+    }
+}
