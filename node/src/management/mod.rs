@@ -58,7 +58,7 @@ fn init_dir(dir: &Path) -> ExitCode {
         Ok(store) => {
             tracing::info!("Management state created in {}.", store.path().display());
             println!(
-                "Add an owner with `ringbar management adduser {0} NAME`, start it with `ringbar management start {0}`; nodes connect to ws://127.0.0.1:9000/ws, realm \"{MANAGEMENT_REALM}\".",
+                "Add an owner with `ringbar management adduser {0} NAME`, start it with `ringbar management start {0}`; nodes connect to ws://127.0.0.1:9000/ws, realm \"{MANAGEMENT_REALM}\"; owners log into the console at http://127.0.0.1:9000/.",
                 dir.display()
             );
             ExitCode::SUCCESS
