@@ -140,7 +140,7 @@ async function render() {
   if (heading) document.title = `${heading.textContent} · ringbar management`;
   // Keyboard and screen-reader users start on the new page.
   const first = main.querySelector("[autofocus]") || main;
-  first.focus();
+  first.focus({ preventScroll: true });
 }
 
 window.addEventListener("hashchange", () => render());

@@ -40,11 +40,30 @@ export async function nodePage(ctx, key) {
   const sessions = lineChart("chart-sessions", "Sessions");
   const messages = lineChart("chart-messages", "Messages per second");
   const perCore = lineChart("chart-cores", "Sessions per core");
+  const perCoreRates = lineChart("chart-core-messages", "Messages per second, per core");
+  let previous = null;
   const plot = (status) => {
     sessions.push({ sessions: status.sessions });
     messages.push({ in: status.messages_in_per_s, out: status.events_out_per_s });
     const cores = Array.isArray(status.sessions_per_core) ? status.sessions_per_core : [];
     perCore.push(Object.fromEntries(cores.map((n, core) => [`core ${core}`, n])));
+    // The node reports counters per core; their rates are the change
+    // between two reports.
+    const list = (value) => (Array.isArray(value) ? value : []);
+    const counts = { in: list(status.messages_in_per_core), out: list(status.events_out_per_core) };
+    const now = performance.now();
+    if (previous && now > previous.at) {
+      const seconds = (now - previous.at) / 1000;
+      const rates = {};
+      for (const way of ["in", "out"]) {
+        counts[way].forEach((n, core) => {
+          const before = previous.counts[way][core];
+          if (typeof before === "number") rates[`${way} core ${core}`] = Math.max(0, Math.round((n - before) / seconds));
+        });
+      }
+      perCoreRates.push(rates);
+    }
+    previous = { counts, at: now };
   };
   ctx.onStatus((status) => {
     if (status.node !== key) return;
@@ -61,11 +80,13 @@ export async function nodePage(ctx, key) {
     h("p", { class: "key" }, "Key ", h("code", {}, key)),
     figures,
     h("h2", {}, "Live"),
-    h("div", { class: "charts" }, sessions.element, messages.element, perCore.element),
+    h("div", { class: "charts" }, sessions.element, messages.element, perCore.element, perCoreRates.element),
     editor,
     unpair);
   // The canvases have their size once the page is in the document.
-  requestAnimationFrame(() => { sessions.draw(); messages.draw(); perCore.draw(); });
+  requestAnimationFrame(() => {
+    for (const chart of [sessions, messages, perCore, perCoreRates]) chart.draw();
+  });
   return page;
 }
 
