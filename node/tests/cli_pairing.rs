@@ -447,6 +447,8 @@ fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
     first.wait_for(&format!("Management service at {url} lost"));
     use_router(node_port);
     let service = Running::start("the management service", &["management", "start", mgmt_arg]);
+    // the API is there once the backend joined, which may be after the node
+    service.wait_for("Management API ready");
     first.wait_for_nth(&format!("Connected to management service at {url}."), 3);
 
     // the node restarts: still paired, same config, no new code
