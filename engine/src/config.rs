@@ -408,6 +408,9 @@ pub enum WebService {
     Caller(RestService),
     /// `webhook`: publishes any HTTP POST (a GitHub webhook, say) to a topic.
     Webhook(WebhookService),
+    /// Files compiled into the binary (the management console): no
+    /// config key names it, the node mounts it.
+    Embedded(EmbeddedService),
 }
 
 /// A REST bridge path service (`publisher`, `caller`): it acts as a
@@ -517,6 +520,28 @@ pub struct StaticService {
     /// `default_file`: served for a path that has no file (single-page
     /// applications), instead of 404.
     pub default_file: Option<PathBuf>,
+}
+
+/// Files compiled into the binary, served from memory as they are.
+#[derive(Debug, Clone)]
+pub struct EmbeddedService {
+    /// The files; the one whose `path` is `index.html` answers the mount
+    /// itself.
+    pub files: Arc<[EmbeddedFile]>,
+    /// Fields every response of the service carries (its
+    /// `Content-Security-Policy`, say).
+    pub fields: Arc<[(&'static str, String)]>,
+}
+
+/// One file of an [`EmbeddedService`].
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedFile {
+    /// Its path below the mount, without a leading `/`.
+    pub path: &'static str,
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// Its bytes.
+    pub body: &'static [u8],
 }
 
 /// A `json` service: its document, serialized once by the node.

@@ -243,6 +243,8 @@ fn status(fixed: &Fixed, stats: &Stats, (earlier, later): (Sample, Sample)) -> V
         "sessions_per_core": sessions,
         "messages_in": stats.messages_in_per_core().iter().sum::<u64>(),
         "events_out": stats.events_out_per_core().iter().sum::<u64>(),
+        "messages_in_per_core": stats.messages_in_per_core(),
+        "events_out_per_core": stats.events_out_per_core(),
         "messages_in_per_s": rate(earlier.messages_in, later.messages_in),
         "events_out_per_s": rate(earlier.events_out, later.events_out),
         "guests": fixed.guests.to_json(),

@@ -18,6 +18,7 @@ mod management;
 mod metrics;
 mod pair;
 mod pidfile;
+mod reconfigure;
 mod session_thread;
 mod start;
 mod status;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use ringbar_engine::config::{Endpoint, RouterConfig, TransportKind};
@@ -20,6 +20,7 @@ use crate::key::{self, InstanceKey};
 use crate::managed::{self, ManagedError};
 use crate::metrics;
 use crate::pidfile::{self, PidFile};
+use crate::reconfigure;
 use crate::uplink;
 use crate::workers::{Bridges, Supervisor};
 use crate::{EXIT_CONFIG, EXIT_FAILURE};
@@ -84,9 +85,13 @@ pub(crate) fn run_with(
             ));
         }
     };
+    let mut configs = None;
     if let Some(uplink) = &loaded.uplink {
         match managed_router(dir, uplink, &key, overrides, &mut signals) {
-            Ok(Some(router)) => loaded.router = router,
+            Ok(Some((router, later))) => {
+                loaded.router = router;
+                configs = Some(later);
+            }
             Ok(None) => {
                 pid_file.remove();
                 tracing::info!("Node stopped.");
@@ -100,6 +105,7 @@ pub(crate) fn run_with(
     }
     prepare(&mut loaded.router);
     let router_config = loaded.router.clone();
+    tracing::info!("Starting instance.");
     tracing::info!("Starting routing service.");
     log_transports(&router_config);
     let router = match Router::start(loaded.router) {
@@ -110,6 +116,7 @@ pub(crate) fn run_with(
         }
     };
     watch_signals(signals, router.shutdown_handle(), pid_file.path());
+    let reconfigure = configs.map(|later| reconfigure::watch(later, router.shutdown_handle()));
     let guests = Supervisor::start(loaded.guests, router.shutdown_handle());
     restrict_worker_socket(dir, &loaded.bridges);
     let bridges = Bridges::start(loaded.bridges, router.shutdown_handle());
@@ -135,21 +142,24 @@ pub(crate) fn run_with(
     drop(control);
     pid_file.remove();
     tracing::info!("Node stopped.");
+    if let Some(failed) = reconfigure.and_then(|r| r.restart_if_asked()) {
+        return failed;
+    }
     ExitCode::SUCCESS
 }
 
 /// The router config a managed node runs: the one cached from its
 /// management service, else the first one the service sends (the node
-/// shows activation codes until an owner pairs it). The uplink keeps
-/// running beside the router. `Ok(None)` when SIGINT or SIGTERM came
-/// while waiting.
+/// shows activation codes until an owner pairs it), and where the uplink,
+/// which keeps running beside the router, passes on later ones.
+/// `Ok(None)` when SIGINT or SIGTERM came while waiting.
 fn managed_router(
     dir: &Path,
     uplink: &UplinkConfig,
     key: &InstanceKey,
     overrides: Overrides,
     signals: &mut Signals,
-) -> Result<Option<RouterConfig>, ExitCode> {
+) -> Result<Option<(RouterConfig, Receiver<String>)>, ExitCode> {
     let cached = uplink::cached(dir);
     let configs =
         uplink::spawn(dir, uplink, key.signing_key().clone(), cached.is_some()).map_err(fail)?;
@@ -182,7 +192,7 @@ fn managed_router(
         tracing::warn!("{warning}");
     }
     tracing::info!("Configured as router.");
-    Ok(Some(managed.router))
+    Ok(Some((managed.router, configs)))
 }
 
 /// Makes the worker socket, when the router opened one, the node user's
@@ -223,8 +233,9 @@ fn log_transports(config: &RouterConfig) {
             TransportKind::Universal(_) => "Universal",
         };
         match &transport.endpoint {
-            Endpoint::Tcp { port, .. } => {
-                tracing::info!("Starting {kind} transport on port {port}.");
+            Endpoint::Tcp { port, tls, .. } => {
+                let tls = if tls.is_some() { "/TLS" } else { "" };
+                tracing::info!("Starting {kind} transport on port {port}{tls}.");
             }
             Endpoint::Unix { path } => {
                 tracing::info!("Starting {kind} transport on {}.", path.display());

@@ -11,8 +11,8 @@
 //!      │         service's key is pinned (trust on first use) ──► join again
 //!      └──► role "node": get_config ──► check, cache in DIR/managed-config.json
 //!             ├─ first config ──► the node starts routing with it
-//!             ├─ on_config ──► checked and cached for the next start
-//!             └─ every 10 s: report_status (what `ringbar status` shows)
+//!             ├─ on_config ──► checked, cached, and the node starts again with it
+//!             └─ every second: report_status (what `ringbar status` shows)
 //!  unreachable or dropped ──► retry after 1 s doubling to 30 s, with jitter
 //! ```
 //!
@@ -39,8 +39,9 @@ use crate::management::MANAGEMENT_REALM;
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// The longest wait before joining again.
 const MAX_RETRY: Duration = Duration::from_secs(30);
-/// How often a paired node reports its status.
-const STATUS_PERIOD: Duration = Duration::from_secs(10);
+/// How often a paired node reports its status: every second, for the
+/// console's live charts.
+const STATUS_PERIOD: Duration = Duration::from_secs(1);
 /// How soon a report is tried again when the router did not answer yet.
 const STATUS_RETRY: Duration = Duration::from_secs(1);
 
@@ -55,10 +56,11 @@ pub(crate) fn cached(dir: &Path) -> Option<String> {
     std::fs::read_to_string(managed::path(dir)).ok()
 }
 
-/// Starts the uplink of the node `dir` to the service of `config`. The
-/// first configuration the service sends arrives on the receiver when
-/// `configured` is false (the node waits for it); later ones are only
-/// cached. Fails when the pinned key or the CA files cannot be read.
+/// Starts the uplink of the node `dir` to the service of `config`. Every
+/// configuration the service sends, checked and cached, arrives on the
+/// receiver: the first one when `configured` is false (the node waits for
+/// it), later ones to reconfigure the running node. Fails when the pinned
+/// key or the CA files cannot be read.
 pub(crate) fn spawn(
     dir: &Path,
     config: &UplinkConfig,
@@ -79,6 +81,7 @@ pub(crate) fn spawn(
             "The uplink to {url} is plain ws:// across a network: configurations travel in clear text and a relay on the path can read and change them; use wss://."
         );
     }
+    tracing::info!("Starting management service.");
     let (sender, receiver) = std::sync::mpsc::sync_channel(1);
     let mut uplink = Uplink {
         dir: dir.to_path_buf(),
@@ -243,7 +246,10 @@ impl Uplink {
                 .and_then(|d| d.get("expires_in"))
                 .and_then(Value::as_u64)
                 .unwrap_or(600);
-            tracing::info!("Activation code: {code}");
+            tracing::info!(
+                "Log into {} to configure your instance using the activation code: {code}",
+                console_url(url)
+            );
             tracing::debug!("The activation code expires in {lifetime} s.");
             let expiry = tokio::time::sleep(Duration::from_secs(lifetime));
             tokio::pin!(expiry);
@@ -310,7 +316,13 @@ impl Uplink {
     /// A configuration from the service: checked, cached, and handed to
     /// the node when it waits for one.
     fn take(&mut self, text: &str) {
-        if self.current.as_deref() == Some(text) {
+        // The service may send the same configuration spelled otherwise
+        // (it stores JSON values, not text): only a change reconfigures.
+        let same = |current: &str| {
+            serde_json::from_str::<serde_json::Value>(current).ok()
+                == serde_json::from_str::<serde_json::Value>(text).ok()
+        };
+        if self.current.as_deref().is_some_and(same) {
             return;
         }
         let path = managed::path(&self.dir);
@@ -332,16 +344,29 @@ impl Uplink {
         self.current = Some(text.to_owned());
         if self.configured {
             tracing::info!(
-                "New configuration from the management service cached in {}; it applies at the next start (live reconfiguration is not built yet).",
+                "New configuration from the management service cached in {}.",
                 path.display()
             );
-            return;
         }
+        // A full channel holds one not taken yet: the node acts on that
+        // one, and starting again reads the newest from the cache.
         match self.sender.try_send(text.to_owned()) {
             Ok(()) | Err(TrySendError::Full(_)) => self.configured = true,
             Err(TrySendError::Disconnected(_)) => {}
         }
     }
+}
+
+/// The management console of the service at `url`: the same host and
+/// port over HTTP(S), at `/`.
+fn console_url(url: &Url) -> String {
+    let scheme = if url.tls { "https" } else { "http" };
+    let host = if url.host.contains(':') {
+        format!("[{}]", url.host)
+    } else {
+        url.host.clone()
+    };
+    format!("{scheme}://{host}:{}/", url.port)
 }
 
 /// `retry` less up to half of it at random, so that many nodes do not
@@ -370,5 +395,21 @@ fn from_json(value: &serde_json::Value) -> Value {
                 .map(|(key, value)| (key.as_str(), from_json(value)))
                 .collect(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_console_is_the_service_s_host_and_port_over_http() {
+        let console = |url: &str| console_url(&Url::parse(url).unwrap());
+        assert_eq!(console("ws://127.0.0.1:9000/ws"), "http://127.0.0.1:9000/");
+        assert_eq!(
+            console("wss://manage.example.com/ws"),
+            "https://manage.example.com:443/"
+        );
+        assert_eq!(console("ws://[::1]:9000/ws"), "http://[::1]:9000/");
     }
 }

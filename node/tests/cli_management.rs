@@ -236,7 +236,8 @@ fn start_runs_the_management_router_and_stop_ends_it() {
         loaded.as_str(),
         "Instance key loaded.",
         "Starting routing service.",
-        &format!("Starting WebSocket transport on port {port}."),
+        &format!("Starting Web transport on port {port}."),
+        &format!("Management console at http://127.0.0.1:{port}/."),
         "Instance started.",
         "Node stopped.",
     ] {

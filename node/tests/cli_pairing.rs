@@ -240,10 +240,11 @@ fn manage(url: &str, node_key: &str, node: &Running) {
             .await
             .unwrap();
         assert!(
-            set.args[0].as_str().unwrap().contains("next start"),
+            set.args[0].as_str().unwrap().contains("starts again"),
             "{set:?}"
         );
         node.wait_for("New configuration from the management service cached");
+        node.wait_for("Reconfiguring: stopping the router to start the node again");
         // back to realm1 for the rest of the test
         alice
             .call(
@@ -254,6 +255,8 @@ fn manage(url: &str, node_key: &str, node: &Running) {
             .await
             .unwrap();
         node.wait_for_nth("New configuration from the management service cached", 2);
+        node.wait_for_nth("Reconfiguring: ", 2);
+        node.wait_for_nth("Instance started.", 3);
         // the node's periodic reports reach its owner as events
         let event = tokio::time::timeout(WAIT, alice.next())
             .await
@@ -367,9 +370,10 @@ fn init_node(dir: &Path, args: &[&str]) {
     std::fs::write(&node_config, config.to_string()).unwrap();
 }
 
-/// The activation code in a node's `Activation code: ` line.
+/// The activation code in a node's `Log into URL to configure your
+/// instance using the activation code: CODE` line.
 fn activation_code(line: &str) -> String {
-    line.rsplit("Activation code: ")
+    line.rsplit("using the activation code: ")
         .next()
         .unwrap()
         .trim()
@@ -393,7 +397,7 @@ fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
     init_node(&node, &["--management", &url]);
     let first = Running::start("the node", &["start", node_arg, "--cores", "1"]);
     first.wait_for(&format!("Connected to management service at {url}."));
-    let code = activation_code(&first.wait_for("Activation code: "));
+    let code = activation_code(&first.wait_for("using the activation code: "));
 
     // a wrong code, a wrong password, then the right ones
     assert!(
@@ -443,6 +447,8 @@ fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
     first.wait_for(&format!("Management service at {url} lost"));
     use_router(node_port);
     let service = Running::start("the management service", &["management", "start", mgmt_arg]);
+    // the API is there once the backend joined, which may be after the node
+    service.wait_for("Management API ready");
     first.wait_for_nth(&format!("Connected to management service at {url}."), 3);
 
     // the node restarts: still paired, same config, no new code
@@ -453,7 +459,7 @@ fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
     second.wait_for("Instance started.");
     second.wait_for(&format!("Connected to management service at {url}."));
     use_router(node_port);
-    assert_eq!(second.count("Activation code"), 0);
+    assert_eq!(second.count("using the activation code"), 0);
     assert!(run(&["stop", node_arg]).status.success());
     drop(second);
     unpair(&url, &node_key);
@@ -527,7 +533,7 @@ fn over_wss_the_node_pins_its_service_and_refuses_another() {
     // the node learns the service's key when it is first paired
     init_node(&node, &["--management", &wss, "--management-ca", ca_arg]);
     let first = Running::start("the node", &["start", node_arg, "--cores", "1"]);
-    let code = activation_code(&first.wait_for("Activation code: "));
+    let code = activation_code(&first.wait_for("using the activation code: "));
     assert!(
         !node.join("management-key.pub").exists(),
         "pinned before pairing"
@@ -650,14 +656,14 @@ fn over_wss_the_node_pins_its_service_and_refuses_another() {
         refusal.contains(&format!("but this node trusts {key}")),
         "{refusal}"
     );
-    assert_eq!(third.count("Activation code"), 0);
+    assert_eq!(third.count("using the activation code"), 0);
     drop(third);
     assert!(run(&["stop", impostor_arg]).status.success());
     drop(other);
     let service = Running::start("the management service", &["management", "start", mgmt_arg]);
     let third = Running::start("the node given a key", &["start", given.to_str().unwrap()]);
     third.wait_for(&format!("Connected to management service at {wss}."));
-    third.wait_for("Activation code: ");
+    third.wait_for("using the activation code: ");
     drop(third);
     assert!(run(&["stop", node_arg]).status.success());
     drop(second);

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from conftest import RINGBAR_BIN, ROUTER_KIND, RouterProcess, _finish, _start_or_fail
 from test_auth import REFUSED, Ed25519Key, authenticating, cryptosign, ticket
+from rawwamp import RawWebSocket
 from wampclient import JoinFailed, connect, run
 
 pytestmark = [
@@ -35,18 +36,19 @@ PASSWORD = "correct horse"
 
 
 def management_config(init_config):
-    """`ringbar management init`'s config on free ports, with a RawSocket transport
-    (the same authentication) too."""
+    """`ringbar management init`'s config (a web transport: the console at `/`, WAMP
+    at `/ws`) on free ports, with a RawSocket transport (the same authentication)
+    too."""
 
     def make(ws_port, rs_port):
         config = copy.deepcopy(init_config)
         router = config["workers"][0]
-        websocket = router["transports"][0]
-        websocket["endpoint"]["port"] = ws_port
+        web = router["transports"][0]
+        web["endpoint"]["port"] = ws_port
         rawsocket = {
             "type": "rawsocket",
-            "endpoint": {**websocket["endpoint"], "port": rs_port},
-            "auth": websocket["auth"],
+            "endpoint": {**web["endpoint"], "port": rs_port},
+            "auth": web["paths"]["ws"]["auth"],
         }
         router["transports"].append(rawsocket)
         return config
@@ -225,3 +227,44 @@ def test_the_service_proves_its_key_to_a_node_that_sends_a_challenge(service, tr
     # a node that sends no challenge gets no proof
     extra = challenge_extra(service, transport, {"pubkey": NODE.public_key()})
     assert "signature" not in extra and "pubkey" not in extra, extra
+
+
+def test_the_console_is_served_with_its_policy_and_only_its_origin_opens_the_socket(service):
+    """The console's page at `/` of the management transport, with a
+    Content-Security-Policy that allows no inline script; `/ws` admits browsers
+    only from the console's own origin (same scheme and port), and clients that
+    send no Origin (nodes, `ringbar pair`)."""
+    import http.client
+
+    http = http.client.HTTPConnection("127.0.0.1", service.ws_port, timeout=5)
+    try:
+        for path, kind in [("/", "text/html"), ("/main.js", "text/javascript"), ("/wamp.js", "text/javascript")]:
+            http.request("GET", path)
+            response = http.getresponse()
+            body = response.read()
+            assert response.status == 200, (path, response.status)
+            assert response.getheader("Content-Type").startswith(kind), path
+            policy = response.getheader("Content-Security-Policy")
+            assert "script-src 'self'" in policy and "unsafe-inline" not in policy, policy
+            assert body
+        http.request("GET", "/no-such-file.js")
+        response = http.getresponse()
+        response.read()
+        assert response.status == 404
+    finally:
+        http.close()
+    port = service.ws_port
+    for origin, admitted in [
+        (f"http://127.0.0.1:{port}", True),
+        (f"http://localhost:{port}", True),
+        (None, True),
+        (f"http://127.0.0.1:{port + 1}", False),
+        ("https://evil.example", False),
+        ("null", False),
+    ]:
+        ws = RawWebSocket("127.0.0.1", port)
+        try:
+            status = ws.handshake("/ws", extra_headers=[] if origin is None else [f"Origin: {origin}"])
+        finally:
+            ws.close()
+        assert status == (101 if admitted else 403), (origin, status)

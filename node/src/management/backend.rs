@@ -29,7 +29,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::SigningKey;
 use ringbar_client::{Credentials, Dict, Error, Incoming, Invocation, Session, Url, Value};
-use ringbar_engine::config::{Endpoint, RouterConfig, TransportKind};
+use ringbar_engine::config::{Endpoint, RouterConfig, TransportKind, WebService};
 
 use super::authenticator::OWNER_ROLE;
 use super::codes::{ActivationCodes, CodeError};
@@ -67,8 +67,12 @@ struct Status {
     at: Instant,
 }
 
+/// How stale the stored `last_seen` of a reporting node may get, in
+/// seconds.
+const LAST_SEEN_GRAIN_S: u64 = 10;
+
 /// How long a node counts as online after its last report.
-const ONLINE_FOR: Duration = Duration::from_secs(30);
+const ONLINE_FOR: Duration = Duration::from_secs(5);
 
 /// The backend's state besides the database.
 struct Backend {
@@ -88,21 +92,33 @@ struct Publication {
     to_authid: String,
 }
 
-/// Where the backend joins: the router's first WebSocket transport on TCP,
-/// over loopback.
+/// Where the backend joins: the router's first WAMP-over-WebSocket
+/// service on TCP without TLS (a `websocket` transport, or a websocket
+/// path of a `web` transport), over loopback.
 pub(crate) fn local_url(router: &RouterConfig) -> Result<Url, String> {
     for transport in &router.transports {
-        if let (
-            TransportKind::WebSocket(_),
-            Endpoint::Tcp {
-                port, tls: None, ..
+        let Endpoint::Tcp {
+            port, tls: None, ..
+        } = &transport.endpoint
+        else {
+            continue;
+        };
+        let path = match &transport.kind {
+            TransportKind::WebSocket(_) => "ws",
+            TransportKind::Web(web) => match web
+                .paths
+                .iter()
+                .find(|(_, service)| matches!(service, WebService::WebSocket(_)))
+            {
+                Some((name, _)) if name == "/" => "",
+                Some((name, _)) => name,
+                None => continue,
             },
-        ) = (&transport.kind, &transport.endpoint)
-        {
-            return Url::parse(&format!("ws://127.0.0.1:{port}/ws")).map_err(|e| e.to_string());
-        }
+            _ => continue,
+        };
+        return Url::parse(&format!("ws://127.0.0.1:{port}/{path}")).map_err(|e| e.to_string());
     }
-    Err("the management config needs a WebSocket transport on TCP without TLS (the service's backend joins through it)".into())
+    Err("the management config needs WAMP over WebSocket on TCP without TLS (a websocket transport, or a websocket path of a web transport): the service's backend joins through it".into())
 }
 
 /// Runs the backend on its own thread until the process ends.
@@ -291,13 +307,21 @@ impl Backend {
                         at: Instant::now(),
                     },
                 );
-                self.put(
-                    &authid,
-                    &Node {
-                        last_seen: Some(unix_now()),
-                        ..node.clone()
-                    },
-                )?;
+                // Reports come every second: the database keeps
+                // `last_seen` to within LAST_SEEN_GRAIN, not a write each.
+                let now = unix_now();
+                if node
+                    .last_seen
+                    .is_none_or(|seen| now.saturating_sub(seen) >= LAST_SEEN_GRAIN_S)
+                {
+                    self.put(
+                        &authid,
+                        &Node {
+                            last_seen: Some(now),
+                            ..node.clone()
+                        },
+                    )?;
+                }
                 if let Some(owner) = node.owner {
                     let mut status = self.status_of(&authid);
                     status.insert("node", authid.as_str());
@@ -436,7 +460,8 @@ impl Backend {
         text: &str,
         publications: &mut Vec<Publication>,
     ) -> Answer {
-        let config = node_config::check(&self.dir, text)
+        // Named as the node's own file: the owner edits the node's config.
+        let config = node_config::check(&self.dir, "config.json", text)
             .map_err(|e| ("ringbar.management.error.invalid_config", e))?;
         self.put(
             pubkey,
@@ -451,7 +476,7 @@ impl Backend {
             to_authid: pubkey.to_owned(),
         });
         tracing::info!("New configuration for node {pubkey} stored and sent.");
-        let note = "stored and sent; the node caches it and applies it at its next start (live reconfiguration is not built yet)";
+        let note = "stored and sent: the node checks it, caches it and starts again with it (when it is online; else when it next connects)";
         Ok((vec![Value::from(note)], Dict::new()))
     }
 

@@ -8,7 +8,9 @@ pub(crate) const MANAGEMENT_REALM: &str = "ringbar.management";
 /// the roles `owner` (people managing their nodes), `node` (paired nodes),
 /// `pairing` (nodes not yet paired) and `service` (the service's own
 /// backend session, which registers every procedure), each allowed only
-/// its part of the API; WebSocket on ws://127.0.0.1:9000/ws. Sessions
+/// its part of the API; a web transport on 127.0.0.1:9000 with WAMP over
+/// WebSocket at `/ws` (`ringbar management start` mounts the console at
+/// `/`, and lets browsers open `/ws` only from its origin). Sessions
 /// authenticate with WAMP-cryptosign or (owners with a password)
 /// WAMP-ticket; no principal is listed: `ringbar management start` finds
 /// them in its database (see `authenticator`).
@@ -38,16 +40,21 @@ pub(crate) const MANAGEMENT_CONFIG_JSON: &str = r#"{
             ],
             "transports": [
                 {
-                    "type": "websocket",
+                    "type": "web",
                     "endpoint": {
                         "type": "tcp",
                         "interface": "127.0.0.1",
                         "port": 9000
                     },
-                    "serializers": ["json", "msgpack", "cbor"],
-                    "auth": {
-                        "cryptosign": {"type": "static", "principals": {}},
-                        "ticket": {"type": "static", "principals": {}}
+                    "paths": {
+                        "ws": {
+                            "type": "websocket",
+                            "serializers": ["json", "msgpack", "cbor"],
+                            "auth": {
+                                "cryptosign": {"type": "static", "principals": {}},
+                                "ticket": {"type": "static", "principals": {}}
+                            }
+                        }
                     }
                 }
             ]

@@ -6,6 +6,7 @@ mod authenticator;
 mod backend;
 mod codes;
 mod config;
+mod console;
 mod node_config;
 mod owner;
 pub(crate) mod password;
@@ -57,7 +58,7 @@ fn init_dir(dir: &Path) -> ExitCode {
         Ok(store) => {
             tracing::info!("Management state created in {}.", store.path().display());
             println!(
-                "Add an owner with `ringbar management adduser {0} NAME`, start it with `ringbar management start {0}`; nodes connect to ws://127.0.0.1:9000/ws, realm \"{MANAGEMENT_REALM}\".",
+                "Add an owner with `ringbar management adduser {0} NAME`, start it with `ringbar management start {0}`; nodes connect to ws://127.0.0.1:9000/ws, realm \"{MANAGEMENT_REALM}\"; owners log into the console at http://127.0.0.1:9000/.",
                 dir.display()
             );
             ExitCode::SUCCESS
@@ -132,6 +133,9 @@ fn start_service(dir: &Path, overrides: Overrides) -> ExitCode {
         StateAuthenticator::new(store.clone(), backend_key.verifying_key().to_bytes(), key);
     start::run_with(dir, None, overrides, |router| {
         authenticator.install(router);
+        for url in console::mount(router) {
+            tracing::info!("Management console at {url}.");
+        }
         let started = backend::local_url(router).and_then(|url| {
             backend::spawn(dir, store, backend_key, url)
                 .map_err(|e| format!("cannot start the management backend: {e}"))

@@ -50,13 +50,13 @@ pub(crate) fn read(dir: &Path) -> Result<serde_json::Value, String> {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => default_text()?,
         Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
     };
-    check(dir, &text).map_err(|e| format!("{}: {e}", path.display()))
+    check(dir, NODE_CONFIG_FILE, &text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// `text` as a JSON value when it is a valid node config; else every
-/// error, one per line.
-pub(crate) fn check(dir: &Path, text: &str) -> Result<serde_json::Value, String> {
-    config::load_json(dir, dir.join(NODE_CONFIG_FILE), text, Overrides::default())
+/// `text`, named `file` in errors, as a JSON value when it is a valid node
+/// config; else every error, one per line.
+pub(crate) fn check(dir: &Path, file: &str, text: &str) -> Result<serde_json::Value, String> {
+    config::load_json(dir, dir.join(file), text, Overrides::default())
         .map_err(|e| e.to_string())?;
     serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))
 }
@@ -69,7 +69,7 @@ mod tests {
     fn the_default_is_init_s_realm_with_one_websocket_transport() {
         let text = default_text().unwrap();
         let dir = std::env::temp_dir();
-        let config = check(&dir, &text).unwrap();
+        let config = check(&dir, NODE_CONFIG_FILE, &text).unwrap();
         let router = &config["workers"][0];
         assert_eq!(router["realms"][0]["name"], "realm1");
         assert_eq!(router["transports"].as_array().map(Vec::len), Some(1));

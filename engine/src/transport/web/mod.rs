@@ -10,6 +10,7 @@
 //! [`HttpLimits`](ringbar_protocol::http::HttpLimits) and timeouts.
 
 mod caller;
+mod embedded;
 mod nodeinfo;
 mod publisher;
 mod reply;

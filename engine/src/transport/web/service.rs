@@ -9,7 +9,7 @@ use ringbar_protocol::http::RequestHead;
 
 use std::rc::Rc;
 
-use super::{caller, nodeinfo, publisher, static_files, webhook};
+use super::{caller, embedded, nodeinfo, publisher, static_files, webhook};
 use crate::config::{JsonService, WebService};
 use crate::core::Core;
 use crate::runtime::io::Peer;
@@ -78,6 +78,7 @@ pub(super) fn allows(service: &WebService, method: &str) -> bool {
         WebService::Static(_)
         | WebService::NodeInfo
         | WebService::Json(_)
+        | WebService::Embedded(_)
         | WebService::Redirect { .. } => matches!(method, "GET" | "HEAD"),
         WebService::Publisher(_) | WebService::Caller(_) | WebService::Webhook(_) => {
             matches!(method, "POST" | "PUT" | "OPTIONS")
@@ -108,6 +109,7 @@ pub(super) async fn respond(
         }
         WebService::Static(config) => static_files::respond(config, request),
         WebService::NodeInfo => nodeinfo::respond(core),
+        WebService::Embedded(files) => embedded::respond(files, request),
         WebService::Json(json) => json_document(json, request),
         WebService::Redirect { url } => HttpResponse::new(
             302,
