@@ -6,15 +6,14 @@ bridge survives garbage, a bad CRC, and the terminal closed and opened again."""
 
 import asyncio
 import json
-import math
-import os
 import struct
+import subprocess
 import time
 
 import pytest
 from autobahn.wamp.exception import ApplicationError
 
-from conftest import router_config
+from conftest import RINGBAR_BIN, router_config
 from srdpdevice import EDS_FILES, Device, SerialAdapter, UdpAdapter
 from wampclient import close_all, connect, run
 
@@ -178,6 +177,16 @@ def test_change_events_are_published(router_factory, eds_dir, serial, udp):
         await close_all([client])
 
     run(body(), timeout=T * 3)
+    status = json.loads(
+        subprocess.run(
+            [RINGBAR_BIN, "status", str(router.dir), "--json"],
+            capture_output=True,
+            check=True,
+            timeout=10,
+        ).stdout
+    )
+    lab = next(b for b in status["bridges"] if b["id"] == "lab")
+    assert (lab["joined"], lab["srdp_links"], lab["srdp_changes"]) == (1, 1, 2)
 
 
 def test_errors_garbage_and_bad_crcs(router_factory, eds_dir, serial, udp):
@@ -239,9 +248,6 @@ def test_an_unplugged_device_comes_back(router_factory, eds_dir, serial, udp):
 
 
 def test_check_reports_eds_errors_with_their_path(tmp_path, eds_dir):
-    from conftest import RINGBAR_BIN
-    import subprocess
-
     broken = dict(EDS_FILES["board.json"])
     broken["registers"] = broken["registers"] + [
         {"index": 1024, "path": "/again", "access": "read", "type": "uint8"}
