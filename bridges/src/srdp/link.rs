@@ -215,7 +215,7 @@ impl LinkTask {
                             Ok(frame) => session.channel.handle_frame(frame, now),
                             Err(error) => {
                                 bump(&self.figures.srdp_bad_frames);
-                                tracing::debug!("SRDP bridge {}: a datagram is no frame ({error})", self.worker);
+                                tracing::trace!("SRDP bridge {}: a datagram is no frame ({error})", self.worker);
                             }
                         }
                     }
@@ -279,7 +279,7 @@ impl LinkTask {
                 ChannelEvent::Done(Pending::Change { device, register }, outcome) => {
                     match outcome {
                         Ok(bytes) => self.publish(device, register, &bytes),
-                        Err(failure) => tracing::debug!(
+                        Err(failure) => tracing::trace!(
                             "SRDP bridge {}: device {device} register {register} changed, but reading it failed ({failure})",
                             self.worker
                         ),
@@ -317,7 +317,7 @@ impl LinkTask {
     ) {
         let table = self.table.borrow().clone();
         let Some((_, known)) = table.change_topic(device, register) else {
-            tracing::debug!(
+            tracing::trace!(
                 "SRDP bridge {}: device {device} register {register} changed, which no EDS of a discovered device has",
                 self.worker
             );
@@ -356,7 +356,7 @@ impl LinkTask {
                     bump(&self.figures.srdp_changes_dropped);
                 }
             }
-            Err(error) => tracing::debug!(
+            Err(error) => tracing::trace!(
                 "SRDP bridge {}: the CHANGE of device {device} register {register} does not decode ({error})",
                 self.worker
             ),
