@@ -15,6 +15,8 @@ use crate::config::{Component, ComponentKind, MessageForwarder, RestCallee};
 use crate::figures::{Figures, bump, drop_one};
 use crate::forwarder::Targets;
 use crate::http::HttpClient;
+use crate::srdp::config::SrdpBridge;
+use crate::srdp::link::{self, LinkHandle};
 
 /// The first wait before joining again; it doubles up to
 /// [`MAX_REJOIN_DELAY`].
@@ -43,6 +45,10 @@ enum Work {
         forwarder: Arc<MessageForwarder>,
         targets: Targets,
     },
+    Srdp {
+        bridge: SrdpBridge,
+        link: LinkHandle,
+    },
 }
 
 /// Runs `component` of worker `worker` until `stop` turns true.
@@ -52,24 +58,39 @@ pub(crate) async fn run(
     figures: Arc<Figures>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let http = match HttpClient::new(limits(&component.kind)) {
-        Ok(http) => http,
-        Err(error) => {
-            tracing::error!(
-                "Bridge worker {worker}: {}: {error}; it does not run.",
-                component.name
-            );
-            return;
-        }
+    let http = |limits| {
+        HttpClient::new(limits)
+            .map_err(|error| {
+                tracing::error!(
+                    "Bridge worker {worker}: {}: {error}; it does not run.",
+                    component.name
+                );
+            })
+            .ok()
     };
     let mut work = match &component.kind {
         ComponentKind::RestCallee(callee) => Work::Callee {
             callee: Arc::new(callee.clone()),
-            http,
+            http: match http(callee.http) {
+                Some(http) => http,
+                None => return,
+            },
         },
         ComponentKind::MessageForwarder(forwarder) => Work::Forwarder {
             forwarder: Arc::new(forwarder.clone()),
-            targets: Targets::start(forwarder, &http, &figures, &worker),
+            targets: match http(forwarder.http) {
+                Some(http) => Targets::start(forwarder, &http, &figures, &worker),
+                None => return,
+            },
+        },
+        ComponentKind::Srdp(bridge) => Work::Srdp {
+            bridge: bridge.clone(),
+            link: link::start(
+                worker.clone(),
+                bridge.clone(),
+                figures.clone(),
+                stop.clone(),
+            ),
         },
     };
     let mut backoff = Backoff::new(FIRST_REJOIN_DELAY, MAX_REJOIN_DELAY, REJOIN_RESET_AFTER);
@@ -176,6 +197,9 @@ async fn session(
                 }
             }
         }
+        Work::Srdp { bridge, link } => {
+            crate::srdp::wamp::serve(&mut session, bridge, link, figures, stop).await?;
+        }
     }
     session.leave().await
 }
@@ -215,14 +239,7 @@ async fn serve_calls(
 }
 
 /// Resolves once the worker is asked to stop (or its owner is gone).
-async fn stopped(stop: &mut watch::Receiver<bool>) {
+pub(crate) async fn stopped(stop: &mut watch::Receiver<bool>) {
     // The guard is dropped here, so callers' futures stay `Send`.
     let _ = stop.wait_for(|stop| *stop).await;
-}
-
-fn limits(kind: &ComponentKind) -> crate::config::HttpLimits {
-    match kind {
-        ComponentKind::RestCallee(callee) => callee.http,
-        ComponentKind::MessageForwarder(forwarder) => forwarder.http,
-    }
 }

@@ -8,6 +8,8 @@ use ringbar_client::{Credentials, Url};
 
 pub use reqwest::{Method, Url as HttpUrl};
 
+pub use crate::srdp::config::{SrdpBridge, SrdpTransport};
+
 /// One bridge worker: its components, each a WAMP session of its own.
 #[derive(Debug, Clone)]
 pub struct BridgeWorker {
@@ -39,6 +41,8 @@ pub enum ComponentKind {
     RestCallee(RestCallee),
     /// `MessageForwarder`: events POSTed to HTTP services.
     MessageForwarder(MessageForwarder),
+    /// `srdp-bridge`: devices on an SRDP adapter as procedures and topics.
+    Srdp(SrdpBridge),
 }
 
 /// `crossbar.bridge.rest.RESTCallee`'s `extra`.

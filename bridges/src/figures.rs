@@ -26,6 +26,14 @@ pub struct Figures {
     pub(crate) dropped_failed: AtomicU64,
     /// Events waiting in the targets' queues now.
     pub(crate) queued: AtomicU64,
+    /// SRDP adapters reached now.
+    pub(crate) srdp_links: AtomicU64,
+    /// SRDP frames (and stray bytes) thrown away: bad CRC, garbage.
+    pub(crate) srdp_bad_frames: AtomicU64,
+    /// SRDP CHANGE events decoded for publication.
+    pub(crate) srdp_changes: AtomicU64,
+    /// SRDP CHANGE events dropped because the router was slow or away.
+    pub(crate) srdp_changes_dropped: AtomicU64,
 }
 
 /// A copy of [`Figures`] at one moment.
@@ -51,6 +59,14 @@ pub struct FiguresSnapshot {
     pub dropped_failed: u64,
     /// Events waiting in the targets' queues now.
     pub queued: u64,
+    /// SRDP adapters reached now.
+    pub srdp_links: u64,
+    /// SRDP frames (and stray bytes) thrown away.
+    pub srdp_bad_frames: u64,
+    /// SRDP CHANGE events decoded for publication.
+    pub srdp_changes: u64,
+    /// SRDP CHANGE events dropped.
+    pub srdp_changes_dropped: u64,
 }
 
 impl Figures {
@@ -68,6 +84,10 @@ impl Figures {
             dropped_full: get(&self.dropped_full),
             dropped_failed: get(&self.dropped_failed),
             queued: get(&self.queued),
+            srdp_links: get(&self.srdp_links),
+            srdp_bad_frames: get(&self.srdp_bad_frames),
+            srdp_changes: get(&self.srdp_changes),
+            srdp_changes_dropped: get(&self.srdp_changes_dropped),
         }
     }
 }

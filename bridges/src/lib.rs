@@ -9,6 +9,7 @@
 //!     └─ one task per Component: join ─► register / subscribe ─► serve
 //!          RESTCallee:        INVOCATION ─► HTTP request ─► YIELD {code, content, headers}
 //!          MessageForwarder:  EVENT ─► bounded queue per target ─► HTTP request (retried)
+//!          SRDP bridge:       INVOCATION ─► register transfer ─► YIELD; CHANGE ─► PUBLISH
 //! ```
 //!
 //! The shapes are Crossbar.io's `crossbar.bridge.rest.RESTCallee` and
@@ -20,6 +21,7 @@ pub mod config;
 mod figures;
 mod forwarder;
 mod http;
+pub mod srdp;
 mod worker;
 
 pub use figures::{Figures, FiguresSnapshot};

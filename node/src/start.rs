@@ -192,6 +192,16 @@ fn managed_router(
         tracing::warn!("{warning}");
     }
     tracing::info!("Configured as router.");
+    let srdp = |c: &ringbar_bridges::config::Component| {
+        matches!(c.kind, ringbar_bridges::config::ComponentKind::Srdp(_))
+    };
+    if managed
+        .bridges
+        .iter()
+        .any(|b| b.components.iter().any(srdp))
+    {
+        tracing::info!("Configured as SRDP bridge.");
+    }
     Ok(Some((managed.router, configs)))
 }
 

@@ -134,6 +134,7 @@ pub(crate) fn render(node: &Node<'_>, cores: &[CoreSnapshot], bridges: &[BridgeF
     }
     if !bridges.is_empty() {
         out.bridges(bridges);
+        out.srdp_bridges(bridges);
     }
     out.0
 }
@@ -199,12 +200,7 @@ impl Exposition {
                 |b| b.figures.retries,
             ),
         ];
-        for (name, kind, help, value) in gauges_and_counters {
-            self.header(name, kind, help);
-            for bridge in bridges {
-                self.line(name, &worker_label(&bridge.id), value(bridge));
-            }
-        }
+        self.per_worker(&gauges_and_counters, bridges);
         self.header(
             "ringbar_bridge_events_queued",
             "gauge",
@@ -252,6 +248,47 @@ impl Exposition {
                 &format!("{worker},reason=\"failed\""),
                 bridge.figures.dropped_failed,
             );
+        }
+    }
+
+    /// The SRDP bridge workers' figures (zero for other bridges).
+    fn srdp_bridges(&mut self, bridges: &[BridgeFigures]) {
+        let series: [BridgeMetric; 4] = [
+            (
+                "ringbar_bridge_srdp_links",
+                "gauge",
+                "SRDP adapters the bridge worker reaches now.",
+                |b| b.figures.srdp_links,
+            ),
+            (
+                "ringbar_bridge_srdp_bad_frames_total",
+                "counter",
+                "SRDP frames and stray bytes thrown away (bad CRC, garbage, a frame cut short).",
+                |b| b.figures.srdp_bad_frames,
+            ),
+            (
+                "ringbar_bridge_srdp_changes_total",
+                "counter",
+                "SRDP CHANGE events decoded for publication.",
+                |b| b.figures.srdp_changes,
+            ),
+            (
+                "ringbar_bridge_srdp_changes_dropped_total",
+                "counter",
+                "SRDP CHANGE events dropped because the router was slow or away.",
+                |b| b.figures.srdp_changes_dropped,
+            ),
+        ];
+        self.per_worker(&series, bridges);
+    }
+
+    /// Each of `series`, one line per bridge worker.
+    fn per_worker(&mut self, series: &[BridgeMetric], bridges: &[BridgeFigures]) {
+        for (name, kind, help, value) in series {
+            self.header(name, kind, help);
+            for bridge in bridges {
+                self.line(name, &worker_label(&bridge.id), value(bridge));
+            }
         }
     }
 

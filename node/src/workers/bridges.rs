@@ -122,6 +122,10 @@ impl BridgesView {
                     "queued": f.queued,
                     "dropped_queue_full": f.dropped_full,
                     "dropped_failed": f.dropped_failed,
+                    "srdp_links": f.srdp_links,
+                    "srdp_bad_frames": f.srdp_bad_frames,
+                    "srdp_changes": f.srdp_changes,
+                    "srdp_changes_dropped": f.srdp_changes_dropped,
                 })
             })
             .collect();

@@ -194,7 +194,12 @@ fn forward(value: &Value, path: &Path, diag: &mut Diagnostics) -> Option<Forward
 
 /// Checks a topic or procedure by the loose rule (the realm checks its
 /// own rule when the session registers or subscribes).
-fn uri(text: &str, policy: MatchPolicy, path: &Path, diag: &mut Diagnostics) -> Option<()> {
+pub(super) fn uri(
+    text: &str,
+    policy: MatchPolicy,
+    path: &Path,
+    diag: &mut Diagnostics,
+) -> Option<()> {
     match UriPattern::parse(text, policy, UriCheck::Loose) {
         Ok(_) => Some(()),
         Err(error) => {
@@ -237,7 +242,7 @@ fn limits(
 }
 
 /// `value` when in `range`, `default` when absent, else an error at `path`.
-fn bounded(
+pub(super) fn bounded(
     value: Option<i64>,
     default: i64,
     range: std::ops::RangeInclusive<i64>,

@@ -10,7 +10,9 @@
 
 mod component;
 mod file;
+mod router;
 mod socket;
+mod srdp;
 mod transport;
 
 use std::path::Path as FsPath;
@@ -61,6 +63,7 @@ pub(crate) fn from_root(
         let bridge = match worker.get("type").and_then(Value::as_str) {
             Some("container") => reader.container(worker, &path, default_id, diag),
             Some("router") => reader.router_components(worker, &path, default_id, diag),
+            Some(srdp::TYPE) => reader.srdp(worker, &path, default_id, diag),
             _ => None,
         };
         bridges.extend(bridge);
@@ -136,7 +139,7 @@ impl Reader<'_> {
         )?;
         let (name, kind) = kind?;
         let (router, credentials) = match target {
-            Target::Own { role } => self.own(worker, index, role, &file.realm, path, diag)?,
+            Target::Own { role } => self.own(worker, index, None, role, &file.realm, path, diag)?,
             Target::Remote(url) => (url, Credentials::Anonymous),
         };
         Some(Component {
@@ -183,7 +186,7 @@ impl Reader<'_> {
             let role = file
                 .role
                 .unwrap_or_else(|| DEFAULT_ROUTER_COMPONENT_ROLE.to_owned());
-            let own = self.own(&id, index, role, &file.realm, &path, diag);
+            let own = self.own(&id, index, None, role, &file.realm, &path, diag);
             if let (Some((name, kind)), Some((router, credentials))) = (kind, own) {
                 components.push(Component {
                     name,
@@ -198,12 +201,14 @@ impl Reader<'_> {
             .then_some(BridgeWorker { id, components })
     }
 
-    /// Admits component `index` of `worker` to the worker socket with
-    /// `role` on `realm`, which the router must have.
+    /// Admits component `index` of `worker` (as `authid`, when given) to
+    /// the worker socket with `role` on `realm`, which the router must have.
+    #[allow(clippy::too_many_arguments)]
     fn own(
         &mut self,
         worker: &str,
         index: usize,
+        authid: Option<String>,
         role: String,
         realm: &str,
         path: &Path,
@@ -232,7 +237,7 @@ impl Reader<'_> {
                 format!("role \"{role}\" is not defined in realm \"{realm}\": the component will be refused"),
             );
         }
-        let authid = format!("ringbar-bridge:{worker}:{index}");
+        let authid = authid.unwrap_or_else(|| format!("ringbar-bridge:{worker}:{index}"));
         let Some(credentials) = self.socket.admit(authid, role, realm) else {
             diag.error(path, "cannot make the component's ticket for the worker socket (no random bytes from the operating system)");
             return None;
