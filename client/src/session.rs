@@ -52,6 +52,9 @@ pub struct JoinOptions {
     /// The key a router must prove it holds (WAMP-cryptosign router
     /// authentication; only with [`Credentials::Cryptosign`]).
     pub router_key: RouterKey,
+    /// Announce `callee.features.call_canceling`: the application answers
+    /// [`Incoming::Interrupt`] (else the router does not send INTERRUPT).
+    pub call_canceling: bool,
 }
 
 /// What the router delivers unasked.
@@ -62,6 +65,19 @@ pub enum Incoming {
     Invocation(Invocation),
     /// An event of a topic this session subscribed to.
     Event(Event),
+    /// The router asks to stop a running invocation (the call's timeout
+    /// passed, or its caller cancelled it): answer it with an ERROR (e.g.
+    /// `wamp.error.canceled`) as soon as the work stopped.
+    Interrupt(Interrupt),
+}
+
+/// INTERRUPT.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interrupt {
+    /// The invocation to stop.
+    pub request: u64,
+    /// `Options|dict`: `mode` (`kill`, `killnowait`), `reason`.
+    pub options: Dict,
 }
 
 /// INVOCATION, its payload decoded.
@@ -132,7 +148,16 @@ impl Session {
         let mut router_key = None;
         let roles: Dict = ROLES
             .into_iter()
-            .map(|role| (role, Value::Dict(Dict::new())))
+            .map(|role| {
+                let mut details = Dict::new();
+                if role == "callee" && options.call_canceling {
+                    let features: Dict = [("call_canceling", Value::Bool(true))]
+                        .into_iter()
+                        .collect();
+                    details.insert("features", Value::Dict(features));
+                }
+                (role, Value::Dict(details))
+            })
             .collect();
         let mut details: Dict = [("roles", Value::Dict(roles))].into_iter().collect();
         credentials.hello_details(&mut details, router.as_ref());
@@ -239,10 +264,22 @@ impl Session {
         args: Vec<Value>,
         kwargs: Dict,
     ) -> Result<CallResult, Error> {
+        self.call_with(procedure, args, kwargs, Dict::new()).await
+    }
+
+    /// [`Session::call`] with CALL options (e.g. `timeout` in ms, which
+    /// the router enforces).
+    pub async fn call_with(
+        &mut self,
+        procedure: &str,
+        args: Vec<Value>,
+        kwargs: Dict,
+        options: Dict,
+    ) -> Result<CallResult, Error> {
         let request = self.next_request()?;
         let message = Message::Call(Call {
             request,
-            options: Dict::new(),
+            options,
             procedure: procedure.into(),
             payload: payload(&args, &kwargs)?,
         });
@@ -355,12 +392,25 @@ impl Session {
         uri: &str,
         message: &str,
     ) -> Result<(), Error> {
+        self.yield_error_with(request, uri, vec![Value::from(message)], Dict::new())
+            .await
+    }
+
+    /// Answers invocation `request` with the error `uri` carrying `args`
+    /// and `kwargs` (details a caller can match on).
+    pub async fn yield_error_with(
+        &mut self,
+        request: u64,
+        uri: &str,
+        args: Vec<Value>,
+        kwargs: Dict,
+    ) -> Result<(), Error> {
         let error = Message::Error(wamp::Error {
             request_type: u64::from(wamp::MessageType::Invocation as u8),
             request: request_id(request)?,
             details: Dict::new(),
             error: uri.into(),
-            payload: payload(&[Value::from(message)], &Dict::new())?,
+            payload: payload(&args, &kwargs)?,
         });
         self.connection.send(&error).await
     }
@@ -459,7 +509,11 @@ impl Session {
                 Err(Error::Closed(Some(goodbye.reason.as_str().to_owned())))
             }
             Message::Abort(abort) => Err(Error::Closed(Some(abort.reason.as_str().to_owned()))),
-            Message::Interrupt(_) | Message::Unregistered(_) | Message::Unsubscribed(_) => Ok(None),
+            Message::Interrupt(interrupt) => Ok(Some(Incoming::Interrupt(Interrupt {
+                request: interrupt.request.get(),
+                options: interrupt.options,
+            }))),
+            Message::Unregistered(_) | Message::Unsubscribed(_) => Ok(None),
             other => Err(Error::Protocol(format!(
                 "unexpected message from the router: {other:?}"
             ))),
