@@ -52,7 +52,15 @@ pub(crate) async fn run(
     figures: Arc<Figures>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let http = match HttpClient::new(limits(&component.kind)) {
+    let limits = match &component.kind {
+        ComponentKind::RestCallee(callee) => callee.http,
+        ComponentKind::MessageForwarder(forwarder) => forwarder.http,
+        ComponentKind::Postgresql(bridge) => {
+            let bridge = (**bridge).clone();
+            return crate::postgresql::run(worker, component, bridge, figures, stop).await;
+        }
+    };
+    let http = match HttpClient::new(limits) {
         Ok(http) => http,
         Err(error) => {
             tracing::error!(
@@ -71,6 +79,7 @@ pub(crate) async fn run(
             forwarder: Arc::new(forwarder.clone()),
             targets: Targets::start(forwarder, &http, &figures, &worker),
         },
+        ComponentKind::Postgresql(_) => return,
     };
     let mut backoff = Backoff::new(FIRST_REJOIN_DELAY, MAX_REJOIN_DELAY, REJOIN_RESET_AFTER);
     let mut reported = false;
@@ -218,11 +227,4 @@ async fn serve_calls(
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     // The guard is dropped here, so callers' futures stay `Send`.
     let _ = stop.wait_for(|stop| *stop).await;
-}
-
-fn limits(kind: &ComponentKind) -> crate::config::HttpLimits {
-    match kind {
-        ComponentKind::RestCallee(callee) => callee.http,
-        ComponentKind::MessageForwarder(forwarder) => forwarder.http,
-    }
 }

@@ -39,6 +39,8 @@ pub enum ComponentKind {
     RestCallee(RestCallee),
     /// `MessageForwarder`: events POSTed to HTTP services.
     MessageForwarder(MessageForwarder),
+    /// A `postgresql-bridge` worker's database work.
+    Postgresql(Box<crate::postgresql::config::PostgresqlBridge>),
 }
 
 /// `crossbar.bridge.rest.RESTCallee`'s `extra`.

@@ -26,6 +26,8 @@ pub struct Figures {
     pub(crate) dropped_failed: AtomicU64,
     /// Events waiting in the targets' queues now.
     pub(crate) queued: AtomicU64,
+    /// Events a PostgreSQL bridge published from its outbox.
+    pub(crate) published: AtomicU64,
 }
 
 /// A copy of [`Figures`] at one moment.
@@ -51,6 +53,8 @@ pub struct FiguresSnapshot {
     pub dropped_failed: u64,
     /// Events waiting in the targets' queues now.
     pub queued: u64,
+    /// Events a PostgreSQL bridge published from its outbox.
+    pub published: u64,
 }
 
 impl Figures {
@@ -68,6 +72,7 @@ impl Figures {
             dropped_full: get(&self.dropped_full),
             dropped_failed: get(&self.dropped_failed),
             queued: get(&self.queued),
+            published: get(&self.published),
         }
     }
 }

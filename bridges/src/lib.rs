@@ -9,6 +9,7 @@
 //!     └─ one task per Component: join ─► register / subscribe ─► serve
 //!          RESTCallee:        INVOCATION ─► HTTP request ─► YIELD {code, content, headers}
 //!          MessageForwarder:  EVENT ─► bounded queue per target ─► HTTP request (retried)
+//!          PostgreSQL bridge: outbox ─► PUBLISH; INVOCATION ─► SQL function; ... (`postgresql`)
 //! ```
 //!
 //! The shapes are Crossbar.io's `crossbar.bridge.rest.RESTCallee` and
@@ -20,6 +21,7 @@ pub mod config;
 mod figures;
 mod forwarder;
 mod http;
+pub mod postgresql;
 mod worker;
 
 pub use figures::{Figures, FiguresSnapshot};

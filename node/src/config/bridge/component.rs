@@ -169,18 +169,7 @@ fn message_forwarder(
 
 fn forward(value: &Value, path: &Path, diag: &mut Diagnostics) -> Option<Forward> {
     let file: ForwardFile = read(value, path, diag)?;
-    let policy = match file.match_policy.as_deref() {
-        None | Some("exact") => MatchPolicy::Exact,
-        Some("prefix") => MatchPolicy::Prefix,
-        Some("wildcard") => MatchPolicy::Wildcard,
-        Some(other) => {
-            diag.error(
-                &path.key("match"),
-                format!("\"{other}\" is not a match policy (exact, prefix, wildcard)"),
-            );
-            return None;
-        }
-    };
+    let policy = match_policy(file.match_policy.as_deref(), &path.key("match"), diag)?;
     uri(&file.topic, policy, &path.key("topic"), diag)?;
     let url = parse_http_url(&file.url)
         .map_err(|e| diag.error(&path.key("url"), e))
@@ -192,9 +181,34 @@ fn forward(value: &Value, path: &Path, diag: &mut Diagnostics) -> Option<Forward
     })
 }
 
+/// A subscription's `match` at `path`: `exact` when absent.
+pub(super) fn match_policy(
+    text: Option<&str>,
+    path: &Path,
+    diag: &mut Diagnostics,
+) -> Option<MatchPolicy> {
+    match text {
+        None | Some("exact") => Some(MatchPolicy::Exact),
+        Some("prefix") => Some(MatchPolicy::Prefix),
+        Some("wildcard") => Some(MatchPolicy::Wildcard),
+        Some(other) => {
+            diag.error(
+                path,
+                format!("\"{other}\" is not a match policy (exact, prefix, wildcard)"),
+            );
+            None
+        }
+    }
+}
+
 /// Checks a topic or procedure by the loose rule (the realm checks its
 /// own rule when the session registers or subscribes).
-fn uri(text: &str, policy: MatchPolicy, path: &Path, diag: &mut Diagnostics) -> Option<()> {
+pub(super) fn uri(
+    text: &str,
+    policy: MatchPolicy,
+    path: &Path,
+    diag: &mut Diagnostics,
+) -> Option<()> {
     match UriPattern::parse(text, policy, UriCheck::Loose) {
         Ok(_) => Some(()),
         Err(error) => {
@@ -237,7 +251,7 @@ fn limits(
 }
 
 /// `value` when in `range`, `default` when absent, else an error at `path`.
-fn bounded(
+pub(super) fn bounded(
     value: Option<i64>,
     default: i64,
     range: std::ops::RangeInclusive<i64>,

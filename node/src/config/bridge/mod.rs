@@ -10,12 +10,13 @@
 
 mod component;
 mod file;
+mod postgresql;
 mod socket;
 mod transport;
 
 use std::path::Path as FsPath;
 
-use ringbar_bridges::config::{BridgeWorker, Component};
+use ringbar_bridges::config::{BridgeWorker, Component, ComponentKind};
 use ringbar_client::{Credentials, Url};
 use ringbar_engine::config::{REALM_TEMPLATE, RouterConfig};
 use serde_json::Value;
@@ -61,6 +62,7 @@ pub(crate) fn from_root(
         let bridge = match worker.get("type").and_then(Value::as_str) {
             Some("container") => reader.container(worker, &path, default_id, diag),
             Some("router") => reader.router_components(worker, &path, default_id, diag),
+            Some("postgresql-bridge") => reader.postgresql(worker, &path, default_id, diag),
             _ => None,
         };
         bridges.extend(bridge);
@@ -136,7 +138,10 @@ impl Reader<'_> {
         )?;
         let (name, kind) = kind?;
         let (router, credentials) = match target {
-            Target::Own { role } => self.own(worker, index, role, &file.realm, path, diag)?,
+            Target::Own { role } => {
+                let authid = format!("ringbar-bridge:{worker}:{index}");
+                self.own(authid, role, &file.realm, path, diag)?
+            }
             Target::Remote(url) => (url, Credentials::Anonymous),
         };
         Some(Component {
@@ -183,7 +188,8 @@ impl Reader<'_> {
             let role = file
                 .role
                 .unwrap_or_else(|| DEFAULT_ROUTER_COMPONENT_ROLE.to_owned());
-            let own = self.own(&id, index, role, &file.realm, &path, diag);
+            let authid = format!("ringbar-bridge:{id}:{index}");
+            let own = self.own(authid, role, &file.realm, &path, diag);
             if let (Some((name, kind)), Some((router, credentials))) = (kind, own) {
                 components.push(Component {
                     name,
@@ -198,12 +204,55 @@ impl Reader<'_> {
             .then_some(BridgeWorker { id, components })
     }
 
-    /// Admits component `index` of `worker` to the worker socket with
-    /// `role` on `realm`, which the router must have.
+    /// A `postgresql-bridge` worker: one component, joined to this node's
+    /// router over the worker socket, or to a remote router by `url`.
+    fn postgresql(
+        &mut self,
+        worker: &Value,
+        path: &Path,
+        default_id: Option<String>,
+        diag: &mut Diagnostics,
+    ) -> Option<BridgeWorker> {
+        let disabled = convert::disabled(worker, path, true, self.env, diag);
+        let id = match worker.get("id").and_then(Value::as_str) {
+            Some(id) => check_id(id.to_owned(), &path.key("id"), diag),
+            None => default_id,
+        };
+        let (router, bridge) = postgresql::bridge(worker, path, self.dir, self.env, diag)?;
+        let id = id?;
+        let router_path = path.key("router");
+        let (url, credentials) = match &router.url {
+            Some(url) => postgresql::remote(&router, url, &router_path, self.env, diag)?,
+            None => {
+                let authid = router
+                    .authid
+                    .clone()
+                    .unwrap_or_else(|| format!("ringbar-bridge:{id}:0"));
+                let role = router
+                    .role
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_ROUTER_COMPONENT_ROLE.to_owned());
+                self.own(authid, role, &router.realm, &router_path, diag)?
+            }
+        };
+        let component = Component {
+            name: "PostgreSQL bridge".to_owned(),
+            realm: router.realm,
+            router: url,
+            credentials,
+            kind: ComponentKind::Postgresql(Box::new(bridge)),
+        };
+        (!disabled).then(|| BridgeWorker {
+            id,
+            components: vec![component],
+        })
+    }
+
+    /// Admits a component as `authid` to the worker socket with `role` on
+    /// `realm`, which the router must have.
     fn own(
         &mut self,
-        worker: &str,
-        index: usize,
+        authid: String,
         role: String,
         realm: &str,
         path: &Path,
@@ -232,7 +281,6 @@ impl Reader<'_> {
                 format!("role \"{role}\" is not defined in realm \"{realm}\": the component will be refused"),
             );
         }
-        let authid = format!("ringbar-bridge:{worker}:{index}");
         let Some(credentials) = self.socket.admit(authid, role, realm) else {
             diag.error(path, "cannot make the component's ticket for the worker socket (no random bytes from the operating system)");
             return None;

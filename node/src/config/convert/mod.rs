@@ -40,7 +40,7 @@ const CROSSBAR_FX_CONTROLLER_KEYS: &[&str] = &[
 ];
 
 /// Worker types ringbar runs.
-const WORKER_TYPES: &str = "router, container, websocket-testee, guest";
+const WORKER_TYPES: &str = "router, container, websocket-testee, guest, postgresql-bridge";
 
 pub(crate) use worker::disabled;
 
@@ -246,7 +246,7 @@ impl Converter<'_> {
                 // Read by `config::guest`, in a pass of its own.
                 "guest" => guests += 1,
                 // Read by `config::bridge`, in a pass of its own.
-                "container" => containers += 1,
+                "container" | "postgresql-bridge" => containers += 1,
                 "proxy" | "hostmonitor" | "xbrmm" | "marketplace" => {
                     self.diag.error(
                         &worker_path.key("type"),
