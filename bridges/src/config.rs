@@ -17,6 +17,16 @@ pub struct BridgeWorker {
     pub components: Vec<Component>,
 }
 
+impl BridgeWorker {
+    /// Whether it is a PostgreSQL bridge (a managed node logs its
+    /// instance type).
+    pub fn is_postgresql_bridge(&self) -> bool {
+        self.components
+            .iter()
+            .any(|c| matches!(c.kind, ComponentKind::Postgresql(_)))
+    }
+}
+
 /// One component: a session joined to `realm` doing one bridge's work.
 #[derive(Debug, Clone)]
 pub struct Component {

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
+use ringbar_bridges::config::BridgeWorker;
 use ringbar_engine::config::{Endpoint, RouterConfig, TransportKind};
 use ringbar_engine::{Router, ShutdownHandle};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -86,7 +87,7 @@ pub(crate) fn run_with(
     };
     if let Some(uplink) = &loaded.uplink {
         match managed_router(dir, uplink, &key, overrides, &mut signals) {
-            Ok(Some(router)) => loaded.router = router,
+            Ok(Some((router, bridges))) => (loaded.router, loaded.bridges) = (router, bridges),
             Ok(None) => {
                 pid_file.remove();
                 tracing::info!("Node stopped.");
@@ -138,7 +139,7 @@ pub(crate) fn run_with(
     ExitCode::SUCCESS
 }
 
-/// The router config a managed node runs: the one cached from its
+/// The router config and bridge workers a managed node runs: the one cached from its
 /// management service, else the first one the service sends (the node
 /// shows activation codes until an owner pairs it). The uplink keeps
 /// running beside the router. `Ok(None)` when SIGINT or SIGTERM came
@@ -149,7 +150,7 @@ fn managed_router(
     key: &InstanceKey,
     overrides: Overrides,
     signals: &mut Signals,
-) -> Result<Option<RouterConfig>, ExitCode> {
+) -> Result<Option<(RouterConfig, Vec<BridgeWorker>)>, ExitCode> {
     let cached = uplink::cached(dir);
     let configs =
         uplink::spawn(dir, uplink, key.signing_key().clone(), cached.is_some()).map_err(fail)?;
@@ -181,13 +182,20 @@ fn managed_router(
     for warning in &managed.warnings {
         tracing::warn!("{warning}");
     }
+    if managed
+        .bridges
+        .iter()
+        .any(BridgeWorker::is_postgresql_bridge)
+    {
+        tracing::info!("Configured as PostgreSQL bridge.");
+    }
     tracing::info!("Configured as router.");
-    Ok(Some(managed.router))
+    Ok(Some((managed.router, managed.bridges)))
 }
 
 /// Makes the worker socket, when the router opened one, the node user's
 /// alone (its tickets admit only the node's workers anyway).
-fn restrict_worker_socket(dir: &Path, bridges: &[ringbar_bridges::config::BridgeWorker]) {
+fn restrict_worker_socket(dir: &Path, bridges: &[BridgeWorker]) {
     use std::os::unix::fs::PermissionsExt;
     let path = dir.join(config::bridge::SOCKET_FILE);
     if !bridges.is_empty() && path.exists() {
