@@ -14,11 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from autobahn.wamp.types import PublishOptions
 
 from conftest import (
     ANSI, FEATURE_CORES, IO_BACKENDS, RINGBAR_BIN, ROUTER_KIND, RouterProcess, RouterSetting,
 )
-from conftest import _finish, _start_or_fail
+from conftest import _finish, _start_or_fail, router_config
 from postgres import postgres  # noqa: F401  (the fixture)
 from wampclient import close_all, connect, subscribe
 
@@ -164,3 +165,34 @@ def test_bridge_node_killed_mid_stream_loses_no_committed_event(router, bridge, 
         bridge.start()
 
     stream_through(router, postgres, fault, "rs", "msgpack")
+
+
+def test_bad_credentials_are_logged_and_the_router_keeps_working(postgres):  # noqa: F811
+    database = {k: v for k, v in postgres.database_config("app").items() if k != "password_env"}
+
+    def make(ws_port, rs_port):
+        config = router_config(ws_port, rs_port)
+        config["workers"].append({
+            "type": "postgresql-bridge", "id": "pg1", "router": {"realm": "realm1"},
+            "database": {**database, "password": "wrong"}, "publisher": True,
+        })
+        return config
+
+    with tempfile.TemporaryDirectory(prefix="interop-pgbad-") as d:
+        r = RouterProcess(ROUTER_KIND, RouterSetting(FEATURE_CORES, IO_BACKENDS[0]), d, make)
+        _start_or_fail(r)
+        deadline = time.monotonic() + T
+        while 'password authentication failed for user "app"' not in r.log():
+            assert time.monotonic() < deadline, r.log()
+            time.sleep(0.1)
+        assert "wrong" not in r.log()
+
+        async def body():
+            session = await connect(r, "ws", "json")
+            _, inbox = await subscribe(session, "com.pg.alive")
+            session.publish("com.pg.alive", 1, options=PublishOptions(exclude_me=False))
+            await inbox.wait_count(1)
+            await close_all([session])
+
+        asyncio.run(asyncio.wait_for(body(), T))
+        _finish(r)
