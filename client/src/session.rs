@@ -108,6 +108,19 @@ pub struct Event {
     pub kwargs: Dict,
 }
 
+/// One PUBLISH of [`Session::publish_all`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publication {
+    /// The topic.
+    pub topic: String,
+    /// Positional arguments.
+    pub args: Vec<Value>,
+    /// Keyword arguments.
+    pub kwargs: Dict,
+    /// PUBLISH options (`acknowledge` is set).
+    pub options: Dict,
+}
+
 /// RESULT's payload decoded.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallResult {
@@ -356,6 +369,67 @@ impl Session {
         }
     }
 
+    /// Publishes every one of `publications` in order, each with
+    /// `acknowledge`, without waiting between them (one round trip for
+    /// all), and then waits for every PUBLISHED or ERROR. One outcome per
+    /// publication: `Ok`, or the router's refusal; `Err` when the
+    /// connection failed.
+    pub async fn publish_all(
+        &mut self,
+        publications: Vec<Publication>,
+    ) -> Result<Vec<Result<(), Error>>, Error> {
+        let mut first = None;
+        let count = publications.len();
+        let mut topics = Vec::with_capacity(count);
+        for publication in publications {
+            let request = self.next_request()?;
+            first.get_or_insert(request.get());
+            let mut options = publication.options;
+            options.insert("acknowledge", true);
+            self.connection
+                .send(&Message::Publish(Publish {
+                    request,
+                    options,
+                    topic: publication.topic.as_str().into(),
+                    payload: payload(&publication.args, &publication.kwargs)?,
+                }))
+                .await?;
+            topics.push(publication.topic);
+        }
+        let first = first.unwrap_or_default();
+        // Request ids of one batch are consecutive.
+        let index = |request: RequestId| {
+            request
+                .get()
+                .checked_sub(first)
+                .and_then(|i| usize::try_from(i).ok())
+                .filter(|&i| i < count)
+        };
+        let mut outcomes: Vec<Option<Result<(), Error>>> = (0..count).map(|_| None).collect();
+        let mut pending = count;
+        while pending > 0 {
+            let message = self.connection.receive().await?;
+            let answered = match &message {
+                Message::Published(published) => index(published.request).map(|i| (i, Ok(()))),
+                Message::Error(error) => index(error.request).map(|i| {
+                    let topic = topics.get(i).map(String::as_str).unwrap_or_default();
+                    (i, Err(refusal(error, format!("publish to '{topic}'"))))
+                }),
+                _ => None,
+            };
+            match answered {
+                Some((i, outcome)) => {
+                    if let Some(slot) = outcomes.get_mut(i).filter(|slot| slot.is_none()) {
+                        *slot = Some(outcome);
+                        pending -= 1;
+                    }
+                }
+                None => self.keep(message).await?,
+            }
+        }
+        Ok(outcomes.into_iter().flatten().collect())
+    }
+
     /// The next invocation or event. Cancel-safe: nothing is lost when the
     /// future is dropped (e.g. in a `select!` with a timer).
     pub async fn next(&mut self) -> Result<Incoming, Error> {
@@ -452,13 +526,7 @@ impl Session {
             let message = self.connection.receive().await?;
             match &message {
                 Message::Error(error) if error.request == request => {
-                    let (args, _) = decode_payload(&error.payload).unwrap_or_default();
-                    return Err(Error::Wamp {
-                        request: what(),
-                        error: error.error.as_str().to_owned(),
-                        message: args.first().and_then(Value::as_str).map(str::to_owned),
-                        args,
-                    });
+                    return Err(refusal(error, what()));
                 }
                 Message::Result(r) if r.request == request => return Ok(message),
                 Message::Registered(r) if r.request == request => return Ok(message),
@@ -466,13 +534,20 @@ impl Session {
                 Message::Published(r) if r.request == request => return Ok(message),
                 _ => {}
             }
-            if let Some(incoming) = self.deliverable(message).await? {
-                if self.waiting.len() >= MAX_WAITING {
-                    return Err(Error::Backlog(MAX_WAITING));
-                }
-                self.waiting.push_back(incoming);
-            }
+            self.keep(message).await?;
         }
+    }
+
+    /// Keeps what of `message` [`Session::next`] delivers while waiting for
+    /// an answer.
+    async fn keep(&mut self, message: Message) -> Result<(), Error> {
+        if let Some(incoming) = self.deliverable(message).await? {
+            if self.waiting.len() >= MAX_WAITING {
+                return Err(Error::Backlog(MAX_WAITING));
+            }
+            self.waiting.push_back(incoming);
+        }
+        Ok(())
     }
 
     /// What of `message` the application sees; GOODBYE and ABORT end the
@@ -523,6 +598,17 @@ impl Session {
     fn next_request(&mut self) -> Result<RequestId, Error> {
         self.last_request += 1;
         request_id(self.last_request)
+    }
+}
+
+/// The error of a request the router answered with ERROR.
+fn refusal(error: &wamp::Error, request: String) -> Error {
+    let (args, _) = decode_payload(&error.payload).unwrap_or_default();
+    Error::Wamp {
+        request,
+        error: error.error.as_str().to_owned(),
+        message: args.first().and_then(Value::as_str).map(str::to_owned),
+        args,
     }
 }
 

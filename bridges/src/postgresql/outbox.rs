@@ -12,7 +12,7 @@
 //! a session advisory lock, and a second bridge stands by until the lock
 //! is free.
 
-use ringbar_client::{Session, Value};
+use ringbar_client::{Publication, Session, Value};
 
 use super::config::Database;
 use super::database::{self, Listener};
@@ -86,20 +86,36 @@ impl Publisher {
             let Some(last) = rows.last().map(|row| row.get::<_, i64>(1)) else {
                 return Ok(());
             };
+            let mut publications = Vec::with_capacity(rows.len());
             for row in &rows {
                 let id: i64 = row.get(0);
                 let topic: &str = row.get(2);
-                publish(
-                    session,
-                    id,
-                    topic,
-                    row.get(3),
-                    row.get(4),
-                    row.get(5),
-                    figures,
-                    worker,
-                )
-                .await?;
+                match publication(id, topic, row.get(3), row.get(4), row.get(5)) {
+                    Ok(publication) => publications.push((id, publication)),
+                    Err(error) => {
+                        bump(&figures.dropped_failed);
+                        tracing::warn!(
+                            "Bridge worker {worker}: outbox row {id} to {topic} cannot be published ({error}); dropped."
+                        );
+                    }
+                }
+            }
+            let (ids, publications): (Vec<i64>, Vec<Publication>) =
+                publications.into_iter().unzip();
+            let outcomes = session
+                .publish_all(publications)
+                .await
+                .map_err(Failure::Router)?;
+            for (id, outcome) in ids.into_iter().zip(outcomes) {
+                match outcome {
+                    Ok(()) => bump(&figures.published),
+                    Err(error) => {
+                        bump(&figures.dropped_failed);
+                        tracing::warn!(
+                            "Bridge worker {worker}: the router refused outbox row {id} ({error}); dropped."
+                        );
+                    }
+                }
             }
             self.listener
                 .client
@@ -134,53 +150,26 @@ impl Publisher {
     }
 }
 
-/// Publishes one outbox row. A row the router refuses (not authorized, a
-/// URI its realm's rule rejects) can never go out: it is logged, counted
-/// and deleted with the rest.
-#[allow(clippy::too_many_arguments)]
-async fn publish(
-    session: &mut Session,
+/// The publication of one outbox row (a row the router refuses, not
+/// authorized or a URI its realm's rule rejects, can never go out: it is
+/// logged, counted and deleted with the rest).
+fn publication(
     id: i64,
     topic: &str,
     args: Option<&str>,
     kwargs: Option<&str>,
     options: Option<&str>,
-    figures: &Figures,
-    worker: &str,
-) -> Result<(), Failure> {
-    let payload = json::args(args).and_then(|args| {
-        Ok((
-            args,
-            json::dict(kwargs, "kwargs")?,
-            json::dict(options, "options")?,
-        ))
-    });
-    let (args, mut kwargs, mut options) = match payload {
-        Ok(payload) => payload,
-        Err(error) => {
-            bump(&figures.dropped_failed);
-            tracing::warn!(
-                "Bridge worker {worker}: outbox row {id} to {topic} cannot be published ({error}); dropped."
-            );
-            return Ok(());
-        }
-    };
+) -> Result<Publication, String> {
+    let args = json::args(args)?;
+    let mut kwargs = json::dict(kwargs, "kwargs")?;
+    let mut options = json::dict(options, "options")?;
     if options.remove(OUTBOX_ID) == Some(Value::Bool(true)) {
         kwargs.insert(OUTBOX_ID, Value::from_i64(id));
     }
-    options.remove("acknowledge");
-    match session.publish(topic, args, kwargs, options).await {
-        Ok(()) => {
-            bump(&figures.published);
-            Ok(())
-        }
-        Err(error) if error.uri().is_some() => {
-            bump(&figures.dropped_failed);
-            tracing::warn!(
-                "Bridge worker {worker}: the router refused outbox row {id} ({error}); dropped."
-            );
-            Ok(())
-        }
-        Err(error) => Err(Failure::Router(error)),
-    }
+    Ok(Publication {
+        topic: topic.to_owned(),
+        args,
+        kwargs,
+        options,
+    })
 }
