@@ -237,6 +237,45 @@ mod tests {
         );
     }
 
+    fn value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from_i64),
+            ".{0,8}".prop_map(Value::Str),
+        ];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            proptest::collection::vec(inner, 0..3).prop_map(Value::List)
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever a caller sends, the bridge has a statement whose
+        /// record holds exactly the columns it declares, or a reason.
+        #[test]
+        fn any_arguments_give_a_statement_or_a_reason(
+            args in proptest::collection::vec(value(), 0..4),
+            kwargs in proptest::collection::vec(("[a-c\"]{1,2}", value()), 0..3),
+        ) {
+            let kwargs: Dict = kwargs.into_iter().collect();
+            match call(&add2(), &args, &kwargs) {
+                Ok(statement) => {
+                    let record = match statement.record {
+                        Some(Value::Dict(record)) => record,
+                        _ => Dict::new(),
+                    };
+                    proptest::prop_assert_eq!(record.len(), args.len() + kwargs.len());
+                    for (column, _) in record.iter() {
+                        let declared = format!("{column} integer");
+                        proptest::prop_assert!(statement.sql.contains(&declared));
+                    }
+                }
+                Err(reason) => proptest::prop_assert!(reason.starts_with("public.add2")),
+            }
+        }
+    }
+
     #[test]
     fn wrong_arguments_name_the_parameter() {
         for (args, kw, expected) in [
