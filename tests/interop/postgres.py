@@ -71,14 +71,19 @@ class Postgres:
             raise AssertionError(f"SQL failed: {query}\n{done.stderr}")
         return done if not check else done.stdout.strip()
 
-    def background(self, query, dbname="app"):
-        """Starts psql running `query` and returns the process (wait on it)."""
+    def background(self, script, dbname="app"):
+        """Starts psql running `script` statement by statement (so it prints the
+        notifications it receives) and returns the process (communicate with it)."""
         env = dict(os.environ, PGPASSWORD=PASSWORD)
-        return subprocess.Popen(
+        process = subprocess.Popen(
             ["psql", "-X", "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, "-d", dbname,
-             "-v", "ON_ERROR_STOP=1", "-Atq", "-c", query],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+             "-v", "ON_ERROR_STOP=1", "-Atq", "-f", "-"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env,
         )
+        process.stdin.write(script)
+        process.stdin.close()
+        return process
 
     def create_database(self, name):
         self.sql(f'DROP DATABASE IF EXISTS "{name}"')

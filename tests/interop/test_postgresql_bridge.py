@@ -8,6 +8,7 @@ The router is not under test here (the bridge is a client of it): one I/O backen
 enough."""
 
 import asyncio
+import subprocess
 import tempfile
 import time
 
@@ -15,7 +16,9 @@ import pytest
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallOptions
 
-from conftest import FEATURE_CORES, IO_BACKENDS, ROUTER_KIND, RouterProcess, RouterSetting
+from conftest import (
+    FEATURE_CORES, IO_BACKENDS, RINGBAR_BIN, ROUTER_KIND, RouterProcess, RouterSetting,
+)
 from conftest import _finish, _start_or_fail, router_config
 from postgres import postgres  # noqa: F401  (the fixture)
 from wampclient import close_all, connect, subscribe
@@ -276,6 +279,9 @@ def test_sql_calls_an_autobahn_callee(node, postgres):  # noqa: F811
     async def body():
         callee = await connect(node, "rs", "cbor")
         await callee.register(lambda a, b, scale=1: a * b * scale, "com.example.mul")
+        listener = postgres.background(
+            "LISTEN ringbar_call_done;\nSELECT pg_sleep(4);\nSELECT 1;\n", DB)
+        await asyncio.sleep(0.5)
         first = postgres.sql("SELECT ringbar.call('com.example.mul', '[3, 4]', '{\"scale\": 2}')", DB)
         missing = postgres.sql("SELECT ringbar.call('com.example.missing')", DB)
         # in a thread: the callee answers on this event loop meanwhile
@@ -285,6 +291,9 @@ def test_sql_calls_an_autobahn_callee(node, postgres):  # noqa: F811
         await asyncio.to_thread(
             postgres.wait_for, f"SELECT state, error FROM ringbar.call_result({missing})",
             "failed|wamp.error.no_such_procedure", DB, T)
+        await asyncio.to_thread(listener.wait, 10)
+        out = listener.stdout.read()
+        assert f'"ringbar_call_done" with payload "{first}"' in out, out
         # rolled back: never performed
         postgres.sql("BEGIN; SELECT ringbar.call('com.example.mul', '[1, 1]'); ROLLBACK;", DB)
         bad = postgres.sql("SELECT ringbar.call('wamp.x')", DB, check=False)
@@ -292,3 +301,14 @@ def test_sql_calls_an_autobahn_callee(node, postgres):  # noqa: F811
         await close_all([callee])
 
     run(body())
+
+
+def test_the_printed_schema_installs_and_installs_again(postgres):  # noqa: F811
+    schema = subprocess.run([RINGBAR_BIN, "sql", "schema"], capture_output=True, text=True,
+                            check=True).stdout
+    name = postgres.create_database("printed_schema")
+    for _ in range(2):
+        postgres.sql(schema, name)
+    assert postgres.sql("SELECT max(version) FROM ringbar.migrations", name) == "2"
+    postgres.sql("BEGIN; SELECT ringbar.publish('com.example.x'); COMMIT;", name)
+    assert postgres.sql("SELECT count(*) FROM ringbar.outbox WHERE seq IS NOT NULL", name) == "1"
