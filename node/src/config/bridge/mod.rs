@@ -214,8 +214,12 @@ impl Reader<'_> {
         diag: &mut Diagnostics,
     ) -> Option<BridgeWorker> {
         let disabled = convert::disabled(worker, path, true, self.env, diag);
-        let id = match worker.get("id").and_then(Value::as_str) {
-            Some(id) => check_id(id.to_owned(), &path.key("id"), diag),
+        let id = match worker.get("id") {
+            Some(Value::String(id)) => check_id(id.clone(), &path.key("id"), diag),
+            Some(other) => {
+                diag.error(&path.key("id"), format!("{other} is not a string"));
+                None
+            }
             None => default_id,
         };
         let (router, bridge) = postgresql::bridge(worker, path, self.dir, self.env, diag)?;
