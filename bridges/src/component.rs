@@ -58,6 +58,10 @@ pub(crate) async fn run(
     figures: Arc<Figures>,
     mut stop: watch::Receiver<bool>,
 ) {
+    if let ComponentKind::Postgresql(bridge) = &component.kind {
+        let bridge = (**bridge).clone();
+        return crate::postgresql::run(worker, component, bridge, figures, stop).await;
+    }
     let http = |limits| {
         HttpClient::new(limits)
             .map_err(|error| {
@@ -92,6 +96,7 @@ pub(crate) async fn run(
                 stop.clone(),
             ),
         },
+        ComponentKind::Postgresql(_) => return,
     };
     let mut backoff = Backoff::new(FIRST_REJOIN_DELAY, MAX_REJOIN_DELAY, REJOIN_RESET_AFTER);
     let mut reported = false;

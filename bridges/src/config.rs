@@ -19,6 +19,16 @@ pub struct BridgeWorker {
     pub components: Vec<Component>,
 }
 
+impl BridgeWorker {
+    /// Whether it is a PostgreSQL bridge (a managed node logs its
+    /// instance type).
+    pub fn is_postgresql_bridge(&self) -> bool {
+        self.components
+            .iter()
+            .any(|c| matches!(c.kind, ComponentKind::Postgresql(_)))
+    }
+}
+
 /// One component: a session joined to `realm` doing one bridge's work.
 #[derive(Debug, Clone)]
 pub struct Component {
@@ -43,6 +53,8 @@ pub enum ComponentKind {
     MessageForwarder(MessageForwarder),
     /// `srdp-bridge`: devices on an SRDP adapter as procedures and topics.
     Srdp(SrdpBridge),
+    /// A `postgresql-bridge` worker's database work.
+    Postgresql(Box<crate::postgresql::config::PostgresqlBridge>),
 }
 
 /// `crossbar.bridge.rest.RESTCallee`'s `extra`.

@@ -34,6 +34,8 @@ pub struct Figures {
     pub(crate) srdp_changes: AtomicU64,
     /// SRDP CHANGE events dropped because the router was slow or away.
     pub(crate) srdp_changes_dropped: AtomicU64,
+    /// Events a PostgreSQL bridge published from its outbox.
+    pub(crate) published: AtomicU64,
 }
 
 /// A copy of [`Figures`] at one moment.
@@ -67,6 +69,8 @@ pub struct FiguresSnapshot {
     pub srdp_changes: u64,
     /// SRDP CHANGE events dropped.
     pub srdp_changes_dropped: u64,
+    /// Events a PostgreSQL bridge published from its outbox.
+    pub published: u64,
 }
 
 impl Figures {
@@ -88,6 +92,7 @@ impl Figures {
             srdp_bad_frames: get(&self.srdp_bad_frames),
             srdp_changes: get(&self.srdp_changes),
             srdp_changes_dropped: get(&self.srdp_changes_dropped),
+            published: get(&self.published),
         }
     }
 }

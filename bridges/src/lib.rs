@@ -10,6 +10,7 @@
 //!          RESTCallee:        INVOCATION ─► HTTP request ─► YIELD {code, content, headers}
 //!          MessageForwarder:  EVENT ─► bounded queue per target ─► HTTP request (retried)
 //!          SRDP bridge:       INVOCATION ─► register transfer ─► YIELD; CHANGE ─► PUBLISH
+//!          PostgreSQL bridge: outbox ─► PUBLISH; INVOCATION ─► SQL function; ... (`postgresql`)
 //! ```
 //!
 //! The shapes are Crossbar.io's `crossbar.bridge.rest.RESTCallee` and
@@ -21,6 +22,7 @@ pub mod config;
 mod figures;
 mod forwarder;
 mod http;
+pub mod postgresql;
 pub mod srdp;
 mod worker;
 

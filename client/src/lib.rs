@@ -32,7 +32,10 @@ pub use backoff::Backoff;
 pub use connection::Connection;
 pub use error::Error;
 pub use router_key::RouterKey;
-pub use session::{CallResult, Event, Incoming, Invocation, JoinOptions, MAX_WAITING, Session};
+pub use session::{
+    CallResult, Event, Incoming, Interrupt, Invocation, JoinOptions, MAX_WAITING, Publication,
+    Session,
+};
 pub use tls::TlsRoots;
 pub use url::{Url, UrlTransport};
 

@@ -52,6 +52,9 @@ pub struct JoinOptions {
     /// The key a router must prove it holds (WAMP-cryptosign router
     /// authentication; only with [`Credentials::Cryptosign`]).
     pub router_key: RouterKey,
+    /// Announce `callee.features.call_canceling`: the application answers
+    /// [`Incoming::Interrupt`] (else the router does not send INTERRUPT).
+    pub call_canceling: bool,
 }
 
 /// What the router delivers unasked.
@@ -62,6 +65,19 @@ pub enum Incoming {
     Invocation(Invocation),
     /// An event of a topic this session subscribed to.
     Event(Event),
+    /// The router asks to stop a running invocation (the call's timeout
+    /// passed, or its caller cancelled it): answer it with an ERROR (e.g.
+    /// `wamp.error.canceled`) as soon as the work stopped.
+    Interrupt(Interrupt),
+}
+
+/// INTERRUPT.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Interrupt {
+    /// The invocation to stop.
+    pub request: u64,
+    /// `Options|dict`: `mode` (`kill`, `killnowait`), `reason`.
+    pub options: Dict,
 }
 
 /// INVOCATION, its payload decoded.
@@ -90,6 +106,19 @@ pub struct Event {
     pub args: Vec<Value>,
     /// Keyword arguments.
     pub kwargs: Dict,
+}
+
+/// One PUBLISH of [`Session::publish_all`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publication {
+    /// The topic.
+    pub topic: String,
+    /// Positional arguments.
+    pub args: Vec<Value>,
+    /// Keyword arguments.
+    pub kwargs: Dict,
+    /// PUBLISH options (`acknowledge` is set).
+    pub options: Dict,
 }
 
 /// RESULT's payload decoded.
@@ -132,7 +161,16 @@ impl Session {
         let mut router_key = None;
         let roles: Dict = ROLES
             .into_iter()
-            .map(|role| (role, Value::Dict(Dict::new())))
+            .map(|role| {
+                let mut details = Dict::new();
+                if role == "callee" && options.call_canceling {
+                    let features: Dict = [("call_canceling", Value::Bool(true))]
+                        .into_iter()
+                        .collect();
+                    details.insert("features", Value::Dict(features));
+                }
+                (role, Value::Dict(details))
+            })
             .collect();
         let mut details: Dict = [("roles", Value::Dict(roles))].into_iter().collect();
         credentials.hello_details(&mut details, router.as_ref());
@@ -239,10 +277,22 @@ impl Session {
         args: Vec<Value>,
         kwargs: Dict,
     ) -> Result<CallResult, Error> {
+        self.call_with(procedure, args, kwargs, Dict::new()).await
+    }
+
+    /// [`Session::call`] with CALL options (e.g. `timeout` in ms, which
+    /// the router enforces).
+    pub async fn call_with(
+        &mut self,
+        procedure: &str,
+        args: Vec<Value>,
+        kwargs: Dict,
+        options: Dict,
+    ) -> Result<CallResult, Error> {
         let request = self.next_request()?;
         let message = Message::Call(Call {
             request,
-            options: Dict::new(),
+            options,
             procedure: procedure.into(),
             payload: payload(&args, &kwargs)?,
         });
@@ -319,6 +369,67 @@ impl Session {
         }
     }
 
+    /// Publishes every one of `publications` in order, each with
+    /// `acknowledge`, without waiting between them (one round trip for
+    /// all), and then waits for every PUBLISHED or ERROR. One outcome per
+    /// publication: `Ok`, or the router's refusal; `Err` when the
+    /// connection failed.
+    pub async fn publish_all(
+        &mut self,
+        publications: Vec<Publication>,
+    ) -> Result<Vec<Result<(), Error>>, Error> {
+        let mut first = None;
+        let count = publications.len();
+        let mut topics = Vec::with_capacity(count);
+        for publication in publications {
+            let request = self.next_request()?;
+            first.get_or_insert(request.get());
+            let mut options = publication.options;
+            options.insert("acknowledge", true);
+            self.connection
+                .send(&Message::Publish(Publish {
+                    request,
+                    options,
+                    topic: publication.topic.as_str().into(),
+                    payload: payload(&publication.args, &publication.kwargs)?,
+                }))
+                .await?;
+            topics.push(publication.topic);
+        }
+        let first = first.unwrap_or_default();
+        // Request ids of one batch are consecutive.
+        let index = |request: RequestId| {
+            request
+                .get()
+                .checked_sub(first)
+                .and_then(|i| usize::try_from(i).ok())
+                .filter(|&i| i < count)
+        };
+        let mut outcomes: Vec<Option<Result<(), Error>>> = (0..count).map(|_| None).collect();
+        let mut pending = count;
+        while pending > 0 {
+            let message = self.connection.receive().await?;
+            let answered = match &message {
+                Message::Published(published) => index(published.request).map(|i| (i, Ok(()))),
+                Message::Error(error) => index(error.request).map(|i| {
+                    let topic = topics.get(i).map(String::as_str).unwrap_or_default();
+                    (i, Err(refusal(error, format!("publish to '{topic}'"))))
+                }),
+                _ => None,
+            };
+            match answered {
+                Some((i, outcome)) => {
+                    if let Some(slot) = outcomes.get_mut(i).filter(|slot| slot.is_none()) {
+                        *slot = Some(outcome);
+                        pending -= 1;
+                    }
+                }
+                None => self.keep(message).await?,
+            }
+        }
+        Ok(outcomes.into_iter().flatten().collect())
+    }
+
     /// The next invocation or event. Cancel-safe: nothing is lost when the
     /// future is dropped (e.g. in a `select!` with a timer).
     pub async fn next(&mut self) -> Result<Incoming, Error> {
@@ -355,12 +466,25 @@ impl Session {
         uri: &str,
         message: &str,
     ) -> Result<(), Error> {
+        self.yield_error_with(request, uri, vec![Value::from(message)], Dict::new())
+            .await
+    }
+
+    /// Answers invocation `request` with the error `uri` carrying `args`
+    /// and `kwargs` (details a caller can match on).
+    pub async fn yield_error_with(
+        &mut self,
+        request: u64,
+        uri: &str,
+        args: Vec<Value>,
+        kwargs: Dict,
+    ) -> Result<(), Error> {
         let error = Message::Error(wamp::Error {
             request_type: u64::from(wamp::MessageType::Invocation as u8),
             request: request_id(request)?,
             details: Dict::new(),
             error: uri.into(),
-            payload: payload(&[Value::from(message)], &Dict::new())?,
+            payload: payload(&args, &kwargs)?,
         });
         self.connection.send(&error).await
     }
@@ -402,13 +526,7 @@ impl Session {
             let message = self.connection.receive().await?;
             match &message {
                 Message::Error(error) if error.request == request => {
-                    let (args, _) = decode_payload(&error.payload).unwrap_or_default();
-                    return Err(Error::Wamp {
-                        request: what(),
-                        error: error.error.as_str().to_owned(),
-                        message: args.first().and_then(Value::as_str).map(str::to_owned),
-                        args,
-                    });
+                    return Err(refusal(error, what()));
                 }
                 Message::Result(r) if r.request == request => return Ok(message),
                 Message::Registered(r) if r.request == request => return Ok(message),
@@ -416,13 +534,20 @@ impl Session {
                 Message::Published(r) if r.request == request => return Ok(message),
                 _ => {}
             }
-            if let Some(incoming) = self.deliverable(message).await? {
-                if self.waiting.len() >= MAX_WAITING {
-                    return Err(Error::Backlog(MAX_WAITING));
-                }
-                self.waiting.push_back(incoming);
-            }
+            self.keep(message).await?;
         }
+    }
+
+    /// Keeps what of `message` [`Session::next`] delivers while waiting for
+    /// an answer.
+    async fn keep(&mut self, message: Message) -> Result<(), Error> {
+        if let Some(incoming) = self.deliverable(message).await? {
+            if self.waiting.len() >= MAX_WAITING {
+                return Err(Error::Backlog(MAX_WAITING));
+            }
+            self.waiting.push_back(incoming);
+        }
+        Ok(())
     }
 
     /// What of `message` the application sees; GOODBYE and ABORT end the
@@ -459,7 +584,11 @@ impl Session {
                 Err(Error::Closed(Some(goodbye.reason.as_str().to_owned())))
             }
             Message::Abort(abort) => Err(Error::Closed(Some(abort.reason.as_str().to_owned()))),
-            Message::Interrupt(_) | Message::Unregistered(_) | Message::Unsubscribed(_) => Ok(None),
+            Message::Interrupt(interrupt) => Ok(Some(Incoming::Interrupt(Interrupt {
+                request: interrupt.request.get(),
+                options: interrupt.options,
+            }))),
+            Message::Unregistered(_) | Message::Unsubscribed(_) => Ok(None),
             other => Err(Error::Protocol(format!(
                 "unexpected message from the router: {other:?}"
             ))),
@@ -469,6 +598,17 @@ impl Session {
     fn next_request(&mut self) -> Result<RequestId, Error> {
         self.last_request += 1;
         request_id(self.last_request)
+    }
+}
+
+/// The error of a request the router answered with ERROR.
+fn refusal(error: &wamp::Error, request: String) -> Error {
+    let (args, _) = decode_payload(&error.payload).unwrap_or_default();
+    Error::Wamp {
+        request,
+        error: error.error.as_str().to_owned(),
+        message: args.first().and_then(Value::as_str).map(str::to_owned),
+        args,
     }
 }
 

@@ -130,6 +130,7 @@ fn over_wss_the_pinned_router_key_joins_and_another_is_refused() {
     let options = |router_key| JoinOptions {
         roots: Some(roots.clone()),
         router_key,
+        ..JoinOptions::default()
     };
     runtime().block_on(async {
         for expected in [RouterKey::Pinned(router_public), RouterKey::Any] {
@@ -174,6 +175,7 @@ fn a_router_that_proves_no_key_is_refused() {
     let options = JoinOptions {
         roots: Some(TlsRoots::from_ca_files(&[&ca]).unwrap()),
         router_key: RouterKey::Any,
+        ..JoinOptions::default()
     };
     let error = runtime()
         .block_on(Session::join_with(&url, "realm1", &node(), &options))

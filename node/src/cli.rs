@@ -1,5 +1,6 @@
 //! The command line: `ringbar version | init DIR | start DIR | stop DIR |
-//! status DIR | check DIR | keys DIR | convert DIR | management ...`.
+//! status DIR | check DIR | keys DIR | convert DIR | management ... |
+//! sql schema`.
 //!
 //! Where a command takes a node directory it also takes Crossbar.io's
 //! `--cbdir DIR` for it, and defaults as Crossbar.io does; `start`,
@@ -151,6 +152,20 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: ManagementCommand,
     },
+    /// The SQL of the PostgreSQL bridge.
+    Sql {
+        /// What to print.
+        #[command(subcommand)]
+        command: SqlCommand,
+    },
+}
+
+/// The `ringbar sql` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SqlCommand {
+    /// Print the `ringbar` schema the PostgreSQL bridge installs (idempotent
+    /// SQL), for installing it with your own migration tool.
+    Schema,
 }
 
 /// The `ringbar management` subcommands.

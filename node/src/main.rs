@@ -30,7 +30,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, SqlCommand};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -101,6 +101,12 @@ fn main() -> ExitCode {
             convert::run(&dir, config.path(&dir).as_deref())
         }
         Command::Management { command } => management::run(command),
+        Command::Sql {
+            command: SqlCommand::Schema,
+        } => {
+            print!("{}", ringbar_bridges::postgresql::schema_sql());
+            ExitCode::SUCCESS
+        }
         Command::Pair {
             code,
             management,

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
+use ringbar_bridges::config::BridgeWorker;
 use ringbar_engine::config::{Endpoint, RouterConfig, TransportKind};
 use ringbar_engine::{Router, ShutdownHandle};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -88,8 +89,8 @@ pub(crate) fn run_with(
     let mut configs = None;
     if let Some(uplink) = &loaded.uplink {
         match managed_router(dir, uplink, &key, overrides, &mut signals) {
-            Ok(Some((router, later))) => {
-                loaded.router = router;
+            Ok(Some((router, bridges, later))) => {
+                (loaded.router, loaded.bridges) = (router, bridges);
                 configs = Some(later);
             }
             Ok(None) => {
@@ -148,18 +149,22 @@ pub(crate) fn run_with(
     ExitCode::SUCCESS
 }
 
-/// The router config a managed node runs: the one cached from its
-/// management service, else the first one the service sends (the node
-/// shows activation codes until an owner pairs it), and where the uplink,
-/// which keeps running beside the router, passes on later ones.
-/// `Ok(None)` when SIGINT or SIGTERM came while waiting.
+/// What a paired node runs: its router, its bridge workers, and the
+/// configs the management service sends later.
+type Managed = (RouterConfig, Vec<BridgeWorker>, Receiver<String>);
+
+/// The router config and bridge workers a managed node runs: the one
+/// cached from its management service, else the first one the service
+/// sends (the node shows activation codes until an owner pairs it), and
+/// where the uplink, which keeps running beside the router, passes on
+/// later ones. `Ok(None)` when SIGINT or SIGTERM came while waiting.
 fn managed_router(
     dir: &Path,
     uplink: &UplinkConfig,
     key: &InstanceKey,
     overrides: Overrides,
     signals: &mut Signals,
-) -> Result<Option<(RouterConfig, Receiver<String>)>, ExitCode> {
+) -> Result<Option<Managed>, ExitCode> {
     let cached = uplink::cached(dir);
     let configs =
         uplink::spawn(dir, uplink, key.signing_key().clone(), cached.is_some()).map_err(fail)?;
@@ -191,6 +196,13 @@ fn managed_router(
     for warning in &managed.warnings {
         tracing::warn!("{warning}");
     }
+    if managed
+        .bridges
+        .iter()
+        .any(BridgeWorker::is_postgresql_bridge)
+    {
+        tracing::info!("Configured as PostgreSQL bridge.");
+    }
     tracing::info!("Configured as router.");
     let srdp = |c: &ringbar_bridges::config::Component| {
         matches!(c.kind, ringbar_bridges::config::ComponentKind::Srdp(_))
@@ -202,12 +214,12 @@ fn managed_router(
     {
         tracing::info!("Configured as SRDP bridge.");
     }
-    Ok(Some((managed.router, configs)))
+    Ok(Some((managed.router, managed.bridges, configs)))
 }
 
 /// Makes the worker socket, when the router opened one, the node user's
 /// alone (its tickets admit only the node's workers anyway).
-fn restrict_worker_socket(dir: &Path, bridges: &[ringbar_bridges::config::BridgeWorker]) {
+fn restrict_worker_socket(dir: &Path, bridges: &[BridgeWorker]) {
     use std::os::unix::fs::PermissionsExt;
     let path = dir.join(config::bridge::SOCKET_FILE);
     if !bridges.is_empty() && path.exists() {

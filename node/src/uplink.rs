@@ -181,6 +181,7 @@ impl Uplink {
         let options = JoinOptions {
             roots: self.roots.clone(),
             router_key: self.pinned.map_or(RouterKey::Any, RouterKey::Pinned),
+            ..JoinOptions::default()
         };
         let session = Session::join_with(url, MANAGEMENT_REALM, credentials, &options).await?;
         *connected = true;

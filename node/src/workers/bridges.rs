@@ -120,6 +120,7 @@ impl BridgesView {
                     "forwarded": f.forwarded,
                     "retries": f.retries,
                     "queued": f.queued,
+                    "published": f.published,
                     "dropped_queue_full": f.dropped_full,
                     "dropped_failed": f.dropped_failed,
                     "srdp_links": f.srdp_links,

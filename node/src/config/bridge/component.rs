@@ -169,18 +169,7 @@ fn message_forwarder(
 
 fn forward(value: &Value, path: &Path, diag: &mut Diagnostics) -> Option<Forward> {
     let file: ForwardFile = read(value, path, diag)?;
-    let policy = match file.match_policy.as_deref() {
-        None | Some("exact") => MatchPolicy::Exact,
-        Some("prefix") => MatchPolicy::Prefix,
-        Some("wildcard") => MatchPolicy::Wildcard,
-        Some(other) => {
-            diag.error(
-                &path.key("match"),
-                format!("\"{other}\" is not a match policy (exact, prefix, wildcard)"),
-            );
-            return None;
-        }
-    };
+    let policy = match_policy(file.match_policy.as_deref(), &path.key("match"), diag)?;
     uri(&file.topic, policy, &path.key("topic"), diag)?;
     let url = parse_http_url(&file.url)
         .map_err(|e| diag.error(&path.key("url"), e))
@@ -190,6 +179,26 @@ fn forward(value: &Value, path: &Path, diag: &mut Diagnostics) -> Option<Forward
         match_policy: policy.to_string(),
         url,
     })
+}
+
+/// A subscription's `match` at `path`: `exact` when absent.
+pub(super) fn match_policy(
+    text: Option<&str>,
+    path: &Path,
+    diag: &mut Diagnostics,
+) -> Option<MatchPolicy> {
+    match text {
+        None | Some("exact") => Some(MatchPolicy::Exact),
+        Some("prefix") => Some(MatchPolicy::Prefix),
+        Some("wildcard") => Some(MatchPolicy::Wildcard),
+        Some(other) => {
+            diag.error(
+                path,
+                format!("\"{other}\" is not a match policy (exact, prefix, wildcard)"),
+            );
+            None
+        }
+    }
 }
 
 /// Checks a topic or procedure by the loose rule (the realm checks its

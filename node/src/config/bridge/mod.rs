@@ -10,6 +10,7 @@
 
 mod component;
 mod file;
+mod postgresql;
 mod router;
 mod socket;
 mod srdp;
@@ -17,7 +18,7 @@ mod transport;
 
 use std::path::Path as FsPath;
 
-use ringbar_bridges::config::{BridgeWorker, Component};
+use ringbar_bridges::config::{BridgeWorker, Component, ComponentKind};
 use ringbar_client::{Credentials, Url};
 use ringbar_engine::config::{REALM_TEMPLATE, RouterConfig};
 use serde_json::Value;
@@ -64,6 +65,7 @@ pub(crate) fn from_root(
             Some("container") => reader.container(worker, &path, default_id, diag),
             Some("router") => reader.router_components(worker, &path, default_id, diag),
             Some(srdp::TYPE) => reader.srdp(worker, &path, default_id, diag),
+            Some("postgresql-bridge") => reader.postgresql(worker, &path, default_id, diag),
             _ => None,
         };
         bridges.extend(bridge);
@@ -139,7 +141,10 @@ impl Reader<'_> {
         )?;
         let (name, kind) = kind?;
         let (router, credentials) = match target {
-            Target::Own { role } => self.own(worker, index, None, role, &file.realm, path, diag)?,
+            Target::Own { role } => {
+                let authid = format!("ringbar-bridge:{worker}:{index}");
+                self.own(authid, role, &file.realm, path, diag)?
+            }
             Target::Remote(url) => (url, Credentials::Anonymous),
         };
         Some(Component {
@@ -186,7 +191,8 @@ impl Reader<'_> {
             let role = file
                 .role
                 .unwrap_or_else(|| DEFAULT_ROUTER_COMPONENT_ROLE.to_owned());
-            let own = self.own(&id, index, None, role, &file.realm, &path, diag);
+            let authid = format!("ringbar-bridge:{id}:{index}");
+            let own = self.own(authid, role, &file.realm, &path, diag);
             if let (Some((name, kind)), Some((router, credentials))) = (kind, own) {
                 components.push(Component {
                     name,
@@ -201,14 +207,59 @@ impl Reader<'_> {
             .then_some(BridgeWorker { id, components })
     }
 
-    /// Admits component `index` of `worker` (as `authid`, when given) to
-    /// the worker socket with `role` on `realm`, which the router must have.
-    #[allow(clippy::too_many_arguments)]
+    /// A `postgresql-bridge` worker: one component, joined to this node's
+    /// router over the worker socket, or to a remote router by `url`.
+    fn postgresql(
+        &mut self,
+        worker: &Value,
+        path: &Path,
+        default_id: Option<String>,
+        diag: &mut Diagnostics,
+    ) -> Option<BridgeWorker> {
+        let disabled = convert::disabled(worker, path, true, self.env, diag);
+        let id = match worker.get("id") {
+            Some(Value::String(id)) => check_id(id.clone(), &path.key("id"), diag),
+            Some(other) => {
+                diag.error(&path.key("id"), format!("{other} is not a string"));
+                None
+            }
+            None => default_id,
+        };
+        let (router, bridge) = postgresql::bridge(worker, path, self.dir, self.env, diag)?;
+        let id = id?;
+        let router_path = path.key("router");
+        let (url, credentials) = match &router.url {
+            Some(url) => postgresql::remote(&router, url, &router_path, self.env, diag)?,
+            None => {
+                let authid = router
+                    .authid
+                    .clone()
+                    .unwrap_or_else(|| format!("ringbar-bridge:{id}:0"));
+                let role = router
+                    .role
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_ROUTER_COMPONENT_ROLE.to_owned());
+                self.own(authid, role, &router.realm, &router_path, diag)?
+            }
+        };
+        let component = Component {
+            name: "PostgreSQL bridge".to_owned(),
+            realm: router.realm,
+            router: url,
+            credentials,
+            kind: ComponentKind::Postgresql(Box::new(bridge)),
+        };
+        (!disabled).then(|| BridgeWorker {
+            id,
+            components: vec![component],
+        })
+    }
+
+    /// Admits a component as `authid` to the worker socket with `role` on
+    /// `realm`, which the router must have.
     fn own(
         &mut self,
-        worker: &str,
-        index: usize,
-        authid: Option<String>,
+        authid: String,
         role: String,
         realm: &str,
         path: &Path,
@@ -237,7 +288,6 @@ impl Reader<'_> {
                 format!("role \"{role}\" is not defined in realm \"{realm}\": the component will be refused"),
             );
         }
-        let authid = authid.unwrap_or_else(|| format!("ringbar-bridge:{worker}:{index}"));
         let Some(credentials) = self.socket.admit(authid, role, realm) else {
             diag.error(path, "cannot make the component's ticket for the worker socket (no random bytes from the operating system)");
             return None;

@@ -48,8 +48,14 @@ pub(super) fn target(
         let role = file
             .role
             .unwrap_or_else(|| DEFAULT_ROUTER_COMPONENT_ROLE.to_owned());
-        let (url, credentials) =
-            reader.own(worker, 0, file.authid, role, &file.realm, path, diag)?;
+        let (url, credentials) = reader.own(
+            file.authid
+                .unwrap_or_else(|| format!("ringbar-bridge:{worker}:0")),
+            role,
+            &file.realm,
+            path,
+            diag,
+        )?;
         return Some((url, credentials, file.realm));
     };
     if file.role.is_some() {

@@ -269,3 +269,155 @@ fn a_disabled_container_is_checked_not_run() {
     let (_, bridges) = load(vec![container]).unwrap();
     assert!(bridges.is_empty());
 }
+
+/// The worker of the PostgreSQL bridge issue, with `password` in place of
+/// `password_env` (tests do not change the environment).
+fn postgresql(changes: Value) -> Value {
+    let mut worker = json!({
+        "type": "postgresql-bridge",
+        "id": "pg1",
+        "router": {"realm": "realm1", "authid": "pgbridge"},
+        "database": {"host": "127.0.0.1", "port": 5432, "dbname": "app",
+                     "user": "app", "password": "secret", "pool_size": 8},
+        "publisher": true,
+        "procedures": [
+            {"procedure": "com.example.add2", "function": "public.add2"},
+            {"prefix": "com.example.api.", "schema": "api"}
+        ],
+        "subscriptions": [
+            {"topic": "com.example.sensor.", "match": "prefix", "function": "public.on_sensor"}
+        ],
+        "caller": true
+    });
+    merge(&mut worker, changes);
+    worker
+}
+
+fn merge(into: &mut Value, changes: Value) {
+    match (into, changes) {
+        (Value::Object(into), Value::Object(changes)) => {
+            for (key, change) in changes {
+                match into.get_mut(&key) {
+                    Some(slot) if change.is_object() => merge(slot, change),
+                    _ => {
+                        into.insert(key, change);
+                    }
+                }
+            }
+        }
+        (slot, change) => *slot = change,
+    }
+}
+
+#[test]
+fn a_postgresql_bridge_joins_over_the_worker_socket_as_its_authid() {
+    use ringbar_bridges::postgresql::config::{ProcedureSource, SslMode};
+    let (router, bridges) = load(vec![postgresql(json!({}))]).unwrap();
+    let [worker] = &bridges[..] else { panic!() };
+    let [component] = &worker.components[..] else {
+        panic!()
+    };
+    assert_eq!(
+        (worker.id.as_str(), component.realm.as_str()),
+        ("pg1", "realm1")
+    );
+    assert_eq!(component.router, own_socket());
+    let Credentials::Ticket { authid, .. } = &component.credentials else {
+        panic!()
+    };
+    assert_eq!(authid, "pgbridge");
+    assert_eq!(granted(&router, authid), "anonymous");
+    let ComponentKind::Postgresql(bridge) = &component.kind else {
+        panic!()
+    };
+    assert_eq!(bridge.database.password.as_deref(), Some("secret"));
+    assert_eq!(bridge.database.sslmode, SslMode::Prefer);
+    assert_eq!(
+        (bridge.database.pool_size, bridge.publisher, bridge.caller),
+        (8, true, true)
+    );
+    assert_eq!(
+        bridge.procedures[1],
+        ProcedureSource::Schema {
+            prefix: "com.example.api.".into(),
+            schema: "api".into()
+        }
+    );
+    assert_eq!(bridge.registration_policy, "roundrobin");
+    assert!(!format!("{bridge:?}").contains("secret"));
+}
+
+#[test]
+fn a_postgresql_bridge_may_join_a_remote_router_with_a_ticket() {
+    let worker = postgresql(json!({"router": {"url": "ws://10.0.0.1:8080/ws", "ticket": "t"}}));
+    let (_, bridges) = load(vec![worker]).unwrap();
+    let component = &bridges[0].components[0];
+    assert_eq!(
+        component.router,
+        Url::parse("ws://10.0.0.1:8080/ws").unwrap()
+    );
+    assert!(matches!(
+        &component.credentials,
+        Credentials::Ticket { authid, ticket } if authid == "pgbridge" && ticket == "t"
+    ));
+}
+
+#[test]
+fn postgresql_bridge_errors_name_their_path() {
+    for (changes, expected) in [
+        (
+            json!({"database": {"port": 70000}}),
+            "workers[1].database.port: 70000 is not a port (1-65535)",
+        ),
+        (
+            json!({"database": {"sslmode": "require"}}),
+            "workers[1].database.sslmode: \"require\" is not supported yet",
+        ),
+        (
+            json!({"database": {"password": null, "password_env": "RINGBAR_SURELY_UNSET_VARIABLE"}}),
+            "workers[1].database.password_env: the environment variable RINGBAR_SURELY_UNSET_VARIABLE is not set",
+        ),
+        (
+            json!({"database": {"pool_size": 0}}),
+            "workers[1].database.pool_size: 0 is out of range",
+        ),
+        (
+            json!({"procedures": [{"procedure": "com.x", "schema": "api"}]}),
+            "workers[1].procedures[0]: give {\"procedure\", \"function\"}",
+        ),
+        (
+            json!({"procedures": [{"procedure": "com.x", "function": "f(); DROP TABLE t"}]}),
+            "workers[1].procedures[0].function: \"f(); DROP TABLE t\" is not an SQL name",
+        ),
+        (
+            json!({"procedures": [{"prefix": "com.api", "schema": "api"}]}),
+            "workers[1].procedures[0].prefix: \"com.api\" must end with \".\"",
+        ),
+        (
+            json!({"subscriptions": [{"topic": "com..x", "function": "f"}]}),
+            "workers[1].subscriptions[0].topic: \"com..x\" is not a valid exact URI",
+        ),
+        (
+            json!({"registration_policy": "sometimes"}),
+            "workers[1].registration_policy: \"sometimes\" is not an invocation policy",
+        ),
+        (
+            json!({"router": {"realm": "nowhere"}}),
+            "workers[1].router.realm: realm \"nowhere\" is not defined",
+        ),
+        (
+            json!({"router": {"url": "ws://10.0.0.1/ws", "secret": "s"}}),
+            "workers[1].router.secret: WAMP-CRA is not supported yet",
+        ),
+        (
+            json!({"databse": {}}),
+            "workers[1].databse: unknown key: did you mean `database`?",
+        ),
+    ] {
+        let errors = load(vec![postgresql(changes.clone())]).unwrap_err();
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{changes}: {errors:?}"
+        );
+    }
+}

@@ -40,7 +40,8 @@ const CROSSBAR_FX_CONTROLLER_KEYS: &[&str] = &[
 ];
 
 /// Worker types ringbar runs.
-const WORKER_TYPES: &str = "router, container, websocket-testee, guest, srdp-bridge";
+const WORKER_TYPES: &str =
+    "router, container, websocket-testee, guest, postgresql-bridge, srdp-bridge";
 
 pub(crate) use worker::disabled;
 
@@ -246,7 +247,7 @@ impl Converter<'_> {
                 // Read by `config::guest`, in a pass of its own.
                 "guest" => guests += 1,
                 // Read by `config::bridge`, in a pass of its own.
-                "container" | "srdp-bridge" => containers += 1,
+                "container" | "postgresql-bridge" | "srdp-bridge" => containers += 1,
                 "proxy" | "hostmonitor" | "xbrmm" | "marketplace" => {
                     self.diag.error(
                         &worker_path.key("type"),

@@ -408,9 +408,9 @@ fn workers() {
     assert_eq!(
         errors_of(&outcome),
         [
-            "config.json: workers[2].type: \"bridge\" is not a worker type (router, container, websocket-testee, guest, srdp-bridge)",
+            "config.json: workers[2].type: \"bridge\" is not a worker type (router, container, websocket-testee, guest, postgresql-bridge, srdp-bridge)",
             "config.json: workers[3].type: a second router worker is not supported yet: move its realms and transports into workers[0]",
-            "config.json: workers[4]: missing \"type\" of the worker (router, container, websocket-testee, guest, srdp-bridge)",
+            "config.json: workers[4]: missing \"type\" of the worker (router, container, websocket-testee, guest, postgresql-bridge, srdp-bridge)",
         ]
     );
     // A node of guest workers only runs no router worker, as in Crossbar.io.

@@ -1,0 +1,370 @@
+//! §2 of the bridge: SQL functions as WAMP procedures. At each join the
+//! configured functions are looked up in the catalog and registered
+//! (shared, with the configured invocation policy, so several bridges can
+//! serve one database; `disclose_caller`, so SQL sees who calls). Each
+//! invocation runs on a pooled connection in a task of its own; INTERRUPT
+//! (the call's timeout, or CANCEL) and the bridge's own `call_timeout_ms`
+//! cancel the running statement with a PostgreSQL cancel request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use ringbar_client::{Dict, Invocation, Session, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::{Client, NoTls};
+
+use super::catalog::{self, Function, Unusable};
+use super::config::{PostgresqlBridge, ProcedureSource};
+use super::database;
+use super::json;
+use super::outbox::Failure;
+use super::statement::{self, Statement};
+use crate::figures::{Figures, bump};
+
+/// The error of a failed SQL statement, with kwargs `sqlstate`,
+/// `message`, `detail`, `hint`.
+pub(crate) const POSTGRESQL_ERROR: &str = "ringbar.error.postgresql";
+/// The error of arguments that do not fit the function.
+const INVALID_ARGUMENT: &str = "wamp.error.invalid_argument";
+/// The answer to an INTERRUPT.
+const CANCELED: &str = "wamp.error.canceled";
+/// The error of a statement that ran past `call_timeout_ms`.
+const TIMEOUT: &str = "wamp.error.timeout";
+/// Invocations that may run at once; more are refused at once (the pool
+/// bounds how many statements run, this bounds how many wait for it).
+const MAX_RUNNING: usize = 1024;
+/// Sets the caller's identity for the transaction of the call.
+const SET_CALLER: &str = "SELECT set_config('ringbar.caller_authid', $1, true), \
+     set_config('ringbar.caller_authrole', $2, true), \
+     set_config('ringbar.caller_session', $3, true)";
+
+/// How an invocation is answered.
+pub(crate) enum Answer {
+    /// YIELD with these arguments.
+    Result(Vec<Value>),
+    /// ERROR `uri` with `args` and `kwargs`.
+    Error {
+        uri: &'static str,
+        args: Vec<Value>,
+        kwargs: Dict,
+    },
+}
+
+/// Why an invocation stops early.
+#[derive(Clone, Copy)]
+enum Stop {
+    Interrupted,
+    TimedOut,
+}
+
+/// The registered procedures of one session and their running calls.
+pub(crate) struct Procedures {
+    pool: Pool,
+    call_timeout: Duration,
+    functions: HashMap<u64, Arc<Function>>,
+    running: HashMap<u64, oneshot::Sender<()>>,
+    done: mpsc::Sender<(u64, Answer)>,
+    answers: mpsc::Receiver<(u64, Answer)>,
+}
+
+impl Procedures {
+    /// Looks up the functions of `bridge.procedures` and registers each
+    /// usable one; an unusable one is logged and left out.
+    pub(crate) async fn register(
+        session: &mut Session,
+        pool: &Pool,
+        bridge: &PostgresqlBridge,
+        worker: &str,
+    ) -> Result<Self, Failure> {
+        let (done, answers) = mpsc::channel(MAX_RUNNING);
+        let mut procedures = Procedures {
+            pool: pool.clone(),
+            call_timeout: bridge.call_timeout,
+            functions: HashMap::new(),
+            running: HashMap::new(),
+            done,
+            answers,
+        };
+        if bridge.procedures.is_empty() {
+            return Ok(procedures);
+        }
+        let client = pool
+            .get()
+            .await
+            .map_err(|e| Failure::Database(database::describe_pool(&e)))?;
+        let client: &Client = &client;
+        let mut options = Dict::new();
+        options.insert("invoke", Value::from(bridge.registration_policy.as_str()));
+        options.insert("disclose_caller", true);
+        for source in &bridge.procedures {
+            // (schema, one function's name, the procedure URI or the prefix)
+            let (schema, name, uri) = match source {
+                ProcedureSource::Function {
+                    procedure,
+                    function,
+                } => {
+                    let (schema, name) = catalog::split_name(function);
+                    (schema, Some(name), procedure)
+                }
+                ProcedureSource::Schema { prefix, schema } => (schema.as_str(), None, prefix),
+            };
+            let found = catalog::functions(client, schema, name)
+                .await
+                .map_err(|e| Failure::Database(database::describe(&e)))?;
+            for (name, function) in found {
+                let procedure = match source {
+                    ProcedureSource::Function { .. } => uri.clone(),
+                    ProcedureSource::Schema { .. } => format!("{uri}{name}"),
+                };
+                let function = match function {
+                    Ok(function) => function,
+                    Err(unusable) => {
+                        tracing::warn!(
+                            "Bridge worker {worker}: {procedure} is not registered: {}",
+                            explain(schema, &name, &unusable)
+                        );
+                        continue;
+                    }
+                };
+                match session.register(&procedure, options.clone()).await {
+                    Ok(registration) => {
+                        tracing::info!(
+                            "Bridge worker {worker}: {procedure} calls {}.",
+                            function.name
+                        );
+                        procedures
+                            .functions
+                            .insert(registration, Arc::new(function));
+                    }
+                    Err(error) if error.uri().is_some() => {
+                        tracing::warn!("Bridge worker {worker}: {error}.");
+                    }
+                    Err(error) => return Err(Failure::Router(error)),
+                }
+            }
+        }
+        Ok(procedures)
+    }
+
+    /// Starts answering `invocation` (or answers it at once when its
+    /// arguments do not fit, or too many calls run).
+    pub(crate) fn invoke(&mut self, invocation: Invocation, figures: &Arc<Figures>) {
+        let request = invocation.request;
+        let answer = |answer| {
+            let _ = self.done.try_send((request, answer));
+        };
+        let Some(function) = self.functions.get(&invocation.registration).cloned() else {
+            return answer(error(CANCELED, "the procedure is no longer served".into()));
+        };
+        if self.running.len() >= MAX_RUNNING {
+            return answer(error(
+                CANCELED,
+                format!("{MAX_RUNNING} calls of this bridge are running: try again later"),
+            ));
+        }
+        let statement = match statement::call(&function, &invocation.args, &invocation.kwargs) {
+            Ok(statement) => statement,
+            Err(message) => {
+                bump(&figures.call_errors);
+                return answer(error(INVALID_ARGUMENT, message));
+            }
+        };
+        let (interrupt, interrupted) = oneshot::channel();
+        self.running.insert(request, interrupt);
+        let (pool, done, figures) = (self.pool.clone(), self.done.clone(), figures.clone());
+        let timeout = self.call_timeout;
+        let caller = caller(&invocation.details);
+        tokio::spawn(async move {
+            let answer = run(&pool, &function, &statement, caller, timeout, interrupted).await;
+            bump(match answer {
+                Answer::Result(_) => &figures.calls,
+                Answer::Error { .. } => &figures.call_errors,
+            });
+            let _ = done.send((request, answer)).await;
+        });
+    }
+
+    /// Cancels the running invocation `request` (INTERRUPT).
+    pub(crate) fn interrupt(&mut self, request: u64) {
+        if let Some(interrupt) = self.running.remove(&request) {
+            let _ = interrupt.send(());
+        }
+    }
+
+    /// The next finished invocation.
+    pub(crate) async fn answered(&mut self) -> Option<(u64, Answer)> {
+        let answered = self.answers.recv().await;
+        if let Some((request, _)) = &answered {
+            self.running.remove(request);
+        }
+        answered
+    }
+}
+
+/// Sends `answer` to invocation `request`.
+pub(crate) async fn answer(
+    session: &mut Session,
+    request: u64,
+    answer: Answer,
+) -> Result<(), ringbar_client::Error> {
+    match answer {
+        Answer::Result(args) => session.yield_result(request, args, Dict::new()).await,
+        Answer::Error { uri, args, kwargs } => {
+            session.yield_error_with(request, uri, args, kwargs).await
+        }
+    }
+}
+
+/// The caller's (authid, authrole, session) from the invocation details.
+fn caller(details: &Dict) -> Option<[String; 3]> {
+    let text = |key: &str| match details.get(key) {
+        Some(Value::Str(text)) => Some(text.clone()),
+        Some(Value::UInt(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    Some([
+        text("caller_authid")?,
+        text("caller_authrole")?,
+        text("caller")?,
+    ])
+}
+
+/// Runs one call, cancelling it when interrupted or past `timeout`.
+async fn run(
+    pool: &Pool,
+    function: &Function,
+    statement: &Statement,
+    caller: Option<[String; 3]>,
+    timeout: Duration,
+    interrupted: oneshot::Receiver<()>,
+) -> Answer {
+    let client = match pool.get().await {
+        Ok(client) => client,
+        Err(e) => {
+            return error(
+                POSTGRESQL_ERROR,
+                format!("no database connection: {}", database::describe_pool(&e)),
+            );
+        }
+    };
+    let token = client.cancel_token();
+    let work = execute(&client, statement, caller.as_ref());
+    tokio::pin!(work);
+    let stop = tokio::select! {
+        outcome = &mut work => return outcome_of(function, outcome),
+        _ = interrupted => Stop::Interrupted,
+        _ = tokio::time::sleep(timeout) => Stop::TimedOut,
+    };
+    let _ = token.cancel_query(NoTls).await;
+    // The statement ends (cancelled) before the connection goes back.
+    let _ = work.await;
+    match stop {
+        Stop::Interrupted => error(CANCELED, format!("{} was cancelled", function.name)),
+        Stop::TimedOut => error(
+            TIMEOUT,
+            format!(
+                "{} ran longer than {} ms and was cancelled",
+                function.name,
+                timeout.as_millis()
+            ),
+        ),
+    }
+}
+
+/// Runs `statement`; with a caller, in a transaction that first sets the
+/// caller's identity, pipelined in one round trip.
+async fn execute(
+    client: &deadpool_postgres::Client,
+    statement: &Statement,
+    caller: Option<&[String; 3]>,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let call = client.prepare_cached(&statement.sql).await?;
+    let record = statement
+        .record
+        .as_ref()
+        .map(json::text)
+        .transpose()
+        .unwrap_or_default();
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = match &record {
+        Some(record) => vec![record],
+        None => Vec::new(),
+    };
+    let rows = match caller {
+        None => client.query(&call, &params).await?,
+        Some([authid, authrole, session]) => {
+            let begin = client.prepare_cached("BEGIN").await?;
+            let set = client.prepare_cached(SET_CALLER).await?;
+            let commit = client.prepare_cached("COMMIT").await?;
+            let identity: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+                [authid, authrole, session];
+            let (began, set, rows, committed) = tokio::join!(
+                client.execute(&begin, &[]),
+                client.execute(&set, &identity),
+                client.query(&call, &params),
+                client.execute(&commit, &[]),
+            );
+            began?;
+            set?;
+            committed?;
+            rows?
+        }
+    };
+    Ok(rows.first().and_then(|row| row.get::<_, Option<String>>(0)))
+}
+
+fn outcome_of(
+    function: &Function,
+    outcome: Result<Option<String>, tokio_postgres::Error>,
+) -> Answer {
+    match outcome {
+        Ok(text) => match text.as_deref().map(json::parse).transpose() {
+            Ok(json) => Answer::Result(statement::result(function.shape, json)),
+            Err(e) => error(POSTGRESQL_ERROR, format!("the result is not JSON: {e}")),
+        },
+        Err(e) => sql_error(&e),
+    }
+}
+
+/// `ringbar.error.postgresql` for a failed statement: the server's
+/// SQLSTATE, message, detail and hint (never the connection's settings).
+pub(crate) fn sql_error(e: &tokio_postgres::Error) -> Answer {
+    let Some(db) = e.as_db_error() else {
+        return error(POSTGRESQL_ERROR, database::describe(e));
+    };
+    let mut kwargs = Dict::new();
+    kwargs.insert("sqlstate", Value::from(db.code().code()));
+    kwargs.insert("message", Value::from(db.message()));
+    let optional = |text: Option<&str>| text.map_or(Value::Null, Value::from);
+    kwargs.insert("detail", optional(db.detail()));
+    kwargs.insert("hint", optional(db.hint()));
+    Answer::Error {
+        uri: POSTGRESQL_ERROR,
+        args: vec![Value::from(db.message())],
+        kwargs,
+    }
+}
+
+fn error(uri: &'static str, message: String) -> Answer {
+    Answer::Error {
+        uri,
+        args: vec![Value::from(message)],
+        kwargs: Dict::new(),
+    }
+}
+
+fn explain(schema: &str, name: &str, unusable: &Unusable) -> String {
+    match unusable {
+        Unusable::Missing => format!(
+            "there is no function {schema}.{name} the bridge's user can see (create it, or fix \"function\")"
+        ),
+        Unusable::Overloaded(signatures) => format!(
+            "{schema}.{name} is overloaded ({}): a procedure calls one function; rename or drop the others",
+            signatures.join(", ")
+        ),
+        Unusable::UntypedRecord => format!(
+            "{schema}.{name} returns SETOF record without OUT parameters: declare RETURNS TABLE (...) instead"
+        ),
+    }
+}
