@@ -227,24 +227,11 @@ impl Reader<'_> {
         };
         let (router, bridge) = postgresql::bridge(worker, path, self.dir, self.env, diag)?;
         let id = id?;
-        let router_path = path.key("router");
-        let (url, credentials) = match &router.url {
-            Some(url) => postgresql::remote(&router, url, &router_path, self.env, diag)?,
-            None => {
-                let authid = router
-                    .authid
-                    .clone()
-                    .unwrap_or_else(|| format!("ringbar-bridge:{id}:0"));
-                let role = router
-                    .role
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_ROUTER_COMPONENT_ROLE.to_owned());
-                self.own(authid, role, &router.realm, &router_path, diag)?
-            }
-        };
+        let (url, credentials, realm) =
+            router::target(self, router, &id, &path.key("router"), diag)?;
         let component = Component {
             name: "PostgreSQL bridge".to_owned(),
-            realm: router.realm,
+            realm,
             router: url,
             credentials,
             kind: ComponentKind::Postgresql(Box::new(bridge)),

@@ -10,45 +10,15 @@ use ringbar_bridges::postgresql::config::{
     DEFAULT_PORT, DEFAULT_REGISTRATION_POLICY, Database, PostgresqlBridge, ProcedureSource,
     SqlSubscription, SslMode,
 };
-use ringbar_client::{Credentials, Url};
 use ringbar_protocol::uri::MatchPolicy;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::component::{bounded, match_policy, uri};
+use super::router::RouterFile;
 use crate::config::convert::Env;
 use crate::config::diag::{Diagnostics, Path};
 use crate::config::read::{Accept, read, read_with};
-
-/// The worker's `router`: which realm it joins, as whom, and where.
-#[derive(Debug, Deserialize)]
-#[serde(expecting = "a router object of realm, authid (and url for a remote router)")]
-pub(super) struct RouterFile {
-    /// `realm`.
-    pub(super) realm: String,
-    /// `authid`: who the bridge is.
-    #[serde(default)]
-    pub(super) authid: Option<String>,
-    /// `role` (ringbar): its role on this node's router (`anonymous` by
-    /// default, as for router components).
-    #[serde(default)]
-    pub(super) role: Option<String>,
-    /// `url`: a remote router's WebSocket URL; this node's router without.
-    #[serde(default)]
-    pub(super) url: Option<String>,
-    /// `ticket`: WAMP-ticket's secret for a remote router.
-    #[serde(default)]
-    pub(super) ticket: Option<String>,
-    /// `ticket_env`: the variable holding the ticket.
-    #[serde(default)]
-    pub(super) ticket_env: Option<String>,
-    /// `secret` (WAMP-CRA), not supported yet.
-    #[serde(default)]
-    pub(super) secret: Option<Value>,
-    /// `private_key` (WAMP-cryptosign): the Ed25519 seed in hex.
-    #[serde(default)]
-    pub(super) private_key: Option<String>,
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(expecting = "a postgresql-bridge worker object")]
@@ -202,67 +172,6 @@ pub(super) fn bridge(
             caller: file.caller,
         },
     ))
-}
-
-/// A remote router's URL and credentials from `router` at `path`.
-pub(super) fn remote(
-    file: &RouterFile,
-    url: &str,
-    path: &Path,
-    env: Env<'_>,
-    diag: &mut Diagnostics,
-) -> Option<(Url, Credentials)> {
-    let url = Url::parse(url)
-        .map_err(|e| diag.error(&path.key("url"), e))
-        .ok()?;
-    if file.secret.is_some() {
-        diag.error(
-            &path.key("secret"),
-            "WAMP-CRA is not supported yet for bridges: use \"ticket\" or \"private_key\" (cryptosign)",
-        );
-        return None;
-    }
-    let ticket = match (&file.ticket, &file.ticket_env) {
-        (Some(ticket), None) => Some(ticket.clone()),
-        (None, Some(name)) => Some(from_env(name, &path.key("ticket_env"), env, diag)?),
-        (None, None) => None,
-        (Some(_), Some(_)) => {
-            diag.error(path, "give \"ticket\" or \"ticket_env\", not both");
-            return None;
-        }
-    };
-    let credentials = match (ticket, &file.private_key) {
-        (Some(ticket), None) => Credentials::Ticket {
-            authid: file.authid.clone().unwrap_or_default(),
-            ticket,
-        },
-        (None, Some(hex_key)) => {
-            let seed: Option<[u8; 32]> = hex::decode(hex_key)
-                .ok()
-                .and_then(|bytes| bytes.try_into().ok());
-            let Some(seed) = seed else {
-                diag.error(
-                    &path.key("private_key"),
-                    "not an Ed25519 private key: give its 32-byte seed as 64 hex digits",
-                );
-                return None;
-            };
-            Credentials::Cryptosign {
-                authid: file.authid.clone(),
-                key: ed25519_dalek::SigningKey::from_bytes(&seed),
-            }
-        }
-        (None, None) => Credentials::Anonymous,
-        (Some(_), Some(_)) => {
-            diag.error(path, "give a ticket or a private_key, not both");
-            return None;
-        }
-    };
-    if matches!(credentials, Credentials::Ticket { .. }) && file.authid.is_none() {
-        diag.error(&path.key("authid"), "WAMP-ticket needs an authid");
-        return None;
-    }
-    Some((url, credentials))
 }
 
 fn database(
@@ -433,7 +342,13 @@ fn sql_name(text: &str, path: &Path, diag: &mut Diagnostics) -> Option<()> {
     }
 }
 
-fn from_env(name: &str, path: &Path, env: Env<'_>, diag: &mut Diagnostics) -> Option<String> {
+/// The value of the environment variable `name`, named at `path` when unset.
+pub(super) fn from_env(
+    name: &str,
+    path: &Path,
+    env: Env<'_>,
+    diag: &mut Diagnostics,
+) -> Option<String> {
     env(name).or_else(|| {
         diag.error(
             path,

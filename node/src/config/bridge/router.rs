@@ -1,32 +1,45 @@
-//! The `router` object of ringbar's own bridge worker types (such as
-//! `srdp-bridge`): `{"realm", "role", "authid"}` joins this node's router
-//! over the worker socket; with `"url"` (a `ws://`, `rs://` or `rs+unix://`
-//! URL) a remote router, anonymously or with a `ticket`.
+//! The `router` object of ringbar's own bridge worker types
+//! (`srdp-bridge`, `postgresql-bridge`): `{"realm", "role", "authid"}`
+//! joins this node's router over the worker socket; with `"url"` a remote
+//! router, anonymously, with WAMP-ticket (`ticket` or `ticket_env`, and
+//! `authid`) or with WAMP-cryptosign (`private_key`).
 
 use ringbar_client::{Credentials, Url};
 use serde::Deserialize;
+use serde_json::Value;
 
+use super::postgresql::from_env;
 use super::{DEFAULT_ROUTER_COMPONENT_ROLE, Reader};
 use crate::config::diag::{Diagnostics, Path};
 
 /// A bridge worker's `router`.
 #[derive(Debug, Deserialize)]
-#[serde(expecting = "a router object of realm, role, authid, url, ticket")]
+#[serde(expecting = "a router object of realm, role, authid (and url for a remote router)")]
 pub(super) struct RouterFile {
     /// `realm`: the realm the bridge joins.
     realm: String,
-    /// `role`: its role on this node's router (`anonymous` by default).
+    /// `role`: its role on this node's router (`anonymous` by default, as
+    /// for router components).
     #[serde(default)]
     role: Option<String>,
-    /// `authid`: its authid.
+    /// `authid`: who the bridge is.
     #[serde(default)]
     authid: Option<String>,
-    /// `url`: a remote router.
+    /// `url`: a remote router; this node's router without.
     #[serde(default)]
     url: Option<String>,
-    /// `ticket`: WAMP-ticket for the remote router (with `authid`).
+    /// `ticket`: WAMP-ticket's secret for a remote router.
     #[serde(default)]
     ticket: Option<String>,
+    /// `ticket_env`: the variable holding the ticket.
+    #[serde(default)]
+    ticket_env: Option<String>,
+    /// `secret` (WAMP-CRA), not supported yet.
+    #[serde(default)]
+    secret: Option<Value>,
+    /// `private_key` (WAMP-cryptosign): the Ed25519 seed in hex.
+    #[serde(default)]
+    private_key: Option<String>,
 }
 
 /// Where the bridge worker `worker` joins, how, and which realm.
@@ -37,25 +50,27 @@ pub(super) fn target(
     path: &Path,
     diag: &mut Diagnostics,
 ) -> Option<(Url, Credentials, String)> {
-    let Some(url) = file.url else {
-        if file.ticket.is_some() {
+    let Some(url) = &file.url else {
+        let remote_only = [
+            ("ticket", file.ticket.is_some()),
+            ("ticket_env", file.ticket_env.is_some()),
+            ("secret", file.secret.is_some()),
+            ("private_key", file.private_key.is_some()),
+        ];
+        if let Some((key, _)) = remote_only.iter().find(|(_, given)| *given) {
             diag.error(
-                &path.key("ticket"),
-                "a ticket is for a remote router (\"url\"): this node's router admits its workers by a ticket of its own",
+                &path.key(key),
+                "credentials are for a remote router (\"url\"): this node's router admits its workers by a ticket of its own",
             );
             return None;
         }
         let role = file
             .role
             .unwrap_or_else(|| DEFAULT_ROUTER_COMPONENT_ROLE.to_owned());
-        let (url, credentials) = reader.own(
-            file.authid
-                .unwrap_or_else(|| format!("ringbar-bridge:{worker}:0")),
-            role,
-            &file.realm,
-            path,
-            diag,
-        )?;
+        let authid = file
+            .authid
+            .unwrap_or_else(|| format!("ringbar-bridge:{worker}:0"));
+        let (url, credentials) = reader.own(authid, role, &file.realm, path, diag)?;
         return Some((url, credentials, file.realm));
     };
     if file.role.is_some() {
@@ -65,27 +80,72 @@ pub(super) fn target(
         );
         return None;
     }
-    let url = match Url::parse(&url) {
-        Ok(url) => url,
-        Err(error) => {
-            diag.error(&path.key("url"), error);
+    let url = Url::parse(url)
+        .map_err(|e| diag.error(&path.key("url"), e))
+        .ok()?;
+    let credentials = remote_credentials(&file, reader, path, diag)?;
+    Some((url, credentials, file.realm))
+}
+
+/// The credentials `file` gives for a remote router.
+fn remote_credentials(
+    file: &RouterFile,
+    reader: &Reader<'_>,
+    path: &Path,
+    diag: &mut Diagnostics,
+) -> Option<Credentials> {
+    if file.secret.is_some() {
+        diag.error(
+            &path.key("secret"),
+            "WAMP-CRA is not supported yet for bridges: use \"ticket\" or \"private_key\" (cryptosign)",
+        );
+        return None;
+    }
+    let ticket = match (&file.ticket, &file.ticket_env) {
+        (Some(ticket), None) => Some(ticket.clone()),
+        (None, Some(name)) => Some(from_env(name, &path.key("ticket_env"), reader.env, diag)?),
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            diag.error(path, "give \"ticket\" or \"ticket_env\", not both");
             return None;
         }
     };
-    let credentials = match (file.authid, file.ticket) {
-        (Some(authid), Some(ticket)) => Credentials::Ticket { authid, ticket },
-        (None, None) => Credentials::Anonymous,
-        (None, Some(_)) => {
-            diag.error(&path.key("authid"), "a ticket needs the authid it is for");
-            return None;
+    let credentials = match (ticket, &file.private_key) {
+        (Some(ticket), None) => {
+            let Some(authid) = file.authid.clone() else {
+                diag.error(&path.key("authid"), "a ticket needs the authid it is for");
+                return None;
+            };
+            Credentials::Ticket { authid, ticket }
         }
-        (Some(_), None) => {
+        (None, Some(hex_key)) => {
+            let seed: Option<[u8; 32]> = hex::decode(hex_key)
+                .ok()
+                .and_then(|bytes| bytes.try_into().ok());
+            let Some(seed) = seed else {
+                diag.error(
+                    &path.key("private_key"),
+                    "not an Ed25519 private key: give its 32-byte seed as 64 hex digits",
+                );
+                return None;
+            };
+            Credentials::Cryptosign {
+                authid: file.authid.clone(),
+                key: ed25519_dalek::SigningKey::from_bytes(&seed),
+            }
+        }
+        (None, None) if file.authid.is_some() => {
             diag.error(
                 &path.key("ticket"),
-                "an authid needs a ticket (anonymous sessions get theirs from the router)",
+                "an authid needs a ticket or a private_key (anonymous sessions get theirs from the router)",
             );
             return None;
         }
+        (None, None) => Credentials::Anonymous,
+        (Some(_), Some(_)) => {
+            diag.error(path, "give a ticket or a private_key, not both");
+            return None;
+        }
     };
-    Some((url, credentials, file.realm))
+    Some(credentials)
 }
