@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use ahash::{AHashSet, RandomState};
 
 /// How many nonces a service remembers unless its `max_nonces` says
-/// otherwise (about 32 bytes each: some 29 MiB at most).
+/// otherwise (an estimated 16–32 bytes each, with the tables' spare room).
 pub const DEFAULT_MAX_NONCES: usize = 900_000;
 
 /// The nonces of a service's recent signed requests, at most as many as it

@@ -23,7 +23,8 @@ const MAX_POST_BODY_LIMIT: i64 = 1 << 20;
 /// Crossbar.io's largest `timestamp_delta_limit`: a day, in seconds.
 const MAX_TIMESTAMP_DELTA_LIMIT_S: i64 = 86_400;
 
-/// The most nonces a signed service may remember (about 32 bytes each).
+/// The most nonces a signed service may remember (an estimated 16–32
+/// bytes each).
 const MAX_MAX_NONCES: i64 = 50_000_000;
 
 /// The longest `timeout` of a caller: a day, in ms.
