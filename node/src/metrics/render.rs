@@ -162,7 +162,7 @@ struct Exposition(String);
 impl Exposition {
     /// The bridge workers' metrics, one series per worker (and reason).
     fn bridges(&mut self, bridges: &[BridgeFigures]) {
-        let gauges_and_counters: [BridgeMetric; 6] = [
+        let gauges_and_counters: [BridgeMetric; 7] = [
             (
                 "ringbar_bridge_components",
                 "gauge",
@@ -198,6 +198,12 @@ impl Exposition {
                 "counter",
                 "HTTP requests of events repeated after a failure.",
                 |b| b.figures.retries,
+            ),
+            (
+                "ringbar_bridge_published_total",
+                "counter",
+                "Events a PostgreSQL bridge published from its outbox, acknowledged by the router.",
+                |b| b.figures.published,
             ),
         ];
         self.per_worker(&gauges_and_counters, bridges);
@@ -394,6 +400,7 @@ mod tests {
                 joined: 2,
                 calls: 7,
                 dropped_full: 3,
+                published: 11,
                 ..Default::default()
             },
         };
@@ -421,6 +428,7 @@ mod tests {
             "ringbar_bridge_sessions_joined{worker=\"rest\\\"bridge\"} 2",
             "ringbar_bridge_calls_total{worker=\"rest\\\"bridge\",outcome=\"result\"} 7",
             "ringbar_bridge_events_dropped_total{worker=\"rest\\\"bridge\",reason=\"queue_full\"} 3",
+            "ringbar_bridge_published_total{worker=\"rest\\\"bridge\"} 11",
             "ringbar_publish_to_event_seconds_bucket{core=\"0\",le=\"0.00001\"} 1",
             "ringbar_publish_to_event_seconds_bucket{core=\"0\",le=\"0.0001\"} 5",
             "ringbar_publish_to_event_seconds_bucket{core=\"0\",le=\"+Inf\"} 6",
