@@ -13,10 +13,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ringbar_engine::broker::subscriptions::Subscriptions;
-use ringbar_engine::dealer::registrations::{Callee, InvokePolicy, Registrations};
 use ringbar_protocol::id::SessionId;
 use ringbar_protocol::uri::{MatchPolicy, UriCheck, UriPattern};
+use ringbar_router::tables::registrations::{Callee, InvokePolicy, Registrations};
+use ringbar_router::tables::subscriptions::Subscriptions;
+
+/// The creation time the tables record (any fixed time will do).
+const T0: std::time::SystemTime = std::time::SystemTime::UNIX_EPOCH;
 
 /// Table sizes churned: every entry made, then every entry removed.
 const SIZES: [usize; 2] = [10_000, 100_000];
@@ -45,8 +48,10 @@ fn callee(i: usize) -> Callee {
 
 /// Makes `n` subscriptions from `make`, then removes them all.
 fn churn_subscriptions(n: usize, make: fn(usize) -> UriPattern) {
-    let subs = Subscriptions::new();
-    let ids: Vec<_> = (0..n).map(|i| subs.subscribe(make(i), 0).0.id).collect();
+    let subs = Subscriptions::new(1);
+    let ids: Vec<_> = (0..n)
+        .map(|i| subs.subscribe(make(i), 0, T0).0.id)
+        .collect();
     for id in ids {
         subs.unsubscribe(id, 0);
     }
@@ -55,11 +60,11 @@ fn churn_subscriptions(n: usize, make: fn(usize) -> UriPattern) {
 
 /// Registers `n` procedures, then unregisters them all.
 fn churn_registrations(n: usize) {
-    let regs = Registrations::new();
+    let regs = Registrations::new(1);
     let ids: Vec<_> = (0..n)
         .map(|i| {
             let (reg, _) = regs
-                .register(exact(i), InvokePolicy::Single, callee(i))
+                .register(exact(i), InvokePolicy::Single, callee(i), T0)
                 .unwrap_or_else(|e| panic!("{e:?}"));
             (reg.id, callee(i).session)
         })
@@ -91,12 +96,12 @@ fn churn(c: &mut Criterion) {
 /// subscriptions, quiet and while another thread subscribes and
 /// unsubscribes as fast as it can.
 fn publish_during_churn(c: &mut Criterion) {
-    let subs = Arc::new(Subscriptions::new());
+    let subs = Arc::new(Subscriptions::new(1));
     for i in 0..100_000 {
-        subs.subscribe(exact(i), 0);
+        subs.subscribe(exact(i), 0, T0);
     }
     for i in 0..10_000 {
-        subs.subscribe(wildcard(i), 0);
+        subs.subscribe(wildcard(i), 0, T0);
     }
     let topic = "com.example.4242.reading";
     let mut group = c.benchmark_group("publish_match");
@@ -119,7 +124,7 @@ fn publish_during_churn(c: &mut Criterion) {
             let mut changes = 0u64;
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
-                let (sub, _) = subs.subscribe(exact(200_000 + i % 1000), 0);
+                let (sub, _) = subs.subscribe(exact(200_000 + i % 1000), 0, T0);
                 subs.unsubscribe(sub.id, 0);
                 changes += 2;
                 i += 1;

@@ -9,12 +9,12 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use ringbar_protocol::id::{SessionId, SubscriptionId};
+use ringbar_router::ids::IdGenerator;
 use tokio::sync::Notify;
 
 use crate::config::{FlowControl, Limits};
 use crate::dealer::calls::CoreDealer;
 use crate::figures::CoreFigures;
-use crate::ids::IdGenerator;
 use crate::mailbox::{Mail, Mailboxes};
 use crate::meta::Testaments;
 use crate::outbound::QueueBudget;
@@ -73,7 +73,7 @@ impl Shared {
     pub(crate) fn claim_session_id(&self, ids: &mut IdGenerator) -> SessionId {
         let mut used = self.session_ids.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            let id = ids.next();
+            let id = ids.next_id();
             if used.insert(id) {
                 return SessionId::new(id).unwrap_or_default();
             }
@@ -162,7 +162,7 @@ impl Core {
             sessions: RefCell::new(HashMap::new()),
             local_subscribers: RefCell::new(ahash::AHashMap::new()),
             dealer: CoreDealer::default(),
-            ids: RefCell::new(IdGenerator::new()),
+            ids: RefCell::new(IdGenerator::from_seed(crate::seed::from_os())),
             backlog: RefCell::new(VecDeque::new()),
             backlog_added: Notify::new(),
             testaments: RefCell::new(Testaments::default()),

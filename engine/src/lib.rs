@@ -17,16 +17,15 @@ pub mod figures;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
-mod ids;
 mod ip_network;
 mod mailbox;
 mod meta;
 mod nonces;
 mod outbound;
-mod persistent;
 mod realm;
 mod realms;
 mod runtime;
+mod seed;
 mod session;
 mod transport;
 mod wire;

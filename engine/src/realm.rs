@@ -2,17 +2,18 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use ringbar_protocol::id::{SessionId, SubscriptionId};
 use ringbar_protocol::uri::{UriCheck, UriPattern};
 use ringbar_protocol::value::Value;
+use ringbar_router::tables::registrations::Registrations;
+use ringbar_router::tables::subscriptions::{NO_CORE, Subscriptions};
+use ringbar_router::tables::{PersistentMap, PersistentSet};
 
 use crate::authorize::Role;
 use crate::broker::Publication;
-use crate::broker::subscriptions::{NO_CORE, Subscriptions};
 use crate::config::RealmConfig;
-use crate::dealer::registrations::Registrations;
-use crate::persistent::{PersistentMap, PersistentSet};
 use crate::session::Identity;
 
 /// The most retained events one realm keeps (one per topic); past this a
@@ -89,14 +90,15 @@ pub(crate) struct RealmSession {
 impl Realm {
     /// The realm of `config`, at `index`.
     pub(crate) fn new(index: usize, config: &RealmConfig) -> Self {
-        let subscriptions = Subscriptions::new();
+        let subscriptions = Subscriptions::new(crate::seed::from_os());
         let mut history = HashMap::new();
         for entry in &config.event_history {
             match UriPattern::parse(&entry.uri, entry.match_policy, UriCheck::Loose) {
                 // The store holds the subscription for the realm's life,
                 // counted on no core: it never receives mail.
                 Ok(pattern) => {
-                    let (subscription, _) = subscriptions.subscribe(pattern, NO_CORE);
+                    let (subscription, _) =
+                        subscriptions.subscribe(pattern, NO_CORE, SystemTime::now());
                     history.insert(
                         subscription.id,
                         Mutex::new(History {
@@ -122,7 +124,7 @@ impl Realm {
                 .collect(),
             subscriptions,
             history,
-            registrations: Registrations::new(),
+            registrations: Registrations::new(crate::seed::from_os()),
             retained: Mutex::new(Retained::default()),
             sessions: Mutex::default(),
             subscribers: Mutex::new(HashMap::new()),

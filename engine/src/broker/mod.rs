@@ -1,11 +1,6 @@
 //! The broker: subscriptions, publications, and fan-out to subscribers on
 //! every core.
 
-pub mod subscriptions;
-
-mod core_set;
-mod match_index;
-
 mod publication;
 mod pubsub;
 

@@ -4,6 +4,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use ringbar_protocol::codec::Serializer;
@@ -15,8 +16,8 @@ use ringbar_protocol::options::{PublishOptions, SubscribeOptions};
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriPattern};
 use ringbar_protocol::value::Value;
+use ringbar_router::tables::subscriptions::CoreId;
 
-use super::subscriptions::CoreId;
 use super::{Publication, Receivers};
 use crate::authorize::Action;
 use crate::config::SlowConsumerPolicy;
@@ -119,7 +120,7 @@ pub(crate) fn publish_as(
 ) -> PublicationId {
     let received = Instant::now();
     let (subscriptions, cores) = matching(realm, &topic);
-    let id = PublicationId::new(core.ids.borrow_mut().next()).unwrap_or_default();
+    let id = PublicationId::new(core.ids.borrow_mut().next_id()).unwrap_or_default();
     let publication = Arc::new(Publication {
         realm: realm.clone(),
         id,
@@ -191,7 +192,7 @@ pub(crate) fn publish_meta(core: &Core, realm: &Arc<Realm>, topic: &'static str,
     };
     let publication = Publication {
         realm: realm.clone(),
-        id: PublicationId::new(core.ids.borrow_mut().next()).unwrap_or_default(),
+        id: PublicationId::new(core.ids.borrow_mut().next_id()).unwrap_or_default(),
         topic: Str::from_static(topic),
         payload,
         publisher: SessionId::default(),
@@ -221,7 +222,7 @@ pub(crate) fn publish_testament(
     }
     let publication = Publication {
         realm: realm.clone(),
-        id: PublicationId::new(core.ids.borrow_mut().next()).unwrap_or_default(),
+        id: PublicationId::new(core.ids.borrow_mut().next_id()).unwrap_or_default(),
         topic,
         payload,
         publisher: session.identity.session,
@@ -396,9 +397,10 @@ pub(crate) fn subscribe(
         );
         return Flow::Continue;
     }
-    let (subscription, created) = realm
-        .subscriptions
-        .subscribe(pattern.clone(), core_id(core));
+    let (subscription, created) =
+        realm
+            .subscriptions
+            .subscribe(pattern.clone(), core_id(core), SystemTime::now());
     let id = subscription.id;
     let already = session.subscriptions.borrow().contains(&id);
     let limit = core.shared.limits.max_subscriptions_per_session;

@@ -91,7 +91,10 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
             &format!("no callee registered procedure '{}'", call.procedure),
         );
     };
-    let Some(callee) = registration.pick(|| core.ids.borrow_mut().next()).copied() else {
+    let Some(callee) = registration
+        .pick(|| core.ids.borrow_mut().next_id())
+        .copied()
+    else {
         return refuse(
             "wamp.error.no_such_procedure",
             &format!("no callee registered procedure '{}'", call.procedure),

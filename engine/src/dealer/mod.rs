@@ -8,7 +8,6 @@
 //! and [`calls::Answer`] through mailboxes when they differ.
 
 pub(crate) mod calls;
-pub mod registrations;
 
 mod call;
 mod invocation;

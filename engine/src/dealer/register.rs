@@ -1,15 +1,16 @@
 //! REGISTER and UNREGISTER of a session.
 
 use std::rc::Rc;
+use std::time::SystemTime;
 
 use ringbar_protocol::message::{
     Message, MessageType, Register, Registered, Unregister, Unregistered,
 };
 use ringbar_protocol::options::RegisterOptions;
 use ringbar_protocol::uri::UriPattern;
+use ringbar_router::tables::registrations::{Callee, InvokePolicy, RegisterError};
 
 use super::calls::LocalCallee;
-use super::registrations::{Callee, InvokePolicy, RegisterError};
 use crate::authorize::Action;
 use crate::core::Core;
 use crate::meta;
@@ -92,7 +93,12 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
         disclose_caller: options.disclose_caller,
         progressive_invocations: session.features.callee_progressive_invocations,
     };
-    let (registration, created) = match realm.registrations.register(pattern, invoke, callee) {
+    let (registration, created) = match realm.registrations.register(
+        pattern,
+        invoke,
+        callee,
+        SystemTime::now(),
+    ) {
         Ok(registered) => registered,
         Err(RegisterError::AlreadyExists) => {
             return refuse(

@@ -99,7 +99,10 @@ pub(crate) async fn call_with_payload(
         let Some(registration) = snapshot.best_match(procedure) else {
             return Err(RouterCallFailure::NoCallee);
         };
-        let Some(callee) = registration.pick(|| core.ids.borrow_mut().next()).copied() else {
+        let Some(callee) = registration
+            .pick(|| core.ids.borrow_mut().next_id())
+            .copied()
+        else {
             return Err(RouterCallFailure::NoCallee);
         };
         let in_flight = core

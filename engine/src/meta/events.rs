@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use ringbar_protocol::id::{RegistrationId, SessionId, SubscriptionId};
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::tables::registrations::Registration;
+use ringbar_router::tables::subscriptions::Subscription;
 
 use crate::broker::publish_meta;
-use crate::broker::subscriptions::Subscription;
 use crate::core::Core;
-use crate::dealer::registrations::Registration;
 use crate::realm::Realm;
 use crate::runtime::io::Peer;
 use crate::session::SessionHandle;

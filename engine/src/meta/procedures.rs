@@ -15,12 +15,12 @@ use ringbar_protocol::options::PublishOptions;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriCheck};
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::tables::registrations::Registration;
 
 use super::events::{registration_details, subscription_details};
 use super::testament::{MAX_TESTAMENTS, Scope, Testament};
 use crate::authorize::Action;
 use crate::core::Core;
-use crate::dealer::registrations::Registration;
 use crate::mailbox::Mail;
 use crate::realm::{HistoryEvent, Realm, RealmSession};
 use crate::session::{SessionHandle, kill_local};

@@ -8,9 +8,9 @@
 //! Keyed with `ahash`, randomly seeded against flooding.
 
 /// A persistent hash map keyed with `ahash`.
-pub(crate) type PersistentMap<K, V> =
+pub type PersistentMap<K, V> =
     imbl::GenericHashMap<K, V, ahash::RandomState, imbl::shared_ptr::DefaultSharedPtr>;
 
 /// A persistent hash set keyed with `ahash`.
-pub(crate) type PersistentSet<T> =
+pub type PersistentSet<T> =
     imbl::GenericHashSet<T, ahash::RandomState, imbl::shared_ptr::DefaultSharedPtr>;

@@ -16,7 +16,7 @@
 use std::mem;
 use std::sync::Arc;
 
-use crate::broker::subscriptions::Subscription;
+use crate::tables::subscriptions::Subscription;
 
 /// Prefix subscriptions by URI.
 #[derive(Clone, Default)]
@@ -258,7 +258,7 @@ fn common_len(a: &[u8], b: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::match_index::{test_sub, uris};
+    use crate::tables::match_index::{test_sub, uris};
     use ringbar_protocol::uri::MatchPolicy::Prefix;
 
     fn matches<'a>(index: &'a PrefixIndex, topic: &str) -> Vec<&'a str> {

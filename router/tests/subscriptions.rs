@@ -10,11 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
-use ringbar_engine::broker::subscriptions::{CoreId, CoreSet, Subscription, Subscriptions, Table};
 use ringbar_protocol::id::{MAX_ID, SubscriptionId};
 use ringbar_protocol::uri::{MatchPolicy, UriCheck, UriPattern};
+use ringbar_router::tables::subscriptions::{CoreId, CoreSet, Subscription, Subscriptions, Table};
 
 use MatchPolicy::{Exact, Prefix, Wildcard};
+
+/// The creation time the tables record (any fixed time will do).
+const T0: std::time::SystemTime = std::time::SystemTime::UNIX_EPOCH;
 
 fn pattern(uri: &str, policy: MatchPolicy) -> UriPattern {
     UriPattern::parse(uri, policy, UriCheck::Strict).unwrap()
@@ -42,20 +45,20 @@ fn the_table_is_shared_by_threads() {
 
 #[test]
 fn same_uri_and_policy_is_one_subscription_across_cores() {
-    let subs = Subscriptions::new();
-    let (first, created) = subs.subscribe(pattern("com.a", Exact), 0);
+    let subs = Subscriptions::new(1);
+    let (first, created) = subs.subscribe(pattern("com.a", Exact), 0, T0);
     assert!(created);
-    let (second, created) = subs.subscribe(pattern("com.a", Exact), 1);
+    let (second, created) = subs.subscribe(pattern("com.a", Exact), 1, T0);
     assert!(!created);
     assert_eq!(first.id, second.id);
     assert_eq!(first.created_seq, second.created_seq);
     assert_eq!(second.cores.iter().collect::<Vec<_>>(), [0, 1]);
-    let (again, created) = subs.subscribe(pattern("com.a", Exact), 1);
+    let (again, created) = subs.subscribe(pattern("com.a", Exact), 1, T0);
     assert!(!created && again.id == first.id);
 
     // Another policy is another subscription.
-    let (prefix, created) = subs.subscribe(pattern("com.a", Prefix), 0);
-    let (wildcard, _) = subs.subscribe(pattern("com.a", Wildcard), 0);
+    let (prefix, created) = subs.subscribe(pattern("com.a", Prefix), 0, T0);
+    let (wildcard, _) = subs.subscribe(pattern("com.a", Wildcard), 0, T0);
     assert!(created);
     let ids: HashSet<_> = [first.id, prefix.id, wildcard.id].into();
     assert_eq!(ids.len(), 3);
@@ -70,11 +73,11 @@ fn same_uri_and_policy_is_one_subscription_across_cores() {
 
 #[test]
 fn created_and_deleted_flags() {
-    let subs = Subscriptions::new();
-    let (sub, created) = subs.subscribe(pattern("com.a", Exact), 0);
+    let subs = Subscriptions::new(1);
+    let (sub, created) = subs.subscribe(pattern("com.a", Exact), 0, T0);
     assert!(created);
-    subs.subscribe(pattern("com.a", Exact), 0);
-    subs.subscribe(pattern("com.a", Exact), 3);
+    subs.subscribe(pattern("com.a", Exact), 0, T0);
+    subs.subscribe(pattern("com.a", Exact), 3, T0);
     assert_eq!(subs.unsubscribe(sub.id, 0), Some(false));
     assert_eq!(subs.unsubscribe(sub.id, 3), Some(false));
     assert_eq!(subs.unsubscribe(sub.id, 0), Some(true));
@@ -85,15 +88,15 @@ fn created_and_deleted_flags() {
     assert_eq!(subs.unsubscribe(sub.id, 0), None);
     assert_eq!(subs.unsubscribe(SubscriptionId::new(1).unwrap(), 0), None);
 
-    let (again, created) = subs.subscribe(pattern("com.a", Exact), 0);
+    let (again, created) = subs.subscribe(pattern("com.a", Exact), 0, T0);
     assert!(created);
     assert!(again.created_seq > sub.created_seq);
 }
 
 #[test]
 fn unsubscribe_from_a_core_without_subscribers_is_refused() {
-    let subs = Subscriptions::new();
-    let (sub, _) = subs.subscribe(pattern("com.a", Exact), 0);
+    let subs = Subscriptions::new(1);
+    let (sub, _) = subs.subscribe(pattern("com.a", Exact), 0, T0);
     assert_eq!(subs.unsubscribe(sub.id, 1), None);
     assert_eq!(subs.subscriber_count(sub.id), Some(1));
     assert_eq!(subs.unsubscribe(sub.id, 0), Some(true));
@@ -101,12 +104,12 @@ fn unsubscribe_from_a_core_without_subscribers_is_refused() {
 
 #[test]
 fn core_bits_flip_only_between_zero_and_one() {
-    let subs = Subscriptions::new();
+    let subs = Subscriptions::new(1);
     let cores = |subs: &Subscriptions, id| subs.get(id).unwrap().cores;
-    let (sub, _) = subs.subscribe(pattern("com.a", Prefix), 2);
+    let (sub, _) = subs.subscribe(pattern("com.a", Prefix), 2, T0);
     let id = sub.id;
-    subs.subscribe(pattern("com.a", Prefix), 2);
-    subs.subscribe(pattern("com.a", Prefix), 7);
+    subs.subscribe(pattern("com.a", Prefix), 2, T0);
+    subs.subscribe(pattern("com.a", Prefix), 7, T0);
     assert_eq!(cores(&subs, id), CoreSet::EMPTY.with(2).with(7));
     assert_eq!(subs.unsubscribe(id, 2), Some(false));
     assert_eq!(cores(&subs, id), CoreSet::EMPTY.with(2).with(7));
@@ -117,7 +120,7 @@ fn core_bits_flip_only_between_zero_and_one() {
         snapshot.find("com.a", Prefix).unwrap().cores,
         CoreSet::EMPTY.with(7)
     );
-    subs.subscribe(pattern("com.a", Prefix), 63);
+    subs.subscribe(pattern("com.a", Prefix), 63, T0);
     assert_eq!(cores(&subs, id).iter().collect::<Vec<_>>(), [7, 63]);
     // The old snapshot is unchanged.
     assert_eq!(
@@ -128,27 +131,27 @@ fn core_bits_flip_only_between_zero_and_one() {
 
 #[test]
 fn a_snapshot_is_published_only_on_visible_changes() {
-    let subs = Subscriptions::new();
+    let subs = Subscriptions::new(1);
     let current = |subs: &Subscriptions| Arc::clone(&subs.snapshot());
     let empty = current(&subs);
 
-    let (sub, _) = subs.subscribe(pattern("com.a", Wildcard), 0);
+    let (sub, _) = subs.subscribe(pattern("com.a", Wildcard), 0, T0);
     let created = current(&subs);
     assert!(!Arc::ptr_eq(&empty, &created));
     assert_eq!(created.generation(), empty.generation() + 1);
 
     // More subscribers on a core already in the set: same table.
-    subs.subscribe(pattern("com.a", Wildcard), 0);
-    subs.subscribe(pattern("com.a", Wildcard), 0);
+    subs.subscribe(pattern("com.a", Wildcard), 0, T0);
+    subs.subscribe(pattern("com.a", Wildcard), 0, T0);
     assert!(Arc::ptr_eq(&created, &current(&subs)));
     assert_eq!(subs.unsubscribe(sub.id, 0), Some(false));
     assert!(Arc::ptr_eq(&created, &current(&subs)));
 
     // A core joins, then leaves.
-    subs.subscribe(pattern("com.a", Wildcard), 1);
+    subs.subscribe(pattern("com.a", Wildcard), 1, T0);
     let joined = current(&subs);
     assert!(!Arc::ptr_eq(&created, &joined));
-    subs.subscribe(pattern("com.a", Wildcard), 1);
+    subs.subscribe(pattern("com.a", Wildcard), 1, T0);
     assert!(Arc::ptr_eq(&joined, &current(&subs)));
     subs.unsubscribe(sub.id, 1);
     assert!(Arc::ptr_eq(&joined, &current(&subs)));
@@ -169,10 +172,10 @@ fn a_snapshot_is_published_only_on_visible_changes() {
 
 #[test]
 fn ids_are_random_unique_and_in_range() {
-    let subs = Subscriptions::new();
+    let subs = Subscriptions::new(1);
     let mut ids = HashSet::new();
     for n in 0..2000 {
-        let (sub, created) = subs.subscribe(pattern(&format!("com.t{n}"), Exact), 0);
+        let (sub, created) = subs.subscribe(pattern(&format!("com.t{n}"), Exact), 0, T0);
         assert!(created);
         assert!((1..=MAX_ID).contains(&sub.id.get()));
         assert!(ids.insert(sub.id));
@@ -187,9 +190,9 @@ fn ids_are_random_unique_and_in_range() {
 
 #[test]
 fn spec_examples() {
-    let subs = Subscriptions::new();
-    subs.subscribe(pattern("com.myapp.topic", Prefix), 0);
-    subs.subscribe(pattern("com.myapp..userevent", Wildcard), 0);
+    let subs = Subscriptions::new(1);
+    subs.subscribe(pattern("com.myapp.topic", Prefix), 0, T0);
+    subs.subscribe(pattern("com.myapp..userevent", Wildcard), 0, T0);
     let table = subs.snapshot();
     let prefix = owned(&[("com.myapp.topic", Prefix)]);
     assert_eq!(matching(&table, "com.myapp.topic.emergency.11"), prefix);
@@ -204,7 +207,7 @@ fn spec_examples() {
 
 #[test]
 fn matching_order_is_exact_then_longest_prefix_then_oldest_wildcard() {
-    let subs = Subscriptions::new();
+    let subs = Subscriptions::new(1);
     for (uri, policy) in [
         ("a..c", Wildcard),
         ("a", Prefix),
@@ -216,7 +219,7 @@ fn matching_order_is_exact_then_longest_prefix_then_oldest_wildcard() {
         ("a.b.c", Prefix),
         ("..", Wildcard),
     ] {
-        subs.subscribe(pattern(uri, policy), 0);
+        subs.subscribe(pattern(uri, policy), 0, T0);
     }
     assert_eq!(
         matching(&subs.snapshot(), "a.b.c"),
@@ -241,9 +244,9 @@ fn long_wildcard_patterns_match() {
         parts.push(last);
         parts.join(".")
     };
-    let subs = Subscriptions::new();
-    subs.subscribe(pattern(&uri(""), Wildcard), 0);
-    subs.subscribe(pattern(&uri("x"), Exact), 0);
+    let subs = Subscriptions::new(1);
+    subs.subscribe(pattern(&uri(""), Wildcard), 0, T0);
+    subs.subscribe(pattern(&uri("x"), Exact), 0, T0);
     assert_eq!(
         matching(&subs.snapshot(), &uri("x")),
         owned(&[(&uri("x"), Exact), (&uri(""), Wildcard)])
@@ -266,7 +269,7 @@ fn concurrent_changes_and_matches() {
     .iter()
     .map(|&(u, p)| pattern(u, p))
     .collect();
-    let subs = Arc::new(Subscriptions::new());
+    let subs = Arc::new(Subscriptions::new(1));
     let done = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..2)
         .map(|_| {
@@ -296,7 +299,7 @@ fn concurrent_changes_and_matches() {
                 let mut held = Vec::new();
                 for round in 0..ROUNDS {
                     let at = (round * 5 + usize::from(core)) % patterns.len();
-                    let (sub, _) = subs.subscribe(patterns[at].clone(), core);
+                    let (sub, _) = subs.subscribe(patterns[at].clone(), core, T0);
                     held.push(sub.id);
                     if round % 3 != 0 {
                         let id = held.remove(round % held.len());
@@ -306,7 +309,7 @@ fn concurrent_changes_and_matches() {
                 for id in held {
                     assert!(subs.unsubscribe(id, core).is_some());
                 }
-                subs.subscribe(patterns[0].clone(), core)
+                subs.subscribe(patterns[0].clone(), core, T0)
             })
         })
         .collect();
@@ -375,7 +378,7 @@ impl Model {
 /// Applies `ops` to a table and the model, checking flags and snapshot
 /// publication after each, and every topic's matches against the model.
 fn run(patterns: &[UriPattern], topics: &[String], ops: &[Op]) -> Result<(), TestCaseError> {
-    let subs = Subscriptions::new();
+    let subs = Subscriptions::new(1);
     let mut model = Model::default();
     for op in ops {
         let before = Arc::clone(&subs.snapshot());
@@ -383,7 +386,7 @@ fn run(patterns: &[UriPattern], topics: &[String], ops: &[Op]) -> Result<(), Tes
             Op::Subscribe(at, core) => {
                 let pattern = at.get(patterns);
                 let key = (pattern.uri().to_owned(), pattern.policy());
-                let (sub, created) = subs.subscribe(pattern.clone(), *core);
+                let (sub, created) = subs.subscribe(pattern.clone(), *core, T0);
                 prop_assert_eq!(created, !model.live.contains_key(&key));
                 let live = model.live.entry(key).or_insert_with(|| Live {
                     id: sub.id,

@@ -17,8 +17,8 @@
 use std::mem;
 use std::sync::Arc;
 
-use crate::broker::subscriptions::Subscription;
-use crate::persistent::PersistentMap;
+use crate::tables::persistent::PersistentMap;
+use crate::tables::subscriptions::Subscription;
 
 /// The most components of a pattern kept in a trie, and of a topic matched
 /// against the tries; longer ones take the slower list path.
@@ -234,7 +234,7 @@ fn component_count(uri: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::match_index::{test_sub, uris};
+    use crate::tables::match_index::{test_sub, uris};
     use ringbar_protocol::uri::MatchPolicy::Wildcard;
 
     fn matches<'a>(index: &'a WildcardIndex, topic: &str) -> Vec<&'a str> {

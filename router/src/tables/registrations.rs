@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
 
 use ahash::RandomState;
 use arc_swap::ArcSwap;
@@ -29,8 +30,8 @@ use imbl::OrdMap;
 use ringbar_protocol::id::{RegistrationId, SessionId};
 use ringbar_protocol::uri::{MatchPolicy, UriPattern};
 
+use super::persistent::PersistentMap;
 use crate::ids::IdGenerator;
-use crate::persistent::PersistentMap;
 
 /// How a call picks one of a shared registration's callees
 /// (`REGISTER.Options.invoke`).
@@ -101,7 +102,7 @@ pub struct Registration {
     /// Creation order in the realm (ties among wildcards).
     pub created_seq: u64,
     /// When it was created (`created` in the registration meta API).
-    pub created: std::time::SystemTime,
+    pub created: SystemTime,
     /// The callees, oldest first; never empty in a table.
     pub callees: Vec<Callee>,
     /// The round-robin cursor, shared by every version of the registration.
@@ -282,13 +283,13 @@ struct Writer {
 }
 
 impl Registrations {
-    /// An empty table.
-    pub fn new() -> Self {
+    /// An empty table whose ids follow from `seed`.
+    pub fn new(seed: u64) -> Self {
         Self {
             table: ArcSwap::from_pointee(Table::default()),
             writer: Mutex::new(Writer {
                 by_id: HashMap::default(),
-                ids: IdGenerator::new(),
+                ids: IdGenerator::from_seed(seed),
                 next_seq: 0,
             }),
         }
@@ -301,12 +302,14 @@ impl Registrations {
 
     /// `callee` registers `pattern` with `invoke`: joins the registration of
     /// that (uri, policy) when both share it with the same policy, or
-    /// creates it. Returns the registration and whether it was created.
+    /// creates it (`created` at `now`). Returns the registration and
+    /// whether it was created.
     pub fn register(
         &self,
         pattern: UriPattern,
         invoke: InvokePolicy,
         callee: Callee,
+        now: SystemTime,
     ) -> Result<(Arc<Registration>, bool), RegisterError> {
         let mut writer = self.lock();
         let current = self.table.load_full();
@@ -333,7 +336,7 @@ impl Registrations {
                     pattern,
                     invoke,
                     created_seq,
-                    created: std::time::SystemTime::now(),
+                    created: now,
                     callees: vec![callee],
                     cursor: Arc::default(),
                 };
@@ -390,17 +393,11 @@ impl Registrations {
     }
 }
 
-impl Default for Registrations {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Writer {
     /// A random id in `[1, 2^53]` that no live registration has.
     fn fresh_id(&mut self) -> RegistrationId {
         loop {
-            if let Some(id) = RegistrationId::new(self.ids.next())
+            if let Some(id) = RegistrationId::new(self.ids.next_id())
                 && id.get() != 0
                 && !self.by_id.contains_key(&id)
             {
@@ -413,6 +410,8 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const T0: SystemTime = SystemTime::UNIX_EPOCH;
     use ringbar_protocol::uri::UriCheck;
 
     fn pattern(uri: &str, policy: MatchPolicy) -> UriPattern {
@@ -437,7 +436,7 @@ mod tests {
 
     #[test]
     fn exact_beats_longest_prefix_beats_wildcard() {
-        let regs = Registrations::new();
+        let regs = Registrations::new(1);
         for (uri, policy, s) in [
             ("com.a.b.c", MatchPolicy::Exact, 1),
             ("com.a", MatchPolicy::Prefix, 2),
@@ -446,7 +445,7 @@ mod tests {
             ("com.x..", MatchPolicy::Wildcard, 5),
             ("com.x.y.", MatchPolicy::Wildcard, 6),
         ] {
-            regs.register(pattern(uri, policy), InvokePolicy::Single, callee(s))
+            regs.register(pattern(uri, policy), InvokePolicy::Single, callee(s), T0)
                 .unwrap();
         }
         assert_eq!(uri_of(&regs, "com.a.b.c").as_deref(), Some("com.a.b.c"));
@@ -468,29 +467,30 @@ mod tests {
 
     #[test]
     fn single_refuses_a_second_callee_and_policies_must_agree() {
-        let regs = Registrations::new();
+        let regs = Registrations::new(1);
         let p = || pattern("com.p", MatchPolicy::Exact);
-        regs.register(p(), InvokePolicy::Single, callee(1)).unwrap();
+        regs.register(p(), InvokePolicy::Single, callee(1), T0)
+            .unwrap();
         assert_eq!(
-            regs.register(p(), InvokePolicy::Single, callee(2))
+            regs.register(p(), InvokePolicy::Single, callee(2), T0)
                 .unwrap_err(),
             RegisterError::AlreadyExists
         );
         let q = || pattern("com.q", MatchPolicy::Exact);
-        regs.register(q(), InvokePolicy::RoundRobin, callee(1))
+        regs.register(q(), InvokePolicy::RoundRobin, callee(1), T0)
             .unwrap();
         assert_eq!(
-            regs.register(q(), InvokePolicy::Random, callee(2))
+            regs.register(q(), InvokePolicy::Random, callee(2), T0)
                 .unwrap_err(),
             RegisterError::PolicyMismatch(InvokePolicy::RoundRobin)
         );
         assert_eq!(
-            regs.register(q(), InvokePolicy::RoundRobin, callee(1))
+            regs.register(q(), InvokePolicy::RoundRobin, callee(1), T0)
                 .unwrap_err(),
             RegisterError::AlreadyExists
         );
         let (reg, created) = regs
-            .register(q(), InvokePolicy::RoundRobin, callee(2))
+            .register(q(), InvokePolicy::RoundRobin, callee(2), T0)
             .unwrap();
         assert!(!created);
         assert_eq!(reg.callees.len(), 2);
@@ -498,7 +498,7 @@ mod tests {
 
     #[test]
     fn policies_pick_callees() {
-        let regs = Registrations::new();
+        let regs = Registrations::new(1);
         for (policy, name) in [
             (InvokePolicy::RoundRobin, "rr."),
             (InvokePolicy::First, "first."),
@@ -507,7 +507,7 @@ mod tests {
         ] {
             let uri = format!("{name}p");
             for s in 1..=3 {
-                regs.register(pattern(&uri, MatchPolicy::Exact), policy, callee(s))
+                regs.register(pattern(&uri, MatchPolicy::Exact), policy, callee(s), T0)
                     .unwrap();
             }
         }
@@ -526,10 +526,13 @@ mod tests {
 
     #[test]
     fn unregister_keeps_the_id_until_the_last_callee_leaves() {
-        let regs = Registrations::new();
+        let regs = Registrations::new(1);
         let p = || pattern("com.", MatchPolicy::Prefix);
-        let (reg, _) = regs.register(p(), InvokePolicy::First, callee(1)).unwrap();
-        regs.register(p(), InvokePolicy::First, callee(2)).unwrap();
+        let (reg, _) = regs
+            .register(p(), InvokePolicy::First, callee(1), T0)
+            .unwrap();
+        regs.register(p(), InvokePolicy::First, callee(2), T0)
+            .unwrap();
         assert_eq!(regs.unregister(reg.id, SessionId::new(9).unwrap()), None);
         assert_eq!(
             regs.unregister(reg.id, SessionId::new(1).unwrap()),

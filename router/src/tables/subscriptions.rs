@@ -40,15 +40,16 @@
 //! subscriptions oldest first. Ties cannot arise within exact and prefix (one
 //! subscription per URI); wildcards are ordered by `created_seq`.
 //!
-//! Ids are random in `[1, 2^53]`, drawn from the OS-seeded generator the
-//! router uses for session ids and checked against the live subscriptions,
-//! as Crossbar.io does: they reveal nothing about how many subscriptions the
-//! realm had, and an id from before a restart is unlikely to name a new
-//! subscription.
+//! Ids are random in `[1, 2^53]`, drawn from a generator seeded by the
+//! table's maker (the engine seeds it from the operating system) and checked
+//! against the live subscriptions, as Crossbar.io does: they reveal nothing
+//! about how many subscriptions the realm had, and an id from before a
+//! restart is unlikely to name a new subscription.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
 
 use ahash::RandomState;
 use arc_swap::ArcSwap;
@@ -76,7 +77,7 @@ pub struct Subscription {
     /// Creation order in the realm: ties in matching order are broken by it.
     pub created_seq: u64,
     /// When it was created (`created` in the subscription meta API).
-    pub created: std::time::SystemTime,
+    pub created: SystemTime,
     /// The cores with at least one subscriber.
     pub cores: CoreSet,
 }
@@ -186,13 +187,13 @@ impl fmt::Debug for Table {
 }
 
 impl Subscriptions {
-    /// An empty table.
-    pub fn new() -> Self {
+    /// An empty table whose ids follow from `seed`.
+    pub fn new(seed: u64) -> Self {
         Self {
             table: ArcSwap::from_pointee(Table::empty()),
             writer: Mutex::new(Writer {
                 entries: HashMap::default(),
-                ids: IdGenerator::new(),
+                ids: IdGenerator::from_seed(seed),
                 next_seq: 0,
             }),
         }
@@ -213,7 +214,13 @@ impl Subscriptions {
     /// is below [`MAX_CORES`], as the router's cores are, or
     /// [`NO_CORE`]: a holder that lives on no core (a realm's event
     /// store), counted but never in a core set, so it receives no mail.
-    pub fn subscribe(&self, pattern: UriPattern, core: CoreId) -> (Arc<Subscription>, bool) {
+    /// `now` becomes the subscription's `created` time if it is new.
+    pub fn subscribe(
+        &self,
+        pattern: UriPattern,
+        core: CoreId,
+        now: SystemTime,
+    ) -> (Arc<Subscription>, bool) {
         debug_assert!(
             usize::from(core) < MAX_CORES || core == NO_CORE,
             "core {core} out of range"
@@ -222,7 +229,7 @@ impl Subscriptions {
         let current = self.table.load_full();
         let (sub, created) = match current.find(pattern.uri(), pattern.policy()) {
             Some(existing) => (self.join(&mut writer, &current, existing, core), false),
-            None => (self.create(&mut writer, &current, pattern, core), true),
+            None => (self.create(&mut writer, &current, pattern, core, now), true),
         };
         self.check(&writer, sub.id);
         (sub, created)
@@ -340,6 +347,7 @@ impl Subscriptions {
         current: &Table,
         pattern: UriPattern,
         core: CoreId,
+        now: SystemTime,
     ) -> Arc<Subscription> {
         let id = writer.fresh_id();
         let created_seq = writer.next_seq;
@@ -348,7 +356,7 @@ impl Subscriptions {
             id,
             pattern,
             created_seq,
-            created: std::time::SystemTime::now(),
+            created: now,
             cores: CoreSet::EMPTY.with(core),
         });
         writer.entries.insert(
@@ -407,12 +415,6 @@ impl Subscriptions {
     }
 }
 
-impl Default for Subscriptions {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl fmt::Debug for Subscriptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Subscriptions")
@@ -452,7 +454,7 @@ impl Writer {
     /// A random id in `[1, 2^53]` that no live subscription has.
     fn fresh_id(&mut self) -> SubscriptionId {
         loop {
-            if let Some(id) = SubscriptionId::new(self.ids.next())
+            if let Some(id) = SubscriptionId::new(self.ids.next_id())
                 && id.get() != 0
                 && !self.entries.contains_key(&id)
             {
@@ -487,6 +489,8 @@ impl Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const T0: SystemTime = SystemTime::UNIX_EPOCH;
     use ringbar_protocol::uri::UriCheck;
 
     fn pattern(uri: &str, policy: MatchPolicy) -> UriPattern {
@@ -495,8 +499,8 @@ mod tests {
 
     #[test]
     fn a_poisoned_writer_is_recovered() {
-        let subs = Arc::new(Subscriptions::new());
-        let (a, _) = subs.subscribe(pattern("com.a", MatchPolicy::Exact), 0);
+        let subs = Arc::new(Subscriptions::new(1));
+        let (a, _) = subs.subscribe(pattern("com.a", MatchPolicy::Exact), 0, T0);
         let poisoner = Arc::clone(&subs);
         let result = std::thread::spawn(move || {
             let _guard = poisoner.writer.lock();
@@ -504,7 +508,7 @@ mod tests {
         })
         .join();
         assert!(result.is_err() && subs.writer.is_poisoned());
-        let (b, created) = subs.subscribe(pattern("com.a", MatchPolicy::Exact), 1);
+        let (b, created) = subs.subscribe(pattern("com.a", MatchPolicy::Exact), 1, T0);
         assert!(!created && a.id == b.id);
         assert_eq!(subs.unsubscribe(a.id, 0), Some(false));
         assert_eq!(subs.unsubscribe(a.id, 1), Some(true));
@@ -513,10 +517,10 @@ mod tests {
 
     #[test]
     fn counts_are_kept_per_core_only_while_positive() {
-        let subs = Subscriptions::new();
-        let (sub, _) = subs.subscribe(pattern("com", MatchPolicy::Prefix), 2);
-        subs.subscribe(pattern("com", MatchPolicy::Prefix), 2);
-        subs.subscribe(pattern("com", MatchPolicy::Prefix), 5);
+        let subs = Subscriptions::new(1);
+        let (sub, _) = subs.subscribe(pattern("com", MatchPolicy::Prefix), 2, T0);
+        subs.subscribe(pattern("com", MatchPolicy::Prefix), 2, T0);
+        subs.subscribe(pattern("com", MatchPolicy::Prefix), 5, T0);
         subs.unsubscribe(sub.id, 5);
         let writer = subs.lock();
         assert_eq!(writer.entries[&sub.id].counts, [(2, 2)]);

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use crate::broker::subscriptions::Subscription;
-use crate::persistent::PersistentMap;
+use crate::tables::persistent::PersistentMap;
+use crate::tables::subscriptions::Subscription;
 
 /// Exact subscriptions by URI.
 #[derive(Clone, Default)]
@@ -54,7 +54,7 @@ impl ExactIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::broker::match_index::{test_sub, uris};
+    use crate::tables::match_index::{test_sub, uris};
     use ringbar_protocol::uri::MatchPolicy::Exact;
 
     #[test]

@@ -10,10 +10,13 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use ringbar_engine::broker::subscriptions::Subscriptions;
-use ringbar_engine::dealer::registrations::{Callee, InvokePolicy, Registrations};
 use ringbar_protocol::id::SessionId;
 use ringbar_protocol::uri::{MatchPolicy, UriCheck, UriPattern};
+use ringbar_router::tables::registrations::{Callee, InvokePolicy, Registrations};
+use ringbar_router::tables::subscriptions::Subscriptions;
+
+/// The creation time the tables record (any fixed time will do).
+const T0: std::time::SystemTime = std::time::SystemTime::UNIX_EPOCH;
 
 /// Tallies the bytes each thread allocates.
 struct Tally;
@@ -73,13 +76,14 @@ fn assert_bounded(what: &str, bytes: usize) {
 
 #[test]
 fn a_registration_in_a_big_realm_allocates_little() {
-    let regs = Registrations::new();
+    let regs = Registrations::new(1);
     for i in 0..20_000u64 {
         let uri = format!("com.example.procedure.{i}");
         regs.register(
             pattern(&uri, MatchPolicy::Exact),
             InvokePolicy::Single,
             callee(i + 1),
+            T0,
         )
         .unwrap();
     }
@@ -87,7 +91,7 @@ fn a_registration_in_a_big_realm_allocates_little() {
     let mut id = None;
     let bytes = allocated_by(|| {
         id = Some(
-            regs.register(new, InvokePolicy::Single, callee(99_999))
+            regs.register(new, InvokePolicy::Single, callee(99_999), T0)
                 .unwrap()
                 .0
                 .id,
@@ -102,16 +106,17 @@ fn a_registration_in_a_big_realm_allocates_little() {
 
 #[test]
 fn an_exact_subscription_in_a_big_realm_allocates_little() {
-    let subs = Subscriptions::new();
+    let subs = Subscriptions::new(1);
     for i in 0..200_000 {
         subs.subscribe(
             pattern(&format!("com.example.topic.{i}"), MatchPolicy::Exact),
             0,
+            T0,
         );
     }
     let new = pattern("com.example.new", MatchPolicy::Exact);
     let mut id = None;
-    let bytes = allocated_by(|| id = Some(subs.subscribe(new, 0).0.id));
+    let bytes = allocated_by(|| id = Some(subs.subscribe(new, 0, T0).0.id));
     assert_bounded("SUBSCRIBE beside 200,000 exact subscriptions", bytes);
     let bytes = allocated_by(|| {
         subs.unsubscribe(id.unwrap(), 0);
@@ -121,16 +126,17 @@ fn an_exact_subscription_in_a_big_realm_allocates_little() {
 
 #[test]
 fn a_wildcard_subscription_beside_many_siblings_allocates_little() {
-    let subs = Subscriptions::new();
+    let subs = Subscriptions::new(1);
     for i in 0..5_000 {
         subs.subscribe(
             pattern(&format!("com.{i}..reading"), MatchPolicy::Wildcard),
             0,
+            T0,
         );
     }
     let new = pattern("com.new..reading", MatchPolicy::Wildcard);
     let mut id = None;
-    let bytes = allocated_by(|| id = Some(subs.subscribe(new, 0).0.id));
+    let bytes = allocated_by(|| id = Some(subs.subscribe(new, 0, T0).0.id));
     assert_bounded("SUBSCRIBE beside 5,000 sibling wildcard patterns", bytes);
     let bytes = allocated_by(|| {
         subs.unsubscribe(id.unwrap(), 0);

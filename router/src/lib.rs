@@ -1,0 +1,14 @@
+//! `ringbar-router`: the router's state and logic without I/O.
+//!
+//! Nothing here knows a runtime, a socket, a thread or a clock: the engine
+//! (the driver) feeds it and writes what it produces, and tests drive it on
+//! one thread. The layers, each importing only those below it:
+//!
+//! - [`tables`]: a realm's shared tables (subscriptions, registrations),
+//!   read lock-free by every core;
+//! - [`ids`]: WAMP ids, drawn from seeded generators.
+//!
+//! `docs/ARCHITECTURE.md` is the map of the crates and their layers.
+
+pub mod ids;
+pub mod tables;
