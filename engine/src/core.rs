@@ -15,7 +15,8 @@ use tokio::sync::Notify;
 use crate::config::{FlowControl, Limits};
 use crate::dealer::calls::CoreDealer;
 use crate::figures::CoreFigures;
-use crate::mailbox::{Mail, Mailboxes};
+use crate::mail::Mail;
+use crate::mailbox::{Mailboxes, SendError};
 use crate::meta::Testaments;
 use crate::outbound::QueueBudget;
 use crate::realms::Realms;
@@ -27,7 +28,7 @@ pub(crate) struct Shared {
     /// The realms, by name.
     pub(crate) realms: Realms,
     /// The cross-core mailboxes.
-    pub(crate) mailboxes: Mailboxes,
+    pub(crate) mailboxes: Mailboxes<Mail>,
     /// Flow control for every session.
     pub(crate) flow: FlowControl,
     /// What one session may hold.
@@ -191,17 +192,27 @@ impl Core {
     }
 
     /// Sends mail to core `to`, keeping it in the backlog if that mailbox is
-    /// full (or earlier mail is still waiting, to keep the order).
-    pub(crate) fn send_mail(&self, to: usize, mail: Mail) {
+    /// full (or earlier mail is still waiting, to keep the order). A core
+    /// that does not exist is an error: the caller answers for the mail
+    /// instead of waiting for a reply that cannot come.
+    pub(crate) fn send_mail(&self, to: usize, mail: Mail) -> Result<(), NoSuchCore> {
+        if to >= self.shared.mailboxes.cores() {
+            return Err(NoSuchCore(to));
+        }
         let mut backlog = self.backlog.borrow_mut();
         if backlog.is_empty() {
-            if let Err(mail) = self.shared.mailboxes.send(self.id, to, mail) {
-                backlog.push_back((to, mail));
-                self.backlog_added.notify_one();
+            match self.shared.mailboxes.send(self.id, to, mail) {
+                Ok(()) => {}
+                Err(SendError::Full(mail)) => {
+                    backlog.push_back((to, mail));
+                    self.backlog_added.notify_one();
+                }
+                Err(SendError::NoSuchCore(_)) => return Err(NoSuchCore(to)),
             }
         } else {
             backlog.push_back((to, mail));
         }
+        Ok(())
     }
 
     /// Moves the backlog into the mailboxes whenever there is one, for as
@@ -219,23 +230,42 @@ impl Core {
         !self.backlog.borrow().is_empty()
     }
 
-    /// Waits until the backlog has gone into the mailboxes.
+    /// Waits until the backlog has gone into the mailboxes, parked on the
+    /// receiving core's drain whenever its mailbox is full.
     pub(crate) async fn flush_backlog(&self) {
         loop {
-            {
-                let mut backlog = self.backlog.borrow_mut();
-                while let Some((to, mail)) = backlog.pop_front() {
-                    if let Err(mail) = self.shared.mailboxes.send(self.id, to, mail) {
-                        backlog.push_front((to, mail));
-                        break;
-                    }
+            let Some(to) = self.backlog.borrow().front().map(|(to, _)| *to) else {
+                return;
+            };
+            // Made before the retry, so the drain that makes room wakes it.
+            let Some(room) = self.shared.mailboxes.room(to) else {
+                return;
+            };
+            if self.move_backlog() {
+                return;
+            }
+            room.await;
+        }
+    }
+
+    /// Moves mail from the backlog into the mailboxes until one is full;
+    /// whether the backlog is empty now.
+    fn move_backlog(&self) -> bool {
+        let mut backlog = self.backlog.borrow_mut();
+        while let Some((to, mail)) = backlog.pop_front() {
+            match self.shared.mailboxes.send(self.id, to, mail) {
+                Ok(()) => {}
+                Err(SendError::Full(mail)) => {
+                    backlog.push_front((to, mail));
+                    return false;
                 }
-                if backlog.is_empty() {
-                    return;
+                // `send_mail` let in only cores that exist.
+                Err(SendError::NoSuchCore(_)) => {
+                    tracing::error!(core = self.id, to, "mail to an unknown core dropped");
                 }
             }
-            tokio::time::sleep(std::time::Duration::from_micros(100)).await;
         }
+        true
     }
 
     /// Counts a connection in; the guard counts it out when dropped.
@@ -251,6 +281,11 @@ impl Core {
         }
     }
 }
+
+/// Mail was addressed to a core this router does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("core {0} does not exist")]
+pub(crate) struct NoSuchCore(pub(crate) usize);
 
 /// Keeps a connection counted while it lives.
 pub(crate) struct ConnectionGuard {
@@ -271,7 +306,15 @@ mod tests {
 
     use super::*;
     use crate::mailbox::MAILBOX_CAPACITY;
-    use crate::mailbox::tests::kill;
+
+    /// A small mail.
+    fn kill(n: u64) -> Mail {
+        Mail::KillSession {
+            session: SessionId::new(n).unwrap(),
+            reason: ringbar_protocol::str::Str::from("wamp.close.killed"),
+            message: None,
+        }
+    }
 
     #[test]
     fn the_backlog_reaches_its_mailbox_without_a_reading_connection() {
@@ -292,11 +335,11 @@ mod tests {
             let flusher = core.clone();
             tokio::task::spawn_local(async move { flusher.flush_backlog_forever().await });
             for n in 1..=MAILBOX_CAPACITY as u64 {
-                core.send_mail(1, kill(n));
+                core.send_mail(1, kill(n)).unwrap();
             }
             assert!(!core.has_backlog());
             // core 1's mailbox is full: this one waits in the backlog
-            core.send_mail(1, kill(u64::MAX >> 12));
+            core.send_mail(1, kill(u64::MAX >> 12)).unwrap();
             assert!(core.has_backlog());
             let mut delivered = 0;
             shared.mailboxes.drain(1, |_| delivered += 1);

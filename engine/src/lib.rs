@@ -18,6 +18,7 @@ pub mod figures;
 #[doc(hidden)]
 pub mod fuzzing;
 mod ip_network;
+mod mail;
 mod mailbox;
 mod meta;
 mod nonces;

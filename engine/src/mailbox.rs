@@ -1,62 +1,60 @@
-//! Mailboxes between cores: one bounded queue per (sender, receiver) pair,
+//! The mesh between cores: one bounded queue per (sender, receiver) pair,
 //! drained in batches; a receiver is woken once per batch, not per message.
+//! Generic over what travels in it, so it knows nothing of routing.
 //!
 //! Each pair's queue is FIFO, so what one core sends another arrives in
 //! order: events of one publisher reach a subscriber in publish order even
 //! across cores.
+//!
+//! A sender whose queue is full keeps its message and parks on the
+//! receiver's [`room`](Mailboxes::room) signal, which the receiver raises
+//! after a drain that such a sender waits for: no polling.
 //!
 //! Memory grows with use, not with the bound: a pair's queue is made on its
 //! first message and holds segments of a few dozen messages while busy
 //! (`SegQueue`), so a router of N cores costs N² pointers at rest, not
 //! N² × the capacity (64 cores: 32 KiB instead of gigabytes).
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 
 use crossbeam_queue::SegQueue;
-use ringbar_protocol::id::SessionId;
-use ringbar_protocol::str::Str;
 use tokio::sync::Notify;
-
-use crate::broker::Publication;
-use crate::dealer::calls::{Answer, Interrupt, Invoke};
+use tokio::sync::futures::Notified;
 
 /// Messages per (sender, receiver) queue.
 pub(crate) const MAILBOX_CAPACITY: usize = 65_536;
 
-/// What one core asks of another.
-pub(crate) enum Mail {
-    /// Deliver a publication to this core's subscribers.
-    Publication(Arc<Publication>),
-    /// Close a session of this core (the `wamp.session.kill*` meta
-    /// procedures): GOODBYE with `reason` and `message`.
-    KillSession {
-        /// The session.
-        session: SessionId,
-        /// The GOODBYE reason.
-        reason: Str,
-        /// The GOODBYE's `details.message`.
-        message: Option<String>,
-    },
-    /// Invoke a callee on this core (from the caller's core).
-    Invoke(Box<Invoke>),
-    /// End an invocation on this core early (from the caller's core).
-    Interrupt(Interrupt),
-    /// A callee's answer for a caller on this core.
-    Answer(Box<Answer>),
+/// Why a message was not queued; it comes back with the error.
+#[derive(Debug)]
+pub(crate) enum SendError<T> {
+    /// The receiver's queue from this sender is full: wait for
+    /// [`Mailboxes::room`] and try again.
+    Full(T),
+    /// No such core (or no such sender): a bug in the caller, which must
+    /// not wait for an answer that cannot come.
+    NoSuchCore(T),
 }
 
 /// One (sender, receiver) queue, bounded by [`MAILBOX_CAPACITY`].
-#[derive(Default)]
-struct Queue {
-    mail: SegQueue<Mail>,
+struct Queue<T> {
+    mail: SegQueue<T>,
     /// Messages in `mail`: raised before a push and lowered after a pop,
     /// so it never reads below the real count and the bound holds.
     len: AtomicUsize,
 }
 
-impl Queue {
-    fn push(&self, mail: Mail) -> Result<(), Mail> {
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Self {
+            mail: SegQueue::new(),
+            len: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl<T> Queue<T> {
+    fn push(&self, mail: T) -> Result<(), T> {
         if self.len.fetch_add(1, Ordering::AcqRel) >= MAILBOX_CAPACITY {
             self.len.fetch_sub(1, Ordering::AcqRel);
             return Err(mail);
@@ -65,65 +63,96 @@ impl Queue {
         Ok(())
     }
 
-    fn pop(&self) -> Option<Mail> {
+    fn pop(&self) -> Option<T> {
         let mail = self.mail.pop()?;
         self.len.fetch_sub(1, Ordering::AcqRel);
         Some(mail)
     }
 }
 
-/// All mailboxes of a router: `queues[to][from]`, each made on first use.
-pub(crate) struct Mailboxes {
-    queues: Vec<Vec<OnceLock<Box<Queue>>>>,
-    wake: Vec<Notify>,
-    pending: Vec<AtomicBool>,
+/// What a receiving core has: its queues, by sender, and its signals.
+struct Inbox<T> {
+    /// `queues[from]`, each made on first use.
+    queues: Vec<OnceLock<Box<Queue<T>>>>,
+    /// Mail arrived.
+    wake: Notify,
+    /// Mail arrived since the last drain (one wake-up per batch).
+    pending: AtomicBool,
+    /// A drain made room.
+    room: Notify,
+    /// A sender found a queue full and waits for room.
+    blocked: AtomicBool,
 }
 
-impl Mailboxes {
+/// All mailboxes of a router, one [`Inbox`] per receiving core.
+pub(crate) struct Mailboxes<T> {
+    inboxes: Vec<Inbox<T>>,
+}
+
+impl<T> Mailboxes<T> {
     /// Mailboxes for `cores` cores.
     pub(crate) fn new(cores: usize) -> Self {
         Self {
-            queues: (0..cores)
-                .map(|_| (0..cores).map(|_| OnceLock::new()).collect())
+            inboxes: (0..cores)
+                .map(|_| Inbox {
+                    queues: (0..cores).map(|_| OnceLock::new()).collect(),
+                    wake: Notify::new(),
+                    pending: AtomicBool::new(false),
+                    room: Notify::new(),
+                    blocked: AtomicBool::new(false),
+                })
                 .collect(),
-            wake: (0..cores).map(|_| Notify::new()).collect(),
-            pending: (0..cores).map(|_| AtomicBool::new(false)).collect(),
         }
     }
 
-    /// Queues `mail` from core `from` to core `to`; gives it back if that
-    /// queue is full (the sender then holds back its publisher).
-    pub(crate) fn send(&self, from: usize, to: usize, mail: Mail) -> Result<(), Mail> {
-        let Some(queue) = self.queues.get(to).and_then(|q| q.get(from)) else {
-            return Ok(());
+    /// How many cores the mesh joins.
+    pub(crate) fn cores(&self) -> usize {
+        self.inboxes.len()
+    }
+
+    /// Queues `mail` from core `from` to core `to`. A full queue gives it
+    /// back (the sender then holds back its publisher and waits for
+    /// [`room`](Self::room)); an unknown core is an error, never a silent
+    /// drop.
+    pub(crate) fn send(&self, from: usize, to: usize, mail: T) -> Result<(), SendError<T>> {
+        let Some(inbox) = self.inboxes.get(to) else {
+            return Err(SendError::NoSuchCore(mail));
         };
-        queue.get_or_init(Box::default).push(mail)?;
-        if let Some(pending) = self.pending.get(to)
-            && !pending.swap(true, Ordering::AcqRel)
-            && let Some(wake) = self.wake.get(to)
-        {
-            wake.notify_one();
+        let Some(queue) = inbox.queues.get(from) else {
+            return Err(SendError::NoSuchCore(mail));
+        };
+        if let Err(mail) = queue.get_or_init(Box::default).push(mail) {
+            inbox.blocked.store(true, Ordering::SeqCst);
+            return Err(SendError::Full(mail));
+        }
+        if !inbox.pending.swap(true, Ordering::AcqRel) {
+            inbox.wake.notify_one();
         }
         Ok(())
     }
 
+    /// Resolves after core `to` next drains its mail: made before a retry
+    /// of a refused [`send`](Self::send), it cannot miss the drain that
+    /// made room. `None` for an unknown core.
+    pub(crate) fn room(&self, to: usize) -> Option<Notified<'_>> {
+        self.inboxes.get(to).map(|inbox| inbox.room.notified())
+    }
+
     /// Waits until core `to` has mail.
     pub(crate) async fn wait(&self, to: usize) {
-        if let Some(wake) = self.wake.get(to) {
-            wake.notified().await;
+        if let Some(inbox) = self.inboxes.get(to) {
+            inbox.wake.notified().await;
         }
     }
 
     /// Takes everything queued for core `to`, sender by sender, calling `f`
-    /// for each message.
-    pub(crate) fn drain(&self, to: usize, mut f: impl FnMut(Mail)) {
-        if let Some(pending) = self.pending.get(to) {
-            pending.store(false, Ordering::Release);
-        }
-        let Some(queues) = self.queues.get(to) else {
+    /// for each message; then wakes the senders waiting for room.
+    pub(crate) fn drain(&self, to: usize, mut f: impl FnMut(T)) {
+        let Some(inbox) = self.inboxes.get(to) else {
             return;
         };
-        for queue in queues.iter().filter_map(OnceLock::get) {
+        inbox.pending.store(false, Ordering::Release);
+        for queue in inbox.queues.iter().filter_map(OnceLock::get) {
             // Bounded by what is there now, so a busy sender cannot keep
             // this core here forever.
             for _ in 0..queue.mail.len() {
@@ -133,44 +162,37 @@ impl Mailboxes {
                 }
             }
         }
+        if inbox.blocked.swap(false, Ordering::SeqCst) {
+            inbox.room.notify_waiters();
+        }
     }
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
     use super::*;
 
-    /// A small mail for tests.
-    pub(crate) fn kill(n: u64) -> Mail {
-        Mail::KillSession {
-            session: SessionId::new(n).unwrap(),
-            reason: Str::from("wamp.close.killed"),
-            message: None,
-        }
-    }
-
-    fn drained(mailboxes: &Mailboxes, to: usize) -> Vec<u64> {
+    fn drained(mailboxes: &Mailboxes<u64>, to: usize) -> Vec<u64> {
         let mut ids = Vec::new();
-        mailboxes.drain(to, |mail| {
-            if let Mail::KillSession { session, .. } = mail {
-                ids.push(session.get());
-            }
-        });
+        mailboxes.drain(to, |n| ids.push(n));
         ids
     }
 
     #[test]
     fn queues_are_made_on_first_use_only() {
         let mailboxes = Mailboxes::new(64);
-        let made = |m: &Mailboxes| {
-            m.queues
+        let made = |m: &Mailboxes<u64>| {
+            m.inboxes
                 .iter()
-                .flatten()
+                .flat_map(|inbox| &inbox.queues)
                 .filter(|q| q.get().is_some())
                 .count()
         };
         assert_eq!(made(&mailboxes), 0);
-        assert!(mailboxes.send(3, 7, kill(1)).is_ok());
+        assert!(mailboxes.send(3, 7, 1).is_ok());
         assert_eq!(made(&mailboxes), 1);
         assert_eq!(drained(&mailboxes, 7), [1]);
     }
@@ -179,16 +201,48 @@ pub(crate) mod tests {
     fn each_pair_is_fifo_and_bounded() {
         let mailboxes = Mailboxes::new(2);
         for n in 1..=MAILBOX_CAPACITY as u64 {
-            assert!(mailboxes.send(0, 1, kill(n)).is_ok());
+            assert!(mailboxes.send(0, 1, n).is_ok());
         }
-        let refused = mailboxes.send(0, 1, kill(u64::MAX >> 12));
-        assert!(refused.is_err(), "the queue holds at most its capacity");
+        let refused = mailboxes.send(0, 1, 0);
+        assert!(
+            matches!(refused, Err(SendError::Full(0))),
+            "the queue holds at most its capacity"
+        );
         // another sender's queue to the same core is its own
-        assert!(mailboxes.send(1, 1, kill(7)).is_ok());
+        assert!(mailboxes.send(1, 1, 7).is_ok());
         let ids = drained(&mailboxes, 1);
         assert_eq!(ids.len(), MAILBOX_CAPACITY + 1);
         assert!(ids[..MAILBOX_CAPACITY].windows(2).all(|w| w[0] < w[1]));
         // drained, it takes mail again
-        assert!(mailboxes.send(0, 1, kill(1)).is_ok());
+        assert!(mailboxes.send(0, 1, 1).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_core_is_refused_with_its_mail() {
+        let mailboxes = Mailboxes::new(2);
+        assert!(matches!(
+            mailboxes.send(0, 2, 5),
+            Err(SendError::NoSuchCore(5))
+        ));
+        assert!(matches!(
+            mailboxes.send(9, 1, 6),
+            Err(SendError::NoSuchCore(6))
+        ));
+        assert!(mailboxes.room(2).is_none());
+    }
+
+    #[test]
+    fn a_drain_wakes_a_sender_waiting_for_room_and_only_then() {
+        let mailboxes = Mailboxes::new(2);
+        for n in 0..MAILBOX_CAPACITY as u64 {
+            assert!(mailboxes.send(0, 1, n).is_ok());
+        }
+        let mut room = pin!(mailboxes.room(1).unwrap());
+        assert!(matches!(mailboxes.send(0, 1, 1), Err(SendError::Full(_))));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(room.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(drained(&mailboxes, 1).len(), MAILBOX_CAPACITY);
+        assert_eq!(room.as_mut().poll(&mut cx), Poll::Ready(()));
+        assert!(mailboxes.send(0, 1, 1).is_ok());
     }
 }

@@ -23,7 +23,7 @@ use crate::authorize::Action;
 use crate::config::SlowConsumerPolicy;
 use crate::core::{Core, LocalSubscriber};
 use crate::figures::DropReason;
-use crate::mailbox::Mail;
+use crate::mail::Mail;
 use crate::meta;
 use crate::realm::Realm;
 use crate::session::{Flow, Identity, SessionHandle};
@@ -168,7 +168,9 @@ fn route(core: &Core, publication: Arc<Publication>, cores: u64, retain: bool) {
         deliver(core, &publication);
     }
     for other in CoreSetBits(cores & !(1 << me)) {
-        core.send_mail(usize::from(other), Mail::Publication(publication.clone()));
+        if let Err(e) = core.send_mail(usize::from(other), Mail::Publication(publication.clone())) {
+            tracing::error!(core = core.id, error = %e, "publication not routed: a subscription names an unknown core");
+        }
     }
 }
 

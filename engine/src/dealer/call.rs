@@ -18,11 +18,12 @@ use super::calls::{
 };
 use crate::authorize::Action;
 use crate::core::Core;
-use crate::mailbox::Mail;
+use crate::mail::Mail;
 use crate::session::{Flow, SessionHandle};
 
 const ERR_CANCELED: &str = "wamp.error.canceled";
 const ERR_TIMEOUT: &str = "wamp.error.timeout";
+const ERR_UNAVAILABLE: &str = "wamp.error.unavailable";
 
 /// CALL: route a new call to a callee, or pass on one more part of a
 /// progressive call.
@@ -212,12 +213,21 @@ pub(super) fn start_call(
     send_invoke(core, callee_core, invoke);
 }
 
-/// Hands `invoke` to the callee's core.
+/// Hands `invoke` to the callee's core; a callee on a core that does not
+/// exist (a bug) ends the call with an error at once instead of a timeout.
 fn send_invoke(core: &Core, callee_core: usize, invoke: Invoke) {
     if callee_core == core.id {
         super::invoke(core, invoke);
-    } else {
-        core.send_mail(callee_core, Mail::Invoke(Box::new(invoke)));
+        return;
+    }
+    let key = invoke.call;
+    if let Err(e) = core.send_mail(callee_core, Mail::Invoke(Box::new(invoke))) {
+        tracing::error!(core = core.id, error = %e, "call not routed: the registration names an unknown core");
+        if let Some(mut pending) = finish(core, key) {
+            pending
+                .caller
+                .send_error(key.request, ERR_UNAVAILABLE, "the callee cannot be reached");
+        }
     }
 }
 
@@ -225,8 +235,8 @@ fn send_invoke(core: &Core, callee_core: usize, invoke: Invoke) {
 fn send_interrupt(core: &Core, callee_core: usize, interrupt: Interrupt) {
     if callee_core == core.id {
         super::interrupt(core, interrupt);
-    } else {
-        core.send_mail(callee_core, Mail::Interrupt(interrupt));
+    } else if let Err(e) = core.send_mail(callee_core, Mail::Interrupt(interrupt)) {
+        tracing::error!(core = core.id, error = %e, "INTERRUPT dropped: the call names an unknown callee core");
     }
 }
 

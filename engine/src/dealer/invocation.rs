@@ -15,7 +15,7 @@ use super::calls::{
     PendingInvocation,
 };
 use crate::core::Core;
-use crate::mailbox::Mail;
+use crate::mail::Mail;
 use crate::meta;
 use crate::session::{Flow, SessionHandle};
 
@@ -26,8 +26,8 @@ const MAX_REQUEST: u64 = 1 << 53;
 fn send_answer(core: &Core, caller_core: usize, answer: Answer) {
     if caller_core == core.id {
         super::deliver_answer(core, answer);
-    } else {
-        core.send_mail(caller_core, Mail::Answer(Box::new(answer)));
+    } else if let Err(e) = core.send_mail(caller_core, Mail::Answer(Box::new(answer))) {
+        tracing::error!(core = core.id, error = %e, "answer dropped: the call names an unknown caller core");
     }
 }
 

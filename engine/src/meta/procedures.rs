@@ -21,7 +21,7 @@ use super::events::{registration_details, subscription_details};
 use super::testament::{MAX_TESTAMENTS, Scope, Testament};
 use crate::authorize::Action;
 use crate::core::Core;
-use crate::mailbox::Mail;
+use crate::mail::Mail;
 use crate::realm::{HistoryEvent, Realm, RealmSession};
 use crate::session::{SessionHandle, kill_local};
 
@@ -523,15 +523,15 @@ impl Closing {
     fn kill(&self, core: &Core, id: SessionId, session: &RealmSession) {
         if session.core == core.id {
             kill_local(core, id, &self.reason, self.message.as_deref());
-        } else {
-            core.send_mail(
-                session.core,
-                Mail::KillSession {
-                    session: id,
-                    reason: self.reason.clone(),
-                    message: self.message.clone(),
-                },
-            );
+        } else if let Err(e) = core.send_mail(
+            session.core,
+            Mail::KillSession {
+                session: id,
+                reason: self.reason.clone(),
+                message: self.message.clone(),
+            },
+        ) {
+            tracing::error!(core = core.id, session = %id, error = %e, "session not killed: the realm names an unknown core for it");
         }
     }
 }

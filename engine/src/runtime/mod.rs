@@ -21,7 +21,7 @@ use crate::broker;
 use crate::config::{Endpoint, IoBackend, RouterConfig, TransportConfig};
 use crate::core::{Core, Shared};
 use crate::dealer;
-use crate::mailbox::Mail;
+use crate::mail::Mail;
 use crate::realms::Realms;
 use io::{BoundSocket, Listener};
 use limit::{Caps, ConnectionLimit};
