@@ -7,10 +7,14 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ringbar_protocol::id::{SessionId, SubscriptionId};
 use ringbar_router::ids::IdGenerator;
+use ringbar_router::tables::match_cache::MatchCache;
+use ringbar_router::timers::{TimerId, Timers};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::config::{FlowControl, Limits};
 use crate::dealer::calls::CoreDealer;
@@ -21,6 +25,7 @@ use crate::meta::Testaments;
 use crate::outbound::QueueBudget;
 use crate::realms::Realms;
 use crate::session::SessionHandle;
+use crate::timeout::Timeout;
 use crate::wire::Wire;
 
 /// What every core shares.
@@ -122,6 +127,8 @@ pub(crate) struct Core {
     /// (realm index, subscription) -> local subscriber sessions.
     pub(crate) local_subscribers:
         RefCell<ahash::AHashMap<(usize, SubscriptionId), Vec<LocalSubscriber>>>,
+    /// What topics matched, per realm index (see `MatchCache`).
+    pub(crate) match_caches: RefCell<ahash::AHashMap<usize, MatchCache>>,
     /// This core's calls and invocations in flight, and its callees.
     pub(crate) dealer: CoreDealer,
     /// Random ids for sessions and publications.
@@ -138,6 +145,13 @@ pub(crate) struct Core {
     pub(crate) queue_budget: Rc<QueueBudget>,
     /// This core's live figures (its entry of `Shared::figures`).
     pub(crate) figures: Arc<CoreFigures>,
+    /// This core's timers, on the clock of `origin`.
+    timers: RefCell<Timers<Timeout>>,
+    /// Wakes the timer task when a timer earlier than all others is set.
+    timers_changed: Notify,
+    /// Where this core's clock starts: the router crate counts time in
+    /// nanoseconds since it.
+    origin: Instant,
     /// Open connections (for a graceful shutdown).
     connections: Cell<usize>,
     connections_changed: Notify,
@@ -162,6 +176,7 @@ impl Core {
             shared,
             sessions: RefCell::new(HashMap::new()),
             local_subscribers: RefCell::new(ahash::AHashMap::new()),
+            match_caches: RefCell::new(ahash::AHashMap::new()),
             dealer: CoreDealer::default(),
             ids: RefCell::new(IdGenerator::from_seed(crate::seed::from_os())),
             backlog: RefCell::new(VecDeque::new()),
@@ -169,6 +184,9 @@ impl Core {
             testaments: RefCell::new(Testaments::default()),
             queue_budget,
             figures,
+            timers: RefCell::new(Timers::default()),
+            timers_changed: Notify::new(),
+            origin: Instant::now(),
             connections: Cell::new(0),
             connections_changed: Notify::new(),
         }
@@ -268,6 +286,56 @@ impl Core {
         true
     }
 
+    /// Now, on this core's timer clock.
+    pub(crate) fn now(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Sets a timer that expires `after` from now with `timeout`.
+    pub(crate) fn set_timer(&self, after: Duration, timeout: Timeout) -> TimerId {
+        let after = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
+        let deadline = self.now().saturating_add(after);
+        let mut timers = self.timers.borrow_mut();
+        let earliest = timers.next_deadline().is_none_or(|next| deadline < next);
+        let id = timers.insert(deadline, timeout);
+        if earliest {
+            self.timers_changed.notify_one();
+        }
+        id
+    }
+
+    /// Stops a timer (its owner is done before it expired).
+    pub(crate) fn cancel_timer(&self, id: TimerId) {
+        self.timers.borrow_mut().cancel(id);
+    }
+
+    /// Timers set and neither expired nor cancelled: none once every
+    /// session left.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn pending_timers(&self) -> usize {
+        self.timers.borrow().len()
+    }
+
+    /// Takes the next timer that has expired by now.
+    pub(crate) fn expired_timer(&self) -> Option<Timeout> {
+        let now = self.now();
+        self.timers.borrow_mut().expire(now)
+    }
+
+    /// Waits until the earliest timer's deadline (or until an earlier one
+    /// is set, or forever when there is none).
+    pub(crate) async fn next_timer(&self) {
+        let changed = self.timers_changed.notified();
+        let Some(deadline) = self.timers.borrow().next_deadline() else {
+            return changed.await;
+        };
+        let at = self.origin + Duration::from_nanos(deadline);
+        tokio::select! {
+            () = tokio::time::sleep_until(at) => {}
+            () = changed => {}
+        }
+    }
+
     /// Counts a connection in; the guard counts it out when dropped.
     pub(crate) fn open_connection(self: &Rc<Self>) -> ConnectionGuard {
         self.connections.set(self.connections.get() + 1);
@@ -302,8 +370,6 @@ impl Drop for ConnectionGuard {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::mailbox::MAILBOX_CAPACITY;
 

@@ -28,6 +28,7 @@ mod realms;
 mod runtime;
 mod seed;
 mod session;
+mod timeout;
 mod transport;
 mod wire;
 

@@ -247,7 +247,7 @@ impl Realm {
         if self.history.is_empty() {
             return;
         }
-        for (subscription, _) in &publication.subscriptions {
+        for (subscription, _) in publication.subscriptions.iter() {
             if let Some(history) = self.history.get(subscription) {
                 let mut history = lock(history);
                 if history.events.len() >= history.limit {

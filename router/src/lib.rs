@@ -5,10 +5,12 @@
 //! one thread. The layers, each importing only those below it:
 //!
 //! - [`tables`]: a realm's shared tables (subscriptions, registrations),
-//!   read lock-free by every core;
+//!   read lock-free by every core, and each core's match cache;
+//! - [`timers`]: deadlines kept by the router, served by the driver;
 //! - [`ids`]: WAMP ids, drawn from seeded generators.
 //!
 //! `docs/ARCHITECTURE.md` is the map of the crates and their layers.
 
 pub mod ids;
 pub mod tables;
+pub mod timers;

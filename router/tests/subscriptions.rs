@@ -12,6 +12,7 @@ use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use ringbar_protocol::id::{MAX_ID, SubscriptionId};
 use ringbar_protocol::uri::{MatchPolicy, UriCheck, UriPattern};
+use ringbar_router::tables::match_cache::MatchCache;
 use ringbar_router::tables::subscriptions::{CoreId, CoreSet, Subscription, Subscriptions, Table};
 
 use MatchPolicy::{Exact, Prefix, Wildcard};
@@ -376,10 +377,13 @@ impl Model {
 }
 
 /// Applies `ops` to a table and the model, checking flags and snapshot
-/// publication after each, and every topic's matches against the model.
+/// publication after each, and every topic's matches against the model:
+/// through a core's match cache (small, so it also starts over when full)
+/// after every op, and uncached at the end.
 fn run(patterns: &[UriPattern], topics: &[String], ops: &[Op]) -> Result<(), TestCaseError> {
     let subs = Subscriptions::new(1);
     let mut model = Model::default();
+    let mut cache = MatchCache::new(4);
     for op in ops {
         let before = Arc::clone(&subs.snapshot());
         let visible = match op {
@@ -427,6 +431,18 @@ fn run(patterns: &[UriPattern], topics: &[String], ops: &[Op]) -> Result<(), Tes
         };
         let after = subs.snapshot();
         prop_assert_eq!(!Arc::ptr_eq(&before, &*after), visible, "{:?}", op);
+        for topic in topics {
+            let matched = cache.matched(&after, topic);
+            let got: Vec<_> = matched.subscriptions.iter().map(|(id, _)| *id).collect();
+            let want = model.matching(topic);
+            let cores = model
+                .live
+                .values()
+                .filter(|l| want.contains(&l.id))
+                .fold(0, |bits, l| bits | model.cores(l).bits());
+            prop_assert_eq!(got, want, "cached, topic {:?} after {:?}", topic, op);
+            prop_assert_eq!(matched.cores, cores, "cached cores of {:?}", topic);
+        }
     }
     let table = subs.snapshot();
     prop_assert_eq!(table.len(), model.live.len());

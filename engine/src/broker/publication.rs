@@ -32,7 +32,7 @@ pub(crate) struct Publication {
     pub(crate) passthru: Option<PayloadPassthru>,
     /// The matching subscriptions, and whether each is a pattern one (its
     /// events then carry `details.topic`).
-    pub(crate) subscriptions: Vec<(SubscriptionId, bool)>,
+    pub(crate) subscriptions: Arc<[(SubscriptionId, bool)]>,
     /// When the core decoded the PUBLISH (or built the router's own
     /// publication), for the publish-to-event figure.
     pub(crate) received: Instant,
@@ -234,7 +234,7 @@ mod tests {
             exclude_me: false,
             filters: None,
             passthru: None,
-            subscriptions: Vec::new(),
+            subscriptions: Arc::new([]),
             received: Instant::now(),
         };
         assert_eq!(publication.retained_bytes(), read.len());

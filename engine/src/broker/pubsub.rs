@@ -16,6 +16,7 @@ use ringbar_protocol::options::{PublishOptions, SubscribeOptions};
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriPattern};
 use ringbar_protocol::value::Value;
+use ringbar_router::tables::match_cache::{MATCH_CACHE_TOPICS, MatchCache, Matched};
 use ringbar_router::tables::subscriptions::CoreId;
 
 use super::{Publication, Receivers};
@@ -119,7 +120,10 @@ pub(crate) fn publish_as(
     disclose: bool,
 ) -> PublicationId {
     let received = Instant::now();
-    let (subscriptions, cores) = matching(realm, &topic);
+    let Matched {
+        subscriptions,
+        cores,
+    } = matching(core, realm, &topic);
     let id = PublicationId::new(core.ids.borrow_mut().next_id()).unwrap_or_default();
     let publication = Arc::new(Publication {
         realm: realm.clone(),
@@ -139,21 +143,14 @@ pub(crate) fn publish_as(
     id
 }
 
-/// The subscriptions matching `topic`, each with whether it is a pattern
-/// one, and the cores that have subscribers to any of them.
-fn matching(realm: &Realm, topic: &str) -> (Vec<(SubscriptionId, bool)>, u64) {
+/// What `topic` matches in `realm`, through this core's match cache.
+fn matching(core: &Core, realm: &Realm, topic: &str) -> Matched {
     let snapshot = realm.subscriptions.snapshot();
-    let mut matches = Vec::new();
-    snapshot.matches(topic, &mut matches);
-    let mut cores = 0u64;
-    let subscriptions = matches
-        .iter()
-        .map(|s| {
-            cores |= s.cores.bits();
-            (s.id, s.pattern.policy() != MatchPolicy::Exact)
-        })
-        .collect();
-    (subscriptions, cores)
+    core.match_caches
+        .borrow_mut()
+        .entry(realm.index)
+        .or_insert_with(|| MatchCache::new(MATCH_CACHE_TOPICS))
+        .matched(&snapshot, topic)
 }
 
 /// Delivers a publication here and mails it to every other core in `cores`;
@@ -181,7 +178,10 @@ pub(crate) fn publish_meta(core: &Core, realm: &Arc<Realm>, topic: &'static str,
     if !realm.meta_api {
         return;
     }
-    let (subscriptions, cores) = matching(realm, topic);
+    let Matched {
+        subscriptions,
+        cores,
+    } = matching(core, realm, topic);
     if subscriptions.is_empty() {
         return;
     }
@@ -218,7 +218,10 @@ pub(crate) fn publish_testament(
     options: &PublishOptions,
 ) {
     let realm = &session.realm;
-    let (subscriptions, cores) = matching(realm, &topic);
+    let Matched {
+        subscriptions,
+        cores,
+    } = matching(core, realm, &topic);
     if subscriptions.is_empty() && !options.retain {
         return;
     }
@@ -261,7 +264,7 @@ pub(crate) fn deliver(core: &Core, publication: &Publication) {
     let locals = core.local_subscribers.borrow();
     let mut frames: Vec<(Wire, Bytes)> = Vec::new();
     let mut queued = false;
-    for (subscription, pattern) in &publication.subscriptions {
+    for (subscription, pattern) in publication.subscriptions.iter() {
         let Some(subscribers) = locals.get(&(publication.realm.index, *subscription)) else {
             continue;
         };

@@ -20,6 +20,7 @@ use crate::authorize::Action;
 use crate::core::Core;
 use crate::mail::Mail;
 use crate::session::{Flow, SessionHandle};
+use crate::timeout::Timeout;
 
 const ERR_CANCELED: &str = "wamp.error.canceled";
 const ERR_TIMEOUT: &str = "wamp.error.timeout";
@@ -135,12 +136,10 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
     }
     let serial = core.dealer.next_serial();
     let timer = (options.timeout_ms > 0 && !forward_timeout).then(|| {
-        let core = core.clone();
-        let after = Duration::from_millis(options.timeout_ms);
-        tokio::task::spawn_local(async move {
-            tokio::time::sleep(after).await;
-            timed_out(&core, key, serial);
-        })
+        core.set_timer(
+            Duration::from_millis(options.timeout_ms),
+            Timeout::Call { key, serial },
+        )
     });
     start_call(
         core,
@@ -242,7 +241,10 @@ fn send_interrupt(core: &Core, callee_core: usize, interrupt: Interrupt) {
 
 /// Ends call `key` on this core; returns it.
 fn finish(core: &Core, key: CallKey) -> Option<PendingCall> {
-    let pending = core.dealer.calls.borrow_mut().remove(&key)?;
+    let mut pending = core.dealer.calls.borrow_mut().remove(&key)?;
+    if let Some(timer) = pending.timer.take() {
+        core.cancel_timer(timer);
+    }
     let mut counts = core.dealer.calls_per_caller.borrow_mut();
     if let Some(n) = counts.get_mut(&key.caller) {
         *n = n.saturating_sub(1);
@@ -329,7 +331,7 @@ fn end_early(core: &Core, key: CallKey, error: &'static str, text: Option<&str>)
 
 /// The dealer's timer for call `key` ran out: the caller gets
 /// `wamp.error.timeout`, the callee an INTERRUPT (`killnowait`).
-pub(super) fn timed_out(core: &Core, key: CallKey, serial: u64) {
+pub(crate) fn timed_out(core: &Core, key: CallKey, serial: u64) {
     let current = core
         .dealer
         .calls
@@ -340,7 +342,7 @@ pub(super) fn timed_out(core: &Core, key: CallKey, serial: u64) {
         return;
     }
     if let Some(pending) = core.dealer.calls.borrow_mut().get_mut(&key) {
-        // This task is the timer: it must not abort itself.
+        // The timer has expired: nothing to cancel.
         pending.timer = None;
     }
     end_early(

@@ -13,6 +13,7 @@ use ringbar_protocol::id::{RegistrationId, RequestId, SessionId};
 use ringbar_protocol::message::{MessageType, Payload};
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::timers::TimerId;
 
 use crate::session::SessionHandle;
 
@@ -78,8 +79,9 @@ pub(crate) struct PendingCall {
     pub(crate) callee: SessionId,
     /// The registration called.
     pub(crate) registration: RegistrationId,
-    /// The dealer's timeout timer, stopped when the call ends.
-    pub(crate) timer: Option<tokio::task::JoinHandle<()>>,
+    /// The dealer's timeout timer, on the core's timers; cancelled when
+    /// the call ends.
+    pub(crate) timer: Option<TimerId>,
     /// The caller asked for progressive results.
     pub(crate) receive_progress: bool,
     /// The caller is still sending progressive CALLs.
@@ -106,14 +108,6 @@ impl PendingCall {
             details,
             payload,
             continuation,
-        }
-    }
-}
-
-impl Drop for PendingCall {
-    fn drop(&mut self) {
-        if let Some(timer) = self.timer.take() {
-            timer.abort();
         }
     }
 }

@@ -17,7 +17,7 @@ mod router_call;
 use ringbar_protocol::value::{Dict, Value};
 
 pub(crate) use call::call;
-pub(crate) use call::{cancel, deliver_answer, remove_caller};
+pub(crate) use call::{cancel, deliver_answer, remove_caller, timed_out};
 pub(crate) use invocation::{callee_error, interrupt, invoke, remove_callee, yield_};
 pub(crate) use register::{register, unregister};
 pub(crate) use router_call::{

@@ -13,11 +13,12 @@ use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::MatchPolicy;
 use ringbar_protocol::value::{Dict, Value};
 
-use super::call::{start_call, timed_out};
+use super::call::start_call;
 use super::calls::{CallKey, Caller, MAX_CALLS_PER_CALLER, PendingCall, RouterAnswer};
 use crate::core::Core;
 use crate::realm::Realm;
 use crate::session::Identity;
+use crate::timeout::Timeout;
 
 /// Why a call the router made gave no result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,13 +135,7 @@ pub(crate) async fn call_with_payload(
             details.insert("caller_authid", identity.authid.as_str());
             details.insert("caller_authrole", identity.authrole.as_str());
         }
-        let timer = {
-            let core = core.clone();
-            tokio::task::spawn_local(async move {
-                tokio::time::sleep(timeout).await;
-                timed_out(&core, key, serial);
-            })
-        };
+        let timer = core.set_timer(timeout, Timeout::Call { key, serial });
         let (tx, rx) = tokio::sync::oneshot::channel();
         start_call(
             core,

@@ -263,7 +263,7 @@ impl Harness {
             Step::Deliver { core } => {
                 self.deliver(core % self.cores.len());
             }
-            Step::Advance { by } => advance(by).await,
+            Step::Advance { by } => self.advance(by).await,
             Step::Meta {
                 slot,
                 procedure,
@@ -328,7 +328,7 @@ impl Harness {
             self.hang_up(slot).await;
         }
         // Timers that are left (call timeouts, join deadlines) run out.
-        advance(Duration::from_secs(3600)).await;
+        self.advance(Duration::from_secs(3600)).await;
         self.settle().await;
         invariants::check_empty(&self.shared, &self.cores, &self.subscriptions);
         for conn in &self.ended {
@@ -447,6 +447,16 @@ impl Harness {
     }
 
     /// Core `core` handles its mail; returns how many it had.
+    /// Moves the paused clock by `by`, serves every core's timers that ran
+    /// out (as each core's timer task would) and lets other tasks run.
+    async fn advance(&self, by: Duration) {
+        tokio::time::advance(by).await;
+        for core in &self.cores {
+            crate::runtime::expire_timers(core);
+        }
+        run_ready_tasks().await;
+    }
+
     fn deliver(&self, core: usize) -> usize {
         let Some(core) = self.cores.get(core) else {
             return 0;
@@ -491,12 +501,6 @@ async fn drain(conn: &Connection) -> Bytes {
         }
     }
     concat(&batches)
-}
-
-/// Moves the paused clock by `by` and lets the timers that ran out run.
-async fn advance(by: Duration) {
-    tokio::time::advance(by).await;
-    run_ready_tasks().await;
 }
 
 /// Lets the core's other tasks (timers) run what they can.

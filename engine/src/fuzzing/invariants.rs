@@ -65,6 +65,7 @@ pub(crate) fn check_empty(
                 usize::from(!core.testaments.borrow().is_empty()),
             ),
             ("mail backlog", usize::from(core.has_backlog())),
+            ("timers", core.pending_timers()),
             ("sessions figure", core.figures.sessions.get() as usize),
             ("queued bytes", core.figures.queued_bytes.get() as usize),
         ];

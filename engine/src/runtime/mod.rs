@@ -23,6 +23,7 @@ use crate::core::{Core, Shared};
 use crate::dealer;
 use crate::mail::Mail;
 use crate::realms::Realms;
+use crate::timeout::Timeout;
 use io::{BoundSocket, Listener};
 use limit::{Caps, ConnectionLimit};
 use log_every::LogEvery;
@@ -185,6 +186,7 @@ fn run_core(
             }
         }
         tokio::task::spawn_local(mail_loop(core.clone()));
+        tokio::task::spawn_local(timer_loop(core.clone()));
         let flusher = core.clone();
         tokio::task::spawn_local(async move { flusher.flush_backlog_forever().await });
         let mut stop = shutdown.clone();
@@ -275,6 +277,24 @@ async fn mail_loop(core: Rc<Core>) {
         core.shared
             .mailboxes
             .drain(core.id, |mail| handle_mail(&core, mail));
+    }
+}
+
+/// Serves the core's timers: sleeps until the earliest deadline, then
+/// hands every expired timer to its owner.
+async fn timer_loop(core: Rc<Core>) {
+    loop {
+        core.next_timer().await;
+        expire_timers(&core);
+    }
+}
+
+/// Hands every timer of `core` that has expired by now to its owner.
+pub(crate) fn expire_timers(core: &Core) {
+    while let Some(timeout) = core.expired_timer() {
+        match timeout {
+            Timeout::Call { key, serial } => dealer::timed_out(core, key, serial),
+        }
     }
 }
 

@@ -32,8 +32,10 @@
 //!   by one.
 //!
 //! Matching allocates nothing but the growth of the caller's buffer. There
-//! is no shared result cache: a core may keep its own, keyed by topic and
-//! valid while [`Table::generation`] is unchanged.
+//! is no shared result cache: each core keeps its own
+//! ([`MatchCache`](super::match_cache::MatchCache)), valid while
+//! [`Table::generation`] is unchanged. Generations come from one counter
+//! for every table of the process, so no two table versions share one.
 //!
 //! Matching order, the same on every core ([`Table::matches`]): the exact
 //! subscription, then prefix subscriptions longest first, then wildcard
@@ -48,6 +50,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
@@ -102,10 +105,19 @@ pub struct Subscriptions {
     writer: Mutex<Writer>,
 }
 
+/// The last generation given to a table version, for every table of the
+/// process.
+static GENERATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// A generation no table version had before.
+fn next_generation() -> u64 {
+    GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1
+}
+
 impl Table {
     fn empty() -> Self {
         Self {
-            generation: 0,
+            generation: next_generation(),
             exact: Arc::default(),
             prefix: Arc::default(),
             wildcard: Arc::default(),
@@ -141,8 +153,9 @@ impl Table {
         self.len() == 0
     }
 
-    /// Bumped by every published change: a per-core cache of match results
-    /// is valid while the generation it was filled at is current.
+    /// New with every published change, and unique among all tables: a
+    /// per-core cache of match results is valid while the generation it
+    /// was filled at is current.
     pub fn generation(&self) -> u64 {
         self.generation
     }
@@ -374,7 +387,7 @@ impl Subscriptions {
     fn store(&self, current: &Table, change: impl FnOnce(&mut Table)) {
         let mut next = current.clone();
         change(&mut next);
-        next.generation = current.generation.wrapping_add(1);
+        next.generation = next_generation();
         self.table.store(Arc::new(next));
     }
 
