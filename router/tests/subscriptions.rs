@@ -139,7 +139,8 @@ fn a_snapshot_is_published_only_on_visible_changes() {
     let (sub, _) = subs.subscribe(pattern("com.a", Wildcard), 0, T0);
     let created = current(&subs);
     assert!(!Arc::ptr_eq(&empty, &created));
-    assert_eq!(created.generation(), empty.generation() + 1);
+    // generations are unique in the process: other tests take some too
+    assert!(created.generation() > empty.generation());
 
     // More subscribers on a core already in the set: same table.
     subs.subscribe(pattern("com.a", Wildcard), 0, T0);
