@@ -27,6 +27,8 @@ mod realms;
 mod runtime;
 mod seed;
 mod session;
+#[cfg(any(test, feature = "fuzzing"))]
+mod sim;
 mod transport;
 mod wire;
 
