@@ -10,6 +10,7 @@ mod dealer;
 mod determinism;
 mod limits;
 mod meta;
+mod random;
 
 use ringbar_protocol::codec::{self, Serializer};
 use ringbar_protocol::id::{RegistrationId, RequestId, SessionId, SubscriptionId};
