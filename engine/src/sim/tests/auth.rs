@@ -1,4 +1,5 @@
-//! Authentication that needs no TLS socket: static tickets, and the
+//! Authentication that needs no TLS socket: static tickets, WAMP-CRA
+//! (plain and salted secrets, checked off the core), and the
 //! router's own calls to a dynamic authenticator (a callee on another
 //! core, one that leaves mid-call, one that never answers while other
 //! sessions join).
@@ -7,7 +8,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::*;
-use crate::config::{AuthConfig, AuthenticatorProcedure, Grant, Provider, Secret, TicketPrincipal};
+use crate::config::{
+    AuthConfig, AuthenticatorProcedure, Grant, Pbkdf2Params, Provider, Secret, TicketPrincipal,
+    WampCraPrincipal,
+};
 use crate::session::AUTHENTICATOR_TIMEOUT;
 
 const PROCEDURE: &str = "com.example.authenticate";
@@ -185,4 +189,119 @@ fn an_authenticator_that_never_answers_times_out_while_others_join() {
     assert!(message.contains("did not answer in time"), "{message}");
     // the callee hears that the call ended
     interrupt(&mut sim, auth);
+}
+
+/// A client that asked for WAMP-CRA as `authid` and got a challenge: the
+/// challenge, and the salt parameters when the secret is salted.
+fn challenged(sim: &mut Sim, c: ClientId, authid: &str) -> (String, Option<(String, u32, u32)>) {
+    sim.send(
+        c,
+        Message::Hello(Hello {
+            realm: "realm1".into(),
+            details: dict(&[
+                ("authmethods", list(&[Value::from("wampcra")])),
+                ("authid", Value::from(authid)),
+            ]),
+        }),
+    );
+    let Some(Message::Challenge(ch)) = sim.recv(c) else {
+        panic!("expected CHALLENGE");
+    };
+    assert_eq!(ch.authmethod.as_str(), "wampcra");
+    let text = |key: &str| ch.extra.get(key).and_then(Value::as_str).map(str::to_owned);
+    let number = |key: &str| match ch.extra.get(key) {
+        Some(Value::UInt(n)) => *n as u32,
+        other => panic!("{key}: {other:?}"),
+    };
+    let salt = text("salt").map(|salt| (salt, number("iterations"), number("keylen")));
+    (text("challenge").unwrap(), salt)
+}
+
+/// The WAMP-CRA signature of `challenge` with `secret`, as a client makes
+/// it (Autobahn's `derive_key` and `compute_wcs`).
+fn wampcra_signature(secret: &str, salt: Option<(String, u32, u32)>, challenge: &str) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let base64 = base64::engine::general_purpose::STANDARD;
+    let key = match salt {
+        Some((salt, iterations, keylen)) => {
+            let mut derived = vec![0u8; keylen as usize];
+            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
+                secret.as_bytes(),
+                salt.as_bytes(),
+                iterations,
+                &mut derived,
+            );
+            base64.encode(derived)
+        }
+        None => secret.to_owned(),
+    };
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(challenge.as_bytes());
+    base64.encode(mac.finalize().into_bytes())
+}
+
+#[test]
+fn wampcra_admits_the_right_signature_plain_or_salted_and_fails_a_wrong_one() {
+    let grant = || Grant {
+        role: "anonymous".into(),
+        realm: None,
+    };
+    let salt = Pbkdf2Params {
+        salt: "pepper".into(),
+        iterations: 100,
+        keylen: 32,
+    };
+    let principals = BTreeMap::from([
+        (
+            "plain".to_owned(),
+            WampCraPrincipal::new(&Secret("s3cret".into()), None, grant()),
+        ),
+        (
+            "salted".to_owned(),
+            WampCraPrincipal::new(&Secret("s3cret".into()), Some(salt), grant()),
+        ),
+    ]);
+    let mut setup = Setup::new(2);
+    setup.auth = AuthConfig {
+        wampcra: Some(Provider::Static(principals)),
+        ..AuthConfig::default()
+    };
+    let mut sim = Sim::new(setup);
+    for (core, authid) in ["plain", "salted"].into_iter().enumerate() {
+        let c = sim.connect(core, CLIENT);
+        let (challenge, salt) = challenged(&mut sim, c, authid);
+        assert_eq!(salt.is_some(), authid == "salted");
+        let signature = wampcra_signature("s3cret", salt, &challenge);
+        sim.send(
+            c,
+            Message::Authenticate(Authenticate {
+                signature: signature.as_str().into(),
+                extra: Dict::new(),
+            }),
+        );
+        match sim.recv(c) {
+            Some(Message::Welcome(w)) => {
+                assert_eq!(w.details.get("authid"), Some(&Value::from(authid)));
+                assert_eq!(w.details.get("authmethod"), Some(&Value::from("wampcra")));
+            }
+            other => panic!("{authid}: expected WELCOME, got {other:?}"),
+        }
+
+        let c = sim.connect(core, CLIENT);
+        let (challenge, salt) = challenged(&mut sim, c, authid);
+        let wrong = wampcra_signature("guess", salt, &challenge);
+        sim.send(
+            c,
+            Message::Authenticate(Authenticate {
+                signature: wrong.as_str().into(),
+                extra: Dict::new(),
+            }),
+        );
+        assert_eq!(
+            expect_abort(&mut sim, c).0,
+            "wamp.error.authentication_failed",
+            "{authid}"
+        );
+    }
 }
