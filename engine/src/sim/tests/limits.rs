@@ -1,8 +1,13 @@
-//! What one session may hold: past `max_subscriptions_per_session` and
-//! `max_registrations_per_session` a SUBSCRIBE or REGISTER gets an ERROR
-//! naming the limit, the session goes on, and others are not affected.
+//! What one session may hold, and how long it may take to join: past
+//! `max_subscriptions_per_session` and `max_registrations_per_session` a
+//! SUBSCRIBE or REGISTER gets an ERROR naming the limit, the session goes
+//! on, and others are not affected; past `join_timeout_ms` a connection
+//! whose session did not join is closed.
+
+use std::time::Duration;
 
 use super::*;
+use crate::config::Provider;
 
 fn subscribe_n(sim: &mut Sim, c: ClientId, n: u64) -> Message {
     sim.send(
@@ -74,4 +79,45 @@ fn subscriptions_and_registrations_stop_at_the_limits() {
         register_n(&mut sim, other, 3),
         Message::Registered(_)
     ));
+}
+
+/// A connection whose session did not join in `join_timeout_ms` (no HELLO,
+/// or a CHALLENGE never answered) is closed then, not a millisecond
+/// earlier; one that joined stays.
+#[test]
+fn the_join_deadline_closes_sessions_that_did_not_join_and_no_other() {
+    let mut setup = Setup::new(2);
+    setup.limits.join_timeout_ms = 300;
+    setup.auth.ticket = Some(Provider::Static(Default::default()));
+    let mut sim = Sim::new(setup);
+    let silent = sim.connect(0, Serializer::Json);
+    let challenged = sim.connect(1, Serializer::Json);
+    sim.send(
+        challenged,
+        Message::Hello(Hello {
+            realm: "realm1".into(),
+            details: dict(&[
+                ("authmethods", list(&[Value::from("ticket")])),
+                ("authid", Value::from("joe")),
+            ]),
+        }),
+    );
+    assert!(matches!(sim.recv(challenged), Some(Message::Challenge(_))));
+    let (joined, _) = joined(&mut sim, 1, Serializer::Json, "realm1");
+    sim.advance(Duration::from_millis(299));
+    sim.drive();
+    assert!(sim.is_open(silent) && sim.is_open(challenged));
+    sim.advance(Duration::from_millis(1));
+    sim.drive();
+    assert!(
+        !sim.is_open(silent),
+        "a connection without HELLO stayed open"
+    );
+    assert!(
+        !sim.is_open(challenged),
+        "an unanswered CHALLENGE stayed open"
+    );
+    sim.advance(Duration::from_secs(60));
+    sim.drive();
+    assert!(sim.is_open(joined), "a joined session was closed");
 }
