@@ -350,3 +350,32 @@ fn unknown_realm_is_aborted_and_publish_before_hello_is_a_violation() {
     // Another session is unaffected.
     joined(&mut sim, 0, Serializer::Json, "realm1");
 }
+
+/// Mail moves only when the test says: an event for a subscriber on
+/// another core waits in its core's mailbox until that core takes its
+/// mail, while one on the publisher's core is queued at once.
+#[test]
+fn an_event_for_another_core_waits_for_its_mail() {
+    let mut sim = Sim::new(Setup::new(2));
+    let (local, _) = joined(&mut sim, 0, Serializer::Json, "realm1");
+    let (remote, _) = joined(&mut sim, 1, Serializer::Json, "realm1");
+    for c in [local, remote] {
+        subscribe(&mut sim, c, "com.mail", Dict::new());
+    }
+    let (publisher, _) = joined(&mut sim, 0, Serializer::Json, "realm1");
+    publish(
+        &mut sim,
+        publisher,
+        "com.mail",
+        Dict::new(),
+        &[Value::UInt(1)],
+    );
+    sim.read(local);
+    sim.read(remote);
+    assert!(matches!(sim.take(local), Some(Message::Event(_))));
+    assert_eq!(sim.take(remote), None);
+    assert_eq!(sim.deliver(0), 0, "no mail for the publisher's own core");
+    assert_eq!(sim.deliver(1), 1, "one mail for the publication");
+    sim.read(remote);
+    assert!(matches!(sim.take(remote), Some(Message::Event(_))));
+}
