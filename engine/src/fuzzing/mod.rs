@@ -12,10 +12,10 @@
 //!   the core's figures, session ids; and no connection is still held;
 //! - once the router is gone, so are its realms (no reference cycle).
 //!
-//! The router is a simulated one ([`crate::sim`]); the input format is in
-//! [`script`]: hand-written rather than `arbitrary`
-//! derived, so that seeds can be written by hand (`seeds` in the tests) and
-//! stay valid across crate versions. The `cargo fuzz` target
+//! The router is a simulated one ([`crate::sim`]). The input format is in
+//! [`script`]: hand-written rather than `arbitrary` derived, so that seeds
+//! can be written by hand (`seeds` in the tests) and stay valid across
+//! crate versions. The `cargo fuzz` target
 //! `fuzz/fuzz_targets/router_core.rs` calls [`router_core`]; the tests below
 //! run the seeds and random scripts on every `cargo test`.
 
