@@ -47,16 +47,7 @@ fn authenticator(sim: &mut Sim) -> ClientId {
 /// CHALLENGE and sent AUTHENTICATE with `ticket`.
 fn authenticating(sim: &mut Sim, core: usize, authid: &str, ticket: &str) -> ClientId {
     let c = sim.connect(core, CLIENT);
-    sim.send(
-        c,
-        Message::Hello(Hello {
-            realm: "realm1".into(),
-            details: dict(&[
-                ("authmethods", list(&[Value::from("ticket")])),
-                ("authid", Value::from(authid)),
-            ]),
-        }),
-    );
+    sim.send(c, hello_as("ticket", authid));
     match sim.recv(c) {
         Some(Message::Challenge(ch)) => assert_eq!(ch.authmethod.as_str(), "ticket"),
         other => panic!("expected CHALLENGE, got {other:?}"),
@@ -194,16 +185,7 @@ fn an_authenticator_that_never_answers_times_out_while_others_join() {
 /// A client that asked for WAMP-CRA as `authid` and got a challenge: the
 /// challenge, and the salt parameters when the secret is salted.
 fn challenged(sim: &mut Sim, c: ClientId, authid: &str) -> (String, Option<(String, u32, u32)>) {
-    sim.send(
-        c,
-        Message::Hello(Hello {
-            realm: "realm1".into(),
-            details: dict(&[
-                ("authmethods", list(&[Value::from("wampcra")])),
-                ("authid", Value::from(authid)),
-            ]),
-        }),
-    );
+    sim.send(c, hello_as("wampcra", authid));
     let Some(Message::Challenge(ch)) = sim.recv(c) else {
         panic!("expected CHALLENGE");
     };

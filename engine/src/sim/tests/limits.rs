@@ -92,16 +92,7 @@ fn the_join_deadline_closes_sessions_that_did_not_join_and_no_other() {
     let mut sim = Sim::new(setup);
     let silent = sim.connect(0, Serializer::Json);
     let challenged = sim.connect(1, Serializer::Json);
-    sim.send(
-        challenged,
-        Message::Hello(Hello {
-            realm: "realm1".into(),
-            details: dict(&[
-                ("authmethods", list(&[Value::from("ticket")])),
-                ("authid", Value::from("joe")),
-            ]),
-        }),
-    );
+    sim.send(challenged, hello_as("ticket", "joe"));
     assert!(matches!(sim.recv(challenged), Some(Message::Challenge(_))));
     let (joined, _) = joined(&mut sim, 1, Serializer::Json, "realm1");
     sim.advance(Duration::from_millis(299));

@@ -72,6 +72,17 @@ fn join(sim: &mut Sim, c: ClientId, realm: &str) -> SessionId {
     }
 }
 
+/// HELLO to realm1 as `authid`, offering only `authmethod`.
+fn hello_as(authmethod: &str, authid: &str) -> Message {
+    Message::Hello(Hello {
+        realm: "realm1".into(),
+        details: dict(&[
+            ("authmethods", list(&[Value::from(authmethod)])),
+            ("authid", Value::from(authid)),
+        ]),
+    })
+}
+
 /// Arguments in the client's serializer.
 fn payload(serializer: Serializer, args: &[Value], kwargs: Option<&Dict>) -> Payload {
     Payload::from_values(serializer, args, kwargs).unwrap()
