@@ -1,8 +1,8 @@
 //! A seeded random test of many sessions (50, on 2 to 4 cores, in two
 //! realms) joining, subscribing, publishing, registering, calling,
-//! answering, cancelling and leaving, in rounds: in a round, sessions act
-//! in a random order and the router is not driven; then it is, time may
-//! pass, and what every client read is checked:
+//! answering, cancelling, killing each other and leaving, in rounds: in a
+//! round, sessions act in a random order and the router is not driven;
+//! then it is, time may pass, and what every client read is checked:
 //!
 //! - every CALL is answered exactly once (a final RESULT or an ERROR), and
 //!   once callees answered everything, no call of a session still there
@@ -95,6 +95,8 @@ struct Actor {
     /// Counts the sessions this actor had (events name it).
     incarnation: u64,
     joined: bool,
+    /// Its session id, once WELCOME came.
+    session: Option<SessionId>,
     next_request: u64,
     /// pattern -> its subscription, once SUBSCRIBED came.
     subscribed: BTreeMap<usize, SubscriptionId>,
@@ -158,6 +160,8 @@ struct Checked {
     events: usize,
     /// CALLs answered.
     answers: usize,
+    /// Sessions the router closed (killed).
+    closed: usize,
 }
 
 impl World {
@@ -216,7 +220,8 @@ impl World {
             45..48 => self.unregister(a, client),
             48..70 => self.call(a, client),
             70..92 => self.answer(a, client),
-            _ => self.cancel(a, client),
+            92..98 => self.cancel(a, client),
+            _ => self.kill(a, client),
         }
     }
 
@@ -418,6 +423,31 @@ impl World {
         self.sim.send(client, message);
     }
 
+    /// `wamp.session.kill` of another session of the realm, on any core.
+    fn kill(&mut self, a: usize, client: ClientId) {
+        let target = self.rng.random_range(0..ACTORS);
+        let Some(session) = self.actors[target].session else {
+            return;
+        };
+        if target == a || self.actors[target].realm != self.actors[a].realm {
+            return;
+        }
+        self.unstable.insert((target, None));
+        let actor = &mut self.actors[a];
+        let request = actor.request();
+        actor.calls.insert(request);
+        let serializer = self.sim.serializer(client);
+        self.sim.send(
+            client,
+            Message::Call(Call {
+                request: req(request),
+                options: Dict::new(),
+                procedure: "wamp.session.kill".into(),
+                payload: payload(serializer, &[Value::UInt(session.get())], None),
+            }),
+        );
+    }
+
     fn cancel(&mut self, a: usize, client: ClientId) {
         let mode = CANCEL_MODES[self.rng.random_range(0..CANCEL_MODES.len())];
         let calls = &self.actors[a].calls;
@@ -447,6 +477,7 @@ impl World {
                 self.read(a, message);
             }
             if !self.sim.is_open(client) {
+                self.checked.closed += 1;
                 self.unstable.insert((a, None));
                 self.actors[a].client = None;
             }
@@ -470,9 +501,10 @@ impl World {
         }
         let actor = &mut self.actors[a];
         match message {
-            Message::Welcome(_) => {
+            Message::Welcome(w) => {
                 assert!(!actor.joined, "actor {a}: a second WELCOME");
                 actor.joined = true;
+                actor.session = Some(w.session);
             }
             Message::Subscribed(s) => {
                 let pattern = actor
@@ -647,7 +679,7 @@ impl World {
             "connections held after their session ended: {held:?}"
         );
         assert!(
-            self.checked.events > 100 && self.checked.answers > 100,
+            self.checked.events > 100 && self.checked.answers > 100 && self.checked.closed > 0,
             "the run checked too little: {:?}",
             self.checked
         );
