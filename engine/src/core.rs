@@ -171,6 +171,7 @@ impl Core {
             shared.flow.max_core_queued_bytes,
             figures.clone(),
         ));
+        let ids = IdGenerator::from_seed(shared.realms.seeds().next());
         Self {
             id,
             shared,
@@ -178,7 +179,7 @@ impl Core {
             local_subscribers: RefCell::new(ahash::AHashMap::new()),
             match_caches: RefCell::new(ahash::AHashMap::new()),
             dealer: CoreDealer::default(),
-            ids: RefCell::new(IdGenerator::from_seed(crate::seed::from_os())),
+            ids: RefCell::new(ids),
             backlog: RefCell::new(VecDeque::new()),
             backlog_added: Notify::new(),
             testaments: RefCell::new(Testaments::default()),
@@ -385,7 +386,7 @@ mod tests {
     #[test]
     fn the_backlog_reaches_its_mailbox_without_a_reading_connection() {
         let shared = Arc::new(Shared::new(
-            Realms::new(&[]),
+            Realms::new(&[], crate::seed::Seeds::Os),
             2,
             FlowControl::default(),
             Limits::default(),

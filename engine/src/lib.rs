@@ -28,6 +28,8 @@ mod realms;
 mod runtime;
 mod seed;
 mod session;
+#[cfg(any(test, feature = "fuzzing"))]
+mod sim;
 mod timeout;
 mod transport;
 mod wire;

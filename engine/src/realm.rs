@@ -14,6 +14,7 @@ use ringbar_router::tables::{PersistentMap, PersistentSet};
 use crate::authorize::Role;
 use crate::broker::Publication;
 use crate::config::RealmConfig;
+use crate::seed::Seeds;
 use crate::session::Identity;
 
 /// The most retained events one realm keeps (one per topic); past this a
@@ -88,9 +89,10 @@ pub(crate) struct RealmSession {
 }
 
 impl Realm {
-    /// The realm of `config`, at `index`.
-    pub(crate) fn new(index: usize, config: &RealmConfig) -> Self {
-        let subscriptions = Subscriptions::new(crate::seed::from_os());
+    /// The realm of `config`, at `index`; its tables' ids follow from
+    /// `seeds`.
+    pub(crate) fn new(index: usize, config: &RealmConfig, seeds: &Seeds) -> Self {
+        let subscriptions = Subscriptions::new(seeds.next());
         let mut history = HashMap::new();
         for entry in &config.event_history {
             match UriPattern::parse(&entry.uri, entry.match_policy, UriCheck::Loose) {
@@ -124,7 +126,7 @@ impl Realm {
                 .collect(),
             subscriptions,
             history,
-            registrations: Registrations::new(crate::seed::from_os()),
+            registrations: Registrations::new(seeds.next()),
             retained: Mutex::new(Retained::default()),
             sessions: Mutex::default(),
             subscribers: Mutex::new(HashMap::new()),
@@ -305,6 +307,7 @@ mod tests {
                 event_history: Vec::new(),
                 enable_meta_api: true,
             },
+            &Seeds::Os,
         )
     }
 

@@ -10,6 +10,7 @@ use ringbar_protocol::uri::{Uri, UriCheck};
 
 use crate::config::{REALM_TEMPLATE, RealmConfig};
 use crate::realm::Realm;
+use crate::seed::Seeds;
 
 /// The most realms sessions may create; past it, joining a realm that does
 /// not exist is refused.
@@ -23,6 +24,8 @@ pub(crate) struct Realms {
     created: Mutex<HashMap<String, Arc<Realm>>>,
     /// The index the next candidate realm gets (unique router-wide).
     next_index: AtomicUsize,
+    /// Where every realm's and core's id generators get their seeds.
+    seeds: Seeds,
 }
 
 impl Drop for Realms {
@@ -37,14 +40,14 @@ impl Drop for Realms {
 
 impl Realms {
     /// The realms of `configs`; one named [`REALM_TEMPLATE`] is the
-    /// template.
-    pub(crate) fn new(configs: &[RealmConfig]) -> Self {
+    /// template. Their ids, and those of the cores, follow from `seeds`.
+    pub(crate) fn new(configs: &[RealmConfig], seeds: Seeds) -> Self {
         let template = configs.iter().find(|r| r.name == REALM_TEMPLATE).cloned();
         let configured: HashMap<String, Arc<Realm>> = configs
             .iter()
             .filter(|r| r.name != REALM_TEMPLATE)
             .enumerate()
-            .map(|(i, r)| (r.name.clone(), Arc::new(Realm::new(i, r))))
+            .map(|(i, r)| (r.name.clone(), Arc::new(Realm::new(i, r, &seeds))))
             .collect();
         let next_index = AtomicUsize::new(configured.len());
         Self {
@@ -52,7 +55,13 @@ impl Realms {
             template,
             created: Mutex::new(HashMap::new()),
             next_index,
+            seeds,
         }
+    }
+
+    /// Where id generators get their seeds.
+    pub(crate) fn seeds(&self) -> &Seeds {
+        &self.seeds
     }
 
     /// The realm named `name`, if it exists.
@@ -75,7 +84,7 @@ impl Realms {
             ..template.clone()
         };
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
-        Some(Arc::new(Realm::new(index, &config)))
+        Some(Arc::new(Realm::new(index, &config, &self.seeds)))
     }
 
     /// Adds the candidate `realm`, or gives the realm of that name another

@@ -219,6 +219,7 @@ mod tests {
                 event_history: Vec::new(),
                 enable_meta_api: true,
             },
+            &crate::seed::Seeds::Os,
         );
         let publication = Publication {
             realm: Arc::new(realm),

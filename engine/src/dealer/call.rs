@@ -427,7 +427,7 @@ pub(crate) fn remove_caller(core: &Core, session: &SessionHandle) {
     if !core.dealer.calls_per_caller.borrow().contains_key(&me) {
         return;
     }
-    let keys: Vec<CallKey> = core
+    let mut keys: Vec<CallKey> = core
         .dealer
         .calls
         .borrow()
@@ -435,6 +435,9 @@ pub(crate) fn remove_caller(core: &Core, session: &SessionHandle) {
         .filter(|k| k.caller == me)
         .copied()
         .collect();
+    // In the order of the calls, not the map's (seeded at random): the
+    // same input gives the same messages.
+    keys.sort_unstable_by_key(|k| k.request);
     for key in keys {
         end_early(core, key, ERR_CANCELED, None);
     }

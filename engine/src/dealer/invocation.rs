@@ -324,7 +324,7 @@ pub(crate) fn remove_callee(core: &Core, session: &SessionHandle) {
             meta::unregistered(core, &session.realm, me, *id, deleted);
         }
     }
-    let keys: Vec<_> = core
+    let mut keys: Vec<_> = core
         .dealer
         .invocations
         .borrow()
@@ -332,6 +332,9 @@ pub(crate) fn remove_callee(core: &Core, session: &SessionHandle) {
         .filter(|k| k.0 == me)
         .copied()
         .collect();
+    // In the order of the invocations, not the map's (seeded at random):
+    // the same input gives the same messages.
+    keys.sort_unstable();
     for key in keys {
         if let Some(invocation) = end_invocation(core, key) {
             send_answer(

@@ -3,13 +3,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use bytes::{Bytes, BytesMut};
-use ringbar_protocol::codec::{self, Serializer};
+use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::id::{RegistrationId, RequestId, SessionId, SubscriptionId};
 use ringbar_protocol::message::{Message, MessageType};
 use ringbar_protocol::value::Value;
-
-use crate::wire::RAWSOCKET_PREFIX_BYTES;
 
 /// One client connection's view of its session.
 pub(crate) struct Client {
@@ -127,33 +124,9 @@ impl Client {
         }
     }
 
-    /// Reads `bytes`, the RawSocket frames the router queued for this
-    /// client, and checks each message.
-    pub(crate) fn read(&mut self, mut bytes: Bytes) {
-        while !bytes.is_empty() {
-            assert!(
-                bytes.len() >= RAWSOCKET_PREFIX_BYTES,
-                "slot {}: a partial RawSocket frame was queued",
-                self.slot
-            );
-            let prefix = bytes.split_to(RAWSOCKET_PREFIX_BYTES);
-            assert_eq!(prefix[0], 0, "slot {}: not a WAMP message frame", self.slot);
-            let len =
-                usize::from(prefix[1]) << 16 | usize::from(prefix[2]) << 8 | usize::from(prefix[3]);
-            assert!(
-                len <= bytes.len(),
-                "slot {}: a frame is cut short",
-                self.slot
-            );
-            let frame = bytes.split_to(len);
-            match codec::decode(self.serializer, frame) {
-                Ok(message) => self.on_message(message),
-                Err(e) => unexpected(self.slot, "a frame it cannot decode", &e),
-            }
-        }
-    }
-
-    fn on_message(&mut self, message: Message) {
+    /// Checks one message the router sent this client, and learns from
+    /// it.
+    pub(crate) fn on_message(&mut self, message: Message) {
         let name = match &message {
             Message::Error(e) => format!("ERROR {}", e.error),
             Message::Result(r) if r.details.get("progress").is_some() => "RESULT progress".into(),
@@ -254,15 +227,6 @@ impl Client {
     }
 }
 
-/// The bytes of `batches`, in order, as one buffer.
-pub(crate) fn concat(batches: &[Bytes]) -> Bytes {
-    let mut all = BytesMut::new();
-    for b in batches {
-        all.extend_from_slice(b);
-    }
-    all.freeze()
-}
-
 /// An invariant broke: a client got what the router must never send it.
 // Failing loudly is this harness's job: the fuzzer and the tests catch it.
 #[allow(clippy::panic)]
@@ -276,22 +240,13 @@ mod tests {
     use ringbar_protocol::value::Dict;
 
     use super::*;
-    use crate::deflate::Compression;
-    use crate::wire::{Framing, Wire};
 
-    fn result(request: RequestId) -> Bytes {
-        let wire = Wire {
-            serializer: Serializer::Json,
-            framing: Framing::RawSocket,
-            batched: false,
-            compression: Compression::Off,
-        };
-        wire.frame(&Message::Result(CallResult {
+    fn result(request: RequestId) -> Message {
+        Message::Result(CallResult {
             request,
             details: Dict::new(),
             payload: Payload::Empty,
-        }))
-        .unwrap()
+        })
     }
 
     #[test]
@@ -299,8 +254,8 @@ mod tests {
     fn a_call_answered_twice_fails() {
         let mut client = Client::new(0, Serializer::Json);
         let request = client.request(MessageType::Call);
-        client.read(result(request));
+        client.on_message(result(request));
         assert!(client.unanswered().is_empty());
-        client.read(result(request));
+        client.on_message(result(request));
     }
 }

@@ -1,63 +1,43 @@
-//! Drives real cores the way their transports do, without a transport: a
-//! client's message goes to its session's `SessionDriver`, what the session
-//! queues is read from its connection's outbound queue, and mail between
-//! cores is delivered when the script says so. Time is tokio's paused
-//! clock, moved by the script.
+//! Runs a script on a simulated router ([`crate::sim`]): a step's client
+//! message goes to its session, mail between cores is delivered and time
+//! moves when the script says so, and what the clients read is checked.
 
-use std::cell::RefCell;
 use std::collections::HashSet;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use ringbar_protocol::codec::{self, Serializer};
+use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::id::{RegistrationId, RequestId, SessionId, SubscriptionId};
 use ringbar_protocol::message::{
     Abort, Call, Cancel, Error, Goodbye, Hello, Message, MessageType, Payload, Publish, Register,
     Subscribe, Unregister, Unsubscribe, Yield,
 };
 use ringbar_protocol::str::Str;
-use ringbar_protocol::uri::{MatchPolicy, UriCheck};
+use ringbar_protocol::uri::MatchPolicy;
 use ringbar_protocol::value::{Dict, Value};
 
-use super::client::{Client, Seen, concat};
-use super::invariants;
+use super::client::{Client, Seen};
 use super::script::{self, MetaProcedure, REALMS, SLOTS, Setup, Step};
-use crate::config::{
-    Allow, AuthConfig, Disclose, FlowControl, Limits, Permission, RealmConfig, RoleConfig,
-    SlowConsumerPolicy,
-};
-use crate::core::{Core, Shared};
-use crate::deflate::Compression;
-use crate::realms::Realms;
-use crate::runtime::io::{Peer, Stream};
-use crate::session::{Flow, SessionDriver};
-use crate::transport::Connection;
-use crate::wire::{Framing, Wire};
+use crate::config::{Allow, FlowControl, Limits, RealmConfig, SlowConsumerPolicy};
+use crate::sim::setup::{anonymous_realm, everything, permission, pubsub};
+use crate::sim::{self, ClientId, Sim, invariants};
 
-/// Rounds of "deliver all mail, read all queues" before the router must be
-/// quiet: each round moves a message one hop (call, invoke, answer, ...).
+/// Rounds of "answer every invocation, let the router settle" before every
+/// call must have its answer.
 const QUIET_ROUNDS: usize = 16;
 
-/// One client connection and the session on it.
+/// One client connection and what its client knows.
 struct Connected {
-    conn: Rc<Connection>,
-    driver: SessionDriver,
+    id: ClientId,
     client: Client,
 }
 
-/// The cores, their shared state, and the client connections.
+/// The simulated router and the client connections of the slots.
 pub(crate) struct Harness {
-    shared: Arc<Shared>,
-    cores: Vec<Rc<Core>>,
-    auth: Arc<AuthConfig>,
+    sim: Sim,
     slots: [Option<Connected>; SLOTS],
     /// Connections made so far (picks the next one's serializer).
     made: usize,
-    /// Connections whose session ended: nothing may hold them after the
-    /// scenario.
-    ended: Vec<Rc<Connection>>,
     /// Every subscription a client held, for the realm's subscriber lists.
     subscriptions: HashSet<SubscriptionId>,
     /// What the clients that ended read.
@@ -67,7 +47,9 @@ pub(crate) struct Harness {
 impl Harness {
     /// Cores and realms as `setup` says, and no client yet.
     pub(crate) fn new(setup: Setup) -> Self {
-        let flow = FlowControl {
+        let mut router = sim::Setup::new(setup.cores);
+        router.realms = realms();
+        router.flow = FlowControl {
             max_queued_bytes: if setup.small_queues { 2048 } else { 1 << 20 },
             max_core_queued_bytes: if setup.small_queues { 6144 } else { 4 << 20 },
             slow_consumer: if setup.disconnect_slow {
@@ -76,107 +58,82 @@ impl Harness {
                 SlowConsumerPolicy::Drop
             },
         };
-        let limits = Limits {
+        router.limits = Limits {
             max_subscriptions_per_session: 4,
             max_registrations_per_session: 4,
             max_retained_bytes_per_realm: 4096,
             ..Limits::default()
         };
-        let shared = Arc::new(Shared::new(
-            Realms::new(&realms()),
-            setup.cores,
-            flow,
-            limits,
-            "epoll",
-        ));
-        let cores = (0..setup.cores)
-            .map(|id| Rc::new(Core::new(id, shared.clone())))
-            .collect();
         Self {
-            shared,
-            cores,
-            auth: Arc::new(AuthConfig::default()),
+            sim: Sim::new(router),
             slots: Default::default(),
             made: 0,
-            ended: Vec::new(),
             subscriptions: HashSet::new(),
             seen: Seen::new(),
         }
     }
 
-    /// Runs one step, then lets the sessions whose connection closes end
+    /// Runs one step, then lets the sessions whose connection closed end
     /// (as their transport would) and checks every core.
-    pub(crate) async fn run(&mut self, step: Step) {
+    pub(crate) fn run(&mut self, step: Step) {
         match step {
             Step::Hello {
                 slot,
                 realm,
                 features,
-            } => self.send(slot, |_| hello(realm, features)).await,
+            } => self.send(slot, |_| hello(realm, features)),
             Step::Subscribe {
                 slot,
                 topic,
                 policy,
                 get_retained,
-            } => {
-                self.send(slot, |c| {
-                    let mut options = match_option(policy);
-                    if get_retained {
-                        options.insert("get_retained", true);
-                    }
-                    Message::Subscribe(Subscribe {
-                        request: c.request(MessageType::Subscribe),
-                        options,
-                        topic: Str::from(topic),
-                    })
+            } => self.send(slot, |c| {
+                let mut options = match_option(policy);
+                if get_retained {
+                    options.insert("get_retained", true);
+                }
+                Message::Subscribe(Subscribe {
+                    request: c.request(MessageType::Subscribe),
+                    options,
+                    topic: Str::from(topic),
                 })
-                .await
-            }
-            Step::Unsubscribe { slot, pick } => {
-                self.send(slot, |c| {
-                    let subscription = choose(&c.subscriptions, pick, SubscriptionId::new);
-                    c.unsubscribing(subscription);
-                    Message::Unsubscribe(Unsubscribe {
-                        request: c.request(MessageType::Unsubscribe),
-                        subscription,
-                    })
+            }),
+            Step::Unsubscribe { slot, pick } => self.send(slot, |c| {
+                let subscription = choose(&c.subscriptions, pick, SubscriptionId::new);
+                c.unsubscribing(subscription);
+                Message::Unsubscribe(Unsubscribe {
+                    request: c.request(MessageType::Unsubscribe),
+                    subscription,
                 })
-                .await
-            }
+            }),
             Step::Publish { slot, topic, flags } => {
                 let other = self.session_in(usize::from(flags >> script::publish::SLOT_SHIFT));
-                self.send(slot, |c| publish(c, topic, flags, other)).await
+                self.send(slot, |c| publish(c, topic, flags, other))
             }
             Step::Register {
                 slot,
                 procedure,
                 policy,
                 invoke,
-            } => {
-                self.send(slot, |c| {
-                    let mut options = match_option(policy);
-                    if let Some(invoke) = invoke {
-                        options.insert("invoke", invoke);
-                    }
-                    Message::Register(Register {
-                        request: c.request(MessageType::Register),
-                        options,
-                        procedure: Str::from(procedure),
-                    })
+            } => self.send(slot, |c| {
+                let mut options = match_option(policy);
+                if let Some(invoke) = invoke {
+                    options.insert("invoke", invoke);
+                }
+                Message::Register(Register {
+                    request: c.request(MessageType::Register),
+                    options,
+                    procedure: Str::from(procedure),
                 })
-                .await
-            }
-            Step::Unregister { slot, pick } => {
-                self.send(slot, |c| {
-                    let registration = choose(&c.registrations, pick, RegistrationId::new);
-                    c.unregistering(registration);
-                    Message::Unregister(Unregister {
-                        request: c.request(MessageType::Unregister),
-                        registration,
-                    })
+            }),
+            Step::Unregister { slot, pick } => self.send(slot, |c| {
+                let registration = choose(&c.registrations, pick, RegistrationId::new);
+                c.unregistering(registration);
+                Message::Unregister(Unregister {
+                    request: c.request(MessageType::Unregister),
+                    registration,
                 })
-                .await
-            }
+            }),
             Step::Call {
                 slot,
                 procedure,
@@ -185,85 +142,69 @@ impl Harness {
                 if flags & (script::call::SAME_REQUEST | script::call::ANSWERED_REQUEST) != 0 {
                     // Which calls are in flight is known only once the
                     // answers queued so far are read.
-                    self.read(slot).await;
+                    self.read(slot);
                 }
-                self.send(slot, |c| call(c, procedure, flags)).await
+                self.send(slot, |c| call(c, procedure, flags))
             }
             Step::Yield {
                 slot,
                 pick,
                 progress,
-            } => {
-                self.send(slot, |c| {
-                    let request = invocation(c, pick, !progress);
-                    let options: Dict = if progress {
-                        [("progress", Value::Bool(true))].into_iter().collect()
-                    } else {
-                        Dict::new()
-                    };
-                    Message::Yield(Yield {
-                        request,
-                        options,
-                        payload: arguments(c.serializer, request.get()),
-                    })
+            } => self.send(slot, |c| {
+                let request = invocation(c, pick, !progress);
+                let options: Dict = if progress {
+                    [("progress", Value::Bool(true))].into_iter().collect()
+                } else {
+                    Dict::new()
+                };
+                Message::Yield(Yield {
+                    request,
+                    options,
+                    payload: arguments(c.serializer, request.get()),
                 })
-                .await
-            }
+            }),
             Step::Error {
                 slot,
                 pick,
                 wrong_type,
-            } => {
-                self.send(slot, |c| {
-                    let request = invocation(c, pick, true);
-                    let kind = if wrong_type {
-                        MessageType::Subscribe
-                    } else {
-                        MessageType::Invocation
-                    };
-                    Message::Error(Error {
-                        request_type: kind.code(),
-                        request,
-                        details: Dict::new(),
-                        error: Str::from("com.error.fuzzed"),
-                        payload: arguments(c.serializer, request.get()),
-                    })
+            } => self.send(slot, |c| {
+                let request = invocation(c, pick, true);
+                let kind = if wrong_type {
+                    MessageType::Subscribe
+                } else {
+                    MessageType::Invocation
+                };
+                Message::Error(Error {
+                    request_type: kind.code(),
+                    request,
+                    details: Dict::new(),
+                    error: Str::from("com.error.fuzzed"),
+                    payload: arguments(c.serializer, request.get()),
                 })
-                .await
-            }
-            Step::Cancel { slot, pick, mode } => {
-                self.send(slot, |c| {
-                    let request = choose(&c.calls(), pick, RequestId::new);
-                    let options: Dict =
-                        mode.map(|m| ("mode", Value::from(m))).into_iter().collect();
-                    Message::Cancel(Cancel { request, options })
+            }),
+            Step::Cancel { slot, pick, mode } => self.send(slot, |c| {
+                let request = choose(&c.calls(), pick, RequestId::new);
+                let options: Dict = mode.map(|m| ("mode", Value::from(m))).into_iter().collect();
+                Message::Cancel(Cancel { request, options })
+            }),
+            Step::Goodbye { slot } => self.send(slot, |_| {
+                Message::Goodbye(Goodbye {
+                    details: Dict::new(),
+                    reason: Str::from("wamp.close.close_realm"),
                 })
-                .await
-            }
-            Step::Goodbye { slot } => {
-                self.send(slot, |_| {
-                    Message::Goodbye(Goodbye {
-                        details: Dict::new(),
-                        reason: Str::from("wamp.close.close_realm"),
-                    })
+            }),
+            Step::Abort { slot } => self.send(slot, |_| {
+                Message::Abort(Abort {
+                    details: Dict::new(),
+                    reason: Str::from("com.fuzzed.abort"),
                 })
-                .await
-            }
-            Step::Abort { slot } => {
-                self.send(slot, |_| {
-                    Message::Abort(Abort {
-                        details: Dict::new(),
-                        reason: Str::from("com.fuzzed.abort"),
-                    })
-                })
-                .await
-            }
-            Step::Disconnect { slot } => self.hang_up(slot).await,
-            Step::Read { slot } => self.read(slot).await,
+            }),
+            Step::Disconnect { slot } => self.hang_up(slot),
+            Step::Read { slot } => self.read(slot),
             Step::Deliver { core } => {
-                self.deliver(core % self.cores.len());
+                self.sim.deliver(core % self.sim.cores().len());
             }
-            Step::Advance { by } => self.advance(by).await,
+            Step::Advance { by } => self.sim.advance(by),
             Step::Meta {
                 slot,
                 procedure,
@@ -271,14 +212,10 @@ impl Harness {
             } => {
                 let target_session = self.session_in(usize::from(target));
                 self.send(slot, |c| meta(c, procedure, target, target_session))
-                    .await
             }
         }
-        // Tasks the step spawned (call timers) start now, before time
-        // moves, as they would on a running core.
-        run_ready_tasks().await;
-        self.reap().await;
-        for core in &self.cores {
+        self.reap();
+        for core in self.sim.cores() {
             invariants::check_core(core);
         }
     }
@@ -287,8 +224,8 @@ impl Harness {
     /// hold, every call of a session still there must then have its
     /// answer; then every session leaves, and every table must be empty.
     /// Returns what the clients read.
-    pub(crate) async fn finish(mut self) -> Seen {
-        self.settle().await;
+    pub(crate) fn finish(mut self) -> Seen {
+        self.settle();
         for _ in 0..QUIET_ROUNDS {
             let mut answered = false;
             for slot in 0..SLOTS {
@@ -304,11 +241,10 @@ impl Harness {
                             options: Dict::new(),
                             payload: arguments(c.serializer, request.get()),
                         })
-                    })
-                    .await;
+                    });
                 }
             }
-            self.settle().await;
+            self.settle();
             if !answered {
                 break;
             }
@@ -323,21 +259,19 @@ impl Harness {
         }
         for slot in 0..SLOTS {
             if slot % 2 == 0 && self.slots[slot].is_some() {
-                self.run(Step::Goodbye { slot }).await;
+                self.run(Step::Goodbye { slot });
             }
-            self.hang_up(slot).await;
+            self.hang_up(slot);
         }
         // Timers that are left (call timeouts, join deadlines) run out.
-        self.advance(Duration::from_secs(3600)).await;
-        self.settle().await;
-        invariants::check_empty(&self.shared, &self.cores, &self.subscriptions);
-        for conn in &self.ended {
-            assert_eq!(
-                Rc::strong_count(conn),
-                1,
-                "a connection is still held after its session ended"
-            );
-        }
+        self.sim.advance(Duration::from_secs(3600));
+        self.settle();
+        invariants::check_empty(self.sim.shared(), self.sim.cores(), &self.subscriptions);
+        let held = self.sim.held_after_the_end();
+        assert!(
+            held.is_empty(),
+            "connections still held after their session ended: {held:?}"
+        );
         self.seen
     }
 
@@ -346,14 +280,14 @@ impl Harness {
     pub(crate) fn realms(&self) -> Vec<std::sync::Weak<crate::realm::Realm>> {
         REALMS
             .iter()
-            .filter_map(|name| self.shared.realms.get(name))
+            .filter_map(|name| self.sim.shared().realms.get(name))
             .map(|realm| Arc::downgrade(&realm))
             .collect()
     }
 
     /// Sends a message from the client in `slot` (connecting it first when
-    /// the slot is empty) and handles it as its transport does.
-    async fn send(&mut self, slot: usize, make: impl FnOnce(&mut Client) -> Message) {
+    /// the slot is empty).
+    fn send(&mut self, slot: usize, make: impl FnOnce(&mut Client) -> Message) {
         if self.slots[slot].is_none() {
             self.connect(slot);
         }
@@ -361,126 +295,67 @@ impl Harness {
             return;
         };
         let message = make(&mut c.client);
-        let mut frame = BytesMut::new();
-        let encoded = codec::encode(c.client.serializer, &message, &mut frame);
-        assert!(
-            encoded.is_ok(),
-            "the harness made a message it cannot encode: {message:?}"
-        );
-        let mut flow = c.driver.on_message(frame.freeze());
-        if flow == Flow::Continue {
-            flow = c.driver.settle().await;
-        }
-        if flow != Flow::Continue {
-            self.hang_up(slot).await;
-        }
+        self.sim.send(c.id, message);
     }
 
     /// A new connection in `slot`, on core `slot % cores`.
     fn connect(&mut self, slot: usize) {
-        let Some(core) = self.cores.get(slot % self.cores.len()).cloned() else {
-            return;
-        };
-        // The stream is never read nor written: the harness takes frames
-        // from the outbound queue. It only has to exist.
-        let Ok((stream, _peer)) = std::os::unix::net::UnixStream::pair() else {
-            return;
-        };
-        let Ok(stream) = stream
-            .set_nonblocking(true)
-            .and_then(|()| tokio::net::UnixStream::from_std(stream))
-        else {
-            return;
-        };
-        let conn = Connection::new(Stream::Unix(stream), Peer::Unix, &core);
         let serializer = Serializer::ALL[self.made % Serializer::ALL.len()];
         self.made += 1;
-        let wire = Wire {
-            serializer,
-            framing: Framing::RawSocket,
-            batched: false,
-            compression: Compression::Off,
-        };
-        let driver = SessionDriver::new(core, conn.clone(), wire, self.auth.clone());
+        let id = self.sim.connect(slot, serializer);
         self.slots[slot] = Some(Connected {
-            conn,
-            driver,
+            id,
             client: Client::new(slot, serializer),
         });
     }
 
     /// The connection in `slot` ends, as when its reader stops: the session
     /// leaves and the client reads what was queued before the end.
-    async fn hang_up(&mut self, slot: usize) {
-        let Some(mut c) = self.slots[slot].take() else {
+    fn hang_up(&mut self, slot: usize) {
+        let Some(c) = &self.slots[slot] else {
             return;
         };
-        c.driver.on_close();
-        c.conn.outbound.close();
-        c.client.read(drain(&c.conn).await);
+        self.sim.hang_up(c.id);
+        self.read(slot);
+        let Some(c) = self.slots[slot].take() else {
+            return;
+        };
         self.subscriptions.extend(c.client.subscribed());
         for (name, n) in c.client.seen {
             *self.seen.entry(name).or_default() += n;
         }
-        self.ended.push(c.conn);
     }
 
     /// The client in `slot` reads everything queued for it.
-    async fn read(&mut self, slot: usize) {
+    fn read(&mut self, slot: usize) {
         if let Some(c) = &mut self.slots[slot] {
-            let bytes = drain(&c.conn).await;
-            c.client.read(bytes);
+            self.sim.read(c.id);
+            while let Some(message) = self.sim.take(c.id) {
+                c.client.on_message(message);
+            }
         }
     }
 
-    /// Ends the sessions whose connection is closing (a GOODBYE or kill
-    /// was sent, or the slow-consumer policy or a deadline cut it).
-    async fn reap(&mut self) {
+    /// Ends the slots whose connection the router closed (a GOODBYE or
+    /// kill was sent, or the slow-consumer policy or a deadline cut it).
+    fn reap(&mut self) {
         for slot in 0..SLOTS {
-            let closing = self.slots[slot]
+            let closed = self.slots[slot]
                 .as_ref()
-                .is_some_and(|c| c.conn.outbound.is_closing());
-            if closing {
-                self.hang_up(slot).await;
+                .is_some_and(|c| !self.sim.is_open(c.id));
+            if closed {
+                self.hang_up(slot);
             }
         }
     }
 
-    /// Core `core` handles its mail; returns how many it had.
-    /// Moves the paused clock by `by`, serves every core's timers that ran
-    /// out (as each core's timer task would) and lets other tasks run.
-    async fn advance(&self, by: Duration) {
-        tokio::time::advance(by).await;
-        for core in &self.cores {
-            crate::runtime::expire_timers(core);
+    /// Lets the router go quiet, every client reading.
+    fn settle(&mut self) {
+        self.sim.drive();
+        for slot in 0..SLOTS {
+            self.read(slot);
         }
-        run_ready_tasks().await;
-    }
-
-    fn deliver(&self, core: usize) -> usize {
-        let Some(core) = self.cores.get(core) else {
-            return 0;
-        };
-        let delivered = RefCell::new(0);
-        self.shared.mailboxes.drain(core.id, |mail| {
-            *delivered.borrow_mut() += 1;
-            crate::runtime::handle_mail(core, mail);
-        });
-        delivered.into_inner()
-    }
-
-    /// Delivers mail and reads every queue until no mail is left.
-    async fn settle(&mut self) {
-        for _ in 0..QUIET_ROUNDS {
-            let delivered: usize = (0..self.cores.len()).map(|core| self.deliver(core)).sum();
-            for slot in 0..SLOTS {
-                self.read(slot).await;
-            }
-            self.reap().await;
-            if delivered == 0 {
-                return;
-            }
-        }
+        self.reap();
     }
 
     /// The session id of the client in `slot`, once it joined.
@@ -491,71 +366,20 @@ impl Harness {
     }
 }
 
-/// Takes every frame queued on `conn`.
-async fn drain(conn: &Connection) -> Bytes {
-    let mut batches = Vec::new();
-    while conn.outbound.queued_bytes() > 0 {
-        match conn.outbound.next_batch().await {
-            Some(batch) => batches.extend(batch),
-            None => break,
-        }
-    }
-    concat(&batches)
-}
-
-/// Lets the core's other tasks (timers) run what they can.
-async fn run_ready_tasks() {
-    for _ in 0..4 {
-        tokio::task::yield_now().await;
-    }
-}
-
 /// The realms: `realm1` allows everything but `com.deny`; `restricted`
 /// allows publishing and subscribing under `com.a` only.
 fn realms() -> Vec<RealmConfig> {
-    let permission = |uri: &str, match_policy, allow| Permission {
-        uri: uri.to_owned(),
-        match_policy,
-        allow,
-        disclose: Disclose::default(),
-        cache: true,
-    };
-    let all = Allow {
-        publish: true,
-        subscribe: true,
-        call: true,
-        register: true,
-        list: None,
-    };
-    let pubsub = Allow {
-        publish: true,
-        subscribe: true,
-        ..Allow::default()
-    };
-    let role = |permissions| RoleConfig {
-        name: "anonymous".into(),
-        permissions,
-        authorizer: None,
-        create: false,
-    };
-    let realm = |name: &str, permissions| RealmConfig {
-        name: name.to_owned(),
-        roles: vec![role(permissions)],
-        uri_check: UriCheck::Loose,
-        event_history: Vec::new(),
-        enable_meta_api: true,
-    };
     vec![
-        realm(
+        anonymous_realm(
             REALMS[0],
             vec![
-                permission("", MatchPolicy::Prefix, all),
+                permission("", MatchPolicy::Prefix, everything()),
                 permission("com.deny", MatchPolicy::Exact, Allow::default()),
             ],
         ),
-        realm(
+        anonymous_realm(
             REALMS[1],
-            vec![permission("com.a", MatchPolicy::Prefix, pubsub)],
+            vec![permission("com.a", MatchPolicy::Prefix, pubsub())],
         ),
     ]
 }

@@ -12,17 +12,18 @@
 //!   the core's figures, session ids; and no connection is still held;
 //! - once the router is gone, so are its realms (no reference cycle).
 //!
-//! The input format is in [`script`]: hand-written rather than `arbitrary`
-//! derived, so that seeds can be written by hand (`seeds` in the tests) and
-//! stay valid across crate versions. The `cargo fuzz` target
+//! The router is a simulated one ([`crate::sim`]). The input format is in
+//! [`script`]: hand-written rather than `arbitrary` derived, so that seeds
+//! can be written by hand (`seeds` in the tests) and stay valid across
+//! crate versions. The `cargo fuzz` target
 //! `fuzz/fuzz_targets/router_core.rs` calls [`router_core`]; the tests below
 //! run the seeds and random scripts on every `cargo test`.
 
 mod client;
 mod harness;
-mod invariants;
 mod script;
 
+use crate::sim::invariants;
 use harness::Harness;
 use script::Script;
 
@@ -36,25 +37,12 @@ pub fn router_core(data: &[u8]) {
 /// paths a script took).
 fn run(data: &[u8]) -> client::Seen {
     let (setup, script) = Script::new(data);
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .start_paused(true)
-        .build()
-    else {
-        return client::Seen::new();
-    };
-    let local = tokio::task::LocalSet::new();
-    let (seen, realms) = local.block_on(&runtime, async move {
-        let mut harness = Harness::new(setup);
-        for step in script {
-            harness.run(step).await;
-        }
-        let realms = harness.realms();
-        (harness.finish().await, realms)
-    });
-    drop(local);
-    drop(runtime);
+    let mut harness = Harness::new(setup);
+    for step in script {
+        harness.run(step);
+    }
+    let realms = harness.realms();
+    let seen = harness.finish();
     invariants::check_freed(&realms);
     seen
 }

@@ -87,7 +87,7 @@ pub(crate) fn start(
             "transport listening"
         );
     }
-    let realms = Realms::new(&config.realms);
+    let realms = Realms::new(&config.realms, crate::seed::Seeds::Os);
     let io = if uring { "io_uring" } else { "epoll" };
     let shared = Arc::new(Shared::new(realms, cores, config.flow, config.limits, io));
     let pins = core_affinity::get_core_ids().unwrap_or_default();

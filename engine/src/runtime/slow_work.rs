@@ -13,6 +13,10 @@ use tokio::sync::Semaphore;
 #[derive(Debug)]
 pub(crate) struct SlowWork {
     turns: Arc<Semaphore>,
+    /// Jobs asked for and not answered yet: a simulation waits for them,
+    /// since their threads run outside its clock.
+    #[cfg(any(test, feature = "fuzzing"))]
+    unanswered: std::sync::atomic::AtomicUsize,
 }
 
 impl SlowWork {
@@ -20,7 +24,15 @@ impl SlowWork {
     pub(crate) fn new(threads: usize) -> Self {
         Self {
             turns: Arc::new(Semaphore::new(threads.max(1))),
+            #[cfg(any(test, feature = "fuzzing"))]
+            unanswered: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// Whether every job asked for was answered.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn is_idle(&self) -> bool {
+        self.unanswered.load(std::sync::atomic::Ordering::Acquire) == 0
     }
 
     /// Runs `work` off the core once a turn is free, and waits for it; `None`
@@ -30,6 +42,8 @@ impl SlowWork {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
+        #[cfg(any(test, feature = "fuzzing"))]
+        let _unanswered = Unanswered::count(&self.unanswered);
         let turn = self.turns.clone().acquire_owned().await.ok()?;
         tokio::task::spawn_blocking(move || {
             let done = work();
@@ -38,6 +52,25 @@ impl SlowWork {
         })
         .await
         .ok()
+    }
+}
+
+/// Counts a job as unanswered while it lives.
+#[cfg(any(test, feature = "fuzzing"))]
+struct Unanswered<'a>(&'a std::sync::atomic::AtomicUsize);
+
+#[cfg(any(test, feature = "fuzzing"))]
+impl<'a> Unanswered<'a> {
+    fn count(jobs: &'a std::sync::atomic::AtomicUsize) -> Self {
+        jobs.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Self(jobs)
+    }
+}
+
+#[cfg(any(test, feature = "fuzzing"))]
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 

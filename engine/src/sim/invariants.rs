@@ -6,7 +6,6 @@ use std::rc::Rc;
 
 use ringbar_protocol::id::SubscriptionId;
 
-use super::script::REALMS;
 use crate::core::{Core, Shared};
 
 /// After every step: a core's tables agree with each other.
@@ -78,8 +77,8 @@ pub(crate) fn check_empty(
         0,
         "session ids not released after every session left"
     );
-    for name in REALMS {
-        let Some(realm) = shared.realms.get(name) else {
+    for name in shared.realms.names() {
+        let Some(realm) = shared.realms.get(&name) else {
             continue;
         };
         assert!(
@@ -115,7 +114,7 @@ pub(crate) fn check_freed(realms: &[std::sync::Weak<crate::realm::Realm>]) {
     }
 }
 
-// Failing loudly is this harness's job: the fuzzer and the tests catch it.
+// Failing loudly is a test harness's job: the fuzzer and the tests catch it.
 #[allow(clippy::panic)]
 fn panic_freed(name: &str) -> ! {
     panic!("realm {name} outlived the router (a reference cycle keeps it)")
@@ -133,7 +132,7 @@ mod tests {
 
     fn core() -> (Arc<Shared>, Rc<Core>) {
         let shared = Arc::new(Shared::new(
-            Realms::new(&[]),
+            Realms::new(&[], crate::seed::Seeds::Os),
             1,
             FlowControl::default(),
             Limits::default(),
