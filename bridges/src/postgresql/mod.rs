@@ -311,7 +311,9 @@ async fn perform(
     caller: &mut Caller,
 ) -> Result<(), Failure> {
     loop {
-        caller.perform(session, shared.figures).await?;
+        caller
+            .perform(session, shared.figures, shared.worker)
+            .await?;
         tokio::select! {
             // Nothing is registered or subscribed: only the session's end
             // comes this way.
