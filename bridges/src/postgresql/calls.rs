@@ -17,6 +17,8 @@
 
 use ringbar_client::{Dict, Error, Session, Value};
 
+use tokio_postgres_rustls::MakeRustlsConnect;
+
 use super::config::Database;
 use super::database::{self, Listener};
 use super::json;
@@ -79,8 +81,11 @@ struct Outcome {
 
 impl Caller {
     /// Connects, LISTENs and takes the claimer's lock.
-    pub(crate) async fn connect(database: &Database) -> Result<Self, tokio_postgres::Error> {
-        let listener = Listener::connect(database, CHANNEL).await?;
+    pub(crate) async fn connect(
+        database: &Database,
+        tls: &MakeRustlsConnect,
+    ) -> Result<Self, tokio_postgres::Error> {
+        let listener = Listener::connect(database, tls, CHANNEL).await?;
         // No other live backend has this PID: the lock is always free.
         listener
             .client

@@ -370,8 +370,16 @@ fn postgresql_bridge_errors_name_their_path() {
             "workers[1].database.port: 70000 is not a port (1-65535)",
         ),
         (
-            json!({"database": {"sslmode": "require"}}),
-            "workers[1].database.sslmode: \"require\" is not supported yet",
+            json!({"database": {"sslmode": "verify-full"}}),
+            "workers[1].database.sslrootcert: verify-ca and verify-full check the server's certificate against a CA",
+        ),
+        (
+            json!({"database": {"sslmode": "verify-ca", "sslrootcert": "missing-ca.pem"}}),
+            "workers[1].database.sslrootcert: TLS: CA file",
+        ),
+        (
+            json!({"database": {"sslmode": "verify"}}),
+            "workers[1].database.sslmode: \"verify\" is not an sslmode",
         ),
         (
             json!({"database": {"password": null, "password_env": "RINGBAR_SURELY_UNSET_VARIABLE"}}),
