@@ -21,6 +21,7 @@ from autobahn.wamp.types import PublishOptions
 from conftest import (
     ANSI, FEATURE_CORES, IO_BACKENDS, RINGBAR_BIN, ROUTER_KIND, RouterProcess, RouterSetting,
 )
+from authconfig import started_router
 from conftest import _finish, _start_or_fail, router_config
 from postgres import postgres  # noqa: F401  (the fixture)
 from wampclient import close_all, connect, subscribe
@@ -39,14 +40,14 @@ EVENTS_PER_BATCH = 4000
 class BridgeNode:
     """A ringbar node that is only a PostgreSQL bridge, joined to `router` by URL."""
 
-    def __init__(self, router, postgres, **work):  # noqa: F811
+    def __init__(self, router, postgres, credentials=None, **work):  # noqa: F811
         self.dir = Path(tempfile.mkdtemp(prefix="interop-pgbridge-"))
         config = {
             "version": 2,
             "workers": [{
                 "type": "postgresql-bridge",
                 "id": "pg1",
-                "router": {"realm": "realm1", "url": router.ws_url},
+                "router": {"realm": "realm1", "url": router.ws_url, **(credentials or {})},
                 "database": {**postgres.database_config(DB), "connect_timeout_ms": 2000},
                 **(work or {"publisher": True}),
             }],
@@ -217,6 +218,49 @@ def test_a_call_running_when_the_node_is_killed_fails_and_is_not_performed_again
         assert "marked failed (ringbar.error.bridge_lost)" in node.log(), node.log()
     finally:
         node.stop()
+
+
+def test_the_bridge_joins_a_remote_router_with_wampcra(postgres):  # noqa: F811
+    auth = {
+        "anonymous": {"type": "static", "role": "anonymous"},
+        "wampcra": {"type": "static", "users": {
+            "pgbridge": {"secret": "s3cret", "role": "backend"},
+            "salty": {"secret": "pepper", "role": "user", "salt": "salt123",
+                      "iterations": 100, "keylen": 32},
+        }},
+    }
+    roles = ["anonymous", "backend", "user"]
+    realm = {"name": "realm1", "roles": [
+        {"name": role, "permissions": [{"uri": "", "match": "prefix", "allow": {
+            "call": True, "register": True, "publish": True, "subscribe": True}}]}
+        for role in roles]}
+    postgres.create_database(DB)
+    with started_router(RouterSetting(FEATURE_CORES, IO_BACKENDS[0]), auth, [realm]) as router:
+        for authid, secret, role in [("pgbridge", "s3cret", "backend"), ("salty", "pepper", "user")]:
+            node = BridgeNode(router, postgres, {"authid": authid, "secret": secret},
+                              publisher=True).start()
+            try:
+                node.wait_log(f"joined realm realm1 on {router.ws_url}")
+                assert f"role {role})" in node.log(), node.log()
+
+                async def body():
+                    subscriber = await connect(router, "ws", "json")
+                    _, inbox = await subscribe(subscriber, TOPIC)
+                    postgres.sql(f"SELECT ringbar.publish('{TOPIC}', '[\"{authid}\"]')", DB)
+                    await inbox.wait_count(1, timeout=T)
+                    assert inbox.events[0][0] == [authid]
+                    await close_all([subscriber])
+
+                asyncio.run(asyncio.wait_for(body(), T))
+            finally:
+                node.stop()
+        wrong = BridgeNode(router, postgres, {"authid": "pgbridge", "secret": "wrong"},
+                           publisher=True).start()
+        try:
+            wrong.wait_log("cannot work with realm realm1")
+            assert "joined realm" not in wrong.log()
+        finally:
+            wrong.stop()
 
 
 def test_bad_credentials_are_logged_and_the_router_keeps_working(postgres):  # noqa: F811
