@@ -54,6 +54,7 @@ const LOST: &str = "WITH lost AS ( \
          done_at = now() \
        WHERE c.state = 'running' AND (c.claimed_by IS NULL OR c.claimed_by = pg_backend_pid() \
          OR NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' \
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
            AND l.objsubid = 2 AND l.classid = $1::integer::oid AND l.objid = c.claimed_by::oid)) \
        RETURNING c.id) \
      SELECT pg_notify('ringbar_call_done', id::text) FROM lost";
