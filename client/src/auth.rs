@@ -1,11 +1,12 @@
 //! How a session proves who it is: WAMP-cryptosign with an Ed25519 key,
-//! WAMP-ticket with a secret, or nothing (anonymous).
+//! WAMP-CRA or WAMP-ticket with a secret, or nothing (anonymous).
 
 use ed25519_dalek::{Signer, SigningKey};
 use ringbar_protocol::value::{Dict, Value};
 
 use crate::error::Error;
 use crate::router_key::{RouterChallenge, TLS_EXPORTER, xor};
+use crate::wampcra;
 
 /// The credentials a session joins with.
 #[derive(Clone)]
@@ -29,6 +30,15 @@ pub enum Credentials {
         /// The ticket (a password, a token).
         ticket: String,
     },
+    /// WAMP-CRA: the secret never travels; the router's challenge is
+    /// signed with it (HMAC-SHA256, salted with PBKDF2 when the router
+    /// says so).
+    WampCra {
+        /// The authid.
+        authid: String,
+        /// The shared secret.
+        secret: String,
+    },
 }
 
 impl std::fmt::Debug for Credentials {
@@ -37,6 +47,7 @@ impl std::fmt::Debug for Credentials {
             Credentials::Anonymous => f.write_str("Anonymous"),
             Credentials::Cryptosign { authid, .. } => write!(f, "Cryptosign({authid:?})"),
             Credentials::Ticket { authid, .. } => write!(f, "Ticket({authid:?})"),
+            Credentials::WampCra { authid, .. } => write!(f, "WampCra({authid:?})"),
         }
     }
 }
@@ -61,6 +72,7 @@ impl Credentials {
                 ("cryptosign", authid.clone())
             }
             Credentials::Ticket { authid, .. } => ("ticket", Some(authid.clone())),
+            Credentials::WampCra { authid, .. } => ("wampcra", Some(authid.clone())),
         };
         details.insert("authmethods", Value::List(vec![Value::from(method)]));
         if let Some(authid) = authid {
@@ -115,6 +127,9 @@ impl Credentials {
                 ))
             }
             Credentials::Ticket { ticket, .. } if authmethod == "ticket" => Ok(ticket.clone()),
+            Credentials::WampCra { secret, .. } if authmethod == "wampcra" => {
+                wampcra::signature(secret, extra)
+            }
             _ => Err(Error::Protocol(format!(
                 "the router challenged with '{authmethod}', which these credentials ({self:?}) cannot answer"
             ))),

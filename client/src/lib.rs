@@ -25,6 +25,7 @@ mod router_key;
 mod session;
 mod tls;
 mod url;
+mod wampcra;
 mod websocket;
 
 pub use auth::Credentials;

@@ -20,6 +20,7 @@ const CHANNEL_BINDING_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
 /// system's roots, or the CAs of PEM files (a private CA).
 #[derive(Clone)]
 pub struct TlsRoots {
+    roots: Arc<rustls::RootCertStore>,
     config: Arc<rustls::ClientConfig>,
 }
 
@@ -76,14 +77,22 @@ impl TlsRoots {
         Self::with_roots(roots)
     }
 
+    /// The certificates themselves, for other TLS clients of the same
+    /// CAs (the PostgreSQL bridge's `sslrootcert`).
+    pub fn root_store(&self) -> Arc<rustls::RootCertStore> {
+        Arc::clone(&self.roots)
+    }
+
     fn with_roots(roots: rustls::RootCertStore) -> Result<Self, Error> {
+        let roots = Arc::new(roots);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| tls_error(e.to_string()))?
-            .with_root_certificates(roots)
+            .with_root_certificates(Arc::clone(&roots))
             .with_no_client_auth();
         Ok(Self {
+            roots,
             config: Arc::new(config),
         })
     }

@@ -3,7 +3,9 @@
 //! activation code, `ringbar pair` (wrong code, wrong password, right),
 //! the node configured as a router and serving a WAMP client, then the
 //! service stopped (the node keeps routing) and restarted (the node
-//! reconnects), and the node restarted (still paired, no new code).
+//! reconnects), and the node restarted (still paired, no new code). The
+//! owner hands the node a config with a PostgreSQL bridge beside the
+//! router, and the node says it is both (issue 15, §5).
 
 // Test code: a panic is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -245,11 +247,15 @@ fn manage(url: &str, node_key: &str, node: &Running) {
         );
         node.wait_for("New configuration from the management service cached");
         node.wait_for("Reconfiguring: stopping the router to start the node again");
-        // back to realm1 for the rest of the test
+        // back to realm1 for the rest of the test, now with a PostgreSQL
+        // bridge beside the router (its database need not be there)
         alice
             .call(
                 &api("set_node_config"),
-                vec![Value::from(node_key), Value::from(config)],
+                vec![
+                    Value::from(node_key),
+                    Value::from(with_postgresql_bridge(&config)),
+                ],
                 Dict::new(),
             )
             .await
@@ -257,6 +263,8 @@ fn manage(url: &str, node_key: &str, node: &Running) {
         node.wait_for_nth("New configuration from the management service cached", 2);
         node.wait_for_nth("Reconfiguring: ", 2);
         node.wait_for_nth("Instance started.", 3);
+        node.wait_for("Configured as PostgreSQL bridge.");
+        node.wait_for_nth("Configured as router.", 3);
         // the node's periodic reports reach its owner as events
         let event = tokio::time::timeout(WAIT, alice.next())
             .await
@@ -300,6 +308,23 @@ fn manage(url: &str, node_key: &str, node: &Running) {
         );
         bob.leave().await.unwrap();
     });
+}
+
+/// `config` (a node config's text) with a `postgresql-bridge` worker
+/// joined to the node's own router.
+fn with_postgresql_bridge(config: &str) -> String {
+    let mut config: serde_json::Value = serde_json::from_str(config).unwrap();
+    config["workers"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "type": "postgresql-bridge", "id": "pg1",
+            "router": {"realm": "realm1"},
+            "database": {"host": "127.0.0.1", "port": free_port(), "dbname": "app",
+                         "user": "app", "password": "app", "connect_timeout_ms": 1000},
+            "publisher": true
+        }));
+    config.to_string()
 }
 
 /// alice unpairs her node.
@@ -455,6 +480,7 @@ fn getting_started_pairs_a_node_that_then_routes_and_survives_restarts() {
     assert!(run(&["stop", node_arg]).status.success());
     drop(first);
     let second = Running::start("the restarted node", &["start", node_arg, "--cores", "1"]);
+    second.wait_for("Configured as PostgreSQL bridge.");
     second.wait_for("Configured as router.");
     second.wait_for("Instance started.");
     second.wait_for(&format!("Connected to management service at {url}."));

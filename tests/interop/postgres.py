@@ -48,6 +48,23 @@ class Postgres:
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
+    def enable_tls(self, issued):
+        """Turns TLS on with the certificate and key of `issued` (a tlscerts.Issued), which
+        move into the cluster's directory: the server must own its key."""
+        paths = []
+        for source in (issued.cert_path, issued.key_path):
+            path = Path(self.dir) / source.name
+            shutil.copyfile(source, path)
+            os.chmod(path, 0o600)
+            if os.getuid() == 0:
+                shutil.chown(path, "postgres")
+            paths.append(path)
+        for setting, value in [("ssl_cert_file", paths[0]), ("ssl_key_file", paths[1]),
+                               ("ssl", "on")]:
+            self.sql(f"ALTER SYSTEM SET {setting} = '{value}'", "postgres")
+        self.sql("SELECT pg_reload_conf()", "postgres")
+        self.wait_for("SHOW ssl", "on", "postgres")
+
     def database_config(self, dbname):
         """The `database` object of a postgresql-bridge worker for `dbname`."""
         return {

@@ -8,6 +8,7 @@ The router is not under test here (the bridge is a client of it): one I/O backen
 enough."""
 
 import asyncio
+import json
 import subprocess
 import tempfile
 import time
@@ -60,7 +61,13 @@ CREATE FUNCTION api.over(a integer) RETURNS integer LANGUAGE sql AS 'SELECT a';
 CREATE FUNCTION api.over(a text) RETURNS text LANGUAGE sql AS 'SELECT a';
 CREATE TABLE sensor_events (topic text, args jsonb, kwargs jsonb, publisher jsonb);
 CREATE FUNCTION public.on_sensor(topic text, args jsonb, kwargs jsonb, details jsonb) RETURNS void
-    LANGUAGE sql AS 'INSERT INTO sensor_events VALUES (topic, args, kwargs, details -> ''publisher'')';
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF args ->> 0 = 'poison' THEN
+        RAISE EXCEPTION 'poisoned event' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO sensor_events VALUES (topic, args, kwargs, details -> 'publisher');
+END $$;
 """
 
 
@@ -275,6 +282,35 @@ def test_a_subscription_fills_a_table(node, postgres):  # noqa: F811
     run(body())
 
 
+def bridge_status(node):
+    status = subprocess.run([RINGBAR_BIN, "status", str(node.dir), "--json"],
+                            capture_output=True, text=True, check=True).stdout
+    return json.loads(status)["bridges"][0]
+
+
+def test_an_event_its_function_refuses_is_dropped_alone(node, postgres):  # noqa: F811
+    async def body():
+        publisher = await connect(node, "rs", "json")
+        deadline = time.monotonic() + T
+        while postgres.sql("SELECT count(*) FROM sensor_events", DB) == "0":
+            assert time.monotonic() < deadline, "no event reached the table"
+            publisher.publish("com.example.sensor.probe", 0)
+            await asyncio.sleep(0.2)
+        postgres.sql("DELETE FROM sensor_events", DB)
+        dropped = bridge_status(node)["dropped_failed"]
+        # one burst: the poisoned events share batches with good ones
+        for i in range(300):
+            publisher.publish("com.example.sensor.t2", "poison" if i % 100 == 50 else i)
+        postgres.wait_for("SELECT count(*) FROM sensor_events", "297", DB, T)
+        await asyncio.sleep(0.5)
+        assert postgres.sql("SELECT count(*) FROM sensor_events", DB) == "297"
+        assert bridge_status(node)["dropped_failed"] == dropped + 3
+        await close_all([publisher])
+
+    run(body())
+    assert "a subscription function failed (poisoned event (SQLSTATE 22023))" in node.log()
+
+
 def test_sql_calls_an_autobahn_callee(node, postgres):  # noqa: F811
     async def body():
         callee = await connect(node, "rs", "cbor")
@@ -309,6 +345,6 @@ def test_the_printed_schema_installs_and_installs_again(postgres):  # noqa: F811
     name = postgres.create_database("printed_schema")
     for _ in range(2):
         postgres.sql(schema, name)
-    assert postgres.sql("SELECT max(version) FROM ringbar.migrations", name) == "2"
+    assert postgres.sql("SELECT max(version) FROM ringbar.migrations", name) == "3"
     postgres.sql("BEGIN; SELECT ringbar.publish('com.example.x'); COMMIT;", name)
     assert postgres.sql("SELECT count(*) FROM ringbar.outbox WHERE seq IS NOT NULL", name) == "1"

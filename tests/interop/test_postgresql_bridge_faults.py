@@ -1,8 +1,9 @@
 """Faults of the PostgreSQL bridge: PostgreSQL restarted while the bridge publishes, and the
 bridge's node SIGKILLed and restarted while it publishes. Every committed event reaches the
 subscriber, in commit order; a redelivery (the documented at-least-once case) carries the
-outbox id it had. The bridge runs in a node of its own, joined by URL to a router node
-that the subscriber stays connected to."""
+outbox id it had. A call SQL queued that was running when the node was killed is finished
+as failed (ringbar.error.bridge_lost), never performed twice. The bridge runs in a node of
+its own, joined by URL to a router node that the subscriber stays connected to."""
 
 import asyncio
 import json
@@ -20,6 +21,7 @@ from autobahn.wamp.types import PublishOptions
 from conftest import (
     ANSI, FEATURE_CORES, IO_BACKENDS, RINGBAR_BIN, ROUTER_KIND, RouterProcess, RouterSetting,
 )
+from authconfig import started_router
 from conftest import _finish, _start_or_fail, router_config
 from postgres import postgres  # noqa: F401  (the fixture)
 from wampclient import close_all, connect, subscribe
@@ -38,16 +40,16 @@ EVENTS_PER_BATCH = 4000
 class BridgeNode:
     """A ringbar node that is only a PostgreSQL bridge, joined to `router` by URL."""
 
-    def __init__(self, router, postgres):  # noqa: F811
+    def __init__(self, router, postgres, credentials=None, **work):  # noqa: F811
         self.dir = Path(tempfile.mkdtemp(prefix="interop-pgbridge-"))
         config = {
             "version": 2,
             "workers": [{
                 "type": "postgresql-bridge",
                 "id": "pg1",
-                "router": {"realm": "realm1", "url": router.ws_url},
+                "router": {"realm": "realm1", "url": router.ws_url, **(credentials or {})},
                 "database": {**postgres.database_config(DB), "connect_timeout_ms": 2000},
-                "publisher": True,
+                **(work or {"publisher": True}),
             }],
         }
         (self.dir / "config.json").write_text(json.dumps(config))
@@ -169,6 +171,96 @@ def test_bridge_node_killed_mid_stream_loses_no_committed_event(router, bridge, 
         bridge.start()
 
     stream_through(router, postgres, fault, "rs", "msgpack")
+
+
+def test_a_call_running_when_the_node_is_killed_fails_and_is_not_performed_again(
+        router, postgres):  # noqa: F811
+    postgres.create_database(DB)
+    node = BridgeNode(router, postgres, caller=True).start()
+    invoked = []
+
+    async def body():
+        callee = await connect(router, "rs", "json")
+
+        def hang(n):
+            invoked.append(n)
+            # never answered: the call runs until its caller goes
+            return asyncio.get_running_loop().create_future()
+
+        await callee.register(hang, "com.pg.hang")
+        node.wait_log("(caller) joined realm realm1")
+        listener = postgres.background(
+            "LISTEN ringbar_call_done;\nSELECT pg_sleep(8);\nSELECT 1;\n", DB)
+        call = postgres.sql("SELECT ringbar.call('com.pg.hang', '[1]')", DB)
+        await asyncio.to_thread(
+            postgres.wait_for, f"SELECT state FROM ringbar.calls WHERE id = {call}",
+            "running", DB, T)
+        assert invoked == [1]
+        node.kill()
+        node.start()
+        await asyncio.to_thread(
+            postgres.wait_for, f"SELECT state, error FROM ringbar.call_result({call})",
+            "failed|ringbar.error.bridge_lost", DB, T)
+        await asyncio.to_thread(node.wait_log, "(caller) joined realm realm1", 2)
+        # a later call is performed; the lost one never again
+        later = postgres.sql("SELECT ringbar.call('com.pg.hang', '[2]')", DB)
+        await asyncio.to_thread(
+            postgres.wait_for, f"SELECT state FROM ringbar.calls WHERE id = {later}",
+            "running", DB, T)
+        assert invoked == [1, 2]
+        await asyncio.to_thread(listener.wait, 15)
+        out = listener.stdout.read()
+        assert f'"ringbar_call_done" with payload "{call}"' in out, out
+        await close_all([callee])
+
+    try:
+        asyncio.run(asyncio.wait_for(body(), T * 4))
+        assert "marked failed (ringbar.error.bridge_lost)" in node.log(), node.log()
+    finally:
+        node.stop()
+
+
+def test_the_bridge_joins_a_remote_router_with_wampcra(postgres):  # noqa: F811
+    auth = {
+        "anonymous": {"type": "static", "role": "anonymous"},
+        "wampcra": {"type": "static", "users": {
+            "pgbridge": {"secret": "s3cret", "role": "backend"},
+            "salty": {"secret": "pepper", "role": "user", "salt": "salt123",
+                      "iterations": 100, "keylen": 32},
+        }},
+    }
+    roles = ["anonymous", "backend", "user"]
+    realm = {"name": "realm1", "roles": [
+        {"name": role, "permissions": [{"uri": "", "match": "prefix", "allow": {
+            "call": True, "register": True, "publish": True, "subscribe": True}}]}
+        for role in roles]}
+    postgres.create_database(DB)
+    with started_router(RouterSetting(FEATURE_CORES, IO_BACKENDS[0]), auth, [realm]) as router:
+        for authid, secret, role in [("pgbridge", "s3cret", "backend"), ("salty", "pepper", "user")]:
+            node = BridgeNode(router, postgres, {"authid": authid, "secret": secret},
+                              publisher=True).start()
+            try:
+                node.wait_log(f"joined realm realm1 on {router.ws_url}")
+                assert f"role {role})" in node.log(), node.log()
+
+                async def body():
+                    subscriber = await connect(router, "ws", "json")
+                    _, inbox = await subscribe(subscriber, TOPIC)
+                    postgres.sql(f"SELECT ringbar.publish('{TOPIC}', '[\"{authid}\"]')", DB)
+                    await inbox.wait_count(1, timeout=T)
+                    assert inbox.events[0][0] == [authid]
+                    await close_all([subscriber])
+
+                asyncio.run(asyncio.wait_for(body(), T))
+            finally:
+                node.stop()
+        wrong = BridgeNode(router, postgres, {"authid": "pgbridge", "secret": "wrong"},
+                           publisher=True).start()
+        try:
+            wrong.wait_log("cannot work with realm realm1")
+            assert "joined realm" not in wrong.log()
+        finally:
+            wrong.stop()
 
 
 def test_bad_credentials_are_logged_and_the_router_keeps_working(postgres):  # noqa: F811

@@ -6,8 +6,18 @@
 //! writes each result or error, and NOTIFYs `ringbar_call_done` with the
 //! call's id. A call whose router connection fails while it runs is
 //! marked `failed`: it may or may not have run, so it is not repeated.
+//!
+//! A bridge killed mid-call cannot mark its calls: each claim names the
+//! claimer's backend PID, which holds the advisory lock
+//! ([`CLAIMER_LOCK`], PID) as long as its connection lives. Before each
+//! claim, a caller finishes the `running` calls whose claimer holds no
+//! such lock any more (or whose PID is its own, a leftover of an earlier
+//! backend with that PID) as `failed` with [`BRIDGE_LOST`], never
+//! performing them again.
 
 use ringbar_client::{Dict, Error, Session, Value};
+
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::config::Database;
 use super::database::{self, Listener};
@@ -21,14 +31,33 @@ const CHANNEL: &str = "ringbar_calls";
 const BATCH_ROWS: i64 = 100;
 /// The error written for a call whose router connection failed.
 const ROUTER_LOST: &str = "ringbar.error.router_lost";
+/// The error written for a call whose bridge stopped while it ran.
+const BRIDGE_LOST: &str = "ringbar.error.bridge_lost";
+/// The args of [`BRIDGE_LOST`], as JSON.
+const BRIDGE_LOST_ARGS: &str = "[\"the bridge performing this call stopped before it finished: the call may or may not have run\"]";
+/// The first key of the advisory lock a claimer holds with its backend
+/// PID as the second ("rbcl"; two-key advisory locks are a space of
+/// their own beside the one-key locks of the outbox and migrations).
+const CLAIMER_LOCK: i32 = 1_919_050_604;
 /// The error written for a call whose arguments cannot be read.
 const INVALID_ARGUMENT: &str = "wamp.error.invalid_argument";
 
 /// Claims the next queued calls, oldest first.
-const CLAIM: &str = "UPDATE ringbar.calls SET state = 'running' \
+const CLAIM: &str = "UPDATE ringbar.calls SET state = 'running', claimed_by = pg_backend_pid() \
      WHERE id IN (SELECT id FROM ringbar.calls WHERE state = 'queued' \
                   ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
      RETURNING id, procedure, args::text, kwargs::text, timeout_ms";
+
+/// Finishes the calls of claimers that are gone and tells whoever waits.
+const LOST: &str = "WITH lost AS ( \
+       UPDATE ringbar.calls c SET state = 'failed', error = $2, error_args = $3::text::jsonb, \
+         done_at = now() \
+       WHERE c.state = 'running' AND (c.claimed_by IS NULL OR c.claimed_by = pg_backend_pid() \
+         OR NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' \
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+           AND l.objsubid = 2 AND l.classid = $1::integer::oid AND l.objid = c.claimed_by::oid)) \
+       RETURNING c.id) \
+     SELECT pg_notify('ringbar_call_done', id::text) FROM lost";
 
 /// Writes one call's outcome and tells whoever waits.
 const DONE: &str = "WITH done AS ( \
@@ -52,11 +81,21 @@ struct Outcome {
 }
 
 impl Caller {
-    /// Connects and LISTENs.
-    pub(crate) async fn connect(database: &Database) -> Result<Self, tokio_postgres::Error> {
-        Ok(Caller {
-            listener: Listener::connect(database, CHANNEL).await?,
-        })
+    /// Connects, LISTENs and takes the claimer's lock.
+    pub(crate) async fn connect(
+        database: &Database,
+        tls: &MakeRustlsConnect,
+    ) -> Result<Self, tokio_postgres::Error> {
+        let listener = Listener::connect(database, tls, CHANNEL).await?;
+        // No other live backend has this PID: the lock is always free.
+        listener
+            .client
+            .execute(
+                "SELECT pg_advisory_lock($1, pg_backend_pid())",
+                &[&CLAIMER_LOCK],
+            )
+            .await?;
+        Ok(Caller { listener })
     }
 
     /// Resolves when calls may be queued; an error when the connection
@@ -70,8 +109,24 @@ impl Caller {
         &mut self,
         session: &mut Session,
         figures: &Figures,
+        worker: &str,
     ) -> Result<(), Failure> {
         let database = |e: tokio_postgres::Error| Failure::Database(database::describe(&e));
+        let abandoned = self
+            .listener
+            .client
+            .query(LOST, &[&CLAIMER_LOCK, &BRIDGE_LOST, &BRIDGE_LOST_ARGS])
+            .await
+            .map_err(database)?;
+        figures
+            .call_errors
+            .fetch_add(abandoned.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        if !abandoned.is_empty() {
+            tracing::warn!(
+                "Bridge worker {worker}: {} calls were running in a bridge that stopped; they are marked failed ({BRIDGE_LOST}), not performed again.",
+                abandoned.len()
+            );
+        }
         loop {
             let mut rows = self
                 .listener

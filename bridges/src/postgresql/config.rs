@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use ringbar_client::TlsRoots;
+
 /// One `postgresql-bridge` worker's work.
 #[derive(Debug, Clone)]
 pub struct PostgresqlBridge {
@@ -43,9 +45,12 @@ pub struct Database {
     /// The password, read from `password`, `password_env` or
     /// `password_file`; `None` for none.
     pub password: Option<String>,
-    /// `sslmode`: `disable` or `prefer` (TLS to PostgreSQL is not built in
-    /// yet, so `prefer` connects in the clear).
+    /// `sslmode`: whether to use TLS and what to check.
     pub sslmode: SslMode,
+    /// `sslrootcert`: the CAs the server's certificate must chain to
+    /// (needed by `verify-ca` and `verify-full`; checked with any mode
+    /// when given, as libpq does).
+    pub sslrootcert: Option<TlsRoots>,
     /// `pool_size`: the most connections the bridge opens for calls and
     /// subscriptions (the publisher and the listener have one each beside).
     pub pool_size: usize,
@@ -53,13 +58,22 @@ pub struct Database {
     pub connect_timeout: Duration,
 }
 
-/// `database.sslmode`, as libpq spells it.
+/// `database.sslmode`, as libpq spells and means it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
     /// `disable`: never TLS.
     Disable,
-    /// `prefer`: TLS when offered (ringbar: not yet, so never).
+    /// `allow`: TLS when the server insists (ringbar: tried first, as
+    /// `prefer`; it connects whenever libpq would).
+    Allow,
+    /// `prefer`: TLS when the server offers it (the default).
     Prefer,
+    /// `require`: TLS or nothing; the certificate is not checked.
+    Require,
+    /// `verify-ca`: TLS with a certificate that chains to `sslrootcert`.
+    VerifyCa,
+    /// `verify-full`: as `verify-ca`, and the certificate names `host`.
+    VerifyFull,
 }
 
 /// One entry of `procedures`.

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, Client, NoTls, Notification};
+use tokio_postgres::{AsyncMessage, Client, Notification};
 
 use super::config::{Database, SslMode};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::tls;
 
 /// How many notifications may wait for the publisher; more are dropped
 /// (one waiting is enough to wake it).
@@ -29,7 +32,10 @@ pub(crate) fn config(database: &Database) -> tokio_postgres::Config {
         .keepalives_idle(Duration::from_secs(30))
         .ssl_mode(match database.sslmode {
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
-            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Allow | SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                tokio_postgres::config::SslMode::Require
+            }
         });
     if let Some(password) = &database.password {
         config.password(password);
@@ -38,10 +44,10 @@ pub(crate) fn config(database: &Database) -> tokio_postgres::Config {
 }
 
 /// A pool of at most `pool_size` connections, opened when first needed.
-pub(crate) fn pool(database: &Database) -> Result<Pool, String> {
+pub(crate) fn pool(database: &Database, tls: &MakeRustlsConnect) -> Result<Pool, String> {
     let manager = Manager::from_config(
         config(database),
-        NoTls,
+        tls.clone(),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -70,9 +76,10 @@ impl Listener {
     /// Connects and LISTENs on `channel`.
     pub(crate) async fn connect(
         database: &Database,
+        tls: &MakeRustlsConnect,
         channel: &str,
     ) -> Result<Self, tokio_postgres::Error> {
-        let (client, notifications) = connect(database).await?;
+        let (client, notifications) = connect(database, tls).await?;
         client.batch_execute(&format!("LISTEN {channel}")).await?;
         Ok(Listener {
             client,
@@ -98,8 +105,9 @@ impl Listener {
 /// receives (the channel closes when the connection ends).
 pub(crate) async fn connect(
     database: &Database,
+    tls: &MakeRustlsConnect,
 ) -> Result<(Client, mpsc::Receiver<Notification>), tokio_postgres::Error> {
-    let (client, mut connection) = config(database).connect(NoTls).await?;
+    let (client, mut connection) = config(database).connect(tls.clone()).await?;
     let (notify, notifications) = mpsc::channel(NOTIFICATIONS);
     tokio::spawn(async move {
         loop {
@@ -127,6 +135,10 @@ pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
         text.push_str(": ");
         text.push_str(&cause.to_string());
         source = cause.source();
+    }
+    if let Some(fix) = tls::certificate_hint(error) {
+        text.push_str(": ");
+        text.push_str(fix);
     }
     text
 }

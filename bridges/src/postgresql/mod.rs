@@ -26,6 +26,7 @@ mod procedures;
 mod schema;
 mod statement;
 mod subscriptions;
+mod tls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +34,7 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::Pool;
 use ringbar_client::{Backoff, Incoming, JoinOptions, Session};
 use tokio::sync::watch;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::Component;
 use crate::figures::{Figures, bump, drop_one};
@@ -72,6 +74,7 @@ struct Shared<'a> {
     component: &'a Component,
     bridge: &'a PostgresqlBridge,
     pool: &'a Pool,
+    tls: &'a MakeRustlsConnect,
     figures: &'a Arc<Figures>,
 }
 
@@ -84,8 +87,10 @@ pub(crate) async fn run(
     figures: Arc<Figures>,
     stop: watch::Receiver<bool>,
 ) {
-    let pool = match database::pool(&bridge.database) {
-        Ok(pool) => pool,
+    let (pool, tls) = match tls::connector(&bridge.database)
+        .and_then(|tls| Ok((database::pool(&bridge.database, &tls)?, tls)))
+    {
+        Ok(connections) => connections,
         Err(error) => {
             tracing::error!(
                 "Bridge worker {worker}: cannot set up connections to {} ({error}); it does not run.",
@@ -99,6 +104,7 @@ pub(crate) async fn run(
         component: &component,
         bridge: &bridge,
         pool: &pool,
+        tls: &tls,
         figures: &figures,
     };
     let subscriptions = (!bridge.subscriptions.is_empty()).then(|| {
@@ -179,7 +185,7 @@ async fn connected(
     let setup = async {
         // Each role migrates (under the lock, so once): neither may use
         // the schema before it is there.
-        let (mut client, _) = database::connect(&bridge.database).await?;
+        let (mut client, _) = database::connect(&bridge.database, shared.tls).await?;
         let applied = schema::migrate(&mut client).await?;
         drop(client);
         if !applied.is_empty() {
@@ -191,12 +197,12 @@ async fn connected(
         let work = match role {
             Role::Main(_) => {
                 let publisher = match bridge.publisher {
-                    true => Some(Publisher::connect(&bridge.database).await?),
+                    true => Some(Publisher::connect(&bridge.database, shared.tls).await?),
                     false => None,
                 };
                 Work::Main { publisher }
             }
-            Role::Caller => Work::Caller(Caller::connect(&bridge.database).await?),
+            Role::Caller => Work::Caller(Caller::connect(&bridge.database, shared.tls).await?),
         };
         Ok(work)
     };
@@ -311,7 +317,9 @@ async fn perform(
     caller: &mut Caller,
 ) -> Result<(), Failure> {
     loop {
-        caller.perform(session, shared.figures).await?;
+        caller
+            .perform(session, shared.figures, shared.worker)
+            .await?;
         tokio::select! {
             // Nothing is registered or subscribed: only the session's end
             // comes this way.

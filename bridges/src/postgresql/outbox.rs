@@ -14,6 +14,8 @@
 
 use ringbar_client::{Publication, Session, Value};
 
+use tokio_postgres_rustls::MakeRustlsConnect;
+
 use super::config::Database;
 use super::database::{self, Listener};
 use super::json;
@@ -47,9 +49,12 @@ pub(crate) struct Publisher {
 
 impl Publisher {
     /// Connects and LISTENs.
-    pub(crate) async fn connect(database: &Database) -> Result<Self, tokio_postgres::Error> {
+    pub(crate) async fn connect(
+        database: &Database,
+        tls: &MakeRustlsConnect,
+    ) -> Result<Self, tokio_postgres::Error> {
         Ok(Publisher {
-            listener: Listener::connect(database, CHANNEL).await?,
+            listener: Listener::connect(database, tls, CHANNEL).await?,
             publishing: false,
             reported_standby: false,
         })

@@ -20,9 +20,10 @@ CREATE TABLE IF NOT EXISTS ringbar.migrations (
 ";
 
 /// The migrations, in order: version `n` is `MIGRATIONS[n - 1]`.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("sql/0001_outbox.sql"),
     include_str!("sql/0002_calls.sql"),
+    include_str!("sql/0003_claims.sql"),
 ];
 
 /// The whole schema as one SQL script, as `ringbar sql schema` prints it.

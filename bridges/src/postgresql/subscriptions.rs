@@ -3,10 +3,14 @@
 //! details jsonb)`. Events wait in one bounded queue (a full queue drops
 //! and counts, so the session never waits on SQL); a task takes them in
 //! batches and runs each batch in one transaction, one statement per
-//! function over `jsonb_to_recordset`, in arrival order.
+//! function over `jsonb_to_recordset`, in arrival order. When a function
+//! raises, the batch is run again event by event (a savepoint each), so
+//! only the events it refuses are dropped (counted in `dropped_failed`,
+//! logged once per burst of failures).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use deadpool_postgres::Pool;
 use ringbar_client::{Dict, Event, Session, Value};
@@ -150,42 +154,88 @@ async fn write(
     let mut failing = false;
     while events.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let count = batch.len() as u64;
+        figures.queued.fetch_sub(count, Ordering::Relaxed);
+        let written = match transaction(&pool, &statements, &batch).await {
+            Ok(()) => Written::all(count),
+            // A function refused an event: the others must not go with it.
+            Err(Refused::Function(_)) => one_by_one(&pool, &statements, &batch).await,
+            Err(Refused::Database(error)) => Written::none(count, error),
+        };
         figures
-            .queued
-            .fetch_sub(count, std::sync::atomic::Ordering::Relaxed);
-        match transaction(&pool, &statements, &batch).await {
-            Ok(()) => {
-                figures
-                    .forwarded
-                    .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
-                if failing {
-                    failing = false;
-                    tracing::info!(
-                        "Bridge worker {worker}: subscription functions take events again."
-                    );
-                }
+            .forwarded
+            .fetch_add(written.landed, Ordering::Relaxed);
+        figures
+            .dropped_failed
+            .fetch_add(written.dropped, Ordering::Relaxed);
+        match written.error {
+            None if failing => {
+                failing = false;
+                tracing::info!("Bridge worker {worker}: subscription functions take events again.");
             }
-            Err(error) => {
-                figures
-                    .dropped_failed
-                    .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
-                if !failing {
-                    failing = true;
-                    tracing::warn!(
-                        "Bridge worker {worker}: a subscription function failed ({error}); its batch of {count} events is dropped."
-                    );
-                }
+            Some(error) if !failing => {
+                failing = true;
+                tracing::warn!(
+                    "Bridge worker {worker}: a subscription function failed ({error}); the events it refused are dropped and counted (dropped_failed) until one batch lands whole."
+                );
             }
+            _ => {}
         }
         batch.clear();
     }
 }
 
+/// What became of one batch.
+struct Written {
+    /// Events whose function ran and committed.
+    landed: u64,
+    /// Events dropped.
+    dropped: u64,
+    /// The first failure, if any.
+    error: Option<String>,
+}
+
+impl Written {
+    fn all(count: u64) -> Self {
+        Written {
+            landed: count,
+            dropped: 0,
+            error: None,
+        }
+    }
+
+    fn none(count: u64, error: String) -> Self {
+        Written {
+            landed: 0,
+            dropped: count,
+            error: Some(error),
+        }
+    }
+}
+
+/// Why a transaction did not commit.
+enum Refused {
+    /// A statement failed on the server (a function raised).
+    Function(String),
+    /// No connection, or it broke.
+    Database(String),
+}
+
+impl From<tokio_postgres::Error> for Refused {
+    fn from(error: tokio_postgres::Error) -> Self {
+        match error.as_db_error() {
+            Some(_) => Refused::Function(database::describe(&error)),
+            None => Refused::Database(database::describe(&error)),
+        }
+    }
+}
+
 /// One transaction: each function's events of `batch`, in order.
-async fn transaction(pool: &Pool, statements: &[String], batch: &[Queued]) -> Result<(), String> {
-    let mut client = pool.get().await.map_err(|e| database::describe_pool(&e))?;
-    let describe = |e: tokio_postgres::Error| database::describe(&e);
-    let transaction = client.transaction().await.map_err(describe)?;
+async fn transaction(pool: &Pool, statements: &[String], batch: &[Queued]) -> Result<(), Refused> {
+    let mut client = pool
+        .get()
+        .await
+        .map_err(|e| Refused::Database(database::describe_pool(&e)))?;
+    let transaction = client.transaction().await?;
     for (function, sql) in statements.iter().enumerate() {
         let rows: Vec<Value> = batch
             .iter()
@@ -195,12 +245,60 @@ async fn transaction(pool: &Pool, statements: &[String], batch: &[Queued]) -> Re
         if rows.is_empty() {
             continue;
         }
-        let rows = json::text(&Value::List(rows))?;
-        let statement = transaction.prepare_cached(sql).await.map_err(describe)?;
-        transaction
-            .execute(&statement, &[&rows])
-            .await
-            .map_err(describe)?;
+        let rows = json::text(&Value::List(rows)).map_err(Refused::Function)?;
+        let statement = transaction.prepare_cached(sql).await?;
+        transaction.execute(&statement, &[&rows]).await?;
     }
-    transaction.commit().await.map_err(describe)
+    Ok(transaction.commit().await?)
+}
+
+/// `batch` again in one transaction with a savepoint per event, so that
+/// only the events whose function fails are dropped.
+async fn one_by_one(pool: &Pool, statements: &[String], batch: &[Queued]) -> Written {
+    let count = batch.len() as u64;
+    let mut written = Written {
+        landed: 0,
+        dropped: 0,
+        error: None,
+    };
+    let outcome: Result<(), Refused> = async {
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|e| Refused::Database(database::describe_pool(&e)))?;
+        let mut transaction = client.transaction().await?;
+        for queued in batch {
+            let Some(sql) = statements.get(queued.function) else {
+                continue;
+            };
+            let rows = json::text(&Value::List(vec![queued.row.clone()]));
+            let statement = transaction.prepare_cached(sql).await?;
+            let savepoint = transaction.savepoint("ringbar_event").await?;
+            let executed = match &rows {
+                Ok(rows) => savepoint
+                    .execute(&statement, &[rows])
+                    .await
+                    .map_err(Refused::from),
+                Err(error) => Err(Refused::Function(error.clone())),
+            };
+            match executed {
+                Ok(_) => {
+                    savepoint.commit().await?;
+                    written.landed += 1;
+                }
+                Err(Refused::Function(error)) => {
+                    savepoint.rollback().await?;
+                    written.dropped += 1;
+                    written.error.get_or_insert(error);
+                }
+                Err(refused) => return Err(refused),
+            }
+        }
+        Ok(transaction.commit().await?)
+    }
+    .await;
+    match outcome {
+        Ok(()) => written,
+        Err(Refused::Function(error) | Refused::Database(error)) => Written::none(count, error),
+    }
 }

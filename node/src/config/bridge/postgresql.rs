@@ -10,6 +10,7 @@ use ringbar_bridges::postgresql::config::{
     DEFAULT_PORT, DEFAULT_REGISTRATION_POLICY, Database, PostgresqlBridge, ProcedureSource,
     SqlSubscription, SslMode,
 };
+use ringbar_client::TlsRoots;
 use ringbar_protocol::uri::MatchPolicy;
 use serde::Deserialize;
 use serde_json::Value;
@@ -58,6 +59,8 @@ struct DatabaseFile {
     password_file: Option<String>,
     #[serde(default)]
     sslmode: Option<String>,
+    #[serde(default)]
+    sslrootcert: Option<String>,
     #[serde(default)]
     pool_size: Option<i64>,
     #[serde(default)]
@@ -216,21 +219,30 @@ fn database(
     let sslmode = match file.sslmode.as_deref() {
         None | Some("prefer") => Some(SslMode::Prefer),
         Some("disable") => Some(SslMode::Disable),
-        Some(other @ ("allow" | "require" | "verify-ca" | "verify-full")) => {
-            diag.error(
-                &path.key("sslmode"),
-                format!("\"{other}\" is not supported yet: ringbar's bridge connects without TLS (disable, prefer); reach the server over a Unix socket or a trusted network"),
-            );
-            None
-        }
+        Some("allow") => Some(SslMode::Allow),
+        Some("require") => Some(SslMode::Require),
+        Some("verify-ca") => Some(SslMode::VerifyCa),
+        Some("verify-full") => Some(SslMode::VerifyFull),
         Some(other) => {
             diag.error(
                 &path.key("sslmode"),
-                format!("\"{other}\" is not an sslmode (disable, prefer)"),
+                format!("\"{other}\" is not an sslmode (disable, allow, prefer, require, verify-ca, verify-full)"),
             );
             None
         }
     };
+    let sslrootcert = file
+        .sslrootcert
+        .as_deref()
+        .and_then(|file| root_certificates(file, &path.key("sslrootcert"), dir, diag));
+    if matches!(sslmode, Some(SslMode::VerifyCa | SslMode::VerifyFull))
+        && file.sslrootcert.is_none()
+    {
+        diag.error(
+            &path.key("sslrootcert"),
+            "verify-ca and verify-full check the server's certificate against a CA: name its PEM file (or \"system\" for the system's CAs)",
+        );
+    }
     let pool_size = bounded(
         file.pool_size,
         DEFAULT_POOL_SIZE as i64,
@@ -262,9 +274,25 @@ fn database(
         user: file.user,
         password,
         sslmode: sslmode?,
+        sslrootcert,
         pool_size: usize::try_from(pool_size?).ok()?,
         connect_timeout: Duration::from_millis(u64::try_from(connect_timeout?).ok()?),
     })
+}
+
+/// The CAs of `database.sslrootcert`: a PEM file (relative to the node
+/// directory `dir`), or `system` for the system's CAs, as libpq says it.
+fn root_certificates(
+    file: &str,
+    path: &Path,
+    dir: &std::path::Path,
+    diag: &mut Diagnostics,
+) -> Option<TlsRoots> {
+    let roots = match file {
+        "system" => TlsRoots::system(),
+        file => TlsRoots::from_ca_files(&[dir.join(file)]),
+    };
+    roots.map_err(|e| diag.error(path, e.to_string())).ok()
 }
 
 fn procedure(value: &Value, path: &Path, diag: &mut Diagnostics) -> Option<ProcedureSource> {

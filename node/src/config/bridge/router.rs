@@ -2,11 +2,11 @@
 //! (`srdp-bridge`, `postgresql-bridge`): `{"realm", "role", "authid"}`
 //! joins this node's router over the worker socket; with `"url"` a remote
 //! router, anonymously, with WAMP-ticket (`ticket` or `ticket_env`, and
-//! `authid`) or with WAMP-cryptosign (`private_key`).
+//! `authid`), with WAMP-CRA (`secret` or `secret_env`, and `authid`) or
+//! with WAMP-cryptosign (`private_key`).
 
 use ringbar_client::{Credentials, Url};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::postgresql::from_env;
 use super::{DEFAULT_ROUTER_COMPONENT_ROLE, Reader};
@@ -34,9 +34,12 @@ pub(super) struct RouterFile {
     /// `ticket_env`: the variable holding the ticket.
     #[serde(default)]
     ticket_env: Option<String>,
-    /// `secret` (WAMP-CRA), not supported yet.
+    /// `secret`: WAMP-CRA's shared secret for a remote router.
     #[serde(default)]
-    secret: Option<Value>,
+    secret: Option<String>,
+    /// `secret_env`: the variable holding the WAMP-CRA secret.
+    #[serde(default)]
+    secret_env: Option<String>,
     /// `private_key` (WAMP-cryptosign): the Ed25519 seed in hex.
     #[serde(default)]
     private_key: Option<String>,
@@ -55,6 +58,7 @@ pub(super) fn target(
             ("ticket", file.ticket.is_some()),
             ("ticket_env", file.ticket_env.is_some()),
             ("secret", file.secret.is_some()),
+            ("secret_env", file.secret_env.is_some()),
             ("private_key", file.private_key.is_some()),
         ];
         if let Some((key, _)) = remote_only.iter().find(|(_, given)| *given) {
@@ -94,31 +98,18 @@ fn remote_credentials(
     path: &Path,
     diag: &mut Diagnostics,
 ) -> Option<Credentials> {
-    if file.secret.is_some() {
-        diag.error(
-            &path.key("secret"),
-            "WAMP-CRA is not supported yet for bridges: use \"ticket\" or \"private_key\" (cryptosign)",
-        );
-        return None;
-    }
-    let ticket = match (&file.ticket, &file.ticket_env) {
-        (Some(ticket), None) => Some(ticket.clone()),
-        (None, Some(name)) => Some(from_env(name, &path.key("ticket_env"), reader.env, diag)?),
-        (None, None) => None,
-        (Some(_), Some(_)) => {
-            diag.error(path, "give \"ticket\" or \"ticket_env\", not both");
-            return None;
-        }
-    };
-    let credentials = match (ticket, &file.private_key) {
-        (Some(ticket), None) => {
-            let Some(authid) = file.authid.clone() else {
-                diag.error(&path.key("authid"), "a ticket needs the authid it is for");
-                return None;
-            };
-            Credentials::Ticket { authid, ticket }
-        }
-        (None, Some(hex_key)) => {
+    let ticket = secret(&file.ticket, &file.ticket_env, "ticket", reader, path, diag)?;
+    let secret = secret(&file.secret, &file.secret_env, "secret", reader, path, diag)?;
+    let credentials = match (ticket, secret, &file.private_key) {
+        (Some(ticket), None, None) => Credentials::Ticket {
+            authid: authid(file, "a ticket", path, diag)?,
+            ticket,
+        },
+        (None, Some(secret), None) => Credentials::WampCra {
+            authid: authid(file, "a WAMP-CRA secret", path, diag)?,
+            secret,
+        },
+        (None, None, Some(hex_key)) => {
             let seed: Option<[u8; 32]> = hex::decode(hex_key)
                 .ok()
                 .and_then(|bytes| bytes.try_into().ok());
@@ -134,18 +125,55 @@ fn remote_credentials(
                 key: ed25519_dalek::SigningKey::from_bytes(&seed),
             }
         }
-        (None, None) if file.authid.is_some() => {
+        (None, None, None) if file.authid.is_some() => {
             diag.error(
                 &path.key("ticket"),
-                "an authid needs a ticket or a private_key (anonymous sessions get theirs from the router)",
+                "an authid needs a ticket, a secret (WAMP-CRA) or a private_key (anonymous sessions get theirs from the router)",
             );
             return None;
         }
-        (None, None) => Credentials::Anonymous,
-        (Some(_), Some(_)) => {
-            diag.error(path, "give a ticket or a private_key, not both");
+        (None, None, None) => Credentials::Anonymous,
+        _ => {
+            diag.error(
+                path,
+                "give one of a ticket, a secret (WAMP-CRA) and a private_key, not several",
+            );
             return None;
         }
     };
     Some(credentials)
+}
+
+/// The authid `method` needs, named at `path` when missing.
+fn authid(file: &RouterFile, method: &str, path: &Path, diag: &mut Diagnostics) -> Option<String> {
+    if file.authid.is_none() {
+        diag.error(
+            &path.key("authid"),
+            format!("{method} needs the authid it is for"),
+        );
+    }
+    file.authid.clone()
+}
+
+/// The secret given as `key` itself or in the variable `key`_env: `None`
+/// inside when neither, `None` outside after an error.
+fn secret(
+    given: &Option<String>,
+    env: &Option<String>,
+    key: &str,
+    reader: &Reader<'_>,
+    path: &Path,
+    diag: &mut Diagnostics,
+) -> Option<Option<String>> {
+    match (given, env) {
+        (Some(given), None) => Some(Some(given.clone())),
+        (None, Some(name)) => {
+            from_env(name, &path.key(&format!("{key}_env")), reader.env, diag).map(Some)
+        }
+        (None, None) => Some(None),
+        (Some(_), Some(_)) => {
+            diag.error(path, format!("give \"{key}\" or \"{key}_env\", not both"));
+            None
+        }
+    }
 }

@@ -363,6 +363,16 @@ fn a_postgresql_bridge_may_join_a_remote_router_with_a_ticket() {
 }
 
 #[test]
+fn a_postgresql_bridge_may_join_a_remote_router_with_wampcra() {
+    let worker = postgresql(json!({"router": {"url": "ws://10.0.0.1:8080/ws", "secret": "s"}}));
+    let (_, bridges) = load(vec![worker]).unwrap();
+    assert!(matches!(
+        &bridges[0].components[0].credentials,
+        Credentials::WampCra { authid, secret } if authid == "pgbridge" && secret == "s"
+    ));
+}
+
+#[test]
 fn postgresql_bridge_errors_name_their_path() {
     for (changes, expected) in [
         (
@@ -370,8 +380,16 @@ fn postgresql_bridge_errors_name_their_path() {
             "workers[1].database.port: 70000 is not a port (1-65535)",
         ),
         (
-            json!({"database": {"sslmode": "require"}}),
-            "workers[1].database.sslmode: \"require\" is not supported yet",
+            json!({"database": {"sslmode": "verify-full"}}),
+            "workers[1].database.sslrootcert: verify-ca and verify-full check the server's certificate against a CA",
+        ),
+        (
+            json!({"database": {"sslmode": "verify-ca", "sslrootcert": "missing-ca.pem"}}),
+            "workers[1].database.sslrootcert: TLS: CA file",
+        ),
+        (
+            json!({"database": {"sslmode": "verify"}}),
+            "workers[1].database.sslmode: \"verify\" is not an sslmode",
         ),
         (
             json!({"database": {"password": null, "password_env": "RINGBAR_SURELY_UNSET_VARIABLE"}}),
@@ -406,8 +424,12 @@ fn postgresql_bridge_errors_name_their_path() {
             "workers[1].router.realm: realm \"nowhere\" is not defined",
         ),
         (
-            json!({"router": {"url": "ws://10.0.0.1/ws", "secret": "s"}}),
-            "workers[1].router.secret: WAMP-CRA is not supported yet",
+            json!({"router": {"url": "ws://10.0.0.1/ws", "secret": "s", "ticket": "t"}}),
+            "workers[1].router: give one of a ticket, a secret (WAMP-CRA) and a private_key",
+        ),
+        (
+            json!({"router": {"secret": "s"}}),
+            "workers[1].router.secret: credentials are for a remote router",
         ),
         (
             json!({"databse": {}}),
