@@ -16,6 +16,7 @@ use ringbar_protocol::message::{
 };
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 
 use crate::auth::{self, Accepted, Opening, Refusal};
 use crate::authorize::{Action, DecisionCache, Role};
@@ -62,7 +63,7 @@ impl SessionHandle {
         &self,
         request_type: MessageType,
         request: RequestId,
-        error: &'static str,
+        error: RoutingError,
         text: &str,
     ) {
         self.send(&error_message(
@@ -97,14 +98,14 @@ pub(crate) fn error_message(
     serializer: Serializer,
     request_type: MessageType,
     request: RequestId,
-    error: &'static str,
+    error: RoutingError,
     text: &str,
 ) -> Message {
     Message::Error(Error {
         request_type: request_type.code(),
         request,
         details: Dict::new(),
-        error: Str::from_static(error),
+        error: Str::from_static(error.uri()),
         payload: Payload::from_values(serializer, &[Value::from(text)], None).unwrap_or_default(),
     })
 }
@@ -326,7 +327,7 @@ impl SessionDriver {
         let found = self.core.shared.realms.get(name);
         let Some(realm) = found.or_else(|| self.core.shared.realms.candidate(name)) else {
             return self.abort(
-                "wamp.error.no_such_realm",
+                RoutingError::NoSuchRealm.uri(),
                 &format!("no realm '{}' on this router", hello.realm),
             );
         };
@@ -359,7 +360,7 @@ impl SessionDriver {
         if needs_proof && let Some(wait) = self.limited() {
             self.core.shared.release_session_id(session);
             return self.abort(
-                auth::NOT_AUTHORIZED,
+                RoutingError::NotAuthorized.uri(),
                 &format!(
                     "too many failed authentication attempts from this address; try again in {} s",
                     wait.as_secs() + 1
@@ -493,7 +494,7 @@ impl SessionDriver {
                 tracing::info!(
                     peer = %self.conn.peer,
                     authenticator = %procedure,
-                    reason = %refusal.reason,
+                    reason = refusal.reason.uri(),
                     "dynamic authentication refused"
                 );
             }
@@ -562,7 +563,7 @@ impl SessionDriver {
         if refusal.failed_attempt {
             self.count_failed_attempt();
         }
-        self.abort(&refusal.reason, &refusal.message)
+        self.abort(refusal.reason.uri(), &refusal.message)
     }
 
     /// Counts a failed authentication attempt against the peer's address.
@@ -603,7 +604,7 @@ impl SessionDriver {
         let Some(role) = realm.role(&accepted.authrole) else {
             self.core.shared.release_session_id(id);
             return self.abort(
-                "wamp.error.no_such_role",
+                RoutingError::NoSuchRole.uri(),
                 &format!(
                     "role '{}' is not defined on realm '{}'",
                     accepted.authrole, realm.name
@@ -617,7 +618,7 @@ impl SessionDriver {
                 Ok(realm) => realm,
                 Err(text) => {
                     self.core.shared.release_session_id(id);
-                    return self.abort("wamp.error.no_such_realm", &text);
+                    return self.abort(RoutingError::NoSuchRealm.uri(), &text);
                 }
             }
         };
@@ -723,7 +724,7 @@ impl SessionDriver {
 
     /// ABORT with `wamp.error.protocol_violation`, and close.
     pub(crate) fn protocol_violation(&mut self, text: &str) -> Flow {
-        self.abort("wamp.error.protocol_violation", text)
+        self.abort(RoutingError::ProtocolViolation.uri(), text)
     }
 
     fn leave(&mut self, why: &str) {
@@ -778,7 +779,7 @@ fn meta_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
         session.send_error(
             MessageType::Call,
             call.request,
-            "wamp.error.not_authorized",
+            RoutingError::NotAuthorized,
             &format!(
                 "role '{}' may not call '{}'",
                 session.identity.authrole, call.procedure
@@ -792,7 +793,7 @@ fn meta_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
             session.send_error(
                 MessageType::Call,
                 call.request,
-                "wamp.error.invalid_argument",
+                RoutingError::InvalidArgument,
                 &text,
             );
             return true;
@@ -803,7 +804,7 @@ fn meta_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
     };
     match answer.and_then(|results| {
         Payload::from_values(session.wire.serializer, &results, None).map_err(|e| meta::MetaError {
-            uri: "wamp.error.invalid_argument",
+            error: RoutingError::InvalidArgument,
             message: e.to_string(),
         })
     }) {
@@ -812,7 +813,7 @@ fn meta_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
             details: Dict::new(),
             payload,
         })),
-        Err(e) => session.send_error(MessageType::Call, call.request, e.uri, &e.message),
+        Err(e) => session.send_error(MessageType::Call, call.request, e.error, &e.message),
     }
     true
 }

@@ -6,9 +6,11 @@
 //!
 //! - [`tables`]: a realm's shared tables (subscriptions, registrations),
 //!   read lock-free by every core;
-//! - [`ids`]: WAMP ids, drawn from seeded generators.
+//! - [`ids`]: WAMP ids, drawn from seeded generators;
+//! - [`error`]: the errors the router answers with, and their URIs.
 //!
 //! `docs/ARCHITECTURE.md` is the map of the crates and their layers.
 
+pub mod error;
 pub mod ids;
 pub mod tables;

@@ -16,6 +16,7 @@ use ringbar_protocol::options::{PublishOptions, SubscribeOptions};
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriPattern};
 use ringbar_protocol::value::Value;
+use ringbar_router::error::RoutingError;
 use ringbar_router::tables::subscriptions::CoreId;
 
 use super::{Publication, Receivers};
@@ -29,11 +30,6 @@ use crate::realm::Realm;
 use crate::session::{Flow, Identity, SessionHandle};
 use crate::wire::Wire;
 
-const ERR_INVALID_URI: &str = "wamp.error.invalid_uri";
-const ERR_NOT_AUTHORIZED: &str = "wamp.error.not_authorized";
-/// A session holds as many subscriptions as `ringbar.limits` allows.
-const ERR_TOO_MANY_SUBSCRIPTIONS: &str = "ringbar.error.too_many_subscriptions";
-
 fn core_id(core: &Core) -> CoreId {
     CoreId::try_from(core.id).unwrap_or(CoreId::MAX)
 }
@@ -46,7 +42,7 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
         Err(e) => return Flow::Violation(e.to_string()),
     };
     let realm = &session.realm;
-    let refuse = |error: &'static str, text: &str| {
+    let refuse = |error: RoutingError, text: &str| {
         if options.acknowledge {
             session.send_error(MessageType::Publish, publish.request, error, text);
         }
@@ -62,7 +58,7 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
             .decide(&session.role, Action::Publish, &publish.topic);
     if !decision.allowed {
         return refuse(
-            ERR_NOT_AUTHORIZED,
+            RoutingError::NotAuthorized,
             &format!(
                 "role '{}' may not publish to '{}'",
                 session.identity.authrole, publish.topic
@@ -91,13 +87,16 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
 
 /// Why no session may publish to `topic` in `realm`: the error URI and
 /// its text.
-pub(crate) fn check_topic(realm: &Realm, topic: &str) -> Result<(), (&'static str, String)> {
+pub(crate) fn check_topic(realm: &Realm, topic: &str) -> Result<(), (RoutingError, String)> {
     if let Err(e) = Uri::check(topic, realm.uri_check) {
-        return Err((ERR_INVALID_URI, format!("invalid topic '{topic}': {e}")));
+        return Err((
+            RoutingError::InvalidUri,
+            format!("invalid topic '{topic}': {e}"),
+        ));
     }
     if topic.starts_with(meta::WAMP_PREFIX) {
         return Err((
-            ERR_INVALID_URI,
+            RoutingError::InvalidUri,
             format!(
                 "publish with restricted topic URI '{topic}': wamp.* topics are the router's own"
             ),
@@ -370,7 +369,7 @@ pub(crate) fn subscribe(
             session.send_error(
                 MessageType::Subscribe,
                 subscribe.request,
-                ERR_INVALID_URI,
+                RoutingError::InvalidUri,
                 &format!(
                     "invalid {} topic '{}': {e}",
                     options.match_policy.as_str(),
@@ -389,7 +388,7 @@ pub(crate) fn subscribe(
         session.send_error(
             MessageType::Subscribe,
             subscribe.request,
-            ERR_NOT_AUTHORIZED,
+            RoutingError::NotAuthorized,
             &format!(
                 "role '{}' may not subscribe to '{}'",
                 session.identity.authrole, subscribe.topic
@@ -412,7 +411,7 @@ pub(crate) fn subscribe(
         session.send_error(
             MessageType::Subscribe,
             subscribe.request,
-            ERR_TOO_MANY_SUBSCRIPTIONS,
+            RoutingError::TooManySubscriptions,
             &format!(
                 "this session holds {limit} subscriptions, the most ringbar.limits.max_subscriptions_per_session allows: unsubscribe first"
             ),
@@ -479,7 +478,7 @@ pub(crate) fn unsubscribe(
         session.send_error(
             MessageType::Unsubscribe,
             unsubscribe.request,
-            "wamp.error.no_such_subscription",
+            RoutingError::NoSuchSubscription,
             &format!(
                 "no subscription {} for this session",
                 unsubscribe.subscription

@@ -13,6 +13,7 @@ use ringbar_protocol::id::{RegistrationId, RequestId, SessionId};
 use ringbar_protocol::message::{MessageType, Payload};
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 
 use crate::session::SessionHandle;
 
@@ -45,7 +46,7 @@ pub(crate) enum Caller {
 impl Caller {
     /// Gives the caller an ERROR `error` for its call `request`, with
     /// `text` as the reason.
-    pub(crate) fn send_error(&mut self, request: RequestId, error: &'static str, text: &str) {
+    pub(crate) fn send_error(&mut self, request: RequestId, error: RoutingError, text: &str) {
         match self {
             Caller::Session(session) => {
                 session.send_error(MessageType::Call, request, error, text);
@@ -55,7 +56,7 @@ impl Caller {
                     .unwrap_or_default();
                 if let Some(tx) = waiting.take() {
                     // The waiting task may have given up: nothing to tell.
-                    let _ = tx.send(Err((Str::from_static(error), payload)));
+                    let _ = tx.send(Err((Str::from_static(error.uri()), payload)));
                 }
             }
         }
@@ -213,7 +214,7 @@ pub(crate) struct Interrupt {
     /// `kill` or `killnowait`.
     pub(crate) mode: CancelMode,
     /// Why, as `INTERRUPT.Options.reason`.
-    pub(crate) reason: &'static str,
+    pub(crate) reason: RoutingError,
 }
 
 /// What a callee (or the dealer in its name) answers.

@@ -12,6 +12,7 @@ use ringbar_protocol::message::Payload;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::MatchPolicy;
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 
 use super::call::{start_call, timed_out};
 use super::calls::{CallKey, Caller, MAX_CALLS_PER_CALLER, PendingCall, RouterAnswer};
@@ -50,14 +51,14 @@ pub(crate) async fn call_as_router(
     timeout: Duration,
 ) -> Result<RouterCallResult, RouterCallFailure> {
     let payload = Payload::from_values(Serializer::Json, args, None)
-        .map_err(|e| failure("wamp.error.invalid_argument", &e.to_string()))?;
+        .map_err(|e| failure(RoutingError::InvalidArgument, &e.to_string()))?;
     let caller = RouterCaller {
         session: caller,
         disclosed: None,
     };
     match call_with_payload(core, realm, caller, procedure, payload, timeout).await? {
         Ok(payload) => {
-            decode(&payload).map_err(|text| failure("wamp.error.invalid_argument", &text))
+            decode(&payload).map_err(|text| failure(RoutingError::InvalidArgument, &text))
         }
         Err((error, payload)) => Err(RouterCallFailure::Error {
             error,
@@ -114,7 +115,7 @@ pub(crate) async fn call_with_payload(
             .unwrap_or(0);
         if in_flight >= MAX_CALLS_PER_CALLER {
             return Err(failure(
-                "wamp.error.unavailable",
+                RoutingError::Unavailable,
                 "too many router calls in flight",
             ));
         }
@@ -162,16 +163,16 @@ pub(crate) async fn call_with_payload(
     };
     rx.await.map_err(|_| {
         failure(
-            "wamp.error.canceled",
+            RoutingError::Canceled,
             "the router stopped before the call was answered",
         )
     })
 }
 
 /// A failure the dealer itself reports.
-fn failure(error: &'static str, message: &str) -> RouterCallFailure {
+fn failure(error: RoutingError, message: &str) -> RouterCallFailure {
     RouterCallFailure::Error {
-        error: Str::from_static(error),
+        error: Str::from_static(error.uri()),
         message: Some(message.to_owned()),
     }
 }

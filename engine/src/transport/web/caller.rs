@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ringbar_protocol::uri::Uri;
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 
 use super::rest::{self, Denial, ServiceSession};
 use super::service::{HttpRequest, HttpResponse};
@@ -53,7 +54,7 @@ async fn call(
     let session = ServiceSession::open(core, rest, request)?;
     if let Err(e) = Uri::check(&procedure, session.realm.uri_check) {
         return Ok(rest::router_error(
-            "wamp.error.invalid_uri",
+            RoutingError::InvalidUri,
             format!("invalid procedure '{procedure}': {e}"),
             request,
         ));
@@ -85,7 +86,7 @@ async fn call(
             Err(why) => undecodable(&procedure, &why, request),
         },
         Err(RouterCallFailure::NoCallee) => rest::router_error(
-            "wamp.error.no_such_procedure",
+            RoutingError::NoSuchProcedure,
             format!("no callee registered procedure '{procedure}'"),
             request,
         ),
