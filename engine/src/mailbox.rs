@@ -21,9 +21,6 @@ use tokio::sync::Notify;
 use crate::broker::Publication;
 use crate::dealer::calls::{Answer, Interrupt, Invoke};
 
-/// Messages per (sender, receiver) queue.
-pub(crate) const MAILBOX_CAPACITY: usize = 65_536;
-
 /// What one core asks of another.
 pub(crate) enum Mail {
     /// Deliver a publication to this core's subscribers.
@@ -46,7 +43,7 @@ pub(crate) enum Mail {
     Answer(Box<Answer>),
 }
 
-/// One (sender, receiver) queue, bounded by [`MAILBOX_CAPACITY`].
+/// One (sender, receiver) queue, bounded by `limits.mailbox_capacity`.
 #[derive(Default)]
 struct Queue {
     mail: SegQueue<Mail>,
@@ -56,8 +53,8 @@ struct Queue {
 }
 
 impl Queue {
-    fn push(&self, mail: Mail) -> Result<(), Mail> {
-        if self.len.fetch_add(1, Ordering::AcqRel) >= MAILBOX_CAPACITY {
+    fn push(&self, mail: Mail, capacity: usize) -> Result<(), Mail> {
+        if self.len.fetch_add(1, Ordering::AcqRel) >= capacity {
             self.len.fetch_sub(1, Ordering::AcqRel);
             return Err(mail);
         }
@@ -77,17 +74,20 @@ pub(crate) struct Mailboxes {
     queues: Vec<Vec<OnceLock<Box<Queue>>>>,
     wake: Vec<Notify>,
     pending: Vec<AtomicBool>,
+    /// Messages per queue.
+    capacity: usize,
 }
 
 impl Mailboxes {
-    /// Mailboxes for `cores` cores.
-    pub(crate) fn new(cores: usize) -> Self {
+    /// Mailboxes for `cores` cores, each queue holding `capacity` messages.
+    pub(crate) fn new(cores: usize, capacity: usize) -> Self {
         Self {
             queues: (0..cores)
                 .map(|_| (0..cores).map(|_| OnceLock::new()).collect())
                 .collect(),
             wake: (0..cores).map(|_| Notify::new()).collect(),
             pending: (0..cores).map(|_| AtomicBool::new(false)).collect(),
+            capacity,
         }
     }
 
@@ -97,7 +97,7 @@ impl Mailboxes {
         let Some(queue) = self.queues.get(to).and_then(|q| q.get(from)) else {
             return Ok(());
         };
-        queue.get_or_init(Box::default).push(mail)?;
+        queue.get_or_init(Box::default).push(mail, self.capacity)?;
         if let Some(pending) = self.pending.get(to)
             && !pending.swap(true, Ordering::AcqRel)
             && let Some(wake) = self.wake.get(to)
@@ -140,6 +140,9 @@ impl Mailboxes {
 pub(crate) mod tests {
     use super::*;
 
+    /// A small capacity, so the bound is reached quickly.
+    const CAPACITY: usize = 64;
+
     /// A small mail for tests.
     pub(crate) fn kill(n: u64) -> Mail {
         Mail::KillSession {
@@ -161,7 +164,7 @@ pub(crate) mod tests {
 
     #[test]
     fn queues_are_made_on_first_use_only() {
-        let mailboxes = Mailboxes::new(64);
+        let mailboxes = Mailboxes::new(64, CAPACITY);
         let made = |m: &Mailboxes| {
             m.queues
                 .iter()
@@ -177,8 +180,8 @@ pub(crate) mod tests {
 
     #[test]
     fn each_pair_is_fifo_and_bounded() {
-        let mailboxes = Mailboxes::new(2);
-        for n in 1..=MAILBOX_CAPACITY as u64 {
+        let mailboxes = Mailboxes::new(2, CAPACITY);
+        for n in 1..=CAPACITY as u64 {
             assert!(mailboxes.send(0, 1, kill(n)).is_ok());
         }
         let refused = mailboxes.send(0, 1, kill(u64::MAX >> 12));
@@ -186,8 +189,8 @@ pub(crate) mod tests {
         // another sender's queue to the same core is its own
         assert!(mailboxes.send(1, 1, kill(7)).is_ok());
         let ids = drained(&mailboxes, 1);
-        assert_eq!(ids.len(), MAILBOX_CAPACITY + 1);
-        assert!(ids[..MAILBOX_CAPACITY].windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(ids.len(), CAPACITY + 1);
+        assert!(ids[..CAPACITY].windows(2).all(|w| w[0] < w[1]));
         // drained, it takes mail again
         assert!(mailboxes.send(0, 1, kill(1)).is_ok());
     }

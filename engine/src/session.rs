@@ -169,9 +169,6 @@ pub(crate) struct SessionDriver {
     welcome_extra: Option<Dict>,
 }
 
-/// How long the router waits for a dynamic authenticator's answer.
-pub(crate) const AUTHENTICATOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// The broker features ringbar implements, announced in WELCOME.
 const BROKER_FEATURES: &[&str] = &[
     "publisher_identification",
@@ -431,7 +428,7 @@ impl SessionDriver {
 
     /// Finishes what the last message started and the next must wait for:
     /// asking a dynamic authenticator (bounded by
-    /// [`AUTHENTICATOR_TIMEOUT`]) or the role's dynamic authorizer. Other
+    /// `limits.authenticator_timeout_ms`) or the role's dynamic authorizer. Other
     /// sessions of the core run on meanwhile.
     pub(crate) async fn settle(&mut self) -> Flow {
         while matches!(self.state, State::Asking { .. } | State::Checking { .. }) {
@@ -470,7 +467,7 @@ impl SessionDriver {
                         session,
                         &ask.procedure,
                         &ask.args,
-                        AUTHENTICATOR_TIMEOUT,
+                        Duration::from_millis(self.core.shared.limits.authenticator_timeout_ms),
                     )
                     .await;
                     // A WAMP-CRA answer with a salt derives the key
@@ -633,7 +630,9 @@ impl SessionDriver {
             role,
             wire: self.wire,
             conn: self.conn.clone(),
-            decisions: RefCell::new(DecisionCache::default()),
+            decisions: RefCell::new(DecisionCache::new(
+                self.core.shared.limits.max_cached_decisions_per_session,
+            )),
             subscriptions: RefCell::new(Vec::new()),
             features,
         });
@@ -704,7 +703,8 @@ impl SessionDriver {
                 realm.name
             ));
         }
-        self.core.shared.realms.adopt(realm)
+        let max_created = self.core.shared.limits.max_created_realms;
+        self.core.shared.realms.adopt(realm, max_created)
     }
 
     fn abort(&mut self, reason: &str, text: &str) -> Flow {

@@ -25,7 +25,10 @@ use crate::config::{
 use crate::dealer::{RouterCallFailure, RouterCallResult};
 
 /// The most PBKDF2 iterations accepted from an authenticator (more would
-/// hold a slow-work thread for every CHALLENGE), as for the config.
+/// hold a slow-work thread for every CHALLENGE). This and [`MAX_KEYLEN`]
+/// say which WAMP-CRA salt parameters are valid, the rule a config file's
+/// secrets meet too (`node/src/config/convert/auth.rs` holds the same two):
+/// a validity rule, not a limit a deployment tunes.
 const MAX_ITERATIONS: u64 = 1_000_000;
 /// The longest PBKDF2 key accepted from an authenticator, bytes.
 const MAX_KEYLEN: u64 = 1024;

@@ -159,8 +159,7 @@ fn matching(realm: &Realm, topic: &str) -> (Vec<(SubscriptionId, bool)>, u64) {
 /// keeps it as its topic's retained event when asked.
 fn route(core: &Core, publication: Arc<Publication>, cores: u64, retain: bool) {
     if retain {
-        let max_bytes = core.shared.limits.max_retained_bytes_per_realm;
-        publication.realm.retain(&publication, max_bytes);
+        publication.realm.retain(&publication, &core.shared.limits);
     }
     let me = core_id(core);
     if cores & (1 << me) != 0 {

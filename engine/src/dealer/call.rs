@@ -13,10 +13,7 @@ use ringbar_protocol::uri::{MatchPolicy, Uri};
 use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::error::RoutingError;
 
-use super::calls::{
-    Answer, CallKey, Caller, CancelMode, Interrupt, Invoke, MAX_CALLS_PER_CALLER, Outcome,
-    PendingCall,
-};
+use super::calls::{Answer, CallKey, Caller, CancelMode, Interrupt, Invoke, Outcome, PendingCall};
 use crate::authorize::Action;
 use crate::core::Core;
 use crate::mailbox::Mail;
@@ -74,7 +71,7 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
         .get(&key.caller)
         .copied()
         .unwrap_or(0);
-    if in_flight >= MAX_CALLS_PER_CALLER {
+    if in_flight >= core.shared.limits.max_calls_per_caller {
         return refuse(
             RoutingError::Unavailable,
             &format!(

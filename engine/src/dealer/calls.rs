@@ -17,13 +17,6 @@ use ringbar_router::error::RoutingError;
 
 use crate::session::SessionHandle;
 
-/// The most calls one caller may have in flight; past it a CALL fails.
-pub(crate) const MAX_CALLS_PER_CALLER: usize = 1024;
-
-/// The most invocations one callee may have in flight; past it (or when its
-/// outbound queue is full) a call to it fails with `wamp.error.unavailable`.
-pub(crate) const MAX_INVOCATIONS_PER_CALLEE: usize = 4096;
-
 /// A call, router-wide: the caller session and its CALL request id, and a
 /// serial that tells a call from a later one reusing the request id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -11,10 +11,7 @@ use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::error::RoutingError;
 
-use super::calls::{
-    Answer, CallKey, CancelMode, Interrupt, Invoke, MAX_INVOCATIONS_PER_CALLEE, Outcome,
-    PendingInvocation,
-};
+use super::calls::{Answer, CallKey, CancelMode, Interrupt, Invoke, Outcome, PendingInvocation};
 use crate::core::Core;
 use crate::mailbox::Mail;
 use crate::meta;
@@ -69,7 +66,8 @@ pub(crate) fn invoke(core: &Core, invoke: Invoke) {
         );
     };
     let queued = callee.handle.conn.outbound.queued_bytes();
-    if callee.in_flight >= MAX_INVOCATIONS_PER_CALLEE || queued >= core.shared.flow.max_queued_bytes
+    if callee.in_flight >= core.shared.limits.max_invocations_per_callee
+        || queued >= core.shared.flow.max_queued_bytes
     {
         let text = format!(
             "the callee is overloaded ({} invocations in flight, {queued} bytes queued): retry later or register more callees",

@@ -15,7 +15,7 @@ use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::error::RoutingError;
 
 use super::call::{start_call, timed_out};
-use super::calls::{CallKey, Caller, MAX_CALLS_PER_CALLER, PendingCall, RouterAnswer};
+use super::calls::{CallKey, Caller, PendingCall, RouterAnswer};
 use crate::core::Core;
 use crate::realm::Realm;
 use crate::session::Identity;
@@ -113,7 +113,7 @@ pub(crate) async fn call_with_payload(
             .get(&caller.session)
             .copied()
             .unwrap_or(0);
-        if in_flight >= MAX_CALLS_PER_CALLER {
+        if in_flight >= core.shared.limits.max_calls_per_caller {
             return Err(failure(
                 RoutingError::Unavailable,
                 "too many router calls in flight",

@@ -19,7 +19,7 @@ use ringbar_router::error::RoutingError;
 use ringbar_router::tables::registrations::Registration;
 
 use super::events::{registration_details, subscription_details};
-use super::testament::{MAX_TESTAMENTS, Scope, Testament};
+use super::testament::{Scope, Testament};
 use crate::authorize::Action;
 use crate::core::Core;
 use crate::mailbox::Mail;
@@ -288,16 +288,17 @@ fn add_testament(core: &Core, caller: &SessionHandle, args: &[Value], kwargs: &D
         payload,
         options,
     };
+    let max = core.shared.limits.max_testaments_per_session;
     if core
         .testaments
         .borrow_mut()
-        .add(caller.identity.session, scope, testament)
+        .add(caller.identity.session, scope, testament, max)
     {
         Ok(Vec::new())
     } else {
         Err(error(
             RoutingError::InvalidArgument,
-            format!("a session keeps at most {MAX_TESTAMENTS} testaments per scope"),
+            format!("a session keeps at most {max} testaments per scope"),
         ))
     }
 }

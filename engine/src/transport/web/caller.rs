@@ -19,9 +19,6 @@ use crate::core::Core;
 use crate::dealer::{self, RouterCallFailure, RouterCaller};
 use crate::session::decode_arguments;
 
-/// The longest `timeout` a request may ask for: a day, in ms.
-const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
-
 /// The answer of a `caller` service to `request`.
 pub(super) async fn respond(
     core: &Rc<Core>,
@@ -41,12 +38,13 @@ async fn call(
     let mut body = rest::admit_json(&rest.options, request)?;
     let deny = |denial: Denial| denial.response(request);
     let procedure = rest::take_uri(&mut body, "procedure").map_err(deny)?;
+    let max_ms = core.shared.limits.max_rest_call_timeout_ms;
     let timeout_ms = match body.remove("timeout") {
         None | Some(Value::Null) => rest.call_timeout_ms,
-        Some(Value::UInt(ms)) if (1..=MAX_TIMEOUT_MS).contains(&ms) => ms,
+        Some(Value::UInt(ms)) if (1..=max_ms).contains(&ms) => ms,
         Some(other) => {
             return Err(deny(Denial::malformed(&format!(
-                "'timeout' must be a number of milliseconds (1-{MAX_TIMEOUT_MS}), not {other:?}"
+                "'timeout' must be a number of milliseconds (1-{max_ms}), not {other:?}"
             ))));
         }
     };
