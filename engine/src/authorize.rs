@@ -146,21 +146,28 @@ impl Role {
     }
 }
 
-/// The most decisions one session caches; the cache starts over when full.
-const CACHE_ENTRIES: usize = 1024;
-
 /// A session's cache of decisions, so the publish path does not match
 /// permissions again for a topic it has used. Keyed by URI (looked up as a
-/// `&str`, without allocating), one slot per action.
-#[derive(Default)]
+/// `&str`, without allocating), one slot per action; it starts over when
+/// it holds `limits.max_cached_decisions_per_session` URIs.
 pub(crate) struct DecisionCache {
     entries: HashMap<Box<str>, [Option<Decision>; 5]>,
+    capacity: usize,
     /// A dynamic authorizer's decision that may not be cached, for the one
     /// action it was asked for.
     once: Option<(Action, Box<str>, Decision)>,
 }
 
 impl DecisionCache {
+    /// An empty cache that holds up to `capacity` URIs.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            entries: HashMap::new(),
+            capacity,
+            once: None,
+        }
+    }
+
     /// The decision for `action` on `uri` under `role`.
     pub(crate) fn decide(&mut self, role: &Role, action: Action, uri: &str) -> Decision {
         if let Some((a, u, decision)) = self.once.take() {
@@ -196,7 +203,7 @@ impl DecisionCache {
     /// next [`DecisionCache::decide`] of that action and URI only.
     pub(crate) fn remember(&mut self, action: Action, uri: &str, decision: Decision, cache: bool) {
         if cache {
-            if self.entries.len() >= CACHE_ENTRIES {
+            if self.entries.len() >= self.capacity {
                 self.entries.clear();
             }
             self.entries.entry(Box::from(uri)).or_default()[action as usize] = Some(decision);
@@ -277,7 +284,8 @@ mod tests {
             authorizer: None,
             create: false,
         });
-        let mut cache = DecisionCache::default();
+        let mut cache =
+            DecisionCache::new(crate::config::Limits::default().max_cached_decisions_per_session);
         assert!(!cache.decide(&role, Action::Publish, "a.b").allowed);
     }
 }

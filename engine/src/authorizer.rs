@@ -19,9 +19,6 @@ use crate::core::Core;
 use crate::dealer::{self, RouterCallFailure, RouterCallResult};
 use crate::session::SessionHandle;
 
-/// How long the router waits for a dynamic authorizer's answer.
-const AUTHORIZER_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// A message that waits for a dynamic authorizer's decision.
 pub(crate) struct Question {
     /// The message, routed once the decision is known.
@@ -99,7 +96,7 @@ pub(crate) async fn ask(core: &Rc<Core>, session: &SessionHandle, question: &Que
         caller,
         procedure,
         &args,
-        AUTHORIZER_TIMEOUT,
+        Duration::from_millis(core.shared.limits.authorizer_timeout_ms),
     )
     .await;
     core.shared.release_session_id(caller);

@@ -18,6 +18,7 @@ use ringbar_protocol::websocket::deflate::DeflateConfig;
 
 pub use crate::ip_network::IpNetwork;
 pub use crate::nonces::{DEFAULT_MAX_NONCES, SeenNonces};
+pub use ringbar_router::limits::{FlowControl, Limits, SlowConsumerPolicy};
 
 /// Everything one router node runs.
 #[derive(Debug, Clone)]
@@ -816,80 +817,4 @@ pub struct TlsConfig {
     /// false, a certificate is optional (ringbar's
     /// `require_client_certificate: false`).
     pub require_client_certificate: bool,
-}
-
-/// What happens when a subscriber cannot keep up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SlowConsumerPolicy {
-    /// Drop events for it (counted), keep the session.
-    #[default]
-    Drop,
-    /// Close its connection.
-    Disconnect,
-}
-
-/// Bounds on what clients may make the router hold, so that one client
-/// cannot grow a realm's tables (and every core's work on them) without
-/// limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Subscriptions a session may hold at once.
-    pub max_subscriptions_per_session: usize,
-    /// Registrations a session may hold at once.
-    pub max_registrations_per_session: usize,
-    /// Bytes of retained events (topics and payloads) a realm keeps.
-    pub max_retained_bytes_per_realm: usize,
-    /// How long a connection may take from the end of its transport
-    /// handshake to WELCOME (HELLO and authentication), in ms.
-    pub join_timeout_ms: u64,
-    /// Connections open at once on all transports together, so that no mix
-    /// of transports can take every file descriptor of the process.
-    pub max_connections: usize,
-    /// A WAMP connection with no bytes either way for this long is closed,
-    /// in ms; 0 (the default) never closes one for idling, as Crossbar.io.
-    pub idle_timeout_ms: u64,
-}
-
-impl Default for Limits {
-    /// Room for a large dashboard or service (each subscription or
-    /// registration costs a few hundred bytes), far below what would hurt
-    /// the router.
-    fn default() -> Self {
-        Self {
-            max_subscriptions_per_session: 10_000,
-            max_registrations_per_session: 10_000,
-            max_retained_bytes_per_realm: 64 << 20,
-            // past the 10 s a dynamic authenticator may take, whose
-            // ABORT says more than a closed connection
-            join_timeout_ms: 15_000,
-            // above the 10,000-subscriber fan-outs users run, below the
-            // file descriptors a tuned process gets
-            max_connections: 1_000_000,
-            idle_timeout_ms: 0,
-        }
-    }
-}
-
-/// Per-session flow control.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlowControl {
-    /// The most bytes queued for one session before the slow-consumer
-    /// policy applies.
-    pub max_queued_bytes: usize,
-    /// The most bytes queued for all sessions of one core together. Past
-    /// it, an event goes only to sessions whose queue is under their fair
-    /// share of it: many slow consumers cannot add up to unbounded memory.
-    pub max_core_queued_bytes: usize,
-    /// What happens then.
-    pub slow_consumer: SlowConsumerPolicy,
-}
-
-impl Default for FlowControl {
-    fn default() -> Self {
-        Self {
-            max_queued_bytes: 4 << 20,
-            max_core_queued_bytes: 256 << 20,
-            slow_consumer: SlowConsumerPolicy::Drop,
-        }
-    }
 }

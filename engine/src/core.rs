@@ -64,13 +64,13 @@ impl Shared {
     ) -> Self {
         Self {
             realms,
-            mailboxes: Mailboxes::new(cores),
+            mailboxes: Mailboxes::new(cores, limits.mailbox_capacity),
             flow,
             limits,
             session_ids: Mutex::new(HashSet::new()),
             figures: (0..cores).map(|_| Arc::new(CoreFigures::new())).collect(),
             io,
-            auth_failures: crate::auth::FailureLimiter::default(),
+            auth_failures: crate::auth::FailureLimiter::new(limits.max_failed_auth_addresses),
             slow_work: crate::runtime::slow_work::SlowWork::new(cores / 2),
         }
     }
@@ -372,8 +372,6 @@ impl Drop for ConnectionGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mailbox::MAILBOX_CAPACITY;
-
     /// A small mail.
     fn kill(n: u64) -> Mail {
         Mail::KillSession {
@@ -401,7 +399,8 @@ mod tests {
             let core = Rc::new(Core::new(0, shared.clone()));
             let flusher = core.clone();
             tokio::task::spawn_local(async move { flusher.flush_backlog_forever().await });
-            for n in 1..=MAILBOX_CAPACITY as u64 {
+            let capacity = shared.limits.mailbox_capacity;
+            for n in 1..=capacity as u64 {
                 core.send_mail(1, kill(n)).unwrap();
             }
             assert!(!core.has_backlog());
@@ -410,7 +409,7 @@ mod tests {
             assert!(core.has_backlog());
             let mut delivered = 0;
             shared.mailboxes.drain(1, |_| delivered += 1);
-            assert_eq!(delivered, MAILBOX_CAPACITY);
+            assert_eq!(delivered, capacity);
             // no connection reads on core 0; its own task moves the mail
             for _ in 0..100 {
                 if !core.has_backlog() {

@@ -22,9 +22,6 @@ use crossbeam_queue::SegQueue;
 use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
 
-/// Messages per (sender, receiver) queue.
-pub(crate) const MAILBOX_CAPACITY: usize = 65_536;
-
 /// Why a message was not queued; it comes back with the error.
 #[derive(Debug)]
 pub(crate) enum SendError<T> {
@@ -36,7 +33,7 @@ pub(crate) enum SendError<T> {
     NoSuchCore(T),
 }
 
-/// One (sender, receiver) queue, bounded by [`MAILBOX_CAPACITY`].
+/// One (sender, receiver) queue, bounded by `limits.mailbox_capacity`.
 struct Queue<T> {
     mail: SegQueue<T>,
     /// Messages in `mail`: raised before a push and lowered after a pop,
@@ -54,8 +51,8 @@ impl<T> Default for Queue<T> {
 }
 
 impl<T> Queue<T> {
-    fn push(&self, mail: T) -> Result<(), T> {
-        if self.len.fetch_add(1, Ordering::AcqRel) >= MAILBOX_CAPACITY {
+    fn push(&self, mail: T, capacity: usize) -> Result<(), T> {
+        if self.len.fetch_add(1, Ordering::AcqRel) >= capacity {
             self.len.fetch_sub(1, Ordering::AcqRel);
             return Err(mail);
         }
@@ -87,11 +84,13 @@ struct Inbox<T> {
 /// All mailboxes of a router, one [`Inbox`] per receiving core.
 pub(crate) struct Mailboxes<T> {
     inboxes: Vec<Inbox<T>>,
+    /// Messages per queue.
+    capacity: usize,
 }
 
 impl<T> Mailboxes<T> {
-    /// Mailboxes for `cores` cores.
-    pub(crate) fn new(cores: usize) -> Self {
+    /// Mailboxes for `cores` cores, each queue holding `capacity` messages.
+    pub(crate) fn new(cores: usize, capacity: usize) -> Self {
         Self {
             inboxes: (0..cores)
                 .map(|_| Inbox {
@@ -102,6 +101,7 @@ impl<T> Mailboxes<T> {
                     blocked: AtomicBool::new(false),
                 })
                 .collect(),
+            capacity,
         }
     }
 
@@ -121,7 +121,7 @@ impl<T> Mailboxes<T> {
         let Some(queue) = inbox.queues.get(from) else {
             return Err(SendError::NoSuchCore(mail));
         };
-        if let Err(mail) = queue.get_or_init(Box::default).push(mail) {
+        if let Err(mail) = queue.get_or_init(Box::default).push(mail, self.capacity) {
             inbox.blocked.store(true, Ordering::SeqCst);
             return Err(SendError::Full(mail));
         }
@@ -175,6 +175,9 @@ mod tests {
 
     use super::*;
 
+    /// A small capacity, so the bound is reached quickly.
+    const CAPACITY: usize = 64;
+
     fn drained(mailboxes: &Mailboxes<u64>, to: usize) -> Vec<u64> {
         let mut ids = Vec::new();
         mailboxes.drain(to, |n| ids.push(n));
@@ -183,7 +186,7 @@ mod tests {
 
     #[test]
     fn queues_are_made_on_first_use_only() {
-        let mailboxes = Mailboxes::new(64);
+        let mailboxes = Mailboxes::new(64, CAPACITY);
         let made = |m: &Mailboxes<u64>| {
             m.inboxes
                 .iter()
@@ -199,8 +202,8 @@ mod tests {
 
     #[test]
     fn each_pair_is_fifo_and_bounded() {
-        let mailboxes = Mailboxes::new(2);
-        for n in 1..=MAILBOX_CAPACITY as u64 {
+        let mailboxes = Mailboxes::new(2, CAPACITY);
+        for n in 1..=CAPACITY as u64 {
             assert!(mailboxes.send(0, 1, n).is_ok());
         }
         let refused = mailboxes.send(0, 1, 0);
@@ -211,15 +214,15 @@ mod tests {
         // another sender's queue to the same core is its own
         assert!(mailboxes.send(1, 1, 7).is_ok());
         let ids = drained(&mailboxes, 1);
-        assert_eq!(ids.len(), MAILBOX_CAPACITY + 1);
-        assert!(ids[..MAILBOX_CAPACITY].windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(ids.len(), CAPACITY + 1);
+        assert!(ids[..CAPACITY].windows(2).all(|w| w[0] < w[1]));
         // drained, it takes mail again
         assert!(mailboxes.send(0, 1, 1).is_ok());
     }
 
     #[test]
     fn an_unknown_core_is_refused_with_its_mail() {
-        let mailboxes = Mailboxes::new(2);
+        let mailboxes = Mailboxes::new(2, CAPACITY);
         assert!(matches!(
             mailboxes.send(0, 2, 5),
             Err(SendError::NoSuchCore(5))
@@ -233,15 +236,15 @@ mod tests {
 
     #[test]
     fn a_drain_wakes_a_sender_waiting_for_room_and_only_then() {
-        let mailboxes = Mailboxes::new(2);
-        for n in 0..MAILBOX_CAPACITY as u64 {
+        let mailboxes = Mailboxes::new(2, CAPACITY);
+        for n in 0..CAPACITY as u64 {
             assert!(mailboxes.send(0, 1, n).is_ok());
         }
         let mut room = pin!(mailboxes.room(1).unwrap());
         assert!(matches!(mailboxes.send(0, 1, 1), Err(SendError::Full(_))));
         let mut cx = Context::from_waker(Waker::noop());
         assert!(room.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(drained(&mailboxes, 1).len(), MAILBOX_CAPACITY);
+        assert_eq!(drained(&mailboxes, 1).len(), CAPACITY);
         assert_eq!(room.as_mut().poll(&mut cx), Poll::Ready(()));
         assert!(mailboxes.send(0, 1, 1).is_ok());
     }

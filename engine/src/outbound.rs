@@ -28,16 +28,22 @@ use tokio::sync::Notify;
 use crate::figures::{CoreFigures, DropReason};
 use crate::runtime::io::MAX_IOVECS;
 
-/// The most bytes one write takes, so one connection cannot hold the core.
+/// The most bytes one write takes, so one connection cannot hold the core:
+/// fairness between connections, not a bound on a peer
+/// (`flow.max_queued_bytes` bounds its queue).
 const MAX_BATCH_BYTES: usize = 1 << 20;
 
-/// Frames up to this size are copied into the tail buffer.
+/// Frames up to this size are copied into the tail buffer (see the module
+/// doc: cheaper than an iovec each). This and the two below are speed
+/// choices, not bounds on peers.
 const COALESCE_MAX_FRAME: usize = 1024;
 
-/// A tail buffer this full is sealed into a segment of its own.
+/// A tail buffer this full is sealed into a segment of its own, so a tail
+/// is never copied again as it grows.
 const COALESCE_CHUNK: usize = 64 * 1024;
 
-/// What an empty tail buffer first reserves (it grows as frames come).
+/// What an empty tail buffer first reserves (it grows as frames come): a
+/// quiet session holds little.
 const TAIL_START: usize = 4 * 1024;
 
 /// The bytes queued on one core's connections together, against the core's

@@ -13,13 +13,9 @@ use ringbar_router::tables::{PersistentMap, PersistentSet};
 
 use crate::authorize::Role;
 use crate::broker::Publication;
-use crate::config::RealmConfig;
+use crate::config::{Limits, RealmConfig};
 use crate::seed::Seeds;
 use crate::session::Identity;
-
-/// The most retained events one realm keeps (one per topic); past this a
-/// new topic's retained event replaces nothing and is not kept.
-const MAX_RETAINED_TOPICS: usize = 100_000;
 
 /// A realm's retained events, one per topic, within a byte budget.
 #[derive(Default)]
@@ -139,12 +135,13 @@ impl Realm {
     }
 
     /// Keeps a copy of `publication` as its topic's retained event, while
-    /// the realm's retained events stay within `max_bytes` (topics and
-    /// payloads) and [`MAX_RETAINED_TOPICS`]. The copy owns its bytes, so
+    /// the realm's retained events stay within `limits`
+    /// (`max_retained_bytes_per_realm`, counting topics and payloads, and
+    /// `max_retained_topics_per_realm`). The copy owns its bytes, so
     /// the read buffer the PUBLISH arrived in is not kept alive by it. An
     /// event that does not fit also drops the topic's older one: a stale
     /// event must not pass for the latest.
-    pub(crate) fn retain(&self, publication: &Publication, max_bytes: usize) {
+    pub(crate) fn retain(&self, publication: &Publication, limits: &Limits) {
         let topic = publication.topic.as_str();
         let size = publication.retained_bytes();
         let mut retained = lock(&self.retained);
@@ -153,8 +150,8 @@ impl Realm {
             .remove(topic)
             .map_or(0, |(_, bytes)| bytes);
         retained.bytes -= previous;
-        let fits = retained.bytes + size <= max_bytes;
-        let room = previous > 0 || retained.by_topic.len() < MAX_RETAINED_TOPICS;
+        let fits = retained.bytes + size <= limits.max_retained_bytes_per_realm;
+        let room = previous > 0 || retained.by_topic.len() < limits.max_retained_topics_per_realm;
         if fits && room {
             retained
                 .by_topic

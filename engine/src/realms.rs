@@ -12,10 +12,6 @@ use crate::config::{REALM_TEMPLATE, RealmConfig};
 use crate::realm::Realm;
 use crate::seed::Seeds;
 
-/// The most realms sessions may create; past it, joining a realm that does
-/// not exist is refused.
-pub(crate) const MAX_CREATED_REALMS: usize = 1000;
-
 /// Every realm of the router, by name.
 pub(crate) struct Realms {
     configured: HashMap<String, Arc<Realm>>,
@@ -88,8 +84,13 @@ impl Realms {
     }
 
     /// Adds the candidate `realm`, or gives the realm of that name another
-    /// session created meanwhile; refuses past [`MAX_CREATED_REALMS`].
-    pub(crate) fn adopt(&self, realm: Arc<Realm>) -> Result<Arc<Realm>, String> {
+    /// session created meanwhile; refuses past `max_created` realms
+    /// (`limits.max_created_realms`).
+    pub(crate) fn adopt(
+        &self,
+        realm: Arc<Realm>,
+        max_created: usize,
+    ) -> Result<Arc<Realm>, String> {
         if let Some(existing) = self.configured.get(&realm.name) {
             return Ok(existing.clone());
         }
@@ -97,9 +98,9 @@ impl Realms {
         if let Some(existing) = created.get(&realm.name) {
             return Ok(existing.clone());
         }
-        if created.len() >= MAX_CREATED_REALMS {
+        if created.len() >= max_created {
             return Err(format!(
-                "this router holds the most realms sessions may create ({MAX_CREATED_REALMS})"
+                "this router holds the most realms sessions may create ({max_created})"
             ));
         }
         created.insert(realm.name.clone(), realm.clone());

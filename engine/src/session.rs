@@ -16,6 +16,7 @@ use ringbar_protocol::message::{
 };
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 
 use crate::auth::{self, Accepted, Opening, Refusal};
 use crate::authorize::{Action, DecisionCache, Role};
@@ -62,7 +63,7 @@ impl SessionHandle {
         &self,
         request_type: MessageType,
         request: RequestId,
-        error: &'static str,
+        error: RoutingError,
         text: &str,
     ) {
         self.send(&error_message(
@@ -97,14 +98,14 @@ pub(crate) fn error_message(
     serializer: Serializer,
     request_type: MessageType,
     request: RequestId,
-    error: &'static str,
+    error: RoutingError,
     text: &str,
 ) -> Message {
     Message::Error(Error {
         request_type: request_type.code(),
         request,
         details: Dict::new(),
-        error: Str::from_static(error),
+        error: Str::from_static(error.uri()),
         payload: Payload::from_values(serializer, &[Value::from(text)], None).unwrap_or_default(),
     })
 }
@@ -167,9 +168,6 @@ pub(crate) struct SessionDriver {
     /// WELCOME's `authextra`, as a dynamic authenticator gave it.
     welcome_extra: Option<Dict>,
 }
-
-/// How long the router waits for a dynamic authenticator's answer.
-pub(crate) const AUTHENTICATOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The broker features ringbar implements, announced in WELCOME.
 const BROKER_FEATURES: &[&str] = &[
@@ -326,7 +324,7 @@ impl SessionDriver {
         let found = self.core.shared.realms.get(name);
         let Some(realm) = found.or_else(|| self.core.shared.realms.candidate(name)) else {
             return self.abort(
-                "wamp.error.no_such_realm",
+                RoutingError::NoSuchRealm.uri(),
                 &format!("no realm '{}' on this router", hello.realm),
             );
         };
@@ -359,7 +357,7 @@ impl SessionDriver {
         if needs_proof && let Some(wait) = self.limited() {
             self.core.shared.release_session_id(session);
             return self.abort(
-                auth::NOT_AUTHORIZED,
+                RoutingError::NotAuthorized.uri(),
                 &format!(
                     "too many failed authentication attempts from this address; try again in {} s",
                     wait.as_secs() + 1
@@ -430,7 +428,7 @@ impl SessionDriver {
 
     /// Finishes what the last message started and the next must wait for:
     /// asking a dynamic authenticator (bounded by
-    /// [`AUTHENTICATOR_TIMEOUT`]) or the role's dynamic authorizer. Other
+    /// `limits.authenticator_timeout_ms`) or the role's dynamic authorizer. Other
     /// sessions of the core run on meanwhile.
     pub(crate) async fn settle(&mut self) -> Flow {
         while matches!(self.state, State::Asking { .. } | State::Checking { .. }) {
@@ -469,7 +467,7 @@ impl SessionDriver {
                         session,
                         &ask.procedure,
                         &ask.args,
-                        AUTHENTICATOR_TIMEOUT,
+                        Duration::from_millis(self.core.shared.limits.authenticator_timeout_ms),
                     )
                     .await;
                     // A WAMP-CRA answer with a salt derives the key
@@ -493,7 +491,7 @@ impl SessionDriver {
                 tracing::info!(
                     peer = %self.conn.peer,
                     authenticator = %procedure,
-                    reason = %refusal.reason,
+                    reason = refusal.reason.uri(),
                     "dynamic authentication refused"
                 );
             }
@@ -562,7 +560,7 @@ impl SessionDriver {
         if refusal.failed_attempt {
             self.count_failed_attempt();
         }
-        self.abort(&refusal.reason, &refusal.message)
+        self.abort(refusal.reason.uri(), &refusal.message)
     }
 
     /// Counts a failed authentication attempt against the peer's address.
@@ -603,7 +601,7 @@ impl SessionDriver {
         let Some(role) = realm.role(&accepted.authrole) else {
             self.core.shared.release_session_id(id);
             return self.abort(
-                "wamp.error.no_such_role",
+                RoutingError::NoSuchRole.uri(),
                 &format!(
                     "role '{}' is not defined on realm '{}'",
                     accepted.authrole, realm.name
@@ -617,7 +615,7 @@ impl SessionDriver {
                 Ok(realm) => realm,
                 Err(text) => {
                     self.core.shared.release_session_id(id);
-                    return self.abort("wamp.error.no_such_realm", &text);
+                    return self.abort(RoutingError::NoSuchRealm.uri(), &text);
                 }
             }
         };
@@ -632,7 +630,9 @@ impl SessionDriver {
             role,
             wire: self.wire,
             conn: self.conn.clone(),
-            decisions: RefCell::new(DecisionCache::default()),
+            decisions: RefCell::new(DecisionCache::new(
+                self.core.shared.limits.max_cached_decisions_per_session,
+            )),
             subscriptions: RefCell::new(Vec::new()),
             features,
         });
@@ -703,7 +703,8 @@ impl SessionDriver {
                 realm.name
             ));
         }
-        self.core.shared.realms.adopt(realm)
+        let max_created = self.core.shared.limits.max_created_realms;
+        self.core.shared.realms.adopt(realm, max_created)
     }
 
     fn abort(&mut self, reason: &str, text: &str) -> Flow {
@@ -723,7 +724,7 @@ impl SessionDriver {
 
     /// ABORT with `wamp.error.protocol_violation`, and close.
     pub(crate) fn protocol_violation(&mut self, text: &str) -> Flow {
-        self.abort("wamp.error.protocol_violation", text)
+        self.abort(RoutingError::ProtocolViolation.uri(), text)
     }
 
     fn leave(&mut self, why: &str) {
@@ -778,7 +779,7 @@ fn meta_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
         session.send_error(
             MessageType::Call,
             call.request,
-            "wamp.error.not_authorized",
+            RoutingError::NotAuthorized,
             &format!(
                 "role '{}' may not call '{}'",
                 session.identity.authrole, call.procedure
@@ -792,7 +793,7 @@ fn meta_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
             session.send_error(
                 MessageType::Call,
                 call.request,
-                "wamp.error.invalid_argument",
+                RoutingError::InvalidArgument,
                 &text,
             );
             return true;
@@ -803,7 +804,7 @@ fn meta_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
     };
     match answer.and_then(|results| {
         Payload::from_values(session.wire.serializer, &results, None).map_err(|e| meta::MetaError {
-            uri: "wamp.error.invalid_argument",
+            error: RoutingError::InvalidArgument,
             message: e.to_string(),
         })
     }) {
@@ -812,7 +813,7 @@ fn meta_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
             details: Dict::new(),
             payload,
         })),
-        Err(e) => session.send_error(MessageType::Call, call.request, e.uri, &e.message),
+        Err(e) => session.send_error(MessageType::Call, call.request, e.error, &e.message),
     }
     true
 }

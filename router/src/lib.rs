@@ -7,10 +7,15 @@
 //! - [`tables`]: a realm's shared tables (subscriptions, registrations),
 //!   read lock-free by every core, and each core's match cache;
 //! - [`timers`]: deadlines kept by the router, served by the driver;
-//! - [`ids`]: WAMP ids, drawn from seeded generators.
+//! - [`ids`]: WAMP ids, drawn from seeded generators;
+//! - [`limits`]: every bound on what a peer can make the router hold or
+//!   wait for, with its default;
+//! - [`error`]: the errors the router answers with, and their URIs.
 //!
 //! `docs/ARCHITECTURE.md` is the map of the crates and their layers.
 
+pub mod error;
 pub mod ids;
+pub mod limits;
 pub mod tables;
 pub mod timers;

@@ -264,7 +264,9 @@ mod tests {
     use ed25519_dalek::{Signer, SigningKey};
 
     use super::*;
+    use crate::auth::AbortReason;
     use crate::config::Authenticator;
+    use ringbar_router::error::RoutingError;
 
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])
@@ -522,7 +524,10 @@ mod tests {
             let Err(refusal) = hello.challenge(&provider(), channel) else {
                 panic!("{binding} was not refused");
             };
-            assert_eq!(refusal.reason, super::super::NOT_AUTHORIZED);
+            assert_eq!(
+                refusal.reason,
+                AbortReason::Router(RoutingError::NotAuthorized)
+            );
             assert!(
                 refusal.message.contains(binding) && refusal.message.contains(says),
                 "{binding}: {}",

@@ -15,17 +15,20 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Failures an address may have at once before it is limited.
+/// Failures an address may have at once before it is limited: a user who
+/// mistypes a password a few times is never held up. A rate, not a bound
+/// on memory (`limits.max_failed_auth_addresses` is that).
 const BURST: f64 = 20.0;
-/// Failures an address earns back per second.
+/// Failures an address earns back per second: one guess a second is far
+/// too slow to find a password, and a locked-out user waits seconds.
 const REFILL_PER_SECOND: f64 = 1.0;
-/// The most addresses tracked.
-const MAX_ADDRESSES: usize = 65_536;
 
 /// Failed attempts per peer address, shared by every core.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct FailureLimiter {
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    /// The most addresses tracked (`limits.max_failed_auth_addresses`).
+    max_addresses: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +47,14 @@ impl Bucket {
 }
 
 impl FailureLimiter {
+    /// A limiter that tracks at most `max_addresses` addresses.
+    pub(crate) fn new(max_addresses: usize) -> Self {
+        Self {
+            buckets: Mutex::new(HashMap::new()),
+            max_addresses,
+        }
+    }
+
     /// How long `addr` must wait before it may try again; `None` when it
     /// may try now.
     pub(crate) fn blocked(&self, addr: IpAddr, now: Instant) -> Option<Duration> {
@@ -58,9 +69,9 @@ impl FailureLimiter {
             return;
         };
         let addr = network(addr);
-        if buckets.len() >= MAX_ADDRESSES && !buckets.contains_key(&addr) {
+        if buckets.len() >= self.max_addresses && !buckets.contains_key(&addr) {
             buckets.retain(|_, b| b.refilled(now) < BURST);
-            if buckets.len() >= MAX_ADDRESSES {
+            if buckets.len() >= self.max_addresses {
                 return;
             }
         }
@@ -90,7 +101,7 @@ mod tests {
 
     #[test]
     fn an_address_is_limited_after_its_burst_and_recovers() {
-        let limiter = FailureLimiter::default();
+        let limiter = FailureLimiter::new(16);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         let t0 = Instant::now();
@@ -113,5 +124,36 @@ mod tests {
         assert_eq!(limiter.blocked(a, t0 + Duration::from_secs(1)), None);
         limiter.failed(a, t0 + Duration::from_secs(1));
         assert!(limiter.blocked(a, t0 + Duration::from_secs(1)).is_some());
+    }
+
+    #[test]
+    fn the_table_holds_at_most_its_addresses() {
+        let limiter = FailureLimiter::new(2);
+        let t0 = Instant::now();
+        let exhaust = |addr: IpAddr, at: Instant| {
+            for _ in 0..BURST as usize {
+                limiter.failed(addr, at);
+            }
+        };
+        let [a, b, c]: [IpAddr; 3] =
+            ["10.0.0.1", "10.0.0.2", "10.0.0.3"].map(|s| s.parse().unwrap());
+        exhaust(a, t0);
+        exhaust(b, t0);
+        exhaust(c, t0);
+        assert!(limiter.blocked(a, t0).is_some() && limiter.blocked(b, t0).is_some());
+        assert_eq!(
+            limiter.blocked(c, t0),
+            None,
+            "a full table tracks no new address"
+        );
+        // once a tracked address has earned its budget back, it makes room
+        let later = t0 + Duration::from_secs(BURST as u64);
+        exhaust(c, later);
+        assert!(limiter.blocked(c, later).is_some());
+        assert_eq!(
+            limiter.buckets.lock().unwrap().len(),
+            1,
+            "a and b made room once their budget was back"
+        );
     }
 }

@@ -21,6 +21,7 @@ mod wampcra;
 use std::borrow::Cow;
 
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 use subtle::ConstantTimeEq;
 
 use crate::config::{AuthConfig, AuthenticatorProcedure, Grant, Provider};
@@ -28,11 +29,6 @@ use crate::config::{AuthConfig, AuthenticatorProcedure, Grant, Provider};
 pub(crate) use limiter::FailureLimiter;
 pub(crate) use procedure::Ask;
 pub(crate) use wampcra::derive_key as wampcra_key;
-
-/// `wamp.error.not_authorized`: no method the client offered may be used.
-pub(crate) const NOT_AUTHORIZED: &str = "wamp.error.not_authorized";
-/// `wamp.error.authentication_failed`: the client's proof was wrong.
-pub(crate) const AUTHENTICATION_FAILED: &str = "wamp.error.authentication_failed";
 
 /// What the router knows of a HELLO, for authentication.
 pub(crate) struct HelloInfo<'a> {
@@ -75,9 +71,8 @@ pub(crate) struct Accepted {
 /// Why a session may not join: the ABORT's reason and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal {
-    /// The ABORT reason URI (a dynamic authenticator's own, or one of
-    /// the router's).
-    pub(crate) reason: Cow<'static, str>,
+    /// The ABORT's reason.
+    pub(crate) reason: AbortReason,
     /// A message for the client; never names a secret.
     pub(crate) message: String,
     /// Whether this counts as a failed attempt for rate limiting (a wrong
@@ -89,7 +84,7 @@ impl Refusal {
     /// `wamp.error.not_authorized` with `message`.
     pub(crate) fn not_authorized(message: impl Into<String>) -> Self {
         Self {
-            reason: NOT_AUTHORIZED.into(),
+            reason: AbortReason::Router(RoutingError::NotAuthorized),
             message: message.into(),
             failed_attempt: false,
         }
@@ -98,9 +93,29 @@ impl Refusal {
     /// `wamp.error.authentication_failed` with `message`: a wrong proof.
     pub(crate) fn failed(message: impl Into<String>) -> Self {
         Self {
-            reason: AUTHENTICATION_FAILED.into(),
+            reason: AbortReason::Router(RoutingError::AuthenticationFailed),
             message: message.into(),
             failed_attempt: true,
+        }
+    }
+}
+
+/// The reason URI of an ABORT that refuses a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AbortReason {
+    /// One of the router's own.
+    Router(RoutingError),
+    /// A dynamic authenticator's own error URI, passed on as Crossbar.io
+    /// passes it on.
+    Authenticator(String),
+}
+
+impl AbortReason {
+    /// The URI, as on the wire.
+    pub(crate) fn uri(&self) -> &str {
+        match self {
+            Self::Router(error) => error.uri(),
+            Self::Authenticator(uri) => uri,
         }
     }
 }
@@ -214,7 +229,7 @@ pub(crate) fn open(
         }
     }
     Opening::Refuse(Refusal {
-        reason: "wamp.error.no_auth_method".into(),
+        reason: AbortReason::Router(RoutingError::NoAuthMethod),
         message: format!(
             "cannot authenticate using any of the offered authmethods [{}] on this transport",
             authmethods.join(", ")

@@ -12,10 +12,11 @@
 use std::sync::Arc;
 
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 
 use super::{
-    AUTHENTICATION_FAILED, Accepted, Channel, DYNAMIC, HelloInfo, Opening, Pending as AnyPending,
-    Refusal, cryptosign, realm_allowed, ticket, wampcra,
+    AbortReason, Accepted, Channel, DYNAMIC, HelloInfo, Opening, Pending as AnyPending, Refusal,
+    cryptosign, realm_allowed, ticket, wampcra,
 };
 use crate::config::{
     Authenticator, AuthenticatorProcedure, CryptosignPrincipal, Grant, Pbkdf2Params, Provider,
@@ -24,7 +25,10 @@ use crate::config::{
 use crate::dealer::{RouterCallFailure, RouterCallResult};
 
 /// The most PBKDF2 iterations accepted from an authenticator (more would
-/// hold a slow-work thread for every CHALLENGE), as for the config.
+/// hold a slow-work thread for every CHALLENGE). This and [`MAX_KEYLEN`]
+/// say which WAMP-CRA salt parameters are valid, the rule a config file's
+/// secrets meet too (`node/src/config/convert/auth.rs` holds the same two):
+/// a validity rule, not a limit a deployment tunes.
 const MAX_ITERATIONS: u64 = 1_000_000;
 /// The longest PBKDF2 key accepted from an authenticator, bytes.
 const MAX_KEYLEN: u64 = 1024;
@@ -166,15 +170,16 @@ fn refusal(procedure: &str, realm: &str, failure: RouterCallFailure) -> Refusal 
     };
     match failure {
         RouterCallFailure::NoCallee => unavailable("is not registered"),
-        RouterCallFailure::Error { error, message } => match error.as_str() {
-            "wamp.error.timeout" => unavailable("did not answer in time"),
-            "wamp.error.canceled" => unavailable("left before it answered"),
-            "wamp.error.unavailable" => unavailable("is overloaded"),
+        RouterCallFailure::Error { error, message } => match RoutingError::from_uri(error.as_str())
+        {
+            Some(RoutingError::Timeout) => unavailable("did not answer in time"),
+            Some(RoutingError::Canceled) => unavailable("left before it answered"),
+            Some(RoutingError::Unavailable) => unavailable("is overloaded"),
             // The authenticator's own refusal: its URI and message, as
             // Crossbar.io passes them on; a wrong credential counts as a
             // failed attempt.
-            uri => Refusal {
-                reason: uri.to_owned().into(),
+            _ => Refusal {
+                reason: AbortReason::Authenticator(error.as_str().to_owned()),
                 message: message.unwrap_or_else(|| "the dynamic authenticator refused".to_owned()),
                 failed_attempt: true,
             },
@@ -202,7 +207,7 @@ fn principal(args: Vec<Value>, kwargs: Dict) -> Result<Found, Refusal> {
         None => Value::Null,
     };
     let invalid = |why: &str| Refusal {
-        reason: AUTHENTICATION_FAILED.into(),
+        reason: AbortReason::Router(RoutingError::AuthenticationFailed),
         message: format!(
             "the dynamic authenticator's answer is invalid: {why} (expected a role, or a dictionary with \"role\")"
         ),
@@ -396,7 +401,10 @@ fn details(hello: &HelloFacts, authmethod: &'static str) -> Dict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::NOT_AUTHORIZED;
+
+    const NOT_AUTHORIZED: AbortReason = AbortReason::Router(RoutingError::NotAuthorized);
+    const AUTHENTICATION_FAILED: AbortReason =
+        AbortReason::Router(RoutingError::AuthenticationFailed);
 
     fn facts(authid: Option<&str>) -> HelloFacts {
         HelloFacts {
@@ -471,7 +479,7 @@ mod tests {
             message: Some("bad ticket".into()),
         })));
         assert_eq!(
-            (r.reason.as_ref(), r.message.as_str()),
+            (r.reason.uri(), r.message.as_str()),
             ("com.example.invalid_ticket", "bad ticket")
         );
         assert!(r.failed_attempt);
@@ -482,7 +490,7 @@ mod tests {
                 && r.message.contains("not registered")
         );
         let r = refused(verdict_of(Err(RouterCallFailure::Error {
-            error: "wamp.error.timeout".into(),
+            error: RoutingError::Timeout.uri().into(),
             message: None,
         })));
         assert!(r.message.contains("did not answer in time"));

@@ -85,8 +85,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::auth::AUTHENTICATION_FAILED;
+    use crate::auth::AbortReason;
     use crate::config::Grant;
+    use ringbar_router::error::RoutingError;
 
     fn provider() -> Provider<TicketPrincipal> {
         let joe = TicketPrincipal {
@@ -148,7 +149,10 @@ mod tests {
             .authenticate("secret!!!")
             .unwrap_err();
         assert_eq!(wrong, unknown);
-        assert_eq!(wrong.reason, AUTHENTICATION_FAILED);
+        assert_eq!(
+            wrong.reason,
+            AbortReason::Router(RoutingError::AuthenticationFailed)
+        );
         assert!(!wrong.message.contains("secret"));
     }
 

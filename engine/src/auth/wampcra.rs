@@ -179,6 +179,7 @@ mod tests {
 
     use super::*;
     use crate::config::{Grant, Secret};
+    use ringbar_router::error::RoutingError;
 
     /// The challenge of the WAMP spec's WAMP-CRA section.
     const SPEC_CHALLENGE: &str = "{\"nonce\": \"LHRTC9zeOIrt_9U3\", \"authprovider\": \"userdb\", \
@@ -272,7 +273,10 @@ mod tests {
                 answer(open(&provider(salt.clone()), &hello("peter")), b"secret1").unwrap();
             assert_eq!(accepted.authrole, "user");
             let refused = answer(open(&provider(salt), &hello("peter")), b"secret2").unwrap_err();
-            assert_eq!(refused.reason, crate::auth::AUTHENTICATION_FAILED);
+            assert_eq!(
+                refused.reason,
+                crate::auth::AbortReason::Router(RoutingError::AuthenticationFailed)
+            );
         }
     }
 

@@ -16,6 +16,7 @@ use ringbar_protocol::options::{PublishOptions, SubscribeOptions};
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriPattern};
 use ringbar_protocol::value::Value;
+use ringbar_router::error::RoutingError;
 use ringbar_router::tables::match_cache::{MATCH_CACHE_TOPICS, MatchCache, Matched};
 use ringbar_router::tables::subscriptions::CoreId;
 
@@ -30,11 +31,6 @@ use crate::realm::Realm;
 use crate::session::{Flow, Identity, SessionHandle};
 use crate::wire::Wire;
 
-const ERR_INVALID_URI: &str = "wamp.error.invalid_uri";
-const ERR_NOT_AUTHORIZED: &str = "wamp.error.not_authorized";
-/// A session holds as many subscriptions as `ringbar.limits` allows.
-const ERR_TOO_MANY_SUBSCRIPTIONS: &str = "ringbar.error.too_many_subscriptions";
-
 fn core_id(core: &Core) -> CoreId {
     CoreId::try_from(core.id).unwrap_or(CoreId::MAX)
 }
@@ -47,7 +43,7 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
         Err(e) => return Flow::Violation(e.to_string()),
     };
     let realm = &session.realm;
-    let refuse = |error: &'static str, text: &str| {
+    let refuse = |error: RoutingError, text: &str| {
         if options.acknowledge {
             session.send_error(MessageType::Publish, publish.request, error, text);
         }
@@ -63,7 +59,7 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
             .decide(&session.role, Action::Publish, &publish.topic);
     if !decision.allowed {
         return refuse(
-            ERR_NOT_AUTHORIZED,
+            RoutingError::NotAuthorized,
             &format!(
                 "role '{}' may not publish to '{}'",
                 session.identity.authrole, publish.topic
@@ -92,13 +88,16 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
 
 /// Why no session may publish to `topic` in `realm`: the error URI and
 /// its text.
-pub(crate) fn check_topic(realm: &Realm, topic: &str) -> Result<(), (&'static str, String)> {
+pub(crate) fn check_topic(realm: &Realm, topic: &str) -> Result<(), (RoutingError, String)> {
     if let Err(e) = Uri::check(topic, realm.uri_check) {
-        return Err((ERR_INVALID_URI, format!("invalid topic '{topic}': {e}")));
+        return Err((
+            RoutingError::InvalidUri,
+            format!("invalid topic '{topic}': {e}"),
+        ));
     }
     if topic.starts_with(meta::WAMP_PREFIX) {
         return Err((
-            ERR_INVALID_URI,
+            RoutingError::InvalidUri,
             format!(
                 "publish with restricted topic URI '{topic}': wamp.* topics are the router's own"
             ),
@@ -157,8 +156,7 @@ fn matching(core: &Core, realm: &Realm, topic: &str) -> Matched {
 /// keeps it as its topic's retained event when asked.
 fn route(core: &Core, publication: Arc<Publication>, cores: u64, retain: bool) {
     if retain {
-        let max_bytes = core.shared.limits.max_retained_bytes_per_realm;
-        publication.realm.retain(&publication, max_bytes);
+        publication.realm.retain(&publication, &core.shared.limits);
     }
     let me = core_id(core);
     if cores & (1 << me) != 0 {
@@ -375,7 +373,7 @@ pub(crate) fn subscribe(
             session.send_error(
                 MessageType::Subscribe,
                 subscribe.request,
-                ERR_INVALID_URI,
+                RoutingError::InvalidUri,
                 &format!(
                     "invalid {} topic '{}': {e}",
                     options.match_policy.as_str(),
@@ -394,7 +392,7 @@ pub(crate) fn subscribe(
         session.send_error(
             MessageType::Subscribe,
             subscribe.request,
-            ERR_NOT_AUTHORIZED,
+            RoutingError::NotAuthorized,
             &format!(
                 "role '{}' may not subscribe to '{}'",
                 session.identity.authrole, subscribe.topic
@@ -417,7 +415,7 @@ pub(crate) fn subscribe(
         session.send_error(
             MessageType::Subscribe,
             subscribe.request,
-            ERR_TOO_MANY_SUBSCRIPTIONS,
+            RoutingError::TooManySubscriptions,
             &format!(
                 "this session holds {limit} subscriptions, the most ringbar.limits.max_subscriptions_per_session allows: unsubscribe first"
             ),
@@ -484,7 +482,7 @@ pub(crate) fn unsubscribe(
         session.send_error(
             MessageType::Unsubscribe,
             unsubscribe.request,
-            "wamp.error.no_such_subscription",
+            RoutingError::NoSuchSubscription,
             &format!(
                 "no subscription {} for this session",
                 unsubscribe.subscription

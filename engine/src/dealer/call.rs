@@ -11,20 +11,14 @@ use ringbar_protocol::message::{
 use ringbar_protocol::options::CallOptions;
 use ringbar_protocol::uri::{MatchPolicy, Uri};
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 
-use super::calls::{
-    Answer, CallKey, Caller, CancelMode, Interrupt, Invoke, MAX_CALLS_PER_CALLER, Outcome,
-    PendingCall,
-};
+use super::calls::{Answer, CallKey, Caller, CancelMode, Interrupt, Invoke, Outcome, PendingCall};
 use crate::authorize::Action;
 use crate::core::Core;
 use crate::mail::Mail;
 use crate::session::{Flow, SessionHandle};
 use crate::timeout::Timeout;
-
-const ERR_CANCELED: &str = "wamp.error.canceled";
-const ERR_TIMEOUT: &str = "wamp.error.timeout";
-const ERR_UNAVAILABLE: &str = "wamp.error.unavailable";
 
 /// CALL: route a new call to a callee, or pass on one more part of a
 /// progressive call.
@@ -46,14 +40,14 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
                 .to_owned(),
         );
     }
-    let refuse = |error: &'static str, text: &str| {
+    let refuse = |error: RoutingError, text: &str| {
         session.send_error(MessageType::Call, call.request, error, text);
         Flow::Continue
     };
     let realm = &session.realm;
     if let Err(e) = Uri::check(&call.procedure, realm.uri_check) {
         return refuse(
-            "wamp.error.invalid_uri",
+            RoutingError::InvalidUri,
             &format!("invalid procedure '{}': {e}", call.procedure),
         );
     }
@@ -64,7 +58,7 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
             .decide(&session.role, Action::Call, &call.procedure);
     if !decision.allowed {
         return refuse(
-            "wamp.error.not_authorized",
+            RoutingError::NotAuthorized,
             &format!(
                 "role '{}' may not call '{}'",
                 session.identity.authrole, call.procedure
@@ -78,9 +72,9 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
         .get(&key.caller)
         .copied()
         .unwrap_or(0);
-    if in_flight >= MAX_CALLS_PER_CALLER {
+    if in_flight >= core.shared.limits.max_calls_per_caller {
         return refuse(
-            "wamp.error.unavailable",
+            RoutingError::Unavailable,
             &format!(
                 "this session has {in_flight} calls in flight, the most allowed: wait for answers before calling more"
             ),
@@ -89,7 +83,7 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
     let snapshot = realm.registrations.snapshot();
     let Some(registration) = snapshot.best_match(&call.procedure) else {
         return refuse(
-            "wamp.error.no_such_procedure",
+            RoutingError::NoSuchProcedure,
             &format!("no callee registered procedure '{}'", call.procedure),
         );
     };
@@ -98,14 +92,14 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
         .copied()
     else {
         return refuse(
-            "wamp.error.no_such_procedure",
+            RoutingError::NoSuchProcedure,
             &format!("no callee registered procedure '{}'", call.procedure),
         );
     };
 
     if options.progress && !callee.progressive_invocations {
         return refuse(
-            "wamp.error.feature_not_supported",
+            RoutingError::FeatureNotSupported,
             &format!(
                 "the callee of '{}' does not take progressive call invocations (it must announce progressive_call_invocations and call_canceling)",
                 call.procedure
@@ -223,9 +217,11 @@ fn send_invoke(core: &Core, callee_core: usize, invoke: Invoke) {
     if let Err(e) = core.send_mail(callee_core, Mail::Invoke(Box::new(invoke))) {
         tracing::error!(core = core.id, error = %e, "call not routed: the registration names an unknown core");
         if let Some(mut pending) = finish(core, key) {
-            pending
-                .caller
-                .send_error(key.request, ERR_UNAVAILABLE, "the callee cannot be reached");
+            pending.caller.send_error(
+                key.request,
+                RoutingError::Unavailable,
+                "the callee cannot be reached",
+            );
         }
     }
 }
@@ -266,7 +262,7 @@ pub(crate) fn cancel(core: &Core, session: &SessionHandle, cancel: Cancel) -> Fl
                 session.send_error(
                     MessageType::Cancel,
                     cancel.request,
-                    "wamp.error.invalid_argument",
+                    RoutingError::InvalidArgument,
                     "CANCEL.Options.mode must be one of skip, kill, killnowait",
                 );
                 return Flow::Continue;
@@ -285,9 +281,14 @@ pub(crate) fn cancel(core: &Core, session: &SessionHandle, cancel: Cancel) -> Fl
     match mode {
         CancelMode::Skip => {
             finish(core, key);
-            session.send_error(MessageType::Call, cancel.request, ERR_CANCELED, &text);
+            session.send_error(
+                MessageType::Call,
+                cancel.request,
+                RoutingError::Canceled,
+                &text,
+            );
         }
-        CancelMode::KillNoWait => end_early(core, key, ERR_CANCELED, Some(&text)),
+        CancelMode::KillNoWait => end_early(core, key, RoutingError::Canceled, Some(&text)),
         CancelMode::Kill => send_interrupt(
             core,
             callee_core,
@@ -295,7 +296,7 @@ pub(crate) fn cancel(core: &Core, session: &SessionHandle, cancel: Cancel) -> Fl
                 call: key,
                 serial,
                 mode,
-                reason: ERR_CANCELED,
+                reason: RoutingError::Canceled,
             },
         ),
     }
@@ -305,7 +306,7 @@ pub(crate) fn cancel(core: &Core, session: &SessionHandle, cancel: Cancel) -> Fl
 /// Ends call `key` now: the caller gets `error` (when `text` is given),
 /// the callee an INTERRUPT `killnowait` with `error` as the reason, and
 /// the callee's answer, if any comes, is dropped.
-fn end_early(core: &Core, key: CallKey, error: &'static str, text: Option<&str>) {
+fn end_early(core: &Core, key: CallKey, error: RoutingError, text: Option<&str>) {
     let Some(mut pending) = finish(core, key) else {
         return;
     };
@@ -348,7 +349,7 @@ pub(crate) fn timed_out(core: &Core, key: CallKey, serial: u64) {
     end_early(
         core,
         key,
-        ERR_TIMEOUT,
+        RoutingError::Timeout,
         Some("the call's timeout passed before the callee answered"),
     );
 }
@@ -390,7 +391,7 @@ pub(crate) fn deliver_answer(core: &Core, answer: Answer) {
         end_early(
             core,
             answer.call,
-            ERR_CANCELED,
+            RoutingError::Canceled,
             Some("progressive results came faster than this session read them: call canceled"),
         );
         return;
@@ -439,6 +440,6 @@ pub(crate) fn remove_caller(core: &Core, session: &SessionHandle) {
     // same input gives the same messages.
     keys.sort_unstable_by_key(|k| k.request);
     for key in keys {
-        end_early(core, key, ERR_CANCELED, None);
+        end_early(core, key, RoutingError::Canceled, None);
     }
 }

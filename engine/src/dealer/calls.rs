@@ -13,16 +13,10 @@ use ringbar_protocol::id::{RegistrationId, RequestId, SessionId};
 use ringbar_protocol::message::{MessageType, Payload};
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 use ringbar_router::timers::TimerId;
 
 use crate::session::SessionHandle;
-
-/// The most calls one caller may have in flight; past it a CALL fails.
-pub(crate) const MAX_CALLS_PER_CALLER: usize = 1024;
-
-/// The most invocations one callee may have in flight; past it (or when its
-/// outbound queue is full) a call to it fails with `wamp.error.unavailable`.
-pub(crate) const MAX_INVOCATIONS_PER_CALLEE: usize = 4096;
 
 /// A call, router-wide: the caller session and its CALL request id, and a
 /// serial that tells a call from a later one reusing the request id.
@@ -46,7 +40,7 @@ pub(crate) enum Caller {
 impl Caller {
     /// Gives the caller an ERROR `error` for its call `request`, with
     /// `text` as the reason.
-    pub(crate) fn send_error(&mut self, request: RequestId, error: &'static str, text: &str) {
+    pub(crate) fn send_error(&mut self, request: RequestId, error: RoutingError, text: &str) {
         match self {
             Caller::Session(session) => {
                 session.send_error(MessageType::Call, request, error, text);
@@ -56,7 +50,7 @@ impl Caller {
                     .unwrap_or_default();
                 if let Some(tx) = waiting.take() {
                     // The waiting task may have given up: nothing to tell.
-                    let _ = tx.send(Err((Str::from_static(error), payload)));
+                    let _ = tx.send(Err((Str::from_static(error.uri()), payload)));
                 }
             }
         }
@@ -207,7 +201,7 @@ pub(crate) struct Interrupt {
     /// `kill` or `killnowait`.
     pub(crate) mode: CancelMode,
     /// Why, as `INTERRUPT.Options.reason`.
-    pub(crate) reason: &'static str,
+    pub(crate) reason: RoutingError,
 }
 
 /// What a callee (or the dealer in its name) answers.

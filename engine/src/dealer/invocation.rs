@@ -9,11 +9,9 @@ use ringbar_protocol::message::{
 use ringbar_protocol::options::YieldOptions;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 
-use super::calls::{
-    Answer, CallKey, CancelMode, Interrupt, Invoke, MAX_INVOCATIONS_PER_CALLEE, Outcome,
-    PendingInvocation,
-};
+use super::calls::{Answer, CallKey, CancelMode, Interrupt, Invoke, Outcome, PendingInvocation};
 use crate::core::Core;
 use crate::mail::Mail;
 use crate::meta;
@@ -32,11 +30,11 @@ fn send_answer(core: &Core, caller_core: usize, answer: Answer) {
 }
 
 /// The dealer's own ERROR for call `call`, with a reason as its argument.
-fn error_answer(call: CallKey, serial: u64, error: &'static str, text: &str) -> Answer {
+fn error_answer(call: CallKey, serial: u64, error: RoutingError, text: &str) -> Answer {
     Answer {
         call,
         serial,
-        outcome: Outcome::Error(Str::from_static(error)),
+        outcome: Outcome::Error(Str::from_static(error.uri())),
         details: Dict::new(),
         payload: Payload::from_values(Serializer::Json, &[Value::from(text)], None)
             .unwrap_or_default(),
@@ -44,7 +42,7 @@ fn error_answer(call: CallKey, serial: u64, error: &'static str, text: &str) -> 
 }
 
 /// Refuses `invoke`: the caller gets `error`.
-fn refuse(core: &Core, invoke: &Invoke, error: &'static str, text: &str) {
+fn refuse(core: &Core, invoke: &Invoke, error: RoutingError, text: &str) {
     send_answer(
         core,
         invoke.caller_core,
@@ -63,12 +61,13 @@ pub(crate) fn invoke(core: &Core, invoke: Invoke) {
         return refuse(
             core,
             &invoke,
-            "wamp.error.canceled",
+            RoutingError::Canceled,
             "the callee left before the call reached it",
         );
     };
     let queued = callee.handle.conn.outbound.queued_bytes();
-    if callee.in_flight >= MAX_INVOCATIONS_PER_CALLEE || queued >= core.shared.flow.max_queued_bytes
+    if callee.in_flight >= core.shared.limits.max_invocations_per_callee
+        || queued >= core.shared.flow.max_queued_bytes
     {
         let text = format!(
             "the callee is overloaded ({} invocations in flight, {queued} bytes queued): retry later or register more callees",
@@ -85,7 +84,7 @@ pub(crate) fn invoke(core: &Core, invoke: Invoke) {
             );
         }
         drop(callees);
-        return refuse(core, &invoke, "wamp.error.unavailable", &text);
+        return refuse(core, &invoke, RoutingError::Unavailable, &text);
     }
     let request = callee.next_request;
     callee.next_request = if request >= MAX_REQUEST {
@@ -211,7 +210,7 @@ pub(crate) fn interrupt(core: &Core, interrupt: Interrupt) {
     if let Some(handle) = handle {
         let options: Dict = [
             ("mode", Value::from(interrupt.mode.as_str())),
-            ("reason", Value::from(interrupt.reason)),
+            ("reason", Value::from(interrupt.reason.uri())),
         ]
         .into_iter()
         .collect();
@@ -343,7 +342,7 @@ pub(crate) fn remove_callee(core: &Core, session: &SessionHandle) {
                 error_answer(
                     invocation.call,
                     invocation.serial,
-                    "wamp.error.canceled",
+                    RoutingError::Canceled,
                     "the callee left before answering",
                 ),
             );

@@ -8,6 +8,7 @@ use ringbar_protocol::message::{
 };
 use ringbar_protocol::options::RegisterOptions;
 use ringbar_protocol::uri::UriPattern;
+use ringbar_router::error::RoutingError;
 use ringbar_router::tables::registrations::{Callee, InvokePolicy, RegisterError};
 
 use super::calls::LocalCallee;
@@ -26,7 +27,7 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
         Ok(o) => o,
         Err(e) => return Flow::Violation(e.to_string()),
     };
-    let refuse = |error: &'static str, text: &str| {
+    let refuse = |error: RoutingError, text: &str| {
         session.send_error(MessageType::Register, register.request, error, text);
         Flow::Continue
     };
@@ -36,7 +37,7 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
             Ok(p) => p,
             Err(e) => {
                 return refuse(
-                    "wamp.error.invalid_uri",
+                    RoutingError::InvalidUri,
                     &format!(
                         "invalid {} procedure '{}': {e}",
                         options.match_policy.as_str(),
@@ -47,7 +48,7 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
         };
     if register.procedure.starts_with(RESERVED_PREFIX) {
         return refuse(
-            "wamp.error.invalid_uri",
+            RoutingError::InvalidUri,
             &format!(
                 "procedure '{}' is in the router's reserved '{RESERVED_PREFIX}' namespace: register under your own prefix",
                 register.procedure
@@ -61,7 +62,7 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
             .decide(&session.role, Action::Register, &register.procedure);
     if !decision.allowed {
         return refuse(
-            "wamp.error.not_authorized",
+            RoutingError::NotAuthorized,
             &format!(
                 "role '{}' may not register '{}'",
                 session.identity.authrole, register.procedure
@@ -77,7 +78,7 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
     let limit = core.shared.limits.max_registrations_per_session;
     if held >= limit {
         return refuse(
-            "ringbar.error.too_many_registrations",
+            RoutingError::TooManyRegistrations,
             &format!(
                 "this session holds {limit} registrations, the most ringbar.limits.max_registrations_per_session allows: unregister first"
             ),
@@ -102,7 +103,7 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
         Ok(registered) => registered,
         Err(RegisterError::AlreadyExists) => {
             return refuse(
-                "wamp.error.procedure_already_exists",
+                RoutingError::ProcedureAlreadyExists,
                 &format!(
                     "procedure '{}' is already registered ({} registrations take one callee; a session registers a procedure once)",
                     register.procedure,
@@ -111,9 +112,8 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
             );
         }
         Err(RegisterError::PolicyMismatch(existing)) => {
-            // Crossbar.io's URI for this case (the spec names none).
             return refuse(
-                "wamp.error.procedure_exists_with_different_invocation_policy",
+                RoutingError::ProcedureExistsWithDifferentInvocationPolicy,
                 &format!(
                     "procedure '{}' is registered with invocation policy '{}', not '{}': register with the same policy to share it",
                     register.procedure,
@@ -170,7 +170,7 @@ pub(crate) fn unregister(core: &Core, session: &SessionHandle, unregister: Unreg
         session.send_error(
             MessageType::Unregister,
             unregister.request,
-            "wamp.error.no_such_registration",
+            RoutingError::NoSuchRegistration,
             &format!(
                 "no registration {} for this session",
                 unregister.registration

@@ -12,9 +12,10 @@ use ringbar_protocol::message::Payload;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::MatchPolicy;
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 
 use super::call::start_call;
-use super::calls::{CallKey, Caller, MAX_CALLS_PER_CALLER, PendingCall, RouterAnswer};
+use super::calls::{CallKey, Caller, PendingCall, RouterAnswer};
 use crate::core::Core;
 use crate::realm::Realm;
 use crate::session::Identity;
@@ -51,14 +52,14 @@ pub(crate) async fn call_as_router(
     timeout: Duration,
 ) -> Result<RouterCallResult, RouterCallFailure> {
     let payload = Payload::from_values(Serializer::Json, args, None)
-        .map_err(|e| failure("wamp.error.invalid_argument", &e.to_string()))?;
+        .map_err(|e| failure(RoutingError::InvalidArgument, &e.to_string()))?;
     let caller = RouterCaller {
         session: caller,
         disclosed: None,
     };
     match call_with_payload(core, realm, caller, procedure, payload, timeout).await? {
         Ok(payload) => {
-            decode(&payload).map_err(|text| failure("wamp.error.invalid_argument", &text))
+            decode(&payload).map_err(|text| failure(RoutingError::InvalidArgument, &text))
         }
         Err((error, payload)) => Err(RouterCallFailure::Error {
             error,
@@ -113,9 +114,9 @@ pub(crate) async fn call_with_payload(
             .get(&caller.session)
             .copied()
             .unwrap_or(0);
-        if in_flight >= MAX_CALLS_PER_CALLER {
+        if in_flight >= core.shared.limits.max_calls_per_caller {
             return Err(failure(
-                "wamp.error.unavailable",
+                RoutingError::Unavailable,
                 "too many router calls in flight",
             ));
         }
@@ -157,16 +158,16 @@ pub(crate) async fn call_with_payload(
     };
     rx.await.map_err(|_| {
         failure(
-            "wamp.error.canceled",
+            RoutingError::Canceled,
             "the router stopped before the call was answered",
         )
     })
 }
 
 /// A failure the dealer itself reports.
-fn failure(error: &'static str, message: &str) -> RouterCallFailure {
+fn failure(error: RoutingError, message: &str) -> RouterCallFailure {
     RouterCallFailure::Error {
-        error: Str::from_static(error),
+        error: Str::from_static(error.uri()),
         message: Some(message.to_owned()),
     }
 }

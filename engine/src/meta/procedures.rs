@@ -15,10 +15,11 @@ use ringbar_protocol::options::PublishOptions;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriCheck};
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 use ringbar_router::tables::registrations::Registration;
 
 use super::events::{registration_details, subscription_details};
-use super::testament::{MAX_TESTAMENTS, Scope, Testament};
+use super::testament::{Scope, Testament};
 use crate::authorize::Action;
 use crate::core::Core;
 use crate::mail::Mail;
@@ -31,26 +32,18 @@ pub(crate) type Answer = Result<Vec<Value>, MetaError>;
 /// A meta procedure's ERROR: its URI and a message for people.
 #[derive(Debug, PartialEq)]
 pub(crate) struct MetaError {
-    /// The error URI.
-    pub(crate) uri: &'static str,
+    /// The error.
+    pub(crate) error: RoutingError,
     /// What went wrong.
     pub(crate) message: String,
 }
 
-fn error(uri: &'static str, message: impl Into<String>) -> MetaError {
+fn error(error: RoutingError, message: impl Into<String>) -> MetaError {
     MetaError {
-        uri,
+        error,
         message: message.into(),
     }
 }
-
-const NO_SUCH_SESSION: &str = "wamp.error.no_such_session";
-const NO_SUCH_SUBSCRIPTION: &str = "wamp.error.no_such_subscription";
-const INVALID_ARGUMENT: &str = "wamp.error.invalid_argument";
-const INVALID_URI: &str = "wamp.error.invalid_uri";
-const NOT_AUTHORIZED: &str = "wamp.error.not_authorized";
-const HISTORY_UNAVAILABLE: &str = "wamp.error.history_unavailable";
-const NO_SUCH_REGISTRATION: &str = "wamp.error.no_such_registration";
 
 /// Answers `procedure` when it is a meta procedure of the router; `None`
 /// when it is not one (the CALL goes on to the dealer).
@@ -76,10 +69,12 @@ pub(crate) fn call(
             vec![Value::List(ids.into_iter().map(Value::UInt).collect())]
         }),
         "wamp.session.get" => session_arg(args).and_then(|id| {
-            realm
-                .session(id)
-                .map(|s| vec![s.details])
-                .ok_or_else(|| error(NO_SUCH_SESSION, format!("no session {id} on this realm")))
+            realm.session(id).map(|s| vec![s.details]).ok_or_else(|| {
+                error(
+                    RoutingError::NoSuchSession,
+                    format!("no session {id} on this realm"),
+                )
+            })
         }),
         "wamp.session.kill" => session_arg(args).and_then(|id| {
             let closing = Closing::from_kwargs(kwargs)?;
@@ -89,7 +84,7 @@ pub(crate) fn call(
                     Ok(Vec::new())
                 }
                 _ => Err(error(
-                    NO_SUCH_SESSION,
+                    RoutingError::NoSuchSession,
                     format!("no other session {id} on this realm"),
                 )),
             }
@@ -102,7 +97,12 @@ pub(crate) fn call(
         "wamp.session.add_testament" => add_testament(core, caller, args, kwargs),
         "wamp.session.flush_testaments" => {
             Scope::parse(kwargs.get("scope").and_then(Value::as_str))
-                .ok_or_else(|| error(INVALID_ARGUMENT, "scope must be detached or destroyed"))
+                .ok_or_else(|| {
+                    error(
+                        RoutingError::InvalidArgument,
+                        "scope must be detached or destroyed",
+                    )
+                })
                 .map(|scope| {
                     core.testaments.borrow_mut().flush(me, scope);
                     Vec::new()
@@ -160,14 +160,14 @@ pub(crate) fn call(
                 Some(v) => v
                     .as_u64()
                     .and_then(|n| usize::try_from(n).ok())
-                    .ok_or_else(|| error(INVALID_ARGUMENT, "limit must be a count"))?,
+                    .ok_or_else(|| error(RoutingError::InvalidArgument, "limit must be a count"))?,
             };
             realm
                 .history(id, limit, |event| history_event(realm, event))
                 .map(|events| vec![Value::List(events)])
                 .ok_or_else(|| {
                     error(
-                        HISTORY_UNAVAILABLE,
+                        RoutingError::HistoryUnavailable,
                         format!("subscription {id} keeps no event history (see the realm's store)"),
                     )
                 })
@@ -217,11 +217,15 @@ pub(crate) fn call(
 /// checked now as a PUBLISH would be, kept until the caller goes.
 fn add_testament(core: &Core, caller: &SessionHandle, args: &[Value], kwargs: &Dict) -> Answer {
     let topic = str_arg(args, "topic")?;
-    Uri::check(&topic, caller.realm.uri_check)
-        .map_err(|e| error(INVALID_URI, format!("invalid topic '{topic}': {e}")))?;
+    Uri::check(&topic, caller.realm.uri_check).map_err(|e| {
+        error(
+            RoutingError::InvalidUri,
+            format!("invalid topic '{topic}': {e}"),
+        )
+    })?;
     if topic.starts_with(super::WAMP_PREFIX) {
         return Err(error(
-            INVALID_URI,
+            RoutingError::InvalidUri,
             "testaments may not publish to wamp.* topics",
         ));
     }
@@ -232,7 +236,7 @@ fn add_testament(core: &Core, caller: &SessionHandle, args: &[Value], kwargs: &D
         .allowed;
     if !allowed {
         return Err(error(
-            NOT_AUTHORIZED,
+            RoutingError::NotAuthorized,
             format!(
                 "role '{}' may not publish to '{topic}'",
                 caller.identity.authrole
@@ -242,12 +246,17 @@ fn add_testament(core: &Core, caller: &SessionHandle, args: &[Value], kwargs: &D
     let event_args = match args.get(1) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::List(list)) => list.clone(),
-        Some(_) => return Err(error(INVALID_ARGUMENT, "args must be a list")),
+        Some(_) => return Err(error(RoutingError::InvalidArgument, "args must be a list")),
     };
     let event_kwargs = match args.get(2) {
         None | Some(Value::Null) => None,
         Some(Value::Dict(d)) => Some(d.clone()),
-        Some(_) => return Err(error(INVALID_ARGUMENT, "kwargs must be a dictionary")),
+        Some(_) => {
+            return Err(error(
+                RoutingError::InvalidArgument,
+                "kwargs must be a dictionary",
+            ));
+        }
     };
     let no_options = Dict::new();
     let options = match kwargs.get("publish_options") {
@@ -255,32 +264,41 @@ fn add_testament(core: &Core, caller: &SessionHandle, args: &[Value], kwargs: &D
         Some(Value::Dict(d)) => d,
         Some(_) => {
             return Err(error(
-                INVALID_ARGUMENT,
+                RoutingError::InvalidArgument,
                 "publish_options must be a dictionary",
             ));
         }
     };
-    let options = PublishOptions::from_dict(options)
-        .map_err(|e| error(INVALID_ARGUMENT, format!("publish_options: {e}")))?;
-    let scope = Scope::parse(kwargs.get("scope").and_then(Value::as_str))
-        .ok_or_else(|| error(INVALID_ARGUMENT, "scope must be detached or destroyed"))?;
+    let options = PublishOptions::from_dict(options).map_err(|e| {
+        error(
+            RoutingError::InvalidArgument,
+            format!("publish_options: {e}"),
+        )
+    })?;
+    let scope = Scope::parse(kwargs.get("scope").and_then(Value::as_str)).ok_or_else(|| {
+        error(
+            RoutingError::InvalidArgument,
+            "scope must be detached or destroyed",
+        )
+    })?;
     let payload = Payload::from_values(caller.wire.serializer, &event_args, event_kwargs.as_ref())
-        .map_err(|e| error(INVALID_ARGUMENT, e.to_string()))?;
+        .map_err(|e| error(RoutingError::InvalidArgument, e.to_string()))?;
     let testament = Testament {
         topic: Str::from(topic.as_str()),
         payload,
         options,
     };
+    let max = core.shared.limits.max_testaments_per_session;
     if core
         .testaments
         .borrow_mut()
-        .add(caller.identity.session, scope, testament)
+        .add(caller.identity.session, scope, testament, max)
     {
         Ok(Vec::new())
     } else {
         Err(error(
-            INVALID_ARGUMENT,
-            format!("a session keeps at most {MAX_TESTAMENTS} testaments per scope"),
+            RoutingError::InvalidArgument,
+            format!("a session keeps at most {max} testaments per scope"),
         ))
     }
 }
@@ -316,7 +334,7 @@ fn history_event(realm: &Realm, event: &HistoryEvent) -> Value {
 }
 
 fn gone() -> MetaError {
-    error(NO_SUCH_SUBSCRIPTION, "the subscription is gone")
+    error(RoutingError::NoSuchSubscription, "the subscription is gone")
 }
 
 /// The optional `filter_authroles|list[string]` of count and list.
@@ -330,12 +348,12 @@ fn filter_roles(args: &[Value]) -> Result<Option<Vec<String>>, MetaError> {
             .map(Some)
             .ok_or_else(|| {
                 error(
-                    INVALID_ARGUMENT,
+                    RoutingError::InvalidArgument,
                     "filter_authroles must be a list of strings",
                 )
             }),
         Some(_) => Err(error(
-            INVALID_ARGUMENT,
+            RoutingError::InvalidArgument,
             "filter_authroles must be a list of strings",
         )),
     }
@@ -349,7 +367,12 @@ fn session_arg(args: &[Value]) -> Result<SessionId, MetaError> {
     args.first()
         .and_then(Value::as_u64)
         .and_then(SessionId::new)
-        .ok_or_else(|| error(INVALID_ARGUMENT, "the first argument must be a session id"))
+        .ok_or_else(|| {
+            error(
+                RoutingError::InvalidArgument,
+                "the first argument must be a session id",
+            )
+        })
 }
 
 fn str_arg(args: &[Value], what: &str) -> Result<String, MetaError> {
@@ -358,7 +381,7 @@ fn str_arg(args: &[Value], what: &str) -> Result<String, MetaError> {
         .map(str::to_owned)
         .ok_or_else(|| {
             error(
-                INVALID_ARGUMENT,
+                RoutingError::InvalidArgument,
                 format!("the first argument must be the {what} (a string)"),
             )
         })
@@ -383,14 +406,14 @@ fn subscription_arg(caller: &SessionHandle, args: &[Value]) -> Result<Subscripti
         .and_then(SubscriptionId::new)
         .ok_or_else(|| {
             error(
-                INVALID_ARGUMENT,
+                RoutingError::InvalidArgument,
                 "the first argument must be a subscription id",
             )
         })?;
     match caller.realm.subscriptions.get(id) {
         Some(s) if listable(caller, s.pattern.uri()) => Ok(id),
         _ => Err(error(
-            NO_SUCH_SUBSCRIPTION,
+            RoutingError::NoSuchSubscription,
             format!("no subscription {id} on this realm"),
         )),
     }
@@ -409,7 +432,7 @@ fn match_option(options: Option<&Value>) -> Result<MatchPolicy, MetaError> {
         .and_then(|p| MatchPolicy::from_str(p).ok())
         .ok_or_else(|| {
             error(
-                INVALID_ARGUMENT,
+                RoutingError::InvalidArgument,
                 "options.match must be exact, prefix or wildcard",
             )
         })
@@ -427,7 +450,7 @@ fn registration_arg(
         .and_then(RegistrationId::new)
         .ok_or_else(|| {
             error(
-                INVALID_ARGUMENT,
+                RoutingError::InvalidArgument,
                 "the first argument must be a registration id",
             )
         })?;
@@ -438,7 +461,7 @@ fn registration_arg(
         .filter(|r| listable(caller, r.pattern.uri()))
         .ok_or_else(|| {
             error(
-                NO_SUCH_REGISTRATION,
+                RoutingError::NoSuchRegistration,
                 format!("no registration {id} on this realm"),
             )
         })
@@ -510,7 +533,12 @@ impl Closing {
             Some(Value::Str(r)) if !r.is_empty() && Uri::check(r, UriCheck::Loose).is_ok() => {
                 Str::from(r.as_str())
             }
-            Some(_) => return Err(error(INVALID_URI, "reason must be a valid, non-empty URI")),
+            Some(_) => {
+                return Err(error(
+                    RoutingError::InvalidUri,
+                    "reason must be a valid, non-empty URI",
+                ));
+            }
         };
         let message = kwargs
             .get("message")

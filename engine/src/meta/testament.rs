@@ -17,9 +17,6 @@ use crate::broker::publish_testament;
 use crate::core::Core;
 use crate::session::SessionHandle;
 
-/// The most testaments one session may keep (per scope).
-pub(crate) const MAX_TESTAMENTS: usize = 64;
-
 /// When a testament is published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Scope {
@@ -64,13 +61,20 @@ fn slot(scope: Scope) -> usize {
 }
 
 impl Testaments {
-    /// Adds a testament; false when the session already keeps the most.
-    pub(crate) fn add(&mut self, session: SessionId, scope: Scope, testament: Testament) -> bool {
+    /// Adds a testament; false when the session already keeps `max` of its
+    /// scope (`limits.max_testaments_per_session`).
+    pub(crate) fn add(
+        &mut self,
+        session: SessionId,
+        scope: Scope,
+        testament: Testament,
+        max: usize,
+    ) -> bool {
         let scopes = self.by_session.entry(session).or_default();
         let Some(list) = scopes.get_mut(slot(scope)) else {
             return false;
         };
-        if list.len() >= MAX_TESTAMENTS {
+        if list.len() >= max {
             return false;
         }
         list.push(testament);
@@ -119,6 +123,9 @@ pub(crate) fn publish_testaments(core: &Core, session: &SessionHandle) {
 mod tests {
     use super::*;
 
+    /// A session's most testaments per scope, in these tests.
+    const MAX: usize = 4;
+
     fn testament(topic: &'static str) -> Testament {
         Testament {
             topic: Str::from_static(topic),
@@ -131,12 +138,12 @@ mod tests {
     fn detached_come_before_destroyed_each_in_order_and_flush_counts() {
         let id = SessionId::new(7).unwrap_or_default();
         let mut t = Testaments::default();
-        assert!(t.add(id, Scope::Destroyed, testament("com.d1")));
-        assert!(t.add(id, Scope::Detached, testament("com.a1")));
-        assert!(t.add(id, Scope::Destroyed, testament("com.d2")));
+        assert!(t.add(id, Scope::Destroyed, testament("com.d1"), MAX));
+        assert!(t.add(id, Scope::Detached, testament("com.a1"), MAX));
+        assert!(t.add(id, Scope::Destroyed, testament("com.d2"), MAX));
         let topics: Vec<String> = t.take(id).iter().map(|x| x.topic.to_string()).collect();
         assert_eq!(topics, ["com.a1", "com.d1", "com.d2"]);
-        assert!(t.add(id, Scope::Detached, testament("com.a2")));
+        assert!(t.add(id, Scope::Detached, testament("com.a2"), MAX));
         assert_eq!(t.flush(id, Scope::Detached), 1);
         assert_eq!(t.flush(id, Scope::Destroyed), 0);
     }
@@ -145,11 +152,11 @@ mod tests {
     fn a_session_keeps_a_bounded_number() {
         let id = SessionId::new(8).unwrap_or_default();
         let mut t = Testaments::default();
-        for _ in 0..MAX_TESTAMENTS {
-            assert!(t.add(id, Scope::Destroyed, testament("com.x")));
+        for _ in 0..MAX {
+            assert!(t.add(id, Scope::Destroyed, testament("com.x"), MAX));
         }
-        assert!(!t.add(id, Scope::Destroyed, testament("com.x")));
-        assert!(t.add(id, Scope::Detached, testament("com.x")));
+        assert!(!t.add(id, Scope::Destroyed, testament("com.x"), MAX));
+        assert!(t.add(id, Scope::Detached, testament("com.x"), MAX));
     }
 
     #[test]

@@ -31,7 +31,9 @@ use log_every::LogEvery;
 /// A core logs a failing accept (EMFILE, ENFILE) at most this often.
 const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Entries of each core's io_uring submission queue.
+/// Entries of each core's io_uring submission queue: room for one tick's
+/// reads and writes without waiting for the kernel. A speed choice, not a
+/// bound on peers (`limits.max_connections` bounds the connections).
 const URING_ENTRIES: u32 = 4096;
 
 /// Starts the core threads of `config`; they run until `shutdown` turns true.

@@ -22,7 +22,8 @@ use sha1::Digest;
 use super::io::Stream;
 use crate::config::TlsConfig;
 
-/// Ciphertext read per system call.
+/// Ciphertext read per system call: two full TLS records, so a read rarely
+/// stops mid-record. A speed choice, not a bound on peers (`ringbar_router::limits` holds those).
 const READ_BYTES: usize = 32 * 1024;
 
 /// Why a `tls` section cannot be used: names the file and the fix.

@@ -9,7 +9,9 @@ use ringbar_protocol::websocket::handshake::{self, Request};
 
 use crate::runtime::io::{Peer, Stream};
 
-/// Bytes read at a time while waiting for a request head.
+/// Bytes read at a time while waiting for a request head: a WebSocket
+/// upgrade request fits. A speed choice; the transport's header limits
+/// bound what a peer may send.
 const READ_BYTES: usize = 4096;
 
 /// Reads one request head. On a malformed request the error response is

@@ -141,9 +141,6 @@ pub(crate) fn websocket_close(conn: &Connection, code: ringbar_protocol::websock
     websocket::send_close(conn, code, "");
 }
 
-/// How long a client has to finish the TLS handshake.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Serves one accepted connection on `transport`, over TLS when `tls` is
 /// set; `shutdown` turns true when the router stops (an idle HTTP
 /// connection then closes at once).
@@ -159,9 +156,8 @@ pub(crate) async fn serve(
     let stream = match tls {
         None => stream,
         Some(config) => {
-            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, TlsStream::accept(stream, config))
-                .await
-            {
+            let timeout = Duration::from_millis(core.shared.limits.handshake_timeout_ms);
+            match tokio::time::timeout(timeout, TlsStream::accept(stream, config)).await {
                 Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
                 Ok(Err(e)) => {
                     tracing::info!(%peer, transport = %transport.id, error = %e, "TLS handshake failed");

@@ -17,8 +17,6 @@ use crate::runtime::io::{Peer, Stream};
 use crate::session::{Flow, SessionDriver};
 use crate::wire::{Framing, RAWSOCKET_PREFIX_BYTES, Wire};
 
-/// How long a client has to send its 4-octet hello.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The first buffer's room (the handshake is 4 octets; reads then adapt).
 const HANDSHAKE_READ_BYTES: usize = 4 * 1024;
 
@@ -43,8 +41,8 @@ pub(super) async fn serve(
         let octets = buf.split_to(HANDSHAKE_LEN);
         Some(([octets[0], octets[1], octets[2], octets[3]], buf))
     };
-    let Ok(Some((hello, mut buf))) = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_hello).await
-    else {
+    let timeout = Duration::from_millis(core.shared.limits.handshake_timeout_ms);
+    let Ok(Some((hello, mut buf))) = tokio::time::timeout(timeout, read_hello).await else {
         stream.shutdown();
         return;
     };

@@ -5,7 +5,9 @@
 
 use bytes::BytesMut;
 
-/// The room a quiet connection reads into.
+/// The room a quiet connection reads into. This and [`MAX_READ`] are
+/// speed and memory choices (see the module doc), not bounds on peers
+/// (the transports' message limits are).
 const MIN_READ: usize = 1024;
 
 /// The most room one read gets.

@@ -18,7 +18,9 @@ use crate::runtime::io::{Peer, Stream};
 /// The first octet of a RawSocket client hello.
 const RAWSOCKET_MAGIC: u8 = 0x7F;
 
-/// Bytes of the first read; reads then adapt to the protocol.
+/// Bytes of the first read: an HTTP request head or a RawSocket handshake
+/// and first message fit; reads then adapt to the protocol. A speed choice,
+/// not a bound on peers (`ringbar_router::limits` holds those).
 const SNIFF_READ_BYTES: usize = 4 * 1024;
 
 /// Serves one connection by what its first octet says.

@@ -25,7 +25,9 @@ use crate::runtime::io::{Peer, Stream};
 use crate::session::{Flow, SessionDriver};
 use crate::wire::{Framing, Wire};
 
-/// Read size while waiting for the peer's Close.
+/// Read size while waiting for the peer's Close: a Close frame is small,
+/// and what comes before it is discarded. Not a bound on peers (the close
+/// handshake's timeout is).
 const CLOSING_READ_BYTES: usize = 4 * 1024;
 
 /// The protocol crate's limits for a transport's options.

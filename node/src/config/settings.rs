@@ -257,6 +257,7 @@ mod tests {
                 join_timeout_ms: 3000,
                 max_connections: 5000,
                 idle_timeout_ms: 600_000,
+                ..Limits::default()
             }
         );
         let (_, errors) = run(

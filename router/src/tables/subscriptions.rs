@@ -446,7 +446,8 @@ impl Subscription {
 }
 
 /// Up to this many subscriptions, debug builds check the whole table after
-/// every change; past it, only the subscription changed.
+/// every change; past it, only the subscription changed, so the checks stay
+/// cheap in big tests. A debug-build cost bound, not a bound on peers.
 const FULL_CHECK_MAX: usize = 1024;
 
 /// The writer's side: subscriber counts, and the state of id and sequence.

@@ -12,7 +12,6 @@ use crate::config::{
     AuthConfig, AuthenticatorProcedure, Grant, Pbkdf2Params, Provider, Secret, TicketPrincipal,
     WampCraPrincipal,
 };
-use crate::session::AUTHENTICATOR_TIMEOUT;
 
 const PROCEDURE: &str = "com.example.authenticate";
 const CLIENT: Serializer = Serializer::Json;
@@ -172,7 +171,8 @@ fn an_authenticator_that_never_answers_times_out_while_others_join() {
     for core in 0..4 {
         joined(&mut sim, core, CLIENT, "realm1");
     }
-    sim.advance(AUTHENTICATOR_TIMEOUT - Duration::from_millis(1));
+    let timeout = Duration::from_millis(sim.shared().limits.authenticator_timeout_ms);
+    sim.advance(timeout - Duration::from_millis(1));
     assert_eq!(sim.recv(waiting), None, "not a millisecond early");
     sim.advance(Duration::from_millis(1));
     let (reason, message) = expect_abort(&mut sim, waiting);

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ringbar_protocol::uri::Uri;
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 
 use super::rest::{self, Denial, ServiceSession};
 use super::service::{HttpRequest, HttpResponse};
@@ -17,9 +18,6 @@ use crate::config::RestService;
 use crate::core::Core;
 use crate::dealer::{self, RouterCallFailure, RouterCaller};
 use crate::session::decode_arguments;
-
-/// The longest `timeout` a request may ask for: a day, in ms.
-const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// The answer of a `caller` service to `request`.
 pub(super) async fn respond(
@@ -40,12 +38,13 @@ async fn call(
     let mut body = rest::admit_json(&rest.options, request)?;
     let deny = |denial: Denial| denial.response(request);
     let procedure = rest::take_uri(&mut body, "procedure").map_err(deny)?;
+    let max_ms = core.shared.limits.max_rest_call_timeout_ms;
     let timeout_ms = match body.remove("timeout") {
         None | Some(Value::Null) => rest.call_timeout_ms,
-        Some(Value::UInt(ms)) if (1..=MAX_TIMEOUT_MS).contains(&ms) => ms,
+        Some(Value::UInt(ms)) if (1..=max_ms).contains(&ms) => ms,
         Some(other) => {
             return Err(deny(Denial::malformed(&format!(
-                "'timeout' must be a number of milliseconds (1-{MAX_TIMEOUT_MS}), not {other:?}"
+                "'timeout' must be a number of milliseconds (1-{max_ms}), not {other:?}"
             ))));
         }
     };
@@ -53,7 +52,7 @@ async fn call(
     let session = ServiceSession::open(core, rest, request)?;
     if let Err(e) = Uri::check(&procedure, session.realm.uri_check) {
         return Ok(rest::router_error(
-            "wamp.error.invalid_uri",
+            RoutingError::InvalidUri,
             format!("invalid procedure '{procedure}': {e}"),
             request,
         ));
@@ -85,7 +84,7 @@ async fn call(
             Err(why) => undecodable(&procedure, &why, request),
         },
         Err(RouterCallFailure::NoCallee) => rest::router_error(
-            "wamp.error.no_such_procedure",
+            RoutingError::NoSuchProcedure,
             format!("no callee registered procedure '{procedure}'"),
             request,
         ),

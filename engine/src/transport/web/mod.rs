@@ -41,7 +41,8 @@ use crate::runtime::io::{Peer, Stream};
 use reply::{Answering, Batch};
 use service::{HttpRequest, HttpResponse};
 
-/// Bytes read at a time.
+/// Bytes read at a time: a typical request head in one read. A speed
+/// choice; the web options' HTTP limits bound what a peer may send.
 const READ_BYTES: usize = 8 * 1024;
 
 /// Serves one HTTP connection on a web transport; `buf` holds what was

@@ -52,7 +52,9 @@ pub(super) struct Batch {
     bytes: usize,
 }
 
-/// The most response bytes a [`Batch`] holds back.
+/// The most response bytes a [`Batch`] holds back: enough for a run of
+/// small responses in one write. This and [`BATCH_FRAMES`] are speed
+/// choices, not bounds on peers.
 const BATCH_BYTES: usize = 64 * 1024;
 
 /// The most buffers a [`Batch`] holds back (one `writev` takes them all).

@@ -14,6 +14,7 @@ use ringbar_protocol::id::SessionId;
 use ringbar_protocol::message::{Arguments, Payload};
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 
 use super::service::{HttpRequest, HttpResponse, cross_origin};
 use super::signed::SignedParams;
@@ -113,8 +114,12 @@ pub(super) fn wamp_error(
 }
 
 /// A WAMP error the router reports with one line of text.
-pub(super) fn router_error(error: &str, text: String, request: &HttpRequest<'_>) -> HttpResponse {
-    wamp_error(error, vec![Value::Str(text)], Dict::new(), request)
+pub(super) fn router_error(
+    error: RoutingError,
+    text: String,
+    request: &HttpRequest<'_>,
+) -> HttpResponse {
+    wamp_error(error.uri(), vec![Value::Str(text)], Dict::new(), request)
 }
 
 /// The error of a session whose role may not `action` `uri`.
@@ -134,11 +139,8 @@ pub(super) fn not_authorized(
             session.identity.authrole
         ),
     };
-    router_error(NOT_AUTHORIZED, text, request)
+    router_error(RoutingError::NotAuthorized, text, request)
 }
-
-/// The WAMP error of an action the role does not allow.
-const NOT_AUTHORIZED: &str = "wamp.error.not_authorized";
 
 /// Runs Crossbar.io's checks on `request`; the JSON object of its body.
 /// `Err` is the answer: a refusal, or the reply to `OPTIONS`.

@@ -13,6 +13,7 @@ use ringbar_protocol::message::Payload;
 use ringbar_protocol::options::PublishOptions;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
+use ringbar_router::error::RoutingError;
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
@@ -81,8 +82,10 @@ fn publish(
     let (decision, _) = session.role.decide(Action::Publish, &hook.topic);
     if !decision.allowed {
         return Err(format!(
-            "wamp.error.not_authorized: role '{}' may not publish to '{}'",
-            hook.rest.role, hook.topic
+            "{}: role '{}' may not publish to '{}'",
+            RoutingError::NotAuthorized,
+            hook.rest.role,
+            hook.topic
         ));
     }
     let mut event = Dict::new();

@@ -21,7 +21,9 @@ use crate::tables::persistent::PersistentMap;
 use crate::tables::subscriptions::Subscription;
 
 /// The most components of a pattern kept in a trie, and of a topic matched
-/// against the tries; longer ones take the slower list path.
+/// against the tries; longer ones take the slower list path. It sizes the
+/// stack array and the recursion (see the module doc): a speed choice, not
+/// a bound on peers, since longer patterns still match.
 pub(crate) const MAX_TRIE_COMPONENTS: usize = 32;
 
 /// Wildcard subscriptions by URI.
