@@ -51,7 +51,7 @@ pub(crate) fn before_routing(core: &Core, session: &SessionHandle, message: Mess
                 caller: session.identity.session,
                 request: c.request,
             };
-            if core.dealer.calls.borrow().contains_key(&key) {
+            if core.dealer.calls.borrow().contains(&key) {
                 // one more part of a progressive call, already allowed
                 return Routing::Now(message);
             }

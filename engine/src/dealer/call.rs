@@ -65,13 +65,7 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
             ),
         );
     }
-    let in_flight = core
-        .dealer
-        .calls_per_caller
-        .borrow()
-        .get(&key.caller)
-        .copied()
-        .unwrap_or(0);
+    let in_flight = core.dealer.calls.borrow().in_flight(key.caller);
     if in_flight >= core.shared.limits.max_calls_per_caller {
         return refuse(
             RoutingError::Unavailable,
@@ -197,12 +191,6 @@ pub(super) fn start_call(
     let invoke = pending.invoke(key, core.id, details, payload, false);
     let callee_core = pending.callee_core;
     core.dealer.calls.borrow_mut().insert(key, pending);
-    *core
-        .dealer
-        .calls_per_caller
-        .borrow_mut()
-        .entry(key.caller)
-        .or_default() += 1;
     send_invoke(core, callee_core, invoke);
 }
 
@@ -240,13 +228,6 @@ fn finish(core: &Core, key: CallKey) -> Option<PendingCall> {
     let mut pending = core.dealer.calls.borrow_mut().remove(&key)?;
     if let Some(timer) = pending.timer.take() {
         core.cancel_timer(timer);
-    }
-    let mut counts = core.dealer.calls_per_caller.borrow_mut();
-    if let Some(n) = counts.get_mut(&key.caller) {
-        *n = n.saturating_sub(1);
-        if *n == 0 {
-            counts.remove(&key.caller);
-        }
     }
     Some(pending)
 }
@@ -424,21 +405,11 @@ pub(crate) fn deliver_answer(core: &Core, answer: Answer) {
 
 /// A caller leaves: its calls end, and their callees get an INTERRUPT.
 pub(crate) fn remove_caller(core: &Core, session: &SessionHandle) {
-    let me = session.identity.session;
-    if !core.dealer.calls_per_caller.borrow().contains_key(&me) {
-        return;
-    }
-    let mut keys: Vec<CallKey> = core
+    let keys = core
         .dealer
         .calls
         .borrow()
-        .keys()
-        .filter(|k| k.caller == me)
-        .copied()
-        .collect();
-    // In the order of the calls, not the map's (seeded at random): the
-    // same input gives the same messages.
-    keys.sort_unstable_by_key(|k| k.request);
+        .of_caller(session.identity.session);
     for key in keys {
         end_early(core, key, RoutingError::Canceled, None);
     }

@@ -16,6 +16,7 @@ use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::error::RoutingError;
 use ringbar_router::timers::TimerId;
 
+use super::in_flight::Calls;
 use crate::session::SessionHandle;
 
 /// A call, router-wide: the caller session and its CALL request id, and a
@@ -233,10 +234,8 @@ pub(crate) struct Answer {
 /// One core's share of the dealer.
 #[derive(Default)]
 pub(crate) struct CoreDealer {
-    /// Calls of this core's sessions.
-    pub(crate) calls: RefCell<AHashMap<CallKey, PendingCall>>,
-    /// How many calls each caller on this core has in flight.
-    pub(crate) calls_per_caller: RefCell<AHashMap<SessionId, usize>>,
+    /// Calls of this core's sessions (and the router's own calls).
+    pub(crate) calls: RefCell<Calls>,
     /// Invocations of this core's callees, by (callee, INVOCATION request).
     pub(crate) invocations: RefCell<AHashMap<(SessionId, RequestId), PendingInvocation>>,
     /// The invocation serving each call, for cancels and progressive calls.

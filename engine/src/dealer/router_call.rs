@@ -107,13 +107,7 @@ pub(crate) async fn call_with_payload(
         else {
             return Err(RouterCallFailure::NoCallee);
         };
-        let in_flight = core
-            .dealer
-            .calls_per_caller
-            .borrow()
-            .get(&caller.session)
-            .copied()
-            .unwrap_or(0);
+        let in_flight = core.dealer.calls.borrow().in_flight(caller.session);
         if in_flight >= core.shared.limits.max_calls_per_caller {
             return Err(failure(
                 RoutingError::Unavailable,
