@@ -72,6 +72,7 @@ impl Calls {
     }
 
     /// How many calls are in flight.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn len(&self) -> usize {
         self.by_key.len()
     }

@@ -11,9 +11,7 @@ use crate::core::{Core, Shared};
 /// After every step: a core's tables agree with each other.
 pub(crate) fn check_core(core: &Core) {
     let dealer = &core.dealer;
-    if let Err(e) = dealer.calls.borrow().check() {
-        panic!("core {}: {e}", core.id);
-    }
+    assert_eq!(dealer.calls.borrow().check(), Ok(()), "core {}", core.id);
     let invocations = dealer.invocations.borrow();
     for (call, key) in dealer.by_call.borrow().iter() {
         assert_eq!(
@@ -118,8 +116,6 @@ fn panic_freed(name: &str) -> ! {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-
-    use ringbar_protocol::id::SessionId;
 
     use super::*;
     use crate::config::{FlowControl, Limits};
