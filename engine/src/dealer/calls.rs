@@ -16,7 +16,7 @@ use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::error::RoutingError;
 use ringbar_router::timers::TimerId;
 
-use super::in_flight::Calls;
+use super::in_flight::{Calls, Invocations};
 use crate::session::SessionHandle;
 
 /// A call, router-wide: the caller session and its CALL request id, and a
@@ -133,8 +133,6 @@ pub(crate) struct LocalCallee {
     pub(crate) registrations: Vec<RegistrationId>,
     /// The next INVOCATION request id it gets.
     pub(crate) next_request: u64,
-    /// Its invocations in flight.
-    pub(crate) in_flight: usize,
     /// Calls refused because it was overloaded (logged at powers of two).
     pub(crate) refused: u64,
 }
@@ -236,10 +234,8 @@ pub(crate) struct Answer {
 pub(crate) struct CoreDealer {
     /// Calls of this core's sessions (and the router's own calls).
     pub(crate) calls: RefCell<Calls>,
-    /// Invocations of this core's callees, by (callee, INVOCATION request).
-    pub(crate) invocations: RefCell<AHashMap<(SessionId, RequestId), PendingInvocation>>,
-    /// The invocation serving each call, for cancels and progressive calls.
-    pub(crate) by_call: RefCell<AHashMap<CallKey, (SessionId, RequestId)>>,
+    /// Invocations of this core's callees.
+    pub(crate) invocations: RefCell<Invocations>,
     /// This core's callees.
     pub(crate) callees: RefCell<AHashMap<SessionId, LocalCallee>>,
     next_serial: Cell<u64>,

@@ -1,11 +1,13 @@
-//! The calls of a core's callers, with the count of each caller's calls:
-//! one owner, so the two cannot drift apart (they were two maps kept in
-//! step by hand in three files).
+//! What a core's dealer has in flight, each with one owner whose methods
+//! keep its indexes in step (they were maps kept in step by hand across
+//! files): [`Calls`], the calls of its callers with each caller's count,
+//! and [`Invocations`], the invocations of its callees with the call each
+//! serves and each callee's count.
 
 use ahash::AHashMap;
-use ringbar_protocol::id::SessionId;
+use ringbar_protocol::id::{RequestId, SessionId};
 
-use super::calls::{CallKey, PendingCall};
+use super::calls::{CallKey, PendingCall, PendingInvocation};
 
 /// The calls in flight on one core, by (caller, request).
 #[derive(Default)]
@@ -97,6 +99,108 @@ impl Calls {
     }
 }
 
+/// An invocation's key: the callee and the INVOCATION's request id.
+pub(crate) type InvocationKey = (SessionId, RequestId);
+
+/// The invocations in flight on one core.
+#[derive(Default)]
+pub(crate) struct Invocations {
+    by_key: AHashMap<InvocationKey, PendingInvocation>,
+    /// The invocation serving each call (for cancels and progressive
+    /// calls); a call id used again after a `skip` cancel maps to the
+    /// newer invocation.
+    by_call: AHashMap<CallKey, InvocationKey>,
+    /// Invocations in flight per callee; a callee with none has no entry.
+    per_callee: AHashMap<SessionId, usize>,
+}
+
+impl Invocations {
+    /// Tracks a new invocation (its key is fresh: the callee's request
+    /// counter made it).
+    pub(crate) fn insert(&mut self, key: InvocationKey, pending: PendingInvocation) {
+        self.by_call.insert(pending.call, key);
+        if self.by_key.insert(key, pending).is_none() {
+            *self.per_callee.entry(key.0).or_default() += 1;
+        }
+    }
+
+    /// Stops tracking invocation `key`; it, if it was in flight.
+    pub(crate) fn remove(&mut self, key: &InvocationKey) -> Option<PendingInvocation> {
+        let invocation = self.by_key.remove(key)?;
+        if self.by_call.get(&invocation.call) == Some(key) {
+            self.by_call.remove(&invocation.call);
+        }
+        if let Some(n) = self.per_callee.get_mut(&key.0) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_callee.remove(&key.0);
+            }
+        }
+        Some(invocation)
+    }
+
+    /// The invocation serving `call`, if one is in flight.
+    pub(crate) fn of_call(&self, call: &CallKey) -> Option<InvocationKey> {
+        self.by_call.get(call).copied()
+    }
+
+    /// Invocation `key`, if in flight.
+    pub(crate) fn get(&self, key: &InvocationKey) -> Option<&PendingInvocation> {
+        self.by_key.get(key)
+    }
+
+    /// Invocation `key`, to change, if in flight.
+    pub(crate) fn get_mut(&mut self, key: &InvocationKey) -> Option<&mut PendingInvocation> {
+        self.by_key.get_mut(key)
+    }
+
+    /// How many invocations `callee` has in flight.
+    pub(crate) fn in_flight(&self, callee: SessionId) -> usize {
+        self.per_callee.get(&callee).copied().unwrap_or(0)
+    }
+
+    /// The keys of `callee`'s invocations, in request order (not the
+    /// map's: the same input gives the same messages).
+    pub(crate) fn of_callee(&self, callee: SessionId) -> Vec<InvocationKey> {
+        if self.in_flight(callee) == 0 {
+            return Vec::new();
+        }
+        let mut keys: Vec<InvocationKey> = self
+            .by_key
+            .keys()
+            .filter(|k| k.0 == callee)
+            .copied()
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// How many invocations are in flight, and how many calls map to one.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn len(&self) -> (usize, usize) {
+        (self.by_key.len(), self.by_call.len())
+    }
+
+    /// Checks the indexes against the invocations (O(n): for the
+    /// simulation's checks after every step).
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn check(&self) -> Result<(), String> {
+        for (call, key) in &self.by_call {
+            if self.by_key.get(key).map(|i| i.call) != Some(*call) {
+                return Err("the invocation of a call is not one in flight for it".to_owned());
+            }
+        }
+        let mut counted: AHashMap<SessionId, usize> = AHashMap::new();
+        for key in self.by_key.keys() {
+            *counted.entry(key.0).or_default() += 1;
+        }
+        if counted != self.per_callee {
+            return Err("invocations counted per callee != invocations in flight".to_owned());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use ringbar_protocol::id::{RegistrationId, RequestId};
@@ -145,6 +249,40 @@ mod tests {
         assert!(calls.per_caller.get(&SessionId::new(1).unwrap()).is_none());
         assert_eq!(calls.len(), 1);
         assert!(calls.check().is_ok());
+    }
+
+    fn invocation(call: CallKey) -> PendingInvocation {
+        PendingInvocation {
+            call,
+            serial: 1,
+            caller_core: 0,
+            interruptible: true,
+            killed: false,
+            progressive_details: None,
+        }
+    }
+
+    #[test]
+    fn an_invocation_is_found_by_its_call_until_it_ends() {
+        let mut invocations = Invocations::default();
+        let callee = SessionId::new(5).unwrap();
+        let first = (callee, RequestId::new(1).unwrap());
+        let second = (callee, RequestId::new(2).unwrap());
+        invocations.insert(first, invocation(key(1, 7)));
+        assert_eq!(invocations.of_call(&key(1, 7)), Some(first));
+        assert_eq!(invocations.in_flight(callee), 1);
+        // the caller's request id used again after a `skip` cancel: the
+        // call maps to the newer invocation, which the old one's end keeps
+        invocations.insert(second, invocation(key(1, 7)));
+        assert_eq!(invocations.of_callee(callee), [first, second]);
+        assert!(invocations.remove(&first).is_some());
+        assert_eq!(invocations.of_call(&key(1, 7)), Some(second));
+        assert_eq!(invocations.in_flight(callee), 1);
+        assert!(invocations.check().is_ok());
+        assert!(invocations.remove(&second).is_some());
+        assert_eq!(invocations.of_call(&key(1, 7)), None);
+        assert_eq!(invocations.len(), (0, 0));
+        assert!(invocations.per_callee.is_empty());
     }
 
     #[test]

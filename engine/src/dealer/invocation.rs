@@ -1,6 +1,8 @@
 //! The callee's side: INVOCATION to a callee on this core, INTERRUPT, the
 //! callee's YIELD and ERROR, and a callee that leaves.
 
+use std::rc::Rc;
+
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::id::{RequestId, SessionId};
 use ringbar_protocol::message::{
@@ -12,6 +14,7 @@ use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::error::RoutingError;
 
 use super::calls::{Answer, CallKey, CancelMode, Interrupt, Invoke, Outcome, PendingInvocation};
+use super::in_flight::InvocationKey;
 use crate::core::Core;
 use crate::mail::Mail;
 use crate::meta;
@@ -55,56 +58,16 @@ pub(crate) fn invoke(core: &Core, invoke: Invoke) {
     if invoke.continuation {
         return invoke_again(core, invoke);
     }
-    let mut callees = core.dealer.callees.borrow_mut();
-    let Some(callee) = callees.get_mut(&invoke.callee) else {
-        drop(callees);
-        return refuse(
-            core,
-            &invoke,
-            RoutingError::Canceled,
-            "the callee left before the call reached it",
-        );
+    let in_flight = core.dealer.invocations.borrow().in_flight(invoke.callee);
+    let (request, handle) = match take_request(core, invoke.callee, in_flight) {
+        Ok(taken) => taken,
+        Err((error, text)) => return refuse(core, &invoke, error, &text),
     };
-    let queued = callee.handle.conn.outbound.queued_bytes();
-    if callee.in_flight >= core.shared.limits.max_invocations_per_callee
-        || queued >= core.shared.flow.max_queued_bytes
-    {
-        let text = format!(
-            "the callee is overloaded ({} invocations in flight, {queued} bytes queued): retry later or register more callees",
-            callee.in_flight
-        );
-        callee.refused += 1;
-        if callee.refused.is_power_of_two() {
-            tracing::warn!(
-                session = invoke.callee.get(),
-                refused = callee.refused,
-                in_flight = callee.in_flight,
-                queued_bytes = queued,
-                "overloaded callee: calls refused"
-            );
-        }
-        drop(callees);
-        return refuse(core, &invoke, RoutingError::Unavailable, &text);
-    }
-    let request = callee.next_request;
-    callee.next_request = if request >= MAX_REQUEST {
-        1
-    } else {
-        request + 1
-    };
-    callee.in_flight += 1;
-    let handle = callee.handle.clone();
-    drop(callees);
     let progressive_details = invoke
         .details
         .get("progress")
         .is_some()
         .then(|| invoke.details.clone());
-    let request = RequestId::new(request).unwrap_or_default();
-    core.dealer
-        .by_call
-        .borrow_mut()
-        .insert(invoke.call, (invoke.callee, request));
     core.dealer.invocations.borrow_mut().insert(
         (invoke.callee, request),
         PendingInvocation {
@@ -124,10 +87,57 @@ pub(crate) fn invoke(core: &Core, invoke: Invoke) {
     }));
 }
 
+/// The next INVOCATION request id of `callee` (which has `in_flight`
+/// invocations) and its session, or why it takes no more now.
+fn take_request(
+    core: &Core,
+    callee: SessionId,
+    in_flight: usize,
+) -> Result<(RequestId, Rc<SessionHandle>), (RoutingError, String)> {
+    let mut callees = core.dealer.callees.borrow_mut();
+    let Some(local) = callees.get_mut(&callee) else {
+        return Err((
+            RoutingError::Canceled,
+            "the callee left before the call reached it".to_owned(),
+        ));
+    };
+    let queued = local.handle.conn.outbound.queued_bytes();
+    if in_flight >= core.shared.limits.max_invocations_per_callee
+        || queued >= core.shared.flow.max_queued_bytes
+    {
+        local.refused += 1;
+        if local.refused.is_power_of_two() {
+            tracing::warn!(
+                session = callee.get(),
+                refused = local.refused,
+                in_flight,
+                queued_bytes = queued,
+                "overloaded callee: calls refused"
+            );
+        }
+        return Err((
+            RoutingError::Unavailable,
+            format!(
+                "the callee is overloaded ({in_flight} invocations in flight, {queued} bytes queued): retry later or register more callees"
+            ),
+        ));
+    }
+    let request = local.next_request;
+    local.next_request = if request >= MAX_REQUEST {
+        1
+    } else {
+        request + 1
+    };
+    Ok((
+        RequestId::new(request).unwrap_or_default(),
+        local.handle.clone(),
+    ))
+}
+
 /// One more part of a progressive call, to the invocation serving it:
 /// its details are the first part's, with this part's `progress`.
 fn invoke_again(core: &Core, invoke: Invoke) {
-    let Some((callee, request)) = core.dealer.by_call.borrow().get(&invoke.call).copied() else {
+    let Some((callee, request)) = core.dealer.invocations.borrow().of_call(&invoke.call) else {
         return;
     };
     let more = invoke.details.get("progress").is_some();
@@ -168,7 +178,7 @@ fn invoke_again(core: &Core, invoke: Invoke) {
 /// The caller's side ended a call early: INTERRUPT the callee when it
 /// handles that, else behave as `skip`.
 pub(crate) fn interrupt(core: &Core, interrupt: Interrupt) {
-    let Some(key) = core.dealer.by_call.borrow().get(&interrupt.call).copied() else {
+    let Some(key) = core.dealer.invocations.borrow().of_call(&interrupt.call) else {
         return;
     };
     let (interruptible, caller_core) = {
@@ -222,19 +232,8 @@ pub(crate) fn interrupt(core: &Core, interrupt: Interrupt) {
 }
 
 /// Ends invocation `key` on this core; returns it.
-fn end_invocation(core: &Core, key: (SessionId, RequestId)) -> Option<PendingInvocation> {
-    let invocation = core.dealer.invocations.borrow_mut().remove(&key)?;
-    // A call id used again (after a `skip` cancel) maps to the newer
-    // invocation, which this one must not unlink.
-    let mut by_call = core.dealer.by_call.borrow_mut();
-    if by_call.get(&invocation.call) == Some(&key) {
-        by_call.remove(&invocation.call);
-    }
-    drop(by_call);
-    if let Some(callee) = core.dealer.callees.borrow_mut().get_mut(&key.0) {
-        callee.in_flight = callee.in_flight.saturating_sub(1);
-    }
-    Some(invocation)
+fn end_invocation(core: &Core, key: InvocationKey) -> Option<PendingInvocation> {
+    core.dealer.invocations.borrow_mut().remove(&key)
 }
 
 /// YIELD: a (progressive or final) result goes to the caller's core. A
@@ -323,17 +322,7 @@ pub(crate) fn remove_callee(core: &Core, session: &SessionHandle) {
             meta::unregistered(core, &session.realm, me, *id, deleted);
         }
     }
-    let mut keys: Vec<_> = core
-        .dealer
-        .invocations
-        .borrow()
-        .keys()
-        .filter(|k| k.0 == me)
-        .copied()
-        .collect();
-    // In the order of the invocations, not the map's (seeded at random):
-    // the same input gives the same messages.
-    keys.sort_unstable();
+    let keys = core.dealer.invocations.borrow().of_callee(me);
     for key in keys {
         if let Some(invocation) = end_invocation(core, key) {
             send_answer(

@@ -131,7 +131,6 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
             handle: session.clone(),
             registrations: Vec::new(),
             next_request: 1,
-            in_flight: 0,
             refused: 0,
         })
         .registrations
