@@ -323,10 +323,8 @@ pub(crate) fn timed_out(core: &Core, key: CallKey, serial: u64) {
     if !current {
         return;
     }
-    if let Some(pending) = core.dealer.calls.borrow_mut().get_mut(&key) {
-        // The timer has expired: nothing to cancel.
-        pending.timer = None;
-    }
+    // `end_early` cancels the call's timer: an expired one is gone
+    // already, and cancelling it is a no-op (timer ids are never reused).
     end_early(
         core,
         key,

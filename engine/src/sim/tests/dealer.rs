@@ -425,3 +425,37 @@ fn a_caller_that_asks_is_disclosed_to_the_callee() {
         i.details
     );
 }
+
+#[test]
+fn a_callee_on_a_core_that_does_not_exist_ends_the_call_at_once() {
+    let mut sim = Sim::new(Setup::new(2));
+    let (caller, _) = joined(&mut sim, 0, CALLER, "realm1");
+    // Only a bug could put such a callee in the table: put it there.
+    let realm = sim.shared().realms.get("realm1").unwrap();
+    let pattern = ringbar_protocol::uri::UriPattern::parse(
+        "com.example.lost",
+        ringbar_protocol::uri::MatchPolicy::Exact,
+        ringbar_protocol::uri::UriCheck::Strict,
+    )
+    .unwrap();
+    let callee = ringbar_router::tables::registrations::Callee {
+        core: 7,
+        session: SessionId::new(4242).unwrap(),
+        forward_timeout: false,
+        disclose_caller: false,
+        progressive_invocations: false,
+    };
+    realm
+        .registrations
+        .register(
+            pattern,
+            ringbar_router::tables::registrations::InvokePolicy::Single,
+            callee,
+            std::time::SystemTime::UNIX_EPOCH,
+        )
+        .unwrap();
+    // a timeout it would otherwise wait for: the answer comes without it
+    let options = dict(&[("timeout", Value::UInt(60_000))]);
+    call(&mut sim, caller, 1, "com.example.lost", options, &[]);
+    expect_error(&mut sim, caller, 1, "wamp.error.unavailable");
+}
