@@ -39,6 +39,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Two free ports that differ: both are held while the second is picked
+/// (one after the other, the kernel may hand out the same port twice).
+fn free_port_pair() -> (u16, u16) {
+    let first = TcpListener::bind("127.0.0.1:0").unwrap();
+    let second = TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        first.local_addr().unwrap().port(),
+        second.local_addr().unwrap().port(),
+    )
+}
+
 /// A TCP endpoint on 127.0.0.1.
 fn loopback(port: u16) -> Endpoint {
     Endpoint::Tcp {
@@ -70,8 +81,7 @@ impl TestRouter {
     /// Starts the router of [`TestRouter::start`] after `edit` changed its
     /// config (TLS on a transport, other authentication, ...).
     pub fn start_edited(cores: usize, io: IoBackend, edit: impl FnOnce(&mut RouterConfig)) -> Self {
-        let mut ws_port = free_port();
-        let mut rs_port = free_port();
+        let (mut ws_port, mut rs_port) = free_port_pair();
         let all = Permission {
             uri: String::new(),
             match_policy: MatchPolicy::Prefix,
@@ -169,7 +179,7 @@ impl TestRouter {
                 // bind: pick new ones.
                 Err(StartError::Bind { .. }) if retries > 0 => {
                     retries -= 1;
-                    let (ws, rs) = (free_port(), free_port());
+                    let (ws, rs) = free_port_pair();
                     for transport in &mut config.transports {
                         if let Endpoint::Tcp { port, .. } = &mut transport.endpoint {
                             if *port == ws_port {
