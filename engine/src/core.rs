@@ -4,18 +4,19 @@
 //! reach them only through mailboxes.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ringbar_protocol::id::{SessionId, SubscriptionId};
+use ringbar_protocol::id::SessionId;
 use ringbar_router::ids::IdGenerator;
 use ringbar_router::tables::match_cache::MatchCache;
 use ringbar_router::timers::{TimerId, Timers};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::broker::LocalSubscribers;
 use crate::config::{FlowControl, Limits};
 use crate::dealer::calls::CoreDealer;
 use crate::figures::CoreFigures;
@@ -25,8 +26,8 @@ use crate::meta::Testaments;
 use crate::outbound::QueueBudget;
 use crate::realms::Realms;
 use crate::session::SessionHandle;
+use crate::sessions::{SessionKey, Sessions};
 use crate::timeout::Timeout;
-use crate::wire::Wire;
 
 /// What every core shares.
 pub(crate) struct Shared {
@@ -102,31 +103,16 @@ impl Shared {
     }
 }
 
-/// A subscriber on this core, as delivery reaches it: what is checked for
-/// every event (publisher exclusion, which frame) is kept inline, so the
-/// loop over a subscription's sessions touches one array, not a map and a
-/// session per subscriber.
-pub(crate) struct LocalSubscriber {
-    /// The subscriber's session id.
-    pub(crate) session: SessionId,
-    /// Its wire, which selects the shared frame it gets.
-    pub(crate) wire: Wire,
-    /// The session itself.
-    pub(crate) handle: Rc<SessionHandle>,
-}
-
 /// One core's state. Lives on its thread (`Rc`), never shared.
 pub(crate) struct Core {
     /// This core's index.
     pub(crate) id: usize,
     /// What all cores share.
     pub(crate) shared: Arc<Shared>,
-    /// Joined sessions on this core, by id (unique router-wide), so a
-    /// kill finds its session in O(1).
-    pub(crate) sessions: RefCell<HashMap<SessionId, Rc<SessionHandle>>>,
-    /// (realm index, subscription) -> local subscriber sessions.
-    pub(crate) local_subscribers:
-        RefCell<ahash::AHashMap<(usize, SubscriptionId), Vec<LocalSubscriber>>>,
+    /// The joined sessions on this core: their one owner.
+    pub(crate) sessions: RefCell<Sessions>,
+    /// Who subscribes to what on this core.
+    pub(crate) local_subscribers: RefCell<LocalSubscribers>,
     /// What topics matched, per realm index (see `MatchCache`).
     pub(crate) match_caches: RefCell<ahash::AHashMap<usize, MatchCache>>,
     /// This core's calls and invocations in flight, and its callees.
@@ -175,8 +161,8 @@ impl Core {
         Self {
             id,
             shared,
-            sessions: RefCell::new(HashMap::new()),
-            local_subscribers: RefCell::new(ahash::AHashMap::new()),
+            sessions: RefCell::new(Sessions::default()),
+            local_subscribers: RefCell::new(LocalSubscribers::default()),
             match_caches: RefCell::new(ahash::AHashMap::new()),
             dealer: CoreDealer::default(),
             ids: RefCell::new(ids),
@@ -193,21 +179,29 @@ impl Core {
         }
     }
 
-    /// Adds a joined session; returns its key.
-    pub(crate) fn add_session(&self, session: Rc<SessionHandle>) {
-        self.sessions
-            .borrow_mut()
-            .insert(session.identity.session, session);
+    /// Adds the joined session `make` builds from its key; `None` when the
+    /// core cannot hold one more.
+    pub(crate) fn add_session(
+        &self,
+        make: impl FnOnce(SessionKey) -> Rc<SessionHandle>,
+    ) -> Option<Rc<SessionHandle>> {
+        let session = self.sessions.borrow_mut().insert(make)?;
         self.figures.sessions.add(1);
+        Some(session)
     }
 
     /// Removes a session that left.
-    pub(crate) fn remove_session(&self, id: SessionId) -> Option<Rc<SessionHandle>> {
-        let removed = self.sessions.borrow_mut().remove(&id);
+    pub(crate) fn remove_session(&self, key: SessionKey) -> Option<Rc<SessionHandle>> {
+        let removed = self.sessions.borrow_mut().remove(key);
         if removed.is_some() {
             self.figures.sessions.sub(1);
         }
         removed
+    }
+
+    /// The joined session `key` names on this core, if it is still here.
+    pub(crate) fn session(&self, key: SessionKey) -> Option<Rc<SessionHandle>> {
+        self.sessions.borrow().get(key).cloned()
     }
 
     /// Sends mail to core `to`, keeping it in the backlog if that mailbox is
@@ -376,7 +370,9 @@ mod tests {
     fn kill(n: u64) -> Mail {
         Mail::KillSession {
             session: SessionId::new(n).unwrap(),
-            reason: ringbar_protocol::str::Str::from("wamp.close.killed"),
+            reason: ringbar_protocol::str::Str::from_static(
+                ringbar_router::error::CloseReason::Normal.uri(),
+            ),
             message: None,
         }
     }

@@ -28,6 +28,7 @@ mod realms;
 mod runtime;
 mod seed;
 mod session;
+mod sessions;
 #[cfg(any(test, feature = "fuzzing"))]
 mod sim;
 mod timeout;

@@ -3,20 +3,20 @@
 //! or the connection going away).
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use ringbar_protocol::codec::{self, Serializer};
-use ringbar_protocol::id::{RequestId, SessionId, SubscriptionId};
+use ringbar_protocol::id::{RequestId, SessionId};
 use ringbar_protocol::message::{
     Abort, Authenticate, Call, Challenge, Error, Goodbye, Hello, Message, MessageType, Payload,
     Welcome,
 };
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_router::error::RoutingError;
+use ringbar_router::error::{CloseReason, RoutingError};
 
 use crate::auth::{self, Accepted, Opening, Refusal};
 use crate::authorize::{Action, DecisionCache, Role};
@@ -27,7 +27,9 @@ use crate::core::Core;
 use crate::dealer::{self, PeerFeatures};
 use crate::meta;
 use crate::realm::{Realm, RealmSession};
-use crate::transport::Connection;
+use crate::sessions::SessionKey;
+use crate::timeout::Timeout;
+use crate::transport::{Connection, Deadlines};
 use crate::wire::Wire;
 
 /// Who a session is.
@@ -46,8 +48,8 @@ pub(crate) struct SessionHandle {
     pub(crate) wire: Wire,
     pub(crate) conn: Rc<Connection>,
     pub(crate) decisions: RefCell<DecisionCache>,
-    /// The subscriptions this session holds.
-    pub(crate) subscriptions: RefCell<Vec<SubscriptionId>>,
+    /// Where it is in its core's sessions: what the core's tables keep.
+    pub(crate) key: SessionKey,
     /// What its HELLO announced that the dealer acts on.
     pub(crate) features: PeerFeatures,
 }
@@ -189,13 +191,17 @@ impl SessionDriver {
         wire: Wire,
         auth: Arc<AuthConfig>,
     ) -> Self {
-        let timeout = Duration::from_millis(core.shared.limits.join_timeout_ms);
-        tokio::task::spawn_local(join_deadline(Rc::downgrade(&conn), timeout));
+        let join = Duration::from_millis(core.shared.limits.join_timeout_ms);
         let idle = core.shared.limits.idle_timeout_ms;
-        if idle > 0 {
-            let idle = Duration::from_millis(idle);
-            tokio::task::spawn_local(idle_deadline(Rc::downgrade(&conn), idle));
-        }
+        conn.deadlines.set(Deadlines {
+            join: Some(core.set_timer(join, Timeout::Join(Rc::downgrade(&conn)))),
+            idle: (idle > 0).then(|| {
+                core.set_timer(
+                    Duration::from_millis(idle),
+                    Timeout::Idle(Rc::downgrade(&conn)),
+                )
+            }),
+        });
         Self {
             core,
             conn,
@@ -278,7 +284,7 @@ impl SessionDriver {
                     self.wire,
                     &Message::Goodbye(Goodbye {
                         details: Dict::new(),
-                        reason: Str::from_static("wamp.close.goodbye_and_out"),
+                        reason: Str::from_static(CloseReason::GoodbyeAndOut.uri()),
                     }),
                 );
                 self.leave("goodbye");
@@ -317,6 +323,10 @@ impl SessionDriver {
             self.count_failed_attempt();
         }
         self.leave("connection closed");
+        let deadlines = self.conn.deadlines.take();
+        for timer in [deadlines.join, deadlines.idle].into_iter().flatten() {
+            self.core.cancel_timer(timer);
+        }
     }
 
     fn hello(&mut self, hello: Hello) -> Flow {
@@ -624,18 +634,27 @@ impl SessionDriver {
             authid: Str::from(accepted.authid.as_str()),
             authrole: Str::from(accepted.authrole.as_str()),
         };
-        let handle = Rc::new(SessionHandle {
-            identity,
-            realm: realm.clone(),
-            role,
-            wire: self.wire,
-            conn: self.conn.clone(),
-            decisions: RefCell::new(DecisionCache::new(
-                self.core.shared.limits.max_cached_decisions_per_session,
-            )),
-            subscriptions: RefCell::new(Vec::new()),
-            features,
+        let decisions =
+            DecisionCache::new(self.core.shared.limits.max_cached_decisions_per_session);
+        let added = self.core.add_session(|key| {
+            Rc::new(SessionHandle {
+                identity,
+                realm: realm.clone(),
+                role,
+                wire: self.wire,
+                conn: self.conn.clone(),
+                decisions: RefCell::new(decisions),
+                key,
+                features,
+            })
         });
+        let Some(handle) = added else {
+            self.core.shared.release_session_id(id);
+            return self.abort(
+                RoutingError::Unavailable.uri(),
+                "this core holds as many sessions as it can: connect again later",
+            );
+        };
         let features: Dict = BROKER_FEATURES
             .iter()
             .map(|f| (*f, Value::Bool(true)))
@@ -667,7 +686,11 @@ impl SessionDriver {
             details,
         }));
         self.conn.joined.set(true);
-        self.core.add_session(handle.clone());
+        let mut deadlines = self.conn.deadlines.get();
+        if let Some(join) = deadlines.join.take() {
+            self.core.cancel_timer(join);
+        }
+        self.conn.deadlines.set(deadlines);
         let meta_details =
             meta::session_details(&handle, accepted.authmethod, accepted.authprovider);
         realm.add_session(
@@ -739,7 +762,7 @@ impl SessionDriver {
             broker::remove_session(&self.core, &handle);
             dealer::remove_caller(&self.core, &handle);
             dealer::remove_callee(&self.core, &handle);
-            self.core.remove_session(handle.identity.session);
+            self.core.remove_session(handle.key);
             self.core.shared.release_session_id(handle.identity.session);
             handle.realm.remove_session(handle.identity.session);
             meta::publish_testaments(&self.core, &handle);
@@ -844,53 +867,57 @@ pub(crate) fn decode_arguments(payload: &Payload) -> Result<(Vec<Value>, Dict), 
     }
 }
 
-/// Cuts off a connection whose session has not joined within `timeout`:
-/// a peer that opens connections and never says HELLO (or never finishes
-/// authenticating) must not hold them open.
-/// It holds the connection weakly, so one that ended is freed at once.
-async fn join_deadline(conn: std::rc::Weak<Connection>, timeout: Duration) {
-    tokio::time::sleep(timeout).await;
+/// `Timeout::Join` expired: a connection whose session has not joined in
+/// time (`limits.join_timeout_ms`) is cut off, so a peer that opens
+/// connections and never says HELLO (or never finishes authenticating)
+/// cannot hold them open. A session that joined cancelled the timer.
+pub(crate) fn join_timed_out(conn: &Weak<Connection>) {
     let Some(conn) = conn.upgrade() else {
         return;
     };
+    let mut deadlines = conn.deadlines.get();
+    deadlines.join = None;
+    conn.deadlines.set(deadlines);
     if !conn.joined.get() && !conn.outbound.is_closing() {
-        tracing::info!(peer = %conn.peer, timeout_ms = timeout.as_millis() as u64, "no session joined in time: connection closed");
+        tracing::info!(peer = %conn.peer, "no session joined in time: connection closed");
         conn.abort();
     }
 }
 
-/// Cuts off a connection that neither sent nor received a byte for
-/// `timeout` (`limits.idle_timeout_ms`), so forgotten connections do not
-/// hold the router's memory and descriptors forever. Like
-/// [`join_deadline`], it holds the connection weakly.
-async fn idle_deadline(conn: std::rc::Weak<Connection>, timeout: Duration) {
-    let mut wait = timeout;
-    loop {
-        tokio::time::sleep(wait).await;
-        let Some(conn) = conn.upgrade() else {
-            return;
-        };
-        if conn.outbound.is_closing() {
-            return;
-        }
-        let idle = conn.last_io.get().elapsed();
-        if idle >= timeout {
-            tracing::info!(peer = %conn.peer, idle_timeout_ms = timeout.as_millis() as u64, "idle connection closed");
-            conn.abort();
-            return;
-        }
-        wait = timeout - idle;
+/// `Timeout::Idle` expired: a connection that neither sent nor received a
+/// byte for `limits.idle_timeout_ms` is cut off, so forgotten connections
+/// do not hold the router's memory and descriptors forever; one that did
+/// is watched again for the rest of the timeout since its last byte.
+pub(crate) fn idle_timed_out(core: &Core, weak: Weak<Connection>) {
+    let Some(conn) = weak.upgrade() else {
+        return;
+    };
+    let mut deadlines = conn.deadlines.get();
+    deadlines.idle = None;
+    if conn.outbound.is_closing() {
+        conn.deadlines.set(deadlines);
+        return;
     }
+    let timeout = Duration::from_millis(core.shared.limits.idle_timeout_ms);
+    let idle = conn.last_io.get().elapsed();
+    if idle >= timeout {
+        conn.deadlines.set(deadlines);
+        tracing::info!(peer = %conn.peer, idle_timeout_ms = timeout.as_millis() as u64, "idle connection closed");
+        conn.abort();
+        return;
+    }
+    deadlines.idle = Some(core.set_timer(timeout - idle, Timeout::Idle(weak)));
+    conn.deadlines.set(deadlines);
 }
 
 /// Shutdown: every joined session on `core` gets GOODBYE
 /// `wamp.close.system_shutdown`, then its connection closes once flushed.
 pub(crate) fn goodbye_all(core: &Core) {
-    let sessions: Vec<Rc<SessionHandle>> = core.sessions.borrow().values().cloned().collect();
+    let sessions: Vec<Rc<SessionHandle>> = core.sessions.borrow().iter().cloned().collect();
     for session in sessions {
         goodbye_and_close(
             &session,
-            Str::from_static("wamp.close.system_shutdown"),
+            Str::from_static(CloseReason::SystemShutdown.uri()),
             Dict::new(),
             ringbar_protocol::websocket::CloseCode::GOING_AWAY,
         );
@@ -901,7 +928,7 @@ pub(crate) fn goodbye_all(core: &Core) {
 /// GOODBYE with `reason` (and `details.message`), then the connection
 /// closes and the session leaves as any other.
 pub(crate) fn kill_local(core: &Core, id: SessionId, reason: &Str, message: Option<&str>) {
-    let found = core.sessions.borrow().get(&id).cloned();
+    let found = core.sessions.borrow().find(id).cloned();
     let Some(session) = found else {
         return;
     };

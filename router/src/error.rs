@@ -1,6 +1,7 @@
 //! The errors the router answers with, each named after its WAMP error URI
 //! and mapped to it in one place ([`RoutingError::uri`]), so that no URI is
-//! spelled twice and a typo cannot reach the wire.
+//! spelled twice and a typo cannot reach the wire; likewise the reasons it
+//! closes sessions with ([`CloseReason::uri`]).
 
 use std::fmt;
 
@@ -80,6 +81,20 @@ routing_errors! {
     }
 }
 
+routing_errors! {
+    /// Why the router ends a session with GOODBYE: the reason URI of the
+    /// GOODBYE it sends (a client's own reason is answered, not kept).
+    CloseReason {
+        /// The answer to a client's GOODBYE (spec: the router echoes
+        /// this reason, never the client's).
+        GoodbyeAndOut => "wamp.close.goodbye_and_out",
+        /// The router is shutting down.
+        SystemShutdown => "wamp.close.system_shutdown",
+        /// A `wamp.session.kill*` meta call that gave no reason of its own.
+        Normal => "wamp.close.normal",
+    }
+}
+
 impl RoutingError {
     /// The error whose URI is `uri`, when it is one of the router's: a
     /// call the router made itself learns how it ended.
@@ -147,5 +162,10 @@ mod tests {
             assert_eq!(error.to_string(), uri);
         }
         assert_eq!(RoutingError::from_uri("com.example.refused"), None);
+        for &reason in CloseReason::ALL {
+            let uri = reason.uri();
+            assert_eq!(Uri::check(uri, UriCheck::Strict), Ok(()), "{reason:?}");
+            assert!(seen.insert(uri), "{uri} is the URI of two reasons");
+        }
     }
 }

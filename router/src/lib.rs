@@ -7,6 +7,8 @@
 //! - [`tables`]: a realm's shared tables (subscriptions, registrations),
 //!   read lock-free by every core, and each core's match cache;
 //! - [`timers`]: deadlines kept by the router, served by the driver;
+//! - [`slab`]: values named by small copyable keys (how a core owns its
+//!   sessions);
 //! - [`ids`]: WAMP ids, drawn from seeded generators;
 //! - [`limits`]: every bound on what a peer can make the router hold or
 //!   wait for, with its default;
@@ -17,5 +19,6 @@
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod slab;
 pub mod tables;
 pub mod timers;

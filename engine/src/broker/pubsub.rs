@@ -20,10 +20,11 @@ use ringbar_router::error::RoutingError;
 use ringbar_router::tables::match_cache::{MATCH_CACHE_TOPICS, MatchCache, Matched};
 use ringbar_router::tables::subscriptions::CoreId;
 
+use super::{Added, LocalSubscriber};
 use super::{Publication, Receivers};
 use crate::authorize::Action;
 use crate::config::SlowConsumerPolicy;
-use crate::core::{Core, LocalSubscriber};
+use crate::core::Core;
 use crate::figures::DropReason;
 use crate::mail::Mail;
 use crate::meta;
@@ -260,18 +261,23 @@ impl Iterator for CoreSetBits {
 /// goes into the core's publish-to-event figure.
 pub(crate) fn deliver(core: &Core, publication: &Publication) {
     let locals = core.local_subscribers.borrow();
+    let sessions = core.sessions.borrow();
     let mut frames: Vec<(Wire, Bytes)> = Vec::new();
     let mut queued = false;
     for (subscription, pattern) in publication.subscriptions.iter() {
-        let Some(subscribers) = locals.get(&(publication.realm.index, *subscription)) else {
+        let subscribers = locals.of(publication.realm.index, *subscription);
+        if subscribers.is_empty() {
             continue;
-        };
+        }
         frames.clear();
         for subscriber in subscribers {
             if publication.exclude_me && subscriber.session == publication.publisher {
                 continue;
             }
-            let session = &subscriber.handle;
+            // A subscriber leaves its subscriptions as it leaves its core.
+            let Some(session) = sessions.get(subscriber.key) else {
+                continue;
+            };
             if publication.filters.is_some() && !publication.admits(&session.identity) {
                 continue;
             }
@@ -405,34 +411,36 @@ pub(crate) fn subscribe(
             .subscriptions
             .subscribe(pattern.clone(), core_id(core), SystemTime::now());
     let id = subscription.id;
-    let already = session.subscriptions.borrow().contains(&id);
-    let limit = core.shared.limits.max_subscriptions_per_session;
-    if already {
+    let added = core.local_subscribers.borrow_mut().add(
+        realm.index,
+        id,
+        LocalSubscriber {
+            session: session.identity.session,
+            wire: session.wire,
+            key: session.key,
+        },
+        core.shared.limits.max_subscriptions_per_session,
+    );
+    let already = match added {
+        Added::Subscribed => false,
         // Subscribing twice is idempotent: undo the second count.
-        realm.subscriptions.unsubscribe(id, core_id(core));
-    } else if session.subscriptions.borrow().len() >= limit {
-        realm.subscriptions.unsubscribe(id, core_id(core));
-        session.send_error(
-            MessageType::Subscribe,
-            subscribe.request,
-            RoutingError::TooManySubscriptions,
-            &format!(
-                "this session holds {limit} subscriptions, the most ringbar.limits.max_subscriptions_per_session allows: unsubscribe first"
-            ),
-        );
-        return Flow::Continue;
-    } else {
-        session.subscriptions.borrow_mut().push(id);
-        core.local_subscribers
-            .borrow_mut()
-            .entry((realm.index, id))
-            .or_default()
-            .push(LocalSubscriber {
-                session: session.identity.session,
-                wire: session.wire,
-                handle: session.clone(),
-            });
-    }
+        Added::AlreadySubscribed => {
+            realm.subscriptions.unsubscribe(id, core_id(core));
+            true
+        }
+        Added::TooMany { limit } => {
+            realm.subscriptions.unsubscribe(id, core_id(core));
+            session.send_error(
+                MessageType::Subscribe,
+                subscribe.request,
+                RoutingError::TooManySubscriptions,
+                &format!(
+                    "this session holds {limit} subscriptions, the most ringbar.limits.max_subscriptions_per_session allows: unsubscribe first"
+                ),
+            );
+            return Flow::Continue;
+        }
+    };
     session.send(&ringbar_protocol::message::Message::Subscribed(
         Subscribed {
             request: subscribe.request,
@@ -468,16 +476,11 @@ pub(crate) fn unsubscribe(
     session: &Rc<SessionHandle>,
     unsubscribe: Unsubscribe,
 ) -> Flow {
-    let held = {
-        let mut subs = session.subscriptions.borrow_mut();
-        match subs.iter().position(|s| *s == unsubscribe.subscription) {
-            Some(at) => {
-                subs.swap_remove(at);
-                true
-            }
-            None => false,
-        }
-    };
+    let held = core.local_subscribers.borrow_mut().remove(
+        session.realm.index,
+        unsubscribe.subscription,
+        session.identity.session,
+    );
     if !held {
         session.send_error(
             MessageType::Unsubscribe,
@@ -502,22 +505,19 @@ pub(crate) fn unsubscribe(
 
 /// A session leaves: it leaves every subscription it held.
 pub(crate) fn remove_session(core: &Core, session: &SessionHandle) {
-    let held = std::mem::take(&mut *session.subscriptions.borrow_mut());
+    let held = core
+        .local_subscribers
+        .borrow_mut()
+        .remove_session(session.realm.index, session.identity.session);
     for id in held {
         leave_subscription(core, session, id);
     }
 }
 
+/// What is left to do once this core's view no longer has `session` as a
+/// subscriber of `id`: the realm's tables, and the meta event.
 fn leave_subscription(core: &Core, session: &SessionHandle, id: SubscriptionId) {
     let realm = &session.realm;
-    let mut locals = core.local_subscribers.borrow_mut();
-    if let Some(subscribers) = locals.get_mut(&(realm.index, id)) {
-        subscribers.retain(|s| s.session != session.identity.session);
-        if subscribers.is_empty() {
-            locals.remove(&(realm.index, id));
-        }
-    }
-    drop(locals);
     realm.remove_subscriber(id, session.identity.session);
     let uri = realm
         .subscriptions

@@ -133,7 +133,7 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
         core,
         key,
         PendingCall {
-            caller: Caller::Session(session.clone()),
+            caller: Caller::Session(session.key),
             serial,
             callee_core: callee.core,
             callee: callee.session,
@@ -206,6 +206,7 @@ fn send_invoke(core: &Core, callee_core: usize, invoke: Invoke) {
         tracing::error!(core = core.id, error = %e, "call not routed: the registration names an unknown core");
         if let Some(mut pending) = finish(core, key) {
             pending.caller.send_error(
+                core,
                 key.request,
                 RoutingError::Unavailable,
                 "the callee cannot be reached",
@@ -292,10 +293,10 @@ fn end_early(core: &Core, key: CallKey, error: RoutingError, text: Option<&str>)
         return;
     };
     match (text, &mut pending.caller) {
-        (Some(text), caller) => caller.send_error(key.request, error, text),
+        (Some(text), caller) => caller.send_error(core, key.request, error, text),
         // The router does not leave: it always hears how its call ended.
         (None, caller @ Caller::Router(_)) => {
-            caller.send_error(key.request, error, "the call was canceled");
+            caller.send_error(core, key.request, error, "the call was canceled");
         }
         (None, Caller::Session(_)) => {}
     }
@@ -344,7 +345,7 @@ pub(crate) fn deliver_answer(core: &Core, answer: Answer) {
                     return;
                 }
                 match &p.caller {
-                    Caller::Session(session) => Some(session.clone()),
+                    Caller::Session(key) => Some(*key),
                     Caller::Router(_) => None,
                 }
             }
@@ -362,6 +363,11 @@ pub(crate) fn deliver_answer(core: &Core, answer: Answer) {
                 Outcome::Error(error) => Err((error, answer.payload)),
             });
         }
+        return;
+    };
+    let Some(caller) = core.session(caller) else {
+        // The caller left: `remove_caller` ended its calls already.
+        finish(core, answer.call);
         return;
     };
     if progress && caller.conn.outbound.queued_bytes() >= core.shared.flow.max_queued_bytes {

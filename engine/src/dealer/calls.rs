@@ -5,7 +5,6 @@
 //! otherwise.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 
 use ahash::AHashMap;
 use ringbar_protocol::codec::Serializer;
@@ -17,7 +16,8 @@ use ringbar_router::error::RoutingError;
 use ringbar_router::timers::TimerId;
 
 use super::in_flight::{Calls, Invocations};
-use crate::session::SessionHandle;
+use crate::core::Core;
+use crate::sessions::SessionKey;
 
 /// A call, router-wide: the caller session and its CALL request id, and a
 /// serial that tells a call from a later one reusing the request id.
@@ -31,8 +31,9 @@ pub(crate) struct CallKey {
 
 /// Who made a call, and so where its answer goes.
 pub(crate) enum Caller {
-    /// A client session: the answer is a RESULT or ERROR to it.
-    Session(Rc<SessionHandle>),
+    /// A client session of this core: the answer is a RESULT or ERROR to
+    /// it.
+    Session(SessionKey),
     /// The router itself (a dynamic authenticator or authorizer): the
     /// answer goes to the task that waits for it.
     Router(Option<tokio::sync::oneshot::Sender<RouterAnswer>>),
@@ -41,10 +42,19 @@ pub(crate) enum Caller {
 impl Caller {
     /// Gives the caller an ERROR `error` for its call `request`, with
     /// `text` as the reason.
-    pub(crate) fn send_error(&mut self, request: RequestId, error: RoutingError, text: &str) {
+    pub(crate) fn send_error(
+        &mut self,
+        core: &Core,
+        request: RequestId,
+        error: RoutingError,
+        text: &str,
+    ) {
         match self {
-            Caller::Session(session) => {
-                session.send_error(MessageType::Call, request, error, text);
+            Caller::Session(key) => {
+                // A caller that left has no one to tell.
+                if let Some(session) = core.session(*key) {
+                    session.send_error(MessageType::Call, request, error, text);
+                }
             }
             Caller::Router(waiting) => {
                 let payload = Payload::from_values(Serializer::Json, &[Value::from(text)], None)
@@ -127,8 +137,8 @@ pub(crate) struct PendingInvocation {
 
 /// A session on this core that provides procedures.
 pub(crate) struct LocalCallee {
-    /// The session.
-    pub(crate) handle: Rc<SessionHandle>,
+    /// Where the session is on this core.
+    pub(crate) key: SessionKey,
     /// The registrations it provides.
     pub(crate) registrations: Vec<RegistrationId>,
     /// The next INVOCATION request id it gets.

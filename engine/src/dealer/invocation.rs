@@ -101,7 +101,13 @@ fn take_request(
             "the callee left before the call reached it".to_owned(),
         ));
     };
-    let queued = local.handle.conn.outbound.queued_bytes();
+    let Some(session) = core.session(local.key) else {
+        return Err((
+            RoutingError::Canceled,
+            "the callee left before the call reached it".to_owned(),
+        ));
+    };
+    let queued = session.conn.outbound.queued_bytes();
     if in_flight >= core.shared.limits.max_invocations_per_callee
         || queued >= core.shared.flow.max_queued_bytes
     {
@@ -128,10 +134,7 @@ fn take_request(
     } else {
         request + 1
     };
-    Ok((
-        RequestId::new(request).unwrap_or_default(),
-        local.handle.clone(),
-    ))
+    Ok((RequestId::new(request).unwrap_or_default(), session))
 }
 
 /// One more part of a progressive call, to the invocation serving it:
@@ -164,7 +167,7 @@ fn invoke_again(core: &Core, invoke: Invoke) {
         .callees
         .borrow()
         .get(&callee)
-        .map(|c| c.handle.clone());
+        .and_then(|c| core.session(c.key));
     if let Some(handle) = handle {
         handle.send(&Message::Invocation(Invocation {
             request,
@@ -213,7 +216,7 @@ pub(crate) fn interrupt(core: &Core, interrupt: Interrupt) {
         .callees
         .borrow()
         .get(&key.0)
-        .map(|c| c.handle.clone());
+        .and_then(|c| core.session(c.key));
     if interrupt.mode == CancelMode::KillNoWait {
         end_invocation(core, key);
     }

@@ -128,7 +128,7 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
         .borrow_mut()
         .entry(session.identity.session)
         .or_insert_with(|| LocalCallee {
-            handle: session.clone(),
+            key: session.key,
             registrations: Vec::new(),
             next_request: 1,
             refused: 0,

@@ -15,7 +15,7 @@ use ringbar_protocol::options::PublishOptions;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriCheck};
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_router::error::RoutingError;
+use ringbar_router::error::{CloseReason, RoutingError};
 use ringbar_router::tables::registrations::Registration;
 
 use super::events::{registration_details, subscription_details};
@@ -529,7 +529,7 @@ struct Closing {
 impl Closing {
     fn from_kwargs(kwargs: &Dict) -> Result<Self, MetaError> {
         let reason = match kwargs.get("reason") {
-            None | Some(Value::Null) => Str::from_static("wamp.close.normal"),
+            None | Some(Value::Null) => Str::from_static(CloseReason::Normal.uri()),
             Some(Value::Str(r)) if !r.is_empty() && Uri::check(r, UriCheck::Loose).is_ok() => {
                 Str::from(r.as_str())
             }

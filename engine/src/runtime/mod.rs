@@ -296,6 +296,8 @@ pub(crate) fn expire_timers(core: &Core) {
     while let Some(timeout) = core.expired_timer() {
         match timeout {
             Timeout::Call { key, serial } => dealer::timed_out(core, key, serial),
+            Timeout::Join(conn) => crate::session::join_timed_out(&conn),
+            Timeout::Idle(conn) => crate::session::idle_timed_out(core, conn),
         }
     }
 }

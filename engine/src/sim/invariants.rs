@@ -11,13 +11,15 @@ use crate::core::{Core, Shared};
 /// After every step: a core's tables agree with each other.
 pub(crate) fn check_core(core: &Core) {
     let dealer = &core.dealer;
-    assert_eq!(dealer.calls.borrow().check(), Ok(()), "core {}", core.id);
-    assert_eq!(
-        dealer.invocations.borrow().check(),
-        Ok(()),
-        "core {}",
-        core.id
-    );
+    let owners = [
+        ("calls", dealer.calls.borrow().check()),
+        ("invocations", dealer.invocations.borrow().check()),
+        ("sessions", core.sessions.borrow().check()),
+        ("local subscribers", core.local_subscribers.borrow().check()),
+    ];
+    for (owner, check) in owners {
+        assert_eq!(check, Ok(()), "core {}: {owner}", core.id);
+    }
     assert_eq!(
         core.sessions.borrow().len() as u64,
         core.figures.sessions.get(),
@@ -37,7 +39,14 @@ pub(crate) fn check_empty(
         let dealer = &core.dealer;
         let left = [
             ("sessions", core.sessions.borrow().len()),
-            ("local subscribers", core.local_subscribers.borrow().len()),
+            (
+                "local subscriptions",
+                core.local_subscribers.borrow().len().0,
+            ),
+            (
+                "local subscribing sessions",
+                core.local_subscribers.borrow().len().1,
+            ),
             ("calls", dealer.calls.borrow().len()),
             ("invocations", dealer.invocations.borrow().len().0),
             ("invocations by call", dealer.invocations.borrow().len().1),

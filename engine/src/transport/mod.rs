@@ -12,10 +12,12 @@ mod websocket;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use ringbar_router::timers::TimerId;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::config::{TransportConfig, TransportKind};
 use crate::core::Core;
@@ -43,11 +45,24 @@ pub(crate) struct Connection {
     pub(crate) figures: Arc<CoreFigures>,
     /// A session on it got WELCOME (until then a deadline runs).
     pub(crate) joined: Cell<bool>,
-    /// When bytes last went either way (`limits.idle_timeout_ms`).
+    /// When bytes last went either way (`limits.idle_timeout_ms`), on the
+    /// runtime's clock (which the simulation drives).
     pub(crate) last_io: Cell<Instant>,
+    /// The core's timers that watch this connection (`Timeout::Join`,
+    /// `Timeout::Idle`), cancelled when it ends.
+    pub(crate) deadlines: Cell<Deadlines>,
     /// Set when the connection compresses its own frames (WebSocket
     /// permessage-deflate with context takeover).
     pub(crate) compressor: Option<ConnectionCompressor>,
+}
+
+/// The timers of the core that watch one connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Deadlines {
+    /// Until its session joins.
+    pub(crate) join: Option<TimerId>,
+    /// While it is open, when an idle timeout is configured.
+    pub(crate) idle: Option<TimerId>,
 }
 
 impl Connection {
@@ -74,6 +89,7 @@ impl Connection {
             figures: core.figures.clone(),
             joined: Cell::new(false),
             last_io: Cell::new(Instant::now()),
+            deadlines: Cell::new(Deadlines::default()),
             compressor,
         })
     }
