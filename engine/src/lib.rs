@@ -17,12 +17,15 @@ pub mod figures;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod inputs;
 mod ip_network;
+mod link;
 mod mail;
 mod mailbox;
 mod meta;
 mod nonces;
 mod outbound;
+mod peer;
 mod realm;
 mod realms;
 mod runtime;
@@ -31,6 +34,7 @@ mod session;
 mod sessions;
 #[cfg(any(test, feature = "fuzzing"))]
 mod sim;
+mod slow_work;
 mod timeout;
 mod transport;
 mod wire;

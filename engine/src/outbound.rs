@@ -26,7 +26,9 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
 use crate::figures::{CoreFigures, DropReason};
-use crate::runtime::io::MAX_IOVECS;
+
+/// The most buffers one vectored write takes (Linux's `IOV_MAX`).
+pub(crate) const MAX_IOVECS: usize = 1024;
 
 /// The most bytes one write takes, so one connection cannot hold the core:
 /// fairness between connections, not a bound on a peer

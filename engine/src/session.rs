@@ -25,11 +25,11 @@ use crate::broker;
 use crate::config::AuthConfig;
 use crate::core::Core;
 use crate::dealer::{self, PeerFeatures};
+use crate::link::{Deadlines, Link};
 use crate::meta;
 use crate::realm::{Realm, RealmSession};
 use crate::sessions::SessionKey;
 use crate::timeout::Timeout;
-use crate::transport::{Connection, Deadlines};
 use crate::wire::Wire;
 
 /// Who a session is.
@@ -46,7 +46,7 @@ pub(crate) struct SessionHandle {
     pub(crate) realm: Arc<Realm>,
     pub(crate) role: Arc<Role>,
     pub(crate) wire: Wire,
-    pub(crate) conn: Rc<Connection>,
+    pub(crate) conn: Rc<Link>,
     pub(crate) decisions: RefCell<DecisionCache>,
     /// Where it is in its core's sessions: what the core's tables keep.
     pub(crate) key: SessionKey,
@@ -80,7 +80,7 @@ impl SessionHandle {
 
 /// Queues `message` on `conn` (a message that cannot be encoded, or is
 /// longer than the peer accepts, is logged and dropped).
-pub(crate) fn send(conn: &Connection, wire: Wire, message: &Message) {
+pub(crate) fn send(conn: &Link, wire: Wire, message: &Message) {
     match wire.frame(message) {
         Ok(frame) if conn.accepts(&frame) => {
             conn.figures.message_out(message.message_type());
@@ -160,7 +160,7 @@ enum State {
 /// Drives the session of one connection.
 pub(crate) struct SessionDriver {
     core: Rc<Core>,
-    conn: Rc<Connection>,
+    conn: Rc<Link>,
     wire: Wire,
     auth: Arc<AuthConfig>,
     state: State,
@@ -185,12 +185,7 @@ const BROKER_FEATURES: &[&str] = &[
 
 impl SessionDriver {
     /// A session on `conn`, not yet joined.
-    pub(crate) fn new(
-        core: Rc<Core>,
-        conn: Rc<Connection>,
-        wire: Wire,
-        auth: Arc<AuthConfig>,
-    ) -> Self {
+    pub(crate) fn new(core: Rc<Core>, conn: Rc<Link>, wire: Wire, auth: Arc<AuthConfig>) -> Self {
         let join = Duration::from_millis(core.shared.limits.join_timeout_ms);
         let idle = core.shared.limits.idle_timeout_ms;
         conn.deadlines.set(Deadlines {
@@ -357,12 +352,7 @@ impl SessionDriver {
             authextra: hello.details.get("authextra").and_then(Value::as_dict),
             session: session.get(),
         };
-        let opening = auth::open(
-            &self.auth,
-            &authmethods,
-            &info,
-            &self.conn.stream.auth_channel(),
-        );
+        let opening = auth::open(&self.auth, &authmethods, &info, &self.conn.channel);
         let needs_proof = matches!(opening, Opening::Challenge { .. } | Opening::Ask(_));
         if needs_proof && let Some(wait) = self.limited() {
             self.core.shared.release_session_id(session);
@@ -595,8 +585,8 @@ impl SessionDriver {
 
     fn peer_ip(&self) -> Option<std::net::IpAddr> {
         match self.conn.peer {
-            crate::runtime::io::Peer::Tcp(addr) => Some(addr.ip()),
-            crate::runtime::io::Peer::Unix => None,
+            crate::peer::Peer::Tcp(addr) => Some(addr.ip()),
+            crate::peer::Peer::Unix => None,
         }
     }
 
@@ -871,7 +861,7 @@ pub(crate) fn decode_arguments(payload: &Payload) -> Result<(Vec<Value>, Dict), 
 /// time (`limits.join_timeout_ms`) is cut off, so a peer that opens
 /// connections and never says HELLO (or never finishes authenticating)
 /// cannot hold them open. A session that joined cancelled the timer.
-pub(crate) fn join_timed_out(conn: &Weak<Connection>) {
+pub(crate) fn join_timed_out(conn: &Weak<Link>) {
     let Some(conn) = conn.upgrade() else {
         return;
     };
@@ -888,7 +878,7 @@ pub(crate) fn join_timed_out(conn: &Weak<Connection>) {
 /// byte for `limits.idle_timeout_ms` is cut off, so forgotten connections
 /// do not hold the router's memory and descriptors forever; one that did
 /// is watched again for the rest of the timeout since its last byte.
-pub(crate) fn idle_timed_out(core: &Core, weak: Weak<Connection>) {
+pub(crate) fn idle_timed_out(core: &Core, weak: Weak<Link>) {
     let Some(conn) = weak.upgrade() else {
         return;
     };
@@ -954,7 +944,7 @@ fn goodbye_and_close(
 ) {
     session.send(&Message::Goodbye(Goodbye { details, reason }));
     if session.wire.framing == crate::wire::Framing::WebSocket {
-        crate::transport::websocket_close(&session.conn, code);
+        session.conn.close_websocket(code, "");
     }
     session.conn.outbound.close();
 }

@@ -4,7 +4,7 @@
 use std::rc::Weak;
 
 use crate::dealer::calls::CallKey;
-use crate::transport::Connection;
+use crate::link::Link;
 
 /// A deadline a core keeps.
 pub(crate) enum Timeout {
@@ -19,9 +19,9 @@ pub(crate) enum Timeout {
     /// A connection's session must have joined by now
     /// (`limits.join_timeout_ms`). The connection is held weakly: one
     /// that ended is freed at once (and cancels this timer).
-    Join(Weak<Connection>),
+    Join(Weak<Link>),
     /// A connection must have sent or received a byte within
     /// `limits.idle_timeout_ms` by now; re-armed for the rest of the
     /// timeout when it did.
-    Idle(Weak<Connection>),
+    Idle(Weak<Link>),
 }

@@ -19,6 +19,7 @@
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod local;
 pub mod slab;
 pub mod tables;
 pub mod timers;

@@ -15,8 +15,8 @@ use ringbar_router::tables::subscriptions::Subscription;
 
 use crate::broker::publish_meta;
 use crate::core::Core;
+use crate::peer::Peer;
 use crate::realm::Realm;
-use crate::runtime::io::Peer;
 use crate::session::SessionHandle;
 use crate::wire::Framing;
 

@@ -8,13 +8,12 @@
 //! `&self`).
 
 use std::io::{self, IoSlice};
-use std::net::SocketAddr;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio_uring::buf::BoundedBuf;
 
-/// The most buffers one vectored write takes (Linux's `IOV_MAX`).
-pub(crate) const MAX_IOVECS: usize = 1024;
+use crate::outbound::MAX_IOVECS;
+use crate::peer::Peer;
 
 /// A connected stream.
 pub(crate) enum Stream {
@@ -193,24 +192,6 @@ pub(crate) enum Listener {
     Tcp(tokio::net::TcpListener),
     /// Unix socket on epoll.
     Unix(tokio::net::UnixListener),
-}
-
-/// Who connected.
-#[derive(Debug, Clone)]
-pub(crate) enum Peer {
-    /// A TCP peer.
-    Tcp(SocketAddr),
-    /// A Unix socket peer.
-    Unix,
-}
-
-impl std::fmt::Display for Peer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Peer::Tcp(addr) => addr.fmt(f),
-            Peer::Unix => f.write_str("unix"),
-        }
-    }
 }
 
 impl Listener {

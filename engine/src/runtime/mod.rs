@@ -6,7 +6,6 @@ pub(crate) mod bind;
 pub(crate) mod io;
 mod limit;
 mod log_every;
-pub(crate) mod slow_work;
 pub(crate) mod tls;
 
 use std::rc::Rc;
@@ -17,13 +16,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::StartError;
-use crate::broker;
 use crate::config::{Endpoint, IoBackend, RouterConfig, TransportConfig};
 use crate::core::{Core, Shared};
-use crate::dealer;
-use crate::mail::Mail;
+use crate::inputs;
 use crate::realms::Realms;
-use crate::timeout::Timeout;
 use io::{BoundSocket, Listener};
 use limit::{Caps, ConnectionLimit};
 use log_every::LogEvery;
@@ -278,7 +274,7 @@ async fn mail_loop(core: Rc<Core>) {
         core.shared.mailboxes.wait(core.id).await;
         core.shared
             .mailboxes
-            .drain(core.id, |mail| handle_mail(&core, mail));
+            .drain(core.id, |mail| inputs::handle_mail(&core, mail));
     }
 }
 
@@ -287,32 +283,6 @@ async fn mail_loop(core: Rc<Core>) {
 async fn timer_loop(core: Rc<Core>) {
     loop {
         core.next_timer().await;
-        expire_timers(&core);
-    }
-}
-
-/// Hands every timer of `core` that has expired by now to its owner.
-pub(crate) fn expire_timers(core: &Core) {
-    while let Some(timeout) = core.expired_timer() {
-        match timeout {
-            Timeout::Call { key, serial } => dealer::timed_out(core, key, serial),
-            Timeout::Join(conn) => crate::session::join_timed_out(&conn),
-            Timeout::Idle(conn) => crate::session::idle_timed_out(core, conn),
-        }
-    }
-}
-
-/// Does what one mail from another core asks of `core`.
-pub(crate) fn handle_mail(core: &Core, mail: Mail) {
-    match mail {
-        Mail::Publication(p) => broker::deliver(core, &p),
-        Mail::KillSession {
-            session,
-            reason,
-            message,
-        } => crate::session::kill_local(core, session, &reason, message.as_deref()),
-        Mail::Invoke(i) => dealer::invoke(core, *i),
-        Mail::Interrupt(i) => dealer::interrupt(core, i),
-        Mail::Answer(a) => dealer::deliver_answer(core, *a),
+        inputs::expire_timers(&core);
     }
 }

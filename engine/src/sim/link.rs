@@ -15,12 +15,12 @@ use ringbar_protocol::message::Message;
 use tokio::sync::mpsc;
 
 use super::fail;
+use crate::auth::Channel;
 use crate::config::AuthConfig;
 use crate::core::Core;
 use crate::deflate::Compression;
-use crate::runtime::io::{Peer, Stream};
+use crate::peer::Peer;
 use crate::session::{Flow, SessionDriver};
-use crate::transport::Connection;
 use crate::wire::{Framing, RAWSOCKET_PREFIX_BYTES, Wire};
 
 /// Messages a client may send before its session handles them (a client
@@ -30,7 +30,7 @@ const MAX_UNREAD_MESSAGES: usize = 1 << 16;
 /// A client connection and the session on it.
 pub(super) struct Link {
     /// The router's end.
-    pub(super) conn: Rc<Connection>,
+    pub(super) conn: Rc<crate::link::Link>,
     /// What the client speaks.
     pub(super) serializer: Serializer,
     /// Messages to the session; `None` once the client hung up.
@@ -48,15 +48,14 @@ impl Link {
     /// A connection on `core` whose client speaks `serializer`; its session
     /// runs as a task of the current `LocalSet`.
     pub(super) fn open(core: &Rc<Core>, serializer: Serializer, auth: Arc<AuthConfig>) -> Self {
-        // The stream is never read nor written (frames are taken from the
-        // outbound queue); a connection only has to have one.
-        let stream = std::os::unix::net::UnixStream::pair()
-            .and_then(|(stream, _peer)| {
-                stream.set_nonblocking(true)?;
-                tokio::net::UnixStream::from_std(stream)
-            })
-            .unwrap_or_else(|e| fail(&format!("no socket pair for a connection: {e}")));
-        let conn = Connection::new(Stream::Unix(stream), Peer::Unix, core);
+        // No socket: frames are taken from the link's outbound queue, and
+        // the session reads what the client sends through a channel.
+        let conn = Rc::new(crate::link::Link::new(
+            Peer::Unix,
+            Channel::default(),
+            core,
+            None,
+        ));
         let wire = Wire {
             serializer,
             framing: Framing::RawSocket,
@@ -166,7 +165,7 @@ impl Link {
 /// once the queue has room, until either side ends the connection.
 async fn serve(
     mut session: SessionDriver,
-    conn: Rc<Connection>,
+    conn: Rc<crate::link::Link>,
     mut from_client: mpsc::Receiver<Bytes>,
     ended: Rc<Cell<bool>>,
 ) {

@@ -163,7 +163,7 @@ impl Sim {
         self.clock.run(async move {
             tokio::time::advance(by).await;
             for core in &cores {
-                crate::runtime::expire_timers(core);
+                crate::inputs::expire_timers(core);
             }
             run_tasks().await;
         });
@@ -239,7 +239,7 @@ impl World {
         let mut delivered = 0;
         self.shared.mailboxes.drain(core.id, |mail| {
             delivered += 1;
-            crate::runtime::handle_mail(core, mail);
+            crate::inputs::handle_mail(core, mail);
         });
         delivered
     }

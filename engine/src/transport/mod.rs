@@ -10,59 +10,43 @@ mod web;
 mod websocket;
 
 use std::cell::Cell;
+use std::ops::Deref;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use ringbar_router::timers::TimerId;
+use bytes::BytesMut;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::{TransportConfig, TransportKind};
 use crate::core::Core;
 use crate::deflate::ConnectionCompressor;
-use crate::figures::{CoreFigures, DropReason};
-use crate::outbound::Outbound;
-use crate::runtime::io::{Peer, Stream};
+
+use crate::link::Link;
+use crate::peer::Peer;
+use crate::runtime::io::Stream;
 use crate::runtime::tls::TlsStream;
 
-/// A connection: its stream, its outbound queue, and who is on the other
-/// end. Shared by the connection's reader (the session) and writer task.
+/// A connection: its stream, and the routing side of it (its [`Link`]:
+/// the outbound queue, who is on the other end, what routing may ask of
+/// it). Shared by the connection's reader (the session) and writer task;
+/// routing holds only the link.
 pub(crate) struct Connection {
     pub(crate) stream: Stream,
-    pub(crate) outbound: Outbound,
-    pub(crate) peer: Peer,
+    pub(crate) link: Rc<Link>,
     /// A WebSocket closing handshake started by this side is under way: the
     /// reader, which waits for the peer's Close, ends the stream, not the
     /// writer.
     pub(crate) awaiting_close: Cell<bool>,
-    /// The longest frame the peer accepts (a RawSocket peer announces its
-    /// maximum message length in the handshake); unlimited until set.
-    pub(crate) max_frame_bytes: Cell<usize>,
-    /// The figures of the connection's core, which count what it reads,
-    /// writes and is sent.
-    pub(crate) figures: Arc<CoreFigures>,
-    /// A session on it got WELCOME (until then a deadline runs).
-    pub(crate) joined: Cell<bool>,
-    /// When bytes last went either way (`limits.idle_timeout_ms`), on the
-    /// runtime's clock (which the simulation drives).
-    pub(crate) last_io: Cell<Instant>,
-    /// The core's timers that watch this connection (`Timeout::Join`,
-    /// `Timeout::Idle`), cancelled when it ends.
-    pub(crate) deadlines: Cell<Deadlines>,
-    /// Set when the connection compresses its own frames (WebSocket
-    /// permessage-deflate with context takeover).
-    pub(crate) compressor: Option<ConnectionCompressor>,
 }
 
-/// The timers of the core that watch one connection.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Deadlines {
-    /// Until its session joins.
-    pub(crate) join: Option<TimerId>,
-    /// While it is open, when an idle timeout is configured.
-    pub(crate) idle: Option<TimerId>,
+impl Deref for Connection {
+    type Target = Link;
+
+    fn deref(&self) -> &Link {
+        &self.link
+    }
 }
 
 impl Connection {
@@ -80,65 +64,39 @@ impl Connection {
         core: &Core,
         compressor: Option<ConnectionCompressor>,
     ) -> Rc<Self> {
+        let channel = stream.auth_channel();
         Rc::new(Self {
             stream,
-            outbound: Outbound::new(core.shared.flow.max_queued_bytes, core.queue_budget.clone()),
-            peer,
+            link: Rc::new(Link::new(peer, channel, core, compressor)),
             awaiting_close: Cell::new(false),
-            max_frame_bytes: Cell::new(usize::MAX),
-            figures: core.figures.clone(),
-            joined: Cell::new(false),
-            last_io: Cell::new(Instant::now()),
-            deadlines: Cell::new(Deadlines::default()),
-            compressor,
         })
     }
 
-    /// Queues a frame the session must get (see [`Outbound::push`]),
-    /// compressed when the connection compresses its own.
-    pub(crate) fn push(&self, frame: Bytes) {
-        match &self.compressor {
-            Some(compressor) => self.outbound.push(compressor.compress(frame)),
-            None => self.outbound.push(frame),
-        }
-    }
-
-    /// Queues an event (see [`Outbound::push_event`]); a frame this
-    /// connection compresses is compressed only once the queue takes it,
-    /// judged by its uncompressed length.
-    pub(crate) fn push_event(&self, frame: &Bytes) -> Result<(), DropReason> {
-        match &self.compressor {
-            Some(compressor) => self
-                .outbound
-                .push_event_with(frame.len(), || compressor.compress(frame.clone())),
-            None => self.outbound.push_event(frame),
-        }
-    }
-
-    /// Counts `n` bytes read from the peer.
-    pub(crate) fn note_read(&self, n: usize) {
-        self.figures.bytes_in.add(n as u64);
-        self.last_io.set(Instant::now());
-    }
-
-    /// Whether the peer accepts a frame this long.
-    pub(crate) fn accepts(&self, frame: &[u8]) -> bool {
-        frame.len() <= self.max_frame_bytes.get()
-    }
-
-    /// Cuts the connection now, dropping whatever is queued.
+    /// Cuts the connection now, dropping whatever is queued: the driver's
+    /// own abort, which does not wait for the writer to notice.
     pub(crate) fn abort(&self) {
-        self.outbound.close();
+        self.link.abort();
         self.stream.shutdown();
     }
 }
 
 /// Writes what the connection's queue holds until it is closed and drained,
-/// then shuts the stream down (which also ends the reader).
+/// or routing cuts the link, then shuts the stream down (which also ends
+/// the reader).
 pub(crate) async fn write_loop(conn: Rc<Connection>) {
     while let Some(batch) = conn.outbound.next_batch().await {
+        // Routing cut the link: what is queued is dropped.
+        if conn.link.is_aborted() {
+            break;
+        }
         let bytes: usize = batch.iter().map(bytes::Bytes::len).sum();
-        if let Err(e) = conn.stream.write_all(batch).await {
+        // Routing may cut the link while a write waits on a slow peer.
+        let written = tokio::select! {
+            biased;
+            written = conn.stream.write_all(batch) => written,
+            () = conn.link.aborted() => break,
+        };
+        if let Err(e) = written {
             tracing::debug!(peer = %conn.peer, error = %e, "write failed");
             conn.outbound.close();
             conn.stream.shutdown();
@@ -147,14 +105,9 @@ pub(crate) async fn write_loop(conn: Rc<Connection>) {
         conn.figures.bytes_out.add(bytes as u64);
         conn.last_io.set(Instant::now());
     }
-    if !conn.awaiting_close.get() {
+    if conn.link.is_aborted() || !conn.awaiting_close.get() {
         conn.stream.shutdown();
     }
-}
-
-/// Queues a WebSocket Close frame with `code` and closes the queue.
-pub(crate) fn websocket_close(conn: &Connection, code: ringbar_protocol::websocket::CloseCode) {
-    websocket::send_close(conn, code, "");
 }
 
 /// Serves one accepted connection on `transport`, over TLS when `tls` is

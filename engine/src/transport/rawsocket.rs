@@ -13,7 +13,8 @@ use super::{Connection, write_loop};
 use crate::config::RawSocketTransport;
 use crate::core::Core;
 use crate::deflate::Compression;
-use crate::runtime::io::{Peer, Stream};
+use crate::peer::Peer;
+use crate::runtime::io::Stream;
 use crate::session::{Flow, SessionDriver};
 use crate::wire::{Framing, RAWSOCKET_PREFIX_BYTES, Wire};
 
@@ -95,7 +96,12 @@ pub(super) async fn serve(
         batched: false,
         compression: Compression::Off,
     };
-    let mut session = SessionDriver::new(core.clone(), conn.clone(), wire, transport.auth.clone());
+    let mut session = SessionDriver::new(
+        core.clone(),
+        conn.link.clone(),
+        wire,
+        transport.auth.clone(),
+    );
     let mut parser = negotiated.frame_parser();
     let encoder = negotiated.frame_encoder();
     let mut read_size = ReadSize::new();

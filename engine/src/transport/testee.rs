@@ -11,7 +11,8 @@ use super::websocket::{accept, frame_parser, limits, run_frames};
 use super::{Connection, http, write_loop};
 use crate::config::WebSocketOptions;
 use crate::core::Core;
-use crate::runtime::io::{Peer, Stream};
+use crate::peer::Peer;
+use crate::runtime::io::Stream;
 use crate::session::Flow;
 
 /// Echoes every message back with its opcode (text as text, binary as

@@ -13,7 +13,8 @@ use tokio::sync::watch;
 use super::{rawsocket, web};
 use crate::config::UniversalTransport;
 use crate::core::Core;
-use crate::runtime::io::{Peer, Stream};
+use crate::peer::Peer;
+use crate::runtime::io::Stream;
 
 /// The first octet of a RawSocket client hello.
 const RAWSOCKET_MAGIC: u8 = 0x7F;

@@ -12,7 +12,6 @@ use ringbar_protocol::websocket::deflate::{self, DeflateParams};
 use ringbar_protocol::websocket::handshake::{self, Request};
 use ringbar_protocol::websocket::{
     CloseCode, DataOpCode, FrameParser, Incoming, OpCode, Role, WebSocketConfig,
-    encode_close_payload, encode_frame,
 };
 use tokio::time::Instant;
 
@@ -21,7 +20,8 @@ use super::{Connection, http, write_loop};
 use crate::config::{WebSocketOptions, WebSocketTransport};
 use crate::core::Core;
 use crate::deflate::{Compression, ConnectionCompressor};
-use crate::runtime::io::{Peer, Stream};
+use crate::peer::Peer;
+use crate::runtime::io::Stream;
 use crate::session::{Flow, SessionDriver};
 use crate::wire::{Framing, Wire};
 
@@ -111,7 +111,12 @@ pub(super) async fn serve(
         batched,
         compression,
     };
-    let mut session = SessionDriver::new(core.clone(), conn.clone(), wire, transport.auth.clone());
+    let mut session = SessionDriver::new(
+        core.clone(),
+        conn.link.clone(),
+        wire,
+        transport.auth.clone(),
+    );
     let last_input = Rc::new(Cell::new(Instant::now()));
     if options.auto_ping_interval_ms > 0 {
         tokio::task::spawn_local(auto_ping(conn.clone(), last_input.clone(), options.clone()));
@@ -283,28 +288,28 @@ pub(super) async fn run_frames(
                         Flow::Continue => {}
                         Flow::Close => {
                             conn.awaiting_close.set(true);
-                            send_close(conn, CloseCode::NORMAL_CLOSURE, "");
+                            conn.close_websocket(CloseCode::NORMAL_CLOSURE, "");
                             let timeout = Duration::from_millis(options.close_handshake_timeout_ms);
                             await_peer_close(conn, &mut parser, buf, timeout).await;
                             return;
                         }
                         Flow::Violation(reason) => {
-                            send_close(conn, CloseCode::PROTOCOL_ERROR, &reason);
+                            conn.close_websocket(CloseCode::PROTOCOL_ERROR, &reason);
                             return;
                         }
                     }
                 }
-                Ok(Some(Incoming::Ping(payload))) => send_control(conn, OpCode::Pong, &payload),
+                Ok(Some(Incoming::Ping(payload))) => conn.push_control(OpCode::Pong, &payload),
                 Ok(Some(Incoming::Pong(_))) => {}
                 Ok(Some(Incoming::Close(frame))) => {
                     let code = frame.map(|f| f.code).unwrap_or(CloseCode::NORMAL_CLOSURE);
-                    send_close(conn, code, "");
+                    conn.close_websocket(code, "");
                     return;
                 }
                 Ok(None) => break,
                 Err(e) => {
                     tracing::info!(peer = %conn.peer, error = %e, close_code = e.close_code().as_u16(), "WebSocket protocol error");
-                    send_close(conn, e.close_code(), &e.to_string());
+                    conn.close_websocket(e.close_code(), &e.to_string());
                     return;
                 }
             }
@@ -357,21 +362,6 @@ async fn await_peer_close(
     conn.stream.shutdown();
 }
 
-/// Queues a control frame.
-pub(super) fn send_control(conn: &Connection, opcode: OpCode, payload: &[u8]) {
-    let mut out = BytesMut::with_capacity(payload.len() + 2);
-    encode_frame(true, opcode, None, payload, &mut out);
-    conn.outbound.push(out.freeze());
-}
-
-/// Queues a Close frame and lets the writer finish.
-pub(super) fn send_close(conn: &Connection, code: CloseCode, reason: &str) {
-    let mut payload = BytesMut::new();
-    encode_close_payload(code, reason, &mut payload);
-    send_control(conn, OpCode::Close, &payload);
-    conn.outbound.close();
-}
-
 /// Pings a quiet peer every `auto_ping_interval`; closes the connection if
 /// nothing arrives within `auto_ping_timeout` (default: the interval) after
 /// a ping.
@@ -393,7 +383,7 @@ async fn auto_ping(conn: Rc<Connection>, last_input: Rc<Cell<Instant>>, options:
             continue;
         }
         let sent = Instant::now();
-        send_control(&conn, OpCode::Ping, &payload);
+        conn.push_control(OpCode::Ping, &payload);
         tokio::time::sleep(timeout).await;
         if last_input.get() < sent && !conn.outbound.is_closing() {
             tracing::info!(peer = %conn.peer, "WebSocket peer did not answer a ping: closed");

@@ -36,7 +36,8 @@ use tokio::time::Instant;
 use super::websocket;
 use crate::config::{WebOptions, WebService, WebTransport};
 use crate::core::Core;
-use crate::runtime::io::{Peer, Stream};
+use crate::peer::Peer;
+use crate::runtime::io::Stream;
 
 use reply::{Answering, Batch};
 use service::{HttpRequest, HttpResponse};

@@ -21,8 +21,8 @@ use super::signed::SignedParams;
 use crate::authorize::Role;
 use crate::config::{RestOptions, RestService};
 use crate::core::Core;
+use crate::peer::Peer;
 use crate::realm::Realm;
-use crate::runtime::io::Peer;
 use crate::session::Identity;
 
 /// The authid of the session a REST service acts as (Crossbar.io's has

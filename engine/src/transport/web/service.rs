@@ -12,7 +12,7 @@ use std::rc::Rc;
 use super::{caller, embedded, nodeinfo, publisher, static_files, webhook};
 use crate::config::{JsonService, WebService};
 use crate::core::Core;
-use crate::runtime::io::Peer;
+use crate::peer::Peer;
 
 /// A request as a path service sees it.
 pub(crate) struct HttpRequest<'a> {

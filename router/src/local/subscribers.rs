@@ -7,21 +7,23 @@
 use ahash::AHashMap;
 use ringbar_protocol::id::{SessionId, SubscriptionId};
 
-use crate::sessions::SessionKey;
-use crate::wire::Wire;
+use crate::slab::Key;
 
 /// A subscriber on this core, as delivery reaches it: what is checked for
 /// every event (publisher exclusion, which frame) is kept inline, so the
 /// loop over a subscription's sessions touches one array, and the session
 /// only when an event goes to it.
+///
+/// `W` is the subscriber's wire (serializer and framing, the driver's
+/// type): subscribers with the same wire share one encoded event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LocalSubscriber {
+pub struct LocalSubscriber<W> {
     /// The subscriber's session id.
-    pub(crate) session: SessionId,
+    pub session: SessionId,
     /// Its wire, which selects the shared frame it gets.
-    pub(crate) wire: Wire,
+    pub wire: W,
     /// Where the session is on this core.
-    pub(crate) key: SessionKey,
+    pub key: Key,
 }
 
 /// A subscription of a realm: subscription ids are unique per realm only.
@@ -29,27 +31,39 @@ type RealmSubscription = (usize, SubscriptionId);
 
 /// What a SUBSCRIBE did to this core's view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Added {
+pub enum Added {
     /// The session is a subscriber now.
     Subscribed,
     /// It already was (subscribing twice changes nothing).
     AlreadySubscribed,
     /// It holds `limit` subscriptions already: refused.
-    TooMany { limit: usize },
+    TooMany {
+        /// The most subscriptions a session may hold.
+        limit: usize,
+    },
 }
 
 /// A core's subscribers, by subscription and by session.
-#[derive(Default)]
-pub(crate) struct LocalSubscribers {
+#[derive(Debug)]
+pub struct LocalSubscribers<W> {
     /// (realm index, subscription) → its subscribers on this core.
-    by_subscription: AHashMap<RealmSubscription, Vec<LocalSubscriber>>,
+    by_subscription: AHashMap<RealmSubscription, Vec<LocalSubscriber<W>>>,
     /// Session → the subscriptions it holds (of its one realm).
     by_session: AHashMap<SessionId, Vec<SubscriptionId>>,
 }
 
-impl LocalSubscribers {
+impl<W> Default for LocalSubscribers<W> {
+    fn default() -> Self {
+        Self {
+            by_subscription: AHashMap::new(),
+            by_session: AHashMap::new(),
+        }
+    }
+}
+
+impl<W> LocalSubscribers<W> {
     /// The subscribers of `subscription` of realm `realm` on this core.
-    pub(crate) fn of(&self, realm: usize, subscription: SubscriptionId) -> &[LocalSubscriber] {
+    pub fn of(&self, realm: usize, subscription: SubscriptionId) -> &[LocalSubscriber<W>] {
         self.by_subscription
             .get(&(realm, subscription))
             .map_or(&[], Vec::as_slice)
@@ -57,11 +71,11 @@ impl LocalSubscribers {
 
     /// Makes `subscriber` a subscriber of `subscription` of realm `realm`,
     /// unless it is one already or holds `limit` subscriptions.
-    pub(crate) fn add(
+    pub fn add(
         &mut self,
         realm: usize,
         subscription: SubscriptionId,
-        subscriber: LocalSubscriber,
+        subscriber: LocalSubscriber<W>,
         limit: usize,
     ) -> Added {
         let held = self.by_session.entry(subscriber.session).or_default();
@@ -84,7 +98,7 @@ impl LocalSubscribers {
 
     /// Ends `session`'s subscription to `subscription` of realm `realm`;
     /// whether it held it.
-    pub(crate) fn remove(
+    pub fn remove(
         &mut self,
         realm: usize,
         subscription: SubscriptionId,
@@ -106,11 +120,7 @@ impl LocalSubscribers {
 
     /// Ends every subscription of `session` (of realm `realm`), which is
     /// leaving; returns them.
-    pub(crate) fn remove_session(
-        &mut self,
-        realm: usize,
-        session: SessionId,
-    ) -> Vec<SubscriptionId> {
+    pub fn remove_session(&mut self, realm: usize, session: SessionId) -> Vec<SubscriptionId> {
         let held = self.by_session.remove(&session).unwrap_or_default();
         for subscription in &held {
             self.forget(realm, *subscription, session);
@@ -131,15 +141,13 @@ impl LocalSubscribers {
 
     /// Subscriptions with a subscriber on this core, and sessions holding a
     /// subscription: both 0 once every session left.
-    #[cfg(any(test, feature = "fuzzing"))]
-    pub(crate) fn len(&self) -> (usize, usize) {
+    pub fn len(&self) -> (usize, usize) {
         (self.by_subscription.len(), self.by_session.len())
     }
 
     /// Whether the two indexes agree: every (session, subscription) pair is
     /// in both exactly once, and no entry is empty.
-    #[cfg(any(test, feature = "fuzzing"))]
-    pub(crate) fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         let mut pairs = 0;
         for ((_, subscription), subscribers) in &self.by_subscription {
             if subscribers.is_empty() {
@@ -177,27 +185,19 @@ mod tests {
     use std::collections::{BTreeSet, HashMap};
 
     use proptest::prelude::*;
-    use ringbar_protocol::codec::Serializer;
-    use ringbar_router::slab::Slab;
 
     use super::*;
-    use crate::deflate::Compression;
-    use crate::wire::Framing;
+    use crate::slab::Slab;
 
     const REALM: usize = 0;
 
     /// `n` subscribers, each with a key of its own.
-    fn subscribers(n: u64) -> Vec<LocalSubscriber> {
+    fn subscribers(n: u64) -> Vec<LocalSubscriber<()>> {
         let mut slab = Slab::default();
         (1..=n)
             .map(|id| LocalSubscriber {
                 session: SessionId::new(id).unwrap(),
-                wire: Wire {
-                    serializer: Serializer::Json,
-                    framing: Framing::WebSocket,
-                    batched: false,
-                    compression: Compression::Off,
-                },
+                wire: (),
                 key: slab.insert_with(|_| ()).unwrap(),
             })
             .collect()

@@ -1,0 +1,34 @@
+//! The router core's inputs other than a session's own messages: mail
+//! from other cores and timers that expired. A driver hands them in — a
+//! core thread's tasks, or the simulation — and each goes to its owner.
+
+use crate::core::Core;
+use crate::mail::Mail;
+use crate::timeout::Timeout;
+use crate::{broker, dealer, session};
+
+/// Hands every timer of `core` that has expired by now to its owner.
+pub(crate) fn expire_timers(core: &Core) {
+    while let Some(timeout) = core.expired_timer() {
+        match timeout {
+            Timeout::Call { key, serial } => dealer::timed_out(core, key, serial),
+            Timeout::Join(conn) => session::join_timed_out(&conn),
+            Timeout::Idle(conn) => session::idle_timed_out(core, conn),
+        }
+    }
+}
+
+/// Does what one mail from another core asks of `core`.
+pub(crate) fn handle_mail(core: &Core, mail: Mail) {
+    match mail {
+        Mail::Publication(p) => broker::deliver(core, &p),
+        Mail::KillSession {
+            session,
+            reason,
+            message,
+        } => session::kill_local(core, session, &reason, message.as_deref()),
+        Mail::Invoke(i) => dealer::invoke(core, *i),
+        Mail::Interrupt(i) => dealer::interrupt(core, i),
+        Mail::Answer(a) => dealer::deliver_answer(core, *a),
+    }
+}

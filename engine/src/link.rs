@@ -1,0 +1,154 @@
+//! A connection as routing sees it: its outbound queue, who is on the
+//! other end, what the peer accepts, and the two things routing may ask of
+//! it — queue a frame, or close (after what is queued, or at once). The
+//! socket stays with the driver (`transport::Connection`), which writes
+//! the queue and acts on a close; routing never touches it.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use ringbar_protocol::websocket::{CloseCode, OpCode, encode_close_payload, encode_frame};
+use ringbar_router::timers::TimerId;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::auth::Channel;
+use crate::core::Core;
+use crate::deflate::ConnectionCompressor;
+use crate::figures::{CoreFigures, DropReason};
+use crate::outbound::Outbound;
+use crate::peer::Peer;
+
+/// The routing side of one connection.
+pub(crate) struct Link {
+    pub(crate) outbound: Outbound,
+    pub(crate) peer: Peer,
+    /// What authentication may know of the connection's channel (TLS, its
+    /// client certificate, channel binding).
+    pub(crate) channel: Channel,
+    /// The longest frame the peer accepts (a RawSocket peer announces its
+    /// maximum message length in the handshake); unlimited until set.
+    pub(crate) max_frame_bytes: Cell<usize>,
+    /// The figures of the connection's core, which count what it reads,
+    /// writes and is sent.
+    pub(crate) figures: Arc<CoreFigures>,
+    /// A session on it got WELCOME (until then a deadline runs).
+    pub(crate) joined: Cell<bool>,
+    /// When bytes last went either way (`limits.idle_timeout_ms`), on the
+    /// runtime's clock (which the simulation drives).
+    pub(crate) last_io: Cell<Instant>,
+    /// The core's timers that watch this connection (`Timeout::Join`,
+    /// `Timeout::Idle`), cancelled when it ends.
+    pub(crate) deadlines: Cell<Deadlines>,
+    /// Set when the connection compresses its own frames (WebSocket
+    /// permessage-deflate with context takeover).
+    pub(crate) compressor: Option<ConnectionCompressor>,
+    /// Routing cut the connection: the driver shuts the socket down, even
+    /// while a write waits on the peer.
+    aborted: Cell<bool>,
+    abort_signal: Notify,
+}
+
+/// The timers of the core that watch one connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Deadlines {
+    /// Until its session joins.
+    pub(crate) join: Option<TimerId>,
+    /// While it is open, when an idle timeout is configured.
+    pub(crate) idle: Option<TimerId>,
+}
+
+impl Link {
+    /// The link of a connection on `core` from `peer`, with an empty queue
+    /// under the core's flow control.
+    pub(crate) fn new(
+        peer: Peer,
+        channel: Channel,
+        core: &Core,
+        compressor: Option<ConnectionCompressor>,
+    ) -> Self {
+        Self {
+            outbound: Outbound::new(core.shared.flow.max_queued_bytes, core.queue_budget.clone()),
+            peer,
+            channel,
+            max_frame_bytes: Cell::new(usize::MAX),
+            figures: core.figures.clone(),
+            joined: Cell::new(false),
+            last_io: Cell::new(Instant::now()),
+            deadlines: Cell::new(Deadlines::default()),
+            compressor,
+            aborted: Cell::new(false),
+            abort_signal: Notify::new(),
+        }
+    }
+
+    /// Queues a frame the session must get (see [`Outbound::push`]),
+    /// compressed when the connection compresses its own.
+    pub(crate) fn push(&self, frame: Bytes) {
+        match &self.compressor {
+            Some(compressor) => self.outbound.push(compressor.compress(frame)),
+            None => self.outbound.push(frame),
+        }
+    }
+
+    /// Queues an event (see [`Outbound::push_event`]); a frame this
+    /// connection compresses is compressed only once the queue takes it,
+    /// judged by its uncompressed length.
+    pub(crate) fn push_event(&self, frame: &Bytes) -> Result<(), DropReason> {
+        match &self.compressor {
+            Some(compressor) => self
+                .outbound
+                .push_event_with(frame.len(), || compressor.compress(frame.clone())),
+            None => self.outbound.push_event(frame),
+        }
+    }
+
+    /// Counts `n` bytes read from the peer.
+    pub(crate) fn note_read(&self, n: usize) {
+        self.figures.bytes_in.add(n as u64);
+        self.last_io.set(Instant::now());
+    }
+
+    /// Whether the peer accepts a frame this long.
+    pub(crate) fn accepts(&self, frame: &[u8]) -> bool {
+        frame.len() <= self.max_frame_bytes.get()
+    }
+
+    /// Queues a WebSocket control frame (never compressed).
+    pub(crate) fn push_control(&self, opcode: OpCode, payload: &[u8]) {
+        let mut out = BytesMut::with_capacity(payload.len() + 2);
+        encode_frame(true, opcode, None, payload, &mut out);
+        self.outbound.push(out.freeze());
+    }
+
+    /// Queues a WebSocket Close frame and closes the queue: the writer
+    /// sends what is queued, then the Close, then ends.
+    pub(crate) fn close_websocket(&self, code: CloseCode, reason: &str) {
+        let mut payload = BytesMut::new();
+        encode_close_payload(code, reason, &mut payload);
+        self.push_control(OpCode::Close, &payload);
+        self.outbound.close();
+    }
+
+    /// Cuts the connection now, dropping whatever is queued.
+    pub(crate) fn abort(&self) {
+        self.outbound.close();
+        self.aborted.set(true);
+        self.abort_signal.notify_waiters();
+    }
+
+    /// Whether routing cut the connection.
+    pub(crate) fn is_aborted(&self) -> bool {
+        self.aborted.get()
+    }
+
+    /// Waits until routing cuts the connection.
+    pub(crate) async fn aborted(&self) {
+        let signal = self.abort_signal.notified();
+        if self.aborted.get() {
+            return;
+        }
+        signal.await;
+    }
+}
