@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use ringbar_protocol::id::SessionId;
 use ringbar_router::ids::IdGenerator;
+use ringbar_router::local::testaments::Testaments;
 use ringbar_router::tables::match_cache::MatchCache;
 use ringbar_router::timers::{TimerId, Timers};
 use tokio::sync::Notify;
@@ -22,7 +23,6 @@ use crate::dealer::calls::CoreDealer;
 use crate::figures::CoreFigures;
 use crate::mail::Mail;
 use crate::mailbox::{Mailboxes, SendError};
-use crate::meta::Testaments;
 use crate::outbound::QueueBudget;
 use crate::realms::Realms;
 use crate::session::SessionHandle;

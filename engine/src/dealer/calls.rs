@@ -15,19 +15,9 @@ use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::error::RoutingError;
 use ringbar_router::timers::TimerId;
 
-use super::in_flight::{Calls, Invocations};
 use crate::core::Core;
 use crate::sessions::SessionKey;
-
-/// A call, router-wide: the caller session and its CALL request id, and a
-/// serial that tells a call from a later one reusing the request id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct CallKey {
-    /// The calling session.
-    pub(crate) caller: SessionId,
-    /// The CALL's request id.
-    pub(crate) request: RequestId,
-}
+pub(crate) use ringbar_router::local::in_flight::{CallKey, Invocations, PendingInvocation};
 
 /// Who made a call, and so where its answer goes.
 pub(crate) enum Caller {
@@ -72,6 +62,9 @@ impl Caller {
 /// the ERROR's URI and payload.
 pub(crate) type RouterAnswer = Result<Payload, (Str, Payload)>;
 
+/// The calls in flight on a core, with what its dealer keeps of each.
+pub(crate) type Calls = ringbar_router::local::in_flight::Calls<PendingCall>;
+
 /// A call as the caller's core tracks it.
 pub(crate) struct PendingCall {
     /// Who called.
@@ -115,24 +108,6 @@ impl PendingCall {
             continuation,
         }
     }
-}
-
-/// An invocation as the callee's core tracks it.
-pub(crate) struct PendingInvocation {
-    /// The call it serves.
-    pub(crate) call: CallKey,
-    /// Its serial.
-    pub(crate) serial: u64,
-    /// The caller's core, where answers go.
-    pub(crate) caller_core: usize,
-    /// The callee announced `call_canceling`.
-    pub(crate) interruptible: bool,
-    /// A `kill` cancel was passed on: the caller's core waits for the
-    /// callee's answer.
-    pub(crate) killed: bool,
-    /// While the caller sends progressive CALLs: the first INVOCATION's
-    /// details, which every later part repeats (only `progress` changes).
-    pub(crate) progressive_details: Option<Dict>,
 }
 
 /// A session on this core that provides procedures.

@@ -14,11 +14,11 @@ use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::error::RoutingError;
 
 use super::calls::{Answer, CallKey, CancelMode, Interrupt, Invoke, Outcome, PendingInvocation};
-use super::in_flight::InvocationKey;
 use crate::core::Core;
 use crate::mail::Mail;
 use crate::meta;
 use crate::session::{Flow, SessionHandle};
+use ringbar_router::local::in_flight::InvocationKey;
 
 /// The largest INVOCATION request id before the counter starts over.
 const MAX_REQUEST: u64 = 1 << 53;

@@ -10,8 +10,7 @@
 pub(crate) mod calls;
 
 mod call;
-pub(crate) mod in_flight;
-mod invocation;
+pub(crate) mod invocation;
 mod register;
 mod router_call;
 

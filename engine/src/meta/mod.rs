@@ -12,4 +12,4 @@ pub(crate) use events::{
     unregistered, unsubscribed,
 };
 pub(crate) use procedures::{MetaError, call};
-pub(crate) use testament::{Testaments, publish_testaments};
+pub(crate) use testament::publish_testaments;

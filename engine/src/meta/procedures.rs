@@ -19,12 +19,12 @@ use ringbar_router::error::{CloseReason, RoutingError};
 use ringbar_router::tables::registrations::Registration;
 
 use super::events::{registration_details, subscription_details};
-use super::testament::{Scope, Testament};
 use crate::authorize::Action;
 use crate::core::Core;
 use crate::mail::Mail;
 use crate::realm::{HistoryEvent, Realm, RealmSession};
 use crate::session::{SessionHandle, kill_local};
+use ringbar_router::local::testaments::{Scope, Testament};
 
 /// What a meta procedure answers: RESULT arguments, or an ERROR.
 pub(crate) type Answer = Result<Vec<Value>, MetaError>;

@@ -1,32 +1,69 @@
 //! What a core's dealer has in flight, each with one owner whose methods
-//! keep its indexes in step (they were maps kept in step by hand across
-//! files): [`Calls`], the calls of its callers with each caller's count,
-//! and [`Invocations`], the invocations of its callees with the call each
-//! serves and each callee's count.
+//! keep its indexes in step: [`Calls`], the calls of its callers with each
+//! caller's count, and [`Invocations`], the invocations of its callees
+//! with the call each serves and each callee's count.
 
 use ahash::AHashMap;
 use ringbar_protocol::id::{RequestId, SessionId};
+use ringbar_protocol::value::Dict;
 
-use super::calls::{CallKey, PendingCall, PendingInvocation};
+/// A call, router-wide: the caller session and its CALL request id, and a
+/// serial that tells a call from a later one reusing the request id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CallKey {
+    /// The calling session.
+    pub caller: SessionId,
+    /// The CALL's request id.
+    pub request: RequestId,
+}
 
-/// The calls in flight on one core, by (caller, request).
-#[derive(Default)]
-pub(crate) struct Calls {
-    by_key: AHashMap<CallKey, PendingCall>,
+/// An invocation as the callee's core tracks it.
+#[derive(Debug)]
+pub struct PendingInvocation {
+    /// The call it serves.
+    pub call: CallKey,
+    /// Its serial.
+    pub serial: u64,
+    /// The caller's core, where answers go.
+    pub caller_core: usize,
+    /// The callee announced `call_canceling`.
+    pub interruptible: bool,
+    /// A `kill` cancel was passed on: the caller's core waits for the
+    /// callee's answer.
+    pub killed: bool,
+    /// While the caller sends progressive CALLs: the first INVOCATION's
+    /// details, which every later part repeats (only `progress` changes).
+    pub progressive_details: Option<Dict>,
+}
+
+/// The calls in flight on one core, by (caller, request). `P` is what the
+/// driver keeps of a call (who waits for its answer, its timer, ...).
+#[derive(Debug)]
+pub struct Calls<P> {
+    by_key: AHashMap<CallKey, P>,
     /// Calls in flight per caller; a caller with none has no entry.
     per_caller: AHashMap<SessionId, usize>,
 }
 
-impl Calls {
+impl<P> Default for Calls<P> {
+    fn default() -> Self {
+        Self {
+            by_key: AHashMap::new(),
+            per_caller: AHashMap::new(),
+        }
+    }
+}
+
+impl<P> Calls<P> {
     /// Tracks a new call (its key is not in flight: the caller checks).
-    pub(crate) fn insert(&mut self, key: CallKey, pending: PendingCall) {
+    pub fn insert(&mut self, key: CallKey, pending: P) {
         if self.by_key.insert(key, pending).is_none() {
             *self.per_caller.entry(key.caller).or_default() += 1;
         }
     }
 
     /// Stops tracking call `key`; it, if it was in flight.
-    pub(crate) fn remove(&mut self, key: &CallKey) -> Option<PendingCall> {
+    pub fn remove(&mut self, key: &CallKey) -> Option<P> {
         let pending = self.by_key.remove(key)?;
         if let Some(n) = self.per_caller.get_mut(&key.caller) {
             *n -= 1;
@@ -38,28 +75,28 @@ impl Calls {
     }
 
     /// Call `key`, if in flight.
-    pub(crate) fn get(&self, key: &CallKey) -> Option<&PendingCall> {
+    pub fn get(&self, key: &CallKey) -> Option<&P> {
         self.by_key.get(key)
     }
 
     /// Call `key`, to change, if in flight.
-    pub(crate) fn get_mut(&mut self, key: &CallKey) -> Option<&mut PendingCall> {
+    pub fn get_mut(&mut self, key: &CallKey) -> Option<&mut P> {
         self.by_key.get_mut(key)
     }
 
     /// Whether call `key` is in flight.
-    pub(crate) fn contains(&self, key: &CallKey) -> bool {
+    pub fn contains(&self, key: &CallKey) -> bool {
         self.by_key.contains_key(key)
     }
 
     /// How many calls `caller` has in flight.
-    pub(crate) fn in_flight(&self, caller: SessionId) -> usize {
+    pub fn in_flight(&self, caller: SessionId) -> usize {
         self.per_caller.get(&caller).copied().unwrap_or(0)
     }
 
     /// The keys of `caller`'s calls, in request order (not the map's,
     /// which is seeded at random: the same input gives the same messages).
-    pub(crate) fn of_caller(&self, caller: SessionId) -> Vec<CallKey> {
+    pub fn of_caller(&self, caller: SessionId) -> Vec<CallKey> {
         if self.in_flight(caller) == 0 {
             return Vec::new();
         }
@@ -74,15 +111,18 @@ impl Calls {
     }
 
     /// How many calls are in flight.
-    #[cfg(any(test, feature = "fuzzing"))]
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.by_key.len()
+    }
+
+    /// Whether no call is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
     }
 
     /// Checks that the counts agree with the calls (O(n): for the
     /// simulation's checks after every step, not for the hot path).
-    #[cfg(any(test, feature = "fuzzing"))]
-    pub(crate) fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         let mut counted: AHashMap<SessionId, usize> = AHashMap::new();
         for key in self.by_key.keys() {
             *counted.entry(key.caller).or_default() += 1;
@@ -100,11 +140,11 @@ impl Calls {
 }
 
 /// An invocation's key: the callee and the INVOCATION's request id.
-pub(crate) type InvocationKey = (SessionId, RequestId);
+pub type InvocationKey = (SessionId, RequestId);
 
 /// The invocations in flight on one core.
-#[derive(Default)]
-pub(crate) struct Invocations {
+#[derive(Debug, Default)]
+pub struct Invocations {
     by_key: AHashMap<InvocationKey, PendingInvocation>,
     /// The invocation serving each call (for cancels and progressive
     /// calls); a call id used again after a `skip` cancel maps to the
@@ -117,7 +157,7 @@ pub(crate) struct Invocations {
 impl Invocations {
     /// Tracks a new invocation (its key is fresh: the callee's request
     /// counter made it).
-    pub(crate) fn insert(&mut self, key: InvocationKey, pending: PendingInvocation) {
+    pub fn insert(&mut self, key: InvocationKey, pending: PendingInvocation) {
         self.by_call.insert(pending.call, key);
         if self.by_key.insert(key, pending).is_none() {
             *self.per_callee.entry(key.0).or_default() += 1;
@@ -125,7 +165,7 @@ impl Invocations {
     }
 
     /// Stops tracking invocation `key`; it, if it was in flight.
-    pub(crate) fn remove(&mut self, key: &InvocationKey) -> Option<PendingInvocation> {
+    pub fn remove(&mut self, key: &InvocationKey) -> Option<PendingInvocation> {
         let invocation = self.by_key.remove(key)?;
         if self.by_call.get(&invocation.call) == Some(key) {
             self.by_call.remove(&invocation.call);
@@ -140,28 +180,28 @@ impl Invocations {
     }
 
     /// The invocation serving `call`, if one is in flight.
-    pub(crate) fn of_call(&self, call: &CallKey) -> Option<InvocationKey> {
+    pub fn of_call(&self, call: &CallKey) -> Option<InvocationKey> {
         self.by_call.get(call).copied()
     }
 
     /// Invocation `key`, if in flight.
-    pub(crate) fn get(&self, key: &InvocationKey) -> Option<&PendingInvocation> {
+    pub fn get(&self, key: &InvocationKey) -> Option<&PendingInvocation> {
         self.by_key.get(key)
     }
 
     /// Invocation `key`, to change, if in flight.
-    pub(crate) fn get_mut(&mut self, key: &InvocationKey) -> Option<&mut PendingInvocation> {
+    pub fn get_mut(&mut self, key: &InvocationKey) -> Option<&mut PendingInvocation> {
         self.by_key.get_mut(key)
     }
 
     /// How many invocations `callee` has in flight.
-    pub(crate) fn in_flight(&self, callee: SessionId) -> usize {
+    pub fn in_flight(&self, callee: SessionId) -> usize {
         self.per_callee.get(&callee).copied().unwrap_or(0)
     }
 
     /// The keys of `callee`'s invocations, in request order (not the
     /// map's: the same input gives the same messages).
-    pub(crate) fn of_callee(&self, callee: SessionId) -> Vec<InvocationKey> {
+    pub fn of_callee(&self, callee: SessionId) -> Vec<InvocationKey> {
         if self.in_flight(callee) == 0 {
             return Vec::new();
         }
@@ -176,15 +216,13 @@ impl Invocations {
     }
 
     /// How many invocations are in flight, and how many calls map to one.
-    #[cfg(any(test, feature = "fuzzing"))]
-    pub(crate) fn len(&self) -> (usize, usize) {
+    pub fn len(&self) -> (usize, usize) {
         (self.by_key.len(), self.by_call.len())
     }
 
     /// Checks the indexes against the invocations (O(n): for the
     /// simulation's checks after every step).
-    #[cfg(any(test, feature = "fuzzing"))]
-    pub(crate) fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         for (call, key) in &self.by_call {
             if self.by_key.get(key).map(|i| i.call) != Some(*call) {
                 return Err("the invocation of a call is not one in flight for it".to_owned());
@@ -203,10 +241,9 @@ impl Invocations {
 
 #[cfg(test)]
 mod tests {
-    use ringbar_protocol::id::{RegistrationId, RequestId};
+    use ringbar_protocol::id::RequestId;
 
     use super::*;
-    use crate::dealer::calls::Caller;
 
     fn key(caller: u64, request: u64) -> CallKey {
         CallKey {
@@ -215,17 +252,9 @@ mod tests {
         }
     }
 
-    fn pending(serial: u64) -> PendingCall {
-        PendingCall {
-            caller: Caller::Router(None),
-            serial,
-            callee_core: 0,
-            callee: SessionId::new(99).unwrap(),
-            registration: RegistrationId::new(1).unwrap(),
-            timer: None,
-            receive_progress: false,
-            progressive: false,
-        }
+    /// What a driver keeps of a call, in these tests: its serial.
+    fn pending(serial: u64) -> u64 {
+        serial
     }
 
     #[test]
@@ -240,7 +269,7 @@ mod tests {
             [key(1, 2), key(1, 3)]
         );
         assert!(calls.check().is_ok());
-        assert_eq!(calls.remove(&key(1, 3)).map(|p| p.serial), Some(1));
+        assert_eq!(calls.remove(&key(1, 3)), Some(1));
         assert!(calls.remove(&key(1, 3)).is_none(), "removed once");
         assert_eq!(calls.in_flight(SessionId::new(1).unwrap()), 1);
         calls.remove(&key(1, 2));
@@ -287,7 +316,7 @@ mod tests {
 
     #[test]
     fn a_count_without_its_call_fails_the_check() {
-        let mut calls = Calls::default();
+        let mut calls = Calls::<u64>::default();
         calls.per_caller.insert(SessionId::new(7).unwrap(), 1);
         assert!(calls.check().is_err());
     }
