@@ -100,14 +100,7 @@ impl<P> Calls<P> {
         if self.in_flight(caller) == 0 {
             return Vec::new();
         }
-        let mut keys: Vec<CallKey> = self
-            .by_key
-            .keys()
-            .filter(|k| k.caller == caller)
-            .copied()
-            .collect();
-        keys.sort_unstable_by_key(|k| k.request);
-        keys
+        in_request_order(&self.by_key, |k| k.caller == caller, |k| k.request)
     }
 
     /// How many calls are in flight.
@@ -205,14 +198,7 @@ impl Invocations {
         if self.in_flight(callee) == 0 {
             return Vec::new();
         }
-        let mut keys: Vec<InvocationKey> = self
-            .by_key
-            .keys()
-            .filter(|k| k.0 == callee)
-            .copied()
-            .collect();
-        keys.sort_unstable();
-        keys
+        in_request_order(&self.by_key, |k| k.0 == callee, |k| k.1)
     }
 
     /// How many invocations are in flight, and how many calls map to one.
@@ -237,6 +223,17 @@ impl Invocations {
         }
         Ok(())
     }
+}
+
+/// The keys of `map` that `select` picks, ordered by their request id.
+fn in_request_order<K: Copy, V>(
+    map: &AHashMap<K, V>,
+    select: impl Fn(&K) -> bool,
+    request: impl Fn(&K) -> RequestId,
+) -> Vec<K> {
+    let mut keys: Vec<K> = map.keys().filter(|k| select(k)).copied().collect();
+    keys.sort_unstable_by_key(|k| request(k));
+    keys
 }
 
 #[cfg(test)]
