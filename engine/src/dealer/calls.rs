@@ -6,7 +6,6 @@
 
 use std::cell::{Cell, RefCell};
 
-use ahash::AHashMap;
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::id::{RegistrationId, RequestId, SessionId};
 use ringbar_protocol::message::{MessageType, Payload};
@@ -17,6 +16,7 @@ use ringbar_router::timers::TimerId;
 
 use crate::core::Core;
 use crate::sessions::SessionKey;
+use ringbar_router::local::callees::Callees;
 pub(crate) use ringbar_router::local::in_flight::{CallKey, Invocations, PendingInvocation};
 
 /// Who made a call, and so where its answer goes.
@@ -108,18 +108,6 @@ impl PendingCall {
             continuation,
         }
     }
-}
-
-/// A session on this core that provides procedures.
-pub(crate) struct LocalCallee {
-    /// Where the session is on this core.
-    pub(crate) key: SessionKey,
-    /// The registrations it provides.
-    pub(crate) registrations: Vec<RegistrationId>,
-    /// The next INVOCATION request id it gets.
-    pub(crate) next_request: u64,
-    /// Calls refused because it was overloaded (logged at powers of two).
-    pub(crate) refused: u64,
 }
 
 /// Caller's core to callee's core: invoke a callee (or pass on one more
@@ -222,7 +210,7 @@ pub(crate) struct CoreDealer {
     /// Invocations of this core's callees.
     pub(crate) invocations: RefCell<Invocations>,
     /// This core's callees.
-    pub(crate) callees: RefCell<AHashMap<SessionId, LocalCallee>>,
+    pub(crate) callees: RefCell<Callees>,
     next_serial: Cell<u64>,
 }
 

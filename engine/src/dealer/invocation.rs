@@ -20,9 +20,6 @@ use crate::meta;
 use crate::session::{Flow, SessionHandle};
 use ringbar_router::local::in_flight::InvocationKey;
 
-/// The largest INVOCATION request id before the counter starts over.
-const MAX_REQUEST: u64 = 1 << 53;
-
 /// Hands `answer` to the caller's core.
 fn send_answer(core: &Core, caller_core: usize, answer: Answer) {
     if caller_core == core.id {
@@ -94,28 +91,23 @@ fn take_request(
     callee: SessionId,
     in_flight: usize,
 ) -> Result<(RequestId, Rc<SessionHandle>), (RoutingError, String)> {
-    let mut callees = core.dealer.callees.borrow_mut();
-    let Some(local) = callees.get_mut(&callee) else {
-        return Err((
+    let left = || {
+        (
             RoutingError::Canceled,
             "the callee left before the call reached it".to_owned(),
-        ));
+        )
     };
-    let Some(session) = core.session(local.key) else {
-        return Err((
-            RoutingError::Canceled,
-            "the callee left before the call reached it".to_owned(),
-        ));
-    };
+    let key = core.dealer.callees.borrow().key(callee).ok_or_else(left)?;
+    let session = core.session(key).ok_or_else(left)?;
     let queued = session.conn.outbound.queued_bytes();
     if in_flight >= core.shared.limits.max_invocations_per_callee
         || queued >= core.shared.flow.max_queued_bytes
     {
-        local.refused += 1;
-        if local.refused.is_power_of_two() {
+        let refused = core.dealer.callees.borrow_mut().refuse(callee);
+        if refused.is_power_of_two() {
             tracing::warn!(
                 session = callee.get(),
-                refused = local.refused,
+                refused,
                 in_flight,
                 queued_bytes = queued,
                 "overloaded callee: calls refused"
@@ -128,13 +120,13 @@ fn take_request(
             ),
         ));
     }
-    let request = local.next_request;
-    local.next_request = if request >= MAX_REQUEST {
-        1
-    } else {
-        request + 1
-    };
-    Ok((RequestId::new(request).unwrap_or_default(), session))
+    let request = core
+        .dealer
+        .callees
+        .borrow_mut()
+        .next_request(callee)
+        .ok_or_else(left)?;
+    Ok((request, session))
 }
 
 /// One more part of a progressive call, to the invocation serving it:
@@ -166,8 +158,8 @@ fn invoke_again(core: &Core, invoke: Invoke) {
         .dealer
         .callees
         .borrow()
-        .get(&callee)
-        .and_then(|c| core.session(c.key));
+        .key(callee)
+        .and_then(|key| core.session(key));
     if let Some(handle) = handle {
         handle.send(&Message::Invocation(Invocation {
             request,
@@ -215,8 +207,8 @@ pub(crate) fn interrupt(core: &Core, interrupt: Interrupt) {
         .dealer
         .callees
         .borrow()
-        .get(&key.0)
-        .and_then(|c| core.session(c.key));
+        .key(key.0)
+        .and_then(|key| core.session(key));
     if interrupt.mode == CancelMode::KillNoWait {
         end_invocation(core, key);
     }
@@ -317,10 +309,10 @@ pub(crate) fn callee_error(core: &Core, session: &SessionHandle, error: Error) -
 /// invocations in flight get `wamp.error.canceled`.
 pub(crate) fn remove_callee(core: &Core, session: &SessionHandle) {
     let me = session.identity.session;
-    let Some(callee) = core.dealer.callees.borrow_mut().remove(&me) else {
+    let Some(registrations) = core.dealer.callees.borrow_mut().remove_session(me) else {
         return;
     };
-    for id in &callee.registrations {
+    for id in &registrations {
         if let Some(deleted) = session.realm.registrations.unregister(*id, me) {
             meta::unregistered(core, &session.realm, me, *id, deleted);
         }

@@ -11,7 +11,6 @@ use ringbar_protocol::uri::UriPattern;
 use ringbar_router::error::RoutingError;
 use ringbar_router::tables::registrations::{Callee, InvokePolicy, RegisterError};
 
-use super::calls::LocalCallee;
 use crate::authorize::Action;
 use crate::core::Core;
 use crate::meta;
@@ -73,8 +72,7 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
         .dealer
         .callees
         .borrow()
-        .get(&session.identity.session)
-        .map_or(0, |callee| callee.registrations.len());
+        .registrations(session.identity.session);
     let limit = core.shared.limits.max_registrations_per_session;
     if held >= limit {
         return refuse(
@@ -126,15 +124,7 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
     core.dealer
         .callees
         .borrow_mut()
-        .entry(session.identity.session)
-        .or_insert_with(|| LocalCallee {
-            key: session.key,
-            registrations: Vec::new(),
-            next_request: 1,
-            refused: 0,
-        })
-        .registrations
-        .push(registration.id);
+        .add(session.identity.session, session.key, registration.id);
     session.send(&Message::Registered(Registered {
         request: register.request,
         registration: registration.id,
@@ -155,16 +145,7 @@ pub(crate) fn unregister(core: &Core, session: &SessionHandle, unregister: Unreg
         .dealer
         .callees
         .borrow_mut()
-        .get_mut(&session.identity.session)
-        .and_then(|c| {
-            let at = c
-                .registrations
-                .iter()
-                .position(|r| *r == unregister.registration)?;
-            c.registrations.swap_remove(at);
-            Some(())
-        })
-        .is_some();
+        .remove(session.identity.session, unregister.registration);
     if !held {
         session.send_error(
             MessageType::Unregister,

@@ -14,6 +14,7 @@ pub(crate) fn check_core(core: &Core) {
     let owners = [
         ("calls", dealer.calls.borrow().check()),
         ("invocations", dealer.invocations.borrow().check()),
+        ("callees", dealer.callees.borrow().check()),
         ("sessions", core.sessions.borrow().check()),
         ("local subscribers", core.local_subscribers.borrow().check()),
     ];

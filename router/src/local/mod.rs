@@ -3,6 +3,7 @@
 //! with one mutation API that keeps its indexes in step, and a `check`
 //! of its invariants that the engine's simulation runs after every step.
 
+pub mod callees;
 pub mod in_flight;
 pub mod subscribers;
 pub mod testaments;
