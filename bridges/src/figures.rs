@@ -10,21 +10,26 @@ pub struct Figures {
     pub(crate) joined: AtomicU64,
     /// Sessions joined since the worker started (reconnects included).
     pub(crate) joins: AtomicU64,
-    /// RESTCallee invocations answered with the HTTP response.
+    /// Calls answered or made with a result (RESTCallee: the HTTP
+    /// response; PostgreSQL: procedures and queued calls; SRDP).
     pub(crate) calls: AtomicU64,
-    /// RESTCallee invocations answered with an error.
+    /// Calls answered or made with an error.
     pub(crate) call_errors: AtomicU64,
     /// MessageForwarder events received.
     pub(crate) events: AtomicU64,
-    /// Events the HTTP service took (the expected status, when set).
+    /// Events delivered: the HTTP service took them (the expected status,
+    /// when set), or a subscription function did.
     pub(crate) forwarded: AtomicU64,
     /// HTTP attempts repeated after a failure.
     pub(crate) retries: AtomicU64,
-    /// Events dropped because their target's queue was full.
+    /// Events dropped because their queue was full.
     pub(crate) dropped_full: AtomicU64,
-    /// Events dropped after their last attempt failed.
+    /// Events dropped because delivering them failed: the last HTTP
+    /// attempt, a subscription function refusing them, or an outbox row
+    /// that could not be published.
     pub(crate) dropped_failed: AtomicU64,
-    /// Events waiting in the targets' queues now.
+    /// Events waiting in the targets' (or subscription functions')
+    /// queues now.
     pub(crate) queued: AtomicU64,
     /// SRDP adapters reached now.
     pub(crate) srdp_links: AtomicU64,
@@ -45,21 +50,25 @@ pub struct FiguresSnapshot {
     pub joined: u64,
     /// Sessions joined since the worker started.
     pub joins: u64,
-    /// RESTCallee invocations answered with the HTTP response.
+    /// Calls answered or made with a result (RESTCallee: the HTTP
+    /// response; PostgreSQL: procedures and queued calls; SRDP).
     pub calls: u64,
-    /// RESTCallee invocations answered with an error.
+    /// Calls answered or made with an error.
     pub call_errors: u64,
     /// MessageForwarder events received.
     pub events: u64,
-    /// Events the HTTP service took.
+    /// Events delivered (HTTP service, or subscription function).
     pub forwarded: u64,
     /// HTTP attempts repeated after a failure.
     pub retries: u64,
-    /// Events dropped because their target's queue was full.
+    /// Events dropped because their queue was full.
     pub dropped_full: u64,
-    /// Events dropped after their last attempt failed.
+    /// Events dropped because delivering them failed: the last HTTP
+    /// attempt, a subscription function refusing them, or an outbox row
+    /// that could not be published.
     pub dropped_failed: u64,
-    /// Events waiting in the targets' queues now.
+    /// Events waiting in the targets' (or subscription functions')
+    /// queues now.
     pub queued: u64,
     /// SRDP adapters reached now.
     pub srdp_links: u64,

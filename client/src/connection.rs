@@ -66,11 +66,35 @@ impl Connection {
         }
     }
 
-    /// Sends `message`.
+    /// Sends `message` (and whatever was queued before it).
     pub async fn send(&mut self, message: &Message) -> Result<(), Error> {
+        self.queue(message)?;
+        self.flush().await
+    }
+
+    /// Queues `message` to go out with the next [`Connection::flush`]:
+    /// a batch of messages costs one write. Bound the batch with
+    /// [`Connection::queued_bytes`].
+    pub fn queue(&mut self, message: &Message) -> Result<(), Error> {
         match &mut self.0 {
-            Transport::WebSocket(ws) => ws.send(message).await,
-            Transport::RawSocket(rs) => rs.send(message).await,
+            Transport::WebSocket(ws) => ws.queue(message),
+            Transport::RawSocket(rs) => rs.queue(message),
+        }
+    }
+
+    /// The bytes queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        match &self.0 {
+            Transport::WebSocket(ws) => ws.queued_bytes(),
+            Transport::RawSocket(rs) => rs.queued_bytes(),
+        }
+    }
+
+    /// Writes what is queued, in the order it was queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        match &mut self.0 {
+            Transport::WebSocket(ws) => ws.flush().await,
+            Transport::RawSocket(rs) => rs.flush().await,
         }
     }
 
@@ -121,6 +145,18 @@ pub(crate) async fn write_all(
         what: format!("writing to {peer}"),
         source,
     })
+}
+
+/// Writes all of `output` to `stream` and empties it, keeping its memory
+/// for the next batch.
+pub(crate) async fn flush(
+    stream: &mut (impl AsyncWrite + Unpin + ?Sized),
+    output: &mut BytesMut,
+    peer: &str,
+) -> Result<(), Error> {
+    let written = write_all(stream, output, peer).await;
+    output.clear();
+    written
 }
 
 /// `N` random bytes from the operating system (WebSocket key and masks).

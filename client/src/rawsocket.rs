@@ -11,7 +11,7 @@ use ringbar_protocol::rawsocket::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 
-use crate::connection::{SERIALIZER, decode, read_more, write_all};
+use crate::connection::{SERIALIZER, decode, flush, read_more, write_all};
 use crate::error::Error;
 use crate::url::{Url, UrlTransport};
 
@@ -22,8 +22,10 @@ pub(crate) struct RawSocket {
     encoder: FrameEncoder,
     /// Bytes read and not yet parsed.
     input: BytesMut,
-    /// Frames queued (PONGs) and sent with the next message.
+    /// Frames queued (messages and PONGs), written by the next flush.
     output: BytesMut,
+    /// The payload being encoded (kept to reuse its memory).
+    payload: BytesMut,
     /// Where it goes, for error messages.
     peer: String,
 }
@@ -70,6 +72,7 @@ impl RawSocket {
             encoder: FrameEncoder::new(MaxMessageLength::MIN),
             input: BytesMut::with_capacity(4096),
             output: BytesMut::new(),
+            payload: BytesMut::new(),
             peer: url.text.clone(),
         };
         connection.write(&request.to_bytes()).await?;
@@ -92,16 +95,26 @@ impl RawSocket {
         Ok(connection)
     }
 
-    /// Sends `message` (and any queued PONG).
-    pub(crate) async fn send(&mut self, message: &Message) -> Result<(), Error> {
-        let mut payload = BytesMut::new();
-        codec::encode(SERIALIZER, message, &mut payload)
+    /// Queues `message` behind what is queued; [`RawSocket::flush`]
+    /// writes it.
+    pub(crate) fn queue(&mut self, message: &Message) -> Result<(), Error> {
+        self.payload.clear();
+        codec::encode(SERIALIZER, message, &mut self.payload)
             .map_err(|e| Error::Protocol(format!("cannot encode {message:?}: {e}")))?;
         self.encoder
-            .encode(FrameType::Message, &payload, &mut self.output)
-            .map_err(|e| Error::Protocol(format!("to {}: {e}", self.peer)))?;
-        let out = self.output.split();
-        self.write(&out).await
+            .encode(FrameType::Message, &self.payload, &mut self.output)
+            .map_err(|e| Error::Protocol(format!("to {}: {e}", self.peer)))
+    }
+
+    /// The bytes queued and not yet written.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.output.len()
+    }
+
+    /// Writes everything queued, in order, with as few system calls as
+    /// the stream takes.
+    pub(crate) async fn flush(&mut self) -> Result<(), Error> {
+        flush(&mut self.stream, &mut self.output, &self.peer).await
     }
 
     /// The next WAMP message. Cancel-safe: bytes read stay in the buffer.

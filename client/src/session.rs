@@ -24,6 +24,10 @@ use crate::url::Url;
 /// ([`Error::Backlog`]) rather than grow without bound.
 pub const MAX_WAITING: usize = 1024;
 
+/// The most bytes [`Session::publish_all`] queues before it writes them:
+/// one write per batch, not per message, and a bounded buffer.
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+
 /// How long [`Session::leave`] waits for the router's GOODBYE.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -371,31 +375,45 @@ impl Session {
 
     /// Publishes every one of `publications` in order, each with
     /// `acknowledge`, without waiting between them (one round trip for
-    /// all), and then waits for every PUBLISHED or ERROR. One outcome per
-    /// publication: `Ok`, or the router's refusal; `Err` when the
+    /// all, one write per [`MAX_BATCH_BYTES`]), and then waits for every
+    /// PUBLISHED or ERROR. One outcome per publication: `Ok`, or why it
+    /// did not go out (the router's refusal, or it cannot be encoded for
+    /// this connection, e.g. longer than the router takes); `Err` when the
     /// connection failed.
     pub async fn publish_all(
         &mut self,
         publications: Vec<Publication>,
     ) -> Result<Vec<Result<(), Error>>, Error> {
-        let mut first = None;
         let count = publications.len();
+        let mut outcomes: Vec<Option<Result<(), Error>>> = (0..count).map(|_| None).collect();
+        let mut pending = count;
+        let mut first = None;
         let mut topics = Vec::with_capacity(count);
-        for publication in publications {
+        for (publication, outcome) in publications.into_iter().zip(&mut outcomes) {
             let request = self.next_request()?;
             first.get_or_insert(request.get());
             let mut options = publication.options;
             options.insert("acknowledge", true);
-            self.connection
-                .send(&Message::Publish(Publish {
+            // A publication that cannot be encoded is its own failure,
+            // not the batch's (nothing of it was queued).
+            let queued = payload(&publication.args, &publication.kwargs).and_then(|payload| {
+                self.connection.queue(&Message::Publish(Publish {
                     request,
                     options,
                     topic: publication.topic.as_str().into(),
-                    payload: payload(&publication.args, &publication.kwargs)?,
+                    payload,
                 }))
-                .await?;
+            });
+            if let Err(error) = queued {
+                *outcome = Some(Err(error));
+                pending -= 1;
+            }
+            if self.connection.queued_bytes() >= MAX_BATCH_BYTES {
+                self.connection.flush().await?;
+            }
             topics.push(publication.topic);
         }
+        self.connection.flush().await?;
         let first = first.unwrap_or_default();
         // Request ids of one batch are consecutive.
         let index = |request: RequestId| {
@@ -405,8 +423,6 @@ impl Session {
                 .and_then(|i| usize::try_from(i).ok())
                 .filter(|&i| i < count)
         };
-        let mut outcomes: Vec<Option<Result<(), Error>>> = (0..count).map(|_| None).collect();
-        let mut pending = count;
         while pending > 0 {
             let message = self.connection.receive().await?;
             let answered = match &message {

@@ -13,7 +13,7 @@ use ringbar_protocol::websocket::{
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::connection::{SERIALIZER, decode, random, read_more, write_all};
+use crate::connection::{SERIALIZER, decode, flush, random, read_more, write_all};
 use crate::error::Error;
 use crate::tls::{self, TlsRoots};
 use crate::url::Url;
@@ -34,8 +34,10 @@ pub(crate) struct WebSocket {
     parser: FrameParser,
     /// Bytes read and not yet parsed.
     input: BytesMut,
-    /// Frames queued (Pongs) and sent with the next message.
+    /// Frames queued (messages and Pongs), written by the next flush.
     output: BytesMut,
+    /// The payload being encoded (kept to reuse its memory).
+    payload: BytesMut,
     /// Where it goes, for error messages.
     authority: String,
 }
@@ -84,6 +86,7 @@ impl WebSocket {
             parser: FrameParser::new(Role::Client, WebSocketConfig::default()),
             input: BytesMut::with_capacity(4096),
             output: BytesMut::new(),
+            payload: BytesMut::new(),
             authority,
         };
         connection.upgrade(url).await?;
@@ -129,20 +132,31 @@ impl WebSocket {
         }
     }
 
-    /// Sends `message` (and any queued Pong).
-    pub(crate) async fn send(&mut self, message: &Message) -> Result<(), Error> {
-        let mut payload = BytesMut::new();
-        codec::encode(SERIALIZER, message, &mut payload)
+    /// Queues `message` behind what is queued; [`WebSocket::flush`]
+    /// writes it.
+    pub(crate) fn queue(&mut self, message: &Message) -> Result<(), Error> {
+        self.payload.clear();
+        codec::encode(SERIALIZER, message, &mut self.payload)
             .map_err(|e| Error::Protocol(format!("cannot encode {message:?}: {e}")))?;
         encode_frame(
             true,
             OpCode::Text,
             Some(random::<4>()?),
-            &payload,
+            &self.payload,
             &mut self.output,
         );
-        let out = self.output.split();
-        self.write(&out).await
+        Ok(())
+    }
+
+    /// The bytes queued and not yet written.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.output.len()
+    }
+
+    /// Writes everything queued, in order, with as few system calls as
+    /// the stream takes.
+    pub(crate) async fn flush(&mut self) -> Result<(), Error> {
+        flush(&mut self.stream, &mut self.output, &self.authority).await
     }
 
     /// The next WAMP message. Cancel-safe: a message is never lost when
@@ -190,8 +204,7 @@ impl WebSocket {
             &payload,
             &mut self.output,
         );
-        let out = self.output.split();
-        self.write(&out).await?;
+        self.flush().await?;
         let _ = self.stream.shutdown().await;
         Ok(())
     }

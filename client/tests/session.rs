@@ -270,3 +270,73 @@ fn a_rawsocket_unix_path_without_a_router_is_named() {
         "{text}"
     );
 }
+
+/// `publish_all` over each transport: thousands of publications (more
+/// than one write's worth) reach a subscriber in order, and each gets its
+/// own outcome: one the router refuses (a bad URI) and one that cannot be
+/// encoded (NaN in JSON) fail alone, the rest are acknowledged.
+#[test]
+fn publish_all_delivers_in_order_with_one_outcome_each() {
+    const COUNT: u64 = 3000;
+    let router = TestRouter::start(1, IoBackend::Epoll);
+    let publishers = [url(&router), Url::rawsocket("127.0.0.1", router.rs_port)];
+    runtime().block_on(async {
+        let mut subscriber = Session::join(&url(&router), "realm1", &Credentials::Anonymous)
+            .await
+            .unwrap();
+        subscriber
+            .subscribe("com.example.batch", Dict::new())
+            .await
+            .unwrap();
+        for publisher_url in &publishers {
+            let mut publisher = Session::join(publisher_url, "realm1", &Credentials::Anonymous)
+                .await
+                .unwrap();
+            let padding = Value::from("x".repeat(200));
+            let publications = (0..COUNT)
+                .map(|i| ringbar_client::Publication {
+                    topic: match i {
+                        7 => "com..bad".to_owned(),
+                        _ => "com.example.batch".to_owned(),
+                    },
+                    args: match i {
+                        5 => vec![Value::Float(f64::NAN)],
+                        _ => vec![Value::from(i), padding.clone()],
+                    },
+                    kwargs: Dict::new(),
+                    options: Dict::new(),
+                })
+                .collect();
+            let receive = async {
+                let mut seen = Vec::new();
+                while seen.len() < (COUNT - 2) as usize {
+                    let Incoming::Event(event) = subscriber.next().await.unwrap() else {
+                        panic!("expected an event");
+                    };
+                    seen.push(event.args[0].as_u64().unwrap());
+                }
+                seen
+            };
+            let (outcomes, seen) = tokio::join!(publisher.publish_all(publications), receive);
+            let outcomes = outcomes.unwrap();
+            assert_eq!(outcomes.len(), COUNT as usize);
+            for (i, outcome) in outcomes.iter().enumerate() {
+                match i {
+                    5 => assert!(
+                        matches!(outcome, Err(Error::Protocol(m)) if m.contains("encode")),
+                        "{outcome:?}"
+                    ),
+                    7 => assert_eq!(
+                        outcome.as_ref().unwrap_err().uri(),
+                        Some("wamp.error.invalid_uri")
+                    ),
+                    _ => assert!(outcome.is_ok(), "{i}: {outcome:?}"),
+                }
+            }
+            let expected: Vec<u64> = (0..COUNT).filter(|i| ![5, 7].contains(i)).collect();
+            assert_eq!(seen, expected, "over {publisher_url}");
+            publisher.leave().await.unwrap();
+        }
+        subscriber.leave().await.unwrap();
+    });
+}

@@ -189,6 +189,11 @@ pub(crate) struct RpcArgs {
     /// Bytes of each call's one string argument (echoed back).
     #[arg(long, default_value_t = 64)]
     pub(crate) payload: usize,
+    /// Call this procedure, which another client serves (e.g. a bridge's
+    /// SQL function that returns its one text argument), instead of the
+    /// loadtest's own echo: no callee of the loadtest's is started.
+    #[arg(long)]
+    pub(crate) procedure: Option<String>,
 }
 
 /// The idle-sessions options.
@@ -364,6 +369,7 @@ fn run_wamp_scenario(command: &Command, run: &Run) -> io::Result<Report> {
                 callers: rpc.callers,
                 window: rpc.window,
                 payload_bytes: rpc.payload,
+                procedure: rpc.procedure.clone(),
             },
             &progress,
         ),

@@ -1,4 +1,5 @@
-//! `rpc`: C callees (one shared registration when C > 1), N callers with W
+//! `rpc`: C callees (one shared registration when C > 1), or another
+//! client's procedure (`--procedure`), N callers with W
 //! calls in flight each, a payload size; reports calls/s, latency
 //! percentiles, errors by URI, and checks that every call was answered.
 
@@ -43,6 +44,24 @@ pub(crate) struct Rpc {
     pub(crate) window: usize,
     /// Length of each call's one string argument (echoed by the callee).
     pub(crate) payload_bytes: usize,
+    /// The procedure of another client to call; `None`: the loadtest's
+    /// own callees serve [`PROCEDURE`].
+    pub(crate) procedure: Option<String>,
+}
+
+impl Rpc {
+    /// The procedure the callers call.
+    fn procedure(&self) -> &str {
+        self.procedure.as_deref().unwrap_or(PROCEDURE)
+    }
+
+    /// The loadtest's own callees: none when another client serves.
+    fn own_callees(&self) -> usize {
+        match self.procedure {
+            Some(_) => 0,
+            None => self.callees,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -63,7 +82,7 @@ struct Shared {
 
 /// Runs the scenario.
 pub(crate) fn run(run: &Run, rpc: &Rpc, progress: &Progress) -> io::Result<Report> {
-    if rpc.callees == 0 || rpc.callers == 0 || rpc.window == 0 {
+    if (rpc.procedure.is_none() && rpc.callees == 0) || rpc.callers == 0 || rpc.window == 0 {
         return Err(io::Error::other(
             "--callees, --callers and --window must each be at least 1",
         ));
@@ -88,7 +107,7 @@ pub(crate) fn run(run: &Run, rpc: &Rpc, progress: &Progress) -> io::Result<Repor
 }
 
 fn measure(run: &Run, rpc: &Rpc, shared: &Shared, progress: &Progress) -> io::Result<Report> {
-    let sessions = rpc.callees + rpc.callers;
+    let sessions = rpc.own_callees() + rpc.callers;
     let deadline = Instant::now() + Duration::from_secs(60);
     while shared.ready.load(Ordering::Acquire) < sessions {
         if let Some(failure) = shared.setup_failure.lock().ok().and_then(|f| f.clone()) {
@@ -137,8 +156,9 @@ fn measure(run: &Run, rpc: &Rpc, shared: &Shared, progress: &Progress) -> io::Re
     let errors = shared.errors_answered.load(Ordering::Acquire);
     let latency = crate::report::merged(&shared.latency)?;
     let mut report = Report::new(format!(
-        "rpc: {} callee(s), {} caller(s) x {} in flight, {} B payload, {} at {}",
-        rpc.callees,
+        "rpc: {} of {} callee(s), {} caller(s) x {} in flight, {} B payload, {} at {}",
+        rpc.procedure(),
+        rpc.own_callees(),
         rpc.callers,
         rpc.window,
         rpc.payload_bytes,
@@ -171,7 +191,7 @@ fn measure(run: &Run, rpc: &Rpc, shared: &Shared, progress: &Progress) -> io::Re
 
 async fn worker(w: usize, n: usize, run: Run, rpc: Rpc, shared: Arc<Shared>) -> io::Result<()> {
     // Callees come first: a call before any registration would fail.
-    for index in (w..rpc.callees).step_by(n) {
+    for index in (w..rpc.own_callees()).step_by(n) {
         let (run, shared, shared_registration) = (run.clone(), shared.clone(), rpc.callees > 1);
         tokio::task::spawn_local(async move {
             if let Err(e) = callee(index, &run, shared_registration, &shared).await {
@@ -277,7 +297,7 @@ async fn caller(
                 conn.queue(&Message::Call(Call {
                     request: wamp::request(seq),
                     options: Dict::new(),
-                    procedure: PROCEDURE.into(),
+                    procedure: rpc.procedure().into(),
                     payload: args.payload(stamp),
                 }))?;
                 in_flight += 1;

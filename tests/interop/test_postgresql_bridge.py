@@ -57,6 +57,14 @@ CREATE FUNCTION api.whoami() RETURNS text[] LANGUAGE sql AS $$SELECT ARRAY[
     current_setting('ringbar.caller_authid', true),
     current_setting('ringbar.caller_authrole', true),
     current_setting('ringbar.caller_session', true)]$$;
+CREATE TYPE api.who AS (authid text, x integer);
+CREATE FUNCTION api.whoami_row(x integer) RETURNS api.who LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN (current_setting('ringbar.caller_authid', true), x);
+END $$;
+CREATE FUNCTION api.whoami_set(n integer) RETURNS TABLE (authid text, i integer)
+    LANGUAGE sql AS $$SELECT current_setting('ringbar.caller_authid', true), g
+        FROM generate_series(1, n) g$$;
 CREATE FUNCTION api.over(a integer) RETURNS integer LANGUAGE sql AS 'SELECT a';
 CREATE FUNCTION api.over(a text) RETURNS text LANGUAGE sql AS 'SELECT a';
 CREATE TABLE sensor_events (topic text, args jsonb, kwargs jsonb, publisher jsonb);
@@ -195,6 +203,10 @@ def test_sql_functions_answer_calls_in_every_shape(node, postgres):  # noqa: F81
         authid, authrole, session = await caller.call("com.example.api.whoami")
         joined = caller.joined.result()
         assert (authid, authrole, int(session)) == (joined.authid, joined.authrole, joined.session)
+        # the identity is set before the function runs, whatever its shape
+        assert await caller.call("com.example.api.whoami_row", 4) == {"authid": authid, "x": 4}
+        assert await caller.call("com.example.api.whoami_set", 2) == [
+            {"authid": authid, "i": 1}, {"authid": authid, "i": 2}]
         # an overloaded function is not registered
         with pytest.raises(ApplicationError) as e:
             await caller.call("com.example.api.over", 1)

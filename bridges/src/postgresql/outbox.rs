@@ -117,7 +117,7 @@ impl Publisher {
                     Err(error) => {
                         bump(&figures.dropped_failed);
                         tracing::warn!(
-                            "Bridge worker {worker}: the router refused outbox row {id} ({error}); dropped."
+                            "Bridge worker {worker}: outbox row {id} was not published ({error}); dropped."
                         );
                     }
                 }

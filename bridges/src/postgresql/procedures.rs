@@ -35,10 +35,6 @@ const TIMEOUT: &str = "wamp.error.timeout";
 /// Invocations that may run at once; more are refused at once (the pool
 /// bounds how many statements run, this bounds how many wait for it).
 const MAX_RUNNING: usize = 1024;
-/// Sets the caller's identity for the transaction of the call.
-const SET_CALLER: &str = "SELECT set_config('ringbar.caller_authid', $1, true), \
-     set_config('ringbar.caller_authrole', $2, true), \
-     set_config('ringbar.caller_session', $3, true)";
 
 /// How an invocation is answered.
 pub(crate) enum Answer {
@@ -164,7 +160,12 @@ impl Procedures {
                 format!("{MAX_RUNNING} calls of this bridge are running: try again later"),
             ));
         }
-        let statement = match statement::call(&function, &invocation.args, &invocation.kwargs) {
+        let statement = match statement::call(
+            &function,
+            &invocation.args,
+            &invocation.kwargs,
+            caller(&invocation.details),
+        ) {
             Ok(statement) => statement,
             Err(message) => {
                 bump(&figures.call_errors);
@@ -175,9 +176,8 @@ impl Procedures {
         self.running.insert(request, interrupt);
         let (pool, done, figures) = (self.pool.clone(), self.done.clone(), figures.clone());
         let timeout = self.call_timeout;
-        let caller = caller(&invocation.details);
         tokio::spawn(async move {
-            let answer = run(&pool, &function, &statement, caller, timeout, interrupted).await;
+            let answer = run(&pool, &function, &statement, timeout, interrupted).await;
             bump(match answer {
                 Answer::Result(_) => &figures.calls,
                 Answer::Error { .. } => &figures.call_errors,
@@ -236,7 +236,6 @@ async fn run(
     pool: &Pool,
     function: &Function,
     statement: &Statement,
-    caller: Option<[String; 3]>,
     timeout: Duration,
     interrupted: oneshot::Receiver<()>,
 ) -> Answer {
@@ -250,7 +249,7 @@ async fn run(
         }
     };
     let token = client.cancel_token();
-    let work = execute(&client, statement, caller.as_ref());
+    let work = execute(&client, statement);
     tokio::pin!(work);
     let stop = tokio::select! {
         outcome = &mut work => return outcome_of(function, outcome),
@@ -273,12 +272,11 @@ async fn run(
     }
 }
 
-/// Runs `statement`; with a caller, in a transaction that first sets the
-/// caller's identity, pipelined in one round trip.
+/// Runs `statement` with its parameters: the caller's identity, the
+/// arguments.
 async fn execute(
     client: &deadpool_postgres::Client,
     statement: &Statement,
-    caller: Option<&[String; 3]>,
 ) -> Result<Option<String>, tokio_postgres::Error> {
     let call = client.prepare_cached(&statement.sql).await?;
     let record = statement
@@ -287,30 +285,15 @@ async fn execute(
         .map(json::text)
         .transpose()
         .unwrap_or_default();
-    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = match &record {
-        Some(record) => vec![record],
-        None => Vec::new(),
-    };
-    let rows = match caller {
-        None => client.query(&call, &params).await?,
-        Some([authid, authrole, session]) => {
-            let begin = client.prepare_cached("BEGIN").await?;
-            let set = client.prepare_cached(SET_CALLER).await?;
-            let commit = client.prepare_cached("COMMIT").await?;
-            let identity: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-                [authid, authrole, session];
-            let (began, set, rows, committed) = tokio::join!(
-                client.execute(&begin, &[]),
-                client.execute(&set, &identity),
-                client.query(&call, &params),
-                client.execute(&commit, &[]),
-            );
-            began?;
-            set?;
-            committed?;
-            rows?
-        }
-    };
+    type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(4);
+    if let Some(identity) = &statement.caller {
+        params.extend(identity.iter().map(|text| text as Param<'_>));
+    }
+    if let Some(record) = &record {
+        params.push(record);
+    }
+    let rows = client.query(&call, &params).await?;
     Ok(rows.first().and_then(|row| row.get::<_, Option<String>>(0)))
 }
 

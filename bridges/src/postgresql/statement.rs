@@ -4,26 +4,46 @@
 //! arrays and composites included), and the result is rendered as JSON by
 //! `to_jsonb`. Wrong counts, unknown names and plainly wrong JSON kinds
 //! are refused here with a message naming the parameter.
+//!
+//! The caller's identity is set by the same statement, transaction-local
+//! (its implicit transaction): one statement per call, where a
+//! transaction of its own (BEGIN, set, call, COMMIT) took four. The
+//! settings are made in a FROM item that the planner cannot flatten
+//! (`OFFSET 0`), and the function is called in the select list, which is
+//! evaluated only for a row of the FROM items: after the settings.
 
 use ringbar_client::{Dict, Value};
 
 use super::catalog::{Function, Param, Shape, quote};
 
-/// The statement and its one parameter (the arguments as a JSON object),
-/// or why the arguments do not fit the function.
+/// The FROM item that sets the caller's identity from `$1`..`$3`.
+const SET_CALLER: &str = "(SELECT set_config('ringbar.caller_authid', $1, true), \
+     set_config('ringbar.caller_authrole', $2, true), \
+     set_config('ringbar.caller_session', $3, true) OFFSET 0) AS caller";
+/// How many parameters [`SET_CALLER`] takes.
+const CALLER_PARAMS: usize = 3;
+
+/// The statement and its parameters, or why the arguments do not fit
+/// the function.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Statement {
     /// The SQL: one row of one text column, the result as JSON.
     pub(crate) sql: String,
-    /// `$1`, when the function takes arguments: `{"p0": ..., "p2": ...}`.
+    /// `$1`..`$3`, when the caller is known: its authid, authrole and
+    /// session.
+    pub(crate) caller: Option<[String; 3]>,
+    /// The next parameter, when the function takes arguments:
+    /// `{"p0": ..., "p2": ...}`.
     pub(crate) record: Option<Value>,
 }
 
-/// The statement that calls `function` with `args` and `kwargs`.
+/// The statement that calls `function` with `args` and `kwargs`, setting
+/// the identity of `caller` (authid, authrole, session) first.
 pub(crate) fn call(
     function: &Function,
     args: &[Value],
     kwargs: &Dict,
+    caller: Option<[String; 3]>,
 ) -> Result<Statement, String> {
     let name = &function.name;
     if args.len() > function.params.len() {
@@ -87,29 +107,36 @@ pub(crate) fn call(
         record.insert(column, value.clone());
     }
     let call = format!("{}({})", function.sql_name, call_args.join(", "));
-    let from = if given.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " FROM jsonb_to_record($1::text::jsonb) AS a({})",
-            columns.join(", ")
-        )
-    };
-    let lateral = if given.is_empty() {
-        " FROM "
-    } else {
-        ", LATERAL "
-    };
-    let sql = match function.shape {
-        Shape::Scalar => format!("SELECT to_jsonb({call})::text{from}"),
-        Shape::Void => format!("SELECT {call}::text{from}"),
-        Shape::Row => format!("SELECT to_jsonb(r)::text{from}{lateral}{call} AS r"),
+    let result = match function.shape {
+        Shape::Scalar => format!("to_jsonb({call})"),
+        Shape::Void => call,
+        Shape::Row => format!("(SELECT to_jsonb(r) FROM {call} AS r)"),
         Shape::Set => {
-            format!("SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]')::text{from}{lateral}{call} AS r")
+            format!("(SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') FROM {call} AS r)")
         }
+    };
+    let mut from = Vec::with_capacity(2);
+    if caller.is_some() {
+        from.push(SET_CALLER.to_owned());
+    }
+    if !given.is_empty() {
+        let record = if caller.is_some() {
+            CALLER_PARAMS + 1
+        } else {
+            1
+        };
+        from.push(format!(
+            "jsonb_to_record(${record}::text::jsonb) AS a({})",
+            columns.join(", ")
+        ));
+    }
+    let sql = match from.is_empty() {
+        true => format!("SELECT {result}::text"),
+        false => format!("SELECT {result}::text FROM {}", from.join(", ")),
     };
     Ok(Statement {
         sql,
+        caller,
         record: (!given.is_empty()).then_some(Value::Dict(record)),
     })
 }
@@ -190,12 +217,14 @@ mod tests {
             &add2(),
             &[Value::from(1u64)],
             &kwargs(&[("b", 2u64.into())]),
+            None,
         )
         .unwrap();
         assert_eq!(
             statement.sql,
             "SELECT to_jsonb(\"public\".\"add2\"(a.p0, \"b\" => a.p1))::text FROM jsonb_to_record($1::text::jsonb) AS a(p0 integer, p1 integer)"
         );
+        assert_eq!(statement.caller, None);
         assert_eq!(
             statement.record,
             Some(Value::Dict(kwargs(&[
@@ -218,15 +247,15 @@ mod tests {
             (Shape::Void, "SELECT \"public\".\"add2\"()::text"),
             (
                 Shape::Row,
-                "SELECT to_jsonb(r)::text FROM \"public\".\"add2\"() AS r",
+                "SELECT (SELECT to_jsonb(r) FROM \"public\".\"add2\"() AS r)::text",
             ),
             (
                 Shape::Set,
-                "SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]')::text FROM \"public\".\"add2\"() AS r",
+                "SELECT (SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') FROM \"public\".\"add2\"() AS r)::text",
             ),
         ] {
             function.shape = shape;
-            let statement = call(&function, &[], &Dict::new()).unwrap();
+            let statement = call(&function, &[], &Dict::new(), None).unwrap();
             assert_eq!((statement.sql.as_str(), statement.record), (sql, None));
         }
         assert_eq!(result(Shape::Void, None), Vec::<Value>::new());
@@ -234,6 +263,27 @@ mod tests {
         assert_eq!(
             result(Shape::Scalar, Some(1u64.into())),
             vec![Value::from(1u64)]
+        );
+    }
+
+    #[test]
+    fn the_caller_is_set_before_the_call_in_the_same_statement() {
+        let alice = || Some(["alice".into(), "user".into(), "1".into()]);
+        let statement = call(&add2(), &[Value::from(1u64)], &Dict::new(), alice()).unwrap();
+        assert_eq!(
+            statement.sql,
+            format!(
+                "SELECT to_jsonb(\"public\".\"add2\"(a.p0))::text FROM {SET_CALLER}, jsonb_to_record($4::text::jsonb) AS a(p0 integer)"
+            )
+        );
+        assert_eq!(statement.caller, alice());
+        let mut function = add2();
+        function.params.clear();
+        function.required = 0;
+        let statement = call(&function, &[], &Dict::new(), alice()).unwrap();
+        assert_eq!(
+            statement.sql,
+            format!("SELECT to_jsonb(\"public\".\"add2\"())::text FROM {SET_CALLER}")
         );
     }
 
@@ -259,7 +309,7 @@ mod tests {
             kwargs in proptest::collection::vec(("[a-c\"]{1,2}", value()), 0..3),
         ) {
             let kwargs: Dict = kwargs.into_iter().collect();
-            match call(&add2(), &args, &kwargs) {
+            match call(&add2(), &args, &kwargs, None) {
                 Ok(statement) => {
                     let record = match statement.record {
                         Some(Value::Dict(record)) => record,
@@ -302,9 +352,9 @@ mod tests {
                 "parameter \"b\" takes integer",
             ),
         ] {
-            let error = call(&add2(), &args, &kw).unwrap_err();
+            let error = call(&add2(), &args, &kw, None).unwrap_err();
             assert!(error.contains(expected), "{error}");
         }
-        assert!(call(&add2(), &["7".into()], &Dict::new()).is_ok());
+        assert!(call(&add2(), &["7".into()], &Dict::new(), None).is_ok());
     }
 }

@@ -33,6 +33,19 @@ pub(crate) struct Diagnostics {
     file: String,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    read_on: ReadOn,
+}
+
+/// Where a config is read. What only the node that runs it has (its
+/// environment variables, its files) can be checked there alone: a
+/// management service checking a config it hands out sees its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum ReadOn {
+    /// On the node that runs it (`ringbar check`, `ringbar start`).
+    #[default]
+    TheNode,
+    /// Elsewhere: its shape is checked, the node checks the rest.
+    Elsewhere,
 }
 
 impl Path {
@@ -109,11 +122,24 @@ impl fmt::Display for Diagnostic {
 impl Diagnostics {
     /// Empty diagnostics for the file named `file` (e.g. `config.json`).
     pub(crate) fn new(file: &str) -> Self {
+        Self::read_on(file, ReadOn::TheNode)
+    }
+
+    /// [`Diagnostics::new`] for a config read where `read_on` says.
+    pub(crate) fn read_on(file: &str, read_on: ReadOn) -> Self {
         Self {
             file: file.to_owned(),
             errors: Vec::new(),
             warnings: Vec::new(),
+            read_on,
         }
+    }
+
+    /// Whether the config is read on the node that runs it, so that its
+    /// environment variables and files are there to check (elsewhere
+    /// they are neither read nor checked).
+    pub(crate) fn on_the_node(&self) -> bool {
+        self.read_on == ReadOn::TheNode
     }
 
     /// Records an error at `path`.

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use ringbar_engine::config::RouterConfig;
 use serde_json::Value;
 
-use diag::{Diagnostic, Diagnostics};
+use diag::{Diagnostic, Diagnostics, ReadOn};
 pub(crate) use settings::Overrides;
 
 /// The config file names, in the order they are looked for.
@@ -162,13 +162,32 @@ pub(crate) fn load_json(
     text: &str,
     overrides: Overrides,
 ) -> Result<Loaded, LoadError> {
+    json_read_on(dir, path, text, overrides, ReadOn::TheNode)
+}
+
+/// Checks a JSON config that another node will run (one a management
+/// service hands out), named `path` in errors: its shape only. The
+/// environment variables and files it names are that node's, which
+/// checks them when it reads the config ([`load_json`]).
+pub(crate) fn check_json_elsewhere(dir: &Path, path: PathBuf, text: &str) -> Result<(), LoadError> {
+    json_read_on(dir, path, text, Overrides::default(), ReadOn::Elsewhere).map(drop)
+}
+
+/// A JSON config read where `read_on` says.
+fn json_read_on(
+    dir: &Path,
+    path: PathBuf,
+    text: &str,
+    overrides: Overrides,
+    read_on: ReadOn,
+) -> Result<Loaded, LoadError> {
     let env = |name: &str| std::env::var(name).ok();
     let name = path
         .file_name()
         .and_then(|name| name.to_str())
         .unwrap_or(CONFIG_FILES[0])
         .to_owned();
-    let diag = Diagnostics::new(&name);
+    let diag = Diagnostics::read_on(&name, read_on);
     from_text(dir, path, text, overrides, &env, diag)
 }
 

@@ -1,12 +1,12 @@
 //! The configuration a newly paired node gets: `DIR/node-config.json` of
 //! the management directory (written by `ringbar management init`, edited
 //! by the operator), checked with the node's own config reader before it
-//! is sent.
+//! is sent (its shape: the node checks its environment and files).
 
 use std::path::Path;
 
+use crate::config;
 use crate::config::default::DEFAULT_CONFIG_JSON;
-use crate::config::{self, Overrides};
 
 /// The file in the management directory.
 pub(crate) const NODE_CONFIG_FILE: &str = "node-config.json";
@@ -54,10 +54,11 @@ pub(crate) fn read(dir: &Path) -> Result<serde_json::Value, String> {
 }
 
 /// `text`, named `file` in errors, as a JSON value when it is a valid node
-/// config; else every error, one per line.
+/// config; else every error, one per line. Its shape is checked: the
+/// environment variables and files it names are the node's, which checks
+/// them itself.
 pub(crate) fn check(dir: &Path, file: &str, text: &str) -> Result<serde_json::Value, String> {
-    config::load_json(dir, dir.join(file), text, Overrides::default())
-        .map_err(|e| e.to_string())?;
+    config::check_json_elsewhere(dir, dir.join(file), text).map_err(|e| e.to_string())?;
     serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))
 }
 
@@ -76,5 +77,56 @@ mod tests {
         assert_eq!(router["transports"][0]["type"], "websocket");
         assert_eq!(router["transports"][0]["endpoint"]["port"], 8080);
         assert!(config.get("ringbar").is_none());
+    }
+
+    /// A PostgreSQL bridge whose password and CA are the node's own (its
+    /// environment, its files) is handed out: the node checks them.
+    #[test]
+    fn a_bridge_s_environment_and_files_are_left_to_the_node() {
+        let dir = std::env::temp_dir().join(format!("ringbar-node-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config: serde_json::Value = serde_json::from_str(&default_text().unwrap()).unwrap();
+        let database = |password: (&str, &str)| {
+            let mut database = serde_json::json!({
+                "host": "db.example.com", "dbname": "app", "user": "app",
+                "sslmode": "verify-full", "sslrootcert": "only-on-the-node/ca.pem"
+            });
+            database[password.0] = password.1.into();
+            database
+        };
+        for password in [
+            ("password_env", "RINGBAR_TEST_SET_ONLY_ON_THE_NODE"),
+            ("password_file", "only-on-the-node/password"),
+        ] {
+            let workers = config["workers"].as_array_mut().unwrap();
+            workers.truncate(1);
+            workers.push(serde_json::json!({
+                "type": "postgresql-bridge",
+                "id": "pg1",
+                "router": {"realm": "realm1", "authid": "pgbridge"},
+                "database": database(password),
+                "publisher": true
+            }));
+            let text = config.to_string();
+            let checked = check(&dir, "config.json", &text);
+            assert!(checked.is_ok(), "{password:?}: {checked:?}");
+            // The node that runs it does check them.
+            let error = config::load_json(
+                &dir,
+                dir.join("config.json"),
+                &text,
+                config::Overrides::default(),
+            )
+            .map(drop)
+            .unwrap_err()
+            .to_string();
+            assert!(error.contains(password.0), "{error}");
+            assert!(error.contains("sslrootcert"), "{error}");
+        }
+        // Its shape is still checked.
+        config["workers"][1]["database"]["port"] = 70000.into();
+        let error = check(&dir, "config.json", &config.to_string()).unwrap_err();
+        assert!(error.contains("workers[1].database.port"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

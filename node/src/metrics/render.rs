@@ -190,7 +190,7 @@ impl Exposition {
             (
                 "ringbar_bridge_events_forwarded_total",
                 "counter",
-                "Events the HTTP services took (with the expected status, when set).",
+                "Events delivered: taken by a MessageForwarder's HTTP service (with the expected status, when set), or by a PostgreSQL bridge's subscription function.",
                 |b| b.figures.forwarded,
             ),
             (
@@ -210,7 +210,7 @@ impl Exposition {
         self.header(
             "ringbar_bridge_events_queued",
             "gauge",
-            "Events waiting in the MessageForwarder targets' queues.",
+            "Events waiting in the MessageForwarder targets' queues, or for a PostgreSQL bridge's subscription functions.",
         );
         for bridge in bridges {
             self.line(
@@ -222,7 +222,7 @@ impl Exposition {
         self.header(
             "ringbar_bridge_calls_total",
             "counter",
-            "RESTCallee calls answered, by outcome: result (the HTTP response), error (bad arguments, or no response).",
+            "Calls a bridge answered or made, by outcome: a RESTCallee's (result: the HTTP response; error: bad arguments, or no response), a PostgreSQL bridge's procedures' and the calls SQL queued (result, or error), an SRDP bridge's (result, or error).",
         );
         for bridge in bridges {
             let worker = worker_label(&bridge.id);
@@ -240,7 +240,7 @@ impl Exposition {
         self.header(
             "ringbar_bridge_events_dropped_total",
             "counter",
-            "Events a MessageForwarder did not deliver, by reason: queue_full (its target's queue held extra.max_queued_events), failed (every attempt failed).",
+            "Events a bridge did not deliver, by reason: queue_full (a MessageForwarder target's queue held extra.max_queued_events, or a PostgreSQL bridge's subscription queue held max_queued_events), failed (a MessageForwarder's every attempt failed; a PostgreSQL bridge's subscription function refused the event, or its outbox row could not be published: the router refused it, or it is not a valid publication).",
         );
         for bridge in bridges {
             let worker = worker_label(&bridge.id);
