@@ -1,11 +1,16 @@
 //! The reference server's event loop: one thread, edge-triggered epoll
-//! (mio). Each tick reads every ready connection to the end, lets the
-//! router handle what came, then writes each connection that has frames
-//! queued with one `write`: a publication's events leave in the same tick,
-//! and a subscriber with many queued events gets them in one system call.
+//! (mio). Each tick reads at most [`READ_BYTES`] from every ready
+//! connection, lets the router handle what came, then writes each
+//! connection that has frames queued with one `write`: a publication's
+//! events leave in the same tick, and a subscriber with many queued events
+//! gets them in one system call. The read bound keeps a publisher that
+//! sends faster than the server routes from holding the loop in its reads
+//! forever, with nothing written; a connection whose socket refused a
+//! write is not tried again until its writable edge.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
 
 use bytes::Buf;
 use mio::net::{TcpListener, TcpStream};
@@ -17,8 +22,9 @@ use crate::target::Transport;
 
 /// The listener's token; connections use their slot number.
 const LISTENER: Token = Token(usize::MAX);
-/// Bytes one `read` asks for: a tick's PUBLISHes or CALLs in few calls.
-const READ_BYTES: usize = 256 * 1024;
+/// Bytes read from one connection per tick (one `read`): many PUBLISHes
+/// or CALLs per system call, few enough that the tick's writes follow soon.
+const READ_BYTES: usize = 64 * 1024;
 /// Readiness events taken per `epoll_wait`.
 const EVENTS: usize = 1024;
 
@@ -33,13 +39,21 @@ pub(crate) struct Listen {
     pub(crate) path: String,
 }
 
+/// A connection's socket, and whether it refused the last write.
+struct Connection {
+    stream: TcpStream,
+    blocked: bool,
+}
+
 /// The listening server, bound and not yet serving.
 pub(crate) struct Server {
     poll: Poll,
     listener: TcpListener,
     listen: Listen,
-    streams: Vec<Option<TcpStream>>,
+    connections: Vec<Option<Connection>>,
     free: Vec<usize>,
+    /// Connections that may have more to read than the last tick took.
+    unread: Vec<usize>,
     router: Router,
     read_buf: Vec<u8>,
 }
@@ -62,8 +76,9 @@ impl Server {
             poll,
             listener,
             listen,
-            streams: Vec::new(),
+            connections: Vec::new(),
             free: Vec::new(),
+            unread: Vec::new(),
             router: Router::default(),
             read_buf: vec![0; READ_BYTES],
         })
@@ -78,25 +93,38 @@ impl Server {
     pub(crate) fn serve(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(EVENTS);
         let mut pending = Vec::new();
+        let mut readable = Vec::new();
         loop {
-            if let Err(e) = self.poll.poll(&mut events, None) {
+            // Data left unread last tick gives no new edge: do not wait then.
+            let timeout = (!self.unread.is_empty()).then_some(Duration::ZERO);
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
                 return Err(e);
             }
+            readable.clear();
+            readable.append(&mut self.unread);
             for event in &events {
                 match event.token() {
                     LISTENER => self.accept()?,
                     Token(peer) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.read(peer);
+                            readable.push(peer);
                         }
                         if event.is_writable() {
+                            if let Some(connection) = self.connection(peer) {
+                                connection.blocked = false;
+                            }
                             self.router.queue(peer);
                         }
                     }
                 }
+            }
+            readable.sort_unstable();
+            readable.dedup();
+            for &peer in &readable {
+                self.read(peer);
             }
             self.router.take_pending(&mut pending);
             for &peer in &pending {
@@ -118,7 +146,7 @@ impl Server {
                 }
             };
             stream.set_nodelay(true)?;
-            let peer = self.free.pop().unwrap_or(self.streams.len());
+            let peer = self.free.pop().unwrap_or(self.connections.len());
             // Readable and writable, edge-triggered, for the connection's
             // life: no re-registration per write.
             self.poll.registry().register(
@@ -126,58 +154,65 @@ impl Server {
                 Token(peer),
                 Interest::READABLE | Interest::WRITABLE,
             )?;
-            if self.streams.len() <= peer {
-                self.streams.resize_with(peer + 1, || None);
+            if self.connections.len() <= peer {
+                self.connections.resize_with(peer + 1, || None);
             }
-            if let Some(slot) = self.streams.get_mut(peer) {
-                *slot = Some(stream);
+            if let Some(slot) = self.connections.get_mut(peer) {
+                *slot = Some(Connection {
+                    stream,
+                    blocked: false,
+                });
             }
             self.router
                 .open(peer, self.listen.transport, &self.listen.path);
         }
     }
 
-    /// Reads until the socket has nothing more (edge-triggered), handing
-    /// each read to the router.
+    /// One read from `peer`, handed to the router; `peer` is read again
+    /// next tick when the read filled the buffer (more may be waiting).
     fn read(&mut self, peer: usize) {
-        loop {
-            let Some(stream) = self.streams.get_mut(peer).and_then(Option::as_mut) else {
-                return;
-            };
-            let n = match stream.read(&mut self.read_buf) {
+        let Some(connection) = self.connections.get_mut(peer).and_then(Option::as_mut) else {
+            return;
+        };
+        let n = loop {
+            match connection.stream.read(&mut self.read_buf) {
                 Ok(0) => return self.close(peer),
-                Ok(n) => n,
+                Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // Reset by a load generator that is done: nothing to report.
                 Err(_) => return self.close(peer),
-            };
-            let Some(buf) = self.router.read_buf(peer) else {
-                return;
-            };
-            buf.extend_from_slice(self.read_buf.get(..n).unwrap_or_default());
-            if let Err(closing) = self.router.process(peer) {
-                if let Closing::Error(reason) = closing {
-                    eprintln!("reference-server: closing a connection: {reason}");
-                }
-                return;
+            }
+        };
+        let Some(buf) = self.router.read_buf(peer) else {
+            return;
+        };
+        buf.extend_from_slice(self.read_buf.get(..n).unwrap_or_default());
+        match self.router.process(peer) {
+            Ok(()) if n == self.read_buf.len() => self.unread.push(peer),
+            Ok(()) => {}
+            Err(Closing::ByPeer) => {}
+            Err(Closing::Error(reason)) => {
+                eprintln!("reference-server: closing a connection: {reason}");
             }
         }
     }
 
-    /// Writes what `peer` has queued; closes it when its link has ended.
+    /// Writes what `peer` has queued, unless its socket refused the last
+    /// write and has not become writable since; closes it when its link
+    /// has ended.
     fn write(&mut self, peer: usize) {
-        let Some(stream) = self.streams.get_mut(peer).and_then(Option::as_mut) else {
+        let Some(connection) = self.connections.get_mut(peer).and_then(Option::as_mut) else {
             return;
         };
         let Some(out) = self.router.out(peer) else {
             return;
         };
-        while !out.is_empty() {
-            match stream.write(out) {
+        while !out.is_empty() && !connection.blocked {
+            match connection.stream.write(out) {
                 Ok(n) => out.advance(n),
-                // Its WRITABLE edge queues it again.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                // Its writable edge queues it again.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => connection.blocked = true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return self.close(peer),
             }
@@ -187,10 +222,14 @@ impl Server {
         }
     }
 
+    fn connection(&mut self, peer: usize) -> Option<&mut Connection> {
+        self.connections.get_mut(peer).and_then(Option::as_mut)
+    }
+
     fn close(&mut self, peer: usize) {
         self.router.close(peer);
-        if let Some(mut stream) = self.streams.get_mut(peer).and_then(Option::take) {
-            let _ = self.poll.registry().deregister(&mut stream);
+        if let Some(mut connection) = self.connections.get_mut(peer).and_then(Option::take) {
+            let _ = self.poll.registry().deregister(&mut connection.stream);
             self.free.push(peer);
         }
     }
