@@ -75,6 +75,10 @@ pub(crate) enum Command {
     },
     /// One scenario against two routers, alternating A B A B: medians and A/B.
     Compare(crate::compare::CompareArgs),
+    /// Serves the least a WAMP fan-out server can do (one thread, exact
+    /// match, one callee per procedure, no auth, no limits) at --url: the
+    /// reference router to start with --spawn and compare ringbar to.
+    ReferenceServer(crate::reference::ReferenceArgs),
 }
 
 /// Options every scenario takes.
@@ -252,7 +256,9 @@ pub(crate) fn common(command: &Command) -> io::Result<&Common> {
         | Command::Rpc { common, .. }
         | Command::Conns { common, .. }
         | Command::Http { common, .. } => Ok(common),
-        Command::Compare(_) => Err(io::Error::other("compare takes a scenario, not compare")),
+        Command::Compare(_) | Command::ReferenceServer(_) => Err(io::Error::other(
+            "compare takes a scenario, not compare or reference-server",
+        )),
     }
 }
 
@@ -381,7 +387,9 @@ fn run_wamp_scenario(command: &Command, run: &Run) -> io::Result<Report> {
             },
             &progress,
         ),
-        Command::Http { .. } | Command::Compare(_) => Err(io::Error::other("not a WAMP scenario")),
+        Command::Http { .. } | Command::Compare(_) | Command::ReferenceServer(_) => {
+            Err(io::Error::other("not a WAMP scenario"))
+        }
     }
 }
 

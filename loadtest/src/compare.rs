@@ -114,7 +114,11 @@ fn with_spawn(command: &Command, line: &str) -> io::Result<Command> {
             common.json = None;
             common.plot = None;
         }
-        Command::Compare(_) => return Err(io::Error::other("compare cannot compare a compare")),
+        Command::Compare(_) | Command::ReferenceServer(_) => {
+            return Err(io::Error::other(
+                "compare runs a scenario (fanout, churn, rpc, conns, http)",
+            ));
+        }
     }
     Ok(command)
 }

@@ -1,6 +1,7 @@
 //! `loadtest`: drives any WAMP router from the outside and reports what it
 //! saw. Scenarios: `fanout`, `churn`, `rpc`, `conns`, `http`; `compare` runs one
-//! against two routers in turn. See `loadtest/README.md`.
+//! against two routers in turn; `reference-server` is the bare router they
+//! are compared to. See `loadtest/README.md`.
 
 mod churn;
 mod cli;
@@ -14,6 +15,7 @@ mod plot;
 mod pool;
 mod proc_stat;
 mod progress;
+mod reference;
 mod report;
 mod router;
 mod rpc;
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
         cli::Command::Compare(args) => compare::run(&args),
+        cli::Command::ReferenceServer(args) => reference::run(&args),
         scenario => cli::run_and_report(scenario),
     };
     match result {

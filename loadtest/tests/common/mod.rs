@@ -38,6 +38,7 @@ pub(crate) struct Router {
     pub(crate) ca: PathBuf,
 }
 
+#[allow(dead_code)] // each test binary uses its own part
 impl Router {
     /// Writes the config (realm1, anonymous may do everything; WebSocket
     /// at /ws, with permessage-deflate for clients that offer it, and
@@ -104,6 +105,7 @@ impl Drop for Router {
     }
 }
 
+#[allow(dead_code)] // each test binary uses its own part
 /// The ringbar binary: `$RINGBAR_BIN`, or the one beside `loadtest` in this
 /// build's target directory (`cargo test --workspace` builds both).
 pub(crate) fn ringbar_bin() -> PathBuf {
@@ -157,7 +159,8 @@ pub(crate) fn load_core() -> String {
     (std::thread::available_parallelism().map_or(1, |n| n.get()) - 1).to_string()
 }
 
-fn free_port() -> u16 {
+/// A port free on loopback now.
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
