@@ -5,12 +5,14 @@
 //! the queue and acts on a close; routing never touches it.
 
 use std::cell::Cell;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
 use ringbar_protocol::websocket::{CloseCode, OpCode, encode_close_payload, encode_frame};
 use ringbar_router::timers::TimerId;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::auth::Channel;
@@ -47,7 +49,9 @@ pub(crate) struct Link {
     /// Routing cut the connection: the driver shuts the socket down, even
     /// while a write waits on the peer.
     aborted: Cell<bool>,
-    abort_signal: Notify,
+    /// The writer, while a write waits on the peer: woken by an abort. One
+    /// waker in a cell, not a `Notify`: this is on every write's path.
+    writer: Cell<Option<Waker>>,
 }
 
 /// The timers of the core that watch one connection.
@@ -79,7 +83,7 @@ impl Link {
             deadlines: Cell::new(Deadlines::default()),
             compressor,
             aborted: Cell::new(false),
-            abort_signal: Notify::new(),
+            writer: Cell::new(None),
         }
     }
 
@@ -135,7 +139,9 @@ impl Link {
     pub(crate) fn abort(&self) {
         self.outbound.close();
         self.aborted.set(true);
-        self.abort_signal.notify_waiters();
+        if let Some(writer) = self.writer.take() {
+            writer.wake();
+        }
     }
 
     /// Whether routing cut the connection.
@@ -143,12 +149,25 @@ impl Link {
         self.aborted.get()
     }
 
-    /// Waits until routing cuts the connection.
-    pub(crate) async fn aborted(&self) {
-        let signal = self.abort_signal.notified();
-        if self.aborted.get() {
-            return;
-        }
-        signal.await;
+    /// Runs the writer's `write` to its end, unless routing cuts the
+    /// connection first (`None`): a write may wait on a slow peer for as
+    /// long as it keeps its socket buffer full.
+    pub(crate) async fn unless_aborted<F: Future>(&self, write: F) -> Option<F::Output> {
+        let mut write = pin!(write);
+        poll_fn(|cx| {
+            if let Poll::Ready(done) = write.as_mut().poll(cx) {
+                return Poll::Ready(Some(done));
+            }
+            if self.aborted.get() {
+                return Poll::Ready(None);
+            }
+            let writer = match self.writer.take() {
+                Some(writer) if writer.will_wake(cx.waker()) => writer,
+                _ => cx.waker().clone(),
+            };
+            self.writer.set(Some(writer));
+            Poll::Pending
+        })
+        .await
     }
 }

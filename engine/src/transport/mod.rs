@@ -91,10 +91,8 @@ pub(crate) async fn write_loop(conn: Rc<Connection>) {
         }
         let bytes: usize = batch.iter().map(bytes::Bytes::len).sum();
         // Routing may cut the link while a write waits on a slow peer.
-        let written = tokio::select! {
-            biased;
-            written = conn.stream.write_all(batch) => written,
-            () = conn.link.aborted() => break,
+        let Some(written) = conn.link.unless_aborted(conn.stream.write_all(batch)).await else {
+            break;
         };
         if let Err(e) = written {
             tracing::debug!(peer = %conn.peer, error = %e, "write failed");
