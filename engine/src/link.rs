@@ -6,7 +6,7 @@
 
 use std::cell::Cell;
 use std::future::{Future, poll_fn};
-use std::pin::pin;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
@@ -151,10 +151,14 @@ impl Link {
 
     /// Runs the writer's `write` to its end, unless routing cuts the
     /// connection first (`None`): a write may wait on a slow peer for as
-    /// long as it keeps its socket buffer full.
-    pub(crate) async fn unless_aborted<F: Future>(&self, write: F) -> Option<F::Output> {
-        let mut write = pin!(write);
-        poll_fn(|cx| {
+    /// long as it keeps its socket buffer full. It takes the write pinned
+    /// where the writer made it, so the (large) write future is not moved
+    /// for every write.
+    pub(crate) fn unless_aborted<'a, F: Future>(
+        &'a self,
+        mut write: Pin<&'a mut F>,
+    ) -> impl Future<Output = Option<F::Output>> + 'a {
+        poll_fn(move |cx| {
             if let Poll::Ready(done) = write.as_mut().poll(cx) {
                 return Poll::Ready(Some(done));
             }
@@ -168,6 +172,5 @@ impl Link {
             self.writer.set(Some(writer));
             Poll::Pending
         })
-        .await
     }
 }

@@ -11,6 +11,7 @@ mod websocket;
 
 use std::cell::Cell;
 use std::ops::Deref;
+use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,7 +92,8 @@ pub(crate) async fn write_loop(conn: Rc<Connection>) {
         }
         let bytes: usize = batch.iter().map(bytes::Bytes::len).sum();
         // Routing may cut the link while a write waits on a slow peer.
-        let Some(written) = conn.link.unless_aborted(conn.stream.write_all(batch)).await else {
+        let write = pin!(conn.stream.write_all(batch));
+        let Some(written) = conn.link.unless_aborted(write).await else {
             break;
         };
         if let Err(e) = written {
