@@ -7,44 +7,54 @@
 mod common;
 
 use common::{figure, free_port, load_core, loadtest};
+use serde_json::Value;
 
-/// The `--spawn` line of a reference server at `url`.
-fn spawn_line(url: &str) -> String {
-    format!(
+/// Runs loadtest `mode` with `serializer` against a reference server it
+/// spawns at `url`, with the mode's own `options`; the report.
+fn against_reference(mode: &str, url: &str, serializer: &str, options: &[&str]) -> Value {
+    let spawn = format!(
         "{} reference-server --url {url}",
         env!("CARGO_BIN_EXE_loadtest")
-    )
+    );
+    let core = load_core();
+    let mut args = vec![
+        mode,
+        "--url",
+        url,
+        "--serializer",
+        serializer,
+        "--spawn",
+        &spawn,
+        "--load-cores",
+        &core,
+    ];
+    args.extend_from_slice(options);
+    loadtest(&args)
 }
 
 #[test]
 fn a_fanout_delivers_every_event_in_order() {
-    let core = load_core();
     for (url, serializer) in [
         (format!("ws://127.0.0.1:{}/ws", free_port()), "json"),
         (format!("rs://127.0.0.1:{}", free_port()), "msgpack"),
     ] {
-        let spawn = spawn_line(&url);
-        let report = loadtest(&[
+        let report = against_reference(
             "fanout",
-            "--url",
             &url,
-            "--serializer",
             serializer,
-            "--spawn",
-            &spawn,
-            "--load-cores",
-            &core,
-            "--subscribers",
-            "50",
-            "--topics",
-            "3",
-            "--publishers",
-            "2",
-            "--rate",
-            "600",
-            "--duration",
-            "1",
-        ]);
+            &[
+                "--subscribers",
+                "50",
+                "--topics",
+                "3",
+                "--publishers",
+                "2",
+                "--rate",
+                "600",
+                "--duration",
+                "1",
+            ],
+        );
         let expected = figure(&report, "events_expected");
         // 600 publications/s over 3 topics of about 17 subscribers each.
         assert!(expected > 5000.0, "{report:#}");
@@ -57,29 +67,16 @@ fn a_fanout_delivers_every_event_in_order() {
 
 #[test]
 fn every_call_is_answered() {
-    let core = load_core();
     for (url, serializer) in [
         (format!("ws://127.0.0.1:{}/ws", free_port()), "msgpack"),
         (format!("rs://127.0.0.1:{}", free_port()), "json"),
     ] {
-        let spawn = spawn_line(&url);
-        let report = loadtest(&[
+        let report = against_reference(
             "rpc",
-            "--url",
             &url,
-            "--serializer",
             serializer,
-            "--spawn",
-            &spawn,
-            "--load-cores",
-            &core,
-            "--callers",
-            "4",
-            "--window",
-            "5",
-            "--duration",
-            "1",
-        ]);
+            &["--callers", "4", "--window", "5", "--duration", "1"],
+        );
         let made = figure(&report, "calls_made");
         assert!(made > 100.0, "{report:#}");
         assert_eq!(figure(&report, "calls_answered"), made, "{report:#}");
