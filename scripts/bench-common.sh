@@ -1,7 +1,9 @@
 # Sourced by the bench scripts that run ringbar beside Crossbar.io: finds
 # or installs Crossbar.io and builds ringbar and loadtest (release).
 #
-# In: CROSSBAR (optional: a crossbar command; then nothing is installed).
+# In: CROSSBAR (optional: a crossbar command; then nothing is installed);
+# RINGBAR and LOADTEST (optional, both: binaries to measure; then nothing is
+# built, e.g. to compare two builds of ringbar in alternating runs).
 # Out: CROSSBAR, target_dir, RINGBAR, LOADTEST, ROUTER_WITH_REALM1; and step().
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -19,11 +21,13 @@ if [ -z "${CROSSBAR:-}" ]; then
     CROSSBAR="$PWD/$venv/bin/crossbar"
 fi
 
-step "cargo build --release -p ringbar -p ringbar-loadtest"
-cargo build --release -p ringbar -p ringbar-loadtest
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-RINGBAR="$target_dir/release/ringbar"
-LOADTEST="$target_dir/release/loadtest"
+if [ -z "${RINGBAR:-}" ] || [ -z "${LOADTEST:-}" ]; then
+    step "cargo build --release -p ringbar -p ringbar-loadtest"
+    cargo build --release -p ringbar -p ringbar-loadtest
+fi
+RINGBAR="${RINGBAR:-$target_dir/release/ringbar}"
+LOADTEST="${LOADTEST:-$target_dir/release/loadtest}"
 
 # The start of both routers' config.json, up to the router's transports:
 # realm1, where anonymous may do everything.

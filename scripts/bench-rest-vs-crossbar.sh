@@ -8,8 +8,10 @@
 # worker), both pinned to ROUTER_CORES: starts it, starts an Autobahn|Python
 # subscriber and callee (scripts/rest_bench_clients.py, one process each) on
 # LOAD_CORES, and
-# runs `loadtest http` three times: unsigned publishes, signed publishes,
-# calls to the callee. Prints a Markdown table (and writes it to
+# runs `loadtest http` four times: unsigned publishes, signed publishes,
+# calls to the Autobahn callee, and calls to a callee of the load generator
+# itself (`--callee-url`, Rust), which the router rather than the callee
+# limits. Prints a Markdown table (and writes it to
 # $WORK/table.md) with requests/s, the subscriber's events/s, p50/p99, the
 # router's CPU per request and the ratios.
 #
@@ -22,6 +24,7 @@
 #   CONNECTIONS=16       kept-alive HTTP connections
 #   PIPELINE=1           requests in flight per connection
 #   ROUTERS="ringbar crossbar"   which routers to run
+#   RINGBAR, LOADTEST    binaries to run instead of building them (scripts/bench-common.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +44,7 @@ mkdir -p "$work/ringbar" "$work/crossbar/.crossbar" "$work/results"
 PORT=18490
 TOPIC=com.ringbar.bench.rest
 PROCEDURE=com.ringbar.bench.echo
+FAST_PROCEDURE=com.ringbar.bench.echo.loadtest
 KEY=bench-key
 SECRET=bench-secret
 # One config for both: WAMP over WebSocket at /ws for the Autobahn clients,
@@ -94,6 +98,7 @@ drained() {
 
 publish_body="{\"topic\": \"$TOPIC\", \"args\": [\"hello\"]}"
 call_body="{\"procedure\": \"$PROCEDURE\", \"args\": [\"hello\"]}"
+fast_call_body="{\"procedure\": \"$FAST_PROCEDURE\", \"args\": [\"hello\"]}"
 
 for router in $ROUTERS; do
     case "$router" in
@@ -116,8 +121,8 @@ for router in $ROUTERS; do
     pids+=($!)
     wait_for "$work/$router.subscriber" 60
     wait_for "$work/$router.callee" 60
-    for scenario in publish signed call; do
-        args=(http --url "http://127.0.0.1:$PORT/$scenario" --router-pid "$router_pid"
+    for scenario in publish signed call fastcall; do
+        args=(http --url "http://127.0.0.1:$PORT/${scenario#fast}" --router-pid "$router_pid"
             --load-cores "$LOAD_CORES" --duration "$DURATION"
             --connections "$CONNECTIONS" --pipeline "$PIPELINE"
             --json "$work/results/$router-$scenario.json")
@@ -125,6 +130,8 @@ for router in $ROUTERS; do
         publish) args+=(--body "$publish_body") ;;
         signed) args+=(--body "$publish_body" --key "$KEY" --secret "$SECRET") ;;
         call) args+=(--body "$call_body") ;;
+        fastcall) args+=(--body "$fast_call_body" --callee-url "ws://127.0.0.1:$PORT/ws"
+            --callee-procedure "$FAST_PROCEDURE") ;;
         esac
         step "$router: loadtest ${args[*]}"
         before=$(count "$router")
@@ -144,7 +151,8 @@ python3 - "$work/results" "$DURATION" "$ROUTERS" >"$work/table.md" <<'EOF'
 import json, os, sys
 results, duration, routers = sys.argv[1], float(sys.argv[2]), sys.argv[3].split()
 names = {"ringbar": "ringbar --cores 1", "crossbar": "Crossbar.io"}
-scenarios = [("publish", "HTTP publish"), ("signed", "HTTP publish, signed"), ("call", "HTTP call")]
+scenarios = [("publish", "HTTP publish"), ("signed", "HTTP publish, signed"), ("call", "HTTP call"),
+             ("fastcall", "HTTP call, loadtest's callee")]
 def figures(router, scenario):
     path = os.path.join(results, f"{router}-{scenario}.json")
     if not os.path.exists(path):
@@ -164,7 +172,7 @@ for key, title in scenarios:
         f = rows[r]
         if f is None:
             continue
-        events = fmt(f["events_per_s"]) if key != "call" else "–"
+        events = fmt(f["events_per_s"]) if "call" not in key else "–"
         print(f"| {title} | {names[r]} | {fmt(f.get('requests_per_s'))} | {fmt(f.get('refused'))} | {events} | "
               f"{fmt(f.get('latency_p50_us', 0) / 1000, 2)} | {fmt(f.get('latency_p99_us', 0) / 1000, 2)} | "
               f"{fmt(f.get('router_cpu_ns_per_request', 0) / 1000, 1)} | {fmt(f.get('requests_per_router_cpu_s'))} |")
@@ -173,7 +181,7 @@ for key, title in scenarios:
         ratio = lambda k: a.get(k, 0) / b[k] if b.get(k) else float("nan")
         cpu = b.get("router_cpu_ns_per_request", 0) / a["router_cpu_ns_per_request"] if a.get("router_cpu_ns_per_request") else float("nan")
         print(f"| {title} | ringbar / Crossbar.io | {ratio('requests_per_s'):.0f}× | | "
-              f"{'–' if key == 'call' else format(ratio('events_per_s'), '.0f') + '×'} | "
+              f"{'–' if 'call' in key else format(ratio('events_per_s'), '.0f') + '×'} | "
               f"{a.get('latency_p50_us', 0) / max(b.get('latency_p50_us', 1), 1):.3f} | "
               f"{a.get('latency_p99_us', 0) / max(b.get('latency_p99_us', 1), 1):.3f} | {1 / cpu if cpu == cpu and cpu else float('nan'):.3f} | {cpu:.0f}× |")
 EOF

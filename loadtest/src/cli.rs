@@ -11,7 +11,7 @@ use ringbar_protocol::codec::Serializer;
 use crate::churn::Churn;
 use crate::conns::Conns;
 use crate::fanout::{Fanout, FindMax, MAX_RATE};
-use crate::http::{Http, HttpRun, HttpUrl, Signing};
+use crate::http::{Callee, Http, HttpRun, HttpUrl, Signing};
 use crate::progress::Progress;
 use crate::report::{self, Report};
 use crate::router::SpawnedRouter;
@@ -232,6 +232,14 @@ pub(crate) struct HttpArgs {
     /// The path's `options.secret`.
     #[arg(long, requires = "key")]
     pub(crate) secret: Option<String>,
+    /// Also serve --callee-procedure (an echo) as a WAMP callee joined at
+    /// this URL (ws://… or rs://…, realm --realm, --serializer), so that
+    /// the router, not a slow callee, bounds the calls of a `caller` path.
+    #[arg(long, requires = "callee_procedure")]
+    pub(crate) callee_url: Option<String>,
+    /// The procedure the callee of --callee-url registers.
+    #[arg(long, requires = "callee_url")]
+    pub(crate) callee_procedure: Option<String>,
 }
 
 /// Runs a scenario and prints, writes and plots its report.
@@ -274,14 +282,34 @@ pub(crate) fn run_scenario(command: &Command) -> io::Result<Report> {
         return Err(io::Error::other("--duration: give seconds, more than 0"));
     }
     let duration = Duration::from_secs_f64(common.duration);
+    let serializer = Serializer::from_name(&common.serializer).ok_or_else(|| {
+        io::Error::other(format!(
+            "--serializer: '{}' is not json, msgpack or cbor",
+            common.serializer
+        ))
+    })?;
     if let Command::Http { http, .. } = command {
         let url = HttpUrl::parse(&common.url).map_err(io::Error::other)?;
         let signing = http.key.clone().zip(http.secret.clone());
+        let callee = match http.callee_url.clone().zip(http.callee_procedure.clone()) {
+            Some((callee_url, procedure)) => Some(Callee {
+                target: Target::parse(
+                    &callee_url,
+                    &common.realm,
+                    serializer,
+                    common.tls_ca.as_deref(),
+                )
+                .map_err(|e| io::Error::other(format!("--callee-url: {e}")))?,
+                procedure,
+            }),
+            None => None,
+        };
         let scenario = Http {
             body: http.body.clone().into_bytes(),
             signing: signing.map(|(key, secret)| Signing { key, secret }),
             connections: http.connections,
             pipeline: http.pipeline,
+            callee,
             url,
         };
         return with_router(common, &scenario.url.authority, |router_pid| {
@@ -293,12 +321,6 @@ pub(crate) fn run_scenario(command: &Command) -> io::Result<Report> {
             http::run(&run, &scenario, &Progress::new())
         });
     }
-    let serializer = Serializer::from_name(&common.serializer).ok_or_else(|| {
-        io::Error::other(format!(
-            "--serializer: '{}' is not json, msgpack or cbor",
-            common.serializer
-        ))
-    })?;
     let mut target = Target::parse(
         &common.url,
         &common.realm,

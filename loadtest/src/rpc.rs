@@ -22,6 +22,7 @@ use crate::report::{Report, format_value};
 use crate::run::{Errors, Run, error_notes, nonce};
 use crate::sniff;
 use crate::stamp::{self, Stamp};
+use crate::target::Target;
 use crate::wamp;
 
 /// The procedure every callee registers.
@@ -227,9 +228,36 @@ async fn callee(
     shared_registration: bool,
     shared: &Shared,
 ) -> io::Result<()> {
-    let mut conn = Conn::join(&run.target, nonce(3_000_000 + index)).await?;
-    wamp::register(&mut conn, PROCEDURE, shared_registration).await?;
-    shared.ready.fetch_add(1, Ordering::AcqRel);
+    let registered = || {
+        shared.ready.fetch_add(1, Ordering::AcqRel);
+    };
+    let session = nonce(3_000_000 + index);
+    echo_callee(
+        &run.target,
+        session,
+        PROCEDURE,
+        shared_registration,
+        &shared.errors,
+        registered,
+    )
+    .await
+}
+
+/// Registers `procedure` at `target` and answers every INVOCATION with a
+/// YIELD of its own payload, until the connection ends (an error: the
+/// callee was meant to serve the whole run). `registered` runs once the
+/// registration is acknowledged; messages it cannot use count in `errors`.
+pub(crate) async fn echo_callee(
+    target: &Target,
+    session: [u8; 16],
+    procedure: &str,
+    shared_registration: bool,
+    errors: &Errors,
+    registered: impl FnOnce(),
+) -> io::Result<()> {
+    let mut conn = Conn::join(target, session).await?;
+    wamp::register(&mut conn, procedure, shared_registration).await?;
+    registered();
     let serializer = conn.serializer();
     let mut invocations = Vec::new();
     let mut unexpected = Vec::new();
@@ -251,11 +279,11 @@ async fn callee(
                     payload: invocation.payload,
                 }))?,
                 Ok(_) => {}
-                Err(e) => shared.errors.add(format!("undecodable INVOCATION: {e}")),
+                Err(e) => errors.add(format!("undecodable INVOCATION: {e}")),
             }
         }
         for message in unexpected.drain(..) {
-            shared.errors.add(describe(serializer, message));
+            errors.add(describe(serializer, message));
         }
         conn.flush().await?;
         if !open {

@@ -1,6 +1,7 @@
-//! `http` against a real ringbar's REST bridge `publisher` paths: every
-//! request answered with 200, signed ones too, connections opened again
-//! after the router's per-connection limit; a wrong secret is refused.
+//! `http` against a real ringbar's REST bridge `publisher` and `caller`
+//! paths: every request answered with 200, signed ones too, connections
+//! opened again after the router's per-connection limit; a wrong secret is
+//! refused; calls reach the load generator's own callee.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -73,4 +74,46 @@ fn a_wrong_secret_is_refused_and_reported() {
         notes.contains("401") && notes.contains("signature secret not valid"),
         "{notes}"
     );
+}
+
+#[test]
+fn calls_reach_the_load_generators_own_callee() {
+    let router = Router::new("http-callee");
+    let args = |callee: bool| {
+        let mut args = vec![
+            "http".to_owned(),
+            "--url".to_owned(),
+            router.call_url.clone(),
+            "--spawn".to_owned(),
+            router.spawn_line(),
+            "--load-cores".to_owned(),
+            load_core(),
+            "--duration".to_owned(),
+            "1".to_owned(),
+            "--body".to_owned(),
+            r#"{"procedure": "com.example.echo", "args": ["hello"]}"#.to_owned(),
+        ];
+        if callee {
+            args.extend([
+                "--callee-url".to_owned(),
+                router.ws_url.clone(),
+                "--callee-procedure".to_owned(),
+                "com.example.echo".to_owned(),
+            ]);
+        }
+        args
+    };
+    let run = |callee| {
+        let args = args(callee);
+        loadtest(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let served = run(true);
+    let responses = figure(&served, "responses");
+    assert!(responses > 100.0, "{served:#}");
+    assert_eq!(figure(&served, "succeeded"), responses, "{served:#}");
+    // Without the callee the same calls are answered with the WAMP error
+    // in a 200 body (as Crossbar.io answers them), counted as refused.
+    let unserved = run(false);
+    assert!(figure(&unserved, "refused") > 0.0, "{unserved:#}");
+    assert_eq!(figure(&unserved, "succeeded"), 0.0, "{unserved:#}");
 }

@@ -2,7 +2,9 @@
 //! `caller`, `webhook`) over N kept-alive connections with P requests in
 //! flight each, optionally signed; reports requests/s, latency, statuses,
 //! and the router's CPU per request. A connection the server closes (its
-//! per-connection request limit) is opened again.
+//! per-connection request limit) is opened again. With a callee
+//! (`--callee-url`), the load generator also serves the procedure a
+//! `caller` path calls, so the router, not a slow callee, bounds the calls.
 
 mod request;
 mod response;
@@ -22,8 +24,10 @@ use crate::meter::Meter;
 use crate::pool;
 use crate::progress::Progress;
 use crate::report::{Report, format_value};
-use crate::run::{Errors, error_notes};
+use crate::rpc;
+use crate::run::{Errors, error_notes, nonce};
 use crate::stamp;
+use crate::target::Target;
 
 use request::RequestWriter;
 
@@ -45,6 +49,17 @@ pub(crate) struct Http {
     pub(crate) connections: usize,
     /// Requests in flight per connection (1: no pipelining).
     pub(crate) pipeline: usize,
+    /// An echo callee to serve while the requests run.
+    pub(crate) callee: Option<Callee>,
+}
+
+/// A procedure the load generator serves (echoes) as a WAMP callee.
+#[derive(Debug, Clone)]
+pub(crate) struct Callee {
+    /// Where the callee joins.
+    pub(crate) target: Target,
+    /// The procedure it registers.
+    pub(crate) procedure: String,
 }
 
 /// Where and how long to run, and whose CPU to count.
@@ -61,6 +76,8 @@ pub(crate) struct HttpRun {
 #[derive(Default)]
 struct Shared {
     stop: AtomicBool,
+    /// The callee, if any, has registered: requests may start.
+    callee_registered: AtomicBool,
     /// Latencies are recorded while this is set.
     measuring: AtomicBool,
     requests: AtomicU64,
@@ -193,6 +210,30 @@ async fn worker(
     shared: Arc<Shared>,
     started_us: u128,
 ) -> io::Result<()> {
+    if let Some(callee) = http.callee.clone().filter(|_| w == 0) {
+        let shared = shared.clone();
+        tokio::task::spawn_local(async move {
+            let registered = || shared.callee_registered.store(true, Ordering::Release);
+            let served = rpc::echo_callee(
+                &callee.target,
+                nonce(3_000_000),
+                &callee.procedure,
+                false,
+                &shared.errors,
+                registered,
+            )
+            .await;
+            if let Err(e) = served {
+                shared.errors.add(format!("the callee: {e}"));
+            }
+        });
+    }
+    while http.callee.is_some() && !shared.callee_registered.load(Ordering::Acquire) {
+        if shared.stop.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     for index in (w..http.connections).step_by(n) {
         let (http, shared) = (http.clone(), shared.clone());
         tokio::task::spawn_local(async move {

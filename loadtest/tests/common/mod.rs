@@ -33,6 +33,8 @@ pub(crate) struct Router {
     /// A `publisher` path that takes requests signed with
     /// [`SIGNED_KEY`] and [`SIGNED_SECRET`].
     pub(crate) signed_url: String,
+    /// The REST bridge's `caller` path.
+    pub(crate) call_url: String,
     /// The PEM file the TLS transports' certificate chains to (it is
     /// self-signed, for 127.0.0.1).
     pub(crate) ca: PathBuf,
@@ -68,7 +70,8 @@ impl Router {
      "options": {{"compression": {{"deflate": {{}}}}}}}},
      "publish": {{"type": "publisher", "realm": "realm1", "role": "anonymous"}},
      "signed": {{"type": "publisher", "realm": "realm1", "role": "anonymous",
-       "options": {{"key": "{SIGNED_KEY}", "secret": "{SIGNED_SECRET}", "timestamp_delta_limit": 5}}}}}}}},
+       "options": {{"key": "{SIGNED_KEY}", "secret": "{SIGNED_SECRET}", "timestamp_delta_limit": 5}}}},
+     "call": {{"type": "caller", "realm": "realm1", "role": "anonymous"}}}}}},
   {{"type": "rawsocket", "endpoint": {{"type": "tcp", "interface": "127.0.0.1", "port": {rs}}},
    "serializers": ["json", "msgpack", "cbor"]}},
   {{"type": "websocket", "endpoint": {{"type": "tcp", "interface": "127.0.0.1", "port": {wss}, "tls": {tls}}},
@@ -85,6 +88,7 @@ impl Router {
             rss_url: format!("rss://127.0.0.1:{rss}"),
             publish_url: format!("http://127.0.0.1:{ws}/publish"),
             signed_url: format!("http://127.0.0.1:{ws}/signed"),
+            call_url: format!("http://127.0.0.1:{ws}/call"),
             ca,
         }
     }
