@@ -72,6 +72,11 @@ pub enum Error {
         /// All arguments.
         args: Vec<Value>,
     },
+    /// Arguments that cannot be sent: values the serializer cannot carry
+    /// (NaN in JSON), or JSON text that is not the list or dictionary the
+    /// router would read.
+    #[error("{0}")]
+    Arguments(String),
     /// The router ended the session or closed the connection.
     #[error("the router closed the session{}", .0.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
     Closed(Option<String>),

@@ -20,6 +20,7 @@ mod auth;
 mod backoff;
 mod connection;
 mod error;
+mod publication;
 mod rawsocket;
 mod router_key;
 mod session;
@@ -32,10 +33,10 @@ pub use auth::Credentials;
 pub use backoff::Backoff;
 pub use connection::Connection;
 pub use error::Error;
+pub use publication::Publication;
 pub use router_key::RouterKey;
 pub use session::{
-    CallResult, Event, Incoming, Interrupt, Invocation, JoinOptions, MAX_WAITING, Publication,
-    Session,
+    CallResult, Event, Incoming, Interrupt, Invocation, JoinOptions, MAX_WAITING, Session,
 };
 pub use tls::TlsRoots;
 pub use url::{Url, UrlTransport};

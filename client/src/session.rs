@@ -15,6 +15,7 @@ use ringbar_protocol::value::{Dict, Value};
 use crate::auth::Credentials;
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::publication::Publication;
 use crate::router_key::{RouterChallenge, RouterKey};
 use crate::tls::TlsRoots;
 use crate::url::Url;
@@ -110,19 +111,6 @@ pub struct Event {
     pub args: Vec<Value>,
     /// Keyword arguments.
     pub kwargs: Dict,
-}
-
-/// One PUBLISH of [`Session::publish_all`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Publication {
-    /// The topic.
-    pub topic: String,
-    /// Positional arguments.
-    pub args: Vec<Value>,
-    /// Keyword arguments.
-    pub kwargs: Dict,
-    /// PUBLISH options (`acknowledge` is set).
-    pub options: Dict,
 }
 
 /// RESULT's payload decoded.
@@ -394,16 +382,14 @@ impl Session {
             first.get_or_insert(request.get());
             let mut options = publication.options;
             options.insert("acknowledge", true);
-            // A publication that cannot be encoded is its own failure,
-            // not the batch's (nothing of it was queued).
-            let queued = payload(&publication.args, &publication.kwargs).and_then(|payload| {
-                self.connection.queue(&Message::Publish(Publish {
-                    request,
-                    options,
-                    topic: publication.topic.as_str().into(),
-                    payload,
-                }))
-            });
+            // A publication this connection cannot carry is its own
+            // failure, not the batch's (nothing of it was queued).
+            let queued = self.connection.queue(&Message::Publish(Publish {
+                request,
+                options,
+                topic: publication.topic.as_str().into(),
+                payload: publication.payload,
+            }));
             if let Err(error) = queued {
                 *outcome = Some(Err(error));
                 pending -= 1;
@@ -633,13 +619,13 @@ fn request_id(id: u64) -> Result<RequestId, Error> {
 }
 
 /// `args` and `kwargs` as a JSON payload (kwargs only when not empty).
-fn payload(args: &[Value], kwargs: &Dict) -> Result<Payload, Error> {
+pub(crate) fn payload(args: &[Value], kwargs: &Dict) -> Result<Payload, Error> {
     if args.is_empty() && kwargs.is_empty() {
         return Ok(Payload::Empty);
     }
     let kwargs = (!kwargs.is_empty()).then_some(kwargs);
     Payload::from_values(Serializer::Json, args, kwargs)
-        .map_err(|e| Error::Protocol(format!("cannot encode the arguments: {e}")))
+        .map_err(|e| Error::Arguments(format!("cannot encode the arguments: {e}")))
 }
 
 /// A payload's arguments and keyword arguments.

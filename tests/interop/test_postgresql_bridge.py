@@ -183,6 +183,37 @@ def test_publish_checks_topics_and_payloads_in_sql(node, postgres):  # noqa: F81
     run(body())
 
 
+def test_an_outbox_row_the_router_cannot_take_is_dropped_alone(node, postgres):  # noqa: F811
+    # Rows written into the outbox past ringbar.publish: args an object, args nested deeper
+    # than a WAMP message may be, kwargs a string; the event after them goes out, to a
+    # subscriber of another serializer (the rows' JSON text is transcoded once).
+    deep = "[" * 70 + "]" * 70
+
+    async def body():
+        subscriber = await connect(node, "ws", "cbor")
+        _, inbox = await subscribe(subscriber, "com.pg.raw")
+        dropped = bridge_status(node)["dropped_failed"]
+        postgres.sql(
+            "BEGIN;"
+            "INSERT INTO ringbar.outbox (topic, args) VALUES ('com.pg.raw', '{\"a\": 1}');"
+            f"INSERT INTO ringbar.outbox (topic, args) VALUES ('com.pg.raw', '{deep}');"
+            "INSERT INTO ringbar.outbox (topic, kwargs) VALUES ('com.pg.raw', '\"s\"');"
+            "SELECT ringbar.publish('com.pg.raw', '[\"after\", 2]', '{\"k\": [1.5, null]}');"
+            "COMMIT;", DB)
+        await inbox.wait_count(1, timeout=T)
+        assert inbox.events[0][0] == ["after", 2]
+        assert inbox.events[0][1] == {"k": [1.5, None]}
+        postgres.wait_for("SELECT count(*) FROM ringbar.outbox", "0", DB, T)
+        assert bridge_status(node)["dropped_failed"] == dropped + 3
+        await close_all([subscriber])
+
+    run(body())
+    log = node.log()
+    assert "cannot be published (args must be a JSON array, not an object); dropped" in log
+    assert "nests deeper than 64 levels); dropped" in log
+    assert "cannot be published (kwargs must be a JSON object, not a string); dropped" in log
+
+
 def test_sql_functions_answer_calls_in_every_shape(node, postgres):  # noqa: F811
     async def body():
         caller = await connect(node, "ws", "cbor")

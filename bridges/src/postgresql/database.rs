@@ -70,6 +70,9 @@ pub(crate) struct Listener {
     /// The connection, for the listener's own queries.
     pub(crate) client: Client,
     notifications: mpsc::Receiver<Notification>,
+    /// Ticks every [`POLL_INTERVAL`]: one timer for the listener's life,
+    /// not one per wait (a session's loop waits again after every event).
+    poll: tokio::time::Interval,
 }
 
 impl Listener {
@@ -81,9 +84,12 @@ impl Listener {
     ) -> Result<Self, tokio_postgres::Error> {
         let (client, notifications) = connect(database, tls).await?;
         client.batch_execute(&format!("LISTEN {channel}")).await?;
+        let mut poll = tokio::time::interval(POLL_INTERVAL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Ok(Listener {
             client,
             notifications,
+            poll,
         })
     }
 
@@ -93,7 +99,7 @@ impl Listener {
         let closed = || "the connection closed".to_owned();
         tokio::select! {
             notification = self.notifications.recv() => notification.map(drop).ok_or_else(closed),
-            _ = tokio::time::sleep(POLL_INTERVAL) => match self.client.is_closed() {
+            _ = self.poll.tick() => match self.client.is_closed() {
                 true => Err(closed()),
                 false => Ok(()),
             },

@@ -14,6 +14,7 @@
 
 use ringbar_client::{Publication, Session, Value};
 
+use tokio_postgres::{Row, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::config::Database;
@@ -29,6 +30,11 @@ const PUBLISHER_LOCK: i64 = 7_306_092_405_476_422_002;
 const BATCH_ROWS: i64 = 1000;
 /// The option of `ringbar.publish` that puts the row's id in the event.
 const OUTBOX_ID: &str = "outbox_id";
+/// The next rows to publish: numbered after `$1`, in commit order.
+const READ: &str = "SELECT id, seq, topic, args::text, kwargs::text, options::text \
+                    FROM ringbar.outbox WHERE seq > $1 ORDER BY seq LIMIT $2";
+/// Forgets the rows the router acknowledged.
+const DELETE: &str = "DELETE FROM ringbar.outbox WHERE seq <= $1";
 
 /// Why publishing stopped.
 pub(crate) enum Failure {
@@ -41,6 +47,9 @@ pub(crate) enum Failure {
 /// The publisher's own connection (it LISTENs).
 pub(crate) struct Publisher {
     listener: Listener,
+    /// [`READ`] and [`DELETE`], prepared once per connection.
+    read: Statement,
+    delete: Statement,
     /// Whether it holds [`PUBLISHER_LOCK`].
     publishing: bool,
     /// Whether standing by was logged.
@@ -53,8 +62,13 @@ impl Publisher {
         database: &Database,
         tls: &MakeRustlsConnect,
     ) -> Result<Self, tokio_postgres::Error> {
+        let listener = Listener::connect(database, tls, CHANNEL).await?;
+        let read = listener.client.prepare(READ).await?;
+        let delete = listener.client.prepare(DELETE).await?;
         Ok(Publisher {
-            listener: Listener::connect(database, tls, CHANNEL).await?,
+            listener,
+            read,
+            delete,
             publishing: false,
             reported_standby: false,
         })
@@ -67,7 +81,10 @@ impl Publisher {
     }
 
     /// Publishes every committed event, in commit order, until the outbox
-    /// is empty.
+    /// is empty. While the router acknowledges one batch, the database
+    /// deletes the batch before it and reads the next: the three round
+    /// trips overlap. (A commit shows its rows only after every smaller
+    /// `seq` is visible, so reading past the last row read skips none.)
     pub(crate) async fn drain(
         &mut self,
         session: &mut Session,
@@ -77,41 +94,41 @@ impl Publisher {
         if !self.lock(worker).await? {
             return Ok(());
         }
+        let client = &self.listener.client;
+        let database = |e: tokio_postgres::Error| Failure::Database(database::describe(&e));
+        let mut rows = client
+            .query(&self.read, &[&i64::MIN, &BATCH_ROWS])
+            .await
+            .map_err(database)?;
+        // The last batch acknowledged and not yet deleted.
+        let mut acknowledged: Option<i64> = None;
         loop {
-            let rows = self
-                .listener
-                .client
-                .query(
-                    "SELECT id, seq, topic, args::text, kwargs::text, options::text \
-                     FROM ringbar.outbox WHERE seq IS NOT NULL ORDER BY seq LIMIT $1",
-                    &[&BATCH_ROWS],
-                )
-                .await
-                .map_err(|e| Failure::Database(database::describe(&e)))?;
             let Some(last) = rows.last().map(|row| row.get::<_, i64>(1)) else {
+                if let Some(seq) = acknowledged {
+                    client
+                        .execute(&self.delete, &[&seq])
+                        .await
+                        .map_err(database)?;
+                }
                 return Ok(());
             };
-            let mut publications = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let id: i64 = row.get(0);
-                let topic: &str = row.get(2);
-                match publication(id, topic, row.get(3), row.get(4), row.get(5)) {
-                    Ok(publication) => publications.push((id, publication)),
-                    Err(error) => {
-                        bump(&figures.dropped_failed);
-                        tracing::warn!(
-                            "Bridge worker {worker}: outbox row {id} to {topic} cannot be published ({error}); dropped."
-                        );
-                    }
+            let (ids, publications) = publications(&rows, figures, worker);
+            let more = rows.len() == BATCH_ROWS as usize;
+            let delete = async {
+                match acknowledged {
+                    Some(seq) => client.execute(&self.delete, &[&seq]).await.map(drop),
+                    None => Ok(()),
                 }
-            }
-            let (ids, publications): (Vec<i64>, Vec<Publication>) =
-                publications.into_iter().unzip();
-            let outcomes = session
-                .publish_all(publications)
-                .await
-                .map_err(Failure::Router)?;
-            for (id, outcome) in ids.into_iter().zip(outcomes) {
+            };
+            let read = async {
+                match more {
+                    true => client.query(&self.read, &[&last, &BATCH_ROWS]).await,
+                    false => Ok(Vec::new()),
+                }
+            };
+            let (outcomes, deleted, next) =
+                tokio::join!(session.publish_all(publications), delete, read);
+            for (id, outcome) in ids.into_iter().zip(outcomes.map_err(Failure::Router)?) {
                 match outcome {
                     Ok(()) => bump(&figures.published),
                     Err(error) => {
@@ -122,14 +139,9 @@ impl Publisher {
                     }
                 }
             }
-            self.listener
-                .client
-                .execute("DELETE FROM ringbar.outbox WHERE seq <= $1", &[&last])
-                .await
-                .map_err(|e| Failure::Database(database::describe(&e)))?;
-            if rows.len() < BATCH_ROWS as usize {
-                return Ok(());
-            }
+            deleted.map_err(database)?;
+            acknowledged = Some(last);
+            rows = next.map_err(database)?;
         }
     }
 
@@ -155,9 +167,34 @@ impl Publisher {
     }
 }
 
+/// The publications of `rows` with their outbox ids; a row that cannot
+/// be one is logged, counted and left out.
+fn publications(rows: &[Row], figures: &Figures, worker: &str) -> (Vec<i64>, Vec<Publication>) {
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut publications = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: i64 = row.get(0);
+        let topic: &str = row.get(2);
+        match publication(id, topic, row.get(3), row.get(4), row.get(5)) {
+            Ok(publication) => {
+                ids.push(id);
+                publications.push(publication);
+            }
+            Err(error) => {
+                bump(&figures.dropped_failed);
+                tracing::warn!(
+                    "Bridge worker {worker}: outbox row {id} to {topic} cannot be published ({error}); dropped."
+                );
+            }
+        }
+    }
+    (ids, publications)
+}
+
 /// The publication of one outbox row (a row the router refuses, not
 /// authorized or a URI its realm's rule rejects, can never go out: it is
-/// logged, counted and deleted with the rest).
+/// logged, counted and deleted with the rest). Its `args` and `kwargs`
+/// go out as PostgreSQL rendered them, unless the row's id is added.
 fn publication(
     id: i64,
     topic: &str,
@@ -165,16 +202,63 @@ fn publication(
     kwargs: Option<&str>,
     options: Option<&str>,
 ) -> Result<Publication, String> {
-    let args = json::args(args)?;
-    let mut kwargs = json::dict(kwargs, "kwargs")?;
     let mut options = json::dict(options, "options")?;
-    if options.remove(OUTBOX_ID) == Some(Value::Bool(true)) {
+    let publication = if options.remove(OUTBOX_ID) == Some(Value::Bool(true)) {
+        let mut kwargs = json::dict(kwargs, "kwargs")?;
         kwargs.insert(OUTBOX_ID, Value::from_i64(id));
+        Publication::new(topic.to_owned(), &json::args(args)?, &kwargs, options)
+    } else {
+        Publication::from_json(topic.to_owned(), args, kwargs, options)
+    };
+    publication.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use ringbar_client::Dict;
+
+    fn publication_of(
+        args: Option<&str>,
+        kwargs: Option<&str>,
+        options: Option<&str>,
+    ) -> Result<Publication, String> {
+        publication(42, "com.example.t", args, kwargs, options)
     }
-    Ok(Publication {
-        topic: topic.to_owned(),
-        args,
-        kwargs,
-        options,
-    })
+
+    #[test]
+    fn rows_become_publications() {
+        // Compact text, as the protocol's encoder writes it: the same bytes.
+        let from_text = publication_of(Some("[1,\"a\"]"), Some("{\"k\":true}"), None).unwrap();
+        let from_values = Publication::new(
+            "com.example.t".to_owned(),
+            &[Value::from(1u64), Value::from("a")],
+            &json::dict(Some("{\"k\": true}"), "kwargs").unwrap(),
+            Dict::new(),
+        )
+        .unwrap();
+        assert_eq!(from_text, from_values);
+        let with_id = publication_of(Some("[1]"), None, Some("{\"outbox_id\": true}")).unwrap();
+        let mut kwargs = Dict::new();
+        kwargs.insert(OUTBOX_ID, Value::from_i64(42));
+        let expected = Publication::new(
+            "com.example.t".to_owned(),
+            &[Value::from(1u64)],
+            &kwargs,
+            Dict::new(),
+        )
+        .unwrap();
+        assert_eq!(with_id, expected);
+    }
+
+    #[test]
+    fn a_row_the_router_cannot_take_is_named() {
+        let error = publication_of(Some("{}"), None, None).unwrap_err();
+        assert_eq!(error, "args must be a JSON array, not an object");
+        let error = publication_of(None, Some("[]"), Some("{\"outbox_id\": true}")).unwrap_err();
+        assert!(error.contains("kwargs is a list, not an object"), "{error}");
+        let error = publication_of(None, None, Some("[]")).unwrap_err();
+        assert!(error.contains("options is a list"), "{error}");
+    }
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 
 use deadpool_postgres::Pool;
 use ringbar_client::{Dict, Event, Session, Value};
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc;
 
 use super::catalog::{quote, split_name};
 use super::config::SqlSubscription;
@@ -105,6 +105,19 @@ impl Subscriptions {
             return;
         };
         for &function in indexes {
+            // A full queue drops the event before its row is built: under
+            // overload the session's time goes to the events that land.
+            let Ok(permit) = self.queue.try_reserve() else {
+                bump(&self.figures.dropped_full);
+                if !self.full {
+                    self.full = true;
+                    tracing::warn!(
+                        "Bridge worker {worker}: {} events wait for SQL: further events are dropped until it catches up (max_queued_events).",
+                        self.queue.max_capacity()
+                    );
+                }
+                continue;
+            };
             let topic = match event.details.get("topic") {
                 Some(Value::Str(topic)) => topic.clone(),
                 _ => self
@@ -118,26 +131,12 @@ impl Subscriptions {
             row.insert("args", Value::List(event.args.clone()));
             row.insert("kwargs", Value::Dict(event.kwargs.clone()));
             row.insert("details", Value::Dict(event.details.clone()));
-            let queued = Queued {
+            permit.send(Queued {
                 function,
                 row: Value::Dict(row),
-            };
-            match self.queue.try_send(queued) {
-                Ok(()) => {
-                    bump(&self.figures.queued);
-                    self.full = false;
-                }
-                Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
-                    bump(&self.figures.dropped_full);
-                    if !self.full {
-                        self.full = true;
-                        tracing::warn!(
-                            "Bridge worker {worker}: {} events wait for SQL: further events are dropped until it catches up (max_queued_events).",
-                            self.queue.max_capacity()
-                        );
-                    }
-                }
-            }
+            });
+            bump(&self.figures.queued);
+            self.full = false;
         }
     }
 }
