@@ -121,6 +121,7 @@ for router in $ROUTERS; do
     pids+=($!)
     wait_for "$work/$router.subscriber" 60
     wait_for "$work/$router.callee" 60
+    # each scenario's path is its name; fastcall is the `call` path again
     for scenario in publish signed call fastcall; do
         args=(http --url "http://127.0.0.1:$PORT/${scenario#fast}" --router-pid "$router_pid"
             --load-cores "$LOAD_CORES" --duration "$DURATION"

@@ -231,10 +231,9 @@ async fn callee(
     let registered = || {
         shared.ready.fetch_add(1, Ordering::AcqRel);
     };
-    let session = nonce(3_000_000 + index);
     echo_callee(
         &run.target,
-        session,
+        nonce(3_000_000 + index),
         PROCEDURE,
         shared_registration,
         &shared.errors,
@@ -247,15 +246,16 @@ async fn callee(
 /// YIELD of its own payload, until the connection ends (an error: the
 /// callee was meant to serve the whole run). `registered` runs once the
 /// registration is acknowledged; messages it cannot use count in `errors`.
+/// `nonce` is its connection's handshake nonce ([`Conn::join`]).
 pub(crate) async fn echo_callee(
     target: &Target,
-    session: [u8; 16],
+    nonce: [u8; 16],
     procedure: &str,
     shared_registration: bool,
     errors: &Errors,
     registered: impl FnOnce(),
 ) -> io::Result<()> {
-    let mut conn = Conn::join(target, session).await?;
+    let mut conn = Conn::join(target, nonce).await?;
     wamp::register(&mut conn, procedure, shared_registration).await?;
     registered();
     let serializer = conn.serializer();

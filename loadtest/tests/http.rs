@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Router, SIGNED_KEY, SIGNED_SECRET, figure, load_core, loadtest};
+use common::{Router, SIGNED_KEY, SIGNED_SECRET, figure, load_core, loadtest, spawned};
 
 #[test]
 fn unsigned_and_signed_publishes_are_all_answered() {
@@ -79,41 +79,22 @@ fn a_wrong_secret_is_refused_and_reported() {
 #[test]
 fn calls_reach_the_load_generators_own_callee() {
     let router = Router::new("http-callee");
-    let args = |callee: bool| {
-        let mut args = vec![
-            "http".to_owned(),
-            "--url".to_owned(),
-            router.call_url.clone(),
-            "--spawn".to_owned(),
-            router.spawn_line(),
-            "--load-cores".to_owned(),
-            load_core(),
-            "--duration".to_owned(),
-            "1".to_owned(),
-            "--body".to_owned(),
-            r#"{"procedure": "com.example.echo", "args": ["hello"]}"#.to_owned(),
-        ];
-        if callee {
-            args.extend([
-                "--callee-url".to_owned(),
-                router.ws_url.clone(),
-                "--callee-procedure".to_owned(),
-                "com.example.echo".to_owned(),
-            ]);
-        }
-        args
-    };
-    let run = |callee| {
-        let args = args(callee);
-        loadtest(&args.iter().map(String::as_str).collect::<Vec<_>>())
-    };
-    let served = run(true);
+    let spawn = router.spawn_line();
+    let body = r#"{"procedure": "com.example.echo", "args": ["hello"]}"#;
+    let mut options = vec!["--duration", "1", "--body", body];
+    let unserved = spawned("http", &router.call_url, &spawn, &options);
+    options.extend([
+        "--callee-url",
+        &router.ws_url,
+        "--callee-procedure",
+        "com.example.echo",
+    ]);
+    let served = spawned("http", &router.call_url, &spawn, &options);
     let responses = figure(&served, "responses");
     assert!(responses > 100.0, "{served:#}");
     assert_eq!(figure(&served, "succeeded"), responses, "{served:#}");
     // Without the callee the same calls are answered with the WAMP error
     // in a 200 body (as Crossbar.io answers them), counted as refused.
-    let unserved = run(false);
     assert!(figure(&unserved, "refused") > 0.0, "{unserved:#}");
     assert_eq!(figure(&unserved, "succeeded"), 0.0, "{unserved:#}");
 }

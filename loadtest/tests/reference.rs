@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{figure, free_port, load_core, loadtest};
+use common::{figure, free_port, spawned};
 use serde_json::Value;
 
 /// Runs loadtest `mode` with `serializer` against a reference server it
@@ -16,20 +16,9 @@ fn against_reference(mode: &str, url: &str, serializer: &str, options: &[&str]) 
         "{} reference-server --url {url}",
         env!("CARGO_BIN_EXE_loadtest")
     );
-    let core = load_core();
-    let mut args = vec![
-        mode,
-        "--url",
-        url,
-        "--serializer",
-        serializer,
-        "--spawn",
-        &spawn,
-        "--load-cores",
-        &core,
-    ];
+    let mut args = vec!["--serializer", serializer];
     args.extend_from_slice(options);
-    loadtest(&args)
+    spawned(mode, url, &spawn, &args)
 }
 
 #[test]

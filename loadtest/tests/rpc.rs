@@ -4,36 +4,33 @@
 
 mod common;
 
-use common::{Router, figure, load_core, loadtest};
+use common::{Router, figure, spawned};
 
 #[test]
 fn every_call_is_answered() {
     let router = Router::new("rpc");
     let spawn = router.spawn_line();
-    let core = load_core();
     for (url, serializer, callees) in [
         (&router.ws_url, "json", "1"),
         (&router.rs_url, "msgpack", "3"),
     ] {
-        let report = loadtest(&[
+        let report = spawned(
             "rpc",
-            "--url",
             url,
-            "--serializer",
-            serializer,
-            "--spawn",
             &spawn,
-            "--load-cores",
-            &core,
-            "--callees",
-            callees,
-            "--callers",
-            "4",
-            "--window",
-            "5",
-            "--duration",
-            "1",
-        ]);
+            &[
+                "--serializer",
+                serializer,
+                "--callees",
+                callees,
+                "--callers",
+                "4",
+                "--window",
+                "5",
+                "--duration",
+                "1",
+            ],
+        );
         let made = figure(&report, "calls_made");
         assert!(made > 0.0, "{report:#}");
         assert_eq!(figure(&report, "calls_answered"), made);

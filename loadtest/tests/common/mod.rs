@@ -158,6 +158,16 @@ pub(crate) fn figure(report: &Value, key: &str) -> f64 {
         .unwrap_or_else(|| panic!("no figure {key} in {report:#}"))
 }
 
+/// Runs loadtest `mode` against the router at `url` that `spawn` starts,
+/// on the load core, with the mode's own `options`; the report.
+#[allow(dead_code)] // each test binary uses its own part
+pub(crate) fn spawned(mode: &str, url: &str, spawn: &str, options: &[&str]) -> Value {
+    let core = load_core();
+    let mut args = vec![mode, "--url", url, "--spawn", spawn, "--load-cores", &core];
+    args.extend_from_slice(options);
+    loadtest(&args)
+}
+
 /// The CPU the load generator runs on in tests: the last one.
 pub(crate) fn load_core() -> String {
     (std::thread::available_parallelism().map_or(1, |n| n.get()) - 1).to_string()
