@@ -453,12 +453,25 @@ impl Session {
         args: Vec<Value>,
         kwargs: Dict,
     ) -> Result<(), Error> {
-        let message = Message::Yield(Yield {
+        self.queue_yield_result(request, args, kwargs)?;
+        self.connection.flush().await
+    }
+
+    /// Queues the result of invocation `request` to go out with the next
+    /// [`Session::flush`] (or the next message this session sends), so
+    /// that answers ready at the same time cost one write. Bound the batch
+    /// with [`Session::queued_bytes`].
+    pub fn queue_yield_result(
+        &mut self,
+        request: u64,
+        args: Vec<Value>,
+        kwargs: Dict,
+    ) -> Result<(), Error> {
+        self.connection.queue(&Message::Yield(Yield {
             request: request_id(request)?,
             options: Dict::new(),
             payload: payload(&args, &kwargs)?,
-        });
-        self.connection.send(&message).await
+        }))
     }
 
     /// Answers invocation `request` with the error `uri` and a message.
@@ -481,14 +494,36 @@ impl Session {
         args: Vec<Value>,
         kwargs: Dict,
     ) -> Result<(), Error> {
-        let error = Message::Error(wamp::Error {
+        self.queue_yield_error_with(request, uri, args, kwargs)?;
+        self.connection.flush().await
+    }
+
+    /// Queues the error answer to invocation `request` as
+    /// [`Session::queue_yield_result`] queues a result.
+    pub fn queue_yield_error_with(
+        &mut self,
+        request: u64,
+        uri: &str,
+        args: Vec<Value>,
+        kwargs: Dict,
+    ) -> Result<(), Error> {
+        self.connection.queue(&Message::Error(wamp::Error {
             request_type: u64::from(wamp::MessageType::Invocation as u8),
             request: request_id(request)?,
             details: Dict::new(),
             error: uri.into(),
             payload: payload(&args, &kwargs)?,
-        });
-        self.connection.send(&error).await
+        }))
+    }
+
+    /// Writes what the `queue_*` methods queued, in order.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        self.connection.flush().await
+    }
+
+    /// The bytes queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.connection.queued_bytes()
     }
 
     /// Leaves the realm (GOODBYE, waiting up to 5 s for the router's) and

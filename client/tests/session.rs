@@ -348,3 +348,56 @@ fn publish_all_delivers_in_order_with_one_outcome_each() {
         subscriber.leave().await.unwrap();
     });
 }
+
+#[test]
+fn queued_answers_go_out_together_at_the_flush() {
+    let router = TestRouter::start(1, IoBackend::Epoll);
+    let url = url(&router);
+    runtime().block_on(async {
+        let join = || Session::join(&url, "realm1", &Credentials::Anonymous);
+        let mut callee = join().await.unwrap();
+        callee
+            .register("com.example.double", Dict::new())
+            .await
+            .unwrap();
+        let mut callers = [join().await.unwrap(), join().await.unwrap()];
+        let serve = async {
+            let mut invocations = Vec::new();
+            while invocations.len() < 2 {
+                let Incoming::Invocation(invocation) = callee.next().await.unwrap() else {
+                    panic!("expected an invocation");
+                };
+                invocations.push(invocation);
+            }
+            for invocation in invocations {
+                match invocation.args.first().and_then(Value::as_u64) {
+                    Some(n) => callee.queue_yield_result(
+                        invocation.request,
+                        vec![Value::from(2 * n)],
+                        Dict::new(),
+                    ),
+                    None => callee.queue_yield_error_with(
+                        invocation.request,
+                        "com.example.error.nan",
+                        vec![Value::from("not a number")],
+                        Dict::new(),
+                    ),
+                }
+                .unwrap();
+            }
+            // Both answers wait in the session until the flush.
+            assert!(callee.queued_bytes() > 0);
+            callee.flush().await.unwrap();
+            assert_eq!(callee.queued_bytes(), 0);
+        };
+        let [first, second] = &mut callers;
+        let (number, text, ()) = tokio::join!(
+            first.call("com.example.double", vec![Value::from(21u64)], Dict::new()),
+            second.call("com.example.double", vec![Value::from("x")], Dict::new()),
+            serve
+        );
+        assert_eq!(number.unwrap().args, vec![Value::from(42u64)]);
+        let error = text.unwrap_err();
+        assert_eq!(error.uri(), Some("com.example.error.nan"), "{error}");
+    });
+}

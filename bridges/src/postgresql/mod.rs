@@ -297,8 +297,8 @@ async fn serve(
                     }
                 }
             },
-            Some((request, answer)) = procedures.answered() => {
-                procedures::answer(session, request, answer).await.map_err(Failure::Router)?;
+            Some(answered) = procedures.answered() => {
+                procedures.answer(session, answered).await.map_err(Failure::Router)?;
             }
             woken = wake(publisher.as_deref_mut()) => {
                 woken?;

@@ -35,6 +35,8 @@ const TIMEOUT: &str = "wamp.error.timeout";
 /// Invocations that may run at once; more are refused at once (the pool
 /// bounds how many statements run, this bounds how many wait for it).
 const MAX_RUNNING: usize = 1024;
+/// Answers queued before they are written.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
 /// How an invocation is answered.
 pub(crate) enum Answer {
@@ -196,23 +198,50 @@ impl Procedures {
     /// The next finished invocation.
     pub(crate) async fn answered(&mut self) -> Option<(u64, Answer)> {
         let answered = self.answers.recv().await;
+        self.finished(answered)
+    }
+
+    /// A finished invocation, if one is waiting.
+    fn try_answered(&mut self) -> Option<(u64, Answer)> {
+        let answered = self.answers.try_recv().ok();
+        self.finished(answered)
+    }
+
+    /// `answered`, no longer running.
+    fn finished(&mut self, answered: Option<(u64, Answer)>) -> Option<(u64, Answer)> {
         if let Some((request, _)) = &answered {
             self.running.remove(request);
         }
         answered
     }
+
+    /// Sends `first` and every other answer already waiting, with one
+    /// write per [`MAX_ANSWER_BYTES`]: under load, several calls finish
+    /// between two turns of the session's loop.
+    pub(crate) async fn answer(
+        &mut self,
+        session: &mut Session,
+        first: (u64, Answer),
+    ) -> Result<(), ringbar_client::Error> {
+        queue_answer(session, first)?;
+        while session.queued_bytes() < MAX_ANSWER_BYTES
+            && let Some(answered) = self.try_answered()
+        {
+            queue_answer(session, answered)?;
+        }
+        session.flush().await
+    }
 }
 
-/// Sends `answer` to invocation `request`.
-pub(crate) async fn answer(
+/// Queues the answer to invocation `request`.
+fn queue_answer(
     session: &mut Session,
-    request: u64,
-    answer: Answer,
+    (request, answer): (u64, Answer),
 ) -> Result<(), ringbar_client::Error> {
     match answer {
-        Answer::Result(args) => session.yield_result(request, args, Dict::new()).await,
+        Answer::Result(args) => session.queue_yield_result(request, args, Dict::new()),
         Answer::Error { uri, args, kwargs } => {
-            session.yield_error_with(request, uri, args, kwargs).await
+            session.queue_yield_error_with(request, uri, args, kwargs)
         }
     }
 }
