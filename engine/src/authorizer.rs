@@ -14,6 +14,7 @@ use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
 
 use crate::authorize::{Action, DENY, Decision};
+use crate::awaited;
 use crate::config::Disclose;
 use crate::core::Core;
 use crate::dealer::{self, RouterCallFailure, RouterCallResult};
@@ -90,7 +91,7 @@ pub(crate) async fn ask(core: &Rc<Core>, session: &SessionHandle, question: &Que
     // The router's call needs a caller id of its own: the session's
     // request ids are the client's to choose.
     let caller = core.shared.claim_session_id(&mut core.ids.borrow_mut());
-    let answer = dealer::call_as_router(
+    let answer = awaited::call_as_router(
         core,
         &session.realm,
         caller,

@@ -8,6 +8,7 @@
 mod auth;
 mod authorize;
 mod authorizer;
+mod awaited;
 pub mod broker;
 pub mod config;
 mod core;

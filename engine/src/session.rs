@@ -21,6 +21,7 @@ use ringbar_router::error::{CloseReason, RoutingError};
 use crate::auth::{self, Accepted, Opening, Refusal};
 use crate::authorize::{Action, DecisionCache, Role};
 use crate::authorizer;
+use crate::awaited;
 use crate::broker;
 use crate::config::AuthConfig;
 use crate::core::Core;
@@ -461,7 +462,7 @@ impl SessionDriver {
             let procedure = ask.procedure.clone();
             let opening = match self.core.shared.realms.get(ask.realm.as_str()) {
                 Some(on) => {
-                    let answer = dealer::call_as_router(
+                    let answer = awaited::call_as_router(
                         &self.core,
                         &on,
                         session,

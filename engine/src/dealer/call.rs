@@ -353,12 +353,12 @@ pub(crate) fn deliver_answer(core: &Core, answer: Answer) {
         }
     };
     let Some(caller) = caller else {
-        // The router's own call: its final answer goes to the waiting task.
+        // The router's own call: its final answer goes to its continuation.
         if let Some(mut pending) = finish(core, answer.call)
             && let Caller::Router(waiting) = &mut pending.caller
-            && let Some(tx) = waiting.take()
+            && let Some(on_answer) = waiting.take()
         {
-            let _ = tx.send(match answer.outcome {
+            on_answer(match answer.outcome {
                 Outcome::Result { .. } => Ok(answer.payload),
                 Outcome::Error(error) => Err((error, answer.payload)),
             });

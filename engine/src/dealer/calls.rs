@@ -24,10 +24,16 @@ pub(crate) enum Caller {
     /// A client session of this core: the answer is a RESULT or ERROR to
     /// it.
     Session(SessionKey),
-    /// The router itself (a dynamic authenticator or authorizer): the
-    /// answer goes to the task that waits for it.
-    Router(Option<tokio::sync::oneshot::Sender<RouterAnswer>>),
+    /// The router itself (a dynamic authenticator or authorizer, the REST
+    /// bridge's caller): the final answer goes to the continuation it
+    /// gave, run once.
+    Router(Option<OnAnswer>),
 }
+
+/// What the router does with the final answer to a call it made, run on
+/// the caller's core when the answer comes (or the dealer ends the call):
+/// the dealer waits for nothing. It must not call back into the dealer.
+pub(crate) type OnAnswer = Box<dyn FnOnce(RouterAnswer)>;
 
 impl Caller {
     /// Gives the caller an ERROR `error` for its call `request`, with
@@ -49,9 +55,8 @@ impl Caller {
             Caller::Router(waiting) => {
                 let payload = Payload::from_values(Serializer::Json, &[Value::from(text)], None)
                     .unwrap_or_default();
-                if let Some(tx) = waiting.take() {
-                    // The waiting task may have given up: nothing to tell.
-                    let _ = tx.send(Err((Str::from_static(error.uri()), payload)));
+                if let Some(on_answer) = waiting.take() {
+                    on_answer(Err((Str::from_static(error.uri()), payload)));
                 }
             }
         }

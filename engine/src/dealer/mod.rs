@@ -18,10 +18,12 @@ use ringbar_protocol::value::{Dict, Value};
 
 pub(crate) use call::call;
 pub(crate) use call::{cancel, deliver_answer, remove_caller, timed_out};
+pub(crate) use calls::RouterAnswer;
 pub(crate) use invocation::{callee_error, interrupt, invoke, remove_callee, yield_};
 pub(crate) use register::{register, unregister};
 pub(crate) use router_call::{
-    RouterCallFailure, RouterCallResult, RouterCaller, call_as_router, call_with_payload,
+    RouterCallFailure, RouterCallResult, RouterCaller, answer_values, failure, router_call_payload,
+    start_router_call,
 };
 
 /// The dealer features ringbar implements, announced in WELCOME.

@@ -1,7 +1,8 @@
 //! Calls the router makes itself, to a dynamic authenticator or authorizer:
 //! routed like a client's CALL to a callee on any core, with the same
 //! bounds (per-caller limit, callee overload, a timeout), but the final
-//! answer goes to the waiting task rather than to a session.
+//! answer goes to a continuation rather than to a session: the dealer
+//! waits for nothing (`crate::awaited` lets a task wait for it).
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::error::RoutingError;
 
 use super::call::start_call;
-use super::calls::{CallKey, Caller, PendingCall, RouterAnswer};
+use super::calls::{CallKey, Caller, OnAnswer, PendingCall, RouterAnswer};
 use crate::core::Core;
 use crate::realm::Realm;
 use crate::session::Identity;
@@ -40,24 +41,16 @@ pub(crate) enum RouterCallFailure {
 /// The positional and keyword arguments of a RESULT.
 pub(crate) type RouterCallResult = (Vec<Value>, Dict);
 
-/// Calls `procedure` on `realm` as the router, caller id `caller` (an id
-/// claimed for it, unique router-wide), and waits for the answer, at most
-/// `timeout`; other sessions of the core run on meanwhile.
-pub(crate) async fn call_as_router(
-    core: &Rc<Core>,
-    realm: &Realm,
-    caller: SessionId,
-    procedure: &str,
-    args: &[Value],
-    timeout: Duration,
-) -> Result<RouterCallResult, RouterCallFailure> {
-    let payload = Payload::from_values(Serializer::Json, args, None)
-        .map_err(|e| failure(RoutingError::InvalidArgument, &e.to_string()))?;
-    let caller = RouterCaller {
-        session: caller,
-        disclosed: None,
-    };
-    match call_with_payload(core, realm, caller, procedure, payload, timeout).await? {
+/// The arguments of a call the router makes as a payload.
+pub(crate) fn router_call_payload(args: &[Value]) -> Result<Payload, RouterCallFailure> {
+    Payload::from_values(Serializer::Json, args, None)
+        .map_err(|e| failure(RoutingError::InvalidArgument, &e.to_string()))
+}
+
+/// The final answer to a call the router made, as values: the RESULT's
+/// arguments, or the ERROR with its first argument as text.
+pub(crate) fn answer_values(answer: RouterAnswer) -> Result<RouterCallResult, RouterCallFailure> {
+    match answer {
         Ok(payload) => {
             decode(&payload).map_err(|text| failure(RoutingError::InvalidArgument, &text))
         }
@@ -85,81 +78,75 @@ pub(crate) struct RouterCaller<'a> {
     pub(crate) disclosed: Option<(&'a Identity, bool)>,
 }
 
-/// Calls `procedure` on `realm` as `caller` with `payload`, and waits for
-/// the RESULT's payload or the ERROR, at most `timeout`. `Err` when the
-/// call could not be made.
-pub(crate) async fn call_with_payload(
+/// Calls `procedure` on `realm` as `caller` with `payload`; `on_answer`
+/// gets the RESULT's payload or the ERROR (the dealer's own when the call
+/// ends otherwise: `timeout` passed, the callee left), once, on this core.
+/// `Err` when the call could not be made (`on_answer` is then dropped
+/// unrun).
+pub(crate) fn start_router_call(
     core: &Rc<Core>,
     realm: &Realm,
     caller: RouterCaller<'_>,
     procedure: &str,
     payload: Payload,
     timeout: Duration,
-) -> Result<RouterAnswer, RouterCallFailure> {
-    let rx = {
-        let snapshot = realm.registrations.snapshot();
-        let Some(registration) = snapshot.best_match(procedure) else {
-            return Err(RouterCallFailure::NoCallee);
-        };
-        let Some(callee) = registration
-            .pick(|| core.ids.borrow_mut().next_id())
-            .copied()
-        else {
-            return Err(RouterCallFailure::NoCallee);
-        };
-        let in_flight = core.dealer.calls.borrow().in_flight(caller.session);
-        if in_flight >= core.shared.limits.max_calls_per_caller {
-            return Err(failure(
-                RoutingError::Unavailable,
-                "too many router calls in flight",
-            ));
-        }
-        let serial = core.dealer.next_serial();
-        let key = CallKey {
-            caller: caller.session,
-            request: RequestId::new(serial % MAX_ID + 1).unwrap_or_default(),
-        };
-        let mut details = Dict::new();
-        if registration.pattern.policy() != MatchPolicy::Exact {
-            details.insert("procedure", procedure);
-        }
-        if let Some((identity, disclose)) = caller.disclosed
-            && (disclose || callee.disclose_caller)
-        {
-            details.insert("caller", Value::UInt(identity.session.get()));
-            details.insert("caller_authid", identity.authid.as_str());
-            details.insert("caller_authrole", identity.authrole.as_str());
-        }
-        let timer = core.set_timer(timeout, Timeout::Call { key, serial });
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        start_call(
-            core,
-            key,
-            PendingCall {
-                caller: Caller::Router(Some(tx)),
-                serial,
-                callee_core: callee.core,
-                callee: callee.session,
-                registration: registration.id,
-                timer: Some(timer),
-                receive_progress: false,
-                progressive: false,
-            },
-            details,
-            payload,
-        );
-        rx
+    on_answer: OnAnswer,
+) -> Result<(), RouterCallFailure> {
+    let snapshot = realm.registrations.snapshot();
+    let Some(registration) = snapshot.best_match(procedure) else {
+        return Err(RouterCallFailure::NoCallee);
     };
-    rx.await.map_err(|_| {
-        failure(
-            RoutingError::Canceled,
-            "the router stopped before the call was answered",
-        )
-    })
+    let Some(callee) = registration
+        .pick(|| core.ids.borrow_mut().next_id())
+        .copied()
+    else {
+        return Err(RouterCallFailure::NoCallee);
+    };
+    let in_flight = core.dealer.calls.borrow().in_flight(caller.session);
+    if in_flight >= core.shared.limits.max_calls_per_caller {
+        return Err(failure(
+            RoutingError::Unavailable,
+            "too many router calls in flight",
+        ));
+    }
+    let serial = core.dealer.next_serial();
+    let key = CallKey {
+        caller: caller.session,
+        request: RequestId::new(serial % MAX_ID + 1).unwrap_or_default(),
+    };
+    let mut details = Dict::new();
+    if registration.pattern.policy() != MatchPolicy::Exact {
+        details.insert("procedure", procedure);
+    }
+    if let Some((identity, disclose)) = caller.disclosed
+        && (disclose || callee.disclose_caller)
+    {
+        details.insert("caller", Value::UInt(identity.session.get()));
+        details.insert("caller_authid", identity.authid.as_str());
+        details.insert("caller_authrole", identity.authrole.as_str());
+    }
+    let timer = core.set_timer(timeout, Timeout::Call { key, serial });
+    start_call(
+        core,
+        key,
+        PendingCall {
+            caller: Caller::Router(Some(on_answer)),
+            serial,
+            callee_core: callee.core,
+            callee: callee.session,
+            registration: registration.id,
+            timer: Some(timer),
+            receive_progress: false,
+            progressive: false,
+        },
+        details,
+        payload,
+    );
+    Ok(())
 }
 
 /// A failure the dealer itself reports.
-fn failure(error: RoutingError, message: &str) -> RouterCallFailure {
+pub(crate) fn failure(error: RoutingError, message: &str) -> RouterCallFailure {
     RouterCallFailure::Error {
         error: Str::from_static(error.uri()),
         message: Some(message.to_owned()),

@@ -14,9 +14,10 @@ use ringbar_router::error::RoutingError;
 use super::rest::{self, Denial, ServiceSession};
 use super::service::{HttpRequest, HttpResponse};
 use crate::authorize::Action;
+use crate::awaited;
 use crate::config::RestService;
 use crate::core::Core;
-use crate::dealer::{self, RouterCallFailure, RouterCaller};
+use crate::dealer::{RouterCallFailure, RouterCaller};
 use crate::session::decode_arguments;
 
 /// The answer of a `caller` service to `request`.
@@ -65,7 +66,7 @@ async fn call(
         session: session.identity.session,
         disclosed: Some((&session.identity, decision.disclose.caller)),
     };
-    let answer = dealer::call_with_payload(
+    let answer = awaited::call_with_payload(
         core,
         &session.realm,
         caller,
