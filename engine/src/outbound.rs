@@ -130,7 +130,12 @@ impl Outbound {
     /// Queues an event unless the queue is over its limit, the core's
     /// queues over theirs, or the connection closing; the error says which.
     pub(crate) fn push_event(&self, frame: &Bytes) -> Result<(), DropReason> {
-        self.push_event_with(frame.len(), || frame.clone())
+        // Not through `push_event_with`'s clone: a small frame is copied
+        // into the tail, and a clone per subscriber would be an atomic
+        // increment and decrement for nothing.
+        self.admit(frame.len())?;
+        self.enqueue(frame);
+        Ok(())
     }
 
     /// Like [`Outbound::push_event`] for a frame that is made only once the
@@ -142,6 +147,14 @@ impl Outbound {
         len: usize,
         make: impl FnOnce() -> Bytes,
     ) -> Result<(), DropReason> {
+        self.admit(len)?;
+        self.enqueue(&make());
+        Ok(())
+    }
+
+    /// Whether an event of `len` bytes may be queued; a refusal is counted
+    /// as a dropped event, except while closing.
+    fn admit(&self, len: usize) -> Result<(), DropReason> {
         if self.closing.get() {
             return Err(DropReason::Closing);
         }
@@ -151,7 +164,6 @@ impl Outbound {
         } else if !self.budget.admits(held, len) {
             DropReason::CoreQueueBudget
         } else {
-            self.enqueue(&make());
             return Ok(());
         };
         self.dropped.set(self.dropped.get() + 1);
