@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use reqwest::header::HeaderMap;
 use ringbar_client::{Dict, Invocation, Value};
+use ringbar_router::error::RoutingError;
 
 use crate::config::{HttpUrl, Method, RestCallee, parse_method};
 use crate::figures::{Figures, bump};
 use crate::http::{HttpClient, Response};
 
 /// The error a call gets when its arguments are not RESTCallee's.
-pub(crate) const INVALID_ARGUMENT: &str = "wamp.error.invalid_argument";
+pub(crate) const INVALID_ARGUMENT: &str = RoutingError::InvalidArgument.uri();
 
 /// The error a call gets when the HTTP request fails (Autobahn's URI for an
 /// exception in a procedure, which is what Crossbar.io's callee sends).

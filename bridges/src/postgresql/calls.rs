@@ -17,6 +17,7 @@
 
 use ringbar_client::{Dict, Error, Session, Value};
 
+use ringbar_router::error::RoutingError;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::config::Database;
@@ -40,7 +41,7 @@ const BRIDGE_LOST_ARGS: &str = "[\"the bridge performing this call stopped befor
 /// their own beside the one-key locks of the outbox and migrations).
 const CLAIMER_LOCK: i32 = 1_919_050_604;
 /// The error written for a call whose arguments cannot be read.
-const INVALID_ARGUMENT: &str = "wamp.error.invalid_argument";
+const INVALID_ARGUMENT: &str = RoutingError::InvalidArgument.uri();
 
 /// Claims the next queued calls, oldest first.
 const CLAIM: &str = "UPDATE ringbar.calls SET state = 'running', claimed_by = pg_backend_pid() \

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use ringbar_client::{Dict, Invocation, Session, Value};
+use ringbar_router::error::RoutingError;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, NoTls};
 
@@ -27,11 +28,11 @@ use crate::figures::{Figures, bump};
 /// `message`, `detail`, `hint`.
 pub(crate) const POSTGRESQL_ERROR: &str = "ringbar.error.postgresql";
 /// The error of arguments that do not fit the function.
-const INVALID_ARGUMENT: &str = "wamp.error.invalid_argument";
+const INVALID_ARGUMENT: &str = RoutingError::InvalidArgument.uri();
 /// The answer to an INTERRUPT.
-const CANCELED: &str = "wamp.error.canceled";
+const CANCELED: &str = RoutingError::Canceled.uri();
 /// The error of a statement that ran past `call_timeout_ms`.
-const TIMEOUT: &str = "wamp.error.timeout";
+const TIMEOUT: &str = RoutingError::Timeout.uri();
 /// Invocations that may run at once; more are refused at once (the pool
 /// bounds how many statements run, this bounds how many wait for it).
 const MAX_RUNNING: usize = 1024;

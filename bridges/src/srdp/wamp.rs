@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use ringbar_client::{Dict, Error, Incoming, Invocation, Session, Value};
+use ringbar_router::error::RoutingError;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::channel::{DeviceError, Failure, Operation};
@@ -21,9 +22,9 @@ use crate::figures::{Figures, bump};
 const MAX_CALLS_IN_FLIGHT: usize = 64;
 
 /// The error of a value that does not fit its register.
-const INVALID_ARGUMENT: &str = "wamp.error.invalid_argument";
+const INVALID_ARGUMENT: &str = RoutingError::InvalidArgument.uri();
 /// The error of a URI below the prefix that names no register.
-const NO_SUCH_PROCEDURE: &str = "wamp.error.no_such_procedure";
+const NO_SUCH_PROCEDURE: &str = RoutingError::NoSuchProcedure.uri();
 
 /// The answer to one invocation: the result, or an error URI and message.
 type Outcome = Result<Value, (String, String)>;
