@@ -5,8 +5,9 @@
 
 Joins REALM over RawSocket with JSON, subscribes to TOPIC (exact match),
 prints "subscribed" once the router confirmed it, then counts EVENT frames
-until COUNT have arrived and prints one JSON line: the events, the seconds
-from the first to the last, and the rate between them. It reads frame
+until COUNT have arrived (COUNT 0: until none came for 2 s after the
+first) and prints one JSON line: the events, the seconds from the first
+to the last, and the rate between them. It reads frame
 headers only and never decodes an event, so the measurement costs the
 machine far less than the router's or the publisher's work (an
 Autobahn|Python subscriber would be the slowest part). Exits 1 when
@@ -22,6 +23,8 @@ import time
 JSON = 1
 REGULAR, PING, PONG = 0, 1, 2
 WELCOME, ABORT, SUBSCRIBED, ERROR, EVENT = 2, 3, 33, 8, 36
+# With COUNT 0, the seconds without an event that end the count.
+QUIET = 2.0
 
 
 def frames(sock, buf):
@@ -70,9 +73,19 @@ def main():
         elif message[0] in (ABORT, ERROR):
             raise SystemExit(f"count-events.py: refused: {message}")
     print("subscribed", flush=True)
-    sock.settimeout(timeout)
-    seen, first, last = 0, None, None
+    seen, first, last = count_events(sock, stream, count, timeout)
+    seconds = (last - first) if seen > 1 else 0.0
+    rate = (seen - 1) / seconds if seconds > 0 else 0.0
+    print(json.dumps({"events": seen, "seconds": round(seconds, 3), "events_per_s": round(rate)}))
+    sys.exit(0 if seen == count or (count == 0 and seen > 0) else 1)
+
+
+def count_events(sock, stream, count, timeout):
+    """Counts EVENT frames until `count` (0: until QUIET seconds pass with
+    none after the first) or `timeout` seconds; (events, first, last)."""
     deadline = time.monotonic() + timeout
+    seen, first, last = 0, None, None
+    sock.settimeout(timeout)
     try:
         for kind, payload in stream:
             if kind == PING:
@@ -83,6 +96,8 @@ def main():
                 last = time.monotonic()
                 if first is None:
                     first = last
+                    if count == 0:
+                        sock.settimeout(QUIET)
                 seen += 1
                 if seen == count:
                     break
@@ -90,10 +105,7 @@ def main():
                 break
     except socket.timeout:
         pass
-    seconds = (last - first) if seen > 1 else 0.0
-    rate = (seen - 1) / seconds if seconds > 0 else 0.0
-    print(json.dumps({"events": seen, "seconds": round(seconds, 3), "events_per_s": round(rate)}))
-    sys.exit(0 if seen == count else 1)
+    return seen, first, last
 
 
 if __name__ == "__main__":
