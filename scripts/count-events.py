@@ -21,8 +21,10 @@ import sys
 import time
 
 JSON = 1
-REGULAR, PING, PONG = 0, 1, 2
+PING, PONG = 1, 2
 WELCOME, ABORT, SUBSCRIBED, ERROR, EVENT = 2, 3, 33, 8, 36
+# How a JSON EVENT starts: counted by that, without decoding it.
+EVENT_START = f"[{EVENT},".encode()
 # With COUNT 0, the seconds without an event that end the count.
 QUIET = 2.0
 
@@ -91,8 +93,7 @@ def count_events(sock, stream, count, timeout):
             if kind == PING:
                 sock.sendall(bytes([PONG]) + len(payload).to_bytes(3, "big") + payload)
                 continue
-            # An EVENT starts "[36,": counted without decoding it.
-            if payload.startswith(b"[36,"):
+            if payload.startswith(EVENT_START):
                 last = time.monotonic()
                 if first is None:
                     first = last

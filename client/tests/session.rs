@@ -391,11 +391,17 @@ fn queued_answers_go_out_together_at_the_flush() {
             assert_eq!(callee.queued_bytes(), 0);
         };
         let [first, second] = &mut callers;
-        let (number, text, ()) = tokio::join!(
-            first.call("com.example.double", vec![Value::from(21u64)], Dict::new()),
-            second.call("com.example.double", vec![Value::from("x")], Dict::new()),
-            serve
-        );
+        // Answers that never left the queue would leave the calls waiting:
+        // a failure, not a hang.
+        let (number, text, ()) = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            tokio::join!(
+                first.call("com.example.double", vec![Value::from(21u64)], Dict::new()),
+                second.call("com.example.double", vec![Value::from("x")], Dict::new()),
+                serve
+            )
+        })
+        .await
+        .expect("the queued answers reached the callers");
         assert_eq!(number.unwrap().args, vec![Value::from(42u64)]);
         let error = text.unwrap_err();
         assert_eq!(error.uri(), Some("com.example.error.nan"), "{error}");
