@@ -11,15 +11,14 @@ use bytes::Bytes;
 use ringbar_protocol::codec::{self, Serializer};
 use ringbar_protocol::id::{RequestId, SessionId};
 use ringbar_protocol::message::{
-    Abort, Authenticate, Call, Challenge, Error, Goodbye, Hello, Message, MessageType, Payload,
-    Welcome,
+    Abort, Authenticate, Challenge, Error, Goodbye, Hello, Message, MessageType, Payload, Welcome,
 };
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::error::{CloseReason, RoutingError};
 
 use crate::auth::{self, Accepted, Opening, Refusal};
-use crate::authorize::{Action, DecisionCache, Role};
+use crate::authorize::{DecisionCache, Role};
 use crate::authorizer;
 use crate::awaited;
 use crate::broker;
@@ -291,13 +290,7 @@ impl SessionDriver {
                 Flow::Close
             }
             Message::EventReceived(_) => Flow::Continue,
-            Message::Call(c) => {
-                if meta_call(&self.core, &handle, &c) {
-                    Flow::Continue
-                } else {
-                    dealer::call(&self.core, &handle, c)
-                }
-            }
+            Message::Call(c) => dealer::call(&self.core, &handle, c),
             Message::Cancel(c) => dealer::cancel(&self.core, &handle, c),
             Message::Register(r) => dealer::register(&self.core, &handle, r),
             Message::Unregister(u) => dealer::unregister(&self.core, &handle, u),
@@ -774,62 +767,6 @@ fn stopping() -> Opening {
     Opening::Refuse(Refusal::not_authorized(
         "the router is stopping; try again later",
     ))
-}
-
-/// Answers a CALL of a meta procedure (`wamp.session.*`,
-/// `wamp.subscription.*`, `wamp.registration.*`); false when `call` names
-/// no meta procedure or the realm does not offer the meta API (the dealer
-/// routes it, as Crossbar.io then has no such procedure).
-fn meta_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
-    if !session.realm.meta_api || !call.procedure.starts_with(meta::WAMP_PREFIX) {
-        return false;
-    }
-    let decision =
-        session
-            .decisions
-            .borrow_mut()
-            .decide(&session.role, Action::Call, &call.procedure);
-    if !decision.allowed {
-        session.send_error(
-            MessageType::Call,
-            call.request,
-            RoutingError::NotAuthorized,
-            &format!(
-                "role '{}' may not call '{}'",
-                session.identity.authrole, call.procedure
-            ),
-        );
-        return true;
-    }
-    let (args, kwargs) = match decode_arguments(&call.payload) {
-        Ok(decoded) => decoded,
-        Err(text) => {
-            session.send_error(
-                MessageType::Call,
-                call.request,
-                RoutingError::InvalidArgument,
-                &text,
-            );
-            return true;
-        }
-    };
-    let Some(answer) = meta::call(core, session, &call.procedure, &args, &kwargs) else {
-        return false;
-    };
-    match answer.and_then(|results| {
-        Payload::from_values(session.wire.serializer, &results, None).map_err(|e| meta::MetaError {
-            error: RoutingError::InvalidArgument,
-            message: e.to_string(),
-        })
-    }) {
-        Ok(payload) => session.send(&Message::Result(ringbar_protocol::message::Result {
-            request: call.request,
-            details: Dict::new(),
-            payload,
-        })),
-        Err(e) => session.send_error(MessageType::Call, call.request, e.error, &e.message),
-    }
-    true
 }
 
 /// A CALL's positional and keyword arguments as values.

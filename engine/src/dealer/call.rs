@@ -17,6 +17,7 @@ use super::calls::{Answer, CallKey, Caller, CancelMode, Interrupt, Invoke, Outco
 use crate::authorize::Action;
 use crate::core::Core;
 use crate::mail::Mail;
+use crate::meta;
 use crate::session::{Flow, SessionHandle};
 use crate::timeout::Timeout;
 
@@ -39,6 +40,11 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
             "CALL with progress from a caller that did not announce progressive_call_invocations"
                 .to_owned(),
         );
+    }
+    // Only now the router's own procedures: a CALL whose request id is in
+    // flight (`continue_progressive`) is never a new call, whatever it names.
+    if meta::answer_call(core, session, &call) {
+        return Flow::Continue;
     }
     let refuse = |error: RoutingError, text: &str| {
         session.send_error(MessageType::Call, call.request, error, text);

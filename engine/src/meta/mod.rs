@@ -11,5 +11,5 @@ pub(crate) use events::{
     WAMP_PREFIX, registered, session_details, session_joined, session_left, subscribed,
     unregistered, unsubscribed,
 };
-pub(crate) use procedures::{MetaError, call};
+pub(crate) use procedures::answer_call;
 pub(crate) use testament::publish_testaments;

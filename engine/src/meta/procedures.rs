@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use ringbar_protocol::codec;
 use ringbar_protocol::id::{RegistrationId, SessionId, SubscriptionId};
-use ringbar_protocol::message::Payload;
+use ringbar_protocol::message::{Call, Message, MessageType, Payload};
 use ringbar_protocol::options::PublishOptions;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriCheck};
@@ -23,7 +23,7 @@ use crate::authorize::Action;
 use crate::core::Core;
 use crate::mail::Mail;
 use crate::realm::{HistoryEvent, Realm, RealmSession};
-use crate::session::{SessionHandle, kill_local};
+use crate::session::{SessionHandle, decode_arguments, kill_local};
 use ringbar_router::local::testaments::{Scope, Testament};
 
 /// What a meta procedure answers: RESULT arguments, or an ERROR.
@@ -43,6 +43,62 @@ fn error(error: RoutingError, message: impl Into<String>) -> MetaError {
         error,
         message: message.into(),
     }
+}
+
+/// Answers a CALL of a meta procedure (`wamp.session.*`,
+/// `wamp.subscription.*`, `wamp.registration.*`); false when `call` names
+/// no meta procedure or the realm does not offer the meta API (the dealer
+/// routes it, as Crossbar.io then has no such procedure).
+pub(crate) fn answer_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
+    if !session.realm.meta_api || !call.procedure.starts_with(super::WAMP_PREFIX) {
+        return false;
+    }
+    let decision =
+        session
+            .decisions
+            .borrow_mut()
+            .decide(&session.role, Action::Call, &call.procedure);
+    if !decision.allowed {
+        session.send_error(
+            MessageType::Call,
+            call.request,
+            RoutingError::NotAuthorized,
+            &format!(
+                "role '{}' may not call '{}'",
+                session.identity.authrole, call.procedure
+            ),
+        );
+        return true;
+    }
+    let (args, kwargs) = match decode_arguments(&call.payload) {
+        Ok(decoded) => decoded,
+        Err(text) => {
+            session.send_error(
+                MessageType::Call,
+                call.request,
+                RoutingError::InvalidArgument,
+                &text,
+            );
+            return true;
+        }
+    };
+    let Some(answer) = self::call(core, session, &call.procedure, &args, &kwargs) else {
+        return false;
+    };
+    match answer.and_then(|results| {
+        Payload::from_values(session.wire.serializer, &results, None).map_err(|e| MetaError {
+            error: RoutingError::InvalidArgument,
+            message: e.to_string(),
+        })
+    }) {
+        Ok(payload) => session.send(&Message::Result(ringbar_protocol::message::Result {
+            request: call.request,
+            details: Dict::new(),
+            payload,
+        })),
+        Err(e) => session.send_error(MessageType::Call, call.request, e.error, &e.message),
+    }
+    true
 }
 
 /// Answers `procedure` when it is a meta procedure of the router; `None`

@@ -267,6 +267,24 @@ fn an_error_for_anything_but_an_invocation_is_a_protocol_violation() {
     assert!(!sim.is_open(c));
 }
 
+/// A CALL with the request id of a call in flight (not progressive) is a
+/// protocol violation, also when it names a meta procedure: the router
+/// used to answer `wamp.session.count` at once, so the call in flight got
+/// two answers (found by the random scripts of the router-core harness).
+#[test]
+fn a_meta_call_with_the_request_id_of_a_call_in_flight_is_a_protocol_violation() {
+    let mut sim = Sim::new(Setup::new(1));
+    let (callee, _) = joined(&mut sim, 0, CALLEE, "realm1");
+    let (caller, _) = joined(&mut sim, 0, CALLER, "realm1");
+    register(&mut sim, callee, "com.example.slow", Dict::new());
+    call(&mut sim, caller, 2, "com.example.slow", Dict::new(), &[]);
+    invocation(&mut sim, callee);
+    call(&mut sim, caller, 2, "wamp.session.count", Dict::new(), &[]);
+    let (reason, _) = expect_abort(&mut sim, caller);
+    assert_eq!(reason, "wamp.error.protocol_violation");
+    assert!(!sim.is_open(caller));
+}
+
 /// A request id used again after a CANCEL `skip`, while the callee still
 /// holds the first INVOCATION: a CANCEL `kill` of the second call still
 /// interrupts the callee (the first one's late YIELD used to unlink the
