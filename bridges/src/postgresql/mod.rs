@@ -21,6 +21,7 @@ mod catalog;
 pub mod config;
 mod database;
 mod json;
+mod lanes;
 mod outbox;
 mod procedures;
 mod schema;

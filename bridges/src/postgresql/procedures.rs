@@ -10,16 +10,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
+use std::pin::Pin;
+
+use deadpool_postgres::{Pool, PoolError};
 use ringbar_client::{Dict, Invocation, Session, Value};
 use ringbar_router::error::RoutingError;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Sleep;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
 use super::catalog::{self, Function, Unusable};
 use super::config::{PostgresqlBridge, ProcedureSource};
 use super::database;
 use super::json;
+use super::lanes::{Lanes, Seat};
 use super::outbox::Failure;
 use super::statement::{self, Statement};
 use crate::figures::{Figures, bump};
@@ -36,6 +41,9 @@ const TIMEOUT: &str = RoutingError::Timeout.uri();
 /// Invocations that may run at once; more are refused at once (the pool
 /// bounds how many statements run, this bounds how many wait for it).
 const MAX_RUNNING: usize = 1024;
+/// How often a cancel request goes again while the statement runs on (the
+/// server takes one only while a statement runs).
+const CANCEL_AGAIN: Duration = Duration::from_millis(500);
 /// Answers queued before they are written.
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
@@ -60,7 +68,7 @@ enum Stop {
 
 /// The registered procedures of one session and their running calls.
 pub(crate) struct Procedures {
-    pool: Pool,
+    lanes: Lanes,
     call_timeout: Duration,
     functions: HashMap<u64, Arc<Function>>,
     running: HashMap<u64, oneshot::Sender<()>>,
@@ -79,7 +87,7 @@ impl Procedures {
     ) -> Result<Self, Failure> {
         let (done, answers) = mpsc::channel(MAX_RUNNING);
         let mut procedures = Procedures {
-            pool: pool.clone(),
+            lanes: Lanes::new(pool.clone()),
             call_timeout: bridge.call_timeout,
             functions: HashMap::new(),
             running: HashMap::new(),
@@ -177,10 +185,10 @@ impl Procedures {
         };
         let (interrupt, interrupted) = oneshot::channel();
         self.running.insert(request, interrupt);
-        let (pool, done, figures) = (self.pool.clone(), self.done.clone(), figures.clone());
+        let (lanes, done, figures) = (self.lanes.clone(), self.done.clone(), figures.clone());
         let timeout = self.call_timeout;
         tokio::spawn(async move {
-            let answer = run(&pool, &function, &statement, timeout, interrupted).await;
+            let answer = run(&lanes, &function, &statement, timeout, interrupted).await;
             bump(match answer {
                 Answer::Result(_) => &figures.calls,
                 Answer::Error { .. } => &figures.call_errors,
@@ -261,34 +269,109 @@ fn caller(details: &Dict) -> Option<[String; 3]> {
     ])
 }
 
-/// Runs one call, cancelling it when interrupted or past `timeout`.
+/// Runs one call on a lane, cancelling it when interrupted or past
+/// `timeout`. A statement cancelled by another call's cancel request (sent
+/// for the statement before it, which ended before the request arrived)
+/// runs again, once: a cancelled statement rolled back whole.
 async fn run(
-    pool: &Pool,
+    lanes: &Lanes,
     function: &Function,
     statement: &Statement,
     timeout: Duration,
-    interrupted: oneshot::Receiver<()>,
+    mut interrupted: oneshot::Receiver<()>,
 ) -> Answer {
-    let client = match pool.get().await {
-        Ok(client) => client,
-        Err(e) => {
-            return error(
-                POSTGRESQL_ERROR,
-                format!("no database connection: {}", database::describe_pool(&e)),
-            );
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let mut again = true;
+    loop {
+        let ended = match attempt(lanes, statement, &mut interrupted, deadline.as_mut()).await {
+            Attempt::Ended(ended) => ended,
+            Attempt::NoConnection(e) => {
+                return error(
+                    POSTGRESQL_ERROR,
+                    format!("no database connection: {}", database::describe_pool(&e)),
+                );
+            }
+            Attempt::Stopped(stop) => return stopped(function, stop, timeout),
+            Attempt::Cancelled(_, Ok(text)) => return outcome_of(function, Ok(text)),
+            Attempt::Cancelled(stop, Err(e)) if is_cancel(&e) => {
+                return stopped(function, stop, timeout);
+            }
+            Attempt::Cancelled(_, Err(e)) => Err(e),
+        };
+        match ended {
+            Err(e) if again && is_cancel(&e) => again = false,
+            ended => return outcome_of(function, ended),
         }
+    }
+}
+
+/// How one run of a statement ended.
+enum Attempt {
+    /// By itself.
+    Ended(Result<Option<String>, tokio_postgres::Error>),
+    /// After a cancel request for the reason given (it may still have
+    /// ended by itself first).
+    Cancelled(Stop, Result<Option<String>, tokio_postgres::Error>),
+    /// Before it was sent.
+    Stopped(Stop),
+    /// No connection could be had.
+    NoConnection(PoolError),
+}
+
+/// Runs `statement` once on a seat of `lanes`; when interrupted or past
+/// the deadline, cancels it once it is the statement its connection runs
+/// (again every [`CANCEL_AGAIN`] while it runs on).
+async fn attempt(
+    lanes: &Lanes,
+    statement: &Statement,
+    interrupted: &mut oneshot::Receiver<()>,
+    mut deadline: Pin<&mut Sleep>,
+) -> Attempt {
+    let seat = tokio::select! {
+        seat = lanes.seat() => match seat {
+            Ok(seat) => seat,
+            Err(e) => return Attempt::NoConnection(e),
+        },
+        _ = &mut *interrupted => return Attempt::Stopped(Stop::Interrupted),
+        () = &mut deadline => return Attempt::Stopped(Stop::TimedOut),
     };
-    let token = client.cancel_token();
-    let work = execute(&client, statement);
+    let work = execute(&seat, statement);
     tokio::pin!(work);
     let stop = tokio::select! {
-        outcome = &mut work => return outcome_of(function, outcome),
-        _ = interrupted => Stop::Interrupted,
-        _ = tokio::time::sleep(timeout) => Stop::TimedOut,
+        // The query first: its first poll sends it, right after the seat
+        // recorded it.
+        biased;
+        outcome = &mut work => return Attempt::Ended(outcome),
+        _ = &mut *interrupted => Stop::Interrupted,
+        () = &mut deadline => Stop::TimedOut,
     };
-    let _ = token.cancel_query(NoTls).await;
-    // The statement ends (cancelled) before the connection goes back.
-    let _ = work.await;
+    if !seat.is_sent() {
+        return Attempt::Stopped(stop);
+    }
+    let token = seat.client().cancel_token();
+    loop {
+        tokio::select! {
+            biased;
+            outcome = &mut work => return Attempt::Cancelled(stop, outcome),
+            () = seat.oldest() => {}
+        }
+        let _ = token.cancel_query(NoTls).await;
+        tokio::select! {
+            biased;
+            outcome = &mut work => return Attempt::Cancelled(stop, outcome),
+            () = tokio::time::sleep(CANCEL_AGAIN) => {}
+        }
+    }
+}
+
+/// Whether a statement failed because a cancel request reached it.
+fn is_cancel(e: &tokio_postgres::Error) -> bool {
+    e.code() == Some(&SqlState::QUERY_CANCELED)
+}
+
+/// The answer to a call stopped by `stop`.
+fn stopped(function: &Function, stop: Stop, timeout: Duration) -> Answer {
     match stop {
         Stop::Interrupted => error(CANCELED, format!("{} was cancelled", function.name)),
         Stop::TimedOut => error(
@@ -302,12 +385,13 @@ async fn run(
     }
 }
 
-/// Runs `statement` with its parameters: the caller's identity, the
-/// arguments.
+/// Prepares `statement` on the seat's connection, then sends it with its
+/// parameters (the caller's identity, the arguments).
 async fn execute(
-    client: &deadpool_postgres::Client,
+    seat: &Seat,
     statement: &Statement,
 ) -> Result<Option<String>, tokio_postgres::Error> {
+    let client = seat.client();
     let call = client.prepare_cached(&statement.sql).await?;
     let record = statement
         .record
@@ -323,6 +407,7 @@ async fn execute(
     if let Some(record) = &record {
         params.push(record);
     }
+    seat.send();
     let rows = client.query(&call, &params).await?;
     Ok(rows.first().and_then(|row| row.get::<_, Option<String>>(0)))
 }
