@@ -53,6 +53,13 @@ BEGIN
 END $$;
 CREATE FUNCTION api.slow(seconds float) RETURNS integer
     LANGUAGE sql AS 'SELECT 1 FROM pg_sleep(seconds)';
+CREATE SEQUENCE public.locked_runs;
+CREATE FUNCTION api.locked() RETURNS integer LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM nextval('public.locked_runs');  -- not rolled back: counts every run
+    PERFORM pg_advisory_xact_lock(4242);
+    RETURN 7;
+END $$;
 CREATE FUNCTION api.whoami() RETURNS text[] LANGUAGE sql AS $$SELECT ARRAY[
     current_setting('ringbar.caller_authid', true),
     current_setting('ringbar.caller_authrole', true),
@@ -275,10 +282,13 @@ def test_sql_errors_and_wrong_arguments_are_wamp_errors(node, postgres):  # noqa
     run(body())
 
 
+RUNNING_SLEEPS = (
+    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+    "AND query LIKE '%api\"%slow%' AND pid <> pg_backend_pid()")
+
+
 def running_sleeps(postgres):  # noqa: F811
-    return postgres.sql(
-        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-        "AND query LIKE '%api\"%slow%' AND pid <> pg_backend_pid()", DB)
+    return postgres.sql(RUNNING_SLEEPS, DB)
 
 
 def test_timeouts_and_cancels_cancel_the_statement(node, postgres):  # noqa: F811
@@ -299,9 +309,57 @@ def test_timeouts_and_cancels_cancel_the_statement(node, postgres):  # noqa: F81
         await close_all([caller])
 
     run(body())
-    postgres.wait_for(
-        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-        "AND query LIKE '%api\"%slow%' AND pid <> pg_backend_pid()", "0", DB, 10)
+    postgres.wait_for(RUNNING_SLEEPS, "0", DB, 10)
+
+
+@pytest.fixture(scope="module")
+def one_connection_node(node, postgres):  # noqa: F811
+    """A second node whose bridge has one connection (on `node`'s database), so
+    that calls share it: their statements wait behind each other."""
+    def make(ws_port, rs_port):
+        config = router_config(ws_port, rs_port)
+        database = dict(postgres.database_config(DB), pool_size=1)
+        config["workers"].append(
+            bridge_worker(postgres, database=database, publisher=False, subscriptions=[],
+                          caller=False))
+        return config
+
+    with tempfile.TemporaryDirectory(prefix="interop-pg-one-") as d:
+        r = RouterProcess(ROUTER_KIND, RouterSetting(FEATURE_CORES, IO_BACKENDS[0]), d, make)
+        _start_or_fail(r)
+        yield r
+        _finish(r)
+
+
+def test_a_cancel_reaches_only_the_statement_of_its_call(one_connection_node, postgres):  # noqa: F811
+    """Calls share the bridge's one connection, the first waiting for a lock: cancelling
+    the second call never cancels the first one's statement (a cancel request cancels
+    whatever the connection runs; the bridge would run it again), and the second's
+    statement does not run on."""
+    holder = postgres.background("SELECT pg_advisory_lock(4242);\nSELECT pg_sleep(3);\n", DB)
+    try:
+        postgres.wait_for(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 "
+            "AND granted", "1", DB)
+
+        async def body():
+            caller = await connect(one_connection_node, "ws", "json")
+            await call_when_registered(caller, "com.example.api.slow", 0)
+            first = asyncio.ensure_future(caller.call("com.example.api.locked"))
+            second = asyncio.ensure_future(caller.call("com.example.api.slow", 30))
+            await asyncio.sleep(0.5)
+            second.cancel()
+            with pytest.raises((asyncio.CancelledError, ApplicationError)):
+                await second
+            assert await first == 7
+            await close_all([caller])
+
+        run(body())
+    finally:
+        holder.wait(timeout=30)
+    assert postgres.sql("SELECT last_value FROM public.locked_runs", DB) == "1", \
+        "the first call's statement was cancelled and ran again"
+    postgres.wait_for(RUNNING_SLEEPS, "0", DB, 10)
 
 
 def test_a_subscription_fills_a_table(node, postgres):  # noqa: F811

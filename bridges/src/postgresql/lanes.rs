@@ -50,6 +50,8 @@ struct State {
     lanes: Vec<Lane>,
     /// Numbers lanes and statements, never reused.
     next: u64,
+    /// Lanes being opened (waiting for their connection).
+    opening: usize,
 }
 
 struct Lane {
@@ -90,35 +92,41 @@ impl Lanes {
     /// A seat: on a new lane while the pool has a connection to spare (so
     /// that calls spread over connections first), else on the least loaded
     /// lane with room whose oldest statement does not run long; waits while
-    /// there is none.
+    /// there is none (or while the first lane opens).
     pub(crate) async fn seat(&self) -> Result<Seat, PoolError> {
         loop {
             let changed = self.shared.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            let open = {
+            let opening = {
                 let mut state = self.shared.lock();
                 let pool = self.pool.status();
                 self.retire_one_if_others_wait(&mut state);
-                let spare = pool.available > 0 || pool.size < pool.max_size;
-                if state.lanes.is_empty() || (spare && state.lanes.len() < pool.max_size) {
-                    true
+                let held = state.lanes.len() + state.opening;
+                // Connections the pool can give that no lane being opened
+                // will take.
+                let spare = pool.available + pool.max_size.saturating_sub(pool.size);
+                if (held < pool.max_size && spare > state.opening) || held == 0 {
+                    state.opening += 1;
+                    Some(Opening(&self.shared))
                 } else if let Some(seat) = self.take_room(&mut state) {
                     return Ok(seat);
                 } else {
-                    false
+                    None
                 }
             };
-            if open {
-                return self.open().await;
+            if let Some(opening) = opening {
+                return self.open(opening).await;
             }
             changed.await;
         }
     }
 
     /// A seat on a new lane, over a connection from the pool.
-    async fn open(&self) -> Result<Seat, PoolError> {
-        let client = Arc::new(self.pool.get().await?);
+    async fn open(&self, opening: Opening<'_>) -> Result<Seat, PoolError> {
+        let got = self.pool.get().await;
+        drop(opening);
+        let client = Arc::new(got?);
         let mut state = self.shared.lock();
         state.next += 1;
         let id = state.next;
@@ -174,6 +182,17 @@ impl Lanes {
         {
             lane.retiring = true;
         }
+    }
+}
+
+/// A lane being opened: counted in [`State::opening`] until its connection
+/// comes, or until the seat is no longer wanted (its future dropped).
+struct Opening<'a>(&'a Shared);
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        self.0.lock().opening -= 1;
+        self.0.changed.notify_waiters();
     }
 }
 
