@@ -13,12 +13,12 @@ use ringbar_protocol::message::Message;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
 
-use crate::authorize::{Action, DENY, Decision};
 use crate::awaited;
 use crate::config::Disclose;
 use crate::core::Core;
 use crate::dealer::{self, RouterCallFailure, RouterCallResult};
 use crate::session::SessionHandle;
+use ringbar_router::authorize::{Action, DENY, Decision};
 
 /// A message that waits for a dynamic authorizer's decision.
 pub(crate) struct Question {

@@ -18,6 +18,7 @@ use ringbar_protocol::websocket::deflate::DeflateConfig;
 
 pub use crate::ip_network::IpNetwork;
 pub use crate::nonces::{DEFAULT_MAX_NONCES, SeenNonces};
+pub use ringbar_router::authorize::{Allow, Disclose, Permission, RoleConfig};
 pub use ringbar_router::limits::{FlowControl, Limits, SlowConsumerPolicy};
 
 /// Everything one router node runs.
@@ -84,65 +85,6 @@ pub struct EventHistory {
     pub match_policy: MatchPolicy,
     /// How many of the latest events are kept.
     pub limit: usize,
-}
-
-/// A role and what it may do.
-#[derive(Debug, Clone)]
-pub struct RoleConfig {
-    /// The role's name (the session's `authrole`).
-    pub name: String,
-    /// Checked in order: the first permission whose URI pattern matches an
-    /// action's URI decides (exact before prefix before wildcard, as
-    /// Crossbar.io's role model does).
-    pub permissions: Vec<Permission>,
-    /// `authorizer`: a procedure on the realm that decides instead of
-    /// `permissions` (a dynamic authorizer), called as in Crossbar.io.
-    pub authorizer: Option<String>,
-    /// `create` (a ringbar extension, in the realm template): a session
-    /// of this role may create a realm that does not exist by joining it.
-    pub create: bool,
-}
-
-/// A permission of a role on a URI pattern.
-#[derive(Debug, Clone)]
-pub struct Permission {
-    /// The URI or pattern (`""` with prefix match means every URI).
-    pub uri: String,
-    /// How `uri` is matched.
-    pub match_policy: MatchPolicy,
-    /// The allowed actions.
-    pub allow: Allow,
-    /// Which identities are disclosed.
-    pub disclose: Disclose,
-    /// Whether the decision may be cached per session.
-    pub cache: bool,
-}
-
-/// The actions a permission allows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Allow {
-    /// PUBLISH to matching topics.
-    pub publish: bool,
-    /// SUBSCRIBE to matching topics.
-    pub subscribe: bool,
-    /// CALL matching procedures.
-    pub call: bool,
-    /// REGISTER matching procedures.
-    pub register: bool,
-    /// `list` (a ringbar extension): see matching subscriptions and
-    /// registrations in the meta API. `None` when the permission does not
-    /// say: allowed. A role none of whose permissions says lists
-    /// everything, as before `list` existed.
-    pub list: Option<bool>,
-}
-
-/// Which identities a permission discloses to the receivers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Disclose {
-    /// Callees learn the caller's identity.
-    pub caller: bool,
-    /// Subscribers learn the publisher's identity.
-    pub publisher: bool,
 }
 
 /// One listening transport.

@@ -6,7 +6,6 @@
 //! [`Router::join`] waits for that. See `DESIGN.md` for the map.
 
 mod auth;
-mod authorize;
 mod authorizer;
 mod awaited;
 pub mod broker;

@@ -11,11 +11,11 @@ use ringbar_router::tables::registrations::Registrations;
 use ringbar_router::tables::subscriptions::{NO_CORE, Subscriptions};
 use ringbar_router::tables::{PersistentMap, PersistentSet};
 
-use crate::authorize::Role;
 use crate::broker::Publication;
 use crate::config::{Limits, RealmConfig};
 use crate::seed::Seeds;
 use crate::session::Identity;
+use ringbar_router::authorize::Role;
 
 /// A realm's retained events, one per topic, within a byte budget.
 #[derive(Default)]

@@ -18,7 +18,6 @@ use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::error::{CloseReason, RoutingError};
 
 use crate::auth::{self, Accepted, Opening, Refusal};
-use crate::authorize::{DecisionCache, Role};
 use crate::authorizer;
 use crate::awaited;
 use crate::broker;
@@ -31,6 +30,7 @@ use crate::realm::{Realm, RealmSession};
 use crate::sessions::SessionKey;
 use crate::timeout::Timeout;
 use crate::wire::Wire;
+use ringbar_router::authorize::{DecisionCache, Role};
 
 /// Who a session is.
 #[derive(Debug, Clone)]

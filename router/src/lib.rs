@@ -4,6 +4,8 @@
 //! (the driver) feeds it and writes what it produces, and tests drive it on
 //! one thread. The layers, each importing only those below it:
 //!
+//! - [`authorize`]: the role model (permissions on URI patterns, and the
+//!   dynamic authorizer a role names) and each session's cache of decisions;
 //! - [`tables`]: a realm's shared tables (subscriptions, registrations),
 //!   read lock-free by every core, and each core's match cache;
 //! - [`timers`]: deadlines kept by the router, served by the driver;
@@ -16,6 +18,7 @@
 //!
 //! `docs/ARCHITECTURE.md` is the map of the crates and their layers.
 
+pub mod authorize;
 pub mod error;
 pub mod ids;
 pub mod limits;

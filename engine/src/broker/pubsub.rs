@@ -22,7 +22,6 @@ use ringbar_router::tables::subscriptions::CoreId;
 
 use super::{Added, LocalSubscriber};
 use super::{Publication, Receivers};
-use crate::authorize::Action;
 use crate::config::SlowConsumerPolicy;
 use crate::core::Core;
 use crate::figures::DropReason;
@@ -31,6 +30,7 @@ use crate::meta;
 use crate::realm::Realm;
 use crate::session::{Flow, Identity, SessionHandle};
 use crate::wire::Wire;
+use ringbar_router::authorize::Action;
 
 fn core_id(core: &Core) -> CoreId {
     CoreId::try_from(core.id).unwrap_or(CoreId::MAX)

@@ -14,12 +14,12 @@ use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::error::RoutingError;
 
 use super::calls::{Answer, CallKey, Caller, CancelMode, Interrupt, Invoke, Outcome, PendingCall};
-use crate::authorize::Action;
 use crate::core::Core;
 use crate::mail::Mail;
 use crate::meta;
 use crate::session::{Flow, SessionHandle};
 use crate::timeout::Timeout;
+use ringbar_router::authorize::Action;
 
 /// CALL: route a new call to a callee, or pass on one more part of a
 /// progressive call.

@@ -11,10 +11,10 @@ use ringbar_protocol::uri::UriPattern;
 use ringbar_router::error::RoutingError;
 use ringbar_router::tables::registrations::{Callee, InvokePolicy, RegisterError};
 
-use crate::authorize::Action;
 use crate::core::Core;
 use crate::meta;
 use crate::session::{Flow, SessionHandle};
+use ringbar_router::authorize::Action;
 
 /// URIs under this prefix belong to the router (the meta API), not to
 /// callees.

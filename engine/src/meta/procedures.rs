@@ -19,11 +19,11 @@ use ringbar_router::error::{CloseReason, RoutingError};
 use ringbar_router::tables::registrations::Registration;
 
 use super::events::{registration_details, subscription_details};
-use crate::authorize::Action;
 use crate::core::Core;
 use crate::mail::Mail;
 use crate::realm::{HistoryEvent, Realm, RealmSession};
 use crate::session::{SessionHandle, decode_arguments, kill_local};
+use ringbar_router::authorize::Action;
 use ringbar_router::local::testaments::{Scope, Testament};
 
 /// What a meta procedure answers: RESULT arguments, or an ERROR.

@@ -13,12 +13,12 @@ use ringbar_router::error::RoutingError;
 
 use super::rest::{self, Denial, ServiceSession};
 use super::service::{HttpRequest, HttpResponse};
-use crate::authorize::Action;
 use crate::awaited;
 use crate::config::RestService;
 use crate::core::Core;
 use crate::dealer::{RouterCallFailure, RouterCaller};
 use crate::session::decode_arguments;
+use ringbar_router::authorize::Action;
 
 /// The answer of a `caller` service to `request`.
 pub(super) async fn respond(

@@ -9,14 +9,75 @@ use std::collections::HashMap;
 
 use ringbar_protocol::uri::{MatchPolicy, UriCheck, UriPattern};
 
-use crate::config::{Allow, Disclose, RoleConfig};
+/// A role and what it may do.
+#[derive(Debug, Clone)]
+pub struct RoleConfig {
+    /// The role's name (the session's `authrole`).
+    pub name: String,
+    /// Checked in order: the first permission whose URI pattern matches an
+    /// action's URI decides (exact before prefix before wildcard, as
+    /// Crossbar.io's role model does).
+    pub permissions: Vec<Permission>,
+    /// `authorizer`: a procedure on the realm that decides instead of
+    /// `permissions` (a dynamic authorizer), called as in Crossbar.io.
+    pub authorizer: Option<String>,
+    /// `create` (a ringbar extension, in the realm template): a session
+    /// of this role may create a realm that does not exist by joining it.
+    pub create: bool,
+}
+
+/// A permission of a role on a URI pattern.
+#[derive(Debug, Clone)]
+pub struct Permission {
+    /// The URI or pattern (`""` with prefix match means every URI).
+    pub uri: String,
+    /// How `uri` is matched.
+    pub match_policy: MatchPolicy,
+    /// The allowed actions.
+    pub allow: Allow,
+    /// Which identities are disclosed.
+    pub disclose: Disclose,
+    /// Whether the decision may be cached per session.
+    pub cache: bool,
+}
+
+/// The actions a permission allows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allow {
+    /// PUBLISH to matching topics.
+    pub publish: bool,
+    /// SUBSCRIBE to matching topics.
+    pub subscribe: bool,
+    /// CALL matching procedures.
+    pub call: bool,
+    /// REGISTER matching procedures.
+    pub register: bool,
+    /// `list` (a ringbar extension): see matching subscriptions and
+    /// registrations in the meta API. `None` when the permission does not
+    /// say: allowed. A role none of whose permissions says lists
+    /// everything, as before `list` existed.
+    pub list: Option<bool>,
+}
+
+/// Which identities a permission discloses to the receivers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Disclose {
+    /// Callees learn the caller's identity.
+    pub caller: bool,
+    /// Subscribers learn the publisher's identity.
+    pub publisher: bool,
+}
 
 /// What a session asks to do with a URI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Action {
+pub enum Action {
+    /// PUBLISH to a topic.
     Publish,
+    /// SUBSCRIBE to a topic.
     Subscribe,
+    /// CALL a procedure.
     Call,
+    /// REGISTER a procedure.
     Register,
     /// See a subscription or registration in the meta API.
     List,
@@ -24,7 +85,7 @@ pub(crate) enum Action {
 
 impl Action {
     /// The action's name, as a dynamic authorizer is told it.
-    pub(crate) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Action::Publish => "publish",
             Action::Subscribe => "subscribe",
@@ -47,13 +108,15 @@ impl Action {
 
 /// The answer for one (action, URI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Decision {
-    pub(crate) allowed: bool,
-    pub(crate) disclose: Disclose,
+pub struct Decision {
+    /// Whether the action may go on.
+    pub allowed: bool,
+    /// Which identities its receivers learn.
+    pub disclose: Disclose,
 }
 
 /// Nothing allowed, nothing disclosed.
-pub(crate) const DENY: Decision = Decision {
+pub const DENY: Decision = Decision {
     allowed: false,
     disclose: Disclose {
         caller: false,
@@ -63,7 +126,7 @@ pub(crate) const DENY: Decision = Decision {
 
 /// A role's permissions, ready to match.
 #[derive(Debug)]
-pub(crate) struct Role {
+pub struct Role {
     permissions: Vec<(UriPattern, Allow, Disclose, bool)>,
     /// The dynamic authorizer that decides instead of `permissions`.
     authorizer: Option<String>,
@@ -77,7 +140,7 @@ pub(crate) struct Role {
 impl Role {
     /// Compiles a configured role; permissions whose pattern does not parse
     /// were refused by the config check already and are skipped.
-    pub(crate) fn new(config: &RoleConfig) -> Self {
+    pub fn new(config: &RoleConfig) -> Self {
         let permissions = config
             .permissions
             .iter()
@@ -97,18 +160,18 @@ impl Role {
 
     /// Whether a session of this role may create a realm (from the
     /// template) by joining it.
-    pub(crate) fn may_create(&self) -> bool {
+    pub fn may_create(&self) -> bool {
         self.create
     }
 
     /// The procedure that decides for this role, when it has a dynamic
     /// authorizer.
-    pub(crate) fn authorizer(&self) -> Option<&str> {
+    pub fn authorizer(&self) -> Option<&str> {
         self.authorizer.as_deref()
     }
 
     /// The decision for `action` on `uri`, and whether it may be cached.
-    pub(crate) fn decide(&self, action: Action, uri: &str) -> (Decision, bool) {
+    pub fn decide(&self, action: Action, uri: &str) -> (Decision, bool) {
         if action == Action::List && (!self.governs_list || self.authorizer.is_some()) {
             return (
                 Decision {
@@ -150,7 +213,7 @@ impl Role {
 /// permissions again for a topic it has used. Keyed by URI (looked up as a
 /// `&str`, without allocating), one slot per action; it starts over when
 /// it holds `limits.max_cached_decisions_per_session` URIs.
-pub(crate) struct DecisionCache {
+pub struct DecisionCache {
     entries: HashMap<Box<str>, [Option<Decision>; 5]>,
     capacity: usize,
     /// A dynamic authorizer's decision that may not be cached, for the one
@@ -160,7 +223,7 @@ pub(crate) struct DecisionCache {
 
 impl DecisionCache {
     /// An empty cache that holds up to `capacity` URIs.
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize) -> Self {
         Self {
             entries: HashMap::new(),
             capacity,
@@ -169,7 +232,7 @@ impl DecisionCache {
     }
 
     /// The decision for `action` on `uri` under `role`.
-    pub(crate) fn decide(&mut self, role: &Role, action: Action, uri: &str) -> Decision {
+    pub fn decide(&mut self, role: &Role, action: Action, uri: &str) -> Decision {
         if let Some((a, u, decision)) = self.once.take() {
             if a == action && *u == *uri {
                 return decision;
@@ -189,7 +252,7 @@ impl DecisionCache {
 
     /// Whether the decision for `action` on `uri` is known without asking
     /// a dynamic authorizer.
-    pub(crate) fn knows(&self, action: Action, uri: &str) -> bool {
+    pub fn knows(&self, action: Action, uri: &str) -> bool {
         self.once
             .as_ref()
             .is_some_and(|(a, u, _)| *a == action && **u == *uri)
@@ -201,7 +264,7 @@ impl DecisionCache {
 
     /// Keeps a decision: for the session's life when `cache`, else for the
     /// next [`DecisionCache::decide`] of that action and URI only.
-    pub(crate) fn remember(&mut self, action: Action, uri: &str, decision: Decision, cache: bool) {
+    pub fn remember(&mut self, action: Action, uri: &str, decision: Decision, cache: bool) {
         if cache {
             if self.entries.len() >= self.capacity {
                 self.entries.clear();
@@ -216,7 +279,6 @@ impl DecisionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Permission;
 
     fn permission(uri: &str, policy: MatchPolicy, publish: bool) -> Permission {
         Permission {
@@ -285,7 +347,7 @@ mod tests {
             create: false,
         });
         let mut cache =
-            DecisionCache::new(crate::config::Limits::default().max_cached_decisions_per_session);
+            DecisionCache::new(crate::limits::Limits::default().max_cached_decisions_per_session);
         assert!(!cache.decide(&role, Action::Publish, "a.b").allowed);
     }
 }
