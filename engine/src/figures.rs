@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ringbar_protocol::message::MessageType;
+pub use ringbar_router::local::outbound::DropReason;
 
 /// Upper bounds of the buckets of the publish-to-event histogram, in
 /// microseconds (10 µs to 1 s; slower deliveries fall in the last, open
@@ -19,44 +20,6 @@ pub const PUBLISH_TO_EVENT_BUCKETS_US: [u64; 16] = [
     10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
     500_000, 1_000_000,
 ];
-
-/// Why an event was not queued for a subscriber.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DropReason {
-    /// The subscriber's own queue held its byte limit
-    /// (`flow.max_queued_bytes`): a slow consumer.
-    SessionQueueFull,
-    /// The core's queues together held their limit
-    /// (`flow.max_core_queued_bytes`) and this subscriber's queue held more
-    /// than its fair share of it.
-    CoreQueueBudget,
-    /// The event was longer than the subscriber accepts (a RawSocket peer's
-    /// announced maximum message length).
-    TooLarge,
-    /// The subscriber's connection was closing (for example cut off as a
-    /// slow consumer).
-    Closing,
-}
-
-impl DropReason {
-    /// Every reason, in the order figures list them.
-    pub const ALL: [DropReason; 4] = [
-        DropReason::SessionQueueFull,
-        DropReason::CoreQueueBudget,
-        DropReason::TooLarge,
-        DropReason::Closing,
-    ];
-
-    /// The reason as a metric label value.
-    pub fn name(self) -> &'static str {
-        match self {
-            DropReason::SessionQueueFull => "session_queue_full",
-            DropReason::CoreQueueBudget => "core_queue_budget",
-            DropReason::TooLarge => "too_large",
-            DropReason::Closing => "closing",
-        }
-    }
-}
 
 /// One core's figures at one moment.
 #[derive(Debug, Clone, Default, PartialEq)]

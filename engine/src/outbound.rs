@@ -1,52 +1,23 @@
-//! A session's outbound queue: frames waiting for the connection's writer
-//! task, bounded in bytes.
+//! A session's outbound queue as the connection's tasks use it: the
+//! byte-bounded queue of `ringbar_router::local::outbound`, the core's
+//! budget over all its queues, and the wake-ups of the writer task (the
+//! queue became non-empty) and of a reader waiting for room.
 //!
 //! Handlers only push and wake; the writer drains everything queued with one
 //! vectored write per batch, so a burst of events costs one system call and
 //! one wake-up.
-//!
-//! Replies count against the same limit as events. They are never dropped:
-//! instead the connection's reader waits ([`Outbound::writable`]) while the
-//! queue is full, so a peer that sends requests and reads no answers stops
-//! being read, and holds at most the limit plus the answers to one message.
-//!
-//! Small frames (most events) are copied end to end into a contiguous tail
-//! buffer as they are queued, instead of each holding a reference to the
-//! shared frame and taking an iovec of its own: copying a hundred bytes is
-//! cheaper than the reference count traffic and the kernel's per-segment
-//! cost of a vectored write. Large frames keep their shared buffer and go out
-//! without a copy.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use ringbar_router::local::outbound::DropReason;
+pub(crate) use ringbar_router::local::outbound::MAX_IOVECS;
+use ringbar_router::local::outbound::OutboundQueue;
 use tokio::sync::Notify;
 
-use crate::figures::{CoreFigures, DropReason};
-
-/// The most buffers one vectored write takes (Linux's `IOV_MAX`).
-pub(crate) const MAX_IOVECS: usize = 1024;
-
-/// The most bytes one write takes, so one connection cannot hold the core:
-/// fairness between connections, not a bound on a peer
-/// (`flow.max_queued_bytes` bounds its queue).
-const MAX_BATCH_BYTES: usize = 1 << 20;
-
-/// Frames up to this size are copied into the tail buffer (see the module
-/// doc: cheaper than an iovec each). This and the two below are speed
-/// choices, not bounds on peers.
-const COALESCE_MAX_FRAME: usize = 1024;
-
-/// A tail buffer this full is sealed into a segment of its own, so a tail
-/// is never copied again as it grows.
-const COALESCE_CHUNK: usize = 64 * 1024;
-
-/// What an empty tail buffer first reserves (it grows as frames come): a
-/// quiet session holds little.
-const TAIL_START: usize = 4 * 1024;
+use crate::figures::CoreFigures;
 
 /// The bytes queued on one core's connections together, against the core's
 /// limit (`max_core_queued_bytes`). Shared by the core's queues (`Rc`); the
@@ -91,12 +62,8 @@ impl QueueBudget {
 
 /// Frames queued for one connection.
 pub(crate) struct Outbound {
-    queue: RefCell<Queue>,
+    queue: RefCell<OutboundQueue>,
     budget: Rc<QueueBudget>,
-    queued_bytes: Cell<usize>,
-    max_queued_bytes: usize,
-    closing: Cell<bool>,
-    dropped: Cell<u64>,
     wake: Notify,
     /// Wakes a reader waiting in [`Outbound::writable`].
     drained: Notify,
@@ -108,12 +75,8 @@ impl Outbound {
     pub(crate) fn new(max_queued_bytes: usize, budget: Rc<QueueBudget>) -> Self {
         budget.queues.set(budget.queues.get() + 1);
         Self {
-            queue: RefCell::new(Queue::default()),
+            queue: RefCell::new(OutboundQueue::new(max_queued_bytes)),
             budget,
-            queued_bytes: Cell::new(0),
-            max_queued_bytes,
-            closing: Cell::new(false),
-            dropped: Cell::new(0),
             wake: Notify::new(),
             drained: Notify::new(),
         }
@@ -152,54 +115,31 @@ impl Outbound {
         Ok(())
     }
 
-    /// Whether an event of `len` bytes may be queued; a refusal is counted
-    /// as a dropped event, except while closing.
     fn admit(&self, len: usize) -> Result<(), DropReason> {
-        if self.closing.get() {
-            return Err(DropReason::Closing);
-        }
-        let held = self.queued_bytes.get();
-        let refused = if held + len > self.max_queued_bytes {
-            DropReason::SessionQueueFull
-        } else if !self.budget.admits(held, len) {
-            DropReason::CoreQueueBudget
-        } else {
-            return Ok(());
-        };
-        self.dropped.set(self.dropped.get() + 1);
-        Err(refused)
+        self.queue
+            .borrow_mut()
+            .admit(len, |held, len| self.budget.admits(held, len))
     }
 
     fn enqueue(&self, frame: &Bytes) {
-        if self.closing.get() {
+        let mut queue = self.queue.borrow_mut();
+        if queue.is_closing() {
             return;
         }
-        self.queued_bytes.set(self.queued_bytes.get() + frame.len());
         self.budget.add(frame.len());
-        let mut queue = self.queue.borrow_mut();
-        let was_empty = queue.is_empty();
-        queue.push(frame);
-        // The writer was woken when the queue became non-empty, and drains
-        // it before it waits again: one wake-up per batch, not per frame.
-        if was_empty {
+        if queue.push(frame) {
             self.wake.notify_one();
         }
     }
 
     /// Events dropped because the queue (or the core's budget) was full.
     pub(crate) fn dropped(&self) -> u64 {
-        self.dropped.get()
+        self.queue.borrow().dropped()
     }
 
     /// Bytes waiting.
     pub(crate) fn queued_bytes(&self) -> usize {
-        self.queued_bytes.get()
-    }
-
-    /// Whether the queue holds its limit or more: the connection's requests
-    /// then wait, whatever their answers are.
-    fn is_full(&self) -> bool {
-        self.queued_bytes.get() >= self.max_queued_bytes
+        self.queue.borrow().queued_bytes()
     }
 
     /// Waits until the writer has taken the queue below its limit, or the
@@ -207,7 +147,13 @@ impl Outbound {
     /// message, so a peer that floods requests (Pings, calls) and reads
     /// nothing is no longer read: its kernel buffers fill and it waits.
     pub(crate) async fn writable(&self) {
-        while self.is_full() && !self.closing.get() {
+        loop {
+            {
+                let queue = self.queue.borrow();
+                if !queue.is_full() || queue.is_closing() {
+                    return;
+                }
+            }
             self.drained.notified().await;
         }
     }
@@ -215,14 +161,14 @@ impl Outbound {
     /// Lets the writer finish what is queued and stop; later pushes are
     /// ignored.
     pub(crate) fn close(&self) {
-        self.closing.set(true);
+        self.queue.borrow_mut().close();
         self.wake.notify_one();
         self.drained.notify_one();
     }
 
     /// Whether [`Outbound::close`] was called.
     pub(crate) fn is_closing(&self) -> bool {
-        self.closing.get()
+        self.queue.borrow().is_closing()
     }
 
     /// The next batch to write, waiting for one; `None` when closed and
@@ -231,17 +177,14 @@ impl Outbound {
         loop {
             {
                 let mut queue = self.queue.borrow_mut();
-                if !queue.is_empty() {
-                    let was_full = self.is_full();
-                    let (batch, bytes) = queue.take_batch();
-                    self.queued_bytes.set(self.queued_bytes.get() - bytes);
-                    self.budget.sub(bytes);
-                    if was_full && !self.is_full() {
+                if let Some(batch) = queue.take_batch() {
+                    self.budget.sub(batch.bytes);
+                    if batch.drained {
                         self.drained.notify_one();
                     }
-                    return Some(batch);
+                    return Some(batch.frames);
                 }
-                if self.closing.get() {
+                if queue.is_closing() {
                     return None;
                 }
             }
@@ -253,172 +196,22 @@ impl Outbound {
 impl Drop for Outbound {
     /// What was never written leaves the core's budget with the queue.
     fn drop(&mut self) {
-        self.budget.sub(self.queued_bytes.get());
+        self.budget.sub(self.queue.borrow().queued_bytes());
         self.budget
             .queues
             .set(self.budget.queues.get().saturating_sub(1));
     }
 }
 
-/// The bytes of queued frames, in order: whole segments, then the tail.
-#[derive(Default)]
-struct Queue {
-    /// Ready to write, oldest first: large frames (shared, not copied) and
-    /// sealed tails.
-    segments: VecDeque<Bytes>,
-    /// Small frames copied end to end; comes after every segment.
-    tail: BytesMut,
-}
-
-impl Queue {
-    fn is_empty(&self) -> bool {
-        self.segments.is_empty() && self.tail.is_empty()
-    }
-
-    fn push(&mut self, frame: &Bytes) {
-        if frame.len() <= COALESCE_MAX_FRAME {
-            if self.tail.capacity() - self.tail.len() < frame.len() {
-                self.tail.reserve(frame.len().max(TAIL_START));
-            }
-            self.tail.extend_from_slice(frame);
-            if self.tail.len() >= COALESCE_CHUNK {
-                self.seal_tail();
-            }
-        } else {
-            self.seal_tail();
-            self.segments.push_back(frame.clone());
-        }
-    }
-
-    /// Moves the tail (when not empty) to the end of the segments; the next
-    /// small frame starts a fresh buffer, so an idle connection holds none.
-    fn seal_tail(&mut self) {
-        if !self.tail.is_empty() {
-            self.segments
-                .push_back(std::mem::take(&mut self.tail).freeze());
-        }
-    }
-
-    /// Takes buffers for one vectored write: at most [`MAX_IOVECS`] of them
-    /// and (unless the first alone is larger) [`MAX_BATCH_BYTES`] bytes.
-    /// Returns them and how many bytes they hold.
-    fn take_batch(&mut self) -> (Vec<Bytes>, usize) {
-        if self.segments.is_empty() {
-            let tail = std::mem::take(&mut self.tail).freeze();
-            let bytes = tail.len();
-            return (vec![tail], bytes);
-        }
-        let mut batch = Vec::with_capacity((self.segments.len() + 1).min(MAX_IOVECS));
-        let mut bytes = 0;
-        while batch.len() < MAX_IOVECS {
-            let len = match self.segments.front() {
-                Some(segment) => segment.len(),
-                None if !self.tail.is_empty() => self.tail.len(),
-                None => break,
-            };
-            if bytes > 0 && bytes + len > MAX_BATCH_BYTES {
-                break;
-            }
-            match self.segments.pop_front() {
-                Some(segment) => batch.push(segment),
-                None => batch.push(std::mem::take(&mut self.tail).freeze()),
-            }
-            bytes += len;
-        }
-        (batch, bytes)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     fn frame(len: usize, seed: usize) -> Bytes {
         (0..len)
             .map(|i| (i + seed) as u8)
             .collect::<Vec<u8>>()
             .into()
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
-
-        /// Batches carry exactly the queued bytes, in order, within the
-        /// iovec and byte limits, whether frames come all at once or
-        /// between batches.
-        #[test]
-        fn batches_keep_bytes_order_and_limits(
-            sizes in proptest::collection::vec(
-                prop_oneof![
-                    8 => 1usize..=COALESCE_MAX_FRAME,
-                    8 => COALESCE_MAX_FRAME + 1..COALESCE_MAX_FRAME + 64,
-                    1 => 1usize..300_000,
-                ],
-                1..2500,
-            ),
-            take_every in 1usize..3000,
-        ) {
-            let queued: Vec<Bytes> = sizes.iter().enumerate().map(|(i, n)| frame(*n, i)).collect();
-            let mut queue = Queue::default();
-            let mut written = Vec::new();
-            let take = |queue: &mut Queue, written: &mut Vec<u8>| -> Result<(), TestCaseError> {
-                let (batch, bytes) = queue.take_batch();
-                prop_assert!(!batch.is_empty() && batch.len() <= MAX_IOVECS);
-                let total: usize = batch.iter().map(Bytes::len).sum();
-                prop_assert_eq!(total, bytes);
-                prop_assert!(bytes <= MAX_BATCH_BYTES || batch.len() == 1);
-                for buf in &batch {
-                    written.extend_from_slice(buf);
-                }
-                Ok(())
-            };
-            for (i, f) in queued.iter().enumerate() {
-                queue.push(f);
-                if i % take_every == take_every - 1 {
-                    take(&mut queue, &mut written)?;
-                }
-            }
-            while !queue.is_empty() {
-                take(&mut queue, &mut written)?;
-            }
-            let expected: Vec<u8> = queued.iter().flat_map(|f| f.iter().copied()).collect();
-            prop_assert_eq!(written, expected);
-        }
-    }
-
-    #[test]
-    fn small_frames_share_one_buffer_and_large_ones_are_not_copied() {
-        let large = frame(COALESCE_MAX_FRAME + 1, 7);
-        let mut queue = Queue::default();
-        for f in [frame(90, 1), frame(90, 2), large.clone(), frame(90, 3)] {
-            queue.push(&f);
-        }
-        let (batch, bytes) = queue.take_batch();
-        assert_eq!(bytes, 270 + large.len());
-        assert_eq!(batch.len(), 3);
-        assert_eq!(batch[0].len(), 180);
-        assert_eq!(batch[1].as_ptr(), large.as_ptr());
-        assert_eq!(batch[2].len(), 90);
-        assert!(queue.is_empty());
-    }
-
-    #[test]
-    fn a_batch_stops_at_the_iovec_limit() {
-        let mut queue = Queue::default();
-        for i in 0..2 * MAX_IOVECS {
-            queue.push(&frame(
-                if i % 2 == 0 {
-                    COALESCE_MAX_FRAME + 1
-                } else {
-                    1
-                },
-                i,
-            ));
-        }
-        let (batch, _) = queue.take_batch();
-        assert_eq!(batch.len(), MAX_IOVECS);
-        assert!(!queue.is_empty());
     }
 
     fn budget(limit: usize) -> Rc<QueueBudget> {

@@ -5,5 +5,6 @@
 
 pub mod callees;
 pub mod in_flight;
+pub mod outbound;
 pub mod subscribers;
 pub mod testaments;

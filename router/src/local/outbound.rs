@@ -1,0 +1,380 @@
+//! A session's outbound queue, bounded in bytes: the frames waiting for the
+//! connection's writer, and the rules for what it takes. The driver owns
+//! the writer and its wake-ups; this says when to wake it (the queue
+//! became non-empty) and when a reader waiting for room may go on (the
+//! queue fell below its limit).
+//!
+//! Replies count against the same limit as events. They are never dropped:
+//! the driver stops reading the connection while the queue is full, so a
+//! peer that sends requests and reads no answers holds at most the limit
+//! plus the answers to one message. Events are refused (and counted) past
+//! the limit, or past the core's budget when this queue holds more than its
+//! share.
+//!
+//! Small frames (most events) are copied end to end into a contiguous tail
+//! buffer as they are queued, instead of each holding a reference to the
+//! shared frame and taking an iovec of its own: copying a hundred bytes is
+//! cheaper than the reference count traffic and the kernel's per-segment
+//! cost of a vectored write. Large frames keep their shared buffer and go out
+//! without a copy.
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+
+/// The most buffers one vectored write takes (Linux's `IOV_MAX`).
+pub const MAX_IOVECS: usize = 1024;
+
+/// The most bytes one write takes, so one connection cannot hold the core:
+/// fairness between connections, not a bound on a peer
+/// (`flow.max_queued_bytes` bounds its queue).
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// Frames up to this size are copied into the tail buffer (see the module
+/// doc: cheaper than an iovec each). This and the two below are speed
+/// choices, not bounds on peers.
+const COALESCE_MAX_FRAME: usize = 1024;
+
+/// A tail buffer this full is sealed into a segment of its own, so a tail
+/// is never copied again as it grows.
+const COALESCE_CHUNK: usize = 64 * 1024;
+
+/// What an empty tail buffer first reserves (it grows as frames come): a
+/// quiet session holds little.
+const TAIL_START: usize = 4 * 1024;
+
+/// Why an event was not queued for a subscriber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// The subscriber's own queue held its byte limit
+    /// (`flow.max_queued_bytes`): a slow consumer.
+    SessionQueueFull,
+    /// The core's queues together held their limit
+    /// (`flow.max_core_queued_bytes`) and this subscriber's queue held more
+    /// than its fair share of it.
+    CoreQueueBudget,
+    /// The event was longer than the subscriber accepts (a RawSocket peer's
+    /// announced maximum message length).
+    TooLarge,
+    /// The subscriber's connection was closing (for example cut off as a
+    /// slow consumer).
+    Closing,
+}
+
+impl DropReason {
+    /// Every reason, in the order figures list them.
+    pub const ALL: [DropReason; 4] = [
+        DropReason::SessionQueueFull,
+        DropReason::CoreQueueBudget,
+        DropReason::TooLarge,
+        DropReason::Closing,
+    ];
+
+    /// The reason as a metric label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::SessionQueueFull => "session_queue_full",
+            DropReason::CoreQueueBudget => "core_queue_budget",
+            DropReason::TooLarge => "too_large",
+            DropReason::Closing => "closing",
+        }
+    }
+}
+
+/// Frames queued for one connection, with its byte limit.
+pub struct OutboundQueue {
+    frames: Frames,
+    queued_bytes: usize,
+    max_queued_bytes: usize,
+    closing: bool,
+    dropped: u64,
+}
+
+/// One vectored write's worth of frames.
+pub struct Batch {
+    /// The buffers, in order.
+    pub frames: Vec<Bytes>,
+    /// How many bytes they hold.
+    pub bytes: usize,
+    /// Whether the queue was full and is no longer: a reader waiting for
+    /// room may go on.
+    pub drained: bool,
+}
+
+impl OutboundQueue {
+    /// An empty queue holding at most `max_queued_bytes`.
+    pub fn new(max_queued_bytes: usize) -> Self {
+        Self {
+            frames: Frames::default(),
+            queued_bytes: 0,
+            max_queued_bytes,
+            closing: false,
+            dropped: 0,
+        }
+    }
+
+    /// Whether an event of `len` bytes may be queued; `core_admits(held,
+    /// len)` says whether the core's budget takes it from a queue holding
+    /// `held`. A refusal is counted as a dropped event, except while closing.
+    pub fn admit(
+        &mut self,
+        len: usize,
+        core_admits: impl FnOnce(usize, usize) -> bool,
+    ) -> Result<(), DropReason> {
+        if self.closing {
+            return Err(DropReason::Closing);
+        }
+        let refused = if self.queued_bytes + len > self.max_queued_bytes {
+            DropReason::SessionQueueFull
+        } else if !core_admits(self.queued_bytes, len) {
+            DropReason::CoreQueueBudget
+        } else {
+            return Ok(());
+        };
+        self.dropped += 1;
+        Err(refused)
+    }
+
+    /// Queues `frame` (nothing while closing); returns whether the queue was
+    /// empty, so the writer must be woken: it drains everything before it
+    /// waits again, one wake-up per batch, not per frame.
+    pub fn push(&mut self, frame: &Bytes) -> bool {
+        if self.closing {
+            return false;
+        }
+        self.queued_bytes += frame.len();
+        let was_empty = self.frames.is_empty();
+        self.frames.push(frame);
+        was_empty
+    }
+
+    /// The next batch to write, if anything is queued.
+    pub fn take_batch(&mut self) -> Option<Batch> {
+        if self.frames.is_empty() {
+            return None;
+        }
+        let was_full = self.is_full();
+        let (frames, bytes) = self.frames.take_batch();
+        self.queued_bytes -= bytes;
+        Some(Batch {
+            frames,
+            bytes,
+            drained: was_full && !self.is_full(),
+        })
+    }
+
+    /// Bytes waiting.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// Events dropped because the queue (or the core's budget) was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Whether the queue holds its limit or more: the connection's requests
+    /// then wait, whatever their answers are.
+    pub fn is_full(&self) -> bool {
+        self.queued_bytes >= self.max_queued_bytes
+    }
+
+    /// Takes no more frames; what is queued still goes out.
+    pub fn close(&mut self) {
+        self.closing = true;
+    }
+
+    /// Whether [`OutboundQueue::close`] was called.
+    pub fn is_closing(&self) -> bool {
+        self.closing
+    }
+}
+
+/// The bytes of queued frames, in order: whole segments, then the tail.
+#[derive(Default)]
+struct Frames {
+    /// Ready to write, oldest first: large frames (shared, not copied) and
+    /// sealed tails.
+    segments: VecDeque<Bytes>,
+    /// Small frames copied end to end; comes after every segment.
+    tail: BytesMut,
+}
+
+impl Frames {
+    fn is_empty(&self) -> bool {
+        self.segments.is_empty() && self.tail.is_empty()
+    }
+
+    fn push(&mut self, frame: &Bytes) {
+        if frame.len() <= COALESCE_MAX_FRAME {
+            if self.tail.capacity() - self.tail.len() < frame.len() {
+                self.tail.reserve(frame.len().max(TAIL_START));
+            }
+            self.tail.extend_from_slice(frame);
+            if self.tail.len() >= COALESCE_CHUNK {
+                self.seal_tail();
+            }
+        } else {
+            self.seal_tail();
+            self.segments.push_back(frame.clone());
+        }
+    }
+
+    /// Moves the tail (when not empty) to the end of the segments; the next
+    /// small frame starts a fresh buffer, so an idle connection holds none.
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.segments
+                .push_back(std::mem::take(&mut self.tail).freeze());
+        }
+    }
+
+    /// Takes buffers for one vectored write: at most [`MAX_IOVECS`] of them
+    /// and (unless the first alone is larger) [`MAX_BATCH_BYTES`] bytes.
+    /// Returns them and how many bytes they hold.
+    fn take_batch(&mut self) -> (Vec<Bytes>, usize) {
+        if self.segments.is_empty() {
+            let tail = std::mem::take(&mut self.tail).freeze();
+            let bytes = tail.len();
+            return (vec![tail], bytes);
+        }
+        let mut batch = Vec::with_capacity((self.segments.len() + 1).min(MAX_IOVECS));
+        let mut bytes = 0;
+        while batch.len() < MAX_IOVECS {
+            let len = match self.segments.front() {
+                Some(segment) => segment.len(),
+                None if !self.tail.is_empty() => self.tail.len(),
+                None => break,
+            };
+            if bytes > 0 && bytes + len > MAX_BATCH_BYTES {
+                break;
+            }
+            match self.segments.pop_front() {
+                Some(segment) => batch.push(segment),
+                None => batch.push(std::mem::take(&mut self.tail).freeze()),
+            }
+            bytes += len;
+        }
+        (batch, bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn frame(len: usize, seed: usize) -> Bytes {
+        (0..len)
+            .map(|i| (i + seed) as u8)
+            .collect::<Vec<u8>>()
+            .into()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Batches carry exactly the queued bytes, in order, within the
+        /// iovec and byte limits, whether frames come all at once or
+        /// between batches.
+        #[test]
+        fn batches_keep_bytes_order_and_limits(
+            sizes in proptest::collection::vec(
+                prop_oneof![
+                    8 => 1usize..=COALESCE_MAX_FRAME,
+                    8 => COALESCE_MAX_FRAME + 1..COALESCE_MAX_FRAME + 64,
+                    1 => 1usize..300_000,
+                ],
+                1..2500,
+            ),
+            take_every in 1usize..3000,
+        ) {
+            let queued: Vec<Bytes> = sizes.iter().enumerate().map(|(i, n)| frame(*n, i)).collect();
+            let mut queue = Frames::default();
+            let mut written = Vec::new();
+            let take = |queue: &mut Frames, written: &mut Vec<u8>| -> Result<(), TestCaseError> {
+                let (batch, bytes) = queue.take_batch();
+                prop_assert!(!batch.is_empty() && batch.len() <= MAX_IOVECS);
+                let total: usize = batch.iter().map(Bytes::len).sum();
+                prop_assert_eq!(total, bytes);
+                prop_assert!(bytes <= MAX_BATCH_BYTES || batch.len() == 1);
+                for buf in &batch {
+                    written.extend_from_slice(buf);
+                }
+                Ok(())
+            };
+            for (i, f) in queued.iter().enumerate() {
+                queue.push(f);
+                if i % take_every == take_every - 1 {
+                    take(&mut queue, &mut written)?;
+                }
+            }
+            while !queue.is_empty() {
+                take(&mut queue, &mut written)?;
+            }
+            let expected: Vec<u8> = queued.iter().flat_map(|f| f.iter().copied()).collect();
+            prop_assert_eq!(written, expected);
+        }
+    }
+
+    #[test]
+    fn small_frames_share_one_buffer_and_large_ones_are_not_copied() {
+        let large = frame(COALESCE_MAX_FRAME + 1, 7);
+        let mut queue = Frames::default();
+        for f in [frame(90, 1), frame(90, 2), large.clone(), frame(90, 3)] {
+            queue.push(&f);
+        }
+        let (batch, bytes) = queue.take_batch();
+        assert_eq!(bytes, 270 + large.len());
+        assert_eq!(batch.len(), 3);
+        assert_eq!(batch[0].len(), 180);
+        assert_eq!(batch[1].as_ptr(), large.as_ptr());
+        assert_eq!(batch[2].len(), 90);
+        assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn a_batch_stops_at_the_iovec_limit() {
+        let mut queue = Frames::default();
+        for i in 0..2 * MAX_IOVECS {
+            queue.push(&frame(
+                if i % 2 == 0 {
+                    COALESCE_MAX_FRAME + 1
+                } else {
+                    1
+                },
+                i,
+            ));
+        }
+        let (batch, _) = queue.take_batch();
+        assert_eq!(batch.len(), MAX_IOVECS);
+        assert!(!queue.is_empty());
+    }
+
+    #[test]
+    fn the_writer_is_woken_once_per_batch_and_a_reader_once_the_queue_has_room() {
+        let mut queue = OutboundQueue::new(100);
+        assert!(
+            queue.push(&frame(60, 0)),
+            "the first frame wakes the writer"
+        );
+        assert!(!queue.push(&frame(60, 1)), "the writer drains it all");
+        assert!(queue.is_full());
+        let batch = queue.take_batch().expect("a batch");
+        assert_eq!((batch.bytes, batch.drained), (120, true));
+        assert_eq!(queue.queued_bytes(), 0);
+        assert!(queue.take_batch().is_none());
+        assert!(queue.push(&frame(10, 2)));
+        assert!(
+            !queue.take_batch().expect("a batch").drained,
+            "it was not full"
+        );
+        queue.close();
+        assert!(
+            !queue.push(&frame(10, 3)),
+            "nothing is queued while closing"
+        );
+        assert_eq!(queue.admit(1, |_, _| true), Err(DropReason::Closing));
+        assert_eq!(queue.dropped(), 0, "a closing queue counts no drops");
+    }
+}
