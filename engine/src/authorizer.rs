@@ -14,7 +14,6 @@ use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
 
 use crate::awaited;
-use crate::config::Disclose;
 use crate::core::Core;
 use crate::dealer::{self, RouterCallFailure, RouterCallResult};
 use crate::session::SessionHandle;
@@ -130,58 +129,16 @@ fn decision(
             return Err(format!("{error}: {}", message.unwrap_or_default()));
         }
     };
-    let flag = |dict: &Dict, key: &str| dict.get(key).and_then(Value::as_bool).unwrap_or(false);
-    match args.into_iter().next() {
-        Some(Value::Bool(allowed)) => Ok((
-            Decision {
-                allowed,
-                disclose: Disclose::default(),
-            },
-            false,
-        )),
-        Some(Value::Dict(dict)) => {
-            let Some(allowed) = dict.get("allow").and_then(Value::as_bool) else {
-                return Err("its answer has no boolean \"allow\"".to_owned());
-            };
-            let disclose = flag(&dict, "disclose");
-            Ok((
-                Decision {
-                    allowed,
-                    disclose: Disclose {
-                        caller: disclose,
-                        publisher: disclose,
-                    },
-                },
-                flag(&dict, "cache"),
-            ))
-        }
-        _ => Err("its answer is not a boolean or a dictionary with \"allow\"".to_owned()),
-    }
+    Decision::from_authorizer(args.into_iter().next())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn answered(value: Value) -> Result<(Decision, bool), String> {
-        decision(Ok((vec![value], Dict::new())))
-    }
-
     #[test]
-    fn booleans_and_dictionaries_decide() {
-        let (d, cache) = answered(Value::Bool(true)).unwrap();
-        assert!(d.allowed && !d.disclose.caller && !cache);
-        let dict: Dict = [
-            ("allow", Value::Bool(true)),
-            ("disclose", Value::Bool(true)),
-            ("cache", Value::Bool(true)),
-        ]
-        .into_iter()
-        .collect();
-        let (d, cache) = answered(Value::Dict(dict)).unwrap();
-        assert!(d.allowed && d.disclose.caller && d.disclose.publisher && cache);
-        assert!(answered(Value::from("yes")).is_err());
-        assert!(answered(Value::Dict(Dict::new())).is_err());
+    fn an_authorizer_that_fails_decides_nothing() {
         assert!(decision(Err(RouterCallFailure::NoCallee)).is_err());
+        assert!(decision(Ok((vec![Value::Bool(true)], Dict::new()))).is_ok());
     }
 }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use ringbar_protocol::uri::{MatchPolicy, UriCheck, UriPattern};
+use ringbar_protocol::value::{Dict, Value};
 
 /// A role and what it may do.
 #[derive(Debug, Clone)]
@@ -113,6 +114,41 @@ pub struct Decision {
     pub allowed: bool,
     /// Which identities its receivers learn.
     pub disclose: Disclose,
+}
+
+impl Decision {
+    /// Reads a dynamic authorizer's answer (the first result):
+    /// `true`/`false`, or `{allow, disclose, cache}` as in Crossbar.io;
+    /// the decision and whether the session may cache it.
+    pub fn from_authorizer(answer: Option<Value>) -> Result<(Decision, bool), String> {
+        let flag = |dict: &Dict, key: &str| dict.get(key).and_then(Value::as_bool).unwrap_or(false);
+        match answer {
+            Some(Value::Bool(allowed)) => Ok((
+                Decision {
+                    allowed,
+                    disclose: Disclose::default(),
+                },
+                false,
+            )),
+            Some(Value::Dict(dict)) => {
+                let Some(allowed) = dict.get("allow").and_then(Value::as_bool) else {
+                    return Err("its answer has no boolean \"allow\"".to_owned());
+                };
+                let disclose = flag(&dict, "disclose");
+                Ok((
+                    Decision {
+                        allowed,
+                        disclose: Disclose {
+                            caller: disclose,
+                            publisher: disclose,
+                        },
+                    },
+                    flag(&dict, "cache"),
+                ))
+            }
+            _ => Err("its answer is not a boolean or a dictionary with \"allow\"".to_owned()),
+        }
+    }
 }
 
 /// Nothing allowed, nothing disclosed.
@@ -349,5 +385,23 @@ mod tests {
         let mut cache =
             DecisionCache::new(crate::limits::Limits::default().max_cached_decisions_per_session);
         assert!(!cache.decide(&role, Action::Publish, "a.b").allowed);
+    }
+
+    #[test]
+    fn an_authorizers_booleans_and_dictionaries_decide() {
+        let (d, cache) = Decision::from_authorizer(Some(Value::Bool(true))).unwrap();
+        assert!(d.allowed && !d.disclose.caller && !cache);
+        let dict: Dict = [
+            ("allow", Value::Bool(true)),
+            ("disclose", Value::Bool(true)),
+            ("cache", Value::Bool(true)),
+        ]
+        .into_iter()
+        .collect();
+        let (d, cache) = Decision::from_authorizer(Some(Value::Dict(dict))).unwrap();
+        assert!(d.allowed && d.disclose.caller && d.disclose.publisher && cache);
+        assert!(Decision::from_authorizer(Some(Value::from("yes"))).is_err());
+        assert!(Decision::from_authorizer(Some(Value::Dict(Dict::new()))).is_err());
+        assert!(Decision::from_authorizer(None).is_err());
     }
 }
