@@ -41,11 +41,6 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
                 .to_owned(),
         );
     }
-    // Only now the router's own procedures: a CALL whose request id is in
-    // flight (`continue_progressive`) is never a new call, whatever it names.
-    if meta::answer_call(core, session, &call) {
-        return Flow::Continue;
-    }
     let refuse = |error: RoutingError, text: &str| {
         session.send_error(MessageType::Call, call.request, error, text);
         Flow::Continue
@@ -70,6 +65,12 @@ pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> 
                 session.identity.authrole, call.procedure
             ),
         );
+    }
+    // The router's own procedures, once checked as any call (a CALL whose
+    // request id is in flight is never a new call, whatever it names); they
+    // are answered at once, so no limit on calls in flight applies.
+    if meta::answer_call(core, session, &call) {
+        return Flow::Continue;
     }
     let in_flight = core.dealer.calls.borrow().in_flight(key.caller);
     if in_flight >= core.shared.limits.max_calls_per_caller {

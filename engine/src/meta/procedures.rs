@@ -46,29 +46,13 @@ fn error(error: RoutingError, message: impl Into<String>) -> MetaError {
 }
 
 /// Answers a CALL of a meta procedure (`wamp.session.*`,
-/// `wamp.subscription.*`, `wamp.registration.*`); false when `call` names
+/// `wamp.subscription.*`, `wamp.registration.*`) that the dealer checked
+/// (request id, URI, permission); false when `call` names
 /// no meta procedure or the realm does not offer the meta API (the dealer
 /// routes it, as Crossbar.io then has no such procedure).
 pub(crate) fn answer_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
     if !session.realm.meta_api || !call.procedure.starts_with(super::WAMP_PREFIX) {
         return false;
-    }
-    let decision =
-        session
-            .decisions
-            .borrow_mut()
-            .decide(&session.role, Action::Call, &call.procedure);
-    if !decision.allowed {
-        session.send_error(
-            MessageType::Call,
-            call.request,
-            RoutingError::NotAuthorized,
-            &format!(
-                "role '{}' may not call '{}'",
-                session.identity.authrole, call.procedure
-            ),
-        );
-        return true;
     }
     let (args, kwargs) = match decode_arguments(&call.payload) {
         Ok(decoded) => decoded,
