@@ -10,11 +10,12 @@
 //! only one a cancel request (which cancels whatever the connection runs)
 //! may be sent for: a call interrupted while its statement waits behind
 //! others is cancelled once its statement is the oldest. A lane whose
-//! oldest statement runs long takes no more statements while another lane
-//! has room, so a slow function holds up few calls. A lane gives its
-//! connection back to the pool as soon as it is empty, and takes no more
-//! statements while someone else waits for the pool with every connection
-//! held by lanes (events into SQL, the catalog), so lanes never starve them.
+//! oldest statement runs long takes no more statements (a call waits for
+//! room on another), so a slow function holds up few calls. A lane gives
+//! its connection back to the pool as soon as it is empty; while someone
+//! else waits for the pool with every connection held by lanes (events into
+//! SQL, the catalog), one lane takes no more statements until it is empty,
+//! so lanes never starve them.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,11 +26,10 @@ use deadpool_postgres::{Object, Pool, PoolError};
 use tokio::sync::Notify;
 
 /// Statements in flight on one connection at most.
-pub(crate) const DEPTH: usize = 8;
+const DEPTH: usize = 8;
 /// A seat's statement number before it is sent (numbers start at 1).
 const NOT_SENT: u64 = 0;
-/// A lane whose oldest statement has run this long takes more only when
-/// no other lane has room.
+/// A lane whose oldest statement has run this long takes no more.
 const STALLED: Duration = Duration::from_millis(20);
 
 /// The lanes of one bridge session.
@@ -92,7 +92,8 @@ impl Lanes {
     /// A seat: on a new lane while the pool has a connection to spare (so
     /// that calls spread over connections first), else on the least loaded
     /// lane with room whose oldest statement does not run long; waits while
-    /// there is none (or while the first lane opens).
+    /// there is none (or while the first lane opens), looking again when a
+    /// lane changes and every [`STALLED`].
     pub(crate) async fn seat(&self) -> Result<Seat, PoolError> {
         loop {
             let changed = self.shared.changed.notified();
@@ -118,7 +119,12 @@ impl Lanes {
             if let Some(opening) = opening {
                 return self.open(opening).await;
             }
-            changed.await;
+            // A connection someone else gives back to the pool says
+            // nothing here: look again now and then.
+            tokio::select! {
+                () = changed => {}
+                () = tokio::time::sleep(STALLED) => {}
+            }
         }
     }
 
