@@ -30,6 +30,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ed25519_dalek::SigningKey;
 use ringbar_client::{Credentials, Dict, Error, Incoming, Invocation, Session, Url, Value};
 use ringbar_engine::config::{Endpoint, RouterConfig, TransportKind, WebService};
+use ringbar_router::error::RoutingError;
 
 use super::authenticator::OWNER_ROLE;
 use super::codes::{ActivationCodes, CodeError};
@@ -233,7 +234,7 @@ impl Backend {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
                 .ok_or((
-                    "wamp.error.invalid_argument",
+                    RoutingError::InvalidArgument.uri(),
                     format!("{procedure} needs '{name}' (a string) as argument {at}"),
                 ))
         };
@@ -242,7 +243,7 @@ impl Backend {
                 Ok(())
             } else {
                 Err((
-                    "wamp.error.not_authorized",
+                    RoutingError::NotAuthorized.uri(),
                     format!("{procedure} is for owners"),
                 ))
             }
@@ -334,7 +335,7 @@ impl Backend {
                 Ok((Vec::new(), Dict::new()))
             }
             _ => Err((
-                "wamp.error.no_such_procedure",
+                RoutingError::NoSuchProcedure.uri(),
                 format!("the management backend has no procedure '{procedure}'"),
             )),
         }
