@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{Object, Pool, PoolError};
+use deadpool_postgres::{Object, Pool, PoolError, Status};
 use tokio::sync::Notify;
 
 /// Statements in flight on one connection at most.
@@ -102,7 +102,7 @@ impl Lanes {
             let opening = {
                 let mut state = self.shared.lock();
                 let pool = self.pool.status();
-                self.retire_one_if_others_wait(&mut state);
+                retire_one_if_others_wait(&mut state, &pool);
                 let held = state.lanes.len() + state.opening;
                 // Connections the pool can give that no lane being opened
                 // will take.
@@ -136,20 +136,17 @@ impl Lanes {
         let mut state = self.shared.lock();
         state.next += 1;
         let id = state.next;
-        state.lanes.push(Lane {
+        let lane = Lane {
             id,
-            client: client.clone(),
+            client,
             load: 1,
             sent: VecDeque::new(),
             oldest_since: Instant::now(),
             retiring: false,
-        });
-        Ok(Seat {
-            shared: self.shared.clone(),
-            lane: id,
-            client,
-            statement: AtomicU64::new(NOT_SENT),
-        })
+        };
+        let seat = lane.seat(&self.shared);
+        state.lanes.push(lane);
+        Ok(seat)
     }
 
     /// A seat on the least loaded lane with room whose oldest statement
@@ -163,30 +160,36 @@ impl Lanes {
             .filter(|lane| lane.sent.is_empty() || now.duration_since(lane.oldest_since) < STALLED)
             .min_by_key(|lane| lane.load)?;
         lane.load += 1;
-        Some(Seat {
-            shared: self.shared.clone(),
-            lane: lane.id,
-            client: lane.client.clone(),
-            statement: AtomicU64::new(NOT_SENT),
-        })
+        Some(lane.seat(&self.shared))
     }
+}
 
-    /// Someone else waits for a connection and the lanes hold every one:
-    /// the least loaded lane takes no more seats, so that its connection
-    /// goes back to the pool.
-    fn retire_one_if_others_wait(&self, state: &mut State) {
-        let pool = self.pool.status();
-        let retiring = state.lanes.iter().any(|lane| lane.retiring);
-        if pool.waiting == 0 || retiring || state.lanes.len() < pool.max_size {
-            return;
-        }
-        if let Some(lane) = state
-            .lanes
-            .iter_mut()
-            .filter(|lane| !lane.retiring)
-            .min_by_key(|lane| lane.load)
-        {
-            lane.retiring = true;
+/// Someone else waits for a connection and the lanes hold every one:
+/// the least loaded lane takes no more seats, so that its connection
+/// goes back to the pool.
+fn retire_one_if_others_wait(state: &mut State, pool: &Status) {
+    let retiring = state.lanes.iter().any(|lane| lane.retiring);
+    if pool.waiting == 0 || retiring || state.lanes.len() < pool.max_size {
+        return;
+    }
+    if let Some(lane) = state
+        .lanes
+        .iter_mut()
+        .filter(|lane| !lane.retiring)
+        .min_by_key(|lane| lane.load)
+    {
+        lane.retiring = true;
+    }
+}
+
+impl Lane {
+    /// A seat on this lane (its load counts it already).
+    fn seat(&self, shared: &Arc<Shared>) -> Seat {
+        Seat {
+            shared: shared.clone(),
+            lane: self.id,
+            client: self.client.clone(),
+            statement: AtomicU64::new(NOT_SENT),
         }
     }
 }

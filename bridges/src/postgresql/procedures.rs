@@ -2,7 +2,8 @@
 //! configured functions are looked up in the catalog and registered
 //! (shared, with the configured invocation policy, so several bridges can
 //! serve one database; `disclose_caller`, so SQL sees who calls). Each
-//! invocation runs on a pooled connection in a task of its own; INTERRUPT
+//! invocation runs in a task of its own, its statement on a pooled
+//! connection it may share with others ([`super::lanes`]); INTERRUPT
 //! (the call's timeout, or CANCEL) and the bridge's own `call_timeout_ms`
 //! cancel the running statement with a PostgreSQL cancel request.
 
@@ -284,8 +285,9 @@ async fn run(
     tokio::pin!(deadline);
     let mut again = true;
     loop {
-        let ended = match attempt(lanes, statement, &mut interrupted, deadline.as_mut()).await {
-            Attempt::Ended(ended) => ended,
+        match attempt(lanes, statement, &mut interrupted, deadline.as_mut()).await {
+            Attempt::Ended(Err(e)) if again && is_cancel(&e) => again = false,
+            Attempt::Ended(outcome) => return outcome_of(function, outcome),
             Attempt::NoConnection(e) => {
                 return error(
                     POSTGRESQL_ERROR,
@@ -293,15 +295,11 @@ async fn run(
                 );
             }
             Attempt::Stopped(stop) => return stopped(function, stop, timeout),
-            Attempt::Cancelled(_, Ok(text)) => return outcome_of(function, Ok(text)),
             Attempt::Cancelled(stop, Err(e)) if is_cancel(&e) => {
                 return stopped(function, stop, timeout);
             }
-            Attempt::Cancelled(_, Err(e)) => Err(e),
-        };
-        match ended {
-            Err(e) if again && is_cancel(&e) => again = false,
-            ended => return outcome_of(function, ended),
+            // It ended before the cancel request took effect.
+            Attempt::Cancelled(_, outcome) => return outcome_of(function, outcome),
         }
     }
 }
