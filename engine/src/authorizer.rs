@@ -1,10 +1,11 @@
 //! Dynamic authorizers: a role with `authorizer` has a procedure on its
 //! realm decide each action, as in Crossbar.io. The router calls it with
 //! `(session details, uri, action, options)` and reads `true`/`false` or
-//! `{allow, disclose, cache}`. The session's message waits for the answer
-//! (its connection reads nothing more meanwhile; other sessions go on), then
-//! is routed as usual with the decision in the session's cache, where it
-//! stays when `cache` is true: the publish path asks once per topic.
+//! `{allow, disclose, cache}`. The session's message waits for the answer,
+//! which a continuation hands to the session (its connection reads nothing
+//! more meanwhile; other sessions go on); then it is routed as usual with
+//! the decision in the session's cache, where it stays when `cache` is
+//! true: the publish path asks once per topic.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -13,7 +14,6 @@ use ringbar_protocol::message::Message;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
 
-use crate::awaited;
 use crate::core::Core;
 use crate::dealer::{self, RouterCallFailure, RouterCallResult};
 use crate::session::SessionHandle;
@@ -71,11 +71,19 @@ pub(crate) fn before_routing(core: &Core, session: &SessionHandle, message: Mess
     }))
 }
 
-/// Asks `session`'s authorizer about `question` and keeps the decision in
-/// the session's cache (a refusal when the authorizer fails).
-pub(crate) async fn ask(core: &Rc<Core>, session: &SessionHandle, question: &Question) {
+/// What an authorizer answered, or why it did not.
+pub(crate) type Answer = Result<RouterCallResult, RouterCallFailure>;
+
+/// Asks `session`'s authorizer about `question`; `answered` gets the
+/// answer once it comes (at once when the call cannot be made).
+pub(crate) fn ask(
+    core: &Rc<Core>,
+    session: &SessionHandle,
+    question: &Question,
+    answered: impl FnOnce(Answer) + 'static,
+) {
     let Some(procedure) = session.role.authorizer() else {
-        return;
+        return answered(Err(RouterCallFailure::NoCallee));
     };
     let details = session
         .realm
@@ -90,20 +98,28 @@ pub(crate) async fn ask(core: &Rc<Core>, session: &SessionHandle, question: &Que
     // The router's call needs a caller id of its own: the session's
     // request ids are the client's to choose.
     let caller = core.shared.claim_session_id(&mut core.ids.borrow_mut());
-    let answer = awaited::call_as_router(
+    let shared = core.shared.clone();
+    dealer::ask_as_router(
         core,
         &session.realm,
         caller,
         procedure,
         &args,
         Duration::from_millis(core.shared.limits.authorizer_timeout_ms),
-    )
-    .await;
-    core.shared.release_session_id(caller);
+        move |answer| {
+            shared.release_session_id(caller);
+            answered(answer);
+        },
+    );
+}
+
+/// Keeps what `session`'s authorizer answered about `question` in the
+/// session's cache (a refusal when the authorizer failed).
+pub(crate) fn answered(session: &SessionHandle, question: &Question, answer: Answer) {
     let (decision, cache) = decision(answer).unwrap_or_else(|why| {
         tracing::info!(
             session = session.identity.session.get(),
-            authorizer = procedure,
+            authorizer = session.role.authorizer().unwrap_or_default(),
             uri = %question.uri,
             action = question.action.name(),
             why,
@@ -119,9 +135,7 @@ pub(crate) async fn ask(core: &Rc<Core>, session: &SessionHandle, question: &Que
 
 /// Reads an authorizer's answer: `true`/`false`, or `{allow, disclose,
 /// cache}`; the decision and whether it may be cached.
-fn decision(
-    answer: Result<RouterCallResult, RouterCallFailure>,
-) -> Result<(Decision, bool), String> {
+fn decision(answer: Answer) -> Result<(Decision, bool), String> {
     let (args, _) = match answer {
         Ok(result) => result,
         Err(RouterCallFailure::NoCallee) => return Err("it is not registered".to_owned()),

@@ -51,7 +51,7 @@ pub(crate) struct Shared {
     /// Where authentication's slow work runs, off the cores: at most half
     /// as many jobs at once as there are cores (at least one), so routing
     /// keeps most of the CPU during a login storm.
-    pub(crate) slow_work: crate::slow_work::SlowWork,
+    pub(crate) slow_work: Arc<crate::slow_work::SlowWork>,
 }
 
 impl Shared {
@@ -72,7 +72,7 @@ impl Shared {
             figures: (0..cores).map(|_| Arc::new(CoreFigures::new())).collect(),
             io,
             auth_failures: crate::auth::FailureLimiter::new(limits.max_failed_auth_addresses),
-            slow_work: crate::slow_work::SlowWork::new(cores / 2),
+            slow_work: Arc::new(crate::slow_work::SlowWork::new(cores / 2)),
         }
     }
 

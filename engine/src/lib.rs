@@ -7,7 +7,6 @@
 
 mod auth;
 mod authorizer;
-mod awaited;
 pub mod broker;
 pub mod config;
 mod core;

@@ -1,10 +1,17 @@
 //! A WAMP session on one connection: opening (HELLO → WELCOME or ABORT),
 //! routing the messages of an open session, and closing (GOODBYE both ways,
 //! or the connection going away).
+//!
+//! Nothing here waits. What a message starts and the next must wait for (a
+//! dynamic authenticator or authorizer asked, a proof checked off the
+//! core) ends in a continuation that leaves the outcome in the session's
+//! inbox; the driver polls [`SessionDriver::poll_settled`] and reads no
+//! further message until it is ready.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,11 +26,10 @@ use ringbar_router::error::{CloseReason, RoutingError};
 
 use crate::auth::{self, Accepted, Opening, Refusal};
 use crate::authorizer;
-use crate::awaited;
 use crate::broker;
 use crate::config::AuthConfig;
 use crate::core::Core;
-use crate::dealer::{self, PeerFeatures};
+use crate::dealer::{self, PeerFeatures, RouterCallFailure, RouterCallResult};
 use crate::link::{Deadlines, Link};
 use crate::meta;
 use crate::realm::{Realm, RealmSession};
@@ -133,28 +139,64 @@ enum State {
         pending: Box<auth::Pending>,
         features: PeerFeatures,
     },
-    /// AUTHENTICATE received; its proof is checked off the core (a
-    /// password hash may be slow). The transport awaits
-    /// [`SessionDriver::settle`] before reading on.
-    Checking {
-        realm: Arc<Realm>,
-        session: SessionId,
-        pending: Box<auth::Pending>,
-        features: PeerFeatures,
-        signature: String,
-    },
-    /// A dynamic authenticator is asked; the transport awaits
-    /// [`SessionDriver::settle`] before reading on.
+    /// A dynamic authenticator is asked (after HELLO, or after the
+    /// AUTHENTICATE of a ticket it judges).
     Asking {
         realm: Arc<Realm>,
         session: SessionId,
         ask: Box<auth::Ask>,
         features: PeerFeatures,
     },
+    /// What decides the opening is worked out off the core (a password
+    /// hash, a key derived with up to a million PBKDF2 iterations).
+    Checking {
+        realm: Arc<Realm>,
+        session: SessionId,
+        features: PeerFeatures,
+        checked: Checked,
+    },
     /// Joined.
     Open { handle: Rc<SessionHandle> },
     /// Done (GOODBYE, ABORT, or the connection is going).
     Closed,
+}
+
+/// What a session in `State::Checking` has checked off the core, for the
+/// log line of a refusal.
+enum Checked {
+    /// An AUTHENTICATE's signature, for this authmethod.
+    Proof { authmethod: &'static str },
+    /// A dynamic authenticator's answer.
+    Answer { authenticator: String },
+}
+
+/// What a session waits for, handed over by a continuation.
+enum Arrival {
+    /// The dynamic authenticator answered, or could not be asked.
+    Authenticator(Result<RouterCallResult, RouterCallFailure>),
+    /// What was checked off the core decides the opening (`None`: the
+    /// router is stopping); with WELCOME's `authextra` an authenticator
+    /// gave.
+    Decided(Option<(Opening, Option<Dict>)>),
+    /// The role's dynamic authorizer answered, or could not be asked.
+    Authorizer(authorizer::Answer),
+}
+
+/// Where continuations leave what the session waits for (one thing at a
+/// time), waking the driver that polls for it.
+#[derive(Default)]
+struct Inbox {
+    arrival: RefCell<Option<Arrival>>,
+    driver: Cell<Option<Waker>>,
+}
+
+impl Inbox {
+    fn deliver(&self, arrival: Arrival) {
+        *self.arrival.borrow_mut() = Some(arrival);
+        if let Some(driver) = self.driver.take() {
+            driver.wake();
+        }
+    }
 }
 
 /// Drives the session of one connection.
@@ -167,6 +209,8 @@ pub(crate) struct SessionDriver {
     /// A message of the open session that waits for its role's dynamic
     /// authorizer.
     authorizing: Option<Box<authorizer::Question>>,
+    /// What the session waits for arrives here.
+    inbox: Rc<Inbox>,
     /// WELCOME's `authextra`, as a dynamic authenticator gave it.
     welcome_extra: Option<Dict>,
 }
@@ -204,6 +248,7 @@ impl SessionDriver {
             auth,
             state: State::Opening,
             authorizing: None,
+            inbox: Rc::default(),
             welcome_extra: None,
         }
     }
@@ -260,6 +305,10 @@ impl SessionDriver {
         match authorizer::before_routing(&self.core, &handle, message) {
             authorizer::Routing::Now(message) => self.dispatch(&handle, message),
             authorizer::Routing::Ask(question) => {
+                let inbox = self.inbox.clone();
+                authorizer::ask(&self.core, &handle, &question, move |answer| {
+                    inbox.deliver(Arrival::Authorizer(answer));
+                });
                 self.authorizing = Some(question);
                 Flow::Continue
             }
@@ -405,6 +454,7 @@ impl SessionDriver {
                         .collect();
                     details.insert("transport", Value::Dict(transport));
                 }
+                self.ask_authenticator(&ask, session);
                 self.state = State::Asking {
                     realm,
                     session,
@@ -420,91 +470,171 @@ impl SessionDriver {
         }
     }
 
-    /// Finishes what the last message started and the next must wait for:
-    /// asking a dynamic authenticator (bounded by
-    /// `limits.authenticator_timeout_ms`) or the role's dynamic authorizer. Other
-    /// sessions of the core run on meanwhile.
-    pub(crate) async fn settle(&mut self) -> Flow {
-        while matches!(self.state, State::Asking { .. } | State::Checking { .. }) {
-            if matches!(self.state, State::Checking { .. })
-                && let State::Checking {
-                    realm,
-                    session,
-                    pending,
-                    features,
-                    signature,
-                } = std::mem::replace(&mut self.state, State::Closed)
-            {
-                let flow = self
-                    .check(realm, session, *pending, features, signature)
-                    .await;
-                if flow != Flow::Continue {
-                    return flow;
-                }
-                continue;
-            }
-            let State::Asking {
-                realm,
-                session,
-                ask,
-                features,
-            } = std::mem::replace(&mut self.state, State::Closed)
-            else {
-                return Flow::Close;
-            };
-            let procedure = ask.procedure.clone();
-            let opening = match self.core.shared.realms.get(ask.realm.as_str()) {
-                Some(on) => {
-                    let answer = awaited::call_as_router(
-                        &self.core,
-                        &on,
-                        session,
-                        &ask.procedure,
-                        &ask.args,
-                        Duration::from_millis(self.core.shared.limits.authenticator_timeout_ms),
-                    )
-                    .await;
-                    // A WAMP-CRA answer with a salt derives the key
-                    // (PBKDF2, up to a million iterations): off the core.
-                    let answered = self
-                        .core
-                        .shared
-                        .slow_work
-                        .run(move || ask.answer(answer))
-                        .await;
-                    let (opening, extra) = answered.unwrap_or_else(|| (stopping(), None));
-                    self.welcome_extra = extra;
-                    opening
-                }
-                None => Opening::Refuse(Refusal::not_authorized(format!(
-                    "the dynamic authenticator's realm '{}' does not exist on this router",
-                    ask.realm
-                ))),
-            };
-            if let Opening::Refuse(refusal) = &opening {
-                tracing::info!(
-                    peer = %self.conn.peer,
-                    authenticator = %procedure,
-                    reason = refusal.reason.uri(),
-                    "dynamic authentication refused"
-                );
-            }
-            let flow = self.proceed(opening, realm, session, features);
-            if flow != Flow::Continue {
-                return flow;
-            }
-        }
-        if let Some(question) = self.authorizing.take()
-            && let State::Open { handle, .. } = &self.state
-        {
-            let handle = handle.clone();
-            authorizer::ask(&self.core, &handle, &question).await;
-            return self.dispatch(&handle, question.message);
-        }
-        Flow::Continue
+    /// Asks the dynamic authenticator `ask` names about session `session`;
+    /// its answer arrives in the inbox.
+    fn ask_authenticator(&self, ask: &auth::Ask, session: SessionId) {
+        let inbox = self.inbox.clone();
+        let Some(realm) = self.core.shared.realms.get(ask.realm.as_str()) else {
+            let refusal = Refusal::not_authorized(format!(
+                "the dynamic authenticator's realm '{}' does not exist on this router",
+                ask.realm
+            ));
+            return inbox.deliver(Arrival::Decided(Some((Opening::Refuse(refusal), None))));
+        };
+        dealer::ask_as_router(
+            &self.core,
+            &realm,
+            session,
+            &ask.procedure,
+            &ask.args,
+            Duration::from_millis(self.core.shared.limits.authenticator_timeout_ms),
+            move |answer| inbox.deliver(Arrival::Authenticator(answer)),
+        );
     }
 
-    /// Takes the AUTHENTICATE; [`SessionDriver::settle`] checks it.
+    /// Works out `work` off the core (`State::Checking`); its outcome
+    /// arrives in the inbox.
+    fn check_off_core(
+        &mut self,
+        realm: Arc<Realm>,
+        session: SessionId,
+        features: PeerFeatures,
+        checked: Checked,
+        work: impl FnOnce() -> (Opening, Option<Dict>) + Send + 'static,
+    ) {
+        let inbox = self.inbox.clone();
+        self.core.shared.slow_work.start(work, move |decided| {
+            inbox.deliver(Arrival::Decided(decided))
+        });
+        self.state = State::Checking {
+            realm,
+            session,
+            features,
+            checked,
+        };
+    }
+
+    /// Whether what the last message started is done (a dynamic
+    /// authenticator or authorizer asked, a proof checked off the core):
+    /// `Ready` with what the connection does next, or `Pending` until a
+    /// continuation hands the outcome over (`cx` is woken then). Other
+    /// sessions of the core run on meanwhile; the driver reads no further
+    /// message of this one.
+    pub(crate) fn poll_settled(&mut self, cx: &mut Context<'_>) -> Poll<Flow> {
+        while self.waits() {
+            let arrival = self.inbox.arrival.borrow_mut().take();
+            let Some(arrival) = arrival else {
+                self.inbox.driver.set(Some(cx.waker().clone()));
+                return Poll::Pending;
+            };
+            match self.resume(arrival) {
+                Flow::Continue => {}
+                Flow::Violation(text) => return Poll::Ready(self.protocol_violation(&text)),
+                flow => return Poll::Ready(flow),
+            }
+        }
+        Poll::Ready(Flow::Continue)
+    }
+
+    fn waits(&self) -> bool {
+        matches!(self.state, State::Asking { .. } | State::Checking { .. })
+            || self.authorizing.is_some()
+    }
+
+    /// Goes on with what arrived for the session.
+    fn resume(&mut self, arrival: Arrival) -> Flow {
+        match (arrival, std::mem::replace(&mut self.state, State::Closed)) {
+            (
+                Arrival::Authenticator(answer),
+                State::Asking {
+                    realm,
+                    session,
+                    ask,
+                    features,
+                },
+            ) => {
+                // A WAMP-CRA answer with a salt derives the key (PBKDF2).
+                let authenticator = ask.procedure.clone();
+                self.check_off_core(
+                    realm,
+                    session,
+                    features,
+                    Checked::Answer { authenticator },
+                    move || ask.answer(answer),
+                );
+                Flow::Continue
+            }
+            (
+                Arrival::Decided(decided),
+                State::Asking {
+                    realm,
+                    session,
+                    features,
+                    ask,
+                },
+            ) => {
+                let checked = Checked::Answer {
+                    authenticator: ask.procedure,
+                };
+                self.decided(decided, realm, session, features, &checked)
+            }
+            (
+                Arrival::Decided(decided),
+                State::Checking {
+                    realm,
+                    session,
+                    features,
+                    checked,
+                },
+            ) => self.decided(decided, realm, session, features, &checked),
+            (Arrival::Authorizer(answer), State::Open { handle }) => {
+                self.state = State::Open {
+                    handle: handle.clone(),
+                };
+                let Some(question) = self.authorizing.take() else {
+                    return Flow::Continue;
+                };
+                authorizer::answered(&handle, &question, answer);
+                self.dispatch(&handle, question.message)
+            }
+            (_, state) => {
+                self.state = state;
+                Flow::Close
+            }
+        }
+    }
+
+    /// Goes on with the opening as what was worked out decides.
+    fn decided(
+        &mut self,
+        decided: Option<(Opening, Option<Dict>)>,
+        realm: Arc<Realm>,
+        session: SessionId,
+        features: PeerFeatures,
+        checked: &Checked,
+    ) -> Flow {
+        let (opening, extra) = decided.unwrap_or_else(|| (stopping(), None));
+        if let Opening::Refuse(refusal) = &opening {
+            match checked {
+                Checked::Proof { authmethod } => {
+                    tracing::info!(peer = %self.conn.peer, authmethod, "authentication failed");
+                }
+                Checked::Answer { authenticator } => tracing::info!(
+                    peer = %self.conn.peer,
+                    authenticator = %authenticator,
+                    reason = refusal.reason.uri(),
+                    "dynamic authentication refused"
+                ),
+            }
+        }
+        if extra.is_some() {
+            self.welcome_extra = extra;
+        }
+        self.proceed(opening, realm, session, features)
+    }
+
+    /// Checks the AUTHENTICATE off the core (a ticket may be checked
+    /// against an argon2 hash).
     fn authenticate(&mut self, authenticate: Authenticate) -> Flow {
         let State::Authenticating {
             realm,
@@ -515,38 +645,16 @@ impl SessionDriver {
         else {
             return Flow::Close;
         };
-        self.state = State::Checking {
+        let authmethod = pending.authmethod();
+        let signature = authenticate.signature.as_str().to_owned();
+        self.check_off_core(
             realm,
             session,
-            pending,
             features,
-            signature: authenticate.signature.as_str().to_owned(),
-        };
+            Checked::Proof { authmethod },
+            move || (pending.check(&signature), None),
+        );
         Flow::Continue
-    }
-
-    /// Checks an AUTHENTICATE's `signature` on the slow-work pool (a
-    /// ticket may be checked against an argon2 hash), then goes on.
-    async fn check(
-        &mut self,
-        realm: Arc<Realm>,
-        session: SessionId,
-        pending: auth::Pending,
-        features: PeerFeatures,
-        signature: String,
-    ) -> Flow {
-        let method = pending.authmethod();
-        let opening = self
-            .core
-            .shared
-            .slow_work
-            .run(move || pending.check(&signature))
-            .await
-            .unwrap_or_else(stopping);
-        if matches!(opening, Opening::Refuse(_)) {
-            tracing::info!(peer = %self.conn.peer, authmethod = method, "authentication failed");
-        }
-        self.proceed(opening, realm, session, features)
     }
 
     /// ABORTs for `refusal`, counting a failed attempt against the peer.

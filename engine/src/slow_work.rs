@@ -1,9 +1,10 @@
 //! Work too slow for a router core (password hashes, key derivation with
 //! up to a million PBKDF2 iterations): it runs on tokio's blocking threads,
 //! at most a few at once router-wide, so a login storm neither stalls
-//! routing nor starts a thread per login. Sessions waiting for a turn wait
-//! asynchronously; there is at most one per connection, and connections are
-//! bounded by `max_connections` and the join deadline.
+//! routing nor starts a thread per login. A job's result comes back to the
+//! core as a continuation (the session that asked reads nothing meanwhile);
+//! there is at most one job per connection, and connections are bounded by
+//! `max_connections` and the join deadline.
 
 use std::sync::Arc;
 
@@ -35,15 +36,24 @@ impl SlowWork {
         self.unanswered.load(std::sync::atomic::Ordering::Acquire) == 0
     }
 
-    /// Runs `work` off the core once a turn is free, and waits for it; `None`
-    /// when the runtime is going away. The turn is held until `work` ends,
-    /// even when the caller stops waiting (its connection closed).
-    pub(crate) async fn run<T: Send + 'static>(
-        &self,
+    /// Runs `work` off the core once a turn is free, then hands its result
+    /// to `done` on this core (`None` when the runtime is going away). The
+    /// turn is held until `work` ends, even when nobody waits for it any
+    /// more (its connection closed). Must be called on a core thread.
+    pub(crate) fn start<T: Send + 'static>(
+        self: &Arc<Self>,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Option<T> {
-        #[cfg(any(test, feature = "fuzzing"))]
-        let _unanswered = Unanswered::count(&self.unanswered);
+        done: impl FnOnce(Option<T>) + 'static,
+    ) {
+        let pool = self.clone();
+        tokio::task::spawn_local(async move {
+            #[cfg(any(test, feature = "fuzzing"))]
+            let _unanswered = Unanswered::count(&pool.unanswered);
+            done(pool.run(work).await);
+        });
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
         let turn = self.turns.clone().acquire_owned().await.ok()?;
         tokio::task::spawn_blocking(move || {
             let done = work();
@@ -77,6 +87,8 @@ impl Drop for Unanswered<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
@@ -89,27 +101,29 @@ mod tests {
         let pool = Arc::new(SlowWork::new(2));
         let running = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
+        let finished = Rc::new(Cell::new(0));
         runtime.block_on(async {
             let local = tokio::task::LocalSet::new();
-            let jobs: Vec<_> = (0..8)
-                .map(|_| {
-                    let (pool, running, most) = (pool.clone(), running.clone(), most.clone());
-                    local.spawn_local(async move {
-                        pool.run(move || {
-                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                            most.fetch_max(now, Ordering::SeqCst);
-                            std::thread::sleep(Duration::from_millis(20));
-                            running.fetch_sub(1, Ordering::SeqCst);
-                        })
-                        .await
-                    })
+            local
+                .run_until(async {
+                    for _ in 0..8 {
+                        let (running, most, finished) =
+                            (running.clone(), most.clone(), finished.clone());
+                        pool.start(
+                            move || {
+                                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                                most.fetch_max(now, Ordering::SeqCst);
+                                std::thread::sleep(Duration::from_millis(20));
+                                running.fetch_sub(1, Ordering::SeqCst);
+                            },
+                            move |done| finished.set(finished.get() + usize::from(done.is_some())),
+                        );
+                    }
                 })
-                .collect();
+                .await;
             local.await;
-            for job in jobs {
-                assert_eq!(job.await.unwrap(), Some(()));
-            }
         });
+        assert_eq!(finished.get(), 8);
         assert_eq!(most.load(Ordering::SeqCst), 2);
     }
 }

@@ -22,8 +22,7 @@ pub(crate) use calls::RouterAnswer;
 pub(crate) use invocation::{callee_error, interrupt, invoke, remove_callee, yield_};
 pub(crate) use register::{register, unregister};
 pub(crate) use router_call::{
-    RouterCallFailure, RouterCallResult, RouterCaller, answer_values, failure, router_call_payload,
-    start_router_call,
+    RouterCallFailure, RouterCallResult, RouterCaller, ask_as_router, failure, start_router_call,
 };
 
 /// The dealer features ringbar implements, announced in WELCOME.

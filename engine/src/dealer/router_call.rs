@@ -2,7 +2,8 @@
 //! routed like a client's CALL to a callee on any core, with the same
 //! bounds (per-caller limit, callee overload, a timeout), but the final
 //! answer goes to a continuation rather than to a session: the dealer
-//! waits for nothing (`crate::awaited` lets a task wait for it).
+//! waits for nothing (a session that asked resumes when the continuation
+//! hands it the answer; the REST bridge's caller task awaits it).
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -143,6 +144,45 @@ pub(crate) fn start_router_call(
         payload,
     );
     Ok(())
+}
+
+/// Calls `procedure` on `realm` as the router, caller id `caller` (an id
+/// claimed for it, unique router-wide), with `args`; `answered` gets the
+/// RESULT's arguments or why there are none exactly once: when the answer
+/// comes (at most `timeout` later), or at once when the call cannot be
+/// made.
+pub(crate) fn ask_as_router(
+    core: &Rc<Core>,
+    realm: &Realm,
+    caller: SessionId,
+    procedure: &str,
+    args: &[Value],
+    timeout: Duration,
+    answered: impl FnOnce(Result<RouterCallResult, RouterCallFailure>) + 'static,
+) {
+    let payload = match router_call_payload(args) {
+        Ok(payload) => payload,
+        Err(failure) => return answered(Err(failure)),
+    };
+    let answered = Rc::new(std::cell::Cell::new(Some(answered)));
+    let on_answer = {
+        let answered = answered.clone();
+        Box::new(move |answer| {
+            if let Some(answered) = answered.take() {
+                answered(answer_values(answer));
+            }
+        })
+    };
+    let caller = RouterCaller {
+        session: caller,
+        disclosed: None,
+    };
+    if let Err(failure) =
+        start_router_call(core, realm, caller, procedure, payload, timeout, on_answer)
+        && let Some(answered) = answered.take()
+    {
+        answered(Err(failure));
+    }
 }
 
 /// A failure the dealer itself reports.

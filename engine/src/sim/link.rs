@@ -6,6 +6,7 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -179,7 +180,7 @@ async fn serve(
         };
         let mut flow = session.on_message(frame);
         if flow == Flow::Continue {
-            flow = session.settle().await;
+            flow = poll_fn(|cx| session.poll_settled(cx)).await;
         }
         if flow != Flow::Continue {
             break;

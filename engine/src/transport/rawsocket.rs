@@ -1,5 +1,6 @@
 //! WAMP over RawSocket: the 4-octet handshake, then length-prefixed frames.
 
+use std::future::poll_fn;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -112,7 +113,7 @@ pub(super) async fn serve(
                 Ok(Some(Frame::Message(payload))) => {
                     let mut flow = session.on_message(payload);
                     if flow == Flow::Continue {
-                        flow = session.settle().await;
+                        flow = poll_fn(|cx| session.poll_settled(cx)).await;
                     }
                     if flow != Flow::Continue {
                         break 'read;

@@ -3,6 +3,7 @@
 //! connection's queue; pings, the close handshake, and dead-peer detection.
 
 use std::cell::Cell;
+use std::future::poll_fn;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -232,7 +233,7 @@ impl Messages for WampMessages<'_> {
 
     async fn settle(&mut self) -> Flow {
         loop {
-            let flow = self.session.settle().await;
+            let flow = poll_fn(|cx| self.session.poll_settled(cx)).await;
             if flow != Flow::Continue || self.batch.is_none() {
                 return flow;
             }

@@ -44,7 +44,7 @@ fn authenticator(sim: &mut Sim) -> ClientId {
 
 /// A client on `core` that sent HELLO (ticket, `authid`), got its
 /// CHALLENGE and sent AUTHENTICATE with `ticket`.
-fn authenticating(sim: &mut Sim, core: usize, authid: &str, ticket: &str) -> ClientId {
+pub(super) fn authenticating(sim: &mut Sim, core: usize, authid: &str, ticket: &str) -> ClientId {
     let c = sim.connect(core, CLIENT);
     sim.send(c, hello_as("ticket", authid));
     match sim.recv(c) {

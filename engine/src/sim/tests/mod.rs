@@ -5,6 +5,7 @@
 //! `engine/tests`.
 
 mod auth;
+mod authorizer;
 mod broker;
 mod dealer;
 mod determinism;

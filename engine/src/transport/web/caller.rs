@@ -7,16 +7,17 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use ringbar_protocol::message::Payload;
 use ringbar_protocol::uri::Uri;
 use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::error::RoutingError;
 
 use super::rest::{self, Denial, ServiceSession};
 use super::service::{HttpRequest, HttpResponse};
-use crate::awaited;
 use crate::config::RestService;
 use crate::core::Core;
-use crate::dealer::{RouterCallFailure, RouterCaller};
+use crate::dealer::{self, RouterAnswer, RouterCallFailure, RouterCaller};
+use crate::realm::Realm;
 use crate::session::decode_arguments;
 use ringbar_router::authorize::Action;
 
@@ -66,7 +67,7 @@ async fn call(
         session: session.identity.session,
         disclosed: Some((&session.identity, decision.disclose.caller)),
     };
-    let answer = awaited::call_with_payload(
+    let answer = call_with_payload(
         core,
         &session.realm,
         caller,
@@ -124,6 +125,32 @@ fn undecodable(procedure: &str, why: &str, request: &HttpRequest<'_>) -> HttpRes
         format!("the answer of '{procedure}' cannot be shown as JSON: {why}"),
     )
     .response(request)
+}
+
+/// Calls `procedure` on `realm` as `caller` with `payload`, and waits for
+/// the RESULT's payload or the ERROR, at most `timeout`; other requests
+/// and sessions of the core go on meanwhile. `Err` when the call could
+/// not be made.
+async fn call_with_payload(
+    core: &Rc<Core>,
+    realm: &Realm,
+    caller: RouterCaller<'_>,
+    procedure: &str,
+    payload: Payload,
+    timeout: Duration,
+) -> Result<RouterAnswer, RouterCallFailure> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let on_answer = Box::new(move |answer| {
+        // The request may have been given up (its client went away).
+        let _ = tx.send(answer);
+    });
+    dealer::start_router_call(core, realm, caller, procedure, payload, timeout, on_answer)?;
+    rx.await.map_err(|_| {
+        dealer::failure(
+            RoutingError::Canceled,
+            "the router stopped before the call was answered",
+        )
+    })
 }
 
 #[cfg(test)]
