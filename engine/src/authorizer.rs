@@ -15,9 +15,10 @@ use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
 
 use crate::core::Core;
-use crate::dealer::{self, RouterCallFailure, RouterCallResult};
+use crate::dealer;
 use crate::session::SessionHandle;
 use ringbar_router::authorize::{Action, DENY, Decision};
+use ringbar_router::error::{RouterCallFailure, RouterCallResult};
 
 /// A message that waits for a dynamic authorizer's decision.
 pub(crate) struct Question {

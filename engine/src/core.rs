@@ -47,7 +47,7 @@ pub(crate) struct Shared {
     /// The I/O backend the cores run on (`io_uring` or `epoll`).
     pub(crate) io: &'static str,
     /// Failed authentication attempts per peer address, for every core.
-    pub(crate) auth_failures: crate::auth::FailureLimiter,
+    pub(crate) auth_failures: ringbar_router::auth::FailureLimiter,
     /// Where authentication's slow work runs, off the cores: at most half
     /// as many jobs at once as there are cores (at least one), so routing
     /// keeps most of the CPU during a login storm.
@@ -71,7 +71,9 @@ impl Shared {
             session_ids: Mutex::new(HashSet::new()),
             figures: (0..cores).map(|_| Arc::new(CoreFigures::new())).collect(),
             io,
-            auth_failures: crate::auth::FailureLimiter::new(limits.max_failed_auth_addresses),
+            auth_failures: ringbar_router::auth::FailureLimiter::new(
+                limits.max_failed_auth_addresses,
+            ),
             slow_work: Arc::new(crate::slow_work::SlowWork::new(cores / 2)),
         }
     }

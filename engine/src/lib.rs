@@ -5,7 +5,6 @@
 //! per transport; [`ShutdownHandle::shutdown`] stops it gracefully and
 //! [`Router::join`] waits for that. See `DESIGN.md` for the map.
 
-mod auth;
 mod authorizer;
 pub mod broker;
 pub mod config;

@@ -15,12 +15,12 @@ use ringbar_protocol::websocket::{CloseCode, OpCode, encode_close_payload, encod
 use ringbar_router::timers::TimerId;
 use tokio::time::Instant;
 
-use crate::auth::Channel;
 use crate::core::Core;
 use crate::deflate::ConnectionCompressor;
 use crate::figures::{CoreFigures, DropReason};
 use crate::outbound::Outbound;
 use crate::peer::Peer;
+use ringbar_router::auth::Channel;
 
 /// The routing side of one connection.
 pub(crate) struct Link {

@@ -22,20 +22,20 @@ use ringbar_protocol::message::{
 };
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_router::error::{CloseReason, RoutingError};
+use ringbar_router::error::{CloseReason, RouterCallFailure, RouterCallResult, RoutingError};
 
-use crate::auth::{self, Accepted, Opening, Refusal};
 use crate::authorizer;
 use crate::broker;
 use crate::config::AuthConfig;
 use crate::core::Core;
-use crate::dealer::{self, PeerFeatures, RouterCallFailure, RouterCallResult};
+use crate::dealer::{self, PeerFeatures};
 use crate::link::{Deadlines, Link};
 use crate::meta;
 use crate::realm::{Realm, RealmSession};
 use crate::sessions::SessionKey;
 use crate::timeout::Timeout;
 use crate::wire::Wire;
+use ringbar_router::auth::{self, Accepted, Opening, Refusal};
 use ringbar_router::authorize::{DecisionCache, Role};
 
 /// Who a session is.
@@ -394,6 +394,7 @@ impl SessionDriver {
             authid: hello.details.get("authid").and_then(Value::as_str),
             authextra: hello.details.get("authextra").and_then(Value::as_dict),
             session: session.get(),
+            now: std::time::SystemTime::now(),
         };
         let opening = auth::open(&self.auth, &authmethods, &info, &self.conn.channel);
         let needs_proof = matches!(opening, Opening::Challenge { .. } | Opening::Ask(_));

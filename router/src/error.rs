@@ -5,6 +5,9 @@
 
 use std::fmt;
 
+use ringbar_protocol::str::Str;
+use ringbar_protocol::value::{Dict, Value};
+
 routing_errors! {
     /// Why the router refuses a request, ends a call or refuses a session:
     /// the URI of its ERROR (or, while a session opens, of its ABORT).
@@ -138,6 +141,35 @@ macro_rules! routing_errors {
     };
 }
 use routing_errors;
+
+/// Why a call the router made gave no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouterCallFailure {
+    /// No session has registered the procedure.
+    NoCallee,
+    /// The callee answered ERROR `error` (or the dealer did in its name:
+    /// `wamp.error.canceled` when it left, `wamp.error.timeout`,
+    /// `wamp.error.unavailable`), with its first argument as `message`.
+    Error {
+        /// The ERROR's URI.
+        error: Str,
+        /// The ERROR's first positional argument, as text.
+        message: Option<String>,
+    },
+}
+
+/// The positional and keyword arguments of a RESULT.
+pub type RouterCallResult = (Vec<Value>, Dict);
+
+impl RouterCallFailure {
+    /// A failure the router itself reports, as `error` with `message`.
+    pub fn routing(error: RoutingError, message: &str) -> Self {
+        Self::Error {
+            error: Str::from_static(error.uri()),
+            message: Some(message.to_owned()),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@
 //!
 //! `docs/ARCHITECTURE.md` is the map of the crates and their layers.
 
+pub mod auth;
 pub mod authorize;
 pub mod error;
 pub mod ids;

@@ -21,9 +21,7 @@ pub(crate) use call::{cancel, deliver_answer, remove_caller, timed_out};
 pub(crate) use calls::RouterAnswer;
 pub(crate) use invocation::{callee_error, interrupt, invoke, remove_callee, yield_};
 pub(crate) use register::{register, unregister};
-pub(crate) use router_call::{
-    RouterCallFailure, RouterCallResult, RouterCaller, ask_as_router, failure, start_router_call,
-};
+pub(crate) use router_call::{RouterCaller, ask_as_router, start_router_call};
 
 /// The dealer features ringbar implements, announced in WELCOME.
 pub(crate) const DEALER_FEATURES: &[&str] = &[

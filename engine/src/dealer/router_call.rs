@@ -11,10 +11,9 @@ use std::time::Duration;
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::id::{MAX_ID, RequestId, SessionId};
 use ringbar_protocol::message::Payload;
-use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::MatchPolicy;
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_router::error::RoutingError;
+use ringbar_router::error::{RouterCallFailure, RouterCallResult, RoutingError};
 
 use super::call::start_call;
 use super::calls::{CallKey, Caller, OnAnswer, PendingCall, RouterAnswer};
@@ -23,38 +22,18 @@ use crate::realm::Realm;
 use crate::session::Identity;
 use crate::timeout::Timeout;
 
-/// Why a call the router made gave no result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum RouterCallFailure {
-    /// No session has registered the procedure.
-    NoCallee,
-    /// The callee answered ERROR `error` (or the dealer did in its name:
-    /// `wamp.error.canceled` when it left, `wamp.error.timeout`,
-    /// `wamp.error.unavailable`), with its first argument as `message`.
-    Error {
-        /// The ERROR's URI.
-        error: Str,
-        /// The ERROR's first positional argument, as text.
-        message: Option<String>,
-    },
-}
-
-/// The positional and keyword arguments of a RESULT.
-pub(crate) type RouterCallResult = (Vec<Value>, Dict);
-
 /// The arguments of a call the router makes as a payload.
 pub(crate) fn router_call_payload(args: &[Value]) -> Result<Payload, RouterCallFailure> {
     Payload::from_values(Serializer::Json, args, None)
-        .map_err(|e| failure(RoutingError::InvalidArgument, &e.to_string()))
+        .map_err(|e| RouterCallFailure::routing(RoutingError::InvalidArgument, &e.to_string()))
 }
 
 /// The final answer to a call the router made, as values: the RESULT's
 /// arguments, or the ERROR with its first argument as text.
 pub(crate) fn answer_values(answer: RouterAnswer) -> Result<RouterCallResult, RouterCallFailure> {
     match answer {
-        Ok(payload) => {
-            decode(&payload).map_err(|text| failure(RoutingError::InvalidArgument, &text))
-        }
+        Ok(payload) => decode(&payload)
+            .map_err(|text| RouterCallFailure::routing(RoutingError::InvalidArgument, &text)),
         Err((error, payload)) => Err(RouterCallFailure::Error {
             error,
             message: decode(&payload)
@@ -105,7 +84,7 @@ pub(crate) fn start_router_call(
     };
     let in_flight = core.dealer.calls.borrow().in_flight(caller.session);
     if in_flight >= core.shared.limits.max_calls_per_caller {
-        return Err(failure(
+        return Err(RouterCallFailure::routing(
             RoutingError::Unavailable,
             "too many router calls in flight",
         ));
@@ -182,14 +161,6 @@ pub(crate) fn ask_as_router(
         && let Some(answered) = answered.take()
     {
         answered(Err(failure));
-    }
-}
-
-/// A failure the dealer itself reports.
-pub(crate) fn failure(error: RoutingError, message: &str) -> RouterCallFailure {
-    RouterCallFailure::Error {
-        error: Str::from_static(error.uri()),
-        message: Some(message.to_owned()),
     }
 }
 

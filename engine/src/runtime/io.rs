@@ -31,14 +31,14 @@ pub(crate) enum Stream {
 
 impl Stream {
     /// What authentication may know of this stream's channel.
-    pub(crate) fn auth_channel(&self) -> crate::auth::Channel {
+    pub(crate) fn auth_channel(&self) -> ringbar_router::auth::Channel {
         match self {
-            Stream::Tls(tls) => crate::auth::Channel {
+            Stream::Tls(tls) => ringbar_router::auth::Channel {
                 client_certificate_sha1: tls.client_certificate_sha1(),
                 is_tls: true,
                 tls_exporter: tls.tls_exporter(),
             },
-            _ => crate::auth::Channel::default(),
+            _ => ringbar_router::auth::Channel::default(),
         }
     }
 

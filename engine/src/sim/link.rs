@@ -16,13 +16,13 @@ use ringbar_protocol::message::Message;
 use tokio::sync::mpsc;
 
 use super::fail;
-use crate::auth::Channel;
 use crate::config::AuthConfig;
 use crate::core::Core;
 use crate::deflate::Compression;
 use crate::peer::Peer;
 use crate::session::{Flow, SessionDriver};
 use crate::wire::{Framing, RAWSOCKET_PREFIX_BYTES, Wire};
+use ringbar_router::auth::Channel;
 
 /// Messages a client may send before its session handles them (a client
 /// that sends more without anyone driving the simulation is a test bug).

@@ -10,13 +10,13 @@ use std::time::Duration;
 use ringbar_protocol::message::Payload;
 use ringbar_protocol::uri::Uri;
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_router::error::RoutingError;
+use ringbar_router::error::{RouterCallFailure, RoutingError};
 
 use super::rest::{self, Denial, ServiceSession};
 use super::service::{HttpRequest, HttpResponse};
 use crate::config::RestService;
 use crate::core::Core;
-use crate::dealer::{self, RouterAnswer, RouterCallFailure, RouterCaller};
+use crate::dealer::{self, RouterAnswer, RouterCaller};
 use crate::realm::Realm;
 use crate::session::decode_arguments;
 use ringbar_router::authorize::Action;
@@ -146,7 +146,7 @@ async fn call_with_payload(
     });
     dealer::start_router_call(core, realm, caller, procedure, payload, timeout, on_answer)?;
     rx.await.map_err(|_| {
-        dealer::failure(
+        RouterCallFailure::routing(
             RoutingError::Canceled,
             "the router stopped before the call was answered",
         )

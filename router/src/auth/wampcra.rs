@@ -16,7 +16,7 @@ use super::{
     Accepted, HelloInfo, Opening, Pending as AnyPending, Refusal, constant_time_eq, principal,
     provider_name, random_bytes, realm_allowed,
 };
-use crate::config::{Pbkdf2Params, Provider, WampCraPrincipal};
+use crate::auth::config::{Pbkdf2Params, Provider, WampCraPrincipal};
 
 /// The method's name in `authmethods`.
 pub(super) const AUTHMETHOD: &str = "wampcra";
@@ -25,7 +25,7 @@ pub(super) const AUTHMETHOD: &str = "wampcra";
 const INVALID: &str = "invalid authid or WAMP-CRA signature";
 
 /// A WAMP-CRA challenge sent.
-pub(crate) struct Pending {
+pub struct Pending {
     /// The signature expected (raw HMAC bytes); `None` for an unknown
     /// authid, which fails like a wrong signature.
     expected: Option<([u8; 32], Accepted)>,
@@ -54,7 +54,7 @@ pub(super) fn open(provider: &Provider<WampCraPrincipal>, hello: &HelloInfo<'_>)
         authrole,
         hello.session,
         &nonce,
-        &timestamp(SystemTime::now()),
+        &timestamp(hello.now),
     );
     let mut extra: Dict = [("challenge", Value::from(challenge.as_str()))]
         .into_iter()
@@ -82,7 +82,7 @@ pub(super) fn open(provider: &Provider<WampCraPrincipal>, hello: &HelloInfo<'_>)
 
 impl Pending {
     /// Checks the base64 signature the client sent.
-    pub(super) fn authenticate(self, signature: &str) -> Result<Accepted, Refusal> {
+    pub fn authenticate(self, signature: &str) -> Result<Accepted, Refusal> {
         let given = BASE64.decode(signature.trim()).unwrap_or_default();
         match self.expected {
             Some((expected, accepted)) if constant_time_eq(&expected, &given) => Ok(accepted),
@@ -93,7 +93,7 @@ impl Pending {
 
 /// The WAMP-CRA key of a salted secret: base64 of PBKDF2-HMAC-SHA256, whose
 /// ASCII bytes are the HMAC key (as Autobahn and Crossbar.io use it).
-pub(crate) fn derive_key(password: &[u8], params: &Pbkdf2Params) -> String {
+pub fn derive_key(password: &[u8], params: &Pbkdf2Params) -> String {
     let mut key = vec![0u8; params.keylen as usize];
     pbkdf2::pbkdf2_hmac::<Sha256>(
         password,
@@ -178,8 +178,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::{Grant, Secret};
-    use ringbar_router::error::RoutingError;
+    use crate::auth::config::{Grant, Secret};
+    use crate::error::RoutingError;
 
     /// The challenge of the WAMP spec's WAMP-CRA section.
     const SPEC_CHALLENGE: &str = "{\"nonce\": \"LHRTC9zeOIrt_9U3\", \"authprovider\": \"userdb\", \
@@ -258,6 +258,7 @@ mod tests {
             authid: Some(authid),
             authextra: None,
             session: 77,
+            now: std::time::SystemTime::now(),
         }
     }
 

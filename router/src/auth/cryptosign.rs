@@ -22,7 +22,7 @@ use super::{
     Accepted, Channel, HelloInfo, Opening, Pending as AnyPending, Refusal, constant_time_eq,
     extra_str, provider_name, random_bytes, realm_allowed,
 };
-use crate::config::{CryptosignPrincipal, Grant, Provider};
+use crate::auth::config::{CryptosignPrincipal, Grant, Provider};
 
 /// The method's name in `authmethods`.
 pub(super) const AUTHMETHOD: &str = "cryptosign";
@@ -31,7 +31,7 @@ pub(super) const AUTHMETHOD: &str = "cryptosign";
 const INVALID: &str = "invalid cryptosign signature";
 
 /// A cryptosign challenge sent.
-pub(crate) struct Pending {
+pub struct Pending {
     /// The key that must have signed; `None` when the authid is unknown or
     /// the key is not one of its authorized keys (which fails like a wrong
     /// signature).
@@ -238,7 +238,7 @@ fn parse_key(text: &str) -> Option<[u8; 32]> {
 impl Pending {
     /// Checks the signed challenge (hex of the signature, then the message
     /// signed: the challenge, XOR the channel id when bound).
-    pub(super) fn authenticate(self, signed: &str) -> Result<Accepted, Refusal> {
+    pub fn authenticate(self, signed: &str) -> Result<Accepted, Refusal> {
         let mut bytes = [0u8; 96];
         if hex::decode_to_slice(signed.trim(), &mut bytes).is_err() {
             return Err(Refusal::failed(
@@ -265,8 +265,8 @@ mod tests {
 
     use super::*;
     use crate::auth::AbortReason;
-    use crate::config::Authenticator;
-    use ringbar_router::error::RoutingError;
+    use crate::auth::config::Authenticator;
+    use crate::error::RoutingError;
 
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])
@@ -358,6 +358,7 @@ mod tests {
                 authid: self.authid,
                 authextra: Some(&self.extra),
                 session: 1,
+                now: std::time::SystemTime::now(),
             };
             match open(provider, &hello, channel) {
                 Opening::Challenge {
@@ -483,6 +484,7 @@ mod tests {
             authid: Some("alice"),
             authextra: Some(&extra),
             session: 1,
+            now: std::time::SystemTime::now(),
         };
         let Opening::Challenge { pending, .. } = open(&provider(), &hello, &Channel::default())
         else {
@@ -579,6 +581,7 @@ mod tests {
                 authid: hello.authid,
                 authextra: Some(&hello.extra),
                 session: 1,
+                now: std::time::SystemTime::now(),
             };
             match open(&provider(), &info, &channel) {
                 Opening::Challenge { extra, .. } => extra.get("channel_binding").cloned(),
@@ -629,6 +632,7 @@ mod tests {
                 authid: hello.authid,
                 authextra: Some(&hello.extra),
                 session: 1,
+                now: std::time::SystemTime::now(),
             };
             match open(provider, &info, channel) {
                 Opening::Challenge { extra, .. } => Ok(extra),

@@ -3,7 +3,7 @@
 //! by its SHA-1 fingerprint as Crossbar.io's `certificate-sha1`.
 
 use super::{Accepted, Channel, HelloInfo, Opening, Refusal, provider_name, realm_allowed};
-use crate::config::{Provider, TlsPrincipal};
+use crate::auth::config::{Provider, TlsPrincipal};
 
 /// The method's name in `authmethods`.
 pub(super) const AUTHMETHOD: &str = "tls";
@@ -56,7 +56,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::config::Grant;
+    use crate::auth::config::Grant;
 
     fn provider() -> Provider<TlsPrincipal> {
         Provider::Static(BTreeMap::from([(
@@ -77,6 +77,7 @@ mod tests {
             authid,
             authextra: None,
             session: 1,
+            now: std::time::SystemTime::now(),
         }
     }
 

@@ -9,7 +9,7 @@ use super::{
 };
 use std::sync::Arc;
 
-use crate::config::{Authenticator, Provider, Secret, TicketPrincipal};
+use crate::auth::config::{Authenticator, Provider, Secret, TicketPrincipal};
 
 /// The method's name in `authmethods`.
 pub(super) const AUTHMETHOD: &str = "ticket";
@@ -19,7 +19,7 @@ pub(super) const AUTHMETHOD: &str = "ticket";
 const INVALID: &str = "invalid authid or ticket";
 
 /// A ticket challenge sent.
-pub(crate) struct Pending {
+pub struct Pending {
     /// The identity granted if the ticket matches; `None` for an unknown
     /// authid, which fails like a wrong ticket.
     expected: Option<(Secret, Accepted)>,
@@ -65,7 +65,7 @@ pub(super) fn open(provider: &Provider<TicketPrincipal>, hello: &HelloInfo<'_>) 
 
 impl Pending {
     /// Checks the ticket the client sent.
-    pub(super) fn authenticate(self, ticket: &str) -> Result<Accepted, Refusal> {
+    pub fn authenticate(self, ticket: &str) -> Result<Accepted, Refusal> {
         let Some((secret, accepted)) = self.expected else {
             return Err(Refusal::failed(INVALID));
         };
@@ -86,8 +86,8 @@ mod tests {
 
     use super::*;
     use crate::auth::AbortReason;
-    use crate::config::Grant;
-    use ringbar_router::error::RoutingError;
+    use crate::auth::config::Grant;
+    use crate::error::RoutingError;
 
     fn provider() -> Provider<TicketPrincipal> {
         let joe = TicketPrincipal {
@@ -113,6 +113,7 @@ mod tests {
             authid,
             authextra: None,
             session: 1,
+            now: std::time::SystemTime::now(),
         }
     }
 

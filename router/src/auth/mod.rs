@@ -11,6 +11,7 @@
 //! exist.
 
 mod anonymous;
+pub mod config;
 mod cryptosign;
 mod limiter;
 mod procedure;
@@ -20,69 +21,74 @@ mod wampcra;
 
 use std::borrow::Cow;
 
+use std::time::SystemTime;
+
+use crate::error::RoutingError;
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_router::error::RoutingError;
 use subtle::ConstantTimeEq;
 
-use crate::config::{AuthConfig, AuthenticatorProcedure, Grant, Provider};
+use crate::auth::config::{AuthConfig, AuthenticatorProcedure, Grant, Provider};
 
-pub(crate) use limiter::FailureLimiter;
-pub(crate) use procedure::Ask;
-pub(crate) use wampcra::derive_key as wampcra_key;
+pub use limiter::FailureLimiter;
+pub use procedure::Ask;
+pub use wampcra::derive_key as wampcra_key;
 
 /// What the router knows of a HELLO, for authentication.
-pub(crate) struct HelloInfo<'a> {
+pub struct HelloInfo<'a> {
     /// The realm asked for.
-    pub(crate) realm: &'a str,
+    pub realm: &'a str,
     /// `authid`, when the client gave one.
-    pub(crate) authid: Option<&'a str>,
+    pub authid: Option<&'a str>,
     /// `authextra`, when the client gave one.
-    pub(crate) authextra: Option<&'a Dict>,
+    pub authextra: Option<&'a Dict>,
     /// The session id the session will get (WAMP-CRA signs it).
-    pub(crate) session: u64,
+    pub session: u64,
+    /// When the HELLO came, on the wall clock (WAMP-CRA's challenge
+    /// carries it): handed in, since the router reads no clock.
+    pub now: SystemTime,
 }
 
 /// What the transport knows of the peer.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Channel {
+pub struct Channel {
     /// The SHA-1 fingerprint of the client's TLS certificate, when the
     /// transport is TLS and the client presented a verified certificate.
-    pub(crate) client_certificate_sha1: Option<[u8; 20]>,
+    pub client_certificate_sha1: Option<[u8; 20]>,
     /// Whether the transport is TLS.
-    pub(crate) is_tls: bool,
+    pub is_tls: bool,
     /// The connection's `tls-exporter` channel binding (RFC 9266), when it
     /// is TLS 1.3.
-    pub(crate) tls_exporter: Option<[u8; 32]>,
+    pub tls_exporter: Option<[u8; 32]>,
 }
 
 /// An authenticated identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Accepted {
+pub struct Accepted {
     /// `authid`.
-    pub(crate) authid: String,
+    pub authid: String,
     /// `authrole`.
-    pub(crate) authrole: String,
+    pub authrole: String,
     /// `authmethod`, e.g. `ticket`.
-    pub(crate) authmethod: &'static str,
+    pub authmethod: &'static str,
     /// `authprovider`, e.g. `static`.
-    pub(crate) authprovider: &'static str,
+    pub authprovider: &'static str,
 }
 
 /// Why a session may not join: the ABORT's reason and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Refusal {
+pub struct Refusal {
     /// The ABORT's reason.
-    pub(crate) reason: AbortReason,
+    pub reason: AbortReason,
     /// A message for the client; never names a secret.
-    pub(crate) message: String,
+    pub message: String,
     /// Whether this counts as a failed attempt for rate limiting (a wrong
     /// proof), rather than a request the router cannot serve.
-    pub(crate) failed_attempt: bool,
+    pub failed_attempt: bool,
 }
 
 impl Refusal {
     /// `wamp.error.not_authorized` with `message`.
-    pub(crate) fn not_authorized(message: impl Into<String>) -> Self {
+    pub fn not_authorized(message: impl Into<String>) -> Self {
         Self {
             reason: AbortReason::Router(RoutingError::NotAuthorized),
             message: message.into(),
@@ -91,7 +97,7 @@ impl Refusal {
     }
 
     /// `wamp.error.authentication_failed` with `message`: a wrong proof.
-    pub(crate) fn failed(message: impl Into<String>) -> Self {
+    pub fn failed(message: impl Into<String>) -> Self {
         Self {
             reason: AbortReason::Router(RoutingError::AuthenticationFailed),
             message: message.into(),
@@ -102,7 +108,7 @@ impl Refusal {
 
 /// The reason URI of an ABORT that refuses a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AbortReason {
+pub enum AbortReason {
     /// One of the router's own.
     Router(RoutingError),
     /// A dynamic authenticator's own error URI, passed on as Crossbar.io
@@ -112,7 +118,7 @@ pub(crate) enum AbortReason {
 
 impl AbortReason {
     /// The URI, as on the wire.
-    pub(crate) fn uri(&self) -> &str {
+    pub fn uri(&self) -> &str {
         match self {
             Self::Router(error) => error.uri(),
             Self::Authenticator(uri) => uri,
@@ -121,7 +127,7 @@ impl AbortReason {
 }
 
 /// The router's answer to a HELLO.
-pub(crate) enum Opening {
+pub enum Opening {
     /// Welcome the session now (anonymous, TLS certificate).
     Welcome(Accepted),
     /// Send CHALLENGE and wait for AUTHENTICATE.
@@ -140,7 +146,7 @@ pub(crate) enum Opening {
 }
 
 /// A challenge sent, waiting for the client's AUTHENTICATE.
-pub(crate) enum Pending {
+pub enum Pending {
     /// WAMP-Ticket.
     Ticket(ticket::Pending),
     /// WAMP-Ticket judged by a dynamic authenticator.
@@ -154,7 +160,7 @@ pub(crate) enum Pending {
 impl Pending {
     /// Goes on with the AUTHENTICATE's `signature`: WELCOME, ABORT, or ask
     /// the dynamic authenticator.
-    pub(crate) fn check(self, signature: &str) -> Opening {
+    pub fn check(self, signature: &str) -> Opening {
         let checked = match self {
             Pending::TicketAsk(p) => return p.ask(signature),
             other => other.authenticate(signature),
@@ -168,7 +174,7 @@ impl Pending {
     /// Checks the AUTHENTICATE's `signature` against the proof expected
     /// (a ticket judged by a dynamic authenticator goes through
     /// [`Pending::check`] instead).
-    pub(crate) fn authenticate(self, signature: &str) -> Result<Accepted, Refusal> {
+    pub fn authenticate(self, signature: &str) -> Result<Accepted, Refusal> {
         match self {
             Pending::Ticket(p) => p.authenticate(signature),
             Pending::TicketAsk(_) => Err(Refusal::not_authorized(
@@ -180,7 +186,7 @@ impl Pending {
     }
 
     /// The method that sent the challenge.
-    pub(crate) fn authmethod(&self) -> &'static str {
+    pub fn authmethod(&self) -> &'static str {
         match self {
             Pending::Ticket(_) | Pending::TicketAsk(_) => ticket::AUTHMETHOD,
             Pending::WampCra(_) => wampcra::AUTHMETHOD,
@@ -191,7 +197,7 @@ impl Pending {
 
 /// Picks the method for `hello` from the client's `authmethods` (default
 /// `["anonymous"]`) and starts it.
-pub(crate) fn open(
+pub fn open(
     config: &AuthConfig,
     authmethods: &[&str],
     hello: &HelloInfo<'_>,

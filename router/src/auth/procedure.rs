@@ -10,19 +10,20 @@
 //! message, as in Crossbar.io.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
+use crate::error::RoutingError;
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_router::error::RoutingError;
 
 use super::{
     AbortReason, Accepted, Channel, DYNAMIC, HelloInfo, Opening, Pending as AnyPending, Refusal,
     cryptosign, realm_allowed, ticket, wampcra,
 };
-use crate::config::{
+use crate::auth::config::{
     Authenticator, AuthenticatorProcedure, CryptosignPrincipal, Grant, Pbkdf2Params, Provider,
     Secret, WampCraPrincipal,
 };
-use crate::dealer::{RouterCallFailure, RouterCallResult};
+use crate::error::{RouterCallFailure, RouterCallResult};
 
 /// The most PBKDF2 iterations accepted from an authenticator (more would
 /// hold a slow-work thread for every CHALLENGE). This and [`MAX_KEYLEN`]
@@ -34,13 +35,13 @@ const MAX_ITERATIONS: u64 = 1_000_000;
 const MAX_KEYLEN: u64 = 1024;
 
 /// A question for a dynamic authenticator, and what its answer decides.
-pub(crate) struct Ask {
+pub struct Ask {
     /// The procedure to call.
-    pub(crate) procedure: String,
+    pub procedure: String,
     /// The realm it is registered on.
-    pub(crate) realm: String,
+    pub realm: String,
     /// `(realm, authid, details)`.
-    pub(crate) args: Vec<Value>,
+    pub args: Vec<Value>,
     /// What the answer is for.
     then: Then,
 }
@@ -57,11 +58,12 @@ enum Then {
 
 /// What a HELLO said, kept while the authenticator is asked.
 #[derive(Clone)]
-pub(crate) struct HelloFacts {
+pub(super) struct HelloFacts {
     realm: String,
     authid: Option<String>,
     authextra: Option<Dict>,
     session: u64,
+    now: SystemTime,
 }
 
 impl HelloFacts {
@@ -71,6 +73,7 @@ impl HelloFacts {
             authid: hello.authid.map(str::to_owned),
             authextra: hello.authextra.cloned(),
             session: hello.session,
+            now: hello.now,
         }
     }
 
@@ -81,19 +84,20 @@ impl HelloFacts {
             authid,
             authextra: self.authextra.as_ref(),
             session: self.session,
+            now: self.now,
         }
     }
 }
 
 /// A ticket challenge sent; the authenticator judges the ticket.
-pub(crate) struct TicketPending {
+pub struct TicketPending {
     procedure: AuthenticatorProcedure,
     hello: HelloFacts,
 }
 
 impl TicketPending {
     /// The question for the authenticator about `ticket`.
-    pub(super) fn ask(self, ticket_given: &str) -> Opening {
+    pub fn ask(self, ticket_given: &str) -> Opening {
         let mut details = details(&self.hello, ticket::AUTHMETHOD);
         details.insert("ticket", ticket_given);
         Opening::Ask(ask(&self.procedure, &self.hello, details, |h| {
@@ -130,7 +134,7 @@ pub(super) fn open(
 impl Ask {
     /// `details`, the third argument, for the router to add what the
     /// transport knows.
-    pub(crate) fn details_mut(&mut self) -> Option<&mut Dict> {
+    pub fn details_mut(&mut self) -> Option<&mut Dict> {
         match self.args.get_mut(2) {
             Some(Value::Dict(details)) => Some(details),
             _ => None,
@@ -139,7 +143,7 @@ impl Ask {
 
     /// What the authenticator's answer (or its failure) decides, and the
     /// `extra` it gave for WELCOME's `authextra`.
-    pub(crate) fn answer(
+    pub fn answer(
         self,
         answer: Result<RouterCallResult, RouterCallFailure>,
     ) -> (Opening, Option<Dict>) {
@@ -412,6 +416,7 @@ mod tests {
             authid: authid.map(str::to_owned),
             authextra: None,
             session: 7,
+            now: std::time::SystemTime::now(),
         }
     }
 

@@ -3,7 +3,7 @@
 //! Crossbar.io does.
 
 use super::{Accepted, Opening, STATIC, random_bytes};
-use crate::config::AnonymousAuth;
+use crate::auth::config::AnonymousAuth;
 
 /// The method's name in `authmethods`.
 pub(super) const AUTHMETHOD: &str = "anonymous";

@@ -25,7 +25,7 @@ const REFILL_PER_SECOND: f64 = 1.0;
 
 /// Failed attempts per peer address, shared by every core.
 #[derive(Debug)]
-pub(crate) struct FailureLimiter {
+pub struct FailureLimiter {
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
     /// The most addresses tracked (`limits.max_failed_auth_addresses`).
     max_addresses: usize,
@@ -48,7 +48,7 @@ impl Bucket {
 
 impl FailureLimiter {
     /// A limiter that tracks at most `max_addresses` addresses.
-    pub(crate) fn new(max_addresses: usize) -> Self {
+    pub fn new(max_addresses: usize) -> Self {
         Self {
             buckets: Mutex::new(HashMap::new()),
             max_addresses,
@@ -57,14 +57,14 @@ impl FailureLimiter {
 
     /// How long `addr` must wait before it may try again; `None` when it
     /// may try now.
-    pub(crate) fn blocked(&self, addr: IpAddr, now: Instant) -> Option<Duration> {
+    pub fn blocked(&self, addr: IpAddr, now: Instant) -> Option<Duration> {
         let buckets = self.buckets.lock().ok()?;
         let budget = buckets.get(&network(addr))?.refilled(now);
         (budget < 1.0).then(|| Duration::from_secs_f64((1.0 - budget) / REFILL_PER_SECOND))
     }
 
     /// Counts a failed attempt from `addr`.
-    pub(crate) fn failed(&self, addr: IpAddr, now: Instant) {
+    pub fn failed(&self, addr: IpAddr, now: Instant) {
         let Ok(mut buckets) = self.buckets.lock() else {
             return;
         };
