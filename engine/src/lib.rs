@@ -11,7 +11,7 @@ pub mod config;
 mod core;
 pub mod dealer;
 mod deflate;
-pub mod figures;
+pub use ringbar_router::local::figures;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -22,7 +22,7 @@ mod mail;
 mod mailbox;
 mod meta;
 mod nonces;
-mod outbound;
+use ringbar_router::local::outbound;
 mod peer;
 mod realm;
 mod realms;

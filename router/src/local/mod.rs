@@ -4,7 +4,9 @@
 //! of its invariants that the engine's simulation runs after every step.
 
 pub mod callees;
+pub mod figures;
 pub mod in_flight;
 pub mod outbound;
+pub mod signal;
 pub mod subscribers;
 pub mod testaments;

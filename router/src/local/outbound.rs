@@ -1,8 +1,9 @@
 //! A session's outbound queue, bounded in bytes: the frames waiting for the
-//! connection's writer, and the rules for what it takes. The driver owns
-//! the writer and its wake-ups; this says when to wake it (the queue
-//! became non-empty) and when a reader waiting for room may go on (the
-//! queue fell below its limit).
+//! connection's writer, and the rules for what it takes; [`Outbound`], the
+//! queue as routing and the connection's tasks share it, raises the
+//! signals the driver waits on: wake the writer (the queue became
+//! non-empty), and let a reader waiting for room go on (the queue fell
+//! below its limit). The driver owns the writer and the reader.
 //!
 //! Replies count against the same limit as events. They are never dropped:
 //! the driver stops reading the connection while the queue is full, so a
@@ -18,9 +19,15 @@
 //! cost of a vectored write. Large frames keep their shared buffer and go out
 //! without a copy.
 
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+
+use crate::local::figures::CoreFigures;
+use crate::local::signal::Signal;
 
 /// The most buffers one vectored write takes (Linux's `IOV_MAX`).
 pub const MAX_IOVECS: usize = 1024;
@@ -259,6 +266,194 @@ impl Frames {
     }
 }
 
+/// The bytes queued on one core's connections together, against the core's
+/// limit (`max_core_queued_bytes`). Shared by the core's queues (`Rc`); the
+/// count itself is the core's `queued_bytes` figure, so the metrics read it
+/// as it is.
+pub struct QueueBudget {
+    figures: Arc<CoreFigures>,
+    queues: Cell<usize>,
+    limit: usize,
+}
+
+impl QueueBudget {
+    /// A budget of `limit` bytes, counted in `figures`.
+    pub fn new(limit: usize, figures: Arc<CoreFigures>) -> Self {
+        Self {
+            figures,
+            queues: Cell::new(0),
+            limit,
+        }
+    }
+
+    /// The bytes queued now.
+    fn queued(&self) -> usize {
+        usize::try_from(self.figures.queued_bytes.get()).unwrap_or(usize::MAX)
+    }
+
+    /// Whether a queue holding `held` bytes may take `more`: always while
+    /// the core is under its limit; past it, only a queue under its fair
+    /// share (the limit over the number of queues).
+    fn admits(&self, held: usize, more: usize) -> bool {
+        self.queued() + more <= self.limit || held < self.limit / self.queues.get().max(1)
+    }
+
+    fn add(&self, bytes: usize) {
+        self.figures.queued_bytes.add(bytes as u64);
+    }
+
+    fn sub(&self, bytes: usize) {
+        self.figures.queued_bytes.sub(bytes as u64);
+    }
+}
+
+/// Frames queued for one connection, as routing (which pushes and
+/// raises) and the driver's writer (which drains everything queued with
+/// one vectored write per batch, so a burst of events costs one system
+/// call and one wake-up) share them.
+pub struct Outbound {
+    queue: RefCell<OutboundQueue>,
+    budget: Rc<QueueBudget>,
+    /// Wakes the writer: frames to write, or the queue closed.
+    wake: Signal,
+    /// Wakes a reader waiting in [`Outbound::writable`].
+    drained: Signal,
+}
+
+impl Outbound {
+    /// An empty queue holding at most `max_queued_bytes`, counted against
+    /// its core's `budget`.
+    pub fn new(max_queued_bytes: usize, budget: Rc<QueueBudget>) -> Self {
+        budget.queues.set(budget.queues.get() + 1);
+        Self {
+            queue: RefCell::new(OutboundQueue::new(max_queued_bytes)),
+            budget,
+            wake: Signal::default(),
+            drained: Signal::default(),
+        }
+    }
+
+    /// Queues a frame the session must get (replies, errors, GOODBYE). Its
+    /// own requests produce these, and its reader waits while the queue is
+    /// full ([`Outbound::writable`]); what others cause (invocations,
+    /// results) is bounded by the dealer's in-flight limits.
+    pub fn push(&self, frame: Bytes) {
+        self.enqueue(&frame);
+    }
+
+    /// Queues an event unless the queue is over its limit, the core's
+    /// queues over theirs, or the connection closing; the error says which.
+    pub fn push_event(&self, frame: &Bytes) -> Result<(), DropReason> {
+        // Not through `push_event_with`'s clone: a small frame is copied
+        // into the tail, and a clone per subscriber would be an atomic
+        // increment and decrement for nothing.
+        self.admit(frame.len())?;
+        self.enqueue(frame);
+        Ok(())
+    }
+
+    /// Like [`Outbound::push_event`] for a frame that is made only once the
+    /// queue takes it, judged by `len`: a frame compressed with the
+    /// connection's context must not be made and then dropped, since the
+    /// peer's window would miss it.
+    pub fn push_event_with(
+        &self,
+        len: usize,
+        make: impl FnOnce() -> Bytes,
+    ) -> Result<(), DropReason> {
+        self.admit(len)?;
+        self.enqueue(&make());
+        Ok(())
+    }
+
+    fn admit(&self, len: usize) -> Result<(), DropReason> {
+        self.queue
+            .borrow_mut()
+            .admit(len, |held, len| self.budget.admits(held, len))
+    }
+
+    fn enqueue(&self, frame: &Bytes) {
+        let mut queue = self.queue.borrow_mut();
+        if queue.is_closing() {
+            return;
+        }
+        self.budget.add(frame.len());
+        if queue.push(frame) {
+            self.wake.raise();
+        }
+    }
+
+    /// Events dropped because the queue (or the core's budget) was full.
+    pub fn dropped(&self) -> u64 {
+        self.queue.borrow().dropped()
+    }
+
+    /// Bytes waiting.
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.borrow().queued_bytes()
+    }
+
+    /// Waits until the writer has taken the queue below its limit, or the
+    /// queue closed. The reader calls it before it handles the next
+    /// message, so a peer that floods requests (Pings, calls) and reads
+    /// nothing is no longer read: its kernel buffers fill and it waits.
+    pub async fn writable(&self) {
+        loop {
+            {
+                let queue = self.queue.borrow();
+                if !queue.is_full() || queue.is_closing() {
+                    return;
+                }
+            }
+            self.drained.raised().await;
+        }
+    }
+
+    /// Lets the writer finish what is queued and stop; later pushes are
+    /// ignored.
+    pub fn close(&self) {
+        self.queue.borrow_mut().close();
+        self.wake.raise();
+        self.drained.raise();
+    }
+
+    /// Whether [`Outbound::close`] was called.
+    pub fn is_closing(&self) -> bool {
+        self.queue.borrow().is_closing()
+    }
+
+    /// The next batch to write, waiting for one; `None` when closed and
+    /// drained.
+    pub async fn next_batch(&self) -> Option<Vec<Bytes>> {
+        loop {
+            {
+                let mut queue = self.queue.borrow_mut();
+                if let Some(batch) = queue.take_batch() {
+                    self.budget.sub(batch.bytes);
+                    if batch.drained {
+                        self.drained.raise();
+                    }
+                    return Some(batch.frames);
+                }
+                if queue.is_closing() {
+                    return None;
+                }
+            }
+            self.wake.raised().await;
+        }
+    }
+}
+
+impl Drop for Outbound {
+    /// What was never written leaves the core's budget with the queue.
+    fn drop(&mut self) {
+        self.budget.sub(self.queue.borrow().queued_bytes());
+        self.budget
+            .queues
+            .set(self.budget.queues.get().saturating_sub(1));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,5 +571,69 @@ mod tests {
         );
         assert_eq!(queue.admit(1, |_, _| true), Err(DropReason::Closing));
         assert_eq!(queue.dropped(), 0, "a closing queue counts no drops");
+    }
+
+    fn budget(limit: usize) -> Rc<QueueBudget> {
+        Rc::new(QueueBudget::new(limit, Arc::new(CoreFigures::new())))
+    }
+
+    #[test]
+    fn a_closing_queue_refuses_events() {
+        let out = Outbound::new(100, budget(1 << 20));
+        out.close();
+        assert_eq!(out.push_event(&frame(10, 0)), Err(DropReason::Closing));
+        assert_eq!(out.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn an_event_over_the_byte_limit_is_dropped_and_counted() {
+        let out = Outbound::new(100, budget(1 << 20));
+        assert!(out.push_event(&frame(60, 0)).is_ok());
+        assert_eq!(
+            out.push_event(&frame(60, 1)),
+            Err(DropReason::SessionQueueFull)
+        );
+        assert_eq!(out.dropped(), 1);
+        assert_eq!(out.queued_bytes(), 60);
+    }
+
+    #[test]
+    fn a_refused_event_is_never_made() {
+        let out = Outbound::new(100, budget(1 << 20));
+        let made = Cell::new(0);
+        let make = || {
+            made.set(made.get() + 1);
+            frame(10, 0)
+        };
+        // Judged by the length given, counted by what was made.
+        assert!(out.push_event_with(100, make).is_ok());
+        assert_eq!(out.queued_bytes(), 10);
+        assert_eq!(
+            out.push_event_with(91, make),
+            Err(DropReason::SessionQueueFull)
+        );
+        assert_eq!(made.get(), 1);
+    }
+
+    #[test]
+    fn past_the_core_budget_only_queues_under_their_share_take_events() {
+        let budget = budget(300);
+        let slow = Outbound::new(1000, budget.clone());
+        let fast = Outbound::new(1000, budget.clone());
+        // Two queues: a fair share is 150 bytes.
+        for i in 0..4 {
+            assert!(slow.push_event(&frame(60, i)).is_ok());
+        }
+        assert_eq!(budget.queued(), 240);
+        // Over the budget now: the slow queue (240 held) is refused, the
+        // fast one (empty) still gets its events.
+        assert_eq!(
+            slow.push_event(&frame(100, 9)),
+            Err(DropReason::CoreQueueBudget)
+        );
+        assert!(fast.push_event(&frame(100, 9)).is_ok());
+        drop(slow);
+        assert_eq!(budget.queued(), 100, "a dropped queue gives its bytes back");
+        assert_eq!(budget.queues.get(), 1);
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Each core writes only its own [`CoreFigures`] (a load and a store per
 //! count, no locked instruction and no cache line shared with another
-//! writer); any thread reads them, and [`crate::Stats`] adds them up per
+//! writer); any thread reads them, and the engine's `Stats` adds them up per
 //! core as a [`CoreSnapshot`] for `ringbar status` and the node's metrics
 //! endpoint.
 
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ringbar_protocol::message::MessageType;
-pub use ringbar_router::local::outbound::DropReason;
+pub use crate::local::outbound::DropReason;
 
 /// Upper bounds of the buckets of the publish-to-event histogram, in
 /// microseconds (10 µs to 1 s; slower deliveries fall in the last, open
@@ -70,16 +70,16 @@ pub struct HistogramSnapshot {
 /// relaxed load and store, as cheap as a plain integer, because there is
 /// never a second writer to race with.
 #[derive(Debug, Default)]
-pub(crate) struct CoreCounter(AtomicU64);
+pub struct CoreCounter(AtomicU64);
 
 impl CoreCounter {
     /// Zero.
-    pub(crate) const fn new() -> Self {
+    pub const fn new() -> Self {
         Self(AtomicU64::new(0))
     }
 
     /// Adds `n`; only the owning core calls this.
-    pub(crate) fn add(&self, n: u64) {
+    pub fn add(&self, n: u64) {
         self.0.store(
             self.0.load(Ordering::Relaxed).wrapping_add(n),
             Ordering::Relaxed,
@@ -87,7 +87,7 @@ impl CoreCounter {
     }
 
     /// Takes `n` away (never below zero); only the owning core calls this.
-    pub(crate) fn sub(&self, n: u64) {
+    pub fn sub(&self, n: u64) {
         self.0.store(
             self.0.load(Ordering::Relaxed).saturating_sub(n),
             Ordering::Relaxed,
@@ -95,7 +95,7 @@ impl CoreCounter {
     }
 
     /// The value now.
-    pub(crate) fn get(&self) -> u64 {
+    pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
 }
@@ -114,25 +114,25 @@ fn slot(message: MessageType) -> usize {
 /// The live figures of one core (see the module's doc). Aligned so that two
 /// cores' figures never share a cache line.
 #[repr(align(128))]
-pub(crate) struct CoreFigures {
+pub struct CoreFigures {
     /// Joined sessions.
-    pub(crate) sessions: CoreCounter,
+    pub sessions: CoreCounter,
     messages_in: [CoreCounter; MESSAGE_SLOTS],
     messages_in_undecodable: CoreCounter,
     messages_out: [CoreCounter; MESSAGE_SLOTS],
     /// Bytes read from WAMP connections.
-    pub(crate) bytes_in: CoreCounter,
+    pub bytes_in: CoreCounter,
     /// Bytes written to WAMP connections.
-    pub(crate) bytes_out: CoreCounter,
+    pub bytes_out: CoreCounter,
     events_dropped: [CoreCounter; DropReason::ALL.len()],
     /// Connections closed by the `disconnect` slow-consumer policy.
-    pub(crate) slow_consumer_disconnects: CoreCounter,
+    pub slow_consumer_disconnects: CoreCounter,
     /// Connections closed at accept over their transport's
     /// `max_connections`.
-    pub(crate) connections_refused: CoreCounter,
+    pub connections_refused: CoreCounter,
     /// Bytes queued on the core's connections (the core's `QueueBudget`
     /// keeps it).
-    pub(crate) queued_bytes: CoreCounter,
+    pub queued_bytes: CoreCounter,
     publish_to_event: [CoreCounter; PUBLISH_TO_EVENT_BUCKETS_US.len() + 1],
     publish_to_event_ns: CoreCounter,
 }
@@ -145,7 +145,7 @@ impl Default for CoreFigures {
 
 impl CoreFigures {
     /// All zero.
-    pub(crate) const fn new() -> Self {
+    pub const fn new() -> Self {
         Self {
             sessions: CoreCounter::new(),
             messages_in: [const { CoreCounter::new() }; MESSAGE_SLOTS],
@@ -163,39 +163,39 @@ impl CoreFigures {
     }
 
     /// Counts a message received.
-    pub(crate) fn message_in(&self, message: MessageType) {
+    pub fn message_in(&self, message: MessageType) {
         if let Some(counter) = self.messages_in.get(slot(message)) {
             counter.add(1);
         }
     }
 
     /// Counts a message received that could not be decoded.
-    pub(crate) fn message_undecodable(&self) {
+    pub fn message_undecodable(&self) {
         self.messages_in_undecodable.add(1);
     }
 
     /// Counts a message queued for a peer.
-    pub(crate) fn message_out(&self, message: MessageType) {
+    pub fn message_out(&self, message: MessageType) {
         if let Some(counter) = self.messages_out.get(slot(message)) {
             counter.add(1);
         }
     }
 
     /// Messages received, of every type.
-    pub(crate) fn messages_in_total(&self) -> u64 {
+    pub fn messages_in_total(&self) -> u64 {
         self.messages_in.iter().map(CoreCounter::get).sum::<u64>()
             + self.messages_in_undecodable.get()
     }
 
     /// EVENTs queued for subscribers.
-    pub(crate) fn events_out(&self) -> u64 {
+    pub fn events_out(&self) -> u64 {
         self.messages_out
             .get(slot(MessageType::Event))
             .map_or(0, CoreCounter::get)
     }
 
     /// Counts an event not queued, and why.
-    pub(crate) fn event_dropped(&self, reason: DropReason) {
+    pub fn event_dropped(&self, reason: DropReason) {
         if let Some(counter) = self.events_dropped.get(reason as usize) {
             counter.add(1);
         }
@@ -203,7 +203,7 @@ impl CoreFigures {
 
     /// Records how long a publication took from its PUBLISH to its EVENTs
     /// on this core.
-    pub(crate) fn publish_delivered(&self, elapsed: Duration) {
+    pub fn publish_delivered(&self, elapsed: Duration) {
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         let bucket = PUBLISH_TO_EVENT_BUCKETS_US
             .iter()
@@ -216,7 +216,7 @@ impl CoreFigures {
     }
 
     /// The figures now.
-    pub(crate) fn snapshot(&self) -> CoreSnapshot {
+    pub fn snapshot(&self) -> CoreSnapshot {
         let by_type = |slots: &[CoreCounter; MESSAGE_SLOTS], of: fn(MessageType) -> bool| {
             // In code order, EVENT_RECEIVED (337, kept in slot 0) last.
             (1..MESSAGE_SLOTS)
