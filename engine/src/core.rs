@@ -23,11 +23,15 @@ use crate::dealer::calls::CoreDealer;
 use crate::figures::CoreFigures;
 use crate::mail::Mail;
 use crate::mailbox::{Mailboxes, SendError};
-use crate::outbound::QueueBudget;
+use crate::outbound::{Outbound, QueueBudget};
+use crate::peer::Peer;
 use crate::realms::Realms;
 use crate::session::SessionHandle;
 use crate::sessions::{SessionKey, Sessions};
 use crate::timeout::Timeout;
+use ringbar_router::auth::Channel;
+use ringbar_router::local::link::Link;
+use ringbar_router::wire::deflate::ConnectionCompressor;
 
 /// What every core shares.
 pub(crate) struct Shared {
@@ -281,6 +285,25 @@ impl Core {
             }
         }
         true
+    }
+
+    /// The link of a new connection from `peer`, with an empty queue under
+    /// the core's flow control.
+    pub(crate) fn link(
+        &self,
+        peer: Peer,
+        channel: Channel,
+        compressor: Option<ConnectionCompressor>,
+    ) -> Link {
+        let outbound = Outbound::new(self.shared.flow.max_queued_bytes, self.queue_budget.clone());
+        Link::new(
+            peer,
+            channel,
+            outbound,
+            self.figures.clone(),
+            compressor,
+            self.now(),
+        )
     }
 
     /// Now, on this core's timer clock.

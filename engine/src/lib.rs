@@ -10,20 +10,20 @@ pub mod broker;
 pub mod config;
 mod core;
 pub mod dealer;
-mod deflate;
 pub use ringbar_router::local::figures;
+use ringbar_router::wire::deflate;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod inputs;
 mod ip_network;
-mod link;
+use ringbar_router::local::link;
 mod mail;
 mod mailbox;
 mod meta;
 mod nonces;
 use ringbar_router::local::outbound;
-mod peer;
+use ringbar_router::local::peer;
 mod realm;
 mod realms;
 mod runtime;
@@ -35,7 +35,7 @@ mod sim;
 mod slow_work;
 mod timeout;
 mod transport;
-mod wire;
+use ringbar_router::wire;
 
 use std::sync::Arc;
 

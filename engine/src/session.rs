@@ -936,7 +936,7 @@ pub(crate) fn idle_timed_out(core: &Core, weak: Weak<Link>) {
         return;
     }
     let timeout = Duration::from_millis(core.shared.limits.idle_timeout_ms);
-    let idle = conn.last_io.get().elapsed();
+    let idle = Duration::from_nanos(core.now().saturating_sub(conn.last_io.get()));
     if idle >= timeout {
         conn.deadlines.set(deadlines);
         tracing::info!(peer = %conn.peer, idle_timeout_ms = timeout.as_millis() as u64, "idle connection closed");

@@ -27,3 +27,4 @@ pub mod local;
 pub mod slab;
 pub mod tables;
 pub mod timers;
+pub mod wire;

@@ -51,12 +51,7 @@ impl Link {
     pub(super) fn open(core: &Rc<Core>, serializer: Serializer, auth: Arc<AuthConfig>) -> Self {
         // No socket: frames are taken from the link's outbound queue, and
         // the session reads what the client sends through a channel.
-        let conn = Rc::new(crate::link::Link::new(
-            Peer::Unix,
-            Channel::default(),
-            core,
-            None,
-        ));
+        let conn = Rc::new(core.link(Peer::Unix, Channel::default(), None));
         let wire = Wire {
             serializer,
             framing: Framing::RawSocket,

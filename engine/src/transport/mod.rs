@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 use crate::config::{TransportConfig, TransportKind};
 use crate::core::Core;
@@ -68,7 +67,7 @@ impl Connection {
         let channel = stream.auth_channel();
         Rc::new(Self {
             stream,
-            link: Rc::new(Link::new(peer, channel, core, compressor)),
+            link: Rc::new(core.link(peer, channel, compressor)),
             awaiting_close: Cell::new(false),
         })
     }
@@ -84,7 +83,7 @@ impl Connection {
 /// Writes what the connection's queue holds until it is closed and drained,
 /// or routing cuts the link, then shuts the stream down (which also ends
 /// the reader).
-pub(crate) async fn write_loop(conn: Rc<Connection>) {
+pub(crate) async fn write_loop(core: Rc<Core>, conn: Rc<Connection>) {
     while let Some(batch) = conn.outbound.next_batch().await {
         // Routing cut the link: what is queued is dropped.
         if conn.link.is_aborted() {
@@ -103,7 +102,7 @@ pub(crate) async fn write_loop(conn: Rc<Connection>) {
             return;
         }
         conn.figures.bytes_out.add(bytes as u64);
-        conn.last_io.set(Instant::now());
+        conn.last_io.set(core.now());
     }
     if conn.link.is_aborted() || !conn.awaiting_close.get() {
         conn.stream.shutdown();

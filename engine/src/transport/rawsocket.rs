@@ -90,7 +90,7 @@ pub(super) async fn serve(
             .bytes()
             .saturating_add(RAWSOCKET_PREFIX_BYTES),
     );
-    tokio::task::spawn_local(write_loop(conn.clone()));
+    tokio::task::spawn_local(write_loop(core.clone(), conn.clone()));
     let wire = Wire {
         serializer: negotiated.serializer,
         framing: Framing::RawSocket,
@@ -143,7 +143,7 @@ pub(super) async fn serve(
         match result {
             Ok(n) if n > 0 => {
                 read_size.observe(n);
-                conn.note_read(n);
+                conn.note_read(n, core.now());
             }
             _ => break,
         }

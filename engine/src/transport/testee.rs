@@ -40,7 +40,7 @@ pub(super) async fn serve(
         return;
     };
     let conn = Connection::new(stream, peer, &core);
-    tokio::task::spawn_local(write_loop(conn.clone()));
+    tokio::task::spawn_local(write_loop(core.clone(), conn.clone()));
     let last_input = Cell::new(Instant::now());
     let mut compressor = deflate.as_ref().map(|params| params.server_compressor());
     let mut echo = |opcode: DataOpCode, payload: bytes::Bytes| {

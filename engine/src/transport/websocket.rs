@@ -101,7 +101,7 @@ pub(super) async fn serve(
         Compression::Off | Compression::Shared { .. } => None,
     };
     let conn = Connection::with_compressor(stream, peer, &core, compressor);
-    tokio::task::spawn_local(write_loop(conn.clone()));
+    tokio::task::spawn_local(write_loop(core.clone(), conn.clone()));
     let Subprotocol {
         serializer,
         batched,
@@ -325,7 +325,7 @@ pub(super) async fn run_frames(
             Ok(0) | Err(_) => return,
             Ok(n) => {
                 read_size.observe(n);
-                conn.note_read(n);
+                conn.note_read(n, core.now());
                 last_input.set(Instant::now());
             }
         }

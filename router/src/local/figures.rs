@@ -10,8 +10,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use ringbar_protocol::message::MessageType;
 pub use crate::local::outbound::DropReason;
+use ringbar_protocol::message::MessageType;
 
 /// Upper bounds of the buckets of the publish-to-event histogram, in
 /// microseconds (10 µs to 1 s; slower deliveries fall in the last, open

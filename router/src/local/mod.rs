@@ -6,7 +6,9 @@
 pub mod callees;
 pub mod figures;
 pub mod in_flight;
+pub mod link;
 pub mod outbound;
+pub mod peer;
 pub mod signal;
 pub mod subscribers;
 pub mod testaments;

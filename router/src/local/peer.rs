@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 /// Who connected.
 #[derive(Debug, Clone)]
-pub(crate) enum Peer {
+pub enum Peer {
     /// A TCP peer.
     Tcp(SocketAddr),
     /// A Unix socket peer.

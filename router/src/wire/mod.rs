@@ -3,16 +3,18 @@
 //! encoded message) is built in one buffer, so a frame built once can be
 //! queued for every session with the same [`Wire`].
 
+pub mod deflate;
+
 use bytes::{Bytes, BytesMut};
 use ringbar_protocol::codec::{self, EncodeError, Serializer};
 use ringbar_protocol::message::Message;
 use ringbar_protocol::websocket::{FrameHeader, MAX_HEADER_BYTES, OpCode};
 
-use crate::deflate::{self, Compression};
+use deflate::Compression;
 
 /// A transport's framing of WAMP messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Framing {
+pub enum Framing {
     /// One WebSocket message per WAMP message (server frames: unmasked).
     WebSocket,
     /// One RawSocket frame per WAMP message.
@@ -21,24 +23,26 @@ pub(crate) enum Framing {
 
 /// A session's serializer and framing: what an outgoing frame depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct Wire {
-    pub(crate) serializer: Serializer,
-    pub(crate) framing: Framing,
+pub struct Wire {
+    /// How messages are encoded.
+    pub serializer: Serializer,
+    /// How encoded messages are framed on the connection.
+    pub framing: Framing,
     /// A batched WebSocket subprotocol (`wamp.2.cbor.batched`, ...): each
     /// frame carries its message as a batch of one, which is always valid
     /// and keeps a frame shareable between sessions.
-    pub(crate) batched: bool,
+    pub batched: bool,
     /// WebSocket permessage-deflate: a frame compressed without context
     /// takeover is shared like any other.
-    pub(crate) compression: Compression,
+    pub compression: Compression,
 }
 
 /// The RawSocket frame prefix: type 0 (a WAMP message) and a 24-bit length.
-pub(crate) const RAWSOCKET_PREFIX_BYTES: usize = 4;
+pub const RAWSOCKET_PREFIX_BYTES: usize = 4;
 
 impl Wire {
     /// The whole frame carrying `message`.
-    pub(crate) fn frame(self, message: &Message) -> Result<Bytes, EncodeError> {
+    pub fn frame(self, message: &Message) -> Result<Bytes, EncodeError> {
         let room = match self.framing {
             Framing::WebSocket => MAX_HEADER_BYTES,
             Framing::RawSocket => RAWSOCKET_PREFIX_BYTES,

@@ -10,42 +10,41 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 
+use crate::auth::Channel;
+use crate::local::figures::{CoreFigures, DropReason};
+use crate::local::outbound::Outbound;
+use crate::local::peer::Peer;
+use crate::timers::TimerId;
+use crate::wire::deflate::ConnectionCompressor;
 use bytes::{Bytes, BytesMut};
 use ringbar_protocol::websocket::{CloseCode, OpCode, encode_close_payload, encode_frame};
-use ringbar_router::timers::TimerId;
-use tokio::time::Instant;
-
-use crate::core::Core;
-use crate::deflate::ConnectionCompressor;
-use crate::figures::{CoreFigures, DropReason};
-use crate::outbound::Outbound;
-use crate::peer::Peer;
-use ringbar_router::auth::Channel;
 
 /// The routing side of one connection.
-pub(crate) struct Link {
-    pub(crate) outbound: Outbound,
-    pub(crate) peer: Peer,
+pub struct Link {
+    /// The frames queued for the peer.
+    pub outbound: Outbound,
+    /// Who is on the other end.
+    pub peer: Peer,
     /// What authentication may know of the connection's channel (TLS, its
     /// client certificate, channel binding).
-    pub(crate) channel: Channel,
+    pub channel: Channel,
     /// The longest frame the peer accepts (a RawSocket peer announces its
     /// maximum message length in the handshake); unlimited until set.
-    pub(crate) max_frame_bytes: Cell<usize>,
+    pub max_frame_bytes: Cell<usize>,
     /// The figures of the connection's core, which count what it reads,
     /// writes and is sent.
-    pub(crate) figures: Arc<CoreFigures>,
+    pub figures: Arc<CoreFigures>,
     /// A session on it got WELCOME (until then a deadline runs).
-    pub(crate) joined: Cell<bool>,
+    pub joined: Cell<bool>,
     /// When bytes last went either way (`limits.idle_timeout_ms`), on the
-    /// runtime's clock (which the simulation drives).
-    pub(crate) last_io: Cell<Instant>,
+    /// core's timer clock (nanoseconds; the driver tells the time).
+    pub last_io: Cell<u64>,
     /// The core's timers that watch this connection (`Timeout::Join`,
     /// `Timeout::Idle`), cancelled when it ends.
-    pub(crate) deadlines: Cell<Deadlines>,
+    pub deadlines: Cell<Deadlines>,
     /// Set when the connection compresses its own frames (WebSocket
     /// permessage-deflate with context takeover).
-    pub(crate) compressor: Option<ConnectionCompressor>,
+    pub compressor: Option<ConnectionCompressor>,
     /// Routing cut the connection: the driver shuts the socket down, even
     /// while a write waits on the peer.
     aborted: Cell<bool>,
@@ -56,30 +55,33 @@ pub(crate) struct Link {
 
 /// The timers of the core that watch one connection.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Deadlines {
+pub struct Deadlines {
     /// Until its session joins.
-    pub(crate) join: Option<TimerId>,
+    pub join: Option<TimerId>,
     /// While it is open, when an idle timeout is configured.
-    pub(crate) idle: Option<TimerId>,
+    pub idle: Option<TimerId>,
 }
 
 impl Link {
-    /// The link of a connection on `core` from `peer`, with an empty queue
-    /// under the core's flow control.
-    pub(crate) fn new(
+    /// The link of a connection from `peer`, opened at `now` (the core's
+    /// timer clock), with the empty queue `outbound`, counted in its core's
+    /// `figures`.
+    pub fn new(
         peer: Peer,
         channel: Channel,
-        core: &Core,
+        outbound: Outbound,
+        figures: Arc<CoreFigures>,
         compressor: Option<ConnectionCompressor>,
+        now: u64,
     ) -> Self {
         Self {
-            outbound: Outbound::new(core.shared.flow.max_queued_bytes, core.queue_budget.clone()),
+            outbound,
             peer,
             channel,
             max_frame_bytes: Cell::new(usize::MAX),
-            figures: core.figures.clone(),
+            figures,
             joined: Cell::new(false),
-            last_io: Cell::new(Instant::now()),
+            last_io: Cell::new(now),
             deadlines: Cell::new(Deadlines::default()),
             compressor,
             aborted: Cell::new(false),
@@ -89,7 +91,7 @@ impl Link {
 
     /// Queues a frame the session must get (see [`Outbound::push`]),
     /// compressed when the connection compresses its own.
-    pub(crate) fn push(&self, frame: Bytes) {
+    pub fn push(&self, frame: Bytes) {
         match &self.compressor {
             Some(compressor) => self.outbound.push(compressor.compress(frame)),
             None => self.outbound.push(frame),
@@ -99,7 +101,7 @@ impl Link {
     /// Queues an event (see [`Outbound::push_event`]); a frame this
     /// connection compresses is compressed only once the queue takes it,
     /// judged by its uncompressed length.
-    pub(crate) fn push_event(&self, frame: &Bytes) -> Result<(), DropReason> {
+    pub fn push_event(&self, frame: &Bytes) -> Result<(), DropReason> {
         match &self.compressor {
             Some(compressor) => self
                 .outbound
@@ -108,19 +110,20 @@ impl Link {
         }
     }
 
-    /// Counts `n` bytes read from the peer.
-    pub(crate) fn note_read(&self, n: usize) {
+    /// Counts `n` bytes read from the peer at `now` (the core's timer
+    /// clock).
+    pub fn note_read(&self, n: usize, now: u64) {
         self.figures.bytes_in.add(n as u64);
-        self.last_io.set(Instant::now());
+        self.last_io.set(now);
     }
 
     /// Whether the peer accepts a frame this long.
-    pub(crate) fn accepts(&self, frame: &[u8]) -> bool {
+    pub fn accepts(&self, frame: &[u8]) -> bool {
         frame.len() <= self.max_frame_bytes.get()
     }
 
     /// Queues a WebSocket control frame (never compressed).
-    pub(crate) fn push_control(&self, opcode: OpCode, payload: &[u8]) {
+    pub fn push_control(&self, opcode: OpCode, payload: &[u8]) {
         let mut out = BytesMut::with_capacity(payload.len() + 2);
         encode_frame(true, opcode, None, payload, &mut out);
         self.outbound.push(out.freeze());
@@ -128,7 +131,7 @@ impl Link {
 
     /// Queues a WebSocket Close frame and closes the queue: the writer
     /// sends what is queued, then the Close, then ends.
-    pub(crate) fn close_websocket(&self, code: CloseCode, reason: &str) {
+    pub fn close_websocket(&self, code: CloseCode, reason: &str) {
         let mut payload = BytesMut::new();
         encode_close_payload(code, reason, &mut payload);
         self.push_control(OpCode::Close, &payload);
@@ -136,7 +139,7 @@ impl Link {
     }
 
     /// Cuts the connection now, dropping whatever is queued.
-    pub(crate) fn abort(&self) {
+    pub fn abort(&self) {
         self.outbound.close();
         self.aborted.set(true);
         if let Some(writer) = self.writer.take() {
@@ -145,7 +148,7 @@ impl Link {
     }
 
     /// Whether routing cut the connection.
-    pub(crate) fn is_aborted(&self) -> bool {
+    pub fn is_aborted(&self) -> bool {
         self.aborted.get()
     }
 
@@ -154,7 +157,7 @@ impl Link {
     /// long as it keeps its socket buffer full. It takes the write pinned
     /// where the writer made it, so the (large) write future is not moved
     /// for every write.
-    pub(crate) fn unless_aborted<'a, F: Future>(
+    pub fn unless_aborted<'a, F: Future>(
         &'a self,
         mut write: Pin<&'a mut F>,
     ) -> impl Future<Output = Option<F::Output>> + 'a {

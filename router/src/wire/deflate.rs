@@ -22,7 +22,7 @@ use ringbar_protocol::websocket::{FrameHeader, OpCode};
 /// nothing to refer back to, and deflate's block header eats what little
 /// it saves (measured in docs/BENCHMARKS.md). With context takeover every
 /// message is compressed, since short ones gain most from the window.
-pub(crate) const MIN_SHARED_COMPRESSED_BYTES: usize = 128;
+pub const MIN_SHARED_COMPRESSED_BYTES: usize = 128;
 
 /// The window sizes a peer may ask for: 8 to 15 bits.
 const WINDOW_SIZES: usize = (MAX_WINDOW_BITS - MIN_WINDOW_BITS + 1) as usize;
@@ -31,7 +31,7 @@ const WINDOW_SIZES: usize = (MAX_WINDOW_BITS - MIN_WINDOW_BITS + 1) as usize;
 /// [`Wire`](crate::wire::Wire), since it decides which frames can be
 /// shared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Compression {
+pub enum Compression {
     /// Not negotiated.
     Off,
     /// Server no context takeover: each message compressed on its own with
@@ -46,7 +46,7 @@ pub(crate) enum Compression {
 
 impl Compression {
     /// The compression a connection with `params` (if negotiated) uses.
-    pub(crate) fn for_params(params: Option<&DeflateParams>) -> Self {
+    pub fn for_params(params: Option<&DeflateParams>) -> Self {
         match params {
             None => Self::Off,
             Some(p) if p.server_no_context_takeover => Self::Shared {
@@ -60,7 +60,7 @@ impl Compression {
 /// One compressed frame carrying `payload`, compressed on its own, or
 /// `None` when it is too short to gain (or compression failed: the frame
 /// then goes out as it is, which is always allowed).
-pub(crate) fn shared_frame(opcode: OpCode, payload: &[u8], window_bits: u8) -> Option<Bytes> {
+pub fn shared_frame(opcode: OpCode, payload: &[u8], window_bits: u8) -> Option<Bytes> {
     if payload.len() < MIN_SHARED_COMPRESSED_BYTES {
         return None;
     }
@@ -83,7 +83,7 @@ pub(crate) fn shared_frame(opcode: OpCode, payload: &[u8], window_bits: u8) -> O
 
 /// A connection's own compressor (context takeover): every data frame
 /// queued on the connection goes through it, in order.
-pub(crate) struct ConnectionCompressor {
+pub struct ConnectionCompressor {
     /// `None` after a failure: what follows goes out uncompressed, which
     /// the peer reads whatever its window holds.
     compressor: RefCell<Option<Compressor>>,
@@ -91,7 +91,7 @@ pub(crate) struct ConnectionCompressor {
 
 impl ConnectionCompressor {
     /// The compressor of a connection with `params`.
-    pub(crate) fn new(params: &DeflateParams) -> Self {
+    pub fn new(params: &DeflateParams) -> Self {
         Self {
             compressor: RefCell::new(Some(params.server_compressor())),
         }
@@ -100,7 +100,7 @@ impl ConnectionCompressor {
     /// `frame` (a whole, final, uncompressed frame as
     /// [`Wire::frame`](crate::wire::Wire::frame) builds it) compressed, or
     /// unchanged when it is not a data frame.
-    pub(crate) fn compress(&self, frame: Bytes) -> Bytes {
+    pub fn compress(&self, frame: Bytes) -> Bytes {
         let Ok(Some((header, header_len))) = FrameHeader::parse(&frame) else {
             return frame;
         };
