@@ -22,7 +22,6 @@ use crate::config::{FlowControl, Limits};
 use crate::dealer::calls::CoreDealer;
 use crate::figures::CoreFigures;
 use crate::mail::Mail;
-use crate::mailbox::{Mailboxes, SendError};
 use crate::outbound::{Outbound, QueueBudget};
 use crate::peer::Peer;
 use crate::realms::Realms;
@@ -31,6 +30,7 @@ use crate::sessions::{SessionKey, Sessions};
 use crate::timeout::Timeout;
 use ringbar_router::auth::Channel;
 use ringbar_router::local::link::Link;
+use ringbar_router::mesh::{Mailboxes, SendError};
 use ringbar_router::wire::deflate::ConnectionCompressor;
 
 /// What every core shares.

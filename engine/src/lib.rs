@@ -10,20 +10,14 @@ pub mod broker;
 pub mod config;
 mod core;
 pub mod dealer;
-pub use ringbar_router::local::figures;
-use ringbar_router::wire::deflate;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod inputs;
 mod ip_network;
-use ringbar_router::local::link;
 mod mail;
-mod mailbox;
 mod meta;
 mod nonces;
-use ringbar_router::local::outbound;
-use ringbar_router::local::peer;
 mod realm;
 mod realms;
 mod runtime;
@@ -35,7 +29,12 @@ mod sim;
 mod slow_work;
 mod timeout;
 mod transport;
-use ringbar_router::wire;
+
+// Pieces of the router that live in the sans-IO router crate, named as the
+// engine's modules name them.
+pub use ringbar_router::local::figures;
+use ringbar_router::local::{link, outbound, peer};
+use ringbar_router::wire::{self, deflate};
 
 use std::sync::Arc;
 

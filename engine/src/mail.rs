@@ -1,4 +1,4 @@
-//! The mail cores send each other through their [`Mailboxes`](crate::mailbox::Mailboxes).
+//! The mail cores send each other through their [`Mailboxes`](ringbar_router::mesh::Mailboxes).
 
 use std::sync::Arc;
 

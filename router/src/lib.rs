@@ -24,6 +24,7 @@ pub mod error;
 pub mod ids;
 pub mod limits;
 pub mod local;
+pub mod mesh;
 pub mod slab;
 pub mod tables;
 pub mod timers;

@@ -271,7 +271,7 @@ async fn accept_loop(
 /// Handles mail from other cores, a batch per wake-up.
 async fn mail_loop(core: Rc<Core>) {
     loop {
-        core.shared.mailboxes.wait(core.id).await;
+        std::future::poll_fn(|cx| core.shared.mailboxes.poll_mail(core.id, cx)).await;
         core.shared
             .mailboxes
             .drain(core.id, |mail| inputs::handle_mail(&core, mail));

@@ -10,21 +10,26 @@
 //! receiver's [`room`](Mailboxes::room) signal, which the receiver raises
 //! after a drain that such a sender waits for: no polling.
 //!
+//! Waiting is the driver's: a receiver polls [`Mailboxes::poll_mail`], a
+//! blocked sender awaits a [`Room`]; both are plain wakers behind a lock
+//! taken once per batch, no runtime.
+//!
 //! Memory grows with use, not with the bound: a pair's queue is made on its
 //! first message and holds segments of a few dozen messages while busy
 //! (`SegQueue`), so a router of N cores costs N² pointers at rest, not
 //! N² × the capacity (64 cores: 32 KiB instead of gigabytes).
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
 
 use crossbeam_queue::SegQueue;
-use tokio::sync::Notify;
-use tokio::sync::futures::Notified;
 
 /// Why a message was not queued; it comes back with the error.
 #[derive(Debug)]
-pub(crate) enum SendError<T> {
+pub enum SendError<T> {
     /// The receiver's queue from this sender is full: wait for
     /// [`Mailboxes::room`] and try again.
     Full(T),
@@ -71,18 +76,20 @@ impl<T> Queue<T> {
 struct Inbox<T> {
     /// `queues[from]`, each made on first use.
     queues: Vec<OnceLock<Box<Queue<T>>>>,
-    /// Mail arrived.
-    wake: Notify,
+    /// The receiver's task while it waits for mail.
+    receiver: Mutex<Option<Waker>>,
     /// Mail arrived since the last drain (one wake-up per batch).
     pending: AtomicBool,
-    /// A drain made room.
-    room: Notify,
+    /// Drains that made room for a blocked sender, counted.
+    drains: AtomicU64,
+    /// Senders waiting for the next such drain.
+    waiting_for_room: Mutex<Vec<Waker>>,
     /// A sender found a queue full and waits for room.
     blocked: AtomicBool,
 }
 
 /// All mailboxes of a router, one [`Inbox`] per receiving core.
-pub(crate) struct Mailboxes<T> {
+pub struct Mailboxes<T> {
     inboxes: Vec<Inbox<T>>,
     /// Messages per queue.
     capacity: usize,
@@ -90,14 +97,15 @@ pub(crate) struct Mailboxes<T> {
 
 impl<T> Mailboxes<T> {
     /// Mailboxes for `cores` cores, each queue holding `capacity` messages.
-    pub(crate) fn new(cores: usize, capacity: usize) -> Self {
+    pub fn new(cores: usize, capacity: usize) -> Self {
         Self {
             inboxes: (0..cores)
                 .map(|_| Inbox {
                     queues: (0..cores).map(|_| OnceLock::new()).collect(),
-                    wake: Notify::new(),
+                    receiver: Mutex::new(None),
                     pending: AtomicBool::new(false),
-                    room: Notify::new(),
+                    drains: AtomicU64::new(0),
+                    waiting_for_room: Mutex::new(Vec::new()),
                     blocked: AtomicBool::new(false),
                 })
                 .collect(),
@@ -106,7 +114,7 @@ impl<T> Mailboxes<T> {
     }
 
     /// How many cores the mesh joins.
-    pub(crate) fn cores(&self) -> usize {
+    pub fn cores(&self) -> usize {
         self.inboxes.len()
     }
 
@@ -114,7 +122,7 @@ impl<T> Mailboxes<T> {
     /// back (the sender then holds back its publisher and waits for
     /// [`room`](Self::room)); an unknown core is an error, never a silent
     /// drop.
-    pub(crate) fn send(&self, from: usize, to: usize, mail: T) -> Result<(), SendError<T>> {
+    pub fn send(&self, from: usize, to: usize, mail: T) -> Result<(), SendError<T>> {
         let Some(inbox) = self.inboxes.get(to) else {
             return Err(SendError::NoSuchCore(mail));
         };
@@ -125,8 +133,10 @@ impl<T> Mailboxes<T> {
             inbox.blocked.store(true, Ordering::SeqCst);
             return Err(SendError::Full(mail));
         }
-        if !inbox.pending.swap(true, Ordering::AcqRel) {
-            inbox.wake.notify_one();
+        if !inbox.pending.swap(true, Ordering::AcqRel)
+            && let Some(receiver) = lock(&inbox.receiver).take()
+        {
+            receiver.wake();
         }
         Ok(())
     }
@@ -134,20 +144,36 @@ impl<T> Mailboxes<T> {
     /// Resolves after core `to` next drains its mail: made before a retry
     /// of a refused [`send`](Self::send), it cannot miss the drain that
     /// made room. `None` for an unknown core.
-    pub(crate) fn room(&self, to: usize) -> Option<Notified<'_>> {
-        self.inboxes.get(to).map(|inbox| inbox.room.notified())
+    pub fn room(&self, to: usize) -> Option<Room<'_>> {
+        self.inboxes.get(to).map(|inbox| Room {
+            seen: inbox.drains.load(Ordering::SeqCst),
+            drains: &inbox.drains,
+            waiting: &inbox.waiting_for_room,
+        })
     }
 
-    /// Waits until core `to` has mail.
-    pub(crate) async fn wait(&self, to: usize) {
-        if let Some(inbox) = self.inboxes.get(to) {
-            inbox.wake.notified().await;
+    /// `Ready` when core `to` has mail (or does not exist); else `cx` is
+    /// woken when mail comes.
+    pub fn poll_mail(&self, to: usize, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(inbox) = self.inboxes.get(to) else {
+            return Poll::Ready(());
+        };
+        if inbox.pending.load(Ordering::Acquire) {
+            return Poll::Ready(());
         }
+        let mut receiver = lock(&inbox.receiver);
+        // Checked again under the lock: a sender that raised `pending`
+        // before this waker was stored takes it after.
+        if inbox.pending.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        *receiver = Some(cx.waker().clone());
+        Poll::Pending
     }
 
     /// Takes everything queued for core `to`, sender by sender, calling `f`
     /// for each message; then wakes the senders waiting for room.
-    pub(crate) fn drain(&self, to: usize, mut f: impl FnMut(T)) {
+    pub fn drain(&self, to: usize, mut f: impl FnMut(T)) {
         let Some(inbox) = self.inboxes.get(to) else {
             return;
         };
@@ -163,15 +189,54 @@ impl<T> Mailboxes<T> {
             }
         }
         if inbox.blocked.swap(false, Ordering::SeqCst) {
-            inbox.room.notify_waiters();
+            inbox.drains.fetch_add(1, Ordering::SeqCst);
+            let waiting = std::mem::take(&mut *lock(&inbox.waiting_for_room));
+            for sender in waiting {
+                sender.wake();
+            }
         }
     }
+}
+
+/// Resolves after the receiving core's next drain that makes room for a
+/// blocked sender, counted from when it was made ([`Mailboxes::room`]).
+pub struct Room<'a> {
+    seen: u64,
+    drains: &'a AtomicU64,
+    waiting: &'a Mutex<Vec<Waker>>,
+}
+
+impl Future for Room<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.drains.load(Ordering::SeqCst) != self.seen {
+            return Poll::Ready(());
+        }
+        let mut waiting = lock(self.waiting);
+        // Checked again under the lock: a drain counts before it takes
+        // the wakers.
+        if self.drains.load(Ordering::SeqCst) != self.seen {
+            return Poll::Ready(());
+        }
+        if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
+            waiting.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+/// The lock's value even if a thread panicked holding it: what it guards
+/// (wakers) stays valid.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
 mod tests {
     use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
 
     use super::*;
 
