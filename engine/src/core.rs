@@ -10,12 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ringbar_protocol::id::SessionId;
+use ringbar_router::auth::SlowWork;
 use ringbar_router::ids::IdGenerator;
+use ringbar_router::local::signal::Signal;
 use ringbar_router::local::testaments::Testaments;
 use ringbar_router::tables::match_cache::MatchCache;
+use ringbar_router::timers::Clock;
 use ringbar_router::timers::{TimerId, Timers};
-use tokio::sync::Notify;
-use tokio::time::Instant;
+use std::time::Instant;
 
 use crate::broker::LocalSubscribers;
 use crate::config::{FlowControl, Limits};
@@ -52,10 +54,30 @@ pub(crate) struct Shared {
     pub(crate) io: &'static str,
     /// Failed authentication attempts per peer address, for every core.
     pub(crate) auth_failures: ringbar_router::auth::FailureLimiter,
-    /// Where authentication's slow work runs, off the cores: at most half
-    /// as many jobs at once as there are cores (at least one), so routing
+    /// Where authentication's slow work runs, off the cores.
+    pub(crate) slow_work: Arc<dyn SlowWork>,
+    /// The driver's clock.
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// What the driver gives the router: its clock, and where slow work runs.
+pub(crate) struct Drivers {
+    /// The time.
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Work too slow for a core.
+    pub(crate) slow_work: Arc<dyn SlowWork>,
+}
+
+impl Drivers {
+    /// The runtime's clock, and a slow-work pool running at most half as
+    /// many jobs at once as there are `cores` (at least one), so routing
     /// keeps most of the CPU during a login storm.
-    pub(crate) slow_work: Arc<crate::slow_work::SlowWork>,
+    pub(crate) fn new(cores: usize) -> Self {
+        Self {
+            clock: Arc::new(crate::clock::RuntimeClock),
+            slow_work: Arc::new(crate::slow_work::SlowWork::new(cores / 2)),
+        }
+    }
 }
 
 impl Shared {
@@ -66,6 +88,7 @@ impl Shared {
         flow: FlowControl,
         limits: Limits,
         io: &'static str,
+        drivers: Drivers,
     ) -> Self {
         Self {
             realms,
@@ -78,7 +101,8 @@ impl Shared {
             auth_failures: ringbar_router::auth::FailureLimiter::new(
                 limits.max_failed_auth_addresses,
             ),
-            slow_work: Arc::new(crate::slow_work::SlowWork::new(cores / 2)),
+            slow_work: drivers.slow_work,
+            clock: drivers.clock,
         }
     }
 
@@ -128,9 +152,9 @@ pub(crate) struct Core {
     /// Mail that did not fit its mailbox yet; publishers wait while any is
     /// here.
     backlog: RefCell<VecDeque<(usize, Mail)>>,
-    /// Wakes the core's own backlog task when mail goes into the backlog,
+    /// Wakes the driver's backlog task when mail goes into the backlog,
     /// so it reaches its mailbox even when no connection reads on this core.
-    backlog_added: Notify,
+    pub(crate) backlog_added: Signal,
     /// The testaments of this core's sessions.
     pub(crate) testaments: RefCell<Testaments>,
     /// The bytes queued on this core's connections, against its limit.
@@ -139,14 +163,16 @@ pub(crate) struct Core {
     pub(crate) figures: Arc<CoreFigures>,
     /// This core's timers, on the clock of `origin`.
     timers: RefCell<Timers<Timeout>>,
-    /// Wakes the timer task when a timer earlier than all others is set.
-    timers_changed: Notify,
+    /// Wakes the driver's timer task when a timer earlier than all others
+    /// is set.
+    pub(crate) timers_changed: Signal,
     /// Where this core's clock starts: the router crate counts time in
     /// nanoseconds since it.
     origin: Instant,
     /// Open connections (for a graceful shutdown).
     connections: Cell<usize>,
-    connections_changed: Notify,
+    /// Raised when one closes.
+    pub(crate) connections_changed: Signal,
 }
 
 impl Core {
@@ -164,6 +190,7 @@ impl Core {
             figures.clone(),
         ));
         let ids = IdGenerator::from_seed(shared.realms.seeds().next());
+        let origin = shared.clock.now();
         Self {
             id,
             shared,
@@ -173,15 +200,15 @@ impl Core {
             dealer: CoreDealer::default(),
             ids: RefCell::new(ids),
             backlog: RefCell::new(VecDeque::new()),
-            backlog_added: Notify::new(),
+            backlog_added: Signal::default(),
             testaments: RefCell::new(Testaments::default()),
             queue_budget,
             figures,
             timers: RefCell::new(Timers::default()),
-            timers_changed: Notify::new(),
-            origin: Instant::now(),
+            timers_changed: Signal::default(),
+            origin,
             connections: Cell::new(0),
-            connections_changed: Notify::new(),
+            connections_changed: Signal::default(),
         }
     }
 
@@ -224,7 +251,7 @@ impl Core {
                 Ok(()) => {}
                 Err(SendError::Full(mail)) => {
                     backlog.push_back((to, mail));
-                    self.backlog_added.notify_one();
+                    self.backlog_added.raise();
                 }
                 Err(SendError::NoSuchCore(_)) => return Err(NoSuchCore(to)),
             }
@@ -234,42 +261,19 @@ impl Core {
         Ok(())
     }
 
-    /// Moves the backlog into the mailboxes whenever there is one, for as
-    /// long as the core runs: timers, leaving sessions and answers send mail
-    /// on cores where no connection reads (and so none flushes).
-    pub(crate) async fn flush_backlog_forever(&self) {
-        loop {
-            self.backlog_added.notified().await;
-            self.flush_backlog().await;
-        }
-    }
-
     /// Whether mail is waiting for room in a mailbox.
     pub(crate) fn has_backlog(&self) -> bool {
         !self.backlog.borrow().is_empty()
     }
 
-    /// Waits until the backlog has gone into the mailboxes, parked on the
-    /// receiving core's drain whenever its mailbox is full.
-    pub(crate) async fn flush_backlog(&self) {
-        loop {
-            let Some(to) = self.backlog.borrow().front().map(|(to, _)| *to) else {
-                return;
-            };
-            // Made before the retry, so the drain that makes room wakes it.
-            let Some(room) = self.shared.mailboxes.room(to) else {
-                return;
-            };
-            if self.move_backlog() {
-                return;
-            }
-            room.await;
-        }
+    /// The core the oldest mail of the backlog goes to, if any waits.
+    pub(crate) fn backlog_front(&self) -> Option<usize> {
+        self.backlog.borrow().front().map(|(to, _)| *to)
     }
 
     /// Moves mail from the backlog into the mailboxes until one is full;
     /// whether the backlog is empty now.
-    fn move_backlog(&self) -> bool {
+    pub(crate) fn move_backlog(&self) -> bool {
         let mut backlog = self.backlog.borrow_mut();
         while let Some((to, mail)) = backlog.pop_front() {
             match self.shared.mailboxes.send(self.id, to, mail) {
@@ -308,7 +312,12 @@ impl Core {
 
     /// Now, on this core's timer clock.
     pub(crate) fn now(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        let elapsed = self
+            .shared
+            .clock
+            .now()
+            .saturating_duration_since(self.origin);
+        u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Sets a timer that expires `after` from now with `timeout`.
@@ -319,7 +328,7 @@ impl Core {
         let earliest = timers.next_deadline().is_none_or(|next| deadline < next);
         let id = timers.insert(deadline, timeout);
         if earliest {
-            self.timers_changed.notify_one();
+            self.timers_changed.raise();
         }
         id
     }
@@ -342,18 +351,10 @@ impl Core {
         self.timers.borrow_mut().expire(now)
     }
 
-    /// Waits until the earliest timer's deadline (or until an earlier one
-    /// is set, or forever when there is none).
-    pub(crate) async fn next_timer(&self) {
-        let changed = self.timers_changed.notified();
-        let Some(deadline) = self.timers.borrow().next_deadline() else {
-            return changed.await;
-        };
-        let at = self.origin + Duration::from_nanos(deadline);
-        tokio::select! {
-            () = tokio::time::sleep_until(at) => {}
-            () = changed => {}
-        }
+    /// When the earliest timer expires, on the driver's clock.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let deadline = self.timers.borrow().next_deadline()?;
+        Some(self.origin + Duration::from_nanos(deadline))
     }
 
     /// Counts a connection in; the guard counts it out when dropped.
@@ -362,11 +363,9 @@ impl Core {
         ConnectionGuard { core: self.clone() }
     }
 
-    /// Waits until no connection is open.
-    pub(crate) async fn all_connections_closed(&self) {
-        while self.connections.get() > 0 {
-            self.connections_changed.notified().await;
-        }
+    /// Open connections.
+    pub(crate) fn connections(&self) -> usize {
+        self.connections.get()
     }
 }
 
@@ -384,64 +383,6 @@ impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         let n = self.core.connections.get().saturating_sub(1);
         self.core.connections.set(n);
-        self.core.connections_changed.notify_waiters();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    /// A small mail.
-    fn kill(n: u64) -> Mail {
-        Mail::KillSession {
-            session: SessionId::new(n).unwrap(),
-            reason: ringbar_protocol::str::Str::from_static(
-                ringbar_router::error::CloseReason::Normal.uri(),
-            ),
-            message: None,
-        }
-    }
-
-    #[test]
-    fn the_backlog_reaches_its_mailbox_without_a_reading_connection() {
-        let shared = Arc::new(Shared::new(
-            Realms::new(&[], crate::seed::Seeds::Os),
-            2,
-            FlowControl::default(),
-            Limits::default(),
-            "epoll",
-        ));
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&runtime, async {
-            let core = Rc::new(Core::new(0, shared.clone()));
-            let flusher = core.clone();
-            tokio::task::spawn_local(async move { flusher.flush_backlog_forever().await });
-            let capacity = shared.limits.mailbox_capacity;
-            for n in 1..=capacity as u64 {
-                core.send_mail(1, kill(n)).unwrap();
-            }
-            assert!(!core.has_backlog());
-            // core 1's mailbox is full: this one waits in the backlog
-            core.send_mail(1, kill(u64::MAX >> 12)).unwrap();
-            assert!(core.has_backlog());
-            let mut delivered = 0;
-            shared.mailboxes.drain(1, |_| delivered += 1);
-            assert_eq!(delivered, capacity);
-            // no connection reads on core 0; its own task moves the mail
-            for _ in 0..100 {
-                if !core.has_backlog() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            assert!(!core.has_backlog(), "the backlog stayed on an idle core");
-            let mut late = 0;
-            shared.mailboxes.drain(1, |_| late += 1);
-            assert_eq!(late, 1);
-        });
+        self.core.connections_changed.raise();
     }
 }

@@ -7,6 +7,7 @@
 
 mod authorizer;
 pub mod broker;
+mod clock;
 pub mod config;
 mod core;
 pub mod dealer;

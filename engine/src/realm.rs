@@ -85,9 +85,9 @@ pub(crate) struct RealmSession {
 }
 
 impl Realm {
-    /// The realm of `config`, at `index`; its tables' ids follow from
-    /// `seeds`.
-    pub(crate) fn new(index: usize, config: &RealmConfig, seeds: &Seeds) -> Self {
+    /// The realm of `config`, at `index`, made at `now` (wall clock); its
+    /// tables' ids follow from `seeds`.
+    pub(crate) fn new(index: usize, config: &RealmConfig, seeds: &Seeds, now: SystemTime) -> Self {
         let subscriptions = Subscriptions::new(seeds.next());
         let mut history = HashMap::new();
         for entry in &config.event_history {
@@ -95,8 +95,7 @@ impl Realm {
                 // The store holds the subscription for the realm's life,
                 // counted on no core: it never receives mail.
                 Ok(pattern) => {
-                    let (subscription, _) =
-                        subscriptions.subscribe(pattern, NO_CORE, SystemTime::now());
+                    let (subscription, _) = subscriptions.subscribe(pattern, NO_CORE, now);
                     history.insert(
                         subscription.id,
                         Mutex::new(History {
@@ -240,9 +239,14 @@ impl Realm {
         set.map(|set| set.into_iter().collect()).unwrap_or_default()
     }
 
-    /// Keeps `publication` in the histories of the subscriptions it
-    /// matched, if any has one.
-    pub(crate) fn record_history(&self, publication: &Arc<Publication>, publisher: &Identity) {
+    /// Keeps `publication`, published at `now` (wall clock), in the
+    /// histories of the subscriptions it matched, if any has one.
+    pub(crate) fn record_history(
+        &self,
+        publication: &Arc<Publication>,
+        publisher: &Identity,
+        now: SystemTime,
+    ) {
         if self.history.is_empty() {
             return;
         }
@@ -254,7 +258,7 @@ impl Realm {
                 }
                 if history.limit > 0 {
                     history.events.push_back(HistoryEvent {
-                        time_ns: now_ns(),
+                        time_ns: unix_ns(now),
                         publication: publication.clone(),
                         publisher: publisher.clone(),
                     });
@@ -276,10 +280,9 @@ impl Realm {
     }
 }
 
-/// Now, in ns since the Unix epoch.
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+/// `time` in ns since the Unix epoch.
+fn unix_ns(time: SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
@@ -305,6 +308,7 @@ mod tests {
                 enable_meta_api: true,
             },
             &Seeds::Os,
+            SystemTime::now(),
         )
     }
 

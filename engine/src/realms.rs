@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use ringbar_protocol::uri::{Uri, UriCheck};
 
@@ -35,15 +36,16 @@ impl Drop for Realms {
 }
 
 impl Realms {
-    /// The realms of `configs`; one named [`REALM_TEMPLATE`] is the
-    /// template. Their ids, and those of the cores, follow from `seeds`.
-    pub(crate) fn new(configs: &[RealmConfig], seeds: Seeds) -> Self {
+    /// The realms of `configs`, made at `now` (wall clock); one named
+    /// [`REALM_TEMPLATE`] is the template. Their ids, and those of the
+    /// cores, follow from `seeds`.
+    pub(crate) fn new(configs: &[RealmConfig], seeds: Seeds, now: SystemTime) -> Self {
         let template = configs.iter().find(|r| r.name == REALM_TEMPLATE).cloned();
         let configured: HashMap<String, Arc<Realm>> = configs
             .iter()
             .filter(|r| r.name != REALM_TEMPLATE)
             .enumerate()
-            .map(|(i, r)| (r.name.clone(), Arc::new(Realm::new(i, r, &seeds))))
+            .map(|(i, r)| (r.name.clone(), Arc::new(Realm::new(i, r, &seeds, now))))
             .collect();
         let next_index = AtomicUsize::new(configured.len());
         Self {
@@ -70,9 +72,10 @@ impl Realms {
 
     /// A realm named `name` made from the template but not added yet: the
     /// session that asked for it authenticates against its roles, and
-    /// [`Realms::adopt`] adds it once its role may create it. `None`
-    /// without a template or for a name that is not a realm URI.
-    pub(crate) fn candidate(&self, name: &str) -> Option<Arc<Realm>> {
+    /// [`Realms::adopt`] adds it once its role may create it; made at
+    /// `now` (wall clock). `None` without a template or for a name that
+    /// is not a realm URI.
+    pub(crate) fn candidate(&self, name: &str, now: SystemTime) -> Option<Arc<Realm>> {
         let template = self.template.as_ref()?;
         Uri::check(name, UriCheck::Loose).ok()?;
         let config = RealmConfig {
@@ -80,7 +83,7 @@ impl Realms {
             ..template.clone()
         };
         let index = self.next_index.fetch_add(1, Ordering::Relaxed);
-        Some(Arc::new(Realm::new(index, &config, &self.seeds)))
+        Some(Arc::new(Realm::new(index, &config, &self.seeds, now)))
     }
 
     /// Adds the candidate `realm`, or gives the realm of that name another

@@ -370,7 +370,12 @@ impl SessionDriver {
     fn hello(&mut self, hello: Hello) -> Flow {
         let name = hello.realm.as_str();
         let found = self.core.shared.realms.get(name);
-        let Some(realm) = found.or_else(|| self.core.shared.realms.candidate(name)) else {
+        let Some(realm) = found.or_else(|| {
+            self.core
+                .shared
+                .realms
+                .candidate(name, self.core.shared.clock.wall())
+        }) else {
             return self.abort(
                 RoutingError::NoSuchRealm.uri(),
                 &format!("no realm '{}' on this router", hello.realm),
@@ -394,7 +399,7 @@ impl SessionDriver {
             authid: hello.details.get("authid").and_then(Value::as_str),
             authextra: hello.details.get("authextra").and_then(Value::as_dict),
             session: session.get(),
-            now: std::time::SystemTime::now(),
+            now: self.core.shared.clock.wall(),
         };
         let opening = auth::open(&self.auth, &authmethods, &info, &self.conn.channel);
         let needs_proof = matches!(opening, Opening::Challenge { .. } | Opening::Ask(_));
@@ -501,12 +506,13 @@ impl SessionDriver {
         session: SessionId,
         features: PeerFeatures,
         checked: Checked,
-        work: impl FnOnce() -> (Opening, Option<Dict>) + Send + 'static,
+        work: impl FnOnce() -> auth::Decided + Send + 'static,
     ) {
         let inbox = self.inbox.clone();
-        self.core.shared.slow_work.start(work, move |decided| {
-            inbox.deliver(Arrival::Decided(decided))
-        });
+        self.core.shared.slow_work.start(
+            Box::new(work),
+            Box::new(move |decided| inbox.deliver(Arrival::Decided(decided))),
+        );
         self.state = State::Checking {
             realm,
             session,
@@ -672,7 +678,7 @@ impl SessionDriver {
             self.core
                 .shared
                 .auth_failures
-                .failed(addr, std::time::Instant::now());
+                .failed(addr, self.core.shared.clock.now());
         }
     }
 
@@ -683,7 +689,7 @@ impl SessionDriver {
         self.core
             .shared
             .auth_failures
-            .blocked(addr, std::time::Instant::now())
+            .blocked(addr, self.core.shared.clock.now())
     }
 
     fn peer_ip(&self) -> Option<std::net::IpAddr> {

@@ -7,7 +7,10 @@
 //! `max_connections` and the join deadline.
 
 use std::sync::Arc;
+#[cfg(any(test, feature = "fuzzing"))]
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use ringbar_router::auth::Decided;
 use tokio::sync::Semaphore;
 
 /// The router's bounded pool for slow work.
@@ -17,7 +20,7 @@ pub(crate) struct SlowWork {
     /// Jobs asked for and not answered yet: a simulation waits for them,
     /// since their threads run outside its clock.
     #[cfg(any(test, feature = "fuzzing"))]
-    unanswered: std::sync::atomic::AtomicUsize,
+    unanswered: Arc<AtomicUsize>,
 }
 
 impl SlowWork {
@@ -26,61 +29,72 @@ impl SlowWork {
         Self {
             turns: Arc::new(Semaphore::new(threads.max(1))),
             #[cfg(any(test, feature = "fuzzing"))]
-            unanswered: std::sync::atomic::AtomicUsize::new(0),
+            unanswered: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     /// Whether every job asked for was answered.
     #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn is_idle(&self) -> bool {
-        self.unanswered.load(std::sync::atomic::Ordering::Acquire) == 0
+        self.unanswered.load(Ordering::Acquire) == 0
     }
 
     /// Runs `work` off the core once a turn is free, then hands its result
     /// to `done` on this core (`None` when the runtime is going away). The
     /// turn is held until `work` ends, even when nobody waits for it any
     /// more (its connection closed). Must be called on a core thread.
-    pub(crate) fn start<T: Send + 'static>(
-        self: &Arc<Self>,
+    fn start_job<T: Send + 'static>(
+        &self,
         work: impl FnOnce() -> T + Send + 'static,
         done: impl FnOnce(Option<T>) + 'static,
     ) {
-        let pool = self.clone();
+        let turns = self.turns.clone();
+        #[cfg(any(test, feature = "fuzzing"))]
+        let unanswered = Unanswered::count(self.unanswered.clone());
         tokio::task::spawn_local(async move {
+            let result = async {
+                let turn = turns.acquire_owned().await.ok()?;
+                tokio::task::spawn_blocking(move || {
+                    let result = work();
+                    drop(turn);
+                    result
+                })
+                .await
+                .ok()
+            };
+            done(result.await);
             #[cfg(any(test, feature = "fuzzing"))]
-            let _unanswered = Unanswered::count(&pool.unanswered);
-            done(pool.run(work).await);
+            drop(unanswered);
         });
     }
+}
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-        let turn = self.turns.clone().acquire_owned().await.ok()?;
-        tokio::task::spawn_blocking(move || {
-            let done = work();
-            drop(turn);
-            done
-        })
-        .await
-        .ok()
+impl ringbar_router::auth::SlowWork for SlowWork {
+    fn start(
+        &self,
+        work: Box<dyn FnOnce() -> Decided + Send>,
+        done: Box<dyn FnOnce(Option<Decided>)>,
+    ) {
+        self.start_job(work, done);
     }
 }
 
 /// Counts a job as unanswered while it lives.
 #[cfg(any(test, feature = "fuzzing"))]
-struct Unanswered<'a>(&'a std::sync::atomic::AtomicUsize);
+struct Unanswered(Arc<AtomicUsize>);
 
 #[cfg(any(test, feature = "fuzzing"))]
-impl<'a> Unanswered<'a> {
-    fn count(jobs: &'a std::sync::atomic::AtomicUsize) -> Self {
-        jobs.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+impl Unanswered {
+    fn count(jobs: Arc<AtomicUsize>) -> Self {
+        jobs.fetch_add(1, Ordering::AcqRel);
         Self(jobs)
     }
 }
 
 #[cfg(any(test, feature = "fuzzing"))]
-impl Drop for Unanswered<'_> {
+impl Drop for Unanswered {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -89,7 +103,6 @@ mod tests {
     use super::*;
     use std::cell::Cell;
     use std::rc::Rc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
     #[test]
@@ -98,7 +111,7 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let pool = Arc::new(SlowWork::new(2));
+        let pool = SlowWork::new(2);
         let running = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
         let finished = Rc::new(Cell::new(0));
@@ -109,7 +122,7 @@ mod tests {
                     for _ in 0..8 {
                         let (running, most, finished) =
                             (running.clone(), most.clone(), finished.clone());
-                        pool.start(
+                        pool.start_job(
                             move || {
                                 let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                                 most.fetch_max(now, Ordering::SeqCst);

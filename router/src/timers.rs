@@ -1,6 +1,8 @@
 //! The router's timers: deadlines it keeps (a call's timeout, ...) and
-//! the driver serves. The router reads no clock: time is a count of
-//! nanoseconds since an origin the driver picks, handed in as `now`.
+//! the driver serves, and the [`Clock`] the driver tells the time by. The
+//! router reads no clock of its own: time is a count of nanoseconds since
+//! an origin the driver picks, handed in as `now`, or read from the
+//! driver's clock (a simulation's is manual).
 //!
 //! An ordered queue (a B-tree keyed by deadline), not a hashed wheel: the
 //! driver sleeps exactly until [`next_deadline`](Timers::next_deadline)
@@ -9,6 +11,17 @@
 //! are bounded by the calls in flight.
 
 use std::collections::BTreeMap;
+use std::time::{Instant, SystemTime};
+
+/// The driver's clock: the router asks it the time instead of the OS, so
+/// a simulation that moves its clock by hand moves the router's too.
+pub trait Clock: Send + Sync {
+    /// Now, on a monotonic clock (deadlines, how long a delivery took).
+    fn now(&self) -> Instant;
+    /// Now, on the wall clock (what the router reports: when a
+    /// subscription was made, when an event was kept in a history).
+    fn wall(&self) -> SystemTime;
+}
 
 /// Names a pending timer, to cancel it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

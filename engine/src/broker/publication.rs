@@ -220,6 +220,7 @@ mod tests {
                 enable_meta_api: true,
             },
             &crate::seed::Seeds::Os,
+            std::time::SystemTime::now(),
         );
         let publication = Publication {
             realm: Arc::new(realm),

@@ -3,8 +3,6 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
-use std::time::SystemTime;
 
 use bytes::Bytes;
 use ringbar_protocol::codec::Serializer;
@@ -119,7 +117,7 @@ pub(crate) fn publish_as(
     options: &PublishOptions,
     disclose: bool,
 ) -> PublicationId {
-    let received = Instant::now();
+    let received = core.shared.clock.now();
     let Matched {
         subscriptions,
         cores,
@@ -138,7 +136,7 @@ pub(crate) fn publish_as(
         subscriptions,
         received,
     });
-    realm.record_history(&publication, publisher);
+    realm.record_history(&publication, publisher, core.shared.clock.wall());
     route(core, publication, cores, options.retain);
     id
 }
@@ -202,7 +200,7 @@ pub(crate) fn publish_meta(core: &Core, realm: &Arc<Realm>, topic: &'static str,
         passthru: None,
         filters: None,
         subscriptions,
-        received: Instant::now(),
+        received: core.shared.clock.now(),
     };
     route(core, Arc::new(publication), cores, false);
 }
@@ -235,7 +233,7 @@ pub(crate) fn publish_testament(
         passthru: options.passthru.clone(),
         filters: Receivers::of(options),
         subscriptions,
-        received: Instant::now(),
+        received: core.shared.clock.now(),
     };
     route(core, Arc::new(publication), cores, options.retain);
 }
@@ -305,8 +303,9 @@ pub(crate) fn deliver(core: &Core, publication: &Publication) {
         }
     }
     if queued {
+        let now = core.shared.clock.now();
         core.figures
-            .publish_delivered(publication.received.elapsed());
+            .publish_delivered(now.saturating_duration_since(publication.received));
     }
 }
 
@@ -409,7 +408,7 @@ pub(crate) fn subscribe(
     let (subscription, created) =
         realm
             .subscriptions
-            .subscribe(pattern.clone(), core_id(core), SystemTime::now());
+            .subscribe(pattern.clone(), core_id(core), core.shared.clock.wall());
     let id = subscription.id;
     let added = core.local_subscribers.borrow_mut().add(
         realm.index,

@@ -1,7 +1,6 @@
 //! REGISTER and UNREGISTER of a session.
 
 use std::rc::Rc;
-use std::time::SystemTime;
 
 use ringbar_protocol::message::{
     Message, MessageType, Register, Registered, Unregister, Unregistered,
@@ -96,7 +95,7 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
         pattern,
         invoke,
         callee,
-        SystemTime::now(),
+        core.shared.clock.wall(),
     ) {
         Ok(registered) => registered,
         Err(RegisterError::AlreadyExists) => {

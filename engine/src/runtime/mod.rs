@@ -7,6 +7,7 @@ pub(crate) mod io;
 mod limit;
 mod log_every;
 pub(crate) mod tls;
+pub(crate) mod waits;
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::StartError;
 use crate::config::{Endpoint, IoBackend, RouterConfig, TransportConfig};
-use crate::core::{Core, Shared};
+use crate::core::{Core, Drivers, Shared};
 use crate::inputs;
 use crate::realms::Realms;
 use io::{BoundSocket, Listener};
@@ -85,9 +86,20 @@ pub(crate) fn start(
             "transport listening"
         );
     }
-    let realms = Realms::new(&config.realms, crate::seed::Seeds::Os);
+    let realms = Realms::new(
+        &config.realms,
+        crate::seed::Seeds::Os,
+        std::time::SystemTime::now(),
+    );
     let io = if uring { "io_uring" } else { "epoll" };
-    let shared = Arc::new(Shared::new(realms, cores, config.flow, config.limits, io));
+    let shared = Arc::new(Shared::new(
+        realms,
+        cores,
+        config.flow,
+        config.limits,
+        io,
+        Drivers::new(cores),
+    ));
     let pins = core_affinity::get_core_ids().unwrap_or_default();
     let timeout = Duration::from_millis(config.shutdown_timeout_ms);
     tracing::info!(cores, io, "router started");
@@ -186,11 +198,11 @@ fn run_core(
         tokio::task::spawn_local(mail_loop(core.clone()));
         tokio::task::spawn_local(timer_loop(core.clone()));
         let flusher = core.clone();
-        tokio::task::spawn_local(async move { flusher.flush_backlog_forever().await });
+        tokio::task::spawn_local(async move { waits::flush_backlog_forever(&flusher).await });
         let mut stop = shutdown.clone();
         let _ = stop.wait_for(|s| *s).await;
         crate::session::goodbye_all(&core);
-        if tokio::time::timeout(timeout, core.all_connections_closed())
+        if tokio::time::timeout(timeout, waits::all_connections_closed(&core))
             .await
             .is_err()
         {
@@ -282,7 +294,7 @@ async fn mail_loop(core: Rc<Core>) {
 /// hands every expired timer to its owner.
 async fn timer_loop(core: Rc<Core>) {
     loop {
-        core.next_timer().await;
+        waits::next_timer(&core).await;
         inputs::expire_timers(&core);
     }
 }

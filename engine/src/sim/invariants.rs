@@ -123,11 +123,12 @@ mod tests {
 
     fn core() -> (Arc<Shared>, Rc<Core>) {
         let shared = Arc::new(Shared::new(
-            Realms::new(&[], crate::seed::Seeds::Os),
+            Realms::new(&[], crate::seed::Seeds::Os, std::time::SystemTime::now()),
             1,
             FlowControl::default(),
             Limits::default(),
             "epoll",
+            crate::core::Drivers::new(1),
         ));
         let core = Rc::new(Core::new(0, shared.clone()));
         (shared, core)

@@ -28,10 +28,12 @@ use ringbar_protocol::message::Message;
 use tokio::runtime::Runtime;
 use tokio::task::LocalSet;
 
+use crate::clock::RuntimeClock;
 use crate::config::AuthConfig;
-use crate::core::{Core, Shared};
+use crate::core::{Core, Drivers, Shared};
 use crate::realms::Realms;
 use crate::seed::Seeds;
+use crate::slow_work::SlowWork;
 use link::Link;
 pub(crate) use setup::Setup;
 
@@ -61,6 +63,8 @@ pub(crate) struct Sim {
 /// The router and the clients.
 struct World {
     shared: Arc<Shared>,
+    /// The slow-work pool of `shared`, whose jobs a step waits for.
+    slow_work: Arc<SlowWork>,
     cores: Vec<Rc<Core>>,
     auth: Arc<AuthConfig>,
     links: Vec<Link>,
@@ -76,12 +80,22 @@ struct Clock {
 impl Sim {
     /// The router `setup` describes, with no client yet.
     pub(crate) fn new(setup: Setup) -> Self {
+        let slow_work = Arc::new(SlowWork::new(setup.cores / 2));
+        let drivers = Drivers {
+            clock: Arc::new(RuntimeClock),
+            slow_work: slow_work.clone(),
+        };
         let shared = Arc::new(Shared::new(
-            Realms::new(&setup.realms, Seeds::replay(setup.seed)),
+            Realms::new(
+                &setup.realms,
+                Seeds::replay(setup.seed),
+                std::time::SystemTime::now(),
+            ),
             setup.cores,
             setup.flow,
             setup.limits,
             "simulated",
+            drivers,
         ));
         let cores = (0..setup.cores)
             .map(|id| Rc::new(Core::new(id, shared.clone())))
@@ -89,6 +103,7 @@ impl Sim {
         Self {
             world: World {
                 shared,
+                slow_work,
                 cores,
                 auth: Arc::new(setup.auth),
                 links: Vec::new(),
@@ -270,7 +285,7 @@ impl World {
     async fn wait_for_slow_work(&self) -> bool {
         let started = std::time::Instant::now();
         let mut waited = false;
-        while !self.shared.slow_work.is_idle() {
+        while !self.slow_work.is_idle() {
             if started.elapsed() > MAX_SLOW_WORK {
                 fail("slow work never finished");
             }

@@ -316,7 +316,7 @@ pub(super) async fn run_frames(
             }
         }
         if core.has_backlog() {
-            core.flush_backlog().await;
+            crate::runtime::waits::flush_backlog(core).await;
         }
         read_size.trim(&mut buf);
         let (result, b) = conn.stream.read(buf, read_size.next()).await;

@@ -48,6 +48,25 @@ pub struct HelloInfo<'a> {
     pub now: SystemTime,
 }
 
+/// What decides an opening once worked out off the core (a proof
+/// checked, an authenticator's answer read), with WELCOME's `authextra`
+/// an authenticator gave.
+pub type Decided = (Opening, Option<Dict>);
+
+/// Where work too slow for a core runs (a password hash, a key derived
+/// with up to a million PBKDF2 iterations): the driver's bounded pool of
+/// threads, so a login storm neither stalls routing nor starts a thread
+/// per login.
+pub trait SlowWork: Send + Sync {
+    /// Runs `work` off the core, then hands its result to `done` on the
+    /// core that asked (`None` when the driver is stopping).
+    fn start(
+        &self,
+        work: Box<dyn FnOnce() -> Decided + Send>,
+        done: Box<dyn FnOnce(Option<Decided>)>,
+    );
+}
+
 /// What the transport knows of the peer.
 #[derive(Debug, Default, Clone)]
 pub struct Channel {
