@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ringbar_protocol::codec::Serializer;
-use ringbar_protocol::uri::{MatchPolicy, UriCheck};
+
 use ringbar_protocol::websocket::OriginPolicy;
 use ringbar_protocol::websocket::deflate::DeflateConfig;
 
@@ -22,6 +22,7 @@ pub use ringbar_router::auth::config::{
     Pbkdf2Params, Provider, Secret, TicketPrincipal, TlsPrincipal, WampCraPrincipal,
 };
 pub use ringbar_router::authorize::{Allow, Disclose, Permission, RoleConfig};
+pub use ringbar_router::core::config::{EventHistory, REALM_TEMPLATE, RealmConfig};
 pub use ringbar_router::limits::{FlowControl, Limits, SlowConsumerPolicy};
 
 /// Everything one router node runs.
@@ -54,40 +55,6 @@ pub enum IoBackend {
     /// io_uring when the kernel allows it, else epoll.
     #[default]
     Auto,
-}
-
-/// The name of the realm template (a ringbar extension): a realm that
-/// does not exist is created from it when a session whose role has
-/// `create` joins it.
-pub const REALM_TEMPLATE: &str = "*";
-
-/// One realm: a routing namespace with its roles.
-#[derive(Debug, Clone)]
-pub struct RealmConfig {
-    /// The realm's URI, e.g. `realm1`, or [`REALM_TEMPLATE`].
-    pub name: String,
-    /// The roles sessions of this realm may have.
-    pub roles: Vec<RoleConfig>,
-    /// How topic and procedure URIs are checked.
-    pub uri_check: UriCheck,
-    /// Topics whose last events the realm keeps (its `store`'s
-    /// `event-history`), served by `wamp.subscription.get_events`.
-    pub event_history: Vec<EventHistory>,
-    /// Whether the router offers the WAMP meta API (its `wamp.*`
-    /// procedures and meta events) in this realm; Crossbar.io's
-    /// `options.enable_meta_api`, on by default.
-    pub enable_meta_api: bool,
-}
-
-/// One `event-history` entry of a realm's store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventHistory {
-    /// The topic or pattern.
-    pub uri: String,
-    /// How `uri` matches topics.
-    pub match_policy: MatchPolicy,
-    /// How many of the latest events are kept.
-    pub limit: usize,
 }
 
 /// One listening transport.

@@ -5,37 +5,22 @@
 //! per transport; [`ShutdownHandle::shutdown`] stops it gracefully and
 //! [`Router::join`] waits for that. See `DESIGN.md` for the map.
 
-mod authorizer;
-pub mod broker;
-mod clock;
 pub mod config;
-mod core;
-pub mod dealer;
+mod drivers;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
-mod inputs;
 mod ip_network;
-mod mail;
-mod meta;
 mod nonces;
-mod realm;
-mod realms;
 mod runtime;
-mod seed;
-mod session;
-mod sessions;
 #[cfg(any(test, feature = "fuzzing"))]
 mod sim;
 mod slow_work;
-mod timeout;
 mod transport;
 
-// Pieces of the router that live in the sans-IO router crate, named as the
-// engine's modules name them.
+// The router's live figures, from the sans-IO router crate where they are
+// counted.
 pub use ringbar_router::local::figures;
-use ringbar_router::local::{link, outbound, peer};
-use ringbar_router::wire::{self, deflate};
 
 use std::sync::Arc;
 
@@ -97,7 +82,7 @@ pub struct Router {
 /// `ringbar status`, logs and tests).
 #[derive(Clone)]
 pub struct Stats {
-    shared: Arc<core::Shared>,
+    shared: Arc<ringbar_router::core::Shared>,
 }
 
 impl Stats {

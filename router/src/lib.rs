@@ -20,6 +20,7 @@
 
 pub mod auth;
 pub mod authorize;
+pub mod core;
 pub mod error;
 pub mod ids;
 pub mod limits;

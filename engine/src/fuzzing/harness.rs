@@ -277,7 +277,7 @@ impl Harness {
 
     /// The realms, held weakly: nothing may keep them once the router is
     /// gone.
-    pub(crate) fn realms(&self) -> Vec<std::sync::Weak<crate::realm::Realm>> {
+    pub(crate) fn realms(&self) -> Vec<std::sync::Weak<ringbar_router::core::realm::Realm>> {
         REALMS
             .iter()
             .filter_map(|name| self.sim.shared().realms.get(name))

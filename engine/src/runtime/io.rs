@@ -12,8 +12,8 @@ use std::io::{self, IoSlice};
 use bytes::{Buf, Bytes, BytesMut};
 use tokio_uring::buf::BoundedBuf;
 
-use crate::outbound::MAX_IOVECS;
-use crate::peer::Peer;
+use ringbar_router::local::outbound::MAX_IOVECS;
+use ringbar_router::local::peer::Peer;
 
 /// A connected stream.
 pub(crate) enum Stream {

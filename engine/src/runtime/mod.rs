@@ -18,12 +18,12 @@ use tokio::sync::watch;
 
 use crate::StartError;
 use crate::config::{Endpoint, IoBackend, RouterConfig, TransportConfig};
-use crate::core::{Core, Drivers, Shared};
-use crate::inputs;
-use crate::realms::Realms;
 use io::{BoundSocket, Listener};
 use limit::{Caps, ConnectionLimit};
 use log_every::LogEvery;
+use ringbar_router::core::inputs;
+use ringbar_router::core::realms::Realms;
+use ringbar_router::core::{Core, Shared};
 
 /// A core logs a failing accept (EMFILE, ENFILE) at most this often.
 const ACCEPT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(1);
@@ -88,7 +88,7 @@ pub(crate) fn start(
     }
     let realms = Realms::new(
         &config.realms,
-        crate::seed::Seeds::Os,
+        ringbar_router::core::seed::Seeds::Os,
         std::time::SystemTime::now(),
     );
     let io = if uring { "io_uring" } else { "epoll" };
@@ -98,7 +98,7 @@ pub(crate) fn start(
         config.flow,
         config.limits,
         io,
-        Drivers::new(cores),
+        crate::drivers::drivers(cores),
     ));
     let pins = core_affinity::get_core_ids().unwrap_or_default();
     let timeout = Duration::from_millis(config.shutdown_timeout_ms);
@@ -201,7 +201,7 @@ fn run_core(
         tokio::task::spawn_local(async move { waits::flush_backlog_forever(&flusher).await });
         let mut stop = shutdown.clone();
         let _ = stop.wait_for(|s| *s).await;
-        crate::session::goodbye_all(&core);
+        ringbar_router::core::session::goodbye_all(&core);
         if tokio::time::timeout(timeout, waits::all_connections_closed(&core))
             .await
             .is_err()

@@ -2,7 +2,7 @@
 //! signals: room in a mailbox for the mail backlog, the next timer, the
 //! last connection to close.
 
-use crate::core::Core;
+use ringbar_router::core::Core;
 
 /// Waits until the backlog has gone into the mailboxes, parked on the
 /// receiving core's drain whenever its mailbox is full.
@@ -56,10 +56,10 @@ pub(crate) async fn all_connections_closed(core: &Core) {
 mod tests {
     use super::*;
     use crate::config::{FlowControl, Limits};
-    use crate::core::{Drivers, Shared};
-    use crate::mail::Mail;
-    use crate::realms::Realms;
     use ringbar_protocol::id::SessionId;
+    use ringbar_router::core::Shared;
+    use ringbar_router::core::mail::Mail;
+    use ringbar_router::core::realms::Realms;
     use std::rc::Rc;
     use std::sync::Arc;
     use std::time::Duration;
@@ -77,12 +77,16 @@ mod tests {
     #[test]
     fn the_backlog_reaches_its_mailbox_without_a_reading_connection() {
         let shared = Arc::new(Shared::new(
-            Realms::new(&[], crate::seed::Seeds::Os, std::time::SystemTime::now()),
+            Realms::new(
+                &[],
+                ringbar_router::core::seed::Seeds::Os,
+                std::time::SystemTime::now(),
+            ),
             2,
             FlowControl::default(),
             Limits::default(),
             "epoll",
-            Drivers::new(2),
+            crate::drivers::drivers(2),
         ));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use ringbar_protocol::id::SubscriptionId;
 
-use crate::core::{Core, Shared};
+use ringbar_router::core::{Core, Shared};
 
 /// After every step: a core's tables agree with each other.
 pub(crate) fn check_core(core: &Core) {
@@ -99,7 +99,7 @@ pub(crate) fn check_empty(
 
 /// Once the router is gone (cores, runtime and tasks dropped): its realms
 /// are freed (nothing keeps one alive through a reference cycle).
-pub(crate) fn check_freed(realms: &[std::sync::Weak<crate::realm::Realm>]) {
+pub(crate) fn check_freed(realms: &[std::sync::Weak<ringbar_router::core::realm::Realm>]) {
     for realm in realms {
         if let Some(realm) = realm.upgrade() {
             panic_freed(&realm.name);
@@ -119,16 +119,20 @@ mod tests {
 
     use super::*;
     use crate::config::{FlowControl, Limits};
-    use crate::realms::Realms;
+    use ringbar_router::core::realms::Realms;
 
     fn core() -> (Arc<Shared>, Rc<Core>) {
         let shared = Arc::new(Shared::new(
-            Realms::new(&[], crate::seed::Seeds::Os, std::time::SystemTime::now()),
+            Realms::new(
+                &[],
+                ringbar_router::core::seed::Seeds::Os,
+                std::time::SystemTime::now(),
+            ),
             1,
             FlowControl::default(),
             Limits::default(),
             "epoll",
-            crate::core::Drivers::new(1),
+            crate::drivers::drivers(1),
         ));
         let core = Rc::new(Core::new(0, shared.clone()));
         (shared, core)

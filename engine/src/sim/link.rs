@@ -17,12 +17,12 @@ use tokio::sync::mpsc;
 
 use super::fail;
 use crate::config::AuthConfig;
-use crate::core::Core;
-use crate::deflate::Compression;
-use crate::peer::Peer;
-use crate::session::{Flow, SessionDriver};
-use crate::wire::{Framing, RAWSOCKET_PREFIX_BYTES, Wire};
 use ringbar_router::auth::Channel;
+use ringbar_router::core::Core;
+use ringbar_router::core::session::{Flow, SessionDriver};
+use ringbar_router::local::peer::Peer;
+use ringbar_router::wire::deflate::Compression;
+use ringbar_router::wire::{Framing, RAWSOCKET_PREFIX_BYTES, Wire};
 
 /// Messages a client may send before its session handles them (a client
 /// that sends more without anyone driving the simulation is a test bug).
@@ -31,7 +31,7 @@ const MAX_UNREAD_MESSAGES: usize = 1 << 16;
 /// A client connection and the session on it.
 pub(super) struct Link {
     /// The router's end.
-    pub(super) conn: Rc<crate::link::Link>,
+    pub(super) conn: Rc<ringbar_router::local::link::Link>,
     /// What the client speaks.
     pub(super) serializer: Serializer,
     /// Messages to the session; `None` once the client hung up.
@@ -124,7 +124,7 @@ impl Link {
     pub(super) async fn read(&mut self) -> usize {
         let mut read = 0;
         while self.conn.outbound.queued_bytes() > 0 {
-            let Some(batch) = self.conn.outbound.next_batch().await else {
+            let Some(batch) = poll_fn(|cx| self.conn.outbound.poll_next_batch(cx)).await else {
                 break;
             };
             for bytes in batch {
@@ -161,12 +161,12 @@ impl Link {
 /// once the queue has room, until either side ends the connection.
 async fn serve(
     mut session: SessionDriver,
-    conn: Rc<crate::link::Link>,
+    conn: Rc<ringbar_router::local::link::Link>,
     mut from_client: mpsc::Receiver<Bytes>,
     ended: Rc<Cell<bool>>,
 ) {
     loop {
-        conn.outbound.writable().await;
+        poll_fn(|cx| conn.outbound.poll_writable(cx)).await;
         if conn.outbound.is_closing() {
             break;
         }

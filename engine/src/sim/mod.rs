@@ -28,13 +28,13 @@ use ringbar_protocol::message::Message;
 use tokio::runtime::Runtime;
 use tokio::task::LocalSet;
 
-use crate::clock::RuntimeClock;
 use crate::config::AuthConfig;
-use crate::core::{Core, Drivers, Shared};
-use crate::realms::Realms;
-use crate::seed::Seeds;
+use crate::drivers::RuntimeClock;
 use crate::slow_work::SlowWork;
 use link::Link;
+use ringbar_router::core::realms::Realms;
+use ringbar_router::core::seed::Seeds;
+use ringbar_router::core::{Core, Drivers, Shared};
 pub(crate) use setup::Setup;
 
 /// A client connection of a simulation (the order it was made in).
@@ -178,7 +178,7 @@ impl Sim {
         self.clock.run(async move {
             tokio::time::advance(by).await;
             for core in &cores {
-                crate::inputs::expire_timers(core);
+                ringbar_router::core::inputs::expire_timers(core);
             }
             run_tasks().await;
         });
@@ -254,7 +254,7 @@ impl World {
         let mut delivered = 0;
         self.shared.mailboxes.drain(core.id, |mail| {
             delivered += 1;
-            crate::inputs::handle_mail(core, mail);
+            ringbar_router::core::inputs::handle_mail(core, mail);
         });
         delivered
     }

@@ -7,8 +7,8 @@ use bytes::BytesMut;
 use ringbar_protocol::websocket::WebSocketConfig;
 use ringbar_protocol::websocket::handshake::{self, Request};
 
-use crate::peer::Peer;
 use crate::runtime::io::Stream;
+use ringbar_router::local::peer::Peer;
 
 /// Bytes read at a time while waiting for a request head: a WebSocket
 /// upgrade request fits. A speed choice; the transport's header limits

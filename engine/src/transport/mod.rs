@@ -10,6 +10,7 @@ mod web;
 mod websocket;
 
 use std::cell::Cell;
+use std::future::poll_fn;
 use std::ops::Deref;
 use std::pin::pin;
 use std::rc::Rc;
@@ -20,13 +21,13 @@ use bytes::BytesMut;
 use tokio::sync::watch;
 
 use crate::config::{TransportConfig, TransportKind};
-use crate::core::Core;
-use crate::deflate::ConnectionCompressor;
+use ringbar_router::core::Core;
+use ringbar_router::wire::deflate::ConnectionCompressor;
 
-use crate::link::Link;
-use crate::peer::Peer;
 use crate::runtime::io::Stream;
 use crate::runtime::tls::TlsStream;
+use ringbar_router::local::link::Link;
+use ringbar_router::local::peer::Peer;
 
 /// A connection: its stream, and the routing side of it (its [`Link`]:
 /// the outbound queue, who is on the other end, what routing may ask of
@@ -84,7 +85,7 @@ impl Connection {
 /// or routing cuts the link, then shuts the stream down (which also ends
 /// the reader).
 pub(crate) async fn write_loop(core: Rc<Core>, conn: Rc<Connection>) {
-    while let Some(batch) = conn.outbound.next_batch().await {
+    while let Some(batch) = poll_fn(|cx| conn.outbound.poll_next_batch(cx)).await {
         // Routing cut the link: what is queued is dropped.
         if conn.link.is_aborted() {
             break;

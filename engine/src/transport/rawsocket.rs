@@ -12,12 +12,12 @@ use ringbar_protocol::rawsocket::{
 use super::read_size::ReadSize;
 use super::{Connection, write_loop};
 use crate::config::RawSocketTransport;
-use crate::core::Core;
-use crate::deflate::Compression;
-use crate::peer::Peer;
 use crate::runtime::io::Stream;
-use crate::session::{Flow, SessionDriver};
-use crate::wire::{Framing, RAWSOCKET_PREFIX_BYTES, Wire};
+use ringbar_router::core::Core;
+use ringbar_router::core::session::{Flow, SessionDriver};
+use ringbar_router::local::peer::Peer;
+use ringbar_router::wire::deflate::Compression;
+use ringbar_router::wire::{Framing, RAWSOCKET_PREFIX_BYTES, Wire};
 
 /// The first buffer's room (the handshake is 4 octets; reads then adapt).
 const HANDSHAKE_READ_BYTES: usize = 4 * 1024;
@@ -108,7 +108,7 @@ pub(super) async fn serve(
     let mut read_size = ReadSize::new();
     'read: loop {
         loop {
-            conn.outbound.writable().await;
+            poll_fn(|cx| conn.outbound.poll_writable(cx)).await;
             match parser.parse(&mut buf) {
                 Ok(Some(Frame::Message(payload))) => {
                     let mut flow = session.on_message(payload);

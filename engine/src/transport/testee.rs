@@ -10,10 +10,10 @@ use tokio::time::Instant;
 use super::websocket::{accept, frame_parser, limits, run_frames};
 use super::{Connection, http, write_loop};
 use crate::config::WebSocketOptions;
-use crate::core::Core;
-use crate::peer::Peer;
 use crate::runtime::io::Stream;
-use crate::session::Flow;
+use ringbar_router::core::Core;
+use ringbar_router::core::session::Flow;
+use ringbar_router::local::peer::Peer;
 
 /// Echoes every message back with its opcode (text as text, binary as
 /// binary), compressed when permessage-deflate was agreed. Testee

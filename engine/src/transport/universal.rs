@@ -12,9 +12,9 @@ use tokio::sync::watch;
 
 use super::{rawsocket, web};
 use crate::config::UniversalTransport;
-use crate::core::Core;
-use crate::peer::Peer;
 use crate::runtime::io::Stream;
+use ringbar_router::core::Core;
+use ringbar_router::local::peer::Peer;
 
 /// The first octet of a RawSocket client hello.
 const RAWSOCKET_MAGIC: u8 = 0x7F;

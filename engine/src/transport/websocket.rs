@@ -19,12 +19,12 @@ use tokio::time::Instant;
 use super::read_size::ReadSize;
 use super::{Connection, http, write_loop};
 use crate::config::{WebSocketOptions, WebSocketTransport};
-use crate::core::Core;
-use crate::deflate::{Compression, ConnectionCompressor};
-use crate::peer::Peer;
 use crate::runtime::io::Stream;
-use crate::session::{Flow, SessionDriver};
-use crate::wire::{Framing, Wire};
+use ringbar_router::core::Core;
+use ringbar_router::core::session::{Flow, SessionDriver};
+use ringbar_router::local::peer::Peer;
+use ringbar_router::wire::deflate::{Compression, ConnectionCompressor};
+use ringbar_router::wire::{Framing, Wire};
 
 /// Read size while waiting for the peer's Close: a Close frame is small,
 /// and what comes before it is discarded. Not a bound on peers (the close
@@ -278,7 +278,7 @@ pub(super) async fn run_frames(
     let mut read_size = ReadSize::new();
     loop {
         loop {
-            conn.outbound.writable().await;
+            poll_fn(|cx| conn.outbound.poll_writable(cx)).await;
             match parser.parse(&mut buf) {
                 Ok(Some(Incoming::Message { opcode, payload })) => {
                     let mut flow = messages.on_message(opcode, payload);

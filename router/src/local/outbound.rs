@@ -23,6 +23,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
 
@@ -393,19 +394,20 @@ impl Outbound {
         self.queue.borrow().queued_bytes()
     }
 
-    /// Waits until the writer has taken the queue below its limit, or the
-    /// queue closed. The reader calls it before it handles the next
-    /// message, so a peer that floods requests (Pings, calls) and reads
-    /// nothing is no longer read: its kernel buffers fill and it waits.
-    pub async fn writable(&self) {
+    /// `Ready` once the writer has taken the queue below its limit, or the
+    /// queue closed; else `cx` is woken when that happens. The reader
+    /// polls it before it handles the next message, so a peer that floods
+    /// requests (Pings, calls) and reads nothing is no longer read: its
+    /// kernel buffers fill and it waits.
+    pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             {
                 let queue = self.queue.borrow();
                 if !queue.is_full() || queue.is_closing() {
-                    return;
+                    return Poll::Ready(());
                 }
             }
-            self.drained.raised().await;
+            ready!(self.drained.poll_raised(cx));
         }
     }
 
@@ -422,9 +424,10 @@ impl Outbound {
         self.queue.borrow().is_closing()
     }
 
-    /// The next batch to write, waiting for one; `None` when closed and
-    /// drained.
-    pub async fn next_batch(&self) -> Option<Vec<Bytes>> {
+    /// The next batch to write, or `None` when closed and drained; else
+    /// `Pending`, and `cx` is woken when frames are queued or the queue
+    /// closes.
+    pub fn poll_next_batch(&self, cx: &mut Context<'_>) -> Poll<Option<Vec<Bytes>>> {
         loop {
             {
                 let mut queue = self.queue.borrow_mut();
@@ -433,13 +436,13 @@ impl Outbound {
                     if batch.drained {
                         self.drained.raise();
                     }
-                    return Some(batch.frames);
+                    return Poll::Ready(Some(batch.frames));
                 }
                 if queue.is_closing() {
-                    return None;
+                    return Poll::Ready(None);
                 }
             }
-            self.wake.raised().await;
+            ready!(self.wake.poll_raised(cx));
         }
     }
 }

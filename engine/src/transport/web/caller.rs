@@ -15,11 +15,11 @@ use ringbar_router::error::{RouterCallFailure, RoutingError};
 use super::rest::{self, Denial, ServiceSession};
 use super::service::{HttpRequest, HttpResponse};
 use crate::config::RestService;
-use crate::core::Core;
-use crate::dealer::{self, RouterAnswer, RouterCaller};
-use crate::realm::Realm;
-use crate::session::decode_arguments;
 use ringbar_router::authorize::Action;
+use ringbar_router::core::Core;
+use ringbar_router::core::dealer::{self, RouterAnswer, RouterCaller};
+use ringbar_router::core::realm::Realm;
+use ringbar_router::core::session::decode_arguments;
 
 /// The answer of a `caller` service to `request`.
 pub(super) async fn respond(

@@ -35,9 +35,9 @@ use tokio::time::Instant;
 
 use super::websocket;
 use crate::config::{WebOptions, WebService, WebTransport};
-use crate::core::Core;
-use crate::peer::Peer;
 use crate::runtime::io::Stream;
+use ringbar_router::core::Core;
+use ringbar_router::local::peer::Peer;
 
 use reply::{Answering, Batch};
 use service::{HttpRequest, HttpResponse};

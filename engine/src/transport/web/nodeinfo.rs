@@ -2,7 +2,7 @@
 
 use super::service::HttpResponse;
 use super::static_files::escape_html;
-use crate::core::Core;
+use ringbar_router::core::Core;
 
 /// The page: version, realms, sessions per core.
 pub(super) fn respond(core: &Core) -> HttpResponse {

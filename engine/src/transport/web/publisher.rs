@@ -11,10 +11,10 @@ use ringbar_protocol::value::{Dict, Value};
 
 use super::rest::{self, Denial, ServiceSession};
 use super::service::{HttpRequest, HttpResponse};
-use crate::broker;
 use crate::config::RestService;
-use crate::core::Core;
 use ringbar_router::authorize::Action;
+use ringbar_router::core::Core;
+use ringbar_router::core::broker;
 
 /// The publish options Crossbar.io's publisher passes on; it ignores the
 /// others.

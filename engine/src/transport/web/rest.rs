@@ -19,11 +19,11 @@ use ringbar_router::error::RoutingError;
 use super::service::{HttpRequest, HttpResponse, cross_origin};
 use super::signed::SignedParams;
 use crate::config::{RestOptions, RestService};
-use crate::core::Core;
-use crate::peer::Peer;
-use crate::realm::Realm;
-use crate::session::Identity;
 use ringbar_router::authorize::Role;
+use ringbar_router::core::Core;
+use ringbar_router::core::realm::Realm;
+use ringbar_router::core::session::Identity;
+use ringbar_router::local::peer::Peer;
 
 /// The authid of the session a REST service acts as (Crossbar.io's has
 /// none; a callee that is disclosed the caller sees this one).

@@ -11,8 +11,8 @@ use std::rc::Rc;
 
 use super::{caller, embedded, nodeinfo, publisher, static_files, webhook};
 use crate::config::{JsonService, WebService};
-use crate::core::Core;
-use crate::peer::Peer;
+use ringbar_router::core::Core;
+use ringbar_router::local::peer::Peer;
 
 /// A request as a path service sees it.
 pub(crate) struct HttpRequest<'a> {

@@ -19,10 +19,10 @@ use subtle::ConstantTimeEq;
 
 use super::rest::{self, ServiceSession};
 use super::service::{HttpRequest, HttpResponse};
-use crate::broker;
 use crate::config::WebhookService;
-use crate::core::Core;
 use ringbar_router::authorize::Action;
+use ringbar_router::core::Core;
+use ringbar_router::core::broker;
 
 /// The answer of a `webhook` service to `request`.
 pub(super) fn respond(

@@ -7,9 +7,9 @@ mod events;
 mod procedures;
 mod testament;
 
-pub(crate) use events::{
+pub use events::{
     WAMP_PREFIX, registered, session_details, session_joined, session_left, subscribed,
     unregistered, unsubscribed,
 };
-pub(crate) use procedures::answer_call;
-pub(crate) use testament::publish_testaments;
+pub use procedures::answer_call;
+pub use testament::publish_testaments;

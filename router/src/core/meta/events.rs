@@ -8,23 +8,23 @@
 
 use std::sync::Arc;
 
+use crate::tables::registrations::Registration;
+use crate::tables::subscriptions::Subscription;
 use ringbar_protocol::id::{RegistrationId, SessionId, SubscriptionId};
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_router::tables::registrations::Registration;
-use ringbar_router::tables::subscriptions::Subscription;
 
-use crate::broker::publish_meta;
 use crate::core::Core;
-use crate::peer::Peer;
-use crate::realm::Realm;
-use crate::session::SessionHandle;
+use crate::core::broker::publish_meta;
+use crate::core::realm::Realm;
+use crate::core::session::SessionHandle;
+use crate::local::peer::Peer;
 use crate::wire::Framing;
 
 /// The prefix of URIs reserved for WAMP itself.
-pub(crate) const WAMP_PREFIX: &str = "wamp.";
+pub const WAMP_PREFIX: &str = "wamp.";
 
 /// A subscription's meta API description (`SubscriptionDetails`).
-pub(crate) fn subscription_details(subscription: &Subscription) -> Value {
+pub(super) fn subscription_details(subscription: &Subscription) -> Value {
     let details: Dict = [
         ("id", Value::UInt(subscription.id.get())),
         (
@@ -41,7 +41,7 @@ pub(crate) fn subscription_details(subscription: &Subscription) -> Value {
 
 /// A session joined `subscription` (and created it, when `created`):
 /// `wamp.subscription.on_create` then `wamp.subscription.on_subscribe`.
-pub(crate) fn subscribed(
+pub fn subscribed(
     core: &Core,
     realm: &Arc<Realm>,
     session: SessionId,
@@ -71,7 +71,7 @@ pub(crate) fn subscribed(
 /// A session left subscription `id` of topic `uri` (and it was deleted,
 /// when `deleted`): `wamp.subscription.on_unsubscribe` then
 /// `wamp.subscription.on_delete`.
-pub(crate) fn unsubscribed(
+pub fn unsubscribed(
     core: &Core,
     realm: &Arc<Realm>,
     session: SessionId,
@@ -91,11 +91,7 @@ pub(crate) fn unsubscribed(
 
 /// A session's meta API description (`wamp.session.on_join`, and later
 /// `wamp.session.get`), in the keys of Autobahn's `SessionDetails`.
-pub(crate) fn session_details(
-    session: &SessionHandle,
-    authmethod: &str,
-    authprovider: &str,
-) -> Value {
+pub fn session_details(session: &SessionHandle, authmethod: &str, authprovider: &str) -> Value {
     let framing = match session.wire.framing {
         Framing::WebSocket => "websocket",
         Framing::RawSocket => "rawsocket",
@@ -138,13 +134,13 @@ pub(crate) fn session_details(
 
 /// `wamp.session.on_join`: a session joined its realm; `details` are its
 /// [`session_details`].
-pub(crate) fn session_joined(core: &Core, session: &SessionHandle, details: Value) {
+pub fn session_joined(core: &Core, session: &SessionHandle, details: Value) {
     publish_meta(core, &session.realm, "wamp.session.on_join", &[details]);
 }
 
 /// `wamp.session.on_leave`: a session left its realm (or its connection
 /// went away), with its id, authid and authrole as the spec says.
-pub(crate) fn session_left(core: &Core, session: &SessionHandle) {
+pub fn session_left(core: &Core, session: &SessionHandle) {
     let identity = &session.identity;
     publish_meta(
         core,
@@ -159,7 +155,7 @@ pub(crate) fn session_left(core: &Core, session: &SessionHandle) {
 }
 
 /// A registration's meta API description (`RegistrationDetails`).
-pub(crate) fn registration_details(registration: &Registration) -> Value {
+pub(super) fn registration_details(registration: &Registration) -> Value {
     let details: Dict = [
         ("id", Value::UInt(registration.id.get())),
         (
@@ -177,7 +173,7 @@ pub(crate) fn registration_details(registration: &Registration) -> Value {
 
 /// A callee joined `registration` (and created it, when `created`):
 /// `wamp.registration.on_create` then `wamp.registration.on_register`.
-pub(crate) fn registered(
+pub fn registered(
     core: &Core,
     realm: &Arc<Realm>,
     session: SessionId,
@@ -203,7 +199,7 @@ pub(crate) fn registered(
 
 /// A callee left registration `id` (and it was deleted, when `deleted`):
 /// `wamp.registration.on_unregister` then `wamp.registration.on_delete`.
-pub(crate) fn unregistered(
+pub fn unregistered(
     core: &Core,
     realm: &Arc<Realm>,
     session: SessionId,

@@ -8,6 +8,8 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
+use crate::error::{CloseReason, RoutingError};
+use crate::tables::registrations::Registration;
 use ringbar_protocol::codec;
 use ringbar_protocol::id::{RegistrationId, SessionId, SubscriptionId};
 use ringbar_protocol::message::{Call, Message, MessageType, Payload};
@@ -15,27 +17,25 @@ use ringbar_protocol::options::PublishOptions;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriCheck};
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_router::error::{CloseReason, RoutingError};
-use ringbar_router::tables::registrations::Registration;
 
 use super::events::{registration_details, subscription_details};
+use crate::authorize::Action;
 use crate::core::Core;
-use crate::mail::Mail;
-use crate::realm::{HistoryEvent, Realm, RealmSession};
-use crate::session::{SessionHandle, decode_arguments, kill_local};
-use ringbar_router::authorize::Action;
-use ringbar_router::local::testaments::{Scope, Testament};
+use crate::core::mail::Mail;
+use crate::core::realm::{HistoryEvent, Realm, RealmSession};
+use crate::core::session::{SessionHandle, decode_arguments, kill_local};
+use crate::local::testaments::{Scope, Testament};
 
 /// What a meta procedure answers: RESULT arguments, or an ERROR.
-pub(crate) type Answer = Result<Vec<Value>, MetaError>;
+pub(super) type Answer = Result<Vec<Value>, MetaError>;
 
 /// A meta procedure's ERROR: its URI and a message for people.
 #[derive(Debug, PartialEq)]
-pub(crate) struct MetaError {
+pub(super) struct MetaError {
     /// The error.
-    pub(crate) error: RoutingError,
+    pub error: RoutingError,
     /// What went wrong.
-    pub(crate) message: String,
+    pub message: String,
 }
 
 fn error(error: RoutingError, message: impl Into<String>) -> MetaError {
@@ -50,7 +50,7 @@ fn error(error: RoutingError, message: impl Into<String>) -> MetaError {
 /// (request id, URI, permission); false when `call` names
 /// no meta procedure or the realm does not offer the meta API (the dealer
 /// routes it, as Crossbar.io then has no such procedure).
-pub(crate) fn answer_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
+pub fn answer_call(core: &Core, session: &SessionHandle, call: &Call) -> bool {
     if !session.realm.meta_api || !call.procedure.starts_with(super::WAMP_PREFIX) {
         return false;
     }
@@ -87,7 +87,7 @@ pub(crate) fn answer_call(core: &Core, session: &SessionHandle, call: &Call) -> 
 
 /// Answers `procedure` when it is a meta procedure of the router; `None`
 /// when it is not one (the CALL goes on to the dealer).
-pub(crate) fn call(
+pub(super) fn call(
     core: &Core,
     caller: &SessionHandle,
     procedure: &str,

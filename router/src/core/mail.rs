@@ -1,15 +1,15 @@
-//! The mail cores send each other through their [`Mailboxes`](ringbar_router::mesh::Mailboxes).
+//! The mail cores send each other through their [`Mailboxes`](crate::mesh::Mailboxes).
 
 use std::sync::Arc;
 
 use ringbar_protocol::id::SessionId;
 use ringbar_protocol::str::Str;
 
-use crate::broker::Publication;
-use crate::dealer::calls::{Answer, Interrupt, Invoke};
+use crate::core::broker::Publication;
+use crate::core::dealer::calls::{Answer, Interrupt, Invoke};
 
 /// What one core asks of another.
-pub(crate) enum Mail {
+pub enum Mail {
     /// Deliver a publication to this core's subscribers.
     Publication(Arc<Publication>),
     /// Close a session of this core (the `wamp.session.kill*` meta

@@ -4,6 +4,9 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::error::RoutingError;
+use crate::tables::match_cache::{MATCH_CACHE_TOPICS, MatchCache, Matched};
+use crate::tables::subscriptions::CoreId;
 use bytes::Bytes;
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::id::{PublicationId, SessionId, SubscriptionId};
@@ -14,21 +17,18 @@ use ringbar_protocol::options::{PublishOptions, SubscribeOptions};
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, Uri, UriPattern};
 use ringbar_protocol::value::Value;
-use ringbar_router::error::RoutingError;
-use ringbar_router::tables::match_cache::{MATCH_CACHE_TOPICS, MatchCache, Matched};
-use ringbar_router::tables::subscriptions::CoreId;
 
 use super::{Added, LocalSubscriber};
 use super::{Publication, Receivers};
-use crate::config::SlowConsumerPolicy;
+use crate::authorize::Action;
 use crate::core::Core;
-use crate::figures::DropReason;
-use crate::mail::Mail;
-use crate::meta;
-use crate::realm::Realm;
-use crate::session::{Flow, Identity, SessionHandle};
+use crate::core::mail::Mail;
+use crate::core::meta;
+use crate::core::realm::Realm;
+use crate::core::session::{Flow, Identity, SessionHandle};
+use crate::limits::SlowConsumerPolicy;
+use crate::local::figures::DropReason;
 use crate::wire::Wire;
-use ringbar_router::authorize::Action;
 
 fn core_id(core: &Core) -> CoreId {
     CoreId::try_from(core.id).unwrap_or(CoreId::MAX)
@@ -36,7 +36,7 @@ fn core_id(core: &Core) -> CoreId {
 
 /// PUBLISH: check, match, fan out locally and to every other core with
 /// subscribers, answer PUBLISHED when asked.
-pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Publish) -> Flow {
+pub fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Publish) -> Flow {
     let options = match PublishOptions::from_dict(&publish.options) {
         Ok(o) => o,
         Err(e) => return Flow::Violation(e.to_string()),
@@ -87,7 +87,7 @@ pub(crate) fn publish(core: &Rc<Core>, session: &Rc<SessionHandle>, publish: Pub
 
 /// Why no session may publish to `topic` in `realm`: the error URI and
 /// its text.
-pub(crate) fn check_topic(realm: &Realm, topic: &str) -> Result<(), (RoutingError, String)> {
+pub fn check_topic(realm: &Realm, topic: &str) -> Result<(), (RoutingError, String)> {
     if let Err(e) = Uri::check(topic, realm.uri_check) {
         return Err((
             RoutingError::InvalidUri,
@@ -108,7 +108,7 @@ pub(crate) fn check_topic(realm: &Realm, topic: &str) -> Result<(), (RoutingErro
 /// Publishes `payload` to `topic` (checked and authorized) as `publisher`
 /// with `options`: a client's PUBLISH, or the REST bridge's publisher
 /// acting as a session. Returns the publication's id.
-pub(crate) fn publish_as(
+pub fn publish_as(
     core: &Core,
     realm: &Arc<Realm>,
     publisher: &Identity,
@@ -171,7 +171,7 @@ fn route(core: &Core, publication: Arc<Publication>, cores: u64, retain: bool) {
 /// Publishes an event of the router itself (a meta event) to `topic` of
 /// `realm`, with `args` as its arguments; nothing is built when nobody
 /// subscribes or the realm does not offer the meta API.
-pub(crate) fn publish_meta(core: &Core, realm: &Arc<Realm>, topic: &'static str, args: &[Value]) {
+pub fn publish_meta(core: &Core, realm: &Arc<Realm>, topic: &'static str, args: &[Value]) {
     if !realm.meta_api {
         return;
     }
@@ -207,7 +207,7 @@ pub(crate) fn publish_meta(core: &Core, realm: &Arc<Realm>, topic: &'static str,
 
 /// Publishes a testament of `session` (which is leaving): like its own
 /// PUBLISH of `payload` to `topic` with `options`, without an answer.
-pub(crate) fn publish_testament(
+pub fn publish_testament(
     core: &Core,
     session: &SessionHandle,
     topic: Str,
@@ -257,7 +257,7 @@ impl Iterator for CoreSetBits {
 /// Each (subscription, wire) frame is built once and shared by every
 /// receiving session. When any EVENT was queued, the time since the PUBLISH
 /// goes into the core's publish-to-event figure.
-pub(crate) fn deliver(core: &Core, publication: &Publication) {
+pub fn deliver(core: &Core, publication: &Publication) {
     let locals = core.local_subscribers.borrow();
     let sessions = core.sessions.borrow();
     let mut frames: Vec<(Wire, Bytes)> = Vec::new();
@@ -362,11 +362,7 @@ fn offer_event(core: &Core, session: &SessionHandle, frame: &Bytes) -> bool {
 
 /// SUBSCRIBE: check, join (or create) the subscription, answer SUBSCRIBED,
 /// then send retained events when asked.
-pub(crate) fn subscribe(
-    core: &Rc<Core>,
-    session: &Rc<SessionHandle>,
-    subscribe: Subscribe,
-) -> Flow {
+pub fn subscribe(core: &Rc<Core>, session: &Rc<SessionHandle>, subscribe: Subscribe) -> Flow {
     let options = match SubscribeOptions::from_dict(&subscribe.options) {
         Ok(o) => o,
         Err(e) => return Flow::Violation(e.to_string()),
@@ -470,11 +466,7 @@ pub(crate) fn subscribe(
 }
 
 /// UNSUBSCRIBE: leave a subscription this session holds.
-pub(crate) fn unsubscribe(
-    core: &Rc<Core>,
-    session: &Rc<SessionHandle>,
-    unsubscribe: Unsubscribe,
-) -> Flow {
+pub fn unsubscribe(core: &Rc<Core>, session: &Rc<SessionHandle>, unsubscribe: Unsubscribe) -> Flow {
     let held = core.local_subscribers.borrow_mut().remove(
         session.realm.index,
         unsubscribe.subscription,
@@ -503,7 +495,7 @@ pub(crate) fn unsubscribe(
 }
 
 /// A session leaves: it leaves every subscription it held.
-pub(crate) fn remove_session(core: &Core, session: &SessionHandle) {
+pub fn remove_session(core: &Core, session: &SessionHandle) {
     let held = core
         .local_subscribers
         .borrow_mut()

@@ -3,11 +3,11 @@
 
 use std::rc::Weak;
 
-use crate::dealer::calls::CallKey;
-use crate::link::Link;
+use crate::core::dealer::calls::CallKey;
+use crate::local::link::Link;
 
 /// A deadline a core keeps.
-pub(crate) enum Timeout {
+pub enum Timeout {
     /// The dealer's timeout of call `key` (CALL.Options.timeout): `serial`
     /// tells it from a later call with the same key.
     Call {

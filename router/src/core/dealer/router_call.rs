@@ -8,29 +8,29 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::error::{RouterCallFailure, RouterCallResult, RoutingError};
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::id::{MAX_ID, RequestId, SessionId};
 use ringbar_protocol::message::Payload;
 use ringbar_protocol::uri::MatchPolicy;
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_router::error::{RouterCallFailure, RouterCallResult, RoutingError};
 
 use super::call::start_call;
 use super::calls::{CallKey, Caller, OnAnswer, PendingCall, RouterAnswer};
 use crate::core::Core;
-use crate::realm::Realm;
-use crate::session::Identity;
-use crate::timeout::Timeout;
+use crate::core::realm::Realm;
+use crate::core::session::Identity;
+use crate::core::timeout::Timeout;
 
 /// The arguments of a call the router makes as a payload.
-pub(crate) fn router_call_payload(args: &[Value]) -> Result<Payload, RouterCallFailure> {
+pub(super) fn router_call_payload(args: &[Value]) -> Result<Payload, RouterCallFailure> {
     Payload::from_values(Serializer::Json, args, None)
         .map_err(|e| RouterCallFailure::routing(RoutingError::InvalidArgument, &e.to_string()))
 }
 
 /// The final answer to a call the router made, as values: the RESULT's
 /// arguments, or the ERROR with its first argument as text.
-pub(crate) fn answer_values(answer: RouterAnswer) -> Result<RouterCallResult, RouterCallFailure> {
+pub(super) fn answer_values(answer: RouterAnswer) -> Result<RouterCallResult, RouterCallFailure> {
     match answer {
         Ok(payload) => decode(&payload)
             .map_err(|text| RouterCallFailure::routing(RoutingError::InvalidArgument, &text)),
@@ -50,12 +50,12 @@ pub(crate) fn answer_values(answer: RouterAnswer) -> Result<RouterCallResult, Ro
 /// Who the router calls as: a session id claimed for the call, and the
 /// identity a callee is shown when the caller is disclosed (the REST
 /// bridge's caller acts as a session of its role).
-pub(crate) struct RouterCaller<'a> {
+pub struct RouterCaller<'a> {
     /// The caller id, unique router-wide.
-    pub(crate) session: SessionId,
+    pub session: SessionId,
     /// Shown to the callee when `Some((identity, disclose))` and either
     /// the role discloses callers or the callee asked to see them.
-    pub(crate) disclosed: Option<(&'a Identity, bool)>,
+    pub disclosed: Option<(&'a Identity, bool)>,
 }
 
 /// Calls `procedure` on `realm` as `caller` with `payload`; `on_answer`
@@ -63,7 +63,7 @@ pub(crate) struct RouterCaller<'a> {
 /// ends otherwise: `timeout` passed, the callee left), once, on this core.
 /// `Err` when the call could not be made (`on_answer` is then dropped
 /// unrun).
-pub(crate) fn start_router_call(
+pub fn start_router_call(
     core: &Rc<Core>,
     realm: &Realm,
     caller: RouterCaller<'_>,
@@ -130,7 +130,7 @@ pub(crate) fn start_router_call(
 /// RESULT's arguments or why there are none exactly once: when the answer
 /// comes (at most `timeout` later), or at once when the call cannot be
 /// made.
-pub(crate) fn ask_as_router(
+pub fn ask_as_router(
     core: &Rc<Core>,
     realm: &Realm,
     caller: SessionId,
@@ -166,5 +166,5 @@ pub(crate) fn ask_as_router(
 
 /// A payload as values.
 fn decode(payload: &Payload) -> Result<RouterCallResult, String> {
-    crate::session::decode_arguments(payload)
+    crate::core::session::decode_arguments(payload)
 }

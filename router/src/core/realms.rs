@@ -9,12 +9,12 @@ use std::time::SystemTime;
 
 use ringbar_protocol::uri::{Uri, UriCheck};
 
-use crate::config::{REALM_TEMPLATE, RealmConfig};
-use crate::realm::Realm;
-use crate::seed::Seeds;
+use crate::core::config::{REALM_TEMPLATE, RealmConfig};
+use crate::core::realm::Realm;
+use crate::core::seed::Seeds;
 
 /// Every realm of the router, by name.
-pub(crate) struct Realms {
+pub struct Realms {
     configured: HashMap<String, Arc<Realm>>,
     /// The realm template, when the config has one.
     template: Option<RealmConfig>,
@@ -39,7 +39,7 @@ impl Realms {
     /// The realms of `configs`, made at `now` (wall clock); one named
     /// [`REALM_TEMPLATE`] is the template. Their ids, and those of the
     /// cores, follow from `seeds`.
-    pub(crate) fn new(configs: &[RealmConfig], seeds: Seeds, now: SystemTime) -> Self {
+    pub fn new(configs: &[RealmConfig], seeds: Seeds, now: SystemTime) -> Self {
         let template = configs.iter().find(|r| r.name == REALM_TEMPLATE).cloned();
         let configured: HashMap<String, Arc<Realm>> = configs
             .iter()
@@ -58,12 +58,12 @@ impl Realms {
     }
 
     /// Where id generators get their seeds.
-    pub(crate) fn seeds(&self) -> &Seeds {
+    pub fn seeds(&self) -> &Seeds {
         &self.seeds
     }
 
     /// The realm named `name`, if it exists.
-    pub(crate) fn get(&self, name: &str) -> Option<Arc<Realm>> {
+    pub fn get(&self, name: &str) -> Option<Arc<Realm>> {
         self.configured
             .get(name)
             .cloned()
@@ -75,7 +75,7 @@ impl Realms {
     /// [`Realms::adopt`] adds it once its role may create it; made at
     /// `now` (wall clock). `None` without a template or for a name that
     /// is not a realm URI.
-    pub(crate) fn candidate(&self, name: &str, now: SystemTime) -> Option<Arc<Realm>> {
+    pub fn candidate(&self, name: &str, now: SystemTime) -> Option<Arc<Realm>> {
         let template = self.template.as_ref()?;
         Uri::check(name, UriCheck::Loose).ok()?;
         let config = RealmConfig {
@@ -89,11 +89,7 @@ impl Realms {
     /// Adds the candidate `realm`, or gives the realm of that name another
     /// session created meanwhile; refuses past `max_created` realms
     /// (`limits.max_created_realms`).
-    pub(crate) fn adopt(
-        &self,
-        realm: Arc<Realm>,
-        max_created: usize,
-    ) -> Result<Arc<Realm>, String> {
+    pub fn adopt(&self, realm: Arc<Realm>, max_created: usize) -> Result<Arc<Realm>, String> {
         if let Some(existing) = self.configured.get(&realm.name) {
             return Ok(existing.clone());
         }
@@ -112,13 +108,13 @@ impl Realms {
     }
 
     /// Whether `realm` is one of the router's (not a candidate).
-    pub(crate) fn holds(&self, realm: &Arc<Realm>) -> bool {
+    pub fn holds(&self, realm: &Arc<Realm>) -> bool {
         self.get(&realm.name)
             .is_some_and(|known| Arc::ptr_eq(&known, realm))
     }
 
     /// The names of every realm, sorted.
-    pub(crate) fn names(&self) -> Vec<String> {
+    pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.configured.keys().cloned().collect();
         names.extend(self.lock().keys().cloned());
         names.sort();

@@ -14,23 +14,23 @@ use ringbar_protocol::message::Message;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
 
+use crate::authorize::{Action, DENY, Decision};
 use crate::core::Core;
-use crate::dealer;
-use crate::session::SessionHandle;
-use ringbar_router::authorize::{Action, DENY, Decision};
-use ringbar_router::error::{RouterCallFailure, RouterCallResult};
+use crate::core::dealer;
+use crate::core::session::SessionHandle;
+use crate::error::{RouterCallFailure, RouterCallResult};
 
 /// A message that waits for a dynamic authorizer's decision.
-pub(crate) struct Question {
+pub struct Question {
     /// The message, routed once the decision is known.
-    pub(crate) message: Message,
+    pub message: Message,
     action: Action,
     uri: Str,
     options: Dict,
 }
 
 /// What to do with a message of an open session.
-pub(crate) enum Routing {
+pub enum Routing {
     /// Route it now.
     Now(Message),
     /// Ask the role's authorizer first.
@@ -39,7 +39,7 @@ pub(crate) enum Routing {
 
 /// Whether `message` must wait for `session`'s dynamic authorizer: its
 /// role has one and the decision for the action is not known yet.
-pub(crate) fn before_routing(core: &Core, session: &SessionHandle, message: Message) -> Routing {
+pub fn before_routing(core: &Core, session: &SessionHandle, message: Message) -> Routing {
     if session.role.authorizer().is_none() {
         return Routing::Now(message);
     }
@@ -73,11 +73,11 @@ pub(crate) fn before_routing(core: &Core, session: &SessionHandle, message: Mess
 }
 
 /// What an authorizer answered, or why it did not.
-pub(crate) type Answer = Result<RouterCallResult, RouterCallFailure>;
+pub type Answer = Result<RouterCallResult, RouterCallFailure>;
 
 /// Asks `session`'s authorizer about `question`; `answered` gets the
 /// answer once it comes (at once when the call cannot be made).
-pub(crate) fn ask(
+pub fn ask(
     core: &Rc<Core>,
     session: &SessionHandle,
     question: &Question,
@@ -116,7 +116,7 @@ pub(crate) fn ask(
 
 /// Keeps what `session`'s authorizer answered about `question` in the
 /// session's cache (a refusal when the authorizer failed).
-pub(crate) fn answered(session: &SessionHandle, question: &Question, answer: Answer) {
+pub fn answered(session: &SessionHandle, question: &Question, answer: Answer) {
     let (decision, cache) = decision(answer).unwrap_or_else(|why| {
         tracing::info!(
             session = session.identity.session.get(),

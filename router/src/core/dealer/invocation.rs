@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use crate::error::RoutingError;
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::id::{RequestId, SessionId};
 use ringbar_protocol::message::{
@@ -11,14 +12,13 @@ use ringbar_protocol::message::{
 use ringbar_protocol::options::YieldOptions;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_router::error::RoutingError;
 
 use super::calls::{Answer, CallKey, CancelMode, Interrupt, Invoke, Outcome, PendingInvocation};
 use crate::core::Core;
-use crate::mail::Mail;
-use crate::meta;
-use crate::session::{Flow, SessionHandle};
-use ringbar_router::local::in_flight::InvocationKey;
+use crate::core::mail::Mail;
+use crate::core::meta;
+use crate::core::session::{Flow, SessionHandle};
+use crate::local::in_flight::InvocationKey;
 
 /// Hands `answer` to the caller's core.
 fn send_answer(core: &Core, caller_core: usize, answer: Answer) {
@@ -51,7 +51,7 @@ fn refuse(core: &Core, invoke: &Invoke, error: RoutingError, text: &str) {
 }
 
 /// Sends the INVOCATION of `invoke` to its callee on this core.
-pub(crate) fn invoke(core: &Core, invoke: Invoke) {
+pub fn invoke(core: &Core, invoke: Invoke) {
     if invoke.continuation {
         return invoke_again(core, invoke);
     }
@@ -172,7 +172,7 @@ fn invoke_again(core: &Core, invoke: Invoke) {
 
 /// The caller's side ended a call early: INTERRUPT the callee when it
 /// handles that, else behave as `skip`.
-pub(crate) fn interrupt(core: &Core, interrupt: Interrupt) {
+pub fn interrupt(core: &Core, interrupt: Interrupt) {
     let Some(key) = core.dealer.invocations.borrow().of_call(&interrupt.call) else {
         return;
     };
@@ -234,7 +234,7 @@ fn end_invocation(core: &Core, key: InvocationKey) -> Option<PendingInvocation> 
 /// YIELD: a (progressive or final) result goes to the caller's core. A
 /// YIELD for an unknown invocation (canceled, timed out, or never made) is
 /// ignored.
-pub(crate) fn yield_(core: &Core, session: &SessionHandle, y: Yield) -> Flow {
+pub fn yield_(core: &Core, session: &SessionHandle, y: Yield) -> Flow {
     let key = (session.identity.session, y.request);
     let options = match YieldOptions::from_dict(&y.options) {
         Ok(o) => o,
@@ -281,7 +281,7 @@ pub(crate) fn yield_(core: &Core, session: &SessionHandle, y: Yield) -> Flow {
 
 /// ERROR from a client: only an INVOCATION may be answered with one. The
 /// error's URI, details and payload go to the caller unchanged.
-pub(crate) fn callee_error(core: &Core, session: &SessionHandle, error: Error) -> Flow {
+pub fn callee_error(core: &Core, session: &SessionHandle, error: Error) -> Flow {
     if error.request_type != MessageType::Invocation.code() {
         return Flow::Violation(format!(
             "ERROR for message type {}: a client sends ERROR only for an INVOCATION",
@@ -307,7 +307,7 @@ pub(crate) fn callee_error(core: &Core, session: &SessionHandle, error: Error) -
 
 /// A callee leaves: its registrations go, and the callers of its
 /// invocations in flight get `wamp.error.canceled`.
-pub(crate) fn remove_callee(core: &Core, session: &SessionHandle) {
+pub fn remove_callee(core: &Core, session: &SessionHandle) {
     let me = session.identity.session;
     let Some(registrations) = core.dealer.callees.borrow_mut().remove_session(me) else {
         return;

@@ -4,18 +4,19 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use crate::tables::registrations::Registrations;
+use crate::tables::subscriptions::{NO_CORE, Subscriptions};
+use crate::tables::{PersistentMap, PersistentSet};
 use ringbar_protocol::id::{SessionId, SubscriptionId};
 use ringbar_protocol::uri::{UriCheck, UriPattern};
 use ringbar_protocol::value::Value;
-use ringbar_router::tables::registrations::Registrations;
-use ringbar_router::tables::subscriptions::{NO_CORE, Subscriptions};
-use ringbar_router::tables::{PersistentMap, PersistentSet};
 
-use crate::broker::Publication;
-use crate::config::{Limits, RealmConfig};
-use crate::seed::Seeds;
-use crate::session::Identity;
-use ringbar_router::authorize::Role;
+use crate::authorize::Role;
+use crate::core::broker::Publication;
+use crate::core::config::RealmConfig;
+use crate::core::seed::Seeds;
+use crate::core::session::Identity;
+use crate::limits::Limits;
 
 /// A realm's retained events, one per topic, within a byte budget.
 #[derive(Default)]
@@ -27,21 +28,21 @@ struct Retained {
 }
 
 /// One realm's shared state.
-pub(crate) struct Realm {
+pub struct Realm {
     /// Position in the router's realm list: keys per-core tables, since
     /// subscription ids are unique per realm only.
-    pub(crate) index: usize,
+    pub index: usize,
     /// The realm's URI.
-    pub(crate) name: String,
+    pub name: String,
     /// How topic URIs are checked.
-    pub(crate) uri_check: UriCheck,
+    pub uri_check: UriCheck,
     /// Whether the meta API is offered here (procedures and events).
-    pub(crate) meta_api: bool,
+    pub meta_api: bool,
     roles: HashMap<String, Arc<Role>>,
     /// The broker's subscription table.
-    pub(crate) subscriptions: Subscriptions,
+    pub subscriptions: Subscriptions,
     /// The dealer's registration table.
-    pub(crate) registrations: Registrations,
+    pub registrations: Registrations,
     retained: Mutex<Retained>,
     /// The joined sessions of every core, for the session meta API (changed
     /// on join and leave only).
@@ -56,38 +57,38 @@ pub(crate) struct Realm {
 }
 
 /// The latest events of one `event-history` entry, oldest first.
-pub(crate) struct History {
+pub struct History {
     limit: usize,
     events: VecDeque<HistoryEvent>,
 }
 
 /// One event in a history.
-pub(crate) struct HistoryEvent {
+pub struct HistoryEvent {
     /// When it was published, in ns since the Unix epoch.
-    pub(crate) time_ns: u64,
+    pub time_ns: u64,
     /// The publication.
-    pub(crate) publication: Arc<Publication>,
+    pub publication: Arc<Publication>,
     /// Who published it.
-    pub(crate) publisher: Identity,
+    pub publisher: Identity,
 }
 
 /// A joined session as the realm's meta API sees it.
 #[derive(Clone)]
-pub(crate) struct RealmSession {
+pub struct RealmSession {
     /// The core it lives on (where a kill is sent).
-    pub(crate) core: usize,
+    pub core: usize,
     /// Its authid.
-    pub(crate) authid: String,
+    pub authid: String,
     /// Its authrole.
-    pub(crate) authrole: String,
+    pub authrole: String,
     /// Its `SessionDetails`, as `wamp.session.get` returns them.
-    pub(crate) details: Value,
+    pub details: Value,
 }
 
 impl Realm {
     /// The realm of `config`, at `index`, made at `now` (wall clock); its
     /// tables' ids follow from `seeds`.
-    pub(crate) fn new(index: usize, config: &RealmConfig, seeds: &Seeds, now: SystemTime) -> Self {
+    pub fn new(index: usize, config: &RealmConfig, seeds: &Seeds, now: SystemTime) -> Self {
         let subscriptions = Subscriptions::new(seeds.next());
         let mut history = HashMap::new();
         for entry in &config.event_history {
@@ -129,7 +130,7 @@ impl Realm {
     }
 
     /// The role named `name`, if the realm defines it.
-    pub(crate) fn role(&self, name: &str) -> Option<Arc<Role>> {
+    pub fn role(&self, name: &str) -> Option<Arc<Role>> {
         self.roles.get(name).cloned()
     }
 
@@ -140,7 +141,7 @@ impl Realm {
     /// the read buffer the PUBLISH arrived in is not kept alive by it. An
     /// event that does not fit also drops the topic's older one: a stale
     /// event must not pass for the latest.
-    pub(crate) fn retain(&self, publication: &Publication, limits: &Limits) {
+    pub fn retain(&self, publication: &Publication, limits: &Limits) {
         let topic = publication.topic.as_str();
         let size = publication.retained_bytes();
         let mut retained = lock(&self.retained);
@@ -164,7 +165,7 @@ impl Realm {
     /// Drops the retained events and the event histories: their
     /// publications hold this realm, so without this a realm no longer
     /// used would keep itself alive through them.
-    pub(crate) fn forget_events(&self) {
+    pub fn forget_events(&self) {
         *lock(&self.retained) = Retained::default();
         for history in self.history.values() {
             lock(history).events.clear();
@@ -173,7 +174,7 @@ impl Realm {
 
     /// The retained events whose topics `matches` accepts: scanned outside
     /// the lock, on a version of the table cloned under it in O(1).
-    pub(crate) fn retained(&self, matches: impl Fn(&str) -> bool) -> Vec<Arc<Publication>> {
+    pub fn retained(&self, matches: impl Fn(&str) -> bool) -> Vec<Arc<Publication>> {
         let by_topic = lock(&self.retained).by_topic.clone();
         let mut found: Vec<_> = by_topic
             .iter()
@@ -186,21 +187,18 @@ impl Realm {
     }
 
     /// Records a joined session.
-    pub(crate) fn add_session(&self, id: SessionId, session: RealmSession) {
+    pub fn add_session(&self, id: SessionId, session: RealmSession) {
         lock(&self.sessions).insert(id, session);
     }
 
     /// Forgets a session that left.
-    pub(crate) fn remove_session(&self, id: SessionId) {
+    pub fn remove_session(&self, id: SessionId) {
         lock(&self.sessions).remove(&id);
     }
 
     /// The sessions `keep` accepts, with their ids: scanned outside the
     /// lock, on a version cloned under it in O(1).
-    pub(crate) fn sessions(
-        &self,
-        keep: impl Fn(&RealmSession) -> bool,
-    ) -> Vec<(SessionId, RealmSession)> {
+    pub fn sessions(&self, keep: impl Fn(&RealmSession) -> bool) -> Vec<(SessionId, RealmSession)> {
         let sessions = lock(&self.sessions).clone();
         sessions
             .iter()
@@ -210,12 +208,12 @@ impl Realm {
     }
 
     /// The session `id`, if joined.
-    pub(crate) fn session(&self, id: SessionId) -> Option<RealmSession> {
+    pub fn session(&self, id: SessionId) -> Option<RealmSession> {
         lock(&self.sessions).get(&id).cloned()
     }
 
     /// Records `session` as a subscriber of `subscription`.
-    pub(crate) fn add_subscriber(&self, subscription: SubscriptionId, session: SessionId) {
+    pub fn add_subscriber(&self, subscription: SubscriptionId, session: SessionId) {
         lock(&self.subscribers)
             .entry(subscription)
             .or_default()
@@ -223,7 +221,7 @@ impl Realm {
     }
 
     /// Forgets `session` as a subscriber of `subscription`, in O(log n).
-    pub(crate) fn remove_subscriber(&self, subscription: SubscriptionId, session: SessionId) {
+    pub fn remove_subscriber(&self, subscription: SubscriptionId, session: SessionId) {
         let mut subscribers = lock(&self.subscribers);
         if let Some(set) = subscribers.get_mut(&subscription) {
             set.remove(&session);
@@ -234,14 +232,14 @@ impl Realm {
     }
 
     /// The subscribers of `subscription`, on every core.
-    pub(crate) fn subscribers(&self, subscription: SubscriptionId) -> Vec<SessionId> {
+    pub fn subscribers(&self, subscription: SubscriptionId) -> Vec<SessionId> {
         let set = lock(&self.subscribers).get(&subscription).cloned();
         set.map(|set| set.into_iter().collect()).unwrap_or_default()
     }
 
     /// Keeps `publication`, published at `now` (wall clock), in the
     /// histories of the subscriptions it matched, if any has one.
-    pub(crate) fn record_history(
+    pub fn record_history(
         &self,
         publication: &Arc<Publication>,
         publisher: &Identity,
@@ -269,7 +267,7 @@ impl Realm {
 
     /// The latest `limit` events of `subscription`'s history, newest first;
     /// `None` when it keeps none.
-    pub(crate) fn history<T>(
+    pub fn history<T>(
         &self,
         subscription: SubscriptionId,
         limit: usize,

@@ -5,25 +5,25 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::error::RoutingError;
 use ringbar_protocol::message::{
     Call, Cancel, Error, Message, MessageType, Payload, Result as CallResult,
 };
 use ringbar_protocol::options::CallOptions;
 use ringbar_protocol::uri::{MatchPolicy, Uri};
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_router::error::RoutingError;
 
 use super::calls::{Answer, CallKey, Caller, CancelMode, Interrupt, Invoke, Outcome, PendingCall};
+use crate::authorize::Action;
 use crate::core::Core;
-use crate::mail::Mail;
-use crate::meta;
-use crate::session::{Flow, SessionHandle};
-use crate::timeout::Timeout;
-use ringbar_router::authorize::Action;
+use crate::core::mail::Mail;
+use crate::core::meta;
+use crate::core::session::{Flow, SessionHandle};
+use crate::core::timeout::Timeout;
 
 /// CALL: route a new call to a callee, or pass on one more part of a
 /// progressive call.
-pub(crate) fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> Flow {
+pub fn call(core: &Rc<Core>, session: &Rc<SessionHandle>, call: Call) -> Flow {
     let options = match CallOptions::from_dict(&call.options) {
         Ok(o) => o,
         Err(e) => return Flow::Violation(e.to_string()),
@@ -242,7 +242,7 @@ fn finish(core: &Core, key: CallKey) -> Option<PendingCall> {
 
 /// CANCEL: end a call in flight by its mode (default `killnowait`); a
 /// CANCEL for a call that already ended is ignored, as the spec says.
-pub(crate) fn cancel(core: &Core, session: &SessionHandle, cancel: Cancel) -> Flow {
+pub fn cancel(core: &Core, session: &SessionHandle, cancel: Cancel) -> Flow {
     let mode = match cancel.options.get("mode") {
         None => CancelMode::KillNoWait,
         Some(v) => match v.as_str().and_then(CancelMode::parse) {
@@ -321,7 +321,7 @@ fn end_early(core: &Core, key: CallKey, error: RoutingError, text: Option<&str>)
 
 /// The dealer's timer for call `key` ran out: the caller gets
 /// `wamp.error.timeout`, the callee an INTERRUPT (`killnowait`).
-pub(crate) fn timed_out(core: &Core, key: CallKey, serial: u64) {
+pub fn timed_out(core: &Core, key: CallKey, serial: u64) {
     let current = core
         .dealer
         .calls
@@ -342,7 +342,7 @@ pub(crate) fn timed_out(core: &Core, key: CallKey, serial: u64) {
 }
 
 /// An answer from a callee's core reaches the caller.
-pub(crate) fn deliver_answer(core: &Core, answer: Answer) {
+pub fn deliver_answer(core: &Core, answer: Answer) {
     let progress = matches!(answer.outcome, Outcome::Result { progress: true });
     let caller = {
         let calls = core.dealer.calls.borrow();
@@ -415,7 +415,7 @@ pub(crate) fn deliver_answer(core: &Core, answer: Answer) {
 }
 
 /// A caller leaves: its calls end, and their callees get an INTERRUPT.
-pub(crate) fn remove_caller(core: &Core, session: &SessionHandle) {
+pub fn remove_caller(core: &Core, session: &SessionHandle) {
     let keys = core
         .dealer
         .calls

@@ -2,12 +2,12 @@
 //! API); the testaments themselves are kept by the router crate's
 //! `local::testaments`.
 
-use crate::broker::publish_testament;
 use crate::core::Core;
-use crate::session::SessionHandle;
+use crate::core::broker::publish_testament;
+use crate::core::session::SessionHandle;
 
 /// Publishes the testaments of `session`, which is leaving.
-pub(crate) fn publish_testaments(core: &Core, session: &SessionHandle) {
+pub fn publish_testaments(core: &Core, session: &SessionHandle) {
     let testaments = core.testaments.borrow_mut().take(session.identity.session);
     for testament in testaments {
         publish_testament(

@@ -3,7 +3,6 @@
 //! its one printed seed, so that a run can be replayed. The router crate
 //! draws ids from seeded generators and never reads the OS.
 
-#[cfg(any(test, feature = "fuzzing"))]
 use std::sync::{Arc, Mutex};
 
 use rand::rngs::StdRng;
@@ -13,26 +12,23 @@ use rand::{RngCore, SeedableRng};
 /// realms (their subscription and registration tables) and the cores
 /// (session and publication ids).
 #[derive(Clone)]
-pub(crate) enum Seeds {
+pub enum Seeds {
     /// The operating system's randomness.
     Os,
     /// A sequence that follows from one number.
-    #[cfg(any(test, feature = "fuzzing"))]
     Replay(Arc<Mutex<StdRng>>),
 }
 
 impl Seeds {
     /// Seeds that follow from `seed`: the same seed, the same ids.
-    #[cfg(any(test, feature = "fuzzing"))]
-    pub(crate) fn replay(seed: u64) -> Self {
+    pub fn replay(seed: u64) -> Self {
         Self::Replay(Arc::new(Mutex::new(StdRng::seed_from_u64(seed))))
     }
 
     /// The next seed.
-    pub(crate) fn next(&self) -> u64 {
+    pub fn next(&self) -> u64 {
         match self {
             Self::Os => StdRng::from_os_rng().next_u64(),
-            #[cfg(any(test, feature = "fuzzing"))]
             Self::Replay(rng) => rng.lock().unwrap_or_else(|e| e.into_inner()).next_u64(),
         }
     }

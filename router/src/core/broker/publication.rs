@@ -11,36 +11,40 @@ use ringbar_protocol::options::{PayloadPassthru, PublishOptions};
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
 
-use crate::realm::Realm;
-use crate::session::Identity;
+use crate::core::realm::Realm;
+use crate::core::session::Identity;
 
 /// A publication on its way to subscribers.
-pub(crate) struct Publication {
-    pub(crate) realm: Arc<Realm>,
-    pub(crate) id: PublicationId,
-    pub(crate) topic: Str,
-    pub(crate) payload: Payload,
+pub struct Publication {
+    /// The realm it was published in.
+    pub realm: Arc<Realm>,
+    /// Its id (EVENT's `Publication|id`).
+    pub id: PublicationId,
+    /// The topic it was published to.
+    pub topic: Str,
+    /// Its arguments, as received (spliced into each EVENT).
+    pub payload: Payload,
     /// The publishing session (for `exclude_me`).
-    pub(crate) publisher: SessionId,
+    pub publisher: SessionId,
     /// The publisher's identity, when disclosed.
-    pub(crate) disclosed: Option<Identity>,
+    pub disclosed: Option<Identity>,
     /// `exclude_me`.
-    pub(crate) exclude_me: bool,
+    pub exclude_me: bool,
     /// Black- and whitelists, when any was given.
-    pub(crate) filters: Option<Receivers>,
+    pub filters: Option<Receivers>,
     /// Payload passthru options, forwarded to subscribers.
-    pub(crate) passthru: Option<PayloadPassthru>,
+    pub passthru: Option<PayloadPassthru>,
     /// The matching subscriptions, and whether each is a pattern one (its
     /// events then carry `details.topic`).
-    pub(crate) subscriptions: Arc<[(SubscriptionId, bool)]>,
+    pub subscriptions: Arc<[(SubscriptionId, bool)]>,
     /// When the core decoded the PUBLISH (or built the router's own
     /// publication), for the publish-to-event figure.
-    pub(crate) received: Instant,
+    pub received: Instant,
 }
 
 impl Publication {
     /// Whether a subscriber with this identity may receive the event.
-    pub(crate) fn admits(&self, subscriber: &Identity) -> bool {
+    pub fn admits(&self, subscriber: &Identity) -> bool {
         if self.exclude_me && subscriber.session == self.publisher {
             return false;
         }
@@ -48,7 +52,7 @@ impl Publication {
     }
 
     /// The bytes a retained copy holds: topic and payload.
-    pub(crate) fn retained_bytes(&self) -> usize {
+    pub fn retained_bytes(&self) -> usize {
         let payload = match &self.payload {
             Payload::Empty => 0,
             Payload::Arguments(a) => a.args.len() + a.kwargs.as_ref().map_or(0, Bytes::len),
@@ -59,7 +63,7 @@ impl Publication {
 
     /// A copy that owns its topic and payload bytes instead of sharing the
     /// buffer they were read into (which holds the whole read).
-    pub(crate) fn detached(&self) -> Publication {
+    pub fn detached(&self) -> Publication {
         let payload = match &self.payload {
             Payload::Empty => Payload::Empty,
             Payload::Arguments(a) => Payload::Arguments(Arguments {
@@ -85,12 +89,7 @@ impl Publication {
     }
 
     /// The EVENT for subscription `subscription`.
-    pub(crate) fn event(
-        &self,
-        subscription: SubscriptionId,
-        pattern: bool,
-        retained: bool,
-    ) -> Message {
+    pub fn event(&self, subscription: SubscriptionId, pattern: bool, retained: bool) -> Message {
         let mut details = Dict::new();
         if pattern {
             details.insert("topic", Value::Str(self.topic.as_str().to_owned()));
@@ -120,7 +119,7 @@ impl Publication {
 /// list rather than a scan: a publication that names 10,000 sessions to
 /// 10,000 subscribers is 10,000 × 14 steps, not 10⁸.
 #[derive(Clone)]
-pub(crate) struct Receivers {
+pub struct Receivers {
     exclude: Vec<SessionId>,
     exclude_authid: Vec<String>,
     exclude_authrole: Vec<String>,
@@ -131,7 +130,7 @@ pub(crate) struct Receivers {
 
 impl Receivers {
     /// The lists of `options`, when it has any.
-    pub(crate) fn of(options: &PublishOptions) -> Option<Receivers> {
+    pub fn of(options: &PublishOptions) -> Option<Receivers> {
         options.filters_receivers().then(|| Receivers {
             exclude: sorted(options.exclude.clone()),
             exclude_authid: sorted(options.exclude_authid.clone()),
@@ -205,12 +204,12 @@ mod tests {
 
     #[test]
     fn a_detached_copy_keeps_no_part_of_the_read_buffer() {
-        use crate::config::RealmConfig;
+        use crate::core::config::RealmConfig;
         use ringbar_protocol::codec::Serializer;
         use ringbar_protocol::uri::UriCheck;
 
         let read = Bytes::from_static(b"com.example.topic[1,2,3]{\"k\":1}");
-        let realm = crate::realm::Realm::new(
+        let realm = crate::core::realm::Realm::new(
             0,
             &RealmConfig {
                 name: "realm1".into(),
@@ -219,7 +218,7 @@ mod tests {
                 event_history: Vec::new(),
                 enable_meta_api: true,
             },
-            &crate::seed::Seeds::Os,
+            &crate::core::seed::Seeds::Os,
             std::time::SystemTime::now(),
         );
         let publication = Publication {

@@ -7,24 +7,24 @@
 //! core the invocation; they exchange [`calls::Invoke`], [`calls::Interrupt`]
 //! and [`calls::Answer`] through mailboxes when they differ.
 
-pub(crate) mod calls;
+pub mod calls;
 
 mod call;
-pub(crate) mod invocation;
+pub mod invocation;
 mod register;
 mod router_call;
 
 use ringbar_protocol::value::{Dict, Value};
 
-pub(crate) use call::call;
-pub(crate) use call::{cancel, deliver_answer, remove_caller, timed_out};
-pub(crate) use calls::RouterAnswer;
-pub(crate) use invocation::{callee_error, interrupt, invoke, remove_callee, yield_};
-pub(crate) use register::{register, unregister};
-pub(crate) use router_call::{RouterCaller, ask_as_router, start_router_call};
+pub use call::call;
+pub use call::{cancel, deliver_answer, remove_caller, timed_out};
+pub use calls::RouterAnswer;
+pub use invocation::{callee_error, interrupt, invoke, remove_callee, yield_};
+pub use register::{register, unregister};
+pub use router_call::{RouterCaller, ask_as_router, start_router_call};
 
 /// The dealer features ringbar implements, announced in WELCOME.
-pub(crate) const DEALER_FEATURES: &[&str] = &[
+pub const DEALER_FEATURES: &[&str] = &[
     "progressive_call_results",
     "progressive_call_invocations",
     "call_timeout",
@@ -40,20 +40,20 @@ pub(crate) const DEALER_FEATURES: &[&str] = &[
 
 /// What a client's HELLO announced that the dealer acts on.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct PeerFeatures {
+pub struct PeerFeatures {
     /// As a callee, it handles INTERRUPT (`call_canceling`).
-    pub(crate) call_canceling: bool,
+    pub call_canceling: bool,
     /// As a callee, it takes progressive call invocations (it announced
     /// `progressive_call_invocations` and `call_canceling`, as the spec
     /// requires).
-    pub(crate) callee_progressive_invocations: bool,
+    pub callee_progressive_invocations: bool,
     /// As a caller, it announced `progressive_call_invocations`.
-    pub(crate) caller_progressive_invocations: bool,
+    pub caller_progressive_invocations: bool,
 }
 
 impl PeerFeatures {
     /// The features in `HELLO.Details.roles`.
-    pub(crate) fn from_hello(details: &Dict) -> Self {
+    pub fn from_hello(details: &Dict) -> Self {
         let feature = |role: &str, name: &str| {
             details
                 .get("roles")
@@ -77,7 +77,7 @@ impl PeerFeatures {
 }
 
 /// The dealer's role entry for WELCOME.
-pub(crate) fn welcome_role() -> Value {
+pub fn welcome_role() -> Value {
     let features: Dict = DEALER_FEATURES
         .iter()
         .map(|f| (*f, Value::Bool(true)))

@@ -6,19 +6,19 @@
 
 use std::rc::Rc;
 
+use crate::slab::{Key, Slab};
 use ahash::AHashMap;
 use ringbar_protocol::id::SessionId;
-use ringbar_router::slab::{Key, Slab};
 
-use crate::session::SessionHandle;
+use crate::core::session::SessionHandle;
 
 /// Names a joined session of this core (a slot and its generation). Small
 /// and copyable; it names nothing once the session left.
-pub(crate) type SessionKey = Key;
+pub type SessionKey = Key;
 
 /// A core's joined sessions, by key and by session id.
 #[derive(Default)]
-pub(crate) struct Sessions {
+pub struct Sessions {
     slab: Slab<Rc<SessionHandle>>,
     /// Session id → key, for what names a session by its WAMP id (the meta
     /// API's kill, a callee named in mail from another core).
@@ -28,7 +28,7 @@ pub(crate) struct Sessions {
 impl Sessions {
     /// Adds the session `make` builds from its key; `None` when the core
     /// holds 2³² sessions.
-    pub(crate) fn insert(
+    pub fn insert(
         &mut self,
         make: impl FnOnce(SessionKey) -> Rc<SessionHandle>,
     ) -> Option<Rc<SessionHandle>> {
@@ -39,37 +39,40 @@ impl Sessions {
     }
 
     /// The session `key` names, while it is joined.
-    pub(crate) fn get(&self, key: SessionKey) -> Option<&Rc<SessionHandle>> {
+    pub fn get(&self, key: SessionKey) -> Option<&Rc<SessionHandle>> {
         self.slab.get(key)
     }
 
     /// The session with WAMP id `id`, if it is joined on this core.
-    pub(crate) fn find(&self, id: SessionId) -> Option<&Rc<SessionHandle>> {
+    pub fn find(&self, id: SessionId) -> Option<&Rc<SessionHandle>> {
         self.slab.get(*self.by_id.get(&id)?)
     }
 
     /// Takes out the session `key` names.
-    pub(crate) fn remove(&mut self, key: SessionKey) -> Option<Rc<SessionHandle>> {
+    pub fn remove(&mut self, key: SessionKey) -> Option<Rc<SessionHandle>> {
         let session = self.slab.remove(key)?;
         self.by_id.remove(&session.identity.session);
         Some(session)
     }
 
     /// How many sessions are joined.
-    #[cfg(any(test, feature = "fuzzing"))]
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.slab.len()
     }
 
+    /// Whether no session is joined.
+    pub fn is_empty(&self) -> bool {
+        self.slab.len() == 0
+    }
+
     /// Every joined session.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Rc<SessionHandle>> {
+    pub fn iter(&self) -> impl Iterator<Item = &Rc<SessionHandle>> {
         self.slab.iter().map(|(_, session)| session)
     }
 
     /// Whether the slab and the id index agree, and each session knows
     /// its own key.
-    #[cfg(any(test, feature = "fuzzing"))]
-    pub(crate) fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         if self.by_id.len() != self.slab.len() {
             return Err(format!(
                 "{} sessions, {} session ids",

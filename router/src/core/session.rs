@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use crate::error::{CloseReason, RouterCallFailure, RouterCallResult, RoutingError};
 use bytes::Bytes;
 use ringbar_protocol::codec::{self, Serializer};
 use ringbar_protocol::id::{RequestId, SessionId};
@@ -22,52 +23,60 @@ use ringbar_protocol::message::{
 };
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_router::error::{CloseReason, RouterCallFailure, RouterCallResult, RoutingError};
 
-use crate::authorizer;
-use crate::broker;
-use crate::config::AuthConfig;
+use crate::auth::config::AuthConfig;
+use crate::auth::{self, Accepted, Opening, Refusal};
+use crate::authorize::{DecisionCache, Role};
 use crate::core::Core;
-use crate::dealer::{self, PeerFeatures};
-use crate::link::{Deadlines, Link};
-use crate::meta;
-use crate::realm::{Realm, RealmSession};
-use crate::sessions::SessionKey;
-use crate::timeout::Timeout;
+use crate::core::authorizer;
+use crate::core::broker;
+use crate::core::dealer::{self, PeerFeatures};
+use crate::core::meta;
+use crate::core::realm::{Realm, RealmSession};
+use crate::core::sessions::SessionKey;
+use crate::core::timeout::Timeout;
+use crate::local::link::{Deadlines, Link};
 use crate::wire::Wire;
-use ringbar_router::auth::{self, Accepted, Opening, Refusal};
-use ringbar_router::authorize::{DecisionCache, Role};
 
 /// Who a session is.
 #[derive(Debug, Clone)]
-pub(crate) struct Identity {
-    pub(crate) session: SessionId,
-    pub(crate) authid: Str,
-    pub(crate) authrole: Str,
+pub struct Identity {
+    /// Its session id.
+    pub session: SessionId,
+    /// Its `authid`.
+    pub authid: Str,
+    /// Its `authrole`.
+    pub authrole: Str,
 }
 
 /// A joined session, as its core's tables refer to it.
-pub(crate) struct SessionHandle {
-    pub(crate) identity: Identity,
-    pub(crate) realm: Arc<Realm>,
-    pub(crate) role: Arc<Role>,
-    pub(crate) wire: Wire,
-    pub(crate) conn: Rc<Link>,
-    pub(crate) decisions: RefCell<DecisionCache>,
+pub struct SessionHandle {
+    /// Who it is.
+    pub identity: Identity,
+    /// The realm it joined.
+    pub realm: Arc<Realm>,
+    /// Its role in that realm.
+    pub role: Arc<Role>,
+    /// How its connection frames what it is sent.
+    pub wire: Wire,
+    /// Its connection.
+    pub conn: Rc<Link>,
+    /// What its role decided for it, kept where the role allows.
+    pub decisions: RefCell<DecisionCache>,
     /// Where it is in its core's sessions: what the core's tables keep.
-    pub(crate) key: SessionKey,
+    pub key: SessionKey,
     /// What its HELLO announced that the dealer acts on.
-    pub(crate) features: PeerFeatures,
+    pub features: PeerFeatures,
 }
 
 impl SessionHandle {
     /// Queues `message` for this session.
-    pub(crate) fn send(&self, message: &Message) {
+    pub fn send(&self, message: &Message) {
         send(&self.conn, self.wire, message);
     }
 
     /// Queues an ERROR answering request `request` of type `request_type`.
-    pub(crate) fn send_error(
+    pub fn send_error(
         &self,
         request_type: MessageType,
         request: RequestId,
@@ -86,7 +95,7 @@ impl SessionHandle {
 
 /// Queues `message` on `conn` (a message that cannot be encoded, or is
 /// longer than the peer accepts, is logged and dropped).
-pub(crate) fn send(conn: &Link, wire: Wire, message: &Message) {
+pub fn send(conn: &Link, wire: Wire, message: &Message) {
     match wire.frame(message) {
         Ok(frame) if conn.accepts(&frame) => {
             conn.figures.message_out(message.message_type());
@@ -102,7 +111,7 @@ pub(crate) fn send(conn: &Link, wire: Wire, message: &Message) {
 }
 
 /// An ERROR message with a human-readable reason as its only argument.
-pub(crate) fn error_message(
+pub fn error_message(
     serializer: Serializer,
     request_type: MessageType,
     request: RequestId,
@@ -120,7 +129,7 @@ pub(crate) fn error_message(
 
 /// Whether the connection goes on after a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Flow {
+pub enum Flow {
     /// Keep reading.
     Continue,
     /// Close the connection once queued frames are out.
@@ -200,7 +209,7 @@ impl Inbox {
 }
 
 /// Drives the session of one connection.
-pub(crate) struct SessionDriver {
+pub struct SessionDriver {
     core: Rc<Core>,
     conn: Rc<Link>,
     wire: Wire,
@@ -229,7 +238,7 @@ const BROKER_FEATURES: &[&str] = &[
 
 impl SessionDriver {
     /// A session on `conn`, not yet joined.
-    pub(crate) fn new(core: Rc<Core>, conn: Rc<Link>, wire: Wire, auth: Arc<AuthConfig>) -> Self {
+    pub fn new(core: Rc<Core>, conn: Rc<Link>, wire: Wire, auth: Arc<AuthConfig>) -> Self {
         let join = Duration::from_millis(core.shared.limits.join_timeout_ms);
         let idle = core.shared.limits.idle_timeout_ms;
         conn.deadlines.set(Deadlines {
@@ -254,7 +263,7 @@ impl SessionDriver {
     }
 
     /// Handles one WAMP message.
-    pub(crate) fn on_message(&mut self, bytes: Bytes) -> Flow {
+    pub fn on_message(&mut self, bytes: Bytes) -> Flow {
         match self.route(bytes) {
             Flow::Violation(text) => self.protocol_violation(&text),
             flow => flow,
@@ -356,7 +365,7 @@ impl SessionDriver {
     /// that leaves between CHALLENGE and AUTHENTICATE made a failed
     /// attempt: otherwise guessing could go on by hanging up on every
     /// challenge it cannot answer.
-    pub(crate) fn on_close(&mut self) {
+    pub fn on_close(&mut self) {
         if matches!(self.state, State::Authenticating { .. }) {
             self.count_failed_attempt();
         }
@@ -527,7 +536,7 @@ impl SessionDriver {
     /// continuation hands the outcome over (`cx` is woken then). Other
     /// sessions of the core run on meanwhile; the driver reads no further
     /// message of this one.
-    pub(crate) fn poll_settled(&mut self, cx: &mut Context<'_>) -> Poll<Flow> {
+    pub fn poll_settled(&mut self, cx: &mut Context<'_>) -> Poll<Flow> {
         while self.waits() {
             let arrival = self.inbox.arrival.borrow_mut().take();
             let Some(arrival) = arrival else {
@@ -694,8 +703,8 @@ impl SessionDriver {
 
     fn peer_ip(&self) -> Option<std::net::IpAddr> {
         match self.conn.peer {
-            crate::peer::Peer::Tcp(addr) => Some(addr.ip()),
-            crate::peer::Peer::Unix => None,
+            crate::local::peer::Peer::Tcp(addr) => Some(addr.ip()),
+            crate::local::peer::Peer::Unix => None,
         }
     }
 
@@ -845,7 +854,7 @@ impl SessionDriver {
     }
 
     /// ABORT with `wamp.error.protocol_violation`, and close.
-    pub(crate) fn protocol_violation(&mut self, text: &str) -> Flow {
+    pub fn protocol_violation(&mut self, text: &str) -> Flow {
         self.abort(RoutingError::ProtocolViolation.uri(), text)
     }
 
@@ -885,7 +894,7 @@ fn stopping() -> Opening {
 }
 
 /// A CALL's positional and keyword arguments as values.
-pub(crate) fn decode_arguments(payload: &Payload) -> Result<(Vec<Value>, Dict), String> {
+pub fn decode_arguments(payload: &Payload) -> Result<(Vec<Value>, Dict), String> {
     match payload {
         Payload::Empty => Ok((Vec::new(), Dict::new())),
         Payload::Arguments(a) => {
@@ -914,7 +923,7 @@ pub(crate) fn decode_arguments(payload: &Payload) -> Result<(Vec<Value>, Dict), 
 /// time (`limits.join_timeout_ms`) is cut off, so a peer that opens
 /// connections and never says HELLO (or never finishes authenticating)
 /// cannot hold them open. A session that joined cancelled the timer.
-pub(crate) fn join_timed_out(conn: &Weak<Link>) {
+pub fn join_timed_out(conn: &Weak<Link>) {
     let Some(conn) = conn.upgrade() else {
         return;
     };
@@ -931,7 +940,7 @@ pub(crate) fn join_timed_out(conn: &Weak<Link>) {
 /// byte for `limits.idle_timeout_ms` is cut off, so forgotten connections
 /// do not hold the router's memory and descriptors forever; one that did
 /// is watched again for the rest of the timeout since its last byte.
-pub(crate) fn idle_timed_out(core: &Core, weak: Weak<Link>) {
+pub fn idle_timed_out(core: &Core, weak: Weak<Link>) {
     let Some(conn) = weak.upgrade() else {
         return;
     };
@@ -955,7 +964,7 @@ pub(crate) fn idle_timed_out(core: &Core, weak: Weak<Link>) {
 
 /// Shutdown: every joined session on `core` gets GOODBYE
 /// `wamp.close.system_shutdown`, then its connection closes once flushed.
-pub(crate) fn goodbye_all(core: &Core) {
+pub fn goodbye_all(core: &Core) {
     let sessions: Vec<Rc<SessionHandle>> = core.sessions.borrow().iter().cloned().collect();
     for session in sessions {
         goodbye_and_close(
@@ -970,7 +979,7 @@ pub(crate) fn goodbye_all(core: &Core) {
 /// The `wamp.session.kill*` meta procedures, on the killed session's core:
 /// GOODBYE with `reason` (and `details.message`), then the connection
 /// closes and the session leaves as any other.
-pub(crate) fn kill_local(core: &Core, id: SessionId, reason: &Str, message: Option<&str>) {
+pub fn kill_local(core: &Core, id: SessionId, reason: &Str, message: Option<&str>) {
     let found = core.sessions.borrow().find(id).cloned();
     let Some(session) = found else {
         return;

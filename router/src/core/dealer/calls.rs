@@ -6,21 +6,21 @@
 
 use std::cell::{Cell, RefCell};
 
+use crate::error::RoutingError;
+use crate::timers::TimerId;
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::id::{RegistrationId, RequestId, SessionId};
 use ringbar_protocol::message::{MessageType, Payload};
 use ringbar_protocol::str::Str;
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_router::error::RoutingError;
-use ringbar_router::timers::TimerId;
 
 use crate::core::Core;
-use crate::sessions::SessionKey;
-use ringbar_router::local::callees::Callees;
-pub(crate) use ringbar_router::local::in_flight::{CallKey, Invocations, PendingInvocation};
+use crate::core::sessions::SessionKey;
+use crate::local::callees::Callees;
+pub use crate::local::in_flight::{CallKey, Invocations, PendingInvocation};
 
 /// Who made a call, and so where its answer goes.
-pub(crate) enum Caller {
+pub enum Caller {
     /// A client session of this core: the answer is a RESULT or ERROR to
     /// it.
     Session(SessionKey),
@@ -33,18 +33,12 @@ pub(crate) enum Caller {
 /// What the router does with the final answer to a call it made, run on
 /// the caller's core when the answer comes (or the dealer ends the call):
 /// the dealer waits for nothing. It must not call back into the dealer.
-pub(crate) type OnAnswer = Box<dyn FnOnce(RouterAnswer)>;
+pub type OnAnswer = Box<dyn FnOnce(RouterAnswer)>;
 
 impl Caller {
     /// Gives the caller an ERROR `error` for its call `request`, with
     /// `text` as the reason.
-    pub(crate) fn send_error(
-        &mut self,
-        core: &Core,
-        request: RequestId,
-        error: RoutingError,
-        text: &str,
-    ) {
+    pub fn send_error(&mut self, core: &Core, request: RequestId, error: RoutingError, text: &str) {
         match self {
             Caller::Session(key) => {
                 // A caller that left has no one to tell.
@@ -65,36 +59,36 @@ impl Caller {
 
 /// The final answer to a call the router made: the RESULT's payload, or
 /// the ERROR's URI and payload.
-pub(crate) type RouterAnswer = Result<Payload, (Str, Payload)>;
+pub type RouterAnswer = Result<Payload, (Str, Payload)>;
 
 /// The calls in flight on a core, with what its dealer keeps of each.
-pub(crate) type Calls = ringbar_router::local::in_flight::Calls<PendingCall>;
+pub type Calls = crate::local::in_flight::Calls<PendingCall>;
 
 /// A call as the caller's core tracks it.
-pub(crate) struct PendingCall {
+pub struct PendingCall {
     /// Who called.
-    pub(crate) caller: Caller,
+    pub caller: Caller,
     /// Tells this call from a later one with the same key.
-    pub(crate) serial: u64,
+    pub serial: u64,
     /// The core of the callee.
-    pub(crate) callee_core: usize,
+    pub callee_core: usize,
     /// The callee session.
-    pub(crate) callee: SessionId,
+    pub callee: SessionId,
     /// The registration called.
-    pub(crate) registration: RegistrationId,
+    pub registration: RegistrationId,
     /// The dealer's timeout timer, on the core's timers; cancelled when
     /// the call ends.
-    pub(crate) timer: Option<TimerId>,
+    pub timer: Option<TimerId>,
     /// The caller asked for progressive results.
-    pub(crate) receive_progress: bool,
+    pub receive_progress: bool,
     /// The caller is still sending progressive CALLs.
-    pub(crate) progressive: bool,
+    pub progressive: bool,
 }
 
 impl PendingCall {
     /// The INVOCATION of this call, `key`, for its callee's core: the
     /// first, or a `continuation` of a progressive call.
-    pub(crate) fn invoke(
+    pub fn invoke(
         &self,
         key: CallKey,
         caller_core: usize,
@@ -117,28 +111,28 @@ impl PendingCall {
 
 /// Caller's core to callee's core: invoke a callee (or pass on one more
 /// part of a progressive call).
-pub(crate) struct Invoke {
+pub struct Invoke {
     /// The call.
-    pub(crate) call: CallKey,
+    pub call: CallKey,
     /// Its serial.
-    pub(crate) serial: u64,
+    pub serial: u64,
     /// Where answers go.
-    pub(crate) caller_core: usize,
+    pub caller_core: usize,
     /// The callee.
-    pub(crate) callee: SessionId,
+    pub callee: SessionId,
     /// The registration called.
-    pub(crate) registration: RegistrationId,
+    pub registration: RegistrationId,
     /// `INVOCATION.Details`, complete.
-    pub(crate) details: Dict,
+    pub details: Dict,
     /// The CALL's payload, spliced into the INVOCATION.
-    pub(crate) payload: Payload,
+    pub payload: Payload,
     /// Not the first CALL of a progressive call.
-    pub(crate) continuation: bool,
+    pub continuation: bool,
 }
 
 /// How a call is canceled (`CANCEL.Options.mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CancelMode {
+pub enum CancelMode {
     /// Answer the caller now; the callee is not told.
     Skip,
     /// Interrupt the callee and pass on its answer.
@@ -149,7 +143,7 @@ pub(crate) enum CancelMode {
 
 impl CancelMode {
     /// The mode named `name`.
-    pub(crate) fn parse(name: &str) -> Option<Self> {
+    pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
             "skip" => Self::Skip,
             "kill" => Self::Kill,
@@ -159,7 +153,7 @@ impl CancelMode {
     }
 
     /// The name, as on the wire.
-    pub(crate) fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Skip => "skip",
             Self::Kill => "kill",
@@ -170,19 +164,19 @@ impl CancelMode {
 
 /// Caller's core to callee's core: the call ends early (CANCEL, timeout,
 /// the caller left).
-pub(crate) struct Interrupt {
+pub struct Interrupt {
     /// The call.
-    pub(crate) call: CallKey,
+    pub call: CallKey,
     /// Its serial.
-    pub(crate) serial: u64,
+    pub serial: u64,
     /// `kill` or `killnowait`.
-    pub(crate) mode: CancelMode,
+    pub mode: CancelMode,
     /// Why, as `INTERRUPT.Options.reason`.
-    pub(crate) reason: RoutingError,
+    pub reason: RoutingError,
 }
 
 /// What a callee (or the dealer in its name) answers.
-pub(crate) enum Outcome {
+pub enum Outcome {
     /// A RESULT; `progress`: more follow.
     Result {
         /// More results follow.
@@ -193,35 +187,35 @@ pub(crate) enum Outcome {
 }
 
 /// Callee's core to caller's core: an answer for a call.
-pub(crate) struct Answer {
+pub struct Answer {
     /// The call.
-    pub(crate) call: CallKey,
+    pub call: CallKey,
     /// Its serial.
-    pub(crate) serial: u64,
+    pub serial: u64,
     /// RESULT or ERROR.
-    pub(crate) outcome: Outcome,
+    pub outcome: Outcome,
     /// The ERROR's details, or the RESULT's (its `ppt_*`; the caller's
     /// core adds `progress`).
-    pub(crate) details: Dict,
+    pub details: Dict,
     /// The YIELD's or ERROR's payload, spliced into the answer.
-    pub(crate) payload: Payload,
+    pub payload: Payload,
 }
 
 /// One core's share of the dealer.
 #[derive(Default)]
-pub(crate) struct CoreDealer {
+pub struct CoreDealer {
     /// Calls of this core's sessions (and the router's own calls).
-    pub(crate) calls: RefCell<Calls>,
+    pub calls: RefCell<Calls>,
     /// Invocations of this core's callees.
-    pub(crate) invocations: RefCell<Invocations>,
+    pub invocations: RefCell<Invocations>,
     /// This core's callees.
-    pub(crate) callees: RefCell<Callees>,
+    pub callees: RefCell<Callees>,
     next_serial: Cell<u64>,
 }
 
 impl CoreDealer {
     /// A serial for a new call.
-    pub(crate) fn next_serial(&self) -> u64 {
+    pub fn next_serial(&self) -> u64 {
         let serial = self.next_serial.get().wrapping_add(1);
         self.next_serial.set(serial);
         serial

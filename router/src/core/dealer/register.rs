@@ -2,25 +2,25 @@
 
 use std::rc::Rc;
 
+use crate::error::RoutingError;
+use crate::tables::registrations::{Callee, InvokePolicy, RegisterError};
 use ringbar_protocol::message::{
     Message, MessageType, Register, Registered, Unregister, Unregistered,
 };
 use ringbar_protocol::options::RegisterOptions;
 use ringbar_protocol::uri::UriPattern;
-use ringbar_router::error::RoutingError;
-use ringbar_router::tables::registrations::{Callee, InvokePolicy, RegisterError};
 
+use crate::authorize::Action;
 use crate::core::Core;
-use crate::meta;
-use crate::session::{Flow, SessionHandle};
-use ringbar_router::authorize::Action;
+use crate::core::meta;
+use crate::core::session::{Flow, SessionHandle};
 
 /// URIs under this prefix belong to the router (the meta API), not to
 /// callees.
 const RESERVED_PREFIX: &str = "wamp.";
 
 /// REGISTER: check, join (or create) the registration, answer REGISTERED.
-pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Register) -> Flow {
+pub fn register(core: &Core, session: &Rc<SessionHandle>, register: Register) -> Flow {
     let options = match RegisterOptions::from_dict(&register.options) {
         Ok(o) => o,
         Err(e) => return Flow::Violation(e.to_string()),
@@ -139,7 +139,7 @@ pub(crate) fn register(core: &Core, session: &Rc<SessionHandle>, register: Regis
 }
 
 /// UNREGISTER: leave a registration this session provides.
-pub(crate) fn unregister(core: &Core, session: &SessionHandle, unregister: Unregister) -> Flow {
+pub fn unregister(core: &Core, session: &SessionHandle, unregister: Unregister) -> Flow {
     let held = core
         .dealer
         .callees

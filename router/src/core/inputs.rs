@@ -3,12 +3,12 @@
 //! core thread's tasks, or the simulation — and each goes to its owner.
 
 use crate::core::Core;
-use crate::mail::Mail;
-use crate::timeout::Timeout;
-use crate::{broker, dealer, session};
+use crate::core::mail::Mail;
+use crate::core::timeout::Timeout;
+use crate::core::{broker, dealer, session};
 
 /// Hands every timer of `core` that has expired by now to its owner.
-pub(crate) fn expire_timers(core: &Core) {
+pub fn expire_timers(core: &Core) {
     while let Some(timeout) = core.expired_timer() {
         match timeout {
             Timeout::Call { key, serial } => dealer::timed_out(core, key, serial),
@@ -19,7 +19,7 @@ pub(crate) fn expire_timers(core: &Core) {
 }
 
 /// Does what one mail from another core asks of `core`.
-pub(crate) fn handle_mail(core: &Core, mail: Mail) {
+pub fn handle_mail(core: &Core, mail: Mail) {
     match mail {
         Mail::Publication(p) => broker::deliver(core, &p),
         Mail::KillSession {
