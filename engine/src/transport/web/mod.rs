@@ -98,7 +98,11 @@ pub(super) async fn serve(
             let limits = websocket::limits(&ws.options);
             match handshake::parse_request(&buf[..used], &limits) {
                 Ok(Some((request, _))) => {
-                    let rest = buf.split_off(used);
+                    // What came after the head (usually nothing) moves to
+                    // a buffer of its own: the session must not keep the
+                    // head's 8 KiB read buffer for its whole life.
+                    let rest = BytesMut::from(&buf[used..]);
+                    drop(buf);
                     return websocket::serve(core, stream, peer, ws, Some((request, rest))).await;
                 }
                 Ok(None) => {}
