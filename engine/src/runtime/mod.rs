@@ -4,7 +4,7 @@
 
 pub(crate) mod bind;
 pub(crate) mod io;
-mod limit;
+pub(crate) mod limit;
 mod log_every;
 pub(crate) mod tls;
 pub(crate) mod waits;
@@ -257,11 +257,7 @@ async fn accept_loop(
             accepted = listener.accept(uring) => match accepted {
                 Ok((stream, peer)) => match limit.admit() {
                     Some(admission) => {
-                        let serve = crate::transport::serve(core.clone(), transport.clone(), tls.clone(), stream, peer, stopping.clone());
-                        tokio::task::spawn_local(async move {
-                            serve.await;
-                            drop(admission);
-                        });
+                        tokio::task::spawn_local(crate::transport::serve(core.clone(), transport.clone(), tls.clone(), stream, peer, stopping.clone(), admission));
                     }
                     None => {
                         core.figures.connections_refused.add(1);

@@ -25,7 +25,9 @@ use ringbar_router::core::Core;
 use ringbar_router::wire::deflate::ConnectionCompressor;
 
 use crate::runtime::io::Stream;
+use crate::runtime::limit::Admission;
 use crate::runtime::tls::TlsStream;
+use ringbar_router::core::ConnectionGuard;
 use ringbar_router::local::link::Link;
 use ringbar_router::local::peer::Peer;
 
@@ -110,9 +112,19 @@ pub(crate) async fn write_loop(core: Rc<Core>, conn: Rc<Connection>) {
     }
 }
 
+/// What keeps an accepted connection counted (under the connection caps
+/// and among the core's open connections) for as long as any task of it
+/// runs: it moves to the task that serves the connection last (a
+/// WebSocket session's own task, once the HTTP upgrade is done).
+pub(crate) struct Ticket {
+    _admission: (Admission, Admission),
+    _open: ConnectionGuard,
+}
+
 /// Serves one accepted connection on `transport`, over TLS when `tls` is
-/// set; `shutdown` turns true when the router stops (an idle HTTP
-/// connection then closes at once).
+/// set, holding its place under the caps (`admission`) until it ends;
+/// `shutdown` turns true when the router stops (an idle HTTP connection
+/// then closes at once).
 pub(crate) async fn serve(
     core: Rc<Core>,
     transport: Rc<TransportConfig>,
@@ -120,8 +132,12 @@ pub(crate) async fn serve(
     stream: Stream,
     peer: Peer,
     shutdown: watch::Receiver<bool>,
+    admission: (Admission, Admission),
 ) {
-    let _open = core.open_connection();
+    let ticket = Ticket {
+        _admission: admission,
+        _open: core.open_connection(),
+    };
     let stream = match tls {
         None => stream,
         Some(config) => {
@@ -141,7 +157,7 @@ pub(crate) async fn serve(
     };
     match &transport.kind {
         TransportKind::WebSocket(ws) => {
-            websocket::serve(core.clone(), stream, peer, ws, None).await
+            websocket::serve(core.clone(), stream, peer, ws, None, ticket).await
         }
         TransportKind::RawSocket(rs) => {
             rawsocket::serve(core.clone(), stream, peer, rs, BytesMut::new()).await
@@ -150,10 +166,19 @@ pub(crate) async fn serve(
             testee::serve(core.clone(), stream, peer, options).await
         }
         TransportKind::Web(web) => {
-            web::serve(core.clone(), stream, peer, web, BytesMut::new(), shutdown).await
+            web::serve(
+                core.clone(),
+                stream,
+                peer,
+                web,
+                BytesMut::new(),
+                shutdown,
+                ticket,
+            )
+            .await
         }
         TransportKind::Universal(universal) => {
-            universal::serve(core.clone(), stream, peer, universal, shutdown).await
+            universal::serve(core.clone(), stream, peer, universal, shutdown, ticket).await
         }
     }
 }

@@ -2,6 +2,7 @@
 //! Autobahn WebSocket test suite against ringbar's framing code.
 
 use std::cell::Cell;
+use std::time::Duration;
 
 use ringbar_protocol::websocket::deflate::Compressor;
 use ringbar_protocol::websocket::{DataOpCode, OpCode, encode_frame};
@@ -50,7 +51,17 @@ pub(super) async fn serve(
         Flow::Continue
     };
     let parser = frame_parser(options, deflate.as_ref());
-    run_frames(&core, &conn, parser, buf, options, &last_input, &mut echo).await;
+    let close_timeout = Duration::from_millis(options.close_handshake_timeout_ms);
+    run_frames(
+        &core,
+        &conn,
+        parser,
+        buf,
+        close_timeout,
+        &last_input,
+        &mut echo,
+    )
+    .await;
     conn.outbound.close();
 }
 

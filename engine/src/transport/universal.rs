@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::sync::watch;
 
-use super::{rawsocket, web};
+use super::{Ticket, rawsocket, web};
 use crate::config::UniversalTransport;
 use crate::runtime::io::Stream;
 use ringbar_router::core::Core;
@@ -31,6 +31,7 @@ pub(super) async fn serve(
     peer: Peer,
     universal: &UniversalTransport,
     shutdown: watch::Receiver<bool>,
+    ticket: Ticket,
 ) {
     let timeout = Duration::from_millis(universal.web.options.request_head_timeout_ms);
     let first_read = tokio::time::timeout(timeout, stream.read(BytesMut::new(), SNIFF_READ_BYTES));
@@ -42,7 +43,7 @@ pub(super) async fn serve(
         }
     };
     if buf[0] != RAWSOCKET_MAGIC {
-        return web::serve(core, stream, peer, &universal.web, buf, shutdown).await;
+        return web::serve(core, stream, peer, &universal.web, buf, shutdown, ticket).await;
     }
     match &universal.rawsocket {
         Some(rs) => rawsocket::serve(core, stream, peer, rs, buf).await,

@@ -17,7 +17,7 @@ use ringbar_protocol::websocket::{
 use tokio::time::Instant;
 
 use super::read_size::ReadSize;
-use super::{Connection, http, write_loop};
+use super::{Connection, Ticket, http, write_loop};
 use crate::config::{WebSocketOptions, WebSocketTransport};
 use crate::runtime::io::Stream;
 use ringbar_router::core::Core;
@@ -48,6 +48,7 @@ pub(super) async fn serve(
     peer: Peer,
     transport: &WebSocketTransport,
     request: Option<(Request, BytesMut)>,
+    ticket: Ticket,
 ) {
     let options = &transport.options;
     let request = match request {
@@ -112,7 +113,7 @@ pub(super) async fn serve(
         batched,
         compression,
     };
-    let mut session = SessionDriver::new(
+    let session = SessionDriver::new(
         core.clone(),
         conn.link.clone(),
         wire,
@@ -122,7 +123,50 @@ pub(super) async fn serve(
     if options.auto_ping_interval_ms > 0 {
         tokio::task::spawn_local(auto_ping(conn.clone(), last_input.clone(), options.clone()));
     }
-    let expected = if serializer.is_text() {
+    let parser = frame_parser(options, deflate.as_ref());
+    // The session is a task of its own: the handshake's futures (and the
+    // HTTP server's, when a web transport upgraded) end here instead of
+    // staying inside the connection's task for the session's life.
+    tokio::task::spawn_local(serve_session(SessionTask {
+        core,
+        conn,
+        session,
+        subprotocol,
+        parser,
+        buf,
+        close_timeout: Duration::from_millis(options.close_handshake_timeout_ms),
+        last_input,
+        ticket,
+    }));
+}
+
+/// What a WebSocket session's task holds, once the handshake is done.
+struct SessionTask {
+    core: Rc<Core>,
+    conn: Rc<Connection>,
+    session: SessionDriver,
+    subprotocol: Subprotocol,
+    parser: FrameParser,
+    buf: BytesMut,
+    close_timeout: Duration,
+    last_input: Rc<Cell<Instant>>,
+    ticket: Ticket,
+}
+
+/// Runs a WebSocket session until the connection ends.
+async fn serve_session(task: SessionTask) {
+    let SessionTask {
+        core,
+        conn,
+        mut session,
+        subprotocol,
+        parser,
+        buf,
+        close_timeout,
+        last_input,
+        ticket,
+    } = task;
+    let expected = if subprotocol.serializer.is_text() {
         DataOpCode::Text
     } else {
         DataOpCode::Binary
@@ -134,19 +178,19 @@ pub(super) async fn serve(
         batch: None,
         peer: conn.peer.clone(),
     };
-    let parser = frame_parser(options, deflate.as_ref());
     run_frames(
         &core,
         &conn,
         parser,
         buf,
-        options,
+        close_timeout,
         &last_input,
         &mut messages,
     )
     .await;
     session.on_close();
     conn.outbound.close();
+    drop(ticket);
 }
 
 /// Negotiates permessage-deflate when `options` enable it and writes the
@@ -271,7 +315,7 @@ pub(super) async fn run_frames(
     conn: &Connection,
     mut parser: FrameParser,
     mut buf: BytesMut,
-    options: &WebSocketOptions,
+    close_timeout: Duration,
     last_input: &Cell<Instant>,
     messages: &mut impl Messages,
 ) {
@@ -290,8 +334,7 @@ pub(super) async fn run_frames(
                         Flow::Close => {
                             conn.awaiting_close.set(true);
                             conn.close_websocket(CloseCode::NORMAL_CLOSURE, "");
-                            let timeout = Duration::from_millis(options.close_handshake_timeout_ms);
-                            await_peer_close(conn, &mut parser, buf, timeout).await;
+                            await_peer_close(conn, &mut parser, buf, close_timeout).await;
                             return;
                         }
                         Flow::Violation(reason) => {

@@ -33,7 +33,7 @@ use ringbar_protocol::websocket::handshake;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::websocket;
+use super::{Ticket, websocket};
 use crate::config::{WebOptions, WebService, WebTransport};
 use crate::runtime::io::Stream;
 use ringbar_router::core::Core;
@@ -57,6 +57,7 @@ pub(super) async fn serve(
     web: &WebTransport,
     mut buf: BytesMut,
     mut shutdown: watch::Receiver<bool>,
+    ticket: Ticket,
 ) {
     let options = &web.options;
     let tls = matches!(stream, Stream::Tls(_));
@@ -103,7 +104,8 @@ pub(super) async fn serve(
                     // head's 8 KiB read buffer for its whole life.
                     let rest = BytesMut::from(&buf[used..]);
                     drop(buf);
-                    return websocket::serve(core, stream, peer, ws, Some((request, rest))).await;
+                    return websocket::serve(core, stream, peer, ws, Some((request, rest)), ticket)
+                        .await;
                 }
                 Ok(None) => {}
                 Err(e) => {
