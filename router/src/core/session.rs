@@ -195,13 +195,14 @@ enum Arrival {
 /// time), waking the driver that polls for it.
 #[derive(Default)]
 struct Inbox {
-    arrival: RefCell<Option<Arrival>>,
+    /// Boxed: an idle session's inbox stays small.
+    arrival: RefCell<Option<Box<Arrival>>>,
     driver: Cell<Option<Waker>>,
 }
 
 impl Inbox {
     fn deliver(&self, arrival: Arrival) {
-        *self.arrival.borrow_mut() = Some(arrival);
+        *self.arrival.borrow_mut() = Some(Box::new(arrival));
         if let Some(driver) = self.driver.take() {
             driver.wake();
         }
@@ -543,7 +544,7 @@ impl SessionDriver {
                 self.inbox.driver.set(Some(cx.waker().clone()));
                 return Poll::Pending;
             };
-            match self.resume(arrival) {
+            match self.resume(*arrival) {
                 Flow::Continue => {}
                 Flow::Violation(text) => return Poll::Ready(self.protocol_violation(&text)),
                 flow => return Poll::Ready(flow),
