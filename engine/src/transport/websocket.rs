@@ -334,7 +334,10 @@ pub(super) async fn run_frames(
                         Flow::Close => {
                             conn.awaiting_close.set(true);
                             conn.close_websocket(CloseCode::NORMAL_CLOSURE, "");
-                            await_peer_close(conn, &mut parser, buf, close_timeout).await;
+                            // Boxed: the close handshake's future is the
+                            // largest state of this loop, and every idle
+                            // session would carry its room otherwise.
+                            Box::pin(await_peer_close(conn, &mut parser, buf, close_timeout)).await;
                             return;
                         }
                         Flow::Violation(reason) => {
