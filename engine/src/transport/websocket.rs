@@ -164,7 +164,8 @@ async fn serve_session(task: SessionTask) {
         buf,
         close_timeout,
         last_input,
-        ticket,
+        // Held until the session ends: the connection stays counted.
+        ticket: _ticket,
     } = task;
     let expected = if subprotocol.serializer.is_text() {
         DataOpCode::Text
@@ -190,7 +191,6 @@ async fn serve_session(task: SessionTask) {
     .await;
     session.on_close();
     conn.outbound.close();
-    drop(ticket);
 }
 
 /// Negotiates permessage-deflate when `options` enable it and writes the

@@ -186,7 +186,7 @@ enum Arrival {
     /// What was checked off the core decides the opening (`None`: the
     /// router is stopping); with WELCOME's `authextra` an authenticator
     /// gave.
-    Decided(Option<(Opening, Option<Dict>)>),
+    Decided(Option<auth::Decided>),
     /// The role's dynamic authorizer answered, or could not be asked.
     Authorizer(authorizer::Answer),
 }
@@ -470,7 +470,13 @@ impl SessionDriver {
                         .collect();
                     details.insert("transport", Value::Dict(transport));
                 }
-                self.ask_authenticator(&ask, session);
+                if let Err(refusal) = self.ask_authenticator(&ask, session) {
+                    let checked = Checked::Answer {
+                        authenticator: ask.procedure,
+                    };
+                    let refused = Some((Opening::Refuse(refusal), None));
+                    return self.decided(refused, realm, session, features, &checked);
+                }
                 self.state = State::Asking {
                     realm,
                     session,
@@ -487,16 +493,16 @@ impl SessionDriver {
     }
 
     /// Asks the dynamic authenticator `ask` names about session `session`;
-    /// its answer arrives in the inbox.
-    fn ask_authenticator(&self, ask: &auth::Ask, session: SessionId) {
-        let inbox = self.inbox.clone();
+    /// its answer arrives in the inbox. A refusal when its realm does not
+    /// exist.
+    fn ask_authenticator(&self, ask: &auth::Ask, session: SessionId) -> Result<(), Refusal> {
         let Some(realm) = self.core.shared.realms.get(ask.realm.as_str()) else {
-            let refusal = Refusal::not_authorized(format!(
+            return Err(Refusal::not_authorized(format!(
                 "the dynamic authenticator's realm '{}' does not exist on this router",
                 ask.realm
-            ));
-            return inbox.deliver(Arrival::Decided(Some((Opening::Refuse(refusal), None))));
+            )));
         };
+        let inbox = self.inbox.clone();
         dealer::ask_as_router(
             &self.core,
             &realm,
@@ -506,6 +512,7 @@ impl SessionDriver {
             Duration::from_millis(self.core.shared.limits.authenticator_timeout_ms),
             move |answer| inbox.deliver(Arrival::Authenticator(answer)),
         );
+        Ok(())
     }
 
     /// Works out `work` off the core (`State::Checking`); its outcome
@@ -583,20 +590,6 @@ impl SessionDriver {
             }
             (
                 Arrival::Decided(decided),
-                State::Asking {
-                    realm,
-                    session,
-                    features,
-                    ask,
-                },
-            ) => {
-                let checked = Checked::Answer {
-                    authenticator: ask.procedure,
-                };
-                self.decided(decided, realm, session, features, &checked)
-            }
-            (
-                Arrival::Decided(decided),
                 State::Checking {
                     realm,
                     session,
@@ -624,7 +617,7 @@ impl SessionDriver {
     /// Goes on with the opening as what was worked out decides.
     fn decided(
         &mut self,
-        decided: Option<(Opening, Option<Dict>)>,
+        decided: Option<auth::Decided>,
         realm: Arc<Realm>,
         session: SessionId,
         features: PeerFeatures,

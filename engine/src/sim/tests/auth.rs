@@ -145,6 +145,18 @@ fn the_authenticator_on_another_core_admits_and_refuses() {
 }
 
 #[test]
+fn an_authenticator_on_a_realm_that_does_not_exist_refuses_the_session() {
+    let mut sim = router(Provider::Procedure(AuthenticatorProcedure {
+        procedure: PROCEDURE.into(),
+        realm: Some("nowhere".into()),
+    }));
+    let c = authenticating(&mut sim, 1, "joe", "the-ticket");
+    let (reason, message) = expect_abort(&mut sim, c);
+    assert_eq!(reason, "wamp.error.not_authorized");
+    assert!(message.contains("'nowhere' does not exist"), "{message}");
+}
+
+#[test]
 fn an_authenticator_that_leaves_mid_call_refuses_the_session() {
     let mut sim = dynamic();
     let auth = authenticator(&mut sim);
