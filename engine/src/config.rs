@@ -43,6 +43,84 @@ pub struct RouterConfig {
     pub limits: Limits,
     /// How long shutdown may take before connections are cut, in ms.
     pub shutdown_timeout_ms: u64,
+    /// The cluster this node shares realms with (`ringbar.cluster`), if
+    /// any.
+    pub cluster: Option<ClusterConfig>,
+}
+
+/// `ringbar.cluster`: realms this node shares with other nodes through
+/// NATS (`docs/CLUSTER.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// This node's name, unique in the cluster: a NATS subject token
+    /// (letters, digits, `-`, `_`; at most 64).
+    pub node: String,
+    /// The realms shared with the cluster; the others stay local. Each is a
+    /// realm of this router.
+    pub realms: Vec<String>,
+    /// How to reach NATS.
+    pub nats: NatsConfig,
+    /// The first token of every subject the cluster uses, so that several
+    /// clusters can share one NATS (default `ringbar`).
+    pub subject_prefix: String,
+    /// How often this node tells the others it is alive.
+    pub heartbeat: std::time::Duration,
+    /// A node not heard from for this long is gone: its subscriptions
+    /// are removed from every other node (more than twice `heartbeat`).
+    pub failure_timeout: std::time::Duration,
+}
+
+/// The heartbeat interval when the config gives none.
+pub const DEFAULT_CLUSTER_HEARTBEAT: std::time::Duration = std::time::Duration::from_millis(1_000);
+
+/// The failure timeout when the config gives none: a dead node is gone
+/// from the cluster within this plus one heartbeat (under 5 s).
+pub const DEFAULT_CLUSTER_FAILURE_TIMEOUT: std::time::Duration =
+    std::time::Duration::from_millis(3_000);
+
+/// `ringbar.cluster.nats`: the NATS servers and how to log in to them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsConfig {
+    /// Server URLs (`nats://host:port` or `tls://host:port`); the client
+    /// connects to one and fails over to the others.
+    pub servers: Vec<String>,
+    /// The credentials, when the servers ask for any.
+    pub auth: NatsAuth,
+    /// TLS to the servers, when set (also implied by a `tls://` URL).
+    pub tls: Option<NatsTls>,
+}
+
+/// How this node proves itself to NATS: one of what the NATS client
+/// supports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum NatsAuth {
+    /// No credentials.
+    #[default]
+    None,
+    /// `token`.
+    Token(String),
+    /// `user` and `password`.
+    UserPassword {
+        /// The user.
+        user: String,
+        /// The password.
+        password: String,
+    },
+    /// `nkey_seed`: an NKey seed (`SU...`).
+    Nkey(String),
+    /// `credentials`: a `.creds` file (JWT and NKey seed).
+    CredentialsFile(PathBuf),
+}
+
+/// `ringbar.cluster.nats.tls`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NatsTls {
+    /// PEM files of the CAs the servers' certificates chain to; empty for
+    /// the system's roots.
+    pub ca_certificates: Vec<PathBuf>,
+    /// This node's certificate and key (PEM), when the servers ask for a
+    /// client certificate.
+    pub client: Option<(PathBuf, PathBuf)>,
 }
 
 /// The I/O backend of the core threads.

@@ -5,6 +5,7 @@
 //! per transport; [`ShutdownHandle::shutdown`] stops it gracefully and
 //! [`Router::join`] waits for that. See `DESIGN.md` for the map.
 
+mod cluster;
 pub mod config;
 mod drivers;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -61,6 +62,9 @@ pub enum StartError {
     /// io_uring was asked for but the kernel refuses it.
     #[error("io_uring is not available: {0} (use --io epoll or --io auto)")]
     UringUnavailable(std::io::Error),
+    /// The cluster link's thread could not be started.
+    #[error("cannot start the cluster link's thread: {0}")]
+    ClusterThread(std::io::Error),
     /// A core thread could not be started.
     #[error("cannot start core thread {core}: {source}")]
     Thread {
@@ -123,6 +127,12 @@ impl Stats {
     /// The I/O backend the cores run on: `io_uring` or `epoll`.
     pub fn io_backend(&self) -> &'static str {
         self.shared.io
+    }
+
+    /// The cluster link's figures, when the node shares realms with a
+    /// cluster.
+    pub fn cluster(&self) -> Option<ringbar_router::core::cluster::ClusterSnapshot> {
+        self.shared.cluster.as_ref().map(|c| c.figures.snapshot())
     }
 }
 

@@ -11,6 +11,15 @@ use crate::cli::LogLevel;
 /// (e.g. `RINGBAR_LOG=ringbar_engine=debug,info`).
 pub(crate) const LOG_ENV: &str = "RINGBAR_LOG";
 
+/// The filter `--loglevel` stands for. At `info` the NATS client's own
+/// lines are left out: the cluster link says once when NATS comes and goes.
+fn level_filter(level: LogLevel) -> EnvFilter {
+    match level {
+        LogLevel::Info => EnvFilter::new("info,async_nats=warn"),
+        other => EnvFilter::new(other.directive()),
+    }
+}
+
 /// Installs the process's log subscriber.
 pub(crate) fn init(level: LogLevel) {
     let filter = match std::env::var(LOG_ENV) {
@@ -21,10 +30,10 @@ pub(crate) fn init(level: LogLevel) {
                     "ringbar: {LOG_ENV}={spec:?} is not a log filter ({error}); using --loglevel {}",
                     level.directive()
                 );
-                EnvFilter::new(level.directive())
+                level_filter(level)
             }
         },
-        _ => EnvFilter::new(level.directive()),
+        _ => level_filter(level),
     };
     // A second subscriber (none is ever installed before this) would only
     // be refused, so the result is not worth a failure.

@@ -7,6 +7,8 @@
 //! answers the router waits for come back as continuations. The layers,
 //! each importing only those below it:
 //!
+//! - [`cluster`]: the cluster link's state and messages, which share
+//!   realms with other nodes through NATS (one more peer of the mesh);
 //! - [`core`]: one core's router — its sessions, the broker, the dealer,
 //!   the meta API, the dynamic authorizer, realms, and the inputs a
 //!   driver hands in;
@@ -33,6 +35,7 @@
 
 pub mod auth;
 pub mod authorize;
+pub mod cluster;
 pub mod core;
 pub mod error;
 pub mod ids;

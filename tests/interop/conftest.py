@@ -14,6 +14,9 @@ A test module says which router settings it runs on with
 "per_io" (default: one setting per I/O backend). For Crossbar.io there is
 one setting. The `router` fixture is module-scoped: one router process per
 module and setting; `router_factory` starts extra routers a test owns.
+
+The `cluster` fixture starts several ringbar nodes sharing realms through private NATS
+servers (scripts/nats, tests/interop/nats.py): see `cluster()` below.
 """
 
 import json
@@ -28,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from nats import NatsServers
 
 ROUTER_KIND = os.environ.get("INTEROP_ROUTER", "ringbar").strip().lower()
 REPO = Path(__file__).resolve().parents[2]
@@ -437,3 +442,161 @@ def router_factory(router_setting):
 def uid(request):
     """A short unique token to keep topics of different tests apart."""
     return f"t{os.getpid()}{time.monotonic_ns() % 10**9}"
+
+
+# ----------------------------------------------------------------- cluster
+
+
+class Cluster:
+    """ringbar nodes that share realms through NATS (`ringbar.cluster`), as the `cluster`
+    fixture started them: `nodes` (RouterProcess, each with ws_url / rs_url), `nats`
+    (NatsServers), `urls` (the NATS client URLs every node got)."""
+
+    def __init__(self, setting):
+        self.setting = setting
+        self.nats = None
+        self.urls = []
+        self.nodes = []
+        self.killed = set()  # indexes of the nodes the test killed (not crashed)
+        self._dirs = []
+        self._runs = {}
+
+    def kill_node(self, i):
+        """SIGKILL node i (0-based, as in `nodes`)."""
+        self.killed.add(i)
+        self.nodes[i].kill()
+
+    def start_node(self, i):
+        """Starts node i again (after kill_node) with the same config and ports; returns it
+        once it accepts connections."""
+        r = self.nodes[i]
+        if r.alive():
+            raise RuntimeError(f"node {i} is running")
+        # keep the logs of the run before for failure reports
+        self._runs[i] = self._runs.get(i, 0) + 1
+        for p in (r.stdout_path, r.stderr_path):
+            if p.exists():
+                p.rename(p.with_name(f"{p.name}.{self._runs[i]}"))
+        _start_or_fail(r)  # (on failure it stays in `killed`: reported once)
+        self.killed.discard(i)
+        return r
+
+    def logs(self, lines=60):
+        """The tail of every node's and NATS server's log (a failure report section)."""
+        parts = []
+        for i, r in enumerate(self.nodes):
+            state = "running" if r.alive() else ("killed" if i in self.killed else "exited")
+            tail = "\n".join(r.log().splitlines()[-lines:])
+            parts.append(f"--- node-{i} ({state}, {r.ws_url}, {r.dir})\n{tail}")
+        if self.nats is not None:
+            parts.append(self.nats.logs(lines))
+        return "\n".join(parts)
+
+    def close(self):
+        """Kills every node and stops NATS; returns the nodes that died on their own."""
+        crashed = [
+            (i, r.proc.returncode)
+            for i, r in enumerate(self.nodes)
+            if i not in self.killed and r.proc is not None and not r.alive()
+        ]
+        report = self.logs() if crashed else ""
+        for r in self.nodes:
+            r.kill()
+        if self.nats is not None:
+            self.nats.remove()
+        for d in self._dirs:
+            d.cleanup()
+        return crashed, report
+
+
+def cluster_config(make_config, node, realms, servers, heartbeat_ms, failure_timeout_ms, extra=None):
+    """A make_config for RouterProcess: `make_config`'s config (default router_config) with
+    `ringbar.cluster` for `node` (merged into an existing `ringbar` object)."""
+
+    def make(ws_port, rs_port):
+        config = (make_config or router_config)(ws_port, rs_port)
+        config.setdefault("ringbar", {})["cluster"] = {
+            "node": node,
+            "realms": list(realms),
+            "nats": {"servers": list(servers)},
+            "heartbeat_ms": heartbeat_ms,
+            "failure_timeout_ms": failure_timeout_ms,
+            **(extra or {}),
+        }
+        return config
+
+    return make
+
+
+CLUSTER_KEY = pytest.StashKey()
+
+
+@pytest.fixture
+def cluster(router_setting, request):
+    """A factory that starts a cluster once per test:
+
+        c = cluster(nodes=3, servers=1, realms=("realm1",), make_config=None,
+                    heartbeat_ms=200, failure_timeout_ms=1000)
+
+    starts `servers` private NATS servers (one NATS cluster when more than one) and `nodes`
+    ringbar processes (this module's cores and I/O backend), node i named `node-{i}` with
+    `ringbar.cluster` = {node, realms, nats: {servers: every NATS URL}, heartbeat_ms,
+    failure_timeout_ms} added to `make_config(ws_port, rs_port)` (default router_config);
+    `extra={...}` adds more keys to that object. Returns a `Cluster`: `.nodes`, `.nats`,
+    `kill_node(i)`, `start_node(i)`. At the end every node is killed and NATS stopped; a node
+    that died without kill_node fails the test. A failed test's report has a `cluster logs`
+    section. Skipped for Crossbar.io (no NATS cluster)."""
+    if ROUTER_KIND == "crossbar":
+        pytest.skip("Crossbar.io has no NATS cluster (ringbar.cluster)")
+
+    state = Cluster(router_setting)
+    request.node.stash[CLUSTER_KEY] = state
+
+    def start(
+        nodes=3,
+        servers=1,
+        realms=("realm1",),
+        make_config=None,
+        heartbeat_ms=200,
+        failure_timeout_ms=1000,
+        extra=None,
+    ):
+        if state.nats is not None:
+            raise RuntimeError("the cluster fixture starts one cluster per test")
+        state.nats = NatsServers()
+        try:
+            state.urls = state.nats.start(servers)
+        except RuntimeError as e:
+            pytest.fail(str(e), pytrace=False)
+        for i in range(nodes):
+            d = tempfile.TemporaryDirectory(prefix=f"interop-node{i}-")
+            state._dirs.append(d)
+            make = cluster_config(
+                make_config, f"node-{i}", realms, state.urls, heartbeat_ms, failure_timeout_ms, extra
+            )
+            r = RouterProcess(ROUTER_KIND, router_setting, d.name, make)
+            state.nodes.append(r)
+            state.killed.add(i)  # until it is up: a start-up failure is reported once
+            _start_or_fail(r)
+            state.killed.discard(i)
+        return state
+
+    yield start
+    crashed, report = state.close()
+    if crashed:
+        which = ", ".join(f"node-{i} (exit {rc})" for i, rc in crashed)
+        pytest.fail(f"cluster node died during the test: {which}\n{report}", pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed cluster test's report carries the nodes' and NATS servers' log tails."""
+    report = yield
+    if report.when == "call" and report.failed:
+        state = item.stash.get(CLUSTER_KEY, None)
+        if state is not None and state.nodes:
+            try:
+                report.sections.append(("cluster logs", state.logs()))
+            except Exception as e:  # never hide the failure itself
+                report.sections.append(("cluster logs", f"(unavailable: {e!r})"))
+    return report

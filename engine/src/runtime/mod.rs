@@ -39,7 +39,9 @@ pub(crate) fn start(
     shutdown: watch::Receiver<bool>,
 ) -> Result<(Vec<JoinHandle<()>>, Arc<Shared>), StartError> {
     let uring = resolve_backend(config.io)?;
-    let cores = config.cores.clamp(1, 64);
+    // The cluster link takes the mesh's last place.
+    let most = if config.cluster.is_some() { 63 } else { 64 };
+    let cores = config.cores.clamp(1, most);
     // Bind everything before starting threads, so that a port in use is an
     // error of `start`, not a log line from a thread.
     let mut sockets: Vec<Vec<Listening>> = (0..cores).map(|_| Vec::new()).collect();
@@ -92,14 +94,18 @@ pub(crate) fn start(
         std::time::SystemTime::now(),
     );
     let io = if uring { "io_uring" } else { "epoll" };
-    let shared = Arc::new(Shared::new(
+    let mut shared = Shared::new(
         realms,
         cores,
         config.flow,
         config.limits,
         io,
         crate::drivers::drivers(cores),
-    ));
+    );
+    if let Some(cluster) = &config.cluster {
+        shared = shared.with_cluster(cluster.realms.iter().cloned());
+    }
+    let shared = Arc::new(shared);
     let pins = core_affinity::get_core_ids().unwrap_or_default();
     let timeout = Duration::from_millis(config.shutdown_timeout_ms);
     tracing::info!(cores, io, "router started");
@@ -120,6 +126,11 @@ pub(crate) fn start(
                 run_core(core, shared, sockets, shutdown, uring, timeout);
             })
             .map_err(|source| StartError::Thread { core, source })?;
+        threads.push(thread);
+    }
+    if let Some(cluster) = config.cluster {
+        let thread = crate::cluster::start(cluster, all.clone(), shutdown)
+            .map_err(StartError::ClusterThread)?;
         threads.push(thread);
     }
     Ok((threads, all))

@@ -169,6 +169,7 @@ impl TestRouter {
             flow: FlowControl::default(),
             limits: Limits::default(),
             shutdown_timeout_ms: 2000,
+            cluster: None,
         };
         edit(&mut config);
         let mut retries = 5;

@@ -4,6 +4,7 @@
 //! [`RouterConfig`].
 
 pub(crate) mod bridge;
+mod cluster;
 mod convert;
 pub(crate) mod default;
 pub(crate) mod diag;

@@ -52,13 +52,14 @@ pub(crate) fn convert(
     let path = Path::root().key("ringbar");
     let file: RingbarFile = value
         // `management` is the uplink's, read by `super::uplink`; `metrics`
-        // is read by `super::metrics`.
+        // is read by `super::metrics`; `cluster` by `super::cluster`, once
+        // the router's realms are known.
         .and_then(|value| {
             read_with(
                 value,
                 &path,
                 diag,
-                Accept::silent(&["management", "metrics"]),
+                Accept::silent(&["management", "metrics", "cluster"]),
             )
         })
         .unwrap_or_default();

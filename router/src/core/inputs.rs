@@ -30,5 +30,9 @@ pub fn handle_mail(core: &Core, mail: Mail) {
         Mail::Invoke(i) => dealer::invoke(core, *i),
         Mail::Interrupt(i) => dealer::interrupt(core, i),
         Mail::Answer(a) => dealer::deliver_answer(core, *a),
+        // The cluster link's mail; a core is never sent it.
+        Mail::Interest { .. } | Mail::Retain(_) => {
+            tracing::error!(core = core.id, "cluster link mail sent to a core: dropped");
+        }
     }
 }

@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use ringbar_protocol::id::SessionId;
 use ringbar_protocol::str::Str;
+use ringbar_protocol::uri::UriPattern;
 
 use crate::core::broker::Publication;
 use crate::core::dealer::calls::{Answer, Interrupt, Invoke};
+use crate::core::realm::Realm;
 
 /// What one core asks of another.
 pub enum Mail {
@@ -28,4 +30,17 @@ pub enum Mail {
     Interrupt(Interrupt),
     /// A callee's answer for a caller on this core.
     Answer(Box<Answer>),
+    /// To the cluster link: this core now has subscribers to `pattern` in
+    /// `realm` (`held`), or no longer has any.
+    Interest {
+        /// The realm, one the cluster shares.
+        realm: Arc<Realm>,
+        /// The topic or pattern.
+        pattern: UriPattern,
+        /// Whether this core holds it now.
+        held: bool,
+    },
+    /// To the cluster link: a publication every node keeps as its topic's
+    /// retained event (and delivers to its subscribers).
+    Retain(Arc<Publication>),
 }

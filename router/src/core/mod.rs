@@ -5,6 +5,7 @@
 
 pub mod authorizer;
 pub mod broker;
+pub mod cluster;
 pub mod config;
 pub mod dealer;
 pub mod inputs;
@@ -35,6 +36,7 @@ use std::time::Instant;
 
 use crate::auth::Channel;
 use crate::core::broker::LocalSubscribers;
+use crate::core::cluster::ClusterPort;
 use crate::core::dealer::calls::CoreDealer;
 use crate::core::mail::Mail;
 use crate::core::realms::Realms;
@@ -72,6 +74,8 @@ pub struct Shared {
     pub slow_work: Arc<dyn SlowWork>,
     /// The driver's clock.
     pub clock: Arc<dyn Clock>,
+    /// The cluster link, when realms are shared with other nodes.
+    pub cluster: Option<ClusterPort>,
 }
 
 /// What the driver gives the router: its clock, and where slow work runs.
@@ -103,7 +107,26 @@ impl Shared {
             auth_failures: crate::auth::FailureLimiter::new(limits.max_failed_auth_addresses),
             slow_work: drivers.slow_work,
             clock: drivers.clock,
+            cluster: None,
         }
+    }
+
+    /// These shared parts with a cluster link sharing `realms`: the link
+    /// gets the mailbox after the last core's.
+    pub fn with_cluster(mut self, realms: impl IntoIterator<Item = String>) -> Self {
+        let link = self.figures.len();
+        self.mailboxes = Mailboxes::new(link + 1, self.limits.mailbox_capacity);
+        self.cluster = Some(ClusterPort {
+            link,
+            realms: realms.into_iter().collect(),
+            figures: Arc::default(),
+        });
+        self
+    }
+
+    /// The cluster link's mailbox when `realm` is shared with other nodes.
+    pub fn cluster_link(&self, realm: &realm::Realm) -> Option<usize> {
+        self.cluster.as_ref().and_then(|c| c.link_for(realm))
     }
 
     /// Claims a fresh session id.

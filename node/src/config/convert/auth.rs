@@ -387,7 +387,7 @@ impl Converter<'_> {
     }
 
     /// A secret, or the environment variable a `"$VAR"` secret names.
-    fn secret(&mut self, text: &str, path: &Path) -> Option<Secret> {
+    pub(super) fn secret(&mut self, text: &str, path: &Path) -> Option<Secret> {
         match super::endpoint::env_var_name(text) {
             None => Some(Secret(text.to_owned())),
             Some(name) => match (self.env)(name) {

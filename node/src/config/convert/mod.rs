@@ -22,6 +22,7 @@ use std::path::Path as FsPath;
 use ringbar_engine::config::{Endpoint, RealmConfig, RouterConfig, TransportConfig};
 use serde_json::Value;
 
+use super::cluster::{self, Cores, CoresFrom};
 use super::diag::{Diagnostics, Path};
 use super::file::{ControllerFile, NodeFile, RouterWorkerFile, TesteeWorkerFile};
 use super::read::{Accept, read, read_with, show, type_tag};
@@ -90,6 +91,19 @@ pub(crate) fn port(
     Converter::new(FsPath::new(""), env, diag).port(value, path)
 }
 
+/// Reads a secret (or the `"$VAR"` naming one) at `path` as a ticket's
+/// is read, for the NATS credentials of `ringbar.cluster`.
+pub(crate) fn secret(
+    text: &str,
+    path: &Path,
+    env: Env<'_>,
+    diag: &mut Diagnostics,
+) -> Option<String> {
+    Converter::new(FsPath::new(""), env, diag)
+        .secret(text, path)
+        .map(|secret| secret.0)
+}
+
 /// The state of one conversion.
 struct Converter<'a> {
     /// The node directory, which relative paths start from.
@@ -105,6 +119,10 @@ struct Converter<'a> {
     /// The realm and role of each REST bridge service, with its path,
     /// checked against the realms at the end.
     rest_sessions: Vec<(Path, String, String)>,
+    /// The realm names of the running router as written, in file order
+    /// (with those that have errors of their own), which
+    /// `ringbar.cluster` must name.
+    router_realms: Vec<String>,
 }
 
 impl<'a> Converter<'a> {
@@ -115,6 +133,7 @@ impl<'a> Converter<'a> {
             diag,
             anonymous_roles: Vec::new(),
             rest_sessions: Vec::new(),
+            router_realms: Vec::new(),
         }
     }
 }
@@ -152,6 +171,7 @@ impl Converter<'_> {
         self.check_anonymous_roles(&realms);
         self.check_rest_sessions(&realms);
         self.check_authenticator_realms(&realms, &transports);
+        let cluster = self.cluster(file.ringbar.as_ref(), settings.cores, overrides);
         Some(RouterConfig {
             cores: settings.cores,
             io: settings.io,
@@ -160,7 +180,36 @@ impl Converter<'_> {
             flow: settings.flow,
             limits: settings.limits,
             shutdown_timeout_ms: settings.shutdown_timeout_ms,
+            cluster,
         })
+    }
+
+    /// `ringbar.cluster`, checked against the router's realms and the
+    /// core count in force (`cores`, chosen by `overrides` or the file).
+    fn cluster(
+        &mut self,
+        ringbar: Option<&Value>,
+        cores: usize,
+        overrides: Overrides,
+    ) -> Option<ringbar_engine::config::ClusterConfig> {
+        let ringbar = ringbar?;
+        let value = ringbar.get("cluster")?;
+        let from = if overrides.cores.is_some() {
+            CoresFrom::CommandLine
+        } else if ringbar.get("cores").and_then(Value::as_u64) == u64::try_from(cores).ok() {
+            CoresFrom::File
+        } else {
+            CoresFrom::Machine
+        };
+        let cores = Cores { count: cores, from };
+        cluster::convert(
+            value,
+            &self.router_realms,
+            cores,
+            self.dir,
+            self.env,
+            self.diag,
+        )
     }
 
     fn version(&mut self, version: Option<&Value>) {
@@ -221,7 +270,8 @@ impl Converter<'_> {
                     ),
                     None => {
                         first_router = Some(index);
-                        self.router(worker, &worker_path, &mut realms, &mut transports);
+                        self.router_realms =
+                            self.router(worker, &worker_path, &mut realms, &mut transports);
                     }
                 },
                 "websocket-testee" => {
@@ -271,17 +321,19 @@ impl Converter<'_> {
         (realms, transports)
     }
 
+    /// Converts a router worker into `realms` and `transports`; the names
+    /// of its realms as written, in file order.
     fn router(
         &mut self,
         worker: &Value,
         path: &Path,
         realms: &mut Vec<RealmConfig>,
         transports: &mut Vec<(Path, Listening)>,
-    ) {
+    ) -> Vec<String> {
         // `components` are read by `config::bridge`, in a pass of its own.
         let accept = Accept::silent(&["type", "id", "options", "manhole", "components"]);
         let Some(file) = read_with::<RouterWorkerFile>(worker, path, self.diag, accept) else {
-            return;
+            return Vec::new();
         };
         if !file.connections.is_empty() {
             self.diag.error(
@@ -290,6 +342,7 @@ impl Converter<'_> {
             );
         }
         let mut names: HashMap<String, usize> = HashMap::new();
+        let mut listed = Vec::new();
         for (index, value) in file.realms.iter().enumerate() {
             let realm_path = path.key("realms").index(index);
             // Names are compared before conversion, so that a realm with
@@ -305,6 +358,7 @@ impl Converter<'_> {
                     continue;
                 }
                 names.insert(name.to_owned(), index);
+                listed.push(name.to_owned());
             }
             if let Some(realm) = self.realm(value, &realm_path) {
                 realms.push(realm);
@@ -328,6 +382,7 @@ impl Converter<'_> {
                 transports.push((transport_path, transport));
             }
         }
+        listed
     }
 
     /// Gives every transport its id (`transport<N>` when the file has

@@ -118,14 +118,14 @@ impl Publication {
 /// publication is made, so each subscriber costs a binary search of each
 /// list rather than a scan: a publication that names 10,000 sessions to
 /// 10,000 subscribers is 10,000 × 14 steps, not 10⁸.
-#[derive(Clone)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Receivers {
-    exclude: Vec<SessionId>,
-    exclude_authid: Vec<String>,
-    exclude_authrole: Vec<String>,
-    eligible: Option<Vec<SessionId>>,
-    eligible_authid: Option<Vec<String>>,
-    eligible_authrole: Option<Vec<String>>,
+    pub(crate) exclude: Vec<SessionId>,
+    pub(crate) exclude_authid: Vec<String>,
+    pub(crate) exclude_authrole: Vec<String>,
+    pub(crate) eligible: Option<Vec<SessionId>>,
+    pub(crate) eligible_authid: Option<Vec<String>>,
+    pub(crate) eligible_authrole: Option<Vec<String>>,
 }
 
 impl Receivers {
@@ -139,6 +139,26 @@ impl Receivers {
             eligible_authid: options.eligible_authid.clone().map(sorted),
             eligible_authrole: options.eligible_authrole.clone().map(sorted),
         })
+    }
+
+    /// The lists as another node sent them (sorted here, whatever their
+    /// order on the wire).
+    pub(crate) fn from_lists(
+        exclude: Vec<SessionId>,
+        exclude_authid: Vec<String>,
+        exclude_authrole: Vec<String>,
+        eligible: Option<Vec<SessionId>>,
+        eligible_authid: Option<Vec<String>>,
+        eligible_authrole: Option<Vec<String>>,
+    ) -> Receivers {
+        Receivers {
+            exclude: sorted(exclude),
+            exclude_authid: sorted(exclude_authid),
+            exclude_authrole: sorted(exclude_authrole),
+            eligible: eligible.map(sorted),
+            eligible_authid: eligible_authid.map(sorted),
+            eligible_authrole: eligible_authrole.map(sorted),
+        }
     }
 
     /// Whether the lists let `subscriber` receive the event.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::error::RoutingError;
 use crate::tables::match_cache::{MATCH_CACHE_TOPICS, MatchCache, Matched};
-use crate::tables::subscriptions::CoreId;
+use crate::tables::subscriptions::{CoreId, CoreSet};
 use bytes::Bytes;
 use ringbar_protocol::codec::Serializer;
 use ringbar_protocol::id::{PublicationId, SessionId, SubscriptionId};
@@ -153,9 +153,21 @@ fn matching(core: &Core, realm: &Realm, topic: &str) -> Matched {
 
 /// Delivers a publication here and mails it to every other core in `cores`;
 /// keeps it as its topic's retained event when asked.
-fn route(core: &Core, publication: Arc<Publication>, cores: u64, retain: bool) {
+///
+/// In a realm shared with the cluster, the cluster link is one of the
+/// cores; a retained publication goes to it whatever the subscriptions,
+/// since every node keeps it.
+fn route(core: &Core, publication: Arc<Publication>, mut cores: u64, retain: bool) {
     if retain {
         publication.realm.retain(&publication, &core.shared.limits);
+        if let Some(link) = core.shared.cluster_link(&publication.realm) {
+            cores = CoreSet::from_bits(cores)
+                .without(CoreId::try_from(link).unwrap_or(CoreId::MAX))
+                .bits();
+            if let Err(e) = core.send_mail(link, Mail::Retain(publication.clone())) {
+                tracing::error!(core = core.id, error = %e, "retained publication not sent to the cluster link");
+            }
+        }
     }
     let me = core_id(core);
     if cores & (1 << me) != 0 {
@@ -417,7 +429,12 @@ pub fn subscribe(core: &Rc<Core>, session: &Rc<SessionHandle>, subscribe: Subscr
         core.shared.limits.max_subscriptions_per_session,
     );
     let already = match added {
-        Added::Subscribed => false,
+        Added::Subscribed => {
+            if core.local_subscribers.borrow().of(realm.index, id).len() == 1 {
+                tell_cluster(core, realm, &pattern, true);
+            }
+            false
+        }
         // Subscribing twice is idempotent: undo the second count.
         Added::AlreadySubscribed => {
             realm.subscriptions.unsubscribe(id, core_id(core));
@@ -510,11 +527,41 @@ pub fn remove_session(core: &Core, session: &SessionHandle) {
 fn leave_subscription(core: &Core, session: &SessionHandle, id: SubscriptionId) {
     let realm = &session.realm;
     realm.remove_subscriber(id, session.identity.session);
-    let uri = realm
-        .subscriptions
-        .get(id)
-        .map(|s| s.pattern.uri().to_owned());
-    if let (Some(deleted), Some(uri)) = (realm.subscriptions.unsubscribe(id, core_id(core)), uri) {
-        meta::unsubscribed(core, realm, session.identity.session, id, &uri, deleted);
+    let Some(pattern) = realm.subscriptions.get(id).map(|s| s.pattern.clone()) else {
+        return;
+    };
+    if core
+        .local_subscribers
+        .borrow()
+        .of(realm.index, id)
+        .is_empty()
+    {
+        tell_cluster(core, realm, &pattern, false);
+    }
+    if let Some(deleted) = realm.subscriptions.unsubscribe(id, core_id(core)) {
+        meta::unsubscribed(
+            core,
+            realm,
+            session.identity.session,
+            id,
+            pattern.uri(),
+            deleted,
+        );
+    }
+}
+
+/// Tells the cluster link that this core now has subscribers to `pattern`
+/// (`held`) or no longer has any, when `realm` is shared with the cluster.
+fn tell_cluster(core: &Core, realm: &Arc<Realm>, pattern: &UriPattern, held: bool) {
+    let Some(link) = core.shared.cluster_link(realm) else {
+        return;
+    };
+    let mail = Mail::Interest {
+        realm: realm.clone(),
+        pattern: pattern.clone(),
+        held,
+    };
+    if let Err(e) = core.send_mail(link, mail) {
+        tracing::error!(core = core.id, error = %e, "interest not sent to the cluster link");
     }
 }

@@ -1,0 +1,401 @@
+//! The cluster link's driver: one thread with its own tokio runtime that
+//! carries the sans-IO [`Link`] over NATS. It reads the link's mailbox like
+//! a core, hands in what NATS delivers and the heartbeat's ticks, and does
+//! what the link asks: publish, ask another node for its state, mail a core.
+//!
+//! While NATS is unreachable the link keeps its state and this node routes
+//! on its own; what would have gone to other nodes is counted and dropped
+//! (a publication is never held back for an unreachable cluster).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::{Client, ConnectOptions, Event};
+use futures_util::StreamExt;
+use ringbar_router::cluster::{Link, LinkConfig, Output};
+use ringbar_router::core::Shared;
+use ringbar_router::mesh::SendError;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::{ClusterConfig, NatsAuth};
+
+/// How long a state request to another node may take before the next
+/// heartbeat asks again.
+const STATE_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The longest wait between attempts to reach NATS again.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// Connection events, state answers and retained entries waiting for
+/// the link, at most.
+const LINK_EVENTS: usize = 256;
+
+/// Retained publications waiting to be written to the bucket, at most;
+/// more are counted as not sent (the publishing node keeps them).
+const RETAINED_PUTS: usize = 1024;
+
+/// How long to wait before setting up the retained-events bucket again
+/// after it failed (NATS away, JetStream not ready).
+const BUCKET_RETRY: Duration = Duration::from_millis(500);
+
+/// Starts the link's thread; it runs until `shutdown` turns true.
+pub(crate) fn start(
+    config: ClusterConfig,
+    shared: Arc<Shared>,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("ringbar-cluster".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "cluster: cannot start the link's runtime");
+                    return;
+                }
+            };
+            tokio::task::LocalSet::new().block_on(&runtime, run(config, shared, shutdown));
+        })
+}
+
+/// What the link hears besides NATS messages and mail.
+enum Heard {
+    /// NATS came or went.
+    Connection(bool),
+    /// Another node's answer to a state request (`None`: none came).
+    State(String, Option<bytes::Bytes>),
+    /// An entry of the retained-events bucket.
+    Retained(bytes::Bytes),
+}
+
+async fn run(config: ClusterConfig, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let Some(port) = shared.cluster.as_ref() else {
+        tracing::error!("cluster: the router was started without a cluster port");
+        return;
+    };
+    let mailbox = port.link;
+    let Some(mut link) = Link::new(
+        shared.clone(),
+        LinkConfig {
+            node: config.node.clone(),
+            incarnation: shared.realms.seeds().next(),
+            subject_prefix: config.subject_prefix.clone(),
+            failure_timeout: config.failure_timeout,
+        },
+    ) else {
+        return;
+    };
+    let (heard, mut hearing) = mpsc::channel(LINK_EVENTS);
+    let client = match connect(&config, heard.clone()).await {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::error!(node = %config.node, error = %e, "cluster: cannot use the NATS settings: this node routes on its own");
+            return;
+        }
+    };
+    let mut subscribers = Vec::new();
+    for subject in link.subjects() {
+        match client.subscribe(subject.clone()).await {
+            Ok(s) => subscribers.push(s),
+            Err(e) => {
+                tracing::error!(subject, error = %e, "cluster: cannot subscribe: this node routes on its own");
+                return;
+            }
+        }
+    }
+    let mut messages = futures_util::stream::select_all(subscribers);
+    let (retain, puts) = mpsc::channel(RETAINED_PUTS);
+    tokio::task::spawn_local(keep_retained(
+        client.clone(),
+        link.retained_bucket(),
+        config.nats.servers.len().clamp(1, 3),
+        puts,
+        heard.clone(),
+    ));
+    let mut ticks = tokio::time::interval(config.heartbeat);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tracing::info!(node = %config.node, realms = ?config.realms, servers = ?config.nats.servers, "cluster link started");
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => break,
+            () = std::future::poll_fn(|cx| shared.mailboxes.poll_mail(mailbox, cx)) => {
+                shared.mailboxes.drain(mailbox, |mail| link.on_mail(mail));
+            }
+            Some(message) = messages.next() => {
+                let now = shared.clock.now();
+                if let Some(reply) = link.on_message(message.payload, now)
+                    && let Some(to) = message.reply
+                {
+                    send(&link, &client, to.to_string(), reply).await;
+                }
+            }
+            Some(event) = hearing.recv() => match event {
+                Heard::Connection(up) => link.on_connection(up),
+                Heard::State(node, answer) => link.on_state_answer(&node, answer, shared.clock.now()),
+                Heard::Retained(entry) => link.on_retained(entry, shared.clock.now()),
+            },
+            _ = ticks.tick() => link.tick(shared.clock.now()),
+        }
+        carry_out(&mut link, &client, &shared, mailbox, &heard, &retain).await;
+    }
+    link.leave();
+    carry_out(&mut link, &client, &shared, mailbox, &heard, &retain).await;
+    if tokio::time::timeout(Duration::from_secs(1), client.flush())
+        .await
+        .is_err()
+    {
+        tracing::debug!("cluster: NATS not flushed at shutdown");
+    }
+}
+
+/// The NATS client of `config`, connecting in the background (a node
+/// starts while NATS is away) and telling `heard` when it comes and goes.
+async fn connect(config: &ClusterConfig, heard: mpsc::Sender<Heard>) -> std::io::Result<Client> {
+    let mut options = ConnectOptions::new()
+        .name(format!("ringbar {}", config.node))
+        .no_echo()
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .reconnect_delay_callback(|attempts| {
+            MAX_RECONNECT_DELAY.min(
+                Duration::from_millis(100) * u32::try_from(attempts).unwrap_or(u32::MAX).max(1),
+            )
+        })
+        .event_callback(move |event| {
+            let heard = heard.clone();
+            async move {
+                let up = match event {
+                    Event::Connected => true,
+                    Event::Disconnected => false,
+                    Event::SlowConsumer(_) => {
+                        tracing::warn!(
+                            "cluster: messages from NATS dropped: this node fell behind"
+                        );
+                        return;
+                    }
+                    other => {
+                        tracing::debug!(event = %other, "cluster: NATS event");
+                        return;
+                    }
+                };
+                let _ = heard.send(Heard::Connection(up)).await;
+            }
+        });
+    options = match &config.nats.auth {
+        NatsAuth::None => options,
+        NatsAuth::Token(token) => options.token(token.clone()),
+        NatsAuth::UserPassword { user, password } => {
+            options.user_and_password(user.clone(), password.clone())
+        }
+        NatsAuth::Nkey(seed) => options.nkey(seed.clone()),
+        NatsAuth::CredentialsFile(path) => options.credentials_file(path).await?,
+    };
+    if let Some(tls) = &config.nats.tls {
+        options = options.require_tls(true);
+        for ca in &tls.ca_certificates {
+            options = options.add_root_certificates(ca.clone());
+        }
+        if let Some((certificate, key)) = &tls.client {
+            options = options.add_client_certificate(certificate.clone(), key.clone());
+        }
+    }
+    options
+        .connect(config.nats.servers.as_slice())
+        .await
+        .map_err(std::io::Error::other)
+}
+
+/// Does everything the link asked for.
+async fn carry_out(
+    link: &mut Link,
+    client: &Client,
+    shared: &Shared,
+    mailbox: usize,
+    heard: &mpsc::Sender<Heard>,
+    retain: &mpsc::Sender<(String, bytes::Bytes)>,
+) {
+    while let Some(output) = link.next_output() {
+        match output {
+            Output::Publish { subject, payload } => send(link, client, subject, payload).await,
+            Output::Retain { key, payload } => {
+                if retain.try_send((key, payload)).is_err() {
+                    link.figures().not_sent.add(1);
+                }
+            }
+            Output::RequestState {
+                node,
+                subject,
+                payload,
+            } => {
+                let client = client.clone();
+                let heard = heard.clone();
+                tokio::task::spawn_local(async move {
+                    let answer = tokio::time::timeout(
+                        STATE_REQUEST_TIMEOUT,
+                        client.request(subject, payload),
+                    )
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .map(|m| m.payload);
+                    let _ = heard.send(Heard::State(node, answer)).await;
+                });
+            }
+            Output::Mail { to, mut mail } => loop {
+                match shared.mailboxes.send(mailbox, to, mail) {
+                    Ok(()) => break,
+                    Err(SendError::Full(back)) => {
+                        // Made before the retry, so the drain that makes
+                        // room cannot be missed.
+                        let Some(room) = shared.mailboxes.room(to) else {
+                            break;
+                        };
+                        match shared.mailboxes.send(mailbox, to, back) {
+                            Ok(()) => break,
+                            Err(SendError::Full(back)) => {
+                                mail = back;
+                                room.await;
+                            }
+                            Err(SendError::NoSuchCore(_)) => break,
+                        }
+                    }
+                    Err(SendError::NoSuchCore(_)) => {
+                        tracing::error!(to, "cluster: mail to an unknown core dropped");
+                        break;
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Publishes one message, or counts it as not sent while NATS is away (so
+/// that a publisher here is never held back by the cluster).
+async fn send(link: &Link, client: &Client, subject: String, payload: bytes::Bytes) {
+    let figures = link.figures();
+    if client.connection_state() != async_nats::connection::State::Connected {
+        figures.not_sent.add(1);
+        return;
+    }
+    let bytes = u64::try_from(payload.len()).unwrap_or(u64::MAX);
+    match client.publish(subject, payload).await {
+        Ok(()) => {
+            figures.messages_out.add(1);
+            figures.bytes_out.add(bytes);
+        }
+        Err(e) => {
+            figures.not_sent.add(1);
+            tracing::debug!(error = %e, "cluster: message not sent");
+        }
+    }
+}
+
+/// Keeps the cluster's retained-events bucket: writes this node's retained
+/// publications to it, the latest per key first written when NATS is away,
+/// and hands every entry (from every node, in the bucket's order) to the
+/// link. Sets the bucket up again whenever its watch ends, as after a NATS
+/// restart.
+async fn keep_retained(
+    client: Client,
+    bucket: String,
+    replicas: usize,
+    mut puts: mpsc::Receiver<(String, bytes::Bytes)>,
+    heard: mpsc::Sender<Heard>,
+) {
+    let jetstream = async_nats::jetstream::new(client.clone());
+    // Said that the bucket cannot be used (once, until it can).
+    let mut told = false;
+    // Not yet written: the latest publication of each key.
+    let mut pending: std::collections::HashMap<String, bytes::Bytes> =
+        std::collections::HashMap::new();
+    loop {
+        let config = async_nats::jetstream::kv::Config {
+            bucket: bucket.clone(),
+            description: "ringbar: the retained event of each topic of the shared realms".into(),
+            history: 1,
+            num_replicas: replicas,
+            ..Default::default()
+        };
+        let watched = match jetstream.create_or_update_key_value(config).await {
+            Ok(store) => store.watch_with_history(">").await.map(|w| (store, w)),
+            Err(e) => Err(async_nats::jetstream::kv::WatchError::with_source(
+                async_nats::jetstream::kv::WatchErrorKind::Other,
+                e,
+            )),
+        };
+        let (store, mut watch) = match watched {
+            Ok(w) => {
+                told = false;
+                w
+            }
+            Err(e) => {
+                if !told && client.connection_state() == async_nats::connection::State::Connected {
+                    told = true;
+                    tracing::warn!(bucket, server = %client.server_info().version, error = %e, "cluster: retained events are not shared until JetStream (NATS 2.10 or newer) answers");
+                }
+                let retry = tokio::time::sleep(BUCKET_RETRY);
+                tokio::pin!(retry);
+                loop {
+                    tokio::select! {
+                        () = &mut retry => break,
+                        put = puts.recv() => match put {
+                            Some((key, payload)) => { pending.insert(key, payload); }
+                            None => return,
+                        },
+                    }
+                }
+                continue;
+            }
+        };
+        loop {
+            write_pending(&store, &mut pending).await;
+            tokio::select! {
+                entry = watch.next() => match entry {
+                    Some(Ok(entry)) => {
+                        if entry.operation == async_nats::jetstream::kv::Operation::Put
+                            && heard.send(Heard::Retained(entry.value)).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        tracing::debug!(bucket, error = %e, "cluster: retained-events watch ended");
+                        break;
+                    }
+                    None => break,
+                },
+                put = puts.recv() => match put {
+                    Some((key, payload)) => { pending.insert(key, payload); }
+                    None => return,
+                },
+                // What could not be written is tried again.
+                () = tokio::time::sleep(BUCKET_RETRY), if !pending.is_empty() => {}
+            }
+        }
+    }
+}
+
+/// Writes what is pending; what fails stays pending for the next try.
+async fn write_pending(
+    store: &async_nats::jetstream::kv::Store,
+    pending: &mut std::collections::HashMap<String, bytes::Bytes>,
+) {
+    let keys: Vec<String> = pending.keys().cloned().collect();
+    for key in keys {
+        let Some(payload) = pending.get(&key).cloned() else {
+            continue;
+        };
+        match store.put(&key, payload).await {
+            Ok(_) => {
+                pending.remove(&key);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "cluster: retained event not written yet");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,648 @@
+//! The cluster link's state: what this node tells the others, what it knows
+//! of them, and where each message goes. Sans-IO: the driver hands in what
+//! NATS delivers, the cores' mail and the time, and carries out each
+//! [`Output`] (a NATS publish or request, or mail to a core).
+//!
+//! Interest follows subscriptions. Each node announces the patterns it has
+//! subscribers to, one [`InterestChange`] at a time, each numbered; its
+//! heartbeat carries the latest number, so a node that missed a change
+//! asks for the whole [`State`]. What another node holds, the link
+//! subscribes in the realm's table as if it were a core; a publication
+//! matching it is then mailed to the link by the publishing core and sent
+//! to each interested node once, however many subscribers it has there.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ringbar_protocol::id::{PublicationId, SessionId, SubscriptionId};
+use ringbar_protocol::uri::{UriCheck, UriPattern};
+
+use super::wire::{
+    ClusterMessage, Heartbeat, InterestChange, RemotePublication, State, Topic, encode_publication,
+};
+use crate::core::Shared;
+use crate::core::broker::Publication;
+use crate::core::cluster::ClusterFigures;
+use crate::core::mail::Mail;
+use crate::core::realm::Realm;
+use crate::core::session::Identity;
+use crate::tables::match_cache::Matched;
+use crate::tables::subscriptions::{CoreId, CoreSet};
+
+/// What the driver is to do for the link.
+pub enum Output {
+    /// Publish `payload` on `subject`.
+    Publish {
+        /// The NATS subject.
+        subject: String,
+        /// The message.
+        payload: Bytes,
+    },
+    /// Ask `node` for its state: a NATS request on `subject`, whose answer
+    /// (or failure) goes to [`Link::on_state_answer`].
+    RequestState {
+        /// The node asked.
+        node: String,
+        /// The NATS subject.
+        subject: String,
+        /// The request.
+        payload: Bytes,
+    },
+    /// Keep `payload` (a retained publication) under `key` in the
+    /// cluster's retained-events bucket, replacing the topic's last one.
+    Retain {
+        /// The bucket key: realm and topic.
+        key: String,
+        /// The publication.
+        payload: Bytes,
+    },
+    /// Mail a publication from another node to core `to`.
+    Mail {
+        /// The core.
+        to: usize,
+        /// The mail.
+        mail: Mail,
+    },
+}
+
+/// The link's settings.
+pub struct LinkConfig {
+    /// This node's name.
+    pub node: String,
+    /// Random per start.
+    pub incarnation: u64,
+    /// The first token of every subject.
+    pub subject_prefix: String,
+    /// A node not heard from for this long is gone.
+    pub failure_timeout: Duration,
+}
+
+/// Another node, as this one knows it.
+struct Peer {
+    incarnation: u64,
+    /// The last interest change applied.
+    version: u64,
+    last_heard: Instant,
+    /// What it holds, with the subscription the link holds for it here.
+    topics: HashMap<Topic, (Arc<Realm>, SubscriptionId)>,
+    /// A state request is on its way.
+    asking: bool,
+    /// Where its publications go.
+    events: String,
+}
+
+/// The cluster link of one node.
+pub struct Link {
+    me: Heartbeat,
+    prefix: String,
+    failure_timeout: Duration,
+    shared: Arc<Shared>,
+    /// The link's mailbox, which is also its core id in the tables.
+    link: usize,
+    figures: Arc<ClusterFigures>,
+    /// This node's patterns, with how many cores hold each.
+    local: HashMap<Topic, u32>,
+    peers: HashMap<String, Peer>,
+    /// The nodes each subscription the link holds is held for.
+    remote: HashMap<(usize, SubscriptionId), BTreeSet<String>>,
+    out: VecDeque<Output>,
+    connected: bool,
+    /// Another process calls itself this node: said once.
+    name_clash_told: bool,
+}
+
+impl Link {
+    /// The link of a router whose shared parts have a cluster port
+    /// (`Shared::with_cluster`); `None` without one.
+    pub fn new(shared: Arc<Shared>, config: LinkConfig) -> Option<Link> {
+        let port = shared.cluster.as_ref()?;
+        let (link, figures) = (port.link, port.figures.clone());
+        Some(Link {
+            me: Heartbeat {
+                node: config.node,
+                incarnation: config.incarnation,
+                version: 0,
+            },
+            prefix: config.subject_prefix,
+            failure_timeout: config.failure_timeout,
+            shared,
+            link,
+            figures,
+            local: HashMap::new(),
+            peers: HashMap::new(),
+            remote: HashMap::new(),
+            out: VecDeque::new(),
+            connected: false,
+            name_clash_told: false,
+        })
+    }
+
+    /// This node's name in the cluster.
+    pub fn node(&self) -> &str {
+        &self.me.node
+    }
+
+    /// The subjects the driver subscribes to.
+    pub fn subjects(&self) -> [String; 4] {
+        [
+            self.subject("heartbeat"),
+            self.subject("interest"),
+            self.node_subject("events", &self.me.node),
+            self.node_subject("state", &self.me.node),
+        ]
+    }
+
+    /// The JetStream key-value bucket of the cluster's retained events,
+    /// which every node watches.
+    pub fn retained_bucket(&self) -> String {
+        format!("{}_retained", self.prefix.replace('.', "_"))
+    }
+
+    /// Whether `subject` is where state requests to this node arrive (the
+    /// driver answers them with [`Link::on_message`]'s reply).
+    pub fn is_state_subject(&self, subject: &str) -> bool {
+        subject == self.node_subject("state", &self.me.node)
+    }
+
+    /// The next thing to do, if any.
+    pub fn next_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// The link's figures.
+    pub fn figures(&self) -> &ClusterFigures {
+        &self.figures
+    }
+
+    fn link_core(&self) -> CoreId {
+        CoreId::try_from(self.link).unwrap_or(CoreId::MAX)
+    }
+
+    fn subject(&self, what: &str) -> String {
+        format!("{}.{what}", self.prefix)
+    }
+
+    fn node_subject(&self, what: &str, node: &str) -> String {
+        format!("{}.{what}.{node}", self.prefix)
+    }
+
+    /// The connection to NATS came up or went away.
+    pub fn on_connection(&mut self, up: bool) {
+        if up == self.connected {
+            return;
+        }
+        self.connected = up;
+        self.figures().connected.sub(u64::from(!up));
+        self.figures().connected.add(u64::from(up));
+        if up {
+            tracing::info!(node = %self.me.node, "cluster: connected to NATS");
+            self.heartbeat();
+        } else {
+            tracing::warn!(node = %self.me.node, "cluster: NATS unreachable: routing on this node only until it is back");
+        }
+    }
+
+    /// Time passes: says this node is alive and forgets nodes not heard
+    /// from for the failure timeout. The driver calls it every heartbeat.
+    pub fn tick(&mut self, now: Instant) {
+        self.heartbeat();
+        let gone: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| now.saturating_duration_since(p.last_heard) >= self.failure_timeout)
+            .map(|(name, _)| name.clone())
+            .collect();
+        for node in gone {
+            tracing::warn!(node = %node, after_ms = self.failure_timeout.as_millis(), "cluster: node not heard from: its subscriptions are dropped");
+            self.drop_peer(&node);
+        }
+    }
+
+    /// This node stops: tells the others, so they drop it at once.
+    pub fn leave(&mut self) {
+        let payload = ClusterMessage::Leaving(self.me.clone()).encode();
+        self.publish(self.subject("heartbeat"), payload);
+    }
+
+    fn heartbeat(&mut self) {
+        let payload = ClusterMessage::Heartbeat(self.me.clone()).encode();
+        self.publish(self.subject("heartbeat"), payload);
+    }
+
+    fn publish(&mut self, subject: String, payload: Bytes) {
+        self.out.push_back(Output::Publish { subject, payload });
+    }
+
+    /// Mail from a core: a publication for other nodes, a retained one for
+    /// all, or a change of this node's interest.
+    pub fn on_mail(&mut self, mail: Mail) {
+        match mail {
+            Mail::Publication(p) => self.forward(&p),
+            Mail::Retain(p) => {
+                self.forward(&p);
+                self.out.push_back(Output::Retain {
+                    key: retained_key(&p.realm.name, &p.topic),
+                    payload: encode_publication(&p.realm.name, &p, true),
+                });
+            }
+            Mail::Interest {
+                realm,
+                pattern,
+                held,
+            } => self.local_interest(&realm, &pattern, held),
+            Mail::KillSession { .. } | Mail::Invoke(_) | Mail::Interrupt(_) | Mail::Answer(_) => {
+                tracing::error!("cluster link: mail for a core dropped");
+            }
+        }
+    }
+
+    /// Sends `publication` once to each node that holds one of its
+    /// subscriptions.
+    fn forward(&mut self, publication: &Publication) {
+        let realm = publication.realm.index;
+        let mut nodes: Vec<&String> = Vec::new();
+        for (id, _) in publication.subscriptions.iter() {
+            if let Some(holders) = self.remote.get(&(realm, *id)) {
+                nodes.extend(holders);
+            }
+        }
+        if nodes.is_empty() {
+            return;
+        }
+        nodes.sort_unstable();
+        nodes.dedup();
+        let payload = encode_publication(&publication.realm.name, publication, false);
+        for node in nodes {
+            if let Some(peer) = self.peers.get(node) {
+                self.out.push_back(Output::Publish {
+                    subject: peer.events.clone(),
+                    payload: payload.clone(),
+                });
+            }
+        }
+    }
+
+    fn local_interest(&mut self, realm: &Realm, pattern: &UriPattern, held: bool) {
+        if self.shared.cluster_link(realm).is_none() {
+            return;
+        }
+        let topic = Topic {
+            realm: realm.name.clone(),
+            policy: pattern.policy(),
+            uri: pattern.uri().to_owned(),
+        };
+        let changed = match self.local.entry(topic.clone()) {
+            Entry::Occupied(mut cores) if held => {
+                *cores.get_mut() += 1;
+                false
+            }
+            Entry::Occupied(mut cores) => {
+                *cores.get_mut() = cores.get().saturating_sub(1);
+                if *cores.get() == 0 {
+                    cores.remove();
+                    true
+                } else {
+                    false
+                }
+            }
+            Entry::Vacant(slot) if held => {
+                slot.insert(1);
+                true
+            }
+            Entry::Vacant(_) => false,
+        };
+        if changed {
+            self.me.version += 1;
+            let change = ClusterMessage::Interest(InterestChange {
+                from: self.me.clone(),
+                topic,
+                held,
+            });
+            self.publish(self.subject("interest"), change.encode());
+        }
+    }
+
+    /// A message from NATS on `subject`. Returns the reply when it was a
+    /// request for this node's state.
+    pub fn on_message(&mut self, payload: Bytes, now: Instant) -> Option<Bytes> {
+        self.figures().messages_in.add(1);
+        self.figures()
+            .bytes_in
+            .add(u64::try_from(payload.len()).unwrap_or(u64::MAX));
+        let message = match ClusterMessage::decode(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                self.figures().unreadable.add(1);
+                tracing::debug!(error = %e, "cluster: message not readable");
+                return None;
+            }
+        };
+        match message {
+            ClusterMessage::Heartbeat(h) => self.heard(&h, now),
+            ClusterMessage::Leaving(h) => {
+                if self
+                    .peers
+                    .get(&h.node)
+                    .is_some_and(|p| p.incarnation == h.incarnation)
+                {
+                    tracing::info!(node = %h.node, "cluster: node left");
+                    self.drop_peer(&h.node);
+                }
+            }
+            ClusterMessage::Interest(change) => self.interest_change(change, now),
+            ClusterMessage::StateRequest(_) => {
+                let topics = self.local.keys().cloned().collect();
+                let state = ClusterMessage::State(State {
+                    from: self.me.clone(),
+                    topics,
+                });
+                return Some(state.encode());
+            }
+            ClusterMessage::State(state) => self.state(state, now),
+            ClusterMessage::Publication(p) => self.receive(*p, now),
+        }
+        None
+    }
+
+    /// The answer to a state request to `node`, or `None` when it failed
+    /// (the next heartbeat asks again).
+    pub fn on_state_answer(&mut self, node: &str, answer: Option<Bytes>, now: Instant) {
+        if let Some(peer) = self.peers.get_mut(node) {
+            peer.asking = false;
+        }
+        if let Some(payload) = answer {
+            self.on_message(payload, now);
+        }
+    }
+
+    /// A node's heartbeat: a new node (or a new start of one) is asked for
+    /// its state; a known one whose version moved past ours too.
+    fn heard(&mut self, h: &Heartbeat, now: Instant) {
+        if h.node == self.me.node {
+            if h.incarnation != self.me.incarnation && !self.name_clash_told {
+                self.name_clash_told = true;
+                tracing::error!(node = %h.node, "cluster: another node has this node's name: give each node its own ringbar.cluster.node");
+            }
+            return;
+        }
+        let behind = match self.peers.get_mut(&h.node) {
+            Some(peer) if peer.incarnation == h.incarnation => {
+                peer.last_heard = now;
+                peer.version != h.version && !peer.asking
+            }
+            _ => {
+                self.meet(h, now);
+                h.version > 0
+            }
+        };
+        if behind {
+            self.ask_state(&h.node);
+        }
+    }
+
+    /// Starts knowing `h`'s node afresh (it is new, or started again).
+    fn meet(&mut self, h: &Heartbeat, now: Instant) {
+        if self.peers.contains_key(&h.node) {
+            tracing::info!(node = %h.node, "cluster: node started again");
+            self.drop_peer(&h.node);
+        } else {
+            tracing::info!(node = %h.node, "cluster: node joined");
+        }
+        let events = self.node_subject("events", &h.node);
+        self.peers.insert(
+            h.node.clone(),
+            Peer {
+                incarnation: h.incarnation,
+                version: 0,
+                last_heard: now,
+                topics: HashMap::new(),
+                asking: false,
+                events,
+            },
+        );
+        self.figures().peers.add(1);
+    }
+
+    fn ask_state(&mut self, node: &str) {
+        let Some(peer) = self.peers.get_mut(node) else {
+            return;
+        };
+        peer.asking = true;
+        self.out.push_back(Output::RequestState {
+            node: node.to_owned(),
+            subject: self.node_subject("state", node),
+            payload: ClusterMessage::StateRequest(self.me.node.clone()).encode(),
+        });
+    }
+
+    fn interest_change(&mut self, change: InterestChange, now: Instant) {
+        let from = &change.from;
+        if from.node == self.me.node {
+            return;
+        }
+        let expected = match self.peers.get_mut(&from.node) {
+            Some(peer) if peer.incarnation == from.incarnation => {
+                peer.last_heard = now;
+                if peer.asking || from.version <= peer.version {
+                    return;
+                }
+                from.version == peer.version + 1
+            }
+            _ => {
+                self.meet(from, now);
+                false
+            }
+        };
+        if !expected {
+            self.ask_state(&from.node);
+            return;
+        }
+        if let Some(peer) = self.peers.get_mut(&from.node) {
+            peer.version = from.version;
+        }
+        if change.held {
+            self.hold(&from.node, change.topic);
+        } else {
+            self.release(&from.node, &change.topic);
+        }
+    }
+
+    fn state(&mut self, state: State, now: Instant) {
+        let from = &state.from;
+        if from.node == self.me.node {
+            return;
+        }
+        match self.peers.get(&from.node) {
+            Some(peer) if peer.incarnation == from.incarnation => {}
+            _ => self.meet(from, now),
+        }
+        let wanted: BTreeSet<Topic> = state.topics.into_iter().collect();
+        let held: Vec<Topic> = self
+            .peers
+            .get(&from.node)
+            .map(|p| p.topics.keys().cloned().collect())
+            .unwrap_or_default();
+        for topic in held.iter().filter(|t| !wanted.contains(*t)) {
+            self.release(&from.node, topic);
+        }
+        for topic in wanted {
+            self.hold(&from.node, topic);
+        }
+        if let Some(peer) = self.peers.get_mut(&from.node) {
+            peer.version = from.version;
+            peer.last_heard = now;
+        }
+    }
+
+    /// Holds `topic` for `node` in the realm's table, when this node shares
+    /// the realm.
+    fn hold(&mut self, node: &str, topic: Topic) {
+        let link = self.link_core();
+        let Some(realm) = self.shared_realm(&topic.realm) else {
+            return;
+        };
+        let Some(peer) = self.peers.get_mut(node) else {
+            return;
+        };
+        if peer.topics.contains_key(&topic) {
+            return;
+        }
+        // Another node checked the pattern by its own realm's rule; any
+        // pattern a node may hold is valid loosely.
+        let Ok(pattern) = UriPattern::parse(&topic.uri, topic.policy, UriCheck::Loose) else {
+            tracing::debug!(node, uri = %topic.uri, "cluster: interest in an invalid pattern ignored");
+            return;
+        };
+        let (subscription, _) =
+            realm
+                .subscriptions
+                .subscribe(pattern, link, self.shared.clock.wall());
+        peer.topics.insert(topic, (realm.clone(), subscription.id));
+        self.remote
+            .entry((realm.index, subscription.id))
+            .or_default()
+            .insert(node.to_owned());
+    }
+
+    fn release(&mut self, node: &str, topic: &Topic) {
+        let link = self.link_core();
+        let Some((realm, id)) = self
+            .peers
+            .get_mut(node)
+            .and_then(|p| p.topics.remove(topic))
+        else {
+            return;
+        };
+        realm.subscriptions.unsubscribe(id, link);
+        if let Entry::Occupied(mut holders) = self.remote.entry((realm.index, id)) {
+            holders.get_mut().remove(node);
+            if holders.get().is_empty() {
+                holders.remove();
+            }
+        }
+    }
+
+    fn drop_peer(&mut self, node: &str) {
+        let topics: Vec<Topic> = self
+            .peers
+            .get(node)
+            .map(|p| p.topics.keys().cloned().collect())
+            .unwrap_or_default();
+        for topic in &topics {
+            self.release(node, topic);
+        }
+        if self.peers.remove(node).is_some() {
+            self.figures().peers.sub(1);
+        }
+    }
+
+    fn shared_realm(&self, name: &str) -> Option<Arc<Realm>> {
+        let realm = self.shared.realms.get(name)?;
+        self.shared.cluster_link(&realm).map(|_| realm)
+    }
+
+    /// An entry of the retained-events bucket (every node's, this one's
+    /// too, in the bucket's order): kept as its topic's retained event.
+    pub fn on_retained(&mut self, payload: Bytes, now: Instant) {
+        match ClusterMessage::decode(payload) {
+            Ok(ClusterMessage::Publication(p)) => {
+                if let Some((publication, _)) = self.publication_here(*p, now) {
+                    publication.realm.retain(&publication, &self.shared.limits);
+                }
+            }
+            Ok(_) | Err(_) => {
+                self.figures().unreadable.add(1);
+                tracing::debug!("cluster: retained entry not readable");
+            }
+        }
+    }
+
+    /// A publication from another node, mailed to every core with
+    /// subscribers to it.
+    fn receive(&mut self, p: RemotePublication, now: Instant) {
+        let Some((publication, cores)) = self.publication_here(p, now) else {
+            return;
+        };
+        for core in cores.iter() {
+            self.out.push_back(Output::Mail {
+                to: usize::from(core),
+                mail: Mail::Publication(publication.clone()),
+            });
+        }
+    }
+
+    /// A publication from another node as this node's cores deliver it,
+    /// with the cores that have subscribers to it; `None` for a realm this
+    /// node does not share.
+    fn publication_here(
+        &mut self,
+        p: RemotePublication,
+        now: Instant,
+    ) -> Option<(Arc<Publication>, CoreSet)> {
+        let Some(realm) = self.shared_realm(&p.realm) else {
+            tracing::debug!(realm = %p.realm, "cluster: publication for a realm this node does not share");
+            return None;
+        };
+        let (Some(id), Some(publisher)) = (PublicationId::new(p.id), SessionId::new(p.publisher))
+        else {
+            self.figures().unreadable.add(1);
+            return None;
+        };
+        let table = realm.subscriptions.snapshot();
+        let Matched {
+            subscriptions,
+            cores,
+        } = Matched::compute(&table, &p.topic);
+        let cores = CoreSet::from_bits(cores).without(self.link_core());
+        let publication = Arc::new(Publication {
+            realm: realm.clone(),
+            id,
+            topic: p.topic,
+            payload: p.payload,
+            publisher,
+            disclosed: p.disclosed.map(|(authid, authrole)| Identity {
+                session: publisher,
+                authid,
+                authrole,
+            }),
+            // The publisher is on another node: no subscriber here is it.
+            exclude_me: false,
+            filters: p.filters,
+            passthru: p.passthru,
+            subscriptions,
+            received: now,
+        });
+        Some((publication, cores))
+    }
+}
+
+/// The bucket key of `topic`'s retained event in `realm`: both in
+/// URL-safe base64, which keeps to the characters keys allow.
+fn retained_key(realm: &str, topic: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    format!("{}.{}", b64.encode(realm), b64.encode(topic))
+}
