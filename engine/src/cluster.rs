@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, Event};
 use futures_util::StreamExt;
-use ringbar_router::cluster::{Link, LinkConfig, Output};
+use ringbar_router::cluster::{ClaimAnswer, Link, LinkConfig, Output, Starts};
 use ringbar_router::core::Shared;
 use ringbar_router::mesh::SendError;
 use tokio::sync::{mpsc, watch};
@@ -22,6 +22,13 @@ use crate::config::{ClusterConfig, NatsAuth};
 /// How long a state request to another node may take before the next
 /// heartbeat asks again.
 const STATE_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a claim waits for the registrations bucket while NATS is
+/// reachable before its registration goes on unchecked.
+const CLAIM_PATIENCE: Duration = Duration::from_secs(2);
+
+/// Messages from NATS waiting for the link, per subscription, at most.
+const SUBSCRIPTION_CAPACITY: usize = 8_192;
 
 /// The longest wait between attempts to reach NATS again.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
@@ -69,6 +76,18 @@ enum Heard {
     State(String, Option<bytes::Bytes>),
     /// An entry of the retained-events bucket.
     Retained(bytes::Bytes),
+    /// The answer to a claim.
+    Claim(u64, ClaimAnswer),
+}
+
+/// What the registrations bucket is asked to do, in order.
+enum ClaimOp {
+    /// Create `key` with `value` unless another node holds it; answer `id`.
+    Claim { id: u64, key: String, value: String },
+    /// Delete `key` when it still holds `value`.
+    Release { key: String, value: String },
+    /// Delete every key some starts of `node` hold.
+    ReleaseAll { node: String, starts: Starts },
 }
 
 async fn run(config: ClusterConfig, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
@@ -107,15 +126,31 @@ async fn run(config: ClusterConfig, shared: Arc<Shared>, mut shutdown: watch::Re
         }
     }
     let mut messages = futures_util::stream::select_all(subscribers);
+    // Every task of the link, stopped inside the runtime at shutdown (the
+    // NATS client's parts must be dropped where a runtime runs).
+    let mut tasks = tokio::task::JoinSet::new();
+    let (claims, claim_ops) = mpsc::channel(RETAINED_PUTS);
+    tasks.spawn_local(keep_claims(
+        client.clone(),
+        link.registrations_bucket(),
+        config.nats.servers.len().clamp(1, 3),
+        claim_ops,
+        heard.clone(),
+    ));
+    link.release_earlier_claims();
     let (retain, puts) = mpsc::channel(RETAINED_PUTS);
-    tokio::task::spawn_local(keep_retained(
+    tasks.spawn_local(keep_retained(
         client.clone(),
         link.retained_bucket(),
         config.nats.servers.len().clamp(1, 3),
         puts,
         heard.clone(),
     ));
-    let mut ticks = tokio::time::interval(config.heartbeat);
+    // The first heartbeat goes out when NATS is reached (`on_connection`).
+    let mut ticks = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.heartbeat,
+        config.heartbeat,
+    );
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tracing::info!(node = %config.node, realms = ?config.realms, servers = ?config.nats.servers, "cluster link started");
     loop {
@@ -136,19 +171,47 @@ async fn run(config: ClusterConfig, shared: Arc<Shared>, mut shutdown: watch::Re
                 Heard::Connection(up) => link.on_connection(up),
                 Heard::State(node, answer) => link.on_state_answer(&node, answer, shared.clock.now()),
                 Heard::Retained(entry) => link.on_retained(entry, shared.clock.now()),
+                Heard::Claim(id, answer) => link.on_claim_answer(id, answer),
             },
             _ = ticks.tick() => link.tick(shared.clock.now()),
+            // Finished requests are reaped (a set keeps them until then).
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
-        carry_out(&mut link, &client, &shared, mailbox, &heard, &retain).await;
+        carry_out(
+            &mut link,
+            &client,
+            &shared,
+            mailbox,
+            &heard,
+            &Buckets {
+                retain: &retain,
+                claims: &claims,
+            },
+            &mut tasks,
+        )
+        .await;
     }
     link.leave();
-    carry_out(&mut link, &client, &shared, mailbox, &heard, &retain).await;
+    carry_out(
+        &mut link,
+        &client,
+        &shared,
+        mailbox,
+        &heard,
+        &Buckets {
+            retain: &retain,
+            claims: &claims,
+        },
+        &mut tasks,
+    )
+    .await;
     if tokio::time::timeout(Duration::from_secs(1), client.flush())
         .await
         .is_err()
     {
         tracing::debug!("cluster: NATS not flushed at shutdown");
     }
+    tasks.shutdown().await;
 }
 
 /// The NATS client of `config`, connecting in the background (a node
@@ -158,6 +221,10 @@ async fn connect(config: &ClusterConfig, heard: mpsc::Sender<Heard>) -> std::io:
         .name(format!("ringbar {}", config.node))
         .no_echo()
         .retry_on_initial_connect()
+        // Messages waiting to be read, per subject, at most: a node that
+        // falls behind loses what does not fit (NATS is at most once),
+        // never its memory.
+        .subscription_capacity(SUBSCRIPTION_CAPACITY)
         .max_reconnects(None)
         .reconnect_delay_callback(|attempts| {
             MAX_RECONNECT_DELAY.min(
@@ -208,6 +275,12 @@ async fn connect(config: &ClusterConfig, heard: mpsc::Sender<Heard>) -> std::io:
         .map_err(std::io::Error::other)
 }
 
+/// The queues of the tasks that keep the buckets.
+struct Buckets<'a> {
+    retain: &'a mpsc::Sender<(String, bytes::Bytes)>,
+    claims: &'a mpsc::Sender<ClaimOp>,
+}
+
 /// Does everything the link asked for.
 async fn carry_out(
     link: &mut Link,
@@ -215,14 +288,48 @@ async fn carry_out(
     shared: &Shared,
     mailbox: usize,
     heard: &mpsc::Sender<Heard>,
-    retain: &mpsc::Sender<(String, bytes::Bytes)>,
+    buckets: &Buckets<'_>,
+    tasks: &mut tokio::task::JoinSet<()>,
 ) {
     while let Some(output) = link.next_output() {
         match output {
             Output::Publish { subject, payload } => send(link, client, subject, payload).await,
             Output::Retain { key, payload } => {
-                if retain.try_send((key, payload)).is_err() {
+                if buckets.retain.try_send((key, payload)).is_err() {
                     link.figures().not_sent.add(1);
+                }
+            }
+            Output::Claim { id, key, value } => {
+                if buckets
+                    .claims
+                    .try_send(ClaimOp::Claim { id, key, value })
+                    .is_err()
+                {
+                    // The bucket's queue is full: the registration goes
+                    // on unchecked rather than wait.
+                    link.on_claim_answer(id, ClaimAnswer::Unchecked);
+                }
+            }
+            Output::Release { key, value } => {
+                if buckets
+                    .claims
+                    .try_send(ClaimOp::Release { key, value })
+                    .is_err()
+                {
+                    tracing::warn!(
+                        "cluster: a claim's release is dropped: the registrations bucket's queue is full"
+                    );
+                }
+            }
+            Output::ReleaseClaims { node, starts } => {
+                if buckets
+                    .claims
+                    .try_send(ClaimOp::ReleaseAll { node, starts })
+                    .is_err()
+                {
+                    tracing::warn!(
+                        "cluster: a node's claims are not released: the registrations bucket's queue is full"
+                    );
                 }
             }
             Output::RequestState {
@@ -232,7 +339,7 @@ async fn carry_out(
             } => {
                 let client = client.clone();
                 let heard = heard.clone();
-                tokio::task::spawn_local(async move {
+                tasks.spawn_local(async move {
                     let answer = tokio::time::timeout(
                         STATE_REQUEST_TIMEOUT,
                         client.request(subject, payload),
@@ -398,4 +505,189 @@ async fn write_pending(
             }
         }
     }
+}
+
+/// Keeps the registrations bucket: claims a `single` registration's key
+/// for this node (atomically: a key another node holds is refused),
+/// releases it, and releases the claims of nodes that are gone. While the
+/// bucket cannot be used, claims are granted unchecked (routing goes on)
+/// and releases wait.
+async fn keep_claims(
+    client: Client,
+    bucket: String,
+    replicas: usize,
+    mut ops: mpsc::Receiver<ClaimOp>,
+    heard: mpsc::Sender<Heard>,
+) {
+    let jetstream = async_nats::jetstream::new(client.clone());
+    let mut waiting: std::collections::VecDeque<ClaimOp> = std::collections::VecDeque::new();
+    let mut told = false;
+    // Since when the bucket could not be used.
+    let mut unchecked_since: Option<tokio::time::Instant> = None;
+    loop {
+        let config = async_nats::jetstream::kv::Config {
+            bucket: bucket.clone(),
+            description: "ringbar: the node holding each single registration of the shared realms"
+                .into(),
+            history: 1,
+            num_replicas: replicas,
+            ..Default::default()
+        };
+        let store = match jetstream.create_or_update_key_value(config).await {
+            Ok(store) => {
+                told = false;
+                unchecked_since = None;
+                store
+            }
+            Err(e) => {
+                if !told && client.connection_state() == async_nats::connection::State::Connected {
+                    told = true;
+                    tracing::warn!(bucket, error = %e, "cluster: single registrations are not checked cluster-wide until JetStream (NATS 2.10 or newer) answers");
+                }
+                let retry = tokio::time::sleep(BUCKET_RETRY);
+                tokio::pin!(retry);
+                loop {
+                    tokio::select! {
+                        () = &mut retry => break,
+                        op = ops.recv() => match op {
+                            Some(op) => waiting.push_back(op),
+                            None => return,
+                        },
+                    }
+                }
+                // A claim waits for the bucket while NATS is there (it is
+                // being set up), not longer than CLAIM_PATIENCE; then, or
+                // while NATS is away, the registration goes on unchecked.
+                let connected =
+                    client.connection_state() == async_nats::connection::State::Connected;
+                let now = tokio::time::Instant::now();
+                let since = *unchecked_since.get_or_insert(now);
+                if !connected || now.duration_since(since) >= CLAIM_PATIENCE {
+                    let mut kept = std::collections::VecDeque::new();
+                    for op in waiting.drain(..) {
+                        match op {
+                            ClaimOp::Claim { id, .. } => {
+                                if heard
+                                    .send(Heard::Claim(id, ClaimAnswer::Unchecked))
+                                    .await
+                                    .is_err()
+                                {
+                                    return;
+                                }
+                            }
+                            other => kept.push_back(other),
+                        }
+                    }
+                    waiting = kept;
+                }
+                continue;
+            }
+        };
+        loop {
+            let op = match waiting.pop_front() {
+                Some(op) => op,
+                None => match ops.recv().await {
+                    Some(op) => op,
+                    None => return,
+                },
+            };
+            match claim_op(&store, op).await {
+                Ok(Some(answer)) => {
+                    if heard.send(answer).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(None) => {}
+                Err(op) => {
+                    // The bucket failed: set it up again, this op first.
+                    waiting.push_front(op);
+                    tokio::time::sleep(BUCKET_RETRY).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Does one op on the registrations bucket: its answer for the link, if
+/// it has one, or the op back when the bucket failed.
+async fn claim_op(
+    store: &async_nats::jetstream::kv::Store,
+    op: ClaimOp,
+) -> Result<Option<Heard>, ClaimOp> {
+    use async_nats::jetstream::kv::CreateErrorKind;
+    match op {
+        ClaimOp::Claim { id, key, value } => {
+            let granted = match store.create(&key, value.clone().into()).await {
+                Ok(_) => true,
+                Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
+                    // Held already: by this very start of this node (a
+                    // claim made again after NATS came back), or another.
+                    matches!(store.get(&key).await, Ok(Some(v)) if v == value.as_bytes())
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "cluster: claim not checked");
+                    return Err(ClaimOp::Claim { id, key, value });
+                }
+            };
+            let answer = if granted {
+                ClaimAnswer::Granted
+            } else {
+                ClaimAnswer::Refused
+            };
+            Ok(Some(Heard::Claim(id, answer)))
+        }
+        ClaimOp::Release { key, value } => {
+            match store.get(&key).await {
+                Ok(Some(v)) if v == value.as_bytes() => {
+                    if store.delete(&key).await.is_err() {
+                        return Err(ClaimOp::Release { key, value });
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => return Err(ClaimOp::Release { key, value }),
+            }
+            Ok(None)
+        }
+        ClaimOp::ReleaseAll { node, starts } => {
+            let Ok(mut keys) = store.keys().await else {
+                return Err(ClaimOp::ReleaseAll { node, starts });
+            };
+            let mut theirs = Vec::new();
+            while let Some(key) = keys.next().await {
+                let Ok(key) = key else {
+                    return Err(ClaimOp::ReleaseAll { node, starts });
+                };
+                if let Ok(Some(value)) = store.get(&key).await
+                    && held_by(&value, &node, starts)
+                {
+                    theirs.push(key);
+                }
+            }
+            for key in theirs {
+                if store.delete(&key).await.is_err() {
+                    return Err(ClaimOp::ReleaseAll { node, starts });
+                }
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// Whether a claim's value (`"NODE START"`) is one of `starts` of `node`.
+fn held_by(value: &[u8], node: &str, starts: Starts) -> bool {
+    let Some((name, start)) = std::str::from_utf8(value)
+        .ok()
+        .and_then(|v| v.split_once(' '))
+    else {
+        return false;
+    };
+    let Ok(start) = start.parse::<u64>() else {
+        return false;
+    };
+    name == node
+        && match starts {
+            Starts::Only(s) => start == s,
+            Starts::AllBut(s) => start != s,
+        }
 }

@@ -115,9 +115,13 @@ pub(crate) struct Common {
     /// CPUs to pin the spawned router to (taskset -c LIST).
     #[arg(long)]
     pub(crate) router_cores: Option<String>,
-    /// The router's process id, for its CPU time and memory (without --spawn).
-    #[arg(long)]
-    pub(crate) router_pid: Option<u32>,
+    /// The router's process id, for its CPU time and memory (without
+    /// --spawn). Repeat it, or give a comma-separated list, for a router
+    /// made of several processes (the nodes of a cluster and their NATS
+    /// server): the router figures are then their sums, followed by each
+    /// one's share.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) router_pid: Vec<u32>,
     /// Write every figure to this file as JSON.
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,
@@ -156,6 +160,12 @@ pub(crate) struct FanoutArgs {
     /// The most rates --find-max tries.
     #[arg(long, default_value_t = 12)]
     pub(crate) probes: usize,
+    /// Spread the subscribers round-robin over these routers (e.g. the
+    /// other nodes of a cluster): subscriber i joins URL i mod N; the
+    /// publishers (and churn sessions) stay on --url. Default: everyone on
+    /// --url.
+    #[arg(long, value_delimiter = ',', value_name = "URL[,URL...]")]
+    pub(crate) subscriber_urls: Vec<String>,
     /// Make the first N subscribers read slowly (to see how the router handles slow consumers).
     #[arg(long, default_value_t = 0)]
     pub(crate) slow_subscribers: usize,
@@ -312,10 +322,10 @@ pub(crate) fn run_scenario(command: &Command) -> io::Result<Report> {
             callee,
             url,
         };
-        return with_router(common, &scenario.url.authority, |router_pid| {
+        return with_router(common, &scenario.url.authority, |router_pids| {
             let run = HttpRun {
                 load_cores,
-                router_pid,
+                router_pids,
                 duration,
             };
             http::run(&run, &scenario, &Progress::new())
@@ -335,25 +345,39 @@ pub(crate) fn run_scenario(command: &Command) -> io::Result<Report> {
     }
     target.deflate = common.deflate;
     let authority = target.authority();
-    with_router(common, &authority, |router_pid| {
+    with_router(common, &authority, |router_pids| {
         let run = Run {
             target,
             load_cores,
-            router_pid,
+            router_pids,
             duration,
         };
-        run_wamp_scenario(command, &run)
+        run_wamp_scenario(command, common, &run)
     })
 }
 
-/// Runs `scenario` with the router's process id: the one `--spawn` starts
+/// Runs `scenario` with the router's process ids: the one `--spawn` starts
 /// (and stops after it, waiting first for `authority` to accept), or
-/// `--router-pid`.
+/// those of `--router-pid`, which must be running.
 fn with_router(
     common: &Common,
     authority: &str,
-    scenario: impl FnOnce(Option<u32>) -> io::Result<Report>,
+    scenario: impl FnOnce(Vec<u32>) -> io::Result<Report>,
 ) -> io::Result<Report> {
+    if common.spawn.is_some() && !common.router_pid.is_empty() {
+        return Err(io::Error::other(
+            "--spawn measures the router it starts: leave out --router-pid",
+        ));
+    }
+    if let Some(&gone) = common
+        .router_pid
+        .iter()
+        .find(|&&pid| crate::proc_stat::tree(pid).is_none())
+    {
+        return Err(io::Error::other(format!(
+            "--router-pid {gone}: no such process"
+        )));
+    }
     let router = match &common.spawn {
         Some(line) => Some(SpawnedRouter::start(
             line,
@@ -362,12 +386,10 @@ fn with_router(
         )?),
         None => None,
     };
-    let result = scenario(
-        router
-            .as_ref()
-            .map(SpawnedRouter::pid)
-            .or(common.router_pid),
-    );
+    let result = scenario(match &router {
+        Some(router) => vec![router.pid()],
+        None => common.router_pid.clone(),
+    });
     if let Some(router) = router {
         router.stop()?;
     }
@@ -375,17 +397,24 @@ fn with_router(
 }
 
 /// Runs a scenario that speaks WAMP.
-fn run_wamp_scenario(command: &Command, run: &Run) -> io::Result<Report> {
+fn run_wamp_scenario(command: &Command, common: &Common, run: &Run) -> io::Result<Report> {
     let progress = Progress::new();
     match command {
-        Command::Fanout { fanout, .. } => fanout::run(run, &fanout_of(fanout, None)?, &progress),
+        Command::Fanout { fanout, .. } => {
+            fanout::run(run, &fanout_of(fanout, common, run, None)?, &progress)
+        }
         Command::Churn { fanout, churn, .. } => {
             let churn = Churn {
                 rate: churn.churn_rate,
                 hold: Duration::from_millis(churn.churn_hold_ms),
                 max_open: churn.churn_max_open,
             };
-            fanout::run(run, &fanout_of(fanout, Some(churn))?, &progress).map(|mut r| {
+            fanout::run(
+                run,
+                &fanout_of(fanout, common, run, Some(churn))?,
+                &progress,
+            )
+            .map(|mut r| {
                 r.title = format!("churn + {}", r.title);
                 r
             })
@@ -415,7 +444,12 @@ fn run_wamp_scenario(command: &Command, run: &Run) -> io::Result<Report> {
     }
 }
 
-fn fanout_of(args: &FanoutArgs, churn: Option<Churn>) -> io::Result<Fanout> {
+fn fanout_of(
+    args: &FanoutArgs,
+    common: &Common,
+    run: &Run,
+    churn: Option<Churn>,
+) -> io::Result<Fanout> {
     let rate = if args.rate == "max" {
         MAX_RATE
     } else {
@@ -437,5 +471,29 @@ fn fanout_of(args: &FanoutArgs, churn: Option<Churn>) -> io::Result<Fanout> {
         slow_subscribers: args.slow_subscribers,
         slow_delay: Duration::from_millis(args.slow_delay_ms),
         churn,
+        subscriber_targets: args
+            .subscriber_urls
+            .iter()
+            .map(|url| subscriber_target(url, common, run))
+            .collect::<io::Result<_>>()?,
     })
+}
+
+/// A `--subscriber-urls` router, joined like `--url`'s (realm, serializer,
+/// TLS CA, deflate).
+fn subscriber_target(url: &str, common: &Common, run: &Run) -> io::Result<Target> {
+    let mut target = Target::parse(
+        url,
+        &run.target.realm,
+        run.target.serializer,
+        common.tls_ca.as_deref(),
+    )
+    .map_err(|e| io::Error::other(format!("--subscriber-urls: {e}")))?;
+    if run.target.deflate && target.transport != Transport::WebSocket {
+        return Err(io::Error::other(format!(
+            "--subscriber-urls: --deflate is for WebSocket URLs (ws://, wss://), not {url}"
+        )));
+    }
+    target.deflate = run.target.deflate;
+    Ok(target)
 }

@@ -110,7 +110,7 @@ fn with_spawn(command: &Command, line: &str) -> io::Result<Command> {
         | Command::Conns { common, .. }
         | Command::Http { common, .. } => {
             common.spawn = Some(line.to_owned());
-            common.router_pid = None;
+            common.router_pid.clear();
             common.json = None;
             common.plot = None;
         }

@@ -47,11 +47,8 @@ pub(crate) fn run(run: &Run, conns: &Conns, progress: &Progress) -> io::Result<R
         connect_us: crate::report::thread_histograms(threads)?,
         ..Shared::default()
     });
-    let rss_before = run
-        .router_pid
-        .and_then(proc_stat::tree)
-        .map(|u| u.rss_bytes);
-    let meter = Meter::start(run.router_pid, threads);
+    let rss_before = router_rss_bytes(run);
+    let meter = Meter::start(&run.router_pids, threads);
     let started = Instant::now();
     let workers = {
         let (run, conns, shared) = (run.clone(), conns.clone(), shared.clone());
@@ -99,11 +96,7 @@ pub(crate) fn run(run: &Run, conns: &Conns, progress: &Progress) -> io::Result<R
     {
         f.key = f.key.replacen("latency_", "connect_", 1);
     }
-    if let Some((before, after)) = rss_before.zip(
-        run.router_pid
-            .and_then(proc_stat::tree)
-            .map(|u| u.rss_bytes),
-    ) {
+    if let Some((before, after)) = rss_before.zip(router_rss_bytes(run)) {
         report.push(
             "router_rss_bytes_per_session",
             after.saturating_sub(before) as f64 / opened.max(1) as f64,
@@ -112,9 +105,7 @@ pub(crate) fn run(run: &Run, conns: &Conns, progress: &Progress) -> io::Result<R
     }
     meter.finish(&mut report, opened, "session", open_seconds);
     std::thread::sleep(run.duration);
-    let alive = run
-        .router_pid
-        .is_none_or(|pid| proc_stat::tree(pid).is_some());
+    let alive = proc_stat::trees(&run.router_pids).is_some();
     if !alive {
         report
             .notes
@@ -126,6 +117,16 @@ pub(crate) fn run(run: &Run, conns: &Conns, progress: &Progress) -> io::Result<R
     shared.stop.store(true, Ordering::Release);
     workers.join()?;
     Ok(report)
+}
+
+/// The router's resident memory, summed over its processes (`None`
+/// without `--router-pid`, or when one is gone).
+fn router_rss_bytes(run: &Run) -> Option<u64> {
+    if run.router_pids.is_empty() {
+        return None;
+    }
+    let usages = proc_stat::trees(&run.router_pids)?;
+    Some(usages.iter().map(|u| u.rss_bytes).sum())
 }
 
 async fn worker(w: usize, n: usize, run: Run, conns: Conns, shared: Arc<Shared>) -> io::Result<()> {

@@ -1,8 +1,10 @@
 //! A process tree's CPU time and memory, read from `/proc`, to report the
 //! router's cost (a router may run its work in child processes, as
-//! Crossbar.io's router worker does) and the load generator's own.
+//! Crossbar.io's router worker does) and the load generator's own. A router
+//! may also be several processes (the nodes of a cluster and their NATS
+//! server): [`trees`] reads each, counting a process only once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// CPU seconds and resident bytes at one moment.
 #[derive(Debug, Clone, Copy, Default)]
@@ -13,20 +15,64 @@ pub(crate) struct Usage {
     pub(crate) rss_bytes: u64,
 }
 
-/// The usage of `pid` and all its descendants; `None` when `pid` is gone.
-pub(crate) fn tree(pid: u32) -> Option<Usage> {
-    let mut total = process(pid)?;
-    for p in descendants(pid) {
-        if let Some(u) = process(p) {
-            total.cpu_seconds += u.cpu_seconds;
-            total.rss_bytes += u.rss_bytes;
+impl Usage {
+    /// The sum of two usages.
+    pub(crate) fn plus(self, other: Self) -> Self {
+        Self {
+            cpu_seconds: self.cpu_seconds + other.cpu_seconds,
+            rss_bytes: self.rss_bytes + other.rss_bytes,
         }
     }
-    Some(total)
+}
+
+/// The usage of `pid` and all its descendants; `None` when `pid` is gone.
+pub(crate) fn tree(pid: u32) -> Option<Usage> {
+    trees(&[pid])?.first().copied()
+}
+
+/// The usage of each of `pids` with its descendants, in order; a process
+/// below two of them counts for the first only, so the sum counts every
+/// process once. `None` when one of `pids` is gone.
+pub(crate) fn trees(pids: &[u32]) -> Option<Vec<Usage>> {
+    let children = children();
+    let mut counted = HashSet::new();
+    pids.iter()
+        .map(|&pid| {
+            let mut total = process(pid)?;
+            if !counted.insert(pid) {
+                return Some(Usage::default());
+            }
+            for p in descendants(pid, &children) {
+                if counted.insert(p)
+                    && let Some(u) = process(p)
+                {
+                    total = total.plus(u);
+                }
+            }
+            Some(total)
+        })
+        .collect()
+}
+
+/// The name of process `pid` (`/proc/PID/comm`), if it is running.
+pub(crate) fn name(pid: u32) -> Option<String> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(comm.trim_end().to_owned())
 }
 
 /// The processes below `pid`: its children, theirs, and so on.
-fn descendants(pid: u32) -> Vec<u32> {
+fn descendants(pid: u32, children: &HashMap<u32, Vec<u32>>) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut stack = children.get(&pid).cloned().unwrap_or_default();
+    while let Some(p) = stack.pop() {
+        stack.extend(children.get(&p).cloned().unwrap_or_default());
+        found.push(p);
+    }
+    found
+}
+
+/// Every process's children, by parent, from one pass over `/proc`.
+fn children() -> HashMap<u32, Vec<u32>> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
@@ -42,13 +88,7 @@ fn descendants(pid: u32) -> Vec<u32> {
             }
         }
     }
-    let mut found = Vec::new();
-    let mut stack = children.get(&pid).cloned().unwrap_or_default();
-    while let Some(p) = stack.pop() {
-        stack.extend(children.get(&p).cloned().unwrap_or_default());
-        found.push(p);
-    }
-    found
+    children
 }
 
 /// The usage of this process.
@@ -92,12 +132,32 @@ mod tests {
             .unwrap();
         assert!(own().rss_bytes > 1 << 20);
         assert!(own().cpu_seconds >= 0.0);
-        assert!(descendants(std::process::id()).contains(&child.id()));
+        assert!(descendants(std::process::id(), &children()).contains(&child.id()));
         assert!(tree(std::process::id()).unwrap().rss_bytes > 0);
         assert!(tree(child.id()).is_some());
         child.kill().unwrap();
         child.wait().unwrap();
         assert!(tree(child.id()).is_none(), "a reaped process is gone");
         assert!(tree(u32::MAX).is_none());
+    }
+
+    #[test]
+    fn several_trees_count_each_process_once() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        let both = trees(&[me, child.id()]).unwrap();
+        assert_eq!(both.len(), 2);
+        // The child is below this process: it counts there, not twice.
+        assert_eq!(both[1].rss_bytes, 0);
+        let alone = trees(&[child.id(), me]).unwrap();
+        assert!(alone[0].rss_bytes > 0);
+        assert_eq!(name(child.id()).as_deref(), Some("sleep"));
+        assert!(trees(&[me, me]).unwrap()[1].rss_bytes == 0);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(trees(&[me, child.id()]).is_none(), "one gone: no figures");
     }
 }

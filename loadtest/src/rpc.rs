@@ -124,7 +124,7 @@ fn measure(run: &Run, rpc: &Rpc, shared: &Shared, progress: &Progress) -> io::Re
         std::thread::sleep(Duration::from_millis(20));
     }
     let errors_before = shared.errors.snapshot();
-    let meter = Meter::start(run.router_pid, run.load_cores.len());
+    let meter = Meter::start(&run.router_pids, run.load_cores.len());
     let started = Instant::now();
     shared.go.store(true, Ordering::Release);
     let mut throughput = Vec::new();

@@ -15,8 +15,9 @@ pub(crate) struct Run {
     pub(crate) target: Target,
     /// CPUs of the load generator's threads, one thread each.
     pub(crate) load_cores: Vec<usize>,
-    /// The router's process (its children count too), for CPU and RSS.
-    pub(crate) router_pid: Option<u32>,
+    /// The router's processes (their children count too), for CPU and
+    /// RSS: none, one, or several summed (the nodes of a cluster).
+    pub(crate) router_pids: Vec<u32>,
     /// How long the measurement runs.
     pub(crate) duration: Duration,
 }

@@ -6,7 +6,10 @@
 
 mod common;
 
-use common::{Router, figure, load_core, loadtest};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Router, figure, free_port, load_core, loadtest, ringbar_bin};
 
 fn fanout(router: &Router, url: &str, extra: &[&str]) -> serde_json::Value {
     let spawn = router.spawn_line();
@@ -205,4 +208,153 @@ fn churn_keeps_the_fanout_exact() {
     assert_exact(&report);
     assert!(figure(&report, "churn_cycles_per_s") > 0.0, "{report:#}");
     assert_eq!(figure(&report, "churn_failed"), 0.0);
+}
+
+#[test]
+fn subscribers_spread_over_subscriber_urls_are_counted_exactly() {
+    let router = Router::new("spread");
+    // One router on two transports stands for two nodes.
+    let subscriber_urls = format!("{},{}", router.rs_url, router.ws_url);
+    let url = router.ws_url.clone();
+    let report = fanout(
+        &router,
+        &url,
+        &[
+            "--subscriber-urls",
+            &subscriber_urls,
+            "--serializer",
+            "msgpack",
+            "--subscribers",
+            "10",
+            "--topics",
+            "2",
+            "--rate",
+            "200",
+            "--duration",
+            "1",
+        ],
+    );
+    assert_exact(&report);
+    let title = report["title"].as_str().unwrap();
+    assert!(title.contains("; subscribers at 127.0.0.1:"), "{title}");
+}
+
+#[test]
+fn a_subscriber_url_or_router_pid_that_is_not_there_is_an_error() {
+    let router = Router::new("nobody");
+    let nobody = format!("ws://127.0.0.1:{}/ws", free_port());
+    let spawn = router.spawn_line();
+    let core = load_core();
+    let failure = loadtest_fails(&[
+        "fanout",
+        "--url",
+        &router.ws_url,
+        "--spawn",
+        &spawn,
+        "--load-cores",
+        &core,
+        "--subscriber-urls",
+        &nobody,
+        "--duration",
+        "1",
+    ]);
+    assert!(failure.contains("could not be set up"), "{failure}");
+    let failure = loadtest_fails(&[
+        "fanout",
+        "--url",
+        &router.ws_url,
+        "--router-pid",
+        "4000000000",
+    ]);
+    assert!(
+        failure.contains("--router-pid 4000000000: no such process"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn several_router_pids_are_summed_and_shown_each() {
+    let router = Router::new("pids");
+    let log = router.dir.join("node.log");
+    let mut node = Command::new(ringbar_bin())
+        .arg("start")
+        .arg(&router.dir)
+        .args(["--cores", "1"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut other = Command::new("sleep").arg("60").spawn().unwrap();
+    wait_for(&router.ws_url, &mut node, &log);
+    let pids = format!("{},{}", node.id(), other.id());
+    let core = load_core();
+    let report = loadtest(&[
+        "fanout",
+        "--url",
+        &router.ws_url,
+        "--router-pid",
+        &pids,
+        "--load-cores",
+        &core,
+        "--subscribers",
+        "5",
+        "--rate",
+        "100",
+        "--duration",
+        "1",
+    ]);
+    let _ = node.kill();
+    let _ = other.kill();
+    let _ = (node.wait(), other.wait());
+    assert_exact(&report);
+    for total in ["router_cpu_ns_per_event", "router_rss_mib"] {
+        let (one, two) = (
+            total.replacen("router", "router1", 1),
+            total.replacen("router", "router2", 1),
+        );
+        let sum = figure(&report, &one) + figure(&report, &two);
+        assert!(
+            (figure(&report, total) - sum).abs() < 1e-6,
+            "{total}: {report:#}"
+        );
+    }
+    assert!(figure(&report, "router1_rss_mib") > figure(&report, "router2_rss_mib"));
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains(&format!("router1 = pid {} (ringbar)", node.id()))
+            && notes.contains(&format!("router2 = pid {} (sleep)", other.id())),
+        "{notes}"
+    );
+}
+
+/// Runs loadtest with `args`, which must fail; its error output.
+fn loadtest_fails(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_loadtest"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "loadtest {args:?} succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Waits until the WebSocket URL's port of `node` accepts; a node that
+/// exits first fails the test with its log.
+fn wait_for(url: &str, node: &mut std::process::Child, log: &std::path::Path) {
+    let authority = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(&authority).is_err() {
+        if let Ok(Some(status)) = node.try_wait() {
+            panic!(
+                "the node exited ({status}) before listening on {authority}:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "nothing listens on {authority}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -40,6 +40,9 @@ struct Fixed {
     started: SystemTime,
     cores: usize,
     transports: Vec<Value>,
+    /// This node's name in its cluster (`ringbar.cluster.node`), if it is
+    /// in one.
+    cluster_node: Option<String>,
     /// The guest workers' states, which do change: a live view.
     guests: GuestsView,
     /// The bridge workers' figures: a live view.
@@ -98,6 +101,7 @@ pub(crate) fn serve(
         started: SystemTime::now(),
         cores: config.cores,
         transports: config.transports.iter().map(describe_transport).collect(),
+        cluster_node: config.cluster.as_ref().map(|cluster| cluster.node.clone()),
         guests,
         bridges,
     });
@@ -249,6 +253,25 @@ fn status(fixed: &Fixed, stats: &Stats, (earlier, later): (Sample, Sample)) -> V
         "events_out_per_s": rate(earlier.events_out, later.events_out),
         "guests": fixed.guests.to_json(),
         "bridges": fixed.bridges.to_json(),
+        "cluster": describe_cluster(fixed, stats),
+    })
+}
+
+/// The cluster link's figures, or null when the node is in no cluster.
+fn describe_cluster(fixed: &Fixed, stats: &Stats) -> Value {
+    let (Some(node), Some(link)) = (&fixed.cluster_node, stats.cluster()) else {
+        return Value::Null;
+    };
+    json!({
+        "node": node,
+        "connected": link.connected,
+        "peers": link.peers,
+        "messages_in": link.messages_in,
+        "bytes_in": link.bytes_in,
+        "messages_out": link.messages_out,
+        "bytes_out": link.bytes_out,
+        "not_sent": link.not_sent,
+        "unreadable": link.unreadable,
     })
 }
 

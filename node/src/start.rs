@@ -134,7 +134,8 @@ pub(crate) fn run_with(
             Ok(address) => tracing::info!("Serving metrics on http://{address}{}.", metrics.path()),
             Err(error) => tracing::warn!("metrics endpoint: {error}"),
         }
-        metrics.serve(router.stats(), bridges.view());
+        let cluster_node = router_config.cluster.as_ref().map(|c| c.node.clone());
+        metrics.serve(router.stats(), bridges.view(), cluster_node);
     }
     tracing::info!("Instance started.");
     router.join();

@@ -88,6 +88,10 @@ fn describe(dir: &Path, status: &Value) -> String {
         f("messages_in_per_s"),
         f("events_out_per_s"),
     );
+    let text = match describe_cluster(status) {
+        Some(cluster) => format!("{text}  cluster: {cluster}\n"),
+        None => text,
+    };
     let text = if guests.is_empty() {
         text
     } else {
@@ -98,6 +102,33 @@ fn describe(dir: &Path, status: &Value) -> String {
     } else {
         format!("{text}  bridges: {}\n", bridges.join("; "))
     }
+}
+
+/// `node-a, connected to NATS, 2 other nodes; in 1,234 messages (56 KiB),
+/// out 2,345 (78 KiB), 0 not sent`, when the node is in a cluster.
+fn describe_cluster(status: &Value) -> Option<String> {
+    let cluster = status.get("cluster").filter(|c| c.is_object())?;
+    let n = |key: &str| cluster.get(key).and_then(Value::as_u64).unwrap_or(0);
+    let node = cluster.get("node").and_then(Value::as_str).unwrap_or("?");
+    let link = if cluster.get("connected").and_then(Value::as_bool) == Some(true) {
+        let peers = n("peers");
+        let plural = if peers == 1 { "" } else { "s" };
+        format!("connected to NATS, {peers} other node{plural}")
+    } else {
+        "NATS unreachable".to_owned()
+    };
+    let unreadable = match n("unreadable") {
+        0 => String::new(),
+        unreadable => format!(", {} unreadable", grouped(unreadable)),
+    };
+    Some(format!(
+        "{node}, {link}; in {} messages ({}), out {} ({}), {} not sent{unreadable}",
+        grouped(n("messages_in")),
+        format_bytes(n("bytes_in")),
+        grouped(n("messages_out")),
+        format_bytes(n("bytes_out")),
+        grouped(n("not_sent")),
+    ))
 }
 
 /// `rest 2/2 joined (5 calls, 1 error; 10 events, 2 dropped)` for each
@@ -155,6 +186,38 @@ fn format_duration(seconds: u64) -> String {
     }
 }
 
+/// `1,234,567`: thousands set apart.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// `512 B`, `1.5 KiB`, `56 KiB`, `3.2 GiB`: one decimal below 10 of a unit.
+fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 10.0 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +239,10 @@ mod tests {
             "messages_in_per_s": 10.0, "events_out_per_s": 2000.0,
             "guests": [{"id": "backend", "pid": 43, "state": "running", "restarts": 1},
                        {"id": "worker002", "pid": null, "state": "restarting", "restarts": 2}],
+            "cluster": {"node": "node-a", "connected": true, "peers": 2,
+                        "messages_in": 1234, "bytes_in": 57_344,
+                        "messages_out": 2_345_678, "bytes_out": 80_000, "not_sent": 0,
+                        "unreadable": 0},
         });
         let text = describe(Path::new("node"), &status);
         assert!(
@@ -194,9 +261,45 @@ mod tests {
         );
         assert!(
             text.ends_with(
-                "  guests: backend running (PID 43, 1 restart); worker002 restarting (2 restarts)\n"
+                "  cluster: node-a, connected to NATS, 2 other nodes; in 1,234 messages (56 KiB), out 2,345,678 (78 KiB), 0 not sent\n  guests: backend running (PID 43, 1 restart); worker002 restarting (2 restarts)\n"
             ),
             "{text}"
         );
+
+        let mut unreachable = status.clone();
+        unreachable["cluster"] = serde_json::json!({
+            "node": "node-a", "connected": false, "peers": 0, "messages_in": 0,
+            "bytes_in": 0, "messages_out": 7, "bytes_out": 1536, "not_sent": 3,
+            "unreadable": 1,
+        });
+        let text = describe(Path::new("node"), &unreachable);
+        assert!(
+            text.contains(
+                "  cluster: node-a, NATS unreachable; in 0 messages (0 B), out 7 (1.5 KiB), 3 not sent, 1 unreadable\n"
+            ),
+            "{text}"
+        );
+
+        // A node in no cluster: null (as its control socket says it), or
+        // absent (an older node).
+        let mut alone = status.clone();
+        alone["cluster"] = Value::Null;
+        let text = describe(Path::new("node"), &alone);
+        assert!(!text.contains("cluster"), "{text}");
+        alone.as_object_mut().unwrap().remove("cluster");
+        let text = describe(Path::new("node"), &alone);
+        assert!(!text.contains("cluster"), "{text}");
+    }
+
+    #[test]
+    fn figures_read_naturally() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(1536), "1.5 KiB");
+        assert_eq!(format_bytes(57_344), "56 KiB");
+        assert_eq!(format_bytes(3 << 30), "3.0 GiB");
     }
 }

@@ -25,12 +25,16 @@ What the tests hold the cluster to:
 
 import asyncio
 import copy
+import json
+import re
+import subprocess
 import time
+import urllib.request
 
 import pytest
 from autobahn.wamp.types import PublishOptions
 
-from conftest import router_config
+from conftest import RINGBAR_BIN, free_port, router_config
 from rawwamp import EVENT, PUBLISHED, RawWamp
 from wampclient import DEFAULT_TIMEOUT, assert_pubsub_works, close_all, connect, run, subscribe
 
@@ -739,3 +743,96 @@ def test_nats_cluster_survives_losing_a_server(cluster, uid):
             await close_all(sessions)
 
     run(body(), timeout=50)
+
+
+# ------------------------------------------------------------ status and metrics
+
+
+def with_metrics(ports):
+    """A make_config: router_config with `ringbar.metrics` on a port of each node's own;
+    `ports` maps each node's WebSocket port to its metrics port."""
+
+    def make(ws_port, rs_port):
+        config = router_config(ws_port, rs_port)
+        port = ports.setdefault(ws_port, free_port())
+        config["ringbar"] = {
+            "metrics": {"endpoint": {"type": "tcp", "interface": "127.0.0.1", "port": port}}
+        }
+        return config
+
+    return make
+
+
+def ringbar_status(node, *options):
+    """`ringbar status DIR [options]` of a node: its standard output."""
+    return subprocess.run(
+        [RINGBAR_BIN, "status", str(node.dir), *options],
+        check=True, capture_output=True, text=True, timeout=30,
+    ).stdout
+
+
+def test_status_and_metrics_show_the_cluster_link(cluster, uid):
+    """Once events cross nodes both ways, node 0's `ringbar status --json` has a `cluster`
+    object: its name, connected, the 2 other nodes, messages and bytes both ways; the text
+    form has its `cluster:` line; the metrics endpoint the ringbar_cluster_* series with the
+    same figures."""
+    ports = {}
+    c = cluster(make_config=with_metrics(ports))
+    topic = topic_for(uid, "status")
+
+    async def body():
+        s0 = await connect(c.nodes[0], "ws", "json", label="node0")
+        s1 = await connect(c.nodes[1], "rs", "msgpack", label="node1")
+        s2 = await connect(c.nodes[2], "ws", "cbor", label="node2")
+        try:
+            inboxes = {s.label: (await subscribe(s, topic))[1] for s in (s0, s1, s2)}
+            await until_received(s0, topic, {k: inboxes[k] for k in ("node1", "node2")})
+            await until_received(s1, topic, {"node0": inboxes["node0"]}, tag="from1")
+            await until_received(s2, topic, {"node0": inboxes["node0"]}, tag="from2")
+        finally:
+            await close_all([s0, s1, s2])
+
+    run(body(), timeout=45)
+
+    # every node has heard the others' heartbeats by now; allow one more round
+    deadline = time.monotonic() + CONVERGE
+    while True:
+        status = json.loads(ringbar_status(c.nodes[0], "--json"))
+        link = status.get("cluster")
+        if (link and link["connected"] and link["peers"] == 2) or time.monotonic() > deadline:
+            break
+        time.sleep(HEARTBEAT_MS / 1000)
+    assert link is not None, status
+    assert link["node"] == "node-0", link
+    assert link["connected"] is True, link
+    assert link["peers"] == 2, link
+    for key in ("messages_in", "bytes_in", "messages_out", "bytes_out"):
+        assert link[key] > 0, (key, link)
+    assert link["bytes_in"] >= link["messages_in"] and link["bytes_out"] >= link["messages_out"], link
+    assert link["unreadable"] == 0, link
+
+    text = ringbar_status(c.nodes[0])
+    assert re.search(
+        r"^  cluster: node-0, connected to NATS, 2 other nodes; in [0-9,]+ messages \([^)]+\), "
+        r"out [0-9,]+ \([^)]+\), [0-9,]+ not sent$",
+        text,
+        re.MULTILINE,
+    ), text
+
+    port = ports[c.nodes[0].ws_port]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    series = {}
+    for line in metrics.splitlines():
+        if line.startswith("ringbar_cluster_"):
+            name, value = line.rsplit(" ", 1)
+            series[name] = float(value)
+    assert series.get('ringbar_cluster_connected{node="node-0"}') == 1, series
+    assert series.get("ringbar_cluster_peers") == 2, series
+    for name in ("messages", "bytes"):
+        for direction in ("in", "out"):
+            key = f'ringbar_cluster_{name}_total{{direction="{direction}"}}'
+            # counters only grow: at least what status read a moment before
+            assert series.get(key, 0) >= link[f"{name}_{direction}"] > 0, (key, series, link)
+    assert "ringbar_cluster_messages_not_sent_total" in series, series
+    assert series.get("ringbar_cluster_messages_unreadable_total") == 0, series

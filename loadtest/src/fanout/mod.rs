@@ -3,7 +3,9 @@
 //! size and a rate; reports publications/s, events/s delivered, the
 //! delivery ratio, lost and out-of-order events per subscriber, end-to-end
 //! latency, and the router's CPU per delivered event. `--find-max` searches
-//! for the highest rate delivered without loss under a p99 bound.
+//! for the highest rate delivered without loss under a p99 bound. With
+//! `--subscriber-urls` the subscribers join other routers than the
+//! publishers (the nodes of a cluster), so the figures include the hop.
 
 mod phase;
 mod search;
@@ -21,6 +23,7 @@ use crate::pool;
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::run::{Errors, Run};
+use crate::target::Target;
 
 pub(crate) use tasks::{describe, topic_uri};
 
@@ -50,6 +53,9 @@ pub(crate) struct Fanout {
     pub(crate) slow_delay: Duration,
     /// Sessions coming and going beside the fan-out (`churn`).
     pub(crate) churn: Option<Churn>,
+    /// Where the subscribers join, round-robin (`--subscriber-urls`);
+    /// empty: the run's target, like the publishers.
+    pub(crate) subscriber_targets: Vec<Target>,
 }
 
 /// `--find-max`: the search for the highest loss-free rate.
@@ -72,6 +78,31 @@ impl Fanout {
         } else {
             vec![p % self.topics]
         }
+    }
+
+    /// The router subscriber `index` joins.
+    fn subscriber_target<'a>(&'a self, index: usize, run: &'a Run) -> &'a Target {
+        let n = self.subscriber_targets.len().max(1);
+        self.subscriber_targets
+            .get(index % n)
+            .unwrap_or(&run.target)
+    }
+
+    /// Where the sessions join, for the end of the report's title.
+    fn routers(&self, run: &Run) -> String {
+        if self.subscriber_targets.is_empty() {
+            return format!(" at {}", run.target.authority());
+        }
+        let subscribers: Vec<String> = self
+            .subscriber_targets
+            .iter()
+            .map(Target::authority)
+            .collect();
+        format!(
+            "; publishers at {}; subscribers at {}",
+            run.target.authority(),
+            subscribers.join(", ")
+        )
     }
 
     fn check(&self) -> io::Result<()> {

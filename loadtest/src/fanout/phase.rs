@@ -57,7 +57,7 @@ pub(super) fn measure(
             h.reset();
         }
     }
-    let meter = Meter::start(run.router_pid, run.load_cores.len());
+    let meter = Meter::start(&run.router_pids, run.load_cores.len());
     let started = Instant::now();
     shared.set_rate(rate);
     let mut throughput = Vec::new();
@@ -109,7 +109,7 @@ pub(super) fn measure(
     let latency = crate::report::merged(&shared.latency)?;
     let published_total: u64 = published.iter().sum();
     let mut report = Report::new(format!(
-        "fanout: {} subscribers on {} topic(s), {} publisher(s), {} B payload, {} over {}, {} at {}",
+        "fanout: {} subscribers on {} topic(s), {} publisher(s), {} B payload, {} over {}, {}{}",
         fanout.subscribers,
         fanout.topics,
         fanout.publishers,
@@ -121,7 +121,7 @@ pub(super) fn measure(
         } else {
             format!("{rate} publications/s")
         },
-        run.target.authority(),
+        fanout.routers(run),
     ));
     if rate != MAX_RATE {
         report.push("offered_publications_per_s", rate as f64, "1/s");

@@ -80,7 +80,7 @@ async fn subscriber(
     setup: &Semaphore,
 ) -> io::Result<()> {
     let permit = setup.acquire().await.map_err(io::Error::other)?;
-    let mut conn = Conn::join(&run.target, nonce(index)).await?;
+    let mut conn = Conn::join(fanout.subscriber_target(index, run), nonce(index)).await?;
     wamp::subscribe(&mut conn, &topic_uri(index % fanout.topics)).await?;
     drop(permit);
     shared.ready.fetch_add(1, Ordering::AcqRel);

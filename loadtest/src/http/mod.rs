@@ -68,7 +68,7 @@ pub(crate) struct HttpRun {
     /// CPUs of the load threads, one thread each.
     pub(crate) load_cores: Vec<usize>,
     /// The router's process, for its CPU time and memory.
-    pub(crate) router_pid: Option<u32>,
+    pub(crate) router_pids: Vec<u32>,
     /// How long the measurement runs.
     pub(crate) duration: Duration,
 }
@@ -137,7 +137,7 @@ fn measure(run: &HttpRun, http: &Http, shared: &Shared, progress: &Progress) -> 
         &shared.reconnects,
     ]
     .map(count);
-    let meter = Meter::start(run.router_pid, run.load_cores.len());
+    let meter = Meter::start(&run.router_pids, run.load_cores.len());
     let started = Instant::now();
     shared.measuring.store(true, Ordering::Release);
     let mut throughput = Vec::new();

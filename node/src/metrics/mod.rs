@@ -57,18 +57,20 @@ impl MetricsListener {
     }
 
     /// Answers scrapes with the figures of `stats` from a thread of its own
-    /// until the process ends. A node whose thread cannot start still runs
-    /// (it logs why).
-    pub(crate) fn serve(self, stats: Stats, bridges: BridgesView) {
+    /// until the process ends; `cluster_node` is the node's name in its
+    /// cluster (`ringbar.cluster.node`), if it is in one. A node whose
+    /// thread cannot start still runs (it logs why).
+    pub(crate) fn serve(self, stats: Stats, bridges: BridgesView, cluster_node: Option<String>) {
+        let cluster_node: Option<Arc<str>> = cluster_node.map(Into::into);
         let spawned = std::thread::Builder::new()
             .name("metrics".into())
-            .spawn(move || self.accept_loop(&stats, &bridges));
+            .spawn(move || self.accept_loop(&stats, &bridges, cluster_node));
         if let Err(error) = spawned {
             tracing::warn!("cannot start the metrics thread ({error}); no metrics are served.");
         }
     }
 
-    fn accept_loop(self, stats: &Stats, bridges: &BridgesView) {
+    fn accept_loop(self, stats: &Stats, bridges: &BridgesView, cluster_node: Option<Arc<str>>) {
         let path: Arc<str> = self.path.into();
         let clients = Arc::new(AtomicUsize::new(0));
         for stream in self.listener.incoming() {
@@ -89,11 +91,14 @@ impl MetricsListener {
             clients.fetch_add(1, Ordering::Relaxed);
             let client = ClientSlot(clients.clone());
             let (stats, path, bridges) = (stats.clone(), path.clone(), bridges.clone());
+            let cluster_node = cluster_node.clone();
             let spawned = std::thread::Builder::new()
                 .name("metrics-client".into())
                 .spawn(move || {
                     let _client = client;
-                    if let Err(error) = answer(stream, &path, &stats, &bridges) {
+                    if let Err(error) =
+                        answer(stream, &path, &stats, &bridges, cluster_node.as_deref())
+                    {
                         tracing::debug!("metrics client: {error}");
                     }
                 });
@@ -119,6 +124,7 @@ fn answer(
     path: &str,
     stats: &Stats,
     bridges: &BridgesView,
+    cluster_node: Option<&str>,
 ) -> io::Result<()> {
     stream.set_read_timeout(Some(CLIENT_TIMEOUT))?;
     stream.set_write_timeout(Some(CLIENT_TIMEOUT))?;
@@ -144,6 +150,9 @@ fn answer(
         version: env!("CARGO_PKG_VERSION"),
         io: stats.io_backend(),
         max_core_queued_bytes: stats.max_core_queued_bytes(),
+        cluster: cluster_node
+            .zip(stats.cluster())
+            .map(|(node, figures)| render::Cluster { node, figures }),
     };
     let body = render::render(&node, &stats.cores(), &bridges.figures());
     Response {

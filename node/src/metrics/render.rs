@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use ringbar_engine::figures::{CoreSnapshot, HistogramSnapshot};
+use ringbar_router::core::cluster::ClusterSnapshot;
 
 use crate::workers::BridgeFigures;
 
@@ -19,10 +20,21 @@ pub(crate) struct Node<'a> {
     pub(crate) io: &'a str,
     /// `flow.max_core_queued_bytes`.
     pub(crate) max_core_queued_bytes: usize,
+    /// The cluster link, when the node is in a cluster.
+    pub(crate) cluster: Option<Cluster<'a>>,
+}
+
+/// The node's cluster link: its name in the cluster and the link's figures.
+pub(crate) struct Cluster<'a> {
+    /// `ringbar.cluster.node`.
+    pub(crate) node: &'a str,
+    /// The link's figures now.
+    pub(crate) figures: ClusterSnapshot,
 }
 
 /// The whole exposition: `node`, then every metric of `cores` (indexed by
-/// core), then those of the bridge workers (labelled by worker id).
+/// core), then the cluster link's (when there is one), then those of the
+/// bridge workers (labelled by worker id).
 pub(crate) fn render(node: &Node<'_>, cores: &[CoreSnapshot], bridges: &[BridgeFigures]) -> String {
     let mut out = Exposition(String::with_capacity(16 * 1024));
     out.header(
@@ -132,6 +144,9 @@ pub(crate) fn render(node: &Node<'_>, cores: &[CoreSnapshot], bridges: &[BridgeF
             &snapshot.publish_to_event,
         );
     }
+    if let Some(cluster) = &node.cluster {
+        out.cluster(cluster);
+    }
     if !bridges.is_empty() {
         out.bridges(bridges);
         out.srdp_bridges(bridges);
@@ -149,17 +164,90 @@ type BridgeMetric = (
 
 /// `worker="ID"`, the id escaped as the text format asks.
 fn worker_label(id: &str) -> String {
-    let escaped = id
+    label("worker", id)
+}
+
+/// `key="VALUE"`, the value escaped as the text format asks.
+fn label(key: &str, value: &str) -> String {
+    let escaped = value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n");
-    format!("worker=\"{escaped}\"")
+    format!("{key}=\"{escaped}\"")
 }
 
 /// The text being built (writing to a `String` cannot fail).
 struct Exposition(String);
 
 impl Exposition {
+    /// The cluster link's metrics; the node's name labels
+    /// `ringbar_cluster_connected` only, like the version `ringbar_info`.
+    fn cluster(&mut self, cluster: &Cluster<'_>) {
+        let f = &cluster.figures;
+        self.header(
+            "ringbar_cluster_connected",
+            "gauge",
+            "Whether the cluster link is connected to NATS (1) or not (0); node is this node's name in the cluster (ringbar.cluster.node).",
+        );
+        self.line(
+            "ringbar_cluster_connected",
+            &label("node", cluster.node),
+            u8::from(f.connected),
+        );
+        self.header(
+            "ringbar_cluster_peers",
+            "gauge",
+            "Other nodes of the cluster heard from and not gone.",
+        );
+        self.line("ringbar_cluster_peers", "", f.peers);
+        self.header(
+            "ringbar_cluster_messages_total",
+            "counter",
+            "Messages the cluster link sent to NATS (out) and received from it (in).",
+        );
+        self.line(
+            "ringbar_cluster_messages_total",
+            "direction=\"in\"",
+            f.messages_in,
+        );
+        self.line(
+            "ringbar_cluster_messages_total",
+            "direction=\"out\"",
+            f.messages_out,
+        );
+        self.header(
+            "ringbar_cluster_bytes_total",
+            "counter",
+            "Payload bytes of the messages the cluster link sent to NATS (out) and received from it (in).",
+        );
+        self.line(
+            "ringbar_cluster_bytes_total",
+            "direction=\"in\"",
+            f.bytes_in,
+        );
+        self.line(
+            "ringbar_cluster_bytes_total",
+            "direction=\"out\"",
+            f.bytes_out,
+        );
+        self.header(
+            "ringbar_cluster_messages_not_sent_total",
+            "counter",
+            "Messages for other nodes dropped because NATS was unreachable (never queued).",
+        );
+        self.line("ringbar_cluster_messages_not_sent_total", "", f.not_sent);
+        self.header(
+            "ringbar_cluster_messages_unreadable_total",
+            "counter",
+            "Messages received from NATS that could not be read.",
+        );
+        self.line(
+            "ringbar_cluster_messages_unreadable_total",
+            "",
+            f.unreadable,
+        );
+    }
+
     /// The bridge workers' metrics, one series per worker (and reason).
     fn bridges(&mut self, bridges: &[BridgeFigures]) {
         let gauges_and_counters: [BridgeMetric; 7] = [
@@ -392,6 +480,19 @@ mod tests {
             version: "0.1.0",
             io: "epoll",
             max_core_queued_bytes: 1 << 20,
+            cluster: Some(Cluster {
+                node: "node-a",
+                figures: ClusterSnapshot {
+                    connected: true,
+                    peers: 2,
+                    messages_out: 30,
+                    bytes_out: 3000,
+                    messages_in: 10,
+                    bytes_in: 1000,
+                    not_sent: 4,
+                    unreadable: 1,
+                },
+            }),
         };
         let bridge = BridgeFigures {
             id: "rest\"bridge".into(),
@@ -434,12 +535,52 @@ mod tests {
             "ringbar_publish_to_event_seconds_bucket{core=\"0\",le=\"+Inf\"} 6",
             "ringbar_publish_to_event_seconds_sum{core=\"0\"} 0.25",
             "ringbar_publish_to_event_seconds_count{core=\"1\"} 1",
+            "ringbar_cluster_connected{node=\"node-a\"} 1",
+            "ringbar_cluster_peers 2",
+            "ringbar_cluster_messages_total{direction=\"in\"} 10",
+            "ringbar_cluster_messages_total{direction=\"out\"} 30",
+            "ringbar_cluster_bytes_total{direction=\"in\"} 1000",
+            "ringbar_cluster_bytes_total{direction=\"out\"} 3000",
+            "ringbar_cluster_messages_not_sent_total 4",
+            "ringbar_cluster_messages_unreadable_total 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
                 "{line:?} missing in:\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_node_in_no_cluster_has_no_cluster_metrics() {
+        let node = Node {
+            version: "0.1.0",
+            io: "epoll",
+            max_core_queued_bytes: 1 << 20,
+            cluster: None,
+        };
+        let text = render(&node, &[core(1, 1)], &[]);
+        assert!(text.contains("ringbar_sessions{core=\"0\"} 1"), "{text}");
+        assert!(!text.contains("ringbar_cluster_"), "{text}");
+    }
+
+    #[test]
+    fn a_disconnected_cluster_link_reads_0() {
+        let node = Node {
+            version: "0.1.0",
+            io: "epoll",
+            max_core_queued_bytes: 1 << 20,
+            cluster: Some(Cluster {
+                node: "node-b",
+                figures: ClusterSnapshot::default(),
+            }),
+        };
+        let text = render(&node, &[core(1, 1)], &[]);
+        assert!(
+            text.lines()
+                .any(|l| l == "ringbar_cluster_connected{node=\"node-b\"} 0"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -17,11 +17,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ringbar_protocol::id::{PublicationId, SessionId, SubscriptionId};
+use ringbar_protocol::id::{PublicationId, RegistrationId, SessionId, SubscriptionId};
 use ringbar_protocol::uri::{UriCheck, UriPattern};
 
+use super::calls::{Bounded, CallRef, Incoming, MAX_CALLS, Outgoing};
 use super::wire::{
-    ClusterMessage, Heartbeat, InterestChange, RemotePublication, State, Topic, encode_publication,
+    ClusterMessage, Heartbeat, Interest, InterestChange, RemotePublication, State, Topic,
+    encode_publication,
 };
 use crate::core::Shared;
 use crate::core::broker::Publication;
@@ -30,6 +32,7 @@ use crate::core::mail::Mail;
 use crate::core::realm::Realm;
 use crate::core::session::Identity;
 use crate::tables::match_cache::Matched;
+use crate::tables::registrations::Callee;
 use crate::tables::subscriptions::{CoreId, CoreSet};
 
 /// What the driver is to do for the link.
@@ -59,13 +62,48 @@ pub enum Output {
         /// The publication.
         payload: Bytes,
     },
-    /// Mail a publication from another node to core `to`.
+    /// Claim `key` in the registrations bucket for this node (`value`):
+    /// the answer, whether no other node holds it, goes to
+    /// [`Link::on_claim_answer`] with `id`.
+    Claim {
+        /// Names the claim in the answer.
+        id: u64,
+        /// The bucket key: realm, procedure and match policy.
+        key: String,
+        /// This node's name and start.
+        value: String,
+    },
+    /// Release this node's claim of `key` (when it still holds `value`).
+    Release {
+        /// The bucket key.
+        key: String,
+        /// This node's name and start, as claimed.
+        value: String,
+    },
+    /// Release claims of `node`: those of one of its starts (it is gone),
+    /// or those of every start but one (it started again).
+    ReleaseClaims {
+        /// The node.
+        node: String,
+        /// Which of its starts.
+        starts: Starts,
+    },
+    /// Mail core `to`: a publication, or a call's part, from another node.
     Mail {
         /// The core.
         to: usize,
         /// The mail.
         mail: Mail,
     },
+}
+
+/// Some starts (incarnations) of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Starts {
+    /// This one.
+    Only(u64),
+    /// Every one but this.
+    AllBut(u64),
 }
 
 /// The link's settings.
@@ -80,18 +118,38 @@ pub struct LinkConfig {
     pub failure_timeout: Duration,
 }
 
+/// What the link holds in this node's tables for another node.
+enum Held {
+    /// A subscription, for its subscribers.
+    Subscription(Arc<Realm>, SubscriptionId),
+    /// A callee of a registration: its session.
+    Callee(Arc<Realm>, RegistrationId, SessionId),
+}
+
+/// A callee on another node, as calls to it are sent.
+pub(super) struct RemoteCallee {
+    /// Its node.
+    pub(super) node: String,
+    /// The realm's name.
+    pub(super) realm: String,
+    /// The registration's procedure or pattern, and match policy.
+    pub(super) pattern: UriPattern,
+}
+
 /// Another node, as this one knows it.
-struct Peer {
+pub(super) struct Peer {
     incarnation: u64,
     /// The last interest change applied.
     version: u64,
     last_heard: Instant,
-    /// What it holds, with the subscription the link holds for it here.
-    topics: HashMap<Topic, (Arc<Realm>, SubscriptionId)>,
+    /// What it has, with what the link holds for it here.
+    held: HashMap<Interest, Held>,
     /// A state request is on its way.
     asking: bool,
     /// Where its publications go.
     events: String,
+    /// Where calls and answers for it go.
+    pub(super) calls: String,
 }
 
 /// The cluster link of one node.
@@ -103,13 +161,22 @@ pub struct Link {
     /// The link's mailbox, which is also its core id in the tables.
     link: usize,
     figures: Arc<ClusterFigures>,
-    /// This node's patterns, with how many cores hold each.
-    local: HashMap<Topic, u32>,
-    peers: HashMap<String, Peer>,
+    /// This node's patterns, with how many cores hold each, and its
+    /// callees.
+    local: HashMap<Interest, u32>,
+    pub(super) peers: HashMap<String, Peer>,
     /// The nodes each subscription the link holds is held for.
     remote: HashMap<(usize, SubscriptionId), BTreeSet<String>>,
-    out: VecDeque<Output>,
-    connected: bool,
+    /// The callees the link holds for other nodes, by registration here.
+    pub(super) remote_callees: HashMap<(RegistrationId, SessionId), RemoteCallee>,
+    /// Calls of this node's callers that other nodes serve.
+    pub(super) outgoing: Bounded<CallRef, Outgoing>,
+    /// Calls of other nodes' callers that this node serves.
+    pub(super) incoming: Bounded<CallRef, Incoming>,
+    /// `single` registrations claimed cluster-wide, or waiting to be.
+    pub(super) claims: super::rpc::Claims,
+    pub(super) out: VecDeque<Output>,
+    pub(super) connected: bool,
     /// Another process calls itself this node: said once.
     name_clash_told: bool,
 }
@@ -134,6 +201,10 @@ impl Link {
             local: HashMap::new(),
             peers: HashMap::new(),
             remote: HashMap::new(),
+            remote_callees: HashMap::new(),
+            outgoing: Bounded::new(MAX_CALLS),
+            incoming: Bounded::new(MAX_CALLS),
+            claims: super::rpc::Claims::default(),
             out: VecDeque::new(),
             connected: false,
             name_clash_told: false,
@@ -146,13 +217,35 @@ impl Link {
     }
 
     /// The subjects the driver subscribes to.
-    pub fn subjects(&self) -> [String; 4] {
+    pub fn subjects(&self) -> [String; 5] {
         [
             self.subject("heartbeat"),
             self.subject("interest"),
             self.node_subject("events", &self.me.node),
             self.node_subject("state", &self.me.node),
+            self.node_subject("calls", &self.me.node),
         ]
+    }
+
+    /// The JetStream key-value bucket of the `single` registrations'
+    /// claims.
+    pub fn registrations_bucket(&self) -> String {
+        format!("{}_registrations", self.prefix.replace('.', "_"))
+    }
+
+    /// What this node writes into the registrations bucket for its
+    /// claims: its name and start.
+    pub fn claim_value(&self) -> String {
+        format!("{} {}", self.me.node, self.me.incarnation)
+    }
+
+    /// This node's claims from an earlier start are released: a node that
+    /// started again has none of its last start's callees.
+    pub fn release_earlier_claims(&mut self) {
+        self.out.push_back(Output::ReleaseClaims {
+            node: self.me.node.clone(),
+            starts: Starts::AllBut(self.me.incarnation),
+        });
     }
 
     /// The JetStream key-value bucket of the cluster's retained events,
@@ -177,7 +270,7 @@ impl Link {
         &self.figures
     }
 
-    fn link_core(&self) -> CoreId {
+    pub(super) fn link_core(&self) -> CoreId {
         CoreId::try_from(self.link).unwrap_or(CoreId::MAX)
     }
 
@@ -185,7 +278,7 @@ impl Link {
         format!("{}.{what}", self.prefix)
     }
 
-    fn node_subject(&self, what: &str, node: &str) -> String {
+    pub(super) fn node_subject(&self, what: &str, node: &str) -> String {
         format!("{}.{what}.{node}", self.prefix)
     }
 
@@ -200,6 +293,7 @@ impl Link {
         if up {
             tracing::info!(node = %self.me.node, "cluster: connected to NATS");
             self.heartbeat();
+            self.claim_unclaimed();
         } else {
             tracing::warn!(node = %self.me.node, "cluster: NATS unreachable: routing on this node only until it is back");
         }
@@ -209,6 +303,9 @@ impl Link {
     /// from for the failure timeout. The driver calls it every heartbeat.
     pub fn tick(&mut self, now: Instant) {
         self.heartbeat();
+        if self.connected {
+            self.claim_unclaimed();
+        }
         let gone: Vec<String> = self
             .peers
             .iter()
@@ -232,7 +329,7 @@ impl Link {
         self.publish(self.subject("heartbeat"), payload);
     }
 
-    fn publish(&mut self, subject: String, payload: Bytes) {
+    pub(super) fn publish(&mut self, subject: String, payload: Bytes) {
         self.out.push_back(Output::Publish { subject, payload });
     }
 
@@ -252,8 +349,21 @@ impl Link {
                 realm,
                 pattern,
                 held,
-            } => self.local_interest(&realm, &pattern, held),
-            Mail::KillSession { .. } | Mail::Invoke(_) | Mail::Interrupt(_) | Mail::Answer(_) => {
+            } => {
+                if self.shared.cluster_link(&realm).is_some() {
+                    let topic = Topic {
+                        realm: realm.name.clone(),
+                        policy: pattern.policy(),
+                        uri: pattern.uri().to_owned(),
+                    };
+                    self.local_interest(Interest::Topic(topic), held);
+                }
+            }
+            Mail::Registered(registered) => self.registered(*registered),
+            Mail::Invoke(invoke) => self.invoke_elsewhere(*invoke),
+            Mail::Interrupt(interrupt) => self.interrupt_elsewhere(&interrupt),
+            Mail::Answer(answer) => self.answer_elsewhere(*answer),
+            Mail::KillSession { .. } | Mail::Claimed(_) => {
                 tracing::error!("cluster link: mail for a core dropped");
             }
         }
@@ -285,16 +395,10 @@ impl Link {
         }
     }
 
-    fn local_interest(&mut self, realm: &Realm, pattern: &UriPattern, held: bool) {
-        if self.shared.cluster_link(realm).is_none() {
-            return;
-        }
-        let topic = Topic {
-            realm: realm.name.clone(),
-            policy: pattern.policy(),
-            uri: pattern.uri().to_owned(),
-        };
-        let changed = match self.local.entry(topic.clone()) {
+    /// One more core holds `interest` (`held`), or one fewer; the other
+    /// nodes are told when the first takes it or the last lets go.
+    pub(super) fn local_interest(&mut self, interest: Interest, held: bool) {
+        let changed = match self.local.entry(interest.clone()) {
             Entry::Occupied(mut cores) if held => {
                 *cores.get_mut() += 1;
                 false
@@ -318,7 +422,7 @@ impl Link {
             self.me.version += 1;
             let change = ClusterMessage::Interest(InterestChange {
                 from: self.me.clone(),
-                topic,
+                interest,
                 held,
             });
             self.publish(self.subject("interest"), change.encode());
@@ -354,15 +458,18 @@ impl Link {
             }
             ClusterMessage::Interest(change) => self.interest_change(change, now),
             ClusterMessage::StateRequest(_) => {
-                let topics = self.local.keys().cloned().collect();
+                let interests = self.local.keys().cloned().collect();
                 let state = ClusterMessage::State(State {
                     from: self.me.clone(),
-                    topics,
+                    interests,
                 });
                 return Some(state.encode());
             }
             ClusterMessage::State(state) => self.state(state, now),
             ClusterMessage::Publication(p) => self.receive(*p, now),
+            ClusterMessage::Invoke(invoke) => self.invoke_here(*invoke),
+            ClusterMessage::Interrupt(interrupt) => self.interrupt_here(&interrupt),
+            ClusterMessage::Answer(answer) => self.answer_here(*answer),
         }
         None
     }
@@ -412,15 +519,17 @@ impl Link {
             tracing::info!(node = %h.node, "cluster: node joined");
         }
         let events = self.node_subject("events", &h.node);
+        let calls = self.node_subject("calls", &h.node);
         self.peers.insert(
             h.node.clone(),
             Peer {
                 incarnation: h.incarnation,
                 version: 0,
                 last_heard: now,
-                topics: HashMap::new(),
+                held: HashMap::new(),
                 asking: false,
                 events,
+                calls,
             },
         );
         self.figures().peers.add(1);
@@ -464,9 +573,9 @@ impl Link {
             peer.version = from.version;
         }
         if change.held {
-            self.hold(&from.node, change.topic);
+            self.hold(&from.node, change.interest);
         } else {
-            self.release(&from.node, &change.topic);
+            self.release(&from.node, &change.interest);
         }
     }
 
@@ -479,17 +588,17 @@ impl Link {
             Some(peer) if peer.incarnation == from.incarnation => {}
             _ => self.meet(from, now),
         }
-        let wanted: BTreeSet<Topic> = state.topics.into_iter().collect();
-        let held: Vec<Topic> = self
+        let wanted: std::collections::HashSet<Interest> = state.interests.into_iter().collect();
+        let held: Vec<Interest> = self
             .peers
             .get(&from.node)
-            .map(|p| p.topics.keys().cloned().collect())
+            .map(|p| p.held.keys().cloned().collect())
             .unwrap_or_default();
-        for topic in held.iter().filter(|t| !wanted.contains(*t)) {
-            self.release(&from.node, topic);
+        for interest in held.iter().filter(|i| !wanted.contains(*i)) {
+            self.release(&from.node, interest);
         }
-        for topic in wanted {
-            self.hold(&from.node, topic);
+        for interest in wanted {
+            self.hold(&from.node, interest);
         }
         if let Some(peer) = self.peers.get_mut(&from.node) {
             peer.version = from.version;
@@ -497,69 +606,124 @@ impl Link {
         }
     }
 
-    /// Holds `topic` for `node` in the realm's table, when this node shares
-    /// the realm.
-    fn hold(&mut self, node: &str, topic: Topic) {
-        let link = self.link_core();
-        let Some(realm) = self.shared_realm(&topic.realm) else {
-            return;
-        };
-        let Some(peer) = self.peers.get_mut(node) else {
-            return;
-        };
-        if peer.topics.contains_key(&topic) {
+    /// Holds `interest` for `node` in the realm's tables (a subscription
+    /// or a callee on the link), when this node shares the realm.
+    fn hold(&mut self, node: &str, interest: Interest) {
+        if self
+            .peers
+            .get(node)
+            .is_none_or(|p| p.held.contains_key(&interest))
+        {
             return;
         }
+        let held = match &interest {
+            Interest::Topic(topic) => self.hold_topic(node, topic),
+            Interest::Procedure(procedure) => self.hold_callee(node, procedure),
+        };
+        if let (Some(held), Some(peer)) = (held, self.peers.get_mut(node)) {
+            peer.held.insert(interest, held);
+        }
+    }
+
+    fn hold_topic(&mut self, node: &str, topic: &Topic) -> Option<Held> {
+        let realm = self.shared_realm(&topic.realm)?;
         // Another node checked the pattern by its own realm's rule; any
         // pattern a node may hold is valid loosely.
         let Ok(pattern) = UriPattern::parse(&topic.uri, topic.policy, UriCheck::Loose) else {
             tracing::debug!(node, uri = %topic.uri, "cluster: interest in an invalid pattern ignored");
-            return;
+            return None;
         };
         let (subscription, _) =
             realm
                 .subscriptions
-                .subscribe(pattern, link, self.shared.clock.wall());
-        peer.topics.insert(topic, (realm.clone(), subscription.id));
+                .subscribe(pattern, self.link_core(), self.shared.clock.wall());
         self.remote
             .entry((realm.index, subscription.id))
             .or_default()
             .insert(node.to_owned());
+        Some(Held::Subscription(realm, subscription.id))
     }
 
-    fn release(&mut self, node: &str, topic: &Topic) {
-        let link = self.link_core();
-        let Some((realm, id)) = self
+    fn hold_callee(&mut self, node: &str, procedure: &super::wire::Procedure) -> Option<Held> {
+        let realm = self.shared_realm(&procedure.realm)?;
+        let pattern = UriPattern::parse(&procedure.uri, procedure.policy, UriCheck::Loose).ok()?;
+        let session = SessionId::new(procedure.session)?;
+        let callee = Callee {
+            core: self.link,
+            session,
+            forward_timeout: procedure.forward_timeout,
+            disclose_caller: procedure.disclose_caller,
+            progressive_invocations: procedure.progressive_invocations,
+        };
+        match realm.registrations.register(
+            pattern.clone(),
+            procedure.invoke,
+            callee,
+            self.shared.clock.wall(),
+        ) {
+            Ok((registration, _)) => {
+                self.remote_callees.insert(
+                    (registration.id, session),
+                    RemoteCallee {
+                        node: node.to_owned(),
+                        realm: realm.name.clone(),
+                        pattern,
+                    },
+                );
+                Some(Held::Callee(realm, registration.id, session))
+            }
+            Err(e) => {
+                tracing::warn!(node, procedure = %procedure.uri, invoke = procedure.invoke.as_str(), error = ?e, "cluster: another node's callee not added here: the procedure is registered here in a way that excludes it");
+                None
+            }
+        }
+    }
+
+    fn release(&mut self, node: &str, interest: &Interest) {
+        let Some(held) = self
             .peers
             .get_mut(node)
-            .and_then(|p| p.topics.remove(topic))
+            .and_then(|p| p.held.remove(interest))
         else {
             return;
         };
-        realm.subscriptions.unsubscribe(id, link);
-        if let Entry::Occupied(mut holders) = self.remote.entry((realm.index, id)) {
-            holders.get_mut().remove(node);
-            if holders.get().is_empty() {
-                holders.remove();
+        match held {
+            Held::Subscription(realm, id) => {
+                realm.subscriptions.unsubscribe(id, self.link_core());
+                if let Entry::Occupied(mut holders) = self.remote.entry((realm.index, id)) {
+                    holders.get_mut().remove(node);
+                    if holders.get().is_empty() {
+                        holders.remove();
+                    }
+                }
+            }
+            Held::Callee(realm, id, session) => {
+                realm.registrations.unregister(id, session);
+                self.remote_callees.remove(&(id, session));
             }
         }
     }
 
     fn drop_peer(&mut self, node: &str) {
-        let topics: Vec<Topic> = self
+        let held: Vec<Interest> = self
             .peers
             .get(node)
-            .map(|p| p.topics.keys().cloned().collect())
+            .map(|p| p.held.keys().cloned().collect())
             .unwrap_or_default();
-        for topic in &topics {
-            self.release(node, topic);
+        for interest in &held {
+            self.release(node, interest);
         }
-        if self.peers.remove(node).is_some() {
+        self.calls_lost(node);
+        if let Some(peer) = self.peers.remove(node) {
             self.figures().peers.sub(1);
+            self.out.push_back(Output::ReleaseClaims {
+                node: node.to_owned(),
+                starts: Starts::Only(peer.incarnation),
+            });
         }
     }
 
-    fn shared_realm(&self, name: &str) -> Option<Arc<Realm>> {
+    pub(super) fn shared_realm(&self, name: &str) -> Option<Arc<Realm>> {
         let realm = self.shared.realms.get(name)?;
         self.shared.cluster_link(&realm).map(|_| realm)
     }

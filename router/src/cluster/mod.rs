@@ -3,10 +3,13 @@
 //! mesh; this layer is its state and its messages, without I/O — the
 //! engine's cluster driver carries them over NATS.
 
+pub mod calls;
 pub mod link;
+mod rpc;
 pub mod wire;
 
 #[cfg(test)]
 mod tests;
 
-pub use link::{Link, LinkConfig, Output};
+pub use link::{Link, LinkConfig, Output, Starts};
+pub use rpc::ClaimAnswer;

@@ -3,6 +3,7 @@
 //! so the link's logic is checked without a server; the interop tests
 //! (`tests/interop/test_cluster.py`) run it over a real `nats-server`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -13,7 +14,7 @@ use ringbar_protocol::message::{Arguments, Payload};
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::{MatchPolicy, UriCheck, UriPattern};
 
-use super::{Link, LinkConfig, Output};
+use super::{ClaimAnswer, Link, LinkConfig, Output, Starts};
 use crate::auth::{Decided, SlowWork};
 use crate::core::broker::Publication;
 use crate::core::config::RealmConfig;
@@ -112,6 +113,10 @@ struct Net {
     published: Vec<(String, Bytes)>,
     /// Drop everything published on subjects containing this.
     lose: Option<&'static str>,
+    /// The registrations bucket: key to the claiming node's value.
+    claims: HashMap<String, String>,
+    /// Mail the links sent their cores: (node, core, mail).
+    mailed: Vec<(usize, usize, Mail)>,
 }
 
 impl Net {
@@ -125,6 +130,8 @@ impl Net {
             nodes,
             published: Vec::new(),
             lose: None,
+            claims: HashMap::new(),
+            mailed: Vec::new(),
         };
         for n in &mut net.nodes {
             n.link.on_connection(true);
@@ -187,11 +194,36 @@ impl Net {
                     n.link.on_retained(payload.clone(), now);
                 }
             }
+            Output::Claim { id, key, value } => {
+                let holder = self.claims.entry(key).or_insert_with(|| value.clone());
+                let answer = if *holder == value {
+                    ClaimAnswer::Granted
+                } else {
+                    ClaimAnswer::Refused
+                };
+                self.nodes[from].link.on_claim_answer(id, answer);
+            }
+            Output::Release { key, value } => {
+                if self.claims.get(&key) == Some(&value) {
+                    self.claims.remove(&key);
+                }
+            }
+            Output::ReleaseClaims { node, starts } => {
+                self.claims.retain(|_, value| {
+                    let (name, start) = value.split_once(' ').unwrap();
+                    let start: u64 = start.parse().unwrap();
+                    let of_them = match starts {
+                        Starts::Only(s) => start == s,
+                        Starts::AllBut(s) => start != s,
+                    };
+                    !(name == node && of_them)
+                });
+            }
             Output::Mail { to, mail } => {
                 assert_eq!(to, 0, "one core per node");
                 match mail {
                     Mail::Publication(p) => self.nodes[from].delivered.push(p),
-                    _ => panic!("the link mails only publications"),
+                    other => self.mailed.push((from, to, other)),
                 }
             }
         }
@@ -391,4 +423,252 @@ fn retained_publications_go_to_every_node_and_are_kept() {
         .retained(|_| true);
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].topic.as_str(), "com.kept");
+}
+
+use crate::core::dealer::calls::{Answer, CallKey, Invoke, Outcome};
+use crate::core::mail::{Claim, Registered};
+use crate::tables::registrations::{Callee, InvokePolicy};
+use ringbar_protocol::id::{RegistrationId, RequestId};
+use ringbar_protocol::value::Dict;
+
+impl Net {
+    /// A callee on core 0 of node `at` registers `uri` with `invoke` (and a
+    /// claim for `single`), as the dealer does: the table, then the link.
+    fn register(
+        &mut self,
+        at: usize,
+        uri: &str,
+        invoke: InvokePolicy,
+        session: u64,
+    ) -> RegistrationId {
+        let node = &mut self.nodes[at];
+        let realm = node.shared.realms.get("realm1").unwrap();
+        let pattern = UriPattern::parse(uri, MatchPolicy::Exact, UriCheck::Loose).unwrap();
+        let callee = Callee {
+            core: 0,
+            session: SessionId::new(session).unwrap(),
+            forward_timeout: false,
+            disclose_caller: false,
+            progressive_invocations: false,
+        };
+        let (registration, _) = realm
+            .registrations
+            .register(pattern.clone(), invoke, callee, SystemTime::now())
+            .unwrap();
+        let claim = (invoke == InvokePolicy::Single).then_some(Claim {
+            session: crate::slab::Slab::default().insert_with(|_| ()).unwrap(),
+            request: RequestId::new(1).unwrap(),
+            registration: registration.id,
+        });
+        node.link.on_mail(Mail::Registered(Box::new(Registered {
+            realm,
+            pattern,
+            invoke,
+            callee,
+            held: true,
+            claim,
+        })));
+        self.settle(Instant::now());
+        registration.id
+    }
+
+    /// The callees of `uri` node `at`'s table has: (core, session).
+    fn callees(&self, at: usize, uri: &str) -> Vec<(usize, u64)> {
+        let realm = self.nodes[at].shared.realms.get("realm1").unwrap();
+        let table = realm.registrations.snapshot();
+        table
+            .find(uri, MatchPolicy::Exact)
+            .map(|r| {
+                r.callees
+                    .iter()
+                    .map(|c| (c.core, c.session.get()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn claimed(&self) -> Vec<(usize, bool)> {
+        self.mailed
+            .iter()
+            .filter_map(|(node, _, mail)| match mail {
+                Mail::Claimed(c) => Some((*node, c.granted)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn call_of(caller: u64) -> CallKey {
+    CallKey {
+        caller: SessionId::new(caller).unwrap(),
+        request: RequestId::new(7).unwrap(),
+    }
+}
+
+#[test]
+fn a_call_reaches_a_callee_on_another_node_and_its_answer_comes_back() {
+    let mut net = Net::new(&["a", "b"]);
+    net.register(1, "com.proc", InvokePolicy::RoundRobin, 40);
+    let link_a = net.nodes[0].shared.cluster.as_ref().unwrap().link;
+    assert_eq!(
+        net.callees(0, "com.proc"),
+        [(link_a, 40)],
+        "a holds b's callee on its link"
+    );
+    let registration = net.nodes[0]
+        .shared
+        .realms
+        .get("realm1")
+        .unwrap()
+        .registrations
+        .snapshot()
+        .find("com.proc", MatchPolicy::Exact)
+        .unwrap()
+        .id;
+    // a's caller core invokes the callee on the link.
+    net.nodes[0].link.on_mail(Mail::Invoke(Box::new(Invoke {
+        call: call_of(5),
+        serial: 9,
+        caller_core: 0,
+        callee: SessionId::new(40).unwrap(),
+        registration,
+        details: Dict::new(),
+        payload: Payload::Empty,
+        continuation: false,
+    })));
+    net.settle(Instant::now());
+    let link_b = net.nodes[1].shared.cluster.as_ref().unwrap().link;
+    let Some((1, 0, Mail::Invoke(invoke))) = net.mailed.pop() else {
+        panic!("b's core is asked to invoke its callee");
+    };
+    assert_eq!(
+        (invoke.call, invoke.serial, invoke.caller_core),
+        (call_of(5), 9, link_b)
+    );
+    // b's callee answers, progressively and then finally.
+    for progress in [true, false] {
+        net.nodes[1].link.on_mail(Mail::Answer(Box::new(Answer {
+            call: call_of(5),
+            serial: 9,
+            outcome: Outcome::Result { progress },
+            details: Dict::new(),
+            payload: Payload::Empty,
+        })));
+        net.settle(Instant::now());
+        let Some((0, 0, Mail::Answer(answer))) = net.mailed.pop() else {
+            panic!("a's caller core gets the answer");
+        };
+        assert!(matches!(answer.outcome, Outcome::Result { progress: p } if p == progress));
+    }
+    assert!(net.nodes[0].link.outgoing.is_empty() && net.nodes[1].link.incoming.is_empty());
+}
+
+#[test]
+fn a_single_registration_is_claimed_once_in_the_cluster() {
+    let mut net = Net::new(&["a", "b"]);
+    net.register(0, "com.one", InvokePolicy::Single, 11);
+    assert_eq!(net.claimed(), [(0, true)]);
+    // b registers it too before a's callee reached b's table.
+    net.nodes[1]
+        .shared
+        .realms
+        .get("realm1")
+        .unwrap()
+        .registrations
+        .unregister(
+            net.nodes[1]
+                .shared
+                .realms
+                .get("realm1")
+                .unwrap()
+                .registrations
+                .snapshot()
+                .find("com.one", MatchPolicy::Exact)
+                .unwrap()
+                .id,
+            SessionId::new(11).unwrap(),
+        );
+    net.register(1, "com.one", InvokePolicy::Single, 12);
+    assert_eq!(net.claimed(), [(0, true), (1, false)], "b is refused");
+}
+
+#[test]
+fn calls_to_a_node_that_is_gone_end_with_an_error() {
+    let mut net = Net::new(&["a", "b"]);
+    net.register(1, "com.proc", InvokePolicy::Single, 40);
+    let registration = net.nodes[0]
+        .shared
+        .realms
+        .get("realm1")
+        .unwrap()
+        .registrations
+        .snapshot()
+        .find("com.proc", MatchPolicy::Exact)
+        .unwrap()
+        .id;
+    net.nodes[0].link.on_mail(Mail::Invoke(Box::new(Invoke {
+        call: call_of(5),
+        serial: 1,
+        caller_core: 0,
+        callee: SessionId::new(40).unwrap(),
+        registration,
+        details: Dict::new(),
+        payload: Payload::Empty,
+        continuation: false,
+    })));
+    net.settle(Instant::now());
+    net.mailed.clear();
+    let later = Instant::now() + TIMEOUT + Duration::from_millis(1);
+    net.nodes[0].link.tick(later);
+    net.settle(later);
+    let Some((0, 0, Mail::Answer(answer))) = net.mailed.pop() else {
+        panic!("the caller is answered");
+    };
+    assert!(
+        matches!(&answer.outcome, Outcome::Error(uri) if uri.as_str() == "wamp.error.canceled")
+    );
+    assert!(
+        net.callees(0, "com.proc").is_empty(),
+        "b's callee is gone from a"
+    );
+    assert!(net.claims.is_empty(), "b's claim is released");
+}
+
+#[test]
+fn an_answer_reaches_a_caller_node_the_callee_node_has_not_heard_of_yet() {
+    let mut net = Net::new(&["a", "b"]);
+    net.register(1, "com.proc", InvokePolicy::RoundRobin, 40);
+    // a's first heartbeat went out before b was on NATS: b does not know
+    // a yet when a's call comes.
+    net.nodes[1].link.peers.remove("a");
+    let registration = net.nodes[0]
+        .shared
+        .realms
+        .get("realm1")
+        .unwrap()
+        .registrations
+        .snapshot()
+        .find("com.proc", MatchPolicy::Exact)
+        .unwrap()
+        .id;
+    net.nodes[0].link.on_mail(Mail::Invoke(Box::new(Invoke {
+        call: call_of(5),
+        serial: 2,
+        caller_core: 0,
+        callee: SessionId::new(40).unwrap(),
+        registration,
+        details: Dict::new(),
+        payload: Payload::Empty,
+        continuation: false,
+    })));
+    net.settle(Instant::now());
+    net.nodes[1].link.on_mail(Mail::Answer(Box::new(Answer {
+        call: call_of(5),
+        serial: 2,
+        outcome: Outcome::Result { progress: false },
+        details: Dict::new(),
+        payload: Payload::Empty,
+    })));
+    net.settle(Instant::now());
+    assert!(matches!(net.mailed.last(), Some((0, 0, Mail::Answer(_)))));
 }

@@ -11,13 +11,15 @@
 //! bytes that are there.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use ringbar_protocol::codec::Serializer;
+use ringbar_protocol::codec::{Serializer, decode_value, encode_value};
 use ringbar_protocol::message::{Arguments, Payload};
 use ringbar_protocol::options::PayloadPassthru;
 use ringbar_protocol::str::Str;
 use ringbar_protocol::uri::MatchPolicy;
+use ringbar_protocol::value::{Dict, Value};
 
 use crate::core::broker::{Publication, Receivers};
+use crate::tables::registrations::InvokePolicy;
 
 /// A subscription pattern of a realm, as nodes announce their interest.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -28,6 +30,38 @@ pub struct Topic {
     pub policy: MatchPolicy,
     /// The topic or pattern.
     pub uri: String,
+}
+
+/// A callee of a node: one session's registration of a procedure or
+/// pattern, as nodes announce them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Procedure {
+    /// The realm's name.
+    pub realm: String,
+    /// How `uri` matches.
+    pub policy: MatchPolicy,
+    /// The procedure or pattern.
+    pub uri: String,
+    /// How a call picks one of its callees.
+    pub invoke: InvokePolicy,
+    /// The callee session.
+    pub session: u64,
+    /// The callee enforces call timeouts itself.
+    pub forward_timeout: bool,
+    /// The callee learns who calls.
+    pub disclose_caller: bool,
+    /// The callee takes progressive call invocations.
+    pub progressive_invocations: bool,
+}
+
+/// What a node has and the others route to it for: subscribers to a
+/// pattern, or a callee of a procedure.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Interest {
+    /// Subscribers to a topic or pattern.
+    Topic(Topic),
+    /// A callee.
+    Procedure(Procedure),
 }
 
 /// A node's announcement that it is alive, and how far its interest has
@@ -42,14 +76,14 @@ pub struct Heartbeat {
     pub version: u64,
 }
 
-/// One change of a node's interest: it now has subscribers to a pattern,
-/// or no longer has any.
+/// One change of a node's interest: it now has subscribers to a pattern
+/// or a callee, or no longer has.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InterestChange {
     /// Who changed, and its version after this change.
     pub from: Heartbeat,
-    /// The pattern.
-    pub topic: Topic,
+    /// What changed.
+    pub interest: Interest,
     /// Whether the node holds it now.
     pub held: bool,
 }
@@ -59,8 +93,75 @@ pub struct InterestChange {
 pub struct State {
     /// Who answers, and the version the list is at.
     pub from: Heartbeat,
-    /// Every pattern the node has subscribers to, in shared realms.
-    pub topics: Vec<Topic>,
+    /// Every pattern the node has subscribers to and every callee it
+    /// has, in shared realms.
+    pub interests: Vec<Interest>,
+}
+
+/// Who made a call, across nodes: the caller session and its CALL's
+/// request id, and the caller's core's serial of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CallId {
+    /// The caller session.
+    pub caller: u64,
+    /// The CALL's request id.
+    pub request: u64,
+    /// The serial that tells it from a later call with the same request.
+    pub serial: u64,
+}
+
+/// A call for a callee on the receiving node (or the next part of a
+/// progressive call).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteInvoke {
+    /// The caller's node, where answers go.
+    pub from: String,
+    /// The call.
+    pub call: CallId,
+    /// The realm's name.
+    pub realm: String,
+    /// The registration's match policy.
+    pub policy: MatchPolicy,
+    /// The registration's procedure or pattern.
+    pub uri: String,
+    /// The callee session.
+    pub callee: u64,
+    /// `INVOCATION.Details`, complete.
+    pub details: Dict,
+    /// The CALL's arguments.
+    pub payload: Payload,
+    /// Not the first part of a progressive call.
+    pub continuation: bool,
+}
+
+/// A call ends early: CANCEL, its timeout, or its caller left.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteInterrupt {
+    /// The caller's node.
+    pub from: String,
+    /// The call.
+    pub call: CallId,
+    /// `skip`, `kill` or `killnowait` as on the wire.
+    pub mode: String,
+    /// Why, as an error URI.
+    pub reason: String,
+}
+
+/// A callee's answer (or the dealer's in its name) for a caller on the
+/// receiving node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemoteAnswer {
+    /// The callee's node.
+    pub from: String,
+    /// The call.
+    pub call: CallId,
+    /// `Err(uri)` for an ERROR; `Ok(progress)` for a RESULT, `progress`
+    /// when more follow.
+    pub outcome: Result<bool, String>,
+    /// The ERROR's or RESULT's details.
+    pub details: Dict,
+    /// The YIELD's or ERROR's arguments.
+    pub payload: Payload,
 }
 
 /// A publication as another node received it.
@@ -101,6 +202,12 @@ pub enum ClusterMessage {
     State(State),
     /// A publication for the receiver's subscribers.
     Publication(Box<RemotePublication>),
+    /// A call for a callee of the receiver.
+    Invoke(Box<RemoteInvoke>),
+    /// A call of the receiver's callee ends early.
+    Interrupt(RemoteInterrupt),
+    /// An answer for a caller of the receiver.
+    Answer(Box<RemoteAnswer>),
 }
 
 /// A message that cannot be read.
@@ -126,6 +233,9 @@ const INTEREST: u8 = 3;
 const STATE_REQUEST: u8 = 4;
 const STATE: u8 = 5;
 const PUBLICATION: u8 = 6;
+const INVOKE: u8 = 7;
+const INTERRUPT: u8 = 8;
+const ANSWER: u8 = 9;
 
 impl ClusterMessage {
     /// The message's bytes.
@@ -143,7 +253,7 @@ impl ClusterMessage {
             ClusterMessage::Interest(change) => {
                 out.put_u8(INTEREST);
                 put_heartbeat(&mut out, &change.from);
-                put_topic(&mut out, &change.topic);
+                put_interest(&mut out, &change.interest);
                 out.put_u8(u8::from(change.held));
             }
             ClusterMessage::StateRequest(node) => {
@@ -153,9 +263,9 @@ impl ClusterMessage {
             ClusterMessage::State(state) => {
                 out.put_u8(STATE);
                 put_heartbeat(&mut out, &state.from);
-                put_len(&mut out, state.topics.len());
-                for topic in &state.topics {
-                    put_topic(&mut out, topic);
+                put_len(&mut out, state.interests.len());
+                for interest in &state.interests {
+                    put_interest(&mut out, interest);
                 }
             }
             ClusterMessage::Publication(p) => {
@@ -175,6 +285,39 @@ impl ClusterMessage {
                     },
                 );
             }
+            ClusterMessage::Invoke(i) => {
+                out.put_u8(INVOKE);
+                put_str(&mut out, &i.from);
+                put_call(&mut out, &i.call);
+                put_str(&mut out, &i.realm);
+                put_policy(&mut out, i.policy);
+                put_str(&mut out, &i.uri);
+                out.put_u64_le(i.callee);
+                put_dict(&mut out, &i.details);
+                put_payload(&mut out, &i.payload);
+                out.put_u8(u8::from(i.continuation));
+            }
+            ClusterMessage::Interrupt(i) => {
+                out.put_u8(INTERRUPT);
+                put_str(&mut out, &i.from);
+                put_call(&mut out, &i.call);
+                put_str(&mut out, &i.mode);
+                put_str(&mut out, &i.reason);
+            }
+            ClusterMessage::Answer(a) => {
+                out.put_u8(ANSWER);
+                put_str(&mut out, &a.from);
+                put_call(&mut out, &a.call);
+                match &a.outcome {
+                    Ok(progress) => out.put_u8(u8::from(*progress)),
+                    Err(uri) => {
+                        out.put_u8(2);
+                        put_str(&mut out, uri);
+                    }
+                }
+                put_dict(&mut out, &a.details);
+                put_payload(&mut out, &a.payload);
+            }
         }
         out.freeze()
     }
@@ -187,22 +330,51 @@ impl ClusterMessage {
             LEAVING => ClusterMessage::Leaving(r.heartbeat()?),
             INTEREST => ClusterMessage::Interest(InterestChange {
                 from: r.heartbeat()?,
-                topic: r.topic()?,
+                interest: r.interest()?,
                 held: r.bool()?,
             }),
             STATE_REQUEST => ClusterMessage::StateRequest(r.string()?),
             STATE => {
                 let from = r.heartbeat()?;
-                // Each topic takes at least 10 bytes: no count beyond what
-                // the message can hold is believed.
-                let count = r.len_at_most(10)?;
-                let mut topics = Vec::with_capacity(count);
+                // Each interest takes at least 11 bytes: no count beyond
+                // what the message can hold is believed.
+                let count = r.len_at_most(11)?;
+                let mut interests = Vec::with_capacity(count);
                 for _ in 0..count {
-                    topics.push(r.topic()?);
+                    interests.push(r.interest()?);
                 }
-                ClusterMessage::State(State { from, topics })
+                ClusterMessage::State(State { from, interests })
             }
             PUBLICATION => ClusterMessage::Publication(Box::new(r.publication()?)),
+            INVOKE => ClusterMessage::Invoke(Box::new(RemoteInvoke {
+                from: r.string()?,
+                call: r.call()?,
+                realm: r.string()?,
+                policy: r.policy()?,
+                uri: r.string()?,
+                callee: r.u64()?,
+                details: r.dict()?,
+                payload: r.payload()?,
+                continuation: r.bool()?,
+            })),
+            INTERRUPT => ClusterMessage::Interrupt(RemoteInterrupt {
+                from: r.string()?,
+                call: r.call()?,
+                mode: r.string()?,
+                reason: r.string()?,
+            }),
+            ANSWER => ClusterMessage::Answer(Box::new(RemoteAnswer {
+                from: r.string()?,
+                call: r.call()?,
+                outcome: match r.u8()? {
+                    0 => Ok(false),
+                    1 => Ok(true),
+                    2 => Err(r.string()?),
+                    _ => return Err(DecodeError::Invalid("outcome")),
+                },
+                details: r.dict()?,
+                payload: r.payload()?,
+            })),
             other => return Err(DecodeError::UnknownKind(other)),
         };
         if r.0.has_remaining() {
@@ -287,7 +459,11 @@ fn put_publication(out: &mut BytesMut, p: PublicationFields<'_>) {
         }
         None => out.put_u8(0),
     }
-    match p.payload {
+    put_payload(out, p.payload);
+}
+
+fn put_payload(out: &mut BytesMut, payload: &Payload) {
+    match payload {
         Payload::Empty => out.put_u8(0),
         Payload::Arguments(a) => {
             out.put_u8(1);
@@ -298,6 +474,70 @@ fn put_publication(out: &mut BytesMut, p: PublicationFields<'_>) {
         Payload::Transparent(bytes) => {
             out.put_u8(2);
             put_bytes(out, bytes);
+        }
+    }
+}
+
+fn put_call(out: &mut BytesMut, call: &CallId) {
+    out.put_u64_le(call.caller);
+    out.put_u64_le(call.request);
+    out.put_u64_le(call.serial);
+}
+
+/// A dictionary as MessagePack: the one serializer every node decodes
+/// the same way.
+fn put_dict(out: &mut BytesMut, dict: &Dict) {
+    let mut encoded = BytesMut::new();
+    if encode_value(
+        Serializer::MsgPack,
+        &Value::Dict(dict.clone()),
+        &mut encoded,
+    )
+    .is_err()
+    {
+        encoded.clear();
+        // An empty map: what could not be encoded is left out.
+        encoded.put_u8(0x80);
+    }
+    put_bytes(out, &encoded);
+}
+
+fn put_policy(out: &mut BytesMut, policy: MatchPolicy) {
+    out.put_u8(match policy {
+        MatchPolicy::Exact => 0,
+        MatchPolicy::Prefix => 1,
+        MatchPolicy::Wildcard => 2,
+    });
+}
+
+fn invoke_code(invoke: InvokePolicy) -> u8 {
+    match invoke {
+        InvokePolicy::Single => 0,
+        InvokePolicy::RoundRobin => 1,
+        InvokePolicy::Random => 2,
+        InvokePolicy::First => 3,
+        InvokePolicy::Last => 4,
+    }
+}
+
+fn put_interest(out: &mut BytesMut, interest: &Interest) {
+    match interest {
+        Interest::Topic(topic) => {
+            out.put_u8(0);
+            put_topic(out, topic);
+        }
+        Interest::Procedure(p) => {
+            out.put_u8(1);
+            put_str(out, &p.realm);
+            put_policy(out, p.policy);
+            put_str(out, &p.uri);
+            out.put_u8(invoke_code(p.invoke));
+            out.put_u64_le(p.session);
+            out.put_u8(
+                u8::from(p.forward_timeout)
+                    | u8::from(p.disclose_caller) << 1
+                    | u8::from(p.progressive_invocations) << 2,
+            );
         }
     }
 }
@@ -319,11 +559,7 @@ fn put_heartbeat(out: &mut BytesMut, h: &Heartbeat) {
 
 fn put_topic(out: &mut BytesMut, topic: &Topic) {
     put_str(out, &topic.realm);
-    out.put_u8(match topic.policy {
-        MatchPolicy::Exact => 0,
-        MatchPolicy::Prefix => 1,
-        MatchPolicy::Wildcard => 2,
-    });
+    put_policy(out, topic.policy);
     put_str(out, &topic.uri);
 }
 
@@ -429,18 +665,93 @@ impl Reader {
         })
     }
 
+    fn policy(&mut self) -> Result<MatchPolicy, DecodeError> {
+        match self.u8()? {
+            0 => Ok(MatchPolicy::Exact),
+            1 => Ok(MatchPolicy::Prefix),
+            2 => Ok(MatchPolicy::Wildcard),
+            _ => Err(DecodeError::Invalid("match policy")),
+        }
+    }
+
     fn topic(&mut self) -> Result<Topic, DecodeError> {
-        let realm = self.string()?;
-        let policy = match self.u8()? {
-            0 => MatchPolicy::Exact,
-            1 => MatchPolicy::Prefix,
-            2 => MatchPolicy::Wildcard,
-            _ => return Err(DecodeError::Invalid("match policy")),
-        };
         Ok(Topic {
-            realm,
-            policy,
+            realm: self.string()?,
+            policy: self.policy()?,
             uri: self.string()?,
+        })
+    }
+
+    fn interest(&mut self) -> Result<Interest, DecodeError> {
+        match self.u8()? {
+            0 => Ok(Interest::Topic(self.topic()?)),
+            1 => {
+                let realm = self.string()?;
+                let policy = self.policy()?;
+                let uri = self.string()?;
+                let invoke = match self.u8()? {
+                    0 => InvokePolicy::Single,
+                    1 => InvokePolicy::RoundRobin,
+                    2 => InvokePolicy::Random,
+                    3 => InvokePolicy::First,
+                    4 => InvokePolicy::Last,
+                    _ => return Err(DecodeError::Invalid("invocation policy")),
+                };
+                let session = self.u64()?;
+                let flags = self.u8()?;
+                if flags > 0b111 {
+                    return Err(DecodeError::Invalid("callee flags"));
+                }
+                Ok(Interest::Procedure(Procedure {
+                    realm,
+                    policy,
+                    uri,
+                    invoke,
+                    session,
+                    forward_timeout: flags & 1 != 0,
+                    disclose_caller: flags & 2 != 0,
+                    progressive_invocations: flags & 4 != 0,
+                }))
+            }
+            _ => Err(DecodeError::Invalid("interest kind")),
+        }
+    }
+
+    fn call(&mut self) -> Result<CallId, DecodeError> {
+        Ok(CallId {
+            caller: self.u64()?,
+            request: self.u64()?,
+            serial: self.u64()?,
+        })
+    }
+
+    fn dict(&mut self) -> Result<Dict, DecodeError> {
+        let bytes = self.bytes()?;
+        match decode_value(Serializer::MsgPack, &bytes) {
+            Ok(Value::Dict(dict)) => Ok(dict),
+            _ => Err(DecodeError::Invalid("details")),
+        }
+    }
+
+    fn payload(&mut self) -> Result<Payload, DecodeError> {
+        Ok(match self.u8()? {
+            0 => Payload::Empty,
+            1 => {
+                let serializer = match self.u8()? {
+                    0 => Serializer::Json,
+                    1 => Serializer::MsgPack,
+                    2 => Serializer::Cbor,
+                    3 => Serializer::Ubjson,
+                    _ => return Err(DecodeError::Invalid("serializer")),
+                };
+                Payload::Arguments(Arguments {
+                    serializer,
+                    args: self.bytes()?,
+                    kwargs: self.optional(Self::bytes)?,
+                })
+            }
+            2 => Payload::Transparent(self.bytes()?),
+            _ => return Err(DecodeError::Invalid("payload kind")),
         })
     }
 
@@ -503,25 +814,7 @@ impl Reader {
         } else {
             None
         };
-        let payload = match self.u8()? {
-            0 => Payload::Empty,
-            1 => {
-                let serializer = match self.u8()? {
-                    0 => Serializer::Json,
-                    1 => Serializer::MsgPack,
-                    2 => Serializer::Cbor,
-                    3 => Serializer::Ubjson,
-                    _ => return Err(DecodeError::Invalid("serializer")),
-                };
-                Payload::Arguments(Arguments {
-                    serializer,
-                    args: self.bytes()?,
-                    kwargs: self.optional(Self::bytes)?,
-                })
-            }
-            2 => Payload::Transparent(self.bytes()?),
-            _ => return Err(DecodeError::Invalid("payload kind")),
-        };
+        let payload = self.payload()?;
         Ok(RemotePublication {
             realm,
             topic,
@@ -661,17 +954,129 @@ mod tests {
             )
     }
 
+    fn procedure() -> impl Strategy<Value = Procedure> {
+        (
+            topic(),
+            prop_oneof![
+                Just(InvokePolicy::Single),
+                Just(InvokePolicy::RoundRobin),
+                Just(InvokePolicy::Random),
+                Just(InvokePolicy::First),
+                Just(InvokePolicy::Last)
+            ],
+            any::<u64>(),
+            any::<(bool, bool, bool)>(),
+        )
+            .prop_map(|(t, invoke, session, (a, b, c))| Procedure {
+                realm: t.realm,
+                policy: t.policy,
+                uri: t.uri,
+                invoke,
+                session,
+                forward_timeout: a,
+                disclose_caller: b,
+                progressive_invocations: c,
+            })
+    }
+
+    fn interest() -> impl Strategy<Value = Interest> {
+        prop_oneof![
+            topic().prop_map(Interest::Topic),
+            procedure().prop_map(Interest::Procedure)
+        ]
+    }
+
+    fn call_id() -> impl Strategy<Value = CallId> {
+        any::<(u64, u64, u64)>().prop_map(|(caller, request, serial)| CallId {
+            caller,
+            request,
+            serial,
+        })
+    }
+
+    fn dict() -> impl Strategy<Value = Dict> {
+        proptest::collection::vec(("[a-z]{1,6}", any::<u32>(), "[a-z]{0,6}"), 0..4).prop_map(
+            |entries| {
+                let mut dict = Dict::new();
+                for (key, n, text) in entries {
+                    if n % 2 == 0 {
+                        dict.insert(&key, Value::UInt(u64::from(n)));
+                    } else {
+                        dict.insert(&key, Value::Str(text));
+                    }
+                }
+                dict
+            },
+        )
+    }
+
+    fn invoke() -> impl Strategy<Value = RemoteInvoke> {
+        (
+            "[a-z-]{1,8}",
+            call_id(),
+            topic(),
+            any::<u64>(),
+            dict(),
+            payload(),
+            any::<bool>(),
+        )
+            .prop_map(|(from, call, t, callee, details, payload, continuation)| {
+                RemoteInvoke {
+                    from,
+                    call,
+                    realm: t.realm,
+                    policy: t.policy,
+                    uri: t.uri,
+                    callee,
+                    details,
+                    payload,
+                    continuation,
+                }
+            })
+    }
+
+    fn answer() -> impl Strategy<Value = RemoteAnswer> {
+        (
+            "[a-z-]{1,8}",
+            call_id(),
+            prop_oneof![any::<bool>().prop_map(Ok), "[a-z.]{1,12}".prop_map(Err)],
+            dict(),
+            payload(),
+        )
+            .prop_map(|(from, call, outcome, details, payload)| RemoteAnswer {
+                from,
+                call,
+                outcome,
+                details,
+                payload,
+            })
+    }
+
     fn message() -> impl Strategy<Value = ClusterMessage> {
         prop_oneof![
             heartbeat().prop_map(ClusterMessage::Heartbeat),
             heartbeat().prop_map(ClusterMessage::Leaving),
-            (heartbeat(), topic(), any::<bool>()).prop_map(|(from, topic, held)| {
-                ClusterMessage::Interest(InterestChange { from, topic, held })
+            (heartbeat(), interest(), any::<bool>()).prop_map(|(from, interest, held)| {
+                ClusterMessage::Interest(InterestChange {
+                    from,
+                    interest,
+                    held,
+                })
             }),
             "[a-z]{0,8}".prop_map(ClusterMessage::StateRequest),
-            (heartbeat(), proptest::collection::vec(topic(), 0..5))
-                .prop_map(|(from, topics)| ClusterMessage::State(State { from, topics })),
+            (heartbeat(), proptest::collection::vec(interest(), 0..5))
+                .prop_map(|(from, interests)| ClusterMessage::State(State { from, interests })),
             publication().prop_map(|p| ClusterMessage::Publication(Box::new(p))),
+            invoke().prop_map(|i| ClusterMessage::Invoke(Box::new(i))),
+            ("[a-z]{1,5}", call_id(), "[a-z]{1,10}", "[a-z.]{1,12}").prop_map(
+                |(from, call, mode, reason)| ClusterMessage::Interrupt(RemoteInterrupt {
+                    from,
+                    call,
+                    mode,
+                    reason
+                })
+            ),
+            answer().prop_map(|a| ClusterMessage::Answer(Box::new(a))),
         ]
     }
 

@@ -30,8 +30,9 @@ pub fn handle_mail(core: &Core, mail: Mail) {
         Mail::Invoke(i) => dealer::invoke(core, *i),
         Mail::Interrupt(i) => dealer::interrupt(core, i),
         Mail::Answer(a) => dealer::deliver_answer(core, *a),
+        Mail::Claimed(claimed) => dealer::claimed(core, claimed),
         // The cluster link's mail; a core is never sent it.
-        Mail::Interest { .. } | Mail::Retain(_) => {
+        Mail::Interest { .. } | Mail::Retain(_) | Mail::Registered(_) => {
             tracing::error!(core = core.id, "cluster link mail sent to a core: dropped");
         }
     }

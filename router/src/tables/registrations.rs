@@ -35,7 +35,7 @@ use crate::ids::IdGenerator;
 
 /// How a call picks one of a shared registration's callees
 /// (`REGISTER.Options.invoke`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InvokePolicy {
     /// One callee only: a second REGISTER fails.
     Single,

@@ -30,7 +30,7 @@ fn send_answer(core: &Core, caller_core: usize, answer: Answer) {
 }
 
 /// The dealer's own ERROR for call `call`, with a reason as its argument.
-fn error_answer(call: CallKey, serial: u64, error: RoutingError, text: &str) -> Answer {
+pub(crate) fn error_answer(call: CallKey, serial: u64, error: RoutingError, text: &str) -> Answer {
     Answer {
         call,
         serial,
@@ -313,6 +313,9 @@ pub fn remove_callee(core: &Core, session: &SessionHandle) {
         return;
     };
     for id in &registrations {
+        if let Some(registration) = session.realm.registrations.get(*id) {
+            super::register::leave_in_cluster(core, &session.realm, &registration, me);
+        }
         if let Some(deleted) = session.realm.registrations.unregister(*id, me) {
             meta::unregistered(core, &session.realm, me, *id, deleted);
         }

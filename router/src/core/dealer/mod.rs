@@ -20,7 +20,7 @@ pub use call::call;
 pub use call::{cancel, deliver_answer, remove_caller, timed_out};
 pub use calls::RouterAnswer;
 pub use invocation::{callee_error, interrupt, invoke, remove_callee, yield_};
-pub use register::{register, unregister};
+pub use register::{claimed, register, unregister};
 pub use router_call::{RouterCaller, ask_as_router, start_router_call};
 
 /// The dealer features ringbar implements, announced in WELCOME.

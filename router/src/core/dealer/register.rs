@@ -12,8 +12,11 @@ use ringbar_protocol::uri::UriPattern;
 
 use crate::authorize::Action;
 use crate::core::Core;
+use crate::core::mail::{Claim, Claimed, Mail, Registered as RegisteredMail};
 use crate::core::meta;
+use crate::core::realm::Realm;
 use crate::core::session::{Flow, SessionHandle};
+use std::sync::Arc;
 
 /// URIs under this prefix belong to the router (the meta API), not to
 /// callees.
@@ -124,18 +127,123 @@ pub fn register(core: &Core, session: &Rc<SessionHandle>, register: Register) ->
         .callees
         .borrow_mut()
         .add(session.identity.session, session.key, registration.id);
-    session.send(&Message::Registered(Registered {
+    // In a realm the cluster shares, a `single` registration is the only
+    // one of the cluster: REGISTERED waits for the cluster link's claim.
+    let claim = (invoke == InvokePolicy::Single).then_some(Claim {
+        session: session.key,
         request: register.request,
         registration: registration.id,
-    }));
-    meta::registered(
+    });
+    let waits = tell_cluster(
         core,
         realm,
-        session.identity.session,
-        &registration,
-        created,
+        &registration.pattern,
+        invoke,
+        callee,
+        true,
+        claim,
     );
+    if !waits {
+        session.send(&Message::Registered(Registered {
+            request: register.request,
+            registration: registration.id,
+        }));
+        meta::registered(
+            core,
+            realm,
+            session.identity.session,
+            &registration,
+            created,
+        );
+    }
     Flow::Continue
+}
+
+/// Tells the cluster link that `callee` registered `pattern` (`held`) or
+/// left it, when `realm` is shared with the cluster; whether the link
+/// was given `claim` to answer.
+pub(super) fn tell_cluster(
+    core: &Core,
+    realm: &Arc<Realm>,
+    pattern: &UriPattern,
+    invoke: InvokePolicy,
+    callee: Callee,
+    held: bool,
+    claim: Option<Claim>,
+) -> bool {
+    let Some(link) = core.shared.cluster_link(realm) else {
+        return false;
+    };
+    let waits = claim.is_some();
+    let mail = Mail::Registered(Box::new(RegisteredMail {
+        realm: realm.clone(),
+        pattern: pattern.clone(),
+        invoke,
+        callee,
+        held,
+        claim,
+    }));
+    if let Err(e) = core.send_mail(link, mail) {
+        tracing::error!(core = core.id, error = %e, "registration not told to the cluster link");
+        return false;
+    }
+    waits
+}
+
+/// The cluster's answer to a `single` registration's claim: REGISTERED,
+/// or the registration undone and the REGISTER refused.
+pub fn claimed(core: &Core, claimed: Claimed) {
+    let Claimed {
+        claim,
+        callee,
+        granted,
+    } = claimed;
+    let Some(session) = core
+        .session(claim.session)
+        .filter(|s| s.identity.session == callee)
+    else {
+        // The callee left: leaving took its registrations.
+        return;
+    };
+    let realm = &session.realm;
+    let Some(registration) = realm.registrations.get(claim.registration) else {
+        return;
+    };
+    if granted {
+        session.send(&Message::Registered(Registered {
+            request: claim.request,
+            registration: claim.registration,
+        }));
+        let created = registration.callees.len() == 1;
+        meta::registered(core, realm, callee, &registration, created);
+        return;
+    }
+    core.dealer
+        .callees
+        .borrow_mut()
+        .remove(callee, claim.registration);
+    realm.registrations.unregister(claim.registration, callee);
+    if let Some(mine) = registration.callees.iter().find(|c| c.session == callee) {
+        tell_cluster(
+            core,
+            realm,
+            &registration.pattern,
+            registration.invoke,
+            *mine,
+            false,
+            None,
+        );
+    }
+    session.send_error(
+        MessageType::Register,
+        claim.request,
+        RoutingError::ProcedureAlreadyExists,
+        &format!(
+            "procedure '{}' is already registered on another node of the cluster ({} registrations take one callee)",
+            registration.pattern.uri(),
+            InvokePolicy::Single.as_str()
+        ),
+    );
 }
 
 /// UNREGISTER: leave a registration this session provides.
@@ -157,10 +265,19 @@ pub fn unregister(core: &Core, session: &SessionHandle, unregister: Unregister) 
         );
         return Flow::Continue;
     }
+    let left = session.realm.registrations.get(unregister.registration);
     let deleted = session
         .realm
         .registrations
         .unregister(unregister.registration, session.identity.session);
+    if let Some(registration) = left {
+        leave_in_cluster(
+            core,
+            &session.realm,
+            &registration,
+            session.identity.session,
+        );
+    }
     session.send(&Message::Unregistered(Unregistered {
         request: unregister.request,
         details: None,
@@ -175,4 +292,24 @@ pub fn unregister(core: &Core, session: &SessionHandle, unregister: Unregister) 
         );
     }
     Flow::Continue
+}
+
+/// Tells the cluster link that `callee` no longer provides `registration`.
+pub(super) fn leave_in_cluster(
+    core: &Core,
+    realm: &Arc<Realm>,
+    registration: &crate::tables::registrations::Registration,
+    callee: ringbar_protocol::id::SessionId,
+) {
+    if let Some(mine) = registration.callees.iter().find(|c| c.session == callee) {
+        tell_cluster(
+            core,
+            realm,
+            &registration.pattern,
+            registration.invoke,
+            *mine,
+            false,
+            None,
+        );
+    }
 }
