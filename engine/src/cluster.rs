@@ -19,10 +19,6 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{ClusterConfig, NatsAuth};
 
-/// How long a state request to another node may take before the next
-/// heartbeat asks again.
-const STATE_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// How long a claim waits for the registrations bucket while NATS is
 /// reachable before its registration goes on unchecked.
 const CLAIM_PATIENCE: Duration = Duration::from_secs(2);
@@ -72,8 +68,6 @@ pub(crate) fn start(
 enum Heard {
     /// NATS came or went.
     Connection(bool),
-    /// Another node's answer to a state request (`None`: none came).
-    State(String, Option<bytes::Bytes>),
     /// An entry of the retained-events bucket.
     Retained(bytes::Bytes),
     /// The answer to a claim.
@@ -160,34 +154,24 @@ async fn run(config: ClusterConfig, shared: Arc<Shared>, mut shutdown: watch::Re
                 shared.mailboxes.drain(mailbox, |mail| link.on_mail(mail));
             }
             Some(message) = messages.next() => {
-                let now = shared.clock.now();
-                if let Some(reply) = link.on_message(message.payload, now)
-                    && let Some(to) = message.reply
-                {
-                    send(&link, &client, to.to_string(), reply).await;
-                }
+                link.on_message(message.payload, shared.clock.now());
             }
             Some(event) = hearing.recv() => match event {
                 Heard::Connection(up) => link.on_connection(up),
-                Heard::State(node, answer) => link.on_state_answer(&node, answer, shared.clock.now()),
                 Heard::Retained(entry) => link.on_retained(entry, shared.clock.now()),
                 Heard::Claim(id, answer) => link.on_claim_answer(id, answer),
             },
             _ = ticks.tick() => link.tick(shared.clock.now()),
-            // Finished requests are reaped (a set keeps them until then).
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
         carry_out(
             &mut link,
             &client,
             &shared,
             mailbox,
-            &heard,
             &Buckets {
                 retain: &retain,
                 claims: &claims,
             },
-            &mut tasks,
         )
         .await;
     }
@@ -197,12 +181,10 @@ async fn run(config: ClusterConfig, shared: Arc<Shared>, mut shutdown: watch::Re
         &client,
         &shared,
         mailbox,
-        &heard,
         &Buckets {
             retain: &retain,
             claims: &claims,
         },
-        &mut tasks,
     )
     .await;
     if tokio::time::timeout(Duration::from_secs(1), client.flush())
@@ -287,9 +269,7 @@ async fn carry_out(
     client: &Client,
     shared: &Shared,
     mailbox: usize,
-    heard: &mpsc::Sender<Heard>,
     buckets: &Buckets<'_>,
-    tasks: &mut tokio::task::JoinSet<()>,
 ) {
     while let Some(output) = link.next_output() {
         match output {
@@ -331,25 +311,6 @@ async fn carry_out(
                         "cluster: a node's claims are not released: the registrations bucket's queue is full"
                     );
                 }
-            }
-            Output::RequestState {
-                node,
-                subject,
-                payload,
-            } => {
-                let client = client.clone();
-                let heard = heard.clone();
-                tasks.spawn_local(async move {
-                    let answer = tokio::time::timeout(
-                        STATE_REQUEST_TIMEOUT,
-                        client.request(subject, payload),
-                    )
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .map(|m| m.payload);
-                    let _ = heard.send(Heard::State(node, answer)).await;
-                });
             }
             Output::Mail { to, mut mail } => loop {
                 match shared.mailboxes.send(mailbox, to, mail) {

@@ -22,8 +22,8 @@ use ringbar_protocol::uri::{UriCheck, UriPattern};
 
 use super::calls::{Bounded, CallRef, Incoming, MAX_CALLS, Outgoing};
 use super::wire::{
-    ClusterMessage, Heartbeat, Interest, InterestChange, RemotePublication, State, Topic,
-    encode_publication,
+    ClusterMessage, Heartbeat, Interest, InterestChange, RemotePublication, STATE_PART_BYTES,
+    State, Topic, encode_publication, interest_size,
 };
 use crate::core::Shared;
 use crate::core::broker::Publication;
@@ -42,16 +42,6 @@ pub enum Output {
         /// The NATS subject.
         subject: String,
         /// The message.
-        payload: Bytes,
-    },
-    /// Ask `node` for its state: a NATS request on `subject`, whose answer
-    /// (or failure) goes to [`Link::on_state_answer`].
-    RequestState {
-        /// The node asked.
-        node: String,
-        /// The NATS subject.
-        subject: String,
-        /// The request.
         payload: Bytes,
     },
     /// Keep `payload` (a retained publication) under `key` in the
@@ -144,8 +134,11 @@ pub(super) struct Peer {
     last_heard: Instant,
     /// What it has, with what the link holds for it here.
     held: HashMap<Interest, Held>,
-    /// A state request is on its way.
-    asking: bool,
+    /// When its state was asked for, while the answer is awaited.
+    asked: Option<Instant>,
+    /// The parts of its state received so far: from which start and
+    /// version, and the interests.
+    state: Option<(u64, u64, u32, Vec<Interest>)>,
     /// Where its publications go.
     events: String,
     /// Where calls and answers for it go.
@@ -254,12 +247,6 @@ impl Link {
         format!("{}_retained", self.prefix.replace('.', "_"))
     }
 
-    /// Whether `subject` is where state requests to this node arrive (the
-    /// driver answers them with [`Link::on_message`]'s reply).
-    pub fn is_state_subject(&self, subject: &str) -> bool {
-        subject == self.node_subject("state", &self.me.node)
-    }
-
     /// The next thing to do, if any.
     pub fn next_output(&mut self) -> Option<Output> {
         self.out.pop_front()
@@ -299,9 +286,21 @@ impl Link {
         }
     }
 
-    /// Time passes: says this node is alive and forgets nodes not heard
-    /// from for the failure timeout. The driver calls it every heartbeat.
+    /// Time passes: says this node is alive, forgets nodes not heard
+    /// from for the failure timeout, and gives up on state answers that did
+    /// not come (the next heartbeat asks again). The driver calls it every
+    /// heartbeat.
     pub fn tick(&mut self, now: Instant) {
+        let patience = self.failure_timeout;
+        for peer in self.peers.values_mut() {
+            if peer
+                .asked
+                .is_some_and(|at| now.saturating_duration_since(at) >= patience)
+            {
+                peer.asked = None;
+                peer.state = None;
+            }
+        }
         self.heartbeat();
         if self.connected {
             self.claim_unclaimed();
@@ -429,9 +428,8 @@ impl Link {
         }
     }
 
-    /// A message from NATS on `subject`. Returns the reply when it was a
-    /// request for this node's state.
-    pub fn on_message(&mut self, payload: Bytes, now: Instant) -> Option<Bytes> {
+    /// A message from NATS.
+    pub fn on_message(&mut self, payload: Bytes, now: Instant) {
         self.figures().messages_in.add(1);
         self.figures()
             .bytes_in
@@ -441,7 +439,7 @@ impl Link {
             Err(e) => {
                 self.figures().unreadable.add(1);
                 tracing::debug!(error = %e, "cluster: message not readable");
-                return None;
+                return;
             }
         };
         match message {
@@ -457,31 +455,40 @@ impl Link {
                 }
             }
             ClusterMessage::Interest(change) => self.interest_change(change, now),
-            ClusterMessage::StateRequest(_) => {
-                let interests = self.local.keys().cloned().collect();
-                let state = ClusterMessage::State(State {
-                    from: self.me.clone(),
-                    interests,
-                });
-                return Some(state.encode());
-            }
+            ClusterMessage::StateRequest(asker) => self.send_state(&asker),
             ClusterMessage::State(state) => self.state(state, now),
             ClusterMessage::Publication(p) => self.receive(*p, now),
             ClusterMessage::Invoke(invoke) => self.invoke_here(*invoke),
             ClusterMessage::Interrupt(interrupt) => self.interrupt_here(&interrupt),
             ClusterMessage::Answer(answer) => self.answer_here(*answer),
         }
-        None
     }
 
-    /// The answer to a state request to `node`, or `None` when it failed
-    /// (the next heartbeat asks again).
-    pub fn on_state_answer(&mut self, node: &str, answer: Option<Bytes>, now: Instant) {
-        if let Some(peer) = self.peers.get_mut(node) {
-            peer.asking = false;
+    /// Sends this node's whole interest to `asker`, in parts.
+    fn send_state(&mut self, asker: &str) {
+        let subject = self.node_subject("state", asker);
+        let mut parts: Vec<Vec<Interest>> = vec![Vec::new()];
+        let mut bytes = 0;
+        for interest in self.local.keys() {
+            let size = interest_size(interest);
+            if bytes + size > STATE_PART_BYTES && parts.last().is_some_and(|p| !p.is_empty()) {
+                parts.push(Vec::new());
+                bytes = 0;
+            }
+            bytes += size;
+            if let Some(part) = parts.last_mut() {
+                part.push(interest.clone());
+            }
         }
-        if let Some(payload) = answer {
-            self.on_message(payload, now);
+        let count = parts.len();
+        for (at, interests) in parts.into_iter().enumerate() {
+            let state = ClusterMessage::State(State {
+                from: self.me.clone(),
+                part: u32::try_from(at).unwrap_or(u32::MAX),
+                last: at + 1 == count,
+                interests,
+            });
+            self.publish(subject.clone(), state.encode());
         }
     }
 
@@ -498,7 +505,7 @@ impl Link {
         let behind = match self.peers.get_mut(&h.node) {
             Some(peer) if peer.incarnation == h.incarnation => {
                 peer.last_heard = now;
-                peer.version != h.version && !peer.asking
+                peer.version != h.version && peer.asked.is_none()
             }
             _ => {
                 self.meet(h, now);
@@ -506,7 +513,7 @@ impl Link {
             }
         };
         if behind {
-            self.ask_state(&h.node);
+            self.ask_state(&h.node, now);
         }
     }
 
@@ -527,7 +534,8 @@ impl Link {
                 version: 0,
                 last_heard: now,
                 held: HashMap::new(),
-                asking: false,
+                asked: None,
+                state: None,
                 events,
                 calls,
             },
@@ -535,16 +543,15 @@ impl Link {
         self.figures().peers.add(1);
     }
 
-    fn ask_state(&mut self, node: &str) {
+    fn ask_state(&mut self, node: &str, now: Instant) {
         let Some(peer) = self.peers.get_mut(node) else {
             return;
         };
-        peer.asking = true;
-        self.out.push_back(Output::RequestState {
-            node: node.to_owned(),
-            subject: self.node_subject("state", node),
-            payload: ClusterMessage::StateRequest(self.me.node.clone()).encode(),
-        });
+        peer.asked = Some(now);
+        peer.state = None;
+        let subject = self.node_subject("state", node);
+        let request = ClusterMessage::StateRequest(self.me.node.clone()).encode();
+        self.publish(subject, request);
     }
 
     fn interest_change(&mut self, change: InterestChange, now: Instant) {
@@ -555,7 +562,7 @@ impl Link {
         let expected = match self.peers.get_mut(&from.node) {
             Some(peer) if peer.incarnation == from.incarnation => {
                 peer.last_heard = now;
-                if peer.asking || from.version <= peer.version {
+                if peer.asked.is_some() || from.version <= peer.version {
                     return;
                 }
                 from.version == peer.version + 1
@@ -566,7 +573,7 @@ impl Link {
             }
         };
         if !expected {
-            self.ask_state(&from.node);
+            self.ask_state(&from.node, now);
             return;
         }
         if let Some(peer) = self.peers.get_mut(&from.node) {
@@ -579,16 +586,46 @@ impl Link {
         }
     }
 
+    /// A part of a node's state: gathered until the last, which replaces
+    /// what the link held for the node. A part out of order drops the
+    /// gathering; the next heartbeat asks again.
     fn state(&mut self, state: State, now: Instant) {
-        let from = &state.from;
+        let from = state.from;
         if from.node == self.me.node {
             return;
         }
         match self.peers.get(&from.node) {
             Some(peer) if peer.incarnation == from.incarnation => {}
-            _ => self.meet(from, now),
+            _ => self.meet(&from, now),
         }
-        let wanted: std::collections::HashSet<Interest> = state.interests.into_iter().collect();
+        let Some(peer) = self.peers.get_mut(&from.node) else {
+            return;
+        };
+        let gathered = match peer.state.take() {
+            None if state.part == 0 => Some(state.interests),
+            Some((incarnation, version, next, mut interests))
+                if (incarnation, version, next) == (from.incarnation, from.version, state.part) =>
+            {
+                interests.extend(state.interests);
+                Some(interests)
+            }
+            _ => None,
+        };
+        let Some(interests) = gathered else {
+            peer.asked = None;
+            return;
+        };
+        if !state.last {
+            peer.state = Some((
+                from.incarnation,
+                from.version,
+                state.part.saturating_add(1),
+                interests,
+            ));
+            return;
+        }
+        peer.asked = None;
+        let wanted: std::collections::HashSet<Interest> = interests.into_iter().collect();
         let held: Vec<Interest> = self
             .peers
             .get(&from.node)

@@ -140,13 +140,6 @@ impl Net {
         net
     }
 
-    fn at(&self, name: &str) -> usize {
-        self.nodes
-            .iter()
-            .position(|n| n.link.node() == name)
-            .unwrap()
-    }
-
     /// Carries out every output until none is left.
     fn settle(&mut self, now: Instant) {
         loop {
@@ -176,16 +169,6 @@ impl Net {
                         self.nodes[to].link.on_message(payload.clone(), now);
                     }
                 }
-            }
-            Output::RequestState {
-                node,
-                subject,
-                payload,
-            } => {
-                let to = self.at(&node);
-                assert!(self.nodes[to].link.is_state_subject(&subject));
-                let answer = self.nodes[to].link.on_message(payload, now);
-                self.nodes[from].link.on_state_answer(&node, answer, now);
             }
             Output::Retain { key, payload } => {
                 // The bucket: every node watches it, the writer too.
@@ -671,4 +654,30 @@ fn an_answer_reaches_a_caller_node_the_callee_node_has_not_heard_of_yet() {
     })));
     net.settle(Instant::now());
     assert!(matches!(net.mailed.last(), Some((0, 0, Mail::Answer(_)))));
+}
+
+#[test]
+fn a_state_larger_than_one_message_arrives_in_parts() {
+    let mut net = Net::new(&["a", "b"]);
+    net.lose = Some("interest");
+    let long = "x".repeat(100);
+    for n in 0..5_000 {
+        net.interest(1, "realm1", &format!("com.{long}.{n}."), true);
+    }
+    net.lose = None;
+    net.tick(Instant::now());
+    let parts = net
+        .published
+        .iter()
+        .filter(|(s, p)| s == "ringbar.state.a" && p.len() > 1024)
+        .count();
+    assert!(parts >= 2, "{parts} parts");
+    assert!(
+        net.published
+            .iter()
+            .all(|(_, p)| p.len() < super::wire::STATE_PART_BYTES + 4096)
+    );
+    let realm = net.nodes[0].shared.realms.get("realm1").unwrap();
+    assert_eq!(realm.subscriptions.len(), 5_000, "a holds every pattern of b");
+    assert!(net.publish(0, "realm1", &format!("com.{long}.4999.t")));
 }

@@ -88,11 +88,17 @@ pub struct InterestChange {
     pub held: bool,
 }
 
-/// A node's whole interest, answering a state request.
+/// A node's whole interest, answering a state request, in parts of at
+/// most [`STATE_PART_BYTES`] (a node may hold more than one NATS message
+/// carries).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct State {
     /// Who answers, and the version the list is at.
     pub from: Heartbeat,
+    /// This part's number, from 0.
+    pub part: u32,
+    /// Whether it is the last part.
+    pub last: bool,
     /// Every pattern the node has subscribers to and every callee it
     /// has, in shared realms.
     pub interests: Vec<Interest>,
@@ -227,6 +233,19 @@ pub enum DecodeError {
     Trailing(usize),
 }
 
+/// The most bytes of interests one [`State`] part carries: well under
+/// NATS's default message limit (1 MiB).
+pub const STATE_PART_BYTES: usize = 256 * 1024;
+
+/// About how many bytes `interest` takes in a message (for cutting a
+/// state into parts).
+pub fn interest_size(interest: &Interest) -> usize {
+    match interest {
+        Interest::Topic(t) => 16 + t.realm.len() + t.uri.len(),
+        Interest::Procedure(p) => 32 + p.realm.len() + p.uri.len(),
+    }
+}
+
 const HEARTBEAT: u8 = 1;
 const LEAVING: u8 = 2;
 const INTEREST: u8 = 3;
@@ -263,6 +282,8 @@ impl ClusterMessage {
             ClusterMessage::State(state) => {
                 out.put_u8(STATE);
                 put_heartbeat(&mut out, &state.from);
+                out.put_u32_le(state.part);
+                out.put_u8(u8::from(state.last));
                 put_len(&mut out, state.interests.len());
                 for interest in &state.interests {
                     put_interest(&mut out, interest);
@@ -336,6 +357,8 @@ impl ClusterMessage {
             STATE_REQUEST => ClusterMessage::StateRequest(r.string()?),
             STATE => {
                 let from = r.heartbeat()?;
+                let part = r.u32()?;
+                let last = r.bool()?;
                 // Each interest takes at least 11 bytes: no count beyond
                 // what the message can hold is believed.
                 let count = r.len_at_most(11)?;
@@ -343,7 +366,12 @@ impl ClusterMessage {
                 for _ in 0..count {
                     interests.push(r.interest()?);
                 }
-                ClusterMessage::State(State { from, interests })
+                ClusterMessage::State(State {
+                    from,
+                    part,
+                    last,
+                    interests,
+                })
             }
             PUBLICATION => ClusterMessage::Publication(Box::new(r.publication()?)),
             INVOKE => ClusterMessage::Invoke(Box::new(RemoteInvoke {
@@ -622,6 +650,11 @@ impl Reader {
             1 => Ok(true),
             _ => Err(DecodeError::Invalid("flag")),
         }
+    }
+
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        self.need(4)?;
+        Ok(self.0.get_u32_le())
     }
 
     fn u64(&mut self) -> Result<u64, DecodeError> {
@@ -1064,8 +1097,20 @@ mod tests {
                 })
             }),
             "[a-z]{0,8}".prop_map(ClusterMessage::StateRequest),
-            (heartbeat(), proptest::collection::vec(interest(), 0..5))
-                .prop_map(|(from, interests)| ClusterMessage::State(State { from, interests })),
+            (
+                heartbeat(),
+                any::<u32>(),
+                any::<bool>(),
+                proptest::collection::vec(interest(), 0..5)
+            )
+                .prop_map(|(from, part, last, interests)| ClusterMessage::State(
+                    State {
+                        from,
+                        part,
+                        last,
+                        interests
+                    }
+                )),
             publication().prop_map(|p| ClusterMessage::Publication(Box::new(p))),
             invoke().prop_map(|i| ClusterMessage::Invoke(Box::new(i))),
             ("[a-z]{1,5}", call_id(), "[a-z]{1,10}", "[a-z.]{1,12}").prop_map(
@@ -1173,6 +1218,8 @@ mod tests {
                 version: 1,
             },
         );
+        out.put_u32_le(0);
+        out.put_u8(1);
         out.put_u32_le(u32::MAX);
         assert_eq!(
             ClusterMessage::decode(out.freeze()),
