@@ -208,6 +208,16 @@ pub(crate) struct RpcArgs {
     /// loadtest's own echo: no callee of the loadtest's is started.
     #[arg(long)]
     pub(crate) procedure: Option<String>,
+    /// Spread the callees round-robin over these routers (e.g. another
+    /// node of a cluster): callee i joins URL i mod N; the callers stay on
+    /// --url. Default: everyone on --url.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "URL[,URL...]",
+        conflicts_with = "procedure"
+    )]
+    pub(crate) callee_urls: Vec<String>,
 }
 
 /// The idle-sessions options.
@@ -427,6 +437,11 @@ fn run_wamp_scenario(command: &Command, common: &Common, run: &Run) -> io::Resul
                 window: rpc.window,
                 payload_bytes: rpc.payload,
                 procedure: rpc.procedure.clone(),
+                callee_targets: rpc
+                    .callee_urls
+                    .iter()
+                    .map(|url| other_target(url, "--callee-urls", common, run))
+                    .collect::<io::Result<_>>()?,
             },
             &progress,
         ),
@@ -474,24 +489,24 @@ fn fanout_of(
         subscriber_targets: args
             .subscriber_urls
             .iter()
-            .map(|url| subscriber_target(url, common, run))
+            .map(|url| other_target(url, "--subscriber-urls", common, run))
             .collect::<io::Result<_>>()?,
     })
 }
 
-/// A `--subscriber-urls` router, joined like `--url`'s (realm, serializer,
-/// TLS CA, deflate).
-fn subscriber_target(url: &str, common: &Common, run: &Run) -> io::Result<Target> {
+/// A router of `option` (`--subscriber-urls`, `--callee-urls`), joined
+/// like `--url`'s (realm, serializer, TLS CA, deflate).
+fn other_target(url: &str, option: &str, common: &Common, run: &Run) -> io::Result<Target> {
     let mut target = Target::parse(
         url,
         &run.target.realm,
         run.target.serializer,
         common.tls_ca.as_deref(),
     )
-    .map_err(|e| io::Error::other(format!("--subscriber-urls: {e}")))?;
+    .map_err(|e| io::Error::other(format!("{option}: {e}")))?;
     if run.target.deflate && target.transport != Transport::WebSocket {
         return Err(io::Error::other(format!(
-            "--subscriber-urls: --deflate is for WebSocket URLs (ws://, wss://), not {url}"
+            "{option}: --deflate is for WebSocket URLs (ws://, wss://), not {url}"
         )));
     }
     target.deflate = run.target.deflate;

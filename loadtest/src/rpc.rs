@@ -2,6 +2,9 @@
 //! client's procedure (`--procedure`), N callers with W
 //! calls in flight each, a payload size; reports calls/s, latency
 //! percentiles, errors by URI, and checks that every call was answered.
+//! The callees may join other routers than the callers (`--callee-urls`,
+//! e.g. another node of a cluster); every caller's probe call must succeed
+//! before the measurement starts.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -13,7 +16,7 @@ use ringbar_protocol::codec;
 use ringbar_protocol::message::{Call, Message, Yield};
 use ringbar_protocol::value::Dict;
 
-use crate::conn::Conn;
+use crate::conn::{Conn, unexpected};
 use crate::fanout::describe;
 use crate::meter::Meter;
 use crate::pool;
@@ -33,6 +36,14 @@ const ERROR: u64 = 8;
 const INVOCATION: u64 = 68;
 /// How long answers to the calls in flight may take after the measurement.
 const DRAIN_MAX: Duration = Duration::from_secs(10);
+/// How long a caller's probe call may keep failing with
+/// [`NO_SUCH_PROCEDURE`] once the callees are registered: a registration
+/// reaches the other nodes of a cluster a little after its REGISTERED.
+const PROBE_MAX: Duration = Duration::from_secs(10);
+/// The pause before calling again after [`NO_SUCH_PROCEDURE`].
+const PROBE_RETRY: Duration = Duration::from_millis(50);
+/// The error of a call no callee serves (yet).
+const NO_SUCH_PROCEDURE: &str = "wamp.error.no_such_procedure";
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -48,6 +59,9 @@ pub(crate) struct Rpc {
     /// The procedure of another client to call; `None`: the loadtest's
     /// own callees serve [`PROCEDURE`].
     pub(crate) procedure: Option<String>,
+    /// Where the callees join, round-robin (`--callee-urls`); empty: the
+    /// run's target, like the callers.
+    pub(crate) callee_targets: Vec<Target>,
 }
 
 impl Rpc {
@@ -63,6 +77,25 @@ impl Rpc {
             None => self.callees,
         }
     }
+
+    /// The router callee `index` joins.
+    fn callee_target<'a>(&'a self, index: usize, run: &'a Run) -> &'a Target {
+        let n = self.callee_targets.len().max(1);
+        self.callee_targets.get(index % n).unwrap_or(&run.target)
+    }
+
+    /// Where the sessions join, for the end of the report's title.
+    fn routers(&self, run: &Run) -> String {
+        if self.callee_targets.is_empty() {
+            return format!(" at {}", run.target.authority());
+        }
+        let callees: Vec<String> = self.callee_targets.iter().map(Target::authority).collect();
+        format!(
+            "; callers at {}; callees at {}",
+            run.target.authority(),
+            callees.join(", ")
+        )
+    }
 }
 
 #[derive(Default)]
@@ -72,7 +105,11 @@ struct Shared {
     go: AtomicBool,
     /// Callers stop calling and wait for their answers.
     draining: AtomicBool,
+    /// Sessions set up: callees registered, callers whose probe call
+    /// succeeded.
     ready: AtomicUsize,
+    /// Callees registered (the callers probe once all are).
+    registered: AtomicUsize,
     setup_failure: Mutex<Option<String>>,
     calls: AtomicU64,
     results: AtomicU64,
@@ -157,14 +194,14 @@ fn measure(run: &Run, rpc: &Rpc, shared: &Shared, progress: &Progress) -> io::Re
     let errors = shared.errors_answered.load(Ordering::Acquire);
     let latency = crate::report::merged(&shared.latency)?;
     let mut report = Report::new(format!(
-        "rpc: {} of {} callee(s), {} caller(s) x {} in flight, {} B payload, {} at {}",
+        "rpc: {} of {} callee(s), {} caller(s) x {} in flight, {} B payload, {}{}",
         rpc.procedure(),
         rpc.own_callees(),
         rpc.callers,
         rpc.window,
         rpc.payload_bytes,
         run.target.serializer.name(),
-        run.target.authority()
+        rpc.routers(run)
     ));
     report.push("calls_per_s", results as f64 / seconds, "1/s");
     report.push("calls_made", calls as f64, "");
@@ -193,9 +230,10 @@ fn measure(run: &Run, rpc: &Rpc, shared: &Shared, progress: &Progress) -> io::Re
 async fn worker(w: usize, n: usize, run: Run, rpc: Rpc, shared: Arc<Shared>) -> io::Result<()> {
     // Callees come first: a call before any registration would fail.
     for index in (w..rpc.own_callees()).step_by(n) {
-        let (run, shared, shared_registration) = (run.clone(), shared.clone(), rpc.callees > 1);
+        let target = rpc.callee_target(index, &run).clone();
+        let (shared, shared_registration) = (shared.clone(), rpc.callees > 1);
         tokio::task::spawn_local(async move {
-            if let Err(e) = callee(index, &run, shared_registration, &shared).await {
+            if let Err(e) = callee(index, &target, shared_registration, &shared).await {
                 failed(&shared, e);
             }
         });
@@ -224,15 +262,16 @@ fn failed(shared: &Shared, error: io::Error) {
 
 async fn callee(
     index: usize,
-    run: &Run,
+    target: &Target,
     shared_registration: bool,
     shared: &Shared,
 ) -> io::Result<()> {
     let registered = || {
+        shared.registered.fetch_add(1, Ordering::AcqRel);
         shared.ready.fetch_add(1, Ordering::AcqRel);
     };
     echo_callee(
-        &run.target,
+        target,
         nonce(3_000_000 + index),
         PROCEDURE,
         shared_registration,
@@ -300,14 +339,24 @@ async fn caller(
     shared: &Shared,
 ) -> io::Result<()> {
     let mut conn = Conn::join(&run.target, nonce(4_000_000 + index)).await?;
-    shared.ready.fetch_add(1, Ordering::AcqRel);
-    while !shared.go.load(Ordering::Acquire) {
+    while shared.registered.load(Ordering::Acquire) < rpc.own_callees() {
+        if shared.stop.load(Ordering::Acquire) {
+            return Ok(());
+        }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let serializer = conn.serializer();
     let source = u16::try_from(index).unwrap_or(u16::MAX);
     let mut args = wamp::StampedArgs::new(serializer, rpc.payload_bytes)?;
     let mut seq = 0u64;
+    probe(&mut conn, &run.target, rpc, &mut args, source, &mut seq).await?;
+    shared.ready.fetch_add(1, Ordering::AcqRel);
+    while !shared.go.load(Ordering::Acquire) {
+        if shared.stop.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
     let mut in_flight = 0usize;
     let mut latencies_us = Vec::new();
     let mut error_messages = Vec::new();
@@ -368,6 +417,75 @@ async fn caller(
         conn.flush().await?;
         if !open {
             return Err(io::Error::other("the router closed a caller's connection"));
+        }
+    }
+}
+
+/// Calls the procedure until a call succeeds (a RESULT), calling again
+/// [`PROBE_RETRY`] after each [`NO_SUCH_PROCEDURE`] for up to
+/// [`PROBE_MAX`]: the callees may have registered at another router, whose
+/// news reaches the callers' router a little later. Any other answer is an
+/// error. Request ids continue from `seq`, as the measured calls will.
+async fn probe(
+    conn: &mut Conn,
+    target: &Target,
+    rpc: &Rpc,
+    args: &mut wamp::StampedArgs,
+    source: u16,
+    seq: &mut u64,
+) -> io::Result<()> {
+    let started = Instant::now();
+    let mut refused = 0u64;
+    loop {
+        *seq += 1;
+        let stamp = Stamp {
+            source,
+            seq: *seq,
+            sent_ns: stamp::now_ns(),
+        };
+        conn.queue(&Message::Call(Call {
+            request: wamp::request(*seq),
+            options: Dict::new(),
+            procedure: rpc.procedure().into(),
+            payload: args.payload(stamp),
+        }))?;
+        let left = PROBE_MAX.saturating_sub(started.elapsed());
+        let answer = tokio::time::timeout(left, conn.next_message())
+            .await
+            .map_err(|_| {
+                io::Error::other(format!(
+                    "a probe call of {} at {} was not answered in {} s",
+                    rpc.procedure(),
+                    target.authority(),
+                    PROBE_MAX.as_secs()
+                ))
+            })??;
+        match answer {
+            Message::Result(_) => return Ok(()),
+            Message::Error(e) if e.error.as_str() == NO_SUCH_PROCEDURE => {
+                refused += 1;
+                if started.elapsed() + PROBE_RETRY > PROBE_MAX {
+                    return Err(io::Error::other(format!(
+                        "{} at {} still answered {NO_SUCH_PROCEDURE} after {} s \
+                         ({refused} probe calls, one every {} ms): no callee of it \
+                         reached the callers' router",
+                        rpc.procedure(),
+                        target.authority(),
+                        PROBE_MAX.as_secs(),
+                        PROBE_RETRY.as_millis()
+                    )));
+                }
+                tokio::time::sleep(PROBE_RETRY).await;
+            }
+            Message::Error(e) => {
+                return Err(io::Error::other(format!(
+                    "a probe call of {} at {} failed: {}",
+                    rpc.procedure(),
+                    target.authority(),
+                    e.error.as_str()
+                )));
+            }
+            other => return Err(unexpected("RESULT", &other)),
         }
     }
 }

@@ -109,11 +109,13 @@ pub struct LinkConfig {
 }
 
 /// What the link holds in this node's tables for another node.
-enum Held {
+pub(super) enum Held {
     /// A subscription, for its subscribers.
     Subscription(Arc<Realm>, SubscriptionId),
     /// A callee of a registration: its session.
     Callee(Arc<Realm>, RegistrationId, SessionId),
+    /// A session, for the session meta API.
+    Member(Arc<Realm>, SessionId),
 }
 
 /// A callee on another node, as calls to it are sent.
@@ -162,6 +164,11 @@ pub struct Link {
     remote: HashMap<(usize, SubscriptionId), BTreeSet<String>>,
     /// The callees the link holds for other nodes, by registration here.
     pub(super) remote_callees: HashMap<(RegistrationId, SessionId), RemoteCallee>,
+    /// This node's sessions in shared realms, as announced.
+    pub(super) local_members: HashMap<(String, u64), Interest>,
+    /// Other nodes' sessions the link holds in the realms' session lists,
+    /// with their node and realm.
+    pub(super) remote_members: HashMap<SessionId, (String, String)>,
     /// Calls of this node's callers that other nodes serve.
     pub(super) outgoing: Bounded<CallRef, Outgoing>,
     /// Calls of other nodes' callers that this node serves.
@@ -195,6 +202,8 @@ impl Link {
             peers: HashMap::new(),
             remote: HashMap::new(),
             remote_callees: HashMap::new(),
+            local_members: HashMap::new(),
+            remote_members: HashMap::new(),
             outgoing: Bounded::new(MAX_CALLS),
             incoming: Bounded::new(MAX_CALLS),
             claims: super::rpc::Claims::default(),
@@ -362,7 +371,13 @@ impl Link {
             Mail::Invoke(invoke) => self.invoke_elsewhere(*invoke),
             Mail::Interrupt(interrupt) => self.interrupt_elsewhere(&interrupt),
             Mail::Answer(answer) => self.answer_elsewhere(*answer),
-            Mail::KillSession { .. } | Mail::Claimed(_) => {
+            Mail::Session(change) => self.session_change(*change),
+            Mail::KillSession {
+                session,
+                reason,
+                message,
+            } => self.kill_elsewhere(session, &reason, message),
+            Mail::Claimed(_) => {
                 tracing::error!("cluster link: mail for a core dropped");
             }
         }
@@ -461,6 +476,7 @@ impl Link {
             ClusterMessage::Invoke(invoke) => self.invoke_here(*invoke),
             ClusterMessage::Interrupt(interrupt) => self.interrupt_here(&interrupt),
             ClusterMessage::Answer(answer) => self.answer_here(*answer),
+            ClusterMessage::Kill(kill) => self.kill_here(&kill),
         }
     }
 
@@ -656,6 +672,7 @@ impl Link {
         let held = match &interest {
             Interest::Topic(topic) => self.hold_topic(node, topic),
             Interest::Procedure(procedure) => self.hold_callee(node, procedure),
+            Interest::Member(member) => self.hold_member(node, member),
         };
         if let (Some(held), Some(peer)) = (held, self.peers.get_mut(node)) {
             peer.held.insert(interest, held);
@@ -737,6 +754,11 @@ impl Link {
             Held::Callee(realm, id, session) => {
                 realm.registrations.unregister(id, session);
                 self.remote_callees.remove(&(id, session));
+            }
+            Held::Member(realm, session) => {
+                if self.remote_members.remove(&session).is_some() {
+                    realm.remove_session(session);
+                }
             }
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod calls;
 pub mod link;
+mod members;
 mod rpc;
 pub mod wire;
 

@@ -678,6 +678,65 @@ fn a_state_larger_than_one_message_arrives_in_parts() {
             .all(|(_, p)| p.len() < super::wire::STATE_PART_BYTES + 4096)
     );
     let realm = net.nodes[0].shared.realms.get("realm1").unwrap();
-    assert_eq!(realm.subscriptions.len(), 5_000, "a holds every pattern of b");
+    assert_eq!(
+        realm.subscriptions.len(),
+        5_000,
+        "a holds every pattern of b"
+    );
     assert!(net.publish(0, "realm1", &format!("com.{long}.4999.t")));
+}
+
+#[test]
+fn a_session_of_one_node_is_listed_and_killed_from_another() {
+    use crate::core::mail::SessionChange;
+    use crate::core::realm::RealmSession;
+    let mut net = Net::new(&["a", "b"]);
+    let realm_b = net.nodes[1].shared.realms.get("realm1").unwrap();
+    let id = SessionId::new(77).unwrap();
+    let info = RealmSession {
+        core: 0,
+        authid: "alice".into(),
+        authrole: "user".into(),
+        details: ringbar_protocol::value::Value::UInt(5),
+    };
+    realm_b.add_session(id, info.clone());
+    net.nodes[1]
+        .link
+        .on_mail(Mail::Session(Box::new(SessionChange {
+            realm: realm_b.clone(),
+            session: id,
+            info: info.clone(),
+            held: true,
+        })));
+    net.settle(Instant::now());
+    let realm_a = net.nodes[0].shared.realms.get("realm1").unwrap();
+    let listed = realm_a.session(id).expect("a lists b's session");
+    let link_a = net.nodes[0].shared.cluster.as_ref().unwrap().link;
+    assert_eq!(
+        (listed.core, listed.authid.as_str(), &listed.details),
+        (link_a, "alice", &ringbar_protocol::value::Value::UInt(5))
+    );
+    // wamp.session.kill on a: the meta procedure mails the link.
+    net.nodes[0].link.on_mail(Mail::KillSession {
+        session: id,
+        reason: Str::from("wamp.close.killed"),
+        message: None,
+    });
+    net.settle(Instant::now());
+    assert!(matches!(
+        net.mailed.last(),
+        Some((1, 0, Mail::KillSession { session, .. })) if *session == id
+    ));
+    // The session leaves b: a no longer lists it.
+    realm_b.remove_session(id);
+    net.nodes[1]
+        .link
+        .on_mail(Mail::Session(Box::new(SessionChange {
+            realm: realm_b,
+            session: id,
+            info,
+            held: false,
+        })));
+    net.settle(Instant::now());
+    assert!(realm_a.session(id).is_none());
 }

@@ -54,14 +54,46 @@ pub struct Procedure {
     pub progressive_invocations: bool,
 }
 
-/// What a node has and the others route to it for: subscribers to a
-/// pattern, or a callee of a procedure.
+/// A session of a node, as the session meta API of the others shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Member {
+    /// The realm's name.
+    pub realm: String,
+    /// The session.
+    pub session: u64,
+    /// Its `authid`.
+    pub authid: String,
+    /// Its `authrole`.
+    pub authrole: String,
+    /// Its `SessionDetails` (as `wamp.session.get` returns them), as
+    /// MessagePack.
+    pub details: Bytes,
+}
+
+/// What a node has that the others route to it for or tell of:
+/// subscribers to a pattern, a callee of a procedure, a session.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Interest {
     /// Subscribers to a topic or pattern.
     Topic(Topic),
     /// A callee.
     Procedure(Procedure),
+    /// A joined session.
+    Member(Member),
+}
+
+/// Closes a session of the receiving node (`wamp.session.kill*` called on
+/// another).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteKill {
+    /// The realm's name.
+    pub realm: String,
+    /// The session.
+    pub session: u64,
+    /// The GOODBYE reason.
+    pub reason: String,
+    /// The GOODBYE's `details.message`.
+    pub message: Option<String>,
 }
 
 /// A node's announcement that it is alive, and how far its interest has
@@ -214,6 +246,8 @@ pub enum ClusterMessage {
     Interrupt(RemoteInterrupt),
     /// An answer for a caller of the receiver.
     Answer(Box<RemoteAnswer>),
+    /// Close a session of the receiver.
+    Kill(RemoteKill),
 }
 
 /// A message that cannot be read.
@@ -243,6 +277,9 @@ pub fn interest_size(interest: &Interest) -> usize {
     match interest {
         Interest::Topic(t) => 16 + t.realm.len() + t.uri.len(),
         Interest::Procedure(p) => 32 + p.realm.len() + p.uri.len(),
+        Interest::Member(m) => {
+            32 + m.realm.len() + m.authid.len() + m.authrole.len() + m.details.len()
+        }
     }
 }
 
@@ -255,6 +292,7 @@ const PUBLICATION: u8 = 6;
 const INVOKE: u8 = 7;
 const INTERRUPT: u8 = 8;
 const ANSWER: u8 = 9;
+const KILL: u8 = 10;
 
 impl ClusterMessage {
     /// The message's bytes.
@@ -339,6 +377,13 @@ impl ClusterMessage {
                 put_dict(&mut out, &a.details);
                 put_payload(&mut out, &a.payload);
             }
+            ClusterMessage::Kill(k) => {
+                out.put_u8(KILL);
+                put_str(&mut out, &k.realm);
+                out.put_u64_le(k.session);
+                put_str(&mut out, &k.reason);
+                put_option(&mut out, k.message.as_deref(), put_str);
+            }
         }
         out.freeze()
     }
@@ -403,6 +448,12 @@ impl ClusterMessage {
                 details: r.dict()?,
                 payload: r.payload()?,
             })),
+            KILL => ClusterMessage::Kill(RemoteKill {
+                realm: r.string()?,
+                session: r.u64()?,
+                reason: r.string()?,
+                message: r.optional(Reader::string)?,
+            }),
             other => return Err(DecodeError::UnknownKind(other)),
         };
         if r.0.has_remaining() {
@@ -553,6 +604,14 @@ fn put_interest(out: &mut BytesMut, interest: &Interest) {
         Interest::Topic(topic) => {
             out.put_u8(0);
             put_topic(out, topic);
+        }
+        Interest::Member(m) => {
+            out.put_u8(2);
+            put_str(out, &m.realm);
+            out.put_u64_le(m.session);
+            put_str(out, &m.authid);
+            put_str(out, &m.authrole);
+            put_bytes(out, &m.details);
         }
         Interest::Procedure(p) => {
             out.put_u8(1);
@@ -746,6 +805,13 @@ impl Reader {
                     progressive_invocations: flags & 4 != 0,
                 }))
             }
+            2 => Ok(Interest::Member(Member {
+                realm: self.string()?,
+                session: self.u64()?,
+                authid: self.string()?,
+                authrole: self.string()?,
+                details: self.bytes()?,
+            })),
             _ => Err(DecodeError::Invalid("interest kind")),
         }
     }
@@ -1012,10 +1078,28 @@ mod tests {
             })
     }
 
+    fn member() -> impl Strategy<Value = Member> {
+        (
+            "[a-z]{1,6}",
+            any::<u64>(),
+            "[a-z]{0,6}",
+            "[a-z]{0,6}",
+            bytes(),
+        )
+            .prop_map(|(realm, session, authid, authrole, details)| Member {
+                realm,
+                session,
+                authid,
+                authrole,
+                details,
+            })
+    }
+
     fn interest() -> impl Strategy<Value = Interest> {
         prop_oneof![
             topic().prop_map(Interest::Topic),
-            procedure().prop_map(Interest::Procedure)
+            procedure().prop_map(Interest::Procedure),
+            member().prop_map(Interest::Member)
         ]
     }
 
@@ -1122,6 +1206,20 @@ mod tests {
                 })
             ),
             answer().prop_map(|a| ClusterMessage::Answer(Box::new(a))),
+            (
+                "[a-z]{1,6}",
+                any::<u64>(),
+                "[a-z.]{1,12}",
+                proptest::option::of("[a-z ]{0,12}")
+            )
+                .prop_map(|(realm, session, reason, message)| {
+                    ClusterMessage::Kill(RemoteKill {
+                        realm,
+                        session,
+                        reason,
+                        message,
+                    })
+                }),
         ]
     }
 

@@ -32,7 +32,7 @@ pub fn handle_mail(core: &Core, mail: Mail) {
         Mail::Answer(a) => dealer::deliver_answer(core, *a),
         Mail::Claimed(claimed) => dealer::claimed(core, claimed),
         // The cluster link's mail; a core is never sent it.
-        Mail::Interest { .. } | Mail::Retain(_) | Mail::Registered(_) => {
+        Mail::Interest { .. } | Mail::Retain(_) | Mail::Registered(_) | Mail::Session(_) => {
             tracing::error!(core = core.id, "cluster link mail sent to a core: dropped");
         }
     }

@@ -8,7 +8,7 @@ use ringbar_protocol::uri::UriPattern;
 
 use crate::core::broker::Publication;
 use crate::core::dealer::calls::{Answer, Interrupt, Invoke};
-use crate::core::realm::Realm;
+use crate::core::realm::{Realm, RealmSession};
 use crate::core::sessions::SessionKey;
 use crate::tables::registrations::{Callee, InvokePolicy};
 
@@ -51,6 +51,21 @@ pub enum Mail {
     /// From the cluster link: whether a `single` registration is the only
     /// one in the cluster.
     Claimed(Claimed),
+    /// To the cluster link: a session of this core joined a realm the
+    /// cluster shares (`held`), or left it.
+    Session(Box<SessionChange>),
+}
+
+/// A session that joined or left a realm the cluster shares.
+pub struct SessionChange {
+    /// The realm.
+    pub realm: Arc<Realm>,
+    /// The session.
+    pub session: SessionId,
+    /// What the session meta API tells of it.
+    pub info: RealmSession,
+    /// Joined (or left).
+    pub held: bool,
 }
 
 /// A callee's registration in a realm the cluster shares.

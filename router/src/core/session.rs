@@ -31,6 +31,7 @@ use crate::core::Core;
 use crate::core::authorizer;
 use crate::core::broker;
 use crate::core::dealer::{self, PeerFeatures};
+use crate::core::mail::{Mail, SessionChange};
 use crate::core::meta;
 use crate::core::realm::{Realm, RealmSession};
 use crate::core::sessions::SessionKey;
@@ -795,15 +796,14 @@ impl SessionDriver {
         self.conn.deadlines.set(deadlines);
         let meta_details =
             meta::session_details(&handle, accepted.authmethod, accepted.authprovider);
-        realm.add_session(
-            id,
-            RealmSession {
-                core: self.core.id,
-                authid: accepted.authid.clone(),
-                authrole: accepted.authrole.clone(),
-                details: meta_details.clone(),
-            },
-        );
+        let info = RealmSession {
+            core: self.core.id,
+            authid: accepted.authid.clone(),
+            authrole: accepted.authrole.clone(),
+            details: meta_details.clone(),
+        };
+        tell_cluster(&self.core, &realm, id, &info, true);
+        realm.add_session(id, info);
         meta::session_joined(&self.core, &handle, meta_details);
         tracing::info!(
             session = id.get(),
@@ -866,6 +866,15 @@ impl SessionDriver {
             dealer::remove_callee(&self.core, &handle);
             self.core.remove_session(handle.key);
             self.core.shared.release_session_id(handle.identity.session);
+            if let Some(info) = handle.realm.session(handle.identity.session) {
+                tell_cluster(
+                    &self.core,
+                    &handle.realm,
+                    handle.identity.session,
+                    &info,
+                    false,
+                );
+            }
             handle.realm.remove_session(handle.identity.session);
             meta::publish_testaments(&self.core, &handle);
             meta::session_left(&self.core, &handle);
@@ -967,6 +976,24 @@ pub fn goodbye_all(core: &Core) {
             Dict::new(),
             ringbar_protocol::websocket::CloseCode::GOING_AWAY,
         );
+    }
+}
+
+/// Tells the cluster link that session `id` joined `realm` (`held`) or
+/// left it, when the cluster shares the realm (the session meta API then
+/// answers for the whole cluster).
+fn tell_cluster(core: &Core, realm: &Arc<Realm>, id: SessionId, info: &RealmSession, held: bool) {
+    let Some(link) = core.shared.cluster_link(realm) else {
+        return;
+    };
+    let change = SessionChange {
+        realm: realm.clone(),
+        session: id,
+        info: info.clone(),
+        held,
+    };
+    if let Err(e) = core.send_mail(link, Mail::Session(Box::new(change))) {
+        tracing::error!(core = core.id, error = %e, "session not told to the cluster link");
     }
 }
 
