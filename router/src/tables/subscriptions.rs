@@ -311,6 +311,19 @@ impl Subscriptions {
         Some(entry.counts.iter().map(|&(_, n)| n).sum())
     }
 
+    /// How many subscribers core `core` counts for `id` (0 when none).
+    pub fn count_on(&self, id: SubscriptionId, core: CoreId) -> u64 {
+        let writer = self.lock();
+        writer.entries.get(&id).map_or(0, |entry| {
+            entry
+                .counts
+                .iter()
+                .filter(|&&(c, _)| c == core)
+                .map(|&(_, n)| n)
+                .sum()
+        })
+    }
+
     /// How many subscriptions the realm has.
     pub fn len(&self) -> usize {
         self.snapshot().len()

@@ -25,6 +25,7 @@ use crate::core::mail::Mail;
 use crate::core::realm::{HistoryEvent, Realm, RealmSession};
 use crate::core::session::{SessionHandle, decode_arguments, kill_local};
 use crate::local::testaments::{Scope, Testament};
+use crate::tables::subscriptions::CoreId;
 
 /// What a meta procedure answers: RESULT arguments, or an ERROR.
 pub(super) type Answer = Result<Vec<Value>, MetaError>;
@@ -188,10 +189,17 @@ pub(super) fn call(
             vec![Value::List(ids.into_iter().map(Value::UInt).collect())]
         }),
         "wamp.subscription.count_subscribers" => subscription_arg(caller, args).and_then(|id| {
+            // What the cluster link holds for other nodes is not a
+            // subscriber here (the count is this node's, as the list).
+            let held_for_others = core.shared.cluster.as_ref().map_or(0, |c| {
+                realm
+                    .subscriptions
+                    .count_on(id, CoreId::try_from(c.link).unwrap_or(CoreId::MAX))
+            });
             realm
                 .subscriptions
                 .subscriber_count(id)
-                .map(|n| vec![Value::UInt(n)])
+                .map(|n| vec![Value::UInt(n.saturating_sub(held_for_others))])
                 .ok_or_else(gone)
         }),
         "wamp.subscription.get_events" => subscription_arg(caller, args).and_then(|id| {
