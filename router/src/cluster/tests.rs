@@ -740,3 +740,24 @@ fn a_session_of_one_node_is_listed_and_killed_from_another() {
     net.settle(Instant::now());
     assert!(realm_a.session(id).is_none());
 }
+
+#[test]
+fn a_new_session_id_is_not_one_another_node_uses() {
+    use crate::core::realm::RealmSession;
+    use crate::ids::IdGenerator;
+    let net = Net::new(&["a"]);
+    let shared = &net.nodes[0].shared;
+    let taken = SessionId::new(IdGenerator::from_seed(9).next_id()).unwrap();
+    // Another node's session, as the link lists it.
+    shared.realms.get("realm1").unwrap().add_session(
+        taken,
+        RealmSession {
+            core: 1,
+            authid: "x".into(),
+            authrole: "y".into(),
+            details: ringbar_protocol::value::Value::Null,
+        },
+    );
+    let claimed = shared.claim_session_id(&mut IdGenerator::from_seed(9));
+    assert_ne!(claimed, taken);
+}

@@ -129,15 +129,27 @@ impl Shared {
         self.cluster.as_ref().and_then(|c| c.link_for(realm))
     }
 
-    /// Claims a fresh session id.
+    /// Claims a fresh session id: unique on this router and, in a
+    /// cluster, among the other nodes' sessions this node knows of.
     pub fn claim_session_id(&self, ids: &mut IdGenerator) -> SessionId {
         let mut used = self.session_ids.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            let id = ids.next_id();
-            if used.insert(id) {
-                return SessionId::new(id).unwrap_or_default();
+            let id = SessionId::new(ids.next_id()).unwrap_or_default();
+            if !self.elsewhere(id) && used.insert(id.get()) {
+                return id;
             }
         }
+    }
+
+    /// Whether another node of the cluster has a session `id`.
+    fn elsewhere(&self, id: SessionId) -> bool {
+        self.cluster.as_ref().is_some_and(|cluster| {
+            cluster
+                .realms
+                .iter()
+                .filter_map(|name| self.realms.get(name))
+                .any(|realm| realm.has_session(id))
+        })
     }
 
     /// Session ids claimed and not released: none once every session left.

@@ -186,6 +186,12 @@ impl Realm {
         found
     }
 
+    /// Whether session `id` is in the realm's list (of this node or, in a
+    /// shared realm, of another).
+    pub fn has_session(&self, id: SessionId) -> bool {
+        lock(&self.sessions).contains_key(&id)
+    }
+
     /// Records a joined session.
     pub fn add_session(&self, id: SessionId, session: RealmSession) {
         lock(&self.sessions).insert(id, session);
