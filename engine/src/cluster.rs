@@ -146,6 +146,10 @@ async fn run(config: ClusterConfig, shared: Arc<Shared>, mut shutdown: watch::Re
         config.heartbeat,
     );
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let buckets = Buckets {
+        retain: &retain,
+        claims: &claims,
+    };
     tracing::info!(node = %config.node, realms = ?config.realms, servers = ?config.nats.servers, "cluster link started");
     loop {
         tokio::select! {
@@ -163,30 +167,10 @@ async fn run(config: ClusterConfig, shared: Arc<Shared>, mut shutdown: watch::Re
             },
             _ = ticks.tick() => link.tick(shared.clock.now()),
         }
-        carry_out(
-            &mut link,
-            &client,
-            &shared,
-            mailbox,
-            &Buckets {
-                retain: &retain,
-                claims: &claims,
-            },
-        )
-        .await;
+        carry_out(&mut link, &client, &shared, mailbox, &buckets).await;
     }
     link.leave();
-    carry_out(
-        &mut link,
-        &client,
-        &shared,
-        mailbox,
-        &Buckets {
-            retain: &retain,
-            claims: &claims,
-        },
-    )
-    .await;
+    carry_out(&mut link, &client, &shared, mailbox, &buckets).await;
     if tokio::time::timeout(Duration::from_secs(1), client.flush())
         .await
         .is_err()

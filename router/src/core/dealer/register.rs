@@ -223,17 +223,7 @@ pub fn claimed(core: &Core, claimed: Claimed) {
         .borrow_mut()
         .remove(callee, claim.registration);
     realm.registrations.unregister(claim.registration, callee);
-    if let Some(mine) = registration.callees.iter().find(|c| c.session == callee) {
-        tell_cluster(
-            core,
-            realm,
-            &registration.pattern,
-            registration.invoke,
-            *mine,
-            false,
-            None,
-        );
-    }
+    leave_in_cluster(core, realm, &registration, callee);
     session.send_error(
         MessageType::Register,
         claim.request,
