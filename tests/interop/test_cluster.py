@@ -606,6 +606,43 @@ def test_retained_event_reaches_late_subscriber_on_other_node(cluster, uid):
     run(body(), timeout=45)
 
 
+def test_retained_event_reaches_a_node_started_after_it(cluster, uid):
+    """A retained publication on node 0 while node 1 is down: node 1, started afterwards,
+    reads the cluster's retained events when it joins, and a subscriber there with
+    get_retained=True gets it (polling: the node reads the bucket once NATS is reached)."""
+    c = cluster()
+    topic = topic_for(uid, "retainlate")
+
+    async def body():
+        c.kill_node(1)
+        pub = await connect(c.nodes[0], "ws", "json")
+        try:
+            await publish(pub, topic, "kept", retain=True)
+        finally:
+            await pub.close()
+        c.start_node(1)
+        s = await connect(c.nodes[1], "rs", "msgpack", label="node1")
+        try:
+            deadline = time.monotonic() + CONVERGE
+            while True:
+                sub, inbox = await subscribe(s, topic, get_retained=True)
+                try:
+                    await wait_event(inbox, ["kept"], timeout=1.0)
+                    break
+                except AssertionError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(
+                            f"node 1 started after the retained publication never had it;"
+                            f" got {inbox.events}"
+                        ) from None
+                    await sub.unsubscribe()
+            assert inbox.events[0][2].retained is True, inbox.events
+        finally:
+            await s.close()
+
+    run(body(), timeout=45)
+
+
 # ------------------------------------------------------------ failures
 
 
