@@ -25,7 +25,16 @@ What the tests hold the cluster to:
 - a callee's node killed (SIGKILL) fails the calls in flight to it (wamp.error.canceled)
   within the failure timeout, and its registrations go: the procedure can be registered
   again elsewhere;
-- an UNREGISTER, or a callee leaving, is effective cluster-wide after a short delay.
+- an UNREGISTER, or a callee leaving, is effective cluster-wide after a short delay;
+- progressive call invocations cross nodes: every part of a call reaches, in order, the
+  callee (and so the node) that got its first part, under one INVOCATION request id, with
+  the first CALL's options; a callee that does not announce the feature is refused at once
+  (feature_not_supported);
+- payload passthru in calls: ppt_* options and the opaque payload cross as they are, both
+  ways;
+- a caller leaving (GOODBYE or its connection dropped) with a call in flight to another
+  node: the callee gets an INTERRUPT (killnowait) if it announced call_canceling, nothing
+  otherwise, and the next call works.
 """
 
 import asyncio
@@ -37,7 +46,7 @@ import pytest
 from autobahn.wamp.exception import ApplicationError
 from autobahn.wamp.types import CallOptions, CallResult, RegisterOptions
 
-from rawwamp import ERROR
+from rawwamp import ERROR, GOODBYE
 from test_cluster import CONVERGE, FAILURE_TIMEOUT_MS, HEARTBEAT_MS, INTERVAL
 from test_pubsub import PAYLOAD_ARGS, PAYLOAD_KWARGS
 from test_rpc import T, other
@@ -46,7 +55,13 @@ from test_rpc_raw import (
     CANCEL,
     INTERRUPT,
     INVOCATION,
+    NO_CANCEL_ROLES,
+    OPAQUE,
+    OPAQUE_RESULT,
+    PPT,
     RESULT,
+    ROLES,
+    SERIALIZERS,
     YIELD,
     nothing_within,
     peer,
@@ -713,3 +728,246 @@ def test_callee_node_killed_mid_call(cluster, uid):
             await close_all([doomed, caller, heir])
 
     run(body(), timeout=50)
+
+
+# ------------------------------------------------------------ progressive call invocations
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+def test_progressive_call_invocations_across_nodes(cluster, uid, serializer):
+    """test_rpc_raw.py's test_progressive_call_invocations with the (raw) callee on node 1
+    (`serializer`) and the caller on node 0 (the next serializer), both announcing
+    progressive_call_invocations. A call in 10 parts (progress=true on all but the last,
+    disclose_me on the first), sent back to back: the callee gets 10 INVOCATIONs, in order,
+    all with the first's request id, progress on all but the last, and the caller disclosed
+    on every one (the first CALL's options hold for every part); its YIELD is the caller's
+    RESULT. Then a call whose parts are each sent once the previous one's INVOCATION has
+    arrived does the same (another request id, the caller not disclosed), and nothing else
+    reaches either peer."""
+    c = cluster()
+    procedure = proc_for(uid, "upload")
+    callee = peer(c.nodes[1], "ws", serializer)
+    caller = peer(c.nodes[0], "rs", SERIALIZERS[(SERIALIZERS.index(serializer) + 1) % 3])
+    n = 10
+    try:
+        register(callee, procedure)
+        warm = raw_warm(caller, callee, procedure)
+
+        # every part sent at once: they must not overtake one another between the nodes
+        req = raw_call(caller, procedure, [0], {"progress": True, "disclose_me": True})
+        for i in range(1, n):
+            raw_call(caller, procedure, [i], {"progress": True} if i < n - 1 else {}, req=req)
+        parts = [expect(callee, INVOCATION) for _ in range(n)]
+        first = parts[0]
+        assert first[1] != warm[1], (warm, first)
+        assert [p[1] for p in parts] == [first[1]] * n, f"INVOCATION request ids: {parts}"
+        assert [p[4] for p in parts] == [[i] for i in range(n)], f"parts out of order: {parts}"
+        progress = [bool(p[3].get("progress")) for p in parts]
+        assert progress == [True] * (n - 1) + [False], f"details.progress: {parts}"
+        callers = [p[3].get("caller") for p in parts]
+        assert callers == [caller.session_id] * n, f"details.caller: {parts}"
+        callee.send([YIELD, first[1], {}, [sum(range(n))]])
+        r = expect(caller, RESULT)
+        assert r[1] == req and r[3] == [sum(range(n))], r
+        assert not r[2].get("progress"), r
+
+        # part by part, each once the previous one has reached the callee
+        req2 = raw_call(caller, procedure, ["a"], {"progress": True})
+        got = [expect(callee, INVOCATION)]
+        raw_call(caller, procedure, ["b"], {"progress": True}, req=req2)
+        got.append(expect(callee, INVOCATION))
+        raw_call(caller, procedure, ["c"], {}, req=req2)
+        got.append(expect(callee, INVOCATION))
+        assert got[0][1] != first[1], (first, got)
+        assert [g[1] for g in got] == [got[0][1]] * 3, got
+        assert [g[4] for g in got] == [["a"], ["b"], ["c"]], got
+        assert [bool(g[3].get("progress")) for g in got] == [True, True, False], got
+        assert all("caller" not in g[3] for g in got), got
+        callee.send([YIELD, got[0][1], {}, ["abc"]])
+        r = expect(caller, RESULT)
+        assert r[1] == req2 and r[3] == ["abc"], r
+        nothing_within(callee, 0.3)
+        nothing_within(caller, 0.3)
+    finally:
+        callee.close()
+        caller.close()
+
+
+def test_progressive_call_to_a_callee_without_the_feature_across_nodes(cluster, uid):
+    """test_rpc_raw.py's test_progressive_call_to_a_callee_without_the_feature_is_not_supported
+    across nodes: the callee on node 1 does not announce progressive_call_invocations; a
+    progressive CALL from node 0 gets wamp.error.feature_not_supported and the callee gets
+    nothing; a plain call still reaches it."""
+    c = cluster()
+    procedure = proc_for(uid, "old")
+    callee = peer(c.nodes[1], "ws", "json", roles=NO_CANCEL_ROLES)
+    caller = peer(c.nodes[0], "rs", "cbor")
+    try:
+        register(callee, procedure)
+        raw_warm(caller, callee, procedure)
+        req = raw_call(caller, procedure, [1], {"progress": True})
+        e = expect(caller, ERROR)
+        assert e[1:3] == [CALL, req] and e[4] == "wamp.error.feature_not_supported", e
+        nothing_within(callee, 0.3)
+        req = raw_call(caller, procedure, ["plain"])
+        inv = expect(callee, INVOCATION)
+        assert inv[4] == ["plain"], inv
+        callee.send([YIELD, inv[1], {}, ["ok"]])
+        r = expect(caller, RESULT)
+        assert r[1] == req and r[3] == ["ok"], r
+    finally:
+        callee.close()
+        caller.close()
+
+
+def test_progressive_call_parts_follow_the_first_to_its_callee(cluster, uid):
+    """Raw callees on nodes 1 and 2 share the procedure (roundrobin); once plain calls from
+    node 0 reach both (CONVERGE s), 6 progressive calls of 3 parts each, every part sent at
+    once: all the parts of a call reach the callee that got its first part, under one
+    INVOCATION request id and in order, none the other callee, and the calls reach both
+    callees."""
+    c = cluster()
+    procedure = proc_for(uid, "shared")
+    callees = [peer(c.nodes[1], "ws", "msgpack"), peer(c.nodes[2], "rs", "cbor")]
+    caller = peer(c.nodes[0], "ws", "json")
+    try:
+        for callee in callees:
+            register(callee, procedure, {"invoke": "roundrobin"})
+        # plain calls until both callees have been reached from node 0
+        reached = set()
+        deadline = time.monotonic() + CONVERGE
+        while len(reached) < len(callees):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"not both callees reached from node 0 within {CONVERGE}s: {reached}"
+                )
+            req = raw_call(caller, procedure, ["warm"])
+            ready = _readable(callees + [caller], T)
+            if not ready:
+                raise AssertionError(f"no answer to CALL {procedure} within {T}s")
+            invoked = [k for k, callee in enumerate(callees) if callee in ready]
+            if invoked:
+                k = invoked[0]
+                inv = expect(callees[k], INVOCATION)
+                callees[k].send([YIELD, inv[1], {}, [k]])
+                r = expect(caller, RESULT)
+                assert r[1] == req and r[3] == [k], r
+                reached.add(k)
+            else:
+                m = caller.recv()
+                assert m[0] == ERROR and m[1:3] == [CALL, req] and m[4] == NO_SUCH_PROCEDURE, m
+            time.sleep(INTERVAL)
+
+        served = []
+        for j in range(6):
+            req = raw_call(caller, procedure, [j, 0], {"progress": True})
+            raw_call(caller, procedure, [j, 1], {"progress": True}, req=req)
+            raw_call(caller, procedure, [j, 2], {}, req=req)
+            ready = _readable(callees, T)
+            if not ready:
+                raise AssertionError(f"progressive call {j}: no INVOCATION within {T}s")
+            k = callees.index(ready[0])
+            parts = [expect(callees[k], INVOCATION) for _ in range(3)]
+            assert [p[1] for p in parts] == [parts[0][1]] * 3, f"call {j}: {parts}"
+            assert [p[4] for p in parts] == [[j, i] for i in range(3)], f"call {j}: {parts}"
+            assert [bool(p[3].get("progress")) for p in parts] == [True, True, False], parts
+            nothing_within(callees[1 - k], 0.3)
+            callees[k].send([YIELD, parts[0][1], {}, [k]])
+            r = expect(caller, RESULT)
+            assert r[1] == req and r[3] == [k], r
+            served.append(k)
+        assert set(served) == {0, 1}, f"6 progressive calls from node 0 reached callees {served}"
+    finally:
+        for p in callees + [caller]:
+            p.close()
+
+
+# ------------------------------------------------------------ payload passthru
+
+
+@pytest.mark.parametrize(
+    "callee_wire,caller_wire",
+    [(("ws", "msgpack"), ("rs", "cbor")), (("rs", "json"), ("ws", "msgpack"))],
+    ids=["msgpack-cbor", "json-msgpack"],
+)
+def test_payload_passthru_in_calls_across_nodes(cluster, uid, callee_wire, caller_wire):
+    """test_rpc_raw.py's test_payload_passthru_in_calls with the (raw) caller on node 0 and
+    the callee on node 1, on other serializers: the CALL's ppt_* options are the
+    INVOCATION's details and its payload (bytes no serializer would parse) arrives as is;
+    the YIELD's ppt_* options and payload likewise reach the caller in the RESULT."""
+    c = cluster()
+    procedure = proc_for(uid, "ppt")
+    callee = peer(c.nodes[1], *callee_wire)
+    caller = peer(c.nodes[0], *caller_wire)
+    try:
+        assert caller.welcome_details["roles"]["dealer"]["features"]["payload_passthru_mode"]
+        register(callee, procedure)
+        raw_warm(caller, callee, procedure)
+        req = raw_call(caller, procedure, [OPAQUE], dict(PPT))
+        inv = expect(callee, INVOCATION)
+        assert inv[4] == [OPAQUE], inv
+        assert len(inv) == 5 or inv[5] in ({}, None), inv
+        for k, v in PPT.items():
+            assert inv[3].get(k) == v, inv
+        callee.send([YIELD, inv[1], dict(PPT), [OPAQUE_RESULT]])
+        r = expect(caller, RESULT)
+        assert r[1] == req and r[3] == [OPAQUE_RESULT], r
+        assert len(r) == 4 or r[4] in ({}, None), r
+        for k, v in PPT.items():
+            assert r[2].get(k) == v, r
+    finally:
+        callee.close()
+        caller.close()
+
+
+# ------------------------------------------------------------ a caller leaving mid-call
+
+
+@pytest.mark.parametrize("how", ["goodbye", "drop"])
+@pytest.mark.parametrize("canceling", [True, False], ids=["call_canceling", "no_call_canceling"])
+def test_caller_leaving_mid_call_across_nodes(cluster, uid, how, canceling):
+    """test_rpc.py's test_caller_leaving_mid_call_interrupts_the_callee with raw peers, the
+    caller on node 0 and the callee on node 1: the caller leaves (`goodbye`: GOODBYE,
+    answered with GOODBYE, then the connection closes; `drop`: the connection just closes)
+    while the callee handles its call. A callee that announced call_canceling gets an
+    INTERRUPT for that invocation (mode killnowait, reason wamp.error.canceled, as on one
+    node when a caller goes); one that did not gets nothing. Its late YIELD goes nowhere,
+    and a new caller on node 0 calls it and gets its own RESULT, nothing else."""
+    c = cluster()
+    procedure = proc_for(uid, "orphan")
+    callee = peer(c.nodes[1], "rs", "msgpack", roles=ROLES if canceling else NO_CANCEL_ROLES)
+    leaver = peer(c.nodes[0], "ws", "json")
+    caller = None
+    try:
+        register(callee, procedure)
+        raw_warm(leaver, callee, procedure)
+        raw_call(leaver, procedure, ["in flight"])
+        inv = expect(callee, INVOCATION)
+        assert inv[4] == ["in flight"], inv
+        if how == "goodbye":
+            leaver.send([GOODBYE, {}, "wamp.close.close_realm"])
+            m = leaver.recv()
+            assert m[0] == GOODBYE and m[2] == "wamp.close.goodbye_and_out", m
+        leaver.close()
+        if canceling:
+            i = expect(callee, INTERRUPT)
+            assert i[1] == inv[1], (inv, i)
+            assert i[2].get("mode") == "killnowait", i
+            assert i[2].get("reason") == "wamp.error.canceled", i
+        else:
+            nothing_within(callee, 1.0)
+        callee.send([YIELD, inv[1], {}, ["late"]])
+
+        caller = peer(c.nodes[0], "rs", "cbor")
+        req = raw_call(caller, procedure, ["next"])
+        inv2 = expect(callee, INVOCATION)
+        assert inv2[1] != inv[1] and inv2[4] == ["next"], inv2
+        callee.send([YIELD, inv2[1], {}, ["ok"]])
+        r = expect(caller, RESULT)
+        assert r[1] == req and r[3] == ["ok"], r
+        nothing_within(caller, 0.3)
+        nothing_within(callee, 0.3)
+    finally:
+        for p in (callee, leaver, caller):
+            if p is not None:
+                p.close()
