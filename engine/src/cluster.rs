@@ -8,6 +8,7 @@
 //! (a publication is never held back for an unreachable cluster).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions, Event};
@@ -183,6 +184,8 @@ async fn run(config: ClusterConfig, shared: Arc<Shared>, mut shutdown: watch::Re
 /// The NATS client of `config`, connecting in the background (a node
 /// starts while NATS is away) and telling `heard` when it comes and goes.
 async fn connect(config: &ClusterConfig, heard: mpsc::Sender<Heard>) -> std::io::Result<Client> {
+    // What was said about NATS since it was last reached: once each.
+    let told = Arc::new(Told::default());
     let mut options = ConnectOptions::new()
         .name(format!("ringbar {}", config.node))
         .no_echo()
@@ -199,14 +202,25 @@ async fn connect(config: &ClusterConfig, heard: mpsc::Sender<Heard>) -> std::io:
         })
         .event_callback(move |event| {
             let heard = heard.clone();
+            let told = told.clone();
             async move {
                 let up = match event {
-                    Event::Connected => true,
+                    Event::Connected => {
+                        told.refused.store(false, Ordering::Relaxed);
+                        told.behind.store(false, Ordering::Relaxed);
+                        true
+                    }
                     Event::Disconnected => false,
+                    Event::ServerError(e) => {
+                        if !told.refused.swap(true, Ordering::Relaxed) {
+                            tracing::warn!(error = %e, "cluster: NATS refused this node: check ringbar.cluster.nats (credentials, TLS)");
+                        }
+                        return;
+                    }
                     Event::SlowConsumer(_) => {
-                        tracing::warn!(
-                            "cluster: messages from NATS dropped: this node fell behind"
-                        );
+                        if !told.behind.swap(true, Ordering::Relaxed) {
+                            tracing::warn!("cluster: messages from NATS dropped: this node fell behind");
+                        }
                         return;
                     }
                     other => {
@@ -245,6 +259,16 @@ async fn connect(config: &ClusterConfig, heard: mpsc::Sender<Heard>) -> std::io:
 struct Buckets<'a> {
     retain: &'a mpsc::Sender<(String, bytes::Bytes)>,
     claims: &'a mpsc::Sender<ClaimOp>,
+}
+
+/// Trouble with NATS already logged since the link was last connected
+/// (the client reports it at every attempt).
+#[derive(Default)]
+struct Told {
+    /// NATS refused this node (credentials).
+    refused: AtomicBool,
+    /// Messages were dropped: this node fell behind.
+    behind: AtomicBool,
 }
 
 /// Does everything the link asked for.

@@ -11,12 +11,13 @@ use crate::cli::LogLevel;
 /// (e.g. `RINGBAR_LOG=ringbar_engine=debug,info`).
 pub(crate) const LOG_ENV: &str = "RINGBAR_LOG";
 
-/// The filter `--loglevel` stands for. At `info` the NATS client's own
-/// lines are left out: the cluster link says once when NATS comes and goes.
+/// The filter `--loglevel` stands for. Below `debug` the NATS client's own
+/// lines are left out (it repeats them at every reconnect attempt): the
+/// cluster link says once when NATS comes, goes, or refuses the node.
 fn level_filter(level: LogLevel) -> EnvFilter {
     match level {
-        LogLevel::Info => EnvFilter::new("info,async_nats=warn"),
-        other => EnvFilter::new(other.directive()),
+        LogLevel::Debug | LogLevel::Trace | LogLevel::None => EnvFilter::new(level.directive()),
+        other => EnvFilter::new(format!("{},async_nats=off", other.directive())),
     }
 }
 

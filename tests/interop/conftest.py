@@ -509,16 +509,19 @@ class Cluster:
         return crashed, report
 
 
-def cluster_config(make_config, node, realms, servers, heartbeat_ms, failure_timeout_ms, extra=None):
+def cluster_config(
+    make_config, node, realms, servers, heartbeat_ms, failure_timeout_ms, extra=None, nats=None
+):
     """A make_config for RouterProcess: `make_config`'s config (default router_config) with
-    `ringbar.cluster` for `node` (merged into an existing `ringbar` object)."""
+    `ringbar.cluster` for `node` (merged into an existing `ringbar` object); `nats`: more keys
+    of `ringbar.cluster.nats` beside `servers` (credentials, tls)."""
 
     def make(ws_port, rs_port):
         config = (make_config or router_config)(ws_port, rs_port)
         config.setdefault("ringbar", {})["cluster"] = {
             "node": node,
             "realms": list(realms),
-            "nats": {"servers": list(servers)},
+            "nats": {"servers": list(servers), **(nats or {})},
             "heartbeat_ms": heartbeat_ms,
             "failure_timeout_ms": failure_timeout_ms,
             **(extra or {}),
@@ -526,6 +529,20 @@ def cluster_config(make_config, node, realms, servers, heartbeat_ms, failure_tim
         return config
 
     return make
+
+
+def _node_nats(servers, urls, nats, i, node_dir):
+    """The keys node i (directory `node_dir`) adds to `ringbar.cluster.nats` (see `cluster`):
+    `nats` (its item i, or what it returns for i and `urls`), with the TLS settings of
+    `servers` (NatsServers) unless it gives "tls"."""
+    if callable(nats):
+        nats = nats(i, list(urls))
+    elif isinstance(nats, (list, tuple)):
+        nats = nats[i]
+    keys = dict(nats or {})
+    if servers.tls and "tls" not in keys:
+        keys["tls"] = servers.node_tls(node_dir)
+    return {k: v for k, v in keys.items() if v is not None}
 
 
 CLUSTER_KEY = pytest.StashKey()
@@ -545,7 +562,19 @@ def cluster(router_setting, request):
     `extra={...}` adds more keys to that object. Returns a `Cluster`: `.nodes`, `.nats`,
     `kill_node(i)`, `start_node(i)`. At the end every node is killed and NATS stopped; a node
     that died without kill_node fails the test. A failed test's report has a `cluster logs`
-    section. Skipped for Crossbar.io (no NATS cluster)."""
+    section. Skipped for Crossbar.io (no NATS cluster).
+
+    NATS servers that ask for credentials or TLS, and the nodes' side of it:
+
+        c = cluster(nodes=2, nats_server={"token": "s3cret"}, nats={"token": "s3cret"})
+
+    `nats_server`: the NatsServers settings (nats.py: token, users, nkeys, tls=True or
+    "verify"). `nats`: keys added to each node's `ringbar.cluster.nats` beside `servers` (a
+    "servers" key replaces the URLs): a dict for every node, a list with one dict per node,
+    or a function (i, urls) -> the dict of node i; a key whose value is None is left out
+    (`extra` is for the keys of `ringbar.cluster` itself). When the servers use TLS, a node whose `nats` has no "tls" key gets the test CA
+    (and with "verify" a client certificate) in its directory and `tls` naming them
+    (NatsServers.node_tls); the URLs are then tls://."""
     if ROUTER_KIND == "crossbar":
         pytest.skip("Crossbar.io has no NATS cluster (ringbar.cluster)")
 
@@ -560,10 +589,14 @@ def cluster(router_setting, request):
         heartbeat_ms=200,
         failure_timeout_ms=1000,
         extra=None,
+        nats_server=None,
+        nats=None,
     ):
         if state.nats is not None:
             raise RuntimeError("the cluster fixture starts one cluster per test")
-        state.nats = NatsServers()
+        if isinstance(nats, (list, tuple)) and len(nats) != nodes:
+            raise ValueError(f"nats: {len(nats)} settings for {nodes} nodes")
+        state.nats = NatsServers(**(nats_server or {}))
         try:
             state.urls = state.nats.start(servers)
         except RuntimeError as e:
@@ -572,7 +605,14 @@ def cluster(router_setting, request):
             d = tempfile.TemporaryDirectory(prefix=f"interop-node{i}-")
             state._dirs.append(d)
             make = cluster_config(
-                make_config, f"node-{i}", realms, state.urls, heartbeat_ms, failure_timeout_ms, extra
+                make_config,
+                f"node-{i}",
+                realms,
+                state.urls,
+                heartbeat_ms,
+                failure_timeout_ms,
+                extra,
+                _node_nats(state.nats, state.urls, nats, i, d.name),
             )
             r = RouterProcess(ROUTER_KIND, router_setting, d.name, make)
             state.nodes.append(r)

@@ -7,6 +7,18 @@ installed with apt-get when missing; never a system-wide server.
         nats.kill(1)             # SIGKILL server 1 (1-based)
         nats.restart(1)          # again, same ports and store
     # stopped, directory removed
+
+Servers that ask their clients to log in, or to use TLS (the routes between the servers
+stay plain):
+
+    NatsServers(token="s3cret")
+    NatsServers(users=[("alice", "pw")], nkeys=["UABC..."])  # user/password and NKey users
+    NatsServers(tls=True)        # TLS with a certificate for 127.0.0.1 from a test CA
+    NatsServers(tls="verify")    # and clients must present a certificate from that CA
+
+With TLS, `ca_path` is the CA's PEM file, `client_certificate` (tls="verify") a client
+certificate it issued (a tlscerts.Issued), the URLs tls://; `node_tls(node_dir)` copies
+them into a ringbar node directory and returns its `ringbar.cluster.nats.tls` object.
 """
 
 import json
@@ -23,9 +35,63 @@ SCRIPT = REPO / "scripts" / "nats"
 class NatsServers:
     """The servers of one scripts/nats directory."""
 
-    def __init__(self):
+    def __init__(self, token=None, users=(), nkeys=(), tls=False):
+        if tls not in (False, True, "verify"):
+            raise ValueError(f"tls must be False, True or 'verify', not {tls!r}")
         self.dir = tempfile.mkdtemp(prefix="ringbar-nats-")
         self.urls = []
+        self.token = token
+        self.users = list(users)
+        self.nkeys = list(nkeys)
+        self.tls = tls
+        self.ca_path = None
+        self.server_certificate = None
+        self.client_certificate = None
+        if tls:
+            self._issue_certificates()
+
+    def _issue_certificates(self):
+        from tlscerts import CertificateAuthority
+
+        d = Path(self.dir) / "tls"
+        d.mkdir()
+        ca = CertificateAuthority(d, name="nats test CA")
+        self.ca_path = ca.cert_path
+        self.server_certificate = ca.server("nats-server")
+        if self.tls == "verify":
+            self.client_certificate = ca.client("nats-client", "ringbar node")
+
+    def options(self):
+        """scripts/nats start's options for these settings."""
+        out = []
+        if self.token is not None:
+            out += ["--token", self.token]
+        for user, password in self.users:
+            out += ["--user", f"{user}:{password}"]
+        for key in self.nkeys:
+            out += ["--nkey", key]
+        if self.tls:
+            cert = self.server_certificate
+            out += ["--tls", cert.cert_path, cert.key_path]
+            if self.tls == "verify":
+                out += ["--tls-verify", self.ca_path]
+        return out
+
+    def node_tls(self, node_dir):
+        """Copies the CA (and, tls="verify", the client certificate and key) into the ringbar
+        node directory `node_dir`; returns the `ringbar.cluster.nats.tls` object naming them
+        (relative to the node directory)."""
+        if not self.tls:
+            raise RuntimeError("these NATS servers do not use TLS")
+        node_dir = Path(node_dir)
+        shutil.copyfile(self.ca_path, node_dir / "nats-ca.pem")
+        tls = {"ca_certificates": ["nats-ca.pem"]}
+        if self.client_certificate is not None:
+            shutil.copyfile(self.client_certificate.cert_path, node_dir / "nats-client.pem")
+            shutil.copyfile(self.client_certificate.key_path, node_dir / "nats-client.key")
+            tls["certificate"] = "nats-client.pem"
+            tls["key"] = "nats-client.key"
+        return tls
 
     def _script(self, *args, timeout=600):
         done = subprocess.run(
@@ -40,7 +106,7 @@ class NatsServers:
 
     def start(self, n=1):
         """Starts n servers (one cluster when n > 1); returns their client URLs."""
-        self.urls = self._script("start", n).split()
+        self.urls = self._script("start", n, *self.options()).split()
         return list(self.urls)
 
     def kill(self, i):

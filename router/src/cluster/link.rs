@@ -179,6 +179,10 @@ pub struct Link {
     pub(super) connected: bool,
     /// Another process calls itself this node: said once.
     name_clash_told: bool,
+    /// The first tick, and whether "NATS not reached" was said since the
+    /// link was last connected.
+    first_tick: Option<Instant>,
+    unreached_told: bool,
 }
 
 impl Link {
@@ -210,6 +214,8 @@ impl Link {
             out: VecDeque::new(),
             connected: false,
             name_clash_told: false,
+            first_tick: None,
+            unreached_told: false,
         })
     }
 
@@ -287,6 +293,7 @@ impl Link {
         self.figures().connected.sub(u64::from(!up));
         self.figures().connected.add(u64::from(up));
         if up {
+            self.unreached_told = false;
             tracing::info!(node = %self.me.node, "cluster: connected to NATS");
             self.heartbeat();
             self.claim_unclaimed();
@@ -301,6 +308,16 @@ impl Link {
     /// heartbeat.
     pub fn tick(&mut self, now: Instant) {
         let patience = self.failure_timeout;
+        let first = *self.first_tick.get_or_insert(now);
+        if !self.connected
+            && !self.unreached_told
+            && now.saturating_duration_since(first) >= patience
+        {
+            // Never reached (refused, or TLS failed): the client retries
+            // on its own; the operator hears of it once.
+            self.unreached_told = true;
+            tracing::warn!(node = %self.me.node, "cluster: NATS not reached: routing on this node only until it is (check ringbar.cluster.nats: servers, credentials, TLS)");
+        }
         for peer in self.peers.values_mut() {
             if peer
                 .asked
