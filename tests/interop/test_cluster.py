@@ -740,6 +740,9 @@ def test_nats_restart(cluster, uid):
             await close_all(sessions)
 
     run(body(), timeout=55)
+    for i, node in enumerate(c.nodes):
+        said = node.log().count("cluster: NATS unreachable")
+        assert said == 1, f"node {i} said {said} times that NATS was unreachable, not once"
 
 
 def test_nats_cluster_survives_losing_a_server(cluster, uid):
@@ -873,3 +876,35 @@ def test_status_and_metrics_show_the_cluster_link(cluster, uid):
             assert series.get(key, 0) >= link[f"{name}_{direction}"] > 0, (key, series, link)
     assert "ringbar_cluster_messages_not_sent_total" in series, series
     assert series.get("ringbar_cluster_messages_unreadable_total") == 0, series
+
+
+def test_a_node_without_subscribers_receives_no_publications(cluster, uid):
+    """Interest follows subscriptions: node 0 publishes 300 events to a topic only node 1
+    subscribes to; node 1 gets every one, node 2 (no subscriber of it) receives from NATS
+    only the cluster's own chatter (heartbeats, announcements), not the publications
+    (its `ringbar status --json` cluster.messages_in)."""
+    c = cluster()
+    topic = topic_for(uid, "interest")
+
+    def messages_in(node):
+        return json.loads(ringbar_status(node, "--json"))["cluster"]["messages_in"]
+
+    async def body():
+        pub = await connect(c.nodes[0], "ws", "json")
+        s1 = await connect(c.nodes[1], "rs", "msgpack", label="node1")
+        try:
+            _, inbox = await subscribe(s1, topic)
+            await until_received(pub, topic, {"node1": inbox})
+            before = await asyncio.to_thread(messages_in, c.nodes[2])
+            for k in range(300):
+                await publish(pub, topic, "counted", k)
+            await wait_event(inbox, ["counted", 299])
+            after = await asyncio.to_thread(messages_in, c.nodes[2])
+            assert after - before < 100, (
+                f"node 2 received {after - before} messages from NATS while 300 publications"
+                " went to node 1 only"
+            )
+        finally:
+            await close_all([pub, s1])
+
+    run(body(), timeout=45)
