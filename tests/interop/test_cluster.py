@@ -621,6 +621,19 @@ def test_retained_event_reaches_a_node_started_after_it(cluster, uid):
         finally:
             await pub.close()
         c.start_node(1)
+        # node 1 is on NATS (and so reading the bucket) before its client comes; its status
+        # answers once it has written its pid file
+        def on_nats():
+            try:
+                status = json.loads(ringbar_status(c.nodes[1], "--json"))
+            except subprocess.CalledProcessError:
+                return False
+            return status["cluster"]["connected"]
+
+        deadline = time.monotonic() + CONVERGE
+        while not await asyncio.to_thread(on_nats):
+            assert time.monotonic() < deadline, "node 1 did not reach NATS"
+            await asyncio.sleep(INTERVAL)
         s = await connect(c.nodes[1], "rs", "msgpack", label="node1")
         try:
             deadline = time.monotonic() + CONVERGE
