@@ -508,12 +508,14 @@ def test_single_registration_is_unique_cluster_wide(cluster, uid):
     run(body(), timeout=45)
 
 
-def test_shared_roundrobin_registration_across_nodes(cluster, uid):
-    """Callees on nodes 0, 1 and 2 register the procedure with invoke=roundrobin; a caller on
-    node 0 calls until each has been reached (CONVERGE s), then 30 calls reach every one."""
+@pytest.mark.parametrize("invoke", ["roundrobin", "random"])
+def test_shared_registration_across_nodes(cluster, uid, invoke):
+    """Callees on nodes 0, 1 and 2 register the procedure with invoke=roundrobin (or random);
+    a caller on node 0 calls until each has been reached (CONVERGE s), then 30 calls (60 for
+    random: all on one or two callees by chance is under 10^-10) reach every one."""
     c = cluster()
     procedure = proc_for(uid, "shared")
-    n = 30
+    n = 30 if invoke == "roundrobin" else 60
 
     async def body():
         callees = [
@@ -525,7 +527,7 @@ def test_shared_roundrobin_registration_across_nodes(cluster, uid):
         try:
             for i, s in enumerate(callees):
                 await s.register(
-                    lambda i=i: i, procedure, options=RegisterOptions(invoke="roundrobin")
+                    lambda i=i: i, procedure, options=RegisterOptions(invoke=invoke)
                 )
             loop = asyncio.get_running_loop()
             t0 = loop.time()
