@@ -34,9 +34,10 @@ const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(1);
 /// the link, at most.
 const LINK_EVENTS: usize = 256;
 
-/// Retained publications waiting to be written to the bucket, at most;
-/// more are counted as not sent (the publishing node keeps them).
-const RETAINED_PUTS: usize = 1024;
+/// What waits for a bucket's task (retained publications to write,
+/// claims to make), at most; a retained publication past it is counted as
+/// not sent (the publishing node keeps it), a claim goes on unchecked.
+const BUCKET_QUEUE: usize = 1024;
 
 /// How long to wait before setting up the retained-events bucket again
 /// after it failed (NATS away, JetStream not ready).
@@ -124,20 +125,22 @@ async fn run(config: ClusterConfig, shared: Arc<Shared>, mut shutdown: watch::Re
     // Every task of the link, stopped inside the runtime at shutdown (the
     // NATS client's parts must be dropped where a runtime runs).
     let mut tasks = tokio::task::JoinSet::new();
-    let (claims, claim_ops) = mpsc::channel(RETAINED_PUTS);
+    // A bucket is kept on up to 3 of the servers listed.
+    let replicas = config.nats.servers.len().clamp(1, 3);
+    let (claims, claim_ops) = mpsc::channel(BUCKET_QUEUE);
     tasks.spawn_local(keep_claims(
         client.clone(),
         link.registrations_bucket(),
-        config.nats.servers.len().clamp(1, 3),
+        replicas,
         claim_ops,
         heard.clone(),
     ));
     link.release_earlier_claims();
-    let (retain, puts) = mpsc::channel(RETAINED_PUTS);
+    let (retain, puts) = mpsc::channel(BUCKET_QUEUE);
     tasks.spawn_local(keep_retained(
         client.clone(),
         link.retained_bucket(),
-        config.nats.servers.len().clamp(1, 3),
+        replicas,
         puts,
         heard.clone(),
     ));
@@ -369,6 +372,86 @@ async fn send(link: &Link, client: &Client, subject: String, payload: bytes::Byt
     }
 }
 
+/// One of the cluster's JetStream key-value buckets, made when missing and
+/// set up again after a failure; why it cannot be used is said once, until
+/// it can.
+struct Bucket {
+    client: Client,
+    jetstream: async_nats::jetstream::Context,
+    name: String,
+    description: &'static str,
+    replicas: usize,
+    /// What goes without the bucket, for the warning.
+    without: &'static str,
+    told: bool,
+}
+
+impl Bucket {
+    fn new(
+        client: Client,
+        name: String,
+        description: &'static str,
+        replicas: usize,
+        without: &'static str,
+    ) -> Self {
+        Self {
+            jetstream: async_nats::jetstream::new(client.clone()),
+            client,
+            name,
+            description,
+            replicas,
+            without,
+            told: false,
+        }
+    }
+
+    /// Whether the NATS client is connected.
+    fn connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// The bucket, or `None` (said once while NATS is there but JetStream
+    /// does not answer).
+    async fn open(&mut self) -> Option<async_nats::jetstream::kv::Store> {
+        let config = async_nats::jetstream::kv::Config {
+            bucket: self.name.clone(),
+            description: self.description.into(),
+            history: 1,
+            num_replicas: self.replicas,
+            ..Default::default()
+        };
+        match self.jetstream.create_or_update_key_value(config).await {
+            Ok(store) => {
+                self.told = false;
+                Some(store)
+            }
+            Err(e) => {
+                if !self.told && self.connected() {
+                    self.told = true;
+                    tracing::warn!(bucket = self.name, server = %self.client.server_info().version, error = %e, "cluster: {} until JetStream (NATS 2.10 or newer) answers", self.without);
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Waits before a bucket is set up again, giving what arrives on `ops`
+/// meanwhile to `keep`; `false` when the link is gone.
+async fn wait_keeping<T>(ops: &mut mpsc::Receiver<T>, mut keep: impl FnMut(T)) -> bool {
+    let retry = tokio::time::sleep(BUCKET_RETRY);
+    tokio::pin!(retry);
+    loop {
+        tokio::select! {
+            () = &mut retry => return true,
+            op = ops.recv() => match op {
+                Some(op) => keep(op),
+                None => return false,
+            },
+        }
+    }
+}
+
 /// Keeps the cluster's retained-events bucket: writes this node's retained
 /// publications to it, the latest per key first written when NATS is away,
 /// and hands every entry (from every node, in the bucket's order) to the
@@ -381,50 +464,35 @@ async fn keep_retained(
     mut puts: mpsc::Receiver<(String, bytes::Bytes)>,
     heard: mpsc::Sender<Heard>,
 ) {
-    let jetstream = async_nats::jetstream::new(client.clone());
-    // Said that the bucket cannot be used (once, until it can).
-    let mut told = false;
+    let mut bucket = Bucket::new(
+        client,
+        bucket,
+        "ringbar: the retained event of each topic of the shared realms",
+        replicas,
+        "retained events are not shared",
+    );
     // Not yet written: the latest publication of each key.
     let mut pending: std::collections::HashMap<String, bytes::Bytes> =
         std::collections::HashMap::new();
     loop {
-        let config = async_nats::jetstream::kv::Config {
-            bucket: bucket.clone(),
-            description: "ringbar: the retained event of each topic of the shared realms".into(),
-            history: 1,
-            num_replicas: replicas,
-            ..Default::default()
-        };
-        let watched = match jetstream.create_or_update_key_value(config).await {
-            Ok(store) => store.watch_with_history(">").await.map(|w| (store, w)),
-            Err(e) => Err(async_nats::jetstream::kv::WatchError::with_source(
-                async_nats::jetstream::kv::WatchErrorKind::Other,
-                e,
-            )),
-        };
-        let (store, mut watch) = match watched {
-            Ok(w) => {
-                told = false;
-                w
-            }
-            Err(e) => {
-                if !told && client.connection_state() == async_nats::connection::State::Connected {
-                    told = true;
-                    tracing::warn!(bucket, server = %client.server_info().version, error = %e, "cluster: retained events are not shared until JetStream (NATS 2.10 or newer) answers");
+        let watched = match bucket.open().await {
+            Some(store) => match store.watch_with_history(">").await {
+                Ok(watch) => Some((store, watch)),
+                Err(e) => {
+                    tracing::debug!(bucket = bucket.name, error = %e, "cluster: retained-events watch not started");
+                    None
                 }
-                let retry = tokio::time::sleep(BUCKET_RETRY);
-                tokio::pin!(retry);
-                loop {
-                    tokio::select! {
-                        () = &mut retry => break,
-                        put = puts.recv() => match put {
-                            Some((key, payload)) => { pending.insert(key, payload); }
-                            None => return,
-                        },
-                    }
-                }
-                continue;
+            },
+            None => None,
+        };
+        let Some((store, mut watch)) = watched else {
+            let keep = |(key, payload)| {
+                pending.insert(key, payload);
+            };
+            if !wait_keeping(&mut puts, keep).await {
+                return;
             }
+            continue;
         };
         loop {
             write_pending(&store, &mut pending).await;
@@ -438,7 +506,7 @@ async fn keep_retained(
                         }
                     }
                     Some(Err(e)) => {
-                        tracing::debug!(bucket, error = %e, "cluster: retained-events watch ended");
+                        tracing::debug!(bucket = bucket.name, error = %e, "cluster: retained-events watch ended");
                         break;
                     }
                     None => break,
@@ -488,47 +556,30 @@ async fn keep_claims(
     mut ops: mpsc::Receiver<ClaimOp>,
     heard: mpsc::Sender<Heard>,
 ) {
-    let jetstream = async_nats::jetstream::new(client.clone());
+    let mut bucket = Bucket::new(
+        client,
+        bucket,
+        "ringbar: the node holding each single registration of the shared realms",
+        replicas,
+        "single registrations are not checked cluster-wide",
+    );
     let mut waiting: std::collections::VecDeque<ClaimOp> = std::collections::VecDeque::new();
-    let mut told = false;
     // Since when the bucket could not be used.
     let mut unchecked_since: Option<tokio::time::Instant> = None;
     loop {
-        let config = async_nats::jetstream::kv::Config {
-            bucket: bucket.clone(),
-            description: "ringbar: the node holding each single registration of the shared realms"
-                .into(),
-            history: 1,
-            num_replicas: replicas,
-            ..Default::default()
-        };
-        let store = match jetstream.create_or_update_key_value(config).await {
-            Ok(store) => {
-                told = false;
+        let store = match bucket.open().await {
+            Some(store) => {
                 unchecked_since = None;
                 store
             }
-            Err(e) => {
-                if !told && client.connection_state() == async_nats::connection::State::Connected {
-                    told = true;
-                    tracing::warn!(bucket, error = %e, "cluster: single registrations are not checked cluster-wide until JetStream (NATS 2.10 or newer) answers");
-                }
-                let retry = tokio::time::sleep(BUCKET_RETRY);
-                tokio::pin!(retry);
-                loop {
-                    tokio::select! {
-                        () = &mut retry => break,
-                        op = ops.recv() => match op {
-                            Some(op) => waiting.push_back(op),
-                            None => return,
-                        },
-                    }
+            None => {
+                if !wait_keeping(&mut ops, |op| waiting.push_back(op)).await {
+                    return;
                 }
                 // A claim waits for the bucket while NATS is there (it is
                 // being set up), not longer than CLAIM_PATIENCE; then, or
                 // while NATS is away, the registration goes on unchecked.
-                let connected =
-                    client.connection_state() == async_nats::connection::State::Connected;
+                let connected = bucket.connected();
                 let now = tokio::time::Instant::now();
                 let since = *unchecked_since.get_or_insert(now);
                 if !connected || now.duration_since(since) >= CLAIM_PATIENCE {

@@ -1,7 +1,7 @@
 //! The cluster link's state: what this node tells the others, what it knows
 //! of them, and where each message goes. Sans-IO: the driver hands in what
 //! NATS delivers, the cores' mail and the time, and carries out each
-//! [`Output`] (a NATS publish or request, or mail to a core).
+//! [`Output`] (a NATS publish, a bucket's write, or mail to a core).
 //!
 //! Interest follows subscriptions. Each node announces the patterns it has
 //! subscribers to, one [`InterestChange`] at a time, each numbered; its

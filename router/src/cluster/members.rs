@@ -22,21 +22,21 @@ impl Link {
             return;
         }
         let key = (change.realm.name.clone(), change.session.get());
-        if !change.held {
+        let Some(info) = change.joined else {
             if let Some(member) = self.local_members.remove(&key) {
                 self.local_interest(member, false);
             }
             return;
-        }
+        };
         let mut details = bytes::BytesMut::new();
-        if encode_value(Serializer::MsgPack, &change.info.details, &mut details).is_err() {
+        if encode_value(Serializer::MsgPack, &info.details, &mut details).is_err() {
             details.clear();
         }
         let member = Interest::Member(Member {
             realm: change.realm.name.clone(),
             session: change.session.get(),
-            authid: change.info.authid.clone(),
-            authrole: change.info.authrole.clone(),
+            authid: info.authid,
+            authrole: info.authrole,
             details: details.freeze(),
         });
         self.local_members.insert(key, member.clone());

@@ -705,8 +705,7 @@ fn a_session_of_one_node_is_listed_and_killed_from_another() {
         .on_mail(Mail::Session(Box::new(SessionChange {
             realm: realm_b.clone(),
             session: id,
-            info: info.clone(),
-            held: true,
+            joined: Some(info.clone()),
         })));
     net.settle(Instant::now());
     let realm_a = net.nodes[0].shared.realms.get("realm1").unwrap();
@@ -734,8 +733,7 @@ fn a_session_of_one_node_is_listed_and_killed_from_another() {
         .on_mail(Mail::Session(Box::new(SessionChange {
             realm: realm_b,
             session: id,
-            info,
-            held: false,
+            joined: None,
         })));
     net.settle(Instant::now());
     assert!(realm_a.session(id).is_none());

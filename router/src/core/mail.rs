@@ -62,10 +62,9 @@ pub struct SessionChange {
     pub realm: Arc<Realm>,
     /// The session.
     pub session: SessionId,
-    /// What the session meta API tells of it.
-    pub info: RealmSession,
-    /// Joined (or left).
-    pub held: bool,
+    /// What the session meta API tells of it when it joined; `None`: it
+    /// left.
+    pub joined: Option<RealmSession>,
 }
 
 /// A callee's registration in a realm the cluster shares.

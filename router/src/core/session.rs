@@ -802,7 +802,7 @@ impl SessionDriver {
             authrole: accepted.authrole.clone(),
             details: meta_details.clone(),
         };
-        tell_cluster(&self.core, &realm, id, &info, true);
+        tell_cluster(&self.core, &realm, id, Some(&info));
         realm.add_session(id, info);
         meta::session_joined(&self.core, &handle, meta_details);
         tracing::info!(
@@ -866,15 +866,7 @@ impl SessionDriver {
             dealer::remove_callee(&self.core, &handle);
             self.core.remove_session(handle.key);
             self.core.shared.release_session_id(handle.identity.session);
-            if let Some(info) = handle.realm.session(handle.identity.session) {
-                tell_cluster(
-                    &self.core,
-                    &handle.realm,
-                    handle.identity.session,
-                    &info,
-                    false,
-                );
-            }
+            tell_cluster(&self.core, &handle.realm, handle.identity.session, None);
             handle.realm.remove_session(handle.identity.session);
             meta::publish_testaments(&self.core, &handle);
             meta::session_left(&self.core, &handle);
@@ -979,18 +971,18 @@ pub fn goodbye_all(core: &Core) {
     }
 }
 
-/// Tells the cluster link that session `id` joined `realm` (`held`) or
-/// left it, when the cluster shares the realm (the session meta API then
-/// answers for the whole cluster).
-fn tell_cluster(core: &Core, realm: &Arc<Realm>, id: SessionId, info: &RealmSession, held: bool) {
+/// Tells the cluster link that session `id` joined `realm` (`joined`: as
+/// the session meta API shows it) or left it (`None`), when the cluster
+/// shares the realm (the session meta API then answers for the whole
+/// cluster).
+fn tell_cluster(core: &Core, realm: &Arc<Realm>, id: SessionId, joined: Option<&RealmSession>) {
     let Some(link) = core.shared.cluster_link(realm) else {
         return;
     };
     let change = SessionChange {
         realm: realm.clone(),
         session: id,
-        info: info.clone(),
-        held,
+        joined: joined.cloned(),
     };
     if let Err(e) = core.send_mail(link, Mail::Session(Box::new(change))) {
         tracing::error!(core = core.id, error = %e, "session not told to the cluster link");

@@ -313,9 +313,7 @@ pub fn remove_callee(core: &Core, session: &SessionHandle) {
         return;
     };
     for id in &registrations {
-        if let Some(registration) = session.realm.registrations.get(*id) {
-            super::register::leave_in_cluster(core, &session.realm, &registration, me);
-        }
+        super::register::leave_in_cluster(core, &session.realm, *id, me);
         if let Some(deleted) = session.realm.registrations.unregister(*id, me) {
             meta::unregistered(core, &session.realm, me, *id, deleted);
         }

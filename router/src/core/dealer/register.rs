@@ -222,8 +222,8 @@ pub fn claimed(core: &Core, claimed: Claimed) {
         .callees
         .borrow_mut()
         .remove(callee, claim.registration);
+    leave_in_cluster(core, realm, claim.registration, callee);
     realm.registrations.unregister(claim.registration, callee);
-    leave_in_cluster(core, realm, &registration, callee);
     session.send_error(
         MessageType::Register,
         claim.request,
@@ -255,19 +255,16 @@ pub fn unregister(core: &Core, session: &SessionHandle, unregister: Unregister) 
         );
         return Flow::Continue;
     }
-    let left = session.realm.registrations.get(unregister.registration);
+    leave_in_cluster(
+        core,
+        &session.realm,
+        unregister.registration,
+        session.identity.session,
+    );
     let deleted = session
         .realm
         .registrations
         .unregister(unregister.registration, session.identity.session);
-    if let Some(registration) = left {
-        leave_in_cluster(
-            core,
-            &session.realm,
-            &registration,
-            session.identity.session,
-        );
-    }
     session.send(&Message::Unregistered(Unregistered {
         request: unregister.request,
         details: None,
@@ -284,13 +281,21 @@ pub fn unregister(core: &Core, session: &SessionHandle, unregister: Unregister) 
     Flow::Continue
 }
 
-/// Tells the cluster link that `callee` no longer provides `registration`.
+/// Tells the cluster link that `callee` no longer provides registration
+/// `id`, when the realm is shared with the cluster; called before the
+/// table lets go of it (the callee's options are read from it).
 pub(super) fn leave_in_cluster(
     core: &Core,
     realm: &Arc<Realm>,
-    registration: &crate::tables::registrations::Registration,
+    id: ringbar_protocol::id::RegistrationId,
     callee: ringbar_protocol::id::SessionId,
 ) {
+    if core.shared.cluster_link(realm).is_none() {
+        return;
+    }
+    let Some(registration) = realm.registrations.get(id) else {
+        return;
+    };
     if let Some(mine) = registration.callees.iter().find(|c| c.session == callee) {
         tell_cluster(
             core,
