@@ -467,11 +467,15 @@ class Cluster:
         self.nodes[i].kill()
 
     def start_node(self, i):
-        """Starts node i again (after kill_node) with the same config and ports; returns it
-        once it accepts connections."""
+        """Starts node i again (after kill_node) with the same config on fresh ports (its old
+        ones may have been handed out meanwhile as another socket's ephemeral port: seen as
+        "Address already in use"); returns it once it accepts connections."""
         r = self.nodes[i]
         if r.alive():
             raise RuntimeError(f"node {i} is running")
+        r.ws_port, r.rs_port = free_port(), free_port()
+        r.ws_url = f"ws://127.0.0.1:{r.ws_port}/{WS_PATH}"
+        r.rs_url = f"rs://127.0.0.1:{r.rs_port}"
         # keep the logs of the run before for failure reports
         self._runs[i] = self._runs.get(i, 0) + 1
         for p in (r.stdout_path, r.stderr_path):
