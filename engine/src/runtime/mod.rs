@@ -166,7 +166,24 @@ fn resolve_backend(io: IoBackend) -> Result<bool, StartError> {
 
 /// Whether this process may create an io_uring instance.
 fn probe_uring() -> std::io::Result<()> {
-    tokio_uring::Runtime::new(tokio_uring::builder().entries(8)).map(drop)
+    uring_runtime(8).map(drop)
+}
+
+/// A core's io_uring runtime with `entries` submission queue entries.
+/// Completions wait for the core's next system call instead of
+/// interrupting it with an inter-processor interrupt each
+/// (`IORING_SETUP_COOP_TASKRUN`): the core enters the kernel every tick
+/// anyway, and the interrupts cost a fifth of its CPU under RPC load
+/// (docs/BENCHMARKS.md). Kernels before 5.19 refuse the flag and get the
+/// ring without it.
+fn uring_runtime(entries: u32) -> std::io::Result<tokio_uring::Runtime> {
+    let cooperative = tokio_uring::uring_builder().setup_coop_taskrun().clone();
+    tokio_uring::Runtime::new(
+        tokio_uring::builder()
+            .entries(entries)
+            .uring_builder(&cooperative),
+    )
+    .or_else(|_| tokio_uring::Runtime::new(tokio_uring::builder().entries(entries)))
 }
 
 /// One core thread: builds its runtime and runs the core until shutdown.
@@ -221,7 +238,7 @@ fn run_core(
         }
     };
     if uring {
-        match tokio_uring::Runtime::new(tokio_uring::builder().entries(URING_ENTRIES)) {
+        match uring_runtime(URING_ENTRIES) {
             Ok(rt) => rt.block_on(main),
             Err(e) => tracing::error!(core = id, error = %e, "cannot start io_uring runtime"),
         }
