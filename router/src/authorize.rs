@@ -5,7 +5,7 @@
 //! before the longest prefix before wildcard, ties by order in the config —
 //! a written, deterministic rule, the same on every core.
 
-use std::collections::HashMap;
+use ahash::AHashMap;
 
 use ringbar_protocol::uri::{MatchPolicy, UriCheck, UriPattern};
 use ringbar_protocol::value::{Dict, Value};
@@ -248,9 +248,10 @@ impl Role {
 /// A session's cache of decisions, so the publish path does not match
 /// permissions again for a topic it has used. Keyed by URI (looked up as a
 /// `&str`, without allocating), one slot per action; it starts over when
-/// it holds `limits.max_cached_decisions_per_session` URIs.
+/// it holds `limits.max_cached_decisions_per_session` URIs. Hashed with
+/// `ahash` (randomly keyed, as the tables): a lookup per CALL and PUBLISH.
 pub struct DecisionCache {
-    entries: HashMap<Box<str>, [Option<Decision>; 5]>,
+    entries: AHashMap<Box<str>, [Option<Decision>; 5]>,
     capacity: usize,
     /// A dynamic authorizer's decision that may not be cached, for the one
     /// action it was asked for.
@@ -261,7 +262,7 @@ impl DecisionCache {
     /// An empty cache that holds up to `capacity` URIs.
     pub fn new(capacity: usize) -> Self {
         Self {
-            entries: HashMap::new(),
+            entries: AHashMap::new(),
             capacity,
             once: None,
         }
