@@ -36,7 +36,7 @@ use crate::core::meta;
 use crate::core::realm::{Realm, RealmSession};
 use crate::core::sessions::SessionKey;
 use crate::core::timeout::Timeout;
-use crate::local::link::{Deadlines, Link};
+use crate::local::link::{Deadlines, Link, Unsent};
 use crate::wire::Wire;
 
 /// Who a session is.
@@ -97,17 +97,14 @@ impl SessionHandle {
 /// Queues `message` on `conn` (a message that cannot be encoded, or is
 /// longer than the peer accepts, is logged and dropped).
 pub fn send(conn: &Link, wire: Wire, message: &Message) {
-    match wire.frame(message) {
-        Ok(frame) if conn.accepts(&frame) => {
-            conn.figures.message_out(message.message_type());
-            conn.push(frame);
-        }
-        Ok(frame) => tracing::debug!(
+    match conn.push_message(wire, message) {
+        Ok(()) => conn.figures.message_out(message.message_type()),
+        Err(Unsent::TooLong(bytes)) => tracing::debug!(
             peer = %conn.peer,
-            bytes = frame.len(),
+            bytes,
             "message longer than the peer accepts: not sent"
         ),
-        Err(e) => tracing::debug!(error = %e, "message dropped: cannot encode"),
+        Err(Unsent::Encode(e)) => tracing::debug!(error = %e, "message dropped: cannot encode"),
     }
 }
 

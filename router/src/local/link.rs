@@ -15,8 +15,11 @@ use crate::local::figures::{CoreFigures, DropReason};
 use crate::local::outbound::Outbound;
 use crate::local::peer::Peer;
 use crate::timers::TimerId;
-use crate::wire::deflate::ConnectionCompressor;
+use crate::wire::Wire;
+use crate::wire::deflate::{Compression, ConnectionCompressor};
 use bytes::{Bytes, BytesMut};
+use ringbar_protocol::codec::EncodeError;
+use ringbar_protocol::message::Message;
 use ringbar_protocol::websocket::{CloseCode, OpCode, encode_close_payload, encode_frame};
 
 /// The routing side of one connection.
@@ -51,6 +54,15 @@ pub struct Link {
     /// The writer, while a write waits on the peer: woken by an abort. One
     /// waker in a cell, not a `Notify`: this is on every write's path.
     writer: Cell<Option<Waker>>,
+}
+
+/// Why a message was not queued.
+#[derive(Debug)]
+pub enum Unsent {
+    /// It cannot be encoded with the session's serializer.
+    Encode(EncodeError),
+    /// Its frame, this many bytes, is longer than the peer accepts.
+    TooLong(usize),
 }
 
 /// The timers of the core that watch one connection.
@@ -96,6 +108,30 @@ impl Link {
             Some(compressor) => self.outbound.push(compressor.compress(frame)),
             None => self.outbound.push(frame),
         }
+    }
+
+    /// Queues `message` framed for `wire` (see [`Outbound::push`]): encoded
+    /// straight into the queue, unless its frame is compressed.
+    pub fn push_message(&self, wire: Wire, message: &Message) -> Result<(), Unsent> {
+        let max = self.max_frame_bytes.get();
+        if self.compressor.is_some() || wire.compression != Compression::Off {
+            let frame = wire.frame(message).map_err(Unsent::Encode)?;
+            if frame.len() > max {
+                return Err(Unsent::TooLong(frame.len()));
+            }
+            self.push(frame);
+            return Ok(());
+        }
+        self.outbound.push_written(|out| {
+            let start = out.len();
+            wire.frame_into(message, out).map_err(Unsent::Encode)?;
+            let len = out.len() - start;
+            if len > max {
+                out.truncate(start);
+                return Err(Unsent::TooLong(len));
+            }
+            Ok(len)
+        })
     }
 
     /// Queues an event (see [`Outbound::push_event`]); a frame this

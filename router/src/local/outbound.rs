@@ -156,6 +156,22 @@ impl OutboundQueue {
         was_empty
     }
 
+    /// Like [`OutboundQueue::push`] for a frame `write` appends to the
+    /// queue's own buffer, returning whether the writer must be woken and
+    /// how many bytes it wrote (`write` is not called while closing).
+    pub fn push_written<E>(
+        &mut self,
+        write: impl FnOnce(&mut BytesMut) -> Result<usize, E>,
+    ) -> Result<(bool, usize), E> {
+        if self.closing {
+            return Ok((false, 0));
+        }
+        let was_empty = self.frames.is_empty();
+        let written = self.frames.push_written(write)?;
+        self.queued_bytes += written;
+        Ok((was_empty && written > 0, written))
+    }
+
     /// The next batch to write, if anything is queued.
     pub fn take_batch(&mut self) -> Option<Batch> {
         if self.frames.is_empty() {
@@ -226,6 +242,21 @@ impl Frames {
             self.seal_tail();
             self.segments.push_back(frame.clone());
         }
+    }
+
+    /// Appends what `write` writes to the tail (it returns how many bytes).
+    fn push_written<E>(
+        &mut self,
+        write: impl FnOnce(&mut BytesMut) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        if self.tail.capacity() - self.tail.len() < COALESCE_MAX_FRAME {
+            self.tail.reserve(TAIL_START);
+        }
+        let written = write(&mut self.tail)?;
+        if self.tail.len() >= COALESCE_CHUNK {
+            self.seal_tail();
+        }
+        Ok(written)
     }
 
     /// Moves the tail (when not empty) to the end of the segments; the next
@@ -340,6 +371,21 @@ impl Outbound {
     /// results) is bounded by the dealer's in-flight limits.
     pub fn push(&self, frame: Bytes) {
         self.enqueue(&frame);
+    }
+
+    /// Like [`Outbound::push`] for a frame `write` appends to the queue's
+    /// own buffer (it returns how many bytes): a reply is encoded where it
+    /// is written from, not in a buffer of its own first.
+    pub fn push_written<E>(
+        &self,
+        write: impl FnOnce(&mut BytesMut) -> Result<usize, E>,
+    ) -> Result<(), E> {
+        let (wake, written) = self.queue.borrow_mut().push_written(write)?;
+        self.budget.add(written);
+        if wake {
+            self.wake.raise();
+        }
+        Ok(())
     }
 
     /// Queues an event unless the queue is over its limit, the core's
@@ -574,6 +620,42 @@ mod tests {
         );
         assert_eq!(queue.admit(1, |_, _| true), Err(DropReason::Closing));
         assert_eq!(queue.dropped(), 0, "a closing queue counts no drops");
+    }
+
+    #[test]
+    fn a_frame_written_into_the_queue_follows_the_frames_before_it() {
+        let mut queue = OutboundQueue::new(1 << 20);
+        let write = |bytes: &'static [u8]| {
+            move |out: &mut BytesMut| -> Result<usize, ()> {
+                out.extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+        };
+        assert_eq!(queue.push_written(write(b"one")), Ok((true, 3)));
+        assert!(!queue.push(&Bytes::from_static(b"two")));
+        let large = frame(2 * COALESCE_MAX_FRAME, 0);
+        assert!(!queue.push(&large));
+        assert_eq!(queue.push_written(write(b"three")), Ok((false, 5)));
+        let refused = queue.push_written(|out: &mut BytesMut| {
+            out.extend_from_slice(b"half");
+            out.truncate(out.len() - 4);
+            Err::<usize, ()>(())
+        });
+        assert_eq!(refused, Err(()));
+        let batch = queue.take_batch().expect("a batch");
+        let written: Vec<u8> = batch.frames.iter().flat_map(|f| f.to_vec()).collect();
+        let mut expected = b"onetwo".to_vec();
+        expected.extend_from_slice(&large);
+        expected.extend_from_slice(b"three");
+        assert_eq!(written, expected);
+        assert_eq!(batch.bytes, expected.len());
+        queue.close();
+        assert_eq!(
+            queue.push_written(|_: &mut BytesMut| -> Result<usize, ()> {
+                unreachable!("nothing is written while closing")
+            }),
+            Ok((false, 0))
+        );
     }
 
     fn budget(limit: usize) -> Rc<QueueBudget> {

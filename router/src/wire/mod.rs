@@ -5,7 +5,7 @@
 
 pub mod deflate;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use ringbar_protocol::codec::{self, EncodeError, Serializer};
 use ringbar_protocol::message::Message;
 use ringbar_protocol::websocket::{FrameHeader, MAX_HEADER_BYTES, OpCode};
@@ -37,59 +37,144 @@ pub struct Wire {
     pub compression: Compression,
 }
 
+/// The shortest WebSocket header: a server frame of fewer than 126 bytes.
+const MIN_HEADER_BYTES: usize = 2;
+
 /// The RawSocket frame prefix: type 0 (a WAMP message) and a 24-bit length.
 pub const RAWSOCKET_PREFIX_BYTES: usize = 4;
 
 impl Wire {
-    /// The whole frame carrying `message`.
+    /// The whole frame carrying `message`, in a buffer of its own (to be
+    /// shared by every session with this wire).
     pub fn frame(self, message: &Message) -> Result<Bytes, EncodeError> {
+        let mut buf = BytesMut::with_capacity(MAX_HEADER_BYTES + 128);
+        let header = self.frame_into(message, &mut buf)?;
+        if let Compression::Shared { window_bits } = self.compression
+            && self.framing == Framing::WebSocket
+            && let Some(compressed) =
+                deflate::shared_frame(self.opcode(), &buf[header..], window_bits)
+        {
+            return Ok(compressed);
+        }
+        Ok(buf.freeze())
+    }
+
+    /// Appends the uncompressed frame carrying `message` to `out` (a
+    /// connection's queue, so a reply is encoded where it is written from)
+    /// and returns the length of its header; `out` is unchanged on error.
+    pub fn frame_into(self, message: &Message, out: &mut BytesMut) -> Result<usize, EncodeError> {
+        let start = out.len();
+        // Room for the shortest header; a longer one moves the message.
         let room = match self.framing {
-            Framing::WebSocket => MAX_HEADER_BYTES,
+            Framing::WebSocket => MIN_HEADER_BYTES,
             Framing::RawSocket => RAWSOCKET_PREFIX_BYTES,
         };
-        let mut buf = BytesMut::with_capacity(room + 128);
-        buf.resize(room, 0);
-        if self.batched {
-            codec::batch::encode_batched(self.serializer, message, &mut buf)?;
+        out.put_bytes(0, room);
+        let encoded = if self.batched {
+            codec::batch::encode_batched(self.serializer, message, out)
         } else {
-            codec::encode(self.serializer, message, &mut buf)?;
+            codec::encode(self.serializer, message, out)
+        };
+        if let Err(e) = encoded {
+            out.truncate(start);
+            return Err(e);
         }
-        let len = buf.len() - room;
-        let start = match self.framing {
+        let body = start + room;
+        let len = out.len() - body;
+        match self.framing {
             Framing::WebSocket => {
-                let opcode = if self.serializer.is_text() {
-                    OpCode::Text
-                } else {
-                    OpCode::Binary
-                };
                 let header = FrameHeader {
                     fin: true,
-                    opcode,
+                    opcode: self.opcode(),
                     mask: None,
                     payload_len: len as u64,
                 }
                 .encode();
-                if let Compression::Shared { window_bits } = self.compression
-                    && let Some(compressed) =
-                        deflate::shared_frame(opcode, &buf[room..], window_bits)
-                {
-                    return Ok(compressed);
+                let longer = header.len() - room;
+                if longer > 0 {
+                    out.put_bytes(0, longer);
+                    out.copy_within(body..body + len, body + longer);
                 }
-                let start = room - header.len();
-                buf[start..room].copy_from_slice(&header);
-                start
+                out[start..start + header.len()].copy_from_slice(&header);
+                Ok(header.len())
             }
             Framing::RawSocket => {
                 // Transports refuse messages over 16 MiB - 1 long before this.
                 let len = u32::try_from(len).unwrap_or(u32::MAX).min(0x00ff_ffff);
                 let prefix = len.to_be_bytes();
-                buf[0] = 0;
-                buf[1..4].copy_from_slice(&prefix[1..4]);
-                0
+                out[start] = 0;
+                out[start + 1..body].copy_from_slice(&prefix[1..4]);
+                Ok(room)
             }
-        };
-        let mut frame = buf.freeze();
-        frame = frame.slice(start..);
-        Ok(frame)
+        }
+    }
+
+    /// The WebSocket frame type of this wire's messages.
+    fn opcode(self) -> OpCode {
+        if self.serializer.is_text() {
+            OpCode::Text
+        } else {
+            OpCode::Binary
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ringbar_protocol::message::Goodbye;
+    use ringbar_protocol::value::Dict;
+    use ringbar_protocol::websocket::{FrameParser, Incoming, Role, WebSocketConfig};
+
+    fn goodbye(reason_bytes: usize) -> Message {
+        Message::Goodbye(Goodbye {
+            details: Dict::new(),
+            reason: "r".repeat(reason_bytes).as_str().into(),
+        })
+    }
+
+    fn wire(serializer: Serializer, framing: Framing) -> Wire {
+        Wire {
+            serializer,
+            framing,
+            batched: false,
+            compression: Compression::Off,
+        }
+    }
+
+    /// Every header length (2, 4 and 10 bytes), after bytes already queued.
+    #[test]
+    fn a_frame_appended_to_a_queue_is_the_frame_built_alone() {
+        for reason_bytes in [0, 100, 130, 70_000] {
+            for serializer in [Serializer::Json, Serializer::MsgPack] {
+                for framing in [Framing::WebSocket, Framing::RawSocket] {
+                    let wire = wire(serializer, framing);
+                    let message = goodbye(reason_bytes);
+                    let alone = wire.frame(&message).unwrap();
+                    let mut queue = BytesMut::from(&b"queued"[..]);
+                    wire.frame_into(&message, &mut queue).unwrap();
+                    assert_eq!(&queue[..6], b"queued");
+                    assert_eq!(&queue[6..], &alone[..], "{reason_bytes} B, {wire:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_websocket_frame_parses_back_to_its_message() {
+        let wire = wire(Serializer::Json, Framing::WebSocket);
+        for reason_bytes in [0, 125, 126, 65_535, 65_536] {
+            let message = goodbye(reason_bytes);
+            let mut buf = BytesMut::new();
+            let header = wire.frame_into(&message, &mut buf).unwrap();
+            let mut parser = FrameParser::new(Role::Client, WebSocketConfig::default());
+            match parser.parse(&mut buf) {
+                Ok(Some(Incoming::Message { payload, .. })) => {
+                    assert!(header >= 2);
+                    assert_eq!(codec::decode(Serializer::Json, payload).unwrap(), message);
+                }
+                other => panic!("{reason_bytes} B: {other:?}"),
+            }
+        }
     }
 }
