@@ -29,21 +29,30 @@ pub struct Question {
     options: Dict,
 }
 
-/// What to do with a message of an open session.
-pub enum Routing {
-    /// Route it now.
-    Now(Message),
-    /// Ask the role's authorizer first.
-    Ask(Box<Question>),
+/// What a message asks a dynamic authorizer: the action, its URI and its
+/// options.
+pub struct Asked(Action, Str, Dict);
+
+impl Question {
+    /// `message`, waiting for the answer to what it `asked`.
+    pub fn new(message: Message, asked: Asked) -> Box<Self> {
+        let Asked(action, uri, options) = asked;
+        Box::new(Self {
+            message,
+            action,
+            uri,
+            options,
+        })
+    }
 }
 
-/// Whether `message` must wait for `session`'s dynamic authorizer: its
-/// role has one and the decision for the action is not known yet.
-pub fn before_routing(core: &Core, session: &SessionHandle, message: Message) -> Routing {
-    if session.role.authorizer().is_none() {
-        return Routing::Now(message);
-    }
-    let (action, uri, options) = match &message {
+/// What `message` must ask `session`'s dynamic authorizer before it is
+/// routed, if anything: its role has one and the decision for the action
+/// is not known yet. Borrows the message, which is on every message's
+/// path.
+pub fn asked(core: &Core, session: &SessionHandle, message: &Message) -> Option<Asked> {
+    session.role.authorizer()?;
+    let (action, uri, options) = match message {
         Message::Publish(p) => (Action::Publish, &p.topic, &p.options),
         Message::Subscribe(s) => (Action::Subscribe, &s.topic, &s.options),
         Message::Register(r) => (Action::Register, &r.procedure, &r.options),
@@ -54,22 +63,16 @@ pub fn before_routing(core: &Core, session: &SessionHandle, message: Message) ->
             };
             if core.dealer.calls.borrow().contains(&key) {
                 // one more part of a progressive call, already allowed
-                return Routing::Now(message);
+                return None;
             }
             (Action::Call, &c.procedure, &c.options)
         }
-        _ => return Routing::Now(message),
+        _ => return None,
     };
     if session.decisions.borrow().knows(action, uri) {
-        return Routing::Now(message);
+        return None;
     }
-    let (uri, options) = (uri.clone(), options.clone());
-    Routing::Ask(Box::new(Question {
-        message,
-        action,
-        uri,
-        options,
-    }))
+    Some(Asked(action, uri.clone(), options.clone()))
 }
 
 /// What an authorizer answered, or why it did not.

@@ -310,9 +310,10 @@ impl SessionDriver {
             State::Open { handle, .. } => handle.clone(),
             State::Closed => return Flow::Close,
         };
-        match authorizer::before_routing(&self.core, &handle, message) {
-            authorizer::Routing::Now(message) => self.dispatch(&handle, message),
-            authorizer::Routing::Ask(question) => {
+        match authorizer::asked(&self.core, &handle, &message) {
+            None => self.dispatch(&handle, message),
+            Some(asked) => {
+                let question = authorizer::Question::new(message, asked);
                 let inbox = self.inbox.clone();
                 authorizer::ask(&self.core, &handle, &question, move |answer| {
                     inbox.deliver(Arrival::Authorizer(answer));
