@@ -8,6 +8,7 @@
 //! `&self`).
 
 use std::io::{self, IoSlice};
+use std::task::Poll;
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::Interest;
@@ -58,11 +59,13 @@ impl Stream {
             // spare capacity only, so bytes already buffered (a partial
             // frame) are kept.
             Stream::UringTcp(s) => {
+                submit_after_writes().await;
                 let from = buf.len();
                 let (r, slice) = s.read(buf.slice(from..)).await;
                 (r, slice.into_inner())
             }
             Stream::UringUnix(s) => {
+                submit_after_writes().await;
                 let from = buf.len();
                 let (r, slice) = s.read(buf.slice(from..)).await;
                 (r, slice.into_inner())
@@ -150,6 +153,29 @@ impl Stream {
             }
         };
     }
+}
+
+/// Lets the tasks already woken run first, so that a read queued now
+/// goes after the writes of what this connection just routed. io_uring
+/// runs a socket read as soon as it is submitted, in queue order: queued
+/// before the writes it would take only what arrived before them, and
+/// what arrives while they run (milliseconds, when a publication goes to
+/// thousands of subscribers) would wait for a read one tick later, after
+/// the next tick's writes too: two ticks of delay where epoll has one.
+/// The task goes to the back of the core's run queue and comes back in
+/// the same tick (tokio's `yield_now` would wait past the next park: an
+/// extra round of system calls per tick).
+async fn submit_after_writes() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
 }
 
 /// Whether a read that returned `result` into `spare` bytes of room left
