@@ -71,19 +71,13 @@ impl Stream {
                 (r, slice.into_inner())
             }
             Stream::Tcp(s) => {
-                let spare = buf.capacity() - buf.len();
-                let r = read_ready(|b| s.try_read_buf(b), || s.readable(), &mut buf).await;
-                if drained(&r, spare) {
-                    let _ = s.try_io(Interest::READABLE, would_block);
-                }
+                let forget = || drop(s.try_io(Interest::READABLE, would_block));
+                let r = read_ready(|b| s.try_read_buf(b), || s.readable(), forget, &mut buf).await;
                 (r, buf)
             }
             Stream::Unix(s) => {
-                let spare = buf.capacity() - buf.len();
-                let r = read_ready(|b| s.try_read_buf(b), || s.readable(), &mut buf).await;
-                if drained(&r, spare) {
-                    let _ = s.try_io(Interest::READABLE, would_block);
-                }
+                let forget = || drop(s.try_io(Interest::READABLE, would_block));
+                let r = read_ready(|b| s.try_read_buf(b), || s.readable(), forget, &mut buf).await;
                 (r, buf)
             }
             Stream::Tls(s) => {
@@ -178,13 +172,6 @@ async fn submit_after_writes() {
     .await;
 }
 
-/// Whether a read that returned `result` into `spare` bytes of room left
-/// the socket's receive queue empty: it filled less than the room (a
-/// stream socket hands over all it holds, up to the room).
-fn drained(result: &io::Result<usize>, spare: usize) -> bool {
-    matches!(result, Ok(n) if *n < spare)
-}
-
 /// What tells tokio's `try_io` that a drained socket is not ready: it
 /// clears the readiness it cached, without a system call, so the next read
 /// waits for epoll's next edge instead of first trying a `recv` that can
@@ -193,18 +180,29 @@ fn would_block() -> io::Result<()> {
     Err(io::ErrorKind::WouldBlock.into())
 }
 
+/// Reads once into `buf` when the socket is ready. A read that fills less
+/// than the room it had left the socket's receive queue empty (a stream
+/// socket hands over all it holds, up to the room): then
+/// `forget_readiness` clears the readiness tokio cached, so the next read
+/// waits for epoll's next edge.
 async fn read_ready<R, F>(
     mut try_read: impl FnMut(&mut BytesMut) -> io::Result<usize>,
     ready: impl Fn() -> F,
+    forget_readiness: impl FnOnce(),
     buf: &mut BytesMut,
 ) -> io::Result<usize>
 where
     F: Future<Output = io::Result<R>>,
 {
+    let room = buf.capacity() - buf.len();
     loop {
         match try_read(buf) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 ready().await?;
+            }
+            Ok(n) if n < room => {
+                forget_readiness();
+                return Ok(n);
             }
             other => return other,
         }

@@ -113,10 +113,9 @@ impl Link {
     /// Queues `message` framed for `wire` (see [`Outbound::push`]): encoded
     /// straight into the queue, unless its frame is compressed.
     pub fn push_message(&self, wire: Wire, message: &Message) -> Result<(), Unsent> {
-        let max = self.max_frame_bytes.get();
         if self.compressor.is_some() || wire.compression != Compression::Off {
             let frame = wire.frame(message).map_err(Unsent::Encode)?;
-            if frame.len() > max {
+            if !self.accepts(&frame) {
                 return Err(Unsent::TooLong(frame.len()));
             }
             self.push(frame);
@@ -126,7 +125,7 @@ impl Link {
             let start = out.len();
             wire.frame_into(message, out).map_err(Unsent::Encode)?;
             let len = out.len() - start;
-            if len > max {
+            if !self.accepts(&out[start..]) {
                 out.truncate(start);
                 return Err(Unsent::TooLong(len));
             }

@@ -142,19 +142,46 @@ mod tests {
         }
     }
 
-    /// Every header length (2, 4 and 10 bytes), after bytes already queued.
+    /// The frame as the protocol crate's own framing builds it: a
+    /// WebSocket header (`encode_frame`) or the RawSocket prefix, then the
+    /// encoded message.
+    fn expected_frame(wire: Wire, message: &Message) -> Vec<u8> {
+        let mut payload = BytesMut::new();
+        codec::encode(wire.serializer, message, &mut payload).unwrap();
+        let mut frame = BytesMut::new();
+        match wire.framing {
+            Framing::WebSocket => {
+                let opcode = if wire.serializer.is_text() {
+                    OpCode::Text
+                } else {
+                    OpCode::Binary
+                };
+                ringbar_protocol::websocket::encode_frame(true, opcode, None, &payload, &mut frame);
+            }
+            Framing::RawSocket => {
+                let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+                frame.extend_from_slice(&[0, len[1], len[2], len[3]]);
+                frame.extend_from_slice(&payload);
+            }
+        }
+        frame.to_vec()
+    }
+
+    /// Every header length (2, 4 and 10 bytes), appended after bytes
+    /// already queued and built alone.
     #[test]
-    fn a_frame_appended_to_a_queue_is_the_frame_built_alone() {
+    fn a_frame_is_the_protocol_framing_of_its_message() {
         for reason_bytes in [0, 100, 130, 70_000] {
             for serializer in [Serializer::Json, Serializer::MsgPack] {
                 for framing in [Framing::WebSocket, Framing::RawSocket] {
                     let wire = wire(serializer, framing);
                     let message = goodbye(reason_bytes);
-                    let alone = wire.frame(&message).unwrap();
+                    let expected = expected_frame(wire, &message);
                     let mut queue = BytesMut::from(&b"queued"[..]);
                     wire.frame_into(&message, &mut queue).unwrap();
                     assert_eq!(&queue[..6], b"queued");
-                    assert_eq!(&queue[6..], &alone[..], "{reason_bytes} B, {wire:?}");
+                    assert_eq!(&queue[6..], &expected[..], "{reason_bytes} B, {wire:?}");
+                    assert_eq!(&wire.frame(&message).unwrap()[..], &expected[..]);
                 }
             }
         }
