@@ -47,8 +47,9 @@ const COALESCE_MAX_FRAME: usize = 1024;
 /// is never copied again as it grows.
 const COALESCE_CHUNK: usize = 64 * 1024;
 
-/// What an empty tail buffer first reserves (it grows as frames come): a
-/// quiet session holds little.
+/// What a fresh tail buffer reserves at least: a quiet session holds
+/// little. A busier one gets room for what its last write carried (see
+/// [`Frames::fresh_tail`]).
 const TAIL_START: usize = 4 * 1024;
 
 /// Why an event was not queued for a subscriber.
@@ -222,6 +223,9 @@ struct Frames {
     segments: VecDeque<Bytes>,
     /// Small frames copied end to end; comes after every segment.
     tail: BytesMut,
+    /// How many bytes the last batch carried: what the next tail reserves
+    /// room for.
+    last_batch: usize,
 }
 
 impl Frames {
@@ -232,7 +236,7 @@ impl Frames {
     fn push(&mut self, frame: &Bytes) {
         if frame.len() <= COALESCE_MAX_FRAME {
             if self.tail.capacity() - self.tail.len() < frame.len() {
-                self.tail.reserve(frame.len().max(TAIL_START));
+                self.fresh_tail();
             }
             self.tail.extend_from_slice(frame);
             if self.tail.len() >= COALESCE_CHUNK {
@@ -250,13 +254,24 @@ impl Frames {
         write: impl FnOnce(&mut BytesMut) -> Result<usize, E>,
     ) -> Result<usize, E> {
         if self.tail.capacity() - self.tail.len() < COALESCE_MAX_FRAME {
-            self.tail.reserve(TAIL_START);
+            self.fresh_tail();
         }
         let written = write(&mut self.tail)?;
         if self.tail.len() >= COALESCE_CHUNK {
             self.seal_tail();
         }
         Ok(written)
+    }
+
+    /// Starts a new tail, sealing the one that has no room left instead of
+    /// growing it: growing copies every byte it holds (a fifth of the
+    /// routing time at 4 M events/s, docs/BENCHMARKS.md). The new tail
+    /// has room for what the last batch carried, so a connection that gets
+    /// many events per write fills one buffer per write.
+    fn fresh_tail(&mut self) {
+        self.seal_tail();
+        let size = self.last_batch.next_power_of_two();
+        self.tail.reserve(size.clamp(TAIL_START, COALESCE_CHUNK));
     }
 
     /// Moves the tail (when not empty) to the end of the segments; the next
@@ -270,8 +285,16 @@ impl Frames {
 
     /// Takes buffers for one vectored write: at most [`MAX_IOVECS`] of them
     /// and (unless the first alone is larger) [`MAX_BATCH_BYTES`] bytes.
-    /// Returns them and how many bytes they hold.
+    /// Returns them and how many bytes they hold, and remembers that for
+    /// the next tail.
     fn take_batch(&mut self) -> (Vec<Bytes>, usize) {
+        let (batch, bytes) = self.take_buffers();
+        self.last_batch = bytes;
+        (batch, bytes)
+    }
+
+    /// The buffers of [`Frames::take_batch`].
+    fn take_buffers(&mut self) -> (Vec<Bytes>, usize) {
         if self.segments.is_empty() {
             let tail = std::mem::take(&mut self.tail).freeze();
             let bytes = tail.len();
@@ -575,6 +598,27 @@ mod tests {
         assert_eq!(batch[1].as_ptr(), large.as_ptr());
         assert_eq!(batch[2].len(), 90);
         assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn a_full_tail_is_sealed_not_grown_and_the_next_one_fits_the_last_batch() {
+        let mut queue = Frames::default();
+        queue.push(&frame(100, 0));
+        let first = queue.tail.as_ptr();
+        let mut bytes = 100;
+        while bytes <= TAIL_START {
+            queue.push(&frame(100, bytes));
+            bytes += 100;
+        }
+        let (batch, taken) = queue.take_batch();
+        assert_eq!(taken, bytes);
+        assert_eq!(batch.len(), 2, "the full tail became a segment");
+        assert_eq!(batch[0].as_ptr(), first, "and was never moved");
+        queue.push(&frame(100, 0));
+        assert!(
+            queue.tail.capacity() >= bytes,
+            "room for what the last batch carried"
+        );
     }
 
     #[test]
