@@ -1,8 +1,7 @@
 //! The dealer's call path on one core, without I/O: a caller's CALL, the
 //! callee's INVOCATION, its YIELD and the caller's RESULT, each message
 //! handed to its session and each frame taken from its connection's
-//! outbound queue as a WebSocket session task does (`engine`'s
-//! `transport::websocket::run_frames`). What the figure leaves out is the
+//! outbound queue (see `support`). What the figure leaves out is the
 //! socket: reads, writes and wake-ups.
 
 // criterion_group! generates an undocumented public function; a bench
@@ -10,42 +9,24 @@
 // is a broken bench and must stop, not measure something else.
 #![allow(missing_docs, clippy::panic)]
 
+mod support;
+
 use std::hint::black_box;
-use std::rc::Rc;
-use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
-use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ringbar_protocol::codec::{self, Serializer};
-use ringbar_protocol::id::{MAX_ID, RequestId};
-use ringbar_protocol::message::{Call, Hello, Message, Payload, Register, Yield};
-use ringbar_protocol::uri::{MatchPolicy, UriCheck};
+use ringbar_protocol::id::MAX_ID;
+use ringbar_protocol::message::{Call, Message, Payload, Register, Yield};
 use ringbar_protocol::value::{Dict, Value};
-use ringbar_protocol::websocket::{FrameHeader, OpCode};
 use ringbar_router::auth::config::AuthConfig;
-use ringbar_router::auth::{Channel, Decided, SlowWork};
-use ringbar_router::authorize::{Allow, Disclose, Permission, RoleConfig};
-use ringbar_router::core::config::RealmConfig;
-use ringbar_router::core::realms::Realms;
-use ringbar_router::core::seed::Seeds;
-use ringbar_router::core::session::{Flow, SessionDriver};
-use ringbar_router::core::{Core, Drivers, Shared};
-use ringbar_router::limits::{FlowControl, Limits};
-use ringbar_router::local::link::Link;
-use ringbar_router::local::peer::Peer;
-use ringbar_router::timers::Clock;
-use ringbar_router::wire::deflate::Compression;
-use ringbar_router::wire::{Framing, Wire};
+use std::sync::Arc;
+use support::{Client, core, request_id};
 
 /// The allocator the node runs with (`node/src/main.rs`): the call path
 /// allocates, and the system allocator would measure something else.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// The realm both sessions join.
-const REALM: &str = "realm1";
 
 /// The procedure the callee registers and the caller calls.
 const PROCEDURE: &str = "com.example.echo";
@@ -97,8 +78,8 @@ impl Pair {
     fn new(serializer: Serializer) -> Self {
         let core = core();
         let auth = Arc::new(AuthConfig::anonymous("anonymous"));
-        let mut callee = Client::join(&core, serializer, &auth);
-        let caller = Client::join(&core, serializer, &auth);
+        let mut callee = Client::join(&core, serializer, &auth, &["callee"]);
+        let caller = Client::join(&core, serializer, &auth, &["caller"]);
         callee.send_message(&Message::Register(Register {
             request: request_id(1),
             options: Dict::new(),
@@ -175,117 +156,6 @@ impl Pair {
     }
 }
 
-/// A client's end of one connection to the core: the router's session on
-/// it, and the link whose outbound queue holds what the router sent.
-struct Client {
-    session: SessionDriver,
-    link: Rc<Link>,
-    serializer: Serializer,
-}
-
-impl Client {
-    /// A WebSocket connection on `core` whose client joined [`REALM`] as
-    /// caller and callee.
-    fn join(core: &Rc<Core>, serializer: Serializer, auth: &Arc<AuthConfig>) -> Self {
-        // As the engine's simulation opens one: a link with nothing behind
-        // it, whose queue the client drains itself.
-        let link = Rc::new(core.link(Peer::Unix, Channel::default(), None));
-        let wire = Wire {
-            serializer,
-            framing: Framing::WebSocket,
-            batched: false,
-            compression: Compression::Off,
-        };
-        let session = SessionDriver::new(core.clone(), link.clone(), wire, auth.clone());
-        let mut client = Self {
-            session,
-            link,
-            serializer,
-        };
-        let mut roles = Dict::new();
-        roles.insert("caller", Dict::new());
-        roles.insert("callee", Dict::new());
-        let mut details = Dict::new();
-        details.insert("roles", roles);
-        client.send_message(&Message::Hello(Hello {
-            realm: REALM.into(),
-            details,
-        }));
-        match client.read() {
-            Message::Welcome(_) => client,
-            other => panic!("HELLO answered with {other:?}"),
-        }
-    }
-
-    /// Hands `message` to the session.
-    fn send_message(&mut self, message: &Message) {
-        let mut buf = BytesMut::new();
-        codec::encode(self.serializer, message, &mut buf)
-            .unwrap_or_else(|e| panic!("{message:?} not encoded: {e}"));
-        self.send(buf.freeze());
-    }
-
-    /// Hands one WAMP message to the session as the WebSocket reader does:
-    /// once the outbound queue has room, and settled before the next.
-    fn send(&mut self, message: Bytes) {
-        let mut cx = Context::from_waker(Waker::noop());
-        assert!(
-            self.link.outbound.poll_writable(&mut cx).is_ready(),
-            "the outbound queue is full: the bench does not drain it"
-        );
-        let flow = self.session.on_message(message);
-        assert_eq!(flow, Flow::Continue, "the session ends the connection");
-        // Nothing here waits for slow work or a dynamic authorizer, so the
-        // message settles at once.
-        assert_eq!(
-            self.session.poll_settled(&mut cx),
-            Poll::Ready(Flow::Continue),
-            "the message did not settle at once"
-        );
-    }
-
-    /// The one message the router queued, decoded.
-    fn read(&mut self) -> Message {
-        codec::decode(self.serializer, self.take_frame())
-            .unwrap_or_else(|e| panic!("the router queued an undecodable message: {e}"))
-    }
-
-    /// The WAMP message of the one WebSocket frame the router queued.
-    fn take_frame(&mut self) -> Bytes {
-        let mut cx = Context::from_waker(Waker::noop());
-        let Poll::Ready(Some(mut batch)) = self.link.outbound.poll_next_batch(&mut cx) else {
-            panic!("the router queued nothing");
-        };
-        // Small frames are copied end to end into one buffer as they are
-        // queued: one buffer holding exactly one frame is one message.
-        let (Some(mut frame), true) = (batch.pop(), batch.is_empty()) else {
-            panic!("the router queued more than one buffer");
-        };
-        let header = match FrameHeader::parse(&frame) {
-            Ok(Some((header, len))) => {
-                let _header = frame.split_to(len);
-                header
-            }
-            other => panic!("the router queued no WebSocket frame header: {other:?}"),
-        };
-        let opcode = if self.serializer.is_text() {
-            OpCode::Text
-        } else {
-            OpCode::Binary
-        };
-        assert!(
-            header.fin && header.opcode == opcode && header.mask.is_none(),
-            "unexpected frame {header:?}"
-        );
-        assert_eq!(
-            header.payload_len,
-            frame.len() as u64,
-            "the router queued more or less than one frame"
-        );
-        frame
-    }
-}
-
 /// A message encoded once, with its request id cut out; [`Template::build`]
 /// puts one in, so a timed iteration copies bytes instead of encoding.
 struct Template {
@@ -333,76 +203,4 @@ fn encoded_id(serializer: Serializer, id: u64) -> BytesMut {
     codec::encode_value(serializer, &Value::UInt(id), &mut out)
         .unwrap_or_else(|e| panic!("id {id} not encoded: {e}"));
     out
-}
-
-fn request_id(id: u64) -> RequestId {
-    RequestId::new(id).unwrap_or_else(|| panic!("request id {id} above 2^53"))
-}
-
-/// Core 0 of a one-core router with [`REALM`], where anonymous sessions
-/// may do everything (the meta API on, as by default).
-fn core() -> Rc<Core> {
-    let realm = RealmConfig {
-        name: REALM.into(),
-        roles: vec![RoleConfig {
-            name: "anonymous".into(),
-            permissions: vec![Permission {
-                uri: String::new(),
-                match_policy: MatchPolicy::Prefix,
-                allow: Allow {
-                    publish: true,
-                    subscribe: true,
-                    call: true,
-                    register: true,
-                    list: None,
-                },
-                disclose: Disclose::default(),
-                cache: true,
-            }],
-            authorizer: None,
-            create: false,
-        }],
-        uri_check: UriCheck::Loose,
-        event_history: Vec::new(),
-        enable_meta_api: true,
-    };
-    let shared = Shared::new(
-        Realms::new(&[realm], Seeds::replay(1), SystemTime::now()),
-        1,
-        FlowControl::default(),
-        Limits::default(),
-        "bench",
-        Drivers {
-            clock: Arc::new(SystemClock),
-            slow_work: Arc::new(InlineSlowWork),
-        },
-    );
-    Rc::new(Core::new(0, Arc::new(shared)))
-}
-
-/// The router's clock: the system's, as a node's.
-struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    fn wall(&self) -> SystemTime {
-        SystemTime::now()
-    }
-}
-
-/// Slow work (password hashes) done on the spot: anonymous joins need
-/// none, and the bench times none.
-struct InlineSlowWork;
-
-impl SlowWork for InlineSlowWork {
-    fn start(
-        &self,
-        work: Box<dyn FnOnce() -> Decided + Send>,
-        done: Box<dyn FnOnce(Option<Decided>)>,
-    ) {
-        done(Some(work()));
-    }
 }
