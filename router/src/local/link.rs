@@ -14,6 +14,7 @@ use crate::auth::Channel;
 use crate::local::figures::{CoreFigures, DropReason};
 use crate::local::outbound::Outbound;
 use crate::local::peer::Peer;
+use crate::local::prefetch::prefetch;
 use crate::timers::TimerId;
 use crate::wire::Wire;
 use crate::wire::deflate::{Compression, ConnectionCompressor};
@@ -150,6 +151,13 @@ impl Link {
     pub fn note_read(&self, n: usize, now: u64) {
         self.figures.bytes_in.add(n as u64);
         self.last_io.set(now);
+    }
+
+    /// Prefetches what queueing an event reads of the link (see
+    /// [`crate::local::prefetch`]); nothing is read.
+    pub fn prefetch(&self) {
+        prefetch(&self.max_frame_bytes);
+        self.outbound.prefetch();
     }
 
     /// Whether the peer accepts a frame this long.

@@ -9,6 +9,7 @@ pub mod in_flight;
 pub mod link;
 pub mod outbound;
 pub mod peer;
+pub mod prefetch;
 pub mod signal;
 pub mod subscribers;
 pub mod testaments;

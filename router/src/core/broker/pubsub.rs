@@ -26,8 +26,10 @@ use crate::core::mail::Mail;
 use crate::core::meta;
 use crate::core::realm::Realm;
 use crate::core::session::{Flow, Identity, SessionHandle};
+use crate::core::sessions::Sessions;
 use crate::limits::SlowConsumerPolicy;
 use crate::local::figures::DropReason;
+use crate::local::prefetch::prefetch;
 use crate::wire::Wire;
 
 fn core_id(core: &Core) -> CoreId {
@@ -280,7 +282,8 @@ pub fn deliver(core: &Core, publication: &Publication) {
             continue;
         }
         frames.clear();
-        for subscriber in subscribers {
+        for (at, subscriber) in subscribers.iter().enumerate() {
+            prefetch_ahead(&sessions, subscribers, at);
             if publication.exclude_me && subscriber.session == publication.publisher {
                 continue;
             }
@@ -318,6 +321,28 @@ pub fn deliver(core: &Core, publication: &Publication) {
         let now = core.shared.clock.now();
         core.figures
             .publish_delivered(now.saturating_duration_since(publication.received));
+    }
+}
+
+/// Prefetches, in stages a few subscribers ahead of `at`, what queueing
+/// an event to them reads (see [`crate::local::prefetch`]): each stage
+/// reads what the one before brought in. The session's link pointer eight
+/// ahead, the link and queue four ahead (through that pointer), and the
+/// end of the tail buffer two ahead (from that queue).
+fn prefetch_ahead(sessions: &Sessions, subscribers: &[LocalSubscriber], at: usize) {
+    let session = |ahead: usize| {
+        subscribers
+            .get(at + ahead)
+            .and_then(|subscriber| sessions.get(subscriber.key))
+    };
+    if let Some(session) = session(8) {
+        prefetch(&session.conn);
+    }
+    if let Some(session) = session(4) {
+        session.conn.prefetch();
+    }
+    if let Some(session) = session(2) {
+        session.conn.outbound.prefetch_tail();
     }
 }
 
