@@ -28,7 +28,7 @@ use std::task::{Context, Poll, ready};
 use bytes::{Bytes, BytesMut};
 
 use crate::local::figures::CoreFigures;
-use crate::local::prefetch::prefetch;
+use crate::local::prefetch::{CACHE_LINE, prefetch};
 use crate::local::signal::Signal;
 
 /// The most buffers one vectored write takes (Linux's `IOV_MAX`).
@@ -454,26 +454,30 @@ impl Outbound {
         }
     }
 
-    /// Prefetches what queueing an event reads: the queue (its first and
-    /// last byte: it spans two cache lines) and the writer's signal. Only
-    /// their addresses are taken; nothing is read.
+    /// Prefetches what queueing an event reads: every cache line of the
+    /// queue, and the writer's signal. Only their addresses are taken;
+    /// nothing is read.
     pub fn prefetch(&self) {
-        let queue: *const RefCell<OutboundQueue> = &self.queue;
-        prefetch(queue);
-        prefetch(
-            queue
-                .cast::<u8>()
-                .wrapping_add(size_of::<RefCell<OutboundQueue>>() - 1),
-        );
+        let queue: *const u8 = (&raw const self.queue).cast();
+        let end = queue.wrapping_add(size_of::<RefCell<OutboundQueue>>());
+        let mut line = queue;
+        while line < end {
+            prefetch(line);
+            line = line.wrapping_add(CACHE_LINE);
+        }
+        prefetch(end.wrapping_sub(1));
         prefetch(&self.wake);
     }
 
-    /// Prefetches where the next small frame will be copied to: the end of
-    /// the tail buffer. Reads the queue, so [`Outbound::prefetch`] it first.
+    /// Prefetches where the next small frame will be copied to: the two
+    /// cache lines from the end of the tail buffer (a small event spans two
+    /// or three). Reads the queue, so [`Outbound::prefetch`] it first.
     pub fn prefetch_tail(&self) {
         if let Ok(queue) = self.queue.try_borrow() {
             let tail = &queue.frames.tail;
-            prefetch(tail.as_ptr().wrapping_add(tail.len()));
+            let end = tail.as_ptr().wrapping_add(tail.len());
+            prefetch(end);
+            prefetch(end.wrapping_add(CACHE_LINE));
         }
     }
 

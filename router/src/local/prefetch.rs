@@ -4,6 +4,9 @@
 //! for them a few subscribers ahead lets the loads overlap instead of
 //! each stalling the core in turn.
 
+/// The bytes of a cache line (x86-64's, and most others').
+pub const CACHE_LINE: usize = 64;
+
 /// Asks the CPU to start loading the cache line holding `at`. A hint: it
 /// reads nothing the program sees and cannot fault, whatever the address
 /// (dangling included); a no-op on targets other than x86-64.
