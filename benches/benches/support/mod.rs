@@ -93,12 +93,18 @@ impl Client {
     /// Hands one WAMP message to the session as the WebSocket reader does:
     /// once the outbound queue has room, and settled before the next.
     pub(crate) fn send(&mut self, message: Bytes) {
+        self.send_more(message, false);
+    }
+
+    /// Like [`Client::send`] for a message that `more` others follow at
+    /// once, read together with it.
+    pub(crate) fn send_more(&mut self, message: Bytes, more: bool) {
         let mut cx = Context::from_waker(Waker::noop());
         assert!(
             self.link.outbound.poll_writable(&mut cx).is_ready(),
             "the outbound queue is full: the bench does not drain it"
         );
-        let flow = self.session.on_message(message);
+        let flow = self.session.on_message_more(message, more);
         assert_eq!(flow, Flow::Continue, "the session ends the connection");
         // Nothing here waits for slow work or a dynamic authorizer, so the
         // message settles at once.

@@ -158,7 +158,9 @@ impl Link {
 }
 
 /// The session's reader, as a transport runs it: one message at a time,
-/// once the queue has room, until either side ends the connection.
+/// once the queue has room, until either side ends the connection; frames
+/// the client sent before one is handled follow it at once (a
+/// publication's delivery may be held back for theirs).
 async fn serve(
     mut session: SessionDriver,
     conn: Rc<ringbar_router::local::link::Link>,
@@ -166,14 +168,19 @@ async fn serve(
     ended: Rc<Cell<bool>>,
 ) {
     loop {
-        poll_fn(|cx| conn.outbound.poll_writable(cx)).await;
+        crate::transport::writable(&conn.outbound, || session.deliver_held()).await;
         if conn.outbound.is_closing() {
             break;
+        }
+        if from_client.is_empty() {
+            session.deliver_held();
         }
         let Some(frame) = from_client.recv().await else {
             break;
         };
-        let mut flow = session.on_message(frame);
+        // Frames already sent follow at once, as a read's do.
+        let more = !from_client.is_empty();
+        let mut flow = session.on_message_more(frame, more);
         if flow == Flow::Continue {
             flow = poll_fn(|cx| session.poll_settled(cx)).await;
         }
@@ -181,6 +188,7 @@ async fn serve(
             break;
         }
     }
+    session.deliver_held();
     session.on_close();
     conn.outbound.close();
     drop(session);

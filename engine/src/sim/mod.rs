@@ -132,6 +132,15 @@ impl Sim {
         self.clock.run(run_tasks());
     }
 
+    /// The client sends `messages` at once: the router finds them in one
+    /// read, each followed at once by the next.
+    pub(crate) fn send_together(&mut self, client: ClientId, messages: &[Message]) {
+        for message in messages {
+            self.world.link(client).send(message);
+        }
+        self.clock.run(run_tasks());
+    }
+
     /// The client hangs up; its session leaves.
     pub(crate) fn hang_up(&mut self, client: ClientId) {
         self.world.link_mut(client).hang_up();

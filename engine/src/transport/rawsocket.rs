@@ -108,10 +108,11 @@ pub(super) async fn serve(
     let mut read_size = ReadSize::new();
     'read: loop {
         loop {
-            poll_fn(|cx| conn.outbound.poll_writable(cx)).await;
+            super::writable(&conn.outbound, || session.deliver_held()).await;
             match parser.parse(&mut buf) {
                 Ok(Some(Frame::Message(payload))) => {
-                    let mut flow = session.on_message(payload);
+                    let more = !buf.is_empty();
+                    let mut flow = session.on_message_more(payload, more);
                     if flow == Flow::Continue {
                         flow = poll_fn(|cx| session.poll_settled(cx)).await;
                     }
@@ -126,8 +127,12 @@ pub(super) async fn serve(
                     }
                 }
                 Ok(Some(Frame::Pong(_))) => {}
-                Ok(None) => break,
+                Ok(None) => {
+                    session.deliver_held();
+                    break;
+                }
                 Err(e) => {
+                    session.deliver_held();
                     tracing::info!(peer = %conn.peer, error = %e, "RawSocket protocol error");
                     let _ = session.protocol_violation(&e.to_string());
                     break 'read;

@@ -232,8 +232,14 @@ pub(super) fn frame_parser(
 
 /// What [`run_frames`] hands each message to.
 pub(super) trait Messages {
-    /// Handles one message.
-    fn on_message(&mut self, opcode: DataOpCode, payload: Bytes) -> Flow;
+    /// Handles one message; `more` says others follow at once (read with
+    /// it), so the session may hold its publications' delivery back until
+    /// [`Messages::deliver_held`].
+    fn on_message(&mut self, opcode: DataOpCode, payload: Bytes, more: bool) -> Flow;
+
+    /// Delivers what the messages so far held back; called before the
+    /// reader waits for anything.
+    fn deliver_held(&mut self) {}
 
     /// Waits for what the last message started and the next must not
     /// overtake (a session's dynamic authentication).
@@ -243,7 +249,7 @@ pub(super) trait Messages {
 }
 
 impl<F: FnMut(DataOpCode, Bytes) -> Flow> Messages for F {
-    fn on_message(&mut self, opcode: DataOpCode, payload: Bytes) -> Flow {
+    fn on_message(&mut self, opcode: DataOpCode, payload: Bytes, _more: bool) -> Flow {
         self(opcode, payload)
     }
 }
@@ -261,7 +267,7 @@ struct WampMessages<'a> {
 }
 
 impl Messages for WampMessages<'_> {
-    fn on_message(&mut self, opcode: DataOpCode, payload: Bytes) -> Flow {
+    fn on_message(&mut self, opcode: DataOpCode, payload: Bytes, more: bool) -> Flow {
         if opcode != self.expected {
             // wamp.2.json travels in text frames, the binary serializers in
             // binary frames; anything else is a protocol error (1002).
@@ -269,10 +275,14 @@ impl Messages for WampMessages<'_> {
             return Flow::Violation(format!("{opcode:?} frame on {}", self.subprotocol.name()));
         }
         if !self.subprotocol.batched {
-            return self.session.on_message(payload);
+            return self.session.on_message_more(payload, more);
         }
         self.batch = Some(batch::split_batch(self.subprotocol.serializer, payload));
         self.next_of_batch()
+    }
+
+    fn deliver_held(&mut self) {
+        self.session.deliver_held();
     }
 
     async fn settle(&mut self) -> Flow {
@@ -322,10 +332,11 @@ pub(super) async fn run_frames(
     let mut read_size = ReadSize::new();
     loop {
         loop {
-            poll_fn(|cx| conn.outbound.poll_writable(cx)).await;
+            super::writable(&conn.outbound, || messages.deliver_held()).await;
             match parser.parse(&mut buf) {
                 Ok(Some(Incoming::Message { opcode, payload })) => {
-                    let mut flow = messages.on_message(opcode, payload);
+                    let more = !buf.is_empty();
+                    let mut flow = messages.on_message(opcode, payload, more);
                     if flow == Flow::Continue {
                         flow = messages.settle().await;
                     }
@@ -349,12 +360,17 @@ pub(super) async fn run_frames(
                 Ok(Some(Incoming::Ping(payload))) => conn.push_control(OpCode::Pong, &payload),
                 Ok(Some(Incoming::Pong(_))) => {}
                 Ok(Some(Incoming::Close(frame))) => {
+                    messages.deliver_held();
                     let code = frame.map(|f| f.code).unwrap_or(CloseCode::NORMAL_CLOSURE);
                     conn.close_websocket(code, "");
                     return;
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    messages.deliver_held();
+                    break;
+                }
                 Err(e) => {
+                    messages.deliver_held();
                     tracing::info!(peer = %conn.peer, error = %e, close_code = e.close_code().as_u16(), "WebSocket protocol error");
                     conn.close_websocket(e.close_code(), &e.to_string());
                     return;

@@ -183,6 +183,9 @@ pub struct Core {
     pub dealer: CoreDealer,
     /// Random ids for sessions and publications.
     pub ids: RefCell<IdGenerator>,
+    /// Local deliveries held back while a reader hands over publications
+    /// that arrived together.
+    pub held: broker::Held,
     /// Mail that did not fit its mailbox yet; publishers wait while any is
     /// here.
     backlog: RefCell<VecDeque<(usize, Mail)>>,
@@ -233,6 +236,7 @@ impl Core {
             match_caches: RefCell::new(ahash::AHashMap::new()),
             dealer: CoreDealer::default(),
             ids: RefCell::new(ids),
+            held: broker::Held::default(),
             backlog: RefCell::new(VecDeque::new()),
             backlog_added: Signal::default(),
             testaments: RefCell::new(Testaments::default()),

@@ -263,13 +263,34 @@ impl SessionDriver {
 
     /// Handles one WAMP message.
     pub fn on_message(&mut self, bytes: Bytes) -> Flow {
-        match self.route(bytes) {
-            Flow::Violation(text) => self.protocol_violation(&text),
-            flow => flow,
-        }
+        self.on_message_more(bytes, false)
     }
 
-    fn route(&mut self, bytes: Bytes) -> Flow {
+    /// Handles one WAMP message that `more` others follow at once (the
+    /// driver holds them, read together): a PUBLISH's local delivery may
+    /// then wait for theirs, to go out in one pass over the subscribers
+    /// (see [`broker::Held`]). What is held is delivered before this
+    /// returns unless more follow and nothing makes the driver wait: the
+    /// driver calls [`SessionDriver::deliver_held`] before it waits for
+    /// input.
+    pub fn on_message_more(&mut self, bytes: Bytes, more: bool) -> Flow {
+        let flow = match self.route(bytes, more) {
+            Flow::Violation(text) => self.protocol_violation(&text),
+            flow => flow,
+        };
+        if !more || flow != Flow::Continue || self.waits() || self.conn.outbound.is_full() {
+            broker::deliver_held(&self.core);
+        }
+        flow
+    }
+
+    /// Delivers what this session's publications left held back (see
+    /// [`SessionDriver::on_message_more`]).
+    pub fn deliver_held(&self) {
+        broker::deliver_held(&self.core);
+    }
+
+    fn route(&mut self, bytes: Bytes, more: bool) -> Flow {
         let message = match codec::decode(self.wire.serializer, bytes) {
             Ok(m) => m,
             Err(e) => {
@@ -311,8 +332,20 @@ impl SessionDriver {
             State::Closed => return Flow::Close,
         };
         match authorizer::asked(&self.core, &handle, &message) {
-            None => self.dispatch(&handle, message),
+            None => {
+                // Only a PUBLISH may leave its delivery held; anything else
+                // goes after what is.
+                let publish = matches!(message, Message::Publish(_));
+                if !publish {
+                    broker::deliver_held(&self.core);
+                }
+                self.core.held.open.set(publish && more);
+                let flow = self.dispatch(&handle, message);
+                self.core.held.open.set(false);
+                flow
+            }
             Some(asked) => {
+                broker::deliver_held(&self.core);
                 let question = authorizer::Question::new(message, asked);
                 let inbox = self.inbox.clone();
                 authorizer::ask(&self.core, &handle, &question, move |answer| {

@@ -491,6 +491,12 @@ impl Outbound {
         self.queue.borrow().queued_bytes()
     }
 
+    /// Whether the queue holds its limit or more: the connection's reader
+    /// then waits ([`Outbound::poll_writable`]).
+    pub fn is_full(&self) -> bool {
+        self.queue.borrow().is_full()
+    }
+
     /// `Ready` once the writer has taken the queue below its limit, or the
     /// queue closed; else `cx` is woken when that happens. The reader
     /// polls it before it handles the next message, so a peer that floods

@@ -57,6 +57,61 @@ fn events_reach_every_serializer_on_every_core_in_order() {
 }
 
 #[test]
+fn publications_read_together_keep_their_order_with_what_comes_between() {
+    let mut sim = Sim::new(Setup::new(2));
+    let (here, _) = joined(&mut sim, 0, Serializer::Json, "realm1");
+    let (there, _) = joined(&mut sim, 1, Serializer::MsgPack, "realm1");
+    let (publisher, _) = joined(&mut sim, 0, Serializer::Json, "realm1");
+    for c in [here, there, publisher] {
+        subscribe(&mut sim, c, "com.t", Dict::new());
+    }
+    let publication = |n: u64, options: Dict| {
+        Message::Publish(Publish {
+            request: req(10 + n),
+            options,
+            topic: "com.t".into(),
+            payload: payload(Serializer::Json, &[Value::UInt(n)], None),
+        })
+    };
+    let seen = dict(&[
+        ("exclude_me", Value::Bool(false)),
+        ("acknowledge", Value::Bool(true)),
+    ]);
+    // Held deliveries (1, 2, 5) and what must not overtake them or be
+    // overtaken: a publication the publisher sees and acknowledged, a
+    // subscription, a publication to another topic.
+    sim.send_together(
+        publisher,
+        &[
+            publication(1, Dict::new()),
+            publication(2, Dict::new()),
+            publication(3, seen),
+            Message::Subscribe(Subscribe {
+                request: req(4),
+                options: Dict::new(),
+                topic: "com.other".into(),
+            }),
+            publication(5, Dict::new()),
+        ],
+    );
+    for c in [here, there] {
+        let got: Vec<Value> = (0..4).map(|_| event_args(&event(&mut sim, c))).collect();
+        let want: Vec<Value> = [1, 2, 3, 5].map(|n| list(&[Value::UInt(n)])).to_vec();
+        assert_eq!(got, want);
+    }
+    assert_eq!(
+        event_args(&event(&mut sim, publisher)),
+        list(&[Value::UInt(3)])
+    );
+    assert!(matches!(sim.recv(publisher), Some(Message::Published(_))));
+    assert!(matches!(sim.recv(publisher), Some(Message::Subscribed(_))));
+    assert!(
+        sim.recv(publisher).is_none(),
+        "1, 2 and 5 exclude their publisher"
+    );
+}
+
+#[test]
 fn publisher_is_excluded_unless_it_asks() {
     let mut sim = Sim::new(Setup::new(1));
     let (c, _) = joined(&mut sim, 0, Serializer::Json, "realm1");

@@ -1,6 +1,7 @@
 //! The broker: subscriptions, publications, and fan-out to subscribers on
 //! every core.
 
+mod held;
 mod publication;
 mod pubsub;
 
@@ -10,8 +11,9 @@ pub use crate::local::subscribers::Added;
 pub type LocalSubscriber = crate::local::subscribers::LocalSubscriber<crate::wire::Wire>;
 /// Who subscribes to what on this core.
 pub type LocalSubscribers = crate::local::subscribers::LocalSubscribers<crate::wire::Wire>;
+pub use held::Held;
 pub use publication::{Publication, Receivers};
 pub use pubsub::{
-    check_topic, deliver, publish, publish_as, publish_meta, publish_testament, remove_session,
-    subscribe, unsubscribe,
+    check_topic, deliver, deliver_held, publish, publish_as, publish_meta, publish_testament,
+    remove_session, subscribe, unsubscribe,
 };

@@ -172,7 +172,9 @@ fn route(core: &Core, publication: Arc<Publication>, mut cores: u64, retain: boo
         }
     }
     let me = core_id(core);
-    if cores & (1 << me) != 0 {
+    if cores & (1 << me) != 0 && !core.held.hold(&publication) {
+        // Not held: delivered now, after what is.
+        deliver_held(core);
         deliver(core, &publication);
     }
     for other in CoreSetBits(cores & !(1 << me)) {
@@ -267,60 +269,125 @@ impl Iterator for CoreSetBits {
     }
 }
 
-/// Delivers `publication` to this core's subscribers of its subscriptions.
-/// Each (subscription, wire) frame is built once and shared by every
-/// receiving session. When any EVENT was queued, the time since the PUBLISH
-/// goes into the core's publish-to-event figure.
-pub fn deliver(core: &Core, publication: &Publication) {
+/// Delivers `publication` to this core's subscribers of its subscriptions
+/// (see [`deliver_group`]).
+pub fn deliver(core: &Core, publication: &Arc<Publication>) {
+    deliver_group(core, std::slice::from_ref(publication));
+}
+
+/// Delivers the publications held back (see [`super::Held`]), in order: a
+/// run of them to the same subscriptions in one pass.
+pub fn deliver_held(core: &Core) {
+    if core.held.is_empty() {
+        return;
+    }
+    let mut held = std::mem::take(&mut *core.held.publications.borrow_mut());
+    let mut rest = &held[..];
+    while let Some(first) = rest.first() {
+        let run = rest
+            .iter()
+            .take_while(|p| Arc::ptr_eq(&p.subscriptions, &first.subscriptions))
+            .count();
+        let (group, after) = rest.split_at(run);
+        deliver_group(core, group);
+        rest = after;
+    }
+    // The buffer's room serves the next group.
+    held.clear();
+    *core.held.publications.borrow_mut() = held;
+}
+
+/// Delivers `group`, publications to the same subscriptions (of one realm),
+/// to this core's subscribers in one pass: each subscriber is looked up
+/// once and gets the group's events in order. Each (publication, wire)
+/// frame is built once and shared by every receiving session. When any
+/// EVENT of a publication was queued, the time since its PUBLISH goes into
+/// the core's publish-to-event figure.
+fn deliver_group(core: &Core, group: &[Arc<Publication>]) {
+    let Some(first) = group.first() else {
+        return;
+    };
     let locals = core.local_subscribers.borrow();
     let sessions = core.sessions.borrow();
-    let mut frames: Vec<(Wire, Bytes)> = Vec::new();
-    let mut queued = false;
-    for (subscription, pattern) in publication.subscriptions.iter() {
-        let subscribers = locals.of(publication.realm.index, *subscription);
+    // Per publication: its frames, one per wire.
+    let mut frames: Vec<Vec<(Wire, Bytes)>> = vec![Vec::new(); group.len()];
+    let mut queued = vec![false; group.len()];
+    for (subscription, pattern) in first.subscriptions.iter() {
+        let subscribers = locals.of(first.realm.index, *subscription);
         if subscribers.is_empty() {
             continue;
         }
-        frames.clear();
+        frames.iter_mut().for_each(Vec::clear);
         for (at, subscriber) in subscribers.iter().enumerate() {
             prefetch_ahead(&sessions, subscribers, at);
-            if publication.exclude_me && subscriber.session == publication.publisher {
-                continue;
-            }
             // A subscriber leaves its subscriptions as it leaves its core.
             let Some(session) = sessions.get(subscriber.key) else {
                 continue;
             };
-            if publication.filters.is_some() && !publication.admits(&session.identity) {
-                continue;
-            }
-            let at = match frames.iter().position(|(w, _)| *w == subscriber.wire) {
-                Some(at) => at,
-                None => {
-                    match subscriber
-                        .wire
-                        .frame(&publication.event(*subscription, *pattern, false))
-                    {
-                        Ok(f) => {
-                            frames.push((subscriber.wire, f));
-                            frames.len() - 1
-                        }
-                        Err(e) => {
-                            tracing::debug!(error = %e, session = subscriber.session.get(), "event not encodable for subscriber");
-                            continue;
-                        }
-                    }
+            for ((publication, frames), queued) in
+                group.iter().zip(frames.iter_mut()).zip(queued.iter_mut())
+            {
+                if publication.exclude_me && subscriber.session == publication.publisher {
+                    continue;
                 }
-            };
-            if let Some((_, frame)) = frames.get(at) {
-                queued |= offer_event(core, session, frame);
+                if publication.filters.is_some() && !publication.admits(&session.identity) {
+                    continue;
+                }
+                let event = Event {
+                    publication,
+                    subscription: *subscription,
+                    pattern: *pattern,
+                };
+                if let Some(frame) = event.frame(frames, subscriber) {
+                    *queued |= offer_event(core, session, frame);
+                }
             }
         }
     }
-    if queued {
-        let now = core.shared.clock.now();
-        core.figures
-            .publish_delivered(now.saturating_duration_since(publication.received));
+    let now = core.shared.clock.now();
+    for (publication, queued) in group.iter().zip(queued) {
+        if queued {
+            core.figures
+                .publish_delivered(now.saturating_duration_since(publication.received));
+        }
+    }
+}
+
+/// A publication as one of its subscriptions delivers it.
+struct Event<'p> {
+    publication: &'p Publication,
+    subscription: SubscriptionId,
+    pattern: bool,
+}
+
+impl Event<'_> {
+    /// The frame `subscriber` gets: from `frames`, the ones of this event
+    /// built so far (one per wire), or built now and kept there; `None`
+    /// when the event cannot be encoded for its wire.
+    fn frame<'f>(
+        &self,
+        frames: &'f mut Vec<(Wire, Bytes)>,
+        subscriber: &LocalSubscriber,
+    ) -> Option<&'f Bytes> {
+        let at = match frames.iter().position(|(w, _)| *w == subscriber.wire) {
+            Some(at) => at,
+            None => {
+                let event = self
+                    .publication
+                    .event(self.subscription, self.pattern, false);
+                match subscriber.wire.frame(&event) {
+                    Ok(frame) => {
+                        frames.push((subscriber.wire, frame));
+                        frames.len() - 1
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, session = subscriber.session.get(), "event not encodable for subscriber");
+                        return None;
+                    }
+                }
+            }
+        };
+        frames.get(at).map(|(_, frame)| frame)
     }
 }
 
