@@ -14,6 +14,7 @@
 mod support;
 
 use std::hint::black_box;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -23,7 +24,8 @@ use ringbar_protocol::codec::{self, Serializer};
 use ringbar_protocol::message::{Message, Payload, Publish, Subscribe};
 use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::auth::config::AuthConfig;
-use support::{Client, core, request_id};
+use ringbar_router::core::{Core, inputs};
+use support::{Client, cores, request_id};
 
 /// The allocator the node runs with (`node/src/main.rs`).
 #[global_allocator]
@@ -53,10 +55,15 @@ fn fanout_tick(c: &mut Criterion) {
     group.throughput(Throughput::Elements(
         (SUBSCRIBERS * PUBLICATIONS_PER_TICK) as u64,
     ));
-    for (name, serializer) in [("json", Serializer::Json), ("msgpack", Serializer::MsgPack)] {
-        let mut fanout = Fanout::new(serializer);
+    let mut sockets = vec![0u8; SOCKET_TRAFFIC];
+    let cases = [
+        ("json", Serializer::Json, Route::SameCore),
+        ("msgpack", Serializer::MsgPack, Route::SameCore),
+        ("json_by_mail", Serializer::Json, Route::Mail),
+    ];
+    for (name, serializer, route) in cases {
+        let mut fanout = Fanout::new(serializer, route);
         fanout.check_delivery();
-        let mut sockets = vec![0u8; SOCKET_TRAFFIC];
         group.bench_function(
             format!("fanout_tick/{name}/{SUBSCRIBERS}x{PUBLICATIONS_PER_TICK}"),
             |b| {
@@ -76,11 +83,25 @@ fn fanout_tick(c: &mut Criterion) {
 criterion_group!(benches, fanout_tick);
 criterion_main!(benches);
 
-/// One core with a publisher and [`SUBSCRIBERS`] sessions subscribed to
-/// [`TOPIC`], and the publication the publisher sends, pre-encoded.
+/// Where the subscribers are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// On the publisher's core.
+    SameCore,
+    /// On another core, which gets the publications by mail and drains
+    /// them in one batch per tick.
+    Mail,
+}
+
+/// A publisher and [`SUBSCRIBERS`] sessions subscribed to [`TOPIC`] (on
+/// the publisher's core or another), and the publication the publisher
+/// sends, pre-encoded.
 struct Fanout {
     publisher: Client,
     subscribers: Vec<Client>,
+    /// The subscribers' core, when it is not the publisher's: its mail is
+    /// drained each tick.
+    mailed: Option<Rc<Core>>,
     /// PUBLISH of the argument to [`TOPIC`], unacknowledged.
     publish: Bytes,
     /// The argument list: what an EVENT must carry.
@@ -88,13 +109,17 @@ struct Fanout {
 }
 
 impl Fanout {
-    fn new(serializer: Serializer) -> Self {
-        let core = core();
+    fn new(serializer: Serializer, route: Route) -> Self {
+        let cores = cores(if route == Route::Mail { 2 } else { 1 });
+        let (Some(publishers), Some(subscribers_core)) = (cores.first(), cores.last()) else {
+            panic!("no core");
+        };
         let auth = Arc::new(AuthConfig::anonymous("anonymous"));
-        let publisher = Client::join(&core, serializer, &auth, &["publisher"]);
+        let publisher = Client::join(publishers, serializer, &auth, &["publisher"]);
         let subscribers = (0..SUBSCRIBERS)
             .map(|i| {
-                let mut subscriber = Client::join(&core, serializer, &auth, &["subscriber"]);
+                let mut subscriber =
+                    Client::join(subscribers_core, serializer, &auth, &["subscriber"]);
                 subscriber.send_message(&Message::Subscribe(Subscribe {
                     request: request_id(i as u64 + 1),
                     options: Dict::new(),
@@ -121,8 +146,17 @@ impl Fanout {
         Self {
             publisher,
             subscribers,
+            mailed: (route == Route::Mail).then(|| subscribers_core.clone()),
             publish: publish.freeze(),
             args: Value::List(arg),
+        }
+    }
+
+    /// Hands the subscribers' core the mail the publisher's core sent it,
+    /// as its mail task does.
+    fn drain_mail(&self) {
+        if let Some(core) = &self.mailed {
+            inputs::handle_all_mail(core);
         }
     }
 
@@ -135,6 +169,7 @@ impl Fanout {
             self.publisher
                 .send_more(self.publish.clone(), n < PUBLICATIONS_PER_TICK);
         }
+        self.drain_mail();
         let mut cx = Context::from_waker(Waker::noop());
         let mut taken = 0;
         for subscriber in &self.subscribers {
@@ -149,6 +184,7 @@ impl Fanout {
     /// carrying the argument, and the publisher none.
     fn check_delivery(&mut self) {
         self.publisher.send(self.publish.clone());
+        self.drain_mail();
         for subscriber in &mut self.subscribers {
             let event = match subscriber.read() {
                 Message::Event(event) => event,

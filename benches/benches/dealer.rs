@@ -21,7 +21,7 @@ use ringbar_protocol::message::{Call, Message, Payload, Register, Yield};
 use ringbar_protocol::value::{Dict, Value};
 use ringbar_router::auth::config::AuthConfig;
 use std::sync::Arc;
-use support::{Client, core, request_id};
+use support::{Client, cores, request_id};
 
 /// The allocator the node runs with (`node/src/main.rs`): the call path
 /// allocates, and the system allocator would measure something else.
@@ -76,7 +76,9 @@ struct Pair {
 impl Pair {
     /// The core, and both sessions joined and the procedure registered.
     fn new(serializer: Serializer) -> Self {
-        let core = core();
+        let Some(core) = cores(1).pop() else {
+            panic!("no core");
+        };
         let auth = Arc::new(AuthConfig::anonymous("anonymous"));
         let mut callee = Client::join(&core, serializer, &auth, &["callee"]);
         let caller = Client::join(&core, serializer, &auth, &["caller"]);

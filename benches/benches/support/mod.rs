@@ -157,9 +157,10 @@ impl Client {
     }
 }
 
-/// Core 0 of a one-core router with [`REALM`], where anonymous sessions
-/// may do everything (the meta API on, as by default).
-pub(crate) fn core() -> Rc<Core> {
+/// The cores of an `n`-core router with [`REALM`], where anonymous
+/// sessions may do everything (the meta API on, as by default); the bench
+/// hands one core's mail to another itself.
+pub(crate) fn cores(n: usize) -> Vec<Rc<Core>> {
     let realm = RealmConfig {
         name: REALM.into(),
         roles: vec![RoleConfig {
@@ -186,7 +187,7 @@ pub(crate) fn core() -> Rc<Core> {
     };
     let shared = Shared::new(
         Realms::new(&[realm], Seeds::replay(1), SystemTime::now()),
-        1,
+        n,
         FlowControl::default(),
         Limits::default(),
         "bench",
@@ -195,7 +196,10 @@ pub(crate) fn core() -> Rc<Core> {
             slow_work: Arc::new(InlineSlowWork),
         },
     );
-    Rc::new(Core::new(0, Arc::new(shared)))
+    let shared = Arc::new(shared);
+    (0..n)
+        .map(|id| Rc::new(Core::new(id, shared.clone())))
+        .collect()
 }
 
 /// The router's clock: the system's, as a node's.

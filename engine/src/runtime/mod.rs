@@ -308,9 +308,7 @@ async fn accept_loop(
 async fn mail_loop(core: Rc<Core>) {
     loop {
         std::future::poll_fn(|cx| core.shared.mailboxes.poll_mail(core.id, cx)).await;
-        core.shared
-            .mailboxes
-            .drain(core.id, |mail| inputs::handle_mail(&core, mail));
+        inputs::handle_all_mail(&core);
     }
 }
 

@@ -260,12 +260,7 @@ impl World {
         let Some(core) = self.cores.get(core) else {
             return 0;
         };
-        let mut delivered = 0;
-        self.shared.mailboxes.drain(core.id, |mail| {
-            delivered += 1;
-            ringbar_router::core::inputs::handle_mail(core, mail);
-        });
-        delivered
+        ringbar_router::core::inputs::handle_all_mail(core)
     }
 
     async fn drive(&mut self) {

@@ -3,6 +3,7 @@
 //! core thread's tasks, or the simulation — and each goes to its owner.
 
 use crate::core::Core;
+use crate::core::broker::Holding;
 use crate::core::mail::Mail;
 use crate::core::timeout::Timeout;
 use crate::core::{broker, dealer, session};
@@ -18,10 +19,30 @@ pub fn expire_timers(core: &Core) {
     }
 }
 
-/// Does what one mail from another core asks of `core`.
-pub fn handle_mail(core: &Core, mail: Mail) {
+/// Does what the mail other cores sent `core` asks, the batch that is
+/// there now; returns how many mails it took. Publications in a row go
+/// out in one pass per run (see [`broker::Held`]).
+pub fn handle_all_mail(core: &Core) -> usize {
+    let mut handled = 0;
+    core.held.holding.set(Holding::Everything);
+    core.shared.mailboxes.drain(core.id, |mail| {
+        handled += 1;
+        handle_mail(core, mail);
+    });
+    core.held.holding.set(Holding::Nothing);
+    broker::deliver_held(core);
+    handled
+}
+
+/// Does what one mail from another core asks of `core`; a publication's
+/// delivery may be held (see [`handle_all_mail`]), anything else goes
+/// after what is.
+fn handle_mail(core: &Core, mail: Mail) {
+    if !matches!(mail, Mail::Publication(_)) {
+        broker::deliver_held(core);
+    }
     match mail {
-        Mail::Publication(p) => broker::deliver(core, &p),
+        Mail::Publication(p) => broker::deliver_or_hold(core, &p),
         Mail::KillSession {
             session,
             reason,

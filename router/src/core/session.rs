@@ -30,6 +30,7 @@ use crate::authorize::{DecisionCache, Role};
 use crate::core::Core;
 use crate::core::authorizer;
 use crate::core::broker;
+use crate::core::broker::Holding;
 use crate::core::dealer::{self, PeerFeatures};
 use crate::core::mail::{Mail, SessionChange};
 use crate::core::meta;
@@ -339,9 +340,11 @@ impl SessionDriver {
                 if !publish {
                     broker::deliver_held(&self.core);
                 }
-                self.core.held.open.set(publish && more);
+                if publish && more {
+                    self.core.held.holding.set(Holding::ExcludingPublisher);
+                }
                 let flow = self.dispatch(&handle, message);
-                self.core.held.open.set(false);
+                self.core.held.holding.set(Holding::Nothing);
                 flow
             }
             Some(asked) => {

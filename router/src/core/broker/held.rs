@@ -11,6 +11,8 @@
 //! an authorizer), so no other session's message is routed meanwhile. Only
 //! publications that exclude their publisher are held: nothing the
 //! publisher is sent (PUBLISHED, errors) can overtake an event of its own.
+//! Likewise a core draining its mail holds the publications other cores
+//! sent until the drain ends or a mail of another kind comes.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
@@ -21,21 +23,41 @@ use super::Publication;
 /// not on a peer (its read size bounds what it sends at once).
 const MAX_HELD: usize = 64;
 
-/// The publications of the current read held back, in order.
+/// Which publications routing may hold back now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Holding {
+    /// None: every delivery goes out at once.
+    #[default]
+    Nothing,
+    /// A PUBLISH that more messages of its read follow, if it excludes its
+    /// publisher.
+    ExcludingPublisher,
+    /// Every publication a mail drain brings: their publishers are on
+    /// other cores.
+    Everything,
+}
+
+/// The publications of the current read or mail drain held back, in
+/// order.
 #[derive(Default)]
 pub struct Held {
     /// Set by the session driver while it routes a PUBLISH that more
-    /// messages follow at once.
-    pub(crate) open: Cell<bool>,
+    /// messages follow at once, and by the core while it drains its mail.
+    pub(crate) holding: Cell<Holding>,
     pub(crate) publications: RefCell<Vec<Arc<Publication>>>,
 }
 
 impl Held {
-    /// Keeps `publication` for the group's pass when a group is open and
-    /// the publication may wait; else (or when the group is full) gives it
+    /// Keeps `publication` for the group's pass when one is open and the
+    /// publication may wait; else (or when the group is full) gives it
     /// back, to be delivered now after what is held.
     pub(crate) fn hold(&self, publication: &Arc<Publication>) -> bool {
-        if !self.open.get() || !publication.exclude_me {
+        let may = match self.holding.get() {
+            Holding::Nothing => false,
+            Holding::ExcludingPublisher => publication.exclude_me,
+            Holding::Everything => true,
+        };
+        if !may {
             return false;
         }
         let mut held = self.publications.borrow_mut();

@@ -12,8 +12,9 @@ pub type LocalSubscriber = crate::local::subscribers::LocalSubscriber<crate::wir
 /// Who subscribes to what on this core.
 pub type LocalSubscribers = crate::local::subscribers::LocalSubscribers<crate::wire::Wire>;
 pub use held::Held;
+pub(crate) use held::Holding;
 pub use publication::{Publication, Receivers};
 pub use pubsub::{
-    check_topic, deliver, deliver_held, publish, publish_as, publish_meta, publish_testament,
-    remove_session, subscribe, unsubscribe,
+    check_topic, deliver, deliver_held, deliver_or_hold, publish, publish_as, publish_meta,
+    publish_testament, remove_session, subscribe, unsubscribe,
 };

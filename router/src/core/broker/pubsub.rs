@@ -172,10 +172,8 @@ fn route(core: &Core, publication: Arc<Publication>, mut cores: u64, retain: boo
         }
     }
     let me = core_id(core);
-    if cores & (1 << me) != 0 && !core.held.hold(&publication) {
-        // Not held: delivered now, after what is.
-        deliver_held(core);
-        deliver(core, &publication);
+    if cores & (1 << me) != 0 {
+        deliver_or_hold(core, &publication);
     }
     for other in CoreSetBits(cores & !(1 << me)) {
         if let Err(e) = core.send_mail(usize::from(other), Mail::Publication(publication.clone())) {
@@ -273,6 +271,15 @@ impl Iterator for CoreSetBits {
 /// (see [`deliver_group`]).
 pub fn deliver(core: &Core, publication: &Arc<Publication>) {
     deliver_group(core, std::slice::from_ref(publication));
+}
+
+/// Holds `publication`'s delivery back when routing may now (see
+/// [`super::Held`]); else delivers it, after what is held.
+pub fn deliver_or_hold(core: &Core, publication: &Arc<Publication>) {
+    if !core.held.hold(publication) {
+        deliver_held(core);
+        deliver(core, publication);
+    }
 }
 
 /// Delivers the publications held back (see [`super::Held`]), in order: a
