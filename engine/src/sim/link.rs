@@ -168,7 +168,10 @@ async fn serve(
     ended: Rc<Cell<bool>>,
 ) {
     loop {
-        crate::transport::writable(&conn.outbound, || session.deliver_held()).await;
+        if conn.outbound.is_full() {
+            session.deliver_held();
+        }
+        poll_fn(|cx| conn.outbound.poll_writable(cx)).await;
         if conn.outbound.is_closing() {
             break;
         }

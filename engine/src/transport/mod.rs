@@ -29,7 +29,6 @@ use crate::runtime::limit::Admission;
 use crate::runtime::tls::TlsStream;
 use ringbar_router::core::ConnectionGuard;
 use ringbar_router::local::link::Link;
-use ringbar_router::local::outbound::Outbound;
 use ringbar_router::local::peer::Peer;
 
 /// A connection: its stream, and the routing side of it (its [`Link`]:
@@ -82,21 +81,6 @@ impl Connection {
         self.link.abort();
         self.stream.shutdown();
     }
-}
-
-/// Waits until `outbound` has room for the answers to one more message
-/// ([`Outbound::poll_writable`]); `before_waiting` runs first when it must
-/// wait (a reader delivers what it held back, see
-/// `SessionDriver::on_message_more`).
-pub(crate) async fn writable(outbound: &Outbound, mut before_waiting: impl FnMut()) {
-    poll_fn(|cx| {
-        let writable = outbound.poll_writable(cx);
-        if writable.is_pending() {
-            before_waiting();
-        }
-        writable
-    })
-    .await;
 }
 
 /// Writes what the connection's queue holds until it is closed and drained,

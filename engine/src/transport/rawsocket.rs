@@ -108,7 +108,11 @@ pub(super) async fn serve(
     let mut read_size = ReadSize::new();
     'read: loop {
         loop {
-            super::writable(&conn.outbound, || session.deliver_held()).await;
+            if conn.outbound.is_full() {
+                // The reader is about to wait for room.
+                session.deliver_held();
+            }
+            poll_fn(|cx| conn.outbound.poll_writable(cx)).await;
             match parser.parse(&mut buf) {
                 Ok(Some(Frame::Message(payload))) => {
                     let more = !buf.is_empty();

@@ -332,7 +332,11 @@ pub(super) async fn run_frames(
     let mut read_size = ReadSize::new();
     loop {
         loop {
-            super::writable(&conn.outbound, || messages.deliver_held()).await;
+            if conn.outbound.is_full() {
+                // The reader is about to wait for room.
+                messages.deliver_held();
+            }
+            poll_fn(|cx| conn.outbound.poll_writable(cx)).await;
             match parser.parse(&mut buf) {
                 Ok(Some(Incoming::Message { opcode, payload })) => {
                     let more = !buf.is_empty();
