@@ -24,12 +24,10 @@ pub fn expire_timers(core: &Core) {
 /// out in one pass per run (see [`broker::Held`]).
 pub fn handle_all_mail(core: &Core) -> usize {
     let mut handled = 0;
-    core.held.holding.set(Holding::Everything);
     core.shared.mailboxes.drain(core.id, |mail| {
         handled += 1;
         handle_mail(core, mail);
     });
-    core.held.holding.set(Holding::Nothing);
     broker::deliver_held(core);
     handled
 }
@@ -42,7 +40,13 @@ fn handle_mail(core: &Core, mail: Mail) {
         broker::deliver_held(core);
     }
     match mail {
-        Mail::Publication(p) => broker::deliver_or_hold(core, &p),
+        Mail::Publication(p) => {
+            // Only the mailed publication may wait: not what other mails
+            // route as they go (testaments, meta events).
+            core.held.holding.set(Holding::Everything);
+            broker::deliver_or_hold(core, &p);
+            core.held.holding.set(Holding::Nothing);
+        }
         Mail::KillSession {
             session,
             reason,

@@ -32,8 +32,8 @@ pub(crate) enum Holding {
     /// A PUBLISH that more messages of its read follow, if it excludes its
     /// publisher.
     ExcludingPublisher,
-    /// Every publication a mail drain brings: their publishers are on
-    /// other cores.
+    /// A publication another core mailed, whatever its options: its
+    /// publisher is on that core.
     Everything,
 }
 
