@@ -232,7 +232,10 @@ impl Link {
                 callee = invoke.callee.get(),
                 "cluster: invocation for a callee no node has"
             );
-            return self.refuse(&invoke, "the callee's node left the cluster");
+            // The callee left (unregistered, or its node went) after the
+            // caller's core picked it from its table: to the caller the
+            // procedure has no callee now, as the table will soon say too.
+            return self.refuse(&invoke);
         };
         tracing::trace!(node = %callee.node, callee = invoke.callee.get(), "cluster: invocation sent");
         let call = call_id(invoke.call, invoke.serial);
@@ -281,8 +284,15 @@ impl Link {
         self.mail(evicted.caller_core, Mail::Answer(Box::new(answer)));
     }
 
-    fn refuse(&mut self, invoke: &Invoke, text: &str) {
-        let answer = error_answer(invoke.call, invoke.serial, RoutingError::Canceled, text);
+    /// Answers `invoke` with `wamp.error.no_such_procedure`: its callee is
+    /// gone from the cluster.
+    fn refuse(&mut self, invoke: &Invoke) {
+        let answer = error_answer(
+            invoke.call,
+            invoke.serial,
+            RoutingError::NoSuchProcedure,
+            "the procedure's callee is no longer registered in the cluster",
+        );
         self.mail(invoke.caller_core, Mail::Answer(Box::new(answer)));
     }
 
