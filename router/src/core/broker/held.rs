@@ -42,8 +42,10 @@ pub(crate) enum Holding {
 #[derive(Default)]
 pub struct Held {
     /// Set by the session driver while it routes a PUBLISH that more
-    /// messages follow at once, and by the core while it drains its mail.
+    /// messages follow at once, and by the core while it routes a
+    /// publication its mail brought.
     pub(crate) holding: Cell<Holding>,
+    /// What is held, in the order it was routed.
     pub(crate) publications: RefCell<Vec<Arc<Publication>>>,
 }
 
