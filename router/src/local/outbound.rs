@@ -465,6 +465,8 @@ impl Outbound {
             prefetch(line);
             line = line.wrapping_add(CACHE_LINE);
         }
+        // The queue need not start on a line: its last byte may sit on a
+        // line the steps above skipped.
         prefetch(end.wrapping_sub(1));
         prefetch(&self.wake);
     }

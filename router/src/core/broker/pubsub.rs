@@ -316,24 +316,20 @@ fn deliver_group(core: &Core, group: &[Arc<Publication>]) {
     };
     let locals = core.local_subscribers.borrow();
     let sessions = core.sessions.borrow();
-    // Per publication: its frames, one per wire.
-    let mut frames: Vec<Vec<(Wire, Bytes)>> = vec![Vec::new(); group.len()];
-    let mut queued = vec![false; group.len()];
+    let mut outcomes: Vec<Outcome> = group.iter().map(|_| Outcome::default()).collect();
     for (subscription, pattern) in first.subscriptions.iter() {
         let subscribers = locals.of(first.realm.index, *subscription);
         if subscribers.is_empty() {
             continue;
         }
-        frames.iter_mut().for_each(Vec::clear);
+        outcomes.iter_mut().for_each(|o| o.frames.clear());
         for (at, subscriber) in subscribers.iter().enumerate() {
             prefetch_ahead(&sessions, subscribers, at);
             // A subscriber leaves its subscriptions as it leaves its core.
             let Some(session) = sessions.get(subscriber.key) else {
                 continue;
             };
-            for ((publication, frames), queued) in
-                group.iter().zip(frames.iter_mut()).zip(queued.iter_mut())
-            {
+            for (publication, outcome) in group.iter().zip(outcomes.iter_mut()) {
                 if publication.exclude_me && subscriber.session == publication.publisher {
                     continue;
                 }
@@ -345,19 +341,28 @@ fn deliver_group(core: &Core, group: &[Arc<Publication>]) {
                     subscription: *subscription,
                     pattern: *pattern,
                 };
-                if let Some(frame) = event.frame(frames, subscriber) {
-                    *queued |= offer_event(core, session, frame);
+                if let Some(frame) = event.frame(&mut outcome.frames, subscriber) {
+                    outcome.queued |= offer_event(core, session, frame);
                 }
             }
         }
     }
     let now = core.shared.clock.now();
-    for (publication, queued) in group.iter().zip(queued) {
-        if queued {
+    for (publication, outcome) in group.iter().zip(outcomes) {
+        if outcome.queued {
             core.figures
                 .publish_delivered(now.saturating_duration_since(publication.received));
         }
     }
+}
+
+/// What delivering one publication of a group has built and done so far.
+#[derive(Default)]
+struct Outcome {
+    /// Its EVENT frames for the current subscription, one per wire.
+    frames: Vec<(Wire, Bytes)>,
+    /// Whether any subscriber's queue took its EVENT.
+    queued: bool,
 }
 
 /// A publication as one of its subscriptions delivers it.
