@@ -8,6 +8,7 @@
 //! `&self`).
 
 use std::io::{self, IoSlice};
+use std::os::fd::{AsRawFd, RawFd};
 use std::task::Poll;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -97,24 +98,23 @@ impl Stream {
         while !frames.is_empty() {
             let (result, rest) = self.writev(frames).await;
             frames = rest;
-            let mut written = result?;
+            let written = result?;
             if written == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
             }
-            // Drop what was written, keep the rest (advancing a partial one).
-            let mut done = 0;
-            for frame in frames.iter_mut() {
-                if written >= frame.len() {
-                    written -= frame.len();
-                    done += 1;
-                } else {
-                    frame.advance(written);
-                    break;
-                }
-            }
-            frames.drain(..done);
+            advance(&mut frames, written);
         }
         Ok(())
+    }
+
+    /// The descriptor a core's write ring writes to: a plain socket on
+    /// io_uring. TLS writes go through rustls, epoll's through tokio.
+    pub(crate) fn ring_fd(&self) -> Option<RawFd> {
+        match self {
+            Stream::UringTcp(s) => Some(s.as_raw_fd()),
+            Stream::UringUnix(s) => Some(s.as_raw_fd()),
+            Stream::Tcp(_) | Stream::Unix(_) | Stream::Tls(_) => None,
+        }
     }
 
     async fn writev(&self, frames: Vec<Bytes>) -> (io::Result<usize>, Vec<Bytes>) {
@@ -147,6 +147,22 @@ impl Stream {
             }
         };
     }
+}
+
+/// Drops the first `written` bytes of `frames`: the buffers written whole,
+/// and the front of a partly written one.
+pub(crate) fn advance(frames: &mut Vec<Bytes>, mut written: usize) {
+    let mut done = 0;
+    for frame in frames.iter_mut() {
+        if written >= frame.len() {
+            written -= frame.len();
+            done += 1;
+        } else {
+            frame.advance(written);
+            break;
+        }
+    }
+    frames.drain(..done);
 }
 
 /// Lets the tasks already woken run first, so that a read queued now

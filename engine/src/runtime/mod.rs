@@ -8,6 +8,7 @@ pub(crate) mod limit;
 mod log_every;
 pub(crate) mod tls;
 pub(crate) mod waits;
+pub(crate) mod write_ring;
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -197,6 +198,9 @@ fn run_core(
 ) {
     let main = async move {
         let core = Rc::new(Core::new(id, shared));
+        if uring {
+            crate::transport::writers::start(core.clone());
+        }
         for Listening {
             socket,
             transport,
@@ -236,6 +240,7 @@ fn run_core(
         {
             tracing::info!(core = id, "shutdown timeout: remaining connections cut");
         }
+        crate::transport::writers::stop();
     };
     if uring {
         match uring_runtime(URING_ENTRIES) {

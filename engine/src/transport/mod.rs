@@ -8,6 +8,7 @@ mod testee;
 mod universal;
 mod web;
 mod websocket;
+pub(crate) mod writers;
 
 use std::cell::Cell;
 use std::future::poll_fn;
@@ -83,10 +84,18 @@ impl Connection {
     }
 }
 
+/// Starts the writer of `conn`: its core's writers when they take it
+/// (plain sockets on io_uring), else a task of its own.
+pub(crate) fn spawn_writer(core: Rc<Core>, conn: Rc<Connection>) {
+    if let Err(conn) = writers::attach(conn) {
+        tokio::task::spawn_local(write_loop(core, conn));
+    }
+}
+
 /// Writes what the connection's queue holds until it is closed and drained,
 /// or routing cuts the link, then shuts the stream down (which also ends
 /// the reader).
-pub(crate) async fn write_loop(core: Rc<Core>, conn: Rc<Connection>) {
+async fn write_loop(core: Rc<Core>, conn: Rc<Connection>) {
     while let Some(batch) = poll_fn(|cx| conn.outbound.poll_next_batch(cx)).await {
         // Routing cut the link: what is queued is dropped.
         if conn.link.is_aborted() {

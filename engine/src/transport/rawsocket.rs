@@ -10,7 +10,7 @@ use ringbar_protocol::rawsocket::{
 };
 
 use super::read_size::ReadSize;
-use super::{Connection, write_loop};
+use super::{Connection, spawn_writer};
 use crate::config::RawSocketTransport;
 use crate::runtime::io::Stream;
 use ringbar_router::core::Core;
@@ -90,7 +90,7 @@ pub(super) async fn serve(
             .bytes()
             .saturating_add(RAWSOCKET_PREFIX_BYTES),
     );
-    tokio::task::spawn_local(write_loop(core.clone(), conn.clone()));
+    spawn_writer(core.clone(), conn.clone());
     let wire = Wire {
         serializer: negotiated.serializer,
         framing: Framing::RawSocket,

@@ -9,7 +9,7 @@ use ringbar_protocol::websocket::{DataOpCode, OpCode, encode_frame};
 use tokio::time::Instant;
 
 use super::websocket::{accept, frame_parser, limits, run_frames};
-use super::{Connection, http, write_loop};
+use super::{Connection, http, spawn_writer};
 use crate::config::WebSocketOptions;
 use crate::runtime::io::Stream;
 use ringbar_router::core::Core;
@@ -41,7 +41,7 @@ pub(super) async fn serve(
         return;
     };
     let conn = Connection::new(stream, peer, &core);
-    tokio::task::spawn_local(write_loop(core.clone(), conn.clone()));
+    spawn_writer(core.clone(), conn.clone());
     let last_input = Cell::new(Instant::now());
     let mut compressor = deflate.as_ref().map(|params| params.server_compressor());
     let mut echo = |opcode: DataOpCode, payload: bytes::Bytes| {

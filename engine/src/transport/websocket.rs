@@ -17,7 +17,7 @@ use ringbar_protocol::websocket::{
 use tokio::time::Instant;
 
 use super::read_size::ReadSize;
-use super::{Connection, Ticket, http, write_loop};
+use super::{Connection, Ticket, http, spawn_writer};
 use crate::config::{WebSocketOptions, WebSocketTransport};
 use crate::runtime::io::Stream;
 use ringbar_router::core::Core;
@@ -102,7 +102,7 @@ pub(super) async fn serve(
         Compression::Off | Compression::Shared { .. } => None,
     };
     let conn = Connection::with_compressor(stream, peer, &core, compressor);
-    tokio::task::spawn_local(write_loop(core.clone(), conn.clone()));
+    spawn_writer(core.clone(), conn.clone());
     let Subprotocol {
         serializer,
         batched,

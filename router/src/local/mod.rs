@@ -10,6 +10,7 @@ pub mod link;
 pub mod outbound;
 pub mod peer;
 pub mod prefetch;
+pub mod ready;
 pub mod signal;
 pub mod subscribers;
 pub mod testaments;

@@ -19,7 +19,7 @@
 //! cost of a vectored write. Large frames keep their shared buffer and go out
 //! without a copy.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -29,7 +29,9 @@ use bytes::{Bytes, BytesMut};
 
 use crate::local::figures::CoreFigures;
 use crate::local::prefetch::{CACHE_LINE, prefetch};
+use crate::local::ready::ReadyQueues;
 use crate::local::signal::Signal;
+use crate::slab::Key;
 
 /// The most buffers one vectored write takes (Linux's `IOV_MAX`).
 pub const MAX_IOVECS: usize = 1024;
@@ -372,8 +374,21 @@ pub struct Outbound {
     budget: Rc<QueueBudget>,
     /// Wakes the writer: frames to write, or the queue closed.
     wake: Signal,
+    /// Set when the core's one writer writes this queue: the list it joins
+    /// instead of raising `wake`, and its key there.
+    listed: OnceCell<(Rc<ReadyQueues>, Key)>,
     /// Wakes a reader waiting in [`Outbound::writable`].
     drained: Signal,
+}
+
+/// What the writer is to do next with a queue.
+pub enum Next {
+    /// Write these buffers, in order.
+    Write(Vec<Bytes>),
+    /// Nothing is queued: wait.
+    Wait,
+    /// The queue is closed and drained: the writer is done.
+    Done,
 }
 
 impl Outbound {
@@ -385,7 +400,31 @@ impl Outbound {
             queue: RefCell::new(OutboundQueue::new(max_queued_bytes)),
             budget,
             wake: Signal::default(),
+            listed: OnceCell::new(),
             drained: Signal::default(),
+        }
+    }
+
+    /// Hands the queue to its core's one writer: from now on it joins
+    /// `ready` under `key` where it would wake a writer task of its own
+    /// (and joins it at once when it already holds frames, or closed).
+    /// Called once, when the connection starts; a second call is ignored.
+    pub fn write_through(&self, ready: Rc<ReadyQueues>, key: Key) {
+        if self.listed.set((ready, key)).is_ok() {
+            let queue = self.queue.borrow();
+            if !queue.frames.is_empty() || queue.is_closing() {
+                drop(queue);
+                self.wake_writer();
+            }
+        }
+    }
+
+    /// Tells the writer there is something to do: its core's list, or its
+    /// own task.
+    fn wake_writer(&self) {
+        match self.listed.get() {
+            Some((ready, key)) => ready.push(*key),
+            None => self.wake.raise(),
         }
     }
 
@@ -407,7 +446,7 @@ impl Outbound {
         let (wake, written) = self.queue.borrow_mut().push_written(write)?;
         self.budget.add(written);
         if wake {
-            self.wake.raise();
+            self.wake_writer();
         }
         Ok(())
     }
@@ -450,7 +489,8 @@ impl Outbound {
         }
         self.budget.add(frame.len());
         if queue.push(frame) {
-            self.wake.raise();
+            drop(queue);
+            self.wake_writer();
         }
     }
 
@@ -520,7 +560,7 @@ impl Outbound {
     /// ignored.
     pub fn close(&self) {
         self.queue.borrow_mut().close();
-        self.wake.raise();
+        self.wake_writer();
         self.drained.raise();
     }
 
@@ -534,21 +574,29 @@ impl Outbound {
     /// closes.
     pub fn poll_next_batch(&self, cx: &mut Context<'_>) -> Poll<Option<Vec<Bytes>>> {
         loop {
-            {
-                let mut queue = self.queue.borrow_mut();
-                if let Some(batch) = queue.take_batch() {
-                    self.budget.sub(batch.bytes);
-                    if batch.drained {
-                        self.drained.raise();
-                    }
-                    return Poll::Ready(Some(batch.frames));
-                }
-                if queue.is_closing() {
-                    return Poll::Ready(None);
-                }
+            match self.next() {
+                Next::Write(frames) => return Poll::Ready(Some(frames)),
+                Next::Done => return Poll::Ready(None),
+                Next::Wait => ready!(self.wake.poll_raised(cx)),
             }
-            ready!(self.wake.poll_raised(cx));
         }
+    }
+
+    /// The writer's next step, for a writer that is told when to look
+    /// ([`Outbound::write_through`]) instead of polling.
+    pub fn next(&self) -> Next {
+        let mut queue = self.queue.borrow_mut();
+        if let Some(batch) = queue.take_batch() {
+            self.budget.sub(batch.bytes);
+            if batch.drained {
+                self.drained.raise();
+            }
+            return Next::Write(batch.frames);
+        }
+        if queue.is_closing() {
+            return Next::Done;
+        }
+        Next::Wait
     }
 }
 
@@ -740,6 +788,35 @@ mod tests {
 
     fn budget(limit: usize) -> Rc<QueueBudget> {
         Rc::new(QueueBudget::new(limit, Arc::new(CoreFigures::new())))
+    }
+
+    /// A queue written through its core's list joins the list when it
+    /// gets frames after being empty, and when it closes; its writer takes
+    /// batches until it is told the queue is done.
+    #[test]
+    fn a_queue_written_through_the_core_list_is_listed_when_it_has_work() {
+        let mut slab = crate::slab::Slab::default();
+        let key = slab.insert_with(|_| ()).expect("a key");
+        let ready = Rc::new(ReadyQueues::default());
+        let outbound = Outbound::new(1 << 20, budget(1 << 20));
+        outbound.push(frame(10, 0));
+        outbound.write_through(ready.clone(), key);
+        let mut keys = Vec::new();
+        ready.take(&mut keys);
+        assert_eq!(keys, vec![key], "frames queued before are listed at once");
+        outbound.push(frame(10, 1));
+        ready.take(&mut keys);
+        assert!(keys.is_empty(), "listed once until the writer takes them");
+        assert!(
+            matches!(outbound.next(), Next::Write(f) if f.iter().map(Bytes::len).sum::<usize>() == 20)
+        );
+        assert!(matches!(outbound.next(), Next::Wait));
+        outbound.push(frame(10, 2));
+        outbound.close();
+        ready.take(&mut keys);
+        assert_eq!(keys, vec![key, key], "new frames, then the close");
+        assert!(matches!(outbound.next(), Next::Write(_)));
+        assert!(matches!(outbound.next(), Next::Done));
     }
 
     #[test]
