@@ -96,7 +96,7 @@ impl Stream {
         }
         frames.retain(|f| !f.is_empty());
         while !frames.is_empty() {
-            let (result, rest) = self.writev(frames).await;
+            let (result, rest) = self.write_once(frames).await;
             frames = rest;
             let written = result?;
             if written == 0 {
@@ -117,7 +117,8 @@ impl Stream {
         }
     }
 
-    async fn writev(&self, frames: Vec<Bytes>) -> (io::Result<usize>, Vec<Bytes>) {
+    /// One vectored write of `frames` (not TLS): how many bytes it took.
+    pub(crate) async fn write_once(&self, frames: Vec<Bytes>) -> (io::Result<usize>, Vec<Bytes>) {
         match self {
             Stream::UringTcp(s) => s.writev(frames).await,
             Stream::UringUnix(s) => s.writev(frames).await,

@@ -20,10 +20,12 @@ use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::RawFd;
+use std::pin::Pin;
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use ringbar_router::core::Core;
 use ringbar_router::local::outbound::Next;
 use ringbar_router::local::ready::ReadyQueues;
@@ -53,6 +55,7 @@ pub(crate) fn start(core: Rc<Core>) {
     let writers = Rc::new(Writers {
         core,
         ring,
+        parked: RefCell::default(),
         ready: Rc::default(),
         writers: RefCell::default(),
     });
@@ -89,11 +92,25 @@ pub(crate) fn attach(conn: Rc<Connection>) -> Result<(), Rc<Connection>> {
     Ok(())
 }
 
+/// A pass with more writes than this puts them on the write ring, which
+/// takes a system call of its own; a pass of fewer hands them to the
+/// core's `tokio-uring` ring, which its next park enters anyway. A speed
+/// choice (docs/BENCHMARKS.md): at 1,000 subscribers one call for the
+/// pass costs less than an operation per write; under RPC load (a few
+/// connections, thousands of passes a second) the extra call per pass
+/// cost more than it saved.
+const RING_PASS: usize = 16;
+
+/// A write on the core's `tokio-uring` ring, as the writers poll it.
+type ParkedWrite = Pin<Box<dyn Future<Output = Written<Key>>>>;
+
 /// One core's writers: its connections, the list of those with frames,
-/// and the ring their writes go through.
+/// and the rings their writes go through.
 struct Writers {
     core: Rc<Core>,
     ring: WriteRing<Key>,
+    /// The writes of small passes, submitted when the core next parks.
+    parked: RefCell<FuturesUnordered<ParkedWrite>>,
     ready: Rc<ReadyQueues>,
     writers: RefCell<Slab<Writer>>,
 }
@@ -107,16 +124,18 @@ struct Writer {
 }
 
 impl Writers {
-    /// Writes what is listed, then waits for the list or the ring.
+    /// Writes what is listed, then waits for the list or a completion.
     async fn run(self: Rc<Self>) {
         let mut keys = Vec::new();
-        let mut done = Vec::new();
+        let mut parked = Vec::new();
+        let mut on_ring = Vec::new();
         loop {
-            self.flush(&mut keys, &mut done);
+            self.flush(&mut keys, &mut parked, &mut on_ring);
             poll_fn(|cx| {
                 let listed = self.ready.poll_listed(cx).is_ready();
                 let completed = self.ring.poll_completions(cx).is_ready();
-                if listed || completed {
+                let unparked = self.poll_parked(cx, &mut parked);
+                if listed || completed || unparked {
                     Poll::Ready(())
                 } else {
                     Poll::Pending
@@ -126,31 +145,52 @@ impl Writers {
         }
     }
 
-    /// One pass: starts the listed queues' writes, submits them, and
-    /// handles what completed, until neither brings more to do.
-    fn flush(&self, keys: &mut Vec<Key>, done: &mut Vec<Written<Key>>) {
+    /// Moves the parked writes that completed into `done`; whether any did.
+    fn poll_parked(&self, cx: &mut Context<'_>, done: &mut Vec<Written<Key>>) -> bool {
+        let before = done.len();
+        let mut parked = self.parked.borrow_mut();
+        while let Poll::Ready(Some(written)) = parked.poll_next_unpin(cx) {
+            done.push(written);
+        }
+        done.len() > before
+    }
+
+    /// One pass: handles the parked writes that completed, starts the
+    /// listed queues' writes, submits those on the write ring, and handles
+    /// what completed there, until nothing more is listed or completed.
+    fn flush(
+        &self,
+        keys: &mut Vec<Key>,
+        parked: &mut Vec<Written<Key>>,
+        on_ring: &mut Vec<Written<Key>>,
+    ) {
+        for written in parked.drain(..) {
+            self.written(written, false);
+        }
         loop {
             self.ready.take(keys);
+            let big = keys.len() > RING_PASS;
             for &key in keys.iter() {
-                self.next_write(key);
+                self.next_write(key, big);
             }
             if let Err(e) = self.ring.submit() {
                 tracing::error!(core = self.core.id, error = %e, "the write ring refused its submissions");
                 return;
             }
-            self.ring.completions(done);
-            if done.is_empty() && self.ready.is_empty() {
+            self.ring.completions(on_ring);
+            if on_ring.is_empty() && self.ready.is_empty() {
                 return;
             }
-            for written in done.drain(..) {
-                self.written(written);
+            for written in on_ring.drain(..) {
+                self.written(written, true);
             }
         }
     }
 
-    /// Starts the connection's next write when none is in flight, or ends
-    /// its writer when its queue is closed and drained.
-    fn next_write(&self, key: Key) {
+    /// Starts the connection's next write when none is in flight (on the
+    /// write ring, or parked), or ends its writer when its queue is closed
+    /// and drained.
+    fn next_write(&self, key: Key, on_ring: bool) {
         let mut writers = self.writers.borrow_mut();
         let Some(writer) = writers.get_mut(key) else {
             return;
@@ -173,13 +213,10 @@ impl Writers {
         match next {
             Next::Wait => {}
             Next::Write(frames) => {
-                let bytes = frames.iter().map(Bytes::len).sum();
-                match self.ring.write(writer.fd, frames, key) {
-                    Ok(()) => writer.writing = Some(bytes),
-                    Err((e, _)) => {
-                        drop(writers);
-                        self.failed(key, &e);
-                    }
+                writer.writing = Some(frames.iter().map(Bytes::len).sum());
+                if let Err(e) = self.start(writer, key, frames, on_ring) {
+                    drop(writers);
+                    self.failed(key, &e);
                 }
             }
             Next::Done => {
@@ -189,9 +226,10 @@ impl Writers {
         }
     }
 
-    /// A write came back: it goes on where it stopped, or the batch is
-    /// counted and the next one starts.
-    fn written(&self, written: Written<Key>) {
+    /// A write came back (from the write ring when `on_ring`): it goes on
+    /// where it stopped, or the batch is counted and the next one starts,
+    /// the same way.
+    fn written(&self, written: Written<Key>, on_ring: bool) {
         let Written {
             token: key,
             result,
@@ -215,7 +253,7 @@ impl Writers {
             return self.failed(key, &e);
         }
         if !frames.is_empty() && !aborted {
-            if let Err((e, _)) = self.ring.write(writer.fd, frames, key) {
+            if let Err(e) = self.start(writer, key, frames, on_ring) {
                 drop(writers);
                 self.failed(key, &e);
             }
@@ -226,7 +264,30 @@ impl Writers {
             writer.conn.last_io.set(self.core.now());
         }
         drop(writers);
-        self.next_write(key);
+        self.next_write(key, on_ring);
+    }
+
+    /// Starts writing `frames` to the writer's connection.
+    fn start(
+        &self,
+        writer: &Writer,
+        key: Key,
+        frames: Vec<Bytes>,
+        on_ring: bool,
+    ) -> io::Result<()> {
+        if on_ring {
+            return self.ring.write(writer.fd, frames, key).map_err(|(e, _)| e);
+        }
+        let conn = writer.conn.clone();
+        self.parked.borrow_mut().push(Box::pin(async move {
+            let (result, frames) = conn.stream.write_once(frames).await;
+            Written {
+                token: key,
+                result,
+                frames,
+            }
+        }));
+        Ok(())
     }
 
     /// A write failed: the connection ends.
