@@ -29,9 +29,14 @@ use tokio::io::unix::AsyncFd;
 
 /// Submission queue entries: a tick's writes for this many connections
 /// enter the kernel with one call (more take another call each). A speed
-/// choice, not a bound on peers: the completion queue keeps what it
-/// cannot hold (`IORING_FEAT_NODROP`).
+/// choice, not a bound on peers.
 const ENTRIES: u32 = 1024;
+
+/// Completion queue entries: a pass's completions read back without
+/// entering the kernel again. Not a bound either: the kernel keeps what
+/// the queue has no room for (`IORING_FEAT_NODROP`), and
+/// [`WriteRing::completions`] fetches it.
+const COMPLETIONS: u32 = 8192;
 
 /// One finished write.
 pub(crate) struct Written<T> {
@@ -74,7 +79,14 @@ pub(crate) struct WriteRing<T> {
 impl<T> WriteRing<T> {
     /// A ring on the current core; must be called inside its runtime.
     pub(crate) fn new() -> io::Result<Self> {
-        let ring = IoUring::new(ENTRIES)?;
+        Self::with_sizes(ENTRIES, COMPLETIONS)
+    }
+
+    /// A ring of `entries` submissions and `completions` completions.
+    fn with_sizes(entries: u32, completions: u32) -> io::Result<Self> {
+        let ring = IoUring::builder()
+            .setup_cqsize(completions)
+            .build(entries)?;
         // SAFETY: the descriptor is the ring's own, which the `AsyncFd`
         // owns: it stays open, and the same, for as long as the `AsyncFd`.
         let ring = unsafe { AsyncFd::register_with_interest(ring, Interest::READABLE) }
@@ -180,8 +192,32 @@ impl<T> WriteRing<T> {
         }
     }
 
-    /// Moves every completion waiting in the ring into `into`.
+    /// Moves every completion waiting in the ring into `into`, with those
+    /// the kernel kept aside while the completion queue was full.
     pub(crate) fn completions(&self, into: &mut Vec<Written<T>>) {
+        loop {
+            self.take_completions(into);
+            let mut ring = self.ring.borrow_mut();
+            let ring = ring.get_mut();
+            if !ring.submission().cq_overflow() {
+                return;
+            }
+            // Entering moves what the kernel kept into the queue (and
+            // submits what waits, if anything does).
+            let entered = ring.submit();
+            let left = ring.submission().len();
+            self.unsubmitted.set(left);
+            if let Err(e) = entered
+                && e.kind() != io::ErrorKind::Interrupted
+            {
+                tracing::warn!(error = %e, "the write ring kept completions it could not hand back");
+                return;
+            }
+        }
+    }
+
+    /// Moves the completions in the ring's completion queue into `into`.
+    fn take_completions(&self, into: &mut Vec<Written<T>>) {
         let mut ring = self.ring.borrow_mut();
         let ring = ring.get_mut();
         let mut writes = self.writes.borrow_mut();
@@ -280,6 +316,30 @@ mod tests {
         done.into_iter()
             .map(|w| (w.token, w.result.expect("the send succeeds")))
             .collect()
+    }
+
+    /// More sends than the completion queue holds: every completion still
+    /// comes back from one `completions` call, none left with the kernel.
+    #[test]
+    fn completions_beyond_the_queue_come_back_too() {
+        tokio_uring::start(async {
+            let (ours, theirs) = UnixStream::pair().expect("a socket pair");
+            let ring = WriteRing::with_sizes(8, 16).expect("a ring");
+            for token in 0..64 {
+                ring.write(ours.as_raw_fd(), vec![Bytes::from_static(b"x")], token)
+                    .map_err(|(e, _)| e)
+                    .expect("queued");
+            }
+            ring.submit().expect("submitted");
+            let mut tokens: Vec<u32> = completed(&ring).into_iter().map(|(t, _)| t).collect();
+            tokens.sort_unstable();
+            assert_eq!(tokens, (0..64).collect::<Vec<_>>());
+            drop(ours);
+            let mut got = Vec::new();
+            let mut theirs = theirs;
+            theirs.read_to_end(&mut got).expect("read");
+            assert_eq!(got.len(), 64);
+        });
     }
 
     /// One buffer (a send), several (a sendmsg), and one that must wait

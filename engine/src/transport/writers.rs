@@ -1,12 +1,18 @@
 //! The writer of every plain (not TLS) connection of an io_uring core, in
 //! one place: routing lists the queues that got frames
-//! ([`ReadyQueues`]), and one pass takes each listed queue's batch, puts
-//! its write on the core's [`WriteRing`], enters the kernel once, and
-//! reads the completions back. What [`write_loop`](super::write_loop)
-//! does with a task per connection, woken for each write and again for
-//! its completion, this does with a list and a ring: at 1,000 subscribers
-//! that was the largest user-space cost left on the publish path
+//! ([`ReadyQueues`]), and one pass takes each listed queue's batch and
+//! starts its write. What [`write_loop`](super::write_loop) does with a
+//! task per connection, woken for each write and again for its
+//! completion, this does with a list: at 1,000 subscribers that task was
+//! the largest user-space cost left on the publish path
 //! (docs/BENCHMARKS.md).
+//!
+//! A pass of many writes (a publication's fan-out) puts them on the core's
+//! [`WriteRing`] and enters the kernel once for all of them, reading the
+//! completions straight back. A pass of a few (RPC's calls and results)
+//! hands them to the core's `tokio-uring` ring, which the core's next
+//! park enters anyway, and polls them from this one task: there a system
+//! call of their own per pass cost more than it saved ([`RING_PASS`]).
 //!
 //! Per connection it keeps `write_loop`'s rules: one write in flight at a
 //! time, in queue order; a partial write goes on from where it stopped;
