@@ -35,8 +35,19 @@ const RSS_BOUND_BYTES: u64 = 256 << 20;
 /// Pushes `firehose` to three reading subscribers and `slow_count` that
 /// never read; returns the router (still running) and the slow subscribers.
 fn push(flow: FlowControl, firehose: &Firehose, slow_count: usize) -> (TestRouter, Vec<Client>) {
+    push_on(IoBackend::Epoll, 3, flow, firehose, slow_count)
+}
+
+/// Like [`push`], on `backend`, with `reading` subscribers that read.
+fn push_on(
+    backend: IoBackend,
+    reading: usize,
+    flow: FlowControl,
+    firehose: &Firehose,
+    slow_count: usize,
+) -> (TestRouter, Vec<Client>) {
     let events = firehose.events;
-    let router = TestRouter::start_with(2, IoBackend::Epoll, flow);
+    let router = TestRouter::start_with(2, backend, flow);
     let slow: Vec<Client> = (0..slow_count)
         .map(|_| {
             let mut slow = Client::connect(&router, Transport::WebSocket(Serializer::MsgPack));
@@ -47,7 +58,7 @@ fn push(flow: FlowControl, firehose: &Firehose, slow_count: usize) -> (TestRoute
         .collect();
     // From here on the slow ones do not read.
 
-    let received: Vec<Arc<AtomicU64>> = (0..3).map(|_| Arc::new(AtomicU64::new(0))).collect();
+    let received: Vec<Arc<AtomicU64>> = (0..reading).map(|_| Arc::new(AtomicU64::new(0))).collect();
     let readers: Vec<_> = received
         .iter()
         .enumerate()
@@ -173,6 +184,53 @@ fn slow_consumer_disconnect_closes_it() {
     assert!(
         events < GIBIBYTE.events,
         "the slow subscriber was cut off ({events} events)"
+    );
+}
+
+/// On io_uring with a few subscribers, the core's writers hand each write
+/// to `tokio-uring`'s ring: the slow subscriber's write waits there on a
+/// full socket until its cut-off ends it.
+#[test]
+fn slow_consumer_disconnect_closes_it_on_io_uring() {
+    let flow = FlowControl {
+        max_queued_bytes: 8 << 20,
+        slow_consumer: SlowConsumerPolicy::Disconnect,
+        ..FlowControl::default()
+    };
+    let (_router, mut slow) = push_on(IoBackend::Uring, 3, flow, &GIBIBYTE, 1);
+    assert_cut_off(slow.pop().unwrap(), GIBIBYTE.events);
+}
+
+/// With more subscribers than a small pass holds, the core's writers put
+/// the sends on their own write ring: the slow subscriber's send waits
+/// there on a full socket until its cut-off ends it, and the readers get
+/// everything.
+#[test]
+fn slow_consumer_among_many_readers_is_cut_off_on_the_write_ring() {
+    let flow = FlowControl {
+        max_queued_bytes: 8 << 20,
+        slow_consumer: SlowConsumerPolicy::Disconnect,
+        ..FlowControl::default()
+    };
+    let firehose = Firehose {
+        bytes: 16 << 10,
+        events: 4_096,
+    };
+    // On two cores, more than twice a small pass.
+    let (_router, mut slow) = push_on(IoBackend::Uring, 48, flow, &firehose, 1);
+    assert_cut_off(slow.pop().unwrap(), firehose.events);
+}
+
+/// The slow subscriber's connection ends before it got all `events`.
+fn assert_cut_off(mut slow: Client, events: u64) {
+    let mut got = 0;
+    while let Some(m) = slow.recv() {
+        assert!(matches!(m, Message::Event(_)));
+        got += 1;
+    }
+    assert!(
+        got < events,
+        "the slow subscriber was cut off ({got} events)"
     );
 }
 
