@@ -241,6 +241,13 @@ class RouterProcess:
         self.stderr_path = self.dir / "router.stderr.log"
         self.returncode = None
 
+    def fresh_ports(self):
+        """Picks new ports for the next start (the old ones may have been
+        handed out meanwhile as another socket's ephemeral port)."""
+        self.ws_port, self.rs_port = free_port(), free_port()
+        self.ws_url = f"ws://127.0.0.1:{self.ws_port}/{WS_PATH}"
+        self.rs_url = f"rs://127.0.0.1:{self.rs_port}"
+
     @property
     def pid(self):
         return self.proc.pid
@@ -399,12 +406,20 @@ def clean_exit_codes():
 
 
 def _start_or_fail(r):
-    try:
-        r.start()
-        return r
-    except RuntimeError as e:
-        error = str(e)
-    r.kill()
+    """Starts `r`, or fails the test with its log. A port picked free can be
+    taken before the router binds it (handed out as another socket's
+    ephemeral port): that start, "Address already in use", is tried again
+    on fresh ports, at most twice more."""
+    for _ in range(3):
+        try:
+            r.start()
+            return r
+        except RuntimeError as e:
+            error = str(e)
+        r.kill()
+        if "Address already in use" not in error:
+            break
+        r.fresh_ports()
     pytest.fail(error, pytrace=False)
 
 
@@ -473,9 +488,7 @@ class Cluster:
         r = self.nodes[i]
         if r.alive():
             raise RuntimeError(f"node {i} is running")
-        r.ws_port, r.rs_port = free_port(), free_port()
-        r.ws_url = f"ws://127.0.0.1:{r.ws_port}/{WS_PATH}"
-        r.rs_url = f"rs://127.0.0.1:{r.rs_port}"
+        r.fresh_ports()
         # keep the logs of the run before for failure reports
         self._runs[i] = self._runs.get(i, 0) + 1
         for p in (r.stdout_path, r.stderr_path):
