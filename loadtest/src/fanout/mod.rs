@@ -144,6 +144,9 @@ pub(crate) struct Shared {
     pub(crate) rate: AtomicU64,
     /// Bumped with every rate change, so publishers restart their pacing.
     pub(crate) generation: AtomicU64,
+    /// Publishers between reading the rate and counting what they queued:
+    /// a phase counts what was published once none is ([`Shared::pause`]).
+    pub(crate) publishing: AtomicUsize,
     /// Sessions joined (and subscribed).
     pub(crate) ready: AtomicUsize,
     /// Sessions that failed before they were ready, and the first reason.
@@ -171,6 +174,7 @@ impl Shared {
             stop: AtomicBool::new(false),
             rate: AtomicU64::new(0),
             generation: AtomicU64::new(0),
+            publishing: AtomicUsize::new(0),
             ready: AtomicUsize::new(0),
             setup_failure: Mutex::new(None),
             disconnected: AtomicU64::new(0),
@@ -201,8 +205,18 @@ impl Shared {
     }
 
     fn set_rate(&self, rate: u64) {
-        self.rate.store(rate, Ordering::Release);
+        self.rate.store(rate, Ordering::SeqCst);
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Stops the publishers and returns once none is still counting a
+    /// batch it started before: what `published` says then is all that
+    /// will be sent, so no event arrives that was not expected.
+    fn pause(&self) {
+        self.set_rate(0);
+        while self.publishing.load(Ordering::SeqCst) > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
     }
 
     fn received_total(&self) -> u64 {

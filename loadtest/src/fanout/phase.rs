@@ -85,7 +85,7 @@ pub(super) fn measure(
         ));
     }
     let publish_seconds = started.elapsed().as_secs_f64();
-    shared.set_rate(0);
+    shared.pause();
     let published = diff(&counts(&shared.published), &published_before);
     let expected: Vec<u64> = (0..fanout.subscribers)
         .map(|i| published.get(i % fanout.topics).copied().unwrap_or(0))

@@ -4,7 +4,7 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ringbar_protocol::codec::{self, Serializer};
@@ -166,7 +166,11 @@ async fn publisher(index: usize, run: &Run, fanout: &Fanout, shared: &Shared) ->
             since = Instant::now();
             sent_in_generation = 0;
         }
-        let rate = shared.rate.load(Ordering::Acquire);
+        // Counted as publishing before the rate is read, so a pause that
+        // sets the rate to 0 and then sees no publisher counting has seen
+        // every publication counted (`Shared::pause`).
+        let counting = Publishing::enter(&shared.publishing);
+        let rate = shared.rate.load(Ordering::SeqCst);
         let count = if rate == MAX_RATE {
             MAX_RATE_BATCH as u64
         } else {
@@ -200,7 +204,10 @@ async fn publisher(index: usize, run: &Run, fanout: &Fanout, shared: &Shared) ->
                 }
             }
             sent_in_generation += count;
+            drop(counting);
             conn.flush().await?;
+        } else {
+            drop(counting);
         }
         batches += 1;
         if rate != MAX_RATE || batches.is_multiple_of(64) {
@@ -220,6 +227,23 @@ async fn publisher(index: usize, run: &Run, fanout: &Fanout, shared: &Shared) ->
         }
     }
     Ok(())
+}
+
+/// A publisher counted in `Shared::publishing` for as long as it lives (an
+/// error that ends the publisher mid-batch included).
+struct Publishing<'a>(&'a AtomicUsize);
+
+impl<'a> Publishing<'a> {
+    fn enter(publishing: &'a AtomicUsize) -> Self {
+        publishing.fetch_add(1, Ordering::SeqCst);
+        Self(publishing)
+    }
+}
+
+impl Drop for Publishing<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// What an unexpected message says: an ERROR's URI, or its type.
