@@ -4,8 +4,8 @@
 //! ring. No task is woken and no future polled per write: at a thousand
 //! subscribers a write per connection per tick is most of the routing
 //! work's system calls, and a task per connection woken for the write and
-//! again for its completion cost more user time than the delivery itself
-//! (docs/BENCHMARKS.md).
+//! again for its completion cost about as much user time as the delivery
+//! itself (more at 1 M events/s, less at 4 M; docs/BENCHMARKS.md).
 //!
 //! It is a second io_uring instance beside `tokio-uring`'s (which keeps
 //! the reads): `tokio-uring` submits only when its core parks and reports a
@@ -104,19 +104,12 @@ impl<T> WriteRing<T> {
     /// order, to the socket `fd`; it enters the kernel with the next [`WriteRing::submit`]
     /// (or now, when the submission queue is full). `fd` must stay open
     /// until the write completes. An error (the kernel took none of a full
-    /// queue) hands the frames back: the write did not start.
-    pub(crate) fn write(
-        &self,
-        fd: RawFd,
-        frames: Vec<Bytes>,
-        token: T,
-    ) -> Result<(), (io::Error, Vec<Bytes>)> {
+    /// queue) means the write did not start.
+    pub(crate) fn write(&self, fd: RawFd, frames: Vec<Bytes>, token: T) -> io::Result<()> {
         if self.ring.borrow_mut().get_mut().submission().is_full() {
-            if let Err(e) = self.enter() {
-                return Err((e, frames));
-            }
+            self.enter()?;
             if self.ring.borrow_mut().get_mut().submission().is_full() {
-                return Err((io::ErrorKind::WouldBlock.into(), frames));
+                return Err(io::ErrorKind::WouldBlock.into());
             }
         }
         let slot = self.free.borrow_mut().pop().unwrap_or_else(|| {
@@ -141,14 +134,11 @@ impl<T> WriteRing<T> {
         // emptied only when the ring hands back this entry's completion
         // (`completions`), or never (`Drop`). There is room: checked above.
         if unsafe { self.ring.borrow_mut().get_mut().submission().push(&entry) }.is_err() {
-            let write = self
-                .writes
-                .borrow_mut()
-                .get_mut(slot)
-                .and_then(Option::take);
+            if let Some(place) = self.writes.borrow_mut().get_mut(slot) {
+                *place = None;
+            }
             self.free.borrow_mut().push(slot);
-            let frames = write.map(|w| w.frames).unwrap_or_default();
-            return Err((io::ErrorKind::WouldBlock.into(), frames));
+            return Err(io::ErrorKind::WouldBlock.into());
         }
         self.in_flight.set(self.in_flight.get() + 1);
         self.unsubmitted.set(self.unsubmitted.get() + 1);
@@ -183,8 +173,9 @@ impl<T> WriteRing<T> {
                         return Ok(());
                     }
                 }
-                // Interrupted, or completions the kernel could not post yet
-                // (`EBUSY`): the caller's next `completions` makes room.
+                // Completions the kernel could not post yet (`EBUSY`): the
+                // caller's next `completions` makes room, and the entries
+                // left go in with the next call.
                 Err(e) if e.raw_os_error() == Some(libc::EBUSY) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
@@ -242,8 +233,10 @@ impl<T> WriteRing<T> {
     }
 
     /// `Ready` when completions may wait in the ring (read them with
-    /// [`WriteRing::completions`]); `Pending` while no write is in flight,
-    /// and `cx` is then woken by the next completion.
+    /// [`WriteRing::completions`]), else `Pending` with `cx` woken by the
+    /// next completion. With no write in flight it is `Pending` at once and
+    /// wakes nothing: the pass that starts a write reads its completion
+    /// (`completions`) and polls this again after.
     pub(crate) fn poll_completions(&self, cx: &mut Context<'_>) -> Poll<()> {
         if self.in_flight.get() == 0 {
             return Poll::Pending;
@@ -327,7 +320,6 @@ mod tests {
             let ring = WriteRing::with_sizes(8, 16).expect("a ring");
             for token in 0..64 {
                 ring.write(ours.as_raw_fd(), vec![Bytes::from_static(b"x")], token)
-                    .map_err(|(e, _)| e)
                     .expect("queued");
             }
             ring.submit().expect("submitted");
@@ -353,23 +345,19 @@ mod tests {
             let ring = WriteRing::new().expect("a ring");
             let large: Bytes = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
             ring.write(fd, vec![Bytes::from_static(b"x")], 1)
-                .map_err(|(e, _)| e)
                 .expect("queued");
             ring.write(
                 fd,
                 vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cd")],
                 2,
             )
-            .map_err(|(e, _)| e)
             .expect("queued");
             assert!(ring.has_unsubmitted());
             ring.submit().expect("submitted");
             assert_eq!(completed(&ring), vec![(1, 1), (2, 4)], "done at once");
 
             // More than the socket holds: the first send takes what fits.
-            ring.write(fd, vec![large.clone()], 3)
-                .map_err(|(e, _)| e)
-                .expect("queued");
+            ring.write(fd, vec![large.clone()], 3).expect("queued");
             ring.submit().expect("submitted");
             let [(3, first)] = completed(&ring)[..] else {
                 panic!("the first send is done at once");
@@ -383,7 +371,6 @@ mod tests {
             });
             // The rest waits for room, which the reader makes.
             ring.write(fd, vec![large.slice(first..)], 4)
-                .map_err(|(e, _)| e)
                 .expect("queued");
             ring.submit().expect("submitted");
             let mut sent = first;
@@ -393,7 +380,6 @@ mod tests {
                     sent += n;
                     if sent < large.len() {
                         ring.write(fd, vec![large.slice(sent..)], token + 1)
-                            .map_err(|(e, _)| e)
                             .expect("queued");
                         ring.submit().expect("submitted");
                     }
