@@ -22,8 +22,19 @@ use support::{Client, TestRouter, Transport, free_port, join};
 /// A file bigger than one streamed chunk (64 KiB).
 const BIG_FILE_BYTES: usize = 200 * 1024 + 17;
 
-/// A directory of files to serve, made for one test.
-fn site(name: &str) -> PathBuf {
+/// A directory of files to serve, made for one test and removed when the
+/// test drops it.
+struct Site {
+    dir: PathBuf,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn site(name: &str) -> Site {
     let dir = std::env::temp_dir().join(format!("ringbar-web-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("docs")).unwrap();
@@ -32,7 +43,7 @@ fn site(name: &str) -> PathBuf {
     std::fs::write(dir.join("docs/a b.md"), "# a b").unwrap();
     let big: Vec<u8> = (0..BIG_FILE_BYTES).map(|i| (i % 251) as u8).collect();
     std::fs::write(dir.join("big.bin"), big).unwrap();
-    dir
+    Site { dir }
 }
 
 /// Tight limits and timeouts, so each test reaches them quickly.
@@ -104,9 +115,10 @@ fn paths(dir: PathBuf) -> WebPaths {
 }
 
 /// A router with a web transport on its own port, serving `site(name)`.
-fn web_router(name: &str, io: IoBackend) -> (TestRouter, u16) {
+fn web_router(name: &str, io: IoBackend) -> (TestRouter, u16, Site) {
     let port = free_port();
-    let dir = site(name);
+    let site = site(name);
+    let dir = site.dir.clone();
     let router = TestRouter::start_edited(1, io, |config| {
         config.transports.push(TransportConfig {
             id: "web".into(),
@@ -123,7 +135,7 @@ fn web_router(name: &str, io: IoBackend) -> (TestRouter, u16) {
             }),
         });
     });
-    (router, port)
+    (router, port, site)
 }
 
 /// A response as read off the wire.
@@ -237,7 +249,7 @@ fn get(path: &str) -> String {
 #[test]
 fn keep_alive_and_pipelined_requests_answered_in_order() {
     for io in [IoBackend::Epoll, IoBackend::Uring] {
-        let (_router, port) = web_router(&format!("pipeline-{io:?}"), io);
+        let (_router, port, _site) = web_router(&format!("pipeline-{io:?}"), io);
         let mut http = Http::connect(port);
         let pipelined = format!("{}{}{}", get("/info"), get("/hello.txt"), get("/api/v1"));
         http.send(pipelined.as_bytes());
@@ -277,7 +289,7 @@ fn keep_alive_and_pipelined_requests_answered_in_order() {
 
 #[test]
 fn http_1_0_closes_unless_asked_and_connection_close_is_honoured() {
-    let (_router, port) = web_router("persistence", IoBackend::Epoll);
+    let (_router, port, _site) = web_router("persistence", IoBackend::Epoll);
     let mut http = Http::connect(port);
     http.send(b"GET /info HTTP/1.0\r\n\r\n");
     assert_eq!(http.response(false).field("Connection"), Some("close"));
@@ -292,7 +304,7 @@ fn http_1_0_closes_unless_asked_and_connection_close_is_honoured() {
 
 #[test]
 fn chunked_and_sized_bodies_are_read_and_the_next_request_follows() {
-    let (_router, port) = web_router("bodies", IoBackend::Epoll);
+    let (_router, port, _site) = web_router("bodies", IoBackend::Epoll);
     let mut http = Http::connect(port);
     http.send(
         b"POST /info HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
@@ -314,7 +326,7 @@ fn chunked_and_sized_bodies_are_read_and_the_next_request_follows() {
 
 #[test]
 fn expect_100_continue_only_when_the_body_will_be_read() {
-    let (_router, port) = web_router("continue", IoBackend::Epoll);
+    let (_router, port, _site) = web_router("continue", IoBackend::Epoll);
     let mut http = Http::connect(port);
     http.send(
         b"GET /info HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
@@ -348,7 +360,7 @@ fn refused_with(port: u16, request: &[u8]) -> u16 {
 
 #[test]
 fn every_limit_answers_with_its_status() {
-    let (_router, port) = web_router("limits", IoBackend::Epoll);
+    let (_router, port, _site) = web_router("limits", IoBackend::Epoll);
     let cases: Vec<(Vec<u8>, u16)> = vec![
         (b"POST /info HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(), 400),
         (b"POST /info HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n".to_vec(), 400),
@@ -385,7 +397,7 @@ fn every_limit_answers_with_its_status() {
 
 #[test]
 fn slow_heads_and_bodies_get_408_and_quiet_connections_are_closed() {
-    let (_router, port) = web_router("timeouts", IoBackend::Epoll);
+    let (_router, port, _site) = web_router("timeouts", IoBackend::Epoll);
     let started = Instant::now();
     assert_eq!(refused_with(port, b"GET /info HTTP/1.1\r\nHost:"), 408);
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -418,7 +430,7 @@ fn slow_heads_and_bodies_get_408_and_quiet_connections_are_closed() {
 
 #[test]
 fn an_idle_keep_alive_connection_does_not_hold_up_shutdown() {
-    let (mut router, port) = web_router("shutdown", IoBackend::Epoll);
+    let (mut router, port, _site) = web_router("shutdown", IoBackend::Epoll);
     let mut http = Http::connect(port);
     http.send(get("/info").as_bytes());
     assert_eq!(http.response(false).status, 200);
@@ -436,7 +448,7 @@ fn an_idle_keep_alive_connection_does_not_hold_up_shutdown() {
 #[test]
 fn static_files_stream_list_and_stay_inside_their_directory() {
     for io in [IoBackend::Epoll, IoBackend::Uring] {
-        let (_router, port) = web_router(&format!("static-{io:?}"), io);
+        let (_router, port, _site) = web_router(&format!("static-{io:?}"), io);
         let mut http = Http::connect(port);
         http.send(get("/big.bin").as_bytes());
         let big = http.response(false);
@@ -502,7 +514,7 @@ fn static_files_stream_list_and_stay_inside_their_directory() {
 
 #[test]
 fn curl_reuses_the_connection() {
-    let (_router, port) = web_router("curl", IoBackend::Epoll);
+    let (_router, port, _site) = web_router("curl", IoBackend::Epoll);
     let output = std::process::Command::new("curl")
         .args(["-sv", "--max-time", "10"])
         .arg(format!("http://127.0.0.1:{port}/info"))
@@ -521,7 +533,8 @@ fn curl_reuses_the_connection() {
 #[test]
 fn a_universal_port_serves_rawsocket_websocket_and_http() {
     for io in [IoBackend::Epoll, IoBackend::Uring] {
-        let dir = site(&format!("universal-{io:?}"));
+        let site = site(&format!("universal-{io:?}"));
+        let dir = site.dir.clone();
         let mut router = TestRouter::start_edited(1, io, |config| {
             let ws_port = match config.transports[0].endpoint {
                 Endpoint::Tcp { port, .. } => port,
