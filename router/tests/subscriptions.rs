@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
-use ringbar_protocol::id::{MAX_ID, SubscriptionId};
+use ringbar_protocol::id::SubscriptionId;
 use ringbar_protocol::uri::{MatchPolicy, UriCheck, UriPattern};
+use ringbar_router::ids::MAX_ROUTER_SCOPE_ID;
 use ringbar_router::tables::match_cache::MatchCache;
 use ringbar_router::tables::subscriptions::{CoreId, CoreSet, Subscription, Subscriptions, Table};
 
@@ -179,14 +180,14 @@ fn ids_are_random_unique_and_in_range() {
     for n in 0..2000 {
         let (sub, created) = subs.subscribe(pattern(&format!("com.t{n}"), Exact), 0, T0);
         assert!(created);
-        assert!((1..=MAX_ID).contains(&sub.id.get()));
+        assert!((1..=MAX_ROUTER_SCOPE_ID).contains(&sub.id.get()));
         assert!(ids.insert(sub.id));
         assert_eq!(sub.created_seq, n);
     }
     // Not sequential: the ids reveal nothing about the count.
     let mut sorted: Vec<_> = ids.iter().map(|id| id.get()).collect();
     sorted.sort_unstable();
-    assert!(sorted.last().unwrap() - sorted.first().unwrap() > 1 << 40);
+    assert!(sorted.last().unwrap() - sorted.first().unwrap() > 1 << 30);
     assert_eq!(subs.len(), 2000);
 }
 

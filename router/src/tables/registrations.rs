@@ -394,10 +394,10 @@ impl Registrations {
 }
 
 impl Writer {
-    /// A random id in `[1, 2^53]` that no live registration has.
+    /// A random router-scope id that no live registration has.
     fn fresh_id(&mut self) -> RegistrationId {
         loop {
-            if let Some(id) = RegistrationId::new(self.ids.next_id())
+            if let Some(id) = RegistrationId::new(self.ids.next_router_scope_id())
                 && id.get() != 0
                 && !self.by_id.contains_key(&id)
             {
@@ -432,6 +432,23 @@ mod tests {
         regs.snapshot()
             .best_match(procedure)
             .map(|r| r.pattern.uri().to_owned())
+    }
+
+    #[test]
+    fn ids_are_router_scope_ids() {
+        let regs = Registrations::new(1);
+        for p in 0..500 {
+            let procedure = pattern(&format!("com.p{p}"), MatchPolicy::Exact);
+            let (reg, created) = regs
+                .register(procedure, InvokePolicy::Single, callee(1), T0)
+                .unwrap();
+            assert!(created);
+            assert!(
+                reg.id.get() <= crate::ids::MAX_ROUTER_SCOPE_ID,
+                "{}",
+                reg.id
+            );
+        }
     }
 
     #[test]

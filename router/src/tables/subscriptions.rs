@@ -42,11 +42,12 @@
 //! subscriptions oldest first. Ties cannot arise within exact and prefix (one
 //! subscription per URI); wildcards are ordered by `created_seq`.
 //!
-//! Ids are random in `[1, 2^53]`, drawn from a generator seeded by the
-//! table's maker (the engine seeds it from the operating system) and checked
-//! against the live subscriptions, as Crossbar.io does: they reveal nothing
-//! about how many subscriptions the realm had, and an id from before a
-//! restart is unlikely to name a new subscription.
+//! Ids are router-scope ids, random in `[1, 2^31)` ([`crate::ids`] says why
+//! not over 53 bits), drawn from a generator seeded by the table's maker (the
+//! engine seeds it from the operating system) and checked against the live
+//! subscriptions: they reveal nothing about how many subscriptions the realm
+//! had, and an id from before a restart is unlikely to name a new
+//! subscription.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -478,10 +479,10 @@ struct Entry {
 }
 
 impl Writer {
-    /// A random id in `[1, 2^53]` that no live subscription has.
+    /// A random router-scope id that no live subscription has.
     fn fresh_id(&mut self) -> SubscriptionId {
         loop {
-            if let Some(id) = SubscriptionId::new(self.ids.next_id())
+            if let Some(id) = SubscriptionId::new(self.ids.next_router_scope_id())
                 && id.get() != 0
                 && !self.entries.contains_key(&id)
             {
