@@ -6,7 +6,11 @@
 //! links that [`Router::take_pending`] names, once per tick.
 
 use bytes::BytesMut;
-use ringbar_protocol::id::{PublicationId, RegistrationId, RequestId, SessionId, SubscriptionId};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use ringbar_protocol::id::{
+    MAX_ID, PublicationId, RegistrationId, RequestId, SessionId, SubscriptionId,
+};
 use ringbar_protocol::message::{
     Abort, Call, Error, Event, Goodbye, Invocation, Message, MessageType, Payload, Publish,
     Published, Register, Registered, Subscribe, Subscribed, Unregister, Unregistered, Unsubscribe,
@@ -27,12 +31,32 @@ pub(crate) struct Router {
     peers: Vec<Option<Peer>>,
     realms: Vec<(Str, Realm)>,
     invocations: realm::Invocations,
-    /// The last id handed out, shared by every kind: ids stay unique
-    /// (sequential, not random as the spec asks of session and publication
-    /// ids: nothing here relies on them being hard to guess).
+    /// Session and publication ids: global scope, random as the spec asks.
+    global_ids: GlobalIds,
+    /// The last router- or session-scope id handed out, shared by every
+    /// kind (subscriptions, registrations, invocations): sequential, which
+    /// the spec allows for these, and unique.
     last_id: u64,
     /// Links with frames queued since the last [`Router::take_pending`].
     pending: Vec<usize>,
+}
+
+/// Global-scope ids, drawn at random over `[1, 2^53]` as the spec requires.
+/// An EVENT carries its publication's id to every subscriber, so the
+/// reference puts as many bytes on the wire for it as a router that follows
+/// the spec must.
+struct GlobalIds(StdRng);
+
+impl Default for GlobalIds {
+    fn default() -> Self {
+        Self(StdRng::from_os_rng())
+    }
+}
+
+impl GlobalIds {
+    fn next(&mut self) -> u64 {
+        self.0.random_range(1..=MAX_ID)
+    }
 }
 
 struct Peer {
@@ -211,7 +235,7 @@ impl Router {
                 self.realms.len() - 1
             }
         };
-        let session = SessionId::new(self.next_id()).unwrap_or_default();
+        let session = SessionId::new(self.global_ids.next()).unwrap_or_default();
         if let Some(p) = self.peer(peer) {
             p.session = Some(Session {
                 realm: index,
@@ -238,7 +262,7 @@ impl Router {
         let Some(realm) = self.realm_of(peer) else {
             return;
         };
-        let publication = PublicationId::new(self.next_id()).unwrap_or_default();
+        let publication = PublicationId::new(self.global_ids.next()).unwrap_or_default();
         if flag(&publish.options, "acknowledge").unwrap_or(false) {
             self.send(
                 peer,
@@ -596,6 +620,14 @@ mod tests {
 
     fn request(n: u64) -> RequestId {
         RequestId::new(n).unwrap()
+    }
+
+    #[test]
+    fn global_ids_are_random_over_53_bits() {
+        let mut ids = GlobalIds::default();
+        let drawn: Vec<u64> = (0..64).map(|_| ids.next()).collect();
+        assert!(drawn.iter().all(|&id| (1..=MAX_ID).contains(&id)));
+        assert!(drawn.iter().any(|&id| id > 1 << 40), "{drawn:?}");
     }
 
     #[test]
