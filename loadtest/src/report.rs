@@ -35,6 +35,9 @@ pub(crate) struct Report {
     pub(crate) throughput_label: String,
     /// (percentile, microseconds) points of the latency distribution.
     pub(crate) latency_curve: Vec<(f64, f64)>,
+    /// (seconds since start, largest latency in microseconds) per 100 ms,
+    /// where the scenario keeps it (fan-out).
+    pub(crate) latency_timeline: Vec<(f64, f64)>,
 }
 
 /// The percentiles every latency figure is reported at.
@@ -110,6 +113,7 @@ impl Report {
             "notes": self.notes,
             "throughput": {"label": self.throughput_label, "points": self.throughput},
             "latency_percentiles_us": self.latency_curve,
+            "latency_timeline": {"window_ms": 100, "max_us": self.latency_timeline},
         })
     }
 }

@@ -10,6 +10,7 @@
 mod phase;
 mod search;
 mod tasks;
+mod timeline;
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -161,6 +162,8 @@ pub(crate) struct Shared {
     pub(crate) out_of_order: AtomicU64,
     /// End-to-end latency in microseconds, one histogram per load thread.
     pub(crate) latency: Vec<Mutex<Histogram<u64>>>,
+    /// The largest latency in each 100 ms of the phase.
+    pub(crate) timeline: timeline::Timeline,
     /// Errors the sessions met, by cause.
     pub(crate) errors: Errors,
     /// The churn sessions' counters.
@@ -168,7 +171,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn new(fanout: &Fanout, threads: usize) -> io::Result<Self> {
+    fn new(fanout: &Fanout, threads: usize, longest_phase: Duration) -> io::Result<Self> {
         let histogram = || crate::report::latency_histogram().map(Mutex::new);
         Ok(Self {
             stop: AtomicBool::new(false),
@@ -186,6 +189,7 @@ impl Shared {
             latency: (0..threads)
                 .map(|_| histogram())
                 .collect::<io::Result<_>>()?,
+            timeline: timeline::Timeline::new(longest_phase),
             errors: Errors::default(),
             churn: ChurnCounters::default(),
         })
@@ -228,7 +232,7 @@ impl Shared {
 pub(crate) fn run(run: &Run, fanout: &Fanout, progress: &Progress) -> io::Result<Report> {
     fanout.check()?;
     let threads = run.load_cores.len();
-    let shared = Arc::new(Shared::new(fanout, threads)?);
+    let shared = Arc::new(Shared::new(fanout, threads, phase::longest(run))?);
     let workers = {
         let (run, fanout, shared) = (run.clone(), fanout.clone(), shared.clone());
         pool::spawn(&run.load_cores.clone(), move |w| {

@@ -59,6 +59,7 @@ pub(super) fn measure(
     }
     let meter = Meter::start(&run.router_pids, run.load_cores.len());
     let started = Instant::now();
+    shared.timeline.restart(crate::stamp::now_ns());
     shared.set_rate(rate);
     let mut throughput = Vec::new();
     let mut last_sample = (0.0, shared.received_total());
@@ -179,6 +180,10 @@ pub(super) fn measure(
         .extend(error_notes(&errors_before, &shared.errors.snapshot()));
     report.throughput = throughput;
     report.throughput_label = "events/s delivered".into();
+    report.latency_timeline = shared.timeline.points(last_arrival - started);
+    report
+        .notes
+        .extend(super::timeline::transient_note(&report.latency_timeline));
     Ok(Phase {
         report,
         lost,
@@ -195,6 +200,11 @@ fn transport_name(run: &Run) -> &'static str {
         crate::target::Transport::WebSocket => "WebSocket",
         crate::target::Transport::RawSocket => "RawSocket",
     }
+}
+
+/// The longest a phase of `run` can last: publishing, then draining.
+pub(super) fn longest(run: &Run) -> Duration {
+    run.duration + DRAIN_MAX + SAMPLE
 }
 
 /// Waits until `target` events have arrived in all, or arrivals stop;

@@ -92,8 +92,10 @@ async fn subscriber(
     loop {
         let mut events = 0u64;
         let mut out_of_order = 0u64;
+        let mut read_ns = 0;
         let open = conn
             .read_batch(|message, now_ns| {
+                read_ns = now_ns;
                 let stamp = match sniff::message_type(serializer, message) {
                     Some(36) => Stamp::find(message),
                     _ => None,
@@ -117,6 +119,9 @@ async fn subscriber(
             shared
                 .out_of_order
                 .fetch_add(out_of_order, Ordering::Relaxed);
+        }
+        if let Some(&largest) = latencies_us.iter().max() {
+            shared.timeline.record(read_ns, largest);
         }
         if let Some(Ok(mut histogram)) = shared.latency.get(worker).map(|h| h.lock()) {
             for &us in &latencies_us {
