@@ -58,7 +58,7 @@ impl Router {
         )
         .unwrap();
         let tls = r#"{"key": "server.key", "certificate": "server.crt"}"#;
-        let (ws, rs, wss, rss) = (free_port(), free_port(), free_port(), free_port());
+        let [ws, rs, wss, rss] = free_ports();
         let config = format!(
             r#"{{"version": 2, "controller": {{}}, "workers": [{{"type": "router",
  "realms": [{{"name": "realm1", "roles": [{{"name": "anonymous", "permissions": [
@@ -174,10 +174,17 @@ pub(crate) fn load_core() -> String {
 }
 
 /// A port free on loopback now.
+#[allow(dead_code)] // each test binary uses its own part
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let [port] = free_ports();
+    port
+}
+
+/// `N` different ports free on loopback now: all are held until each is
+/// known, so none is handed out twice (one at a time, the kernel may give
+/// the same port again once the first listener is closed).
+pub(crate) fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: [TcpListener; N] =
+        std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").unwrap());
+    listeners.map(|l| l.local_addr().unwrap().port())
 }
