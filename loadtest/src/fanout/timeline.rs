@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The length of one window.
-pub(crate) const WINDOW: Duration = Duration::from_millis(100);
+const WINDOW: Duration = Duration::from_millis(100);
 
 /// A window whose largest latency is this many times the median window's
 /// is a transient worth a note.
