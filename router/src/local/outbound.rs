@@ -50,10 +50,16 @@ const COALESCE_MAX_FRAME: usize = 1024;
 /// is never copied again as it grows.
 const COALESCE_CHUNK: usize = 64 * 1024;
 
-/// What a fresh tail buffer reserves at least: a quiet session holds
-/// little. A busier one gets room for what its last write carried (see
+/// What a fresh tail buffer reserves at least: a quiet session's event
+/// takes a small buffer, not a page. A busier one gets room for what its
+/// last write carried, or twice the tail it follows (see
 /// [`Frames::fresh_tail`]).
-const TAIL_START: usize = 4 * 1024;
+const TAIL_START: usize = 256;
+
+/// Doubling the tail it follows takes a new tail up to this size; past it
+/// only the last batch makes a tail larger, so a busy connection holds
+/// what it writes, not twice that.
+const TAIL_DOUBLING_MAX: usize = 4 * 1024;
 
 /// Why an event was not queued for a subscriber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -239,7 +245,7 @@ impl Frames {
     fn push(&mut self, frame: &Bytes) {
         if frame.len() <= COALESCE_MAX_FRAME {
             if self.tail.capacity() - self.tail.len() < frame.len() {
-                self.fresh_tail();
+                self.fresh_tail(frame.len());
             }
             self.tail.extend_from_slice(frame);
             if self.tail.len() >= COALESCE_CHUNK {
@@ -257,7 +263,7 @@ impl Frames {
         write: impl FnOnce(&mut BytesMut) -> Result<usize, E>,
     ) -> Result<usize, E> {
         if self.tail.capacity() - self.tail.len() < COALESCE_MAX_FRAME {
-            self.fresh_tail();
+            self.fresh_tail(COALESCE_MAX_FRAME);
         }
         let written = write(&mut self.tail)?;
         if self.tail.len() >= COALESCE_CHUNK {
@@ -266,15 +272,27 @@ impl Frames {
         Ok(written)
     }
 
-    /// Starts a new tail, sealing the one that has no room left instead of
-    /// growing it: growing copies every byte it holds (a fifth of the
-    /// routing time at 4 M events/s, docs/BENCHMARKS.md). The new tail
-    /// has room for what the last batch carried, so a connection that gets
-    /// many events per write fills one buffer per write.
-    fn fresh_tail(&mut self) {
+    /// Starts a new tail with room for at least `need` bytes, sealing the
+    /// one that has no room left instead of growing it: growing copies
+    /// every byte it holds (a fifth of the routing time at 4 M events/s,
+    /// docs/BENCHMARKS.md). The new tail has room for what the last batch
+    /// carried, so a connection that gets many events per write fills one
+    /// buffer per write; and for twice the tail it follows, up to
+    /// [`TAIL_DOUBLING_MAX`], so a burst after a quiet spell (of events, or
+    /// of answers written in place, which need [`COALESCE_MAX_FRAME`] of
+    /// room each) takes a few buffers, not one per message. A quiet
+    /// connection's event takes [`TAIL_START`] bytes: a publication to
+    /// 1,000 such subscribers allocates (and the kernel maps) a quarter of
+    /// a megabyte, not four (docs/BENCHMARKS.md).
+    fn fresh_tail(&mut self, need: usize) {
+        let follows = self.tail.capacity();
         self.seal_tail();
-        let size = self.last_batch.next_power_of_two();
-        self.tail.reserve(size.clamp(TAIL_START, COALESCE_CHUNK));
+        let size = self
+            .last_batch
+            .max((2 * follows).min(TAIL_DOUBLING_MAX))
+            .next_power_of_two();
+        self.tail
+            .reserve(size.clamp(TAIL_START, COALESCE_CHUNK).max(need));
     }
 
     /// Moves the tail (when not empty) to the end of the segments; the next
@@ -703,6 +721,41 @@ mod tests {
             queue.tail.capacity() >= bytes,
             "room for what the last batch carried"
         );
+    }
+
+    /// Messages of 100 bytes in a burst: 16,400 bytes.
+    const BURST: usize = 164;
+
+    /// Takes `queue`'s batch, a burst's worth, and checks that it went
+    /// into a few buffers, not one per message.
+    fn assert_few_buffers(queue: &mut Frames) {
+        let (batch, taken) = queue.take_batch();
+        assert_eq!(taken, 100 * BURST);
+        assert!(batch.len() <= 10, "{} buffers", batch.len());
+    }
+
+    #[test]
+    fn a_quiet_connection_takes_a_small_tail_and_a_burst_few_buffers() {
+        let mut queue = Frames::default();
+        queue.push(&frame(100, 0));
+        assert!(queue.tail.capacity() < 1024, "{}", queue.tail.capacity());
+        for i in 1..BURST {
+            queue.push(&frame(100, i));
+        }
+        assert_few_buffers(&mut queue);
+    }
+
+    #[test]
+    fn answers_written_in_place_take_few_buffers_too() {
+        let mut queue = Frames::default();
+        for _ in 0..BURST {
+            let written = queue.push_written(|out: &mut BytesMut| -> Result<usize, ()> {
+                out.extend_from_slice(&[7; 100]);
+                Ok(100)
+            });
+            assert_eq!(written, Ok(100));
+        }
+        assert_few_buffers(&mut queue);
     }
 
     #[test]
