@@ -38,7 +38,23 @@ impl IdGenerator {
     }
 
     /// The next random router-scope id.
-    pub fn next_router_scope_id(&mut self) -> u64 {
+    fn next_router_scope_id(&mut self) -> u64 {
         self.rng.random_range(1..=MAX_ROUTER_SCOPE_ID)
+    }
+
+    /// A random router-scope id, as `make` types it, that `taken` (the
+    /// live ones) does not hold: what a table gives a new entry.
+    pub fn fresh_router_scope_id<I>(
+        &mut self,
+        make: impl Fn(u64) -> Option<I>,
+        taken: impl Fn(&I) -> bool,
+    ) -> I {
+        loop {
+            if let Some(id) = make(self.next_router_scope_id())
+                && !taken(&id)
+            {
+                return id;
+            }
+        }
     }
 }

@@ -396,14 +396,8 @@ impl Registrations {
 impl Writer {
     /// A random router-scope id that no live registration has.
     fn fresh_id(&mut self) -> RegistrationId {
-        loop {
-            if let Some(id) = RegistrationId::new(self.ids.next_router_scope_id())
-                && id.get() != 0
-                && !self.by_id.contains_key(&id)
-            {
-                return id;
-            }
-        }
+        self.ids
+            .fresh_router_scope_id(RegistrationId::new, |id| self.by_id.contains_key(id))
     }
 }
 

@@ -481,14 +481,8 @@ struct Entry {
 impl Writer {
     /// A random router-scope id that no live subscription has.
     fn fresh_id(&mut self) -> SubscriptionId {
-        loop {
-            if let Some(id) = SubscriptionId::new(self.ids.next_router_scope_id())
-                && id.get() != 0
-                && !self.entries.contains_key(&id)
-            {
-                return id;
-            }
-        }
+        self.ids
+            .fresh_router_scope_id(SubscriptionId::new, |id| self.entries.contains_key(id))
     }
 }
 
