@@ -14,7 +14,13 @@ pub(crate) fn check_core(core: &Core) {
     let owners = [
         ("calls", dealer.calls.borrow().check()),
         ("invocations", dealer.invocations.borrow().check()),
-        ("callees", dealer.callees.borrow().check()),
+        ("callees", {
+            let counted = dealer.invocations.borrow().count_per_callee();
+            dealer
+                .callees
+                .borrow()
+                .check(|callee| counted.get(&callee).copied().unwrap_or(0))
+        }),
         ("sessions", core.sessions.borrow().check()),
         ("local subscribers", core.local_subscribers.borrow().check()),
     ];

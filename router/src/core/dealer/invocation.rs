@@ -55,8 +55,7 @@ pub fn invoke(core: &Core, invoke: Invoke) {
     if invoke.continuation {
         return invoke_again(core, invoke);
     }
-    let in_flight = core.dealer.invocations.borrow().in_flight(invoke.callee);
-    let (request, handle) = match take_request(core, invoke.callee, in_flight) {
+    let (request, handle) = match take_request(core, invoke.callee) {
         Ok(taken) => taken,
         Err((error, text)) => return refuse(core, &invoke, error, &text),
     };
@@ -84,12 +83,11 @@ pub fn invoke(core: &Core, invoke: Invoke) {
     }));
 }
 
-/// The next INVOCATION request id of `callee` (which has `in_flight`
-/// invocations) and its session, or why it takes no more now.
+/// The next INVOCATION request id of `callee`, counted in flight, and its
+/// session; or why it takes no more now.
 fn take_request(
     core: &Core,
     callee: SessionId,
-    in_flight: usize,
 ) -> Result<(RequestId, Rc<SessionHandle>), (RoutingError, String)> {
     let left = || {
         (
@@ -97,13 +95,16 @@ fn take_request(
             "the callee left before the call reached it".to_owned(),
         )
     };
-    let key = core.dealer.callees.borrow().key(callee).ok_or_else(left)?;
-    let session = core.session(key).ok_or_else(left)?;
+    let mut callees = core.dealer.callees.borrow_mut();
+    let found = callees.get_mut(callee).ok_or_else(left)?;
+    let session = core.session(found.key()).ok_or_else(left)?;
+    let in_flight = found.in_flight();
     let queued = session.conn.outbound.queued_bytes();
     if in_flight >= core.shared.limits.max_invocations_per_callee
         || queued >= core.shared.flow.max_queued_bytes
     {
-        let refused = core.dealer.callees.borrow_mut().refuse(callee);
+        let refused = found.refuse();
+        drop(callees);
         if refused.is_power_of_two() {
             tracing::warn!(
                 session = callee.get(),
@@ -120,12 +121,7 @@ fn take_request(
             ),
         ));
     }
-    let request = core
-        .dealer
-        .callees
-        .borrow_mut()
-        .next_request(callee)
-        .ok_or_else(left)?;
+    let request = found.take_request().ok_or_else(left)?;
     Ok((request, session))
 }
 
@@ -226,9 +222,12 @@ pub fn interrupt(core: &Core, interrupt: Interrupt) {
     }
 }
 
-/// Ends invocation `key` on this core; returns it.
+/// Ends invocation `key` on this core (its callee counts one fewer in
+/// flight); returns it.
 fn end_invocation(core: &Core, key: InvocationKey) -> Option<PendingInvocation> {
-    core.dealer.invocations.borrow_mut().remove(&key)
+    let invocation = core.dealer.invocations.borrow_mut().remove(&key)?;
+    core.dealer.callees.borrow_mut().invocation_ended(key.0);
+    Some(invocation)
 }
 
 /// YIELD: a (progressive or final) result goes to the caller's core. A
