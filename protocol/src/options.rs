@@ -174,7 +174,7 @@ impl RegisterOptions {
 }
 
 /// `CALL.Options`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CallOptions {
     /// `timeout` in milliseconds; 0 or absent means none.
     pub timeout_ms: u64,
@@ -191,6 +191,10 @@ pub struct CallOptions {
 impl CallOptions {
     /// Reads and checks `options`.
     pub fn from_dict(options: &Dict) -> Result<Self, OptionError> {
+        // Most calls have none: every option absent, read without a lookup.
+        if options.is_empty() {
+            return Ok(Self::default());
+        }
         let r = Reader::new(options, "CALL.Options");
         r.common_payload_options()?;
         Ok(Self {
@@ -206,7 +210,7 @@ impl CallOptions {
 }
 
 /// `YIELD.Options`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct YieldOptions {
     /// `progress`: a progressive result; more follow.
     pub progress: bool,
@@ -217,6 +221,11 @@ pub struct YieldOptions {
 impl YieldOptions {
     /// Reads and checks `options`.
     pub fn from_dict(options: &Dict) -> Result<Self, OptionError> {
+        // Most results have none: every option absent, read without a
+        // lookup.
+        if options.is_empty() {
+            return Ok(Self::default());
+        }
         let r = Reader::new(options, "YIELD.Options");
         r.common_payload_options()?;
         Ok(Self {
@@ -470,6 +479,29 @@ mod tests {
         assert_eq!(
             YieldOptions::from_dict(&d).unwrap_err().to_string(),
             "YIELD.Options.progress must be a boolean"
+        );
+    }
+
+    #[test]
+    fn no_options_read_as_every_option_absent() {
+        // Explicit nulls count as absent but take the reading path: the
+        // shortcut for an empty dict must give what that path gives.
+        let nulls = |keys: &[&str]| -> Dict { keys.iter().map(|k| (*k, Value::Null)).collect() };
+        let call = nulls(&[
+            "timeout",
+            "receive_progress",
+            "progress",
+            "disclose_me",
+            "ppt_scheme",
+        ]);
+        assert_eq!(
+            CallOptions::from_dict(&Dict::new()),
+            CallOptions::from_dict(&call)
+        );
+        let yield_ = nulls(&["progress", "ppt_scheme"]);
+        assert_eq!(
+            YieldOptions::from_dict(&Dict::new()),
+            YieldOptions::from_dict(&yield_)
         );
     }
 
