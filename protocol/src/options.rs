@@ -86,9 +86,34 @@ pub struct PublishOptions {
     pub passthru: Option<PayloadPassthru>,
 }
 
+impl Default for PublishOptions {
+    /// Every option absent: the spec's defaults, of which only
+    /// `exclude_me` is true.
+    fn default() -> Self {
+        Self {
+            acknowledge: false,
+            exclude_me: true,
+            disclose_me: false,
+            retain: false,
+            exclude: Vec::new(),
+            exclude_authid: Vec::new(),
+            exclude_authrole: Vec::new(),
+            eligible: None,
+            eligible_authid: None,
+            eligible_authrole: None,
+            passthru: None,
+        }
+    }
+}
+
 impl PublishOptions {
     /// Reads and checks `options`.
     pub fn from_dict(options: &Dict) -> Result<Self, OptionError> {
+        // Most publications have none: every option absent, read without
+        // a lookup.
+        if options.is_empty() {
+            return Ok(Self::default());
+        }
         let r = Reader::new(options, "PUBLISH.Options");
         r.common_payload_options()?;
         r.string("transaction_hash")?;
@@ -482,26 +507,44 @@ mod tests {
         );
     }
 
+    /// Explicit nulls count as absent but take the reading path: the
+    /// shortcut for an empty dict must give what that path gives.
+    fn assert_empty_reads_as_nulls<T: PartialEq + std::fmt::Debug>(
+        from_dict: fn(&Dict) -> Result<T, OptionError>,
+        keys: &[&str],
+    ) {
+        let nulls: Dict = keys.iter().map(|k| (*k, Value::Null)).collect();
+        assert_eq!(from_dict(&Dict::new()), from_dict(&nulls), "{keys:?}");
+    }
+
     #[test]
     fn no_options_read_as_every_option_absent() {
-        // Explicit nulls count as absent but take the reading path: the
-        // shortcut for an empty dict must give what that path gives.
-        let nulls = |keys: &[&str]| -> Dict { keys.iter().map(|k| (*k, Value::Null)).collect() };
-        let call = nulls(&[
-            "timeout",
-            "receive_progress",
-            "progress",
-            "disclose_me",
-            "ppt_scheme",
-        ]);
-        assert_eq!(
-            CallOptions::from_dict(&Dict::new()),
-            CallOptions::from_dict(&call)
+        assert_empty_reads_as_nulls(
+            CallOptions::from_dict,
+            &[
+                "timeout",
+                "receive_progress",
+                "progress",
+                "disclose_me",
+                "ppt_scheme",
+            ],
         );
-        let yield_ = nulls(&["progress", "ppt_scheme"]);
-        assert_eq!(
-            YieldOptions::from_dict(&Dict::new()),
-            YieldOptions::from_dict(&yield_)
+        assert_empty_reads_as_nulls(YieldOptions::from_dict, &["progress", "ppt_scheme"]);
+        assert_empty_reads_as_nulls(
+            PublishOptions::from_dict,
+            &[
+                "acknowledge",
+                "exclude_me",
+                "disclose_me",
+                "retain",
+                "exclude",
+                "exclude_authid",
+                "exclude_authrole",
+                "eligible",
+                "eligible_authid",
+                "eligible_authrole",
+                "ppt_scheme",
+            ],
         );
     }
 
